@@ -1,0 +1,16 @@
+//! Named tolerances: every comparison of a float with a threshold uses one of these.
+
+/// Relative Chebyshev radius below which a cell is rejected as thin
+/// (the threshold is this times the domain's diameter).
+pub const TOL_RADIUS_REL: f64 = 1e-9;
+
+/// Relative tolerance of the sign tests that place a point on a hyperplane
+/// (scaled by the magnitude of the terms that were summed).
+pub const TOL_SIGN_REL: f64 = 1e-12;
+
+/// Rows of a constraint matrix with a norm below this are treated as zero rows.
+pub const TOL_ZERO_ROW: f64 = 1e-14;
+
+/// Slack with which a constraint counts as active or redundant in LP tests,
+/// relative to the row norm.
+pub const TOL_LP_FEAS: f64 = 1e-9;
