@@ -118,7 +118,10 @@ impl Error {
 }
 
 /// Checks that every value is finite, naming the first offender.
-pub(crate) fn check_finite<'a>(what: &str, values: impl IntoIterator<Item = &'a f64>) -> Result<()> {
+pub(crate) fn check_finite<'a>(
+    what: &str,
+    values: impl IntoIterator<Item = &'a f64>,
+) -> Result<()> {
     match values.into_iter().position(|v| !v.is_finite()) {
         Some(index) => Err(Error::NonFinite {
             what: what.to_string(),

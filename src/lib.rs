@@ -7,7 +7,13 @@
 
 pub mod error;
 pub mod geometry;
+pub mod io;
 pub mod tol;
 
 pub use error::{Error, Result};
 pub use geometry::{Domain, Plane, Polytope, Window};
+pub mod backend;
+pub(crate) mod linalg;
+pub mod network;
+
+pub use network::{Affine, Network, NetworkBuilder, Pattern};

@@ -46,7 +46,10 @@ impl Domain {
     /// The box `[lo_1, hi_1] x ... x [lo_d, hi_d]`.
     pub fn boxed(lo: impl Into<Array1<f64>>, hi: impl Into<Array1<f64>>) -> Domain {
         Domain {
-            kind: DomainKind::Boxed { lo: lo.into(), hi: hi.into() },
+            kind: DomainKind::Boxed {
+                lo: lo.into(),
+                hi: hi.into(),
+            },
         }
     }
 
@@ -142,9 +145,7 @@ impl Domain {
                 Polytope { a, b }
             }
             DomainKind::Polytope(p) => p.clone(),
-            DomainKind::Plane { plane, window } => {
-                polygon_constraints(&window.vertices(plane)?)
-            }
+            DomainKind::Plane { plane, window } => polygon_constraints(&window.vertices(plane)?),
         })
     }
 

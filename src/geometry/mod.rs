@@ -7,4 +7,3 @@ mod polytope;
 pub use domain::Domain;
 pub use plane::{Plane, Window};
 pub use polytope::Polytope;
-pub(crate) use plane::signed_area;

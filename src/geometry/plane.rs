@@ -86,7 +86,11 @@ impl Plane {
     pub fn from_basis(origin: Array1<f64>, u: Array1<f64>, v: Array1<f64>) -> Result<Plane> {
         let dim = origin.len();
         if u.len() != dim || v.len() != dim {
-            return Err(Error::shape("plane basis", dim, format!("{} and {}", u.len(), v.len())));
+            return Err(Error::shape(
+                "plane basis",
+                dim,
+                format!("{} and {}", u.len(), v.len()),
+            ));
         }
         crate::error::check_finite("plane origin", origin.iter())?;
         crate::error::check_finite("plane basis u", u.iter())?;
@@ -170,7 +174,10 @@ impl Window {
         let mut pts = match self {
             Window::Square(a) => {
                 if !(a.is_finite() && *a > 0.0) {
-                    return Err(Error::invalid("square window", format!("half-width {a} must be finite and positive")));
+                    return Err(Error::invalid(
+                        "square window",
+                        format!("half-width {a} must be finite and positive"),
+                    ));
                 }
                 vec![[-a, -a], [*a, -a], [*a, *a], [-a, *a]]
             }
@@ -179,7 +186,10 @@ impl Window {
         };
         crate::error::check_finite("window vertices", pts.iter().flatten())?;
         if pts.len() < 3 {
-            return Err(Error::invalid("window", "a polygon needs at least 3 vertices"));
+            return Err(Error::invalid(
+                "window",
+                "a polygon needs at least 3 vertices",
+            ));
         }
         if signed_area(&pts) < 0.0 {
             pts.reverse();

@@ -1,0 +1,339 @@
+//! The CPU backend: rayon over chunks of the batch, faer GEMM inside.
+
+use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4, Axis};
+use rayon::prelude::*;
+
+use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
+use crate::linalg::{matmul_nn, Threads};
+use crate::network::eval::{self, Recorder};
+use crate::network::{UnitKind, UnitLayer};
+use crate::{Error, Network, Result};
+
+/// The default backend: the batch is cut into chunks processed in parallel on
+/// rayon's pool, each with single-threaded faer GEMMs, so that memory stays
+/// bounded by the chunk size and results do not depend on the thread count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuBackend {
+    chunk: usize,
+    parallel: bool,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        CpuBackend {
+            chunk: 256,
+            parallel: true,
+        }
+    }
+}
+
+impl CpuBackend {
+    /// A backend that runs on the calling thread only.
+    pub fn serial() -> Self {
+        CpuBackend {
+            parallel: false,
+            ..Self::default()
+        }
+    }
+
+    /// The same backend with another chunk size (points per task; at least 1).
+    pub fn with_chunk(self, chunk: usize) -> Self {
+        CpuBackend {
+            chunk: chunk.max(1),
+            ..self
+        }
+    }
+
+    /// Runs `f` on every chunk of rows and concatenates the results in order.
+    fn map_chunks<T: Send>(&self, n: usize, f: impl Fn(usize, usize) -> T + Sync) -> Vec<T> {
+        let starts: Vec<usize> = (0..n).step_by(self.chunk).collect();
+        let run = |&s: &usize| f(s, (s + self.chunk).min(n));
+        if self.parallel {
+            starts.par_iter().map(run).collect()
+        } else {
+            starts.iter().map(run).collect()
+        }
+    }
+}
+
+fn forward_chunk(net: &Network, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch {
+    let mut choices = Array2::zeros((x.nrows(), net.unit_count()));
+    let mut pre = Vec::new();
+    let outputs = {
+        let mut rec = Recorder {
+            choices: choices.view_mut(),
+            pre: (keep == Keep::PreActivations).then_some(&mut pre),
+        };
+        eval::forward(net.layers(), x.to_owned(), &mut rec, Threads::Serial)
+    };
+    ForwardBatch {
+        outputs,
+        patterns: (keep != Keep::Outputs).then_some(choices),
+        pre_activations: (keep == Keep::PreActivations).then_some(pre),
+    }
+}
+
+fn concat_rows<T: Clone + Default>(parts: Vec<Array2<T>>, cols: usize) -> Array2<T> {
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    if views.is_empty() {
+        return Array2::from_elem((0, cols), T::default());
+    }
+    ndarray::concatenate(Axis(0), &views).expect("chunks share their column count")
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &str {
+        "cpu"
+    }
+
+    fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
+        net.check_input(x)?;
+        let parts = self.map_chunks(x.nrows(), |a, b| {
+            forward_chunk(net, x.slice(s![a..b, ..]), keep)
+        });
+        let mut outputs = Vec::with_capacity(parts.len());
+        let mut patterns = Vec::with_capacity(parts.len());
+        let mut pre: Vec<Vec<Array2<f64>>> = Vec::with_capacity(parts.len());
+        for part in parts {
+            outputs.push(part.outputs);
+            patterns.extend(part.patterns);
+            pre.extend(part.pre_activations);
+        }
+        let layer_count = net.unit_layers().len();
+        let pre_activations = (keep == Keep::PreActivations).then(|| {
+            (0..layer_count)
+                .map(|l| {
+                    let cols = pre.first().map_or(0, |p| p[l].ncols());
+                    concat_rows(pre.iter().map(|p| p[l].clone()).collect(), cols)
+                })
+                .collect()
+        });
+        Ok(ForwardBatch {
+            outputs: concat_rows(outputs, net.output_dim()),
+            patterns: (keep != Keep::Outputs).then(|| concat_rows(patterns, net.unit_count())),
+            pre_activations,
+        })
+    }
+
+    fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
+        net.check_input(x)?;
+        let (m, d) = (net.output_dim(), net.input_dim());
+        let parts = self.map_chunks(x.nrows(), |a, b| {
+            let fwd = forward_chunk(net, x.slice(s![a..b, ..]), Keep::Patterns);
+            let patterns = fwd.patterns.unwrap_or_else(|| Array2::zeros((0, 0)));
+            let n = b - a;
+            let mut seed = Array2::zeros((n * m, m));
+            for p in 0..n {
+                seed.slice_mut(s![p * m..(p + 1) * m, ..])
+                    .assign(&Array2::eye(m));
+            }
+            let jac = eval::reverse(net.layers(), seed, m, patterns.view(), Threads::Serial);
+            (fwd.outputs, patterns, jac)
+        });
+        let n = x.nrows();
+        let mut outputs = Vec::new();
+        let mut patterns = Vec::new();
+        let mut jacs = Vec::new();
+        for (o, p, j) in parts {
+            outputs.push(o);
+            patterns.push(p);
+            jacs.push(j);
+        }
+        let jac = concat_rows(jacs, d)
+            .into_shape_with_order((n, m, d))
+            .map_err(|e| Error::invalid("jacobian layout", e.to_string()))?;
+        Ok(JacobianBatch {
+            outputs: concat_rows(outputs, m),
+            patterns: concat_rows(patterns, net.unit_count()),
+            jacobians: jac,
+        })
+    }
+
+    fn sign_changes(
+        &self,
+        net: &Network,
+        points: ArrayView2<f64>,
+        hood: Neighbourhood<'_>,
+    ) -> Result<Array2<u32>> {
+        net.check_input(points)?;
+        let dirs = hood.directions;
+        if dirs.ncols() != net.input_dim() || dirs.nrows() == 0 {
+            return Err(Error::shape(
+                "directions",
+                format!("P x {}", net.input_dim()),
+                format!("{:?}", dirs.dim()),
+            ));
+        }
+        let counted = counted_layers(net);
+        let layers_out = counted.len() + usize::from(hood.count_output);
+        let parts = self.map_chunks(points.nrows(), |a, b| {
+            let verts = neighbourhood_vertices(points.slice(s![a..b, ..]), dirs, hood.radius);
+            let fwd = forward_chunk(net, verts.view(), Keep::PreActivations);
+            count_changes(
+                &fwd,
+                &counted,
+                hood.count_output,
+                2 * dirs.nrows(),
+                b - a,
+                layers_out,
+            )
+        });
+        Ok(concat_rows(parts, layers_out))
+    }
+
+    fn gram(&self, jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<Array3<f64>> {
+        let (n, rows, d) = jac.dim();
+        let (wn, l, v, v2) = weights.dim();
+        if wn != n || v != v2 || l * v != rows {
+            return Err(Error::shape(
+                "gram blocks",
+                format!("{n} x L x V x V with L V = {rows}"),
+                format!("{:?}", weights.dim()),
+            ));
+        }
+        let mut out = Array3::zeros((n, d, d));
+        let work = |(mut g, (a, w)): (
+            ndarray::ArrayViewMut2<f64>,
+            (ArrayView2<f64>, ArrayView3<f64>),
+        )| {
+            for t in 0..l {
+                let at = a.slice(s![t * v..(t + 1) * v, ..]);
+                let mat = matmul_nn(w.index_axis(Axis(0), t), at, Threads::Serial);
+                g += &matmul_nn(at.t(), mat.view(), Threads::Serial);
+            }
+        };
+        let items = out
+            .outer_iter_mut()
+            .zip(jac.outer_iter().zip(weights.outer_iter()));
+        if self.parallel {
+            items.collect::<Vec<_>>().into_par_iter().for_each(work);
+        } else {
+            items.for_each(work);
+        }
+        Ok(out)
+    }
+
+    fn hyperplane_signs(
+        &self,
+        a: ArrayView2<f64>,
+        c: ArrayView1<f64>,
+        points: ArrayView2<f64>,
+        tol: f64,
+    ) -> Result<Array2<i8>> {
+        if a.nrows() != c.len() || a.ncols() != points.ncols() {
+            return Err(Error::shape(
+                "hyperplane test",
+                format!("a: k x {}, c: k", points.ncols()),
+                format!("a: {:?}, c: {}", a.dim(), c.len()),
+            ));
+        }
+        let parts = self.map_chunks(points.nrows(), |s0, s1| {
+            let pts = points.slice(s![s0..s1, ..]);
+            let values = crate::linalg::matmul_nt(pts, a, Threads::Serial);
+            let scale = crate::linalg::matmul_nt(
+                pts.mapv(f64::abs).view(),
+                a.mapv(f64::abs).view(),
+                Threads::Serial,
+            );
+            let mut signs = Array2::<i8>::zeros(values.dim());
+            ndarray::Zip::from(&mut signs)
+                .and(&values)
+                .and(&scale)
+                .and_broadcast(&c)
+                .for_each(|s, &v, &m, &ci| {
+                    let val = v + ci;
+                    let mag = m + ci.abs();
+                    *s = if val.abs() <= tol * mag {
+                        0
+                    } else if val > 0.0 {
+                        1
+                    } else {
+                        -1
+                    };
+                });
+            signs
+        });
+        Ok(concat_rows(parts, a.nrows()))
+    }
+}
+
+/// The nonlinearities LC counts, with their index in pattern order: every
+/// two-piece and maxout layer, never max pooling.
+pub(crate) fn counted_layers(net: &Network) -> Vec<(usize, UnitLayer)> {
+    net.unit_layers()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, l)| !matches!(l.kind, UnitKind::Max { pool: true, .. }))
+        .collect()
+}
+
+/// The 2P vertices of each point's cross-polytope, point-major.
+fn neighbourhood_vertices(
+    points: ArrayView2<f64>,
+    dirs: ArrayView2<f64>,
+    radius: f64,
+) -> Array2<f64> {
+    let p = dirs.nrows();
+    let mut verts = Array2::zeros((points.nrows() * 2 * p, points.ncols()));
+    for (i, x) in points.outer_iter().enumerate() {
+        for (k, v) in dirs.outer_iter().enumerate() {
+            let step = &v * radius;
+            verts.row_mut(i * 2 * p + k).assign(&(&x + &step));
+            verts.row_mut(i * 2 * p + p + k).assign(&(&x - &step));
+        }
+    }
+    verts
+}
+
+fn sign3(v: f64) -> i8 {
+    if v > 0.0 {
+        1
+    } else if v < 0.0 {
+        -1
+    } else {
+        0
+    }
+}
+
+/// Counts, per point and counted layer, the units whose sign (or arg-max) at
+/// some vertex differs from the first vertex's.
+fn count_changes(
+    fwd: &ForwardBatch,
+    counted: &[(usize, UnitLayer)],
+    count_output: bool,
+    verts: usize,
+    points: usize,
+    layers_out: usize,
+) -> Array2<u32> {
+    let mut counts = Array2::zeros((points, layers_out));
+    let pre = fwd.pre_activations.as_deref().unwrap_or(&[]);
+    for p in 0..points {
+        let rows = p * verts..(p + 1) * verts;
+        for (slot, (l, info)) in counted.iter().enumerate() {
+            counts[[p, slot]] = match (info.kind, fwd.patterns.as_ref()) {
+                (UnitKind::Max { .. }, Some(pat)) => first_row_changes(
+                    pat.slice(s![rows.clone(), info.offset..info.offset + info.len]),
+                    |a, b| a != b,
+                ),
+                _ => first_row_changes(pre[*l].slice(s![rows.clone(), ..]), |a, b| {
+                    sign3(*a) != sign3(*b)
+                }),
+            };
+        }
+        if count_output {
+            counts[[p, counted.len()]] =
+                first_row_changes(fwd.outputs.slice(s![rows, ..]), |a, b| {
+                    sign3(*a) != sign3(*b)
+                });
+        }
+    }
+    counts
+}
+
+/// The number of columns where some row differs from the first row.
+fn first_row_changes<T>(z: ArrayView2<T>, differs: impl Fn(&T, &T) -> bool) -> u32 {
+    let first = z.row(0);
+    (0..z.ncols())
+        .filter(|&u| z.column(u).iter().skip(1).any(|v| differs(v, &first[u])))
+        .count() as u32
+}

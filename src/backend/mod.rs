@@ -1,0 +1,133 @@
+//! Backends: the batched kernels that the algorithms spend their time in.
+//!
+//! Every long-running entry point runs its inner loops through a
+//! [`Backend`]; [`CpuBackend`] is the default. Region bookkeeping (hash sets,
+//! LPs, polygon splitting) stays on the CPU; a backend accelerates four
+//! kernel families:
+//!
+//! 1. batched forward passes keeping outputs, patterns or pre-activations
+//!    ([`Backend::forward`]);
+//! 2. sign-change counting for local complexity ([`Backend::sign_changes`]);
+//! 3. batched Jacobians ([`Backend::jacobians`]) and the Gram reductions of
+//!    LES ([`Backend::gram`]);
+//! 4. batched hyperplane tests ([`Backend::hyperplane_signs`]).
+
+mod cpu;
+
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
+
+pub use cpu::CpuBackend;
+
+use crate::{Network, Result};
+
+/// What a batched forward pass keeps besides the outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Only the outputs.
+    Outputs,
+    /// The outputs and the activation pattern of every point.
+    Patterns,
+    /// The outputs, the patterns and every nonlinearity's pre-activations.
+    PreActivations,
+}
+
+/// The result of [`Backend::forward`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForwardBatch {
+    /// Outputs, points x outputs.
+    pub outputs: Array2<f64>,
+    /// Pattern unit values, points x units (with [`Keep::Patterns`] or more).
+    pub patterns: Option<Array2<u8>>,
+    /// Pre-activations of each nonlinearity in pattern order, each points x
+    /// inputs of that nonlinearity (with [`Keep::PreActivations`]).
+    pub pre_activations: Option<Vec<Array2<f64>>>,
+}
+
+/// The result of [`Backend::jacobians`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct JacobianBatch {
+    /// Outputs, points x outputs.
+    pub outputs: Array2<f64>,
+    /// Pattern unit values, points x units.
+    pub patterns: Array2<u8>,
+    /// Exact Jacobians of the output, points x outputs x inputs.
+    pub jacobians: Array3<f64>,
+}
+
+/// The local-complexity neighbourhood of [`Backend::sign_changes`]: for each
+/// point `x`, the `2P` vertices `x + r v_1, ..., x + r v_P, x - r v_1, ..., x - r v_P`.
+#[derive(Clone, Copy, Debug)]
+pub struct Neighbourhood<'a> {
+    /// P x D unit directions.
+    pub directions: ArrayView2<'a, f64>,
+    /// The radius r.
+    pub radius: f64,
+    /// Whether the output layer's units are counted as a last layer.
+    pub count_output: bool,
+}
+
+/// A provider of the batched kernels.
+///
+/// Implementations must give the same answers: identical patterns and integer
+/// counts, values within 1e-9 relative of [`CpuBackend`]. Inputs are checked by
+/// the callers (shapes, finiteness); a kernel fails only for device faults.
+pub trait Backend: Send + Sync {
+    /// A short name for messages (`"cpu"`, `"cuda:0"`).
+    fn name(&self) -> &str;
+
+    /// Runs a batch of points (one per row) through the network.
+    ///
+    /// # Errors
+    ///
+    /// Shape and finiteness errors of the input; device faults.
+    fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch>;
+
+    /// Exact Jacobians of the output at a batch of points, from their patterns.
+    ///
+    /// # Errors
+    ///
+    /// As [`Backend::forward`].
+    fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch>;
+
+    /// Local-complexity counts: for each point and each counted layer, the
+    /// number of units whose three-valued pre-activation sign (arg-max index for
+    /// maxout units) at some neighbourhood vertex differs from the first
+    /// vertex's. Counted layers: every two-piece and maxout nonlinearity in
+    /// pattern order (max pooling never), then the output layer when
+    /// `hood.count_output`. Returns points x counted layers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Backend::forward`].
+    fn sign_changes(
+        &self,
+        net: &Network,
+        points: ArrayView2<f64>,
+        hood: Neighbourhood<'_>,
+    ) -> Result<Array2<u32>>;
+
+    /// Blockwise Gram reduction: for each point `n`,
+    /// `G_n = sum_t A_nt^T M_nt A_nt`, where `A_nt` is rows `t V .. (t + 1) V`
+    /// of `jac[n]` (`(L V) x d`) and `M_nt = weights[n, t]` (`V x V`).
+    /// Returns points x d x d.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Shape`] when the blocks do not tile the Jacobian rows.
+    fn gram(&self, jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<Array3<f64>>;
+
+    /// Signs of the affine functions `a_i . p + c_i` (rows of `a`) at every row
+    /// `p` of `points`: `-1`, `0` (within `tol` times the magnitude of the
+    /// summed terms) or `+1`. Returns points x functions.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Shape`] when the dimensions disagree.
+    fn hyperplane_signs(
+        &self,
+        a: ArrayView2<f64>,
+        c: ArrayView1<f64>,
+        points: ArrayView2<f64>,
+        tol: f64,
+    ) -> Result<Array2<i8>>;
+}

@@ -1,0 +1,60 @@
+//! [`Affine`] maps.
+
+use ndarray::{Array1, Array2, ArrayView1};
+
+use crate::{Error, Result};
+
+/// An affine map `y = a x + b`, `a` being (out x in).
+///
+/// On every linear region a CPWL network is exactly one such map.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Affine {
+    /// The linear part (the Jacobian), out x in.
+    pub a: Array2<f64>,
+    /// The offset.
+    pub b: Array1<f64>,
+}
+
+impl Affine {
+    /// Evaluates the map at `x`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `x` has the wrong length.
+    pub fn apply(&self, x: ArrayView1<f64>) -> Result<Array1<f64>> {
+        if x.len() != self.a.ncols() {
+            return Err(Error::shape("affine map input", self.a.ncols(), x.len()));
+        }
+        Ok(self.a.dot(&x) + &self.b)
+    }
+
+    /// The input dimension.
+    pub fn input_dim(&self) -> usize {
+        self.a.ncols()
+    }
+
+    /// The output dimension.
+    pub fn output_dim(&self) -> usize {
+        self.a.nrows()
+    }
+
+    /// `self` after `inner`: `x -> self.a (inner.a x + inner.b) + self.b`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the dimensions do not chain.
+    pub fn compose(&self, inner: &Affine) -> Result<Affine> {
+        if inner.output_dim() != self.input_dim() {
+            return Err(Error::shape(
+                "affine composition",
+                self.input_dim(),
+                inner.output_dim(),
+            ));
+        }
+        Ok(Affine {
+            a: self.a.dot(&inner.a),
+            b: self.a.dot(&inner.b) + &self.b,
+        })
+    }
+}

@@ -1,0 +1,274 @@
+//! Activation patterns.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Error, Result};
+
+/// The activation pattern of a point: for every hidden unit, in layer order,
+/// which affine piece of its nonlinearity is active.
+///
+/// # Semantics
+///
+/// Two-piece units (ReLU, leaky ReLU, abs) hold `1` when the pre-activation is
+/// `> 0` and `0` otherwise; max units (maxout, max pooling) hold the index of
+/// the arg-max input within their window (ties go to the lowest index).
+/// The canonical text form ([`Display`](fmt::Display), [`FromStr`]) is one
+/// character per unit: `0`-`9`, then `a`-`z` for indices 10 to 35.
+///
+/// # Invariants
+///
+/// Patterns made only of 0s and 1s are stored one bit per unit; others one byte
+/// per unit. Equality, hashing and ordering follow the unit values, and the
+/// order is the byte order of the canonical text.
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::Pattern;
+/// let p: Pattern = "10110".parse()?;
+/// assert_eq!(p.len(), 5);
+/// assert_eq!(p.get(2), Some(1));
+/// assert_eq!(p.to_string(), "10110");
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Pattern {
+    repr: Repr,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    /// Bit `i` of the pattern is bit `63 - i % 64` of word `i / 64`, so that
+    /// comparing words compares prefixes in text order.
+    Bits {
+        words: Box<[u64]>,
+        len: usize,
+    },
+    Bytes(Box<[u8]>),
+}
+
+/// The largest unit value the text form can hold (`z`).
+pub const MAX_UNIT_VALUE: u8 = 35;
+
+impl Pattern {
+    /// A pattern from unit values (each at most [`MAX_UNIT_VALUE`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when a value exceeds [`MAX_UNIT_VALUE`].
+    pub fn from_values(values: &[u8]) -> Result<Pattern> {
+        if let Some(i) = values.iter().position(|&v| v > MAX_UNIT_VALUE) {
+            return Err(Error::invalid(
+                "pattern",
+                format!("unit {i} has value {} > 35", values[i]),
+            ));
+        }
+        Ok(Self::from_checked(values))
+    }
+
+    /// A pattern from values already known to be in range.
+    pub(crate) fn from_checked(values: &[u8]) -> Pattern {
+        if values.iter().all(|&v| v <= 1) {
+            let mut words = vec![0u64; values.len().div_ceil(64)].into_boxed_slice();
+            for (i, _) in values.iter().enumerate().filter(|(_, &v)| v == 1) {
+                words[i / 64] |= 1 << (63 - i % 64);
+            }
+            Pattern {
+                repr: Repr::Bits {
+                    words,
+                    len: values.len(),
+                },
+            }
+        } else {
+            Pattern {
+                repr: Repr::Bytes(values.into()),
+            }
+        }
+    }
+
+    /// The number of units.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Bits { len, .. } => *len,
+            Repr::Bytes(b) => b.len(),
+        }
+    }
+
+    /// True for the pattern of a network without hidden units.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of unit `i`.
+    pub fn get(&self, i: usize) -> Option<u8> {
+        if i >= self.len() {
+            return None;
+        }
+        Some(match &self.repr {
+            Repr::Bits { words, .. } => ((words[i / 64] >> (63 - i % 64)) & 1) as u8,
+            Repr::Bytes(b) => b[i],
+        })
+    }
+
+    /// Iterates over the unit values.
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..self.len()).map(|i| self.get(i).unwrap_or(0))
+    }
+
+    /// The unit values as bytes.
+    pub fn to_values(&self) -> Vec<u8> {
+        self.iter().collect()
+    }
+
+    /// A copy with unit `i` set to `value`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when `i` is out of range or `value` exceeds
+    /// [`MAX_UNIT_VALUE`].
+    pub fn with(&self, i: usize, value: u8) -> Result<Pattern> {
+        if i >= self.len() {
+            return Err(Error::invalid(
+                "pattern unit",
+                format!("{i} out of range for {} units", self.len()),
+            ));
+        }
+        let mut v = self.to_values();
+        v[i] = value;
+        Pattern::from_values(&v)
+    }
+
+    /// The number of units where two patterns of equal length differ.
+    pub fn hamming(&self, other: &Pattern) -> usize {
+        match (&self.repr, &other.repr) {
+            (Repr::Bits { words: a, .. }, Repr::Bits { words: b, .. }) => a
+                .iter()
+                .zip(b.iter())
+                .map(|(x, y)| (x ^ y).count_ones() as usize)
+                .sum(),
+            _ => self
+                .iter()
+                .zip(other.iter())
+                .filter(|(a, b)| a != b)
+                .count(),
+        }
+    }
+}
+
+fn unit_char(v: u8) -> char {
+    char::from_digit(v as u32, 36).unwrap_or('?')
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text: String = self.iter().map(unit_char).collect();
+        f.write_str(&text)
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({self})")
+    }
+}
+
+impl FromStr for Pattern {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Pattern> {
+        let mut values = Vec::with_capacity(s.len());
+        for (i, ch) in s.chars().enumerate() {
+            match ch.to_digit(36) {
+                Some(v) if !ch.is_ascii_uppercase() => values.push(v as u8),
+                _ => {
+                    return Err(Error::invalid(
+                        "pattern text",
+                        format!("character {ch:?} at position {i}"),
+                    ))
+                }
+            }
+        }
+        Ok(Pattern::from_checked(&values))
+    }
+}
+
+impl Ord for Pattern {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (&self.repr, &other.repr) {
+            (Repr::Bits { words: a, len: la }, Repr::Bits { words: b, len: lb }) => {
+                let common = la.min(lb) / 64;
+                a[..common]
+                    .cmp(&b[..common])
+                    .then_with(|| {
+                        self.iter()
+                            .skip(common * 64)
+                            .cmp(other.iter().skip(common * 64))
+                    })
+                    .then(la.cmp(lb))
+            }
+            _ => self.iter().cmp(other.iter()),
+        }
+    }
+}
+
+impl PartialOrd for Pattern {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn text_round_trips(values in proptest::collection::vec(0u8..=35, 0..200)) {
+            let p = Pattern::from_values(&values).unwrap();
+            let q: Pattern = p.to_string().parse().unwrap();
+            prop_assert_eq!(&p, &q);
+            prop_assert_eq!(p.to_values(), values);
+        }
+
+        #[test]
+        fn order_is_text_order(a in proptest::collection::vec(0u8..=2, 0..150), b in proptest::collection::vec(0u8..=1, 0..150)) {
+            let (pa, pb) = (Pattern::from_values(&a).unwrap(), Pattern::from_values(&b).unwrap());
+            prop_assert_eq!(pa.cmp(&pb), pa.to_string().cmp(&pb.to_string()));
+            let (qa, qb) = (Pattern::from_values(&b).unwrap(), Pattern::from_values(&b[..b.len() / 2]).unwrap());
+            prop_assert_eq!(qa.cmp(&qb), qa.to_string().cmp(&qb.to_string()));
+        }
+    }
+
+    #[test]
+    fn bad_text_is_an_error() {
+        assert!("01x2".parse::<Pattern>().is_ok());
+        assert!("01-".parse::<Pattern>().is_err());
+        assert!("0A".parse::<Pattern>().is_err());
+        assert!(Pattern::from_values(&[36]).is_err());
+    }
+
+    #[test]
+    fn hamming_counts_differences() {
+        let a: Pattern = "0110".parse().unwrap();
+        let b: Pattern = "1100".parse().unwrap();
+        assert_eq!(a.hamming(&b), 2);
+    }
+}

@@ -1,0 +1,59 @@
+//! Shared helpers of the integration tests: paths to the shared vectors and loaders.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
+
+/// The shared test vectors: `$CPWL_VECTORS`, or `../shared/vectors` beside the repository.
+pub fn vectors() -> PathBuf {
+    if let Ok(dir) = std::env::var("CPWL_VECTORS") {
+        return PathBuf::from(dir);
+    }
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for candidate in [here.join("../shared/vectors"), here.join("shared/vectors")] {
+        if candidate.is_dir() {
+            return candidate;
+        }
+    }
+    panic!(
+        "test vectors not found: set CPWL_VECTORS or place shared/vectors beside the repository"
+    );
+}
+
+pub fn load(path: &PathBuf) -> ArrayD<f64> {
+    cpwl::io::load_npy(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn load2(path: &PathBuf) -> Array2<f64> {
+    load(path).into_dimensionality::<Ix2>().expect("2-D array")
+}
+
+pub fn load3(path: &PathBuf) -> Array3<f64> {
+    load(path).into_dimensionality::<Ix3>().expect("3-D array")
+}
+
+pub fn json(path: &PathBuf) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+/// Subdirectories of a vector family, sorted.
+pub fn cases(family: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(vectors().join(family))
+        .expect("vector family exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Asserts `|a - b| <= rtol * max(|a|, |b|, 1)` elementwise.
+pub fn assert_close(what: &str, a: &[f64], b: &[f64], rtol: f64) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let scale = x.abs().max(y.abs()).max(1.0);
+        assert!((x - y).abs() <= rtol * scale, "{what}[{i}]: {x} vs {y}");
+    }
+}
