@@ -1,11 +1,18 @@
 //! Loading networks from files: NumPy `.npz` (always), safetensors, ONNX
 //! (feature `onnx`).
 
+mod convention;
+mod elements;
 pub(crate) mod npy;
 mod npz;
+#[cfg(feature = "onnx")]
+mod onnx;
+mod safetensors;
 
 pub use npz::DEFAULT_LEAKY_SLOPE;
+pub use safetensors::{ArchLayer, Architecture};
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::ArrayD;
@@ -30,4 +37,39 @@ pub fn load_npy(path: impl AsRef<Path>) -> Result<ArrayD<f64>> {
         npy::NpyData::Float(a) => Ok(a),
         npy::NpyData::Text(_) => Err(bad("array holds text, not numbers".into(), None)),
     }
+}
+
+/// Loads the numeric arrays of an `.npz` archive by name (text arrays are left
+/// out), for example inputs and reference outputs saved with `numpy.savez`.
+///
+/// # Errors
+///
+/// [`Error::File`] when the file cannot be read or is not an `.npz` archive.
+pub fn load_npz(path: impl AsRef<Path>) -> Result<BTreeMap<String, ArrayD<f64>>> {
+    let path = path.as_ref();
+    let bytes = read_file(path)?;
+    let arrays = npy::read_npz(std::io::Cursor::new(bytes)).map_err(|reason| Error::File {
+        path: path.to_path_buf(),
+        reason,
+        source: None,
+    })?;
+    Ok(arrays
+        .into_iter()
+        .filter_map(|(name, data)| match data {
+            npy::NpyData::Float(a) => Some((name, a)),
+            npy::NpyData::Text(_) => None,
+        })
+        .collect())
+}
+
+/// The path that errors name when a network is loaded from bytes.
+pub(crate) const MEMORY_PATH: &str = "<bytes>";
+
+/// Reads a whole file, naming it in the error.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::File {
+        path: path.to_path_buf(),
+        reason: "cannot read".into(),
+        source: Some(Box::new(e)),
+    })
 }

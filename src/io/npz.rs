@@ -105,33 +105,8 @@ pub(crate) fn network_from_arrays(arrays: &BTreeMap<String, NpyData>) -> Result<
 }
 
 fn weight_pairs(arrays: &BTreeMap<String, NpyData>) -> Result<Vec<(Array2<f64>, Array1<f64>)>> {
-    let indices = |prefix: char| -> Vec<usize> {
-        arrays
-            .keys()
-            .filter_map(|k| k.strip_prefix(prefix)?.parse::<usize>().ok())
-            .collect()
-    };
-    let (ws, bs) = (indices('W'), indices('b'));
-    let count = ws.len();
-    if count == 0 {
-        return Err(format_error("no weight array W0".into()));
-    }
-    for k in 0..count {
-        if !ws.contains(&k) {
-            return Err(format_error(format!(
-                "gap in the layer numbering: W{k} is missing but W{} exists",
-                ws.iter().max().unwrap_or(&0)
-            )));
-        }
-        if !bs.contains(&k) {
-            return Err(format_error(format!("W{k} has no bias b{k}")));
-        }
-    }
-    if let Some(extra) = bs.iter().find(|&&k| k >= count) {
-        return Err(format_error(format!(
-            "bias b{extra} has no weight W{extra}"
-        )));
-    }
+    let count = super::convention::numbered_layer_count(arrays.keys().map(String::as_str))
+        .map_err(format_error)?;
     (0..count)
         .map(|k| {
             Ok((

@@ -158,14 +158,6 @@ impl<'g, 'c> Node<'g, 'c> {
         Ok((name, proto))
     }
 
-    /// The optional constant tensor at input `pos`.
-    pub(crate) fn optional_constant(&self, pos: usize, what: &str) -> Result<Option<Tensor>> {
-        match self.input(pos) {
-            None => Ok(None),
-            Some(_) => self.constant(pos, what).map(Some),
-        }
-    }
-
     /// The constant integer tensor at input `pos` (a shape).
     pub(crate) fn constant_ints(&self, pos: usize, what: &str) -> Result<Vec<i64>> {
         let (name, proto) = self.constant_proto(pos, what)?;

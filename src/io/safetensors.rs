@@ -1,0 +1,465 @@
+//! Networks from safetensors files: named tensors plus an [`Architecture`] that
+//! says how they form layers.
+//!
+//! A safetensors file (the checkpoint format of the Hugging Face ecosystem,
+//! candle and burn) stores tensors by name and nothing else, so the caller
+//! supplies the layer order and the activations, or relies on the `.npz`
+//! names `W0, b0, W1, b1, ...` ([`Architecture::npz_names`]).
+//!
+//! Tensors may be `F64`, `F32`, `F16` or `BF16`; all widen exactly to `f64`.
+//! Other dtypes (integers, 8-bit and smaller floats) are rejected: they are not
+//! how CPWL parameters are trained, and quantised checkpoints need their
+//! scales, which the file does not tie to the tensors.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use ::safetensors::{Dtype, SafeTensors};
+use ndarray::{Array1, Array2, Array4};
+
+use super::elements::FloatKind;
+use crate::network::{Activation, BatchNorm, Conv2d, Network, NetworkBuilder, Pool2d, Shape, Skip};
+use crate::{Error, Result};
+
+/// PyTorch's default batch-norm epsilon, used by [`ArchLayer::batch_norm`].
+pub const DEFAULT_BN_EPS: f64 = 1e-5;
+
+/// One layer of an [`Architecture`]: parameters name tensors of the file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArchLayer {
+    /// `w x + b`; `weight` is `(out, in)` as in PyTorch's `nn.Linear`, `bias`
+    /// is `(out,)` (zero when `None`).
+    Dense {
+        /// Name of the weight tensor.
+        weight: String,
+        /// Name of the bias tensor.
+        bias: Option<String>,
+    },
+    /// A 2-D convolution; `weight` is `(out, in / groups, kh, kw)`.
+    Conv2d {
+        /// Name of the kernel tensor.
+        weight: String,
+        /// Name of the bias tensor (zero when `None`).
+        bias: Option<String>,
+        /// Stride (rows, columns).
+        stride: [usize; 2],
+        /// Zero padding on each side (rows, columns).
+        padding: [usize; 2],
+        /// Dilation (rows, columns).
+        dilation: [usize; 2],
+        /// Channel groups.
+        groups: usize,
+    },
+    /// Batch normalisation with running statistics (inference mode).
+    BatchNorm {
+        /// Name of the scale tensor (PyTorch's `weight`).
+        gamma: String,
+        /// Name of the shift tensor (PyTorch's `bias`).
+        beta: String,
+        /// Name of the running mean.
+        mean: String,
+        /// Name of the running variance.
+        var: String,
+        /// Added to the variance.
+        eps: f64,
+    },
+    /// ReLU.
+    Relu,
+    /// Leaky ReLU with the given negative slope.
+    LeakyRelu(f64),
+    /// Absolute value.
+    Abs,
+    /// Maxout over consecutive groups of the given size.
+    Maxout(usize),
+    /// Max pooling.
+    MaxPool2d(Pool2d),
+    /// Average pooling.
+    AvgPool2d(Pool2d),
+    /// Average over each channel's whole image.
+    GlobalAvgPool,
+    /// Image to vector (no data moves).
+    Flatten,
+    /// `skip(x) + body(x)`. `skip` is empty (the identity), one `Dense`, or a
+    /// `Conv2d` optionally followed by a `BatchNorm`.
+    Residual {
+        /// The skip path.
+        skip: Vec<ArchLayer>,
+        /// The body.
+        body: Vec<ArchLayer>,
+    },
+}
+
+impl ArchLayer {
+    /// A dense layer under PyTorch's names `{prefix}.weight` and `{prefix}.bias`.
+    pub fn dense(prefix: &str) -> Self {
+        ArchLayer::Dense {
+            weight: format!("{prefix}.weight"),
+            bias: Some(format!("{prefix}.bias")),
+        }
+    }
+
+    /// A convolution under PyTorch's names `{prefix}.weight` and
+    /// `{prefix}.bias`, with the same stride and padding along both axes, no
+    /// dilation and one group.
+    pub fn conv2d(prefix: &str, stride: usize, padding: usize) -> Self {
+        ArchLayer::Conv2d {
+            weight: format!("{prefix}.weight"),
+            bias: Some(format!("{prefix}.bias")),
+            stride: [stride; 2],
+            padding: [padding; 2],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+
+    /// A batch norm under PyTorch's names `{prefix}.weight`, `{prefix}.bias`,
+    /// `{prefix}.running_mean` and `{prefix}.running_var`, with epsilon
+    /// [`DEFAULT_BN_EPS`].
+    pub fn batch_norm(prefix: &str) -> Self {
+        ArchLayer::BatchNorm {
+            gamma: format!("{prefix}.weight"),
+            beta: format!("{prefix}.bias"),
+            mean: format!("{prefix}.running_mean"),
+            var: format!("{prefix}.running_var"),
+            eps: DEFAULT_BN_EPS,
+        }
+    }
+}
+
+/// How the tensors of a safetensors file form a network.
+///
+/// # Semantics
+///
+/// Either an explicit list of [`ArchLayer`]s, applied in order to inputs of
+/// the shape given by [`Architecture::with_input`] (by default, flat vectors
+/// as wide as the first dense weight's columns); or the `.npz` convention
+/// ([`Architecture::npz_names`]).
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::io::{ArchLayer, Architecture};
+/// let arch = Architecture::new(vec![
+///     ArchLayer::dense("0"),
+///     ArchLayer::Relu,
+///     ArchLayer::dense("2"),
+///     ArchLayer::LeakyRelu(0.1),
+///     ArchLayer::dense("4"),
+/// ]);
+/// let net = cpwl::Network::from_safetensors("tests/fixtures/onnx/mlp.safetensors", &arch)?;
+/// assert_eq!((net.input_dim(), net.output_dim()), (6, 3));
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Architecture {
+    input: Option<Shape>,
+    layers: Layers,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Layers {
+    Listed(Vec<ArchLayer>),
+    NpzNames(Activation),
+}
+
+impl Architecture {
+    /// The layers in order; the input is a flat vector as wide as the first
+    /// layer's weight unless [`Architecture::with_input`] says otherwise.
+    pub fn new(layers: Vec<ArchLayer>) -> Self {
+        Architecture {
+            input: None,
+            layers: Layers::Listed(layers),
+        }
+    }
+
+    /// The MLP of the `.npz` convention: tensors `W0, b0, W1, b1, ...`
+    /// (`W_k` is `(out, in)`), every layer but the last followed by `activation`.
+    pub fn npz_names(activation: Activation) -> Self {
+        Architecture {
+            input: None,
+            layers: Layers::NpzNames(activation),
+        }
+    }
+
+    /// Sets the shape of one input sample (needed when the first layer is not dense).
+    pub fn with_input(mut self, shape: Shape) -> Self {
+        self.input = Some(shape);
+        self
+    }
+}
+
+impl Network {
+    /// Loads a network from a safetensors file, arranging its tensors as `arch` says.
+    ///
+    /// Tensors the architecture does not name (optimizer state,
+    /// `num_batches_tracked`) are ignored. `F64`, `F32`, `F16` and `BF16`
+    /// tensors are widened exactly to `f64`.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::File`]: the file cannot be read, is not a safetensors file
+    ///   (bad header, offsets outside the buffer), lacks a named tensor, or
+    ///   breaks the `.npz` naming convention of [`Architecture::npz_names`].
+    /// - [`Error::Unsupported`]: a tensor of another dtype.
+    /// - [`Error::Shape`]: a tensor of the wrong rank or size for its layer,
+    ///   or layers that do not chain.
+    /// - [`Error::NonFinite`]: a NaN or infinite parameter.
+    /// - [`Error::Invalid`]: an architecture that cannot be built (no input
+    ///   shape when the first layer is not dense, a skip path that is not a
+    ///   single dense or conv layer).
+    ///
+    /// # Panics
+    ///
+    /// Never on user input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::network::Activation;
+    /// use cpwl::io::Architecture;
+    /// let arch = Architecture::npz_names(Activation::Relu);
+    /// let net = cpwl::Network::from_safetensors("tests/fixtures/onnx/mlp_f32.safetensors", &arch)?;
+    /// assert_eq!((net.input_dim(), net.output_dim()), (6, 3));
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn from_safetensors(path: impl AsRef<Path>, arch: &Architecture) -> Result<Network> {
+        let path = path.as_ref();
+        network_from_safetensors(&super::read_file(path)?, arch, path)
+    }
+
+    /// Loads a network from the bytes of a safetensors file; see [`Network::from_safetensors`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Network::from_safetensors`]; file errors name the path `<bytes>`.
+    ///
+    /// # Panics
+    ///
+    /// Never on user input.
+    pub fn from_safetensors_bytes(bytes: &[u8], arch: &Architecture) -> Result<Network> {
+        network_from_safetensors(bytes, arch, Path::new(super::MEMORY_PATH))
+    }
+}
+
+fn network_from_safetensors(bytes: &[u8], arch: &Architecture, path: &Path) -> Result<Network> {
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::File {
+        path: path.to_path_buf(),
+        reason: "not a safetensors file".into(),
+        source: Some(Box::new(e)),
+    })?;
+    let file = TensorFile { tensors, path };
+    let layers = match &arch.layers {
+        Layers::Listed(layers) => Cow::Borrowed(layers),
+        Layers::NpzNames(act) => Cow::Owned(file.npz_layers(*act)?),
+    };
+    let input = match arch.input {
+        Some(shape) => shape,
+        None => Shape::Flat(file.first_dense_width(&layers)?),
+    };
+    let builder = match input {
+        Shape::Flat(d) => Network::builder(d),
+        Shape::Image { c, h, w } => Network::builder_image(c, h, w),
+    };
+    file.push_layers(builder, &layers)?.build()
+}
+
+/// A parsed safetensors file and its path, for error messages.
+struct TensorFile<'a> {
+    tensors: SafeTensors<'a>,
+    path: &'a Path,
+}
+
+impl TensorFile<'_> {
+    fn error(&self, reason: String) -> Error {
+        Error::File {
+            path: self.path.to_path_buf(),
+            reason,
+            source: None,
+        }
+    }
+
+    /// The tensor `name`, widened to `f64`, with its shape.
+    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f64>)> {
+        let view = (self.tensors.tensor(name))
+            .map_err(|_| self.error(format!("no tensor named {name}")))?;
+        let kind = match view.dtype() {
+            Dtype::F64 => FloatKind::F64,
+            Dtype::F32 => FloatKind::F32,
+            Dtype::F16 => FloatKind::F16,
+            Dtype::BF16 => FloatKind::Bf16,
+            other => {
+                return Err(Error::Unsupported {
+                    layer: name.to_string(),
+                    op: format!("tensor dtype {other:?} (F64, F32, F16 or BF16 are read)"),
+                })
+            }
+        };
+        let data = (kind.decode_le(view.data()))
+            .ok_or_else(|| self.error(format!("tensor {name}: data of ragged length")))?;
+        crate::error::check_finite(name, &data)?;
+        Ok((view.shape().to_vec(), data))
+    }
+
+    fn rank_error(name: &str, expected: &str, dims: &[usize]) -> Error {
+        Error::shape(format!("tensor {name}"), expected, format!("shape {dims:?}"))
+    }
+
+    fn matrix(&self, name: &str) -> Result<Array2<f64>> {
+        match self.tensor(name)? {
+            (dims, data) if dims.len() == 2 => Array2::from_shape_vec((dims[0], dims[1]), data)
+                .map_err(|e| self.error(format!("tensor {name}: {e}"))),
+            (dims, _) => Err(Self::rank_error(name, "a matrix", &dims)),
+        }
+    }
+
+    fn vector(&self, name: &str) -> Result<Array1<f64>> {
+        match self.tensor(name)? {
+            (dims, data) if dims.len() == 1 => Ok(Array1::from_vec(data)),
+            (dims, _) => Err(Self::rank_error(name, "a vector", &dims)),
+        }
+    }
+
+    fn tensor4(&self, name: &str) -> Result<Array4<f64>> {
+        match self.tensor(name)? {
+            (dims, data) if dims.len() == 4 => {
+                Array4::from_shape_vec((dims[0], dims[1], dims[2], dims[3]), data)
+                    .map_err(|e| self.error(format!("tensor {name}: {e}")))
+            }
+            (dims, _) => Err(Self::rank_error(name, "a 4-tensor", &dims)),
+        }
+    }
+
+    fn optional_vector(&self, name: Option<&String>) -> Result<Option<Array1<f64>>> {
+        name.map(|n| self.vector(n)).transpose()
+    }
+
+    /// The layers of the `.npz` convention, checked against the file's names.
+    fn npz_layers(&self, act: Activation) -> Result<Vec<ArchLayer>> {
+        let names = self.tensors.names();
+        let count = super::convention::numbered_layer_count(names.iter().copied())
+            .map_err(|reason| self.error(reason))?;
+        let activation = match act {
+            Activation::Relu => ArchLayer::Relu,
+            Activation::LeakyRelu(s) => ArchLayer::LeakyRelu(s),
+            Activation::Abs => ArchLayer::Abs,
+        };
+        let mut layers = Vec::with_capacity(2 * count);
+        for k in 0..count {
+            if k > 0 {
+                layers.push(activation.clone());
+            }
+            layers.push(ArchLayer::Dense {
+                weight: format!("W{k}"),
+                bias: Some(format!("b{k}")),
+            });
+        }
+        Ok(layers)
+    }
+
+    /// The input width of a flat network: the columns of its first layer's weight.
+    fn first_dense_width(&self, layers: &[ArchLayer]) -> Result<usize> {
+        match layers.first() {
+            Some(ArchLayer::Dense { weight, .. }) => Ok(self.matrix(weight)?.ncols()),
+            _ => Err(Error::invalid(
+                "architecture",
+                "the first layer is not dense, so the input shape must be given (with_input)",
+            )),
+        }
+    }
+
+    fn push_layers(&self, builder: NetworkBuilder, layers: &[ArchLayer]) -> Result<NetworkBuilder> {
+        layers.iter().try_fold(builder, |b, layer| self.push(b, layer))
+    }
+
+    fn push(&self, b: NetworkBuilder, layer: &ArchLayer) -> Result<NetworkBuilder> {
+        Ok(match layer {
+            ArchLayer::Dense { .. } => {
+                let (w, bias) = self.dense(layer)?;
+                b.dense(w, bias)?
+            }
+            ArchLayer::Conv2d { .. } => b.conv2d(self.conv(layer)?)?,
+            ArchLayer::BatchNorm { .. } => b.batch_norm(self.batch_norm(layer)?)?,
+            ArchLayer::Relu => b.relu(),
+            ArchLayer::LeakyRelu(slope) => b.leaky_relu(*slope),
+            ArchLayer::Abs => b.abs(),
+            ArchLayer::Maxout(k) => b.maxout(*k),
+            ArchLayer::MaxPool2d(pool) => b.max_pool2d(pool.clone())?,
+            ArchLayer::AvgPool2d(pool) => b.avg_pool2d(pool.clone())?,
+            ArchLayer::GlobalAvgPool => b.global_avg_pool()?,
+            ArchLayer::Flatten => b.flatten(),
+            ArchLayer::Residual { skip, body } => {
+                let skip = self.skip(skip)?;
+                b.residual_with(skip, |inner| self.push_layers(inner, body))?
+            }
+        })
+    }
+
+    fn dense(&self, layer: &ArchLayer) -> Result<(Array2<f64>, Array1<f64>)> {
+        let ArchLayer::Dense { weight, bias } = layer else {
+            return Err(Error::invalid("architecture", "expected a dense layer"));
+        };
+        let w = self.matrix(weight)?;
+        let b = (self.optional_vector(bias.as_ref())?).unwrap_or_else(|| Array1::zeros(w.nrows()));
+        Ok((w, b))
+    }
+
+    fn conv(&self, layer: &ArchLayer) -> Result<Conv2d> {
+        let ArchLayer::Conv2d {
+            weight,
+            bias,
+            stride,
+            padding,
+            dilation,
+            groups,
+        } = layer
+        else {
+            return Err(Error::invalid("architecture", "expected a conv layer"));
+        };
+        Ok(Conv2d {
+            weight: self.tensor4(weight)?,
+            bias: self.optional_vector(bias.as_ref())?,
+            stride: *stride,
+            padding: *padding,
+            dilation: *dilation,
+            groups: *groups,
+        })
+    }
+
+    fn batch_norm(&self, layer: &ArchLayer) -> Result<BatchNorm> {
+        let ArchLayer::BatchNorm {
+            gamma,
+            beta,
+            mean,
+            var,
+            eps,
+        } = layer
+        else {
+            return Err(Error::invalid("architecture", "expected a batch norm"));
+        };
+        Ok(BatchNorm {
+            gamma: self.vector(gamma)?,
+            beta: self.vector(beta)?,
+            mean: self.vector(mean)?,
+            var: self.vector(var)?,
+            eps: *eps,
+        })
+    }
+
+    fn skip(&self, layers: &[ArchLayer]) -> Result<Skip> {
+        match layers {
+            [] => Ok(Skip::Identity),
+            [dense @ ArchLayer::Dense { .. }] => {
+                let (w, b) = self.dense(dense)?;
+                Ok(Skip::Dense { w, b })
+            }
+            [conv @ ArchLayer::Conv2d { .. }] => Ok(Skip::Conv(self.conv(conv)?)),
+            [conv @ ArchLayer::Conv2d { .. }, bn @ ArchLayer::BatchNorm { .. }] => {
+                Ok(Skip::Conv(self.conv(conv)?.fold_batch_norm(&self.batch_norm(bn)?)?))
+            }
+            _ => Err(Error::invalid(
+                "residual skip",
+                "must be empty, one Dense, or one Conv2d with an optional BatchNorm",
+            )),
+        }
+    }
+}
