@@ -14,7 +14,9 @@ use rand::{Rng, SeedableRng};
 const RTOL: f64 = 1e-9;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onnx")
+        .join(name)
 }
 
 /// The fixture's inputs, one flattened sample per row, and the reference outputs.

@@ -18,7 +18,9 @@ use safetensors::Dtype;
 const RTOL: f64 = 1e-9;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onnx")
+        .join(name)
 }
 
 fn reference_io(name: &str) -> (Array2<f64>, Array2<f64>) {
@@ -104,7 +106,12 @@ fn pytorch_cnn_matches_its_outputs() {
 fn residual_architecture_computes_skip_plus_body() {
     // x -> [x + relu(W1 x)] with W1 = [[1, 0], [0, -1]], then a projection block.
     let bytes = serialize(&[
-        ("w1", Dtype::F64, vec![2, 2], f64_bytes(&[1.0, 0.0, 0.0, -1.0])),
+        (
+            "w1",
+            Dtype::F64,
+            vec![2, 2],
+            f64_bytes(&[1.0, 0.0, 0.0, -1.0]),
+        ),
         ("p", Dtype::F64, vec![1, 2], f64_bytes(&[2.0, 3.0])),
         ("q", Dtype::F64, vec![1, 2], f64_bytes(&[1.0, 1.0])),
     ]);
@@ -137,8 +144,8 @@ fn half_precision_tensors_widen_exactly() {
         ("W1", Dtype::F32, vec![1, 1], 0.5f32.to_le_bytes().to_vec()),
         ("b1", Dtype::F64, vec![1], f64_bytes(&[0.0])),
     ]);
-    let net = Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Abs))
-        .unwrap();
+    let net =
+        Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Abs)).unwrap();
     // 0.5 * |1 * 3 - 2 * 4 + 0.25| = 2.375
     assert_eq!(net.forward(array![3.0, 4.0].view()).unwrap(), array![2.375]);
 }
@@ -151,7 +158,10 @@ fn integer_tensors_are_unsupported() {
     ]);
     let err = Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Relu))
         .unwrap_err();
-    assert!(matches!(&err, Error::Unsupported { layer, .. } if layer == "W0"), "{err}");
+    assert!(
+        matches!(&err, Error::Unsupported { layer, .. } if layer == "W0"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -50,8 +50,12 @@ mod tests {
     #[test]
     fn rejects_gaps_missing_biases_and_stray_biases() {
         assert!(numbered_layer_count(["act"]).unwrap_err().contains("W0"));
-        assert!(numbered_layer_count(["W0", "b0", "W2", "b2"]).unwrap_err().contains("gap"));
+        assert!(numbered_layer_count(["W0", "b0", "W2", "b2"])
+            .unwrap_err()
+            .contains("gap"));
         assert!(numbered_layer_count(["W0"]).unwrap_err().contains("b0"));
-        assert!(numbered_layer_count(["W0", "b0", "b1"]).unwrap_err().contains("b1"));
+        assert!(numbered_layer_count(["W0", "b0", "b1"])
+            .unwrap_err()
+            .contains("b1"));
     }
 }

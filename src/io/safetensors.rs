@@ -301,7 +301,11 @@ impl TensorFile<'_> {
     }
 
     fn rank_error(name: &str, expected: &str, dims: &[usize]) -> Error {
-        Error::shape(format!("tensor {name}"), expected, format!("shape {dims:?}"))
+        Error::shape(
+            format!("tensor {name}"),
+            expected,
+            format!("shape {dims:?}"),
+        )
     }
 
     fn matrix(&self, name: &str) -> Result<Array2<f64>> {
@@ -368,7 +372,9 @@ impl TensorFile<'_> {
     }
 
     fn push_layers(&self, builder: NetworkBuilder, layers: &[ArchLayer]) -> Result<NetworkBuilder> {
-        layers.iter().try_fold(builder, |b, layer| self.push(b, layer))
+        layers
+            .iter()
+            .try_fold(builder, |b, layer| self.push(b, layer))
     }
 
     fn push(&self, b: NetworkBuilder, layer: &ArchLayer) -> Result<NetworkBuilder> {
@@ -383,8 +389,8 @@ impl TensorFile<'_> {
             ArchLayer::LeakyRelu(slope) => b.leaky_relu(*slope),
             ArchLayer::Abs => b.abs(),
             ArchLayer::Maxout(k) => b.maxout(*k),
-            ArchLayer::MaxPool2d(pool) => b.max_pool2d(pool.clone())?,
-            ArchLayer::AvgPool2d(pool) => b.avg_pool2d(pool.clone())?,
+            ArchLayer::MaxPool2d(pool) => b.max_pool2d(*pool)?,
+            ArchLayer::AvgPool2d(pool) => b.avg_pool2d(*pool)?,
             ArchLayer::GlobalAvgPool => b.global_avg_pool()?,
             ArchLayer::Flatten => b.flatten(),
             ArchLayer::Residual { skip, body } => {
@@ -453,13 +459,62 @@ impl TensorFile<'_> {
                 Ok(Skip::Dense { w, b })
             }
             [conv @ ArchLayer::Conv2d { .. }] => Ok(Skip::Conv(self.conv(conv)?)),
-            [conv @ ArchLayer::Conv2d { .. }, bn @ ArchLayer::BatchNorm { .. }] => {
-                Ok(Skip::Conv(self.conv(conv)?.fold_batch_norm(&self.batch_norm(bn)?)?))
-            }
+            [conv @ ArchLayer::Conv2d { .. }, bn @ ArchLayer::BatchNorm { .. }] => Ok(Skip::Conv(
+                self.conv(conv)?.fold_batch_norm(&self.batch_norm(bn)?)?,
+            )),
             _ => Err(Error::invalid(
                 "residual skip",
                 "must be empty, one Dense, or one Conv2d with an optional BatchNorm",
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_with(names: &[&str]) -> Vec<u8> {
+        let one = 1.0f64.to_le_bytes();
+        let views: Vec<(String, ::safetensors::tensor::TensorView)> = (names.iter())
+            .map(|n| {
+                let view = ::safetensors::tensor::TensorView::new(Dtype::F64, vec![1, 1], &one)
+                    .expect("one element");
+                (n.to_string(), view)
+            })
+            .collect();
+        ::safetensors::serialize(views, None).expect("serializable")
+    }
+
+    #[test]
+    fn pytorch_names_follow_module_prefixes() {
+        assert_eq!(
+            ArchLayer::dense("fc"),
+            ArchLayer::Dense {
+                weight: "fc.weight".into(),
+                bias: Some("fc.bias".into())
+            }
+        );
+        let ArchLayer::BatchNorm { mean, var, eps, .. } = ArchLayer::batch_norm("bn") else {
+            panic!("not a batch norm");
+        };
+        assert_eq!(
+            (mean.as_str(), var.as_str(), eps),
+            ("bn.running_mean", "bn.running_var", 1e-5)
+        );
+    }
+
+    #[test]
+    fn npz_names_interleave_the_activation() {
+        let bytes = file_with(&["W0", "b0", "W1", "b1", "W2", "b2"]);
+        let file = TensorFile {
+            tensors: SafeTensors::deserialize(&bytes).unwrap(),
+            path: Path::new("t"),
+        };
+        let layers = file.npz_layers(Activation::LeakyRelu(0.2)).unwrap();
+        assert_eq!(layers.len(), 5);
+        assert_eq!(layers[1], ArchLayer::LeakyRelu(0.2));
+        assert_eq!(layers[3], ArchLayer::LeakyRelu(0.2));
+        assert!(matches!(&layers[4], ArchLayer::Dense { weight, .. } if weight == "W2"));
     }
 }

@@ -166,7 +166,10 @@ fn is_constant_node(node: &NodeProto) -> bool {
 
 /// The tensor a `Constant` node produces; other encodings (`value_float`, ...) are unsupported.
 fn constant_value(node: &NodeProto, index: usize) -> Result<&TensorProto> {
-    let attr = node.attribute.iter().find(|a| a.name.as_deref() == Some("value"));
+    let attr = node
+        .attribute
+        .iter()
+        .find(|a| a.name.as_deref() == Some("value"));
     attr.and_then(|a| a.t.as_ref())
         .ok_or_else(|| Error::Unsupported {
             layer: node_label(node, index),

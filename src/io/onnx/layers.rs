@@ -60,7 +60,11 @@ fn gemm(node: &Node) -> Result<(Array2<f64>, Array1<f64>)> {
     let alpha = node.float("alpha", 1.0)?;
     let beta = node.float("beta", 1.0)?;
     let b = node.matrix(1, "weight")?;
-    let w = if node.int("transB", 0)? != 0 { b } else { b.reversed_axes() };
+    let w = if node.int("transB", 0)? != 0 {
+        b
+    } else {
+        b.reversed_axes()
+    };
     let out = w.nrows();
     let bias = match node.input(2) {
         Some(_) => node.vector(2, "bias", out)? * beta,
@@ -76,7 +80,11 @@ pub(crate) fn conv(node: &Node, shape: Shape) -> Result<Conv2d> {
     let (out_c, _, kh, kw) = weight.dim();
     if let Some(declared) = node.ints("kernel_shape")? {
         if declared != [kh as i64, kw as i64] {
-            return Err(node.shape_error("kernel_shape", format_args!("[{kh}, {kw}]"), format_args!("{declared:?}")));
+            return Err(node.shape_error(
+                "kernel_shape",
+                format_args!("[{kh}, {kw}]"),
+                format_args!("{declared:?}"),
+            ));
         }
     }
     let bias = match node.input(2) {
@@ -127,7 +135,11 @@ pub(crate) fn pool(node: &Node, shape: Shape) -> Result<Pool2d> {
     let hw = image_hw(node, shape)?;
     let kernel = match node.ints("kernel_shape")? {
         Some(k) => pair_of(node, "kernel_shape", k)?,
-        None => return Err(node.ctx.error(format!("{} has no kernel_shape", node.label()))),
+        None => {
+            return Err(node
+                .ctx
+                .error(format!("{} has no kernel_shape", node.label())))
+        }
     };
     let stride = pair(node, "strides")?;
     if pair(node, "dilations")? != [1, 1] {
@@ -166,10 +178,12 @@ pub(crate) fn check_flattens(node: &Node, shape: Shape) -> Result<()> {
     let target = node.constant_ints(1, "shape")?;
     let zero_is_literal = node.int("allowzero", 0)? != 0;
     let batch_ok = |b: i64| b == -1 || b == 1 || (b == 0 && !zero_is_literal);
-    match target.as_slice() {
-        &[b, -1] if b != -1 && batch_ok(b) => Ok(()),
-        &[b, n] if batch_ok(b) && usize::try_from(n) == Ok(size) => Ok(()),
-        _ => Err(node.unsupported(format_args!("target shape {target:?} does not flatten {shape:?}"))),
+    match *target.as_slice() {
+        [b, -1] if b != -1 && batch_ok(b) => Ok(()),
+        [b, n] if batch_ok(b) && usize::try_from(n) == Ok(size) => Ok(()),
+        _ => Err(node.unsupported(format_args!(
+            "target shape {target:?} does not flatten {shape:?}"
+        ))),
     }
 }
 
@@ -184,14 +198,20 @@ fn pair(node: &Node, name: &str) -> Result<[usize; 2]> {
 fn pair_of(node: &Node, name: &str, values: &[i64]) -> Result<[usize; 2]> {
     match *values {
         [a, b] => Ok([positive(node, name, a)?, positive(node, name, b)?]),
-        _ => Err(node.unsupported(format_args!("{name} of length {} (only 2-D is supported)", values.len()))),
+        _ => Err(node.unsupported(format_args!(
+            "{name} of length {} (only 2-D is supported)",
+            values.len()
+        ))),
     }
 }
 
 fn positive(node: &Node, name: &str, value: i64) -> Result<usize> {
     match usize::try_from(value) {
         Ok(v) if v > 0 => Ok(v),
-        _ => Err(node.ctx.error(format!("{name} of {} is {value}, not positive", node.label()))),
+        _ => Err(node.ctx.error(format!(
+            "{name} of {} is {value}, not positive",
+            node.label()
+        ))),
     }
 }
 
@@ -232,18 +252,30 @@ fn explicit_pads(node: &Node) -> Result<([usize; 2], [usize; 2])> {
     let checked = (pads.iter())
         .map(|&p| usize::try_from(p).ok())
         .collect::<Option<Vec<usize>>>()
-        .ok_or_else(|| node.ctx.error(format!("{} has negative pads {pads:?}", node.label())))?;
+        .ok_or_else(|| {
+            node.ctx
+                .error(format!("{} has negative pads {pads:?}", node.label()))
+        })?;
     match *checked.as_slice() {
         [top, left, bottom, right] => Ok(([top, left], [bottom, right])),
-        _ => Err(node.unsupported(format_args!("pads of length {} (only 2-D is supported)", pads.len()))),
+        _ => Err(node.unsupported(format_args!(
+            "pads of length {} (only 2-D is supported)",
+            pads.len()
+        ))),
     }
 }
 
 /// The total padding `SAME_*` needs so that the output size is `ceil(input / stride)`.
 fn same_total_pad(input: usize, kernel: usize, stride: usize, dilation: usize) -> usize {
     let output = input.div_ceil(stride);
-    let span = kernel.saturating_sub(1).saturating_mul(dilation).saturating_add(1);
-    ((output.saturating_sub(1)).saturating_mul(stride).saturating_add(span)).saturating_sub(input)
+    let span = kernel
+        .saturating_sub(1)
+        .saturating_mul(dilation)
+        .saturating_add(1);
+    ((output.saturating_sub(1))
+        .saturating_mul(stride)
+        .saturating_add(span))
+    .saturating_sub(input)
 }
 
 /// `ceil_mode = 1` only changes the output when windows do not tile the

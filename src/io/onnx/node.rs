@@ -51,7 +51,11 @@ impl<'g, 'c> Node<'g, 'c> {
 
     /// The name of input `pos`, `None` when absent or omitted.
     pub(crate) fn input(&self, pos: usize) -> Option<&'g str> {
-        self.proto.input.get(pos).map(String::as_str).filter(|s| !s.is_empty())
+        self.proto
+            .input
+            .get(pos)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// An [`Error::Unsupported`] naming this node and `detail`.
@@ -93,7 +97,10 @@ impl<'g, 'c> Node<'g, 'c> {
     }
 
     fn attribute_error(&self, name: &str, kind: &str) -> Error {
-        self.ctx.error(format!("attribute {name} of {} is not {kind}", self.label()))
+        self.ctx.error(format!(
+            "attribute {name} of {} is not {kind}",
+            self.label()
+        ))
     }
 
     /// An integer attribute, or `default`.
@@ -114,10 +121,10 @@ impl<'g, 'c> Node<'g, 'c> {
     pub(crate) fn float(&self, name: &str, default: f64) -> Result<f64> {
         match self.attribute(name)? {
             None => Ok(default),
-            Some(a) => a
-                .f
-                .map(widen_decimal)
-                .ok_or_else(|| self.attribute_error(name, "a float")),
+            Some(a) => {
+                a.f.map(widen_decimal)
+                    .ok_or_else(|| self.attribute_error(name, "a float"))
+            }
         }
     }
 
@@ -150,7 +157,8 @@ impl<'g, 'c> Node<'g, 'c> {
     /// The name and stored tensor of input `pos`.
     fn constant_proto(&self, pos: usize, what: &str) -> Result<(&'g str, &'g TensorProto)> {
         let name = self.input(pos).ok_or_else(|| {
-            self.ctx.error(format!("{} lacks its {what} (input {pos})", self.label()))
+            self.ctx
+                .error(format!("{} lacks its {what} (input {pos})", self.label()))
         })?;
         let proto = (self.graph.constant(name)).ok_or_else(|| {
             self.unsupported(format_args!("its {what} {name} is computed, not stored"))
@@ -192,7 +200,11 @@ impl<'g, 'c> Node<'g, 'c> {
     pub(crate) fn vector(&self, pos: usize, what: &str, len: usize) -> Result<Array1<f64>> {
         let t = self.constant(pos, what)?;
         broadcast_vector(t, len).map_err(|dims| {
-            self.shape_error(what, format_args!("{len} elements"), format_args!("shape {dims:?}"))
+            self.shape_error(
+                what,
+                format_args!("{len} elements"),
+                format_args!("shape {dims:?}"),
+            )
         })
     }
 }
@@ -227,10 +239,28 @@ mod tests {
     #[test]
     fn broadcast_vector_accepts_bias_shapes() {
         let t = |dims: Vec<usize>, data: Vec<f64>| Tensor { dims, data };
-        assert_eq!(broadcast_vector(t(vec![3], vec![1., 2., 3.]), 3).unwrap().to_vec(), vec![1., 2., 3.]);
-        assert_eq!(broadcast_vector(t(vec![1, 3], vec![1., 2., 3.]), 3).unwrap().len(), 3);
-        assert_eq!(broadcast_vector(t(vec![1, 3, 1, 1], vec![1., 2., 3.]), 3).unwrap().len(), 3);
-        assert_eq!(broadcast_vector(t(vec![], vec![4.]), 2).unwrap().to_vec(), vec![4., 4.]);
+        assert_eq!(
+            broadcast_vector(t(vec![3], vec![1., 2., 3.]), 3)
+                .unwrap()
+                .to_vec(),
+            vec![1., 2., 3.]
+        );
+        assert_eq!(
+            broadcast_vector(t(vec![1, 3], vec![1., 2., 3.]), 3)
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            broadcast_vector(t(vec![1, 3, 1, 1], vec![1., 2., 3.]), 3)
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            broadcast_vector(t(vec![], vec![4.]), 2).unwrap().to_vec(),
+            vec![4., 4.]
+        );
         assert!(broadcast_vector(t(vec![2], vec![1., 2.]), 3).is_err());
         assert!(broadcast_vector(t(vec![3, 3], vec![0.; 9]), 3).is_err());
     }

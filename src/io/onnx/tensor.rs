@@ -151,7 +151,12 @@ mod tests {
     #[test]
     fn double_raw_data_decodes_row_major() {
         let mut t = tensor(&[2, 2], 11);
-        t.raw_data = Some([1.0f64, 2.0, 3.0, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect());
+        t.raw_data = Some(
+            [1.0f64, 2.0, 3.0, 4.0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        );
         let got = decode_float(&t, "w", &ctx()).unwrap();
         assert_eq!(got.dims, vec![2, 2]);
         assert_eq!(got.data, vec![1.0, 2.0, 3.0, 4.0]);
@@ -176,15 +181,24 @@ mod tests {
     fn element_count_must_match_shape() {
         let mut t = tensor(&[2, 3], 11);
         t.double_data = vec![1.0; 5];
-        assert!(matches!(decode_float(&t, "w", &ctx()), Err(Error::File { .. })));
+        assert!(matches!(
+            decode_float(&t, "w", &ctx()),
+            Err(Error::File { .. })
+        ));
     }
 
     #[test]
     fn overflowing_shape_is_a_file_error() {
         let t = tensor(&[i64::MAX, i64::MAX, 4], 11);
-        assert!(matches!(decode_float(&t, "w", &ctx()), Err(Error::File { .. })));
+        assert!(matches!(
+            decode_float(&t, "w", &ctx()),
+            Err(Error::File { .. })
+        ));
         let t = tensor(&[-1], 11);
-        assert!(matches!(decode_float(&t, "w", &ctx()), Err(Error::File { .. })));
+        assert!(matches!(
+            decode_float(&t, "w", &ctx()),
+            Err(Error::File { .. })
+        ));
     }
 
     #[test]
@@ -211,6 +225,9 @@ mod tests {
     fn external_data_is_unsupported() {
         let mut t = tensor(&[1], 11);
         t.data_location = Some(1);
-        assert!(matches!(decode_float(&t, "w", &ctx()), Err(Error::Unsupported { .. })));
+        assert!(matches!(
+            decode_float(&t, "w", &ctx()),
+            Err(Error::Unsupported { .. })
+        ));
     }
 }

@@ -61,16 +61,20 @@ impl<'g, 'c> Walk<'g, 'c> {
     /// Marks a node as translated; a node is never translated twice.
     fn claim(&mut self, index: usize) -> Result<()> {
         if std::mem::replace(&mut self.claimed[index], true) {
-            return Err(self.ctx.error(format!(
-                "{} is reached twice",
-                self.node(index).label()
-            )));
+            return Err(self
+                .ctx
+                .error(format!("{} is reached twice", self.node(index).label())));
         }
         Ok(())
     }
 
     /// Translates the layers from `value` up to `stop`.
-    fn chain(&mut self, mut b: NetworkBuilder, mut value: &'g str, stop: &'g str) -> Result<NetworkBuilder> {
+    fn chain(
+        &mut self,
+        mut b: NetworkBuilder,
+        mut value: &'g str,
+        stop: &'g str,
+    ) -> Result<NetworkBuilder> {
         while value != stop {
             (b, value) = match *self.graph.consumers(value) {
                 [] => {
@@ -83,7 +87,10 @@ impl<'g, 'c> Walk<'g, 'c> {
                 ref many => {
                     return Err(Error::Unsupported {
                         layer: value.to_string(),
-                        op: format!("value read by {} nodes (at most two: a residual block)", many.len()),
+                        op: format!(
+                            "value read by {} nodes (at most two: a residual block)",
+                            many.len()
+                        ),
                     })
                 }
             };
@@ -92,7 +99,12 @@ impl<'g, 'c> Walk<'g, 'c> {
     }
 
     /// Translates node `index`, which reads the current value `value`; returns the value after it.
-    fn step(&mut self, b: NetworkBuilder, index: usize, value: &'g str) -> Result<(NetworkBuilder, &'g str)> {
+    fn step(
+        &mut self,
+        b: NetworkBuilder,
+        index: usize,
+        value: &'g str,
+    ) -> Result<(NetworkBuilder, &'g str)> {
         self.claim(index)?;
         let node = self.node(index);
         check_standard_domain(&node)?;
@@ -192,10 +204,13 @@ impl<'g, 'c> Walk<'g, 'c> {
                 op: format!("residual blocks nested deeper than {MAX_RESIDUAL_DEPTH}"),
             });
         }
-        let merge_index = self.graph.first_common_descendant(a, b_node).ok_or_else(|| Error::Unsupported {
-            layer: value.to_string(),
-            op: "two branches that never rejoin".into(),
-        })?;
+        let merge_index = self
+            .graph
+            .first_common_descendant(a, b_node)
+            .ok_or_else(|| Error::Unsupported {
+                layer: value.to_string(),
+                op: "two branches that never rejoin".into(),
+            })?;
         let merge = self.node(merge_index);
         let (lhs, rhs) = match (merge.op(), merge.input(0), merge.input(1)) {
             ("Add", Some(lhs), Some(rhs)) if merge.proto.input.len() == 2 => (lhs, rhs),
@@ -227,7 +242,12 @@ impl<'g, 'c> Walk<'g, 'c> {
     }
 
     /// Translates one branch of a residual block into `b`.
-    fn branch(&mut self, b: NetworkBuilder, value: &'g str, branch: Branch<'g>) -> Result<NetworkBuilder> {
+    fn branch(
+        &mut self,
+        b: NetworkBuilder,
+        value: &'g str,
+        branch: Branch<'g>,
+    ) -> Result<NetworkBuilder> {
         let (b, next) = self.step(b, branch.first, value)?;
         self.chain(b, next, branch.end)
     }
@@ -256,7 +276,11 @@ impl<'g, 'c> Walk<'g, 'c> {
                 })
             }
         };
-        let body_end = if skip_end == ends[0] { ends[1] } else { ends[0] };
+        let body_end = if skip_end == ends[0] {
+            ends[1]
+        } else {
+            ends[0]
+        };
         Ok((
             skip_nodes,
             Branch {
@@ -291,7 +315,10 @@ impl<'g, 'c> Walk<'g, 'c> {
             .collect();
         matches!(
             ops.as_slice(),
-            ["Gemm" | "MatMul"] | ["Gemm" | "MatMul", "Add"] | ["Conv"] | ["Conv", "BatchNormalization"]
+            ["Gemm" | "MatMul"]
+                | ["Gemm" | "MatMul", "Add"]
+                | ["Conv"]
+                | ["Conv", "BatchNormalization"]
         )
     }
 
@@ -304,7 +331,9 @@ impl<'g, 'c> Walk<'g, 'c> {
             let node = self.node(index);
             check_standard_domain(&node)?;
             if node.op() != "Add" && node.input(0) != Some(data) {
-                return Err(node.unsupported(format_args!("the data {data} is not its first input")));
+                return Err(
+                    node.unsupported(format_args!("the data {data} is not its first input"))
+                );
             }
             node.check_extra_outputs_unused()?;
             skip = match (node.op(), skip) {
@@ -341,7 +370,9 @@ impl<'g, 'c> Walk<'g, 'c> {
                 v == self.graph.input || self.graph.producer(v).is_some_and(|p| self.claimed[p])
             });
             if reads_data {
-                return Err(self.node(index).unsupported("a branch that does not rejoin the network"));
+                return Err(self
+                    .node(index)
+                    .unsupported("a branch that does not rejoin the network"));
             }
         }
         Ok(())
@@ -356,5 +387,330 @@ fn check_standard_domain(node: &Node) -> Result<()> {
             layer: node.label(),
             op: format!("{domain}::{}", node.op()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+    use prost::Message;
+
+    use super::super::proto::*;
+    use crate::{Error, Network};
+
+    fn double(name: &str, dims: &[i64], values: &[f64]) -> TensorProto {
+        TensorProto {
+            name: Some(name.into()),
+            dims: dims.to_vec(),
+            data_type: Some(11),
+            double_data: values.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn ints(name: &str, values: &[i64]) -> TensorProto {
+        TensorProto {
+            name: Some(name.into()),
+            dims: vec![values.len() as i64],
+            data_type: Some(7),
+            int64_data: values.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+        NodeProto {
+            name: Some(format!("{op}_{}", outputs[0])),
+            op_type: Some(op.into()),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn with_ints(mut n: NodeProto, name: &str, values: &[i64]) -> NodeProto {
+        n.attribute.push(AttributeProto {
+            name: Some(name.into()),
+            ints: values.to_vec(),
+            ..Default::default()
+        });
+        n
+    }
+
+    fn with_int(mut n: NodeProto, name: &str, value: i64) -> NodeProto {
+        n.attribute.push(AttributeProto {
+            name: Some(name.into()),
+            i: Some(value),
+            ..Default::default()
+        });
+        n
+    }
+
+    fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
+        let dim = std::iter::once(DimensionValue::DimParam("batch".into()))
+            .chain(dims.iter().map(|&d| DimensionValue::DimValue(d)))
+            .map(|v| Dimension { value: Some(v) })
+            .collect();
+        ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto {
+                tensor_type: Some(TensorTypeProto {
+                    elem_type: Some(11),
+                    shape: Some(TensorShapeProto { dim }),
+                }),
+            }),
+        }
+    }
+
+    /// A model from `x` (per-sample shape `input`) to `y`.
+    fn load(
+        input: &[i64],
+        nodes: Vec<NodeProto>,
+        inits: Vec<TensorProto>,
+    ) -> crate::Result<Network> {
+        let model = ModelProto {
+            ir_version: Some(7),
+            opset_import: vec![OperatorSetIdProto {
+                domain: None,
+                version: Some(13),
+            }],
+            graph: Some(GraphProto {
+                node: nodes,
+                name: Some("test".into()),
+                initializer: inits,
+                input: vec![value_info("x", input)],
+                output: vec![value_info("y", &[])],
+            }),
+        };
+        Network::from_onnx_bytes(&model.encode_to_vec())
+    }
+
+    fn unsupported_op(result: crate::Result<Network>) -> String {
+        match result {
+            Err(Error::Unsupported { op, .. }) => op,
+            Err(other) => panic!("expected Unsupported, got {other}"),
+            Ok(_) => panic!("expected Unsupported, got a network"),
+        }
+    }
+
+    #[test]
+    fn identity_residual_adds_the_body_to_its_input() {
+        // y = x + relu(W x + c), W = [[1, 2], [0, -1]], c = (0, 1).
+        let net = load(
+            &[2],
+            vec![
+                node("MatMul", &["x", "wt"], &["h"]),
+                node("Add", &["c", "h"], &["hb"]),
+                node("Relu", &["hb"], &["r"]),
+                node("Add", &["x", "r"], &["y"]),
+            ],
+            vec![
+                double("wt", &[2, 2], &[1., 0., 2., -1.]),
+                double("c", &[2], &[0., 1.]),
+            ],
+        )
+        .unwrap();
+        // x = (1, 1): W x + c = (3, 0) -> relu (3, 0) -> y = (4, 1).
+        assert_eq!(
+            net.forward(array![1.0, 1.0].view()).unwrap(),
+            array![4.0, 1.0]
+        );
+    }
+
+    #[test]
+    fn residual_inside_a_body_translates() {
+        // y = P h + W2 relu(h + relu(h)) with h = x: the body holds an identity block at `b0`.
+        let net = load(
+            &[1],
+            vec![
+                node("Gemm", &["x", "p"], &["s"]),
+                node("Identity", &["x"], &["b0"]),
+                node("Relu", &["b0"], &["b1"]),
+                node("Add", &["b0", "b1"], &["b2"]),
+                node("Gemm", &["b2", "w2"], &["body"]),
+                node("Add", &["body", "s"], &["y"]),
+            ],
+            vec![double("p", &[1, 1], &[3.]), double("w2", &[1, 1], &[-1.])],
+        )
+        .unwrap();
+        // x = 2: s = 6, b2 = 2 + 2 = 4, body = -4, y = 2; x = -1: s = -3, b2 = -1, y = -2.
+        assert_eq!(net.forward(array![2.0].view()).unwrap(), array![2.0]);
+        assert_eq!(net.forward(array![-1.0].view()).unwrap(), array![-2.0]);
+    }
+
+    #[test]
+    fn value_read_three_times_is_unsupported() {
+        let op = unsupported_op(load(
+            &[1],
+            vec![
+                node("Relu", &["x"], &["a"]),
+                node("Abs", &["x"], &["b"]),
+                node("Add", &["a", "b"], &["c"]),
+                node("Add", &["c", "x"], &["y"]),
+            ],
+            vec![],
+        ));
+        assert!(op.contains("3 nodes"), "{op}");
+    }
+
+    #[test]
+    fn branches_joined_by_mul_are_unsupported() {
+        let op = unsupported_op(load(
+            &[1],
+            vec![
+                node("Relu", &["x"], &["a"]),
+                node("Mul", &["x", "a"], &["y"]),
+            ],
+            vec![],
+        ));
+        assert!(op.starts_with("Mul joining"), "{op}");
+    }
+
+    #[test]
+    fn two_nonlinear_branches_are_unsupported() {
+        let op = unsupported_op(load(
+            &[1],
+            vec![
+                node("Relu", &["x"], &["a"]),
+                node("Abs", &["x"], &["b"]),
+                node("Add", &["a", "b"], &["y"]),
+            ],
+            vec![],
+        ));
+        assert!(op.contains("skip branch"), "{op}");
+    }
+
+    #[test]
+    fn a_branch_that_leaves_the_network_is_rejected() {
+        // `side` reads x but never reaches the output.
+        let op = unsupported_op(load(
+            &[1],
+            vec![node("Relu", &["x"], &["y"]), node("Abs", &["x"], &["side"])],
+            vec![],
+        ));
+        assert!(op.contains("never rejoin"), "{op}");
+    }
+
+    #[test]
+    fn reshape_by_a_constant_flattens_images() {
+        let mut shape = node("Constant", &[], &["shape"]);
+        shape.attribute.push(AttributeProto {
+            name: Some("value".into()),
+            t: Some(ints("", &[-1, 2])),
+            ..Default::default()
+        });
+        let net = load(
+            &[2, 2, 2],
+            vec![
+                node("GlobalAveragePool", &["x"], &["g"]),
+                shape,
+                node("Reshape", &["g", "shape"], &["y"]),
+            ],
+            vec![],
+        )
+        .unwrap();
+        let x = array![1., 2., 3., 6., -1., -1., -1., -1.];
+        assert_eq!(net.forward(x.view()).unwrap(), array![3.0, -1.0]);
+    }
+
+    #[test]
+    fn reshape_that_mixes_samples_is_unsupported() {
+        let op = unsupported_op(load(
+            &[4],
+            vec![node("Reshape", &["x", "shape"], &["y"])],
+            vec![ints("shape", &[2, -1])],
+        ));
+        assert!(op.starts_with("Reshape"), "{op}");
+    }
+
+    #[test]
+    fn asymmetric_conv_padding_is_unsupported() {
+        let conv = with_ints(node("Conv", &["x", "w"], &["y"]), "pads", &[0, 0, 1, 1]);
+        let op = unsupported_op(load(
+            &[1, 3, 3],
+            vec![conv],
+            vec![double("w", &[1, 1, 2, 2], &[1.; 4])],
+        ));
+        assert!(op.contains("asymmetric"), "{op}");
+    }
+
+    #[test]
+    fn same_padding_equals_explicit_padding() {
+        let w = double("w", &[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
+        let mut same = node("Conv", &["x", "w"], &["y"]);
+        same.attribute.push(AttributeProto {
+            name: Some("auto_pad".into()),
+            s: Some(b"SAME_UPPER".to_vec()),
+            ..Default::default()
+        });
+        let explicit = with_ints(node("Conv", &["x", "w"], &["y"]), "pads", &[1, 1, 1, 1]);
+        let a = load(&[1, 4, 4], vec![same], vec![w.clone()]).unwrap();
+        let b = load(&[1, 4, 4], vec![explicit], vec![w]).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn ceil_mode_is_accepted_only_when_windows_tile() {
+        let pool = |h| {
+            let n = with_ints(node("MaxPool", &["x"], &["y"]), "kernel_shape", &[2, 2]);
+            let n = with_ints(n, "strides", &[2, 2]);
+            load(&[1, h, h], vec![with_int(n, "ceil_mode", 1)], vec![])
+        };
+        assert!(pool(4).is_ok());
+        assert!(unsupported_op(pool(5)).contains("ceil_mode"));
+    }
+
+    #[test]
+    fn nodes_out_of_order_are_a_file_error() {
+        let err = load(
+            &[1],
+            vec![node("Abs", &["a"], &["y"]), node("Relu", &["x"], &["a"])],
+            vec![],
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::File { .. }), "{err}");
+    }
+
+    #[test]
+    fn values_defined_twice_are_a_file_error() {
+        let err = load(
+            &[1],
+            vec![node("Relu", &["x"], &["y"]), node("Abs", &["x"], &["y"])],
+            vec![],
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::File { .. }), "{err}");
+    }
+
+    #[test]
+    fn used_dropout_mask_is_unsupported() {
+        let op = unsupported_op(load(
+            &[1],
+            vec![
+                node("Dropout", &["x"], &["d", "mask"]),
+                node("Add", &["d", "mask"], &["y"]),
+            ],
+            vec![],
+        ));
+        assert!(op.contains("mask"), "{op}");
+    }
+
+    #[test]
+    fn custom_domains_and_transposed_inputs_are_unsupported() {
+        let mut custom = node("Relu", &["x"], &["y"]);
+        custom.domain = Some("com.example".into());
+        assert_eq!(
+            unsupported_op(load(&[1], vec![custom], vec![])),
+            "com.example::Relu"
+        );
+        let gemm = with_int(node("Gemm", &["x", "w"], &["y"]), "transA", 1);
+        let op = unsupported_op(load(&[1], vec![gemm], vec![double("w", &[1, 1], &[1.])]));
+        assert!(op.contains("transA"), "{op}");
+    }
+
+    #[test]
+    fn inputs_of_other_ranks_are_unsupported() {
+        let op = unsupported_op(load(&[2, 3], vec![node("Relu", &["x"], &["y"])], vec![]));
+        assert!(op.contains("rank 3"), "{op}");
     }
 }
