@@ -15,5 +15,6 @@ pub use geometry::{Domain, Plane, Polytope, Window};
 pub mod backend;
 pub(crate) mod linalg;
 pub mod network;
+pub mod regions;
 
 pub use network::{Affine, Network, NetworkBuilder, Pattern};

@@ -3,31 +3,6 @@
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2};
 
-/// How a kernel may use threads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Threads {
-    /// One thread.
-    Serial,
-    /// The rayon pool.
-    Rayon,
-}
-
-impl Threads {
-    fn par(self) -> Par {
-        match self {
-            Threads::Serial => Par::Seq,
-            Threads::Rayon => {
-                let n = rayon::current_num_threads();
-                if n <= 1 {
-                    Par::Seq
-                } else {
-                    Par::rayon(n)
-                }
-            }
-        }
-    }
-}
-
 /// A standard-layout view of `x` as a faer matrix (copying only when `x` is strided).
 fn as_faer<'a>(x: &ArrayView2<'a, f64>, buf: &'a mut Option<Array2<f64>>) -> MatRef<'a, f64> {
     let (r, c) = x.dim();
@@ -41,37 +16,37 @@ fn as_faer<'a>(x: &ArrayView2<'a, f64>, buf: &'a mut Option<Array2<f64>>) -> Mat
     MatRef::from_row_major_slice(owned.as_slice().expect("standard layout"), r, c)
 }
 
-/// `x w^T` for `x` (n x k) and `w` (m x k): the product of a batch of rows with
+/// `x w^T` (single-threaded: callers parallelise over batches) for `x` (n x k) and `w` (m x k): the product of a batch of rows with
 /// a weight matrix stored PyTorch-style (out x in).
-pub(crate) fn matmul_nt(x: ArrayView2<f64>, w: ArrayView2<f64>, threads: Threads) -> Array2<f64> {
+pub(crate) fn matmul_nt(x: ArrayView2<f64>, w: ArrayView2<f64>) -> Array2<f64> {
     debug_assert_eq!(x.ncols(), w.ncols());
     let mut out = Array2::zeros((x.nrows(), w.nrows()));
     let (mut bx, mut bw) = (None, None);
     let xf = as_faer(&x, &mut bx);
     let wf = as_faer(&w, &mut bw);
-    gemm_into(&mut out, xf, wf.transpose(), threads);
+    gemm_into(&mut out, xf, wf.transpose());
     out
 }
 
 /// `x w` for `x` (n x k) and `w` (k x m).
-pub(crate) fn matmul_nn(x: ArrayView2<f64>, w: ArrayView2<f64>, threads: Threads) -> Array2<f64> {
+pub(crate) fn matmul_nn(x: ArrayView2<f64>, w: ArrayView2<f64>) -> Array2<f64> {
     debug_assert_eq!(x.ncols(), w.nrows());
     let mut out = Array2::zeros((x.nrows(), w.ncols()));
     let (mut bx, mut bw) = (None, None);
     let xf = as_faer(&x, &mut bx);
     let wf = as_faer(&w, &mut bw);
-    gemm_into(&mut out, xf, wf, threads);
+    gemm_into(&mut out, xf, wf);
     out
 }
 
-fn gemm_into(out: &mut Array2<f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, threads: Threads) {
+fn gemm_into(out: &mut Array2<f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) {
     let (r, c) = out.dim();
     if r == 0 || c == 0 {
         return;
     }
     let slice = out.as_slice_mut().expect("fresh arrays are contiguous");
     let dst = MatMut::from_row_major_slice_mut(slice, r, c);
-    faer::linalg::matmul::matmul(dst, Accum::Replace, lhs, rhs, 1.0, threads.par());
+    faer::linalg::matmul::matmul(dst, Accum::Replace, lhs, rhs, 1.0, Par::Seq);
 }
 
 #[cfg(test)]
@@ -88,15 +63,12 @@ mod tests {
             [0.0, 0.0, 1.0],
             [1.0, 1.0, 1.0]
         ];
-        let got = matmul_nt(x.view(), w.view(), Threads::Serial);
+        let got = matmul_nt(x.view(), w.view());
         assert_eq!(got, x.dot(&w.t()));
-        let got = matmul_nn(x.view(), w.t(), Threads::Rayon);
+        let got = matmul_nn(x.view(), w.t());
         assert_eq!(got, x.dot(&w.t()));
         let strided = x.slice(ndarray::s![.., ..;2]);
         let w2 = array![[1.0, 2.0], [3.0, 4.0]];
-        assert_eq!(
-            matmul_nt(strided, w2.view(), Threads::Serial),
-            strided.dot(&w2.t())
-        );
+        assert_eq!(matmul_nt(strided, w2.view()), strided.dot(&w2.t()));
     }
 }

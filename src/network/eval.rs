@@ -6,7 +6,7 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::layers::{Layer, NONE};
 use super::spatial::{add_channel_bias, avg_pool, avg_pool_t, chw, conv_linear, conv_linear_t};
-use crate::linalg::{matmul_nn, matmul_nt, Threads};
+use crate::linalg::{matmul_nn, matmul_nt};
 
 /// What a forward pass writes besides its output.
 pub(crate) struct Recorder<'a> {
@@ -17,14 +17,14 @@ pub(crate) struct Recorder<'a> {
 }
 
 /// The linear part of an affine layer applied to rows (no bias).
-fn linear(layer: &Layer, x: ArrayView2<f64>, threads: Threads) -> Array2<f64> {
+fn linear(layer: &Layer, x: ArrayView2<f64>) -> Array2<f64> {
     match layer {
-        Layer::Dense { w, .. } => matmul_nt(x, w.view(), threads),
+        Layer::Dense { w, .. } => matmul_nt(x, w.view()),
         Layer::Conv {
             conv,
             input,
             output,
-        } => conv_linear(conv, *input, *output, x, threads),
+        } => conv_linear(conv, *input, *output, x),
         Layer::AvgPool {
             pool,
             input,
@@ -45,20 +45,20 @@ fn linear(layer: &Layer, x: ArrayView2<f64>, threads: Threads) -> Array2<f64> {
 }
 
 /// The transpose of [`linear`], for reverse-mode passes.
-fn linear_t(layer: &Layer, g: ArrayView2<f64>, threads: Threads) -> Array2<f64> {
+fn linear_t(layer: &Layer, g: ArrayView2<f64>) -> Array2<f64> {
     match layer {
-        Layer::Dense { w, .. } => matmul_nn(g, w.view(), threads),
+        Layer::Dense { w, .. } => matmul_nn(g, w.view()),
         Layer::Conv {
             conv,
             input,
             output,
-        } => conv_linear_t(conv, *input, *output, g, threads),
+        } => conv_linear_t(conv, *input, *output, g),
         Layer::AvgPool {
             pool,
             input,
             output,
         } => avg_pool_t(pool, *input, *output, g),
-        Layer::ChannelAffine { .. } => linear(layer, g, threads),
+        Layer::ChannelAffine { .. } => linear(layer, g),
         _ => unreachable!("linear_t() is only called on affine layers"),
     }
 }
@@ -93,19 +93,14 @@ fn add_bias(layer: &Layer, y: &mut Array2<f64>, rows: Option<usize>) {
 }
 
 /// Applies an affine layer to every row, bias included.
-pub(crate) fn affine(layer: &Layer, x: ArrayView2<f64>, threads: Threads) -> Array2<f64> {
-    let mut y = linear(layer, x, threads);
+pub(crate) fn affine(layer: &Layer, x: ArrayView2<f64>) -> Array2<f64> {
+    let mut y = linear(layer, x);
     add_bias(layer, &mut y, None);
     y
 }
 
 /// Plain forward pass of `x` (points x inputs), recording pattern choices.
-pub(crate) fn forward(
-    layers: &[Layer],
-    x: Array2<f64>,
-    rec: &mut Recorder<'_>,
-    threads: Threads,
-) -> Array2<f64> {
+pub(crate) fn forward(layers: &[Layer], x: Array2<f64>, rec: &mut Recorder<'_>) -> Array2<f64> {
     let mut h = x;
     for layer in layers {
         h = match layer {
@@ -147,12 +142,12 @@ pub(crate) fn forward(
             }
             Layer::Residual { body, skip } => {
                 let skipped = match skip {
-                    Some(p) => affine(p, h.view(), threads),
+                    Some(p) => affine(p, h.view()),
                     None => h.clone(),
                 };
-                forward(body, h, rec, threads) + skipped
+                forward(body, h, rec) + skipped
             }
-            affine_layer => affine(affine_layer, h.view(), threads),
+            affine_layer => affine(affine_layer, h.view()),
         };
     }
     h
@@ -188,7 +183,6 @@ pub(crate) fn frozen(
     offset_row: usize,
     pattern: &[u8],
     mut pre: Option<&mut Vec<Array2<f64>>>,
-    threads: Threads,
 ) -> Array2<f64> {
     let mut h = rows;
     for layer in layers {
@@ -226,16 +220,16 @@ pub(crate) fn frozen(
             Layer::Residual { body, skip } => {
                 let skipped = match skip {
                     Some(p) => {
-                        let mut y = linear(p, h.view(), threads);
+                        let mut y = linear(p, h.view());
                         add_bias(p, &mut y, Some(offset_row));
                         y
                     }
                     None => h.clone(),
                 };
-                frozen(body, h, offset_row, pattern, pre.as_deref_mut(), threads) + skipped
+                frozen(body, h, offset_row, pattern, pre.as_deref_mut()) + skipped
             }
             affine_layer => {
-                let mut y = linear(affine_layer, h.view(), threads);
+                let mut y = linear(affine_layer, h.view());
                 add_bias(affine_layer, &mut y, Some(offset_row));
                 y
             }
@@ -252,7 +246,6 @@ pub(crate) fn reverse(
     g: Array2<f64>,
     block: usize,
     patterns: ArrayView2<u8>,
-    threads: Threads,
 ) -> Array2<f64> {
     let mut g = g;
     for layer in layers.iter().rev() {
@@ -296,12 +289,12 @@ pub(crate) fn reverse(
             }
             Layer::Residual { body, skip } => {
                 let through_skip = match skip {
-                    Some(p) => linear_t(p, g.view(), threads),
+                    Some(p) => linear_t(p, g.view()),
                     None => g.clone(),
                 };
-                reverse(body, g, block, patterns, threads) + through_skip
+                reverse(body, g, block, patterns) + through_skip
             }
-            affine_layer => linear_t(affine_layer, g.view(), threads),
+            affine_layer => linear_t(affine_layer, g.view()),
         };
     }
     g

@@ -213,15 +213,3 @@ pub(crate) enum Layer {
 
 /// Marks a padding position in a max unit's candidate list.
 pub(crate) const NONE: u32 = u32::MAX;
-
-impl Layer {
-    /// The number of pattern units this layer (and its sub-layers) contributes.
-    pub(crate) fn unit_count(&self) -> usize {
-        match self {
-            Layer::TwoPiece { len, .. } => *len,
-            Layer::Max { width, cand, .. } => cand.len() / width,
-            Layer::Residual { body, .. } => body.iter().map(Layer::unit_count).sum(),
-            _ => 0,
-        }
-    }
-}

@@ -21,7 +21,6 @@ pub use layers::{Activation, BatchNorm, Conv2d, Pool2d, Shape, Skip};
 pub use pattern::{Pattern, MAX_UNIT_VALUE};
 
 use crate::backend::{Backend, CpuBackend, Keep};
-use crate::linalg::Threads;
 use crate::{Error, Result};
 use layers::Layer;
 
@@ -140,6 +139,14 @@ impl Network {
         out
     }
 
+    /// The candidate inputs of every max unit, aligned with
+    /// [`Network::unit_layers`] (empty for two-piece layers).
+    pub(crate) fn max_candidates(&self) -> Vec<&[u32]> {
+        let mut out = Vec::new();
+        collect_candidates(&self.layers, &mut out);
+        out
+    }
+
     /// The output at `x`.
     ///
     /// # Errors
@@ -219,15 +226,9 @@ impl Network {
         let choices = ndarray::ArrayView2::from_shape((1, values.len()), &values)
             .map_err(|e| Error::invalid("pattern", e.to_string()))?;
         let seed = Array2::eye(self.output_dim());
-        let a = eval::reverse(
-            &self.layers,
-            seed,
-            self.output_dim(),
-            choices,
-            Threads::Serial,
-        );
+        let a = eval::reverse(&self.layers, seed, self.output_dim(), choices);
         let zero = Array2::zeros((1, self.input_dim()));
-        let b = eval::frozen(&self.layers, zero, 0, &values, None, Threads::Serial);
+        let b = eval::frozen(&self.layers, zero, 0, &values, None);
         Ok(Affine {
             a,
             b: b.row(0).to_owned(),
@@ -245,14 +246,7 @@ impl Network {
     ) -> (Vec<Array2<f64>>, Array2<f64>) {
         let rows = eval::affine_rows(basis, origin);
         let mut pre = Vec::new();
-        let out = eval::frozen(
-            &self.layers,
-            rows,
-            basis.nrows(),
-            pattern,
-            Some(&mut pre),
-            Threads::Serial,
-        );
+        let out = eval::frozen(&self.layers, rows, basis.nrows(), pattern, Some(&mut pre));
         (pre, out)
     }
 
@@ -309,6 +303,17 @@ fn collect_unit_layers(layers: &[Layer], out: &mut Vec<UnitLayer>) {
                 len: cand.len() / width,
             }),
             Layer::Residual { body, .. } => collect_unit_layers(body, out),
+            _ => {}
+        }
+    }
+}
+
+fn collect_candidates<'a>(layers: &'a [Layer], out: &mut Vec<&'a [u32]>) {
+    for layer in layers {
+        match layer {
+            Layer::TwoPiece { .. } => out.push(&[]),
+            Layer::Max { cand, .. } => out.push(cand),
+            Layer::Residual { body, .. } => collect_candidates(body, out),
             _ => {}
         }
     }

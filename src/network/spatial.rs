@@ -7,7 +7,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::layers::{Conv2d, Pool2d, Shape, NONE};
-use crate::linalg::{matmul_nn, matmul_nt, Threads};
+use crate::linalg::{matmul_nn, matmul_nt};
 
 /// Image dimensions `(c, h, w)` of a shape (flat shapes count as `n x 1 x 1`).
 pub(crate) fn chw(shape: Shape) -> (usize, usize, usize) {
@@ -103,7 +103,6 @@ pub(crate) fn conv_linear(
     input: Shape,
     output: Shape,
     x: ArrayView2<f64>,
-    threads: Threads,
 ) -> Array2<f64> {
     let plan = conv_plan(conv, input, output);
     let n = x.nrows();
@@ -127,7 +126,7 @@ pub(crate) fn conv_linear(
             }
         }
         let wg = group_weight(conv, g, plan.cout_g, k);
-        let prod = matmul_nt(patches.view(), wg.view(), threads);
+        let prod = matmul_nt(patches.view(), wg.view());
         for p in 0..n {
             let mut orow = out.row_mut(p);
             for o in 0..plan.pixels_out {
@@ -147,7 +146,6 @@ pub(crate) fn conv_linear_t(
     input: Shape,
     output: Shape,
     g_out: ArrayView2<f64>,
-    threads: Threads,
 ) -> Array2<f64> {
     let plan = conv_plan(conv, input, output);
     let n = g_out.nrows();
@@ -164,7 +162,7 @@ pub(crate) fn conv_linear_t(
             }
         }
         let wg = group_weight(conv, g, plan.cout_g, k);
-        let patches = matmul_nn(gmat.view(), wg.view(), threads);
+        let patches = matmul_nn(gmat.view(), wg.view());
         for p in 0..n {
             let mut orow = out.row_mut(p);
             for o in 0..plan.pixels_out {

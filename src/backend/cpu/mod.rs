@@ -4,7 +4,7 @@ use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4,
 use rayon::prelude::*;
 
 use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
-use crate::linalg::{matmul_nn, Threads};
+use crate::linalg::matmul_nn;
 use crate::network::eval::{self, Recorder};
 use crate::network::{UnitKind, UnitLayer};
 use crate::{Error, Network, Result};
@@ -64,7 +64,7 @@ fn forward_chunk(net: &Network, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch 
             choices: choices.view_mut(),
             pre: (keep == Keep::PreActivations).then_some(&mut pre),
         };
-        eval::forward(net.layers(), x.to_owned(), &mut rec, Threads::Serial)
+        eval::forward(net.layers(), x.to_owned(), &mut rec)
     };
     ForwardBatch {
         outputs,
@@ -127,7 +127,7 @@ impl Backend for CpuBackend {
                 seed.slice_mut(s![p * m..(p + 1) * m, ..])
                     .assign(&Array2::eye(m));
             }
-            let jac = eval::reverse(net.layers(), seed, m, patterns.view(), Threads::Serial);
+            let jac = eval::reverse(net.layers(), seed, m, patterns.view());
             (fwd.outputs, patterns, jac)
         });
         let n = x.nrows();
@@ -198,8 +198,8 @@ impl Backend for CpuBackend {
         )| {
             for t in 0..l {
                 let at = a.slice(s![t * v..(t + 1) * v, ..]);
-                let mat = matmul_nn(w.index_axis(Axis(0), t), at, Threads::Serial);
-                g += &matmul_nn(at.t(), mat.view(), Threads::Serial);
+                let mat = matmul_nn(w.index_axis(Axis(0), t), at);
+                g += &matmul_nn(at.t(), mat.view());
             }
         };
         let items = out
@@ -229,12 +229,9 @@ impl Backend for CpuBackend {
         }
         let parts = self.map_chunks(points.nrows(), |s0, s1| {
             let pts = points.slice(s![s0..s1, ..]);
-            let values = crate::linalg::matmul_nt(pts, a, Threads::Serial);
-            let scale = crate::linalg::matmul_nt(
-                pts.mapv(f64::abs).view(),
-                a.mapv(f64::abs).view(),
-                Threads::Serial,
-            );
+            let values = crate::linalg::matmul_nt(pts, a);
+            let scale =
+                crate::linalg::matmul_nt(pts.mapv(f64::abs).view(), a.mapv(f64::abs).view());
             let mut signs = Array2::<i8>::zeros(values.dim());
             ndarray::Zip::from(&mut signs)
                 .and(&values)

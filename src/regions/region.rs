@@ -1,0 +1,148 @@
+//! [`Region`]: one linear region of a network inside a domain.
+
+use ndarray::{Array1, ArrayView1};
+
+use super::hrep::{inscribed_radius, raw_region, RowSource};
+use crate::{Affine, Domain, Error, Network, Pattern, Polytope, Result};
+
+/// One linear region of a network inside a domain.
+///
+/// # Semantics
+///
+/// The closure of `{y in D : pattern(x(y)) = p}` for the region's pattern `p`,
+/// in the domain's coordinates `y` (input coordinates for boxes and polytopes,
+/// slice coordinates for planes). The network equals [`Region::affine`] on it.
+///
+/// # Invariants
+///
+/// The polytope has one row per constraint source ([`Region::sources`]); the
+/// centre lies inside at distance at least [`Region::radius`] from every facet.
+/// Regions listed by a partition are full-dimensional (radius above the
+/// thin-cell tolerance).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Region {
+    pub(crate) pattern: Pattern,
+    pub(crate) polytope: Polytope,
+    pub(crate) sources: Vec<RowSource>,
+    pub(crate) center: Array1<f64>,
+    pub(crate) radius: f64,
+    pub(crate) affine: Affine,
+    pub(crate) neighbors: Vec<usize>,
+    pub(crate) volume: Option<f64>,
+    pub(crate) polygon: Option<Vec<[f64; 2]>>,
+}
+
+impl Region {
+    /// The activation pattern.
+    pub fn pattern(&self) -> &Pattern {
+        &self.pattern
+    }
+
+    /// The region as `{y : a y <= b}` in domain coordinates.
+    pub fn polytope(&self) -> &Polytope {
+        &self.polytope
+    }
+
+    /// Where each row of [`Region::polytope`] comes from.
+    pub fn sources(&self) -> &[RowSource] {
+        &self.sources
+    }
+
+    /// An interior point (the Chebyshev centre for enumerated regions).
+    pub fn center(&self) -> ArrayView1<'_, f64> {
+        self.center.view()
+    }
+
+    /// The radius of a ball around [`Region::center`] inside the region.
+    pub fn radius(&self) -> f64 {
+        self.radius
+    }
+
+    /// The network's affine map on the region, from domain coordinates to outputs.
+    pub fn affine(&self) -> &Affine {
+        &self.affine
+    }
+
+    /// Indices of the regions sharing a facet with this one (within a partition).
+    pub fn neighbors(&self) -> &[usize] {
+        &self.neighbors
+    }
+
+    /// The volume (area in 2-D), when known.
+    pub fn volume(&self) -> Option<f64> {
+        self.volume
+    }
+
+    /// The vertices of a 2-D region, counter-clockwise.
+    pub fn polygon(&self) -> Option<&[[f64; 2]]> {
+        self.polygon.as_deref()
+    }
+}
+
+impl Network {
+    /// The region of the point `y` of a domain, given in the domain's
+    /// coordinates (input coordinates for boxes and polytopes, `(s, t)` for
+    /// slices: see [`crate::Plane::project`]).
+    ///
+    /// The polytope lists every constraint (domain rows and one row per unit,
+    /// or per rival of a max unit); redundant rows are kept. The centre is `y`
+    /// itself and the radius that of the largest ball around `y` inside.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `y` does not have the domain's dimension or the
+    /// domain lives in another input space; [`Error::Invalid`] when `y` lies
+    /// outside the domain; domain validation errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::{Domain, Network};
+    /// use ndarray::array;
+    /// let net = Network::builder(1).dense(array![[1.0]], array![0.0])?.relu().dense(array![[1.0]], array![0.0])?.build()?;
+    /// let region = net.region_at(array![0.5].view(), &Domain::cube(1, -1.0, 1.0))?;
+    /// assert_eq!(region.pattern().to_string(), "1");
+    /// assert!((region.radius() - 0.5).abs() < 1e-12);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn region_at(&self, y: ArrayView1<f64>, domain: &Domain) -> Result<Region> {
+        domain.validate()?;
+        if domain.input_dim() != self.input_dim() {
+            return Err(Error::shape(
+                "domain",
+                format!("input dimension {}", self.input_dim()),
+                domain.input_dim(),
+            ));
+        }
+        if y.len() != domain.dim() {
+            return Err(Error::shape(
+                "point in domain coordinates",
+                domain.dim(),
+                y.len(),
+            ));
+        }
+        crate::error::check_finite("point", y.iter())?;
+        let x = domain.to_input(y);
+        let pattern = self.pattern(x.view())?;
+        let raw = raw_region(self, &pattern.to_values(), domain)?;
+        let dom = domain.constraints()?;
+        if !dom.contains(
+            y,
+            crate::tol::TOL_LP_FEAS * (1.0 + y.iter().fold(0.0f64, |m, v| m.max(v.abs()))),
+        ) {
+            return Err(Error::invalid("point", "outside the domain"));
+        }
+        let radius = inscribed_radius(&raw.polytope, y).max(0.0);
+        Ok(Region {
+            pattern,
+            polytope: raw.polytope,
+            sources: raw.sources,
+            center: y.to_owned(),
+            radius,
+            affine: raw.affine,
+            neighbors: Vec::new(),
+            volume: None,
+            polygon: None,
+        })
+    }
+}
