@@ -10,7 +10,7 @@ mod onnx;
 mod safetensors;
 
 pub use npz::DEFAULT_LEAKY_SLOPE;
-pub use safetensors::{ArchLayer, Architecture};
+pub use safetensors::{ArchLayer, Architecture, DEFAULT_BN_EPS};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -21,7 +21,7 @@ use super::elements::FloatKind;
 use crate::network::{Activation, BatchNorm, Conv2d, Network, NetworkBuilder, Pool2d, Shape, Skip};
 use crate::{Error, Result};
 
-/// PyTorch's default batch-norm epsilon, used by [`ArchLayer::batch_norm`].
+/// The default batch-norm epsilon of PyTorch and of ONNX's `BatchNormalization`.
 pub const DEFAULT_BN_EPS: f64 = 1e-5;
 
 /// One layer of an [`Architecture`]: parameters name tensors of the file.

@@ -213,6 +213,13 @@ fn data_input<'g>(
                 "graph input {name} needs fixed positive sizes after the batch dimension"
             ))
         })?;
+    if sizes
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .is_none()
+    {
+        return Err(ctx.error(format!("graph input {name} has more elements than memory")));
+    }
     let shape = match sizes.as_slice() {
         [d] => Shape::Flat(*d),
         [c, h, w] => Shape::Image {

@@ -9,9 +9,6 @@ use super::node::Node;
 use crate::network::{BatchNorm, Conv2d, Pool2d, Shape};
 use crate::Result;
 
-/// ONNX's default batch-norm epsilon.
-const DEFAULT_BN_EPSILON: f64 = 1e-5;
-
 /// The per-sample length of a flat shape; images need a `Flatten` first.
 pub(crate) fn flat_dim(node: &Node, shape: Shape) -> Result<usize> {
     match shape {
@@ -126,7 +123,7 @@ pub(crate) fn batch_norm(node: &Node, channels: usize) -> Result<BatchNorm> {
         beta: node.vector(2, "bias", channels)?,
         mean: node.vector(3, "mean", channels)?,
         var: node.vector(4, "variance", channels)?,
-        eps: node.float("epsilon", DEFAULT_BN_EPSILON)?,
+        eps: node.float("epsilon", crate::io::DEFAULT_BN_EPS)?,
     })
 }
 

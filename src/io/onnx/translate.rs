@@ -709,6 +709,17 @@ mod tests {
     }
 
     #[test]
+    fn overflowing_input_sizes_are_a_file_error() {
+        let huge = 1 << 31;
+        let err = load(
+            &[huge, huge, huge],
+            vec![node("Relu", &["x"], &["y"])],
+            vec![],
+        );
+        assert!(matches!(err, Err(Error::File { .. })));
+    }
+
+    #[test]
     fn inputs_of_other_ranks_are_unsupported() {
         let op = unsupported_op(load(&[2, 3], vec![node("Relu", &["x"], &["y"])], vec![]));
         assert!(op.contains("rank 3"), "{op}");
