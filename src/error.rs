@@ -72,6 +72,15 @@ pub enum Error {
         /// Which limit was hit.
         limit: String,
     },
+    /// A run stopped at a limit (`max_regions`, a time budget) or was
+    /// cancelled; the regions found so far come with it.
+    #[error("incomplete: stopped at {limit} with {} regions found", partial.len())]
+    Incomplete {
+        /// Which limit stopped the run.
+        limit: String,
+        /// What was found before it stopped (marked partial by this error).
+        partial: Box<crate::regions::Partition>,
+    },
     /// A backend cannot be used on this machine.
     #[error("backend {name} unavailable: {reason}")]
     BackendUnavailable {
@@ -118,10 +127,7 @@ impl Error {
 }
 
 /// Checks that every value is finite, naming the first offender.
-pub(crate) fn check_finite<'a>(
-    what: &str,
-    values: impl IntoIterator<Item = &'a f64>,
-) -> Result<()> {
+pub(crate) fn check_finite<'a>(what: &str, values: impl IntoIterator<Item = &'a f64>) -> Result<()> {
     match values.into_iter().position(|v| !v.is_finite()) {
         Some(index) => Err(Error::NonFinite {
             what: what.to_string(),

@@ -1,20 +1,84 @@
 //! # cpwl: exact geometry of continuous piecewise-linear networks
 //!
-//! (crate tour written below once the modules land)
+//! A network built from affine layers (dense, convolution, average pooling,
+//! batch norm in inference mode) and CPWL nonlinearities (ReLU, leaky ReLU,
+//! absolute value, maxout, max pooling), possibly in residual blocks, is an
+//! *affine spline*: input space is tiled into convex polytopes, the **linear
+//! regions**, and on each one the network is exactly one affine map. `cpwl`
+//! computes that tiling and the statistics research on it uses, exactly, in
+//! `f64`.
+//!
+//! ## A tour
+//!
+//! - [`network`]: the model. Build a [`Network`] with [`Network::builder`] or
+//!   load one ([`Network::from_npz`]); evaluate it ([`Network::forward`],
+//!   [`Network::forward_batch`]); read a point's activation [`Pattern`] and the
+//!   exact [`Affine`] map of its region ([`Network::local_affine`]).
+//! - [`geometry`]: [`Polytope`] (H-representation), [`Domain`] (a box, a
+//!   polytope, or a 2-D slice [`Plane`] through three points with a
+//!   [`Window`]).
+//! - [`regions`]: the [`regions::Region`] of a point ([`Network::region_at`]).
+//! - [`backend`]: the batched kernels behind every long-running computation,
+//!   through the [`backend::Backend`] trait; [`backend::CpuBackend`] is the
+//!   default.
+//! - [`io`]: file formats (`.npy`, `.npz`).
+//!
+//! ```
+//! use cpwl::{Domain, Network};
+//! use ndarray::array;
+//!
+//! // f(x) = relu(x1 - x2) + relu(x1 + x2 - 1)
+//! let net = Network::builder(2)
+//!     .dense(array![[1.0, -1.0], [1.0, 1.0]], array![0.0, -1.0])?
+//!     .relu()
+//!     .dense(array![[1.0, 1.0]], array![0.0])?
+//!     .build()?;
+//! let x = array![2.0, 0.5];
+//! assert_eq!(net.pattern(x.view())?.to_string(), "11");
+//! let map = net.local_affine(x.view())?;           // f = 2 x1 - 1 here
+//! assert_eq!(map.a, array![[2.0, 0.0]]);
+//! assert_eq!(map.b, array![-1.0]);
+//! let region = net.region_at(x.view(), &Domain::cube(2, -3.0, 3.0))?;
+//! assert!(region.polytope().contains(x.view(), 0.0));
+//! # Ok::<(), cpwl::Error>(())
+//! ```
+//!
+//! ## Conventions
+//!
+//! - Points are rows; weights are `(out, in)` as in PyTorch; images are
+//!   `C x H x W` flattened row-major.
+//! - Two-piece units are active (`1`) when their pre-activation is `> 0`; max
+//!   units record the first arg-max of their window.
+//! - Nothing in the public API panics on user input: every fallible call
+//!   returns [`Result`], with an [`Error`] variant per failure class.
+//!
+//! ## Tolerances
+//!
+//! Every tolerance is a named constant in [`tol`]:
+//! [`tol::TOL_RADIUS_REL`] (thin-cell rejection, relative to the domain's
+//! diameter), [`tol::TOL_SIGN_REL`] (sign tests), [`tol::TOL_ZERO_ROW`]
+//! (zero constraint rows), [`tol::TOL_LP_FEAS`] (LP feasibility slack).
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `rayon` | yes | parallel batches (the CPU backend) |
+//! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backend;
 pub mod error;
 pub mod geometry;
 pub mod io;
+pub(crate) mod linalg;
+pub(crate) mod lp;
+pub mod network;
+pub mod regions;
 pub mod tol;
 
 pub use error::{Error, Result};
 pub use geometry::{Domain, Plane, Polytope, Window};
-pub mod backend;
-pub(crate) mod linalg;
-pub mod network;
-pub mod regions;
-
 pub use network::{Affine, Network, NetworkBuilder, Pattern};

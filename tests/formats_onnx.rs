@@ -31,8 +31,7 @@ fn reference_io(name: &str) -> (Array2<f64>, Array2<f64>) {
 }
 
 fn assert_matches_reference(name: &str) {
-    let net = Network::from_onnx(fixture(&format!("{name}.onnx")))
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let net = Network::from_onnx(fixture(&format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
     let (x, y) = reference_io(name);
     assert_eq!(net.input_dim(), x.ncols(), "{name}: input width");
     let got = net.forward_batch(x.view()).expect("forward");

@@ -106,12 +106,7 @@ fn pytorch_cnn_matches_its_outputs() {
 fn residual_architecture_computes_skip_plus_body() {
     // x -> [x + relu(W1 x)] with W1 = [[1, 0], [0, -1]], then a projection block.
     let bytes = serialize(&[
-        (
-            "w1",
-            Dtype::F64,
-            vec![2, 2],
-            f64_bytes(&[1.0, 0.0, 0.0, -1.0]),
-        ),
+        ("w1", Dtype::F64, vec![2, 2], f64_bytes(&[1.0, 0.0, 0.0, -1.0])),
         ("p", Dtype::F64, vec![1, 2], f64_bytes(&[2.0, 3.0])),
         ("q", Dtype::F64, vec![1, 2], f64_bytes(&[1.0, 1.0])),
     ]);
@@ -144,8 +139,7 @@ fn half_precision_tensors_widen_exactly() {
         ("W1", Dtype::F32, vec![1, 1], 0.5f32.to_le_bytes().to_vec()),
         ("b1", Dtype::F64, vec![1], f64_bytes(&[0.0])),
     ]);
-    let net =
-        Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Abs)).unwrap();
+    let net = Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Abs)).unwrap();
     // 0.5 * |1 * 3 - 2 * 4 + 0.25| = 2.375
     assert_eq!(net.forward(array![3.0, 4.0].view()).unwrap(), array![2.375]);
 }
@@ -156,8 +150,8 @@ fn integer_tensors_are_unsupported() {
         ("W0", Dtype::I64, vec![1, 1], 1i64.to_le_bytes().to_vec()),
         ("b0", Dtype::F64, vec![1], f64_bytes(&[0.0])),
     ]);
-    let err = Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Relu))
-        .unwrap_err();
+    let err =
+        Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Relu)).unwrap_err();
     assert!(
         matches!(&err, Error::Unsupported { layer, .. } if layer == "W0"),
         "{err}"
@@ -170,8 +164,8 @@ fn non_finite_parameters_are_rejected() {
         ("W0", Dtype::F64, vec![1, 2], f64_bytes(&[1.0, f64::NAN])),
         ("b0", Dtype::F64, vec![1], f64_bytes(&[0.0])),
     ]);
-    let err = Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Relu))
-        .unwrap_err();
+    let err =
+        Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Relu)).unwrap_err();
     assert!(matches!(err, Error::NonFinite { index: 1, .. }), "{err}");
 }
 
@@ -207,8 +201,8 @@ fn npz_naming_gaps_are_file_errors() {
         ("W2", Dtype::F64, vec![1, 1], f64_bytes(&[1.0])),
         ("b2", Dtype::F64, vec![1], f64_bytes(&[0.0])),
     ]);
-    let err = Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Relu))
-        .unwrap_err();
+    let err =
+        Network::from_safetensors_bytes(&bytes, &Architecture::npz_names(Activation::Relu)).unwrap_err();
     assert!(matches!(err, Error::File { .. }), "{err}");
 }
 

@@ -46,10 +46,7 @@ fn forward_vectors_match() {
             assert_close(
                 &format!("{name} jacobian {i}"),
                 map.a.as_slice().unwrap(),
-                jacobians
-                    .index_axis(ndarray::Axis(0), i)
-                    .to_slice()
-                    .unwrap(),
+                jacobians.index_axis(ndarray::Axis(0), i).to_slice().unwrap(),
                 RTOL,
             );
             assert_close(

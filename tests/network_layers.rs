@@ -40,13 +40,11 @@ fn ref_conv(x: &Array3<f64>, c: &Conv2d) -> Array3<f64> {
                 for ci in 0..cin_g {
                     for a in 0..kh {
                         for b in 0..kw {
-                            let yy = (i * c.stride[0] + a * c.dilation[0]) as isize
-                                - c.padding[0] as isize;
-                            let xx = (j * c.stride[1] + b * c.dilation[1]) as isize
-                                - c.padding[1] as isize;
+                            let yy = (i * c.stride[0] + a * c.dilation[0]) as isize - c.padding[0] as isize;
+                            let xx = (j * c.stride[1] + b * c.dilation[1]) as isize - c.padding[1] as isize;
                             if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
-                                acc += c.weight[[o, ci, a, b]]
-                                    * x[[g * cin_g + ci, yy as usize, xx as usize]];
+                                acc +=
+                                    c.weight[[o, ci, a, b]] * x[[g * cin_g + ci, yy as usize, xx as usize]];
                             }
                         }
                     }
@@ -173,9 +171,7 @@ fn cnn_case(seed: u64) -> (Network, impl Fn(&Array1<f64>) -> Array1<f64>) {
         .unwrap()
         .batch_norm(bn2.clone())
         .unwrap()
-        .residual_with(Skip::Conv(proj.clone()), |b| {
-            Ok(b.conv2d(c3.clone())?.relu())
-        })
+        .residual_with(Skip::Conv(proj.clone()), |b| Ok(b.conv2d(c3.clone())?.relu()))
         .unwrap()
         .flatten()
         .dense(w_out.clone(), b_out.clone())

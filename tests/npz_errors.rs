@@ -35,11 +35,7 @@ fn npy(a: &Arr) -> Vec<u8> {
         1 => format!("({},)", shape[0]),
         _ => format!(
             "({})",
-            shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
         ),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
@@ -59,11 +55,8 @@ fn npz(members: &[(&str, Arr)]) -> Vec<u8> {
     {
         let mut zip = zip::ZipWriter::new(&mut buf);
         for (name, arr) in members {
-            zip.start_file(
-                format!("{name}.npy"),
-                zip::write::SimpleFileOptions::default(),
-            )
-            .unwrap();
+            zip.start_file(format!("{name}.npy"), zip::write::SimpleFileOptions::default())
+                .unwrap();
             zip.write_all(&npy(arr)).unwrap();
         }
         zip.finish().unwrap();
@@ -73,10 +66,7 @@ fn npz(members: &[(&str, Arr)]) -> Vec<u8> {
 
 fn w(rows: usize, cols: usize) -> Arr<'static> {
     let shape: &'static [usize] = Box::leak(vec![rows, cols].into_boxed_slice());
-    Arr::F64(
-        shape,
-        (0..rows * cols).map(|i| (i as f64 * 0.37).sin()).collect(),
-    )
+    Arr::F64(shape, (0..rows * cols).map(|i| (i as f64 * 0.37).sin()).collect())
 }
 
 fn b(n: usize) -> Arr<'static> {
@@ -102,10 +92,7 @@ fn valid_archive_loads_with_each_activation() {
             ("act", Arr::Text(act)),
         ]))
         .unwrap();
-        assert_eq!(
-            (net.input_dim(), net.output_dim(), net.unit_count()),
-            (3, 2, 4)
-        );
+        assert_eq!((net.input_dim(), net.output_dim(), net.unit_count()), (3, 2, 4));
     }
     let f32_net = Network::from_npz_bytes(&npz(&[
         ("W0", Arr::F32(&[1, 2], vec![1.0, -2.0])),
@@ -118,8 +105,7 @@ fn valid_archive_loads_with_each_activation() {
 #[test]
 fn missing_bias_is_an_error() {
     let reason = file_reason(
-        Network::from_npz_bytes(&npz(&[("W0", w(4, 3)), ("b0", b(4)), ("W1", w(2, 4))]))
-            .unwrap_err(),
+        Network::from_npz_bytes(&npz(&[("W0", w(4, 3)), ("b0", b(4)), ("W1", w(2, 4))])).unwrap_err(),
     );
     assert!(reason.contains("b1"), "{reason}");
 }
@@ -178,12 +164,8 @@ fn non_finite_values_are_an_error() {
 #[test]
 fn unknown_activation_is_an_error() {
     let reason = file_reason(
-        Network::from_npz_bytes(&npz(&[
-            ("W0", w(4, 3)),
-            ("b0", b(4)),
-            ("act", Arr::Text("tanh")),
-        ]))
-        .unwrap_err(),
+        Network::from_npz_bytes(&npz(&[("W0", w(4, 3)), ("b0", b(4)), ("act", Arr::Text("tanh"))]))
+            .unwrap_err(),
     );
     assert!(reason.contains("tanh"), "{reason}");
 }
@@ -237,22 +219,13 @@ fn builder_rejects_bad_layers() {
         .unwrap_err();
     assert!(matches!(e, Error::Invalid { .. }), "zero stride");
     let e = Network::builder(5).maxout(2).build().unwrap_err();
-    assert!(
-        matches!(e, Error::Invalid { .. }),
-        "maxout group does not divide"
-    );
-    let e = Network::builder(2)
-        .leaky_relu(f64::NAN)
-        .build()
-        .unwrap_err();
+    assert!(matches!(e, Error::Invalid { .. }), "maxout group does not divide");
+    let e = Network::builder(2).leaky_relu(f64::NAN).build().unwrap_err();
     assert!(matches!(e, Error::NonFinite { .. }));
     let e = Network::builder(2)
         .residual(|b| b.dense(array![[1.0, 1.0]], array![0.0]))
         .unwrap_err();
-    assert!(
-        matches!(e, Error::Shape { .. }),
-        "residual body changes width"
-    );
+    assert!(matches!(e, Error::Shape { .. }), "residual body changes width");
     let net = Network::builder(2)
         .dense(array![[1.0, 1.0]], array![0.0])
         .unwrap()

@@ -2,8 +2,12 @@
 
 mod domain;
 mod plane;
+mod polygon;
 mod polytope;
+pub(crate) mod predicates;
 
 pub use domain::Domain;
+pub(crate) use plane::signed_area;
 pub use plane::{Plane, Window};
+pub use polygon::{ConvexPolygon, Split};
 pub use polytope::Polytope;

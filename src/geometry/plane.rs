@@ -186,10 +186,7 @@ impl Window {
         };
         crate::error::check_finite("window vertices", pts.iter().flatten())?;
         if pts.len() < 3 {
-            return Err(Error::invalid(
-                "window",
-                "a polygon needs at least 3 vertices",
-            ));
+            return Err(Error::invalid("window", "a polygon needs at least 3 vertices"));
         }
         if signed_area(&pts) < 0.0 {
             pts.reverse();

@@ -5,9 +5,7 @@
 ///
 /// Other names are ignored. The reason in the error says which name is
 /// missing or stray, in the words of the file format.
-pub(crate) fn numbered_layer_count<'a>(
-    names: impl IntoIterator<Item = &'a str>,
-) -> Result<usize, String> {
+pub(crate) fn numbered_layer_count<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<usize, String> {
     let (mut ws, mut bs) = (Vec::new(), Vec::new());
     for name in names {
         let index = |prefix: char| name.strip_prefix(prefix)?.parse::<usize>().ok();

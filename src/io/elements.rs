@@ -95,10 +95,7 @@ mod tests {
 
     #[test]
     fn decode_le_reads_each_width() {
-        let f64_bytes: Vec<u8> = [1.5f64, -2.25]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let f64_bytes: Vec<u8> = [1.5f64, -2.25].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(FloatKind::F64.decode_le(&f64_bytes), Some(vec![1.5, -2.25]));
         let f32_bytes: Vec<u8> = [0.1f32].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(

@@ -30,9 +30,7 @@ pub(crate) fn read_npy(bytes: &[u8]) -> Result<NpyData, NpyError> {
         .ok_or("shape overflows")?;
     let body = &bytes[header.data_start..];
     let dtype = Dtype::parse(&descr)?;
-    let need = count
-        .checked_mul(dtype.size())
-        .ok_or("array size overflows")?;
+    let need = count.checked_mul(dtype.size()).ok_or("array size overflows")?;
     if body.len() < need {
         return Err(format!(
             "data truncated: {} bytes for {} elements of {descr} (need {need})",
@@ -47,18 +45,11 @@ pub(crate) fn read_npy(bytes: &[u8]) -> Result<NpyData, NpyError> {
     };
     let body = &body[..need];
     let data = match dtype {
-        Dtype::Float { size, little } => {
-            NpyData::Float(to_array(dim, decode_floats(body, size, little))?)
+        Dtype::Float { size, little } => NpyData::Float(to_array(dim, decode_floats(body, size, little))?),
+        Dtype::Int { size, little, signed } => {
+            NpyData::Float(to_array(dim, decode_ints(body, size, little, signed))?)
         }
-        Dtype::Int {
-            size,
-            little,
-            signed,
-        } => NpyData::Float(to_array(dim, decode_ints(body, size, little, signed))?),
-        Dtype::Bool => NpyData::Float(to_array(
-            dim,
-            body.iter().map(|&b| f64::from(b != 0)).collect(),
-        )?),
+        Dtype::Bool => NpyData::Float(to_array(dim, body.iter().map(|&b| f64::from(b != 0)).collect())?),
         Dtype::Unicode { chars, little } => {
             NpyData::Text(to_array(dim, decode_unicode(body, chars, little)?)?)
         }
@@ -114,10 +105,7 @@ fn parse_preamble(bytes: &[u8]) -> Result<Preamble<'_>, NpyError> {
 /// Extracts `descr`, `fortran_order` and `shape` from the header dictionary.
 fn parse_header(text: &str) -> Result<(String, bool, Vec<usize>), NpyError> {
     let descr = dict_value(text, "descr")?;
-    let descr = descr
-        .trim()
-        .trim_matches(|c| c == '\'' || c == '"')
-        .to_string();
+    let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"').to_string();
     let fortran = match dict_value(text, "fortran_order")?.trim() {
         "True" => true,
         "False" => false,
@@ -169,23 +157,11 @@ fn dict_value<'a>(text: &'a str, key: &str) -> Result<&'a str, NpyError> {
 
 #[derive(Clone, Copy, Debug)]
 enum Dtype {
-    Float {
-        size: usize,
-        little: bool,
-    },
-    Int {
-        size: usize,
-        little: bool,
-        signed: bool,
-    },
+    Float { size: usize, little: bool },
+    Int { size: usize, little: bool, signed: bool },
     Bool,
-    Unicode {
-        chars: usize,
-        little: bool,
-    },
-    Bytes {
-        len: usize,
-    },
+    Unicode { chars: usize, little: bool },
+    Bytes { len: usize },
 }
 
 impl Dtype {
@@ -300,8 +276,7 @@ const MAX_MEMBER_BYTES: u64 = 1 << 32;
 /// Reads every `.npy` member of an `.npz` archive, keyed by name without the
 /// `.npy` suffix.
 pub(crate) fn read_npz<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, NpyData>, NpyError> {
-    let mut archive =
-        zip::ZipArchive::new(reader).map_err(|e| format!("not a zip archive: {e}"))?;
+    let mut archive = zip::ZipArchive::new(reader).map_err(|e| format!("not a zip archive: {e}"))?;
     let mut out = BTreeMap::new();
     for i in 0..archive.len() {
         let mut member = archive
@@ -312,10 +287,7 @@ pub(crate) fn read_npz<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Npy
             continue;
         };
         if member.size() > MAX_MEMBER_BYTES {
-            return Err(format!(
-                "member {name} is too large ({} bytes)",
-                member.size()
-            ));
+            return Err(format!("member {name} is too large ({} bytes)", member.size()));
         }
         let mut bytes = Vec::with_capacity(member.size() as usize);
         (&mut member)
@@ -338,11 +310,7 @@ pub(crate) mod tests {
             1 => format!("({},)", shape[0]),
             _ => format!(
                 "({})",
-                shape
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
             ),
         };
         let fortran = if fortran { "True" } else { "False" };
@@ -380,19 +348,13 @@ pub(crate) mod tests {
 
     #[test]
     fn reads_scalars_strings_and_narrow_types() {
-        let text: Vec<u8> = "relu"
-            .chars()
-            .flat_map(|c| (c as u32).to_le_bytes())
-            .collect();
+        let text: Vec<u8> = "relu".chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
         let NpyData::Text(s) = read_npy(&npy_bytes("<U4", false, &[], &text)).unwrap() else {
             panic!()
         };
         assert_eq!(s.ndim(), 0);
         assert_eq!(s.first().unwrap(), "relu");
-        let f32s: Vec<u8> = [1.5f32, -2.0]
-            .iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect();
+        let f32s: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
         let NpyData::Float(a) = read_npy(&npy_bytes("<f4", false, &[2], &f32s)).unwrap() else {
             panic!()
         };

@@ -37,10 +37,9 @@ impl Network {
     /// ```
     pub fn from_npz(path: impl AsRef<Path>) -> Result<Network> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path)
-            .map_err(|e| file_error(path, "cannot open", Some(Box::new(e))))?;
-        let arrays =
-            read_npz(std::io::BufReader::new(file)).map_err(|e| file_error(path, &e, None))?;
+        let file =
+            std::fs::File::open(path).map_err(|e| file_error(path, "cannot open", Some(Box::new(e))))?;
+        let arrays = read_npz(std::io::BufReader::new(file)).map_err(|e| file_error(path, &e, None))?;
         network_from_arrays(&arrays).map_err(|e| attach_path(e, path))
     }
 
@@ -51,8 +50,7 @@ impl Network {
     /// As [`Network::from_npz`].
     pub fn from_npz_bytes(bytes: &[u8]) -> Result<Network> {
         let path = Path::new("<bytes>");
-        let arrays =
-            read_npz(std::io::Cursor::new(bytes)).map_err(|e| file_error(path, &e, None))?;
+        let arrays = read_npz(std::io::Cursor::new(bytes)).map_err(|e| file_error(path, &e, None))?;
         network_from_arrays(&arrays).map_err(|e| attach_path(e, path))
     }
 }
@@ -105,8 +103,8 @@ pub(crate) fn network_from_arrays(arrays: &BTreeMap<String, NpyData>) -> Result<
 }
 
 fn weight_pairs(arrays: &BTreeMap<String, NpyData>) -> Result<Vec<(Array2<f64>, Array1<f64>)>> {
-    let count = super::convention::numbered_layer_count(arrays.keys().map(String::as_str))
-        .map_err(format_error)?;
+    let count =
+        super::convention::numbered_layer_count(arrays.keys().map(String::as_str)).map_err(format_error)?;
     (0..count)
         .map(|k| {
             Ok((
@@ -132,9 +130,7 @@ fn float_array<D: ndarray::Dimension>(
                 )
             })
         }
-        Some(NpyData::Text(_)) => Err(format_error(format!(
-            "array {name} holds text, not numbers"
-        ))),
+        Some(NpyData::Text(_)) => Err(format_error(format!("array {name} holds text, not numbers"))),
         None => Err(format_error(format!("array {name} is missing"))),
     }
 }

@@ -280,8 +280,7 @@ impl TensorFile<'_> {
 
     /// The tensor `name`, widened to `f64`, with its shape.
     fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f64>)> {
-        let view = (self.tensors.tensor(name))
-            .map_err(|_| self.error(format!("no tensor named {name}")))?;
+        let view = (self.tensors.tensor(name)).map_err(|_| self.error(format!("no tensor named {name}")))?;
         let kind = match view.dtype() {
             Dtype::F64 => FloatKind::F64,
             Dtype::F32 => FloatKind::F32,
@@ -301,11 +300,7 @@ impl TensorFile<'_> {
     }
 
     fn rank_error(name: &str, expected: &str, dims: &[usize]) -> Error {
-        Error::shape(
-            format!("tensor {name}"),
-            expected,
-            format!("shape {dims:?}"),
-        )
+        Error::shape(format!("tensor {name}"), expected, format!("shape {dims:?}"))
     }
 
     fn matrix(&self, name: &str) -> Result<Array2<f64>> {
@@ -372,9 +367,7 @@ impl TensorFile<'_> {
     }
 
     fn push_layers(&self, builder: NetworkBuilder, layers: &[ArchLayer]) -> Result<NetworkBuilder> {
-        layers
-            .iter()
-            .try_fold(builder, |b, layer| self.push(b, layer))
+        layers.iter().try_fold(builder, |b, layer| self.push(b, layer))
     }
 
     fn push(&self, b: NetworkBuilder, layer: &ArchLayer) -> Result<NetworkBuilder> {

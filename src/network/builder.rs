@@ -97,11 +97,7 @@ impl NetworkBuilder {
         let output = conv_output(&here, &conv, self.shape)?;
         let input = self.shape;
         self.shape = output;
-        self.layers.push(Layer::Conv {
-            conv,
-            input,
-            output,
-        });
+        self.layers.push(Layer::Conv { conv, input, output });
         Ok(self)
     }
 
@@ -128,10 +124,7 @@ impl NetworkBuilder {
                 }
             }
             Some(Layer::Conv { conv, .. }) => {
-                let folded = std::mem::replace(
-                    conv,
-                    Conv2d::new(ndarray::Array4::zeros((0, 0, 0, 0)), None),
-                );
+                let folded = std::mem::replace(conv, Conv2d::new(ndarray::Array4::zeros((0, 0, 0, 0)), None));
                 *conv = fold_scale_shift(folded, &scale, &shift);
             }
             _ => {
@@ -157,11 +150,7 @@ impl NetworkBuilder {
         let output = pool_output(&here, &pool, self.shape)?;
         let input = self.shape;
         self.shape = output;
-        self.layers.push(Layer::AvgPool {
-            pool,
-            input,
-            output,
-        });
+        self.layers.push(Layer::AvgPool { pool, input, output });
         Ok(self)
     }
 
@@ -260,10 +249,7 @@ impl NetworkBuilder {
     /// # Errors
     ///
     /// Errors of the body; [`Error::Shape`] when the body changes the shape.
-    pub fn residual(
-        self,
-        body: impl FnOnce(NetworkBuilder) -> Result<NetworkBuilder>,
-    ) -> Result<Self> {
+    pub fn residual(self, body: impl FnOnce(NetworkBuilder) -> Result<NetworkBuilder>) -> Result<Self> {
         self.residual_with(Skip::Identity, body)
     }
 
@@ -445,10 +431,7 @@ fn pool_output(here: &str, pool: &Pool2d, input: Shape) -> Result<Shape> {
         return Err(Error::invalid(here, "kernel and stride must be positive"));
     }
     if pool.padding[0] * 2 > pool.kernel[0] || pool.padding[1] * 2 > pool.kernel[1] {
-        return Err(Error::invalid(
-            here,
-            "padding must be at most half the window",
-        ));
+        return Err(Error::invalid(here, "padding must be at most half the window"));
     }
     let oh = window_out(h, pool.kernel[0], pool.stride[0], pool.padding[0], 1);
     let ow = window_out(w, pool.kernel[1], pool.stride[1], pool.padding[1], 1);
@@ -462,11 +445,7 @@ fn pool_output(here: &str, pool: &Pool2d, input: Shape) -> Result<Shape> {
     }
 }
 
-fn bn_scale_shift(
-    here: &str,
-    bn: &BatchNorm,
-    channels: usize,
-) -> Result<(Array1<f64>, Array1<f64>)> {
+fn bn_scale_shift(here: &str, bn: &BatchNorm, channels: usize) -> Result<(Array1<f64>, Array1<f64>)> {
     for (name, v) in [
         ("gamma", &bn.gamma),
         ("beta", &bn.beta),
@@ -485,10 +464,7 @@ fn bn_scale_shift(
         });
     }
     if let Some(i) = bn.var.iter().position(|&v| v + bn.eps <= 0.0) {
-        return Err(Error::invalid(
-            here,
-            format!("var + eps <= 0 in channel {i}"),
-        ));
+        return Err(Error::invalid(here, format!("var + eps <= 0 in channel {i}")));
     }
     let scale = ndarray::Zip::from(&bn.gamma)
         .and(&bn.var)
@@ -501,10 +477,7 @@ fn fold_scale_shift(mut conv: Conv2d, scale: &Array1<f64>, shift: &Array1<f64>) 
     for (o, mut kernel) in conv.weight.outer_iter_mut().enumerate() {
         kernel *= scale[o];
     }
-    let bias = conv
-        .bias
-        .take()
-        .unwrap_or_else(|| Array1::zeros(scale.len()));
+    let bias = conv.bias.take().unwrap_or_else(|| Array1::zeros(scale.len()));
     conv.bias = Some(&bias * scale + shift);
     conv
 }

@@ -20,16 +20,8 @@ pub(crate) struct Recorder<'a> {
 fn linear(layer: &Layer, x: ArrayView2<f64>) -> Array2<f64> {
     match layer {
         Layer::Dense { w, .. } => matmul_nt(x, w.view()),
-        Layer::Conv {
-            conv,
-            input,
-            output,
-        } => conv_linear(conv, *input, *output, x),
-        Layer::AvgPool {
-            pool,
-            input,
-            output,
-        } => avg_pool(pool, *input, *output, x),
+        Layer::Conv { conv, input, output } => conv_linear(conv, *input, *output, x),
+        Layer::AvgPool { pool, input, output } => avg_pool(pool, *input, *output, x),
         Layer::ChannelAffine { scale, spatial, .. } => {
             let mut y = x.to_owned();
             for mut row in y.outer_iter_mut() {
@@ -48,16 +40,8 @@ fn linear(layer: &Layer, x: ArrayView2<f64>) -> Array2<f64> {
 fn linear_t(layer: &Layer, g: ArrayView2<f64>) -> Array2<f64> {
     match layer {
         Layer::Dense { w, .. } => matmul_nn(g, w.view()),
-        Layer::Conv {
-            conv,
-            input,
-            output,
-        } => conv_linear_t(conv, *input, *output, g),
-        Layer::AvgPool {
-            pool,
-            input,
-            output,
-        } => avg_pool_t(pool, *input, *output, g),
+        Layer::Conv { conv, input, output } => conv_linear_t(conv, *input, *output, g),
+        Layer::AvgPool { pool, input, output } => avg_pool_t(pool, *input, *output, g),
         Layer::ChannelAffine { .. } => linear(layer, g),
         _ => unreachable!("linear_t() is only called on affine layers"),
     }
@@ -108,20 +92,15 @@ pub(crate) fn forward(layers: &[Layer], x: Array2<f64>, rec: &mut Recorder<'_>) 
                 record_pre(rec, &h);
                 let slopes = act.slopes();
                 let mut choices = rec.choices.slice_mut(s![.., *offset..offset + len]);
-                ndarray::Zip::from(&mut h)
-                    .and(&mut choices)
-                    .for_each(|z, c| {
-                        let piece = u8::from(*z > 0.0);
-                        *c = piece;
-                        *z *= slopes[piece as usize];
-                    });
+                ndarray::Zip::from(&mut h).and(&mut choices).for_each(|z, c| {
+                    let piece = u8::from(*z > 0.0);
+                    *c = piece;
+                    *z *= slopes[piece as usize];
+                });
                 h
             }
             Layer::Max {
-                width,
-                cand,
-                offset,
-                ..
+                width, cand, offset, ..
             } => {
                 record_pre(rec, &h);
                 let units = cand.len() / width;
@@ -192,19 +171,13 @@ pub(crate) fn frozen(
                     p.push(h.clone());
                 }
                 let slopes = act.slopes();
-                for (mut col, &c) in h
-                    .axis_iter_mut(Axis(1))
-                    .zip(&pattern[*offset..offset + len])
-                {
+                for (mut col, &c) in h.axis_iter_mut(Axis(1)).zip(&pattern[*offset..offset + len]) {
                     col *= slopes[c as usize];
                 }
                 h
             }
             Layer::Max {
-                width,
-                cand,
-                offset,
-                ..
+                width, cand, offset, ..
             } => {
                 if let Some(p) = pre.as_deref_mut() {
                     p.push(h.clone());
@@ -252,10 +225,7 @@ pub(crate) fn reverse(
         g = match layer {
             Layer::TwoPiece { act, len, offset } => {
                 let slopes = act.slopes();
-                for (mut rows, prow) in g
-                    .axis_chunks_iter_mut(Axis(0), block)
-                    .zip(patterns.outer_iter())
-                {
+                for (mut rows, prow) in g.axis_chunks_iter_mut(Axis(0), block).zip(patterns.outer_iter()) {
                     for (mut col, &c) in rows
                         .axis_iter_mut(Axis(1))
                         .zip(prow.slice(s![*offset..offset + len]))

@@ -94,12 +94,7 @@ impl Network {
         NetworkBuilder::new(Shape::Image { c, h, w })
     }
 
-    pub(crate) fn from_parts(
-        input: Shape,
-        output: Shape,
-        layers: Vec<Layer>,
-        units: usize,
-    ) -> Network {
+    pub(crate) fn from_parts(input: Shape, output: Shape, layers: Vec<Layer>, units: usize) -> Network {
         Network {
             input,
             output,
@@ -171,11 +166,7 @@ impl Network {
     /// # Errors
     ///
     /// As [`Network::forward`], and backend failures.
-    pub fn forward_batch_on(
-        &self,
-        backend: &dyn Backend,
-        x: ArrayView2<f64>,
-    ) -> Result<Array2<f64>> {
+    pub fn forward_batch_on(&self, backend: &dyn Backend, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         Ok(backend.forward(self, x, Keep::Outputs)?.outputs)
     }
 
@@ -185,9 +176,7 @@ impl Network {
     ///
     /// As [`Network::forward`].
     pub fn pattern(&self, x: ArrayView1<f64>) -> Result<Pattern> {
-        Ok(self
-            .pattern_batch(x.insert_axis(ndarray::Axis(0)))?
-            .remove(0))
+        Ok(self.pattern_batch(x.insert_axis(ndarray::Axis(0)))?.remove(0))
     }
 
     /// The activation patterns of a batch of points, on the CPU backend.
@@ -326,19 +315,12 @@ fn check_values(layers: &[Layer], values: &[u8]) -> Result<()> {
                 if let Some(i) = values[*offset..offset + len].iter().position(|&v| v > 1) {
                     return Err(Error::invalid(
                         "pattern",
-                        format!(
-                            "two-piece unit {} has value {}",
-                            offset + i,
-                            values[offset + i]
-                        ),
+                        format!("two-piece unit {} has value {}", offset + i, values[offset + i]),
                     ));
                 }
             }
             Layer::Max {
-                width,
-                cand,
-                offset,
-                ..
+                width, cand, offset, ..
             } => {
                 for (j, taps) in cand.chunks_exact(*width).enumerate() {
                     let v = values[offset + j] as usize;

@@ -148,11 +148,7 @@ impl Pattern {
                 .zip(b.iter())
                 .map(|(x, y)| (x ^ y).count_ones() as usize)
                 .sum(),
-            _ => self
-                .iter()
-                .zip(other.iter())
-                .filter(|(a, b)| a != b)
-                .count(),
+            _ => self.iter().zip(other.iter()).filter(|(a, b)| a != b).count(),
         }
     }
 }
@@ -201,11 +197,7 @@ impl Ord for Pattern {
                 let common = la.min(lb) / 64;
                 a[..common]
                     .cmp(&b[..common])
-                    .then_with(|| {
-                        self.iter()
-                            .skip(common * 64)
-                            .cmp(other.iter().skip(common * 64))
-                    })
+                    .then_with(|| self.iter().skip(common * 64).cmp(other.iter().skip(common * 64)))
                     .then(la.cmp(lb))
             }
             _ => self.iter().cmp(other.iter()),

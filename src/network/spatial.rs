@@ -26,9 +26,7 @@ pub(crate) fn window_out(
     pad: usize,
     dilation: usize,
 ) -> Option<usize> {
-    let span = dilation
-        .checked_mul(kernel.checked_sub(1)?)?
-        .checked_add(1)?;
+    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
     let padded = len.checked_add(pad.checked_mul(2)?)?;
     if stride == 0 || padded < span {
         return None;
@@ -98,12 +96,7 @@ fn conv_plan(conv: &Conv2d, input: Shape, output: Shape) -> ConvPlan {
 }
 
 /// `conv(x)` without bias for a batch of rows.
-pub(crate) fn conv_linear(
-    conv: &Conv2d,
-    input: Shape,
-    output: Shape,
-    x: ArrayView2<f64>,
-) -> Array2<f64> {
+pub(crate) fn conv_linear(conv: &Conv2d, input: Shape, output: Shape, x: ArrayView2<f64>) -> Array2<f64> {
     let plan = conv_plan(conv, input, output);
     let n = x.nrows();
     let k = plan.cin_g * plan.taps;
@@ -131,8 +124,7 @@ pub(crate) fn conv_linear(
             let mut orow = out.row_mut(p);
             for o in 0..plan.pixels_out {
                 for co in 0..plan.cout_g {
-                    orow[(g * plan.cout_g + co) * plan.pixels_out + o] =
-                        prod[[p * plan.pixels_out + o, co]];
+                    orow[(g * plan.cout_g + co) * plan.pixels_out + o] = prod[[p * plan.pixels_out + o, co]];
                 }
             }
         }
@@ -156,8 +148,7 @@ pub(crate) fn conv_linear_t(
         for (p, grow) in g_out.outer_iter().enumerate() {
             for o in 0..plan.pixels_out {
                 for co in 0..plan.cout_g {
-                    gmat[[p * plan.pixels_out + o, co]] =
-                        grow[(g * plan.cout_g + co) * plan.pixels_out + o];
+                    gmat[[p * plan.pixels_out + o, co]] = grow[(g * plan.cout_g + co) * plan.pixels_out + o];
                 }
             }
         }
@@ -208,22 +199,11 @@ pub(crate) fn add_channel_bias(x: &mut Array2<f64>, bias: &ndarray::Array1<f64>,
 pub(crate) fn pool_candidates(pool: &Pool2d, input: Shape, output: Shape) -> Vec<u32> {
     let (c, h, w) = chw(input);
     let (_, oh, ow) = chw(output);
-    let table = tap_table(
-        (h, w),
-        (oh, ow),
-        pool.kernel,
-        pool.stride,
-        pool.padding,
-        [1, 1],
-    );
+    let table = tap_table((h, w), (oh, ow), pool.kernel, pool.stride, pool.padding, [1, 1]);
     let mut cand = Vec::with_capacity(c * table.len());
     for ch in 0..c {
         let base = (ch * h * w) as u32;
-        cand.extend(
-            table
-                .iter()
-                .map(|&t| if t == NONE { NONE } else { base + t }),
-        );
+        cand.extend(table.iter().map(|&t| if t == NONE { NONE } else { base + t }));
     }
     cand
 }
@@ -238,12 +218,7 @@ fn avg_divisor(pool: &Pool2d, taps: &[u32]) -> f64 {
 }
 
 /// Average pooling of a batch of rows (linear; no bias).
-pub(crate) fn avg_pool(
-    pool: &Pool2d,
-    input: Shape,
-    output: Shape,
-    x: ArrayView2<f64>,
-) -> Array2<f64> {
+pub(crate) fn avg_pool(pool: &Pool2d, input: Shape, output: Shape, x: ArrayView2<f64>) -> Array2<f64> {
     let cand = pool_candidates(pool, input, output);
     let width = pool.kernel[0] * pool.kernel[1];
     let mut out = Array2::zeros((x.nrows(), output.len()));
@@ -261,12 +236,7 @@ pub(crate) fn avg_pool(
 }
 
 /// The transpose of [`avg_pool`].
-pub(crate) fn avg_pool_t(
-    pool: &Pool2d,
-    input: Shape,
-    output: Shape,
-    g: ArrayView2<f64>,
-) -> Array2<f64> {
+pub(crate) fn avg_pool_t(pool: &Pool2d, input: Shape, output: Shape, g: ArrayView2<f64>) -> Array2<f64> {
     let cand = pool_candidates(pool, input, output);
     let width = pool.kernel[0] * pool.kernel[1];
     let mut out = Array2::zeros((g.nrows(), input.len()));

@@ -80,11 +80,7 @@ fn push_unit_rows(
                 let unit = info.offset + j;
                 // Piece 1 means z > 0, written -z <= 0; piece 0 means z <= 0.
                 let sign = if values[unit] == 1 { -1.0 } else { 1.0 };
-                rows.push((
-                    lin(j).mapv(|v| sign * v),
-                    -sign * off(j),
-                    RowSource::Unit(unit),
-                ));
+                rows.push((lin(j).mapv(|v| sign * v), -sign * off(j), RowSource::Unit(unit)));
             }
         }
         UnitKind::Max { width, .. } => {

@@ -1,7 +1,86 @@
 //! Exact linear regions of a network inside a domain.
+//!
+//! [`enumerate`] lists every region of a network inside a [`Domain`] as a
+//! [`Partition`]; [`crate::Network::region_at`] gives the region of one point.
+//!
+//! Two algorithms, which agree wherever both apply:
+//!
+//! - [`Method::Lp`]: a breadth-first walk over the adjacency graph of regions,
+//!   any dimension, with LPs for feasibility and facets and cheap tests that
+//!   skip most of them;
+//! - [`Method::PlaneSplit`]: exact splitting of polygons, layer by layer and
+//!   unit by unit, for 2-D domains, with no LP.
+//!
+//! # Thin cells
+//!
+//! A candidate cell counts as a region only when its Chebyshev ball (within
+//! the domain's coordinates) has a radius above
+//! [`EnumOptions::tol_radius`] (default [`crate::tol::TOL_RADIUS_REL`] times
+//! the domain's diameter). Rejected cells are counted in
+//! [`Partition::rejected_thin`], never dropped silently.
 
 mod hrep;
+mod options;
+mod partition;
 mod region;
+mod walk;
 
 pub use hrep::RowSource;
+pub use options::{EnumOptions, EnumProgress, Method, Private, ProgressFn};
+pub use partition::{EnumStats, Partition};
 pub use region::Region;
+
+use crate::{Domain, Error, Network, Result};
+
+/// Every linear region of `net` inside `domain`.
+///
+/// # Errors
+///
+/// Invalid options or domain; [`Error::Shape`] when the domain lives in
+/// another input space; [`Error::Incomplete`] (carrying the partial
+/// partition) when a budget runs out or the run is cancelled; [`Error::Lp`]
+/// when an LP fails even after a fresh, normalised retry, naming the region.
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::regions::{enumerate, EnumOptions};
+/// use cpwl::{Domain, Network};
+/// use ndarray::array;
+/// // Two lines through the square: 4 regions.
+/// let net = Network::builder(2)
+///     .dense(array![[1.0, 0.0], [0.0, 1.0]], array![0.0, 0.0])?
+///     .relu()
+///     .dense(array![[1.0, 1.0]], array![0.0])?
+///     .build()?;
+/// let partition = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default())?;
+/// assert_eq!(partition.len(), 4);
+/// assert!((partition.total_volume() - 4.0).abs() < 1e-12);
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
+    opts.validate()?;
+    domain.validate()?;
+    if domain.input_dim() != net.input_dim() {
+        return Err(Error::shape(
+            "domain",
+            format!("input dimension {}", net.input_dim()),
+            domain.input_dim(),
+        ));
+    }
+    let run = || match opts.method {
+        Method::Auto | Method::Lp => walk::walk(net, domain, opts),
+        Method::PlaneSplit => Err(Error::Unsupported {
+            layer: "enumerate".into(),
+            op: "plane splitting".into(),
+        }),
+    };
+    match opts.threads {
+        Some(n) if n > 1 => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| Error::invalid("threads", e.to_string()))?
+            .install(run),
+        _ => run(),
+    }
+}

@@ -115,11 +115,7 @@ impl Network {
             ));
         }
         if y.len() != domain.dim() {
-            return Err(Error::shape(
-                "point in domain coordinates",
-                domain.dim(),
-                y.len(),
-            ));
+            return Err(Error::shape("point in domain coordinates", domain.dim(), y.len()));
         }
         crate::error::check_finite("point", y.iter())?;
         let x = domain.to_input(y);

@@ -16,9 +16,7 @@ pub fn vectors() -> PathBuf {
             return candidate;
         }
     }
-    panic!(
-        "test vectors not found: set CPWL_VECTORS or place shared/vectors beside the repository"
-    );
+    panic!("test vectors not found: set CPWL_VECTORS or place shared/vectors beside the repository");
 }
 
 pub fn load(path: &PathBuf) -> ArrayD<f64> {

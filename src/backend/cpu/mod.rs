@@ -88,9 +88,7 @@ impl Backend for CpuBackend {
 
     fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
         net.check_input(x)?;
-        let parts = self.map_chunks(x.nrows(), |a, b| {
-            forward_chunk(net, x.slice(s![a..b, ..]), keep)
-        });
+        let parts = self.map_chunks(x.nrows(), |a, b| forward_chunk(net, x.slice(s![a..b, ..]), keep));
         let mut outputs = Vec::with_capacity(parts.len());
         let mut patterns = Vec::with_capacity(parts.len());
         let mut pre: Vec<Vec<Array2<f64>>> = Vec::with_capacity(parts.len());
@@ -124,8 +122,7 @@ impl Backend for CpuBackend {
             let n = b - a;
             let mut seed = Array2::zeros((n * m, m));
             for p in 0..n {
-                seed.slice_mut(s![p * m..(p + 1) * m, ..])
-                    .assign(&Array2::eye(m));
+                seed.slice_mut(s![p * m..(p + 1) * m, ..]).assign(&Array2::eye(m));
             }
             let jac = eval::reverse(net.layers(), seed, m, patterns.view());
             (fwd.outputs, patterns, jac)
@@ -192,10 +189,7 @@ impl Backend for CpuBackend {
             ));
         }
         let mut out = Array3::zeros((n, d, d));
-        let work = |(mut g, (a, w)): (
-            ndarray::ArrayViewMut2<f64>,
-            (ArrayView2<f64>, ArrayView3<f64>),
-        )| {
+        let work = |(mut g, (a, w)): (ndarray::ArrayViewMut2<f64>, (ArrayView2<f64>, ArrayView3<f64>))| {
             for t in 0..l {
                 let at = a.slice(s![t * v..(t + 1) * v, ..]);
                 let mat = matmul_nn(w.index_axis(Axis(0), t), at);
@@ -230,8 +224,7 @@ impl Backend for CpuBackend {
         let parts = self.map_chunks(points.nrows(), |s0, s1| {
             let pts = points.slice(s![s0..s1, ..]);
             let values = crate::linalg::matmul_nt(pts, a);
-            let scale =
-                crate::linalg::matmul_nt(pts.mapv(f64::abs).view(), a.mapv(f64::abs).view());
+            let scale = crate::linalg::matmul_nt(pts.mapv(f64::abs).view(), a.mapv(f64::abs).view());
             let mut signs = Array2::<i8>::zeros(values.dim());
             ndarray::Zip::from(&mut signs)
                 .and(&values)
@@ -265,11 +258,7 @@ pub(crate) fn counted_layers(net: &Network) -> Vec<(usize, UnitLayer)> {
 }
 
 /// The 2P vertices of each point's cross-polytope, point-major.
-fn neighbourhood_vertices(
-    points: ArrayView2<f64>,
-    dirs: ArrayView2<f64>,
-    radius: f64,
-) -> Array2<f64> {
+fn neighbourhood_vertices(points: ArrayView2<f64>, dirs: ArrayView2<f64>, radius: f64) -> Array2<f64> {
     let p = dirs.nrows();
     let mut verts = Array2::zeros((points.nrows() * 2 * p, points.ncols()));
     for (i, x) in points.outer_iter().enumerate() {
@@ -312,16 +301,12 @@ fn count_changes(
                     pat.slice(s![rows.clone(), info.offset..info.offset + info.len]),
                     |a, b| a != b,
                 ),
-                _ => first_row_changes(pre[*l].slice(s![rows.clone(), ..]), |a, b| {
-                    sign3(*a) != sign3(*b)
-                }),
+                _ => first_row_changes(pre[*l].slice(s![rows.clone(), ..]), |a, b| sign3(*a) != sign3(*b)),
             };
         }
         if count_output {
             counts[[p, counted.len()]] =
-                first_row_changes(fwd.outputs.slice(s![rows, ..]), |a, b| {
-                    sign3(*a) != sign3(*b)
-                });
+                first_row_changes(fwd.outputs.slice(s![rows, ..]), |a, b| sign3(*a) != sign3(*b));
         }
     }
     counts

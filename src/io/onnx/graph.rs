@@ -166,15 +166,11 @@ fn is_constant_node(node: &NodeProto) -> bool {
 
 /// The tensor a `Constant` node produces; other encodings (`value_float`, ...) are unsupported.
 fn constant_value(node: &NodeProto, index: usize) -> Result<&TensorProto> {
-    let attr = node
-        .attribute
-        .iter()
-        .find(|a| a.name.as_deref() == Some("value"));
-    attr.and_then(|a| a.t.as_ref())
-        .ok_or_else(|| Error::Unsupported {
-            layer: node_label(node, index),
-            op: "Constant without a tensor `value`".into(),
-        })
+    let attr = node.attribute.iter().find(|a| a.name.as_deref() == Some("value"));
+    attr.and_then(|a| a.t.as_ref()).ok_or_else(|| Error::Unsupported {
+        layer: node_label(node, index),
+        op: "Constant without a tensor `value`".into(),
+    })
 }
 
 /// The one graph input that is not an initializer, and its per-sample shape.
@@ -222,11 +218,7 @@ fn data_input<'g>(
     }
     let shape = match sizes.as_slice() {
         [d] => Shape::Flat(*d),
-        [c, h, w] => Shape::Image {
-            c: *c,
-            h: *h,
-            w: *w,
-        },
+        [c, h, w] => Shape::Image { c: *c, h: *h, w: *w },
         _ => {
             return Err(Error::Unsupported {
                 layer: name.to_string(),

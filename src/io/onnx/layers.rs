@@ -132,11 +132,7 @@ pub(crate) fn pool(node: &Node, shape: Shape) -> Result<Pool2d> {
     let hw = image_hw(node, shape)?;
     let kernel = match node.ints("kernel_shape")? {
         Some(k) => pair_of(node, "kernel_shape", k)?,
-        None => {
-            return Err(node
-                .ctx
-                .error(format!("{} has no kernel_shape", node.label())))
-        }
+        None => return Err(node.ctx.error(format!("{} has no kernel_shape", node.label()))),
     };
     let stride = pair(node, "strides")?;
     if pair(node, "dilations")? != [1, 1] {
@@ -178,9 +174,7 @@ pub(crate) fn check_flattens(node: &Node, shape: Shape) -> Result<()> {
     match *target.as_slice() {
         [b, -1] if b != -1 && batch_ok(b) => Ok(()),
         [b, n] if batch_ok(b) && usize::try_from(n) == Ok(size) => Ok(()),
-        _ => Err(node.unsupported(format_args!(
-            "target shape {target:?} does not flatten {shape:?}"
-        ))),
+        _ => Err(node.unsupported(format_args!("target shape {target:?} does not flatten {shape:?}"))),
     }
 }
 
@@ -205,10 +199,9 @@ fn pair_of(node: &Node, name: &str, values: &[i64]) -> Result<[usize; 2]> {
 fn positive(node: &Node, name: &str, value: i64) -> Result<usize> {
     match usize::try_from(value) {
         Ok(v) if v > 0 => Ok(v),
-        _ => Err(node.ctx.error(format!(
-            "{name} of {} is {value}, not positive",
-            node.label()
-        ))),
+        _ => Err(node
+            .ctx
+            .error(format!("{name} of {} is {value}, not positive", node.label()))),
     }
 }
 

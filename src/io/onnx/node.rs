@@ -86,8 +86,7 @@ impl<'g, 'c> Node<'g, 'c> {
     }
 
     fn attribute(&self, name: &str) -> Result<Option<&'g AttributeProto>> {
-        let Some(attr) = (self.proto.attribute.iter()).find(|a| a.name.as_deref() == Some(name))
-        else {
+        let Some(attr) = (self.proto.attribute.iter()).find(|a| a.name.as_deref() == Some(name)) else {
             return Ok(None);
         };
         if attr.ref_attr_name.is_some() {
@@ -97,10 +96,8 @@ impl<'g, 'c> Node<'g, 'c> {
     }
 
     fn attribute_error(&self, name: &str, kind: &str) -> Error {
-        self.ctx.error(format!(
-            "attribute {name} of {} is not {kind}",
-            self.label()
-        ))
+        self.ctx
+            .error(format!("attribute {name} of {} is not {kind}", self.label()))
     }
 
     /// An integer attribute, or `default`.
@@ -160,9 +157,8 @@ impl<'g, 'c> Node<'g, 'c> {
             self.ctx
                 .error(format!("{} lacks its {what} (input {pos})", self.label()))
         })?;
-        let proto = (self.graph.constant(name)).ok_or_else(|| {
-            self.unsupported(format_args!("its {what} {name} is computed, not stored"))
-        })?;
+        let proto = (self.graph.constant(name))
+            .ok_or_else(|| self.unsupported(format_args!("its {what} {name} is computed, not stored")))?;
         Ok((name, proto))
     }
 
@@ -176,8 +172,9 @@ impl<'g, 'c> Node<'g, 'c> {
     pub(crate) fn matrix(&self, pos: usize, what: &str) -> Result<Array2<f64>> {
         let t = self.constant(pos, what)?;
         match t.dims.as_slice() {
-            &[rows, cols] => Ok(Array2::from_shape_vec((rows, cols), t.data)
-                .map_err(|e| self.ctx.error(e.to_string()))?),
+            &[rows, cols] => Ok(
+                Array2::from_shape_vec((rows, cols), t.data).map_err(|e| self.ctx.error(e.to_string()))?
+            ),
             dims => Err(self.shape_error(what, "a matrix", format_args!("shape {dims:?}"))),
         }
     }
@@ -186,8 +183,9 @@ impl<'g, 'c> Node<'g, 'c> {
     pub(crate) fn tensor4(&self, pos: usize, what: &str) -> Result<Array4<f64>> {
         let t = self.constant(pos, what)?;
         match t.dims.as_slice() {
-            &[a, b, c, d] => Ok(Array4::from_shape_vec((a, b, c, d), t.data)
-                .map_err(|e| self.ctx.error(e.to_string()))?),
+            &[a, b, c, d] => Ok(
+                Array4::from_shape_vec((a, b, c, d), t.data).map_err(|e| self.ctx.error(e.to_string()))?
+            ),
             dims => Err(self.shape_error(what, "a 4-tensor", format_args!("shape {dims:?}"))),
         }
     }

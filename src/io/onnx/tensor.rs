@@ -181,24 +181,15 @@ mod tests {
     fn element_count_must_match_shape() {
         let mut t = tensor(&[2, 3], 11);
         t.double_data = vec![1.0; 5];
-        assert!(matches!(
-            decode_float(&t, "w", &ctx()),
-            Err(Error::File { .. })
-        ));
+        assert!(matches!(decode_float(&t, "w", &ctx()), Err(Error::File { .. })));
     }
 
     #[test]
     fn overflowing_shape_is_a_file_error() {
         let t = tensor(&[i64::MAX, i64::MAX, 4], 11);
-        assert!(matches!(
-            decode_float(&t, "w", &ctx()),
-            Err(Error::File { .. })
-        ));
+        assert!(matches!(decode_float(&t, "w", &ctx()), Err(Error::File { .. })));
         let t = tensor(&[-1], 11);
-        assert!(matches!(
-            decode_float(&t, "w", &ctx()),
-            Err(Error::File { .. })
-        ));
+        assert!(matches!(decode_float(&t, "w", &ctx()), Err(Error::File { .. })));
     }
 
     #[test]

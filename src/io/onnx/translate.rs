@@ -69,12 +69,7 @@ impl<'g, 'c> Walk<'g, 'c> {
     }
 
     /// Translates the layers from `value` up to `stop`.
-    fn chain(
-        &mut self,
-        mut b: NetworkBuilder,
-        mut value: &'g str,
-        stop: &'g str,
-    ) -> Result<NetworkBuilder> {
+    fn chain(&mut self, mut b: NetworkBuilder, mut value: &'g str, stop: &'g str) -> Result<NetworkBuilder> {
         while value != stop {
             (b, value) = match *self.graph.consumers(value) {
                 [] => {
@@ -99,12 +94,7 @@ impl<'g, 'c> Walk<'g, 'c> {
     }
 
     /// Translates node `index`, which reads the current value `value`; returns the value after it.
-    fn step(
-        &mut self,
-        b: NetworkBuilder,
-        index: usize,
-        value: &'g str,
-    ) -> Result<(NetworkBuilder, &'g str)> {
+    fn step(&mut self, b: NetworkBuilder, index: usize, value: &'g str) -> Result<(NetworkBuilder, &'g str)> {
         self.claim(index)?;
         let node = self.node(index);
         check_standard_domain(&node)?;
@@ -204,13 +194,13 @@ impl<'g, 'c> Walk<'g, 'c> {
                 op: format!("residual blocks nested deeper than {MAX_RESIDUAL_DEPTH}"),
             });
         }
-        let merge_index = self
-            .graph
-            .first_common_descendant(a, b_node)
-            .ok_or_else(|| Error::Unsupported {
-                layer: value.to_string(),
-                op: "two branches that never rejoin".into(),
-            })?;
+        let merge_index =
+            self.graph
+                .first_common_descendant(a, b_node)
+                .ok_or_else(|| Error::Unsupported {
+                    layer: value.to_string(),
+                    op: "two branches that never rejoin".into(),
+                })?;
         let merge = self.node(merge_index);
         let (lhs, rhs) = match (merge.op(), merge.input(0), merge.input(1)) {
             ("Add", Some(lhs), Some(rhs)) if merge.proto.input.len() == 2 => (lhs, rhs),
@@ -242,12 +232,7 @@ impl<'g, 'c> Walk<'g, 'c> {
     }
 
     /// Translates one branch of a residual block into `b`.
-    fn branch(
-        &mut self,
-        b: NetworkBuilder,
-        value: &'g str,
-        branch: Branch<'g>,
-    ) -> Result<NetworkBuilder> {
+    fn branch(&mut self, b: NetworkBuilder, value: &'g str, branch: Branch<'g>) -> Result<NetworkBuilder> {
         let (b, next) = self.step(b, branch.first, value)?;
         self.chain(b, next, branch.end)
     }
@@ -271,16 +256,11 @@ impl<'g, 'c> Walk<'g, 'c> {
             [None, None] => {
                 return Err(Error::Unsupported {
                     layer: value.to_string(),
-                    op: "residual block whose skip branch is not a single dense or conv layer"
-                        .into(),
+                    op: "residual block whose skip branch is not a single dense or conv layer".into(),
                 })
             }
         };
-        let body_end = if skip_end == ends[0] {
-            ends[1]
-        } else {
-            ends[0]
-        };
+        let body_end = if skip_end == ends[0] { ends[1] } else { ends[0] };
         Ok((
             skip_nodes,
             Branch {
@@ -315,10 +295,7 @@ impl<'g, 'c> Walk<'g, 'c> {
             .collect();
         matches!(
             ops.as_slice(),
-            ["Gemm" | "MatMul"]
-                | ["Gemm" | "MatMul", "Add"]
-                | ["Conv"]
-                | ["Conv", "BatchNormalization"]
+            ["Gemm" | "MatMul"] | ["Gemm" | "MatMul", "Add"] | ["Conv"] | ["Conv", "BatchNormalization"]
         )
     }
 
@@ -331,9 +308,7 @@ impl<'g, 'c> Walk<'g, 'c> {
             let node = self.node(index);
             check_standard_domain(&node)?;
             if node.op() != "Add" && node.input(0) != Some(data) {
-                return Err(
-                    node.unsupported(format_args!("the data {data} is not its first input"))
-                );
+                return Err(node.unsupported(format_args!("the data {data} is not its first input")));
             }
             node.check_extra_outputs_unused()?;
             skip = match (node.op(), skip) {
@@ -366,9 +341,8 @@ impl<'g, 'c> Walk<'g, 'c> {
             if self.claimed[index] {
                 continue;
             }
-            let reads_data = (node.input.iter()).any(|v| {
-                v == self.graph.input || self.graph.producer(v).is_some_and(|p| self.claimed[p])
-            });
+            let reads_data = (node.input.iter())
+                .any(|v| v == self.graph.input || self.graph.producer(v).is_some_and(|p| self.claimed[p]));
             if reads_data {
                 return Err(self
                     .node(index)
@@ -463,11 +437,7 @@ mod tests {
     }
 
     /// A model from `x` (per-sample shape `input`) to `y`.
-    fn load(
-        input: &[i64],
-        nodes: Vec<NodeProto>,
-        inits: Vec<TensorProto>,
-    ) -> crate::Result<Network> {
+    fn load(input: &[i64], nodes: Vec<NodeProto>, inits: Vec<TensorProto>) -> crate::Result<Network> {
         let model = ModelProto {
             ir_version: Some(7),
             opset_import: vec![OperatorSetIdProto {
@@ -511,10 +481,7 @@ mod tests {
         )
         .unwrap();
         // x = (1, 1): W x + c = (3, 0) -> relu (3, 0) -> y = (4, 1).
-        assert_eq!(
-            net.forward(array![1.0, 1.0].view()).unwrap(),
-            array![4.0, 1.0]
-        );
+        assert_eq!(net.forward(array![1.0, 1.0].view()).unwrap(), array![4.0, 1.0]);
     }
 
     #[test]
@@ -557,10 +524,7 @@ mod tests {
     fn branches_joined_by_mul_are_unsupported() {
         let op = unsupported_op(load(
             &[1],
-            vec![
-                node("Relu", &["x"], &["a"]),
-                node("Mul", &["x", "a"], &["y"]),
-            ],
+            vec![node("Relu", &["x"], &["a"]), node("Mul", &["x", "a"], &["y"])],
             vec![],
         ));
         assert!(op.starts_with("Mul joining"), "{op}");
@@ -711,11 +675,7 @@ mod tests {
     #[test]
     fn overflowing_input_sizes_are_a_file_error() {
         let huge = 1 << 31;
-        let err = load(
-            &[huge, huge, huge],
-            vec![node("Relu", &["x"], &["y"])],
-            vec![],
-        );
+        let err = load(&[huge, huge, huge], vec![node("Relu", &["x"], &["y"])], vec![]);
         assert!(matches!(err, Err(Error::File { .. })));
     }
 

@@ -1,0 +1,163 @@
+//! [`Partition`]: every linear region of a network inside a domain.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ndarray::ArrayView1;
+
+use super::{Method, Region};
+use crate::{Domain, Network, Pattern};
+
+/// Counters of an enumeration run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct EnumStats {
+    /// Regions found.
+    pub regions: usize,
+    /// Candidate cells rejected as thin (Chebyshev radius at most the tolerance).
+    pub rejected_thin: usize,
+    /// Linear programs solved.
+    pub lps_solved: usize,
+    /// Linear programs skipped because a cheap test decided.
+    pub lps_skipped: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The algorithm that ran.
+    pub method: Method,
+}
+
+/// Every linear region of a network inside a domain.
+///
+/// # Invariants
+///
+/// Regions are full-dimensional in the domain (Chebyshev radius above the
+/// thin-cell tolerance) with distinct patterns; they cover the domain and
+/// overlap only on their boundaries, so their volumes sum to the domain's;
+/// adjacency is symmetric. Regions are sorted by pattern, so the result does
+/// not depend on the thread count.
+#[derive(Clone, Debug)]
+pub struct Partition {
+    pub(crate) regions: Vec<Region>,
+    pub(crate) lookup: HashMap<Pattern, usize>,
+    pub(crate) stats: EnumStats,
+    pub(crate) domain: Domain,
+    pub(crate) network: Network,
+}
+
+impl Partition {
+    /// Assembles a partition: sorts regions by pattern, remaps the neighbour
+    /// indices (given as indices into `regions` before sorting) and builds the
+    /// pattern index.
+    pub(crate) fn assemble(
+        mut regions: Vec<Region>,
+        stats: EnumStats,
+        domain: Domain,
+        network: Network,
+    ) -> Partition {
+        let mut order: Vec<usize> = (0..regions.len()).collect();
+        order.sort_by(|&a, &b| regions[a].pattern.cmp(&regions[b].pattern));
+        let mut new_index = vec![0; regions.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new;
+        }
+        for r in &mut regions {
+            for n in &mut r.neighbors {
+                *n = new_index[*n];
+            }
+            r.neighbors.sort_unstable();
+            r.neighbors.dedup();
+        }
+        let mut slots: Vec<Option<Region>> = regions.into_iter().map(Some).collect();
+        let regions: Vec<Region> = order.iter().filter_map(|&old| slots[old].take()).collect();
+        let lookup = regions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.pattern.clone(), i))
+            .collect();
+        Partition {
+            regions,
+            lookup,
+            stats: EnumStats {
+                regions: order.len(),
+                ..stats
+            },
+            domain,
+            network,
+        }
+    }
+
+    /// The number of regions.
+    pub fn len(&self) -> usize {
+        self.regions.len()
+    }
+
+    /// True when no region was found.
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+    }
+
+    /// The regions, sorted by pattern.
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    /// The index of the region with this pattern.
+    pub fn find(&self, pattern: &Pattern) -> Option<usize> {
+        self.lookup.get(pattern).copied()
+    }
+
+    /// Candidate cells rejected as thin.
+    pub fn rejected_thin(&self) -> usize {
+        self.stats.rejected_thin
+    }
+
+    /// Counters of the run.
+    pub fn stats(&self) -> &EnumStats {
+        &self.stats
+    }
+
+    /// The domain.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The adjacency (dual) graph as edges `(i, j)` with `i < j`.
+    pub fn adjacency(&self) -> Vec<(usize, usize)> {
+        let mut edges = Vec::new();
+        for (i, r) in self.regions.iter().enumerate() {
+            edges.extend(r.neighbors.iter().filter(|&&j| j > i).map(|&j| (i, j)));
+        }
+        edges
+    }
+
+    /// The region holding the point `y` (domain coordinates): the region of its
+    /// pattern, or, for a point on a boundary or in a rejected thin cell, the
+    /// region whose closure contains it with the largest margin.
+    pub fn locate(&self, y: ArrayView1<f64>) -> Option<usize> {
+        if y.len() != self.domain.dim() || y.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let x = self.domain.to_input(y);
+        if let Some(i) = self.network.pattern(x.view()).ok().and_then(|p| self.find(&p)) {
+            return Some(i);
+        }
+        let scale = 1.0 + y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        self.regions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, r.polytope.max_violation(y)))
+            .filter(|&(_, v)| v <= crate::tol::TOL_LP_FEAS * scale)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| i)
+    }
+
+    /// The sum of the regions' volumes (areas in 2-D), where known.
+    pub fn total_volume(&self) -> f64 {
+        self.regions.iter().filter_map(|r| r.volume).sum()
+    }
+}

@@ -1,0 +1,463 @@
+//! The LP walk: breadth-first search over the adjacency graph of regions, in
+//! any dimension.
+//!
+//! Each pattern popped from the frontier is analysed on its own (in parallel
+//! over the frontier): its raw H-representation, its Chebyshev ball (one LP;
+//! empty or thin cells stop there), its facets (cheap tests first, LPs for the
+//! rest), and for every facet not on the domain's boundary the pattern just
+//! across it. That pattern is read off a forward pass at a witness point a
+//! little beyond the facet's relative interior, so degenerate flips (several
+//! units on one hyperplane, deeper units that coincide or die) yield the true
+//! neighbour; the plain flip of the facet's units is queued as well when it
+//! differs, and is rejected later if it is empty.
+
+use std::collections::{HashMap, HashSet};
+
+use ndarray::{Array1, Array2, ArrayView1, Axis};
+use rayon::prelude::*;
+
+use super::hrep::{raw_region, RawRegion, RowSource};
+use super::options::Watch;
+use super::{EnumOptions, EnumStats, Method, Partition, Region};
+use crate::geometry::ConvexPolygon;
+use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
+use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_ZERO_ROW};
+use crate::{Domain, Error, Network, Pattern, Polytope, Result};
+
+/// What the walk knows about the domain.
+pub(crate) struct Setup {
+    pub bbox: Option<(Array1<f64>, Array1<f64>)>,
+    pub tol_radius: f64,
+    pub window: Option<Vec<[f64; 2]>>,
+}
+
+impl Setup {
+    pub(crate) fn new(domain: &Domain, opts: &EnumOptions, lp: &mut LpStats) -> Result<Setup> {
+        let bbox = match domain.bounding_box() {
+            Some(b) => Some(b),
+            None => Some(lp_bounding_box(&domain.constraints()?, lp)?),
+        };
+        let diameter = bbox
+            .as_ref()
+            .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt());
+        let tol_radius = opts.tol_radius.unwrap_or(TOL_RADIUS_REL * diameter);
+        Ok(Setup {
+            bbox,
+            tol_radius,
+            window: domain.window_polygon()?,
+        })
+    }
+}
+
+/// The box of a bounded polytope, by two LPs per coordinate.
+fn lp_bounding_box(p: &Polytope, lp: &mut LpStats) -> Result<(Array1<f64>, Array1<f64>)> {
+    let d = p.dim();
+    let mut lo = Array1::zeros(d);
+    let mut hi = Array1::zeros(d);
+    for k in 0..d {
+        for (sign, slot) in [(1.0, &mut hi), (-1.0, &mut lo)] {
+            let mut c = Array1::zeros(d);
+            c[k] = sign;
+            lp.lps_solved += 1;
+            match LpProblem::new(c.view(), p.a.view(), p.b.view()).solve("domain bounding box")? {
+                LpOutcome::Optimal { value, .. } => slot[k] = sign * value,
+                LpOutcome::Unbounded => return Err(Error::invalid("polytope domain", "unbounded")),
+                LpOutcome::Infeasible => return Err(Error::invalid("polytope domain", "empty")),
+            }
+        }
+    }
+    Ok((lo, hi))
+}
+
+/// The outcome of analysing one candidate pattern.
+pub(crate) enum Cell {
+    /// No point has this pattern.
+    Empty,
+    /// The cell has no interior (Chebyshev radius at most the tolerance).
+    Thin,
+    /// A region, the patterns across its facets (its neighbours when they are
+    /// regions), and further candidates to visit (plain flips that the witness
+    /// points contradicted).
+    Region {
+        region: Region,
+        across: Vec<Pattern>,
+        candidates: Vec<Pattern>,
+    },
+}
+
+/// Analyses one pattern: feasibility, Chebyshev ball, facets, neighbours.
+pub(crate) fn analyse(
+    net: &Network,
+    domain: &Domain,
+    setup: &Setup,
+    pattern: &Pattern,
+    lp: &mut LpStats,
+) -> Result<Cell> {
+    let values = pattern.to_values();
+    let raw = raw_region(net, &values, domain)?;
+    if violates_strict_zero_row(&raw, &values) {
+        lp.lps_skipped += 1;
+        return Ok(Cell::Empty);
+    }
+    let context = format!("region {pattern}");
+    lp.lps_solved += 1;
+    let Some((center, radius)) = chebyshev_ball(&raw.polytope, &context)? else {
+        return Ok(Cell::Empty);
+    };
+    if radius <= setup.tol_radius {
+        return Ok(Cell::Thin);
+    }
+    let bbox = setup.bbox.as_ref().map(|(lo, hi)| (lo.view(), hi.view()));
+    let report = facets(&raw.polytope, center.view(), bbox, &context)?;
+    lp.lps_solved += report.stats.lps_solved;
+    lp.lps_skipped += report.stats.lps_skipped;
+    let keep: Vec<usize> = report.facets.iter().map(|f| f.row).collect();
+    let mut across = Vec::new();
+    let mut candidates = Vec::new();
+    for facet in &report.facets {
+        if matches!(raw.sources[facet.row], RowSource::Domain(_)) {
+            continue;
+        }
+        let rows: Vec<usize> = std::iter::once(facet.row)
+            .chain(facet.duplicates.iter().copied())
+            .collect();
+        let flipped = flip(&values, &rows, &raw.sources);
+        let witness = witness_across(&raw.polytope, &rows, center.view(), radius, lp, &context)?;
+        match witness {
+            Some((foot, normal, step)) => {
+                let seen = pattern_just_across(net, domain, &foot, &normal, step)?;
+                if seen != flipped {
+                    candidates.push(flipped);
+                }
+                across.push(seen);
+            }
+            None => candidates.push(flipped),
+        }
+    }
+    let polytope = select_rows(&raw.polytope, &keep);
+    let sources = keep.iter().map(|&i| raw.sources[i]).collect();
+    let polygon = setup
+        .window
+        .as_ref()
+        .map(|w| clip_window(w, &polytope))
+        .transpose()?;
+    let volume = polygon.as_ref().map(|p| crate::geometry::signed_area(p));
+    let region = Region {
+        pattern: pattern.clone(),
+        polytope,
+        sources,
+        center,
+        radius,
+        affine: raw.affine,
+        neighbors: Vec::new(),
+        volume,
+        polygon,
+    };
+    Ok(Cell::Region {
+        region,
+        across,
+        candidates,
+    })
+}
+
+/// A unit whose pre-activation is constant on the domain must be strictly
+/// positive to be on piece 1, and a max unit whose rival ties it everywhere
+/// loses to the lower index: such rows (zero rows with no slack) make the
+/// pattern impossible, although `0 <= 0` holds.
+fn violates_strict_zero_row(raw: &RawRegion, values: &[u8]) -> bool {
+    raw.polytope
+        .a
+        .outer_iter()
+        .zip(&raw.polytope.b)
+        .zip(&raw.sources)
+        .any(|((row, &b), src)| {
+            let zero = row.iter().all(|v| v.abs() < TOL_ZERO_ROW);
+            let no_slack = b <= TOL_LP_FEAS;
+            zero && no_slack
+                && match *src {
+                    RowSource::Unit(u) => values[u] == 1,
+                    RowSource::MaxRival { unit, rival } => rival < values[unit],
+                    RowSource::Domain(_) => false,
+                }
+        })
+}
+
+/// The pattern with the units of the given rows switched to their other side.
+fn flip(values: &[u8], rows: &[usize], sources: &[RowSource]) -> Pattern {
+    let mut v = values.to_vec();
+    for &r in rows {
+        match sources[r] {
+            RowSource::Unit(u) => v[u] = 1 - v[u],
+            RowSource::MaxRival { unit, rival } => v[unit] = rival,
+            RowSource::Domain(_) => {}
+        }
+    }
+    Pattern::from_checked(&v)
+}
+
+/// The pattern of the region adjacent across a facet: read at `foot + t normal`
+/// for shrinking `t` until two successive steps agree, so that a neighbour
+/// thinner than the first step is not jumped over.
+fn pattern_just_across(
+    net: &Network,
+    domain: &Domain,
+    foot: &Array1<f64>,
+    normal: &Array1<f64>,
+    step: f64,
+) -> Result<Pattern> {
+    let at = |t: f64| net.pattern(domain.to_input((foot + &(normal * t)).view()).view());
+    let scale = foot.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let floor = 1e3 * f64::EPSILON * scale;
+    let mut t = step;
+    let mut current = at(t)?;
+    while t / WITNESS_SHRINK > floor {
+        let closer = at(t / WITNESS_SHRINK)?;
+        if closer == current {
+            break;
+        }
+        current = closer;
+        t /= WITNESS_SHRINK;
+    }
+    Ok(current)
+}
+
+/// The factor by which [`pattern_just_across`] shrinks its step.
+const WITNESS_SHRINK: f64 = 16.0;
+
+/// A point on the facet made of `rows` (all on one hyperplane), in its relative
+/// interior, with the unit outward normal and a first step length: the foot of
+/// the Chebyshev centre on the hyperplane when it lies inside the facet, else
+/// the centre of the facet's own largest inscribed ball (one LP). `None` when
+/// the facet has no relative interior.
+fn witness_across(
+    p: &Polytope,
+    rows: &[usize],
+    center: ArrayView1<f64>,
+    radius: f64,
+    lp: &mut LpStats,
+    context: &str,
+) -> Result<Option<(Array1<f64>, Array1<f64>, f64)>> {
+    let (u, beta) = unit_row(p, rows[0]);
+    let others: Vec<usize> = (0..p.len()).filter(|i| !rows.contains(i)).collect();
+    let foot = &center + &(&u * (beta - u.dot(&center)));
+    let margin = others
+        .iter()
+        .map(|&k| slack(p, k, foot.view()))
+        .fold(f64::INFINITY, f64::min);
+    let (point, inner) = if margin > TOL_LP_FEAS * (1.0 + radius) {
+        lp.lps_skipped += 1;
+        (foot, margin)
+    } else {
+        lp.lps_solved += 1;
+        match facet_ball(p, &others, &u, beta, context)? {
+            Some(found) => found,
+            None => return Ok(None),
+        }
+    };
+    let step = 0.25 * inner.min(radius);
+    Ok(Some((point, u, step)))
+}
+
+/// Row `i` scaled to unit norm: `(u, beta)` with `u . y <= beta`.
+fn unit_row(p: &Polytope, i: usize) -> (Array1<f64>, f64) {
+    let row = p.a.row(i);
+    let n = row.dot(&row).sqrt();
+    (row.mapv(|v| v / n), p.b[i] / n)
+}
+
+/// The distance from `y` to hyperplane `k`, positive inside.
+fn slack(p: &Polytope, k: usize, y: ArrayView1<f64>) -> f64 {
+    let row = p.a.row(k);
+    let n = row.dot(&row).sqrt();
+    if n < TOL_ZERO_ROW {
+        return f64::INFINITY;
+    }
+    (p.b[k] - row.dot(&y)) / n
+}
+
+/// The largest ball of the facet `{u . y = beta}` inside the other rows: its
+/// centre and radius, `None` when the radius is not positive.
+fn facet_ball(
+    p: &Polytope,
+    others: &[usize],
+    u: &Array1<f64>,
+    beta: f64,
+    context: &str,
+) -> Result<Option<(Array1<f64>, f64)>> {
+    let d = p.dim();
+    let mut a = Array2::zeros((others.len() + 3, d + 1));
+    let mut b = Array1::zeros(others.len() + 3);
+    for (r, &k) in others.iter().enumerate() {
+        let row = p.a.row(k);
+        let n = row.dot(&row).sqrt();
+        if n < TOL_ZERO_ROW {
+            continue;
+        }
+        // Within the hyperplane, the distance to row k's boundary is measured
+        // along the row's component orthogonal to u.
+        let tangent = &row.to_owned() - &(u * row.dot(u));
+        a.row_mut(r).slice_mut(ndarray::s![..d]).assign(&row);
+        a[[r, d]] = tangent.dot(&tangent).sqrt().max(TOL_ZERO_ROW);
+        b[r] = p.b[k];
+    }
+    let m = others.len();
+    a.row_mut(m).slice_mut(ndarray::s![..d]).assign(u);
+    b[m] = beta;
+    a.row_mut(m + 1)
+        .slice_mut(ndarray::s![..d])
+        .assign(&u.mapv(|v| -v));
+    b[m + 1] = -beta;
+    a[[m + 2, d]] = -1.0;
+    let mut c = Array1::zeros(d + 1);
+    c[d] = 1.0;
+    match LpProblem::new(c.view(), a.view(), b.view()).solve(&format!("facet of {context}"))? {
+        LpOutcome::Optimal { x, value } if value > 0.0 => Ok(Some((Array1::from(x[..d].to_vec()), value))),
+        _ => Ok(None),
+    }
+}
+
+fn select_rows(p: &Polytope, rows: &[usize]) -> Polytope {
+    Polytope {
+        a: p.a.select(Axis(0), rows),
+        b: p.b.select(Axis(0), rows),
+    }
+}
+
+/// The polygon of a 2-D region: the window clipped by the region's rows.
+fn clip_window(window: &[[f64; 2]], p: &Polytope) -> Result<Vec<[f64; 2]>> {
+    let mut poly = ConvexPolygon::from_vertices(window.to_vec())?;
+    for (row, &b) in p.a.outer_iter().zip(&p.b) {
+        match poly.clip([row[0], row[1]], -b) {
+            Some(next) => poly = next,
+            None => return Ok(Vec::new()),
+        }
+    }
+    Ok(poly.vertices().to_vec())
+}
+
+/// The patterns of a few points of the domain, to start the walk from: the
+/// Chebyshev centre of the domain, then points spread over it.
+fn seeds(net: &Network, domain: &Domain, lp: &mut LpStats) -> Result<Vec<Pattern>> {
+    let dom = domain.constraints()?;
+    lp.lps_solved += 1;
+    let (center, radius) =
+        chebyshev_ball(&dom, "domain")?.ok_or_else(|| Error::invalid("domain", "empty"))?;
+    let mut points = vec![center.clone()];
+    for k in 0..dom.dim().min(8) {
+        let mut off = Array1::zeros(dom.dim());
+        off[k] = 0.5 * radius;
+        points.push(&center + &off);
+    }
+    points
+        .iter()
+        .map(|y| net.pattern(domain.to_input(y.view()).view()))
+        .collect()
+}
+
+/// Runs the walk.
+pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
+    let watch = Watch::new(opts);
+    let mut lp = LpStats::default();
+    let setup = Setup::new(domain, opts, &mut lp)?;
+    let mut stats = EnumStats {
+        method: Method::Lp,
+        ..EnumStats::default()
+    };
+    let mut visited: HashSet<Pattern> = HashSet::new();
+    let mut index: HashMap<Pattern, usize> = HashMap::new();
+    let mut regions: Vec<Region> = Vec::new();
+    let mut edges: Vec<(usize, Pattern)> = Vec::new();
+    let mut frontier: Vec<Pattern> = Vec::new();
+    for s in seeds(net, domain, &mut lp)? {
+        if visited.insert(s.clone()) {
+            frontier.push(s);
+        }
+    }
+    let run = |p: &Pattern| -> Result<(Cell, LpStats)> {
+        let mut local = LpStats::default();
+        analyse(net, domain, &setup, p, &mut local).map(|c| (c, local))
+    };
+    while !frontier.is_empty() {
+        let outcomes: Vec<Result<(Cell, LpStats)>> = match opts.threads {
+            Some(1) => frontier.iter().map(run).collect(),
+            _ => frontier.par_iter().map(run).collect(),
+        };
+        let mut next = Vec::new();
+        for outcome in outcomes {
+            let (cell, used) = outcome?;
+            lp += used;
+            match cell {
+                Cell::Empty => {}
+                Cell::Thin => stats.rejected_thin += 1,
+                Cell::Region {
+                    region,
+                    across,
+                    candidates,
+                } => {
+                    let id = regions.len();
+                    index.insert(region.pattern.clone(), id);
+                    regions.push(region);
+                    edges.extend(across.iter().map(|q| (id, q.clone())));
+                    for q in across.into_iter().chain(candidates) {
+                        if visited.insert(q.clone()) {
+                            next.push(q);
+                        }
+                    }
+                }
+            }
+        }
+        frontier = next;
+        watch.report(regions.len(), frontier.len(), false);
+        if let Some(limit) = watch.exceeded(regions.len()) {
+            return Err(incomplete(
+                limit, regions, edges, &index, stats, lp, &watch, domain, net,
+            ));
+        }
+    }
+    watch.report(regions.len(), 0, true);
+    Ok(finish(regions, edges, &index, stats, lp, &watch, domain, net))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    mut regions: Vec<Region>,
+    edges: Vec<(usize, Pattern)>,
+    index: &HashMap<Pattern, usize>,
+    mut stats: EnumStats,
+    lp: LpStats,
+    watch: &Watch<'_>,
+    domain: &Domain,
+    net: &Network,
+) -> Partition {
+    for (a, q) in edges {
+        if let Some(&b) = index.get(&q) {
+            if a != b {
+                regions[a].neighbors.push(b);
+                regions[b].neighbors.push(a);
+            }
+        }
+    }
+    stats.lps_solved = lp.lps_solved;
+    stats.lps_skipped = lp.lps_skipped;
+    stats.elapsed = watch.elapsed();
+    Partition::assemble(regions, stats, domain.clone(), net.clone())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn incomplete(
+    limit: String,
+    regions: Vec<Region>,
+    edges: Vec<(usize, Pattern)>,
+    index: &HashMap<Pattern, usize>,
+    stats: EnumStats,
+    lp: LpStats,
+    watch: &Watch<'_>,
+    domain: &Domain,
+    net: &Network,
+) -> Error {
+    let partial = finish(regions, edges, index, stats, lp, watch, domain, net);
+    Error::Incomplete {
+        limit,
+        partial: Box::new(partial),
+    }
+}
