@@ -6,10 +6,10 @@ use ndarray::{Array2, ArrayView2};
 /// A standard-layout view of `x` as a faer matrix (copying only when `x` is strided).
 fn as_faer<'a>(x: &ArrayView2<'a, f64>, buf: &'a mut Option<Array2<f64>>) -> MatRef<'a, f64> {
     let (r, c) = x.dim();
-    if let Some(s) = x.clone().to_slice() {
+    if let Some(s) = (*x).to_slice() {
         return MatRef::from_row_major_slice(s, r, c);
     }
-    if let Some(s) = x.clone().reversed_axes().to_slice() {
+    if let Some(s) = (*x).reversed_axes().to_slice() {
         return MatRef::from_column_major_slice(s, r, c);
     }
     let owned = buf.insert(x.as_standard_layout().into_owned());

@@ -96,6 +96,7 @@ fn leaky(v: f64, a: f64) -> f64 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn random_conv(
     rng: &mut StdRng,
     cin: usize,

@@ -252,7 +252,7 @@ fn decode_ints(body: &[u8], size: usize, little: bool, signed: bool) -> Vec<f64>
 
 fn decode_unicode(body: &[u8], chars: usize, little: bool) -> Result<Vec<String>, NpyError> {
     if chars == 0 {
-        return Ok(vec![String::new(); 0]);
+        return Ok(Vec::new());
     }
     body.chunks_exact(chars * 4)
         .map(|item| {

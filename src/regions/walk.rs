@@ -79,7 +79,7 @@ pub(crate) enum Cell {
     /// regions), and further candidates to visit (plain flips that the witness
     /// points contradicted).
     Region {
-        region: Region,
+        region: Box<Region>,
         across: Vec<Pattern>,
         candidates: Vec<Pattern>,
     },
@@ -154,7 +154,7 @@ pub(crate) fn analyse(
         polygon,
     };
     Ok(Cell::Region {
-        region,
+        region: Box::new(region),
         across,
         candidates,
     })
@@ -224,6 +224,9 @@ fn pattern_just_across(
 /// The factor by which [`pattern_just_across`] shrinks its step.
 const WITNESS_SHRINK: f64 = 16.0;
 
+/// A point on a facet, the facet's unit outward normal and a first step length.
+type FacetWitness = (Array1<f64>, Array1<f64>, f64);
+
 /// A point on the facet made of `rows` (all on one hyperplane), in its relative
 /// interior, with the unit outward normal and a first step length: the foot of
 /// the Chebyshev centre on the hyperplane when it lies inside the facet, else
@@ -236,7 +239,7 @@ fn witness_across(
     radius: f64,
     lp: &mut LpStats,
     context: &str,
-) -> Result<Option<(Array1<f64>, Array1<f64>, f64)>> {
+) -> Result<Option<FacetWitness>> {
     let (u, beta) = unit_row(p, rows[0]);
     let others: Vec<usize> = (0..p.len()).filter(|i| !rows.contains(i)).collect();
     let foot = &center + &(&u * (beta - u.dot(&center)));
@@ -396,7 +399,7 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
                 } => {
                     let id = regions.len();
                     index.insert(region.pattern.clone(), id);
-                    regions.push(region);
+                    regions.push(*region);
                     edges.extend(across.iter().map(|q| (id, q.clone())));
                     for q in across.into_iter().chain(candidates) {
                         if visited.insert(q.clone()) {
