@@ -14,3 +14,13 @@ pub const TOL_ZERO_ROW: f64 = 1e-14;
 /// Slack with which a constraint counts as active or redundant in LP tests,
 /// relative to the row norm.
 pub const TOL_LP_FEAS: f64 = 1e-9;
+
+/// Largest constraint violation of a point an LP solver returns as optimal,
+/// relative to the magnitude of the terms of each row (`sum_j |a_ij x_j| + |b_i|`
+/// plus the row's norm); a worse answer counts as a solver failure and is retried.
+pub const TOL_LP_RESIDUAL: f64 = 1e-7;
+
+/// Cap on the Chebyshev radius, relative to the largest distance of a constraint
+/// hyperplane from the origin (at least 1): a set whose inscribed balls reach the
+/// cap is reported with an infinite radius.
+pub const CHEBYSHEV_RADIUS_CAP_REL: f64 = 1e6;

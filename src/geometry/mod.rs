@@ -1,10 +1,14 @@
-//! Geometry types: [`Polytope`], [`Domain`], [`Plane`] and [`Window`].
+//! Geometry types: [`Polytope`], [`Domain`], [`Plane`], [`Window`] and
+//! [`ConvexPolygon`].
 
 mod domain;
 mod plane;
+mod polygon;
 mod polytope;
+pub(crate) mod predicates;
 
 pub use domain::Domain;
 pub use plane::{Plane, Window};
+pub use polygon::{ConvexPolygon, Split};
 pub use polytope::Polytope;
 pub(crate) use plane::signed_area;

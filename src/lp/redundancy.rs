@@ -1,0 +1,442 @@
+//! Facets of a polytope: the rows of `a x <= b` that are not redundant.
+//!
+//! With rows scaled to unit norm (`u_i . x <= beta_i`), row `i` is a **facet**
+//! when
+//!
+//! ```text
+//! max u_i . x   subject to   u_k . x <= beta_k (k != i),   u_i . x <= beta_i + 1
+//! ```
+//!
+//! exceeds `beta_i` by more than [`TOL_LP_FEAS`]; otherwise it is redundant.
+//! Rows are decided in this order, cheapest first:
+//!
+//! 1. zero rows are redundant;
+//! 2. rows with the same unit normal: only the tightest can be a facet, and rows
+//!    within [`TOL_LP_FEAS`] of it are its duplicates (one representative, the
+//!    lowest index, is decided for all);
+//! 3. a row whose hyperplane misses a known bounding box (its maximum over the
+//!    box stays below `beta_i` by more than the tolerance) is redundant;
+//! 4. ray shooting from the interior point along each undecided normal: the
+//!    first hyperplane hit is a facet when every other row keeps a slack above
+//!    the tolerance at the hit point (that point then certifies the LP above);
+//! 5. the LP above, by constraint generation: it starts from the facets known so
+//!    far and adds the most violated row to the solved program (a warm re-solve)
+//!    until its optimum satisfies every row or falls below `beta_i`.
+//!
+//! A row found redundant leaves the system for the later LPs (sequential
+//! elimination), so two nearly coinciding rows that escaped step 2 still leave
+//! exactly one facet.
+
+use ndarray::{ArrayView1, Axis};
+
+use super::screen::{empty_polytope, Rows, Status};
+use super::{LpOutcome, LpProblem, LpStats, WarmLp};
+use crate::geometry::Polytope;
+use crate::tol::TOL_LP_FEAS;
+use crate::{Error, Result};
+
+/// One facet of a polytope: a representative row and the rows that coincide with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Facet {
+    /// The representative: the lowest index among the coinciding rows.
+    pub row: usize,
+    /// The other rows with the same unit normal and right-hand side (within
+    /// [`TOL_LP_FEAS`]), ascending: several network units can share a hyperplane.
+    pub duplicates: Vec<usize>,
+}
+
+/// The facets of a polytope and the LP work it took.
+///
+/// # Invariants
+///
+/// `facets` is sorted by `row`; every row index appears at most once as a
+/// representative or duplicate; `stats.lps_solved + stats.lps_skipped` is the
+/// number of rows.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FacetReport {
+    /// The facets, by ascending representative row.
+    pub facets: Vec<Facet>,
+    /// Rows decided by their own LP (`lps_solved`) or by a cheap test (`lps_skipped`).
+    pub stats: LpStats,
+}
+
+/// The facets of `p`, given a point `interior` of it and optionally a box `(lo, hi)`
+/// known to contain it (for example the domain's box).
+///
+/// `interior` should lie strictly inside: it is the origin of the rays of step 4,
+/// which are skipped (leaving the work to LPs) when some row has no slack there.
+///
+/// # Errors
+///
+/// [`Error::Shape`] when the sizes of `p`, `interior` or the box disagree;
+/// [`Error::Lp`] (naming `context`) when the solver fails or the polytope turns
+/// out to be empty.
+///
+/// # Complexity
+///
+/// `O(m log m + m^2 d)` for the cheap tests (`m` rows, `d` dimensions), plus one
+/// LP with warm re-solves per row they leave undecided.
+pub(crate) fn facets(
+    p: &Polytope,
+    interior: ArrayView1<'_, f64>,
+    bbox: Option<(ArrayView1<'_, f64>, ArrayView1<'_, f64>)>,
+    context: &str,
+) -> Result<FacetReport> {
+    check_sizes(p, interior, bbox, context)?;
+    let mut rows = Rows::normalised(p, context)?;
+    rows.mark_parallel();
+    if let Some((lo, hi)) = bbox {
+        rows.mark_outside_box(lo, hi);
+    }
+    rows.certify_by_rays(interior);
+    let mut stats = LpStats::default();
+    rows.decide_by_lp(&mut stats, context)?;
+    stats.lps_skipped = p.len() - stats.lps_solved;
+    Ok(FacetReport {
+        facets: rows.collect_facets(),
+        stats,
+    })
+}
+
+impl Rows {
+    /// Step 5: decides every undecided row by an LP, in index order.
+    fn decide_by_lp(&mut self, stats: &mut LpStats, context: &str) -> Result<()> {
+        let mut working: Vec<usize> = (0..self.beta.len())
+            .filter(|&k| self.status[k] == Status::Facet)
+            .collect();
+        for i in 0..self.beta.len() {
+            if self.status[i] != Status::Undecided {
+                continue;
+            }
+            stats.lps_solved += 1;
+            let decided = self.decide_row(i, &mut working, stats, context)?;
+            self.status[i] = decided;
+            if decided == Status::Facet {
+                working.push(i);
+            } else {
+                working.retain(|&k| k != i);
+            }
+        }
+        Ok(())
+    }
+
+    /// The LP of row `i` by constraint generation: starts from the working rows
+    /// and adds the most violated active row until the optimum is decisive.
+    /// Rows it adds join `working`, as they are likely facets of later rows too.
+    fn decide_row(
+        &self,
+        i: usize,
+        working: &mut Vec<usize>,
+        stats: &mut LpStats,
+        context: &str,
+    ) -> Result<Status> {
+        let in_lp: Vec<usize> = working.iter().copied().filter(|&k| k != i).collect();
+        let mut a = self.u.select(Axis(0), &in_lp);
+        a.push_row(self.u.row(i))
+            .map_err(|e| Error::shape("facet LP row", self.u.ncols(), e))?;
+        let mut b: Vec<f64> = in_lp.iter().map(|&k| self.beta[k]).collect();
+        b.push(self.beta[i] + 1.0);
+        let problem = LpProblem::new(self.u.row(i), a.view(), ArrayView1::from(&b[..]));
+        let mut lp = WarmLp::new(&problem, context)?;
+        loop {
+            let violated = match lp.outcome() {
+                LpOutcome::Optimal { value, .. } if *value <= self.beta[i] + TOL_LP_FEAS => {
+                    return Ok(Status::Redundant)
+                }
+                LpOutcome::Optimal { x, .. } => self.most_violated(i, x),
+                LpOutcome::Infeasible => return Err(empty_polytope(context)),
+                LpOutcome::Unbounded => {
+                    return Err(Error::Lp {
+                        context: context.to_owned(),
+                        reason: format!("facet LP of row {i} unbounded despite its cap"),
+                    })
+                }
+            };
+            let Some(k) = violated else {
+                return Ok(Status::Facet);
+            };
+            lp.add_row(self.u.row(k), self.beta[k])?;
+            stats.warm_resolves += 1;
+            if !working.contains(&k) {
+                working.push(k);
+            }
+        }
+    }
+
+    /// The active row other than `i` that `x` violates most, if by more than the tolerance.
+    fn most_violated(&self, i: usize, x: &[f64]) -> Option<usize> {
+        let x = ArrayView1::from(x);
+        (0..self.beta.len())
+            .filter(|&k| k != i && self.is_active(k))
+            .map(|k| (k, self.u.row(k).dot(&x) - self.beta[k]))
+            .filter(|&(_, violation)| violation > TOL_LP_FEAS)
+            .max_by(|p, q| p.1.total_cmp(&q.1))
+            .map(|(k, _)| k)
+    }
+
+    /// The facets with their duplicates, by ascending row.
+    fn collect_facets(&self) -> Vec<Facet> {
+        let mut duplicates: Vec<Vec<usize>> = vec![Vec::new(); self.beta.len()];
+        for (j, status) in self.status.iter().enumerate() {
+            if let Status::DuplicateOf(rep) = *status {
+                duplicates[rep].push(j);
+            }
+        }
+        self.status
+            .iter()
+            .zip(duplicates)
+            .enumerate()
+            .filter(|(_, (status, _))| **status == Status::Facet)
+            .map(|(row, (_, duplicates))| Facet { row, duplicates })
+            .collect()
+    }
+}
+
+/// Checks that the polytope, the interior point and the box agree in size.
+fn check_sizes(
+    p: &Polytope,
+    interior: ArrayView1<'_, f64>,
+    bbox: Option<(ArrayView1<'_, f64>, ArrayView1<'_, f64>)>,
+    context: &str,
+) -> Result<()> {
+    if p.a.nrows() != p.b.len() {
+        let what = format!("polytope right-hand side ({context})");
+        return Err(Error::shape(what, p.a.nrows(), p.b.len()));
+    }
+    let d = p.dim();
+    if interior.len() != d {
+        return Err(Error::shape(
+            format!("interior point ({context})"),
+            d,
+            interior.len(),
+        ));
+    }
+    if let Some((lo, hi)) = bbox {
+        if lo.len() != d || hi.len() != d {
+            let got = format!("{} and {}", lo.len(), hi.len());
+            return Err(Error::shape(format!("bounding box ({context})"), d, got));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{array, Array1, Array2};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    use super::*;
+
+    /// The cube `[0, 1]^d`: rows `x_j <= 1` at `2j`, `-x_j <= 0` at `2j + 1`.
+    fn unit_cube(d: usize) -> Polytope {
+        let mut a = Array2::zeros((2 * d, d));
+        let mut b = Array1::zeros(2 * d);
+        for j in 0..d {
+            a[[2 * j, j]] = 1.0;
+            b[2 * j] = 1.0;
+            a[[2 * j + 1, j]] = -1.0;
+        }
+        Polytope { a, b }
+    }
+
+    fn with_rows(mut p: Polytope, rows: &[(&[f64], f64)]) -> Polytope {
+        let mut b = p.b.to_vec();
+        for (row, rhs) in rows {
+            p.a.push_row(ArrayView1::from(*row)).unwrap();
+            b.push(*rhs);
+        }
+        p.b = Array1::from(b);
+        p
+    }
+
+    fn facet_rows(report: &FacetReport) -> Vec<usize> {
+        report.facets.iter().map(|f| f.row).collect()
+    }
+
+    fn run(p: &Polytope, z: &Array1<f64>) -> FacetReport {
+        let report = facets(p, z.view(), None, "test").unwrap();
+        assert_eq!(report.stats.lps_solved + report.stats.lps_skipped, p.len());
+        report
+    }
+
+    #[test]
+    fn facets_of_cube_are_all_rows() {
+        let p = unit_cube(3);
+        let report = run(&p, &Array1::from_elem(3, 0.5));
+        assert_eq!(facet_rows(&report), (0..6).collect::<Vec<_>>());
+        assert!(report.facets.iter().all(|f| f.duplicates.is_empty()));
+        assert_eq!(
+            report.stats.lps_solved, 0,
+            "rays from the centre certify every facet"
+        );
+    }
+
+    #[test]
+    fn facets_drop_redundant_rows_of_cube() {
+        // x1 <= 2 is loose, x1 + x2 + x3 <= 3 only touches the vertex (1, 1, 1),
+        // -x1 - x2 <= 0.5 holds on the whole cube, 0 . x <= 1 is a zero row.
+        let rows: [(&[f64], f64); 4] = [
+            (&[1.0, 0.0, 0.0], 2.0),
+            (&[1.0, 1.0, 1.0], 3.0),
+            (&[-1.0, -1.0, 0.0], 0.5),
+            (&[0.0, 0.0, 0.0], 1.0),
+        ];
+        let p = with_rows(unit_cube(3), &rows);
+        let report = run(&p, &Array1::from_elem(3, 0.5));
+        assert_eq!(facet_rows(&report), (0..6).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn facets_keep_one_representative_of_duplicates() {
+        // Rows 6 and 7 are x1 <= 1 again (scaled); row 8 is a looser parallel row.
+        let rows: [(&[f64], f64); 3] = [(&[2.0, 0.0], 2.0), (&[1.0, 0.0], 1.0), (&[3.0, 0.0], 3.5)];
+        let p = with_rows(unit_cube(2), &rows);
+        let report = run(&p, &array![0.25, 0.75]);
+        assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
+        assert_eq!(report.facets[0].duplicates, vec![4, 5]);
+        // Moving the duplicate ahead makes it the representative.
+        let p = with_rows(unit_cube(2), &[(&[5.0, 0.0], 5.0)]);
+        let mut swapped = p.clone();
+        swapped.a.row_mut(0).assign(&p.a.row(4));
+        swapped.a.row_mut(4).assign(&p.a.row(0));
+        swapped.b.swap(0, 4);
+        let report = run(&swapped, &array![0.5, 0.5]);
+        assert_eq!(
+            report.facets[0],
+            Facet {
+                row: 0,
+                duplicates: vec![4]
+            }
+        );
+    }
+
+    #[test]
+    fn facets_reject_negative_zero_row() {
+        let p = with_rows(unit_cube(2), &[(&[0.0, 0.0], -1.0)]);
+        let err = facets(&p, array![0.5, 0.5].view(), None, "zero row");
+        assert!(matches!(err, Err(Error::Lp { .. })));
+    }
+
+    #[test]
+    fn facets_keep_one_of_nearly_coinciding_rows() {
+        // Row 4 tilts x <= 1 by 1e-8: it cuts the cube's edge x = 1 except at
+        // (1, 0), so row 0 becomes redundant and row 4 the facet.
+        let tilt = 1e-8;
+        let p = with_rows(unit_cube(2), &[(&[1.0, tilt], 1.0)]);
+        assert_eq!(facet_rows(&run(&p, &array![0.5, 0.5])), vec![1, 2, 3, 4]);
+        assert_eq!(
+            facet_rows(&run(&p, &array![1.0 - 2.0 * tilt, 0.5])),
+            vec![1, 2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn facets_of_simplex_are_all_rows() {
+        for d in [2, 4, 7] {
+            let mut a = Array2::zeros((d + 1, d));
+            let mut b = Array1::zeros(d + 1);
+            for j in 0..d {
+                a[[j, j]] = -1.0;
+                a[[d, j]] = 1.0;
+            }
+            b[d] = 1.0;
+            let z = Array1::from_elem(d, 0.5 / d as f64);
+            let report = run(&Polytope { a, b }, &z);
+            assert_eq!(facet_rows(&report), (0..=d).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn facets_of_unbounded_cone() {
+        // The quadrant x, y >= 0 with the redundant row x + y >= -1.
+        let p = Polytope {
+            a: array![[-1.0, 0.0], [0.0, -1.0], [-1.0, -1.0]],
+            b: array![0.0, 0.0, 1.0],
+        };
+        assert_eq!(facet_rows(&run(&p, &array![1.0, 1.0])), vec![0, 1]);
+    }
+
+    #[test]
+    fn facets_from_boundary_point_use_lps() {
+        // The interior point lies on a facet, so rays are skipped and LPs decide.
+        let p = with_rows(unit_cube(3), &[(&[1.0, 1.0, 0.0], 2.5)]);
+        let report = run(&p, &array![1.0, 0.5, 0.5]);
+        assert_eq!(facet_rows(&report), (0..6).collect::<Vec<_>>());
+        assert_eq!(report.stats.lps_solved, 7);
+    }
+
+    #[test]
+    fn facets_skip_rows_outside_box() {
+        // Both extra rows miss the box; x + y <= 2 touches its corner, so only an LP
+        // (or a ray) can tell.
+        let rows: [(&[f64], f64); 3] =
+            [(&[1.0, 1.0], 2.5), (&[1.0, -1.0], 1.5), (&[1.0, 1.0], 2.0)];
+        let p = with_rows(unit_cube(2), &rows);
+        let (lo, hi) = (Array1::zeros(2), Array1::ones(2));
+        let report = facets(
+            &p,
+            array![0.5, 0.5].view(),
+            Some((lo.view(), hi.view())),
+            "box",
+        )
+        .unwrap();
+        assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
+        assert_eq!(report.stats.lps_solved, 1);
+        assert_eq!(report.stats.lps_skipped, 6);
+    }
+
+    #[test]
+    fn facets_report_shape_errors() {
+        let p = unit_cube(2);
+        assert!(matches!(
+            facets(&p, array![0.5].view(), None, "bad"),
+            Err(Error::Shape { .. })
+        ));
+    }
+
+    /// Row `i` is a facet by the definition, one full LP per row.
+    fn reference_facets(p: &Polytope) -> Vec<(usize, f64)> {
+        let norms: Vec<f64> = p.a.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
+        (0..p.len())
+            .map(|i| {
+                let mut b = &p.b / &Array1::from(norms.clone());
+                let u = Array2::from_shape_fn(p.a.dim(), |(k, j)| p.a[[k, j]] / norms[k]);
+                b[i] += 1.0;
+                let outcome = LpProblem::new(u.row(i), u.view(), b.view())
+                    .solve("ref")
+                    .unwrap();
+                let LpOutcome::Optimal { value, .. } = outcome else {
+                    panic!("{outcome:?}")
+                };
+                (i, value - (b[i] - 1.0))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn facets_agree_with_one_lp_per_row() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut total = LpStats::default();
+        for trial in 0..30 {
+            let d = 2 + trial % 4;
+            let mut p = unit_cube(d);
+            p.b.mapv_inplace(|v| 2.0 * v); // the box [0, 2]^d around z = 1
+            for _ in 0..(5 + 3 * trial) {
+                let row: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let centre_value: f64 = row.iter().sum();
+                let rhs = centre_value + rng.random_range(0.05..1.5);
+                p = with_rows(p, &[(&row, rhs)]);
+            }
+            let report = run(&p, &Array1::ones(d));
+            total += report.stats;
+            let found = facet_rows(&report);
+            for (i, excess) in reference_facets(&p) {
+                if excess.abs() > 1e-6 {
+                    assert_eq!(found.contains(&i), excess > 0.0, "trial {trial} row {i}");
+                }
+            }
+        }
+        // Both the cheap tests and the warm LPs took part.
+        assert!(total.lps_skipped > 0 && total.lps_solved > 0 && total.warm_resolves > 0);
+    }
+}

@@ -1,0 +1,204 @@
+//! Cheap tests that decide rows of a polytope without an LP (steps 1-4 of
+//! [`facets`](super::facets)): zero rows, parallel and duplicate rows, rows a
+//! bounding box cannot violate, and facets certified by ray shooting.
+
+use ndarray::{Array1, Array2, ArrayView1};
+
+use crate::geometry::Polytope;
+use crate::tol::{TOL_LP_FEAS, TOL_ZERO_ROW};
+use crate::{Error, Result};
+
+/// What is known about a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Status {
+    /// Not decided yet.
+    Undecided,
+    /// A facet, proved by a ray or an LP.
+    Facet,
+    /// Redundant (or a zero row): it never bounds the set.
+    Redundant,
+    /// The same hyperplane as the given representative row.
+    DuplicateOf(usize),
+}
+
+/// The rows scaled to unit norm, with what is known about each.
+pub(super) struct Rows {
+    /// The rows scaled to unit norm.
+    pub(super) u: Array2<f64>,
+    /// The right-hand sides scaled with them.
+    pub(super) beta: Array1<f64>,
+    /// What is known about each row.
+    pub(super) status: Vec<Status>,
+}
+
+impl Rows {
+    /// Scales every row to unit norm; zero rows are redundant or prove the set empty.
+    pub(super) fn normalised(p: &Polytope, context: &str) -> Result<Rows> {
+        let mut u = p.a.clone();
+        let mut beta = p.b.clone();
+        let mut status = vec![Status::Undecided; p.len()];
+        for (i, mut row) in u.rows_mut().into_iter().enumerate() {
+            let norm = row.dot(&row).sqrt();
+            if norm >= TOL_ZERO_ROW {
+                row /= norm;
+                beta[i] /= norm;
+            } else if beta[i] < 0.0 {
+                return Err(empty_polytope(context));
+            } else {
+                status[i] = Status::Redundant;
+            }
+        }
+        Ok(Rows { u, beta, status })
+    }
+
+    /// The rows that still bound the set as far as is known.
+    pub(super) fn is_active(&self, k: usize) -> bool {
+        matches!(self.status[k], Status::Undecided | Status::Facet)
+    }
+
+    /// Step 2: groups rows with the same unit normal. Sorting by a generic linear
+    /// key brings equal normals next to each other, so only rows whose keys are
+    /// within the tolerance window are compared.
+    pub(super) fn mark_parallel(&mut self) {
+        let d = self.u.ncols();
+        let weights: Array1<f64> = (0..d).map(key_weight).collect();
+        let keys = self.u.dot(&weights);
+        let window = TOL_LP_FEAS * weights.sum();
+        let mut order: Vec<usize> = (0..self.beta.len())
+            .filter(|&i| self.is_active(i))
+            .collect();
+        order.sort_by(|&i, &j| keys[i].total_cmp(&keys[j]));
+        let mut grouped = vec![false; self.beta.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            if grouped[i] {
+                continue;
+            }
+            let class: Vec<usize> = std::iter::once(i)
+                .chain(
+                    order[pos + 1..]
+                        .iter()
+                        .copied()
+                        .take_while(|&j| keys[j] - keys[i] <= window)
+                        .filter(|&j| !grouped[j] && self.same_normal(i, j)),
+                )
+                .collect();
+            for &j in &class {
+                grouped[j] = true;
+            }
+            self.resolve_parallel_class(&class);
+        }
+    }
+
+    /// True when rows `i` and `j` have the same unit normal up to [`TOL_LP_FEAS`].
+    fn same_normal(&self, i: usize, j: usize) -> bool {
+        let (ui, uj) = (self.u.row(i), self.u.row(j));
+        ui.iter().zip(uj).all(|(a, b)| (a - b).abs() <= TOL_LP_FEAS)
+    }
+
+    /// Within a class of parallel rows only the tightest can bound the set; the
+    /// rows within tolerance of it coincide with it.
+    fn resolve_parallel_class(&mut self, class: &[usize]) {
+        if class.len() < 2 {
+            return;
+        }
+        let tightest = class
+            .iter()
+            .map(|&i| self.beta[i])
+            .fold(f64::INFINITY, f64::min);
+        let representative = class
+            .iter()
+            .copied()
+            .filter(|&i| self.beta[i] <= tightest + TOL_LP_FEAS)
+            .min()
+            .unwrap_or(class[0]);
+        for &i in class {
+            if i == representative {
+                continue;
+            }
+            self.status[i] = if self.beta[i] <= tightest + TOL_LP_FEAS {
+                Status::DuplicateOf(representative)
+            } else {
+                Status::Redundant
+            };
+        }
+    }
+
+    /// Step 3: a row whose hyperplane misses the box by more than the tolerance
+    /// is redundant. A row that only touches the box may still be a facet (the
+    /// box's own faces are usually rows of the polytope).
+    pub(super) fn mark_outside_box(&mut self, lo: ArrayView1<'_, f64>, hi: ArrayView1<'_, f64>) {
+        for i in 0..self.beta.len() {
+            if self.status[i] != Status::Undecided {
+                continue;
+            }
+            let box_max: f64 = self
+                .u
+                .row(i)
+                .iter()
+                .zip(lo.iter().zip(hi))
+                .map(|(&uj, (&l, &h))| (uj * l).max(uj * h))
+                .sum();
+            if box_max < self.beta[i] - TOL_LP_FEAS {
+                self.status[i] = Status::Redundant;
+            }
+        }
+    }
+
+    /// Step 4: shoots a ray from `z` along each undecided normal and certifies
+    /// the first hyperplane it hits when every other row keeps slack there.
+    pub(super) fn certify_by_rays(&mut self, z: ArrayView1<'_, f64>) {
+        let slack = &self.beta - &self.u.dot(&z);
+        let active: Vec<usize> = (0..self.beta.len())
+            .filter(|&k| self.is_active(k))
+            .collect();
+        if active.iter().any(|&k| slack[k] <= TOL_LP_FEAS) {
+            return; // z is not deep inside: a hit point could lie outside the set
+        }
+        for &i in &active {
+            if self.status[i] != Status::Undecided {
+                continue;
+            }
+            let approach = self.u.dot(&self.u.row(i));
+            if let Some(j) = certified_first_hit(&active, &slack, &approach) {
+                self.status[j] = Status::Facet;
+            }
+        }
+    }
+}
+
+/// The first row a ray hits, when it is certified as a facet: `slack[k]` is the
+/// slack of row `k` at the ray's origin and `approach[k]` the rate at which the
+/// ray closes it. At the hit point every other active row must keep a slack
+/// above [`TOL_LP_FEAS`], so stepping past the hyperplane along its normal by
+/// that much stays inside the other rows: the row's LP exceeds `beta` by more
+/// than the tolerance.
+fn certified_first_hit(
+    active: &[usize],
+    slack: &Array1<f64>,
+    approach: &Array1<f64>,
+) -> Option<usize> {
+    let (hit, step) = active
+        .iter()
+        .filter(|&&k| approach[k] > 0.0)
+        .map(|&k| (k, slack[k] / approach[k]))
+        .min_by(|p, q| p.1.total_cmp(&q.1))?;
+    let clear = active
+        .iter()
+        .all(|&k| k == hit || slack[k] - step * approach[k] > TOL_LP_FEAS);
+    clear.then_some(hit)
+}
+
+/// Generic positive weights (fractional parts of multiples of the golden ratio),
+/// so that different unit normals rarely share a sort key.
+fn key_weight(j: usize) -> f64 {
+    const GOLDEN: f64 = 0.618_033_988_749_894_8;
+    1.0 + ((j as f64 + 1.0) * GOLDEN).fract()
+}
+
+/// The error for a polytope that turns out to have no point.
+pub(super) fn empty_polytope(context: &str) -> Error {
+    Error::Lp {
+        context: context.to_owned(),
+        reason: "the polytope is empty, so it has no facets".to_owned(),
+    }
+}
