@@ -68,13 +68,13 @@ pub(crate) enum LpOutcome {
 ///
 /// # Invariants
 ///
-/// For a facet computation, `lps_solved + lps_skipped` is the number of rows:
-/// every row is decided either by its own LP or by a cheap test.
+/// For a facet computation, every row is decided either by its own LP (counted
+/// in `lps_solved`, with any auxiliary LPs) or by a cheap test (`lps_skipped`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct LpStats {
-    /// Fresh LP solves.
+    /// LPs solved from scratch.
     pub lps_solved: usize,
-    /// Questions decided by a cheap test instead of an LP.
+    /// Questions (rows) decided by a cheap test instead of an LP.
     pub lps_skipped: usize,
     /// Warm re-solves after adding a row to a solved LP (not counted in `lps_solved`).
     pub warm_resolves: usize,
