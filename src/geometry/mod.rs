@@ -1,4 +1,5 @@
-//! Geometry types: [`Polytope`], [`Domain`], [`Plane`] and [`Window`].
+//! Geometry types: [`Polytope`], [`Domain`], [`Plane`], [`Window`] and
+//! [`ConvexPolygon`].
 
 mod domain;
 mod plane;
@@ -7,6 +8,9 @@ mod polytope;
 pub(crate) mod predicates;
 
 pub use domain::Domain;
+pub use plane::{Plane, Window};
+pub use polygon::{ConvexPolygon, Split};
+pub use polytope::Polytope;
 pub(crate) use plane::signed_area;
 pub use plane::{Plane, Window};
 pub use polygon::{ConvexPolygon, Split};

@@ -11,12 +11,12 @@
 //! `Err(Error::Lp { .. })` means the solver itself failed, after a retry with
 //! rows scaled to unit norm.
 //!
-//! - [`microlp`](self::microlp): the only file that names solver types; it also
+//! - [`microlp`]: the only file that names solver types; it also
 //!   holds [`WarmLp`], which adds rows to a solved program and re-solves from
 //!   the previous basis.
-//! - [`chebyshev`](self::chebyshev): the Chebyshev centre and radius of a polytope.
-//! - [`redundancy`](self::redundancy): the facets (non-redundant rows) of a
-//!   polytope; [`screen`](self::screen) holds the cheap tests that decide most
+//! - [`chebyshev`]: the Chebyshev centre and radius of a polytope.
+//! - [`redundancy`]: the facets (non-redundant rows) of a
+//!   polytope; [`screen`] holds the cheap tests that decide most
 //!   rows without an LP.
 
 mod chebyshev;
@@ -26,7 +26,7 @@ mod screen;
 
 pub(crate) use chebyshev::chebyshev_ball;
 pub(crate) use microlp::WarmLp;
-pub(crate) use redundancy::facets;
+pub(crate) use redundancy::{facets, Facet, FacetReport};
 
 use ndarray::{ArrayView1, ArrayView2};
 
@@ -68,13 +68,13 @@ pub(crate) enum LpOutcome {
 ///
 /// # Invariants
 ///
-/// For a facet computation, `lps_solved + lps_skipped` is the number of rows:
-/// every row is decided either by its own LP or by a cheap test.
+/// For a facet computation, every row is decided either by its own LP (counted
+/// in `lps_solved`, with any auxiliary LPs) or by a cheap test (`lps_skipped`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct LpStats {
-    /// Fresh LP solves.
+    /// LPs solved from scratch.
     pub lps_solved: usize,
-    /// Questions decided by a cheap test instead of an LP.
+    /// Questions (rows) decided by a cheap test instead of an LP.
     pub lps_skipped: usize,
     /// Warm re-solves after adding a row to a solved LP (not counted in `lps_solved`).
     pub warm_resolves: usize,
@@ -92,6 +92,11 @@ impl<'a> LpProblem<'a> {
     /// The program `max c . x` subject to `a x <= b`.
     pub fn new(c: ArrayView1<'a, f64>, a: ArrayView2<'a, f64>, b: ArrayView1<'a, f64>) -> Self {
         LpProblem { c, a, b }
+    }
+
+    /// The number of variables.
+    pub fn dim(&self) -> usize {
+        self.c.len()
     }
 
     /// Solves the program; `context` names it in errors (for example a region's pattern).

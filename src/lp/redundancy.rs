@@ -19,7 +19,11 @@
 //! 4. ray shooting from the interior point along each undecided normal: the
 //!    first hyperplane hit is a facet when every other row keeps a slack above
 //!    the tolerance at the hit point (that point then certifies the LP above);
-//! 5. the LP above, by constraint generation: it starts from the facets known so
+//! 5. when many rows are left (more than `BOX_SCREEN_ROWS_PER_DIM` (4) per
+//!    dimension), `2 d` small LPs give the bounding box of the facets found so
+//!    far (within the known box), which contains the polytope, and step 3 runs
+//!    again with it;
+//! 6. the LP above, by constraint generation: it starts from the facets known so
 //!    far and adds the most violated row to the solved program (a warm re-solve)
 //!    until its optimum satisfies every row or falls below `beta_i`.
 //!
@@ -29,7 +33,7 @@
 
 use ndarray::{ArrayView1, Axis};
 
-use super::screen::{empty_polytope, Rows, Status};
+use super::screen::{empty_polytope, push_row, Rows, Status};
 use super::{LpOutcome, LpProblem, LpStats, WarmLp};
 use crate::geometry::Polytope;
 use crate::tol::TOL_LP_FEAS;
@@ -50,13 +54,15 @@ pub(crate) struct Facet {
 /// # Invariants
 ///
 /// `facets` is sorted by `row`; every row index appears at most once as a
-/// representative or duplicate; `stats.lps_solved + stats.lps_skipped` is the
-/// number of rows.
+/// representative or duplicate; `stats.lps_skipped` plus the number of rows
+/// decided by their own LP is the number of rows (`stats.lps_solved` counts
+/// those LPs and the bounding-box LPs of step 5).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct FacetReport {
     /// The facets, by ascending representative row.
     pub facets: Vec<Facet>,
-    /// Rows decided by their own LP (`lps_solved`) or by a cheap test (`lps_skipped`).
+    /// LPs solved (`lps_solved`), rows decided by a cheap test (`lps_skipped`)
+    /// and warm re-solves.
     pub stats: LpStats,
 }
 
@@ -74,8 +80,9 @@ pub(crate) struct FacetReport {
 ///
 /// # Complexity
 ///
-/// `O(m log m + m^2 d)` for the cheap tests (`m` rows, `d` dimensions), plus one
-/// LP with warm re-solves per row they leave undecided.
+/// `O(m log m + m^2 d)` for the cheap tests (`m` rows, `d` dimensions), at most
+/// `2 d` small LPs for the facet box, and one LP (with warm re-solves) per row
+/// left undecided.
 pub(crate) fn facets(
     p: &Polytope,
     interior: ArrayView1<'_, f64>,
@@ -90,8 +97,9 @@ pub(crate) fn facets(
     }
     rows.certify_by_rays(interior);
     let mut stats = LpStats::default();
-    rows.decide_by_lp(&mut stats, context)?;
-    stats.lps_skipped = p.len() - stats.lps_solved;
+    rows.screen_by_facet_box(bbox, &mut stats, context)?;
+    let rows_by_lp = rows.decide_by_lp(&mut stats, context)?;
+    stats.lps_skipped = p.len() - rows_by_lp;
     Ok(FacetReport {
         facets: rows.collect_facets(),
         stats,
@@ -99,16 +107,19 @@ pub(crate) fn facets(
 }
 
 impl Rows {
-    /// Step 5: decides every undecided row by an LP, in index order.
-    fn decide_by_lp(&mut self, stats: &mut LpStats, context: &str) -> Result<()> {
+    /// Step 6: decides every undecided row by an LP, in index order; returns
+    /// how many rows it decided.
+    fn decide_by_lp(&mut self, stats: &mut LpStats, context: &str) -> Result<usize> {
         let mut working: Vec<usize> = (0..self.beta.len())
             .filter(|&k| self.status[k] == Status::Facet)
             .collect();
+        let mut decided_rows = 0;
         for i in 0..self.beta.len() {
             if self.status[i] != Status::Undecided {
                 continue;
             }
             stats.lps_solved += 1;
+            decided_rows += 1;
             let decided = self.decide_row(i, &mut working, stats, context)?;
             self.status[i] = decided;
             if decided == Status::Facet {
@@ -117,7 +128,7 @@ impl Rows {
                 working.retain(|&k| k != i);
             }
         }
-        Ok(())
+        Ok(decided_rows)
     }
 
     /// The LP of row `i` by constraint generation: starts from the working rows
@@ -132,10 +143,8 @@ impl Rows {
     ) -> Result<Status> {
         let in_lp: Vec<usize> = working.iter().copied().filter(|&k| k != i).collect();
         let mut a = self.u.select(Axis(0), &in_lp);
-        a.push_row(self.u.row(i))
-            .map_err(|e| Error::shape("facet LP row", self.u.ncols(), e))?;
         let mut b: Vec<f64> = in_lp.iter().map(|&k| self.beta[k]).collect();
-        b.push(self.beta[i] + 1.0);
+        push_row(&mut a, &mut b, self.u.row(i), self.beta[i] + 1.0)?;
         let problem = LpProblem::new(self.u.row(i), a.view(), ArrayView1::from(&b[..]));
         let mut lp = WarmLp::new(&problem, context)?;
         loop {
@@ -255,7 +264,8 @@ mod tests {
 
     fn run(p: &Polytope, z: &Array1<f64>) -> FacetReport {
         let report = facets(p, z.view(), None, "test").unwrap();
-        assert_eq!(report.stats.lps_solved + report.stats.lps_skipped, p.len());
+        let stats = report.stats;
+        assert!(stats.lps_skipped <= p.len() && stats.lps_solved + stats.lps_skipped >= p.len());
         report
     }
 
@@ -369,13 +379,37 @@ mod tests {
     fn facets_skip_rows_outside_box() {
         // Both extra rows miss the box; x + y <= 2 touches its corner, so only an LP
         // (or a ray) can tell.
-        let rows: [(&[f64], f64); 3] = [(&[1.0, 1.0], 2.5), (&[1.0, -1.0], 1.5), (&[1.0, 1.0], 2.0)];
+        let rows: [(&[f64], f64); 3] =
+            [(&[1.0, 1.0], 2.5), (&[1.0, -1.0], 1.5), (&[1.0, 1.0], 2.0)];
         let p = with_rows(unit_cube(2), &rows);
         let (lo, hi) = (Array1::zeros(2), Array1::ones(2));
-        let report = facets(&p, array![0.5, 0.5].view(), Some((lo.view(), hi.view())), "box").unwrap();
+        let report = facets(
+            &p,
+            array![0.5, 0.5].view(),
+            Some((lo.view(), hi.view())),
+            "box",
+        )
+        .unwrap();
         assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
         assert_eq!(report.stats.lps_solved, 1);
         assert_eq!(report.stats.lps_skipped, 6);
+    }
+
+    #[test]
+    fn facets_screen_many_rows_by_facet_box() {
+        // P = [0, 0.1]^2 inside the box [0, 1]^2; 20 rows at distance 0.5 from the
+        // origin cross the box but miss P: 4 box LPs decide all of them.
+        let mut p = unit_cube(2);
+        p.b.mapv_inplace(|v| 0.1 * v);
+        for k in 0..20 {
+            let angle = std::f64::consts::FRAC_PI_2 * (k as f64 + 0.5) / 20.0;
+            p = with_rows(p, &[(&[angle.cos(), angle.sin()], 0.5)]);
+        }
+        let (lo, hi) = (Array1::zeros(2), Array1::ones(2));
+        let bbox = Some((lo.view(), hi.view()));
+        let report = facets(&p, array![0.05, 0.05].view(), bbox, "many").unwrap();
+        assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
+        assert_eq!((report.stats.lps_solved, report.stats.lps_skipped), (4, 24));
     }
 
     #[test]
@@ -395,7 +429,9 @@ mod tests {
                 let mut b = &p.b / &Array1::from(norms.clone());
                 let u = Array2::from_shape_fn(p.a.dim(), |(k, j)| p.a[[k, j]] / norms[k]);
                 b[i] += 1.0;
-                let outcome = LpProblem::new(u.row(i), u.view(), b.view()).solve("ref").unwrap();
+                let outcome = LpProblem::new(u.row(i), u.view(), b.view())
+                    .solve("ref")
+                    .unwrap();
                 let LpOutcome::Optimal { value, .. } = outcome else {
                     panic!("{outcome:?}")
                 };

@@ -1,12 +1,18 @@
-//! Cheap tests that decide rows of a polytope without an LP (steps 1-4 of
-//! [`facets`](super::facets)): zero rows, parallel and duplicate rows, rows a
-//! bounding box cannot violate, and facets certified by ray shooting.
+//! Screening: the tests that decide rows of a polytope before their own LPs
+//! (steps 1-5 of [`facets`](super::facets)): zero rows, parallel and duplicate
+//! rows, rows that miss a bounding box, facets certified by ray shooting, and the
+//! bounding box of the known facets (a few small LPs).
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1, Axis};
 
+use super::{LpOutcome, LpProblem, LpStats};
 use crate::geometry::Polytope;
 use crate::tol::{TOL_LP_FEAS, TOL_ZERO_ROW};
 use crate::{Error, Result};
+
+/// Step 5 runs when more than this many rows per dimension are undecided, so
+/// its `2 d` LPs are at most half of the LPs it can save.
+const BOX_SCREEN_ROWS_PER_DIM: usize = 4;
 
 /// What is known about a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +70,9 @@ impl Rows {
         let weights: Array1<f64> = (0..d).map(key_weight).collect();
         let keys = self.u.dot(&weights);
         let window = TOL_LP_FEAS * weights.sum();
-        let mut order: Vec<usize> = (0..self.beta.len()).filter(|&i| self.is_active(i)).collect();
+        let mut order: Vec<usize> = (0..self.beta.len())
+            .filter(|&i| self.is_active(i))
+            .collect();
         order.sort_by(|&i, &j| keys[i].total_cmp(&keys[j]));
         let mut grouped = vec![false; self.beta.len()];
         for (pos, &i) in order.iter().enumerate() {
@@ -99,7 +107,10 @@ impl Rows {
         if class.len() < 2 {
             return;
         }
-        let tightest = class.iter().map(|&i| self.beta[i]).fold(f64::INFINITY, f64::min);
+        let tightest = class
+            .iter()
+            .map(|&i| self.beta[i])
+            .fold(f64::INFINITY, f64::min);
         let representative = class
             .iter()
             .copied()
@@ -143,7 +154,9 @@ impl Rows {
     /// the first hyperplane it hits when every other row keeps slack there.
     pub(super) fn certify_by_rays(&mut self, z: ArrayView1<'_, f64>) {
         let slack = &self.beta - &self.u.dot(&z);
-        let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
+        let active: Vec<usize> = (0..self.beta.len())
+            .filter(|&k| self.is_active(k))
+            .collect();
         if active.iter().any(|&k| slack[k] <= TOL_LP_FEAS) {
             return; // z is not deep inside: a hit point could lie outside the set
         }
@@ -157,6 +170,57 @@ impl Rows {
             }
         }
     }
+
+    /// Step 5: when many rows are left, bounds the polytope by the box of the
+    /// known facets and the known box, and drops the rows that miss it.
+    pub(super) fn screen_by_facet_box(
+        &mut self,
+        bbox: Option<(ArrayView1<'_, f64>, ArrayView1<'_, f64>)>,
+        stats: &mut LpStats,
+        context: &str,
+    ) -> Result<()> {
+        let d = self.u.ncols();
+        let undecided = self
+            .status
+            .iter()
+            .filter(|&&s| s == Status::Undecided)
+            .count();
+        if undecided <= BOX_SCREEN_ROWS_PER_DIM * d {
+            return Ok(());
+        }
+        let facets: Vec<usize> = (0..self.beta.len())
+            .filter(|&k| self.status[k] == Status::Facet)
+            .collect();
+        let mut a = self.u.select(Axis(0), &facets);
+        let mut b: Vec<f64> = facets.iter().map(|&k| self.beta[k]).collect();
+        if let Some((lo, hi)) = bbox {
+            for j in 0..d {
+                let mut row = Array1::zeros(d);
+                row[j] = 1.0;
+                push_row(&mut a, &mut b, row.view(), hi[j])?;
+                row[j] = -1.0;
+                push_row(&mut a, &mut b, row.view(), -lo[j])?;
+            }
+        }
+        let (mut lo, mut hi) = (Array1::zeros(d), Array1::zeros(d));
+        for j in 0..d {
+            for sign in [1.0, -1.0] {
+                let mut c = Array1::zeros(d);
+                c[j] = sign;
+                stats.lps_solved += 1;
+                let outcome =
+                    LpProblem::new(c.view(), a.view(), ArrayView1::from(&b[..])).solve(context)?;
+                match outcome {
+                    LpOutcome::Optimal { value, .. } if sign > 0.0 => hi[j] = value,
+                    LpOutcome::Optimal { value, .. } => lo[j] = -value,
+                    LpOutcome::Unbounded => return Ok(()), // no finite box to test against
+                    LpOutcome::Infeasible => return Err(empty_polytope(context)),
+                }
+            }
+        }
+        self.mark_outside_box(lo.view(), hi.view());
+        Ok(())
+    }
 }
 
 /// The first row a ray hits, when it is certified as a facet: `slack[k]` is the
@@ -165,7 +229,11 @@ impl Rows {
 /// above [`TOL_LP_FEAS`], so stepping past the hyperplane along its normal by
 /// that much stays inside the other rows: the row's LP exceeds `beta` by more
 /// than the tolerance.
-fn certified_first_hit(active: &[usize], slack: &Array1<f64>, approach: &Array1<f64>) -> Option<usize> {
+fn certified_first_hit(
+    active: &[usize],
+    slack: &Array1<f64>,
+    approach: &Array1<f64>,
+) -> Option<usize> {
     let (hit, step) = active
         .iter()
         .filter(|&&k| approach[k] > 0.0)
@@ -190,4 +258,17 @@ pub(super) fn empty_polytope(context: &str) -> Error {
         context: context.to_owned(),
         reason: "the polytope is empty, so it has no facets".to_owned(),
     }
+}
+
+/// Appends the row `row . x <= rhs` to `(a, b)`.
+pub(super) fn push_row(
+    a: &mut Array2<f64>,
+    b: &mut Vec<f64>,
+    row: ArrayView1<'_, f64>,
+    rhs: f64,
+) -> Result<()> {
+    a.push_row(row)
+        .map_err(|e| Error::shape("LP row", a.ncols(), e))?;
+    b.push(rhs);
+    Ok(())
 }
