@@ -72,9 +72,11 @@
 pub mod backend;
 pub mod error;
 pub mod geometry;
-// The LP walk that consumes this module lands later; drop the allow then.
-#[allow(dead_code, unused_imports)]
+pub mod io;
+pub(crate) mod linalg;
 pub(crate) mod lp;
+pub mod network;
+pub mod regions;
 pub mod tol;
 
 pub use error::{Error, Result};

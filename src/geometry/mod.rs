@@ -8,9 +8,6 @@ mod polytope;
 pub(crate) mod predicates;
 
 pub use domain::Domain;
-pub use plane::{Plane, Window};
-pub use polygon::{ConvexPolygon, Split};
-pub use polytope::Polytope;
 pub(crate) use plane::signed_area;
 pub use plane::{Plane, Window};
 pub use polygon::{ConvexPolygon, Split};

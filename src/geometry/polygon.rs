@@ -68,10 +68,7 @@ impl ConvexPolygon {
         crate::error::check_finite("polygon vertices", vertices.iter().flatten())?;
         let mut vertices = without_repeats(vertices);
         if vertices.len() < 3 {
-            return Err(Error::invalid(
-                "polygon",
-                "needs at least 3 distinct vertices",
-            ));
+            return Err(Error::invalid("polygon", "needs at least 3 distinct vertices"));
         }
         if signed_area(&vertices) < 0.0 {
             vertices.reverse();
@@ -107,19 +104,13 @@ impl ConvexPolygon {
         let o = self.vertices[0];
         let (mut twice_area, mut sx, mut sy) = (0.0, 0.0, 0.0);
         for w in self.vertices[1..].windows(2) {
-            let (p, q) = (
-                [w[0][0] - o[0], w[0][1] - o[1]],
-                [w[1][0] - o[0], w[1][1] - o[1]],
-            );
+            let (p, q) = ([w[0][0] - o[0], w[0][1] - o[1]], [w[1][0] - o[0], w[1][1] - o[1]]);
             let twice = p[0] * q[1] - q[0] * p[1];
             twice_area += twice;
             sx += twice * (p[0] + q[0]);
             sy += twice * (p[1] + q[1]);
         }
-        [
-            o[0] + sx / (3.0 * twice_area),
-            o[1] + sy / (3.0 * twice_area),
-        ]
+        [o[0] + sx / (3.0 * twice_area), o[1] + sy / (3.0 * twice_area)]
     }
 
     /// Divides the polygon by the line `a . p + c = 0`.
@@ -178,9 +169,7 @@ impl ConvexPolygon {
     /// line it is outside of (so within `tol` of the polygon along an edge).
     pub fn contains(&self, p: [f64; 2], tol: f64) -> bool {
         let n = self.vertices.len();
-        (0..n).all(|k| {
-            predicates::left_of_or_within(self.vertices[k], self.vertices[(k + 1) % n], p, tol)
-        })
+        (0..n).all(|k| predicates::left_of_or_within(self.vertices[k], self.vertices[(k + 1) % n], p, tol))
     }
 
     /// The value of `a . p + c` at each vertex with its classified sign.
@@ -275,17 +264,11 @@ mod tests {
 
     #[test]
     fn from_vertices_validates() {
-        let invalid = |v: Vec<[f64; 2]>| {
-            matches!(ConvexPolygon::from_vertices(v), Err(Error::Invalid { .. }))
-        };
+        let invalid =
+            |v: Vec<[f64; 2]>| matches!(ConvexPolygon::from_vertices(v), Err(Error::Invalid { .. }));
         assert!(invalid(vec![[0.0, 0.0], [1.0, 0.0]]));
         assert!(invalid(vec![[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])); // collinear
-        assert!(invalid(vec![
-            [0.0, 0.0],
-            [2.0, 0.0],
-            [0.5, 0.5],
-            [0.0, 2.0]
-        ])); // dart
+        assert!(invalid(vec![[0.0, 0.0], [2.0, 0.0], [0.5, 0.5], [0.0, 2.0]])); // dart
         let nan = vec![[0.0, 0.0], [1.0, f64::NAN], [0.0, 1.0]];
         assert!(matches!(
             ConvexPolygon::from_vertices(nan),
@@ -375,10 +358,7 @@ mod tests {
             .iter()
             .map(|g| {
                 angle += std::f64::consts::TAU * g / total;
-                [
-                    centre[0] + radius * angle.cos(),
-                    centre[1] + radius * angle.sin(),
-                ]
+                [centre[0] + radius * angle.cos(), centre[1] + radius * angle.sin()]
             })
             .collect();
         ConvexPolygon::from_vertices(pts).unwrap()

@@ -80,8 +80,7 @@ pub(crate) fn left_of_or_within(p: [f64; 2], q: [f64; 2], x: [f64; 2], dist: f64
 /// True when the vertex cycle encloses, counter-clockwise, an area that rounding
 /// cannot explain (relative to the squared [`extent`]).
 pub(crate) fn has_area(vertices: &[[f64; 2]]) -> bool {
-    vertices.len() >= 3
-        && classify(signed_area(vertices), extent(vertices).powi(2)) == Sign::Positive
+    vertices.len() >= 3 && classify(signed_area(vertices), extent(vertices).powi(2)) == Sign::Positive
 }
 
 /// The largest distance from the first vertex to another: the length scale of
@@ -125,10 +124,7 @@ mod tests {
         assert_eq!(turn([0.0, 0.0], [1.0, 0.0], [1.0, 1.0]), Sign::Positive);
         assert_eq!(turn([0.0, 0.0], [1.0, 1.0], [1.0, 0.0]), Sign::Negative);
         assert_eq!(turn([0.1, 0.1], [0.2, 0.2], [0.3, 0.3]), Sign::Zero);
-        assert_eq!(
-            turn([1e8, 1e8], [1e8 + 1.0, 1e8], [1e8 + 2.0, 1e8]),
-            Sign::Zero
-        );
+        assert_eq!(turn([1e8, 1e8], [1e8 + 1.0, 1e8], [1e8 + 2.0, 1e8]), Sign::Zero);
     }
 
     #[test]

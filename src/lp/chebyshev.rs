@@ -57,10 +57,7 @@ pub(crate) fn chebyshev_ball(p: &Polytope, context: &str) -> Result<Option<(Arra
     if kept.is_empty() {
         return Ok(Some((Array1::zeros(d), f64::INFINITY)));
     }
-    let reach = kept
-        .iter()
-        .map(|&i| p.b[i].abs() / norms[i])
-        .fold(1.0, f64::max);
+    let reach = kept.iter().map(|&i| p.b[i].abs() / norms[i]).fold(1.0, f64::max);
     let cap = CHEBYSHEV_RADIUS_CAP_REL * reach;
     let (a, b) = ball_constraints(p, &kept, &norms, cap);
     let mut c = Array1::zeros(d + 1);
@@ -85,12 +82,7 @@ pub(crate) fn chebyshev_ball(p: &Polytope, context: &str) -> Result<Option<(Arra
 
 /// The rows `[a_i / ||a_i||, 1] <= b_i / ||a_i||` of the kept rows, then
 /// `-r <= 0` and `r <= cap`.
-fn ball_constraints(
-    p: &Polytope,
-    kept: &[usize],
-    norms: &[f64],
-    cap: f64,
-) -> (Array2<f64>, Array1<f64>) {
+fn ball_constraints(p: &Polytope, kept: &[usize], norms: &[f64], cap: f64) -> (Array2<f64>, Array1<f64>) {
     let (d, m) = (p.dim(), kept.len());
     let mut a = Array2::zeros((m + 2, d + 1));
     let mut b = Array1::zeros(m + 2);
@@ -227,9 +219,6 @@ mod tests {
             a: Array2::zeros((2, 2)),
             b: Array1::zeros(3),
         };
-        assert!(matches!(
-            chebyshev_ball(&p, "bad"),
-            Err(Error::Shape { .. })
-        ));
+        assert!(matches!(chebyshev_ball(&p, "bad"), Err(Error::Shape { .. })));
     }
 }

@@ -156,9 +156,9 @@ impl WarmLp {
                 row.len(),
             ));
         }
-        self.a.push_row(row).map_err(|e| {
-            Error::shape(format!("added LP row ({})", self.context), self.c.len(), e)
-        })?;
+        self.a
+            .push_row(row)
+            .map_err(|e| Error::shape(format!("added LP row ({})", self.context), self.c.len(), e))?;
         self.b.push(rhs);
         if self.outcome == LpOutcome::Infeasible {
             return Ok(&self.outcome);
@@ -227,12 +227,7 @@ fn attempt(problem: &LpProblem<'_>, scaling: Scaling) -> Attempt {
 
 /// The solver's terms for one row; rows without any coefficient never reach it
 /// (an empty row is decided here, exactly).
-fn scaled_row(
-    columns: &Columns,
-    row: ArrayView1<'_, f64>,
-    rhs: f64,
-    scaling: Scaling,
-) -> ScaledRow {
+fn scaled_row(columns: &Columns, row: ArrayView1<'_, f64>, rhs: f64, scaling: Scaling) -> ScaledRow {
     let norm = row.dot(&row).sqrt();
     if norm == 0.0 {
         return if rhs >= 0.0 {
@@ -362,20 +357,14 @@ mod tests {
             LpOutcome::Infeasible
         );
         let a = array![[0.0, 1.0]];
-        assert_eq!(
-            solve(&array![1.0, 0.0], &a, &array![1.0]),
-            LpOutcome::Unbounded
-        );
+        assert_eq!(solve(&array![1.0, 0.0], &a, &array![1.0]), LpOutcome::Unbounded);
     }
 
     #[test]
     fn maximize_decides_empty_rows_exactly() {
         let a = array![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]];
         let c = array![1.0, 1.0];
-        assert_eq!(
-            solve(&c, &a, &array![-1.0, 1.0, 1.0]),
-            LpOutcome::Infeasible
-        );
+        assert_eq!(solve(&c, &a, &array![-1.0, 1.0, 1.0]), LpOutcome::Infeasible);
         assert!((optimal_value(&solve(&c, &a, &array![0.0, 1.0, 1.0])) - 2.0).abs() < 1e-12);
     }
 
@@ -434,9 +423,7 @@ mod tests {
         let c = array![1.0];
         let mut warm = WarmLp::new(&LpProblem::new(c.view(), a.view(), b.view()), "w").unwrap();
         assert_eq!(warm.outcome(), &LpOutcome::Unbounded);
-        assert!(
-            (optimal_value(warm.add_row(array![1.0].view(), 3.0).unwrap()) - 3.0).abs() < 1e-12
-        );
+        assert!((optimal_value(warm.add_row(array![1.0].view(), 3.0).unwrap()) - 3.0).abs() < 1e-12);
         assert_eq!(
             warm.add_row(array![-1.0].view(), -4.0).unwrap(),
             &LpOutcome::Infeasible

@@ -26,7 +26,7 @@ mod screen;
 
 pub(crate) use chebyshev::chebyshev_ball;
 pub(crate) use microlp::WarmLp;
-pub(crate) use redundancy::{facets, Facet, FacetReport};
+pub(crate) use redundancy::facets;
 
 use ndarray::{ArrayView1, ArrayView2};
 
@@ -92,11 +92,6 @@ impl<'a> LpProblem<'a> {
     /// The program `max c . x` subject to `a x <= b`.
     pub fn new(c: ArrayView1<'a, f64>, a: ArrayView2<'a, f64>, b: ArrayView1<'a, f64>) -> Self {
         LpProblem { c, a, b }
-    }
-
-    /// The number of variables.
-    pub fn dim(&self) -> usize {
-        self.c.len()
     }
 
     /// Solves the program; `context` names it in errors (for example a region's pattern).

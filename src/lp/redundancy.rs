@@ -379,17 +379,10 @@ mod tests {
     fn facets_skip_rows_outside_box() {
         // Both extra rows miss the box; x + y <= 2 touches its corner, so only an LP
         // (or a ray) can tell.
-        let rows: [(&[f64], f64); 3] =
-            [(&[1.0, 1.0], 2.5), (&[1.0, -1.0], 1.5), (&[1.0, 1.0], 2.0)];
+        let rows: [(&[f64], f64); 3] = [(&[1.0, 1.0], 2.5), (&[1.0, -1.0], 1.5), (&[1.0, 1.0], 2.0)];
         let p = with_rows(unit_cube(2), &rows);
         let (lo, hi) = (Array1::zeros(2), Array1::ones(2));
-        let report = facets(
-            &p,
-            array![0.5, 0.5].view(),
-            Some((lo.view(), hi.view())),
-            "box",
-        )
-        .unwrap();
+        let report = facets(&p, array![0.5, 0.5].view(), Some((lo.view(), hi.view())), "box").unwrap();
         assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
         assert_eq!(report.stats.lps_solved, 1);
         assert_eq!(report.stats.lps_skipped, 6);
@@ -429,9 +422,7 @@ mod tests {
                 let mut b = &p.b / &Array1::from(norms.clone());
                 let u = Array2::from_shape_fn(p.a.dim(), |(k, j)| p.a[[k, j]] / norms[k]);
                 b[i] += 1.0;
-                let outcome = LpProblem::new(u.row(i), u.view(), b.view())
-                    .solve("ref")
-                    .unwrap();
+                let outcome = LpProblem::new(u.row(i), u.view(), b.view()).solve("ref").unwrap();
                 let LpOutcome::Optimal { value, .. } = outcome else {
                     panic!("{outcome:?}")
                 };

@@ -70,9 +70,7 @@ impl Rows {
         let weights: Array1<f64> = (0..d).map(key_weight).collect();
         let keys = self.u.dot(&weights);
         let window = TOL_LP_FEAS * weights.sum();
-        let mut order: Vec<usize> = (0..self.beta.len())
-            .filter(|&i| self.is_active(i))
-            .collect();
+        let mut order: Vec<usize> = (0..self.beta.len()).filter(|&i| self.is_active(i)).collect();
         order.sort_by(|&i, &j| keys[i].total_cmp(&keys[j]));
         let mut grouped = vec![false; self.beta.len()];
         for (pos, &i) in order.iter().enumerate() {
@@ -107,10 +105,7 @@ impl Rows {
         if class.len() < 2 {
             return;
         }
-        let tightest = class
-            .iter()
-            .map(|&i| self.beta[i])
-            .fold(f64::INFINITY, f64::min);
+        let tightest = class.iter().map(|&i| self.beta[i]).fold(f64::INFINITY, f64::min);
         let representative = class
             .iter()
             .copied()
@@ -154,9 +149,7 @@ impl Rows {
     /// the first hyperplane it hits when every other row keeps slack there.
     pub(super) fn certify_by_rays(&mut self, z: ArrayView1<'_, f64>) {
         let slack = &self.beta - &self.u.dot(&z);
-        let active: Vec<usize> = (0..self.beta.len())
-            .filter(|&k| self.is_active(k))
-            .collect();
+        let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
         if active.iter().any(|&k| slack[k] <= TOL_LP_FEAS) {
             return; // z is not deep inside: a hit point could lie outside the set
         }
@@ -180,11 +173,7 @@ impl Rows {
         context: &str,
     ) -> Result<()> {
         let d = self.u.ncols();
-        let undecided = self
-            .status
-            .iter()
-            .filter(|&&s| s == Status::Undecided)
-            .count();
+        let undecided = self.status.iter().filter(|&&s| s == Status::Undecided).count();
         if undecided <= BOX_SCREEN_ROWS_PER_DIM * d {
             return Ok(());
         }
@@ -208,8 +197,7 @@ impl Rows {
                 let mut c = Array1::zeros(d);
                 c[j] = sign;
                 stats.lps_solved += 1;
-                let outcome =
-                    LpProblem::new(c.view(), a.view(), ArrayView1::from(&b[..])).solve(context)?;
+                let outcome = LpProblem::new(c.view(), a.view(), ArrayView1::from(&b[..])).solve(context)?;
                 match outcome {
                     LpOutcome::Optimal { value, .. } if sign > 0.0 => hi[j] = value,
                     LpOutcome::Optimal { value, .. } => lo[j] = -value,
@@ -229,11 +217,7 @@ impl Rows {
 /// above [`TOL_LP_FEAS`], so stepping past the hyperplane along its normal by
 /// that much stays inside the other rows: the row's LP exceeds `beta` by more
 /// than the tolerance.
-fn certified_first_hit(
-    active: &[usize],
-    slack: &Array1<f64>,
-    approach: &Array1<f64>,
-) -> Option<usize> {
+fn certified_first_hit(active: &[usize], slack: &Array1<f64>, approach: &Array1<f64>) -> Option<usize> {
     let (hit, step) = active
         .iter()
         .filter(|&&k| approach[k] > 0.0)
