@@ -7,7 +7,13 @@
 
 pub mod error;
 pub mod geometry;
+pub(crate) mod io;
+pub mod lc;
+pub mod scales;
 pub mod tol;
+
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Error, Result};
 pub use geometry::{Domain, Plane, Polytope, Window};
