@@ -73,11 +73,16 @@ pub mod backend;
 pub mod error;
 pub mod geometry;
 pub mod io;
+pub mod lc;
 pub(crate) mod linalg;
 pub(crate) mod lp;
 pub mod network;
 pub mod regions;
+pub mod scales;
 pub mod tol;
+
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Error, Result};
 pub use geometry::{Domain, Plane, Polytope, Window};

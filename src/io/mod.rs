@@ -33,10 +33,9 @@ pub fn load_npy(path: impl AsRef<Path>) -> Result<ArrayD<f64>> {
         source,
     };
     let bytes = std::fs::read(path).map_err(|e| bad("cannot read".into(), Some(Box::new(e))))?;
-    match npy::read_npy(&bytes).map_err(|e| bad(e, None))? {
-        npy::NpyData::Float(a) => Ok(a),
-        npy::NpyData::Text(_) => Err(bad("array holds text, not numbers".into(), None)),
-    }
+    npy::read_npy(&bytes)
+        .and_then(npy::NpyData::into_f64)
+        .map_err(|e| bad(e, None))
 }
 
 /// Loads the numeric arrays of an `.npz` archive by name (text arrays are left
