@@ -70,6 +70,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
+pub mod batch;
 pub mod error;
 pub mod geometry;
 pub mod io;

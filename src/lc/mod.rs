@@ -8,9 +8,13 @@
 //! - [`Directions`]: the direction matrix, given by the caller, drawn from a
 //!   documented seeded generator, or drawn exactly as the authors' PyTorch
 //!   scripts do so that counts reproduce theirs.
+//! - [`local_complexity`]: the per-layer counts of [`LcReport`], exactly as the
+//!   reference defines them.
 
 mod directions;
 mod orthogonal;
+mod report;
 mod torch_rng;
 
 pub use directions::Directions;
+pub use report::{local_complexity, LcOptions, LcReport};

@@ -11,13 +11,18 @@
 //! - [`scales_v1_from_jacobian`]: the first published ScaLES score.
 //! - [`les_grad_from_jacobian`]: the exact gradient of LES inside a region.
 //!
-//! Each takes one latent point's logits and exact Jacobian; rank-deficient
+//! [`les`], [`polarity`], [`scales_v1`] and [`les_grad`] evaluate a decoder
+//! [`crate::Network`] at a batch of latents with exact Jacobians.
+//!
+//! The `*_from_jacobian` functions take one latent point's logits and exact Jacobian; rank-deficient
 //! Jacobians give infinite scores flagged in [`Score::full_rank`], never NaN.
 
+mod decoder;
 mod gram;
 mod logdet;
 mod options;
 
+pub use decoder::{les, les_grad, les_grad_with, polarity, scales_v1, scores, ScoreKind};
 pub use logdet::{
     les_from_jacobian, les_grad_from_jacobian, polarity_from_jacobian, scales_v1_from_jacobian,
 };
