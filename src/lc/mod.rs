@@ -10,11 +10,15 @@
 //!   scripts do so that counts reproduce theirs.
 //! - [`local_complexity`]: the per-layer counts of [`LcReport`], exactly as the
 //!   reference defines them.
+//! - [`exact_local_complexity`]: the exact variant, regions and units inside
+//!   the true neighbourhood.
 
 mod directions;
+mod exact;
 mod orthogonal;
 mod report;
 mod torch_rng;
 
 pub use directions::Directions;
+pub use exact::{exact_local_complexity, ExactLc, MAX_EXACT_DIRECTIONS};
 pub use report::{local_complexity, LcOptions, LcReport};

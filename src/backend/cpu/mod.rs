@@ -1,5 +1,7 @@
 //! The CPU backend: rayon over chunks of the batch, faer GEMM inside.
 
+mod vertices;
+
 use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4, Axis};
 use rayon::prelude::*;
 
@@ -164,8 +166,7 @@ impl Backend for CpuBackend {
         let counted = counted_layers(net);
         let layers_out = counted.len() + usize::from(hood.count_output);
         let parts = self.map_chunks(points.nrows(), |a, b| {
-            let verts = neighbourhood_vertices(points.slice(s![a..b, ..]), dirs, hood.radius);
-            let fwd = forward_chunk(net, verts.view(), Keep::PreActivations);
+            let fwd = vertices::vertex_forward(net, points.slice(s![a..b, ..]), dirs, hood.radius);
             count_changes(
                 &fwd,
                 &counted,
