@@ -208,19 +208,20 @@ class EdgeSubdivision:
         column = self.n_window
         n_layers = len(self.weights) - 1
         for layer in range(n_layers):
-            self.z = GrowableColumns(z)
+            self.z = Growable(z)  # vertex-major: fast gathers of whole vertices
+            self.zt = GrowableColumns(z)  # neuron-major: one neuron's values contiguous
             for k in range(z.shape[1]):
                 self.split_by_neuron(k, column)
                 column += 1
             if layer + 1 < n_layers:
                 h = activate(self.act, self.slope, self.z.view())
-                z = (self.weights[layer + 1] @ h + self.biases[layer + 1].unsqueeze(1)).T
-        self.z = None
+                z = h @ self.weights[layer + 1].T + self.biases[layer + 1]
+        self.z = self.zt = None
         return self
 
     def split_by_neuron(self, k: int, column: int) -> None:
         # index_select, not fancy indexing: the latter is many times slower on CPU.
-        zk = self.z.view()[k]
+        zk = self.zt.view()[k]
         a, b = self.tail.view(), self.head.view()
         pa = zk.index_select(0, a) >= 0
         pb = zk.index_select(0, b) >= 0
@@ -228,7 +229,9 @@ class EdgeSubdivision:
         crossed = torch.nonzero(pa != pb).squeeze(1)
         hash_all = self.hash.view()
         old_hash = hash_all.index_select(0, crossed)
-        hash_all.add_(pa.to(torch.int64).mul_(2 * code).sub_(code))  # first halves keep a's side
+        # Every edge now lies on one side of this neuron (the first half of a
+        # split edge on a's side): add that sign's code.
+        hash_all.add_(torch.where(pa, code, -code))
         m = crossed.numel()
         if m == 0:
             return
@@ -238,21 +241,23 @@ class EdgeSubdivision:
         pos = self.pos.view()
         pos_a = pos.index_select(0, ca)
         new_pos = pos_a + t * (pos.index_select(0, cb) - pos_a)
-        zcols = self.z.view()
-        z_a = zcols.index_select(1, ca)
-        new_z = z_a + t.T * (zcols.index_select(1, cb) - z_a)
-        new_z[k] = 0.0
+        zrows = self.z.view()
+        z_a = zrows.index_select(0, ca)
+        new_z = z_a + t * (zrows.index_select(0, cb) - z_a)
+        new_z[:, k] = 0.0
         new_ids = torch.arange(self.pos.n, self.pos.n + m)
         self.pos.append(new_pos)
         self.z.append(new_z)
+        self.zt.append(new_z.T)
+        # Split edge (a, b) into (a, new) in place and (new, b) appended.
         b.index_copy_(0, crossed, new_ids)
         lines = self.line.view().index_select(0, crossed)
         self.tail.append(new_ids)
         self.head.append(cb)
         self.line.append(lines)
-        pb_c = pb.index_select(0, crossed).to(torch.int64)
-        self.hash.append(old_hash + pb_c * (2 * code) - code)
-        # Faces cut by this neuron: each is named from both of its crossed edges.
+        self.hash.append(old_hash + torch.where(pb.index_select(0, crossed), code, -code))
+        # Faces cut by this neuron: each is named from both of its crossed edges
+        # (the edge's sign vector with its own line's sign set to the face's side).
         side = self.code.index_select(0, lines)
         interior = lines >= self.n_window  # outside a window side is no face
         keys = torch.cat([old_hash + side, (old_hash - side)[interior]])
@@ -264,13 +269,12 @@ class EdgeSubdivision:
         else:
             uniq, counts = torch.unique_consecutive(keys, return_counts=True)
             self.anomalies += int((counts != 2).sum())
-            starts = torch.cumsum(counts, 0) - counts
-            ok = counts == 2
-            first, second, face = verts[starts[ok]], verts[starts[ok] + 1], uniq[ok]
+            starts = (torch.cumsum(counts, 0) - counts)[counts == 2]
+            first, second, face = verts[starts], verts[starts + 1], keys[starts]
         self.tail.append(first)
         self.head.append(second)
         self.line.append(torch.full((first.numel(),), column, dtype=torch.int64))
-        self.hash.append(face)
+        self.hash.append(face)  # the face's sign vector with 0 for this neuron
 
     def region_count(self) -> int:
         # Euler's formula for a connected planar graph: F (bounded) = E - V + 1.
@@ -286,8 +290,9 @@ class EdgeSubdivision:
         uniq, face = torch.unique(keys, return_inverse=True)
         n_faces = uniq.numel()
         plus, minus = face[: edges.shape[0]], face[edges.shape[0]:]
-        pair = torch.sort(torch.stack([plus[interior], minus], dim=1), dim=1).values
-        adjacency = torch.unique(pair, dim=0)
+        lo, hi = torch.minimum(plus[interior], minus), torch.maximum(plus[interior], minus)
+        code = torch.unique(lo * n_faces + hi)  # 1-D unique: unique(dim=0) is slow
+        adjacency = torch.stack([code // n_faces, code % n_faces], dim=1)
         # Vertices of each face: the endpoints of its edges, once each.
         inc_face = torch.cat([face, face])
         inc_vert = torch.cat([edges[:, 0], edges[interior, 0], edges[:, 1], edges[interior, 1]])
@@ -316,9 +321,9 @@ class EdgeSubdivision:
     def patterns_at(self, points: torch.Tensor) -> torch.Tensor:
         bits, h = [], points
         for w, b in zip(self.weights[:-1], self.biases[:-1]):
-            z = h @ w.T + b
+            z = torch.addmm(b, h, w.T)
             bits.append(z > 0)
-            h = activate(self.act, self.slope, z)
+            h = torch.relu_(z) if self.act == "relu" else activate(self.act, self.slope, z)
         return torch.cat(bits, dim=1)
 
 
@@ -401,7 +406,10 @@ def main() -> int:
     ap.add_argument("--half-widths", type=float, nargs="+", default=workloads.W1_HALF_WIDTHS)
     ap.add_argument("--skip-plain", action="store_true", help="run only the edge-subdivision peer")
     ap.add_argument("--plain-max-h", type=float, default=float("inf"), help="skip the plain peer on wider windows")
-    ap.add_argument("--threads", type=int, default=2)
+    # Edge subdivision is thousands of small tensor ops; torch's intra-op
+    # threads do not speed them up and, on a busy 2-core machine, slow them
+    # down several times, so the peer runs single-threaded unless told.
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--check-vectors", action="store_true", help="check both peers on the shared regions vectors first")
     args = ap.parse_args()
     set_torch_threads(args.threads)

@@ -30,7 +30,7 @@ BIAS_STD = 0.01
 W1_WIDTHS = [784, 200, 200, 200, 10]
 W1_NET_SEED = 0
 W1_SLICE_SEED = 1
-W1_HALF_WIDTHS = [2.0, 10.0, 40.0]
+W1_HALF_WIDTHS = [7.0, 40.0]  # about 1.1e4 and 1.1e5 regions
 
 # W2: LP enumeration of d-64-64-64-1 MLPs in the box [-h, h]^d.
 W2_DIMS_AND_HALF_WIDTHS = [(3, 0.1), (4, 0.04), (6, 0.025), (8, 0.015)]
