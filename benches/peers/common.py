@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import time
 from contextlib import contextmanager
@@ -14,12 +15,14 @@ CPWL_TIMEOUT_S = 3600
 
 
 def run_cpwl(workload: str, *args) -> dict[str, str] | None:
-    """Runs `cargo run --release --example peer -- <workload> <args...>`.
+    """Runs `cargo run --release --example peer -- <workload> <args...>` (or $CPWL_PEER_CMD).
 
     Returns the `key=value` lines it printed, or None (after saying why) when
     the example is missing or fails; the peer side is reported either way.
     """
-    cmd = ["cargo", "run", "--quiet", "--release", "--example", "peer", "--", workload, *map(str, args)]
+    override = os.environ.get("CPWL_PEER_CMD")  # e.g. a prebuilt target/release/examples/peer
+    base = shlex.split(override) if override else ["cargo", "run", "--quiet", "--release", "--example", "peer", "--"]
+    cmd = [*base, workload, *map(str, args)]
     print(f"[cpwl] {' '.join(cmd)}", flush=True)
     try:
         proc = subprocess.run(cmd, cwd=repo_root(), capture_output=True, text=True, timeout=CPWL_TIMEOUT_S)
@@ -114,3 +117,16 @@ def reference_directions(dim: int, count: int, seed: int):
     q, r = torch.linalg.qr(w.T)
     q = q * torch.sign(torch.diagonal(r))
     return q.T.contiguous().numpy()
+
+
+def load_cpwl_array(cpwl: dict[str, str] | None, key: str):
+    """The .npy file named by the cpwl side's `key=` line, or None (saying why)."""
+    if cpwl is None or key not in cpwl:
+        return None
+    try:
+        import numpy as np
+
+        return np.load(cpwl[key])
+    except (OSError, ValueError) as err:
+        print(f"  cannot read {key}={cpwl[key]}: {err}")
+        return None

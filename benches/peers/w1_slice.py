@@ -17,11 +17,17 @@ Two peers, both written from the published descriptions:
     either side). Regions are counted with Euler's formula; the full output
     (polygons, patterns, adjacency) is extracted afterwards and timed too.
 
-Both use the convention sign(0) = + (a symbolic perturbation), so a line
+(c) SplineCam-style (Humayun et al., "SplineCam: Exact visualization and
+    characterization of deep network geometry and decision boundaries",
+    CVPR 2023): layer by layer, each region's new lines as chords of its
+    polygon, their crossings, and the faces of that planar graph by
+    half-edge traversal, batched over all regions (see SplineCamStyle).
+
+All use the convention sign(0) = + (a symbolic perturbation), so a line
 through a vertex does not need a special case; with generic weights this never
 happens in practice.
 
-Usage: python w1_slice.py [--half-widths 2 10 40] [--skip-plain] [--check-vectors]
+Usage: python w1_slice.py [--half-widths 7 40] [--skip-plain] [--check-vectors]
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ import workloads
 from common import report_ratio, run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
 
 PLAIN_EPS = 1e-12  # relative zero band of a vertex value in the plain splitter
-SLIVER_REL_AREA = 1e-12  # faces below this fraction of the window are perturbation artefacts
+SLIVER_REL_AREA = 1e-12
+MERGE_REL = 1e-10  # SplineCam-style: vertices closer than this (times the window size) are one  # faces below this fraction of the window are perturbation artefacts
 
 
 def slope_of(act: str, slope: float, positive):
@@ -344,6 +351,224 @@ def pattern_strings(bits: np.ndarray) -> list[str]:
     return [row.tobytes().decode() for row in chars]
 
 
+# ------------------------------------------------------------ (c) SplineCam-style
+
+
+def segment_ranges(counts: torch.Tensor) -> torch.Tensor:
+    """Start offset of each group of a CSR layout."""
+    return torch.cumsum(counts, 0) - counts
+
+
+def sort_by_group_then(group: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
+    order = torch.argsort(param)
+    return order[torch.argsort(group.index_select(0, order), stable=True)]
+
+
+class SplineCamStyle:
+    """Layer-wise arrangement of every region's new lines, faces by planar-graph traversal.
+
+    After SplineCam (Humayun, Balestriero, Balakrishnan, Baraniuk, CVPR 2023):
+    for each layer, every current region (a convex polygon with the affine
+    map of the layer's pre-activations) gets the zero lines of the layer's
+    units as chords of its polygon; the chords' pairwise intersections, the
+    polygon's sides and the chords form a planar graph, and the new regions
+    are its bounded faces, found by following half-edges (next = the
+    previous outgoing half-edge around the head vertex, counter-clockwise
+    order) and labelling the cycles. All regions of a layer are processed at
+    once (in chunks of regions) with batched tensor operations.
+    """
+
+    def __init__(self, weights, biases, act, slope, window, chunk_regions=4096):
+        self.weights = [torch.as_tensor(w, dtype=torch.float64) for w in weights]
+        self.biases = [torch.as_tensor(b, dtype=torch.float64) for b in biases]
+        self.act, self.slope = act, slope
+        self.window = torch.as_tensor(window, dtype=torch.float64)
+        self.chunk = chunk_regions
+
+    def run(self):
+        k = self.window.shape[0]
+        pos = self.window.clone()
+        counts = torch.tensor([k])
+        # Per region (rows): pre-activation = lx * s + ly * t + off, one column per unit.
+        lx, ly = self.weights[0][:, 0].unsqueeze(0), self.weights[0][:, 1].unsqueeze(0)
+        off = self.biases[0].unsqueeze(0)
+        patterns = torch.zeros((1, 0), dtype=torch.bool)
+        n_layers = len(self.weights) - 1
+        for layer in range(n_layers):
+            nxt_w = self.weights[layer + 1]
+            nxt_b = self.biases[layer + 1]
+            parts = []
+            starts = segment_ranges(counts)
+            for lo in range(0, counts.numel(), self.chunk):
+                hi = min(lo + self.chunk, counts.numel())
+                v0 = int(starts[lo])
+                v1 = int(starts[hi - 1] + counts[hi - 1])
+                parts.append(self.layer_chunk(pos[v0:v1], counts[lo:hi], lx[lo:hi], ly[lo:hi], off[lo:hi],
+                                              patterns[lo:hi], nxt_w, nxt_b))
+            pos = torch.cat([p[0] for p in parts])
+            counts = torch.cat([p[1] for p in parts])
+            lx = torch.cat([p[2] for p in parts])
+            ly = torch.cat([p[3] for p in parts])
+            off = torch.cat([p[4] for p in parts])
+            patterns = torch.cat([p[5] for p in parts])
+        self.pos, self.counts, self.patterns = pos, counts, patterns
+        return self
+
+    def region_count(self) -> int:
+        return self.counts.numel()
+
+    def merge_coincident(self, all_pos, vert_reg, a, b):
+        """Undirected edges (E, 2) after merging vertices of a region that coincide.
+
+        Only degenerate networks (several lines through one point, duplicate
+        units) produce coincident vertices; merging them (on a grid of
+        MERGE_REL times the window's size) and dropping the resulting
+        zero-length and repeated edges keeps the graph planar.
+        """
+        cell = MERGE_REL * float(self.window.abs().max())
+        grid = torch.round(all_pos / cell).to(torch.int64)
+        # Lexicographic sort by (region, gx, gy); torch.unique(dim=0) is slow.
+        order = torch.argsort(grid[:, 1])
+        order = order[torch.argsort(grid[:, 0].index_select(0, order), stable=True)]
+        order = order[torch.argsort(vert_reg.index_select(0, order), stable=True)]
+        key = torch.stack([vert_reg, grid[:, 0], grid[:, 1]], dim=1).index_select(0, order)
+        new_key = torch.ones(order.numel(), dtype=torch.bool)
+        new_key[1:] = (key[1:] != key[:-1]).any(dim=1)
+        leader = order.index_select(0, torch.nonzero(new_key).squeeze(1)).index_select(
+            0, torch.cumsum(new_key.to(torch.int64), 0) - 1)
+        rep = torch.empty_like(order).index_copy_(0, order, leader)
+        a, b = rep.index_select(0, a), rep.index_select(0, b)
+        keep = a != b
+        lo, hi = torch.minimum(a[keep], b[keep]), torch.maximum(a[keep], b[keep])
+        code = torch.unique(lo * all_pos.shape[0] + hi)
+        return torch.stack([code // all_pos.shape[0], code % all_pos.shape[0]], dim=1)
+
+    def layer_chunk(self, pos, counts, lx, ly, off, patterns, nxt_w, nxt_b):
+        n_reg = counts.numel()
+        n_vert = pos.shape[0]
+        starts = segment_ranges(counts)
+        reg_of_v = torch.repeat_interleave(torch.arange(n_reg), counts)
+        local = torch.arange(n_vert) - starts.index_select(0, reg_of_v)
+        succ = starts.index_select(0, reg_of_v) + (local + 1) % counts.index_select(0, reg_of_v)
+        vals = self.affine_at(lx, ly, off, reg_of_v, pos)
+        n_units = vals.shape[1]
+        # Chord ends: polygon sides whose ends disagree in sign (sign(0) = +).
+        side_pos = vals >= 0
+        ev, eu = torch.nonzero(side_pos != side_pos.index_select(0, succ), as_tuple=True)
+        f0 = vals[ev, eu]
+        f1 = vals[succ.index_select(0, ev), eu]
+        t = f0 / (f0 - f1)
+        p_a = pos.index_select(0, ev)
+        cross_pos = p_a + t.unsqueeze(1) * (pos.index_select(0, succ.index_select(0, ev)) - p_a)
+        # Pair the two ends of each chord (convex polygon: exactly two per crossing unit).
+        chord_key = reg_of_v.index_select(0, ev) * n_units + eu
+        order = torch.argsort(chord_key, stable=True)
+        end_a, end_b = order[0::2], order[1::2]
+        if not torch.equal(chord_key[end_a], chord_key[end_b]):
+            raise RuntimeError("a chord without two ends (degenerate arrangement)")
+        seg_reg = reg_of_v.index_select(0, ev.index_select(0, end_a))
+        seg_unit = eu.index_select(0, end_a)
+        n_seg = seg_reg.numel()
+        q0, q1 = cross_pos.index_select(0, end_a), cross_pos.index_select(0, end_b)
+        # Pairs of chords of one region; they cross when one's line separates the other's ends.
+        per_reg = torch.bincount(seg_reg, minlength=n_reg)
+        seg_start = segment_ranges(per_reg)
+        rank = torch.arange(n_seg) - seg_start.index_select(0, seg_reg)
+        partners = per_reg.index_select(0, seg_reg) - 1 - rank
+        pi = torch.repeat_interleave(torch.arange(n_seg), partners)
+        pj = pi + 1 + torch.arange(pi.numel()) - segment_ranges(partners).index_select(0, pi)
+        flat = seg_reg.index_select(0, pj) * n_units + seg_unit.index_select(0, pj)
+        ax, ay, b_j = (m.reshape(-1).index_select(0, flat) for m in (lx, ly, off))
+        e0, e1 = q0.index_select(0, pi), q1.index_select(0, pi)
+        g0 = ax * e0[:, 0] + ay * e0[:, 1] + b_j
+        g1 = ax * e1[:, 0] + ay * e1[:, 1] + b_j
+        hit = torch.nonzero((g0 >= 0) != (g1 >= 0)).squeeze(1)
+        pi, pj, g0, g1 = pi[hit], pj[hit], g0[hit], g1[hit]
+        u_i = g0 / (g0 - g1)
+        x_pos = q0.index_select(0, pi) + u_i.unsqueeze(1) * (q1.index_select(0, pi) - q0.index_select(0, pi))
+        d_j = q1.index_select(0, pj) - q0.index_select(0, pj)
+        u_j = ((x_pos - q0.index_select(0, pj)) * d_j).sum(1) / (d_j * d_j).sum(1)
+        # Graph vertices: polygon corners, chord ends, chord crossings.
+        n_cross, n_x = cross_pos.shape[0], x_pos.shape[0]
+        all_pos = torch.cat([pos, cross_pos, x_pos])
+        vert_reg = torch.cat([reg_of_v, reg_of_v.index_select(0, ev), seg_reg.index_select(0, pi)])
+        cross_id = n_vert + torch.arange(n_cross)
+        x_id = n_vert + n_cross + torch.arange(n_x)
+        # Points along each polygon side (groups 0..V-1) and each chord (groups V..V+S-1).
+        group = torch.cat([torch.arange(n_vert), torch.arange(n_vert), ev,
+                           n_vert + torch.arange(n_seg), n_vert + torch.arange(n_seg), n_vert + pi, n_vert + pj])
+        param = torch.cat([torch.zeros(n_vert), torch.ones(n_vert), t,
+                           torch.zeros(n_seg), torch.ones(n_seg), u_i, u_j]).to(torch.float64)
+        vid = torch.cat([torch.arange(n_vert), succ, cross_id,
+                         cross_id.index_select(0, end_a), cross_id.index_select(0, end_b), x_id, x_id])
+        order = sort_by_group_then(group, param)
+        group, vid = group.index_select(0, order), vid.index_select(0, order)
+        link = torch.nonzero(group[1:] == group[:-1]).squeeze(1)
+        ends = self.merge_coincident(all_pos, vert_reg, vid.index_select(0, link), vid.index_select(0, link + 1))
+        tail = ends.reshape(-1)
+        head = ends.flip(1).reshape(-1)
+        n_half = tail.numel()
+        twin = torch.arange(n_half) ^ 1
+        # Outgoing half-edges around each vertex in counter-clockwise order.
+        d = all_pos.index_select(0, head) - all_pos.index_select(0, tail)
+        around = sort_by_group_then(tail, torch.atan2(d[:, 1], d[:, 0]))
+        slot = torch.empty(n_half, dtype=torch.int64)
+        slot[around] = torch.arange(n_half)
+        degree = torch.bincount(tail, minlength=all_pos.shape[0])
+        first = segment_ranges(degree)
+        # Face on the left of h = (u -> v): continue with the half-edge just
+        # clockwise of twin(h) around v.
+        s = slot.index_select(0, twin)
+        v = head
+        prev = torch.where(s > first.index_select(0, v), s - 1, first.index_select(0, v) + degree.index_select(0, v) - 1)
+        nxt = around.index_select(0, prev)
+        label = torch.arange(n_half)
+        jump = nxt
+        while True:
+            new = torch.minimum(label, label.index_select(0, jump))
+            if torch.equal(new, label):
+                break
+            label, jump = new, jump.index_select(0, jump)
+        faces, face_of = torch.unique(label, return_inverse=True)
+        p, q = all_pos.index_select(0, tail), all_pos.index_select(0, head)
+        twice_area = torch.zeros(faces.numel(), dtype=torch.float64).index_add_(
+            0, face_of, p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0])
+        inner = twice_area > 0  # each region's own boundary cycle runs clockwise
+        keep_h = torch.nonzero(inner.index_select(0, face_of)).squeeze(1)
+        new_id = torch.cumsum(inner.to(torch.int64), 0) - 1
+        hf = new_id.index_select(0, face_of.index_select(0, keep_h))
+        hv = tail.index_select(0, keep_h)
+        n_faces = int(inner.sum())
+        f_count = torch.bincount(hf, minlength=n_faces)
+        centre = torch.zeros((n_faces, 2), dtype=torch.float64).index_add_(0, hf, all_pos.index_select(0, hv))
+        centre /= f_count.unsqueeze(1)
+        rel = all_pos.index_select(0, hv) - centre.index_select(0, hf)
+        ring = sort_by_group_then(hf, torch.atan2(rel[:, 1], rel[:, 0]))
+        new_pos = all_pos.index_select(0, hv.index_select(0, ring))
+        parent = torch.zeros(n_faces, dtype=torch.int64).index_copy_(0, hf, vert_reg.index_select(0, hv))
+        # The layer's pattern on each face, and the next layer's affine map.
+        p_lx, p_ly, p_off = (m.index_select(0, parent) for m in (lx, ly, off))
+        on = (p_lx * centre[:, :1] + p_ly * centre[:, 1:] + p_off) > 0
+        new_patterns = torch.cat([patterns.index_select(0, parent), on], dim=1)
+        d_slope = slope_of(self.act, self.slope, on)
+        w_t = nxt_w.T
+        next_lx, next_ly = (d_slope * p_lx) @ w_t, (d_slope * p_ly) @ w_t
+        next_off = torch.addmm(nxt_b, d_slope * p_off, w_t)
+        return new_pos, f_count, next_lx, next_ly, next_off, new_patterns
+
+    @staticmethod
+    def affine_at(lx, ly, off, region, pts):
+        """Every unit's pre-activation at points `pts` of regions `region` (points x units)."""
+        z = torch.addcmul(off.index_select(0, region), lx.index_select(0, region), pts[:, :1])
+        return z.addcmul_(ly.index_select(0, region), pts[:, 1:])
+
+
+def splinecam_style(weights, biases, act, slope, window):
+    with stopwatch() as t:
+        sc = SplineCamStyle(weights, biases, act, slope, window).run()
+    return sc, t()
+
+
 # ------------------------------------------------------------ checks and runs
 
 
@@ -365,12 +590,16 @@ def check_vectors(vec_dir: Path) -> bool:
         keep = out["areas"] > SLIVER_REL_AREA * abs(polygon_area(window))
         n_kept = int(keep.sum())
         es_hash = pattern_hash(pattern_strings(out["patterns"][keep].numpy()))
+        sc, _ = splinecam_style(rw, rb, act, slope, window)
+        sc_hash = pattern_hash(pattern_strings(sc.patterns.numpy()))
         want_n, want_h = p2d["region_count"], p2d["pattern_hash"]
-        ok = (len(plain) == want_n and plain_hash == want_h and n_kept == want_n and es_hash == want_h)
+        ok = (len(plain) == want_n and plain_hash == want_h and n_kept == want_n and es_hash == want_h
+              and sc.region_count() == want_n and sc_hash == want_h)
         ok_all &= ok
         print(f"  {meta.stem}: expected {want_n}; plain {len(plain)} ({'hash ok' if plain_hash == want_h else 'hash differs'}); "
               f"edge subdivision {regions} faces, {n_kept} above sliver area ({'hash ok' if es_hash == want_h else 'hash differs'}), "
-              f"anomalies {es.anomalies} -> {'OK' if ok else 'MISMATCH'}")
+              f"anomalies {es.anomalies}; SplineCam-style {sc.region_count()} ({'hash ok' if sc_hash == want_h else 'hash differs'}) "
+              f"-> {'OK' if ok else 'MISMATCH'}")
     return ok_all
 
 
@@ -386,6 +615,10 @@ def run_window(rw, rb, act, slope, h, skip_plain, plain_max_h):
     slivers = int((out["areas"] <= SLIVER_REL_AREA * 4 * h * h).sum())
     print(f"  faces {out['faces']} ({slivers} below sliver area), unique patterns {unique_patterns}, adjacent pairs {out['adjacency'].shape[0]}, "
           f"area rel err {area_err:.2e}")
+    sc, sc_s = splinecam_style(rw, rb, act, slope, window)
+    sc_unique = np.unique(np.packbits(sc.patterns.numpy(), axis=1), axis=0).shape[0]
+    print(f"SplineCam-style (torch f64): regions {sc.region_count()}, {sc_s:.3f} s ({1e6 * sc_s / sc.region_count():.2f} us/region) "
+          f"with polygons and patterns (unique {sc_unique}), no adjacency")
     if not skip_plain and h <= plain_max_h:
         with stopwatch() as t:
             plain = plain_split(rw, rb, act, slope, window)
@@ -395,6 +628,7 @@ def run_window(rw, rb, act, slope, h, skip_plain, plain_max_h):
         plain, plain_s = None, None
     cpwl = run_cpwl("w1", workloads.workload_dir("w1"), h)
     report_ratio("edge subdivision (full output) vs cpwl", full_s, cpwl)
+    report_ratio("SplineCam-style vs cpwl", sc_s, cpwl)
     if plain_s is not None:
         report_ratio("plain splitting vs cpwl", plain_s, cpwl)
     if cpwl is not None and "regions" in cpwl:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 import workloads
-from common import run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
+from common import load_cpwl_array, run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
 
 CHUNK_POINTS = 200
 
@@ -224,10 +224,10 @@ def main() -> int:
             print(f"W3 {name} {prec}: strongest peer {best:.3f} s, cpwl {cs:.4f} s, ratio peer/cpwl {best / cs:.2f}")
             if "lc_mean" in cpwl:
                 print(f"  LC mean: peer {float(totals.mean()):.6f}, cpwl {float(cpwl['lc_mean']):.6f}")
-            if "counts_file" in cpwl:
-                theirs = np.load(cpwl["counts_file"])
-                same = theirs.shape == counts.shape and bool((theirs == counts.numpy()).all())
-                print(f"  per-point per-layer counts vs cpwl: {'IDENTICAL' if same else 'DIFFERENT'}")
+            theirs = load_cpwl_array(cpwl, "counts_file")
+            if theirs is not None:
+                same = theirs.shape == tuple(counts.shape) and bool((theirs == counts.numpy()).all())
+                print(f"  per-point per-layer counts vs cpwl (shape {theirs.shape}): {'IDENTICAL' if same else 'DIFFERENT'}")
     return 0
 
 

@@ -30,7 +30,7 @@ import torch
 from torch.func import jacfwd, vmap
 
 import workloads
-from common import run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
+from common import load_cpwl_array, run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
 
 # torch.func's first use warns that torch.jit.script is deprecated; not ours to fix.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
@@ -169,10 +169,12 @@ def main() -> int:
     print(f"W4: cpwl {1e3 * per:.3f} ms/latent; ratio reference/cpwl {ref_s / n_ref / per:.1f}, exact/cpwl {exact_s / len(z) / per:.1f}")
     if "les_mean" in cpwl:
         print(f"  LES mean: exact peer {exact.mean():.10f}, cpwl {float(cpwl['les_mean']):.10f}")
-    if "les_file" in cpwl:
-        theirs = np.load(cpwl["les_file"])
+    theirs = load_cpwl_array(cpwl, "les_file")
+    if theirs is not None and theirs.shape == exact.shape:
         rel = np.abs(theirs - exact) / np.maximum(1.0, np.abs(exact))
         print(f"  cpwl vs exact peer: max relative difference {rel.max():.3g}")
+    elif theirs is not None:
+        print(f"  les_file has shape {theirs.shape}, expected {exact.shape}")
     return 0
 
 
