@@ -44,32 +44,13 @@ def run_cpwl(workload: str, *args) -> dict[str, str] | None:
     return result
 
 
-def report_ratio(label: str, peer_seconds: float, cpwl: dict[str, str] | None, peer_units: float | None = None,
-                 cpwl_units_key: str | None = None) -> None:
-    """Prints peer and cpwl timings and peer/cpwl; per unit of work when both counted units."""
+def report_ratio(label: str, peer_seconds: float, cpwl: dict[str, str] | None) -> None:
+    """Prints peer and cpwl timings and peer/cpwl (same work on both sides)."""
     if cpwl is None:
         print(f"{label}: peer {peer_seconds:.4f} s; cpwl side missing")
         return
-    cpwl_seconds = float(cpwl["cpwl_seconds"])
-    line = f"{label}: peer {peer_seconds:.4f} s, cpwl {cpwl_seconds:.4f} s, ratio peer/cpwl {peer_seconds / cpwl_seconds:.2f}"
-    if peer_units and cpwl_units_key and cpwl_units_key in cpwl:
-        cpwl_units = float(cpwl[cpwl_units_key])
-        if cpwl_units > 0 and cpwl_units != peer_units:
-            per = (peer_seconds / peer_units) / (cpwl_seconds / cpwl_units)
-            line += f"; per {cpwl_units_key[:-1] if cpwl_units_key.endswith('s') else cpwl_units_key}: {per:.2f}"
-    print(line)
-
-
-def compare_value(name: str, peer_value, cpwl: dict[str, str] | None, key: str, exact: bool = True) -> None:
-    if cpwl is None or key not in cpwl:
-        return
-    theirs = cpwl[key]
-    if exact:
-        same = str(peer_value) == theirs
-        print(f"  {name}: peer {peer_value}, cpwl {theirs} -> {'SAME' if same else 'DIFFERENT'}")
-    else:
-        diff = abs(float(peer_value) - float(theirs))
-        print(f"  {name}: peer {float(peer_value):.12g}, cpwl {float(theirs):.12g}, |diff| {diff:.3g}")
+    cpwl_seconds = max(float(cpwl["cpwl_seconds"]), 1e-9)
+    print(f"{label}: peer {peer_seconds:.4f} s, cpwl {cpwl_seconds:.4f} s, ratio peer/cpwl {peer_seconds / cpwl_seconds:.2f}")
 
 
 @contextmanager

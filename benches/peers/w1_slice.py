@@ -1,6 +1,6 @@
 """W1 peer: the linear regions of a 2-D slice through a ReLU MLP.
 
-Two peers, both written from the published descriptions:
+Three peers, written from the published descriptions:
 
 (a) plain polygon splitting in Python/numpy: layer by layer, every current
     polygon carries the affine map from slice coordinates to the layer's
@@ -23,9 +23,9 @@ Two peers, both written from the published descriptions:
     polygon, their crossings, and the faces of that planar graph by
     half-edge traversal, batched over all regions (see SplineCamStyle).
 
-All use the convention sign(0) = + (a symbolic perturbation), so a line
-through a vertex does not need a special case; with generic weights this never
-happens in practice.
+(b) and (c) use the convention sign(0) = + (a symbolic perturbation), so a
+line through a vertex needs no special case; (a) treats values within a
+relative 1e-12 of zero as on the line. With generic weights neither matters.
 
 Usage: python w1_slice.py [--half-widths 7 40] [--skip-plain] [--check-vectors]
 """
@@ -45,8 +45,8 @@ import workloads
 from common import report_ratio, run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
 
 PLAIN_EPS = 1e-12  # relative zero band of a vertex value in the plain splitter
-SLIVER_REL_AREA = 1e-12
-MERGE_REL = 1e-10  # SplineCam-style: vertices closer than this (times the window size) are one  # faces below this fraction of the window are perturbation artefacts
+SLIVER_REL_AREA = 1e-12  # edge-subdivision faces below this fraction of the window are perturbation artefacts
+MERGE_REL = 1e-10  # SplineCam-style: vertices closer than this (times the window size) are one
 
 
 def slope_of(act: str, slope: float, positive):

@@ -53,6 +53,7 @@ class LpWalk:
         self.lps = 0
         self.thin = 0
         self.fallbacks = 0
+        self.lost_facets = 0
         self.box_rows = np.vstack([np.eye(self.dim), -np.eye(self.dim)])
         self.box_rhs = np.concatenate([self.hi, -self.lo])
 
@@ -172,15 +173,15 @@ class LpWalk:
             g, rhs = self.constraints(pattern)
             for members in self.facets(g, rhs):
                 other = self.neighbour(pattern, members, g, rhs)
-                if other is None:
-                    self.thin += 1
+                if other is None:  # no region found across this facet
+                    self.lost_facets += 1
                     continue
                 pairs.add((min(pattern, other), max(pattern, other)))
                 if other not in seen:
                     seen.add(other)
                     queue.append(other)
         complete = not queue
-        self.thin += sum(1 for r in self.radius_cache.values() if r <= RADIUS_REL_TOL * self.diameter)
+        self.thin = sum(1 for r in self.radius_cache.values() if r <= RADIUS_REL_TOL * self.diameter)
         return regions, pairs, complete
 
 
@@ -218,7 +219,7 @@ def run_dim(dim: int, h: float, max_regions: int | None) -> None:
     n = len(regions)
     print(f"scipy/HiGHS walk: {n} regions ({'complete' if complete else 'stopped at --max-regions'}), {secs:.3f} s, "
           f"{1e3 * secs / max(n, 1):.2f} ms/region, LPs {walker.lps} ({walker.lps / max(n, 1):.1f}/region), "
-          f"thin {walker.thin}, fallbacks {walker.fallbacks}" + (f", adjacent pairs {len(pairs)}" if complete else ""))
+          f"thin patterns {walker.thin}, fallbacks {walker.fallbacks}, lost facets {walker.lost_facets}" + (f", adjacent pairs {len(pairs)}" if complete else ""))
     cpwl = run_cpwl("w2", d, h)
     if cpwl is None:
         print(f"W2 d={dim}: peer {secs:.3f} s for {n} regions; cpwl side missing")

@@ -58,14 +58,14 @@ class Mlp:
         self.widths = [w.shape[0] for w in self.w][: None if count_output else -1]
 
     def first_linear(self, x, with_bias=True):
-        return x @ self.w[0].T + (self.b[0] if with_bias else 0)
+        return F.linear(x, self.w[0], self.b[0] if with_bias else None)
 
     def rest(self, z, visit):
         """Visits each counted pre-activation, starting from the first layer's `z`."""
         last = len(self.w) - 1
         for k in range(last + 1):
             if k > 0:
-                z = self.act(z) @ self.w[k].T + self.b[k]
+                z = F.linear(self.act(z), self.w[k], self.b[k])
             if k < last or self.count_output:
                 visit(z)
 
@@ -93,7 +93,7 @@ class Cnn:
             z = self.conv(layer, torch.relu(z))
             visit(z.flatten(1))
         # The output layer is not counted, but the forward pass is the reference's.
-        torch.relu(z).flatten(1) @ self.p[self.fc["name"] + ".weight"].T + self.p[self.fc["name"] + ".bias"]
+        F.linear(torch.relu(z).flatten(1), self.p[self.fc["name"] + ".weight"], self.p[self.fc["name"] + ".bias"])
 
 
 def count_chunk(net, zs, batch, two_p):
