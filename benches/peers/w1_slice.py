@@ -27,7 +27,7 @@ Three peers, written from the published descriptions:
 line through a vertex needs no special case; (a) treats values within a
 relative 1e-12 of zero as on the line. With generic weights neither matters.
 
-Usage: python w1_slice.py [--half-widths 7 40] [--skip-plain] [--check-vectors]
+Usage: python w1_slice.py [--half-widths 7 40] [--skip-plain] [--check-vectors] [--w1b]
 """
 
 from __future__ import annotations
@@ -635,6 +635,23 @@ def run_window(rw, rb, act, slope, h, skip_plain, plain_max_h):
         print(f"  regions: peer {regions}, cpwl {cpwl['regions']} -> {'SAME' if int(cpwl['regions']) == regions else 'DIFFERENT'}")
 
 
+def run_w1b() -> None:
+    """About 1e6 regions: SplineCam-style only (edge subdivision would keep
+    ~2e6 vertices x 500 values twice, beyond a 24 GB machine)."""
+    d = workloads.ensure("w1b")
+    weights, biases, act, slope = workloads.load_mlp(d / "net.npz")
+    with np.load(d / "slice.npz") as s:
+        rw, rb = restrict_to_plane(weights, biases, s["x0"], s["u"], s["v"])
+    h = workloads.W1B_HALF_WIDTH
+    print(f"\n== W1b {'-'.join(str(w.shape[1]) for w in weights)}-{weights[-1].shape[0]} {act}, window [-{h:g}, {h:g}]^2 ==")
+    sc, sc_s = splinecam_style(rw, rb, act, slope, square(h))
+    print(f"SplineCam-style (torch f64): regions {sc.region_count()}, {sc_s:.3f} s ({1e6 * sc_s / sc.region_count():.2f} us/region)")
+    cpwl = run_cpwl("w1", d, h)
+    report_ratio("W1b SplineCam-style vs cpwl", sc_s, cpwl)
+    if cpwl is not None and "regions" in cpwl:
+        print(f"  regions: peer {sc.region_count()}, cpwl {cpwl['regions']}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--half-widths", type=float, nargs="+", default=workloads.W1_HALF_WIDTHS)
@@ -644,7 +661,8 @@ def main() -> int:
     # threads do not speed them up and, on a busy 2-core machine, slow them
     # down several times, so the peer runs single-threaded unless told.
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--check-vectors", action="store_true", help="check both peers on the shared regions vectors first")
+    ap.add_argument("--check-vectors", action="store_true", help="check the peers on the shared regions vectors first")
+    ap.add_argument("--w1b", action="store_true", help="also run W1b (about 1e6 regions; minutes)")
     args = ap.parse_args()
     set_torch_threads(args.threads)
     if args.check_vectors:
@@ -662,6 +680,8 @@ def main() -> int:
     print(f"W1: {'-'.join(str(w.shape[1]) for w in weights)}-{weights[-1].shape[0]} {act}, torch threads {torch.get_num_threads()}")
     for h in args.half_widths:
         run_window(rw, rb, act, slope, h, args.skip_plain, args.plain_max_h)
+    if args.w1b:
+        run_w1b()
     return 0
 
 

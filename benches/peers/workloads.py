@@ -31,6 +31,11 @@ W1_WIDTHS = [784, 200, 200, 200, 10]
 W1_NET_SEED = 0
 W1_SLICE_SEED = 1
 W1_HALF_WIDTHS = [7.0, 40.0]  # about 1.1e4 and 1.1e5 regions
+# W1b: the 200-wide network saturates near 1.5e5 regions; 500-wide layers
+# (same seeds, same slice points) give 1,000,543 regions in [-100, 100]^2
+# (784-400-400-400-10 gave 490,822 at h = 40 and 629,307 at h = 100).
+W1B_WIDTHS = [784, 500, 500, 500, 10]
+W1B_HALF_WIDTH = 100.0
 
 # W2: LP enumeration of d-64-64-64-1 MLPs in the box [-h, h]^d.
 # PyTorch's default Linear init (not He): with He weights and N(0, 0.01^2)
@@ -184,6 +189,26 @@ def make_w1() -> Path:
     return d
 
 
+def make_w1b() -> Path:
+    d = workload_dir("w1b")
+    weights, biases = he_mlp(W1B_WIDTHS, np.random.default_rng(W1_NET_SEED))
+    save_mlp(d / "net.npz", weights, biases)
+    pts = np.random.default_rng(W1_SLICE_SEED).random((3, W1B_WIDTHS[0]))
+    u, v = plane_basis(*pts)
+    np.savez(d / "slice.npz", x0=pts[0], x1=pts[1], x2=pts[2], u=u, v=v)
+    _write_json(d / "workload.json", {
+        "workload": "W1b",
+        "net": "net.npz",
+        "arch": W1B_WIDTHS,
+        "init": f"He normal (fan_in), biases N(0, {BIAS_STD}^2), numpy default_rng({W1_NET_SEED}), layer order, weight then bias",
+        "slice": "slice.npz: as W1 (default_rng(%d), one (3, 784) draw)" % W1_SLICE_SEED,
+        "windows": "square [-h, h]^2 in (s, t), x = x0 + s u + t v",
+        "half_widths": [W1B_HALF_WIDTH],
+        "regions": 1000543,
+    })
+    return d
+
+
 def make_w2() -> Path:
     root = workload_dir("w2")
     for dim, h in W2_DIMS_AND_HALF_WIDTHS:
@@ -240,7 +265,7 @@ def make_w4() -> Path:
     return d
 
 
-MAKERS = {"w1": make_w1, "w2": make_w2, "w3": make_w3, "w4": make_w4}
+MAKERS = {"w1": make_w1, "w1b": make_w1b, "w2": make_w2, "w3": make_w3, "w4": make_w4}
 
 
 def ensure(name: str) -> Path:
