@@ -226,8 +226,9 @@ def main() -> int:
                 print(f"  LC mean: peer {float(totals.mean()):.6f}, cpwl {float(cpwl['lc_mean']):.6f}")
             theirs = load_cpwl_array(cpwl, "counts_file")
             if theirs is not None:
-                same = theirs.shape == tuple(counts.shape) and bool((theirs == counts.numpy()).all())
-                print(f"  per-point per-layer counts vs cpwl (shape {theirs.shape}): {'IDENTICAL' if same else 'DIFFERENT'}")
+                same = theirs.shape == tuple(ref_counts.shape) and bool((theirs == ref_counts.numpy()).all())
+                print(f"  per-point per-layer counts, cpwl vs reference route {prec} (shape {theirs.shape}): "
+                      f"{'IDENTICAL' if same else 'DIFFERENT'}")
     return 0
 
 
