@@ -22,7 +22,10 @@ use ndarray::{s, Array1, Array2, ArrayD, Ix1, Ix2, Ix4};
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Fallible<T> {
-    args.get(i).ok_or(format!("missing argument {what}"))?.parse().map_err(|_| format!("bad {what}: {}", args[i]).into())
+    args.get(i)
+        .ok_or(format!("missing argument {what}"))?
+        .parse()
+        .map_err(|_| format!("bad {what}: {}", args[i]).into())
 }
 
 fn npz(path: PathBuf) -> Fallible<std::collections::BTreeMap<String, ArrayD<f64>>> {
@@ -30,14 +33,21 @@ fn npz(path: PathBuf) -> Fallible<std::collections::BTreeMap<String, ArrayD<f64>
 }
 
 fn vector(arrays: &std::collections::BTreeMap<String, ArrayD<f64>>, key: &str) -> Fallible<Array1<f64>> {
-    Ok(arrays.get(key).ok_or(format!("missing {key}"))?.clone().into_dimensionality::<Ix1>()?)
+    Ok(arrays
+        .get(key)
+        .ok_or(format!("missing {key}"))?
+        .clone()
+        .into_dimensionality::<Ix1>()?)
 }
 
 /// Writes a little-endian `.npy` file of the given dtype descriptor.
 fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Fallible<()> {
     let shape_txt = match shape {
         [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
     while (header.len() + 11) % 64 != 0 {
@@ -72,12 +82,21 @@ fn w2(args: &[String]) -> Fallible<()> {
     let h: f64 = arg(args, 3, "half-width")?;
     let net = Network::from_npz(dir.join("net.npz"))?;
     let domain = Domain::cube(net.input_dim(), -h, h);
-    let opts = EnumOptions { method: Method::Lp, ..Default::default() };
+    let opts = EnumOptions {
+        method: Method::Lp,
+        ..Default::default()
+    };
     let start = Instant::now();
     let part = enumerate(&net, &domain, &opts)?;
     println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
     let st = part.stats();
-    println!("regions={}\nlps={}\nlps_skipped={}\nthin={}", part.len(), st.lps_solved, st.lps_skipped, st.rejected_thin);
+    println!(
+        "regions={}\nlps={}\nlps_skipped={}\nthin={}",
+        part.len(),
+        st.lps_solved,
+        st.lps_skipped,
+        st.rejected_thin
+    );
     Ok(())
 }
 
@@ -85,21 +104,34 @@ fn w2(args: &[String]) -> Fallible<()> {
 fn w3_cnn(dir: &Path) -> Fallible<Network> {
     let arrays = npz(dir.join("cnn.npz"))?;
     let arch: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cnn_arch.json"))?)?;
-    let input: Vec<usize> = arch["input"].as_array().ok_or("input")?.iter().filter_map(|v| v.as_u64().map(|v| v as usize)).collect();
+    let input: Vec<usize> = arch["input"]
+        .as_array()
+        .ok_or("input")?
+        .iter()
+        .filter_map(|v| v.as_u64().map(|v| v as usize))
+        .collect();
     let mut b = Network::builder_image(input[0], input[1], input[2]);
     for layer in arch["layers"].as_array().ok_or("layers")? {
         let name = layer["name"].as_str().unwrap_or("");
         match layer["type"].as_str() {
             Some("conv2d") => {
-                let weight = arrays[&format!("{name}.weight")].clone().into_dimensionality::<Ix4>()?;
+                let weight = arrays[&format!("{name}.weight")]
+                    .clone()
+                    .into_dimensionality::<Ix4>()?;
                 let stride = layer["stride"].as_u64().ok_or("stride")? as usize;
                 let pad = layer["padding"].as_u64().ok_or("padding")? as usize;
-                let conv = Conv2d { stride: [stride; 2], padding: [pad; 2], ..Conv2d::new(weight, Some(vector(&arrays, &format!("{name}.bias"))?)) };
+                let conv = Conv2d {
+                    stride: [stride; 2],
+                    padding: [pad; 2],
+                    ..Conv2d::new(weight, Some(vector(&arrays, &format!("{name}.bias"))?))
+                };
                 b = b.conv2d(conv)?;
             }
             Some("flatten") => b = b.flatten(),
             Some("linear") => {
-                let w = arrays[&format!("{name}.weight")].clone().into_dimensionality::<Ix2>()?;
+                let w = arrays[&format!("{name}.weight")]
+                    .clone()
+                    .into_dimensionality::<Ix2>()?;
                 b = b.dense(w, vector(&arrays, &format!("{name}.bias"))?)?;
             }
             other => return Err(format!("unknown layer {other:?}").into()),
@@ -127,8 +159,13 @@ fn w3(args: &[String]) -> Fallible<()> {
     let points = cpwl::io::load_npy(dir.join("points.npy"))?.into_dimensionality::<Ix2>()?;
     let points = points.slice(s![..n.min(points.nrows()), ..]).to_owned();
     let dirs = cpwl::io::load_npy(dir.join("directions.npy"))?.into_dimensionality::<Ix2>()?;
-    let opts = LcOptions { count_output_layer: count_output, ..LcOptions::new(0.005, Directions::Given(dirs)) };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
+    let opts = LcOptions {
+        count_output_layer: count_output,
+        ..LcOptions::new(0.005, Directions::Given(dirs))
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()?;
     let start = Instant::now();
     let report = pool.install(|| local_complexity(&net, points.view(), &opts))?;
     println!("cpwl_seconds={}", start.elapsed().as_secs_f64());

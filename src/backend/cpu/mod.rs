@@ -1,5 +1,6 @@
 //! The CPU backend: rayon over chunks of the batch, faer GEMM inside.
 
+mod jacobian;
 mod vertices;
 
 use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4, Axis};
@@ -119,15 +120,7 @@ impl Backend for CpuBackend {
         net.check_input(x)?;
         let (m, d) = (net.output_dim(), net.input_dim());
         let parts = self.map_chunks(x.nrows(), |a, b| {
-            let fwd = forward_chunk(net, x.slice(s![a..b, ..]), Keep::Patterns);
-            let patterns = fwd.patterns.unwrap_or_else(|| Array2::zeros((0, 0)));
-            let n = b - a;
-            let mut seed = Array2::zeros((n * m, m));
-            for p in 0..n {
-                seed.slice_mut(s![p * m..(p + 1) * m, ..]).assign(&Array2::eye(m));
-            }
-            let jac = eval::reverse(net.layers(), seed, m, patterns.view());
-            (fwd.outputs, patterns, jac)
+            jacobian::jacobian_chunk(net, x.slice(s![a..b, ..]))
         });
         let n = x.nrows();
         let mut outputs = Vec::new();
