@@ -206,7 +206,7 @@ impl Domain {
         }
     }
 
-    /// The window polygon of a slice domain (counter-clockwise).
+    /// The window polygon of a 2-D domain (a slice or a 2-D box), counter-clockwise.
     ///
     /// # Errors
     ///
@@ -214,6 +214,15 @@ impl Domain {
     pub fn window_polygon(&self) -> Result<Option<Vec<[f64; 2]>>> {
         match &self.kind {
             DomainKind::Plane { plane, window } => window.vertices(plane).map(Some),
+            DomainKind::Boxed { lo, hi } if lo.len() == 2 => {
+                self.validate()?;
+                Ok(Some(vec![
+                    [lo[0], lo[1]],
+                    [hi[0], lo[1]],
+                    [hi[0], hi[1]],
+                    [lo[0], hi[1]],
+                ]))
+            }
             _ => Ok(None),
         }
     }

@@ -25,7 +25,8 @@ use crate::{Error, Result};
 ///     .relu()
 ///     .dense(array![[1.0, 1.0]], array![-0.5])?
 ///     .build()?;
-/// assert_eq!(net.forward(array![1.0, 0.0].view())?[0], 1.0);
+/// // relu(1, 1.5) summed, minus 0.5
+/// assert_eq!(net.forward(array![1.0, 0.0].view())?[0], 2.0);
 /// # Ok::<(), cpwl::Error>(())
 /// ```
 #[derive(Debug)]
