@@ -31,18 +31,30 @@ fn backends() -> Vec<Box<dyn Backend>> {
         Box::new(CpuBackend::default().with_chunk(7)),
         Box::new(CpuBackend::serial().with_chunk(64)),
     ];
-    #[cfg(feature = "cuda")]
+    all.extend(cuda_backends());
+    all
+}
+
+/// The CUDA backend twice (whole batches, and chunks of 64 KiB that force
+/// the chunked paths), or nothing, with a skip message, without a GPU.
+#[cfg(feature = "cuda")]
+fn cuda_backends() -> Vec<Box<dyn Backend>> {
     match cpwl::backend::CudaBackend::new(0) {
         Ok(gpu) => {
             eprintln!("CUDA parity on {}", gpu.card());
-            all.push(Box::new(gpu.clone()));
-            all.push(Box::new(gpu.with_chunk_bytes(64 * 1024)));
+            vec![Box::new(gpu.clone()), Box::new(gpu.with_chunk_bytes(64 * 1024))]
         }
-        Err(e) => eprintln!("skipping: CUDA parity ({e})"),
+        Err(e) => {
+            eprintln!("skipping: CUDA parity ({e})");
+            Vec::new()
+        }
     }
-    #[cfg(not(feature = "cuda"))]
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_backends() -> Vec<Box<dyn Backend>> {
     eprintln!("skipping: CUDA parity (built without the `cuda` feature)");
-    all
+    Vec::new()
 }
 
 fn reference() -> CpuBackend {
