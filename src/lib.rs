@@ -65,7 +65,9 @@
 //! |---|---|---|
 //! | `rayon` | yes | parallel batches (the CPU backend) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
+//! | `cuda` | no | `backend::CudaBackend`: the batched kernels on an NVIDIA GPU (cudarc; no CUDA toolkit needed to build, the driver is loaded at run time) |
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -2,10 +2,11 @@
 //! record activation patterns, forward passes with a frozen pattern (exact
 //! affine maps), and reverse passes (exact Jacobians).
 
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 
 use super::layers::{Layer, NONE};
 use super::spatial::{add_channel_bias, avg_pool, avg_pool_t, chw, conv_linear, conv_linear_t};
+use crate::backend::simd;
 use crate::linalg::{matmul_nn, matmul_nt};
 
 /// What a forward pass writes besides its output.
@@ -90,13 +91,8 @@ pub(crate) fn forward(layers: &[Layer], x: Array2<f64>, rec: &mut Recorder<'_>) 
         h = match layer {
             Layer::TwoPiece { act, len, offset } => {
                 record_pre(rec, &h);
-                let slopes = act.slopes();
-                let mut choices = rec.choices.slice_mut(s![.., *offset..offset + len]);
-                ndarray::Zip::from(&mut h).and(&mut choices).for_each(|z, c| {
-                    let piece = u8::from(*z > 0.0);
-                    *c = piece;
-                    *z *= slopes[piece as usize];
-                });
+                let choices = rec.choices.slice_mut(s![.., *offset..offset + len]);
+                simd::two_piece_record(h.view_mut(), choices, act.slopes());
                 h
             }
             Layer::Max {
@@ -170,10 +166,9 @@ pub(crate) fn frozen(
                 if let Some(p) = pre.as_deref_mut() {
                     p.push(h.clone());
                 }
-                let slopes = act.slopes();
-                for (mut col, &c) in h.axis_iter_mut(Axis(1)).zip(&pattern[*offset..offset + len]) {
-                    col *= slopes[c as usize];
-                }
+                let pieces = ArrayView1::from(&pattern[*offset..offset + len]).insert_axis(Axis(0));
+                let rows = h.nrows();
+                simd::scale_blocks(h.view_mut(), rows, pieces, act.slopes());
                 h
             }
             Layer::Max {
@@ -224,15 +219,8 @@ pub(crate) fn reverse(
     for layer in layers.iter().rev() {
         g = match layer {
             Layer::TwoPiece { act, len, offset } => {
-                let slopes = act.slopes();
-                for (mut rows, prow) in g.axis_chunks_iter_mut(Axis(0), block).zip(patterns.outer_iter()) {
-                    for (mut col, &c) in rows
-                        .axis_iter_mut(Axis(1))
-                        .zip(prow.slice(s![*offset..offset + len]))
-                    {
-                        col *= slopes[c as usize];
-                    }
-                }
+                let pieces = patterns.slice(s![.., *offset..offset + len]);
+                simd::scale_blocks(g.view_mut(), block, pieces, act.slopes());
                 g
             }
             Layer::Max {
