@@ -64,7 +64,9 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `rayon` | yes | parallel batches (the CPU backend) |
-//! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
+//! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
+//! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
+//! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -77,6 +79,9 @@ pub(crate) mod linalg;
 pub(crate) mod lp;
 pub mod network;
 pub mod regions;
+#[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
+pub mod strategies;
 pub mod tol;
 
 pub use error::{Error, Result};
