@@ -66,6 +66,9 @@
 //! | `rayon` | yes | parallel batches (the CPU backend) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
 //! | `cuda` | no | `backend::CudaBackend`: the batched kernels on an NVIDIA GPU (cudarc; no CUDA toolkit needed to build, the driver is loaded at run time) |
+//! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
+//! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
+//! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
@@ -82,6 +85,9 @@ pub(crate) mod lp;
 pub mod network;
 pub mod regions;
 pub mod scales;
+#[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
+pub mod strategies;
 pub mod tol;
 
 #[cfg(test)]

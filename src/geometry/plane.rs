@@ -14,7 +14,11 @@ use crate::{Error, Result};
 /// `x2 - x0` orthogonal to `u`. Slice coordinates `(s, t)` are lengths in input
 /// space, so areas and lengths in the slice are true areas and lengths.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "StoredPlane")
+)]
 pub struct Plane {
     origin: Array1<f64>,
     u: Array1<f64>,
@@ -137,6 +141,32 @@ impl Plane {
     /// [`Plane::from_basis`]: the origin and the tips of `u` and `v`).
     pub fn anchors(&self) -> [[f64; 2]; 3] {
         self.anchors
+    }
+}
+
+/// The stored form of a [`Plane`], checked by [`Plane::from_basis`] when read
+/// back, so that a hand-edited file cannot give a plane whose vectors differ
+/// in length.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct StoredPlane {
+    origin: Array1<f64>,
+    u: Array1<f64>,
+    v: Array1<f64>,
+    anchors: [[f64; 2]; 3],
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<StoredPlane> for Plane {
+    type Error = Error;
+
+    fn try_from(s: StoredPlane) -> Result<Plane> {
+        crate::error::check_finite("plane anchors", s.anchors.iter().flatten())?;
+        let plane = Plane::from_basis(s.origin, s.u, s.v)?;
+        Ok(Plane {
+            anchors: s.anchors,
+            ..plane
+        })
     }
 }
 

@@ -21,9 +21,30 @@ use crate::{Error, Result};
 /// clockwise beyond [`crate::tol::TOL_SIGN_REL`] for polygons built by
 /// [`ConvexPolygon::from_vertices`]); an area that rounding cannot explain.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "StoredPolygon")
+)]
 pub struct ConvexPolygon {
     vertices: Vec<[f64; 2]>,
+}
+
+/// The stored form of a [`ConvexPolygon`], checked by
+/// [`ConvexPolygon::from_vertices`] when read back.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct StoredPolygon {
+    vertices: Vec<[f64; 2]>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<StoredPolygon> for ConvexPolygon {
+    type Error = Error;
+
+    fn try_from(s: StoredPolygon) -> Result<ConvexPolygon> {
+        ConvexPolygon::from_vertices(s.vertices)
+    }
 }
 
 /// How a line `a . p + c = 0` divides a [`ConvexPolygon`].

@@ -27,15 +27,46 @@ use crate::{Error, Result};
 /// [`Error::File`] when the file cannot be read, is malformed or holds text.
 pub fn load_npy(path: impl AsRef<Path>) -> Result<ArrayD<f64>> {
     let path = path.as_ref();
-    let bad = |reason: String, source: Option<crate::error::BoxError>| Error::File {
+    npy_from_bytes(&read_file(path)?, path)
+}
+
+/// Loads a numeric `.npy` array from the bytes of a file (see [`load_npy`]).
+///
+/// # Errors
+///
+/// [`Error::File`] (naming the path `<bytes>`) when the bytes are not an
+/// `.npy` array or hold text.
+///
+/// # Panics
+///
+/// Never on user input: malformed, truncated or hostile bytes give errors.
+///
+/// # Examples
+///
+/// ```
+/// let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+/// let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }";
+/// bytes.extend((header.len() as u16).to_le_bytes());
+/// bytes.extend(header.bytes());
+/// for v in [1.5f64, -2.0] {
+///     bytes.extend(v.to_le_bytes());
+/// }
+/// let a = cpwl::io::load_npy_bytes(&bytes)?;
+/// assert_eq!(a.as_slice().unwrap(), &[1.5, -2.0]);
+/// assert!(cpwl::io::load_npy_bytes(&bytes[..20]).is_err());
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+pub fn load_npy_bytes(bytes: &[u8]) -> Result<ArrayD<f64>> {
+    npy_from_bytes(bytes, Path::new(MEMORY_PATH))
+}
+
+fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<ArrayD<f64>> {
+    let bad = |reason: String| Error::File {
         path: path.to_path_buf(),
         reason,
-        source,
+        source: None,
     };
-    let bytes = std::fs::read(path).map_err(|e| bad("cannot read".into(), Some(Box::new(e))))?;
-    npy::read_npy(&bytes)
-        .and_then(npy::NpyData::into_f64)
-        .map_err(|e| bad(e, None))
+    npy::read_npy(bytes).and_then(npy::NpyData::into_f64).map_err(bad)
 }
 
 /// Loads the numeric arrays of an `.npz` archive by name (text arrays are left

@@ -382,7 +382,7 @@ fn rename(e: Error, here: &str) -> Error {
     }
 }
 
-fn conv_output(here: &str, conv: &Conv2d, input: Shape) -> Result<Shape> {
+pub(super) fn conv_output(here: &str, conv: &Conv2d, input: Shape) -> Result<Shape> {
     let Shape::Image { c, h, w } = input else {
         return Err(Error::shape(here, "image data", input));
     };
@@ -424,7 +424,7 @@ fn conv_output(here: &str, conv: &Conv2d, input: Shape) -> Result<Shape> {
     }
 }
 
-fn pool_output(here: &str, pool: &Pool2d, input: Shape) -> Result<Shape> {
+pub(super) fn pool_output(here: &str, pool: &Pool2d, input: Shape) -> Result<Shape> {
     let Shape::Image { c, h, w } = input else {
         return Err(Error::shape(here, "image data", input));
     };

@@ -128,6 +128,7 @@ pub struct BatchNorm {
 
 /// The path that skips a residual block's body.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Skip {
     /// `x` itself.
     Identity,

@@ -12,6 +12,8 @@ pub(crate) mod eval;
 pub(crate) mod layers;
 mod pattern;
 mod spatial;
+#[cfg(feature = "serde")]
+mod stored;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
@@ -50,7 +52,11 @@ use layers::Layer;
 /// # Ok::<(), cpwl::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "stored::StoredNetwork")
+)]
 pub struct Network {
     input: Shape,
     output: Shape,

@@ -8,6 +8,7 @@ use crate::{Affine, Domain, Network, Polytope, Result};
 
 /// Where a constraint row of a region comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RowSource {
     /// Row `i` of the domain's own constraints.
     Domain(usize),

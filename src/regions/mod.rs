@@ -19,11 +19,14 @@
 //! the domain's diameter). Rejected cells are counted in
 //! [`Partition::rejected_thin`], never dropped silently.
 
+mod geojson;
 mod hrep;
 mod options;
 mod partition;
 mod region;
-mod walk;
+#[cfg(feature = "serde")]
+mod stored;
+pub(crate) mod walk;
 
 pub use hrep::RowSource;
 pub use options::{EnumOptions, EnumProgress, Method, Private, ProgressFn};

@@ -20,6 +20,7 @@ use crate::{Affine, Domain, Error, Network, Pattern, Polytope, Result};
 /// Regions listed by a partition are full-dimensional (radius above the
 /// thin-cell tolerance).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Region {
     pub(crate) pattern: Pattern,
     pub(crate) polytope: Polytope,

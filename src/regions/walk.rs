@@ -50,7 +50,7 @@ impl Setup {
 }
 
 /// The box of a bounded polytope, by two LPs per coordinate.
-fn lp_bounding_box(p: &Polytope, lp: &mut LpStats) -> Result<(Array1<f64>, Array1<f64>)> {
+pub(crate) fn lp_bounding_box(p: &Polytope, lp: &mut LpStats) -> Result<(Array1<f64>, Array1<f64>)> {
     let d = p.dim();
     let mut lo = Array1::zeros(d);
     let mut hi = Array1::zeros(d);

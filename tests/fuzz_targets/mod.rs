@@ -1,0 +1,126 @@
+//! The bodies of the fuzz targets, shared by the cargo-fuzz crate in `fuzz/`
+//! (through `#[path]`) and by `tests/fuzz_corpus.rs`, which runs them on the
+//! committed seed corpus and on seeded random inputs.
+//!
+//! A target may return errors of any kind; it must never panic, and what it
+//! loads must be usable (evaluating it must not panic either). The few
+//! `assert!`s here state properties that must hold for every input.
+#![allow(dead_code)]
+
+mod decode;
+
+use std::time::Duration;
+
+use cpwl::io::{ArchLayer, Architecture};
+use cpwl::network::Activation;
+use cpwl::regions::{enumerate as enumerate_regions, EnumOptions};
+use cpwl::{Network, Pattern};
+use ndarray::Array1;
+
+/// The names of every target, in the order of `fuzz/Cargo.toml`.
+pub const TARGETS: [&str; 6] = ["npz", "npy", "onnx", "safetensors", "pattern", "enumerate"];
+
+/// Runs the target called `name` (`onnx` only with the feature).
+pub fn run(name: &str, data: &[u8]) {
+    match name {
+        "npz" => npz(data),
+        "npy" => npy(data),
+        #[cfg(feature = "onnx")]
+        "onnx" => onnx(data),
+        "safetensors" => safetensors(data),
+        "pattern" => pattern(data),
+        "enumerate" => enumerate(data),
+        _ => {}
+    }
+}
+
+/// Bytes as an `.npz` archive of an MLP.
+pub fn npz(data: &[u8]) {
+    if let Ok(net) = Network::from_npz_bytes(data) {
+        exercise(&net);
+    }
+}
+
+/// Bytes as an `.npy` array.
+pub fn npy(data: &[u8]) {
+    if let Ok(a) = cpwl::io::load_npy_bytes(data) {
+        assert_eq!(a.len(), a.shape().iter().product::<usize>());
+    }
+}
+
+/// Bytes as an ONNX model.
+#[cfg(feature = "onnx")]
+pub fn onnx(data: &[u8]) {
+    if let Ok(net) = Network::from_onnx_bytes(data) {
+        exercise(&net);
+    }
+}
+
+/// Bytes as a safetensors file, read with a fixed MLP architecture (PyTorch
+/// `nn.Sequential` names) and with the `.npz` names.
+pub fn safetensors(data: &[u8]) {
+    let listed = Architecture::new(vec![
+        ArchLayer::dense("0"),
+        ArchLayer::Relu,
+        ArchLayer::dense("2"),
+        ArchLayer::LeakyRelu(0.1),
+        ArchLayer::dense("4"),
+    ]);
+    let npz_names = Architecture::npz_names(Activation::Abs);
+    for arch in [listed, npz_names] {
+        if let Ok(net) = Network::from_safetensors_bytes(data, &arch) {
+            exercise(&net);
+        }
+    }
+}
+
+/// Text as an activation pattern: what parses prints back as itself.
+pub fn pattern(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(p) = text.parse::<Pattern>() {
+        assert_eq!(p.to_string(), text);
+        assert_eq!(p.len(), text.chars().count());
+        let values = p.to_values();
+        assert_eq!(Pattern::from_values(&values).ok().as_ref(), Some(&p));
+        if !p.is_empty() {
+            let flipped = p.with(0, 1 - values[0].min(1));
+            assert!(flipped.is_ok());
+        }
+    }
+}
+
+/// Bytes as a small network (2-3 inputs, widths up to 6, weights including
+/// zeros, repeats, huge and tiny values, all finite) and a box or slice
+/// domain, enumerated with a region cap and a time budget.
+pub fn enumerate(data: &[u8]) {
+    let Some((net, domain)) = decode::case(data) else {
+        return;
+    };
+    let opts = EnumOptions {
+        max_regions: Some(64),
+        time_budget: Some(Duration::from_millis(250)),
+        threads: Some(1),
+        ..Default::default()
+    };
+    if let Ok(partition) = enumerate_regions(&net, &domain, &opts) {
+        for region in partition.regions() {
+            assert_eq!(region.pattern().len(), net.unit_count());
+        }
+        if domain.dim() == 2 {
+            let _ = partition.to_geojson();
+        }
+    }
+}
+
+/// Evaluates a loaded network at the origin (outputs may overflow to
+/// infinity for huge weights; they must not panic).
+fn exercise(net: &Network) {
+    let x = Array1::zeros(net.input_dim());
+    let _ = net.forward(x.view());
+    if let Ok(p) = net.pattern(x.view()) {
+        assert_eq!(p.len(), net.unit_count());
+        let _ = net.affine_of(&p);
+    }
+}
