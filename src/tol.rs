@@ -24,3 +24,8 @@ pub const TOL_LP_RESIDUAL: f64 = 1e-7;
 /// hyperplane from the origin (at least 1): a set whose inscribed balls reach the
 /// cap is reported with an infinite radius.
 pub const CHEBYSHEV_RADIUS_CAP_REL: f64 = 1e6;
+
+/// Two edges of a 2-D partition on one line share a segment (their regions
+/// are neighbours) when they overlap by more than this times the domain's
+/// diameter; edges that only meet at an endpoint overlap by rounding only.
+pub const TOL_SHARED_EDGE_REL: f64 = 1e-12;

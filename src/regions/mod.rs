@@ -19,12 +19,16 @@
 //! the domain's diameter). Rejected cells are counted in
 //! [`Partition::rejected_thin`], never dropped silently.
 
+mod adjacency2d;
+mod boundary;
 mod hrep;
 mod options;
 mod partition;
+mod plane_split;
 mod region;
 mod walk;
 
+pub use boundary::{BoundaryPiece, DecisionBoundary};
 pub use hrep::RowSource;
 pub use options::{EnumOptions, EnumProgress, Method, Private, ProgressFn};
 pub use partition::{EnumStats, Partition};
@@ -69,11 +73,9 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
         ));
     }
     let run = || match opts.method {
+        Method::Auto if domain.dim() == 2 => plane_split::plane_split(net, domain, opts),
+        Method::PlaneSplit => plane_split::plane_split(net, domain, opts),
         Method::Auto | Method::Lp => walk::walk(net, domain, opts),
-        Method::PlaneSplit => Err(Error::Unsupported {
-            layer: "enumerate".into(),
-            op: "plane splitting".into(),
-        }),
     };
     match opts.threads {
         Some(n) if n > 1 => rayon::ThreadPoolBuilder::new()
