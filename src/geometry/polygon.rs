@@ -395,6 +395,24 @@ mod tests {
         assert!(!sq.contains([2.0, 0.5], 0.5));
     }
 
+    #[test]
+    fn cut_piece_tags_old_edges_and_the_cut() {
+        let sq = square(0.0, 1.0);
+        let tags = ['b', 'r', 't', 'l']; // bottom, right, top, left
+        let values = sq.line_values([1.0, 0.0], -0.5);
+        let (v, t) = cut_piece(sq.vertices(), &tags, &values, Sign::Negative, 'c').unwrap();
+        assert_eq!(v, [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]);
+        assert_eq!(t, ['b', 'c', 't', 'l']);
+        let (v, t) = cut_piece(sq.vertices(), &tags, &values, Sign::Positive, 'C').unwrap();
+        assert_eq!(v, [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]);
+        assert_eq!(t, ['b', 'r', 't', 'C']);
+        // Through two opposite corners: the cut starts at a vertex on the line.
+        let values = sq.line_values([1.0, -1.0], 0.0);
+        let (v, t) = cut_piece(sq.vertices(), &tags, &values, Sign::Negative, 'd').unwrap();
+        assert_eq!(v, [[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]]);
+        assert_eq!(t, ['d', 't', 'l']);
+    }
+
     /// A convex polygon inscribed in a circle: `gaps` spread its angles.
     fn inscribed(centre: [f64; 2], radius: f64, gaps: &[f64]) -> ConvexPolygon {
         let total: f64 = gaps.iter().sum();

@@ -302,9 +302,11 @@ pub(crate) fn choose(step: &Step<'_>, mut h: Array2<f64>, blocks: Blocks, choice
     match *step {
         Step::TwoPiece { act, .. } => {
             let slopes = act.slopes();
+            let mut factors = Array1::zeros(choices.ncols());
             for (mut rows, c) in h.axis_chunks_iter_mut(Axis(0), blocks.block).zip(choices.outer_iter()) {
-                for (mut col, &piece) in rows.axis_iter_mut(Axis(1)).zip(c) {
-                    col *= slopes[piece as usize];
+                factors.zip_mut_with(&c, |f, &piece| *f = slopes[piece as usize]);
+                for mut row in rows.outer_iter_mut() {
+                    row *= &factors;
                 }
             }
             h

@@ -374,3 +374,84 @@ fn complement_basis(u: &Array1<f64>) -> Array2<f64> {
     }
     h.slice(s![.., 1..]).to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use crate::regions::{enumerate, EnumOptions, Method};
+    use crate::{Domain, Network};
+
+    fn boundary_length(net: &Network, half: f64) -> f64 {
+        let part = enumerate(net, &Domain::cube(2, -half, half), &EnumOptions::default()).unwrap();
+        part.decision_boundary().unwrap().total_measure().unwrap()
+    }
+
+    #[test]
+    fn one_output_gives_its_zero_line() {
+        let net = Network::builder(2)
+            .dense(array![[1.0, 1.0]], array![-0.5])
+            .unwrap()
+            .build()
+            .unwrap();
+        // x + y = 0.5 runs from (1, -0.5) to (-0.5, 1) in [-1, 1]^2.
+        assert!((boundary_length(&net, 1.0) - 1.5 * 2f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn three_classes_meet_at_a_point() {
+        // Outputs (x, y, 0): the rays x = y >= 0, x = 0 >= y and y = 0 >= x.
+        let net = Network::builder(2)
+            .dense(array![[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], array![0.0, 0.0, 0.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!((boundary_length(&net, 1.0) - (2.0 + 2f64.sqrt())).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ties_along_region_edges_count_once() {
+        // relu(x) against relu(-x): the classes tie on x = 0, which is also
+        // the edge between the two regions; each side reports half of it.
+        let net = Network::builder(2)
+            .dense(array![[1.0, 0.0], [-1.0, 0.0]], array![0.0, 0.0])
+            .unwrap()
+            .relu()
+            .dense(array![[1.0, 0.0], [0.0, 1.0]], array![0.0, 0.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        let part = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default()).unwrap();
+        let boundary = part.decision_boundary().unwrap();
+        assert_eq!(boundary.len(), 2);
+        assert!(boundary.pieces().iter().all(|p| p.on_facet() && p.weight() == 0.5));
+        assert!((boundary.total_measure().unwrap() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pieces_in_three_dimensions_have_no_measure() {
+        let net = Network::builder(3)
+            .dense(array![[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]], array![0.0, 0.5])
+            .unwrap()
+            .build()
+            .unwrap();
+        let opts = EnumOptions {
+            method: Method::Lp,
+            ..Default::default()
+        };
+        let part = enumerate(&net, &Domain::cube(3, -1.0, 1.0), &opts).unwrap();
+        let boundary = part.decision_boundary().unwrap();
+        // x - y = 0.5 crosses the cube; the constant second class never ties
+        // the first elsewhere.
+        assert_eq!(boundary.len(), 1);
+        assert_eq!(boundary.pieces()[0].classes(), (0, 1));
+        assert!(boundary.total_measure().is_none());
+        let far = Network::builder(3)
+            .dense(array![[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], array![5.0, 0.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        let part = enumerate(&far, &Domain::cube(3, -1.0, 1.0), &opts).unwrap();
+        assert!(part.decision_boundary().unwrap().is_empty());
+    }
+}

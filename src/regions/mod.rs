@@ -9,7 +9,14 @@
 //!   any dimension, with LPs for feasibility and facets and cheap tests that
 //!   skip most of them;
 //! - [`Method::PlaneSplit`]: exact splitting of polygons, layer by layer and
-//!   unit by unit, for 2-D domains, with no LP.
+//!   unit by unit, for 2-D domains (slices and 2-D boxes or polytopes), with
+//!   no LP; [`Method::Auto`] picks it for every 2-D domain. A line through a
+//!   vertex or along an edge, a repeated unit, a dead unit (zero row) or a
+//!   tie of max candidates never makes a piece of zero area: the bit comes
+//!   from the side the cell is on (ties go to the lower candidate).
+//!
+//! [`Partition::decision_boundary`] gives the arg-max boundary of the outputs
+//! region by region ([`DecisionBoundary`]), with its length in 2-D.
 //!
 //! # Thin cells
 //!

@@ -27,8 +27,8 @@ use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::geometry::predicates::{line_sign, Sign};
 use crate::geometry::{cut_piece, largest_inscribed_circle, signed_area};
 use crate::lp::LpStats;
-use crate::network::eval::{affine_rows, carry, choose, steps, Blocks, Step};
-use crate::network::layers::NONE;
+use crate::network::eval::{affine_blocks, affine_rows, carry, choose, steps, Blocks, Step};
+use crate::network::layers::{Layer, NONE};
 use crate::{Affine, Domain, Error, Network, Result};
 
 /// An edge of a cell: where its line comes from, and the line as
@@ -84,6 +84,8 @@ struct Run<'a> {
     finished: AtomicUsize,
     stopped: Mutex<Option<String>>,
     layer_counts: Vec<AtomicUsize>,
+    /// For each dense step, its weight transposed (inputs x outputs).
+    transposed: Vec<Option<Array2<f64>>>,
 }
 
 /// Runs the splitter.
@@ -98,7 +100,15 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
     let setup = Setup::new(domain, opts, &mut lp)?;
     let program = steps(net.layers());
     let unit_step = number_unit_steps(&program);
+    let transposed = program
+        .iter()
+        .map(|step| match step {
+            Step::Affine(Layer::Dense { w, .. }) => Some(w.t().to_owned()),
+            _ => None,
+        })
+        .collect();
     let run = Run {
+        transposed,
         layer_counts: (0..unit_step.iter().flatten().count()).map(|_| AtomicUsize::new(0)).collect(),
         steps: program,
         unit_step,
@@ -198,7 +208,7 @@ fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64; 2]>, Vec<
     for i in 0..cons.len() {
         let t = tag(i);
         let a = [t.line[0], t.line[1]];
-        let scale = a[0].hypot(a[1]) * max_norm(&vertices) + t.line[2].abs();
+        let scale = line_scale(a, t.line[2], max_coordinate(&vertices));
         let signs: Vec<(f64, Sign)> = vertices.iter().map(|&p| line_sign(a, t.line[2], p, scale)).collect();
         if !signs.iter().any(|s| s.1 == Sign::Positive) {
             continue;
@@ -225,8 +235,10 @@ fn corners_of(tags: &[EdgeTag]) -> Option<Vec<[f64; 2]>> {
         .collect()
 }
 
-fn max_norm(vertices: &[[f64; 2]]) -> f64 {
-    vertices.iter().map(|p| p[0].hypot(p[1])).fold(0.0, f64::max)
+/// The largest coordinate magnitude of the vertices: with it,
+/// [`line_scale`] bounds the terms of `a . p + c` at every vertex.
+fn max_coordinate(vertices: &[[f64; 2]]) -> f64 {
+    vertices.iter().map(|p| p[0].abs().max(p[1].abs())).fold(0.0, f64::max)
 }
 
 impl Run<'_> {
@@ -265,17 +277,22 @@ impl Run<'_> {
         if self.check_limits() {
             return Vec::new();
         }
-        for (index, step) in self.steps.iter().enumerate().skip(from) {
+        let mut index = from;
+        while index < self.steps.len() {
+            let step = &self.steps[index];
             let Some(units) = step.units() else {
                 batch.h = carry(step, batch.h, &mut batch.skips, BLOCKS);
+                index += 1;
                 continue;
             };
-            batch = self.split_batch(step, units, batch);
+            let fused = self.fused_dense(index);
+            batch = self.split_batch(step, units, batch, fused);
             if let Some(k) = self.unit_step[index] {
                 self.layer_counts[k].fetch_add(batch.cells.len(), Ordering::Relaxed);
             }
+            index += if fused.is_some() { 2 } else { 1 };
             if batch.cells.len() > CHUNK {
-                let parts = self.map(into_chunks(batch), |chunk| self.run(index + 1, chunk));
+                let parts = self.map(into_chunks(batch), |chunk| self.run(index, chunk));
                 return parts.into_iter().flatten().collect();
             }
         }
@@ -285,9 +302,26 @@ impl Run<'_> {
         done
     }
 
+    /// The dense layer right after the two-piece layer at step `index`, with
+    /// its weight transposed, when there is one.
+    fn fused_dense(&self, index: usize) -> Option<(&Layer, &Array2<f64>)> {
+        let w_t = self.transposed.get(index + 1)?.as_ref()?;
+        match (self.steps[index], self.steps[index + 1]) {
+            (Step::TwoPiece { .. }, Step::Affine(layer)) => Some((layer, w_t)),
+            _ => None,
+        }
+    }
+
     /// Splits every cell of the batch by a nonlinearity (units
-    /// `offset..offset + len`) and applies it to the children's rows.
-    fn split_batch(&self, step: &Step<'_>, (offset, len): (usize, usize), batch: Batch) -> Batch {
+    /// `offset..offset + len`) and applies it to the children's rows; with
+    /// `fused`, applies the dense layer after it too.
+    fn split_batch(
+        &self,
+        step: &Step<'_>,
+        (offset, len): (usize, usize),
+        batch: Batch,
+        fused: Option<(&Layer, &Array2<f64>)>,
+    ) -> Batch {
         let split_one = |i: usize| {
             let rows = batch.h.slice(s![3 * i..3 * i + 3, ..]);
             let cell = &batch.cells[i];
@@ -298,22 +332,59 @@ impl Run<'_> {
             }
         };
         let children = self.map((0..batch.cells.len()).collect(), split_one);
-        let mut rows = Vec::new();
-        for (parent, kids) in children.iter().enumerate() {
-            for _ in kids {
-                rows.extend([3 * parent, 3 * parent + 1, 3 * parent + 2]);
-            }
-        }
+        let parents: Vec<usize> = children
+            .iter()
+            .enumerate()
+            .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
+            .collect();
+        let rows: Vec<usize> = parents.iter().flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2]).collect();
         let cells: Vec<Cell> = children.into_iter().flatten().collect();
         let choices = Array2::from_shape_fn((cells.len(), len), |(i, j)| cells[i].pattern[offset + j]);
-        let h = batch.h.select(Axis(0), &rows);
         let skips = batch.skips.iter().map(|m| m.select(Axis(0), &rows)).collect();
-        Batch {
-            h: choose(step, h, BLOCKS, choices.view()),
-            cells,
-            skips,
+        let h = match fused {
+            Some((layer, w_t)) => through_dense(step, &batch.h, &parents, choices.view(), layer, w_t),
+            None => choose(step, batch.h.select(Axis(0), &rows), BLOCKS, choices.view()),
+        };
+        Batch { h, cells, skips }
+    }
+}
+
+/// The rows after a two-piece layer and the dense layer that follows it, for
+/// children whose parents' rows are `h`: the dense layer runs once per parent
+/// (with the pieces of its first child), and each child adds a rank-one
+/// correction per unit whose piece differs from that first child's (only
+/// units whose line crosses the parent can differ).
+fn through_dense(
+    step: &Step<'_>,
+    h: &Array2<f64>,
+    parents: &[usize],
+    choices: ArrayView2<u8>,
+    dense: &Layer,
+    w_t: &Array2<f64>,
+) -> Array2<f64> {
+    let Step::TwoPiece { act, .. } = *step else {
+        unreachable!("only two-piece layers are fused with a dense layer")
+    };
+    let slopes = act.slopes();
+    let mut first_child = vec![usize::MAX; h.nrows() / 3];
+    for (child, &p) in parents.iter().enumerate().rev() {
+        first_child[p] = child;
+    }
+    let reference = choices.select(Axis(0), &first_child);
+    let base = affine_blocks(dense, choose(step, h.clone(), BLOCKS, reference.view()).view(), BLOCKS);
+    let rows: Vec<usize> = parents.iter().flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2]).collect();
+    let mut out = base.select(Axis(0), &rows);
+    for (child, &p) in parents.iter().enumerate() {
+        let (own, refs) = (choices.row(child), reference.row(p));
+        for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
+            let delta = slopes[c as usize] - slopes[r as usize];
+            for k in 0..3 {
+                let coef = delta * h[[3 * p + k, j]];
+                out.row_mut(3 * child + k).scaled_add(coef, &w_t.row(j));
+            }
         }
     }
+    out
 }
 
 /// Divides a batch into consecutive chunks of at most [`CHUNK`] cells.
@@ -352,9 +423,11 @@ fn finish(batch: Batch) -> Vec<FinalCell> {
         .collect()
 }
 
-/// The tolerance scale of a line over a cell: `|a| max|p| + |c|`.
-fn line_scale(a: [f64; 2], c: f64, radius: f64) -> f64 {
-    a[0].hypot(a[1]) * radius + c.abs()
+/// The tolerance scale of `a . p + c` over a cell whose vertex coordinates
+/// are at most `reach` in magnitude: `(|a_0| + |a_1|) reach + |c|`, a bound
+/// of the terms summed at every vertex, the same for the whole cell.
+fn line_scale(a: [f64; 2], c: f64, reach: f64) -> f64 {
+    (a[0].abs() + a[1].abs()) * reach + c.abs()
 }
 
 /// Where a cell lies relative to a line.
@@ -385,7 +458,7 @@ fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut V
 /// line repeats an earlier one (its bit comes from the side the cell is on);
 /// a dead unit (zero row) has the bit of its constant.
 fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
-    let radius = max_norm(&cell.vertices);
+    let radius = max_coordinate(&cell.vertices);
     let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
     let mut pieces = vec![cell.clone()];
     for j in 0..len {
@@ -495,7 +568,7 @@ fn winner_piece(
     unit: usize,
     signs: &mut Vec<(f64, Sign)>,
 ) -> Option<(Vec<[f64; 2]>, Vec<EdgeTag>)> {
-    let radius = max_norm(&piece.vertices);
+    let radius = max_coordinate(&piece.vertices);
     let mut vertices = piece.vertices.clone();
     let mut tags = piece.tags.clone();
     for (r, &tr) in taps.iter().enumerate().filter(|&(r, &t)| t != NONE && r != k) {
@@ -565,4 +638,82 @@ fn merge_collinear(vertices: Vec<[f64; 2]>, tags: Vec<EdgeTag>) -> (Vec<[f64; 2]
         keep.iter().map(|&k| vertices[k]).collect(),
         keep.iter().map(|&k| tags[k]).collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    fn tag(unit: usize) -> EdgeTag {
+        EdgeTag {
+            source: RowSource::Unit(unit),
+            line: [unit as f64, 1.0, 0.0],
+        }
+    }
+
+    #[test]
+    fn box_corners_are_exact() {
+        let domain = Domain::polytope(
+            array![[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 1.0]],
+            array![0.3, 0.7, 0.1, 0.9, 10.0],
+        );
+        let mut lp = LpStats::default();
+        let setup = Setup::new(&domain, &EnumOptions::default(), &mut lp).unwrap();
+        let (vertices, tags) = domain_polygon(&domain, &setup).unwrap();
+        assert_eq!(vertices.len(), 4);
+        for corner in [[-0.7, -0.9], [0.3, -0.9], [0.3, 0.1], [-0.7, 0.1]] {
+            assert!(vertices.contains(&corner), "{corner:?} in {vertices:?}");
+        }
+        // The redundant row 4 bounds no edge.
+        assert!(tags.iter().all(|t| t.source != RowSource::Domain(4)));
+    }
+
+    #[test]
+    fn merging_drops_vertices_inside_edges() {
+        let vertices = vec![[0.0, 0.0], [0.5, 0.0], [1.0, 0.0], [0.0, 1.0]];
+        let tags = vec![tag(0), tag(0), tag(1), tag(2)];
+        let (v, t) = merge_collinear(vertices, tags);
+        assert_eq!(v, [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]);
+        assert_eq!(t, [tag(0), tag(1), tag(2)]);
+    }
+
+    #[test]
+    fn repeated_and_dead_units_get_bits_without_cuts() {
+        let cell = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: vec![0; 4],
+        };
+        // Units: x, x again, the constant 0.5 and the constant 0.
+        let rows = array![[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0]];
+        let pieces = split_two_piece(&cell, rows.view(), 0, 4);
+        assert_eq!(pieces.len(), 2);
+        let mut bits: Vec<Vec<u8>> = pieces.iter().map(|p| p.pattern.clone()).collect();
+        bits.sort();
+        assert_eq!(bits, [vec![0, 0, 1, 0], vec![1, 1, 1, 0]]);
+        let total: f64 = pieces.iter().map(|p| signed_area(&p.vertices)).sum();
+        assert_eq!(total, 4.0);
+    }
+
+    #[test]
+    fn max_units_clip_to_winners() {
+        let cell = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: vec![0],
+        };
+        // Candidates x, y and x again (never wins: it ties candidate 0).
+        let rows = array![[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]];
+        let pieces = split_max(&cell, rows.view(), 3, &[0, 1, 2], 0);
+        let winners: Vec<u8> = pieces.iter().map(|p| p.pattern[0]).collect();
+        assert_eq!(winners, [0, 1]);
+        for p in &pieces {
+            assert_eq!(signed_area(&p.vertices), 2.0);
+            let cut = p.tags.iter().find(|t| matches!(t.source, RowSource::MaxRival { .. })).unwrap();
+            let expected = if p.pattern[0] == 0 { 1 } else { 0 };
+            assert_eq!(cut.source, RowSource::MaxRival { unit: 0, rival: expected });
+        }
+    }
 }
