@@ -36,3 +36,8 @@ pub const TOL_DEPENDENT_REL: f64 = 1e-10;
 /// of rows of `C` times the largest diagonal entry count as zero (rank deficiency):
 /// a few units of rounding per summed term.
 pub const TOL_GRAM_PIVOT_REL: f64 = 4.0 * f64::EPSILON;
+
+/// Two edges of a 2-D partition on one line share a segment (their regions
+/// are neighbours) when they overlap by more than this times the domain's
+/// diameter; edges that only meet at an endpoint overlap by rounding only.
+pub const TOL_SHARED_EDGE_REL: f64 = 1e-12;

@@ -109,7 +109,7 @@ impl EnumOptions {
 pub(crate) struct Watch<'a> {
     opts: &'a EnumOptions,
     start: Instant,
-    last_report: std::cell::Cell<Instant>,
+    last_report: std::sync::Mutex<Instant>,
 }
 
 impl<'a> Watch<'a> {
@@ -118,7 +118,7 @@ impl<'a> Watch<'a> {
         Watch {
             opts,
             start: now,
-            last_report: std::cell::Cell::new(now),
+            last_report: std::sync::Mutex::new(now),
         }
     }
 
@@ -153,8 +153,11 @@ impl<'a> Watch<'a> {
     pub(crate) fn report(&self, regions: usize, pending: usize, force: bool) {
         let Some(cb) = &self.opts.progress else { return };
         let now = Instant::now();
-        if force || now.duration_since(self.last_report.get()) >= Duration::from_millis(100) {
-            self.last_report.set(now);
+        let Ok(mut last) = self.last_report.lock() else {
+            return;
+        };
+        if force || now.duration_since(*last) >= Duration::from_millis(100) {
+            *last = now;
             cb(&EnumProgress {
                 regions,
                 pending,
