@@ -231,5 +231,7 @@ fn decoder_scores() -> cpwl::Result<()> {
             }
         );
     }
+    println!("  (LES is high where the decoder is confident, low where its output is ambiguous; far out");
+    println!("  the softmax saturates and J^T J becomes numerically singular: LES = inf)");
     Ok(())
 }

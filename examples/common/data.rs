@@ -57,3 +57,20 @@ impl Split {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_have_the_documented_shape() {
+        let (x, y) = digits();
+        assert_eq!(x.dim(), (1797, 64));
+        assert!(x.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        let mut counts = [0usize; 10];
+        y.iter().for_each(|&label| counts[label] += 1);
+        assert!(counts.iter().all(|&c| (170..=190).contains(&c)), "{counts:?}");
+        let split = Split::digits();
+        assert_eq!((split.train_y.len(), split.test_y.len()), (1297, 500));
+    }
+}

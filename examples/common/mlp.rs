@@ -226,9 +226,10 @@ fn softmax_cross_entropy(
             let target = t.slice(ndarray::s![start..start + block]);
             let probs = softmax(logits.iter().copied());
             let log_z = log_sum_exp(logits.iter().copied());
+            let mass = target.sum(); // 1 for probability targets
             for (k, (&p, (&l, &y))) in probs.iter().zip(logits.iter().zip(target)).enumerate() {
                 total -= y * (l - log_z);
-                g[start + k] = (p - y) / batch;
+                g[start + k] = (mass * p - y) / batch;
             }
         }
     }

@@ -88,11 +88,12 @@ pub fn predicted_class(region: &Region) -> usize {
     }
 }
 
-/// Hook for the decision boundary: the segments (domain coordinates) to draw
-/// in black. Empty for now; once `Partition::decision_boundary` exists, fill
-/// this from its pieces so that every picture shows the boundary.
-pub fn decision_boundary_segments(_partition: &Partition) -> Vec<[[f64; 2]; 2]> {
-    Vec::new()
+/// The decision boundary's segments (domain coordinates), drawn in black.
+pub fn decision_boundary_segments(partition: &Partition) -> Vec<[[f64; 2]; 2]> {
+    partition
+        .decision_boundary()
+        .map(|b| b.pieces().iter().filter_map(|p| p.segment()).collect())
+        .unwrap_or_default()
 }
 
 /// The map from domain coordinates to pixels (y pointing down).

@@ -115,3 +115,22 @@ pub fn train_decoder(
     }
     (decoder, z)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_of_latents_are_grammatical() {
+        let mut rng = Rng::new(5);
+        let lang = ToyLanguage::new(6, 5, 4, &mut rng);
+        let (z, targets) = lang.samples(500, &mut rng);
+        for (zi, ti) in z.outer_iter().zip(targets.outer_iter()) {
+            let sentence = lang.sentence(zi);
+            assert!(lang.is_grammatical(&sentence), "{}", lang.spell(&sentence));
+            assert_eq!(lang.decode(ti), sentence);
+        }
+        assert!(!lang.is_grammatical(&[0, 0, 1, 2, 3, 4]));
+        assert!(lang.is_grammatical(&[4, 0, 2, 3, 0, 1]));
+    }
+}
