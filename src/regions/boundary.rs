@@ -261,6 +261,10 @@ fn piece_in_polygon(mut piece: BoundaryPiece, vertices: &[[f64; 2]]) -> Option<B
         .collect();
     let n = vertices.len();
     let on_line = |k: usize| signs[k].1 == Sign::Zero;
+    if (0..n).all(on_line) {
+        // The tie holds on the whole region (up to rounding): no boundary.
+        return None;
+    }
     let (ends, on_facet) = if let Some(k) = (0..n).find(|&k| on_line(k) && on_line((k + 1) % n)) {
         ([vertices[k], vertices[(k + 1) % n]], true)
     } else {

@@ -24,7 +24,7 @@ use super::hrep::RowSource;
 use super::options::Watch;
 use super::walk::Setup;
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
-use crate::geometry::predicates::{line_sign, Sign};
+use crate::geometry::predicates::{classify, line_sign, Sign};
 use crate::geometry::{cut_piece, largest_inscribed_circle, signed_area};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_blocks, affine_rows, carry, choose, steps, Blocks, Step};
@@ -145,7 +145,11 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
     let partition =
         Partition::assemble(regions, stats, domain.clone(), net.clone()).with_layer_counts(counts);
     run.watch.report(total, 0, true);
-    let limit = run.stop_reason().or_else(|| run.watch.exceeded(partition.len()));
+    let limit = run.stop_reason().or_else(|| {
+        opts.max_regions
+            .filter(|&max| partition.len() > max)
+            .map(|max| format!("max_regions = {max}"))
+    });
     match limit {
         Some(limit) => Err(Error::Incomplete {
             limit,
@@ -305,12 +309,12 @@ impl Run<'_> {
                 index += 1;
                 continue;
             };
-            let fused = self.fused_dense(index);
-            batch = self.split_batch(step, units, batch, fused);
+            let (next, fused) = self.split_batch(step, units, batch, self.fused_dense(index));
+            batch = next;
             if let Some(k) = self.unit_step[index] {
                 self.layer_counts[k].fetch_add(batch.cells.len(), Ordering::Relaxed);
             }
-            index += if fused.is_some() { 2 } else { 1 };
+            index += if fused { 2 } else { 1 };
             if batch.cells.len() > CHUNK {
                 let parts = self.map(into_chunks(batch), |chunk| self.run(index, chunk));
                 return parts.into_iter().flatten().collect();
@@ -333,15 +337,16 @@ impl Run<'_> {
     }
 
     /// Splits every cell of the batch by a nonlinearity (units
-    /// `offset..offset + len`) and applies it to the children's rows; with
-    /// `fused`, applies the dense layer after it too.
+    /// `offset..offset + len`) and applies it to the children's rows. Given
+    /// the dense layer that follows, applies that too when corrections per
+    /// child pay, and says so.
     fn split_batch(
         &self,
         step: &Step<'_>,
         (offset, len): (usize, usize),
         batch: Batch,
-        fused: Option<(&Layer, &Array2<f64>)>,
-    ) -> Batch {
+        dense: Option<(&Layer, &Array2<f64>)>,
+    ) -> (Batch, bool) {
         let split_one = |i: usize| {
             let rows = batch.h.slice(s![3 * i..3 * i + 3, ..]);
             let cell = &batch.cells[i];
@@ -364,12 +369,36 @@ impl Run<'_> {
         let cells: Vec<Cell> = children.into_iter().flatten().collect();
         let choices = Array2::from_shape_fn((cells.len(), len), |(i, j)| cells[i].pattern[offset + j]);
         let skips = batch.skips.iter().map(|m| m.select(Axis(0), &rows)).collect();
+        let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), batch.cells.len()));
         let h = match fused {
             Some((layer, w_t)) => through_dense(step, &batch.h, &parents, choices.view(), layer, w_t),
             None => choose(step, batch.h.select(Axis(0), &rows), BLOCKS, choices.view()),
         };
-        Batch { h, cells, skips }
+        (Batch { h, cells, skips }, fused.is_some())
     }
+}
+
+/// How much slower a rank-one correction is than the same work inside a
+/// matrix product (measured: about ten times).
+const CORRECTION_COST: usize = 10;
+
+/// True when correcting the children of each parent (one rank-one update per
+/// unit whose piece differs from the parent's first child) is cheaper than
+/// running the dense layer on every child.
+fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usize) -> bool {
+    let mut first_child = vec![usize::MAX; parent_count];
+    for (child, &p) in parents.iter().enumerate().rev() {
+        first_child[p] = child;
+    }
+    let differing: usize = parents
+        .iter()
+        .enumerate()
+        .map(|(child, &p)| {
+            let reference = choices.row(first_child[p]);
+            choices.row(child).iter().zip(reference).filter(|(a, b)| a != b).count()
+        })
+        .sum();
+    CORRECTION_COST * differing < (parents.len() - parent_count) * choices.ncols()
 }
 
 /// The rows after a two-piece layer and the dense layer that follows it, for
@@ -488,14 +517,15 @@ fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut V
 /// line repeats an earlier one (its bit comes from the side the cell is on);
 /// a dead unit (zero row) has the bit of its constant.
 fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
-    let radius = max_coordinate(&cell.vertices);
+    let reach = max_coordinate(&cell.vertices);
     let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
     let mut pieces = vec![cell.clone()];
+    let (lo, hi) = value_ranges(&cell.vertices, rows);
     for j in 0..len {
         let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
-        let scale = line_scale(a, c, radius);
+        let scale = line_scale(a, c, reach);
         let unit = offset + j;
-        match side_of(&cell.vertices, a, c, scale, &mut signs) {
+        match side_of_range(lo[j], hi[j], scale) {
             Side::Negative => pieces.iter_mut().for_each(|p| p.pattern[unit] = 0),
             Side::Positive => pieces.iter_mut().for_each(|p| p.pattern[unit] = 1),
             Side::Both => {
@@ -508,6 +538,43 @@ fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize
         }
     }
     pieces
+}
+
+/// The smallest and largest value of every unit's affine function (`rows`:
+/// `d/ds`, `d/dt`, offset; one column per unit) over the vertices, computed
+/// unit-wise in one sweep per vertex, as [`line_sign`] computes them.
+fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
+    let len = rows.ncols();
+    let (mut lo, mut hi) = (vec![f64::INFINITY; len], vec![f64::NEG_INFINITY; len]);
+    let (r0, r1, r2) = (rows.row(0), rows.row(1), rows.row(2));
+    let (Some(a0), Some(a1), Some(c)) = (r0.as_slice(), r1.as_slice(), r2.as_slice()) else {
+        for p in vertices {
+            for j in 0..len {
+                let v = rows[[0, j]] * p[0] + rows[[1, j]] * p[1] + rows[[2, j]];
+                lo[j] = lo[j].min(v);
+                hi[j] = hi[j].max(v);
+            }
+        }
+        return (lo, hi);
+    };
+    for p in vertices {
+        for ((((l, h), &a0), &a1), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(a0).zip(a1).zip(c) {
+            let v = a0 * p[0] + a1 * p[1] + c;
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    (lo, hi)
+}
+
+/// Where a cell lies relative to a line whose values at the vertices range
+/// over `[lo, hi]`: [`side_of`] without the per-vertex signs.
+fn side_of_range(lo: f64, hi: f64, scale: f64) -> Side {
+    match (classify(lo, scale) == Sign::Negative, classify(hi, scale) == Sign::Positive) {
+        (_, false) => Side::Negative,
+        (false, true) => Side::Positive,
+        (true, true) => Side::Both,
+    }
 }
 
 /// Cuts one piece by a unit's line, pushing the piece(s) with the unit's bit.
