@@ -70,7 +70,11 @@ fn w1(args: &[String]) -> Fallible<()> {
     let plane = Plane::from_basis(vector(&slice, "x0")?, vector(&slice, "u")?, vector(&slice, "v")?)?;
     let domain = Domain::plane(plane, Window::square(h));
     let start = Instant::now();
-    let part = enumerate(&net, &domain, &EnumOptions::default())?;
+    let opts = EnumOptions {
+        method: Method::PlaneSplit,
+        ..Default::default()
+    };
+    let part = enumerate(&net, &domain, &opts)?;
     println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
     println!("regions={}", part.len());
     println!("method={:?}", part.stats().method);

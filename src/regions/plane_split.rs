@@ -395,7 +395,12 @@ fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usi
         .enumerate()
         .map(|(child, &p)| {
             let reference = choices.row(first_child[p]);
-            choices.row(child).iter().zip(reference).filter(|(a, b)| a != b).count()
+            choices
+                .row(child)
+                .iter()
+                .zip(reference)
+                .filter(|(a, b)| a != b)
+                .count()
         })
         .sum();
     CORRECTION_COST * differing < (parents.len() - parent_count) * choices.ncols()
@@ -570,7 +575,10 @@ fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<
 /// Where a cell lies relative to a line whose values at the vertices range
 /// over `[lo, hi]`: [`side_of`] without the per-vertex signs.
 fn side_of_range(lo: f64, hi: f64, scale: f64) -> Side {
-    match (classify(lo, scale) == Sign::Negative, classify(hi, scale) == Sign::Positive) {
+    match (
+        classify(lo, scale) == Sign::Negative,
+        classify(hi, scale) == Sign::Positive,
+    ) {
         (_, false) => Side::Negative,
         (false, true) => Side::Positive,
         (true, true) => Side::Both,
