@@ -90,11 +90,14 @@ impl Device {
         &self.card
     }
 
-    /// Exclusive use of the stream and the cuBLAS handle for one call.
-    pub(crate) fn session(&self) -> MutexGuard<'_, ()> {
+    /// Exclusive use of the stream and the cuBLAS handle for one call, with
+    /// the context made current on the calling thread (cuBLAS needs it).
+    pub(crate) fn session(&self) -> Result<MutexGuard<'_, ()>, CudaError> {
         // A panic caught in an earlier call poisons nothing we rely on: the
         // guarded value is `()`.
-        self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let guard = self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.ctx.bind_to_thread()?;
+        Ok(guard)
     }
 
     /// The stream every call runs on.

@@ -156,13 +156,15 @@ impl CudaBackend {
     /// Runs `f` on the device, turning device errors and caught panics into
     /// [`Error::Backend`].
     fn run<T>(&self, f: impl FnOnce(&Device) -> Result<T, CudaError>) -> Result<T> {
-        let _session = self.device.session();
-        catch_unwind(AssertUnwindSafe(|| f(&self.device)))
-            .unwrap_or_else(|payload| Err(CudaError::from_panic(payload)))
-            .map_err(|e| Error::Backend {
-                name: self.name.clone(),
-                source: Box::new(e),
-            })
+        catch_unwind(AssertUnwindSafe(|| {
+            let _session = self.device.session()?;
+            f(&self.device)
+        }))
+        .unwrap_or_else(|payload| Err(CudaError::from_panic(payload)))
+        .map_err(|e| Error::Backend {
+            name: self.name.clone(),
+            source: Box::new(e),
+        })
     }
 }
 

@@ -170,4 +170,30 @@ mod tests {
             assert!(m.source().contains("extern \"C\" __global__"));
         }
     }
+
+    #[test]
+    fn sources_compile_with_nvrtc_where_it_is_installed() {
+        // NVRTC needs no GPU: where its library can be loaded (for example
+        // from the nvidia-cuda-nvrtc-cu12 wheel on LD_LIBRARY_PATH), every
+        // module must compile with the backend's options and define its
+        // kernels.
+        // SAFETY: `is_culib_present` only tries to dlopen the library by name.
+        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            eprintln!("skipping: no NVRTC library to compile the kernels with");
+            return;
+        }
+        for module in Module::ALL {
+            let ptx = cudarc::nvrtc::compile_ptx_with_opts(module.source(), module.options())
+                .unwrap_or_else(|e| panic!("{}: {e}", module.file()));
+            let text = ptx.to_src();
+            for kernel in Kernel::ALL.iter().filter(|k| k.module() == module) {
+                assert!(
+                    text.contains(&format!(".entry {}(", kernel.name())),
+                    "{} has no entry {}",
+                    module.file(),
+                    kernel.name()
+                );
+            }
+        }
+    }
 }
