@@ -155,6 +155,21 @@ impl Device {
         dev: &CudaSlice<T>,
         len: usize,
     ) -> Result<Vec<T>, CudaError> {
+        let mut host = vec![T::default(); len];
+        self.download_into(what, dev, &mut host)?;
+        Ok(host)
+    }
+
+    /// The first `host.len()` elements of a device buffer, copied into
+    /// `host` (large results land in the caller's array without a second
+    /// copy on the host).
+    pub(crate) fn download_into<T: DeviceRepr>(
+        &self,
+        what: &'static str,
+        dev: &CudaSlice<T>,
+        host: &mut [T],
+    ) -> Result<(), CudaError> {
+        let len = host.len();
         if dev.len() < len {
             return Err(CudaError::Layout {
                 what,
@@ -162,15 +177,14 @@ impl Device {
                 got: dev.len(),
             });
         }
-        let mut host = vec![T::default(); len];
         if len > 0 {
-            self.stream.memcpy_dtoh(&dev.slice(..len), &mut host)?;
+            self.stream.memcpy_dtoh(&dev.slice(..len), host)?;
             // A copy into pageable memory has completed when the call
             // returns; the synchronisation also surfaces earlier kernel
             // faults here, with the call that caused them.
             self.stream.synchronize()?;
         }
-        Ok(host)
+        Ok(())
     }
 
     /// One row-major product `c = op(x) op(y)` on cuBLAS.

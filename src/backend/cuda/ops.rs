@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use cudarc::driver::CudaSlice;
 use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
 
 use super::device::{launch, Device, RowMajorGemm};
@@ -145,16 +146,23 @@ pub(crate) fn jacobians(
         patterns
             .slice_mut(s![a..b, ..])
             .assign(&matrix("patterns", host, rows, units)?);
-        let mut target = jac.slice_mut(s![a..b, .., ..]);
-        if reverse {
-            let g = dnet.reverse(dev, seed, rows * m, m, &choices)?;
-            let host = dev.download("jacobians", &g, rows * m * d)?;
-            target.assign(&blocks("jacobians", host, rows, m, d)?);
+        let g = if reverse {
+            dnet.reverse(dev, seed, rows * m, m, &choices)?
         } else {
             let t = dnet.tangent(dev, seed, rows * d, d, &choices)?;
-            let host = dev.download("jacobians", &t, rows * d * m)?;
-            let transposed = blocks("jacobians", host, rows, d, m)?;
-            target.assign(&transposed.permuted_axes([0, 2, 1]));
+            let mut g = dev.zeros::<f64>(rows * m * d)?;
+            let (d_a, m_a) = (arg(d), arg(m));
+            // Sizes: t holds rows blocks of d x m, g rows blocks of m x d.
+            launch!(dev, Kernel::TransposeBlocks, rows * m * d; &t, &rows_a, &d_a, &m_a, &mut g);
+            g
+        };
+        let mut target = jac.slice_mut(s![a..b, .., ..]);
+        match target.as_slice_mut() {
+            Some(host) => dev.download_into("jacobians", &g, host)?,
+            None => {
+                let host = dev.download("jacobians", &g, rows * m * d)?;
+                target.assign(&blocks("jacobians", host, rows, m, d)?);
+            }
         }
     }
     Ok(JacobianBatch {
@@ -240,19 +248,16 @@ pub(crate) fn sign_changes(
     let dirs = dev.upload(&row_major(&hood.directions))?;
     let point_bytes = verts * (d * size_of::<f64>() + plan::forward_row_bytes(d, steps, units));
     let chunk = plan::rows_per_chunk(budget, point_bytes);
-    let (p_a, d_a, verts_a, slots_a, stride_a) = (arg(p), arg(d), arg(verts), arg(slots), arg(units));
-    let radius = hood.radius;
+    let (verts_a, slots_a, stride_a) = (arg(verts), arg(slots), arg(units));
+    let vertices = Vertices::new(dev, &dnet, dirs, hood.radius, d)?;
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
         let rows_a = arg(rows);
         let xs = dev.upload(&row_major(&points.slice(s![a..b, ..])))?;
-        let mut vertices = dev.zeros::<f64>(rows * verts * d)?;
-        // Sizes: xs is rows x d, dirs p x d, vertices (rows 2p) x d.
-        launch!(dev, Kernel::Neighbourhood, rows * verts * d;
-            &xs, &dirs, &radius, &rows_a, &p_a, &d_a, &mut vertices);
+        let (start, first) = vertices.build(dev, &dnet, xs, rows)?;
         let mut tally = dev.zeros::<u32>(rows * slots)?;
         let mut choices = dev.zeros::<u8>(rows * verts * units)?;
-        let out = dnet.forward(dev, vertices, rows * verts, &mut choices, &mut |seen| {
+        let out = dnet.forward_from(dev, start, first, rows * verts, &mut choices, &mut |seen| {
             match seen {
                 Seen::Pre { layer, values, cols } => {
                     if let Some(&Counted::Signs(slot)) = counted.get(layer) {
@@ -291,6 +296,82 @@ pub(crate) fn sign_changes(
             .assign(&matrix("counts", host, rows, slots)?);
     }
     Ok(counts)
+}
+
+/// The neighbourhood vertices of local complexity, as the input of the
+/// first step that needs them: folded through a first dense layer when the
+/// network starts with one (`W (x +- r v) + b = (W x + b) +- r W v`, the
+/// CPU backend's fold, so the widest GEMM runs once per point instead of
+/// once per vertex), else the vertices themselves.
+struct Vertices {
+    dirs: CudaSlice<f64>,
+    /// `W v` for every direction (P x width), when folding.
+    folded: Option<(CudaSlice<f64>, usize)>,
+    radius: f64,
+    p: usize,
+    dim: usize,
+}
+
+impl Vertices {
+    fn new(
+        dev: &Device,
+        dnet: &DeviceNet,
+        dirs: CudaSlice<f64>,
+        radius: f64,
+        dim: usize,
+    ) -> Result<Self, CudaError> {
+        let p = dirs.len() / dim.max(1);
+        let folded = match dnet.first_dense() {
+            Some((w, _, width)) => {
+                let mut wv = dev.zeros::<f64>(p * width)?;
+                dev.gemm(RowMajorGemm::nt(p, dim, width), &dirs, w, &mut wv)?;
+                Some((wv, width))
+            }
+            None => None,
+        };
+        Ok(Vertices {
+            dirs,
+            folded,
+            radius,
+            p,
+            dim,
+        })
+    }
+
+    /// The step to start the forward pass at and its input, `rows` points
+    /// times 2P vertices, point-major.
+    fn build(
+        &self,
+        dev: &Device,
+        dnet: &DeviceNet,
+        xs: CudaSlice<f64>,
+        rows: usize,
+    ) -> Result<(usize, CudaSlice<f64>), CudaError> {
+        let (rows_a, p_a) = (arg(rows), arg(self.p));
+        let radius = self.radius;
+        match (&self.folded, dnet.first_dense()) {
+            (Some((wv, width)), Some((w, bias, _))) => {
+                let mut z = dev.zeros::<f64>(rows * width)?;
+                dev.gemm(RowMajorGemm::nt(rows, self.dim, *width), &xs, w, &mut z)?;
+                let width_a = arg(*width);
+                // Sizes: z is rows x width, bias has width entries.
+                launch!(dev, Kernel::AddBias, rows * width; &mut z, bias, &rows_a, &width_a);
+                let mut first = dev.zeros::<f64>(rows * 2 * self.p * width)?;
+                // Sizes: z is rows x width, wv p x width, first (rows 2p) x width.
+                launch!(dev, Kernel::FoldedVertices, rows * 2 * self.p * width;
+                    &z, wv, &radius, &rows_a, &p_a, &width_a, &mut first);
+                Ok((1, first))
+            }
+            _ => {
+                let d_a = arg(self.dim);
+                let mut vertices = dev.zeros::<f64>(rows * 2 * self.p * self.dim)?;
+                // Sizes: xs is rows x d, dirs p x d, vertices (rows 2p) x d.
+                launch!(dev, Kernel::Neighbourhood, rows * 2 * self.p * self.dim;
+                    &xs, &self.dirs, &radius, &rows_a, &p_a, &d_a, &mut vertices);
+                Ok((0, vertices))
+            }
+        }
+    }
 }
 
 /// [`crate::backend::Backend::gram`] on the GPU (shapes checked by the

@@ -122,11 +122,38 @@ impl DeviceNet {
         observe: &mut Observer<'_>,
     ) -> Result<CudaSlice<f64>, CudaError> {
         debug_assert!(x.len() >= rows * self.input);
+        self.forward_from(dev, 0, x, rows, choices, observe)
+    }
+
+    /// The first step when it is a dense layer: its weights (out x inp),
+    /// bias and output width, for passes that fold it.
+    pub(crate) fn first_dense(&self) -> Option<(&CudaSlice<f64>, &CudaSlice<f64>, usize)> {
+        match self.steps.first() {
+            Some(DeviceStep::Dense { w, b, out, .. }) => Some((w, b, *out)),
+            _ => None,
+        }
+    }
+
+    /// [`DeviceNet::forward`] from step `start` on, `h` holding the input
+    /// of that step; the steps skipped must hold no nonlinearity (so that
+    /// the observer's layer indices stay those of the whole network).
+    pub(crate) fn forward_from(
+        &self,
+        dev: &Device,
+        start: usize,
+        h: CudaSlice<f64>,
+        rows: usize,
+        choices: &mut CudaSlice<u8>,
+        observe: &mut Observer<'_>,
+    ) -> Result<CudaSlice<f64>, CudaError> {
         debug_assert!(choices.len() >= rows * self.units);
-        let mut h = x;
+        debug_assert!(self.steps[..start.min(self.steps.len())]
+            .iter()
+            .all(|s| matches!(s, DeviceStep::Dense { .. })));
+        let mut h = h;
         let mut layer = 0;
         let (rows_a, stride_a) = (arg(rows), arg(self.units));
-        for step in &self.steps {
+        for step in self.steps.iter().skip(start) {
             match step {
                 DeviceStep::Dense { w, b, out, inp } => {
                     let mut y = dev.zeros::<f64>(rows * out)?;

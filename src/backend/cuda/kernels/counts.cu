@@ -24,6 +24,24 @@ extern "C" __global__ void neighbourhood_f64(const double* x, const double* dirs
     }
 }
 
+// The same vertices after the first dense layer, folded:
+// W (x +- r d) + b = (W x + b) +- r (W d). z ((points) x h) holds W x + b,
+// steps (p x h) holds W d; out ((points * 2P) x h) is ordered as in
+// neighbourhood_f64, computed as the CPU backend's fold does (the step
+// radius * (W d) first, then the sum with W x + b).
+extern "C" __global__ void folded_vertices_f64(const double* z, const double* steps, double radius, u64 points,
+                                               u64 p, u64 h, double* out) {
+    GRID_STRIDE(i, points * 2 * p * h) {
+        u64 j = i % h;
+        u64 vertex = (i / h) % (2 * p);
+        u64 n = i / (h * 2 * p);
+        u64 k = vertex < p ? vertex : vertex - p;
+        double step = steps[k * h + j] * radius;
+        double base = z[n * h + j];
+        out[i] = vertex < p ? step + base : base - step;
+    }
+}
+
 // 1 above zero, -1 below, 0 for both zeros and NaN.
 __device__ int sign3(double v) {
     return (v > 0.0) - (v < 0.0);

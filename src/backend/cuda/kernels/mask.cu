@@ -67,3 +67,15 @@ extern "C" __global__ void max_gather_f64(const double* t, u64 rows, u64 in_len,
         out[i] = src == NO_CANDIDATE ? 0.0 : t[r * in_len + src];
     }
 }
+
+// in (count blocks of r x c) -> out (count blocks of c x r): the forward-mode
+// tangents (inputs x outputs per point) as Jacobians (outputs x inputs), so
+// that the host receives them in its layout with one contiguous copy.
+extern "C" __global__ void transpose_blocks_f64(const double* in, u64 count, u64 r, u64 c, double* out) {
+    GRID_STRIDE(i, count * r * c) {
+        u64 row = (i / r) % c;
+        u64 col = i % r;
+        u64 n = i / (r * c);
+        out[i] = in[n * r * c + col * c + row];
+    }
+}

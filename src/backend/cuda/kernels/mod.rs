@@ -74,6 +74,8 @@ pub(crate) enum Kernel {
     MaxUnits,
     /// The 2P vertices of every point's neighbourhood.
     Neighbourhood,
+    /// The 2P vertices' first-layer pre-activations, folded.
+    FoldedVertices,
     /// Sign-change count of a two-piece layer or the output.
     SignChanges,
     /// Arg-max-change count of a max layer.
@@ -86,6 +88,8 @@ pub(crate) enum Kernel {
     MaxScatter,
     /// Forward-mode (tangent) pass through max units.
     MaxGather,
+    /// Block-wise transposition (forward-mode tangents to Jacobians).
+    TransposeBlocks,
     /// Element-wise absolute value.
     Abs,
     /// Three-valued hyperplane signs.
@@ -95,17 +99,19 @@ pub(crate) enum Kernel {
 impl Kernel {
     /// Every kernel.
     #[cfg(test)]
-    pub(crate) const ALL: [Kernel; 12] = [
+    pub(crate) const ALL: [Kernel; 14] = [
         Kernel::AddBias,
         Kernel::TwoPiece,
         Kernel::MaxUnits,
         Kernel::Neighbourhood,
+        Kernel::FoldedVertices,
         Kernel::SignChanges,
         Kernel::ChoiceChanges,
         Kernel::EyeBlocks,
         Kernel::MaskColumns,
         Kernel::MaxScatter,
         Kernel::MaxGather,
+        Kernel::TransposeBlocks,
         Kernel::Abs,
         Kernel::HyperplaneSigns,
     ];
@@ -114,8 +120,14 @@ impl Kernel {
     pub(crate) fn module(self) -> Module {
         match self {
             Kernel::AddBias | Kernel::TwoPiece | Kernel::MaxUnits => Module::Forward,
-            Kernel::Neighbourhood | Kernel::SignChanges | Kernel::ChoiceChanges => Module::Counts,
-            Kernel::EyeBlocks | Kernel::MaskColumns | Kernel::MaxScatter | Kernel::MaxGather => Module::Mask,
+            Kernel::Neighbourhood | Kernel::FoldedVertices | Kernel::SignChanges | Kernel::ChoiceChanges => {
+                Module::Counts
+            }
+            Kernel::EyeBlocks
+            | Kernel::MaskColumns
+            | Kernel::MaxScatter
+            | Kernel::MaxGather
+            | Kernel::TransposeBlocks => Module::Mask,
             Kernel::Abs | Kernel::HyperplaneSigns => Module::Signs,
         }
     }
@@ -127,12 +139,14 @@ impl Kernel {
             Kernel::TwoPiece => "two_piece_f64",
             Kernel::MaxUnits => "max_units_f64",
             Kernel::Neighbourhood => "neighbourhood_f64",
+            Kernel::FoldedVertices => "folded_vertices_f64",
             Kernel::SignChanges => "sign_changes_f64",
             Kernel::ChoiceChanges => "choice_changes_u8",
             Kernel::EyeBlocks => "eye_blocks_f64",
             Kernel::MaskColumns => "mask_columns_f64",
             Kernel::MaxScatter => "max_scatter_f64",
             Kernel::MaxGather => "max_gather_f64",
+            Kernel::TransposeBlocks => "transpose_blocks_f64",
             Kernel::Abs => "abs_f64",
             Kernel::HyperplaneSigns => "hyperplane_signs_f64",
         }
