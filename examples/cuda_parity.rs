@@ -20,7 +20,9 @@
 //! - W4: 1,000 latent points through a 56-512-512-4200 ReLU decoder
 //!   (L = 120, V = 35): Jacobians (timed per latent; the CPU backend, which
 //!   pulls back one covector per output, runs on the first 64 only), then
-//!   the blockwise Gram reduction with softmax weights `diag(p) - p p^T`.
+//!   the blockwise Gram reduction with softmax weights `diag(p) - p p^T`,
+//!   then the whole LES Gram reduction (`Backend::les_grams`: latents in,
+//!   `d x d` matrices out).
 
 use std::time::{Duration, Instant};
 
@@ -251,6 +253,18 @@ fn w4(gpu: &dyn Backend, scale: f64, repeat: usize, report: &mut Report) -> cpwl
     let (tg, gg) = time(repeat, || gpu.gram(jg.jacobians.view(), weights.view()))?;
     timing_line("blockwise Gram", tc, tg);
     report.values("gram", &gg, &gc);
+    // The whole LES reduction in one call: latents in, d x d Grams out (the
+    // GPU keeps the Jacobians on the device).
+    let (tc, lc) = time(repeat, || cpu.les_grams(&net, z_cpu, l, v))?;
+    let (tg, lg) = time(repeat, || gpu.les_grams(&net, z.view(), l, v))?;
+    let (per_c, per_g) = (tc.as_secs_f64() / n_cpu as f64, tg.as_secs_f64() / n as f64);
+    println!(
+        "  LES Grams per latent (les_grams): cpu {:.3} ms, gpu {:.4} ms, speed-up {:.1}x",
+        1e3 * per_c,
+        1e3 * per_g,
+        per_c / per_g
+    );
+    report.values("LES grams", lg.grams.slice(s![..n_cpu, .., ..]), &lc.grams);
     Ok(())
 }
 

@@ -188,6 +188,37 @@ static void check_transpose_blocks() {
                 CHECK(out[n * r * c + j * r + i] == in[n * r * c + i * c + j], "transposed block");
 }
 
+static void check_les_factor() {
+    u64 points = 2, seq_len = 3, vocab = 4, d = 5, m = seq_len * vocab, w = m + seq_len;
+    auto logits = values(points * m), tangents = values(points * d * m);
+    std::vector<double> x(points * d * w);
+    launch([&] { les_factor_f64(logits.data(), tangents.data(), points, seq_len, vocab, d, x.data()); });
+    // x x^T must equal A^T blockdiag(S_t)^T blockdiag(S_t) A with S_t's top
+    // rows diag(p) - p p^T and last row -p^T / Z, formed densely.
+    for (u64 n = 0; n < points; ++n)
+        for (u64 i = 0; i < d; ++i)
+            for (u64 k = 0; k < d; ++k) {
+                double got = 0.0, want = 0.0;
+                for (u64 c = 0; c < w; ++c) got += x[(n * d + i) * w + c] * x[(n * d + k) * w + c];
+                for (u64 t = 0; t < seq_len; ++t) {
+                    const double* l = &logits[n * m + t * vocab];
+                    double z = 0.0;
+                    for (u64 v = 0; v < vocab; ++v) z += std::exp(l[v]);
+                    for (u64 r = 0; r <= vocab; ++r) {
+                        double ji = 0.0, jk = 0.0;
+                        for (u64 v = 0; v < vocab; ++v) {
+                            double pr = r < vocab ? std::exp(l[r]) / z : 0.0, pv = std::exp(l[v]) / z;
+                            double s = r < vocab ? (r == v ? pv : 0.0) - pr * pv : -pv / z;
+                            ji += s * tangents[(n * d + i) * m + t * vocab + v];
+                            jk += s * tangents[(n * d + k) * m + t * vocab + v];
+                        }
+                        want += ji * jk;
+                    }
+                }
+                CHECK(std::fabs(got - want) <= 1e-12 * (1.0 + std::fabs(want)), "LES Gram factor");
+            }
+}
+
 static void check_counts() {
     u64 points = 4, verts = 5, len = 9, slots = 3, slot = 1;
     auto z = values(points * verts * len);
@@ -307,6 +338,7 @@ int main() {
     check_neighbourhood();
     check_folded_vertices();
     check_transpose_blocks();
+    check_les_factor();
     check_counts();
     check_reverse();
     check_signs();

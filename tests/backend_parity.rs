@@ -493,6 +493,69 @@ fn gram_agrees_across_backends() {
     }
 }
 
+/// `log det g` of a symmetric positive definite matrix by a plain Cholesky
+/// factorisation (None when it is not positive definite).
+fn log_det_spd(g: ArrayView2<f64>) -> Option<f64> {
+    let n = g.nrows();
+    let mut l = Array2::<f64>::zeros((n, n));
+    let mut log_det = 0.0;
+    for j in 0..n {
+        let diag = g[[j, j]] - (0..j).map(|k| l[[j, k]] * l[[j, k]]).sum::<f64>();
+        if diag <= 0.0 {
+            return None;
+        }
+        l[[j, j]] = diag.sqrt();
+        log_det += 2.0 * l[[j, j]].ln();
+        for i in j + 1..n {
+            l[[i, j]] = (g[[i, j]] - (0..j).map(|k| l[[i, k]] * l[[j, k]]).sum::<f64>()) / l[[j, j]];
+        }
+    }
+    Some(log_det)
+}
+
+#[test]
+fn les_grams_agree_across_backends_and_give_the_vectors_les() {
+    let reference = reference();
+    let mut inputs = Vec::new();
+    for dir in cases("scales") {
+        let case = vector_case(&dir, "z.npy", 0);
+        let expected = json(&dir.join("expected.json"));
+        let l = expected["seq_len"].as_u64().unwrap() as usize;
+        let v = expected["vocab"].as_u64().unwrap() as usize;
+        let les: Vec<f64> = expected["scores"]["les"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap_or(f64::INFINITY))
+            .collect();
+        let batch = reference.les_grams(&case.net, case.points.view(), l, v).unwrap();
+        for (i, want) in les.iter().enumerate().filter(|(_, w)| w.is_finite()) {
+            let got = -0.5 * log_det_spd(batch.grams.index_axis(ndarray::Axis(0), i)).unwrap();
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "{}: LES of point {i}: {got} vs {want}",
+                case.name
+            );
+        }
+        inputs.push((case.name, case.net, case.points, l, v));
+    }
+    let net = mlp(31, &[5, 24, 24, 12], Act::Relu);
+    let mut rng = StdRng::seed_from_u64(32);
+    inputs.push(("random decoder".into(), net, randn_matrix(&mut rng, 40, 5), 3, 4));
+    for (label, backend) in labelled() {
+        for (name, net, z, l, v) in &inputs {
+            let want = reference.les_grams(net, z.view(), *l, *v).unwrap();
+            let got = backend.les_grams(net, z.view(), *l, *v).unwrap();
+            close2(
+                &format!("{label} LES logits {name}"),
+                got.outputs.view(),
+                want.outputs.view(),
+            );
+            close3(&format!("{label} LES grams {name}"), &got.grams, &want.grams);
+        }
+    }
+}
+
 #[test]
 fn hyperplane_signs_agree_across_backends() {
     let reference = reference();

@@ -9,13 +9,15 @@
 //!    ([`Backend::forward`]);
 //! 2. sign-change counting for local complexity ([`Backend::sign_changes`]);
 //! 3. batched Jacobians ([`Backend::jacobians`]) and the Gram reductions of
-//!    LES ([`Backend::gram`]);
+//!    LES ([`Backend::gram`], and [`Backend::les_grams`] from latent points
+//!    to Gram matrices in one call);
 //! 4. batched hyperplane tests ([`Backend::hyperplane_signs`]).
 
 mod cpu;
 #[cfg(feature = "cuda")]
 #[allow(unsafe_code)]
 mod cuda;
+mod les;
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
 
@@ -59,6 +61,15 @@ pub struct JacobianBatch {
     pub patterns: Array2<u8>,
     /// Exact Jacobians of the output, points x outputs x inputs.
     pub jacobians: Array3<f64>,
+}
+
+/// The result of [`Backend::les_grams`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LesGramBatch {
+    /// Decoder outputs (logits), points x `L V`.
+    pub outputs: Array2<f64>,
+    /// The LES Gram matrix `J^T J` of every point, points x d x d.
+    pub grams: Array3<f64>,
 }
 
 /// The local-complexity neighbourhood of [`Backend::sign_changes`]: for each
@@ -122,6 +133,49 @@ pub trait Backend: Send + Sync {
     ///
     /// [`crate::Error::Shape`] when the blocks do not tile the Jacobian rows.
     fn gram(&self, jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<Array3<f64>>;
+
+    /// The LES Gram matrices of a categorical decoder at latent points `z`
+    /// (rows): with logits `l = decoder(z)` read as `seq_len x vocab`,
+    /// `p_t = softmax(l_t)`, `Z_t = sum_v exp(l_tv)` and `A_t` the Jacobian
+    /// rows of position `t`,
+    /// `G = sum_t A_t^T [(D_t - p_t p_t^T)^2 + p_t p_t^T / Z_t^2] A_t`, so that
+    /// `LES(z) = -1/2 log det G` (see [`crate::scales`]). Plain `f64`: `1/Z_t`
+    /// over- or underflows for logits beyond about ±709, where
+    /// [`crate::scales::les`] keeps its exact scaled route.
+    ///
+    /// The default reduces [`Backend::jacobians`] on the CPU; a backend that
+    /// keeps the Jacobians on its device overrides it so that only the
+    /// `d x d` matrices come back.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Shape`] when `seq_len x vocab` is not the decoder's
+    /// output width or `z` has the wrong width; as [`Backend::jacobians`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::backend::{Backend, CpuBackend};
+    /// use cpwl::Network;
+    /// use ndarray::array;
+    ///
+    /// // A linear decoder: 2 latents -> one position over 3 symbols.
+    /// let dec = Network::builder(2)
+    ///     .dense(array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], array![0.0, 0.0, 0.0])?
+    ///     .build()?;
+    /// let batch = CpuBackend::default().les_grams(&dec, array![[0.1, -0.2]].view(), 1, 3)?;
+    /// assert_eq!(batch.grams.dim(), (1, 2, 2));
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    fn les_grams(
+        &self,
+        decoder: &Network,
+        z: ArrayView2<f64>,
+        seq_len: usize,
+        vocab: usize,
+    ) -> Result<LesGramBatch> {
+        les::les_grams_from_jacobians(self, decoder, z, seq_len, vocab)
+    }
 
     /// Signs of the affine functions `a_i . p + c_i` (rows of `a`) at every row
     /// `p` of `points`: `-1`, `0` (within `tol` times the magnitude of the

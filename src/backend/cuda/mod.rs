@@ -22,7 +22,7 @@ use std::sync::Arc;
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
 
 use super::{check_gram, check_hyperplanes, check_neighbourhood};
-use super::{Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
+use super::{les, Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood};
 use crate::{Error, Network, Result};
 use device::Device;
 use error::CudaError;
@@ -208,6 +208,22 @@ impl Backend for CudaBackend {
     fn gram(&self, jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<Array3<f64>> {
         check_gram(jac, weights)?;
         self.run(|dev| ops::gram(dev, jac, weights, self.chunk_bytes))
+    }
+
+    fn les_grams(
+        &self,
+        decoder: &Network,
+        z: ArrayView2<f64>,
+        seq_len: usize,
+        vocab: usize,
+    ) -> Result<LesGramBatch> {
+        les::check_les(decoder, z, seq_len, vocab)?;
+        match plan::steps(decoder) {
+            Some(steps) => {
+                self.run(|dev| ops::les_grams(dev, decoder, &steps, z, seq_len, vocab, self.chunk_bytes))
+            }
+            None => self.fallback.les_grams(decoder, z, seq_len, vocab),
+        }
     }
 
     fn hyperplane_signs(

@@ -12,7 +12,7 @@ use super::error::CudaError;
 use super::kernels::Kernel;
 use super::passes::{DeviceNet, Seen};
 use super::plan::{self, Step};
-use crate::backend::{ForwardBatch, JacobianBatch, Keep, Neighbourhood};
+use crate::backend::{ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood};
 use crate::Network;
 
 /// A `u64` kernel argument.
@@ -170,6 +170,82 @@ pub(crate) fn jacobians(
         patterns,
         jacobians: jac,
     })
+}
+
+/// [`crate::backend::Backend::les_grams`] on the GPU: forward pass, one
+/// tangent per latent dimension pushed forward, the Gram factor built from
+/// the logits and tangents on the device, and one batched `X X^T`; only the
+/// logits and the `d x d` matrices come back.
+pub(crate) fn les_grams(
+    dev: &Device,
+    net: &Network,
+    steps: &[Step<'_>],
+    z: ArrayView2<f64>,
+    seq_len: usize,
+    vocab: usize,
+    budget: usize,
+) -> Result<LesGramBatch, CudaError> {
+    let (n, d, m, units) = (z.nrows(), net.input_dim(), net.output_dim(), net.unit_count());
+    let dnet = DeviceNet::upload(dev, steps, d, units)?;
+    let width = m + seq_len;
+    let mut outputs = Array2::zeros((n, m));
+    let mut grams = Array3::zeros((n, d, d));
+    let point_bytes = plan::forward_row_bytes(d, steps, units)
+        + (2 * d * plan::widest(d, steps) + d * width + 2 * d * d) * size_of::<f64>();
+    let chunk = plan::rows_per_chunk(budget, point_bytes);
+    let (d_a, seq_a, vocab_a) = (arg(d), arg(seq_len), arg(vocab));
+    for (a, b) in chunks(n, chunk) {
+        let rows = b - a;
+        let rows_a = arg(rows);
+        let zs = dev.upload(&row_major(&z.slice(s![a..b, ..])))?;
+        let mut choices = dev.zeros::<u8>(rows * units)?;
+        let logits = dnet.forward(dev, zs, rows, &mut choices, &mut |_| Ok(()))?;
+        let mut seed = dev.zeros::<f64>(rows * d * d)?;
+        // Sizes: seed is (rows d) x d.
+        launch!(dev, Kernel::EyeBlocks, rows * d * d; &mut seed, &rows_a, &d_a);
+        let tangents = dnet.tangent(dev, seed, rows * d, d, &choices)?;
+        let mut x = dev.zeros::<f64>(rows * d * width)?;
+        // Sizes: logits is rows x m, tangents rows blocks of d x m, x rows
+        // blocks of d x (m + seq_len), m = seq_len vocab.
+        launch!(dev, Kernel::LesFactor, rows * seq_len;
+            &logits, &tangents, &rows_a, &seq_a, &vocab_a, &d_a, &mut x);
+        let mut g = dev.zeros::<f64>(rows * d * d)?;
+        dev.gemm_batched(
+            RowMajorGemm::nt(d, width, d),
+            rows,
+            [d * width, d * width, d * d],
+            &x,
+            &x,
+            &mut g,
+        )?;
+        download_rows(dev, "logits", &logits, outputs.slice_mut(s![a..b, ..]))?;
+        let mut target = grams.slice_mut(s![a..b, .., ..]);
+        let host = target.as_slice_mut().ok_or(CudaError::Layout {
+            what: "grams",
+            expected: rows * d * d,
+            got: 0,
+        })?;
+        dev.download_into("grams", &g, host)?;
+    }
+    Ok(LesGramBatch { outputs, grams })
+}
+
+/// Rows of a device matrix copied into a host view of the same shape.
+fn download_rows<T: cudarc::driver::DeviceRepr + Default + Clone>(
+    dev: &Device,
+    what: &'static str,
+    src: &CudaSlice<T>,
+    mut target: ndarray::ArrayViewMut2<'_, T>,
+) -> Result<(), CudaError> {
+    let (rows, cols) = target.dim();
+    match target.as_slice_mut() {
+        Some(host) => dev.download_into(what, src, host),
+        None => {
+            let host = dev.download(what, src, rows * cols)?;
+            target.assign(&matrix(what, host, rows, cols)?);
+            Ok(())
+        }
+    }
 }
 
 /// A downloaded buffer as `count` row-major `rows x cols` blocks.

@@ -79,3 +79,33 @@ extern "C" __global__ void transpose_blocks_f64(const double* in, u64 count, u64
         out[i] = in[n * r * c + col * c + row];
     }
 }
+
+// The LES Gram factor (Backend::les_grams): logits (points x m, m = L V),
+// tangents (points blocks of d x m: row j is the derivative of every output
+// by latent j) -> x (points blocks of d x (m + L)). With p the softmax of
+// position t, Z its partition function and s_j = sum_v p_v A_tv,j: column
+// t V + v of row j is p_v (A_tv,j - s_j) and column m + t is s_j / Z, so
+// that x x^T is the Gram matrix. One thread per point and position.
+extern "C" __global__ void les_factor_f64(const double* logits, const double* tangents, u64 points, u64 seq_len,
+                                          u64 vocab, u64 d, double* x) {
+    GRID_STRIDE(i, points * seq_len) {
+        u64 n = i / seq_len;
+        u64 t = i % seq_len;
+        u64 m = seq_len * vocab;
+        u64 w = m + seq_len;
+        const double* l = logits + n * m + t * vocab;
+        double top = l[0];
+        for (u64 v = 1; v < vocab; ++v) top = fmax(top, l[v]);
+        double sum = 0.0;
+        for (u64 v = 0; v < vocab; ++v) sum += exp(l[v] - top);
+        double inv_z = exp(-(top + log(sum)));
+        for (u64 j = 0; j < d; ++j) {
+            const double* a = tangents + (n * d + j) * m + t * vocab;
+            double* row = x + (n * d + j) * w;
+            double s = 0.0;
+            for (u64 v = 0; v < vocab; ++v) s += exp(l[v] - top) / sum * a[v];
+            for (u64 v = 0; v < vocab; ++v) row[t * vocab + v] = exp(l[v] - top) / sum * (a[v] - s);
+            row[m + t] = s * inv_z;
+        }
+    }
+}

@@ -90,6 +90,8 @@ pub(crate) enum Kernel {
     MaxGather,
     /// Block-wise transposition (forward-mode tangents to Jacobians).
     TransposeBlocks,
+    /// The factor of the LES Gram matrix from logits and tangents.
+    LesFactor,
     /// Element-wise absolute value.
     Abs,
     /// Three-valued hyperplane signs.
@@ -99,7 +101,7 @@ pub(crate) enum Kernel {
 impl Kernel {
     /// Every kernel.
     #[cfg(test)]
-    pub(crate) const ALL: [Kernel; 14] = [
+    pub(crate) const ALL: [Kernel; 15] = [
         Kernel::AddBias,
         Kernel::TwoPiece,
         Kernel::MaxUnits,
@@ -112,6 +114,7 @@ impl Kernel {
         Kernel::MaxScatter,
         Kernel::MaxGather,
         Kernel::TransposeBlocks,
+        Kernel::LesFactor,
         Kernel::Abs,
         Kernel::HyperplaneSigns,
     ];
@@ -127,7 +130,8 @@ impl Kernel {
             | Kernel::MaskColumns
             | Kernel::MaxScatter
             | Kernel::MaxGather
-            | Kernel::TransposeBlocks => Module::Mask,
+            | Kernel::TransposeBlocks
+            | Kernel::LesFactor => Module::Mask,
             Kernel::Abs | Kernel::HyperplaneSigns => Module::Signs,
         }
     }
@@ -147,6 +151,7 @@ impl Kernel {
             Kernel::MaxScatter => "max_scatter_f64",
             Kernel::MaxGather => "max_gather_f64",
             Kernel::TransposeBlocks => "transpose_blocks_f64",
+            Kernel::LesFactor => "les_factor_f64",
             Kernel::Abs => "abs_f64",
             Kernel::HyperplaneSigns => "hyperplane_signs_f64",
         }
