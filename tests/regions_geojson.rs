@@ -9,13 +9,21 @@ use serde_json::Value;
 fn net(input: usize) -> Network {
     let w = match input {
         2 => array![[1.0, -1.0], [0.5, 1.0], [1.0, 2.0], [-1.0, 0.25]],
-        _ => array![[1.0, -1.0, 0.5], [0.5, 1.0, -1.0], [1.0, 2.0, 0.0], [-1.0, 0.25, 1.0]],
+        _ => array![
+            [1.0, -1.0, 0.5],
+            [0.5, 1.0, -1.0],
+            [1.0, 2.0, 0.0],
+            [-1.0, 0.25, 1.0]
+        ],
     };
     Network::builder(input)
         .dense(w, array![0.1, -0.2, 0.3, 0.0])
         .unwrap()
         .relu()
-        .dense(array![[1.0, -2.0, 0.5, 1.0], [0.0, 1.0, 1.0, -1.0]], array![0.0, 0.5])
+        .dense(
+            array![[1.0, -2.0, 0.5, 1.0], [0.0, 1.0, 1.0, -1.0]],
+            array![0.0, 0.5],
+        )
         .unwrap()
         .build()
         .unwrap()
@@ -27,7 +35,10 @@ fn ring_area(ring: &[Value]) -> f64 {
         .iter()
         .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
         .collect();
-    pts.windows(2).map(|w| w[0].0 * w[1].1 - w[1].0 * w[0].1).sum::<f64>() / 2.0
+    pts.windows(2)
+        .map(|w| w[0].0 * w[1].1 - w[1].0 * w[0].1)
+        .sum::<f64>()
+        / 2.0
 }
 
 fn check(part: &Partition, domain_area: f64) {
@@ -42,12 +53,18 @@ fn check(part: &Partition, domain_area: f64) {
         let props = &f["properties"];
         assert_eq!(props["pattern"].as_str().unwrap(), region.pattern().to_string());
         let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
-        assert!(ring.len() >= 4, "region {i}: a ring needs 3 vertices and the closing one");
+        assert!(
+            ring.len() >= 4,
+            "region {i}: a ring needs 3 vertices and the closing one"
+        );
         assert_eq!(ring.first(), ring.last(), "region {i}: ring not closed");
         let area = props["area"].as_f64().unwrap();
         let shoelace = ring_area(ring);
         assert!(shoelace > 0.0, "region {i}: ring not counter-clockwise");
-        assert!((area - shoelace).abs() <= 1e-9 * domain_area, "region {i}: {area} vs {shoelace}");
+        assert!(
+            (area - shoelace).abs() <= 1e-9 * domain_area,
+            "region {i}: {area} vs {shoelace}"
+        );
         if let Some(v) = region.volume() {
             assert!((area - v).abs() <= 1e-12 * domain_area);
         }
@@ -58,9 +75,20 @@ fn check(part: &Partition, domain_area: f64) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+            .map(|row| {
+                row.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect()
+            })
             .collect();
-        let b: Vec<f64> = props["affine_b"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let b: Vec<f64> = props["affine_b"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         let y = part.network().forward(part.domain().to_input(c).view()).unwrap();
         for k in 0..y.len() {
             let mapped = a[k][0] * c[0] + a[k][1] * c[1] + b[k];
@@ -75,16 +103,30 @@ fn check(part: &Partition, domain_area: f64) {
         assert_eq!(neighbors, region.neighbors());
         for &j in &neighbors {
             let back = features[j]["properties"]["neighbors"].as_array().unwrap();
-            assert!(back.iter().any(|v| v.as_u64() == Some(i as u64)), "adjacency not symmetric");
+            assert!(
+                back.iter().any(|v| v.as_u64() == Some(i as u64)),
+                "adjacency not symmetric"
+            );
         }
     }
-    assert!((total - domain_area).abs() <= 1e-9 * domain_area, "areas sum to {total}");
+    assert!(
+        (total - domain_area).abs() <= 1e-9 * domain_area,
+        "areas sum to {total}"
+    );
 }
 
 #[test]
 fn box_partition_exports_every_region() {
-    let part = enumerate(&net(2), &Domain::boxed(array![-1.0, -2.0], array![2.0, 1.0]), &EnumOptions::default()).unwrap();
+    let part = enumerate(
+        &net(2),
+        &Domain::boxed(array![-1.0, -2.0], array![2.0, 1.0]),
+        &EnumOptions::default(),
+    )
+    .unwrap();
     assert!(part.len() >= 5);
+    // Regions of 2-D boxes have polygons and areas too, not only slices'.
+    assert!(part.regions().iter().all(|r| r.polygon().is_some()));
+    assert!((part.total_volume() - 9.0).abs() <= 1e-9 * 9.0);
     check(&part, 9.0);
 }
 
@@ -105,7 +147,10 @@ fn slice_partition_exports_every_region() {
 #[test]
 fn polytope_partition_exports_every_region() {
     // The triangle (0, 0), (3, 0), (0, 3): area 4.5.
-    let domain = Domain::polytope(array![[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], array![0.0, 0.0, 3.0]);
+    let domain = Domain::polytope(
+        array![[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]],
+        array![0.0, 0.0, 3.0],
+    );
     let part = enumerate(&net(2), &domain, &EnumOptions::default()).unwrap();
     check(&part, 4.5);
 }

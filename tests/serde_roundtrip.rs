@@ -79,8 +79,14 @@ fn network_round_trip_is_equal_and_computes_the_same() {
     let back = round_trip(&net);
     assert_eq!(back, net);
     let x = Array2::from_shape_simple_fn((20, net.input_dim()), || rng.random_range(-2.0..2.0));
-    assert_eq!(back.forward_batch(x.view()).unwrap(), net.forward_batch(x.view()).unwrap());
-    assert_eq!(back.pattern_batch(x.view()).unwrap(), net.pattern_batch(x.view()).unwrap());
+    assert_eq!(
+        back.forward_batch(x.view()).unwrap(),
+        net.forward_batch(x.view()).unwrap()
+    );
+    assert_eq!(
+        back.pattern_batch(x.view()).unwrap(),
+        net.pattern_batch(x.view()).unwrap()
+    );
     let x0 = x.row(0);
     assert_eq!(back.local_affine(x0).unwrap(), net.local_affine(x0).unwrap());
 }
@@ -162,14 +168,21 @@ fn geometry_and_patterns_round_trip() {
     assert_eq!(round_trip(&domain), domain);
     let plane = domain.as_plane().unwrap().clone();
     assert_eq!(round_trip(&plane), plane);
-    let cut = Domain::polytope(array![[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]], array![1.0, 1.0, 1.0]);
+    let cut = Domain::polytope(
+        array![[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]],
+        array![1.0, 1.0, 1.0],
+    );
     assert_eq!(round_trip(&cut), cut);
     let pattern: Pattern = "01z3".parse().unwrap();
     assert_eq!(serde_json::to_string(&pattern).unwrap(), r#""01z3""#);
     assert_eq!(round_trip(&pattern), pattern);
-    let polygon = cpwl::geometry::ConvexPolygon::from_vertices(vec![[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]]).unwrap();
+    let polygon =
+        cpwl::geometry::ConvexPolygon::from_vertices(vec![[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]]).unwrap();
     assert_eq!(round_trip(&polygon), polygon);
 }
+
+/// A change to a network's JSON.
+type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
 
 /// Edits the JSON of `net` and reads it back.
 fn tampered(net: &Network, edit: impl FnOnce(&mut serde_json::Value)) -> Result<Network, serde_json::Error> {
@@ -191,11 +204,20 @@ fn tampered_networks_are_errors() {
         .build()
         .unwrap();
     assert!(tampered(&mlp, |_| {}).is_ok());
-    let edits: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         ("unit count", Box::new(|v| v["units"] = 5.into())),
-        ("output shape", Box::new(|v| v["output"] = serde_json::json!({"Flat": 2}))),
-        ("input shape", Box::new(|v| v["input"] = serde_json::json!({"Flat": 3}))),
-        ("empty input", Box::new(|v| v["input"] = serde_json::json!({"Flat": 0}))),
+        (
+            "output shape",
+            Box::new(|v| v["output"] = serde_json::json!({"Flat": 2})),
+        ),
+        (
+            "input shape",
+            Box::new(|v| v["input"] = serde_json::json!({"Flat": 3})),
+        ),
+        (
+            "empty input",
+            Box::new(|v| v["input"] = serde_json::json!({"Flat": 0})),
+        ),
         (
             "huge image",
             Box::new(|v| v["input"] = serde_json::json!({"Image": {"c": u64::MAX, "h": 4, "w": 4}})),
@@ -204,7 +226,10 @@ fn tampered_networks_are_errors() {
             "unit offset",
             Box::new(|v| v["layers"][1]["TwoPiece"]["offset"] = 1.into()),
         ),
-        ("relu width", Box::new(|v| v["layers"][1]["TwoPiece"]["len"] = 3.into())),
+        (
+            "relu width",
+            Box::new(|v| v["layers"][1]["TwoPiece"]["len"] = 3.into()),
+        ),
         (
             "non-finite slope",
             Box::new(|v| v["layers"][1]["TwoPiece"]["act"] = serde_json::json!({"LeakyRelu": null})),
@@ -213,7 +238,10 @@ fn tampered_networks_are_errors() {
             "weight shape",
             Box::new(|v| v["layers"][0]["Dense"]["w"]["dim"] = serde_json::json!([1, 4])),
         ),
-        ("bias length", Box::new(|v| v["layers"][0]["Dense"]["b"]["dim"] = serde_json::json!([1]))),
+        (
+            "bias length",
+            Box::new(|v| v["layers"][0]["Dense"]["b"]["dim"] = serde_json::json!([1])),
+        ),
     ];
     for (what, edit) in edits {
         assert!(tampered(&mlp, edit).is_err(), "{what} accepted");

@@ -192,7 +192,10 @@ fn check_windows(here: &str, width: usize, cand: &[u32], input_len: usize) -> Re
         ));
     }
     if let Some(t) = cand.iter().find(|&&t| t != NONE && t as usize >= input_len) {
-        return Err(Error::invalid(here, format!("tap {t} outside {input_len} inputs")));
+        return Err(Error::invalid(
+            here,
+            format!("tap {t} outside {input_len} inputs"),
+        ));
     }
     if cand.chunks_exact(width).any(|w| w.iter().all(|&t| t == NONE)) {
         return Err(Error::invalid(here, "a window holds only padding"));

@@ -81,7 +81,11 @@ fn check(p: &StoredPartition) -> Result<()> {
             && r.affine.a.ncols() == dim
             && r.affine.a.nrows() == r.affine.b.len();
         if !shapes_fit {
-            return Err(Error::shape(what, format!("domain dimension {dim}"), "other shapes"));
+            return Err(Error::shape(
+                what,
+                format!("domain dimension {dim}"),
+                "other shapes",
+            ));
         }
         if r.pattern.len() != units {
             return Err(Error::shape(format!("{what} pattern"), units, r.pattern.len()));

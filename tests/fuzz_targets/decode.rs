@@ -14,7 +14,11 @@ pub struct Bytes<'a> {
 
 impl<'a> Bytes<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Bytes { data, at: 0, last: 0.0 }
+        Bytes {
+            data,
+            at: 0,
+            last: 0.0,
+        }
     }
 
     pub fn byte(&mut self) -> u8 {
