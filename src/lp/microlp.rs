@@ -9,6 +9,12 @@
 //! fails (a solver error, a panic inside the solver, or an "optimal" point that
 //! violates a row by more than [`TOL_LP_RESIDUAL`]) is retried once with every
 //! row scaled to unit norm; a second failure becomes [`Error::Lp`].
+//!
+//! The solver can also cycle where no split helps (a warm re-solve of a cell
+//! whose rows span eight orders of magnitude, found by fuzzing), so every
+//! solver call runs under a deadline of [`MAX_SOLVE_TIME`]: a call that
+//! reaches it counts as a failed attempt, and a hung LP becomes an error
+//! instead of a hung enumeration.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -18,6 +24,11 @@ use ndarray::{Array1, Array2, ArrayView1};
 use super::{LpOutcome, LpProblem};
 use crate::tol::TOL_LP_RESIDUAL;
 use crate::{Error, Result};
+
+/// The longest one solver call may run (fresh solves take about a
+/// millisecond at 20 variables and 200 rows, so only a cycling solver gets
+/// near it).
+pub(crate) const MAX_SOLVE_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How rows are scaled before they reach the solver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +224,8 @@ fn solve_with_retry(problem: &LpProblem<'_>, context: &str) -> Result<(LpOutcome
 /// One fresh solve of `problem` with its rows scaled as `scaling` says.
 fn attempt(problem: &LpProblem<'_>, scaling: Scaling) -> Attempt {
     let mut lp = Problem::new(OptimizationDirection::Maximize);
+    // Warm re-solves of this solution inherit the deadline.
+    lp.set_time_limit(MAX_SOLVE_TIME);
     let columns = Columns::add_to(&mut lp, problem.c);
     for (row, &rhs) in problem.a.rows().into_iter().zip(problem.b) {
         match scaled_row(&columns, row, rhs, scaling) {

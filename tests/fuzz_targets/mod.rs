@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 mod decode;
+pub use decode::case as decode_case;
 
 use std::time::Duration;
 
