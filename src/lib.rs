@@ -17,7 +17,10 @@
 //! - [`geometry`]: [`Polytope`] (H-representation), [`Domain`] (a box, a
 //!   polytope, or a 2-D slice [`Plane`] through three points with a
 //!   [`Window`]).
-//! - [`regions`]: the [`regions::Region`] of a point ([`Network::region_at`]).
+//! - [`regions`]: every linear region in a domain ([`regions::enumerate`],
+//!   by an LP walk in any dimension or exact polygon splitting in 2-D), the
+//!   [`regions::Region`] of a point ([`Network::region_at`]) and the decision
+//!   boundary ([`regions::Partition::decision_boundary`]).
 //! - [`backend`]: the batched kernels behind every long-running computation,
 //!   through the [`backend::Backend`] trait; [`backend::CpuBackend`] is the
 //!   default.
@@ -56,7 +59,8 @@
 //!
 //! Every tolerance is a named constant in [`tol`]:
 //! [`tol::TOL_RADIUS_REL`] (thin-cell rejection, relative to the domain's
-//! diameter), [`tol::TOL_SIGN_REL`] (sign tests), [`tol::TOL_ZERO_ROW`]
+//! diameter), [`tol::TOL_SIGN_REL`] (sign tests), [`tol::TOL_SHARED_EDGE_REL`]
+//! (edges shared by 2-D regions), [`tol::TOL_ZERO_ROW`]
 //! (zero constraint rows), [`tol::TOL_LP_FEAS`] (LP feasibility slack).
 //!
 //! ## Features
@@ -64,25 +68,38 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `rayon` | yes | parallel batches (the CPU backend) |
+//! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
+//! | `cuda` | no | `backend::CudaBackend`: the batched kernels on an NVIDIA GPU (cudarc; no CUDA toolkit needed to build, the driver is loaded at run time) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
 //! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
+//! | `plot` | no | PNG and SVG pictures of 2-D partitions (`plot`, through `plotters`, with an embedded font) |
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
+pub mod batch;
 pub mod error;
 pub mod geometry;
 pub mod io;
+pub mod lc;
 pub(crate) mod linalg;
 pub(crate) mod lp;
 pub mod network;
+#[cfg(feature = "plot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
+pub mod plot;
 pub mod regions;
+pub mod scales;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;
 pub mod tol;
+
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Error, Result};
 pub use geometry::{Domain, Plane, Polytope, Window};

@@ -51,6 +51,7 @@
 //!     }
 //! });
 //! ```
+#![allow(clippy::test_attr_in_doctest)] // the examples show downstream `proptest!` tests
 
 use std::ops::RangeInclusive;
 

@@ -24,3 +24,20 @@ pub const TOL_LP_RESIDUAL: f64 = 1e-7;
 /// hyperplane from the origin (at least 1): a set whose inscribed balls reach the
 /// cap is reported with an infinite radius.
 pub const CHEBYSHEV_RADIUS_CAP_REL: f64 = 1e6;
+
+/// Largest deviation from 1 of the norm of a user-supplied direction row.
+pub const TOL_UNIT_NORM: f64 = 1e-9;
+
+/// Relative norm (against the original row) below which Gram-Schmidt treats a
+/// row as linearly dependent on the rows before it.
+pub const TOL_DEPENDENT_REL: f64 = 1e-10;
+
+/// Cholesky pivots of a Gram matrix `C^T C` at or below this times the number
+/// of rows of `C` times the largest diagonal entry count as zero (rank deficiency):
+/// a few units of rounding per summed term.
+pub const TOL_GRAM_PIVOT_REL: f64 = 4.0 * f64::EPSILON;
+
+/// Two edges of a 2-D partition on one line share a segment (their regions
+/// are neighbours) when they overlap by more than this times the domain's
+/// diameter; edges that only meet at an endpoint overlap by rounding only.
+pub const TOL_SHARED_EDGE_REL: f64 = 1e-12;

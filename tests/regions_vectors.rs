@@ -138,3 +138,107 @@ fn lp_walk_matches_slice_vectors() {
         );
     }
 }
+
+fn split_slice(case: &Case) -> Partition {
+    let opts = EnumOptions {
+        method: Method::PlaneSplit,
+        ..Default::default()
+    };
+    enumerate(&network(case), &slice_domain(case), &opts).unwrap()
+}
+
+fn assert_rel(what: &str, got: f64, want: f64, rtol: f64) {
+    assert!(
+        (got - want).abs() <= rtol * want.abs().max(1e-300),
+        "{what}: got {got}, expected {want}"
+    );
+}
+
+#[test]
+fn splitter_matches_slice_vectors() {
+    for case in cases() {
+        let p2 = &case.expected["partition2d"];
+        let part = split_slice(&case);
+        let id = &case.id;
+        assert_eq!(
+            part.len() as u64,
+            p2["region_count"].as_u64().unwrap(),
+            "{id} region count"
+        );
+        assert_eq!(
+            pattern_hash(&part),
+            p2["pattern_hash"].as_str().unwrap(),
+            "{id} pattern hash"
+        );
+        assert_eq!(part.rejected_thin(), 0, "{id} thin cells");
+        assert_rel(
+            &format!("{id} area"),
+            part.total_volume(),
+            p2["window_area"].as_f64().unwrap(),
+            1e-9,
+        );
+        let boundary = part.decision_boundary().unwrap();
+        assert_rel(
+            &format!("{id} boundary length"),
+            boundary.total_measure().unwrap(),
+            p2["decision_boundary_length"].as_f64().unwrap(),
+            1e-9,
+        );
+        let counts: Vec<u64> = p2["per_layer_counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let ours: Vec<u64> = part.layer_counts().unwrap().iter().map(|&c| c as u64).collect();
+        assert_eq!(ours, counts, "{id} per-layer counts");
+        eprintln!("{id}: {} regions in {:?}", part.len(), part.stats().elapsed);
+    }
+}
+
+#[test]
+fn splitter_adjacency_matches_box_vectors() {
+    for case in cases() {
+        if case.expected["cross_check"]["lp_box_equals_partition2d"].as_bool() != Some(true) {
+            continue;
+        }
+        let part = split_slice(&case);
+        assert_eq!(
+            part.adjacency().len() as u64,
+            case.expected["lp"]["adjacent_pairs"].as_u64().unwrap(),
+            "{} adjacent pairs",
+            case.id
+        );
+    }
+}
+
+#[test]
+fn splitter_agrees_with_lp_walk_on_small_slices() {
+    for case in cases() {
+        let net = network(&case);
+        if net.input_dim() > 10 || case.expected["partition2d"]["region_count"].as_u64().unwrap() > 400 {
+            continue;
+        }
+        let domain = slice_domain(&case);
+        let run = |method| {
+            enumerate(
+                &net,
+                &domain,
+                &EnumOptions {
+                    method,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let (split, walk) = (run(Method::PlaneSplit), run(Method::Lp));
+        let patterns = |p: &Partition| {
+            p.regions()
+                .iter()
+                .map(|r| r.pattern().clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(patterns(&split), patterns(&walk), "{} pattern sets", case.id);
+        assert_eq!(split.adjacency(), walk.adjacency(), "{} adjacency", case.id);
+    }
+}

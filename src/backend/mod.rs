@@ -13,12 +13,19 @@
 //! 4. batched hyperplane tests ([`Backend::hyperplane_signs`]).
 
 mod cpu;
+#[cfg(feature = "cuda")]
+#[allow(unsafe_code)]
+mod cuda;
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
 
+pub(crate) use cpu::simd;
 pub use cpu::CpuBackend;
+#[cfg(feature = "cuda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
+pub use cuda::CudaBackend;
 
-use crate::{Network, Result};
+use crate::{Error, Network, Result};
 
 /// What a batched forward pass keeps besides the outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,4 +137,49 @@ pub trait Backend: Send + Sync {
         points: ArrayView2<f64>,
         tol: f64,
     ) -> Result<Array2<i8>>;
+}
+
+/// Checks that the neighbourhood's directions are `P x D` with `P >= 1` and
+/// `D` the network's input dimension.
+pub(crate) fn check_neighbourhood(net: &Network, hood: &Neighbourhood<'_>) -> Result<()> {
+    let dirs = hood.directions;
+    if dirs.ncols() != net.input_dim() || dirs.nrows() == 0 {
+        return Err(Error::shape(
+            "directions",
+            format!("P x {}", net.input_dim()),
+            format!("{:?}", dirs.dim()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the Gram weights are `N x L x V x V` for a Jacobian batch of
+/// `N x (L V) x d`.
+pub(crate) fn check_gram(jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<()> {
+    let (n, rows, _) = jac.dim();
+    let (wn, l, v, v2) = weights.dim();
+    if wn != n || v != v2 || l * v != rows {
+        return Err(Error::shape(
+            "gram blocks",
+            format!("{n} x L x V x V with L V = {rows}"),
+            format!("{:?}", weights.dim()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `a` is `k x D`, `c` has `k` entries and the points have `D` columns.
+pub(crate) fn check_hyperplanes(
+    a: ArrayView2<f64>,
+    c: ArrayView1<f64>,
+    points: ArrayView2<f64>,
+) -> Result<()> {
+    if a.nrows() != c.len() || a.ncols() != points.ncols() {
+        return Err(Error::shape(
+            "hyperplane test",
+            format!("a: k x {}, c: k", points.ncols()),
+            format!("a: {:?}, c: {}", a.dim(), c.len()),
+        ));
+    }
+    Ok(())
 }

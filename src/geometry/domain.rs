@@ -24,9 +24,20 @@ pub struct Domain {
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 enum DomainKind {
-    Boxed { lo: Array1<f64>, hi: Array1<f64> },
+    Boxed {
+        lo: Array1<f64>,
+        hi: Array1<f64>,
+    },
     Polytope(Polytope),
-    Plane { plane: Plane, window: Window },
+    Plane {
+        plane: Plane,
+        window: Window,
+    },
+    Affine {
+        origin: Array1<f64>,
+        basis: Array2<f64>,
+        set: Polytope,
+    },
 }
 
 impl Domain {
@@ -67,12 +78,23 @@ impl Domain {
         }
     }
 
+    /// A bounded polytope `{y : a y <= b}` of a `k`-dimensional affine subspace
+    /// of input space, `x = origin + basis^T y`, `basis` being `k x D` with
+    /// linearly independent rows (for example the cross-polytope spanned by
+    /// local-complexity directions).
+    pub fn affine(origin: Array1<f64>, basis: Array2<f64>, set: Polytope) -> Domain {
+        Domain {
+            kind: DomainKind::Affine { origin, basis, set },
+        }
+    }
+
     /// The domain's own dimension (2 for slices).
     pub fn dim(&self) -> usize {
         match &self.kind {
             DomainKind::Boxed { lo, .. } => lo.len(),
             DomainKind::Polytope(p) => p.dim(),
             DomainKind::Plane { .. } => 2,
+            DomainKind::Affine { basis, .. } => basis.nrows(),
         }
     }
 
@@ -80,6 +102,7 @@ impl Domain {
     pub fn input_dim(&self) -> usize {
         match &self.kind {
             DomainKind::Plane { plane, .. } => plane.input_dim(),
+            DomainKind::Affine { origin, .. } => origin.len(),
             _ => self.dim(),
         }
     }
@@ -121,6 +144,18 @@ impl Domain {
                 Ok(())
             }
             DomainKind::Plane { plane, window } => window.vertices(plane).map(|_| ()),
+            DomainKind::Affine { origin, basis, set } => {
+                if basis.ncols() != origin.len() || basis.nrows() != set.dim() || basis.nrows() == 0 {
+                    return Err(Error::shape(
+                        "affine domain",
+                        format!("basis k x {} with k = {} > 0", origin.len(), set.dim()),
+                        format!("{:?}", basis.dim()),
+                    ));
+                }
+                crate::error::check_finite("affine domain origin", origin.iter())?;
+                crate::error::check_finite("affine domain basis", basis.iter())?;
+                Polytope::new(set.a.clone(), set.b.clone()).map(|_| ())
+            }
         }
     }
 
@@ -144,7 +179,7 @@ impl Domain {
                 }
                 Polytope { a, b }
             }
-            DomainKind::Polytope(p) => p.clone(),
+            DomainKind::Polytope(p) | DomainKind::Affine { set: p, .. } => p.clone(),
             DomainKind::Plane { plane, window } => polygon_constraints(&window.vertices(plane)?),
         })
     }
@@ -154,6 +189,7 @@ impl Domain {
     pub fn embedding(&self) -> (Array2<f64>, Array1<f64>) {
         match &self.kind {
             DomainKind::Plane { plane, .. } => (plane.basis(), plane.origin().to_owned()),
+            DomainKind::Affine { origin, basis, .. } => (basis.clone(), origin.clone()),
             _ => {
                 let d = self.dim();
                 (Array2::eye(d), Array1::zeros(d))
@@ -165,11 +201,12 @@ impl Domain {
     pub fn to_input(&self, y: ArrayView1<f64>) -> Array1<f64> {
         match &self.kind {
             DomainKind::Plane { plane, .. } => plane.lift([y[0], y[1]]),
+            DomainKind::Affine { origin, basis, .. } => origin + &basis.t().dot(&y),
             _ => y.to_owned(),
         }
     }
 
-    /// The window polygon of a slice domain (counter-clockwise).
+    /// The window polygon of a 2-D domain (a slice or a 2-D box), counter-clockwise.
     ///
     /// # Errors
     ///
@@ -177,6 +214,15 @@ impl Domain {
     pub fn window_polygon(&self) -> Result<Option<Vec<[f64; 2]>>> {
         match &self.kind {
             DomainKind::Plane { plane, window } => window.vertices(plane).map(Some),
+            DomainKind::Boxed { lo, hi } if lo.len() == 2 => {
+                self.validate()?;
+                Ok(Some(vec![
+                    [lo[0], lo[1]],
+                    [hi[0], lo[1]],
+                    [hi[0], hi[1]],
+                    [lo[0], hi[1]],
+                ]))
+            }
             _ => Ok(None),
         }
     }
@@ -198,7 +244,7 @@ impl Domain {
                 }
                 Some((lo, hi))
             }
-            DomainKind::Polytope(_) => None,
+            DomainKind::Polytope(_) | DomainKind::Affine { .. } => None,
         }
     }
 
@@ -211,7 +257,7 @@ impl Domain {
                 let pts = self.window_polygon().ok()??;
                 Some(super::plane::signed_area(&pts))
             }
-            DomainKind::Polytope(_) => None,
+            DomainKind::Polytope(_) | DomainKind::Affine { .. } => None,
         }
     }
 }

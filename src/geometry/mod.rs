@@ -2,13 +2,16 @@
 //! [`ConvexPolygon`].
 
 mod domain;
+mod incircle;
 mod plane;
 mod polygon;
 mod polytope;
 pub(crate) mod predicates;
 
 pub use domain::Domain;
+pub(crate) use incircle::largest_inscribed_circle;
 pub(crate) use plane::signed_area;
 pub use plane::{Plane, Window};
+pub(crate) use polygon::cut_piece;
 pub use polygon::{ConvexPolygon, Split};
 pub use polytope::Polytope;

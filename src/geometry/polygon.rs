@@ -207,23 +207,70 @@ impl ConvexPolygon {
     /// The piece on the side `keep` (on-line vertices included), or `None` when
     /// it has no area.
     fn piece(&self, values: &[(f64, Sign)], keep: Sign) -> Option<ConvexPolygon> {
-        let n = self.vertices.len();
-        let mut out = Vec::with_capacity(n + 2);
-        for k in 0..n {
-            let next = (k + 1) % n;
-            if values[k].1 != keep.flipped() {
-                out.push(self.vertices[k]);
-            }
-            if values[k].1.opposes(values[next].1) {
-                out.push(crossing(
-                    (self.vertices[k], values[k].0),
-                    (self.vertices[next], values[next].0),
-                ));
-            }
-        }
-        let out = without_repeats(out);
-        predicates::has_area(&out).then_some(ConvexPolygon { vertices: out })
+        let tags = vec![(); self.vertices.len()];
+        cut_piece(&self.vertices, &tags, values, keep, ()).map(|(vertices, _)| ConvexPolygon { vertices })
     }
+}
+
+/// The piece of a convex vertex cycle on the side `keep` of a line, given the
+/// line's value and sign at every vertex, with a tag for every edge: edge `k`
+/// (from vertex `k` to the next) has tag `tags[k]`, and the new edge along the
+/// line gets `cut_tag`. Vertices on the line are kept as they are; a new
+/// vertex is made only on an edge whose endpoints lie strictly on opposite
+/// sides. `None` when the piece has no area.
+pub(crate) fn cut_piece<T: Copy>(
+    vertices: &[[f64; 2]],
+    tags: &[T],
+    values: &[(f64, Sign)],
+    keep: Sign,
+    cut_tag: T,
+) -> Option<(Vec<[f64; 2]>, Vec<T>)> {
+    let n = vertices.len();
+    let drop = keep.flipped();
+    let mut out = Vec::with_capacity(n + 2);
+    let mut out_tags = Vec::with_capacity(n + 2);
+    for k in 0..n {
+        let next = (k + 1) % n;
+        let next_dropped = values[next].1 == drop;
+        if values[k].1 != drop {
+            // From a vertex on the line towards a dropped one, the boundary
+            // of the piece runs along the line.
+            let along_line = values[k].1 == Sign::Zero && next_dropped;
+            out.push(vertices[k]);
+            out_tags.push(if along_line { cut_tag } else { tags[k] });
+        }
+        if values[k].1.opposes(values[next].1) {
+            out.push(crossing(
+                (vertices[k], values[k].0),
+                (vertices[next], values[next].0),
+            ));
+            out_tags.push(if next_dropped { cut_tag } else { tags[k] });
+        }
+    }
+    let (out, out_tags) = without_repeats_tagged(out, out_tags);
+    predicates::has_area(&out).then_some((out, out_tags))
+}
+
+/// The vertex cycle without consecutive repeats; of two equal vertices the
+/// later one stays, with its outgoing edge's tag (the zero-length edge between
+/// them goes).
+fn without_repeats_tagged<T: Copy>(vertices: Vec<[f64; 2]>, tags: Vec<T>) -> (Vec<[f64; 2]>, Vec<T>) {
+    let n = vertices.len();
+    let mut out = Vec::with_capacity(n);
+    let mut out_tags = Vec::with_capacity(n);
+    for k in 0..n {
+        if n > 1 && vertices[k] == vertices[(k + 1) % n] {
+            continue;
+        }
+        out.push(vertices[k]);
+        out_tags.push(tags[k]);
+    }
+    if out.is_empty() && n > 0 {
+        // Every vertex is the same point.
+        out.push(vertices[0]);
+        out_tags.push(tags[0]);
+    }
+    (out, out_tags)
 }
 
 /// The point where the line crosses the edge `p q`, given the line's values
@@ -369,6 +416,24 @@ mod tests {
         assert!(tri.contains([0.5 + 1e-10, 0.5], 1e-9));
         assert!(sq.contains([1.0, 1.0], 0.0));
         assert!(!sq.contains([2.0, 0.5], 0.5));
+    }
+
+    #[test]
+    fn cut_piece_tags_old_edges_and_the_cut() {
+        let sq = square(0.0, 1.0);
+        let tags = ['b', 'r', 't', 'l']; // bottom, right, top, left
+        let values = sq.line_values([1.0, 0.0], -0.5);
+        let (v, t) = cut_piece(sq.vertices(), &tags, &values, Sign::Negative, 'c').unwrap();
+        assert_eq!(v, [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]);
+        assert_eq!(t, ['b', 'c', 't', 'l']);
+        let (v, t) = cut_piece(sq.vertices(), &tags, &values, Sign::Positive, 'C').unwrap();
+        assert_eq!(v, [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]);
+        assert_eq!(t, ['b', 'r', 't', 'C']);
+        // Through two opposite corners: the cut starts at a vertex on the line.
+        let values = sq.line_values([1.0, -1.0], 0.0);
+        let (v, t) = cut_piece(sq.vertices(), &tags, &values, Sign::Negative, 'd').unwrap();
+        assert_eq!(v, [[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]]);
+        assert_eq!(t, ['d', 't', 'l']);
     }
 
     /// A convex polygon inscribed in a circle: `gaps` spread its angles.

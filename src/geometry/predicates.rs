@@ -43,6 +43,14 @@ pub(crate) fn line_value(a: [f64; 2], c: f64, p: [f64; 2]) -> (f64, f64) {
     (value, scale)
 }
 
+/// The value and sign of `a . p + c` at `p`, against a scale the caller
+/// bounds for a whole polygon (`|a| max|p| + |c|`), so that every vertex of
+/// the polygon is classified with the same tolerance.
+pub(crate) fn line_sign(a: [f64; 2], c: f64, p: [f64; 2], scale: f64) -> (f64, Sign) {
+    let value = a[0] * p[0] + a[1] * p[1] + c;
+    (value, classify(value, scale))
+}
+
 /// The sign of `value`, a sum of terms of total magnitude `scale`: values
 /// within [`TOL_SIGN_REL`]` * scale` of zero are `Zero`.
 pub(crate) fn classify(value: f64, scale: f64) -> Sign {

@@ -66,10 +66,7 @@ fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<ArrayD<f64>> {
         reason,
         source: None,
     };
-    match npy::read_npy(bytes).map_err(bad)? {
-        npy::NpyData::Float(a) => Ok(a),
-        npy::NpyData::Text(_) => Err(bad("array holds text, not numbers".into())),
-    }
+    npy::read_npy(bytes).and_then(npy::NpyData::into_f64).map_err(bad)
 }
 
 /// Loads the numeric arrays of an `.npz` archive by name (text arrays are left

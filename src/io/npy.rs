@@ -15,6 +15,25 @@ pub(crate) enum NpyData {
     Text(ArrayD<String>),
 }
 
+impl NpyData {
+    /// The numeric data, or why there is none.
+    pub(crate) fn into_f64(self) -> Result<ArrayD<f64>, NpyError> {
+        match self {
+            NpyData::Float(a) => Ok(a),
+            NpyData::Text(_) => Err("array holds text, not numbers".into()),
+        }
+    }
+
+    /// The text data in logical order, or why there is none.
+    #[cfg(test)]
+    pub(crate) fn into_strings(self) -> Result<Vec<String>, NpyError> {
+        match self {
+            NpyData::Text(a) => Ok(a.iter().cloned().collect()),
+            NpyData::Float(_) => Err("array holds numbers, not text".into()),
+        }
+    }
+}
+
 /// Why an array could not be read (turned into [`crate::Error::File`] by callers).
 pub(crate) type NpyError = String;
 

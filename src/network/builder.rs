@@ -25,7 +25,7 @@ use crate::{Error, Result};
 ///     .relu()
 ///     .dense(array![[1.0, 1.0]], array![-0.5])?
 ///     .build()?;
-/// // relu(1) + relu(0.5 + 1) - 0.5
+/// // relu(1, 1.5) summed, minus 0.5
 /// assert_eq!(net.forward(array![1.0, 0.0].view())?[0], 2.0);
 /// # Ok::<(), cpwl::Error>(())
 /// ```

@@ -4,8 +4,9 @@
 
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
-use super::layers::{Layer, NONE};
+use super::layers::{Activation, Layer, NONE};
 use super::spatial::{add_channel_bias, avg_pool, avg_pool_t, chw, conv_linear, conv_linear_t};
+use crate::backend::simd;
 use crate::linalg::{matmul_nn, matmul_nt};
 
 /// What a forward pass writes besides its output.
@@ -47,12 +48,29 @@ fn linear_t(layer: &Layer, g: ArrayView2<f64>) -> Array2<f64> {
     }
 }
 
-/// Adds an affine layer's bias to the rows selected by `rows` (all rows when `None`).
-fn add_bias(layer: &Layer, y: &mut Array2<f64>, rows: Option<usize>) {
-    let mut target = match rows {
-        Some(r) => y.slice_mut(s![r..r + 1, ..]),
-        None => y.view_mut(),
+/// Which rows of a batch are offsets (values at the origin of the coordinates)
+/// rather than directions: the rows are grouped in blocks of `block`, and row
+/// `offset_row` of each block is the offset. Affine layers add their bias to
+/// offset rows only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Blocks {
+    /// Rows per block (one affine function per block).
+    pub block: usize,
+    /// The offset row within each block.
+    pub offset_row: usize,
+}
+
+impl Blocks {
+    /// Every row is a point: the bias goes to all rows.
+    const POINTS: Blocks = Blocks {
+        block: 1,
+        offset_row: 0,
     };
+}
+
+/// Adds an affine layer's bias to the offset rows of `y`.
+fn add_bias(layer: &Layer, y: &mut Array2<f64>, blocks: Blocks) {
+    let mut target = y.slice_mut(s![blocks.offset_row..;blocks.block, ..]);
     match layer {
         Layer::Dense { b, .. } => target += b,
         Layer::Conv { conv, output, .. } => {
@@ -78,9 +96,7 @@ fn add_bias(layer: &Layer, y: &mut Array2<f64>, rows: Option<usize>) {
 
 /// Applies an affine layer to every row, bias included.
 pub(crate) fn affine(layer: &Layer, x: ArrayView2<f64>) -> Array2<f64> {
-    let mut y = linear(layer, x);
-    add_bias(layer, &mut y, None);
-    y
+    affine_blocks(layer, x, Blocks::POINTS)
 }
 
 /// Plain forward pass of `x` (points x inputs), recording pattern choices.
@@ -90,13 +106,8 @@ pub(crate) fn forward(layers: &[Layer], x: Array2<f64>, rec: &mut Recorder<'_>) 
         h = match layer {
             Layer::TwoPiece { act, len, offset } => {
                 record_pre(rec, &h);
-                let slopes = act.slopes();
-                let mut choices = rec.choices.slice_mut(s![.., *offset..offset + len]);
-                ndarray::Zip::from(&mut h).and(&mut choices).for_each(|z, c| {
-                    let piece = u8::from(*z > 0.0);
-                    *c = piece;
-                    *z *= slopes[piece as usize];
-                });
+                let choices = rec.choices.slice_mut(s![.., *offset..offset + len]);
+                simd::two_piece_record(h.view_mut(), choices, act.slopes());
                 h
             }
             Layer::Max {
@@ -163,52 +174,161 @@ pub(crate) fn frozen(
     pattern: &[u8],
     mut pre: Option<&mut Vec<Array2<f64>>>,
 ) -> Array2<f64> {
+    let blocks = Blocks {
+        block: rows.nrows(),
+        offset_row,
+    };
     let mut h = rows;
-    for layer in layers {
-        h = match layer {
-            Layer::TwoPiece { act, len, offset } => {
+    let mut skips = Vec::new();
+    for step in steps(layers) {
+        h = match step.units() {
+            Some((offset, len)) => {
                 if let Some(p) = pre.as_deref_mut() {
                     p.push(h.clone());
                 }
-                let slopes = act.slopes();
-                for (mut col, &c) in h.axis_iter_mut(Axis(1)).zip(&pattern[*offset..offset + len]) {
-                    col *= slopes[c as usize];
-                }
-                h
+                let choices = ArrayView2::from_shape((1, len), &pattern[offset..offset + len])
+                    .expect("a pattern slice is one row of choices");
+                choose(&step, h, blocks, choices)
             }
-            Layer::Max {
-                width, cand, offset, ..
-            } => {
-                if let Some(p) = pre.as_deref_mut() {
-                    p.push(h.clone());
-                }
-                let units = cand.len() / width;
-                let mut out = Array2::zeros((h.nrows(), units));
-                for j in 0..units {
-                    let src = cand[j * width + pattern[offset + j] as usize] as usize;
-                    out.column_mut(j).assign(&h.column(src));
-                }
-                out
-            }
-            Layer::Residual { body, skip } => {
-                let skipped = match skip {
-                    Some(p) => {
-                        let mut y = linear(p, h.view());
-                        add_bias(p, &mut y, Some(offset_row));
-                        y
-                    }
-                    None => h.clone(),
-                };
-                frozen(body, h, offset_row, pattern, pre.as_deref_mut()) + skipped
-            }
-            affine_layer => {
-                let mut y = linear(affine_layer, h.view());
-                add_bias(affine_layer, &mut y, Some(offset_row));
-                y
-            }
+            None => carry(&step, h, &mut skips, blocks),
         };
     }
     h
+}
+
+/// One step of a layer stack flattened into a straight line: a residual block
+/// becomes [`Step::PushSkip`], the steps of its body and [`Step::AddSkip`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Step<'a> {
+    /// An affine layer (dense, convolution, average pooling, channel affine).
+    Affine(&'a Layer),
+    /// Two-piece units; pattern units `offset..offset + len`.
+    TwoPiece {
+        act: Activation,
+        len: usize,
+        offset: usize,
+    },
+    /// Max units over `cand` (`width` per unit); pattern units from `offset`.
+    Max {
+        width: usize,
+        cand: &'a [u32],
+        offset: usize,
+    },
+    /// Saves the skip path of a residual block: the current rows, or their
+    /// image under the projection.
+    PushSkip(Option<&'a Layer>),
+    /// Adds the most recently saved skip path to the rows.
+    AddSkip,
+}
+
+impl Step<'_> {
+    /// The pattern units `(offset, len)` of a nonlinearity, `None` for other steps.
+    pub(crate) fn units(&self) -> Option<(usize, usize)> {
+        match *self {
+            Step::TwoPiece { len, offset, .. } => Some((offset, len)),
+            Step::Max {
+                width, cand, offset, ..
+            } => Some((offset, cand.len() / width)),
+            _ => None,
+        }
+    }
+}
+
+/// The layer stack as a straight-line program of [`Step`]s.
+pub(crate) fn steps(layers: &[Layer]) -> Vec<Step<'_>> {
+    let mut out = Vec::new();
+    push_steps(layers, &mut out);
+    out
+}
+
+fn push_steps<'a>(layers: &'a [Layer], out: &mut Vec<Step<'a>>) {
+    for layer in layers {
+        match layer {
+            Layer::TwoPiece { act, len, offset } => out.push(Step::TwoPiece {
+                act: *act,
+                len: *len,
+                offset: *offset,
+            }),
+            Layer::Max {
+                width, cand, offset, ..
+            } => out.push(Step::Max {
+                width: *width,
+                cand,
+                offset: *offset,
+            }),
+            Layer::Residual { body, skip } => {
+                out.push(Step::PushSkip(skip.as_deref()));
+                push_steps(body, out);
+                out.push(Step::AddSkip);
+            }
+            affine_layer => out.push(Step::Affine(affine_layer)),
+        }
+    }
+}
+
+/// Applies an affine layer to blocks of affine rows: the linear part to every
+/// row, the bias to the offset rows.
+pub(crate) fn affine_blocks(layer: &Layer, h: ArrayView2<f64>, blocks: Blocks) -> Array2<f64> {
+    let mut y = linear(layer, h);
+    add_bias(layer, &mut y, blocks);
+    y
+}
+
+/// Applies a step that adds no pattern units (affine, push or add a skip path)
+/// to blocks of affine rows; `skips` is the stack of saved skip paths.
+pub(crate) fn carry(
+    step: &Step<'_>,
+    h: Array2<f64>,
+    skips: &mut Vec<Array2<f64>>,
+    blocks: Blocks,
+) -> Array2<f64> {
+    match *step {
+        Step::Affine(layer) => affine_blocks(layer, h.view(), blocks),
+        Step::PushSkip(projection) => {
+            skips.push(match projection {
+                Some(p) => affine_blocks(p, h.view(), blocks),
+                None => h.clone(),
+            });
+            h
+        }
+        Step::AddSkip => h + skips.pop().expect("every AddSkip follows its PushSkip"),
+        Step::TwoPiece { .. } | Step::Max { .. } => {
+            unreachable!("carry() is only called on steps without units")
+        }
+    }
+}
+
+/// Applies a nonlinearity to blocks of affine rows with frozen choices:
+/// `choices` has one row per block and one column per unit (the piece of a
+/// two-piece unit, the window position of a max unit's arg-max).
+pub(crate) fn choose(
+    step: &Step<'_>,
+    mut h: Array2<f64>,
+    blocks: Blocks,
+    choices: ArrayView2<u8>,
+) -> Array2<f64> {
+    match *step {
+        Step::TwoPiece { act, .. } => {
+            simd::scale_blocks(h.view_mut(), blocks.block, choices, act.slopes());
+            h
+        }
+        Step::Max { width, cand, .. } => {
+            let units = cand.len() / width;
+            let mut out = Array2::zeros((h.nrows(), units));
+            for ((rows, mut orows), c) in h
+                .axis_chunks_iter(Axis(0), blocks.block)
+                .zip(out.axis_chunks_iter_mut(Axis(0), blocks.block))
+                .zip(choices.outer_iter())
+            {
+                for j in 0..units {
+                    let src = cand[j * width + c[j] as usize] as usize;
+                    orows.column_mut(j).assign(&rows.column(src));
+                }
+            }
+            out
+        }
+        _ => unreachable!("choose() is only called on nonlinearities"),
+    }
 }
 
 /// Reverse pass: `g` holds `block` rows per point (row `p * block + i` belongs
@@ -224,15 +344,8 @@ pub(crate) fn reverse(
     for layer in layers.iter().rev() {
         g = match layer {
             Layer::TwoPiece { act, len, offset } => {
-                let slopes = act.slopes();
-                for (mut rows, prow) in g.axis_chunks_iter_mut(Axis(0), block).zip(patterns.outer_iter()) {
-                    for (mut col, &c) in rows
-                        .axis_iter_mut(Axis(1))
-                        .zip(prow.slice(s![*offset..offset + len]))
-                    {
-                        col *= slopes[c as usize];
-                    }
-                }
+                let pieces = patterns.slice(s![.., *offset..offset + len]);
+                simd::scale_blocks(g.view_mut(), block, pieces, act.slopes());
                 g
             }
             Layer::Max {

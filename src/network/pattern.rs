@@ -71,10 +71,15 @@ impl Pattern {
     /// A pattern from values already known to be in range.
     pub(crate) fn from_checked(values: &[u8]) -> Pattern {
         if values.iter().all(|&v| v <= 1) {
-            let mut words = vec![0u64; values.len().div_ceil(64)].into_boxed_slice();
-            for (i, _) in values.iter().enumerate().filter(|(_, &v)| v == 1) {
-                words[i / 64] |= 1 << (63 - i % 64);
-            }
+            let words = values
+                .chunks(64)
+                .map(|chunk| {
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |word, (k, &v)| word | (u64::from(v) << (63 - k)))
+                })
+                .collect();
             Pattern {
                 repr: Repr::Bits {
                     words,

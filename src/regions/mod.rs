@@ -9,7 +9,16 @@
 //!   any dimension, with LPs for feasibility and facets and cheap tests that
 //!   skip most of them;
 //! - [`Method::PlaneSplit`]: exact splitting of polygons, layer by layer and
-//!   unit by unit, for 2-D domains, with no LP.
+//!   unit by unit, for 2-D domains (slices and 2-D boxes or polytopes), with
+//!   no LP; opt-in with [`Method::PlaneSplit`] ([`Method::Auto`] runs the LP
+//!   walk: on some random networks the splitter still assigns a wrong bit to
+//!   a region, a known bug under investigation). A line through a
+//!   vertex or along an edge, a repeated unit, a dead unit (zero row) or a
+//!   tie of max candidates never makes a piece of zero area: the bit comes
+//!   from the side the cell is on (ties go to the lower candidate).
+//!
+//! [`Partition::decision_boundary`] gives the arg-max boundary of the outputs
+//! region by region ([`DecisionBoundary`]), with its length in 2-D.
 //!
 //! # Thin cells
 //!
@@ -19,15 +28,19 @@
 //! the domain's diameter). Rejected cells are counted in
 //! [`Partition::rejected_thin`], never dropped silently.
 
+mod adjacency2d;
+mod boundary;
 mod geojson;
 mod hrep;
 mod options;
 mod partition;
+mod plane_split;
 mod region;
 #[cfg(feature = "serde")]
 mod stored;
 pub(crate) mod walk;
 
+pub use boundary::{BoundaryPiece, DecisionBoundary};
 pub use hrep::RowSource;
 pub use options::{EnumOptions, EnumProgress, Method, Private, ProgressFn};
 pub use partition::{EnumStats, Partition};
@@ -72,11 +85,8 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
         ));
     }
     let run = || match opts.method {
+        Method::PlaneSplit => plane_split::plane_split(net, domain, opts),
         Method::Auto | Method::Lp => walk::walk(net, domain, opts),
-        Method::PlaneSplit => Err(Error::Unsupported {
-            layer: "enumerate".into(),
-            op: "plane splitting".into(),
-        }),
     };
     match opts.threads {
         Some(n) if n > 1 => rayon::ThreadPoolBuilder::new()

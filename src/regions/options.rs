@@ -10,7 +10,7 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Method {
-    /// The 2-D splitter for 2-D domains, the LP walk otherwise.
+    /// The LP walk (the splitter is opt-in while a known bug is open).
     #[default]
     Auto,
     /// Breadth-first walk over the adjacency graph with LPs (any dimension).
@@ -109,7 +109,7 @@ impl EnumOptions {
 pub(crate) struct Watch<'a> {
     opts: &'a EnumOptions,
     start: Instant,
-    last_report: std::cell::Cell<Instant>,
+    last_report: std::sync::Mutex<Instant>,
 }
 
 impl<'a> Watch<'a> {
@@ -118,7 +118,7 @@ impl<'a> Watch<'a> {
         Watch {
             opts,
             start: now,
-            last_report: std::cell::Cell::new(now),
+            last_report: std::sync::Mutex::new(now),
         }
     }
 
@@ -153,8 +153,11 @@ impl<'a> Watch<'a> {
     pub(crate) fn report(&self, regions: usize, pending: usize, force: bool) {
         let Some(cb) = &self.opts.progress else { return };
         let now = Instant::now();
-        if force || now.duration_since(self.last_report.get()) >= Duration::from_millis(100) {
-            self.last_report.set(now);
+        let Ok(mut last) = self.last_report.lock() else {
+            return;
+        };
+        if force || now.duration_since(*last) >= Duration::from_millis(100) {
+            *last = now;
             cb(&EnumProgress {
                 regions,
                 pending,

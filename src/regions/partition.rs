@@ -42,6 +42,7 @@ pub struct Partition {
     pub(crate) stats: EnumStats,
     pub(crate) domain: Domain,
     pub(crate) network: Network,
+    pub(crate) layer_counts: Option<Vec<usize>>,
 }
 
 impl Partition {
@@ -83,7 +84,14 @@ impl Partition {
             },
             domain,
             network,
+            layer_counts: None,
         }
+    }
+
+    /// Records the number of cells after each nonlinearity.
+    pub(crate) fn with_layer_counts(mut self, counts: Vec<usize>) -> Partition {
+        self.layer_counts = Some(counts);
+        self
     }
 
     /// The number of regions.
@@ -114,6 +122,13 @@ impl Partition {
     /// Counters of the run.
     pub fn stats(&self) -> &EnumStats {
         &self.stats
+    }
+
+    /// The number of cells after each nonlinearity (the partition by the
+    /// first `k` hidden layers, `k = 1, 2, ...`), before thin cells are
+    /// rejected; known for [`Method::PlaneSplit`] runs only.
+    pub fn layer_counts(&self) -> Option<&[usize]> {
+        self.layer_counts.as_deref()
     }
 
     /// The domain.

@@ -56,6 +56,7 @@ impl<'de> Deserialize<'de> for Partition {
             lookup,
             domain: stored.domain,
             network: stored.network,
+            layer_counts: None,
         })
     }
 }

@@ -1,8 +1,15 @@
-//! The CPU backend: rayon over chunks of the batch, faer GEMM inside.
+//! The CPU backend: rayon over chunks of the batch, faer GEMM inside, pulp
+//! SIMD kernels ([`simd`]) for the element-wise work.
+
+pub(crate) mod simd;
+
+mod jacobian;
+mod vertices;
 
 use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4, Axis};
 use rayon::prelude::*;
 
+use super::{check_gram, check_hyperplanes, check_neighbourhood};
 use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
 use crate::linalg::matmul_nn;
 use crate::network::eval::{self, Recorder};
@@ -117,15 +124,7 @@ impl Backend for CpuBackend {
         net.check_input(x)?;
         let (m, d) = (net.output_dim(), net.input_dim());
         let parts = self.map_chunks(x.nrows(), |a, b| {
-            let fwd = forward_chunk(net, x.slice(s![a..b, ..]), Keep::Patterns);
-            let patterns = fwd.patterns.unwrap_or_else(|| Array2::zeros((0, 0)));
-            let n = b - a;
-            let mut seed = Array2::zeros((n * m, m));
-            for p in 0..n {
-                seed.slice_mut(s![p * m..(p + 1) * m, ..]).assign(&Array2::eye(m));
-            }
-            let jac = eval::reverse(net.layers(), seed, m, patterns.view());
-            (fwd.outputs, patterns, jac)
+            jacobian::jacobian_chunk(net, x.slice(s![a..b, ..]))
         });
         let n = x.nrows();
         let mut outputs = Vec::new();
@@ -153,19 +152,12 @@ impl Backend for CpuBackend {
         hood: Neighbourhood<'_>,
     ) -> Result<Array2<u32>> {
         net.check_input(points)?;
+        check_neighbourhood(net, &hood)?;
         let dirs = hood.directions;
-        if dirs.ncols() != net.input_dim() || dirs.nrows() == 0 {
-            return Err(Error::shape(
-                "directions",
-                format!("P x {}", net.input_dim()),
-                format!("{:?}", dirs.dim()),
-            ));
-        }
         let counted = counted_layers(net);
         let layers_out = counted.len() + usize::from(hood.count_output);
         let parts = self.map_chunks(points.nrows(), |a, b| {
-            let verts = neighbourhood_vertices(points.slice(s![a..b, ..]), dirs, hood.radius);
-            let fwd = forward_chunk(net, verts.view(), Keep::PreActivations);
+            let fwd = vertices::vertex_forward(net, points.slice(s![a..b, ..]), dirs, hood.radius);
             count_changes(
                 &fwd,
                 &counted,
@@ -179,15 +171,9 @@ impl Backend for CpuBackend {
     }
 
     fn gram(&self, jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<Array3<f64>> {
-        let (n, rows, d) = jac.dim();
-        let (wn, l, v, v2) = weights.dim();
-        if wn != n || v != v2 || l * v != rows {
-            return Err(Error::shape(
-                "gram blocks",
-                format!("{n} x L x V x V with L V = {rows}"),
-                format!("{:?}", weights.dim()),
-            ));
-        }
+        check_gram(jac, weights)?;
+        let (n, _, d) = jac.dim();
+        let (_, l, v, _) = weights.dim();
         let mut out = Array3::zeros((n, d, d));
         let work = |(mut g, (a, w)): (ndarray::ArrayViewMut2<f64>, (ArrayView2<f64>, ArrayView3<f64>))| {
             for t in 0..l {
@@ -214,13 +200,7 @@ impl Backend for CpuBackend {
         points: ArrayView2<f64>,
         tol: f64,
     ) -> Result<Array2<i8>> {
-        if a.nrows() != c.len() || a.ncols() != points.ncols() {
-            return Err(Error::shape(
-                "hyperplane test",
-                format!("a: k x {}, c: k", points.ncols()),
-                format!("a: {:?}, c: {}", a.dim(), c.len()),
-            ));
-        }
+        check_hyperplanes(a, c, points)?;
         let parts = self.map_chunks(points.nrows(), |s0, s1| {
             let pts = points.slice(s![s0..s1, ..]);
             let values = crate::linalg::matmul_nt(pts, a);
@@ -271,16 +251,6 @@ fn neighbourhood_vertices(points: ArrayView2<f64>, dirs: ArrayView2<f64>, radius
     verts
 }
 
-fn sign3(v: f64) -> i8 {
-    if v > 0.0 {
-        1
-    } else if v < 0.0 {
-        -1
-    } else {
-        0
-    }
-}
-
 /// Counts, per point and counted layer, the units whose sign (or arg-max) at
 /// some vertex differs from the first vertex's.
 fn count_changes(
@@ -297,25 +267,30 @@ fn count_changes(
         let rows = p * verts..(p + 1) * verts;
         for (slot, (l, info)) in counted.iter().enumerate() {
             counts[[p, slot]] = match (info.kind, fwd.patterns.as_ref()) {
-                (UnitKind::Max { .. }, Some(pat)) => first_row_changes(
-                    pat.slice(s![rows.clone(), info.offset..info.offset + info.len]),
-                    |a, b| a != b,
-                ),
-                _ => first_row_changes(pre[*l].slice(s![rows.clone(), ..]), |a, b| sign3(*a) != sign3(*b)),
+                (UnitKind::Max { .. }, Some(pat)) => {
+                    first_choice_changes(pat.slice(s![rows.clone(), info.offset..info.offset + info.len]))
+                }
+                _ => simd::first_row_changes(pre[*l].slice(s![rows.clone(), ..])),
             };
         }
         if count_output {
-            counts[[p, counted.len()]] =
-                first_row_changes(fwd.outputs.slice(s![rows, ..]), |a, b| sign3(*a) != sign3(*b));
+            counts[[p, counted.len()]] = simd::first_row_changes(fwd.outputs.slice(s![rows, ..]));
         }
     }
     counts
 }
 
-/// The number of columns where some row differs from the first row.
-fn first_row_changes<T>(z: ArrayView2<T>, differs: impl Fn(&T, &T) -> bool) -> u32 {
-    let first = z.row(0);
-    (0..z.ncols())
-        .filter(|&u| z.column(u).iter().skip(1).any(|v| differs(v, &first[u])))
-        .count() as u32
+/// The number of columns where some row differs from the first row (arg-max
+/// choices of max units), walking the rows in memory order.
+fn first_choice_changes(z: ArrayView2<u8>) -> u32 {
+    let Some(first) = z.rows().into_iter().next() else {
+        return 0;
+    };
+    let mut changed = vec![false; z.ncols()];
+    for row in z.rows().into_iter().skip(1) {
+        for ((c, a), b) in changed.iter_mut().zip(row).zip(first) {
+            *c |= a != b;
+        }
+    }
+    changed.iter().filter(|&&c| c).count() as u32
 }

@@ -1,0 +1,308 @@
+//! Parity and timings of the CUDA backend against the CPU backend, on the
+//! machine this runs on.
+//!
+//! Prints the card's name, then for the W3, W4 and W5 workloads of the
+//! performance spec (scaled by `--scale`, default 1.0) the CPU and GPU times
+//! (best of `--repeat` runs, default 3, after one warm-up) and their ratio,
+//! checking on the way that patterns and counts are identical and values
+//! within 1e-9 relative. Exits 0 with a "skipping" line where there is no
+//! GPU, 1 when a check fails.
+//!
+//! ```text
+//! cargo run --release --features cuda --example cuda_parity -- [--scale 0.1] [--repeat 3]
+//! ```
+//!
+//! Workloads (seeded, deterministic):
+//! - W5: 4096 x 784 points through the 784-200-200-200-10 ReLU MLP
+//!   (He init): forward with patterns, and forward + Jacobians.
+//! - W3: local complexity of 10,000 points, P = 25, radius 0.05, same
+//!   network, output layer counted.
+//! - W4: 1,000 latent points through a 56-512-512-4200 ReLU decoder
+//!   (L = 120, V = 35): Jacobians (timed per latent; the CPU backend, which
+//!   pulls back one covector per output, runs on the first 64 only), then
+//!   the blockwise Gram reduction with softmax weights `diag(p) - p p^T`.
+
+use std::time::{Duration, Instant};
+
+use cpwl::backend::{Backend, CpuBackend, CudaBackend, Keep, Neighbourhood};
+use cpwl::Network;
+use ndarray::{s, Array1, Array2, Array3, Array4};
+
+const RTOL: f64 = 1e-9;
+
+/// SplitMix64 with Box-Muller normals: a seeded source for the workloads.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    fn normal(&mut self) -> f64 {
+        let u = self.uniform().max(1e-300);
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+fn he_mlp(widths: &[usize], seed: u64) -> cpwl::Result<Network> {
+    let mut rng = Rng(seed);
+    let mut b = Network::builder(widths[0]);
+    for (k, pair) in widths.windows(2).enumerate() {
+        let std = (2.0 / pair[0] as f64).sqrt();
+        let w = Array2::from_shape_simple_fn((pair[1], pair[0]), || std * rng.normal());
+        let bias = Array1::from_shape_simple_fn(pair[1], || 0.01 * rng.normal());
+        b = b.dense(w, bias)?;
+        if k + 2 < widths.len() {
+            b = b.relu();
+        }
+    }
+    b.build()
+}
+
+fn uniform_points(n: usize, dim: usize, seed: u64) -> Array2<f64> {
+    let mut rng = Rng(seed);
+    Array2::from_shape_simple_fn((n, dim), || rng.uniform())
+}
+
+fn unit_directions(p: usize, dim: usize, seed: u64) -> Array2<f64> {
+    let mut rng = Rng(seed);
+    let mut d = Array2::from_shape_simple_fn((p, dim), || rng.normal());
+    for mut row in d.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    d
+}
+
+/// `diag(p) - p p^T` for the softmax `p` of every block of `v` outputs.
+fn softmax_weights(outputs: &Array2<f64>, l: usize, v: usize) -> Array4<f64> {
+    let n = outputs.nrows();
+    let mut w = Array4::zeros((n, l, v, v));
+    for i in 0..n {
+        for t in 0..l {
+            let logits = outputs.slice(s![i, t * v..(t + 1) * v]);
+            let top = logits.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            let e = logits.mapv(|z| (z - top).exp());
+            let p = &e / e.sum();
+            for a in 0..v {
+                for b in 0..v {
+                    let diag = if a == b { p[a] } else { 0.0 };
+                    w[[i, t, a, b]] = diag - p[a] * p[b];
+                }
+            }
+        }
+    }
+    w
+}
+
+/// Best wall time of `repeat` runs after one warm-up (which compiles the
+/// GPU kernels on first use), and the last result.
+fn time<T>(repeat: usize, mut f: impl FnMut() -> cpwl::Result<T>) -> cpwl::Result<(Duration, T)> {
+    let mut last = f()?;
+    let mut best = Duration::MAX;
+    for _ in 0..repeat.max(1) {
+        let start = Instant::now();
+        last = f()?;
+        best = best.min(start.elapsed());
+    }
+    Ok((best, last))
+}
+
+/// The failures found so far.
+#[derive(Default)]
+struct Report {
+    failures: Vec<String>,
+}
+
+impl Report {
+    fn values<'a>(
+        &mut self,
+        what: &str,
+        got: impl IntoIterator<Item = &'a f64>,
+        want: impl IntoIterator<Item = &'a f64>,
+    ) {
+        let mut worst = 0.0f64;
+        for (g, w) in got.into_iter().zip(want) {
+            worst = worst.max((g - w).abs() / g.abs().max(w.abs()).max(1.0));
+        }
+        println!("  {what}: largest relative difference {worst:.2e}");
+        if worst > RTOL {
+            self.failures
+                .push(format!("{what}: relative difference {worst:.2e} > {RTOL:.0e}"));
+        }
+    }
+
+    fn equal<T: PartialEq>(&mut self, what: &str, got: &T, want: &T) {
+        let same = got == want;
+        println!("  {what}: {}", if same { "identical" } else { "DIFFERENT" });
+        if !same {
+            self.failures.push(format!("{what} differ"));
+        }
+    }
+}
+
+fn timing_line(what: &str, cpu: Duration, gpu: Duration) {
+    println!(
+        "  {what}: cpu {:.3} s, gpu {:.4} s, speed-up {:.1}x",
+        cpu.as_secs_f64(),
+        gpu.as_secs_f64(),
+        cpu.as_secs_f64() / gpu.as_secs_f64()
+    );
+}
+
+fn scaled(n: usize, scale: f64) -> usize {
+    ((n as f64 * scale).round() as usize).max(1)
+}
+
+fn w5(
+    cpu: &dyn Backend,
+    gpu: &dyn Backend,
+    scale: f64,
+    repeat: usize,
+    report: &mut Report,
+) -> cpwl::Result<()> {
+    let n = scaled(4096, scale);
+    println!("W5: {n} x 784 through 784-200-200-200-10 (forward + patterns, + Jacobians)");
+    let net = he_mlp(&[784, 200, 200, 200, 10], 0)?;
+    let x = uniform_points(n, 784, 1);
+    let (tc, fc) = time(repeat, || cpu.forward(&net, x.view(), Keep::Patterns))?;
+    let (tg, fg) = time(repeat, || gpu.forward(&net, x.view(), Keep::Patterns))?;
+    timing_line("forward + patterns", tc, tg);
+    report.values("outputs", &fg.outputs, &fc.outputs);
+    report.equal("patterns", &fg.patterns, &fc.patterns);
+    let (tc, jc) = time(repeat, || cpu.jacobians(&net, x.view()))?;
+    let (tg, jg) = time(repeat, || gpu.jacobians(&net, x.view()))?;
+    timing_line("forward + patterns + Jacobians", tc, tg);
+    report.values("jacobians", &jg.jacobians, &jc.jacobians);
+    report.equal("jacobian patterns", &jg.patterns, &jc.patterns);
+    Ok(())
+}
+
+fn w3(
+    cpu: &dyn Backend,
+    gpu: &dyn Backend,
+    scale: f64,
+    repeat: usize,
+    report: &mut Report,
+) -> cpwl::Result<()> {
+    let n = scaled(10_000, scale);
+    println!("W3: local complexity of {n} points, P = 25, 784-200-200-200-10");
+    let net = he_mlp(&[784, 200, 200, 200, 10], 0)?;
+    let x = uniform_points(n, 784, 2);
+    let dirs = unit_directions(25, 784, 3);
+    let hood = Neighbourhood {
+        directions: dirs.view(),
+        radius: 0.05,
+        count_output: true,
+    };
+    let (tc, cc) = time(repeat, || cpu.sign_changes(&net, x.view(), hood))?;
+    let (tg, cg) = time(repeat, || gpu.sign_changes(&net, x.view(), hood))?;
+    timing_line("sign changes", tc, tg);
+    report.equal("counts", &cg, &cc);
+    println!("  mean total count {:.3}", cc.sum() as f64 / n as f64);
+    Ok(())
+}
+
+fn w4(gpu: &dyn Backend, scale: f64, repeat: usize, report: &mut Report) -> cpwl::Result<()> {
+    let (n, d, l, v) = (scaled(1000, scale), 56, 120, 35);
+    // The CPU backend pulls back one covector per output (4200 per latent):
+    // small chunks bound its memory, and a subset bounds its time.
+    let n_cpu = scaled(64, scale).min(n);
+    let cpu = CpuBackend::default().with_chunk(4);
+    println!(
+        "W4: {n} latents (CPU: the first {n_cpu}), decoder 56-512-512-{} (L = {l}, V = {v}): Jacobians + Gram",
+        l * v
+    );
+    let net = he_mlp(&[d, 512, 512, l * v], 4)?;
+    let z = Array2::from_shape_fn((n, d), |(i, j)| ((i * 31 + j * 17) % 101) as f64 / 50.0 - 1.0);
+    let z_cpu = z.slice(s![..n_cpu, ..]);
+    let (tc, jc) = time(repeat, || cpu.jacobians(&net, z_cpu))?;
+    let (tg, jg) = time(repeat, || gpu.jacobians(&net, z.view()))?;
+    let (per_c, per_g) = (tc.as_secs_f64() / n_cpu as f64, tg.as_secs_f64() / n as f64);
+    println!(
+        "  Jacobians per latent: cpu {:.3} ms, gpu {:.4} ms, speed-up {:.1}x",
+        1e3 * per_c,
+        1e3 * per_g,
+        per_c / per_g
+    );
+    report.values(
+        "decoder jacobians",
+        jg.jacobians.slice(s![..n_cpu, .., ..]),
+        &jc.jacobians,
+    );
+    report.equal(
+        "decoder patterns",
+        &jg.patterns.slice(s![..n_cpu, ..]).to_owned(),
+        &jc.patterns,
+    );
+    let weights = softmax_weights(&jg.outputs, l, v);
+    let (tc, gc): (_, Array3<f64>) = time(repeat, || {
+        CpuBackend::default().gram(jg.jacobians.view(), weights.view())
+    })?;
+    let (tg, gg) = time(repeat, || gpu.gram(jg.jacobians.view(), weights.view()))?;
+    timing_line("blockwise Gram", tc, tg);
+    report.values("gram", &gg, &gc);
+    Ok(())
+}
+
+fn hyperplanes(cpu: &dyn Backend, gpu: &dyn Backend, report: &mut Report) -> cpwl::Result<()> {
+    println!("Hyperplane signs: 20,000 points x 600 planes in 784-D");
+    let mut rng = Rng(9);
+    let a = Array2::from_shape_simple_fn((600, 784), || rng.normal());
+    let c = Array1::from_shape_simple_fn(600, || rng.normal());
+    let p = uniform_points(20_000, 784, 10);
+    let want = cpu.hyperplane_signs(a.view(), c.view(), p.view(), cpwl::tol::TOL_SIGN_REL)?;
+    let got = gpu.hyperplane_signs(a.view(), c.view(), p.view(), cpwl::tol::TOL_SIGN_REL)?;
+    report.equal("signs", &got, &want);
+    Ok(())
+}
+
+fn arg(args: &[String], name: &str, default: f64) -> f64 {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> cpwl::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let scale = arg(&args, "--scale", 1.0);
+    let repeat = arg(&args, "--repeat", 3.0) as usize;
+    let gpu = match CudaBackend::new(0) {
+        Ok(gpu) => gpu,
+        Err(e) => {
+            println!("skipping: {e}");
+            return Ok(());
+        }
+    };
+    println!("GPU: {} ({})", gpu.card(), gpu.name());
+    println!(
+        "CPU: {} rayon threads; best of {repeat} runs after a warm-up; scale {scale}",
+        rayon::current_num_threads()
+    );
+    let cpu = CpuBackend::default();
+    let mut report = Report::default();
+    w5(&cpu, &gpu, scale, repeat, &mut report)?;
+    w3(&cpu, &gpu, scale, repeat, &mut report)?;
+    w4(&gpu, scale, repeat, &mut report)?;
+    hyperplanes(&cpu, &gpu, &mut report)?;
+    if report.failures.is_empty() {
+        println!("all parity checks passed");
+        Ok(())
+    } else {
+        for f in &report.failures {
+            println!("FAILED: {f}");
+        }
+        std::process::exit(1);
+    }
+}

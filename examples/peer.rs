@@ -1,0 +1,219 @@
+//! The cpwl side of the peer benchmarks in `benches/peers/` (see its README):
+//! runs one workload on files the Python scripts generate and prints
+//! `key=value` lines (`cpwl_seconds=` is the time of the computation alone).
+//!
+//! ```sh
+//! cargo run --release --example peer -- w1 target/peers/w1 40
+//! cargo run --release --example peer -- w2 target/peers/w2/d3 0.2
+//! cargo run --release --example peer -- w3 target/peers/w3 mlp f64 2 10000
+//! cargo run --release --example peer -- w4 target/peers/w4 1000
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cpwl::lc::{local_complexity, Directions, LcOptions};
+use cpwl::network::Conv2d;
+use cpwl::regions::{enumerate, EnumOptions, Method};
+use cpwl::scales::{les, OutputShape};
+use cpwl::{Domain, Network, Plane, Window};
+use ndarray::{s, Array1, Array2, ArrayD, Ix1, Ix2, Ix4};
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Fallible<T> {
+    args.get(i)
+        .ok_or(format!("missing argument {what}"))?
+        .parse()
+        .map_err(|_| format!("bad {what}: {}", args[i]).into())
+}
+
+fn npz(path: PathBuf) -> Fallible<std::collections::BTreeMap<String, ArrayD<f64>>> {
+    Ok(cpwl::io::load_npz(path)?)
+}
+
+fn vector(arrays: &std::collections::BTreeMap<String, ArrayD<f64>>, key: &str) -> Fallible<Array1<f64>> {
+    Ok(arrays
+        .get(key)
+        .ok_or(format!("missing {key}"))?
+        .clone()
+        .into_dimensionality::<Ix1>()?)
+}
+
+/// Writes a little-endian `.npy` file of the given dtype descriptor.
+fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Fallible<()> {
+    let shape_txt = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    while (header.len() + 11) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.bytes());
+    out.extend(data);
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
+fn w1(args: &[String]) -> Fallible<()> {
+    let dir = PathBuf::from(&args[2]);
+    let h: f64 = arg(args, 3, "half-width")?;
+    let net = Network::from_npz(dir.join("net.npz"))?;
+    let slice = npz(dir.join("slice.npz"))?;
+    let plane = Plane::from_basis(vector(&slice, "x0")?, vector(&slice, "u")?, vector(&slice, "v")?)?;
+    let domain = Domain::plane(plane, Window::square(h));
+    let start = Instant::now();
+    let opts = EnumOptions {
+        method: Method::PlaneSplit,
+        ..Default::default()
+    };
+    let part = enumerate(&net, &domain, &opts)?;
+    println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
+    println!("regions={}", part.len());
+    println!("method={:?}", part.stats().method);
+    Ok(())
+}
+
+fn w2(args: &[String]) -> Fallible<()> {
+    let dir = PathBuf::from(&args[2]);
+    let h: f64 = arg(args, 3, "half-width")?;
+    let net = Network::from_npz(dir.join("net.npz"))?;
+    let domain = Domain::cube(net.input_dim(), -h, h);
+    let opts = EnumOptions {
+        method: Method::Lp,
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let part = enumerate(&net, &domain, &opts)?;
+    println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
+    let st = part.stats();
+    println!(
+        "regions={}\nlps={}\nlps_skipped={}\nthin={}",
+        part.len(),
+        st.lps_solved,
+        st.lps_skipped,
+        st.rejected_thin
+    );
+    Ok(())
+}
+
+/// The W3 CNN from PyTorch state-dict names (architecture in `cnn_arch.json`).
+fn w3_cnn(dir: &Path) -> Fallible<Network> {
+    let arrays = npz(dir.join("cnn.npz"))?;
+    let arch: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cnn_arch.json"))?)?;
+    let input: Vec<usize> = arch["input"]
+        .as_array()
+        .ok_or("input")?
+        .iter()
+        .filter_map(|v| v.as_u64().map(|v| v as usize))
+        .collect();
+    let mut b = Network::builder_image(input[0], input[1], input[2]);
+    for layer in arch["layers"].as_array().ok_or("layers")? {
+        let name = layer["name"].as_str().unwrap_or("");
+        match layer["type"].as_str() {
+            Some("conv2d") => {
+                let weight = arrays[&format!("{name}.weight")]
+                    .clone()
+                    .into_dimensionality::<Ix4>()?;
+                let stride = layer["stride"].as_u64().ok_or("stride")? as usize;
+                let pad = layer["padding"].as_u64().ok_or("padding")? as usize;
+                let conv = Conv2d {
+                    stride: [stride; 2],
+                    padding: [pad; 2],
+                    ..Conv2d::new(weight, Some(vector(&arrays, &format!("{name}.bias"))?))
+                };
+                b = b.conv2d(conv)?;
+            }
+            Some("flatten") => b = b.flatten(),
+            Some("linear") => {
+                let w = arrays[&format!("{name}.weight")]
+                    .clone()
+                    .into_dimensionality::<Ix2>()?;
+                b = b.dense(w, vector(&arrays, &format!("{name}.bias"))?)?;
+            }
+            other => return Err(format!("unknown layer {other:?}").into()),
+        }
+        if layer["act"].as_str() == Some("relu") {
+            b = b.relu();
+        }
+    }
+    Ok(b.build()?)
+}
+
+fn w3(args: &[String]) -> Fallible<()> {
+    let dir = PathBuf::from(&args[2]);
+    let which = args.get(3).map(String::as_str).unwrap_or("mlp");
+    let precision = args.get(4).map(String::as_str).unwrap_or("f64");
+    let threads: usize = arg(args, 5, "threads")?;
+    let n: usize = arg(args, 6, "points")?;
+    let (net, count_output) = match which {
+        "cnn" => (w3_cnn(&dir)?, false),
+        _ => (Network::from_npz(dir.join("mlp.npz"))?, true),
+    };
+    if precision != "f64" {
+        println!("note=cpwl computes in f64 only");
+    }
+    let points = cpwl::io::load_npy(dir.join("points.npy"))?.into_dimensionality::<Ix2>()?;
+    let points = points.slice(s![..n.min(points.nrows()), ..]).to_owned();
+    let dirs = cpwl::io::load_npy(dir.join("directions.npy"))?.into_dimensionality::<Ix2>()?;
+    let opts = LcOptions {
+        count_output_layer: count_output,
+        ..LcOptions::new(0.005, Directions::Given(dirs))
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()?;
+    let start = Instant::now();
+    let report = pool.install(|| local_complexity(&net, points.view(), &opts))?;
+    println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
+    println!("lc_mean={}", report.mean());
+    let counts = report.per_layer();
+    let bytes: Vec<u8> = counts.iter().flat_map(|&c| (c as i32).to_le_bytes()).collect();
+    let out = dir.join(format!("cpwl_counts_{which}.npy"));
+    write_npy(&out, "<i4", &[counts.nrows(), counts.ncols()], &bytes)?;
+    println!("counts_file={}", out.display());
+    Ok(())
+}
+
+fn w4(args: &[String]) -> Fallible<()> {
+    let dir = PathBuf::from(&args[2]);
+    let n: usize = arg(args, 3, "latents")?;
+    let dec = Network::from_npz(dir.join("decoder.npz"))?;
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("workload.json"))?)?;
+    let shape = OutputShape::Categorical {
+        seq_len: info["length"].as_u64().ok_or("length")? as usize,
+        vocab: info["vocab"].as_u64().ok_or("vocab")? as usize,
+    };
+    let z: Array2<f64> = cpwl::io::load_npy(dir.join("z.npy"))?.into_dimensionality::<Ix2>()?;
+    let z = z.slice(s![..n.min(z.nrows()), ..]).to_owned();
+    let start = Instant::now();
+    let scores = les(&dec, z.view(), shape)?;
+    println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
+    println!("les_mean={}", scores.mean().unwrap_or(f64::NAN));
+    let out = dir.join("cpwl_les.npy");
+    let bytes: Vec<u8> = scores.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_npy(&out, "<f8", &[scores.len()], &bytes)?;
+    println!("les_file={}", out.display());
+    Ok(())
+}
+
+fn main() -> Fallible<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        return Err("usage: peer <w1|w2|w3|w4> <workload dir> <args...>".into());
+    }
+    match args[1].as_str() {
+        "w1" => w1(&args),
+        "w2" => w2(&args),
+        "w3" => w3(&args),
+        "w4" => w4(&args),
+        other => Err(format!("unknown workload {other}").into()),
+    }
+}

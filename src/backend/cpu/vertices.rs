@@ -1,0 +1,55 @@
+//! Forward passes of local-complexity neighbourhoods, with the first dense
+//! layer folded: `W (x +- r v) + b = (W x + b) +- r (W v)`, so that the
+//! widest GEMM runs once per point and once for all directions instead of
+//! once per vertex.
+
+use ndarray::{s, Array2, ArrayView2};
+
+use super::{forward_chunk, neighbourhood_vertices};
+use crate::backend::{ForwardBatch, Keep};
+use crate::linalg::matmul_nt;
+use crate::network::eval::{self, Recorder};
+use crate::network::layers::Layer;
+use crate::Network;
+
+/// The pre-activations (and patterns) of every vertex `x +- r v_k` of every
+/// point, point-major, `+v_1..+v_P` then `-v_1..-v_P`.
+pub(super) fn vertex_forward(
+    net: &Network,
+    points: ArrayView2<f64>,
+    dirs: ArrayView2<f64>,
+    radius: f64,
+) -> ForwardBatch {
+    let Some(Layer::Dense { w, b }) = net.layers().first() else {
+        return forward_chunk(
+            net,
+            neighbourhood_vertices(points, dirs, radius).view(),
+            Keep::PreActivations,
+        );
+    };
+    let at_points = matmul_nt(points, w.view()) + b;
+    let steps = matmul_nt(dirs, w.view()) * radius;
+    let p = dirs.nrows();
+    let mut first = Array2::zeros((points.nrows() * 2 * p, w.nrows()));
+    for (i, z) in at_points.outer_iter().enumerate() {
+        let base = i * 2 * p;
+        first.slice_mut(s![base..base + p, ..]).assign(&(&steps + &z));
+        first
+            .slice_mut(s![base + p..base + 2 * p, ..])
+            .assign(&(&z - &steps));
+    }
+    let mut choices = Array2::zeros((first.nrows(), net.unit_count()));
+    let mut pre = Vec::new();
+    let outputs = {
+        let mut rec = Recorder {
+            choices: choices.view_mut(),
+            pre: Some(&mut pre),
+        };
+        eval::forward(&net.layers()[1..], first, &mut rec)
+    };
+    ForwardBatch {
+        outputs,
+        patterns: Some(choices),
+        pre_activations: Some(pre),
+    }
+}

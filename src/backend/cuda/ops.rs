@@ -1,0 +1,450 @@
+//! The [`crate::backend::Backend`] methods on the GPU: each cuts its batch
+//! into chunks that fit the memory budget, uploads a chunk, runs the passes
+//! and kernels, and copies the results into the host arrays.
+
+use std::borrow::Cow;
+
+use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
+
+use super::device::{launch, Device, RowMajorGemm};
+use super::error::CudaError;
+use super::kernels::Kernel;
+use super::passes::{DeviceNet, Seen};
+use super::plan::{self, Step};
+use crate::backend::{ForwardBatch, JacobianBatch, Keep, Neighbourhood};
+use crate::Network;
+
+/// A `u64` kernel argument.
+fn arg(v: usize) -> u64 {
+    v as u64
+}
+
+/// The elements of a view in row-major order, borrowed when they already are.
+fn row_major<'a, T: Clone, D: ndarray::Dimension>(x: &'a ndarray::ArrayView<'a, T, D>) -> Cow<'a, [T]> {
+    match x.to_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(x.iter().cloned().collect()),
+    }
+}
+
+/// A downloaded buffer as a rows x cols array.
+fn matrix<T>(what: &'static str, v: Vec<T>, rows: usize, cols: usize) -> Result<Array2<T>, CudaError> {
+    let got = v.len();
+    Array2::from_shape_vec((rows, cols), v).map_err(|_| CudaError::Layout {
+        what,
+        expected: rows * cols,
+        got,
+    })
+}
+
+/// The chunks `[a, b)` of `n` rows, `chunk` at a time.
+fn chunks(n: usize, chunk: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n)
+        .step_by(chunk.max(1))
+        .map(move |a| (a, (a + chunk.max(1)).min(n)))
+}
+
+/// The columns of each nonlinearity's pre-activations, in pattern order.
+fn pre_columns(steps: &[Step<'_>]) -> Vec<usize> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::TwoPiece { len, .. } => Some(*len),
+            Step::Max { input_len, .. } => Some(*input_len),
+            Step::Dense { .. } => None,
+        })
+        .collect()
+}
+
+/// [`crate::backend::Backend::forward`] on the GPU.
+pub(crate) fn forward(
+    dev: &Device,
+    net: &Network,
+    steps: &[Step<'_>],
+    x: ArrayView2<f64>,
+    keep: Keep,
+    budget: usize,
+) -> Result<ForwardBatch, CudaError> {
+    let (n, d, m, units) = (x.nrows(), net.input_dim(), net.output_dim(), net.unit_count());
+    let dnet = DeviceNet::upload(dev, steps, d, units)?;
+    let mut outputs = Array2::zeros((n, m));
+    let mut patterns = (keep != Keep::Outputs).then(|| Array2::<u8>::zeros((n, units)));
+    let mut pre = (keep == Keep::PreActivations).then(|| {
+        pre_columns(steps)
+            .into_iter()
+            .map(|cols| Array2::zeros((n, cols)))
+            .collect::<Vec<_>>()
+    });
+    let chunk = plan::rows_per_chunk(budget, plan::forward_row_bytes(d, steps, units));
+    for (a, b) in chunks(n, chunk) {
+        let rows = b - a;
+        let xs = dev.upload(&row_major(&x.slice(s![a..b, ..])))?;
+        let mut choices = dev.zeros::<u8>(rows * units)?;
+        let out = dnet.forward(dev, xs, rows, &mut choices, &mut |seen| {
+            if let (Some(pre), Seen::Pre { layer, values, cols }) = (pre.as_mut(), seen) {
+                let host = dev.download("pre-activations", values, rows * cols)?;
+                pre[layer]
+                    .slice_mut(s![a..b, ..])
+                    .assign(&matrix("pre-activations", host, rows, cols)?);
+            }
+            Ok(())
+        })?;
+        let host = dev.download("outputs", &out, rows * m)?;
+        outputs
+            .slice_mut(s![a..b, ..])
+            .assign(&matrix("outputs", host, rows, m)?);
+        if let Some(p) = patterns.as_mut() {
+            let host = dev.download("patterns", &choices, rows * units)?;
+            p.slice_mut(s![a..b, ..])
+                .assign(&matrix("patterns", host, rows, units)?);
+        }
+    }
+    Ok(ForwardBatch {
+        outputs,
+        patterns,
+        pre_activations: pre,
+    })
+}
+
+/// [`crate::backend::Backend::jacobians`] on the GPU, in reverse mode (one
+/// covector per output, pulled back) when there are no more outputs than
+/// inputs, else in forward mode (one tangent per input, pushed forward):
+/// the work and memory scale with `min(outputs, inputs)`.
+pub(crate) fn jacobians(
+    dev: &Device,
+    net: &Network,
+    steps: &[Step<'_>],
+    x: ArrayView2<f64>,
+    budget: usize,
+) -> Result<JacobianBatch, CudaError> {
+    let (n, d, m, units) = (x.nrows(), net.input_dim(), net.output_dim(), net.unit_count());
+    let dnet = DeviceNet::upload(dev, steps, d, units)?;
+    let mut outputs = Array2::zeros((n, m));
+    let mut patterns = Array2::<u8>::zeros((n, units));
+    let mut jac = Array3::zeros((n, m, d));
+    let reverse = m <= d;
+    let seeds = m.min(d);
+    let point_bytes =
+        plan::forward_row_bytes(d, steps, units) + 2 * seeds * plan::widest(d, steps) * size_of::<f64>();
+    let chunk = plan::rows_per_chunk(budget, point_bytes);
+    let seeds_a = arg(seeds);
+    for (a, b) in chunks(n, chunk) {
+        let rows = b - a;
+        let xs = dev.upload(&row_major(&x.slice(s![a..b, ..])))?;
+        let mut choices = dev.zeros::<u8>(rows * units)?;
+        let out = dnet.forward(dev, xs, rows, &mut choices, &mut |_| Ok(()))?;
+        let mut seed = dev.zeros::<f64>(rows * seeds * seeds)?;
+        let rows_a = arg(rows);
+        // Sizes: seed is (rows seeds) x seeds.
+        launch!(dev, Kernel::EyeBlocks, rows * seeds * seeds; &mut seed, &rows_a, &seeds_a);
+        let host = dev.download("outputs", &out, rows * m)?;
+        outputs
+            .slice_mut(s![a..b, ..])
+            .assign(&matrix("outputs", host, rows, m)?);
+        let host = dev.download("patterns", &choices, rows * units)?;
+        patterns
+            .slice_mut(s![a..b, ..])
+            .assign(&matrix("patterns", host, rows, units)?);
+        let mut target = jac.slice_mut(s![a..b, .., ..]);
+        if reverse {
+            let g = dnet.reverse(dev, seed, rows * m, m, &choices)?;
+            let host = dev.download("jacobians", &g, rows * m * d)?;
+            target.assign(&blocks("jacobians", host, rows, m, d)?);
+        } else {
+            let t = dnet.tangent(dev, seed, rows * d, d, &choices)?;
+            let host = dev.download("jacobians", &t, rows * d * m)?;
+            let transposed = blocks("jacobians", host, rows, d, m)?;
+            target.assign(&transposed.permuted_axes([0, 2, 1]));
+        }
+    }
+    Ok(JacobianBatch {
+        outputs,
+        patterns,
+        jacobians: jac,
+    })
+}
+
+/// A downloaded buffer as `count` row-major `rows x cols` blocks.
+fn blocks(
+    what: &'static str,
+    v: Vec<f64>,
+    count: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<Array3<f64>, CudaError> {
+    let got = v.len();
+    Array3::from_shape_vec((count, rows, cols), v).map_err(|_| CudaError::Layout {
+        what,
+        expected: count * rows * cols,
+        got,
+    })
+}
+
+/// How local complexity counts each nonlinearity (in pattern order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counted {
+    /// Sign changes of the pre-activations, into this slot.
+    Signs(usize),
+    /// Arg-max changes of the choices, into this slot.
+    Choices(usize),
+    /// Not counted (max pooling).
+    No,
+}
+
+/// The slot of every nonlinearity, as [`crate::backend::Backend::sign_changes`]
+/// orders them: two-piece and maxout layers in pattern order, never max pooling.
+fn count_slots(steps: &[Step<'_>]) -> Vec<Counted> {
+    let mut next = 0;
+    let mut take = || {
+        next += 1;
+        next - 1
+    };
+    steps
+        .iter()
+        .filter(|s| s.is_nonlinear())
+        .map(|s| match s {
+            Step::TwoPiece { .. } => Counted::Signs(take()),
+            Step::Max { pool: false, .. } => Counted::Choices(take()),
+            _ => Counted::No,
+        })
+        .collect()
+}
+
+/// [`crate::backend::Backend::sign_changes`] on the GPU: the vertices are
+/// built on the device from the points and directions, and only the counts
+/// come back.
+pub(crate) fn sign_changes(
+    dev: &Device,
+    net: &Network,
+    steps: &[Step<'_>],
+    points: ArrayView2<f64>,
+    hood: Neighbourhood<'_>,
+    budget: usize,
+) -> Result<Array2<u32>, CudaError> {
+    let (n, d, m, units) = (
+        points.nrows(),
+        net.input_dim(),
+        net.output_dim(),
+        net.unit_count(),
+    );
+    let p = hood.directions.nrows();
+    let verts = 2 * p;
+    let counted = count_slots(steps);
+    let hidden_slots = counted.iter().filter(|c| **c != Counted::No).count();
+    let slots = hidden_slots + usize::from(hood.count_output);
+    let mut counts = Array2::<u32>::zeros((n, slots));
+    if slots == 0 {
+        return Ok(counts);
+    }
+    let dnet = DeviceNet::upload(dev, steps, d, units)?;
+    let dirs = dev.upload(&row_major(&hood.directions))?;
+    let point_bytes = verts * (d * size_of::<f64>() + plan::forward_row_bytes(d, steps, units));
+    let chunk = plan::rows_per_chunk(budget, point_bytes);
+    let (p_a, d_a, verts_a, slots_a, stride_a) = (arg(p), arg(d), arg(verts), arg(slots), arg(units));
+    let radius = hood.radius;
+    for (a, b) in chunks(n, chunk) {
+        let rows = b - a;
+        let rows_a = arg(rows);
+        let xs = dev.upload(&row_major(&points.slice(s![a..b, ..])))?;
+        let mut vertices = dev.zeros::<f64>(rows * verts * d)?;
+        // Sizes: xs is rows x d, dirs p x d, vertices (rows 2p) x d.
+        launch!(dev, Kernel::Neighbourhood, rows * verts * d;
+            &xs, &dirs, &radius, &rows_a, &p_a, &d_a, &mut vertices);
+        let mut tally = dev.zeros::<u32>(rows * slots)?;
+        let mut choices = dev.zeros::<u8>(rows * verts * units)?;
+        let out = dnet.forward(dev, vertices, rows * verts, &mut choices, &mut |seen| {
+            match seen {
+                Seen::Pre { layer, values, cols } => {
+                    if let Some(&Counted::Signs(slot)) = counted.get(layer) {
+                        let (cols_a, slot_a) = (arg(cols), arg(slot));
+                        // Sizes: values is (rows verts) x cols, tally rows x slots.
+                        launch!(dev, Kernel::SignChanges, rows * cols;
+                            values, &rows_a, &verts_a, &cols_a, &mut tally, &slot_a, &slots_a);
+                    }
+                }
+                Seen::Chosen {
+                    layer,
+                    offset,
+                    len,
+                    choices,
+                } => {
+                    if let Some(&Counted::Choices(slot)) = counted.get(layer) {
+                        let (offset_a, len_a, slot_a) = (arg(offset), arg(len), arg(slot));
+                        // Sizes: choices is (rows verts) x units with
+                        // offset + len <= units, tally rows x slots.
+                        launch!(dev, Kernel::ChoiceChanges, rows * len;
+                            choices, &rows_a, &verts_a, &stride_a, &offset_a, &len_a, &mut tally, &slot_a, &slots_a);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if hood.count_output {
+            let (m_a, slot_a) = (arg(m), arg(hidden_slots));
+            // Sizes: out is (rows verts) x m, tally rows x slots.
+            launch!(dev, Kernel::SignChanges, rows * m;
+                &out, &rows_a, &verts_a, &m_a, &mut tally, &slot_a, &slots_a);
+        }
+        let host = dev.download("counts", &tally, rows * slots)?;
+        counts
+            .slice_mut(s![a..b, ..])
+            .assign(&matrix("counts", host, rows, slots)?);
+    }
+    Ok(counts)
+}
+
+/// [`crate::backend::Backend::gram`] on the GPU (shapes checked by the
+/// caller): two strided-batched GEMMs, `B_nt = M_nt A_nt` for every block,
+/// then `G_n = A_n^T B_n`, which is the sum over blocks of `A_nt^T B_nt`.
+pub(crate) fn gram(
+    dev: &Device,
+    jac: ArrayView3<f64>,
+    weights: ArrayView4<f64>,
+    budget: usize,
+) -> Result<Array3<f64>, CudaError> {
+    let (n, lv, d) = jac.dim();
+    let (_, l, v, _) = weights.dim();
+    let mut out = Array3::zeros((n, d, d));
+    if n == 0 || d == 0 || lv == 0 {
+        return Ok(out);
+    }
+    let point_bytes = (2 * lv * d + l * v * v + d * d) * size_of::<f64>();
+    let chunk = plan::rows_per_chunk(budget, point_bytes);
+    for (a, b) in chunks(n, chunk) {
+        let rows = b - a;
+        let jd = dev.upload(&row_major(&jac.slice(s![a..b, .., ..])))?;
+        let wd = dev.upload(&row_major(&weights.slice(s![a..b, .., .., ..])))?;
+        let mut weighted = dev.zeros::<f64>(rows * lv * d)?;
+        dev.gemm_batched(
+            RowMajorGemm::nn(v, v, d),
+            rows * l,
+            [v * v, v * d, v * d],
+            &wd,
+            &jd,
+            &mut weighted,
+        )?;
+        let mut g = dev.zeros::<f64>(rows * d * d)?;
+        dev.gemm_batched(
+            RowMajorGemm::tn(d, lv, d),
+            rows,
+            [lv * d, lv * d, d * d],
+            &jd,
+            &weighted,
+            &mut g,
+        )?;
+        let host = dev.download("gram", &g, rows * d * d)?;
+        let block = blocks("gram", host, rows, d, d)?;
+        out.slice_mut(s![a..b, .., ..]).assign(&block);
+    }
+    Ok(out)
+}
+
+/// [`crate::backend::Backend::hyperplane_signs`] on the GPU (shapes checked
+/// by the caller).
+pub(crate) fn hyperplane_signs(
+    dev: &Device,
+    a: ArrayView2<f64>,
+    c: ArrayView1<f64>,
+    points: ArrayView2<f64>,
+    tol: f64,
+    budget: usize,
+) -> Result<Array2<i8>, CudaError> {
+    let (n, dim) = points.dim();
+    let k = a.nrows();
+    let mut signs = Array2::<i8>::zeros((n, k));
+    if n == 0 || k == 0 {
+        return Ok(signs);
+    }
+    let ad = dev.upload(&row_major(&a))?;
+    let mut abs_a = dev.zeros::<f64>(k * dim)?;
+    let a_len = arg(k * dim);
+    // Sizes: ad and abs_a hold k x dim.
+    launch!(dev, Kernel::Abs, k * dim; &ad, &mut abs_a, &a_len);
+    let cd = dev.upload(&row_major(&c))?;
+    let row_bytes = (2 * dim + 2 * k) * size_of::<f64>() + k;
+    let chunk = plan::rows_per_chunk(budget, row_bytes);
+    let k_a = arg(k);
+    for (s0, s1) in chunks(n, chunk) {
+        let rows = s1 - s0;
+        let pd = dev.upload(&row_major(&points.slice(s![s0..s1, ..])))?;
+        let mut abs_p = dev.zeros::<f64>(rows * dim)?;
+        let p_len = arg(rows * dim);
+        // Sizes: pd and abs_p hold rows x dim.
+        launch!(dev, Kernel::Abs, rows * dim; &pd, &mut abs_p, &p_len);
+        let mut values = dev.zeros::<f64>(rows * k)?;
+        let mut scale = dev.zeros::<f64>(rows * k)?;
+        dev.gemm(RowMajorGemm::nt(rows, dim, k), &pd, &ad, &mut values)?;
+        dev.gemm(RowMajorGemm::nt(rows, dim, k), &abs_p, &abs_a, &mut scale)?;
+        let mut out = dev.zeros::<i8>(rows * k)?;
+        let rows_a = arg(rows);
+        // Sizes: values, scale and out are rows x k, cd has k entries.
+        launch!(dev, Kernel::HyperplaneSigns, rows * k;
+            &values, &scale, &cd, &tol, &rows_a, &k_a, &mut out);
+        let host = dev.download("signs", &out, rows * k)?;
+        signs
+            .slice_mut(s![s0..s1, ..])
+            .assign(&matrix("signs", host, rows, k)?);
+    }
+    Ok(signs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array1};
+
+    #[test]
+    fn count_slots_skip_pooling_and_follow_pattern_order() {
+        let w = Array2::<f64>::zeros((4, 4));
+        let b = Array1::<f64>::zeros(4);
+        let cand = [0u32, 1, 2, 3];
+        let steps = [
+            Step::Dense {
+                w: w.view(),
+                b: b.view(),
+            },
+            Step::Max {
+                width: 2,
+                cand: &cand,
+                input_len: 4,
+                offset: 0,
+                pool: true,
+            },
+            Step::TwoPiece {
+                slopes: [0.0, 1.0],
+                len: 2,
+                offset: 2,
+            },
+            Step::Max {
+                width: 2,
+                cand: &cand[..2],
+                input_len: 2,
+                offset: 4,
+                pool: false,
+            },
+        ];
+        assert_eq!(
+            count_slots(&steps),
+            vec![Counted::No, Counted::Signs(0), Counted::Choices(1)]
+        );
+        assert_eq!(pre_columns(&steps), vec![4, 2, 2]);
+    }
+
+    #[test]
+    fn chunks_tile_the_rows() {
+        let got: Vec<_> = chunks(10, 4).collect();
+        assert_eq!(got, vec![(0, 4), (4, 8), (8, 10)]);
+        assert_eq!(chunks(0, 4).count(), 0);
+        assert_eq!(chunks(3, 0).count(), 3);
+    }
+
+    #[test]
+    fn row_major_copies_only_strided_views() {
+        let x = array![[1.0, 2.0], [3.0, 4.0]];
+        assert!(matches!(row_major(&x.view()), Cow::Borrowed(_)));
+        let t = x.t();
+        let copied = row_major(&t);
+        assert!(matches!(copied, Cow::Owned(_)));
+        assert_eq!(&*copied, &[1.0, 3.0, 2.0, 4.0]);
+    }
+}

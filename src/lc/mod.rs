@@ -1,0 +1,24 @@
+//! Local complexity: how many neurons' zero sets cross a small neighbourhood.
+//!
+//! The neighbourhood of a point is the cross-polytope spanned by `P` unit
+//! directions around it (Humayun, Balestriero and Baraniuk, *Training Dynamics
+//! of Deep Network Linear Regions*, arXiv 2310.12977, and *Deep Networks Always
+//! Grok and Here is Why*, arXiv 2402.15555).
+//!
+//! - [`Directions`]: the direction matrix, given by the caller, drawn from a
+//!   documented seeded generator, or drawn exactly as the authors' PyTorch
+//!   scripts do so that counts reproduce theirs.
+//! - [`local_complexity`]: the per-layer counts of [`LcReport`], exactly as the
+//!   reference defines them.
+//! - [`exact_local_complexity`]: the exact variant, regions and units inside
+//!   the true neighbourhood.
+
+mod directions;
+mod exact;
+mod orthogonal;
+mod report;
+mod torch_rng;
+
+pub use directions::Directions;
+pub use exact::{exact_local_complexity, ExactLc, MAX_EXACT_DIRECTIONS};
+pub use report::{local_complexity, LcOptions, LcReport};

@@ -1,0 +1,839 @@
+//! The 2-D splitter: every region of a network in a 2-D domain by exact
+//! polygon splitting, layer by layer and unit by unit, with no LP.
+//!
+//! The network runs as a straight-line program of steps
+//! ([`crate::network::eval::Step`]). Each cell carries the affine rows of the
+//! current layer's values in domain coordinates (`d/ds`, `d/dt`, offset), and
+//! of every saved residual skip path. Inside a cell every unit of the next
+//! nonlinearity is affine, so a two-piece layer cuts the cell by each unit's
+//! line in turn, and a max unit clips it into the pieces where each candidate
+//! wins. Affine steps are batched matrix products over many cells.
+//!
+//! Cells are processed depth first in chunks of at most [`CHUNK`] cells, in
+//! parallel over chunks and cells; chunks are formed in a fixed order, so the
+//! result does not depend on the thread count.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+
+use super::adjacency2d::link_neighbors;
+use super::hrep::RowSource;
+use super::options::Watch;
+use super::walk::Setup;
+use super::{EnumOptions, EnumStats, Method, Partition, Region};
+use crate::geometry::predicates::{classify, line_sign, Sign};
+use crate::geometry::{cut_piece, largest_inscribed_circle, signed_area};
+use crate::lp::LpStats;
+use crate::network::eval::{affine_blocks, affine_rows, carry, choose, steps, Blocks, Step};
+use crate::network::layers::{Layer, NONE};
+use crate::{Affine, Domain, Error, Network, Result};
+
+/// An edge of a cell: where its line comes from, and the line as
+/// `line[0] s + line[1] t + line[2] <= 0` inside the cell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct EdgeTag {
+    pub source: RowSource,
+    pub line: [f64; 3],
+}
+
+/// A convex cell: its vertices (counter-clockwise), a tag per edge (edge `k`
+/// runs from vertex `k` to the next) and the pattern of the units so far.
+#[derive(Clone, Debug)]
+struct Cell {
+    vertices: Vec<[f64; 2]>,
+    tags: Vec<EdgeTag>,
+    pattern: Vec<u8>,
+}
+
+/// A cell after the last step, with the network's affine map on it.
+pub(crate) struct FinalCell {
+    pub vertices: Vec<[f64; 2]>,
+    pub tags: Vec<EdgeTag>,
+    pub pattern: Vec<u8>,
+    pub affine: Affine,
+}
+
+/// Cells with their affine rows: [`BLOCKS`] rows per cell, of the current
+/// values and of every saved skip path.
+struct Batch {
+    cells: Vec<Cell>,
+    h: Array2<f64>,
+    skips: Vec<Array2<f64>>,
+}
+
+/// Three rows per cell: `d/ds`, `d/dt`, then the value at `(s, t) = (0, 0)`.
+const BLOCKS: Blocks = Blocks {
+    block: 3,
+    offset_row: 2,
+};
+
+/// The largest number of cells processed as one batch; larger batches are
+/// divided and processed depth first, which bounds the memory of the rows.
+pub(crate) const CHUNK: usize = 256;
+
+/// One enumeration: the program, the limits and the shared counters.
+struct Run<'a> {
+    steps: Vec<Step<'a>>,
+    /// For each step with units, its index among such steps.
+    unit_step: Vec<Option<usize>>,
+    parallel: bool,
+    watch: Watch<'a>,
+    finished: AtomicUsize,
+    stopped: Mutex<Option<String>>,
+    layer_counts: Vec<AtomicUsize>,
+    /// For each dense step, its weight transposed (inputs x outputs).
+    transposed: Vec<Option<Array2<f64>>>,
+}
+
+/// Runs the splitter.
+pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
+    if domain.dim() != 2 {
+        return Err(Error::invalid(
+            "method",
+            format!(
+                "plane splitting needs a 2-D domain, got dimension {}",
+                domain.dim()
+            ),
+        ));
+    }
+    let mut lp = LpStats::default();
+    let setup = Setup::new(domain, opts, &mut lp)?;
+    let program = steps(net.layers());
+    let unit_step = number_unit_steps(&program);
+    let transposed = program
+        .iter()
+        .map(|step| match step {
+            Step::Affine(Layer::Dense { w, .. }) => Some(w.t().to_owned()),
+            _ => None,
+        })
+        .collect();
+    let run = Run {
+        transposed,
+        layer_counts: (0..unit_step.iter().flatten().count())
+            .map(|_| AtomicUsize::new(0))
+            .collect(),
+        steps: program,
+        unit_step,
+        parallel: opts.threads != Some(1),
+        watch: Watch::new(opts),
+        finished: AtomicUsize::new(0),
+        stopped: Mutex::new(None),
+    };
+    let first = first_batch(net, domain, &setup)?;
+    let cells = run.run(0, first);
+    let total = cells.len();
+    let regions = run.map(cells, |c| region_of(c, setup.tol_radius));
+    let rejected_thin = regions.iter().filter(|r| r.is_none()).count();
+    let mut regions: Vec<Region> = regions.into_iter().flatten().collect();
+    link_neighbors(&mut regions, domain_diameter(&setup), run.parallel);
+    let stats = EnumStats {
+        rejected_thin,
+        elapsed: run.watch.elapsed(),
+        method: Method::PlaneSplit,
+        lps_solved: lp.lps_solved,
+        lps_skipped: lp.lps_skipped,
+        ..EnumStats::default()
+    };
+    let counts = run
+        .layer_counts
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
+    let partition =
+        Partition::assemble(regions, stats, domain.clone(), net.clone()).with_layer_counts(counts);
+    run.watch.report(total, 0, true);
+    let limit = run.stop_reason().or_else(|| {
+        opts.max_regions
+            .filter(|&max| partition.len() > max)
+            .map(|max| format!("max_regions = {max}"))
+    });
+    match limit {
+        Some(limit) => Err(Error::Incomplete {
+            limit,
+            partial: Box::new(partition),
+        }),
+        None => Ok(partition),
+    }
+}
+
+fn number_unit_steps(program: &[Step<'_>]) -> Vec<Option<usize>> {
+    let mut next = 0;
+    program
+        .iter()
+        .map(|s| {
+            s.units().map(|_| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
+}
+
+fn domain_diameter(setup: &Setup) -> f64 {
+    setup
+        .bbox
+        .as_ref()
+        .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt())
+}
+
+/// The domain as one cell, with the rows of the input coordinates.
+fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch> {
+    let (vertices, tags) = domain_polygon(domain, setup)?;
+    let (basis, origin) = domain.embedding();
+    Ok(Batch {
+        cells: vec![Cell {
+            vertices,
+            tags,
+            pattern: vec![0; net.unit_count()],
+        }],
+        h: affine_rows(basis.view(), &origin),
+        skips: Vec::new(),
+    })
+}
+
+/// The domain's polygon with its edges tagged by the domain's rows: a slice's
+/// window as given, a box or polytope as its bounding box cut by every row.
+fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64; 2]>, Vec<EdgeTag>)> {
+    let cons = domain.constraints()?;
+    let tag = |i: usize| EdgeTag {
+        source: RowSource::Domain(i),
+        line: [cons.a[[i, 0]], cons.a[[i, 1]], -cons.b[i]],
+    };
+    if let Some(window) = domain.window_polygon()? {
+        let tags = (0..window.len()).map(tag).collect();
+        return Ok((window, tags));
+    }
+    let (lo, hi) = setup
+        .bbox
+        .as_ref()
+        .ok_or_else(|| Error::invalid("domain", "unbounded"))?;
+    let margin = 1.0 + (hi - lo).iter().fold(0.0f64, |m, v| m.max(*v));
+    let (l, h) = ([lo[0] - margin, lo[1] - margin], [hi[0] + margin, hi[1] + margin]);
+    let outside = EdgeTag {
+        source: RowSource::Domain(usize::MAX),
+        line: [0.0; 3],
+    };
+    let mut vertices = vec![l, [h[0], l[1]], h, [l[0], h[1]]];
+    let mut tags = vec![outside; 4];
+    for i in 0..cons.len() {
+        let t = tag(i);
+        let a = [t.line[0], t.line[1]];
+        let scale = line_scale(a, t.line[2], max_coordinate(&vertices));
+        let signs: Vec<(f64, Sign)> = vertices
+            .iter()
+            .map(|&p| line_sign(a, t.line[2], p, scale))
+            .collect();
+        if !signs.iter().any(|s| s.1 == Sign::Positive) {
+            continue;
+        }
+        (vertices, tags) = cut_piece(&vertices, &tags, &signs, Sign::Negative, t)
+            .ok_or_else(|| Error::invalid("domain", "empty or without area"))?;
+    }
+    if tags.contains(&outside) {
+        return Err(Error::invalid("domain", "unbounded"));
+    }
+    Ok((corners_of(&tags).unwrap_or(vertices), tags))
+}
+
+/// The vertices recomputed as the crossings of consecutive edge lines (exact
+/// for axis-aligned boxes); `None` when two consecutive lines are parallel.
+fn corners_of(tags: &[EdgeTag]) -> Option<Vec<[f64; 2]>> {
+    let n = tags.len();
+    (0..n)
+        .map(|k| {
+            let (p, q) = (tags[(k + n - 1) % n].line, tags[k].line);
+            let det = p[0] * q[1] - p[1] * q[0];
+            (det != 0.0).then(|| {
+                [
+                    (-p[2] * q[1] + q[2] * p[1]) / det,
+                    (-p[0] * q[2] + q[0] * p[2]) / det,
+                ]
+            })
+        })
+        .collect()
+}
+
+/// The largest coordinate magnitude of the vertices: with it,
+/// [`line_scale`] bounds the terms of `a . p + c` at every vertex.
+fn max_coordinate(vertices: &[[f64; 2]]) -> f64 {
+    vertices
+        .iter()
+        .map(|p| p[0].abs().max(p[1].abs()))
+        .fold(0.0, f64::max)
+}
+
+impl Run<'_> {
+    /// Maps `f` over `items`, in parallel unless the run is serial; order is kept.
+    fn map<T: Send, U: Send>(&self, items: Vec<T>, f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+        if self.parallel {
+            items.into_par_iter().map(f).collect()
+        } else {
+            items.into_iter().map(f).collect()
+        }
+    }
+
+    fn stop_reason(&self) -> Option<String> {
+        self.stopped.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Records the limit that stops the run, if one is reached.
+    fn check_limits(&self) -> bool {
+        if self.stop_reason().is_some() {
+            return true;
+        }
+        let done = self.finished.load(Ordering::Relaxed);
+        match self.watch.exceeded(done) {
+            Some(limit) => {
+                if let Ok(mut s) = self.stopped.lock() {
+                    s.get_or_insert(limit);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs the program from step `from` on a batch; returns the final cells.
+    fn run(&self, from: usize, mut batch: Batch) -> Vec<FinalCell> {
+        if self.check_limits() {
+            return Vec::new();
+        }
+        let mut index = from;
+        while index < self.steps.len() {
+            let step = &self.steps[index];
+            let Some(units) = step.units() else {
+                batch.h = carry(step, batch.h, &mut batch.skips, BLOCKS);
+                index += 1;
+                continue;
+            };
+            let (next, fused) = self.split_batch(step, units, batch, self.fused_dense(index));
+            batch = next;
+            if let Some(k) = self.unit_step[index] {
+                self.layer_counts[k].fetch_add(batch.cells.len(), Ordering::Relaxed);
+            }
+            index += if fused { 2 } else { 1 };
+            if batch.cells.len() > CHUNK {
+                let parts = self.map(into_chunks(batch), |chunk| self.run(index, chunk));
+                return parts.into_iter().flatten().collect();
+            }
+        }
+        let done = finish(batch);
+        let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
+        self.watch.report(total, 0, false);
+        done
+    }
+
+    /// The dense layer right after the two-piece layer at step `index`, with
+    /// its weight transposed, when there is one.
+    fn fused_dense(&self, index: usize) -> Option<(&Layer, &Array2<f64>)> {
+        let w_t = self.transposed.get(index + 1)?.as_ref()?;
+        match (self.steps[index], self.steps[index + 1]) {
+            (Step::TwoPiece { .. }, Step::Affine(layer)) => Some((layer, w_t)),
+            _ => None,
+        }
+    }
+
+    /// Splits every cell of the batch by a nonlinearity (units
+    /// `offset..offset + len`) and applies it to the children's rows. Given
+    /// the dense layer that follows, applies that too when corrections per
+    /// child pay, and says so.
+    fn split_batch(
+        &self,
+        step: &Step<'_>,
+        (offset, len): (usize, usize),
+        batch: Batch,
+        dense: Option<(&Layer, &Array2<f64>)>,
+    ) -> (Batch, bool) {
+        let split_one = |i: usize| {
+            let rows = batch.h.slice(s![3 * i..3 * i + 3, ..]);
+            let cell = &batch.cells[i];
+            match *step {
+                Step::TwoPiece { .. } => split_two_piece(cell, rows, offset, len),
+                Step::Max { width, cand, .. } => split_max(cell, rows, width, cand, offset),
+                _ => unreachable!("only nonlinearities split cells"),
+            }
+        };
+        let children = self.map((0..batch.cells.len()).collect(), split_one);
+        let parents: Vec<usize> = children
+            .iter()
+            .enumerate()
+            .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
+            .collect();
+        let rows: Vec<usize> = parents
+            .iter()
+            .flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2])
+            .collect();
+        let cells: Vec<Cell> = children.into_iter().flatten().collect();
+        let choices = Array2::from_shape_fn((cells.len(), len), |(i, j)| cells[i].pattern[offset + j]);
+        let skips = batch.skips.iter().map(|m| m.select(Axis(0), &rows)).collect();
+        let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), batch.cells.len()));
+        let h = match fused {
+            Some((layer, w_t)) => through_dense(step, &batch.h, &parents, choices.view(), layer, w_t),
+            None => choose(step, batch.h.select(Axis(0), &rows), BLOCKS, choices.view()),
+        };
+        (Batch { h, cells, skips }, fused.is_some())
+    }
+}
+
+/// How much slower a rank-one correction is than the same work inside a
+/// matrix product (measured: about ten times).
+const CORRECTION_COST: usize = 10;
+
+/// True when correcting the children of each parent (one rank-one update per
+/// unit whose piece differs from the parent's first child) is cheaper than
+/// running the dense layer on every child.
+fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usize) -> bool {
+    let mut first_child = vec![usize::MAX; parent_count];
+    for (child, &p) in parents.iter().enumerate().rev() {
+        first_child[p] = child;
+    }
+    let differing: usize = parents
+        .iter()
+        .enumerate()
+        .map(|(child, &p)| {
+            let reference = choices.row(first_child[p]);
+            choices
+                .row(child)
+                .iter()
+                .zip(reference)
+                .filter(|(a, b)| a != b)
+                .count()
+        })
+        .sum();
+    CORRECTION_COST * differing < (parents.len() - parent_count) * choices.ncols()
+}
+
+/// The rows after a two-piece layer and the dense layer that follows it, for
+/// children whose parents' rows are `h`: the dense layer runs once per parent
+/// (with the pieces of its first child), and each child adds a rank-one
+/// correction per unit whose piece differs from that first child's (only
+/// units whose line crosses the parent can differ).
+fn through_dense(
+    step: &Step<'_>,
+    h: &Array2<f64>,
+    parents: &[usize],
+    choices: ArrayView2<u8>,
+    dense: &Layer,
+    w_t: &Array2<f64>,
+) -> Array2<f64> {
+    let Step::TwoPiece { act, .. } = *step else {
+        unreachable!("only two-piece layers are fused with a dense layer")
+    };
+    let slopes = act.slopes();
+    let mut first_child = vec![usize::MAX; h.nrows() / 3];
+    for (child, &p) in parents.iter().enumerate().rev() {
+        first_child[p] = child;
+    }
+    let reference = choices.select(Axis(0), &first_child);
+    let base = affine_blocks(
+        dense,
+        choose(step, h.clone(), BLOCKS, reference.view()).view(),
+        BLOCKS,
+    );
+    let rows: Vec<usize> = parents
+        .iter()
+        .flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2])
+        .collect();
+    let mut out = base.select(Axis(0), &rows);
+    for (child, &p) in parents.iter().enumerate() {
+        let (own, refs) = (choices.row(child), reference.row(p));
+        for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
+            let delta = slopes[c as usize] - slopes[r as usize];
+            for k in 0..3 {
+                let coef = delta * h[[3 * p + k, j]];
+                out.row_mut(3 * child + k).scaled_add(coef, &w_t.row(j));
+            }
+        }
+    }
+    out
+}
+
+/// Divides a batch into consecutive chunks of at most [`CHUNK`] cells.
+fn into_chunks(batch: Batch) -> Vec<Batch> {
+    let n = batch.cells.len();
+    let mut cells = batch.cells.into_iter();
+    (0..n)
+        .step_by(CHUNK)
+        .map(|start| {
+            let end = (start + CHUNK).min(n);
+            let rows = s![3 * start..3 * end, ..];
+            Batch {
+                cells: cells.by_ref().take(end - start).collect(),
+                h: batch.h.slice(rows).to_owned(),
+                skips: batch.skips.iter().map(|m| m.slice(rows).to_owned()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// The final cells with the affine maps read off their rows.
+fn finish(batch: Batch) -> Vec<FinalCell> {
+    batch
+        .cells
+        .into_iter()
+        .enumerate()
+        .map(|(i, cell)| FinalCell {
+            vertices: cell.vertices,
+            tags: cell.tags,
+            pattern: cell.pattern,
+            affine: Affine {
+                a: batch.h.slice(s![3 * i..3 * i + 2, ..]).t().to_owned(),
+                b: batch.h.row(3 * i + 2).to_owned(),
+            },
+        })
+        .collect()
+}
+
+/// The tolerance scale of `a . p + c` over a cell whose vertex coordinates
+/// are at most `reach` in magnitude: `(|a_0| + |a_1|) reach + |c|`, a bound
+/// of the terms summed at every vertex, the same for the whole cell.
+fn line_scale(a: [f64; 2], c: f64, reach: f64) -> f64 {
+    (a[0].abs() + a[1].abs()) * reach + c.abs()
+}
+
+/// Where a cell lies relative to a line.
+enum Side {
+    /// Wholly in `a . p + c <= 0` (every vertex on the line included).
+    Negative,
+    /// Wholly in `a . p + c >= 0`, some vertex strictly positive.
+    Positive,
+    /// Vertices strictly on both sides.
+    Both,
+}
+
+fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut Vec<(f64, Sign)>) -> Side {
+    signs.clear();
+    signs.extend(vertices.iter().map(|&p| line_sign(a, c, p, scale)));
+    let has = |sign| signs.iter().any(|&(_, s)| s == sign);
+    match (has(Sign::Negative), has(Sign::Positive)) {
+        (_, false) => Side::Negative,
+        (false, true) => Side::Positive,
+        (true, true) => Side::Both,
+    }
+}
+
+/// Cuts a cell by the lines of two-piece units `offset..offset + len` (rows:
+/// their pre-activations on the cell) and sets each piece's bits: `1` where
+/// the pre-activation is positive. A line that misses the cell, touches it at
+/// a vertex or runs along an edge leaves it whole, and so does a unit whose
+/// line repeats an earlier one (its bit comes from the side the cell is on);
+/// a dead unit (zero row) has the bit of its constant.
+fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
+    let reach = max_coordinate(&cell.vertices);
+    let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
+    let mut pieces = vec![cell.clone()];
+    let (lo, hi) = value_ranges(&cell.vertices, rows);
+    for j in 0..len {
+        let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
+        let scale = line_scale(a, c, reach);
+        let unit = offset + j;
+        match side_of_range(lo[j], hi[j], scale) {
+            Side::Negative => pieces.iter_mut().for_each(|p| p.pattern[unit] = 0),
+            Side::Positive => pieces.iter_mut().for_each(|p| p.pattern[unit] = 1),
+            Side::Both => {
+                let mut next = Vec::with_capacity(pieces.len() + 1);
+                for piece in pieces {
+                    cut_by_unit(piece, a, c, scale, unit, &mut signs, &mut next);
+                }
+                pieces = next;
+            }
+        }
+    }
+    pieces
+}
+
+/// The smallest and largest value of every unit's affine function (`rows`:
+/// `d/ds`, `d/dt`, offset; one column per unit) over the vertices, computed
+/// unit-wise in one sweep per vertex, as [`line_sign`] computes them.
+fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
+    let len = rows.ncols();
+    let (mut lo, mut hi) = (vec![f64::INFINITY; len], vec![f64::NEG_INFINITY; len]);
+    let (r0, r1, r2) = (rows.row(0), rows.row(1), rows.row(2));
+    let (Some(a0), Some(a1), Some(c)) = (r0.as_slice(), r1.as_slice(), r2.as_slice()) else {
+        for p in vertices {
+            for j in 0..len {
+                let v = rows[[0, j]] * p[0] + rows[[1, j]] * p[1] + rows[[2, j]];
+                lo[j] = lo[j].min(v);
+                hi[j] = hi[j].max(v);
+            }
+        }
+        return (lo, hi);
+    };
+    for p in vertices {
+        for ((((l, h), &a0), &a1), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(a0).zip(a1).zip(c) {
+            let v = a0 * p[0] + a1 * p[1] + c;
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    (lo, hi)
+}
+
+/// Where a cell lies relative to a line whose values at the vertices range
+/// over `[lo, hi]`: [`side_of`] without the per-vertex signs.
+fn side_of_range(lo: f64, hi: f64, scale: f64) -> Side {
+    match (
+        classify(lo, scale) == Sign::Negative,
+        classify(hi, scale) == Sign::Positive,
+    ) {
+        (_, false) => Side::Negative,
+        (false, true) => Side::Positive,
+        (true, true) => Side::Both,
+    }
+}
+
+/// Cuts one piece by a unit's line, pushing the piece(s) with the unit's bit.
+fn cut_by_unit(
+    mut piece: Cell,
+    a: [f64; 2],
+    c: f64,
+    scale: f64,
+    unit: usize,
+    signs: &mut Vec<(f64, Sign)>,
+    out: &mut Vec<Cell>,
+) {
+    let whole = |mut piece: Cell, bit: u8, out: &mut Vec<Cell>| {
+        piece.pattern[unit] = bit;
+        out.push(piece);
+    };
+    match side_of(&piece.vertices, a, c, scale, signs) {
+        Side::Negative => whole(piece, 0, out),
+        Side::Positive => whole(piece, 1, out),
+        Side::Both => {
+            let source = RowSource::Unit(unit);
+            let below = EdgeTag {
+                source,
+                line: [a[0], a[1], c],
+            };
+            let above = EdgeTag {
+                source,
+                line: [-a[0], -a[1], -c],
+            };
+            let neg = cut_piece(&piece.vertices, &piece.tags, signs, Sign::Negative, below);
+            let pos = cut_piece(&piece.vertices, &piece.tags, signs, Sign::Positive, above);
+            match (neg, pos) {
+                (Some((nv, nt)), Some((pv, pt))) => {
+                    let mut upper = Cell {
+                        vertices: pv,
+                        tags: pt,
+                        pattern: piece.pattern.clone(),
+                    };
+                    upper.pattern[unit] = 1;
+                    (piece.vertices, piece.tags) = (nv, nt);
+                    piece.pattern[unit] = 0;
+                    out.push(piece);
+                    out.push(upper);
+                }
+                (None, _) => whole(piece, 1, out),
+                (_, None) => whole(piece, 0, out),
+            }
+        }
+    }
+}
+
+/// Clips a cell into the pieces where each candidate of max units
+/// `offset..` wins (`cand`: `width` input indices per unit, [`NONE`] for
+/// padding), setting each piece's unit to the winner's window position. Ties
+/// go to the lowest position: a candidate that equals a lower one on the
+/// whole piece gets nothing.
+fn split_max(cell: &Cell, rows: ArrayView2<f64>, width: usize, cand: &[u32], offset: usize) -> Vec<Cell> {
+    let mut pieces = vec![cell.clone()];
+    let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
+    for (j, taps) in cand.chunks_exact(width).enumerate() {
+        let unit = offset + j;
+        let mut next = Vec::with_capacity(pieces.len());
+        for piece in &pieces {
+            for (k, &tk) in taps.iter().enumerate().filter(|(_, &t)| t != NONE) {
+                if let Some((vertices, tags)) =
+                    winner_piece(piece, rows, taps, k, tk as usize, unit, &mut signs)
+                {
+                    let mut pattern = piece.pattern.clone();
+                    pattern[unit] = k as u8;
+                    next.push(Cell {
+                        vertices,
+                        tags,
+                        pattern,
+                    });
+                }
+            }
+        }
+        pieces = next;
+    }
+    pieces
+}
+
+/// The part of `piece` where candidate `k` (input `tk`) of a max unit wins.
+fn winner_piece(
+    piece: &Cell,
+    rows: ArrayView2<f64>,
+    taps: &[u32],
+    k: usize,
+    tk: usize,
+    unit: usize,
+    signs: &mut Vec<(f64, Sign)>,
+) -> Option<(Vec<[f64; 2]>, Vec<EdgeTag>)> {
+    let radius = max_coordinate(&piece.vertices);
+    let mut vertices = piece.vertices.clone();
+    let mut tags = piece.tags.clone();
+    for (r, &tr) in taps.iter().enumerate().filter(|&(r, &t)| t != NONE && r != k) {
+        let tr = tr as usize;
+        // Rival r beats k where z_r - z_k > 0 (or >= 0 when r comes first).
+        let line = [
+            rows[[0, tr]] - rows[[0, tk]],
+            rows[[1, tr]] - rows[[1, tk]],
+            rows[[2, tr]] - rows[[2, tk]],
+        ];
+        let a = [line[0], line[1]];
+        let scale = line_scale(a, line[2], radius);
+        match side_of(&vertices, a, line[2], scale, signs) {
+            Side::Negative if r < k && signs.iter().all(|&(_, s)| s == Sign::Zero) => return None,
+            Side::Negative => {}
+            Side::Positive => return None,
+            Side::Both => {
+                let tag = EdgeTag {
+                    source: RowSource::MaxRival { unit, rival: r as u8 },
+                    line,
+                };
+                (vertices, tags) = cut_piece(&vertices, &tags, signs, Sign::Negative, tag)?;
+            }
+        }
+    }
+    Some((vertices, tags))
+}
+
+/// The region of a final cell, or `None` when it is thin: its edges merged
+/// into one row per line, its inscribed circle, polygon and area.
+fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
+    let (vertices, tags) = merge_collinear(cell.vertices, cell.tags);
+    let rows: Vec<([f64; 2], f64)> = tags
+        .iter()
+        .map(|t| ([t.line[0], t.line[1]], -t.line[2]))
+        .collect();
+    let (center, radius) = largest_inscribed_circle(&rows, &vertices);
+    if radius <= tol_radius {
+        return None;
+    }
+    let mut a = Array2::zeros((rows.len(), 2));
+    let mut b = Array1::zeros(rows.len());
+    for (i, (n, beta)) in rows.iter().enumerate() {
+        a[[i, 0]] = n[0];
+        a[[i, 1]] = n[1];
+        b[i] = *beta;
+    }
+    Some(Region {
+        pattern: crate::Pattern::from_checked(&cell.pattern),
+        polytope: crate::Polytope { a, b },
+        sources: tags.iter().map(|t| t.source).collect(),
+        center: Array1::from(center.to_vec()),
+        radius,
+        affine: cell.affine,
+        neighbors: Vec::new(),
+        volume: Some(signed_area(&vertices)),
+        polygon: Some(vertices),
+    })
+}
+
+/// Drops the vertices in the middle of an edge (between two edges on the
+/// same line, which carry the same tag).
+fn merge_collinear(vertices: Vec<[f64; 2]>, tags: Vec<EdgeTag>) -> (Vec<[f64; 2]>, Vec<EdgeTag>) {
+    let n = vertices.len();
+    let keep: Vec<usize> = (0..n).filter(|&k| tags[(k + n - 1) % n] != tags[k]).collect();
+    if keep.len() < 3 {
+        return (vertices, tags);
+    }
+    (
+        keep.iter().map(|&k| vertices[k]).collect(),
+        keep.iter().map(|&k| tags[k]).collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    fn tag(unit: usize) -> EdgeTag {
+        EdgeTag {
+            source: RowSource::Unit(unit),
+            line: [unit as f64, 1.0, 0.0],
+        }
+    }
+
+    #[test]
+    fn box_corners_are_exact() {
+        let domain = Domain::polytope(
+            array![[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 1.0]],
+            array![0.3, 0.7, 0.1, 0.9, 10.0],
+        );
+        let mut lp = LpStats::default();
+        let setup = Setup::new(&domain, &EnumOptions::default(), &mut lp).unwrap();
+        let (vertices, tags) = domain_polygon(&domain, &setup).unwrap();
+        assert_eq!(vertices.len(), 4);
+        for corner in [[-0.7, -0.9], [0.3, -0.9], [0.3, 0.1], [-0.7, 0.1]] {
+            assert!(vertices.contains(&corner), "{corner:?} in {vertices:?}");
+        }
+        // The redundant row 4 bounds no edge.
+        assert!(tags.iter().all(|t| t.source != RowSource::Domain(4)));
+    }
+
+    #[test]
+    fn merging_drops_vertices_inside_edges() {
+        let vertices = vec![[0.0, 0.0], [0.5, 0.0], [1.0, 0.0], [0.0, 1.0]];
+        let tags = vec![tag(0), tag(0), tag(1), tag(2)];
+        let (v, t) = merge_collinear(vertices, tags);
+        assert_eq!(v, [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]);
+        assert_eq!(t, [tag(0), tag(1), tag(2)]);
+    }
+
+    #[test]
+    fn repeated_and_dead_units_get_bits_without_cuts() {
+        let cell = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: vec![0; 4],
+        };
+        // Units: x, x again, the constant 0.5 and the constant 0.
+        let rows = array![[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0]];
+        let pieces = split_two_piece(&cell, rows.view(), 0, 4);
+        assert_eq!(pieces.len(), 2);
+        let mut bits: Vec<Vec<u8>> = pieces.iter().map(|p| p.pattern.clone()).collect();
+        bits.sort();
+        assert_eq!(bits, [vec![0, 0, 1, 0], vec![1, 1, 1, 0]]);
+        let total: f64 = pieces.iter().map(|p| signed_area(&p.vertices)).sum();
+        assert_eq!(total, 4.0);
+    }
+
+    #[test]
+    fn max_units_clip_to_winners() {
+        let cell = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: vec![0],
+        };
+        // Candidates x, y and x again (never wins: it ties candidate 0).
+        let rows = array![[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]];
+        let pieces = split_max(&cell, rows.view(), 3, &[0, 1, 2], 0);
+        let winners: Vec<u8> = pieces.iter().map(|p| p.pattern[0]).collect();
+        assert_eq!(winners, [0, 1]);
+        for p in &pieces {
+            assert_eq!(signed_area(&p.vertices), 2.0);
+            let cut = p
+                .tags
+                .iter()
+                .find(|t| matches!(t.source, RowSource::MaxRival { .. }))
+                .unwrap();
+            let expected = if p.pattern[0] == 0 { 1 } else { 0 };
+            assert_eq!(
+                cut.source,
+                RowSource::MaxRival {
+                    unit: 0,
+                    rival: expected
+                }
+            );
+        }
+    }
+}

@@ -1,0 +1,778 @@
+//! The scores of one latent point from its logits and exact Jacobian.
+//!
+//! Notation: `l` holds the logits (`L` positions of `V` symbols, position-major),
+//! `A = dl/dz` is `(L V) x d` with `V x d` blocks `A_t`, `p_t = softmax(l_t)`,
+//! `Z_t = sum_v exp(l_tv)` and `M_t = diag(p_t) - p_t p_t^T`.
+//!
+//! Every score is a log-determinant of a `d x d` Gram matrix `C^T C`, where `C`
+//! stacks a few rows per position. Neither `C` nor the `L (V + 1) x L V`
+//! softmax Jacobian is stored: the rows of `C` are produced position by position
+//! (cost `O(L V d)`) and accumulated into the Gram matrix (`O(L V d^2)`). Softmax and `log Z_t` come from log-sum-exp; the row factors
+//! `1 / Z_t` and `1 / p_tv` are carried as logarithms (see `gram.rs`).
+
+use ndarray::{s, Array1, ArrayView1, ArrayView2, Axis};
+
+use super::gram::{times_exp, GramFactor};
+use super::options::{Gradient, OutputShape, Score, V1Options};
+use crate::error::{check_finite, Error, Result};
+
+/// LES at one latent point: `-1/2 log det(J^T J)`.
+///
+/// For categorical outputs `J = blockdiag(S_t) A`, where `S_t` stacks
+/// `M_t` over the row `-p_t^T / Z_t` (the derivative of `1 / Z_t`), so
+/// `J^T J = sum_t A_t^T (M_t^2 + p_t p_t^T / Z_t^2) A_t`. For continuous outputs
+/// there is no softmax and LES is the [polarity](polarity_from_jacobian).
+///
+/// # Arguments
+///
+/// - `logits`: the decoder's output at `z` (`L V` values, or the continuous output).
+/// - `jac`: the exact Jacobian of that output with respect to `z`, `len(logits) x d`.
+/// - `shape`: how to read the output.
+///
+/// # Returns
+///
+/// The score, or `+inf` with `full_rank == false` when `J` lacks full column rank
+/// (for example `d > L V` or dead units).
+///
+/// # Errors
+///
+/// [`Error::Shape`] when the lengths disagree with each other or with `shape`,
+/// [`Error::Invalid`] for an empty shape, [`Error::NonFinite`] for NaN or
+/// infinite inputs.
+///
+/// # Complexity
+///
+/// `O(L V d^2 + d^3)` time, `O(L V d)` memory.
+pub fn les_from_jacobian(logits: ArrayView1<f64>, jac: ArrayView2<f64>, shape: OutputShape) -> Result<Score> {
+    check_inputs(logits, jac, shape)?;
+    match shape {
+        OutputShape::Continuous => Ok(polarity(jac)),
+        OutputShape::Categorical { vocab, .. } => Ok(volume_score(les_factor(logits, jac, vocab))),
+    }
+}
+
+/// Polarity at one latent point: `-1/2 log det(A^T A)`, the log-volume term of
+/// the pushforward density through the affine piece `A z + b`.
+///
+/// # Returns
+///
+/// The score, or `+inf` with `full_rank == false` when `A` lacks full column rank.
+///
+/// # Errors
+///
+/// [`Error::Shape`] for a Jacobian without columns, [`Error::NonFinite`] for
+/// NaN or infinite entries.
+///
+/// # Example
+///
+/// ```
+/// use cpwl::scales::polarity_from_jacobian;
+/// use ndarray::array;
+///
+/// // A square decoder: the score is -log |det A| = -log 6.
+/// let a = array![[2.0, 1.0], [0.0, 3.0]];
+/// let score = polarity_from_jacobian(a.view())?;
+/// assert!(score.full_rank);
+/// assert!((score.value + 6f64.ln()).abs() < 1e-14);
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+pub fn polarity_from_jacobian(jac: ArrayView2<f64>) -> Result<Score> {
+    check_jacobian(jac)?;
+    Ok(polarity(jac))
+}
+
+/// ScaLES v1 at one latent point:
+/// `-1/2 |z|^2 + tau * sum_i log sigma_i(A^+ P^T)`.
+///
+/// `P^T` is block diagonal with `V x (V + 1)` blocks `[diag(1 / p_t) | 1 / Z_t]`.
+/// With `A` of full column rank, `g g^T = G^-1 (A^T H A) G^-1` for `G = A^T A`
+/// and `H = blockdiag(diag(1 / p_t^2) + 1 1^T / Z_t^2)`, so the sum of log
+/// singular values is `1/2 log det(A^T H A) - log det(A^T A)`. For continuous
+/// outputs `P^T` is the identity and the sum is the polarity. With
+/// `max_positions = Some(k)` only the first `k` positions of the logits and of
+/// `A` enter (as in the reference). The prior term is added when `opts.prior`.
+///
+/// # Returns
+///
+/// The score, or `-inf` with `full_rank == false` when `A` lacks full column rank.
+///
+/// # Errors
+///
+/// As [`les_from_jacobian`], plus [`Error::Shape`] when `z` has not `d` entries
+/// and [`Error::Invalid`] for a non-finite `tau`, `max_positions == Some(0)` or
+/// a truncation of a continuous output.
+pub fn scales_v1_from_jacobian(
+    z: ArrayView1<f64>,
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    shape: OutputShape,
+    opts: &V1Options,
+) -> Result<Score> {
+    check_inputs(logits, jac, shape)?;
+    check_latent(z, jac.ncols())?;
+    if !opts.tau.is_finite() {
+        return Err(Error::invalid("tau", format!("{} is not finite", opts.tau)));
+    }
+    let (logits, jac) = truncated(logits, jac, shape, opts.max_positions)?;
+    let log_volume = match shape {
+        OutputShape::Continuous => polarity(jac),
+        OutputShape::Categorical { vocab, .. } => v1_log_volume(logits, jac, vocab),
+    };
+    if !log_volume.full_rank {
+        return Ok(Score {
+            value: f64::NEG_INFINITY,
+            full_rank: false,
+        });
+    }
+    let prior = if opts.prior { -0.5 * z.dot(&z) } else { 0.0 };
+    Ok(Score {
+        value: prior + opts.tau * log_volume.value,
+        full_rank: true,
+    })
+}
+
+/// The exact gradient of LES with respect to `z` inside the linear region of `z`.
+///
+/// `A` is constant on the region, so the gradient flows through `p_t` and `Z_t`:
+/// with `G = J^T J`, `W_t = A_t G^-1 A_t^T`, `N_t = W_t M_t`,
+/// `c_t = diag(N_t) - (N_t + N_t^T) p_t` and `w_t = W_t p_t`,
+///
+/// `dLES/dz = - sum_t A_t^T [ M_t c_t + (p_t o w_t - 2 (p_t . w_t) p_t) / Z_t^2 ]`
+///
+/// (from `d(-1/2 log det G) = -1/2 tr(G^-1 dG)`, `dp_t = M_t A_t dz`,
+/// `dZ_t = Z_t p_t^T A_t dz`). For continuous outputs LES is constant on the
+/// region and the gradient is zero.
+///
+/// # Returns
+///
+/// The gradient, or zeros with `full_rank == false` where LES is infinite.
+///
+/// # Errors
+///
+/// As [`les_from_jacobian`]; [`Error::NonFinite`] when the gradient itself
+/// overflows (logits beyond about -700 at every symbol of a position).
+///
+/// # Complexity
+///
+/// `O(L V d^2 + L V^2 d + d^3)` time.
+pub fn les_grad_from_jacobian(
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    shape: OutputShape,
+) -> Result<Gradient> {
+    check_inputs(logits, jac, shape)?;
+    let d = jac.ncols();
+    let (factor, vocab) = match shape {
+        OutputShape::Continuous => {
+            let full_rank = polarity(jac).full_rank;
+            return Ok(Gradient {
+                value: Array1::zeros(d),
+                full_rank,
+            });
+        }
+        OutputShape::Categorical { vocab, .. } => (les_factor(logits, jac, vocab), vocab),
+    };
+    let Some(factor) = factor else {
+        return Ok(Gradient {
+            value: Array1::zeros(d),
+            full_rank: false,
+        });
+    };
+    let mut grad = Array1::zeros(d);
+    for (l_t, a_t) in positions(logits, jac, vocab) {
+        let soft = Softmax::of(l_t);
+        let y = factor.whiten(a_t);
+        // W_t / Z_t^2 from Y_t / Z_t: when the normaliser rows dominate, W_t is
+        // of order Z_t^2 and may underflow while W_t / Z_t^2 stays of order one.
+        let y_over_z = times_exp(y.view(), -soft.log_z);
+        let weights = les_grad_weights(&soft, y.t().dot(&y).view(), y_over_z.t().dot(&y_over_z).view());
+        grad -= &a_t.t().dot(&weights);
+    }
+    check_finite("LES gradient", grad.iter())?;
+    Ok(Gradient {
+        value: grad,
+        full_rank: true,
+    })
+}
+
+/// The vector `u_t` with `dLES/dz = -sum_t A_t^T u_t` (see [`les_grad_from_jacobian`]),
+/// from `W_t` and `W_t / Z_t^2`.
+fn les_grad_weights(soft: &Softmax, w: ArrayView2<f64>, w_over_z_sq: ArrayView2<f64>) -> Array1<f64> {
+    let p = &soft.p;
+    let wp = w.dot(p);
+    let p_wp = p.dot(&wp);
+    let p_sq = p.dot(p);
+    // N = W M with M = diag(p) - p p^T, so diag(N) = p o (diag(W) - W p),
+    // N p = W (p o p) - |p|^2 W p and N^T p = M W p = p o (W p) - (p . W p) p.
+    let diag_n = p * &(&w.diag() - &wp);
+    let n_p = w.dot(&(p * p)) - &wp * p_sq;
+    let nt_p = p * &wp - p * p_wp;
+    let c = diag_n - n_p - nt_p;
+    let m_c = p * &c - p * p.dot(&c);
+    let wp_z = w_over_z_sq.dot(p);
+    let normaliser = p * &wp_z - p * (2.0 * p.dot(&wp_z));
+    m_c + normaliser
+}
+
+fn polarity(jac: ArrayView2<f64>) -> Score {
+    volume_score(jacobian_factor(jac))
+}
+
+/// `-1/2 log det` of a factored Gram matrix, `+inf` when it is singular.
+fn volume_score(factor: Option<GramFactor>) -> Score {
+    match factor {
+        Some(f) => Score {
+            value: -0.5 * f.log_det(),
+            full_rank: true,
+        },
+        None => Score {
+            value: f64::INFINITY,
+            full_rank: false,
+        },
+    }
+}
+
+/// `1/2 log det(A^T H A) - log det(A^T A)`, the v1 sum of log singular values
+/// (as a [`Score`] whose `full_rank` tells whether `A` has full column rank).
+fn v1_log_volume(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Score {
+    match (jacobian_factor(jac), v1_factor(logits, jac, vocab)) {
+        (Some(g), Some(h)) => Score {
+            value: 0.5 * h.log_det() - g.log_det(),
+            full_rank: true,
+        },
+        _ => Score {
+            value: f64::NEG_INFINITY,
+            full_rank: false,
+        },
+    }
+}
+
+/// `A^T A`, factored.
+fn jacobian_factor(jac: ArrayView2<f64>) -> Option<GramFactor> {
+    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
+        for row in jac.rows() {
+            emit(row, 0.0);
+        }
+    };
+    GramFactor::new(jac.ncols(), &rows)
+}
+
+/// `J^T J`, factored; the rows of `J` are, per position, `M_t A_t` and then
+/// `-(p_t^T A_t) / Z_t`.
+fn les_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Option<GramFactor> {
+    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
+        let mut centred = Array1::zeros(jac.ncols());
+        for (l_t, a_t) in positions(logits, jac, vocab) {
+            let soft = Softmax::of(l_t);
+            let mean_row = a_t.t().dot(&soft.p);
+            for (a_row, &pv) in a_t.rows().into_iter().zip(&soft.p) {
+                centred.assign(&a_row);
+                centred -= &mean_row;
+                centred *= pv;
+                emit(centred.view(), 0.0);
+            }
+            emit((-mean_row).view(), -soft.log_z);
+        }
+    };
+    GramFactor::new(jac.ncols(), &rows)
+}
+
+/// `A^T H A`, factored; the rows of `blockdiag(P_t) A` are, per position,
+/// `A_t`'s rows divided by `p_tv` and then their sum divided by `Z_t`.
+fn v1_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Option<GramFactor> {
+    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
+        for (l_t, a_t) in positions(logits, jac, vocab) {
+            let log_z = Softmax::of(l_t).log_z;
+            for (a_row, &l) in a_t.rows().into_iter().zip(l_t) {
+                emit(a_row, log_z - l);
+            }
+            emit(a_t.sum_axis(Axis(0)).view(), -log_z);
+        }
+    };
+    GramFactor::new(jac.ncols(), &rows)
+}
+
+/// Each position's logits and Jacobian block.
+fn positions<'a>(
+    logits: ArrayView1<'a, f64>,
+    jac: ArrayView2<'a, f64>,
+    vocab: usize,
+) -> impl Iterator<Item = (ArrayView1<'a, f64>, ArrayView2<'a, f64>)> {
+    (0..logits.len() / vocab).map(move |t| {
+        let rows = t * vocab..(t + 1) * vocab;
+        (logits.slice_move(s![rows.clone()]), jac.slice_move(s![rows, ..]))
+    })
+}
+
+/// One position's softmax and the logarithm of its normaliser.
+struct Softmax {
+    p: Array1<f64>,
+    log_z: f64,
+}
+
+impl Softmax {
+    /// Log-sum-exp: shifting by the largest logit keeps `exp` in range.
+    fn of(logits: ArrayView1<f64>) -> Softmax {
+        let top = logits.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+        let shifted = logits.mapv(|v| (v - top).exp());
+        let sum = shifted.sum();
+        Softmax {
+            p: shifted / sum,
+            log_z: top + sum.ln(),
+        }
+    }
+}
+
+fn check_jacobian(jac: ArrayView2<f64>) -> Result<()> {
+    if jac.ncols() == 0 || jac.nrows() == 0 {
+        return Err(Error::shape(
+            "jacobian",
+            "at least one row and one latent column",
+            format!("{} x {}", jac.nrows(), jac.ncols()),
+        ));
+    }
+    check_finite("jacobian", jac.iter())
+}
+
+fn check_inputs(logits: ArrayView1<f64>, jac: ArrayView2<f64>, shape: OutputShape) -> Result<()> {
+    check_jacobian(jac)?;
+    if logits.len() != jac.nrows() {
+        return Err(Error::shape(
+            "logits",
+            format!("{} values (one per Jacobian row)", jac.nrows()),
+            logits.len(),
+        ));
+    }
+    if let OutputShape::Categorical { seq_len, vocab } = shape {
+        if seq_len == 0 || vocab == 0 {
+            return Err(Error::invalid(
+                "output shape",
+                format!("{seq_len} positions of {vocab} symbols"),
+            ));
+        }
+        if seq_len.checked_mul(vocab) != Some(logits.len()) {
+            return Err(Error::shape(
+                "logits",
+                format!("{seq_len} x {vocab} = seq_len x vocab values"),
+                logits.len(),
+            ));
+        }
+    }
+    check_finite("logits", logits.iter())
+}
+
+fn check_latent(z: ArrayView1<f64>, dim: usize) -> Result<()> {
+    if z.len() != dim {
+        return Err(Error::shape("z", format!("{dim} entries"), z.len()));
+    }
+    check_finite("z", z.iter())
+}
+
+/// The logits and Jacobian rows of the first `max_positions` positions.
+fn truncated<'a>(
+    logits: ArrayView1<'a, f64>,
+    jac: ArrayView2<'a, f64>,
+    shape: OutputShape,
+    max_positions: Option<usize>,
+) -> Result<(ArrayView1<'a, f64>, ArrayView2<'a, f64>)> {
+    let Some(keep) = max_positions else {
+        return Ok((logits, jac));
+    };
+    let OutputShape::Categorical { seq_len, vocab } = shape else {
+        return Err(Error::invalid(
+            "max_positions",
+            "truncation needs a categorical output shape",
+        ));
+    };
+    if keep == 0 {
+        return Err(Error::invalid("max_positions", "must be at least 1"));
+    }
+    let rows = keep.min(seq_len) * vocab;
+    Ok((logits.slice_move(s![..rows]), jac.slice_move(s![..rows, ..])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array1, Array2};
+
+    /// A deterministic pseudo-random matrix with entries in [-1, 1).
+    fn test_matrix(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+        let mut state = seed;
+        Array2::from_shape_simple_fn((rows, cols), || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+    }
+
+    fn categorical(seq_len: usize, vocab: usize) -> OutputShape {
+        OutputShape::Categorical { seq_len, vocab }
+    }
+
+    /// `-1/2 log det(J^T J)` with `J` formed densely and its determinant by
+    /// Gaussian elimination: an independent check of the streamed formula.
+    fn les_dense(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> f64 {
+        let seq_len = logits.len() / vocab;
+        let mut s_block = Array2::zeros((seq_len * (vocab + 1), seq_len * vocab));
+        for t in 0..seq_len {
+            let l = logits.slice(s![t * vocab..(t + 1) * vocab]);
+            let e = l.mapv(f64::exp);
+            let z = e.sum();
+            let p = &e / z;
+            for u in 0..vocab {
+                for v in 0..vocab {
+                    let delta = if u == v { p[u] } else { 0.0 };
+                    s_block[[t * (vocab + 1) + u, t * vocab + v]] = delta - p[u] * p[v];
+                }
+                s_block[[t * (vocab + 1) + vocab, t * vocab + u]] = -p[u] / z;
+            }
+        }
+        let j = s_block.dot(&jac);
+        -0.5 * det_by_elimination(j.t().dot(&j)).ln()
+    }
+
+    fn det_by_elimination(mut m: Array2<f64>) -> f64 {
+        let n = m.nrows();
+        let mut det = 1.0;
+        for k in 0..n {
+            let pivot = (k..n)
+                .max_by(|&a, &b| m[[a, k]].abs().total_cmp(&m[[b, k]].abs()))
+                .unwrap();
+            if pivot != k {
+                for c in 0..n {
+                    m.swap([k, c], [pivot, c]);
+                }
+                det = -det;
+            }
+            det *= m[[k, k]];
+            for r in k + 1..n {
+                let f = m[[r, k]] / m[[k, k]];
+                for c in k..n {
+                    m[[r, c]] -= f * m[[k, c]];
+                }
+            }
+        }
+        det
+    }
+
+    #[test]
+    fn polarity_of_a_square_decoder_is_minus_log_abs_det() {
+        for seed in 0..5 {
+            let a = test_matrix(4, 4, seed);
+            let score = polarity_from_jacobian(a.view()).unwrap();
+            let expected = -det_by_elimination(a.clone()).abs().ln();
+            assert!(score.full_rank);
+            assert!((score.value - expected).abs() < 1e-12 * expected.abs().max(1.0));
+            let les = les_from_jacobian(Array1::zeros(4).view(), a.view(), OutputShape::Continuous).unwrap();
+            assert_eq!(les, score);
+        }
+    }
+
+    #[test]
+    fn les_equals_the_dense_formula() {
+        for (seq_len, vocab, d, seed) in [(3, 5, 4, 1), (2, 7, 9, 2), (1, 4, 3, 3), (6, 2, 5, 4)] {
+            let jac = test_matrix(seq_len * vocab, d, seed);
+            let logits = test_matrix(seq_len * vocab, 1, seed + 100)
+                .column(0)
+                .mapv(|v| 3.0 * v);
+            let got = les_from_jacobian(logits.view(), jac.view(), categorical(seq_len, vocab)).unwrap();
+            let expected = les_dense(logits.view(), jac.view(), vocab);
+            assert!(got.full_rank);
+            assert!(
+                (got.value - expected).abs() < 1e-10 * expected.abs().max(1.0),
+                "{seq_len}x{vocab}, d={d}: {} vs {expected}",
+                got.value
+            );
+        }
+    }
+
+    #[test]
+    fn les_stays_exact_when_one_over_z_overflows() {
+        // Shifting all logits by c keeps every p_t and scales the rows
+        // -p_t^T A_t / Z_t by e^-c. With L >= d those rows alone span R^d, so for
+        // c -> -inf, log det(J^T J) = -2 c d + const + O(e^2c) and LES = c d - const / 2:
+        // LES moves by exactly 400 d between c = -400 and c = -800, where
+        // 1 / Z_t^2 (about e^800 and e^1600) is far outside the range of f64.
+        let (seq_len, vocab, d) = (5, 3, 4);
+        let jac = test_matrix(seq_len * vocab, d, 7);
+        let logits = test_matrix(seq_len * vocab, 1, 8).column(0).to_owned();
+        let shape = categorical(seq_len, vocab);
+        let les_shifted =
+            |c: f64| les_from_jacobian(logits.mapv(|v| v + c).view(), jac.view(), shape).unwrap();
+        let (near, far) = (les_shifted(-400.0), les_shifted(-800.0));
+        assert!(near.full_rank && far.full_rank);
+        let moved = far.value - near.value;
+        assert!(
+            (moved + 400.0 * d as f64).abs() < 1e-10 * 1600.0,
+            "moved by {moved}"
+        );
+    }
+
+    #[test]
+    fn rank_deficiency_gives_flagged_infinities() {
+        // d = 5 > L V = 4.
+        let jac = test_matrix(4, 5, 3);
+        let logits = Array1::zeros(4);
+        let shape = categorical(2, 2);
+        let les = les_from_jacobian(logits.view(), jac.view(), shape).unwrap();
+        assert_eq!((les.value, les.full_rank), (f64::INFINITY, false));
+        let pol = polarity_from_jacobian(jac.view()).unwrap();
+        assert_eq!((pol.value, pol.full_rank), (f64::INFINITY, false));
+        let v1 = scales_v1_from_jacobian(
+            Array1::zeros(5).view(),
+            logits.view(),
+            jac.view(),
+            shape,
+            &V1Options::default(),
+        )
+        .unwrap();
+        assert_eq!((v1.value, v1.full_rank), (f64::NEG_INFINITY, false));
+        let grad = les_grad_from_jacobian(logits.view(), jac.view(), shape).unwrap();
+        assert!(!grad.full_rank && grad.value.iter().all(|&g| g == 0.0));
+
+        // A dead latent direction: a zero column.
+        let mut dead = test_matrix(6, 2, 4);
+        dead.column_mut(1).fill(0.0);
+        let les = les_from_jacobian(Array1::zeros(6).view(), dead.view(), categorical(2, 3)).unwrap();
+        assert_eq!((les.value, les.full_rank), (f64::INFINITY, false));
+    }
+
+    #[test]
+    fn v1_equals_the_pseudo_inverse_formula() {
+        // With A = Q R (thin QR), A^+ = R^-1 Q^T; sum log sigma(g) = 1/2 log det(g g^T)
+        // computed densely, with g = A^+ P^T.
+        let (seq_len, vocab, d) = (2, 3, 3);
+        let jac = test_matrix(seq_len * vocab, d, 11);
+        let logits = array![0.5, -1.0, 2.0, 0.0, 0.3, -0.7];
+        let z = array![0.3, -1.2, 0.8];
+        let mut pt = Array2::zeros((seq_len * vocab, seq_len * (vocab + 1)));
+        for t in 0..seq_len {
+            let l = logits.slice(s![t * vocab..(t + 1) * vocab]);
+            let e = l.mapv(f64::exp);
+            let zt = e.sum();
+            for v in 0..vocab {
+                pt[[t * vocab + v, t * (vocab + 1) + v]] = zt / e[v];
+                pt[[t * vocab + v, t * (vocab + 1) + vocab]] = 1.0 / zt;
+            }
+        }
+        let gram = jac.t().dot(&jac);
+        let gram_inv = invert_3x3(&gram);
+        let pinv = gram_inv.dot(&jac.t());
+        let g = pinv.dot(&pt);
+        let expected_volume = 0.5 * det_by_elimination(g.dot(&g.t())).ln();
+        let tau = 0.7;
+        let opts = V1Options {
+            tau,
+            ..V1Options::default()
+        };
+        let got =
+            scales_v1_from_jacobian(z.view(), logits.view(), jac.view(), categorical(2, 3), &opts).unwrap();
+        let expected = -0.5 * z.dot(&z) + tau * expected_volume;
+        assert!((got.value - expected).abs() < 1e-11 * expected.abs().max(1.0));
+
+        let no_prior = V1Options {
+            prior: false,
+            ..V1Options::default()
+        };
+        let got = scales_v1_from_jacobian(z.view(), logits.view(), jac.view(), categorical(2, 3), &no_prior)
+            .unwrap();
+        assert!((got.value - expected_volume).abs() < 1e-11 * expected_volume.abs().max(1.0));
+    }
+
+    fn invert_3x3(m: &Array2<f64>) -> Array2<f64> {
+        let det = det_by_elimination(m.clone());
+        Array2::from_shape_fn((3, 3), |(i, j)| {
+            // Cofactor of (j, i).
+            let rows: Vec<usize> = (0..3).filter(|&r| r != j).collect();
+            let cols: Vec<usize> = (0..3).filter(|&c| c != i).collect();
+            let minor =
+                m[[rows[0], cols[0]]] * m[[rows[1], cols[1]]] - m[[rows[0], cols[1]]] * m[[rows[1], cols[0]]];
+            let sign = if (i + j) % 2 == 0 { 1.0 } else { -1.0 };
+            sign * minor / det
+        })
+    }
+
+    #[test]
+    fn v1_truncation_uses_the_first_positions_of_both_factors() {
+        let (seq_len, vocab, d) = (4, 3, 2);
+        let jac = test_matrix(seq_len * vocab, d, 5);
+        let logits = test_matrix(seq_len * vocab, 1, 6).column(0).to_owned();
+        let z = array![0.1, 0.2];
+        let opts = V1Options {
+            max_positions: Some(2),
+            ..V1Options::default()
+        };
+        let cut =
+            scales_v1_from_jacobian(z.view(), logits.view(), jac.view(), categorical(4, 3), &opts).unwrap();
+        let first_two = scales_v1_from_jacobian(
+            z.view(),
+            logits.slice(s![..6]),
+            jac.slice(s![..6, ..]),
+            categorical(2, 3),
+            &V1Options::default(),
+        )
+        .unwrap();
+        assert_eq!(cut, first_two);
+        let beyond = V1Options {
+            max_positions: Some(10),
+            ..V1Options::default()
+        };
+        let all =
+            scales_v1_from_jacobian(z.view(), logits.view(), jac.view(), categorical(4, 3), &beyond).unwrap();
+        let plain = scales_v1_from_jacobian(
+            z.view(),
+            logits.view(),
+            jac.view(),
+            categorical(4, 3),
+            &V1Options::default(),
+        )
+        .unwrap();
+        assert_eq!(all, plain);
+    }
+
+    #[test]
+    fn v1_of_a_continuous_output_is_prior_plus_tau_polarity() {
+        let a = test_matrix(5, 3, 8);
+        let z = array![1.0, 0.5, -0.5];
+        let opts = V1Options {
+            tau: 2.0,
+            ..V1Options::default()
+        };
+        let got = scales_v1_from_jacobian(
+            z.view(),
+            Array1::zeros(5).view(),
+            a.view(),
+            OutputShape::Continuous,
+            &opts,
+        )
+        .unwrap();
+        let pol = polarity_from_jacobian(a.view()).unwrap().value;
+        assert!((got.value - (-0.75 + 2.0 * pol)).abs() < 1e-13);
+    }
+
+    #[test]
+    fn les_gradient_matches_central_differences() {
+        // The last case shifts every logit by -400, where 1 / Z_t^2 is beyond f64.
+        let cases = [
+            (3, 5, 4, 21, 0.0),
+            (2, 4, 6, 22, 0.0),
+            (5, 2, 3, 23, 0.0),
+            (1, 6, 2, 24, 0.0),
+            (5, 3, 4, 25, -400.0),
+        ];
+        for (seq_len, vocab, d, seed, shift) in cases {
+            let a = test_matrix(seq_len * vocab, d, seed);
+            let b = test_matrix(seq_len * vocab, 1, seed + 50)
+                .column(0)
+                .mapv(|v| 2.0 * v + shift);
+            let z = test_matrix(d, 1, seed + 70).column(0).to_owned();
+            let shape = categorical(seq_len, vocab);
+            let les_at = |z: &Array1<f64>| {
+                let logits = a.dot(z) + &b;
+                les_from_jacobian(logits.view(), a.view(), shape).unwrap().value
+            };
+            let logits = a.dot(&z) + &b;
+            let grad = les_grad_from_jacobian(logits.view(), a.view(), shape).unwrap();
+            assert!(grad.full_rank);
+            let h = 1e-5;
+            for k in 0..d {
+                let mut up = z.clone();
+                up[k] += h;
+                let mut down = z.clone();
+                down[k] -= h;
+                let fd = (les_at(&up) - les_at(&down)) / (2.0 * h);
+                assert!(
+                    (grad.value[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+                    "{seq_len}x{vocab} d={d} k={k}: {} vs {fd}",
+                    grad.value[k]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn les_gradient_of_a_continuous_output_is_zero() {
+        let a = test_matrix(4, 2, 9);
+        let g = les_grad_from_jacobian(Array1::zeros(4).view(), a.view(), OutputShape::Continuous).unwrap();
+        assert!(g.full_rank);
+        assert_eq!(g.value, Array1::<f64>::zeros(2));
+    }
+
+    #[test]
+    fn invalid_inputs_are_errors() {
+        let jac = test_matrix(6, 2, 1);
+        let logits = Array1::zeros(6);
+        let z = Array1::zeros(2);
+        let opts = V1Options::default();
+        assert!(matches!(
+            les_from_jacobian(logits.view(), jac.view(), categorical(2, 2)),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(
+            les_from_jacobian(logits.slice(s![..5]), jac.view(), categorical(2, 3)),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(
+            les_from_jacobian(logits.view(), jac.view(), categorical(0, 3)),
+            Err(Error::Invalid { .. })
+        ));
+        assert!(matches!(
+            polarity_from_jacobian(Array2::zeros((3, 0)).view()),
+            Err(Error::Shape { .. })
+        ));
+        let mut bad = jac.clone();
+        bad[[1, 1]] = f64::NAN;
+        assert!(matches!(
+            les_from_jacobian(logits.view(), bad.view(), categorical(2, 3)),
+            Err(Error::NonFinite { index: 3, .. })
+        ));
+        let mut inf_logits = logits.clone();
+        inf_logits[0] = f64::NEG_INFINITY;
+        assert!(matches!(
+            les_grad_from_jacobian(inf_logits.view(), jac.view(), categorical(2, 3)),
+            Err(Error::NonFinite { .. })
+        ));
+        assert!(matches!(
+            scales_v1_from_jacobian(
+                Array1::zeros(3).view(),
+                logits.view(),
+                jac.view(),
+                categorical(2, 3),
+                &opts
+            ),
+            Err(Error::Shape { .. })
+        ));
+        let bad_tau = V1Options {
+            tau: f64::NAN,
+            ..V1Options::default()
+        };
+        assert!(matches!(
+            scales_v1_from_jacobian(z.view(), logits.view(), jac.view(), categorical(2, 3), &bad_tau),
+            Err(Error::Invalid { .. })
+        ));
+        let zero_keep = V1Options {
+            max_positions: Some(0),
+            ..V1Options::default()
+        };
+        assert!(matches!(
+            scales_v1_from_jacobian(z.view(), logits.view(), jac.view(), categorical(2, 3), &zero_keep),
+            Err(Error::Invalid { .. })
+        ));
+        let keep = V1Options {
+            max_positions: Some(1),
+            ..V1Options::default()
+        };
+        assert!(matches!(
+            scales_v1_from_jacobian(
+                z.view(),
+                logits.view(),
+                jac.view(),
+                OutputShape::Continuous,
+                &keep
+            ),
+            Err(Error::Invalid { .. })
+        ));
+    }
+}

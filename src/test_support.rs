@@ -1,0 +1,53 @@
+//! Helpers shared by unit tests: the shared test vectors and their files.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, Ix1, Ix2};
+
+use crate::io::npy::{read_npy, read_npz, NpyData as NpyArray};
+
+/// The shared test-vector folder: `$CPWL_VECTORS`, or `../shared/vectors`
+/// beside the crate.
+pub(crate) fn vectors_dir() -> PathBuf {
+    let dir = std::env::var_os("CPWL_VECTORS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.is_dir(),
+        "test vectors not found at {} (set CPWL_VECTORS)",
+        dir.display()
+    );
+    dir
+}
+
+/// A JSON file, parsed.
+pub(crate) fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A 2-D numeric `.npy` file as an `f64` matrix.
+pub(crate) fn read_matrix(path: &Path) -> Array2<f64> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    to_matrix(read_npy(&bytes).unwrap())
+}
+
+/// A numeric array as an `f64` matrix.
+pub(crate) fn to_matrix(array: NpyArray) -> Array2<f64> {
+    array.into_f64().unwrap().into_dimensionality::<Ix2>().unwrap()
+}
+
+/// A numeric array as an `f64` vector.
+pub(crate) fn to_vector(array: NpyArray) -> Array1<f64> {
+    array.into_f64().unwrap().into_dimensionality::<Ix1>().unwrap()
+}
+
+/// The members of an `.npz` file by name.
+pub(crate) fn read_npz_map(path: &Path) -> std::collections::HashMap<String, NpyArray> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    read_npz(std::io::BufReader::new(file))
+        .unwrap()
+        .into_iter()
+        .collect()
+}

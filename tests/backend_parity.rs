@@ -1,0 +1,602 @@
+//! Every backend against `CpuBackend::serial()` on the same inputs, for every
+//! kernel family: identical patterns and integer counts, values within 1e-9
+//! relative. Inputs are the shared vectors' networks (forward, lc, scales)
+//! and seeded random networks (ReLU, leaky ReLU, abs, maxout, max pooling,
+//! and a convolution and a residual block, which the CUDA backend hands to
+//! the CPU). The CUDA backend joins when `CudaBackend::new(0)` finds a GPU;
+//! otherwise it is skipped with a message.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_close, cases, json, load2};
+use cpwl::backend::{Backend, CpuBackend, Keep, Neighbourhood};
+use cpwl::network::{Conv2d, Pool2d};
+use cpwl::Network;
+use ndarray::{Array1, Array2, Array3, Array4, ArrayView2};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const RTOL: f64 = 1e-9;
+
+/// The backends under test: the CPU backend's default, serial and chunked
+/// variants, then the CUDA backend (whole batches and tiny chunks) when a GPU
+/// is present.
+fn backends() -> Vec<Box<dyn Backend>> {
+    let mut all: Vec<Box<dyn Backend>> = vec![
+        Box::new(CpuBackend::default()),
+        Box::new(CpuBackend::serial()),
+        Box::new(CpuBackend::default().with_chunk(1)),
+        Box::new(CpuBackend::default().with_chunk(7)),
+        Box::new(CpuBackend::serial().with_chunk(64)),
+    ];
+    all.extend(cuda_backends());
+    all
+}
+
+/// The CUDA backend twice (whole batches, and chunks of 64 KiB that force
+/// the chunked paths), or nothing, with a skip message, without a GPU.
+#[cfg(feature = "cuda")]
+fn cuda_backends() -> Vec<Box<dyn Backend>> {
+    match cpwl::backend::CudaBackend::new(0) {
+        Ok(gpu) => {
+            eprintln!("CUDA parity on {}", gpu.card());
+            vec![Box::new(gpu.clone()), Box::new(gpu.with_chunk_bytes(64 * 1024))]
+        }
+        Err(e) => {
+            eprintln!("skipping: CUDA parity ({e})");
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_backends() -> Vec<Box<dyn Backend>> {
+    eprintln!("skipping: CUDA parity (built without the `cuda` feature)");
+    Vec::new()
+}
+
+fn reference() -> CpuBackend {
+    CpuBackend::serial()
+}
+
+/// `(label, backend)` pairs; labels carry the position, since the CPU
+/// variants share a name.
+fn labelled() -> Vec<(String, Box<dyn Backend>)> {
+    backends()
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("#{i} {}", b.name()), b))
+        .collect()
+}
+
+// ---------- inputs ----------
+
+fn randn(rng: &mut StdRng) -> f64 {
+    let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+fn randn_matrix(rng: &mut StdRng, r: usize, c: usize) -> Array2<f64> {
+    Array2::from_shape_simple_fn((r, c), || randn(rng))
+}
+
+fn unit_directions(rng: &mut StdRng, p: usize, dim: usize) -> Array2<f64> {
+    let mut d = randn_matrix(rng, p, dim);
+    for mut row in d.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    d
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    Relu,
+    Leaky(f64),
+    Abs,
+    Maxout(usize),
+}
+
+/// A random MLP with the given widths and activation between dense layers.
+fn mlp(seed: u64, widths: &[usize], act: Act) -> Network {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut b = Network::builder(widths[0]);
+    for (k, pair) in widths.windows(2).enumerate() {
+        let last = k + 2 == widths.len();
+        let out = match act {
+            Act::Maxout(g) if !last => pair[1] * g,
+            _ => pair[1],
+        };
+        let w = randn_matrix(&mut rng, out, pair[0]) / (pair[0] as f64).sqrt();
+        let bias = Array1::from_shape_simple_fn(out, || 0.1 * randn(&mut rng));
+        b = b.dense(w, bias).unwrap();
+        if !last {
+            b = match act {
+                Act::Relu => b.relu(),
+                Act::Leaky(a) => b.leaky_relu(a),
+                Act::Abs => b.abs(),
+                Act::Maxout(g) => b.maxout(g),
+            };
+        }
+    }
+    b.build().unwrap()
+}
+
+/// Max pooling on a 2 x 6 x 6 image input, then an MLP (all GPU-capable;
+/// pooling is not counted by local complexity).
+fn pooled(seed: u64) -> Network {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let pool = Pool2d {
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [1, 1],
+        count_include_pad: true,
+    };
+    let b = Network::builder_image(2, 6, 6)
+        .max_pool2d(pool)
+        .unwrap()
+        .flatten();
+    let width = b.shape().len();
+    b.dense(randn_matrix(&mut rng, 9, width), Array1::zeros(9))
+        .unwrap()
+        .relu()
+        .dense(randn_matrix(&mut rng, 3, 9), Array1::zeros(3))
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+/// A convolution and a residual block: the CUDA backend's CPU fallback.
+fn conv_residual(seed: u64) -> Network {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let weight = Array4::from_shape_simple_fn((3, 1, 3, 3), || randn(&mut rng) / 3.0);
+    let conv = Conv2d::new(
+        weight,
+        Some(Array1::from_shape_simple_fn(3, || 0.1 * randn(&mut rng))),
+    );
+    let b = Network::builder_image(1, 5, 5)
+        .conv2d(conv)
+        .unwrap()
+        .relu()
+        .flatten();
+    let width = b.shape().len();
+    let w1 = randn_matrix(&mut rng, 8, width) / (width as f64).sqrt();
+    let w2 = randn_matrix(&mut rng, 8, 8) / 8f64.sqrt();
+    let w3 = randn_matrix(&mut rng, 2, 8);
+    b.dense(w1, Array1::zeros(8))
+        .unwrap()
+        .residual(|r| r.dense(w2, Array1::zeros(8)).map(|r| r.leaky_relu(0.2)))
+        .unwrap()
+        .dense(w3, Array1::zeros(2))
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+struct Case {
+    name: String,
+    net: Network,
+    points: Array2<f64>,
+    directions: Array2<f64>,
+    radius: f64,
+}
+
+fn random_case(name: &str, net: Network, n: usize, seed: u64) -> Case {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let d = net.input_dim();
+    Case {
+        name: name.to_string(),
+        points: randn_matrix(&mut rng, n, d),
+        directions: unit_directions(&mut rng, 5, d),
+        radius: 0.2,
+        net,
+    }
+}
+
+fn vector_case(dir: &Path, points_file: &str, seed: u64) -> Case {
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    let net = Network::from_npz(dir.join("net.npz")).unwrap();
+    let points = load2(&dir.join(points_file));
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (directions, radius) = if dir.join("directions.npy").exists() {
+        let radius = json(&dir.join("expected.json"))["radius"].as_f64().unwrap();
+        (load2(&dir.join("directions.npy")), radius)
+    } else {
+        (unit_directions(&mut rng, 4, net.input_dim()), 0.1)
+    };
+    Case {
+        name,
+        net,
+        points,
+        directions,
+        radius,
+    }
+}
+
+fn all_cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    for dir in cases("forward") {
+        out.push(vector_case(&dir, "points.npy", 1));
+    }
+    for dir in cases("lc") {
+        out.push(vector_case(&dir, "points.npy", 2));
+    }
+    for dir in cases("scales") {
+        out.push(vector_case(&dir, "z.npy", 3));
+    }
+    out.push(random_case(
+        "relu 6-32-32-3",
+        mlp(10, &[6, 32, 32, 3], Act::Relu),
+        41,
+        11,
+    ));
+    out.push(random_case(
+        "leaky 5-17-9-4",
+        mlp(12, &[5, 17, 9, 4], Act::Leaky(0.05)),
+        23,
+        13,
+    ));
+    out.push(random_case(
+        "abs 4-12-12-2",
+        mlp(14, &[4, 12, 12, 2], Act::Abs),
+        19,
+        15,
+    ));
+    out.push(random_case(
+        "maxout 7-10-6-3",
+        mlp(16, &[7, 10, 6, 3], Act::Maxout(3)),
+        29,
+        17,
+    ));
+    // More outputs than inputs: the CUDA backend's forward-mode Jacobians.
+    out.push(random_case(
+        "maxout 2-8-6-5",
+        mlp(22, &[2, 8, 6, 5], Act::Maxout(2)),
+        17,
+        23,
+    ));
+    out.push(random_case(
+        "abs 3-9-9-6",
+        mlp(24, &[3, 9, 9, 6], Act::Abs),
+        15,
+        25,
+    ));
+    out.push(random_case("max pool", pooled(18), 13, 19));
+    out.push(random_case("conv + residual", conv_residual(20), 11, 21));
+    out
+}
+
+// ---------- comparisons ----------
+
+fn close2(what: &str, got: ArrayView2<f64>, want: ArrayView2<f64>) {
+    assert_eq!(got.dim(), want.dim(), "{what}: shapes");
+    let (g, w): (Vec<f64>, Vec<f64>) = (got.iter().copied().collect(), want.iter().copied().collect());
+    assert_close(what, &g, &w, RTOL);
+}
+
+fn close3(what: &str, got: &Array3<f64>, want: &Array3<f64>) {
+    assert_eq!(got.dim(), want.dim(), "{what}: shapes");
+    assert_close(what, got.as_slice().unwrap(), want.as_slice().unwrap(), RTOL);
+}
+
+#[test]
+fn forward_agrees_across_backends() {
+    let cases = all_cases();
+    let reference = reference();
+    for (label, backend) in labelled() {
+        for case in &cases {
+            let what = format!("{label} forward {}", case.name);
+            let want = reference
+                .forward(&case.net, case.points.view(), Keep::PreActivations)
+                .unwrap();
+            let got = backend
+                .forward(&case.net, case.points.view(), Keep::PreActivations)
+                .unwrap();
+            close2(
+                &format!("{what} outputs"),
+                got.outputs.view(),
+                want.outputs.view(),
+            );
+            assert_eq!(got.patterns, want.patterns, "{what} patterns");
+            let (gp, wp) = (got.pre_activations.unwrap(), want.pre_activations.unwrap());
+            assert_eq!(gp.len(), wp.len(), "{what} pre-activation layers");
+            for (l, (g, w)) in gp.iter().zip(&wp).enumerate() {
+                close2(&format!("{what} pre-activations {l}"), g.view(), w.view());
+            }
+            let outputs_only = backend
+                .forward(&case.net, case.points.view(), Keep::Outputs)
+                .unwrap();
+            assert!(outputs_only.patterns.is_none() && outputs_only.pre_activations.is_none());
+            close2(
+                &format!("{what} outputs only"),
+                outputs_only.outputs.view(),
+                want.outputs.view(),
+            );
+            let patterns = backend
+                .forward(&case.net, case.points.view(), Keep::Patterns)
+                .unwrap();
+            assert_eq!(patterns.patterns, want.patterns, "{what} Keep::Patterns");
+            assert!(patterns.pre_activations.is_none());
+        }
+    }
+}
+
+#[test]
+fn jacobians_agree_across_backends() {
+    let cases = all_cases();
+    let reference = reference();
+    for (label, backend) in labelled() {
+        for case in &cases {
+            let what = format!("{label} jacobians {}", case.name);
+            let want = reference.jacobians(&case.net, case.points.view()).unwrap();
+            let got = backend.jacobians(&case.net, case.points.view()).unwrap();
+            close2(
+                &format!("{what} outputs"),
+                got.outputs.view(),
+                want.outputs.view(),
+            );
+            assert_eq!(got.patterns, want.patterns, "{what} patterns");
+            close3(&what, &got.jacobians, &want.jacobians);
+        }
+    }
+}
+
+#[test]
+fn reference_jacobians_match_the_shared_vectors() {
+    // The reference itself, against independently computed local maps.
+    for dir in cases("forward") {
+        let case = vector_case(&dir, "points.npy", 0);
+        let want = common::load3(&dir.join("jacobians.npy"));
+        let got = reference().jacobians(&case.net, case.points.view()).unwrap();
+        close3(
+            &format!("{} jacobians vs vectors", case.name),
+            &got.jacobians,
+            &want,
+        );
+    }
+}
+
+#[test]
+fn sign_changes_agree_across_backends() {
+    let cases = all_cases();
+    let reference = reference();
+    for (label, backend) in labelled() {
+        for case in &cases {
+            for count_output in [false, true] {
+                let hood = Neighbourhood {
+                    directions: case.directions.view(),
+                    radius: case.radius,
+                    count_output,
+                };
+                let want = reference
+                    .sign_changes(&case.net, case.points.view(), hood)
+                    .unwrap();
+                let got = backend.sign_changes(&case.net, case.points.view(), hood).unwrap();
+                assert_eq!(
+                    got, want,
+                    "{label} sign changes {} (output {count_output})",
+                    case.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn reference_sign_changes_match_the_lc_vectors() {
+    for dir in cases("lc") {
+        let case = vector_case(&dir, "points.npy", 0);
+        let expected = json(&dir.join("expected.json"));
+        for (key, count_output) in [("with_output_layer", true), ("hidden_only", false)] {
+            let hood = Neighbourhood {
+                directions: case.directions.view(),
+                radius: case.radius,
+                count_output,
+            };
+            let got = reference()
+                .sign_changes(&case.net, case.points.view(), hood)
+                .unwrap();
+            let want: Vec<Vec<u32>> = expected[key]["per_layer"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    row.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_u64().unwrap() as u32)
+                        .collect()
+                })
+                .collect();
+            let got: Vec<Vec<u32>> = got.outer_iter().map(|r| r.to_vec()).collect();
+            assert_eq!(got, want, "{} {key}", case.name);
+        }
+    }
+}
+
+/// Block weights `diag(p) - p p^T` of the softmax of each block of outputs,
+/// the weights LES uses.
+fn softmax_weights(outputs: &Array2<f64>, l: usize, v: usize) -> Array4<f64> {
+    let n = outputs.nrows();
+    let mut w = Array4::zeros((n, l, v, v));
+    for i in 0..n {
+        for t in 0..l {
+            let logits = outputs.row(i).slice(ndarray::s![t * v..(t + 1) * v]).to_owned();
+            let top = logits.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            let e = logits.mapv(|z| (z - top).exp());
+            let p = &e / e.sum();
+            for a in 0..v {
+                for b in 0..v {
+                    w[[i, t, a, b]] = f64::from(u8::from(a == b)) * p[a] - p[a] * p[b];
+                }
+            }
+        }
+    }
+    w
+}
+
+/// A plain reference of the blockwise Gram reduction.
+fn gram_reference(jac: &Array3<f64>, weights: &Array4<f64>) -> Array3<f64> {
+    let (n, _, d) = jac.dim();
+    let (_, l, v, _) = weights.dim();
+    let mut g = Array3::zeros((n, d, d));
+    for i in 0..n {
+        for t in 0..l {
+            for a in 0..v {
+                for b in 0..v {
+                    let m = weights[[i, t, a, b]];
+                    for r in 0..d {
+                        for c in 0..d {
+                            g[[i, r, c]] += jac[[i, t * v + a, r]] * m * jac[[i, t * v + b, c]];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    g
+}
+
+#[test]
+fn gram_agrees_across_backends() {
+    let reference = reference();
+    let mut inputs = Vec::new();
+    for dir in cases("scales") {
+        let case = vector_case(&dir, "z.npy", 0);
+        let expected = json(&dir.join("expected.json"));
+        let l = expected["seq_len"].as_u64().unwrap() as usize;
+        let v = expected["vocab"].as_u64().unwrap() as usize;
+        let jb = reference.jacobians(&case.net, case.points.view()).unwrap();
+        let weights = softmax_weights(&jb.outputs, l, v);
+        inputs.push((case.name, jb.jacobians, weights));
+    }
+    let mut rng = StdRng::seed_from_u64(99);
+    for (n, l, v, d) in [(3, 4, 5, 6), (1, 1, 1, 1), (0, 2, 3, 4), (5, 3, 2, 7)] {
+        let jac = Array3::from_shape_simple_fn((n, l * v, d), || randn(&mut rng));
+        let weights = Array4::from_shape_simple_fn((n, l, v, v), || randn(&mut rng));
+        inputs.push((format!("random {n}x{l}x{v}x{d}"), jac, weights));
+    }
+    let backends = labelled();
+    for (name, jac, weights) in &inputs {
+        let want = reference.gram(jac.view(), weights.view()).unwrap();
+        close3(
+            &format!("reference gram {name}"),
+            &want,
+            &gram_reference(jac, weights),
+        );
+        for (label, backend) in &backends {
+            let got = backend.gram(jac.view(), weights.view()).unwrap();
+            close3(&format!("{label} gram {name}"), &got, &want);
+        }
+    }
+}
+
+#[test]
+fn hyperplane_signs_agree_across_backends() {
+    let reference = reference();
+    let mut rng = StdRng::seed_from_u64(5);
+    // Integer data: many points lie exactly on hyperplanes (sign 0).
+    let (k, dim, n) = (9, 4, 37);
+    let a = Array2::from_shape_simple_fn((k, dim), || f64::from(rng.random_range(-3i32..=3)));
+    let c = Array1::from_shape_simple_fn(k, || f64::from(rng.random_range(-4i32..=4)));
+    let points = Array2::from_shape_simple_fn((n, dim), || f64::from(rng.random_range(-2i32..=2)));
+    let want = reference
+        .hyperplane_signs(a.view(), c.view(), points.view(), cpwl::tol::TOL_SIGN_REL)
+        .unwrap();
+    for i in 0..n {
+        for j in 0..k {
+            let exact: f64 = a.row(j).dot(&points.row(i)) + c[j];
+            assert_eq!(
+                f64::from(want[[i, j]]),
+                exact.signum() * f64::from(u8::from(exact != 0.0))
+            );
+        }
+    }
+    assert!(
+        want.iter().any(|&s| s == 0),
+        "the integer data puts some points on planes"
+    );
+    let random_a = randn_matrix(&mut rng, 13, 6);
+    let random_c = Array1::from_shape_simple_fn(13, || randn(&mut rng));
+    let random_points = randn_matrix(&mut rng, 50, 6);
+    let inputs = [
+        (a.clone(), c.clone(), points.clone(), cpwl::tol::TOL_SIGN_REL),
+        (random_a.clone(), random_c.clone(), random_points.clone(), 1e-12),
+        (random_a.clone(), random_c.clone(), random_points.clone(), 0.3),
+        (random_a, random_c, Array2::zeros((0, 6)), 1e-12),
+    ];
+    for (label, backend) in labelled() {
+        for (i, (a, c, p, tol)) in inputs.iter().enumerate() {
+            let want = reference
+                .hyperplane_signs(a.view(), c.view(), p.view(), *tol)
+                .unwrap();
+            let got = backend
+                .hyperplane_signs(a.view(), c.view(), p.view(), *tol)
+                .unwrap();
+            assert_eq!(got, want, "{label} hyperplane signs, input {i}");
+        }
+    }
+}
+
+#[test]
+fn empty_batches_and_bad_shapes_behave_alike() {
+    let net = mlp(1, &[3, 5, 2], Act::Relu);
+    let empty = Array2::<f64>::zeros((0, 3));
+    let wrong = Array2::<f64>::zeros((2, 4));
+    let dirs = Array2::<f64>::eye(3);
+    let bad_dirs = Array2::<f64>::eye(4);
+    for (label, backend) in labelled() {
+        let f = backend.forward(&net, empty.view(), Keep::PreActivations).unwrap();
+        assert_eq!(f.outputs.dim(), (0, 2), "{label}");
+        assert_eq!(f.patterns.unwrap().dim(), (0, 5), "{label}");
+        let j = backend.jacobians(&net, empty.view()).unwrap();
+        assert_eq!(j.jacobians.dim(), (0, 2, 3), "{label}");
+        let hood = Neighbourhood {
+            directions: dirs.view(),
+            radius: 0.1,
+            count_output: true,
+        };
+        assert_eq!(
+            backend.sign_changes(&net, empty.view(), hood).unwrap().dim(),
+            (0, 2)
+        );
+        assert!(matches!(
+            backend.forward(&net, wrong.view(), Keep::Outputs),
+            Err(cpwl::Error::Shape { .. })
+        ));
+        assert!(matches!(
+            backend.jacobians(&net, wrong.view()),
+            Err(cpwl::Error::Shape { .. })
+        ));
+        let bad = Neighbourhood {
+            directions: bad_dirs.view(),
+            ..hood
+        };
+        assert!(matches!(
+            backend.sign_changes(&net, Array2::zeros((1, 3)).view(), bad),
+            Err(cpwl::Error::Shape { .. })
+        ));
+        let jac = Array3::<f64>::zeros((2, 6, 3));
+        assert!(matches!(
+            backend.gram(jac.view(), Array4::zeros((2, 4, 2, 2)).view()),
+            Err(cpwl::Error::Shape { .. })
+        ));
+        assert!(matches!(
+            backend.hyperplane_signs(
+                Array2::zeros((2, 3)).view(),
+                Array1::zeros(3).view(),
+                wrong.view(),
+                0.0
+            ),
+            Err(cpwl::Error::Shape { .. })
+        ));
+        let mut nan = Array2::<f64>::zeros((1, 3));
+        nan[[0, 1]] = f64::NAN;
+        assert!(matches!(
+            backend.forward(&net, nan.view(), Keep::Outputs),
+            Err(cpwl::Error::NonFinite { .. })
+        ));
+    }
+}
