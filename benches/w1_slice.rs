@@ -19,7 +19,8 @@ const HALF_WIDTH_1E5: f64 = 30.0;
 fn bench(c: &mut Criterion) {
     let net = common::he_mlp(&[784, 200, 200, 200, 10], 0);
     let points = common::uniform_points(3, 784, 1);
-    let plane = Plane::through(points.row(0), points.row(1), points.row(2)).expect("three points in general position");
+    let plane = Plane::through(points.row(0), points.row(1), points.row(2))
+        .expect("three points in general position");
     let opts = EnumOptions {
         method: Method::PlaneSplit,
         ..Default::default()
@@ -37,7 +38,9 @@ fn bench(c: &mut Criterion) {
             part.stats().elapsed
         );
         group.throughput(Throughput::Elements(part.len() as u64));
-        group.bench_function(format!("half_width_{h}"), |b| b.iter(|| enumerate(&net, &domain, &opts).unwrap()));
+        group.bench_function(format!("half_width_{h}"), |b| {
+            b.iter(|| enumerate(&net, &domain, &opts).unwrap())
+        });
     }
     group.finish();
 }

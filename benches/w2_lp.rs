@@ -35,7 +35,9 @@ fn bench(c: &mut Criterion) {
             s.elapsed
         );
         group.throughput(Throughput::Elements(part.len() as u64));
-        group.bench_function(format!("d{d}_h{h}"), |b| b.iter(|| enumerate(&net, &domain, &opts).unwrap()));
+        group.bench_function(format!("d{d}_h{h}"), |b| {
+            b.iter(|| enumerate(&net, &domain, &opts).unwrap())
+        });
     }
     group.finish();
 }

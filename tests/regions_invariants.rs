@@ -38,7 +38,14 @@ fn vector(rng: &mut StdRng, n: usize, scale: f64) -> Array1<f64> {
 
 /// A random MLP on `input` inputs with the given hidden widths and outputs;
 /// `residual` wraps every hidden layer after the first in a residual block.
-fn random_net(seed: u64, input: usize, hidden: &[usize], outputs: usize, act: Act, residual: bool) -> Network {
+fn random_net(
+    seed: u64,
+    input: usize,
+    hidden: &[usize],
+    outputs: usize,
+    act: Act,
+    residual: bool,
+) -> Network {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut b = Network::builder(input);
     let mut width = input;
@@ -80,7 +87,12 @@ fn split(net: &Network, domain: &Domain) -> Partition {
 }
 
 fn acts() -> impl Strategy<Value = Act> {
-    prop_oneof![Just(Act::Relu), Just(Act::Leaky), Just(Act::Abs), Just(Act::Maxout)]
+    prop_oneof![
+        Just(Act::Relu),
+        Just(Act::Leaky),
+        Just(Act::Abs),
+        Just(Act::Maxout)
+    ]
 }
 
 /// A 2-D domain of a network on `input` inputs: a box when `input == 2`,
@@ -92,7 +104,11 @@ fn domain_for(seed: u64, input: usize, triangle: bool) -> Domain {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let x: Vec<Array1<f64>> = (0..3).map(|_| vector(&mut rng, input, 1.0)).collect();
     let plane = Plane::through(x[0].view(), x[1].view(), x[2].view()).unwrap();
-    let window = if triangle { Window::triangle() } else { Window::square(1.5) };
+    let window = if triangle {
+        Window::triangle()
+    } else {
+        Window::square(1.5)
+    };
     Domain::plane(plane, window)
 }
 
@@ -115,21 +131,41 @@ fn interior_points(vertices: &[[f64; 2]], rng: &mut StdRng, n: usize) -> Vec<[f6
 
 fn check_invariants(net: &Network, domain: &Domain, part: &Partition) -> Result<(), TestCaseError> {
     let area = domain.volume().unwrap();
-    prop_assert!((part.total_volume() - area).abs() <= 1e-9 * area, "areas {} vs {area}", part.total_volume());
+    prop_assert!(
+        (part.total_volume() - area).abs() <= 1e-9 * area,
+        "areas {} vs {area}",
+        part.total_volume()
+    );
     let mut rng = StdRng::seed_from_u64(7);
     for (i, r) in part.regions().iter().enumerate() {
         let centre = domain.to_input(r.center());
-        prop_assert_eq!(&net.pattern(centre.view()).unwrap(), r.pattern(), "centre pattern of region {}", i);
+        prop_assert_eq!(
+            &net.pattern(centre.view()).unwrap(),
+            r.pattern(),
+            "centre pattern of region {}",
+            i
+        );
         for y in interior_points(r.polygon().unwrap(), &mut rng, 3) {
             let x = domain.to_input(array![y[0], y[1]].view());
             let want = net.forward(x.view()).unwrap();
             let got = r.affine().a.dot(&array![y[0], y[1]]) + &r.affine().b;
             for (g, w) in got.iter().zip(&want) {
-                prop_assert!((g - w).abs() <= 1e-9 * (1.0 + w.abs()), "affine map of region {}: {} vs {}", i, g, w);
+                prop_assert!(
+                    (g - w).abs() <= 1e-9 * (1.0 + w.abs()),
+                    "affine map of region {}: {} vs {}",
+                    i,
+                    g,
+                    w
+                );
             }
         }
         for &j in r.neighbors() {
-            prop_assert!(part.regions()[j].neighbors().contains(&i), "adjacency not symmetric: {} {}", i, j);
+            prop_assert!(
+                part.regions()[j].neighbors().contains(&i),
+                "adjacency not symmetric: {} {}",
+                i,
+                j
+            );
             prop_assert_ne!(r.pattern(), part.regions()[j].pattern());
         }
     }
@@ -157,13 +193,23 @@ fn check_grid(net: &Network, domain: &Domain, part: &Partition) -> Result<(), Te
             match part.find(&pattern) {
                 Some(i) => {
                     let r = &part.regions()[i];
-                    prop_assert!(r.polytope().contains(y.view(), 1e-9), "grid point {:?} outside its region {}", p, i);
+                    prop_assert!(
+                        r.polytope().contains(y.view(), 1e-9),
+                        "grid point {:?} outside its region {}",
+                        p,
+                        i
+                    );
                 }
                 None => {
                     let i = part.locate(y.view());
                     prop_assert!(i.is_some(), "grid point {:?} not located", p);
                     let slack = -part.regions()[i.unwrap()].polytope().max_violation(y.view());
-                    prop_assert!(slack <= 1e-9, "grid point {:?} has no region but is {} inside", p, slack);
+                    prop_assert!(
+                        slack <= 1e-9,
+                        "grid point {:?} has no region but is {} inside",
+                        p,
+                        slack
+                    );
                 }
             }
         }
@@ -258,7 +304,11 @@ fn lines_net(lines: &[[f64; 3]], leaky: bool) -> Network {
     let w = Array2::from_shape_fn((n, 2), |(i, j)| lines[i][j]);
     let b = Array1::from_shape_fn(n, |i| lines[i][2]);
     let hidden = Network::builder(2).dense(w, b).unwrap();
-    let hidden = if leaky { hidden.leaky_relu(0.2) } else { hidden.relu() };
+    let hidden = if leaky {
+        hidden.leaky_relu(0.2)
+    } else {
+        hidden.relu()
+    };
     let out = Array2::from_shape_fn((1, n), |(_, j)| 1.0 + 0.1 * j as f64);
     hidden.dense(out, array![0.0]).unwrap().build().unwrap()
 }
@@ -272,14 +322,23 @@ fn check_degenerate(net: &Network, expected: usize) {
     assert_eq!(patterns(&s), patterns(&w), "pattern sets");
     assert_eq!(s.adjacency(), w.adjacency(), "adjacency");
     assert_eq!(s.len(), expected, "region count");
-    assert!((s.total_volume() - 4.0).abs() < 1e-12, "area {}", s.total_volume());
+    assert!(
+        (s.total_volume() - 4.0).abs() < 1e-12,
+        "area {}",
+        s.total_volume()
+    );
     check_invariants(net, &domain, &s).unwrap();
 }
 
 #[test]
 fn lines_through_vertices_cut_cleanly() {
     // Both diagonals pass through two corners each; with the axes: 8 sectors.
-    let lines = [[1.0, -1.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+    let lines = [
+        [1.0, -1.0, 0.0],
+        [1.0, 1.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+    ];
     check_degenerate(&lines_net(&lines, false), 8);
     // A line touching only the corner (1, 1) splits nothing.
     let touch = [[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]];
@@ -289,7 +348,12 @@ fn lines_through_vertices_cut_cleanly() {
 #[test]
 fn lines_along_window_edges_split_nothing() {
     // x = 1, y = -1 and x = -1 run along edges; x = 0 cuts.
-    let lines = [[1.0, 0.0, -1.0], [0.0, 1.0, 1.0], [-1.0, 0.0, -1.0], [1.0, 0.0, 0.0]];
+    let lines = [
+        [1.0, 0.0, -1.0],
+        [0.0, 1.0, 1.0],
+        [-1.0, 0.0, -1.0],
+        [1.0, 0.0, 0.0],
+    ];
     let net = lines_net(&lines, true);
     check_degenerate(&net, 2);
     let part = split(&net, &Domain::cube(2, -1.0, 1.0));
@@ -303,7 +367,13 @@ fn lines_along_window_edges_split_nothing() {
 #[test]
 fn duplicate_and_coincident_units_add_no_regions() {
     // Unit 1 repeats unit 0, unit 2 is twice it, unit 3 is its negation.
-    let lines = [[1.0, 2.0, 0.3], [1.0, 2.0, 0.3], [2.0, 4.0, 0.6], [-1.0, -2.0, -0.3], [1.0, -1.0, 0.1]];
+    let lines = [
+        [1.0, 2.0, 0.3],
+        [1.0, 2.0, 0.3],
+        [2.0, 4.0, 0.6],
+        [-1.0, -2.0, -0.3],
+        [1.0, -1.0, 0.1],
+    ];
     let net = lines_net(&lines, true);
     check_degenerate(&net, 4);
     let part = split(&net, &Domain::cube(2, -1.0, 1.0));
@@ -384,7 +454,12 @@ fn limits_stop_with_a_partial_partition() {
         threads: Some(1),
         ..Default::default()
     });
-    assert!(partial.len() > 5 && partial.len() < full.len(), "{} of {}", partial.len(), full.len());
+    assert!(
+        partial.len() > 5 && partial.len() < full.len(),
+        "{} of {}",
+        partial.len(),
+        full.len()
+    );
     assert!(partial.regions().iter().all(|r| full.find(r.pattern()).is_some()));
     let cancelled = limited(EnumOptions {
         method: Method::PlaneSplit,

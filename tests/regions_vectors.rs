@@ -160,8 +160,16 @@ fn splitter_matches_slice_vectors() {
         let p2 = &case.expected["partition2d"];
         let part = split_slice(&case);
         let id = &case.id;
-        assert_eq!(part.len() as u64, p2["region_count"].as_u64().unwrap(), "{id} region count");
-        assert_eq!(pattern_hash(&part), p2["pattern_hash"].as_str().unwrap(), "{id} pattern hash");
+        assert_eq!(
+            part.len() as u64,
+            p2["region_count"].as_u64().unwrap(),
+            "{id} region count"
+        );
+        assert_eq!(
+            pattern_hash(&part),
+            p2["pattern_hash"].as_str().unwrap(),
+            "{id} pattern hash"
+        );
         assert_eq!(part.rejected_thin(), 0, "{id} thin cells");
         assert_rel(
             &format!("{id} area"),
@@ -224,7 +232,12 @@ fn splitter_agrees_with_lp_walk_on_small_slices() {
             .unwrap()
         };
         let (split, walk) = (run(Method::PlaneSplit), run(Method::Lp));
-        let patterns = |p: &Partition| p.regions().iter().map(|r| r.pattern().clone()).collect::<Vec<_>>();
+        let patterns = |p: &Partition| {
+            p.regions()
+                .iter()
+                .map(|r| r.pattern().clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(patterns(&split), patterns(&walk), "{} pattern sets", case.id);
         assert_eq!(split.adjacency(), walk.adjacency(), "{} adjacency", case.id);
     }

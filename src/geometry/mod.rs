@@ -11,7 +11,7 @@ pub(crate) mod predicates;
 pub use domain::Domain;
 pub(crate) use incircle::largest_inscribed_circle;
 pub(crate) use plane::signed_area;
-pub(crate) use polygon::cut_piece;
 pub use plane::{Plane, Window};
+pub(crate) use polygon::cut_piece;
 pub use polygon::{ConvexPolygon, Split};
 pub use polytope::Polytope;

@@ -187,8 +187,7 @@ impl ConvexPolygon {
     /// it has no area.
     fn piece(&self, values: &[(f64, Sign)], keep: Sign) -> Option<ConvexPolygon> {
         let tags = vec![(); self.vertices.len()];
-        cut_piece(&self.vertices, &tags, values, keep, ())
-            .map(|(vertices, _)| ConvexPolygon { vertices })
+        cut_piece(&self.vertices, &tags, values, keep, ()).map(|(vertices, _)| ConvexPolygon { vertices })
     }
 }
 
@@ -220,7 +219,10 @@ pub(crate) fn cut_piece<T: Copy>(
             out_tags.push(if along_line { cut_tag } else { tags[k] });
         }
         if values[k].1.opposes(values[next].1) {
-            out.push(crossing((vertices[k], values[k].0), (vertices[next], values[next].0)));
+            out.push(crossing(
+                (vertices[k], values[k].0),
+                (vertices[next], values[next].0),
+            ));
             out_tags.push(if next_dropped { cut_tag } else { tags[k] });
         }
     }

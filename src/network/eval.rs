@@ -280,7 +280,12 @@ pub(crate) fn affine_blocks(layer: &Layer, h: ArrayView2<f64>, blocks: Blocks) -
 
 /// Applies a step that adds no pattern units (affine, push or add a skip path)
 /// to blocks of affine rows; `skips` is the stack of saved skip paths.
-pub(crate) fn carry(step: &Step<'_>, h: Array2<f64>, skips: &mut Vec<Array2<f64>>, blocks: Blocks) -> Array2<f64> {
+pub(crate) fn carry(
+    step: &Step<'_>,
+    h: Array2<f64>,
+    skips: &mut Vec<Array2<f64>>,
+    blocks: Blocks,
+) -> Array2<f64> {
     match *step {
         Step::Affine(layer) => affine_blocks(layer, h.view(), blocks),
         Step::PushSkip(projection) => {
@@ -291,19 +296,29 @@ pub(crate) fn carry(step: &Step<'_>, h: Array2<f64>, skips: &mut Vec<Array2<f64>
             h
         }
         Step::AddSkip => h + skips.pop().expect("every AddSkip follows its PushSkip"),
-        Step::TwoPiece { .. } | Step::Max { .. } => unreachable!("carry() is only called on steps without units"),
+        Step::TwoPiece { .. } | Step::Max { .. } => {
+            unreachable!("carry() is only called on steps without units")
+        }
     }
 }
 
 /// Applies a nonlinearity to blocks of affine rows with frozen choices:
 /// `choices` has one row per block and one column per unit (the piece of a
 /// two-piece unit, the window position of a max unit's arg-max).
-pub(crate) fn choose(step: &Step<'_>, mut h: Array2<f64>, blocks: Blocks, choices: ArrayView2<u8>) -> Array2<f64> {
+pub(crate) fn choose(
+    step: &Step<'_>,
+    mut h: Array2<f64>,
+    blocks: Blocks,
+    choices: ArrayView2<u8>,
+) -> Array2<f64> {
     match *step {
         Step::TwoPiece { act, .. } => {
             let slopes = act.slopes();
             let mut factors = Array1::zeros(choices.ncols());
-            for (mut rows, c) in h.axis_chunks_iter_mut(Axis(0), blocks.block).zip(choices.outer_iter()) {
+            for (mut rows, c) in h
+                .axis_chunks_iter_mut(Axis(0), blocks.block)
+                .zip(choices.outer_iter())
+            {
                 factors.zip_mut_with(&c, |f, &piece| *f = slopes[piece as usize]);
                 for mut row in rows.outer_iter_mut() {
                     row *= &factors;

@@ -23,7 +23,10 @@ static FONT: &[u8] = include_bytes!("DejaVuSansMono.ttf");
 pub(crate) fn ensure_registered() -> Result<()> {
     static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     REGISTERED
-        .get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).map_err(|_| "cannot parse the embedded font".to_string()))
+        .get_or_init(|| {
+            register_font(FAMILY, FontStyle::Normal, FONT)
+                .map_err(|_| "cannot parse the embedded font".to_string())
+        })
         .clone()
         .map_err(|reason| Error::invalid("font", reason))
 }

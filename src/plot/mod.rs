@@ -202,15 +202,22 @@ const PALETTE: [Rgb; 10] = [
 /// FNV-1a over the pattern's text: a colour seed that is stable across runs
 /// and platforms.
 fn pattern_hash(r: &crate::regions::Region) -> u64 {
-    r.pattern().to_string().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    r.pattern()
+        .to_string()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 fn region_color(r: &crate::regions::Region, fill: Fill) -> RGBColor {
     let h = pattern_hash(r);
     match fill {
-        Fill::Pattern => RGBColor((h >> 8) as u8 / 2 + 96, (h >> 24) as u8 / 2 + 96, (h >> 40) as u8 / 2 + 96),
+        Fill::Pattern => RGBColor(
+            (h >> 8) as u8 / 2 + 96,
+            (h >> 24) as u8 / 2 + 96,
+            (h >> 40) as u8 / 2 + 96,
+        ),
         Fill::Class => {
             let base = PALETTE[predicted_class(r) % PALETTE.len()];
             // Lighten towards white by 35 % to 65 %, varied per region.
@@ -277,7 +284,11 @@ fn draw<DB: DrawingBackend>(
         chart.draw_series(std::iter::once(Circle::new(at, 6, rgb(p.color).filled())))?;
         chart.draw_series(std::iter::once(Circle::new(at, 6, BLACK.stroke_width(1))))?;
         // The label sits a little right of and above the marker (pixels).
-        let label = Text::new(p.label.clone(), (9, -22), (font::FAMILY, 18).into_font().color(&BLACK));
+        let label = Text::new(
+            p.label.clone(),
+            (9, -22),
+            (font::FAMILY, 18).into_font().color(&BLACK),
+        );
         chart.draw_series(std::iter::once(EmptyElement::at(at) + label))?;
     }
     root.present()

@@ -37,9 +37,17 @@ struct EdgeSpan {
 pub(crate) fn link_neighbors(regions: &mut [Region], diameter: f64, parallel: bool) {
     let eps = TOL_SHARED_EDGE_REL * diameter;
     let mut edges: Vec<EdgeSpan> = if parallel {
-        regions.par_iter().enumerate().flat_map_iter(|(i, r)| spans(i, r)).collect()
+        regions
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(i, r)| spans(i, r))
+            .collect()
     } else {
-        regions.iter().enumerate().flat_map(|(i, r)| spans(i, r)).collect()
+        regions
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| spans(i, r))
+            .collect()
     };
     let order = |x: &EdgeSpan, y: &EdgeSpan| {
         x.key

@@ -255,7 +255,10 @@ fn piece_in_polygon(mut piece: BoundaryPiece, vertices: &[[f64; 2]]) -> Option<B
     let g = [piece.normal[0], piece.normal[1]];
     let radius = vertices.iter().map(|p| p[0].hypot(p[1])).fold(0.0, f64::max);
     let scale = g[0].hypot(g[1]) * radius + piece.offset.abs();
-    let signs: Vec<(f64, Sign)> = vertices.iter().map(|&p| line_sign(g, piece.offset, p, scale)).collect();
+    let signs: Vec<(f64, Sign)> = vertices
+        .iter()
+        .map(|&p| line_sign(g, piece.offset, p, scale))
+        .collect();
     let n = vertices.len();
     let on_line = |k: usize| signs[k].1 == Sign::Zero;
     if (0..n).all(on_line) {
@@ -320,7 +323,11 @@ fn clip_segment(ends: [[f64; 2]; 2], rows: &Polytope, first: usize) -> Option<[[
 
 /// The piece in a region of any dimension: nonempty when its largest ball
 /// within the tie hyperplane has a radius above `tol_radius` (one LP).
-fn piece_in_polytope(mut piece: BoundaryPiece, region: &Region, tol_radius: f64) -> Result<Option<BoundaryPiece>> {
+fn piece_in_polytope(
+    mut piece: BoundaryPiece,
+    region: &Region,
+    tol_radius: f64,
+) -> Result<Option<BoundaryPiece>> {
     let norm = piece.normal.dot(&piece.normal).sqrt();
     if norm == 0.0 {
         return Ok(None);
@@ -331,7 +338,9 @@ fn piece_in_polytope(mut piece: BoundaryPiece, region: &Region, tol_radius: f64)
     let c = region.center.view();
     let y0 = &c + &(&u * (beta - u.dot(&c)));
     let basis = complement_basis(&u);
-    let keep: Vec<usize> = (0..piece.polytope.len()).filter(|&r| Some(r) != on_facet).collect();
+    let keep: Vec<usize> = (0..piece.polytope.len())
+        .filter(|&r| Some(r) != on_facet)
+        .collect();
     let a = piece.polytope.a.select(ndarray::Axis(0), &keep);
     let rhs = piece.polytope.b.select(ndarray::Axis(0), &keep) - a.dot(&y0);
     let restricted = Polytope {
@@ -339,7 +348,10 @@ fn piece_in_polytope(mut piece: BoundaryPiece, region: &Region, tol_radius: f64)
         b: rhs,
     };
     let nonempty = if basis.ncols() == 0 {
-        restricted.b.iter().all(|&v| v >= -TOL_SIGN_REL * (1.0 + y0.dot(&y0).sqrt()))
+        restricted
+            .b
+            .iter()
+            .all(|&v| v >= -TOL_SIGN_REL * (1.0 + y0.dot(&y0).sqrt()))
     } else {
         chebyshev_ball(&restricted, "decision boundary piece")?.is_some_and(|(_, r)| r > tol_radius)
     };
@@ -428,7 +440,10 @@ mod tests {
         let part = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default()).unwrap();
         let boundary = part.decision_boundary().unwrap();
         assert_eq!(boundary.len(), 2);
-        assert!(boundary.pieces().iter().all(|p| p.on_facet() && p.weight() == 0.5));
+        assert!(boundary
+            .pieces()
+            .iter()
+            .all(|p| p.on_facet() && p.weight() == 0.5));
         assert!((boundary.total_measure().unwrap() - 2.0).abs() < 1e-12);
     }
 

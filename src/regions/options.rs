@@ -153,7 +153,9 @@ impl<'a> Watch<'a> {
     pub(crate) fn report(&self, regions: usize, pending: usize, force: bool) {
         let Some(cb) = &self.opts.progress else { return };
         let now = Instant::now();
-        let Ok(mut last) = self.last_report.lock() else { return };
+        let Ok(mut last) = self.last_report.lock() else {
+            return;
+        };
         if force || now.duration_since(*last) >= Duration::from_millis(100) {
             *last = now;
             cb(&EnumProgress {

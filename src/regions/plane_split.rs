@@ -93,7 +93,10 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
     if domain.dim() != 2 {
         return Err(Error::invalid(
             "method",
-            format!("plane splitting needs a 2-D domain, got dimension {}", domain.dim()),
+            format!(
+                "plane splitting needs a 2-D domain, got dimension {}",
+                domain.dim()
+            ),
         ));
     }
     let mut lp = LpStats::default();
@@ -109,7 +112,9 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         .collect();
     let run = Run {
         transposed,
-        layer_counts: (0..unit_step.iter().flatten().count()).map(|_| AtomicUsize::new(0)).collect(),
+        layer_counts: (0..unit_step.iter().flatten().count())
+            .map(|_| AtomicUsize::new(0))
+            .collect(),
         steps: program,
         unit_step,
         parallel: opts.threads != Some(1),
@@ -132,7 +137,11 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         lps_skipped: lp.lps_skipped,
         ..EnumStats::default()
     };
-    let counts = run.layer_counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let counts = run
+        .layer_counts
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
     let partition =
         Partition::assemble(regions, stats, domain.clone(), net.clone()).with_layer_counts(counts);
     run.watch.report(total, 0, true);
@@ -213,7 +222,10 @@ fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64; 2]>, Vec<
         let t = tag(i);
         let a = [t.line[0], t.line[1]];
         let scale = line_scale(a, t.line[2], max_coordinate(&vertices));
-        let signs: Vec<(f64, Sign)> = vertices.iter().map(|&p| line_sign(a, t.line[2], p, scale)).collect();
+        let signs: Vec<(f64, Sign)> = vertices
+            .iter()
+            .map(|&p| line_sign(a, t.line[2], p, scale))
+            .collect();
         if !signs.iter().any(|s| s.1 == Sign::Positive) {
             continue;
         }
@@ -234,7 +246,12 @@ fn corners_of(tags: &[EdgeTag]) -> Option<Vec<[f64; 2]>> {
         .map(|k| {
             let (p, q) = (tags[(k + n - 1) % n].line, tags[k].line);
             let det = p[0] * q[1] - p[1] * q[0];
-            (det != 0.0).then(|| [(-p[2] * q[1] + q[2] * p[1]) / det, (-p[0] * q[2] + q[0] * p[2]) / det])
+            (det != 0.0).then(|| {
+                [
+                    (-p[2] * q[1] + q[2] * p[1]) / det,
+                    (-p[0] * q[2] + q[0] * p[2]) / det,
+                ]
+            })
         })
         .collect()
 }
@@ -242,7 +259,10 @@ fn corners_of(tags: &[EdgeTag]) -> Option<Vec<[f64; 2]>> {
 /// The largest coordinate magnitude of the vertices: with it,
 /// [`line_scale`] bounds the terms of `a . p + c` at every vertex.
 fn max_coordinate(vertices: &[[f64; 2]]) -> f64 {
-    vertices.iter().map(|p| p[0].abs().max(p[1].abs())).fold(0.0, f64::max)
+    vertices
+        .iter()
+        .map(|p| p[0].abs().max(p[1].abs()))
+        .fold(0.0, f64::max)
 }
 
 impl Run<'_> {
@@ -342,7 +362,10 @@ impl Run<'_> {
             .enumerate()
             .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
             .collect();
-        let rows: Vec<usize> = parents.iter().flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2]).collect();
+        let rows: Vec<usize> = parents
+            .iter()
+            .flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2])
+            .collect();
         let cells: Vec<Cell> = children.into_iter().flatten().collect();
         let choices = Array2::from_shape_fn((cells.len(), len), |(i, j)| cells[i].pattern[offset + j]);
         let skips = batch.skips.iter().map(|m| m.select(Axis(0), &rows)).collect();
@@ -372,7 +395,12 @@ fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usi
         .enumerate()
         .map(|(child, &p)| {
             let reference = choices.row(first_child[p]);
-            choices.row(child).iter().zip(reference).filter(|(a, b)| a != b).count()
+            choices
+                .row(child)
+                .iter()
+                .zip(reference)
+                .filter(|(a, b)| a != b)
+                .count()
         })
         .sum();
     CORRECTION_COST * differing < (parents.len() - parent_count) * choices.ncols()
@@ -400,8 +428,15 @@ fn through_dense(
         first_child[p] = child;
     }
     let reference = choices.select(Axis(0), &first_child);
-    let base = affine_blocks(dense, choose(step, h.clone(), BLOCKS, reference.view()).view(), BLOCKS);
-    let rows: Vec<usize> = parents.iter().flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2]).collect();
+    let base = affine_blocks(
+        dense,
+        choose(step, h.clone(), BLOCKS, reference.view()).view(),
+        BLOCKS,
+    );
+    let rows: Vec<usize> = parents
+        .iter()
+        .flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2])
+        .collect();
     let mut out = base.select(Axis(0), &rows);
     for (child, &p) in parents.iter().enumerate() {
         let (own, refs) = (choices.row(child), reference.row(p));
@@ -540,7 +575,10 @@ fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<
 /// Where a cell lies relative to a line whose values at the vertices range
 /// over `[lo, hi]`: [`side_of`] without the per-vertex signs.
 fn side_of_range(lo: f64, hi: f64, scale: f64) -> Side {
-    match (classify(lo, scale) == Sign::Negative, classify(hi, scale) == Sign::Positive) {
+    match (
+        classify(lo, scale) == Sign::Negative,
+        classify(hi, scale) == Sign::Positive,
+    ) {
         (_, false) => Side::Negative,
         (false, true) => Side::Positive,
         (true, true) => Side::Both,
@@ -609,7 +647,9 @@ fn split_max(cell: &Cell, rows: ArrayView2<f64>, width: usize, cand: &[u32], off
         let mut next = Vec::with_capacity(pieces.len());
         for piece in &pieces {
             for (k, &tk) in taps.iter().enumerate().filter(|(_, &t)| t != NONE) {
-                if let Some((vertices, tags)) = winner_piece(piece, rows, taps, k, tk as usize, unit, &mut signs) {
+                if let Some((vertices, tags)) =
+                    winner_piece(piece, rows, taps, k, tk as usize, unit, &mut signs)
+                {
                     let mut pattern = piece.pattern.clone();
                     pattern[unit] = k as u8;
                     next.push(Cell {
@@ -668,7 +708,10 @@ fn winner_piece(
 /// into one row per line, its inscribed circle, polygon and area.
 fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
     let (vertices, tags) = merge_collinear(cell.vertices, cell.tags);
-    let rows: Vec<([f64; 2], f64)> = tags.iter().map(|t| ([t.line[0], t.line[1]], -t.line[2])).collect();
+    let rows: Vec<([f64; 2], f64)> = tags
+        .iter()
+        .map(|t| ([t.line[0], t.line[1]], -t.line[2]))
+        .collect();
     let (center, radius) = largest_inscribed_circle(&rows, &vertices);
     if radius <= tol_radius {
         return None;
@@ -778,9 +821,19 @@ mod tests {
         assert_eq!(winners, [0, 1]);
         for p in &pieces {
             assert_eq!(signed_area(&p.vertices), 2.0);
-            let cut = p.tags.iter().find(|t| matches!(t.source, RowSource::MaxRival { .. })).unwrap();
+            let cut = p
+                .tags
+                .iter()
+                .find(|t| matches!(t.source, RowSource::MaxRival { .. }))
+                .unwrap();
             let expected = if p.pattern[0] == 0 { 1 } else { 0 };
-            assert_eq!(cut.source, RowSource::MaxRival { unit: 0, rival: expected });
+            assert_eq!(
+                cut.source,
+                RowSource::MaxRival {
+                    unit: 0,
+                    rival: expected
+                }
+            );
         }
     }
 }
