@@ -378,18 +378,15 @@ impl Run<'_> {
     }
 }
 
-/// How much slower a rank-one correction is than the same work inside a
-/// matrix product (measured: about ten times).
+/// How much slower a rank-one correction is assumed to be than the same
+/// work inside a matrix product.
 const CORRECTION_COST: usize = 10;
 
 /// True when correcting the children of each parent (one rank-one update per
 /// unit whose piece differs from the parent's first child) is cheaper than
 /// running the dense layer on every child.
 fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usize) -> bool {
-    let mut first_child = vec![usize::MAX; parent_count];
-    for (child, &p) in parents.iter().enumerate().rev() {
-        first_child[p] = child;
-    }
+    let first_child = first_children(parents, parent_count);
     let differing: usize = parents
         .iter()
         .enumerate()
@@ -404,6 +401,16 @@ fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usi
         })
         .sum();
     CORRECTION_COST * differing < (parents.len() - parent_count) * choices.ncols()
+}
+
+/// The first child of every parent (a two-piece layer leaves every parent at
+/// least one child).
+fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
+    let mut first = vec![0; parent_count];
+    for (child, &p) in parents.iter().enumerate().rev() {
+        first[p] = child;
+    }
+    first
 }
 
 /// The rows after a two-piece layer and the dense layer that follows it, for
@@ -423,10 +430,7 @@ fn through_dense(
         unreachable!("only two-piece layers are fused with a dense layer")
     };
     let slopes = act.slopes();
-    let mut first_child = vec![usize::MAX; h.nrows() / 3];
-    for (child, &p) in parents.iter().enumerate().rev() {
-        first_child[p] = child;
-    }
+    let first_child = first_children(parents, h.nrows() / 3);
     let reference = choices.select(Axis(0), &first_child);
     let base = affine_blocks(
         dense,
@@ -551,17 +555,10 @@ fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize
 fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
     let len = rows.ncols();
     let (mut lo, mut hi) = (vec![f64::INFINITY; len], vec![f64::NEG_INFINITY; len]);
-    let (r0, r1, r2) = (rows.row(0), rows.row(1), rows.row(2));
-    let (Some(a0), Some(a1), Some(c)) = (r0.as_slice(), r1.as_slice(), r2.as_slice()) else {
-        for p in vertices {
-            for j in 0..len {
-                let v = rows[[0, j]] * p[0] + rows[[1, j]] * p[1] + rows[[2, j]];
-                lo[j] = lo[j].min(v);
-                hi[j] = hi[j].max(v);
-            }
-        }
-        return (lo, hi);
-    };
+    let rows = rows.as_standard_layout();
+    let flat = rows.as_slice().expect("standard layout");
+    let (a0, rest) = flat.split_at(len);
+    let (a1, c) = rest.split_at(len);
     for p in vertices {
         for ((((l, h), &a0), &a1), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(a0).zip(a1).zip(c) {
             let v = a0 * p[0] + a1 * p[1] + c;
