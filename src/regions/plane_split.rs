@@ -203,7 +203,10 @@ fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64; 2]>, Vec<
         line: [cons.a[[i, 0]], cons.a[[i, 1]], -cons.b[i]],
     };
     if let Some(window) = domain.window_polygon()? {
-        let tags = (0..window.len()).map(tag).collect();
+        let n = window.len();
+        let tags = (0..n)
+            .map(|k| tag(row_along(&cons, window[k], window[(k + 1) % n])))
+            .collect();
         return Ok((window, tags));
     }
     let (lo, hi) = setup
@@ -236,6 +239,20 @@ fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64; 2]>, Vec<
         return Err(Error::invalid("domain", "unbounded"));
     }
     Ok((corners_of(&tags).unwrap_or(vertices), tags))
+}
+
+/// The row of `cons` whose boundary line holds the edge `p q` (the smallest
+/// distance of the two end points from the line): the domain's rows need not
+/// follow the order of its polygon's edges.
+fn row_along(cons: &crate::Polytope, p: [f64; 2], q: [f64; 2]) -> usize {
+    let miss = |i: usize| {
+        let (a, b) = (cons.a.row(i), cons.b[i]);
+        let norm = a[0].hypot(a[1]);
+        ((a[0] * p[0] + a[1] * p[1] - b).abs() + (a[0] * q[0] + a[1] * q[1] - b).abs()) / norm
+    };
+    (0..cons.len())
+        .min_by(|&i, &j| miss(i).total_cmp(&miss(j)))
+        .unwrap_or(0)
 }
 
 /// The vertices recomputed as the crossings of consecutive edge lines (exact
@@ -775,6 +792,21 @@ mod tests {
         }
         // The redundant row 4 bounds no edge.
         assert!(tags.iter().all(|t| t.source != RowSource::Domain(4)));
+    }
+
+    #[test]
+    fn window_edges_find_their_rows_in_any_order() {
+        // Box rows are x <= hi, -x <= -lo, y <= hi, -y <= -lo; the polygon's
+        // edges run bottom, right, top, left.
+        let cons = crate::Polytope {
+            a: array![[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]],
+            b: array![1.0, 2.0, 3.0, 4.0],
+        };
+        let square = [[-2.0, -4.0], [1.0, -4.0], [1.0, 3.0], [-2.0, 3.0]];
+        let rows: Vec<usize> = (0..4)
+            .map(|k| row_along(&cons, square[k], square[(k + 1) % 4]))
+            .collect();
+        assert_eq!(rows, [3, 0, 2, 1]);
     }
 
     #[test]
