@@ -13,7 +13,7 @@
 //! parallel over chunks and cells; chunks are formed in a fixed order, so the
 //! result does not depend on the thread count.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
@@ -83,6 +83,11 @@ struct Run<'a> {
     watch: Watch<'a>,
     finished: AtomicUsize,
     stopped: Mutex<Option<String>>,
+    /// Set when a step's values overflow `f64`: the cells' lines are then
+    /// meaningless, so the run stops and reports it instead of a partition.
+    overflowed: AtomicBool,
+    /// The largest coordinate of the domain's polygon: no cell reaches farther.
+    reach: f64,
     layer_counts: Vec<AtomicUsize>,
     /// For each dense step, its weight transposed (inputs x outputs).
     transposed: Vec<Option<Array2<f64>>>,
@@ -110,7 +115,9 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
             _ => None,
         })
         .collect();
+    let first = first_batch(net, domain, &setup)?;
     let run = Run {
+        reach: max_coordinate(&first.cells[0].vertices),
         transposed,
         layer_counts: (0..unit_step.iter().flatten().count())
             .map(|_| AtomicUsize::new(0))
@@ -121,9 +128,12 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         watch: Watch::new(opts),
         finished: AtomicUsize::new(0),
         stopped: Mutex::new(None),
+        overflowed: AtomicBool::new(false),
     };
-    let first = first_batch(net, domain, &setup)?;
     let cells = run.run(0, first);
+    if run.overflowed.load(Ordering::Relaxed) {
+        return Err(overflow_error());
+    }
     let total = cells.len();
     let regions = run.map(cells, |c| region_of(c, setup.tol_radius));
     let rejected_thin = regions.iter().filter(|r| r.is_none()).count();
@@ -157,6 +167,14 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         }),
         None => Ok(partition),
     }
+}
+
+/// The error of a run whose values overflow `f64` inside the domain.
+fn overflow_error() -> Error {
+    Error::invalid(
+        "network",
+        "its values overflow f64 inside the domain (weights too large for exact splitting)",
+    )
 }
 
 fn number_unit_steps(program: &[Step<'_>]) -> Vec<Option<usize>> {
@@ -298,7 +316,7 @@ impl Run<'_> {
 
     /// Records the limit that stops the run, if one is reached.
     fn check_limits(&self) -> bool {
-        if self.stop_reason().is_some() {
+        if self.stop_reason().is_some() || self.overflowed.load(Ordering::Relaxed) {
             return true;
         }
         let done = self.finished.load(Ordering::Relaxed);
@@ -320,6 +338,9 @@ impl Run<'_> {
         }
         let mut index = from;
         while index < self.steps.len() {
+            if !self.rows_are_finite(&batch) {
+                return Vec::new();
+            }
             let step = &self.steps[index];
             let Some(units) = step.units() else {
                 batch.h = carry(step, batch.h, &mut batch.skips, BLOCKS);
@@ -337,10 +358,33 @@ impl Run<'_> {
                 return parts.into_iter().flatten().collect();
             }
         }
+        if !self.rows_are_finite(&batch) {
+            return Vec::new();
+        }
         let done = finish(batch);
         let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
         self.watch.report(total, 0, false);
         done
+    }
+
+    /// False, and the run marked as overflowed, when a value of the batch's
+    /// affine rows can overflow `f64` somewhere in the domain (huge weights
+    /// on a large domain): the splitter's side tests would then see
+    /// infinities and NaN. An empty batch has nothing left to compute, which
+    /// also ends its run.
+    fn rows_are_finite(&self, batch: &Batch) -> bool {
+        if batch.cells.is_empty() {
+            return false;
+        }
+        let finite = batch.h.axis_chunks_iter(Axis(0), BLOCKS.block).all(|rows| {
+            let slopes = rows.row(0).mapv(f64::abs) + rows.row(1).mapv(f64::abs);
+            let bounds = slopes * self.reach + rows.row(2).mapv(f64::abs);
+            bounds.iter().all(|v| v.is_finite())
+        });
+        if !finite {
+            self.overflowed.store(true, Ordering::Relaxed);
+        }
+        finite
     }
 
     /// The dense layer right after the two-piece layer at step `index`, with
@@ -775,6 +819,33 @@ mod tests {
             source: RowSource::Unit(unit),
             line: [unit as f64, 1.0, 0.0],
         }
+    }
+
+    #[test]
+    fn overflowing_values_are_an_error_not_a_panic_or_lost_cells() {
+        // Each unit's value reaches 2 * 1e308 * 4 on the box: infinite.
+        let huge = 1e308;
+        let net = Network::builder(2)
+            .dense(array![[huge, huge], [-huge, huge]], array![0.0, 0.0])
+            .unwrap()
+            .relu()
+            .dense(array![[huge, huge]], array![0.0])
+            .unwrap()
+            .relu()
+            .dense(array![[1.0]], array![0.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        let opts = EnumOptions {
+            method: Method::PlaneSplit,
+            threads: Some(1),
+            ..EnumOptions::default()
+        };
+        let err = plane_split(&net, &Domain::cube(2, -4.0, 4.0), &opts).unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid { ref what, .. } if what == "network"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,6 @@
 #![allow(dead_code)]
 
 mod decode;
-pub use decode::case as decode_case;
 
 use std::time::Duration;
 
