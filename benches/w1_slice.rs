@@ -11,10 +11,10 @@ use cpwl::regions::{enumerate, EnumOptions, Method};
 use cpwl::{Domain, Plane, Window};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-/// Half-widths of the square windows: about 1e4 and 1e5 regions.
+/// Half-widths of the square windows: 10,698 and 99,856 regions.
 const HALF_WIDTHS: [f64; 2] = [HALF_WIDTH_1E4, HALF_WIDTH_1E5];
-const HALF_WIDTH_1E4: f64 = 3.0;
-const HALF_WIDTH_1E5: f64 = 30.0;
+const HALF_WIDTH_1E4: f64 = 6.0;
+const HALF_WIDTH_1E5: f64 = 36.0;
 
 fn bench(c: &mut Criterion) {
     let net = common::he_mlp(&[784, 200, 200, 200, 10], 0);

@@ -18,20 +18,18 @@
 //! # Examples
 //!
 //! In a downstream crate's tests (with `cpwl = { features = ["proptest"] }`
-//! and `proptest` as dev-dependencies):
+//! and `proptest` as dev-dependencies), strategies go where proptest expects
+//! them: `proptest! { #[test] fn name(net in mlps(..)) { .. } }` in a test
+//! file, or the closure form, which runs at once:
 //!
 //! ```
 //! use cpwl::strategies::{mlps, HiddenActivation};
 //! use proptest::prelude::*;
 //!
-//! proptest! {
-//!     #![proptest_config(ProptestConfig::with_cases(16))]
-//!     #[test]
-//!     fn outputs_are_finite(net in mlps(3, 1..=5, HiddenActivation::Relu)) {
-//!         let y = net.forward(ndarray::array![0.5, -1.0, 2.0].view()).unwrap();
-//!         prop_assert!(y.iter().all(|v| v.is_finite()));
-//!     }
-//! }
+//! proptest!(ProptestConfig::with_cases(16), |(net in mlps(3, 1..=5, HiddenActivation::Relu))| {
+//!     let y = net.forward(ndarray::array![0.5, -1.0, 2.0].view()).unwrap();
+//!     prop_assert!(y.iter().all(|v| v.is_finite()));
+//! });
 //! ```
 //!
 //! Strategies compose with `prop_flat_map` when one value depends on another,
@@ -459,7 +457,7 @@ fn with_parameters(plans: BoxedStrategy<Plan>) -> BoxedStrategy<Network> {
             (Just(plan), vec(-1.0f64..1.0, count))
         })
         .prop_filter_map("a network that builds", |(plan, values)| {
-            plan.build(&mut Draw::from(&values)).ok()
+            plan.build(&mut Draw::reading(&values)).ok()
         })
         .boxed()
 }
@@ -478,7 +476,7 @@ impl<'a> Draw<'a> {
         }
     }
 
-    fn from(values: &'a [f64]) -> Self {
+    fn reading(values: &'a [f64]) -> Self {
         Draw {
             values: Some(values),
             used: 0,

@@ -299,3 +299,24 @@ fn pattern_covers_every_nonlinearity() {
         "maxout units hold piece indices"
     );
 }
+
+/// Shapes too large for the candidate indices (u32) or for `usize` are
+/// errors, never overflow panics or silently wrapped indices.
+#[test]
+fn oversized_shapes_are_errors() {
+    let huge = usize::MAX / 2;
+    assert!(Network::builder_image(huge, huge, 4)
+        .flatten()
+        .relu()
+        .build()
+        .is_err());
+    assert!(Network::builder_image(1, 1 << 17, 1 << 17)
+        .max_pool2d(Pool2d::square(2))
+        .is_err());
+    assert!(Network::builder(1 << 33).maxout(2).build().is_err());
+    let wide = Conv2d {
+        padding: [1 << 31, 1 << 31],
+        ..Conv2d::new(Array4::ones((1, 1, 1, 1)), None)
+    };
+    assert!(Network::builder_image(1, 1, 1).conv2d(wide).is_err());
+}

@@ -124,6 +124,9 @@ fn box_partition_exports_every_region() {
     )
     .unwrap();
     assert!(part.len() >= 5);
+    // Regions of 2-D boxes have polygons and areas too, not only slices'.
+    assert!(part.regions().iter().all(|r| r.polygon().is_some()));
+    assert!((part.total_volume() - 9.0).abs() <= 1e-9 * 9.0);
     check(&part, 9.0);
 }
 

@@ -181,6 +181,9 @@ fn geometry_and_patterns_round_trip() {
     assert_eq!(round_trip(&polygon), polygon);
 }
 
+/// A change to a network's JSON.
+type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
 /// Edits the JSON of `net` and reads it back.
 fn tampered(net: &Network, edit: impl FnOnce(&mut serde_json::Value)) -> Result<Network, serde_json::Error> {
     let mut value = serde_json::to_value(net).unwrap();
@@ -201,8 +204,7 @@ fn tampered_networks_are_errors() {
         .build()
         .unwrap();
     assert!(tampered(&mlp, |_| {}).is_ok());
-    #[allow(clippy::type_complexity)]
-    let edits: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         ("unit count", Box::new(|v| v["units"] = 5.into())),
         (
             "output shape",

@@ -4,4 +4,7 @@
 #[path = "../../tests/fuzz_targets/mod.rs"]
 mod targets;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::enumerate(data));
+libfuzzer_sys::fuzz_target!(
+    init: targets::skip_guarded_solver_panics(),
+    |data: &[u8]| targets::enumerate(data)
+);

@@ -9,6 +9,12 @@
 //! fails (a solver error, a panic inside the solver, or an "optimal" point that
 //! violates a row by more than [`TOL_LP_RESIDUAL`]) is retried once with every
 //! row scaled to unit norm; a second failure becomes [`Error::Lp`].
+//!
+//! The solver can also cycle where no split helps (a warm re-solve of a cell
+//! whose rows span eight orders of magnitude, found by fuzzing), so every
+//! solver call runs under a deadline of [`MAX_SOLVE_TIME`]: a call that
+//! reaches it counts as a failed attempt, and a hung LP becomes an error
+//! instead of a hung enumeration.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -18,6 +24,11 @@ use ndarray::{Array1, Array2, ArrayView1};
 use super::{LpOutcome, LpProblem};
 use crate::tol::TOL_LP_RESIDUAL;
 use crate::{Error, Result};
+
+/// The longest one solver call may run (fresh solves take about a
+/// millisecond at 20 variables and 200 rows, so only a cycling solver gets
+/// near it).
+pub(crate) const MAX_SOLVE_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How rows are scaled before they reach the solver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,6 +199,7 @@ impl WarmLp {
             ScaledRow::Trivial => Ok((self.outcome.clone(), Some(basis))),
             ScaledRow::Impossible => Ok((LpOutcome::Infeasible, None)),
             ScaledRow::Row(terms, rhs) => {
+                reject_non_finite(terms.iter().map(|(_, v)| v).chain([&rhs]))?;
                 let Basis {
                     solution,
                     columns,
@@ -212,7 +224,10 @@ fn solve_with_retry(problem: &LpProblem<'_>, context: &str) -> Result<(LpOutcome
 
 /// One fresh solve of `problem` with its rows scaled as `scaling` says.
 fn attempt(problem: &LpProblem<'_>, scaling: Scaling) -> Attempt {
+    reject_non_finite(problem.c.iter().chain(problem.a).chain(problem.b))?;
     let mut lp = Problem::new(OptimizationDirection::Maximize);
+    // Warm re-solves of this solution inherit the deadline.
+    lp.set_time_limit(MAX_SOLVE_TIME);
     let columns = Columns::add_to(&mut lp, problem.c);
     for (row, &rhs) in problem.a.rows().into_iter().zip(problem.b) {
         match scaled_row(&columns, row, rhs, scaling) {
@@ -225,10 +240,29 @@ fn attempt(problem: &LpProblem<'_>, scaling: Scaling) -> Attempt {
     finish(problem, raw, columns, scaling)
 }
 
+/// A complaint about the first NaN or infinity among `values`: microlp
+/// asserts (panics) on them deep inside its pivoting, so they never reach it.
+fn reject_non_finite<'a>(values: impl IntoIterator<Item = &'a f64>) -> std::result::Result<(), String> {
+    match values.into_iter().find(|v| !v.is_finite()) {
+        Some(v) => Err(format!("non-finite coefficient {v} in the program")),
+        None => Ok(()),
+    }
+}
+
+/// The Euclidean norm of `row`, without overflow or underflow for entries
+/// near the ends of the `f64` range.
+fn row_norm(row: ArrayView1<'_, f64>) -> f64 {
+    let largest = row.iter().fold(0.0, |m: f64, v| m.max(v.abs()));
+    if largest == 0.0 || !largest.is_finite() {
+        return largest;
+    }
+    largest * row.iter().map(|v| (v / largest).powi(2)).sum::<f64>().sqrt()
+}
+
 /// The solver's terms for one row; rows without any coefficient never reach it
 /// (an empty row is decided here, exactly).
 fn scaled_row(columns: &Columns, row: ArrayView1<'_, f64>, rhs: f64, scaling: Scaling) -> ScaledRow {
-    let norm = row.dot(&row).sqrt();
+    let norm = row_norm(row);
     if norm == 0.0 {
         return if rhs >= 0.0 {
             ScaledRow::Trivial
@@ -389,6 +423,34 @@ mod tests {
         }
         let outcome = solve(&array![1.0, 2.0, -3.0], &a, &b);
         assert!((optimal_value(&outcome) - 6.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn non_finite_programs_are_errors_not_panics() {
+        let a = array![[1.0, 0.0], [0.0, 1.0]];
+        for (c, b) in [
+            (array![f64::NAN, 1.0], array![1.0, 1.0]),
+            (array![1.0, 1.0], array![f64::INFINITY, 1.0]),
+        ] {
+            let err = LpProblem::new(c.view(), a.view(), b.view()).solve("nan");
+            assert!(matches!(err, Err(Error::Lp { .. })), "{err:?}");
+        }
+        let c = array![1.0, 1.0];
+        let b = array![1.0, 1.0];
+        let mut warm = WarmLp::new(&LpProblem::new(c.view(), a.view(), b.view()), "w").unwrap();
+        let err = warm.add_row(array![f64::INFINITY, 1.0].view(), 1.0);
+        assert!(matches!(err, Err(Error::Lp { .. })), "{err:?}");
+    }
+
+    #[test]
+    fn unit_rows_survive_entries_whose_squares_overflow() {
+        // Rows of norm ~1e200 and ~1e-200 describe the square [-1, 1]^2.
+        let a = array![[1e200, 0.0], [-1e200, 0.0], [0.0, 1e-200], [0.0, -1e-200]];
+        let b = array![1e200, 1e200, 1e-200, 1e-200];
+        assert!((row_norm(a.row(0)) - 1e200).abs() <= 1e186);
+        assert!((row_norm(a.row(2)) - 1e-200).abs() <= 1e-214);
+        let outcome = solve(&array![1.0, 1.0], &a, &b);
+        assert!((optimal_value(&outcome) - 2.0).abs() < 1e-9);
     }
 
     #[test]

@@ -134,6 +134,10 @@ impl Rows {
     /// The LP of row `i` by constraint generation: starts from the working rows
     /// and adds the most violated active row until the optimum is decisive.
     /// Rows it adds join `working`, as they are likely facets of later rows too.
+    ///
+    /// When the solver's point still violates a row it was given (rounding at
+    /// extreme scales), adding rows would loop forever; the row is then
+    /// decided by one fresh LP over every active row.
     fn decide_row(
         &self,
         i: usize,
@@ -147,28 +151,43 @@ impl Rows {
         push_row(&mut a, &mut b, self.u.row(i), self.beta[i] + 1.0)?;
         let problem = LpProblem::new(self.u.row(i), a.view(), ArrayView1::from(&b[..]));
         let mut lp = WarmLp::new(&problem, context)?;
+        let mut given = in_lp;
         loop {
             let violated = match lp.outcome() {
                 LpOutcome::Optimal { value, .. } if *value <= self.beta[i] + TOL_LP_FEAS => {
                     return Ok(Status::Redundant)
                 }
                 LpOutcome::Optimal { x, .. } => self.most_violated(i, x),
-                LpOutcome::Infeasible => return Err(empty_polytope(context)),
-                LpOutcome::Unbounded => {
-                    return Err(Error::Lp {
-                        context: context.to_owned(),
-                        reason: format!("facet LP of row {i} unbounded despite its cap"),
-                    })
-                }
+                other => return Err(no_optimum(i, other, context)),
             };
             let Some(k) = violated else {
                 return Ok(Status::Facet);
             };
+            if given.contains(&k) {
+                return self.decide_with_every_row(i, context);
+            }
+            given.push(k);
             lp.add_row(self.u.row(k), self.beta[k])?;
             stats.warm_resolves += 1;
             if !working.contains(&k) {
                 working.push(k);
             }
+        }
+    }
+
+    /// The LP of row `i` over every active row at once: a facet when the
+    /// optimum passes `beta[i]` by more than the tolerance.
+    fn decide_with_every_row(&self, i: usize, context: &str) -> Result<Status> {
+        let rows: Vec<usize> = (0..self.beta.len())
+            .filter(|&k| k != i && self.is_active(k))
+            .collect();
+        let mut a = self.u.select(Axis(0), &rows);
+        let mut b: Vec<f64> = rows.iter().map(|&k| self.beta[k]).collect();
+        push_row(&mut a, &mut b, self.u.row(i), self.beta[i] + 1.0)?;
+        match LpProblem::new(self.u.row(i), a.view(), ArrayView1::from(&b[..])).solve(context)? {
+            LpOutcome::Optimal { value, .. } if value <= self.beta[i] + TOL_LP_FEAS => Ok(Status::Redundant),
+            LpOutcome::Optimal { .. } => Ok(Status::Facet),
+            other => Err(no_optimum(i, &other, context)),
         }
     }
 
@@ -227,6 +246,18 @@ fn check_sizes(
         }
     }
     Ok(())
+}
+
+/// The error for a facet LP of row `i` without an optimum: its polytope is
+/// empty, or the solver ignored the cap on row `i`.
+fn no_optimum(i: usize, outcome: &LpOutcome, context: &str) -> Error {
+    match outcome {
+        LpOutcome::Infeasible => empty_polytope(context),
+        _ => Error::Lp {
+            context: context.to_owned(),
+            reason: format!("facet LP of row {i} unbounded despite its cap"),
+        },
+    }
 }
 
 #[cfg(test)]

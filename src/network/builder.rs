@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2};
 
-use super::layers::{Activation, BatchNorm, Conv2d, Layer, Pool2d, Shape, Skip};
+use super::layers::{Activation, BatchNorm, Conv2d, Layer, Pool2d, Shape, Skip, MAX_VALUES};
 use super::pattern::MAX_UNIT_VALUE;
 use super::spatial::{pool_candidates, window_out};
 use super::Network;
@@ -46,7 +46,7 @@ impl NetworkBuilder {
             shape: input,
             layers: Vec::new(),
             units: 0,
-            error: None,
+            error: check_size("network input", input).err(),
             path: String::new(),
         }
     }
@@ -230,6 +230,10 @@ impl NetworkBuilder {
     /// (consecutive groups of `k`; image data is treated as flat).
     pub fn maxout(mut self, k: usize) -> Self {
         let n = self.shape.len();
+        if let Err(e) = check_size(&self.here("maxout"), self.shape) {
+            self.error.get_or_insert(e);
+            return self;
+        }
         if k == 0 || n % k != 0 || k > MAX_UNIT_VALUE as usize + 1 {
             if self.error.is_none() {
                 self.error = Some(Error::invalid(
@@ -382,7 +386,24 @@ fn rename(e: Error, here: &str) -> Error {
     }
 }
 
+/// Checks that data of this shape can flow between layers.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] above [`MAX_VALUES`] values (or when `c h w`
+/// overflows).
+pub(super) fn check_size(here: &str, shape: Shape) -> Result<()> {
+    match shape.checked_len() {
+        Some(n) if n <= MAX_VALUES => Ok(()),
+        _ => Err(Error::Unsupported {
+            layer: here.to_string(),
+            op: format!("data of shape {shape} (at most {MAX_VALUES} values)"),
+        }),
+    }
+}
+
 pub(super) fn conv_output(here: &str, conv: &Conv2d, input: Shape) -> Result<Shape> {
+    check_size(here, input)?;
     let Shape::Image { c, h, w } = input else {
         return Err(Error::shape(here, "image data", input));
     };
@@ -411,11 +432,14 @@ pub(super) fn conv_output(here: &str, conv: &Conv2d, input: Shape) -> Result<Sha
     let oh = window_out(h, kh, conv.stride[0], conv.padding[0], conv.dilation[0]);
     let ow = window_out(w, kw, conv.stride[1], conv.padding[1], conv.dilation[1]);
     match (oh, ow) {
-        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok(Shape::Image {
-            c: cout,
-            h: oh,
-            w: ow,
-        }),
+        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => {
+            let output = Shape::Image {
+                c: cout,
+                h: oh,
+                w: ow,
+            };
+            check_size(here, output).map(|()| output)
+        }
         _ => Err(Error::shape(
             format!("{here} kernel"),
             format!("at most the padded image {h}x{w}"),
@@ -425,6 +449,7 @@ pub(super) fn conv_output(here: &str, conv: &Conv2d, input: Shape) -> Result<Sha
 }
 
 pub(super) fn pool_output(here: &str, pool: &Pool2d, input: Shape) -> Result<Shape> {
+    check_size(here, input)?;
     let Shape::Image { c, h, w } = input else {
         return Err(Error::shape(here, "image data", input));
     };
@@ -437,7 +462,10 @@ pub(super) fn pool_output(here: &str, pool: &Pool2d, input: Shape) -> Result<Sha
     let oh = window_out(h, pool.kernel[0], pool.stride[0], pool.padding[0], 1);
     let ow = window_out(w, pool.kernel[1], pool.stride[1], pool.padding[1], 1);
     match (oh, ow) {
-        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok(Shape::Image { c, h: oh, w: ow }),
+        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => {
+            let output = Shape::Image { c, h: oh, w: ow };
+            check_size(here, output).map(|()| output)
+        }
         _ => Err(Error::shape(
             format!("{here} window"),
             format!("at most the padded image {h}x{w}"),

@@ -70,6 +70,11 @@ impl Blocks {
 
 /// Adds an affine layer's bias to the offset rows of `y`.
 fn add_bias(layer: &Layer, y: &mut Array2<f64>, blocks: Blocks) {
+    if y.nrows() <= blocks.offset_row {
+        // No block (an empty batch): nothing to add, and ndarray rejects the
+        // strided slice below when it starts past the end.
+        return;
+    }
     let mut target = y.slice_mut(s![blocks.offset_row..;blocks.block, ..]);
     match layer {
         Layer::Dense { b, .. } => target += b,

@@ -23,11 +23,17 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// The number of scalars.
+    /// The number of scalars (`usize::MAX` when `c h w` overflows, a shape
+    /// the builder rejects).
     pub fn len(&self) -> usize {
+        self.checked_len().unwrap_or(usize::MAX)
+    }
+
+    /// The number of scalars, `None` when `c h w` overflows.
+    pub fn checked_len(&self) -> Option<usize> {
         match *self {
-            Shape::Flat(n) => n,
-            Shape::Image { c, h, w } => c * h * w,
+            Shape::Flat(n) => Some(n),
+            Shape::Image { c, h, w } => c.checked_mul(h)?.checked_mul(w),
         }
     }
 
@@ -214,3 +220,7 @@ pub(crate) enum Layer {
 
 /// Marks a padding position in a max unit's candidate list.
 pub(crate) const NONE: u32 = u32::MAX;
+
+/// The most values data between layers may have: candidate lists index them
+/// with `u32`, `NONE` excepted.
+pub(crate) const MAX_VALUES: usize = NONE as usize;

@@ -2,7 +2,7 @@
 //! thoroughly as the builder checks pushed ones, so that a hand-edited or
 //! hostile file gives an error, never a network that panics later.
 
-use super::builder::{conv_output, pool_output};
+use super::builder::{check_size, conv_output, pool_output};
 use super::layers::{Activation, Layer, Shape, NONE};
 use super::pattern::MAX_UNIT_VALUE;
 use super::Network;
@@ -39,13 +39,9 @@ impl TryFrom<StoredNetwork> for Network {
     }
 }
 
-/// The number of scalars of a shape, without overflow.
+/// The number of scalars of a shape, within the builder's limits.
 fn checked_len(what: &str, shape: Shape) -> Result<usize> {
-    let len = match shape {
-        Shape::Flat(n) => Some(n),
-        Shape::Image { c, h, w } => c.checked_mul(h).and_then(|ch| ch.checked_mul(w)),
-    };
-    len.ok_or_else(|| Error::invalid(what, format!("{shape:?} overflows")))
+    check_size(what, shape).map(|()| shape.len())
 }
 
 /// Replays the layers, tracking the data width and the pattern offset.

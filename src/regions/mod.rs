@@ -10,9 +10,7 @@
 //!   skip most of them;
 //! - [`Method::PlaneSplit`]: exact splitting of polygons, layer by layer and
 //!   unit by unit, for 2-D domains (slices and 2-D boxes or polytopes), with
-//!   no LP; opt-in with [`Method::PlaneSplit`] ([`Method::Auto`] runs the LP
-//!   walk: on some random networks the splitter still assigns a wrong bit to
-//!   a region, a known bug under investigation). A line through a
+//!   no LP; [`Method::Auto`] picks it for every 2-D domain. A line through a
 //!   vertex or along an edge, a repeated unit, a dead unit (zero row) or a
 //!   tie of max candidates never makes a piece of zero area: the bit comes
 //!   from the side the cell is on (ties go to the lower candidate).
@@ -85,6 +83,7 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
         ));
     }
     let run = || match opts.method {
+        Method::Auto if domain.dim() == 2 => plane_split::plane_split(net, domain, opts),
         Method::PlaneSplit => plane_split::plane_split(net, domain, opts),
         Method::Auto | Method::Lp => walk::walk(net, domain, opts),
     };

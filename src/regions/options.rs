@@ -10,7 +10,7 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Method {
-    /// The LP walk (the splitter is opt-in while a known bug is open).
+    /// The 2-D splitter for 2-D domains, the LP walk otherwise.
     #[default]
     Auto,
     /// Breadth-first walk over the adjacency graph with LPs (any dimension).

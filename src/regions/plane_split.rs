@@ -13,7 +13,7 @@
 //! parallel over chunks and cells; chunks are formed in a fixed order, so the
 //! result does not depend on the thread count.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
@@ -83,6 +83,11 @@ struct Run<'a> {
     watch: Watch<'a>,
     finished: AtomicUsize,
     stopped: Mutex<Option<String>>,
+    /// Set when a step's values overflow `f64`: the cells' lines are then
+    /// meaningless, so the run stops and reports it instead of a partition.
+    overflowed: AtomicBool,
+    /// The largest coordinate of the domain's polygon: no cell reaches farther.
+    reach: f64,
     layer_counts: Vec<AtomicUsize>,
     /// For each dense step, its weight transposed (inputs x outputs).
     transposed: Vec<Option<Array2<f64>>>,
@@ -110,7 +115,9 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
             _ => None,
         })
         .collect();
+    let first = first_batch(net, domain, &setup)?;
     let run = Run {
+        reach: max_coordinate(&first.cells[0].vertices),
         transposed,
         layer_counts: (0..unit_step.iter().flatten().count())
             .map(|_| AtomicUsize::new(0))
@@ -121,9 +128,12 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         watch: Watch::new(opts),
         finished: AtomicUsize::new(0),
         stopped: Mutex::new(None),
+        overflowed: AtomicBool::new(false),
     };
-    let first = first_batch(net, domain, &setup)?;
     let cells = run.run(0, first);
+    if run.overflowed.load(Ordering::Relaxed) {
+        return Err(overflow_error());
+    }
     let total = cells.len();
     let regions = run.map(cells, |c| region_of(c, setup.tol_radius));
     let rejected_thin = regions.iter().filter(|r| r.is_none()).count();
@@ -157,6 +167,14 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         }),
         None => Ok(partition),
     }
+}
+
+/// The error of a run whose values overflow `f64` inside the domain.
+fn overflow_error() -> Error {
+    Error::invalid(
+        "network",
+        "its values overflow f64 inside the domain (weights too large for exact splitting)",
+    )
 }
 
 fn number_unit_steps(program: &[Step<'_>]) -> Vec<Option<usize>> {
@@ -203,7 +221,10 @@ fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64; 2]>, Vec<
         line: [cons.a[[i, 0]], cons.a[[i, 1]], -cons.b[i]],
     };
     if let Some(window) = domain.window_polygon()? {
-        let tags = (0..window.len()).map(tag).collect();
+        let n = window.len();
+        let tags = (0..n)
+            .map(|k| tag(row_along(&cons, window[k], window[(k + 1) % n])))
+            .collect();
         return Ok((window, tags));
     }
     let (lo, hi) = setup
@@ -236,6 +257,20 @@ fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64; 2]>, Vec<
         return Err(Error::invalid("domain", "unbounded"));
     }
     Ok((corners_of(&tags).unwrap_or(vertices), tags))
+}
+
+/// The row of `cons` whose boundary line holds the edge `p q` (the smallest
+/// distance of the two end points from the line): the domain's rows need not
+/// follow the order of its polygon's edges.
+fn row_along(cons: &crate::Polytope, p: [f64; 2], q: [f64; 2]) -> usize {
+    let miss = |i: usize| {
+        let (a, b) = (cons.a.row(i), cons.b[i]);
+        let norm = a[0].hypot(a[1]);
+        ((a[0] * p[0] + a[1] * p[1] - b).abs() + (a[0] * q[0] + a[1] * q[1] - b).abs()) / norm
+    };
+    (0..cons.len())
+        .min_by(|&i, &j| miss(i).total_cmp(&miss(j)))
+        .unwrap_or(0)
 }
 
 /// The vertices recomputed as the crossings of consecutive edge lines (exact
@@ -281,7 +316,7 @@ impl Run<'_> {
 
     /// Records the limit that stops the run, if one is reached.
     fn check_limits(&self) -> bool {
-        if self.stop_reason().is_some() {
+        if self.stop_reason().is_some() || self.overflowed.load(Ordering::Relaxed) {
             return true;
         }
         let done = self.finished.load(Ordering::Relaxed);
@@ -303,6 +338,9 @@ impl Run<'_> {
         }
         let mut index = from;
         while index < self.steps.len() {
+            if !self.rows_are_finite(&batch) {
+                return Vec::new();
+            }
             let step = &self.steps[index];
             let Some(units) = step.units() else {
                 batch.h = carry(step, batch.h, &mut batch.skips, BLOCKS);
@@ -320,10 +358,33 @@ impl Run<'_> {
                 return parts.into_iter().flatten().collect();
             }
         }
+        if !self.rows_are_finite(&batch) {
+            return Vec::new();
+        }
         let done = finish(batch);
         let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
         self.watch.report(total, 0, false);
         done
+    }
+
+    /// False, and the run marked as overflowed, when a value of the batch's
+    /// affine rows can overflow `f64` somewhere in the domain (huge weights
+    /// on a large domain): the splitter's side tests would then see
+    /// infinities and NaN. An empty batch has nothing left to compute, which
+    /// also ends its run.
+    fn rows_are_finite(&self, batch: &Batch) -> bool {
+        if batch.cells.is_empty() {
+            return false;
+        }
+        let finite = batch.h.axis_chunks_iter(Axis(0), BLOCKS.block).all(|rows| {
+            let slopes = rows.row(0).mapv(f64::abs) + rows.row(1).mapv(f64::abs);
+            let bounds = slopes * self.reach + rows.row(2).mapv(f64::abs);
+            bounds.iter().all(|v| v.is_finite())
+        });
+        if !finite {
+            self.overflowed.store(true, Ordering::Relaxed);
+        }
+        finite
     }
 
     /// The dense layer right after the two-piece layer at step `index`, with
@@ -378,18 +439,15 @@ impl Run<'_> {
     }
 }
 
-/// How much slower a rank-one correction is than the same work inside a
-/// matrix product (measured: about ten times).
+/// How much slower a rank-one correction is assumed to be than the same
+/// work inside a matrix product.
 const CORRECTION_COST: usize = 10;
 
 /// True when correcting the children of each parent (one rank-one update per
 /// unit whose piece differs from the parent's first child) is cheaper than
 /// running the dense layer on every child.
 fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usize) -> bool {
-    let mut first_child = vec![usize::MAX; parent_count];
-    for (child, &p) in parents.iter().enumerate().rev() {
-        first_child[p] = child;
-    }
+    let first_child = first_children(parents, parent_count);
     let differing: usize = parents
         .iter()
         .enumerate()
@@ -404,6 +462,16 @@ fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usi
         })
         .sum();
     CORRECTION_COST * differing < (parents.len() - parent_count) * choices.ncols()
+}
+
+/// The first child of every parent (a two-piece layer leaves every parent at
+/// least one child).
+fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
+    let mut first = vec![0; parent_count];
+    for (child, &p) in parents.iter().enumerate().rev() {
+        first[p] = child;
+    }
+    first
 }
 
 /// The rows after a two-piece layer and the dense layer that follows it, for
@@ -423,10 +491,7 @@ fn through_dense(
         unreachable!("only two-piece layers are fused with a dense layer")
     };
     let slopes = act.slopes();
-    let mut first_child = vec![usize::MAX; h.nrows() / 3];
-    for (child, &p) in parents.iter().enumerate().rev() {
-        first_child[p] = child;
-    }
+    let first_child = first_children(parents, h.nrows() / 3);
     let reference = choices.select(Axis(0), &first_child);
     let base = affine_blocks(
         dense,
@@ -551,17 +616,10 @@ fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize
 fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
     let len = rows.ncols();
     let (mut lo, mut hi) = (vec![f64::INFINITY; len], vec![f64::NEG_INFINITY; len]);
-    let (r0, r1, r2) = (rows.row(0), rows.row(1), rows.row(2));
-    let (Some(a0), Some(a1), Some(c)) = (r0.as_slice(), r1.as_slice(), r2.as_slice()) else {
-        for p in vertices {
-            for j in 0..len {
-                let v = rows[[0, j]] * p[0] + rows[[1, j]] * p[1] + rows[[2, j]];
-                lo[j] = lo[j].min(v);
-                hi[j] = hi[j].max(v);
-            }
-        }
-        return (lo, hi);
-    };
+    let rows = rows.as_standard_layout();
+    let flat = rows.as_slice().expect("standard layout");
+    let (a0, rest) = flat.split_at(len);
+    let (a1, c) = rest.split_at(len);
     for p in vertices {
         for ((((l, h), &a0), &a1), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(a0).zip(a1).zip(c) {
             let v = a0 * p[0] + a1 * p[1] + c;
@@ -764,6 +822,33 @@ mod tests {
     }
 
     #[test]
+    fn overflowing_values_are_an_error_not_a_panic_or_lost_cells() {
+        // Each unit's value reaches 2 * 1e308 * 4 on the box: infinite.
+        let huge = 1e308;
+        let net = Network::builder(2)
+            .dense(array![[huge, huge], [-huge, huge]], array![0.0, 0.0])
+            .unwrap()
+            .relu()
+            .dense(array![[huge, huge]], array![0.0])
+            .unwrap()
+            .relu()
+            .dense(array![[1.0]], array![0.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        let opts = EnumOptions {
+            method: Method::PlaneSplit,
+            threads: Some(1),
+            ..EnumOptions::default()
+        };
+        let err = plane_split(&net, &Domain::cube(2, -4.0, 4.0), &opts).unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid { ref what, .. } if what == "network"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn box_corners_are_exact() {
         let domain = Domain::polytope(
             array![[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 1.0]],
@@ -778,6 +863,21 @@ mod tests {
         }
         // The redundant row 4 bounds no edge.
         assert!(tags.iter().all(|t| t.source != RowSource::Domain(4)));
+    }
+
+    #[test]
+    fn window_edges_find_their_rows_in_any_order() {
+        // Box rows are x <= hi, -x <= -lo, y <= hi, -y <= -lo; the polygon's
+        // edges run bottom, right, top, left.
+        let cons = crate::Polytope {
+            a: array![[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]],
+            b: array![1.0, 2.0, 3.0, 4.0],
+        };
+        let square = [[-2.0, -4.0], [1.0, -4.0], [1.0, 3.0], [-2.0, 3.0]];
+        let rows: Vec<usize> = (0..4)
+            .map(|k| row_along(&cons, square[k], square[(k + 1) % 4]))
+            .collect();
+        assert_eq!(rows, [3, 0, 2, 1]);
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::{Domain, Error, Network, Pattern, Polytope, Result};
 pub(crate) struct Setup {
     pub bbox: Option<(Array1<f64>, Array1<f64>)>,
     pub tol_radius: f64,
+    /// A polygon holding the domain, for 2-D domains (the window of a slice).
     pub window: Option<Vec<[f64; 2]>>,
 }
 
@@ -41,12 +42,24 @@ impl Setup {
             .as_ref()
             .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt());
         let tol_radius = opts.tol_radius.unwrap_or(TOL_RADIUS_REL * diameter);
+        let window = match domain.window_polygon()? {
+            Some(w) => Some(w),
+            None if domain.dim() == 2 => bbox.as_ref().map(|(lo, hi)| rectangle(lo, hi)),
+            None => None,
+        };
         Ok(Setup {
             bbox,
             tol_radius,
-            window: domain.window_polygon()?,
+            window,
         })
     }
+}
+
+/// The counter-clockwise corners of a 2-D box: for 2-D boxes and polytopes,
+/// the polygon that each region's rows (the domain's among them) cut down to
+/// the region, which gives it a polygon and an area.
+fn rectangle(lo: &Array1<f64>, hi: &Array1<f64>) -> Vec<[f64; 2]> {
+    vec![[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]
 }
 
 /// The box of a bounded polytope, by two LPs per coordinate.
