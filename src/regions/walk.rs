@@ -21,7 +21,7 @@ use super::options::Watch;
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
-use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_ZERO_ROW};
+use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_WITNESS_REACH, TOL_ZERO_ROW};
 use crate::{Domain, Error, Network, Pattern, Polytope, Result};
 
 /// What the walk knows about the domain.
@@ -195,9 +195,11 @@ fn flip(values: &[u8], rows: &[usize], sources: &[RowSource]) -> Pattern {
     Pattern::from_checked(&v)
 }
 
-/// The pattern of the region adjacent across a facet: read at `foot + t normal`
-/// for shrinking `t` until two successive steps agree, so that a neighbour
-/// thinner than the first step is not jumped over.
+/// The pattern of the region adjacent across a facet, read at `foot + t normal`.
+/// A step can jump over the thin end of a wedge-shaped neighbour into a region
+/// that only touches the facet's boundary, so the region read there must reach
+/// back to the facet along the normal; when it stops short at distance `t - s`
+/// from the foot, the next step is half of that.
 fn pattern_just_across(
     net: &Network,
     domain: &Domain,
@@ -205,24 +207,34 @@ fn pattern_just_across(
     normal: &Array1<f64>,
     step: f64,
 ) -> Result<Pattern> {
-    let at = |t: f64| net.pattern(domain.to_input((foot + &(normal * t)).view()).view());
     let scale = foot.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let floor = 1e3 * f64::EPSILON * scale;
     let mut t = step;
-    let mut current = at(t)?;
-    while t / WITNESS_SHRINK > floor {
-        let closer = at(t / WITNESS_SHRINK)?;
-        if closer == current {
-            break;
+    loop {
+        let point = foot + &(normal * t);
+        let pattern = net.pattern(domain.to_input(point.view()).view())?;
+        if t <= floor {
+            return Ok(pattern);
         }
-        current = closer;
-        t /= WITNESS_SHRINK;
+        let raw = raw_region(net, &pattern.to_values(), domain)?;
+        let reach = reach_back(&raw.polytope, point.view(), normal.view());
+        if reach >= t * (1.0 - TOL_WITNESS_REACH) {
+            return Ok(pattern);
+        }
+        t = 0.5 * (t - reach.max(0.0));
     }
-    Ok(current)
 }
 
-/// The factor by which [`pattern_just_across`] shrinks its step.
-const WITNESS_SHRINK: f64 = 16.0;
+/// How far the ray from `y` along `-normal` stays inside `p`.
+fn reach_back(p: &Polytope, y: ArrayView1<f64>, normal: ArrayView1<f64>) -> f64 {
+    p.a.outer_iter()
+        .zip(&p.b)
+        .filter_map(|(row, &b)| {
+            let rate = -row.dot(&normal);
+            (rate > 0.0).then(|| (b - row.dot(&y)) / rate)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
 
 /// A point on a facet, the facet's unit outward normal and a first step length.
 type FacetWitness = (Array1<f64>, Array1<f64>, f64);
