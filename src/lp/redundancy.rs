@@ -19,11 +19,14 @@
 //! 4. ray shooting from the interior point along each undecided normal: the
 //!    first hyperplane hit is a facet when every other row keeps a slack above
 //!    the tolerance at the hit point (that point then certifies the LP above);
-//! 5. when many rows are left (more than `BOX_SCREEN_ROWS_PER_DIM` (4) per
+//! 5. when rows are left, the vertices of the polytope (by walking its edge
+//!    graph, see [`vertices`](super::vertices)) decide them all when it is
+//!    simple, with a point inside each facet;
+//! 6. when many rows are left (more than `BOX_SCREEN_ROWS_PER_DIM` (4) per
 //!    dimension), `2 d` small LPs give the bounding box of the facets found so
 //!    far (within the known box), which contains the polytope, and step 3 runs
 //!    again with it;
-//! 6. the LP above, by constraint generation: it starts from the facets known so
+//! 7. the LP above, by constraint generation: it starts from the facets known so
 //!    far and adds the most violated row to the solved program (a warm re-solve)
 //!    until its optimum satisfies every row or falls below `beta_i`.
 //!
@@ -31,7 +34,7 @@
 //! elimination), so two nearly coinciding rows that escaped step 2 still leave
 //! exactly one facet.
 
-use ndarray::{ArrayView1, Axis};
+use ndarray::{Array1, ArrayView1, Axis};
 
 use super::screen::{empty_polytope, push_row, Rows, Status};
 use super::{LpOutcome, LpProblem, LpStats, WarmLp};
@@ -64,6 +67,9 @@ pub(crate) struct FacetReport {
     /// LPs solved (`lps_solved`), rows decided by a cheap test (`lps_skipped`)
     /// and warm re-solves.
     pub stats: LpStats,
+    /// For each facet (in the order of `facets`), a point in its relative
+    /// interior when the vertex walk found one.
+    pub inside: Vec<Option<Array1<f64>>>,
 }
 
 /// The facets of `p`, given a point `interior` of it and optionally a box `(lo, hi)`
@@ -96,18 +102,29 @@ pub(crate) fn facets(
         rows.mark_outside_box(lo, hi);
     }
     rows.certify_by_rays(interior);
+    let inside_by_row = if rows.status.contains(&Status::Undecided) {
+        rows.decide_by_vertices(interior)
+    } else {
+        None
+    };
     let mut stats = LpStats::default();
     rows.screen_by_facet_box(bbox, &mut stats, context)?;
     let rows_by_lp = rows.decide_by_lp(&mut stats, context)?;
     stats.lps_skipped = p.len() - rows_by_lp;
+    let facets = rows.collect_facets();
+    let inside = facets
+        .iter()
+        .map(|f| inside_by_row.as_ref().and_then(|points| points[f.row].clone()))
+        .collect();
     Ok(FacetReport {
-        facets: rows.collect_facets(),
+        facets,
         stats,
+        inside,
     })
 }
 
 impl Rows {
-    /// Step 6: decides every undecided row by an LP, in index order; returns
+    /// Step 7: decides every undecided row by an LP, in index order; returns
     /// how many rows it decided.
     fn decide_by_lp(&mut self, stats: &mut LpStats, context: &str) -> Result<usize> {
         let mut working: Vec<usize> = (0..self.beta.len())

@@ -114,7 +114,7 @@ pub(crate) fn analyse(
     let keep: Vec<usize> = report.facets.iter().map(|f| f.row).collect();
     let mut across = Vec::new();
     let mut candidates = Vec::new();
-    for facet in &report.facets {
+    for (facet, inside) in report.facets.iter().zip(&report.inside) {
         if matches!(raw.sources[facet.row], RowSource::Domain(_)) {
             continue;
         }
@@ -122,7 +122,15 @@ pub(crate) fn analyse(
             .chain(facet.duplicates.iter().copied())
             .collect();
         let flipped = flip(&values, &rows, &raw.sources);
-        let witness = witness_across(&raw.polytope, &rows, center.view(), radius, lp, &context)?;
+        let witness = witness_across(
+            &raw.polytope,
+            &rows,
+            center.view(),
+            radius,
+            inside.as_ref(),
+            lp,
+            &context,
+        )?;
         match witness {
             Some((foot, normal, step)) => {
                 let seen = pattern_just_across(net, domain, &foot, &normal, step)?;
@@ -242,26 +250,36 @@ type FacetWitness = (Array1<f64>, Array1<f64>, f64);
 /// A point on the facet made of `rows` (all on one hyperplane), in its relative
 /// interior, with the unit outward normal and a first step length: the foot of
 /// the Chebyshev centre on the hyperplane when it lies inside the facet, else
-/// the centre of the facet's own largest inscribed ball (one LP). `None` when
-/// the facet has no relative interior.
+/// else `inside` (a point of the facet's relative interior found with its
+/// vertices) when given, else the centre of the facet's own largest inscribed
+/// ball (one LP). `None` when the facet has no relative interior.
 fn witness_across(
     p: &Polytope,
     rows: &[usize],
     center: ArrayView1<f64>,
     radius: f64,
+    inside: Option<&Array1<f64>>,
     lp: &mut LpStats,
     context: &str,
 ) -> Result<Option<FacetWitness>> {
     let (u, beta) = unit_row(p, rows[0]);
     let others: Vec<usize> = (0..p.len()).filter(|i| !rows.contains(i)).collect();
+    let margin_at = |y: &Array1<f64>| {
+        others
+            .iter()
+            .map(|&k| slack(p, k, y.view()))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let clear = |margin: f64| margin > TOL_LP_FEAS * (1.0 + radius);
     let foot = &center + &(&u * (beta - u.dot(&center)));
-    let margin = others
-        .iter()
-        .map(|&k| slack(p, k, foot.view()))
-        .fold(f64::INFINITY, f64::min);
-    let (point, inner) = if margin > TOL_LP_FEAS * (1.0 + radius) {
+    let margin = margin_at(&foot);
+    let inside = inside.map(|y| (y.clone(), margin_at(y)));
+    let (point, inner) = if clear(margin) {
         lp.lps_skipped += 1;
         (foot, margin)
+    } else if let Some((y, m)) = inside.filter(|(_, m)| clear(*m)) {
+        lp.lps_skipped += 1;
+        (y, m)
     } else {
         lp.lps_solved += 1;
         match facet_ball(p, &others, &u, beta, context)? {

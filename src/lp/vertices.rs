@@ -1,0 +1,240 @@
+//! Facets of a simple polytope from its vertices, without LPs.
+//!
+//! Starting from an interior point, `d` ray shots within the rows already hit
+//! reach a vertex; from there the edge graph is walked as the simplex method
+//! does (drop one of the `d` tight rows, move along the edge to the first row
+//! hit). When every vertex met is simple (exactly `d` tight rows, every other
+//! row at a distance above [`TOL_VERTEX_SLACK`]) the walk has found all
+//! vertices, and then
+//!
+//! - a row tight at some vertex is a facet (in a simple polytope each of the
+//!   `d` rows of a vertex bounds a facet); it is certified against the LP of
+//!   [`facets`](super::facets) by the centroid of its vertices: every other row
+//!   keeps a slack above `2` [`TOL_LP_FEAS`] there, so stepping half that slack
+//!   past the hyperplane exceeds its bound by more than the tolerance while the
+//!   other rows hold;
+//! - a row tight at no vertex, whose slack at every vertex exceeds
+//!   [`TOL_VERTEX_SLACK`], is redundant.
+//!
+//! Anything else (a degenerate vertex, a singular basis, an unbounded edge, too
+//! many vertices) gives up and leaves the rows to the LPs.
+
+use std::collections::HashSet;
+
+use ndarray::{Array1, Array2, ArrayView1, Axis};
+
+use super::screen::{Rows, Status};
+use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
+
+/// The walk gives up past this many vertices (the LPs are then cheaper).
+const MAX_VERTICES: usize = 4096;
+
+/// A vertex: its `d` tight rows (ascending) and its point.
+struct Vertex {
+    basis: Vec<usize>,
+    point: Array1<f64>,
+}
+
+impl Rows {
+    /// Decides the undecided active rows from the polytope's vertices when it
+    /// is simple; returns a point in the relative interior of each facet found
+    /// (by row), or `None` when the vertex walk gave up (nothing is changed).
+    pub(super) fn decide_by_vertices(
+        &mut self,
+        interior: ArrayView1<'_, f64>,
+    ) -> Option<Vec<Option<Array1<f64>>>> {
+        let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
+        let vertices = self.vertex_walk(&active, interior)?;
+        let m = self.beta.len();
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); m];
+        for (v, vertex) in vertices.iter().enumerate() {
+            for &k in &vertex.basis {
+                members[k].push(v);
+            }
+        }
+        if active
+            .iter()
+            .any(|&k| self.status[k] == Status::Facet && members[k].is_empty())
+        {
+            return None; // a certified facet missed: the walk is not to be trusted
+        }
+        let mut inside = vec![None; m];
+        let mut decided = self.status.clone();
+        for &k in &active {
+            if members[k].is_empty() {
+                let min_slack = vertices
+                    .iter()
+                    .map(|v| self.beta[k] - self.u.row(k).dot(&v.point))
+                    .fold(f64::INFINITY, f64::min);
+                if decided[k] == Status::Undecided && min_slack > TOL_VERTEX_SLACK {
+                    decided[k] = Status::Redundant;
+                }
+                continue;
+            }
+            let centroid = centroid(&vertices, &members[k]);
+            let margin = active
+                .iter()
+                .filter(|&&j| j != k)
+                .map(|&j| self.beta[j] - self.u.row(j).dot(&centroid))
+                .fold(f64::INFINITY, f64::min);
+            if margin > 2.0 * TOL_LP_FEAS {
+                decided[k] = Status::Facet;
+                inside[k] = Some(centroid);
+            }
+        }
+        self.status = decided;
+        Some(inside)
+    }
+
+    /// All vertices of the polytope of the active rows, or `None` when one is
+    /// degenerate or the walk fails.
+    fn vertex_walk(&self, active: &[usize], interior: ArrayView1<'_, f64>) -> Option<Vec<Vertex>> {
+        let start = self.first_vertex(active, interior)?;
+        let mut seen: HashSet<Vec<usize>> = HashSet::from([start.clone()]);
+        let mut todo = vec![start];
+        let mut vertices = Vec::new();
+        while let Some(basis) = todo.pop() {
+            let inverse = invert(&self.u.select(Axis(0), &basis))?;
+            let rhs: Array1<f64> = basis.iter().map(|&k| self.beta[k]).collect();
+            let point = inverse.dot(&rhs);
+            let slack = self.slacks(active, point.view());
+            if active
+                .iter()
+                .zip(&slack)
+                .any(|(k, &s)| !basis.contains(k) && s <= TOL_VERTEX_SLACK)
+            {
+                return None;
+            }
+            for (drop, column) in inverse.axis_iter(Axis(1)).enumerate() {
+                let edge = column.mapv(|v| -v);
+                let (hit, _) = self.first_hit(active, &basis, &slack, edge.view())?;
+                let mut next = basis.clone();
+                next[drop] = hit;
+                next.sort_unstable();
+                if seen.insert(next.clone()) {
+                    todo.push(next);
+                }
+            }
+            vertices.push(Vertex { basis, point });
+            if vertices.len() > MAX_VERTICES {
+                return None;
+            }
+        }
+        Some(vertices)
+    }
+
+    /// A vertex reached from `interior` by `d` ray shots, each within the rows
+    /// hit before; its basis, ascending.
+    fn first_vertex(&self, active: &[usize], interior: ArrayView1<'_, f64>) -> Option<Vec<usize>> {
+        let d = self.u.ncols();
+        let mut x = interior.to_owned();
+        let mut tight: Vec<usize> = Vec::with_capacity(d);
+        let mut frame: Vec<Array1<f64>> = Vec::with_capacity(d);
+        for _ in 0..d {
+            let dir = generic_direction_orthogonal_to(&frame, d)?;
+            let slack = self.slacks(active, x.view());
+            let (hit, t) = self.first_hit(active, &tight, &slack, dir.view())?;
+            x = &x + &(&dir * t);
+            frame.push(orthogonalised(self.u.row(hit).to_owned(), &frame)?);
+            tight.push(hit);
+        }
+        tight.sort_unstable();
+        Some(tight)
+    }
+
+    /// The slacks of the active rows at `x` (in the order of `active`).
+    fn slacks(&self, active: &[usize], x: ArrayView1<'_, f64>) -> Vec<f64> {
+        active
+            .iter()
+            .map(|&k| self.beta[k] - self.u.row(k).dot(&x))
+            .collect()
+    }
+
+    /// The first active row outside `skip` that the ray along `dir` meets, with
+    /// the step to it; `slack` is in the order of `active`.
+    fn first_hit(
+        &self,
+        active: &[usize],
+        skip: &[usize],
+        slack: &[f64],
+        dir: ArrayView1<'_, f64>,
+    ) -> Option<(usize, f64)> {
+        let scale = dir.dot(&dir).sqrt();
+        active
+            .iter()
+            .zip(slack)
+            .filter(|(k, _)| !skip.contains(k))
+            .filter_map(|(&k, &s)| {
+                let rate = self.u.row(k).dot(&dir);
+                (rate > TOL_LP_FEAS * scale).then(|| (k, s.max(0.0) / rate))
+            })
+            .min_by(|p, q| p.1.total_cmp(&q.1))
+    }
+}
+
+/// The average of the given vertices.
+fn centroid(vertices: &[Vertex], which: &[usize]) -> Array1<f64> {
+    let mut sum = Array1::zeros(vertices[which[0]].point.len());
+    for &v in which {
+        sum += &vertices[v].point;
+    }
+    sum / which.len() as f64
+}
+
+/// A fixed generic unit direction orthogonal to the orthonormal `frame`.
+fn generic_direction_orthogonal_to(frame: &[Array1<f64>], d: usize) -> Option<Array1<f64>> {
+    const GOLDEN: f64 = 0.618_033_988_749_894_8;
+    let generic: Array1<f64> = (0..d)
+        .map(|j| 0.5 - ((j as f64 + 1.0) * GOLDEN).fract())
+        .collect();
+    std::iter::once(generic)
+        .chain((0..d).map(|j| Array1::from_shape_fn(d, |i| f64::from(u8::from(i == j)))))
+        .find_map(|g| orthogonalised(g, frame))
+}
+
+/// `v` minus its components along the orthonormal `frame`, normalised; `None`
+/// when little of it is left.
+fn orthogonalised(mut v: Array1<f64>, frame: &[Array1<f64>]) -> Option<Array1<f64>> {
+    let before = v.dot(&v).sqrt();
+    for f in frame {
+        let along = v.dot(f);
+        v.scaled_add(-along, f);
+    }
+    let after = v.dot(&v).sqrt();
+    (after > 1e-6 * before).then(|| v / after)
+}
+
+/// The inverse of a small square matrix by Gauss-Jordan elimination with
+/// partial pivoting; `None` when it is (nearly) singular.
+fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
+    let n = a.nrows();
+    let mut m = a.clone();
+    let mut inv = Array2::eye(n);
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| m[[i, col]].abs().total_cmp(&m[[j, col]].abs()))?;
+        if m[[pivot, col]].abs() < 1e-10 {
+            return None;
+        }
+        if pivot != col {
+            for j in 0..n {
+                m.swap([pivot, j], [col, j]);
+                inv.swap([pivot, j], [col, j]);
+            }
+        }
+        let p = m[[col, col]];
+        m.row_mut(col).mapv_inplace(|v| v / p);
+        inv.row_mut(col).mapv_inplace(|v| v / p);
+        for i in 0..n {
+            if i == col {
+                continue;
+            }
+            let f = m[[i, col]];
+            if f != 0.0 {
+                let (mr, ir) = (m.row(col).to_owned(), inv.row(col).to_owned());
+                m.row_mut(i).scaled_add(-f, &mr);
+                inv.row_mut(i).scaled_add(-f, &ir);
+            }
+        }
+    }
+    Some(inv)
+}
