@@ -95,6 +95,27 @@ pub(crate) fn facets(
     bbox: Option<(ArrayView1<'_, f64>, ArrayView1<'_, f64>)>,
     context: &str,
 ) -> Result<FacetReport> {
+    facets_with(p, interior, bbox, Steps::All, context)
+}
+
+/// Which of the steps [`facets_with`] takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Steps {
+    /// Every step.
+    All,
+    /// Every step but the vertex walk (step 5), so the LP steps do the work.
+    #[cfg_attr(not(test), allow(dead_code))]
+    NoVertices,
+}
+
+/// [`facets`], with the vertex walk optional.
+fn facets_with(
+    p: &Polytope,
+    interior: ArrayView1<'_, f64>,
+    bbox: Option<(ArrayView1<'_, f64>, ArrayView1<'_, f64>)>,
+    steps: Steps,
+    context: &str,
+) -> Result<FacetReport> {
     check_sizes(p, interior, bbox, context)?;
     let mut rows = Rows::normalised(p, context)?;
     rows.mark_parallel();
@@ -102,7 +123,7 @@ pub(crate) fn facets(
         rows.mark_outside_box(lo, hi);
     }
     rows.certify_by_rays(interior);
-    let inside_by_row = if rows.status.contains(&Status::Undecided) {
+    let inside_by_row = if steps == Steps::All && rows.status.contains(&Status::Undecided) {
         rows.decide_by_vertices(interior)
     } else {
         None
@@ -280,7 +301,11 @@ mod tests {
     }
 
     fn run(p: &Polytope, z: &Array1<f64>) -> FacetReport {
-        let report = facets(p, z.view(), None, "test").unwrap();
+        run_with(p, z, Steps::All)
+    }
+
+    fn run_with(p: &Polytope, z: &Array1<f64>, steps: Steps) -> FacetReport {
+        let report = facets_with(p, z.view(), None, steps, "test").unwrap();
         let stats = report.stats;
         assert!(stats.lps_skipped <= p.len() && stats.lps_solved + stats.lps_skipped >= p.len());
         report
@@ -385,11 +410,17 @@ mod tests {
 
     #[test]
     fn facets_from_boundary_point_use_lps() {
-        // The interior point lies on a facet, so rays are skipped and LPs decide.
+        // The interior point lies on a facet, so rays are skipped and LPs decide;
+        // the vertex walk still finds every vertex and needs none.
         let p = with_rows(unit_cube(3), &[(&[1.0, 1.0, 0.0], 2.5)]);
-        let report = run(&p, &array![1.0, 0.5, 0.5]);
+        let z = array![1.0, 0.5, 0.5];
+        let report = run_with(&p, &z, Steps::NoVertices);
         assert_eq!(facet_rows(&report), (0..6).collect::<Vec<_>>());
         assert_eq!(report.stats.lps_solved, 7);
+        let report = run(&p, &z);
+        assert_eq!(facet_rows(&report), (0..6).collect::<Vec<_>>());
+        assert_eq!(report.stats.lps_solved, 0);
+        assert!(report.inside.iter().all(Option::is_some));
     }
 
     #[test]
@@ -417,9 +448,14 @@ mod tests {
         }
         let (lo, hi) = (Array1::zeros(2), Array1::ones(2));
         let bbox = Some((lo.view(), hi.view()));
-        let report = facets(&p, array![0.05, 0.05].view(), bbox, "many").unwrap();
+        let z = array![0.05, 0.05];
+        let report = facets_with(&p, z.view(), bbox, Steps::NoVertices, "many").unwrap();
         assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
         assert_eq!((report.stats.lps_solved, report.stats.lps_skipped), (4, 24));
+        // The square's four vertices decide every row without an LP.
+        let report = facets(&p, z.view(), bbox, "many").unwrap();
+        assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
+        assert_eq!((report.stats.lps_solved, report.stats.lps_skipped), (0, 24));
     }
 
     #[test]
@@ -451,7 +487,7 @@ mod tests {
     #[test]
     fn facets_agree_with_one_lp_per_row() {
         let mut rng = StdRng::seed_from_u64(11);
-        let mut total = LpStats::default();
+        let (mut by_lps, mut by_vertices) = (LpStats::default(), LpStats::default());
         for trial in 0..30 {
             let d = 2 + trial % 4;
             let mut p = unit_cube(d);
@@ -462,16 +498,25 @@ mod tests {
                 let rhs = centre_value + rng.random_range(0.05..1.5);
                 p = with_rows(p, &[(&row, rhs)]);
             }
-            let report = run(&p, &Array1::ones(d));
-            total += report.stats;
-            let found = facet_rows(&report);
-            for (i, excess) in reference_facets(&p) {
-                if excess.abs() > 1e-6 {
-                    assert_eq!(found.contains(&i), excess > 0.0, "trial {trial} row {i}");
+            let reference = reference_facets(&p);
+            for (steps, total) in [(Steps::NoVertices, &mut by_lps), (Steps::All, &mut by_vertices)] {
+                let report = run_with(&p, &Array1::ones(d), steps);
+                *total += report.stats;
+                let found = facet_rows(&report);
+                for &(i, excess) in &reference {
+                    if excess.abs() > 1e-6 {
+                        assert_eq!(
+                            found.contains(&i),
+                            excess > 0.0,
+                            "trial {trial} row {i} {steps:?}"
+                        );
+                    }
                 }
             }
         }
-        // Both the cheap tests and the warm LPs took part.
-        assert!(total.lps_skipped > 0 && total.lps_solved > 0 && total.warm_resolves > 0);
+        // Both the cheap tests and the warm LPs took part; the vertex walk
+        // (random rows are in general position) left nothing to the LPs.
+        assert!(by_lps.lps_skipped > 0 && by_lps.lps_solved > 0 && by_lps.warm_resolves > 0);
+        assert_eq!(by_vertices.lps_solved, 0);
     }
 }

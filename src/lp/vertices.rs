@@ -238,3 +238,108 @@ fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
     }
     Some(inv)
 }
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{array, Array1, Array2};
+
+    use super::*;
+    use crate::geometry::Polytope;
+
+    fn rows(a: Array2<f64>, b: Array1<f64>) -> Rows {
+        Rows::normalised(&Polytope { a, b }, "test").unwrap()
+    }
+
+    /// The cube `[0, 1]^3` and the extra rows given.
+    fn cube_with(extra: &[([f64; 3], f64)]) -> Rows {
+        let mut a = Array2::zeros((6 + extra.len(), 3));
+        let mut b = Array1::zeros(6 + extra.len());
+        for j in 0..3 {
+            a[[2 * j, j]] = 1.0;
+            b[2 * j] = 1.0;
+            a[[2 * j + 1, j]] = -1.0;
+        }
+        for (i, (row, rhs)) in extra.iter().enumerate() {
+            a.row_mut(6 + i).assign(&Array1::from(row.to_vec()));
+            b[6 + i] = *rhs;
+        }
+        rows(a, b)
+    }
+
+    #[test]
+    fn cube_with_a_cut_corner() {
+        // x + y + z <= 2.5 cuts the corner (1, 1, 1): 7 facets, 10 vertices;
+        // x <= 3 and x + y <= 2.5 miss the cut cube.
+        let mut r = cube_with(&[
+            ([1.0, 1.0, 1.0], 2.5),
+            ([1.0, 0.0, 0.0], 3.0),
+            ([1.0, 1.0, 0.0], 2.5),
+        ]);
+        let z = array![0.3, 0.4, 0.5];
+        let active: Vec<usize> = (0..9).collect();
+        assert_eq!(r.vertex_walk(&active, z.view()).unwrap().len(), 10);
+        let inside = r.decide_by_vertices(z.view()).unwrap();
+        let facets: Vec<usize> = (0..9).filter(|&k| r.status[k] == Status::Facet).collect();
+        assert_eq!(facets, vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(r.status[7], Status::Redundant);
+        assert_eq!(r.status[8], Status::Redundant);
+        // The cut's point is the centroid of its triangle, on its plane.
+        let p = inside[6].as_ref().unwrap();
+        assert!((p.sum() - 2.5).abs() < 1e-12);
+        assert!((p[0] - (1.0 + 1.0 + 0.5) / 3.0).abs() < 1e-12);
+        assert!(inside[7].is_none());
+    }
+
+    #[test]
+    fn degenerate_vertex_gives_up() {
+        // x + y + z <= 3 touches the cube at its corner only: four rows are
+        // tight there, so the walk leaves every row to the LPs.
+        let mut r = cube_with(&[([1.0, 1.0, 1.0], 3.0)]);
+        let before = r.status.clone();
+        assert!(r.decide_by_vertices(array![0.5, 0.5, 0.5].view()).is_none());
+        assert_eq!(r.status, before);
+    }
+
+    #[test]
+    fn unbounded_set_gives_up() {
+        let mut r = rows(array![[-1.0, 0.0], [0.0, -1.0]], array![0.0, 0.0]);
+        assert!(r.decide_by_vertices(array![1.0, 1.0].view()).is_none());
+    }
+
+    #[test]
+    fn simplex_vertices_match_closed_form() {
+        // The simplex x >= 0, sum x <= 1 in d dimensions has d + 1 vertices.
+        for d in [2, 5, 8] {
+            let mut a = Array2::zeros((d + 1, d));
+            let mut b = Array1::zeros(d + 1);
+            for j in 0..d {
+                a[[j, j]] = -1.0;
+                a[[d, j]] = 1.0;
+            }
+            b[d] = 1.0;
+            let r = rows(a, b);
+            let active: Vec<usize> = (0..=d).collect();
+            let z = Array1::from_elem(d, 0.5 / d as f64);
+            let vertices = r.vertex_walk(&active, z.view()).unwrap();
+            assert_eq!(vertices.len(), d + 1);
+            for v in &vertices {
+                let ones = v.point.iter().filter(|x| (**x - 1.0).abs() < 1e-12).count();
+                let zeros = v.point.iter().filter(|x| x.abs() < 1e-12).count();
+                assert!(zeros == d || (ones == 1 && zeros == d - 1), "{:?}", v.point);
+            }
+        }
+    }
+
+    #[test]
+    fn inverse_of_a_permuted_matrix() {
+        let a = array![[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 4.0]];
+        let inv = invert(&a).unwrap();
+        let eye = a.dot(&inv);
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((eye[[i, j]] - f64::from(u8::from(i == j))).abs() < 1e-15);
+            }
+        }
+        assert!(invert(&array![[1.0, 2.0], [2.0, 4.0]]).is_none());
+    }
+}
