@@ -86,28 +86,64 @@ impl Rows {
         Some(inside)
     }
 
-    /// All vertices of the polytope of the active rows, or `None` when one is
-    /// degenerate or the walk fails.
+    /// All vertices of the polytope of the active rows (bases as row indices),
+    /// or `None` when one is degenerate or the walk fails.
     fn vertex_walk(&self, active: &[usize], interior: ArrayView1<'_, f64>) -> Option<Vec<Vertex>> {
-        let start = self.first_vertex(active, interior)?;
+        let local = Local {
+            u: self.u.select(Axis(0), active),
+            beta: active.iter().map(|&k| self.beta[k]).collect(),
+        };
+        let mut vertices = local.walk(interior)?;
+        for v in &mut vertices {
+            for k in &mut v.basis {
+                *k = active[*k];
+            }
+        }
+        Some(vertices)
+    }
+}
+
+/// The active rows of a polytope, contiguous, indexed by position.
+struct Local {
+    u: Array2<f64>,
+    beta: Array1<f64>,
+}
+
+impl Local {
+    /// All vertices, with bases as positions.
+    fn walk(&self, interior: ArrayView1<'_, f64>) -> Option<Vec<Vertex>> {
+        let start = self.first_vertex(interior)?;
         let mut seen: HashSet<Vec<usize>> = HashSet::from([start.clone()]);
         let mut todo = vec![start];
         let mut vertices = Vec::new();
+        let mut in_basis = vec![false; self.beta.len()];
         while let Some(basis) = todo.pop() {
             let inverse = invert(&self.u.select(Axis(0), &basis))?;
             let rhs: Array1<f64> = basis.iter().map(|&k| self.beta[k]).collect();
             let point = inverse.dot(&rhs);
-            let slack = self.slacks(active, point.view());
-            if active
+            let slack = &self.beta - &self.u.dot(&point);
+            for &k in &basis {
+                in_basis[k] = true;
+            }
+            let simple = slack
                 .iter()
-                .zip(&slack)
-                .any(|(k, &s)| !basis.contains(k) && s <= TOL_VERTEX_SLACK)
-            {
+                .zip(&in_basis)
+                .all(|(&s, &tight)| tight || s > TOL_VERTEX_SLACK);
+            // Column j of -inverse is the edge that leaves row basis[j].
+            let rates = self.u.dot(&inverse.mapv(|v| -v));
+            let mut hits = Vec::with_capacity(basis.len());
+            if simple {
+                for edge in rates.axis_iter(Axis(1)) {
+                    hits.push(first_hit(&slack, edge, &in_basis)?);
+                }
+            }
+            for &k in &basis {
+                in_basis[k] = false;
+            }
+            if !simple {
                 return None;
             }
-            for (drop, column) in inverse.axis_iter(Axis(1)).enumerate() {
-                let edge = column.mapv(|v| -v);
-                let (hit, _) = self.first_hit(active, &basis, &slack, edge.view())?;
+            for (drop, hit) in hits.into_iter().enumerate() {
                 let mut next = basis.clone();
                 next[drop] = hit;
                 next.sort_unstable();
@@ -125,51 +161,40 @@ impl Rows {
 
     /// A vertex reached from `interior` by `d` ray shots, each within the rows
     /// hit before; its basis, ascending.
-    fn first_vertex(&self, active: &[usize], interior: ArrayView1<'_, f64>) -> Option<Vec<usize>> {
+    fn first_vertex(&self, interior: ArrayView1<'_, f64>) -> Option<Vec<usize>> {
         let d = self.u.ncols();
         let mut x = interior.to_owned();
-        let mut tight: Vec<usize> = Vec::with_capacity(d);
+        let mut tight = vec![false; self.beta.len()];
         let mut frame: Vec<Array1<f64>> = Vec::with_capacity(d);
         for _ in 0..d {
             let dir = generic_direction_orthogonal_to(&frame, d)?;
-            let slack = self.slacks(active, x.view());
-            let (hit, t) = self.first_hit(active, &tight, &slack, dir.view())?;
-            x = &x + &(&dir * t);
+            let slack = &self.beta - &self.u.dot(&x);
+            let rates = self.u.dot(&dir);
+            let hit = first_hit(&slack, rates.view(), &tight)?;
+            let step = slack[hit].max(0.0) / rates[hit];
+            x.scaled_add(step, &dir);
             frame.push(orthogonalised(self.u.row(hit).to_owned(), &frame)?);
-            tight.push(hit);
+            tight[hit] = true;
         }
-        tight.sort_unstable();
-        Some(tight)
+        Some((0..self.beta.len()).filter(|&k| tight[k]).collect())
     }
+}
 
-    /// The slacks of the active rows at `x` (in the order of `active`).
-    fn slacks(&self, active: &[usize], x: ArrayView1<'_, f64>) -> Vec<f64> {
-        active
-            .iter()
-            .map(|&k| self.beta[k] - self.u.row(k).dot(&x))
-            .collect()
+/// The first row (not `skip`ped) that a ray meets, given the rows' slacks at
+/// its origin and the rates at which it closes them.
+fn first_hit(slack: &Array1<f64>, rates: ArrayView1<'_, f64>, skip: &[bool]) -> Option<usize> {
+    let scale = rates.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+    let mut best: Option<(usize, f64)> = None;
+    for (k, (&s, &rate)) in slack.iter().zip(&rates).enumerate() {
+        if skip[k] || rate <= TOL_LP_FEAS * scale {
+            continue;
+        }
+        let t = s.max(0.0) / rate;
+        if best.is_none_or(|(_, b)| t < b) {
+            best = Some((k, t));
+        }
     }
-
-    /// The first active row outside `skip` that the ray along `dir` meets, with
-    /// the step to it; `slack` is in the order of `active`.
-    fn first_hit(
-        &self,
-        active: &[usize],
-        skip: &[usize],
-        slack: &[f64],
-        dir: ArrayView1<'_, f64>,
-    ) -> Option<(usize, f64)> {
-        let scale = dir.dot(&dir).sqrt();
-        active
-            .iter()
-            .zip(slack)
-            .filter(|(k, _)| !skip.contains(k))
-            .filter_map(|(&k, &s)| {
-                let rate = self.u.row(k).dot(&dir);
-                (rate > TOL_LP_FEAS * scale).then(|| (k, s.max(0.0) / rate))
-            })
-            .min_by(|p, q| p.1.total_cmp(&q.1))
-    }
+    best.map(|(k, _)| k)
 }
 
 /// The average of the given vertices.
