@@ -49,6 +49,24 @@ pub fn he_mlp(widths: &[usize], seed: u64) -> Network {
     b.build().unwrap()
 }
 
+/// A ReLU MLP with PyTorch's default `nn.Linear` init: weights and biases
+/// uniform in `[-1/sqrt(fan_in), 1/sqrt(fan_in)]`.
+pub fn torch_default_mlp(widths: &[usize], seed: u64) -> Network {
+    let mut rng = Rng::new(seed);
+    let mut b = Network::builder(widths[0]);
+    for (k, pair) in widths.windows(2).enumerate() {
+        let bound = 1.0 / (pair[0] as f64).sqrt();
+        let mut draw = || bound * (2.0 * rng.uniform() - 1.0);
+        let w = Array2::from_shape_simple_fn((pair[1], pair[0]), &mut draw);
+        let bias = Array1::from_shape_simple_fn(pair[1], &mut draw);
+        b = b.dense(w, bias).unwrap();
+        if k + 2 < widths.len() {
+            b = b.relu();
+        }
+    }
+    b.build().unwrap()
+}
+
 /// Points uniform in [0, 1]^dim, one per row.
 pub fn uniform_points(n: usize, dim: usize, seed: u64) -> Array2<f64> {
     let mut rng = Rng::new(seed);
