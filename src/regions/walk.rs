@@ -3,10 +3,11 @@
 //!
 //! Each pattern popped from the frontier is analysed on its own (in parallel
 //! over the frontier): its raw H-representation, its Chebyshev ball (one LP;
-//! empty or thin cells stop there), its facets (cheap tests first, LPs for the
-//! rest), and for every facet not on the domain's boundary the pattern just
-//! across it. That pattern is read off a forward pass at a witness point a
-//! little beyond the facet's relative interior, so degenerate flips (several
+//! empty or thin cells stop there), its facets (cheap tests and the region's
+//! vertices first, LPs for what a degenerate region leaves), and for every
+//! facet not on the domain's boundary the pattern just across it. That
+//! pattern is read off a forward pass at a witness point a little beyond the
+//! facet's relative interior, so degenerate flips (several
 //! units on one hyperplane, deeper units that coincide or die) yield the true
 //! neighbour; the plain flip of the facet's units is queued as well when it
 //! differs, and is rejected later if it is empty.
