@@ -29,6 +29,12 @@ use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
 /// The walk gives up past this many vertices (the LPs are then cheaper).
 const MAX_VERTICES: usize = 4096;
 
+/// The walk gives up when its vertices would cost more than this many
+/// multiply-adds (about `m d^2` each for `m` rows in `d` dimensions), so that
+/// high-dimensional regions, whose vertices are too many to list, go straight
+/// to the LPs.
+const VERTEX_WORK_BUDGET: usize = 100_000_000;
+
 /// A vertex: its `d` tight rows (ascending) and its point.
 struct Vertex {
     basis: Vec<usize>,
@@ -44,7 +50,13 @@ impl Rows {
         interior: ArrayView1<'_, f64>,
     ) -> Option<Vec<Option<Array1<f64>>>> {
         let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
-        let vertices = self.vertex_walk(&active, interior)?;
+        let d = self.u.ncols();
+        let per_vertex = (active.len() + d) * d * d;
+        let max_vertices = (VERTEX_WORK_BUDGET / per_vertex.max(1)).min(MAX_VERTICES);
+        if max_vertices <= d {
+            return None; // fewer than a simplex's vertices: not worth starting
+        }
+        let vertices = self.vertex_walk(&active, interior, max_vertices)?;
         let m = self.beta.len();
         let mut members: Vec<Vec<usize>> = vec![Vec::new(); m];
         for (v, vertex) in vertices.iter().enumerate() {
@@ -88,12 +100,17 @@ impl Rows {
 
     /// All vertices of the polytope of the active rows (bases as row indices),
     /// or `None` when one is degenerate or the walk fails.
-    fn vertex_walk(&self, active: &[usize], interior: ArrayView1<'_, f64>) -> Option<Vec<Vertex>> {
+    fn vertex_walk(
+        &self,
+        active: &[usize],
+        interior: ArrayView1<'_, f64>,
+        max_vertices: usize,
+    ) -> Option<Vec<Vertex>> {
         let local = Local {
             u: self.u.select(Axis(0), active),
             beta: active.iter().map(|&k| self.beta[k]).collect(),
         };
-        let mut vertices = local.walk(interior)?;
+        let mut vertices = local.walk(interior, max_vertices)?;
         for v in &mut vertices {
             for k in &mut v.basis {
                 *k = active[*k];
@@ -110,8 +127,8 @@ struct Local {
 }
 
 impl Local {
-    /// All vertices, with bases as positions.
-    fn walk(&self, interior: ArrayView1<'_, f64>) -> Option<Vec<Vertex>> {
+    /// All vertices, with bases as positions; `None` past `max_vertices`.
+    fn walk(&self, interior: ArrayView1<'_, f64>, max_vertices: usize) -> Option<Vec<Vertex>> {
         let start = self.first_vertex(interior)?;
         let mut seen: HashSet<Vec<usize>> = HashSet::from([start.clone()]);
         let mut todo = vec![start];
@@ -152,7 +169,7 @@ impl Local {
                 }
             }
             vertices.push(Vertex { basis, point });
-            if vertices.len() > MAX_VERTICES {
+            if vertices.len() > max_vertices {
                 return None;
             }
         }
@@ -302,7 +319,7 @@ mod tests {
         ]);
         let z = array![0.3, 0.4, 0.5];
         let active: Vec<usize> = (0..9).collect();
-        assert_eq!(r.vertex_walk(&active, z.view()).unwrap().len(), 10);
+        assert_eq!(r.vertex_walk(&active, z.view(), MAX_VERTICES).unwrap().len(), 10);
         let inside = r.decide_by_vertices(z.view()).unwrap();
         let facets: Vec<usize> = (0..9).filter(|&k| r.status[k] == Status::Facet).collect();
         assert_eq!(facets, vec![0, 1, 2, 3, 4, 5, 6]);
@@ -345,7 +362,7 @@ mod tests {
             let r = rows(a, b);
             let active: Vec<usize> = (0..=d).collect();
             let z = Array1::from_elem(d, 0.5 / d as f64);
-            let vertices = r.vertex_walk(&active, z.view()).unwrap();
+            let vertices = r.vertex_walk(&active, z.view(), MAX_VERTICES).unwrap();
             assert_eq!(vertices.len(), d + 1);
             for v in &vertices {
                 let ones = v.point.iter().filter(|x| (**x - 1.0).abs() < 1e-12).count();
@@ -353,6 +370,21 @@ mod tests {
                 assert!(zeros == d || (ones == 1 && zeros == d - 1), "{:?}", v.point);
             }
         }
+    }
+
+    #[test]
+    fn high_dimensional_cube_goes_to_the_lps() {
+        // [0, 1]^200 has 2^200 vertices: the walk must not start.
+        let d = 200;
+        let mut a = Array2::zeros((2 * d, d));
+        let mut b = Array1::zeros(2 * d);
+        for j in 0..d {
+            a[[2 * j, j]] = 1.0;
+            b[2 * j] = 1.0;
+            a[[2 * j + 1, j]] = -1.0;
+        }
+        let mut r = rows(a, b);
+        assert!(r.decide_by_vertices(Array1::from_elem(d, 0.5).view()).is_none());
     }
 
     #[test]
