@@ -41,3 +41,13 @@ pub const TOL_GRAM_PIVOT_REL: f64 = 4.0 * f64::EPSILON;
 /// are neighbours) when they overlap by more than this times the domain's
 /// diameter; edges that only meet at an endpoint overlap by rounding only.
 pub const TOL_SHARED_EDGE_REL: f64 = 1e-12;
+
+/// The LP walk accepts the pattern read at a witness point across a facet as
+/// the neighbour when that pattern's region reaches back to the facet, within
+/// this fraction of the step.
+pub const TOL_WITNESS_REACH: f64 = 1e-7;
+
+/// A vertex of a polytope (unit rows) is simple when every row not among its
+/// `d` tight ones keeps at least this slack; a row whose slack exceeds it at
+/// every vertex is redundant.
+pub const TOL_VERTEX_SLACK: f64 = TOL_LP_FEAS;

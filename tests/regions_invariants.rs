@@ -248,10 +248,7 @@ proptest! {
         let split = split(&net, &domain);
         let walk = run(&net, &domain, Method::Lp, None);
         prop_assert_eq!(patterns(&split), patterns(&walk));
-        // Adjacency is not compared here: the walk reads the neighbour across a
-        // facet at a witness point, which can jump over the thin end of a
-        // wedge-shaped neighbour and report a region that only touches at a
-        // vertex (seed 11981146445115203856, relu, 2 inputs, widths [5, 5]).
+        prop_assert_eq!(split.adjacency(), walk.adjacency());
     }
 
     #[test]
@@ -295,6 +292,20 @@ proptest! {
         let part = split(&net, &Domain::cube(2, -1.0, 1.0));
         prop_assert_eq!(part.len(), 1 + n + crossings);
     }
+}
+
+/// The walk once read the neighbour across a facet at a witness point beyond
+/// the thin end of a wedge-shaped neighbour, and reported a region that only
+/// touches at a vertex.
+#[test]
+fn walk_neighbours_share_an_edge_past_a_thin_wedge() {
+    let seed = 11981146445115203856;
+    let net = random_net(seed, 2, &[5, 5], 2, Act::Relu, false);
+    let domain = domain_for(seed, 2, false);
+    let split = split(&net, &domain);
+    let walk = run(&net, &domain, Method::Lp, None);
+    assert_eq!(patterns(&split), patterns(&walk));
+    assert_eq!(split.adjacency(), walk.adjacency());
 }
 
 /// A network on the plane with one hidden layer of the given lines

@@ -17,12 +17,14 @@
 //! - [`chebyshev`]: the Chebyshev centre and radius of a polytope.
 //! - [`redundancy`]: the facets (non-redundant rows) of a
 //!   polytope; [`screen`] holds the cheap tests that decide most
-//!   rows without an LP.
+//!   rows without an LP, and [`vertices`] decides the rows of a simple
+//!   polytope from its vertices.
 
 mod chebyshev;
 mod microlp;
 mod redundancy;
 mod screen;
+mod vertices;
 
 pub(crate) use chebyshev::chebyshev_ball;
 pub(crate) use microlp::WarmLp;

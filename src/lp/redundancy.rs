@@ -19,11 +19,14 @@
 //! 4. ray shooting from the interior point along each undecided normal: the
 //!    first hyperplane hit is a facet when every other row keeps a slack above
 //!    the tolerance at the hit point (that point then certifies the LP above);
-//! 5. when many rows are left (more than `BOX_SCREEN_ROWS_PER_DIM` (4) per
+//! 5. when rows are left, the vertices of the polytope (by walking its edge
+//!    graph, see [`vertices`](super::vertices)) decide them all when it is
+//!    simple, with a point inside each facet;
+//! 6. when many rows are left (more than `BOX_SCREEN_ROWS_PER_DIM` (4) per
 //!    dimension), `2 d` small LPs give the bounding box of the facets found so
 //!    far (within the known box), which contains the polytope, and step 3 runs
 //!    again with it;
-//! 6. the LP above, by constraint generation: it starts from the facets known so
+//! 7. the LP above, by constraint generation: it starts from the facets known so
 //!    far and adds the most violated row to the solved program (a warm re-solve)
 //!    until its optimum satisfies every row or falls below `beta_i`.
 //!
@@ -31,7 +34,7 @@
 //! elimination), so two nearly coinciding rows that escaped step 2 still leave
 //! exactly one facet.
 
-use ndarray::{ArrayView1, Axis};
+use ndarray::{Array1, ArrayView1, Axis};
 
 use super::screen::{empty_polytope, push_row, Rows, Status};
 use super::{LpOutcome, LpProblem, LpStats, WarmLp};
@@ -64,6 +67,9 @@ pub(crate) struct FacetReport {
     /// LPs solved (`lps_solved`), rows decided by a cheap test (`lps_skipped`)
     /// and warm re-solves.
     pub stats: LpStats,
+    /// For each facet (in the order of `facets`), a point in its relative
+    /// interior when the vertex walk found one.
+    pub inside: Vec<Option<Array1<f64>>>,
 }
 
 /// The facets of `p`, given a point `interior` of it and optionally a box `(lo, hi)`
@@ -89,6 +95,27 @@ pub(crate) fn facets(
     bbox: Option<(ArrayView1<'_, f64>, ArrayView1<'_, f64>)>,
     context: &str,
 ) -> Result<FacetReport> {
+    facets_with(p, interior, bbox, Steps::All, context)
+}
+
+/// Which of the steps [`facets_with`] takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Steps {
+    /// Every step.
+    All,
+    /// Every step but the vertex walk (step 5), so the LP steps do the work.
+    #[cfg_attr(not(test), allow(dead_code))]
+    NoVertices,
+}
+
+/// [`facets`], with the vertex walk optional.
+fn facets_with(
+    p: &Polytope,
+    interior: ArrayView1<'_, f64>,
+    bbox: Option<(ArrayView1<'_, f64>, ArrayView1<'_, f64>)>,
+    steps: Steps,
+    context: &str,
+) -> Result<FacetReport> {
     check_sizes(p, interior, bbox, context)?;
     let mut rows = Rows::normalised(p, context)?;
     rows.mark_parallel();
@@ -96,18 +123,29 @@ pub(crate) fn facets(
         rows.mark_outside_box(lo, hi);
     }
     rows.certify_by_rays(interior);
+    let inside_by_row = if steps == Steps::All && rows.status.contains(&Status::Undecided) {
+        rows.decide_by_vertices(interior)
+    } else {
+        None
+    };
     let mut stats = LpStats::default();
     rows.screen_by_facet_box(bbox, &mut stats, context)?;
     let rows_by_lp = rows.decide_by_lp(&mut stats, context)?;
     stats.lps_skipped = p.len() - rows_by_lp;
+    let facets = rows.collect_facets();
+    let inside = facets
+        .iter()
+        .map(|f| inside_by_row.as_ref().and_then(|points| points[f.row].clone()))
+        .collect();
     Ok(FacetReport {
-        facets: rows.collect_facets(),
+        facets,
         stats,
+        inside,
     })
 }
 
 impl Rows {
-    /// Step 6: decides every undecided row by an LP, in index order; returns
+    /// Step 7: decides every undecided row by an LP, in index order; returns
     /// how many rows it decided.
     fn decide_by_lp(&mut self, stats: &mut LpStats, context: &str) -> Result<usize> {
         let mut working: Vec<usize> = (0..self.beta.len())
@@ -294,7 +332,11 @@ mod tests {
     }
 
     fn run(p: &Polytope, z: &Array1<f64>) -> FacetReport {
-        let report = facets(p, z.view(), None, "test").unwrap();
+        run_with(p, z, Steps::All)
+    }
+
+    fn run_with(p: &Polytope, z: &Array1<f64>, steps: Steps) -> FacetReport {
+        let report = facets_with(p, z.view(), None, steps, "test").unwrap();
         let stats = report.stats;
         assert!(stats.lps_skipped <= p.len() && stats.lps_solved + stats.lps_skipped >= p.len());
         report
@@ -399,11 +441,17 @@ mod tests {
 
     #[test]
     fn facets_from_boundary_point_use_lps() {
-        // The interior point lies on a facet, so rays are skipped and LPs decide.
+        // The interior point lies on a facet, so rays are skipped and LPs decide;
+        // the vertex walk still finds every vertex and needs none.
         let p = with_rows(unit_cube(3), &[(&[1.0, 1.0, 0.0], 2.5)]);
-        let report = run(&p, &array![1.0, 0.5, 0.5]);
+        let z = array![1.0, 0.5, 0.5];
+        let report = run_with(&p, &z, Steps::NoVertices);
         assert_eq!(facet_rows(&report), (0..6).collect::<Vec<_>>());
         assert_eq!(report.stats.lps_solved, 7);
+        let report = run(&p, &z);
+        assert_eq!(facet_rows(&report), (0..6).collect::<Vec<_>>());
+        assert_eq!(report.stats.lps_solved, 0);
+        assert!(report.inside.iter().all(Option::is_some));
     }
 
     #[test]
@@ -431,9 +479,14 @@ mod tests {
         }
         let (lo, hi) = (Array1::zeros(2), Array1::ones(2));
         let bbox = Some((lo.view(), hi.view()));
-        let report = facets(&p, array![0.05, 0.05].view(), bbox, "many").unwrap();
+        let z = array![0.05, 0.05];
+        let report = facets_with(&p, z.view(), bbox, Steps::NoVertices, "many").unwrap();
         assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
         assert_eq!((report.stats.lps_solved, report.stats.lps_skipped), (4, 24));
+        // The square's four vertices decide every row without an LP.
+        let report = facets(&p, z.view(), bbox, "many").unwrap();
+        assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
+        assert_eq!((report.stats.lps_solved, report.stats.lps_skipped), (0, 24));
     }
 
     #[test]
@@ -465,7 +518,7 @@ mod tests {
     #[test]
     fn facets_agree_with_one_lp_per_row() {
         let mut rng = StdRng::seed_from_u64(11);
-        let mut total = LpStats::default();
+        let (mut by_lps, mut by_vertices) = (LpStats::default(), LpStats::default());
         for trial in 0..30 {
             let d = 2 + trial % 4;
             let mut p = unit_cube(d);
@@ -476,16 +529,25 @@ mod tests {
                 let rhs = centre_value + rng.random_range(0.05..1.5);
                 p = with_rows(p, &[(&row, rhs)]);
             }
-            let report = run(&p, &Array1::ones(d));
-            total += report.stats;
-            let found = facet_rows(&report);
-            for (i, excess) in reference_facets(&p) {
-                if excess.abs() > 1e-6 {
-                    assert_eq!(found.contains(&i), excess > 0.0, "trial {trial} row {i}");
+            let reference = reference_facets(&p);
+            for (steps, total) in [(Steps::NoVertices, &mut by_lps), (Steps::All, &mut by_vertices)] {
+                let report = run_with(&p, &Array1::ones(d), steps);
+                *total += report.stats;
+                let found = facet_rows(&report);
+                for &(i, excess) in &reference {
+                    if excess.abs() > 1e-6 {
+                        assert_eq!(
+                            found.contains(&i),
+                            excess > 0.0,
+                            "trial {trial} row {i} {steps:?}"
+                        );
+                    }
                 }
             }
         }
-        // Both the cheap tests and the warm LPs took part.
-        assert!(total.lps_skipped > 0 && total.lps_solved > 0 && total.warm_resolves > 0);
+        // Both the cheap tests and the warm LPs took part; the vertex walk
+        // (random rows are in general position) left nothing to the LPs.
+        assert!(by_lps.lps_skipped > 0 && by_lps.lps_solved > 0 && by_lps.warm_resolves > 0);
+        assert_eq!(by_vertices.lps_solved, 0);
     }
 }

@@ -1,5 +1,5 @@
 //! Screening: the tests that decide rows of a polytope before their own LPs
-//! (steps 1-5 of [`facets`](super::facets)): zero rows, parallel and duplicate
+//! (steps 1-4 and 6 of [`facets`](super::facets)): zero rows, parallel and duplicate
 //! rows, rows that miss a bounding box, facets certified by ray shooting, and the
 //! bounding box of the known facets (a few small LPs).
 
@@ -10,7 +10,7 @@ use crate::geometry::Polytope;
 use crate::tol::{TOL_LP_FEAS, TOL_ZERO_ROW};
 use crate::{Error, Result};
 
-/// Step 5 runs when more than this many rows per dimension are undecided, so
+/// Step 6 runs when more than this many rows per dimension are undecided, so
 /// its `2 d` LPs are at most half of the LPs it can save.
 const BOX_SCREEN_ROWS_PER_DIM: usize = 4;
 
@@ -164,7 +164,7 @@ impl Rows {
         }
     }
 
-    /// Step 5: when many rows are left, bounds the polytope by the box of the
+    /// Step 6: when many rows are left, bounds the polytope by the box of the
     /// known facets and the known box, and drops the rows that miss it.
     pub(super) fn screen_by_facet_box(
         &mut self,

@@ -3,10 +3,11 @@
 //!
 //! Each pattern popped from the frontier is analysed on its own (in parallel
 //! over the frontier): its raw H-representation, its Chebyshev ball (one LP;
-//! empty or thin cells stop there), its facets (cheap tests first, LPs for the
-//! rest), and for every facet not on the domain's boundary the pattern just
-//! across it. That pattern is read off a forward pass at a witness point a
-//! little beyond the facet's relative interior, so degenerate flips (several
+//! empty or thin cells stop there), its facets (cheap tests and the region's
+//! vertices first, LPs for what a degenerate region leaves), and for every
+//! facet not on the domain's boundary the pattern just across it. That
+//! pattern is read off a forward pass at a witness point a little beyond the
+//! facet's relative interior, so degenerate flips (several
 //! units on one hyperplane, deeper units that coincide or die) yield the true
 //! neighbour; the plain flip of the facet's units is queued as well when it
 //! differs, and is rejected later if it is empty.
@@ -21,7 +22,7 @@ use super::options::Watch;
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
-use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_ZERO_ROW};
+use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_WITNESS_REACH, TOL_ZERO_ROW};
 use crate::{Domain, Error, Network, Pattern, Polytope, Result};
 
 /// What the walk knows about the domain.
@@ -127,7 +128,7 @@ pub(crate) fn analyse(
     let keep: Vec<usize> = report.facets.iter().map(|f| f.row).collect();
     let mut across = Vec::new();
     let mut candidates = Vec::new();
-    for facet in &report.facets {
+    for (facet, inside) in report.facets.iter().zip(&report.inside) {
         if matches!(raw.sources[facet.row], RowSource::Domain(_)) {
             continue;
         }
@@ -135,7 +136,15 @@ pub(crate) fn analyse(
             .chain(facet.duplicates.iter().copied())
             .collect();
         let flipped = flip(&values, &rows, &raw.sources);
-        let witness = witness_across(&raw.polytope, &rows, center.view(), radius, lp, &context)?;
+        let witness = witness_across(
+            &raw.polytope,
+            &rows,
+            center.view(),
+            radius,
+            inside.as_ref(),
+            lp,
+            &context,
+        )?;
         match witness {
             Some((foot, normal, step)) => {
                 let seen = pattern_just_across(net, domain, &foot, &normal, step)?;
@@ -208,9 +217,11 @@ fn flip(values: &[u8], rows: &[usize], sources: &[RowSource]) -> Pattern {
     Pattern::from_checked(&v)
 }
 
-/// The pattern of the region adjacent across a facet: read at `foot + t normal`
-/// for shrinking `t` until two successive steps agree, so that a neighbour
-/// thinner than the first step is not jumped over.
+/// The pattern of the region adjacent across a facet, read at `foot + t normal`.
+/// A step can jump over the thin end of a wedge-shaped neighbour into a region
+/// that only touches the facet's boundary, so the region read there must reach
+/// back to the facet along the normal; when it stops short at distance `t - s`
+/// from the foot, the next step is half of that.
 fn pattern_just_across(
     net: &Network,
     domain: &Domain,
@@ -218,24 +229,34 @@ fn pattern_just_across(
     normal: &Array1<f64>,
     step: f64,
 ) -> Result<Pattern> {
-    let at = |t: f64| net.pattern(domain.to_input((foot + &(normal * t)).view()).view());
     let scale = foot.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let floor = 1e3 * f64::EPSILON * scale;
     let mut t = step;
-    let mut current = at(t)?;
-    while t / WITNESS_SHRINK > floor {
-        let closer = at(t / WITNESS_SHRINK)?;
-        if closer == current {
-            break;
+    loop {
+        let point = foot + &(normal * t);
+        let pattern = net.pattern(domain.to_input(point.view()).view())?;
+        if t <= floor {
+            return Ok(pattern);
         }
-        current = closer;
-        t /= WITNESS_SHRINK;
+        let raw = raw_region(net, &pattern.to_values(), domain)?;
+        let reach = reach_back(&raw.polytope, point.view(), normal.view());
+        if reach >= t * (1.0 - TOL_WITNESS_REACH) {
+            return Ok(pattern);
+        }
+        t = 0.5 * (t - reach.max(0.0));
     }
-    Ok(current)
 }
 
-/// The factor by which [`pattern_just_across`] shrinks its step.
-const WITNESS_SHRINK: f64 = 16.0;
+/// How far the ray from `y` along `-normal` stays inside `p`.
+fn reach_back(p: &Polytope, y: ArrayView1<f64>, normal: ArrayView1<f64>) -> f64 {
+    p.a.outer_iter()
+        .zip(&p.b)
+        .filter_map(|(row, &b)| {
+            let rate = -row.dot(&normal);
+            (rate > 0.0).then(|| (b - row.dot(&y)) / rate)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
 
 /// A point on a facet, the facet's unit outward normal and a first step length.
 type FacetWitness = (Array1<f64>, Array1<f64>, f64);
@@ -243,26 +264,36 @@ type FacetWitness = (Array1<f64>, Array1<f64>, f64);
 /// A point on the facet made of `rows` (all on one hyperplane), in its relative
 /// interior, with the unit outward normal and a first step length: the foot of
 /// the Chebyshev centre on the hyperplane when it lies inside the facet, else
-/// the centre of the facet's own largest inscribed ball (one LP). `None` when
-/// the facet has no relative interior.
+/// else `inside` (a point of the facet's relative interior found with its
+/// vertices) when given, else the centre of the facet's own largest inscribed
+/// ball (one LP). `None` when the facet has no relative interior.
 fn witness_across(
     p: &Polytope,
     rows: &[usize],
     center: ArrayView1<f64>,
     radius: f64,
+    inside: Option<&Array1<f64>>,
     lp: &mut LpStats,
     context: &str,
 ) -> Result<Option<FacetWitness>> {
     let (u, beta) = unit_row(p, rows[0]);
     let others: Vec<usize> = (0..p.len()).filter(|i| !rows.contains(i)).collect();
+    let margin_at = |y: &Array1<f64>| {
+        others
+            .iter()
+            .map(|&k| slack(p, k, y.view()))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let clear = |margin: f64| margin > TOL_LP_FEAS * (1.0 + radius);
     let foot = &center + &(&u * (beta - u.dot(&center)));
-    let margin = others
-        .iter()
-        .map(|&k| slack(p, k, foot.view()))
-        .fold(f64::INFINITY, f64::min);
-    let (point, inner) = if margin > TOL_LP_FEAS * (1.0 + radius) {
+    let margin = margin_at(&foot);
+    let inside = inside.map(|y| (y.clone(), margin_at(y)));
+    let (point, inner) = if clear(margin) {
         lp.lps_skipped += 1;
         (foot, margin)
+    } else if let Some((y, m)) = inside.filter(|(_, m)| clear(*m)) {
+        lp.lps_skipped += 1;
+        (y, m)
     } else {
         lp.lps_solved += 1;
         match facet_ball(p, &others, &u, beta, context)? {

@@ -1,0 +1,402 @@
+//! Facets of a simple polytope from its vertices, without LPs.
+//!
+//! Starting from an interior point, `d` ray shots within the rows already hit
+//! reach a vertex; from there the edge graph is walked as the simplex method
+//! does (drop one of the `d` tight rows, move along the edge to the first row
+//! hit). When every vertex met is simple (exactly `d` tight rows, every other
+//! row at a distance above [`TOL_VERTEX_SLACK`]) the walk has found all
+//! vertices, and then
+//!
+//! - a row tight at some vertex is a facet (in a simple polytope each of the
+//!   `d` rows of a vertex bounds a facet); it is certified against the LP of
+//!   [`facets`](super::facets) by the centroid of its vertices: every other row
+//!   keeps a slack above `2` [`TOL_LP_FEAS`] there, so stepping half that slack
+//!   past the hyperplane exceeds its bound by more than the tolerance while the
+//!   other rows hold;
+//! - a row tight at no vertex, whose slack at every vertex exceeds
+//!   [`TOL_VERTEX_SLACK`], is redundant.
+//!
+//! Anything else (a degenerate vertex, a singular basis, an unbounded edge, too
+//! many vertices) gives up and leaves the rows to the LPs.
+
+use std::collections::HashSet;
+
+use ndarray::{Array1, Array2, ArrayView1, Axis};
+
+use super::screen::{Rows, Status};
+use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
+
+/// The walk gives up past this many vertices (the LPs are then cheaper).
+const MAX_VERTICES: usize = 4096;
+
+/// The walk gives up when its vertices would cost more than this many
+/// multiply-adds (about `m d^2` each for `m` rows in `d` dimensions), so that
+/// high-dimensional regions, whose vertices are too many to list, go straight
+/// to the LPs.
+const VERTEX_WORK_BUDGET: usize = 100_000_000;
+
+/// A vertex: its `d` tight rows (ascending) and its point.
+struct Vertex {
+    basis: Vec<usize>,
+    point: Array1<f64>,
+}
+
+impl Rows {
+    /// Decides the undecided active rows from the polytope's vertices when it
+    /// is simple; returns a point in the relative interior of each facet found
+    /// (by row), or `None` when the vertex walk gave up (nothing is changed).
+    pub(super) fn decide_by_vertices(
+        &mut self,
+        interior: ArrayView1<'_, f64>,
+    ) -> Option<Vec<Option<Array1<f64>>>> {
+        let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
+        let d = self.u.ncols();
+        let per_vertex = (active.len() + d) * d * d;
+        let max_vertices = (VERTEX_WORK_BUDGET / per_vertex.max(1)).min(MAX_VERTICES);
+        if max_vertices <= d {
+            return None; // fewer than a simplex's vertices: not worth starting
+        }
+        let vertices = self.vertex_walk(&active, interior, max_vertices)?;
+        let m = self.beta.len();
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); m];
+        for (v, vertex) in vertices.iter().enumerate() {
+            for &k in &vertex.basis {
+                members[k].push(v);
+            }
+        }
+        if active
+            .iter()
+            .any(|&k| self.status[k] == Status::Facet && members[k].is_empty())
+        {
+            return None; // a certified facet missed: the walk is not to be trusted
+        }
+        let mut inside = vec![None; m];
+        let mut decided = self.status.clone();
+        for &k in &active {
+            if members[k].is_empty() {
+                let min_slack = vertices
+                    .iter()
+                    .map(|v| self.beta[k] - self.u.row(k).dot(&v.point))
+                    .fold(f64::INFINITY, f64::min);
+                if decided[k] == Status::Undecided && min_slack > TOL_VERTEX_SLACK {
+                    decided[k] = Status::Redundant;
+                }
+                continue;
+            }
+            let centroid = centroid(&vertices, &members[k]);
+            let margin = active
+                .iter()
+                .filter(|&&j| j != k)
+                .map(|&j| self.beta[j] - self.u.row(j).dot(&centroid))
+                .fold(f64::INFINITY, f64::min);
+            if margin > 2.0 * TOL_LP_FEAS {
+                decided[k] = Status::Facet;
+                inside[k] = Some(centroid);
+            }
+        }
+        self.status = decided;
+        Some(inside)
+    }
+
+    /// All vertices of the polytope of the active rows (bases as row indices),
+    /// or `None` when one is degenerate or the walk fails.
+    fn vertex_walk(
+        &self,
+        active: &[usize],
+        interior: ArrayView1<'_, f64>,
+        max_vertices: usize,
+    ) -> Option<Vec<Vertex>> {
+        let local = Local {
+            u: self.u.select(Axis(0), active),
+            beta: active.iter().map(|&k| self.beta[k]).collect(),
+        };
+        let mut vertices = local.walk(interior, max_vertices)?;
+        for v in &mut vertices {
+            for k in &mut v.basis {
+                *k = active[*k];
+            }
+        }
+        Some(vertices)
+    }
+}
+
+/// The active rows of a polytope, contiguous, indexed by position.
+struct Local {
+    u: Array2<f64>,
+    beta: Array1<f64>,
+}
+
+impl Local {
+    /// All vertices, with bases as positions; `None` past `max_vertices`.
+    fn walk(&self, interior: ArrayView1<'_, f64>, max_vertices: usize) -> Option<Vec<Vertex>> {
+        let start = self.first_vertex(interior)?;
+        let mut seen: HashSet<Vec<usize>> = HashSet::from([start.clone()]);
+        let mut todo = vec![start];
+        let mut vertices = Vec::new();
+        let mut in_basis = vec![false; self.beta.len()];
+        while let Some(basis) = todo.pop() {
+            let inverse = invert(&self.u.select(Axis(0), &basis))?;
+            let rhs: Array1<f64> = basis.iter().map(|&k| self.beta[k]).collect();
+            let point = inverse.dot(&rhs);
+            let slack = &self.beta - &self.u.dot(&point);
+            for &k in &basis {
+                in_basis[k] = true;
+            }
+            let simple = slack
+                .iter()
+                .zip(&in_basis)
+                .all(|(&s, &tight)| tight || s > TOL_VERTEX_SLACK);
+            // Column j of -inverse is the edge that leaves row basis[j].
+            let rates = self.u.dot(&inverse.mapv(|v| -v));
+            let mut hits = Vec::with_capacity(basis.len());
+            if simple {
+                for edge in rates.axis_iter(Axis(1)) {
+                    hits.push(first_hit(&slack, edge, &in_basis)?);
+                }
+            }
+            for &k in &basis {
+                in_basis[k] = false;
+            }
+            if !simple {
+                return None;
+            }
+            for (drop, hit) in hits.into_iter().enumerate() {
+                let mut next = basis.clone();
+                next[drop] = hit;
+                next.sort_unstable();
+                if seen.insert(next.clone()) {
+                    todo.push(next);
+                }
+            }
+            vertices.push(Vertex { basis, point });
+            if vertices.len() > max_vertices {
+                return None;
+            }
+        }
+        Some(vertices)
+    }
+
+    /// A vertex reached from `interior` by `d` ray shots, each within the rows
+    /// hit before; its basis, ascending.
+    fn first_vertex(&self, interior: ArrayView1<'_, f64>) -> Option<Vec<usize>> {
+        let d = self.u.ncols();
+        let mut x = interior.to_owned();
+        let mut tight = vec![false; self.beta.len()];
+        let mut frame: Vec<Array1<f64>> = Vec::with_capacity(d);
+        for _ in 0..d {
+            let dir = generic_direction_orthogonal_to(&frame, d)?;
+            let slack = &self.beta - &self.u.dot(&x);
+            let rates = self.u.dot(&dir);
+            let hit = first_hit(&slack, rates.view(), &tight)?;
+            let step = slack[hit].max(0.0) / rates[hit];
+            x.scaled_add(step, &dir);
+            frame.push(orthogonalised(self.u.row(hit).to_owned(), &frame)?);
+            tight[hit] = true;
+        }
+        Some((0..self.beta.len()).filter(|&k| tight[k]).collect())
+    }
+}
+
+/// The first row (not `skip`ped) that a ray meets, given the rows' slacks at
+/// its origin and the rates at which it closes them.
+fn first_hit(slack: &Array1<f64>, rates: ArrayView1<'_, f64>, skip: &[bool]) -> Option<usize> {
+    let scale = rates.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+    let mut best: Option<(usize, f64)> = None;
+    for (k, (&s, &rate)) in slack.iter().zip(&rates).enumerate() {
+        if skip[k] || rate <= TOL_LP_FEAS * scale {
+            continue;
+        }
+        let t = s.max(0.0) / rate;
+        if best.is_none_or(|(_, b)| t < b) {
+            best = Some((k, t));
+        }
+    }
+    best.map(|(k, _)| k)
+}
+
+/// The average of the given vertices.
+fn centroid(vertices: &[Vertex], which: &[usize]) -> Array1<f64> {
+    let mut sum = Array1::zeros(vertices[which[0]].point.len());
+    for &v in which {
+        sum += &vertices[v].point;
+    }
+    sum / which.len() as f64
+}
+
+/// A fixed generic unit direction orthogonal to the orthonormal `frame`.
+fn generic_direction_orthogonal_to(frame: &[Array1<f64>], d: usize) -> Option<Array1<f64>> {
+    const GOLDEN: f64 = 0.618_033_988_749_894_8;
+    let generic: Array1<f64> = (0..d)
+        .map(|j| 0.5 - ((j as f64 + 1.0) * GOLDEN).fract())
+        .collect();
+    std::iter::once(generic)
+        .chain((0..d).map(|j| Array1::from_shape_fn(d, |i| f64::from(u8::from(i == j)))))
+        .find_map(|g| orthogonalised(g, frame))
+}
+
+/// `v` minus its components along the orthonormal `frame`, normalised; `None`
+/// when little of it is left.
+fn orthogonalised(mut v: Array1<f64>, frame: &[Array1<f64>]) -> Option<Array1<f64>> {
+    let before = v.dot(&v).sqrt();
+    for f in frame {
+        let along = v.dot(f);
+        v.scaled_add(-along, f);
+    }
+    let after = v.dot(&v).sqrt();
+    (after > 1e-6 * before).then(|| v / after)
+}
+
+/// The inverse of a small square matrix by Gauss-Jordan elimination with
+/// partial pivoting; `None` when it is (nearly) singular.
+fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
+    let n = a.nrows();
+    let mut m = a.clone();
+    let mut inv = Array2::eye(n);
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| m[[i, col]].abs().total_cmp(&m[[j, col]].abs()))?;
+        if m[[pivot, col]].abs() < 1e-10 {
+            return None;
+        }
+        if pivot != col {
+            for j in 0..n {
+                m.swap([pivot, j], [col, j]);
+                inv.swap([pivot, j], [col, j]);
+            }
+        }
+        let p = m[[col, col]];
+        m.row_mut(col).mapv_inplace(|v| v / p);
+        inv.row_mut(col).mapv_inplace(|v| v / p);
+        for i in 0..n {
+            if i == col {
+                continue;
+            }
+            let f = m[[i, col]];
+            if f != 0.0 {
+                let (mr, ir) = (m.row(col).to_owned(), inv.row(col).to_owned());
+                m.row_mut(i).scaled_add(-f, &mr);
+                inv.row_mut(i).scaled_add(-f, &ir);
+            }
+        }
+    }
+    Some(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{array, Array1, Array2};
+
+    use super::*;
+    use crate::geometry::Polytope;
+
+    fn rows(a: Array2<f64>, b: Array1<f64>) -> Rows {
+        Rows::normalised(&Polytope { a, b }, "test").unwrap()
+    }
+
+    /// The cube `[0, 1]^3` and the extra rows given.
+    fn cube_with(extra: &[([f64; 3], f64)]) -> Rows {
+        let mut a = Array2::zeros((6 + extra.len(), 3));
+        let mut b = Array1::zeros(6 + extra.len());
+        for j in 0..3 {
+            a[[2 * j, j]] = 1.0;
+            b[2 * j] = 1.0;
+            a[[2 * j + 1, j]] = -1.0;
+        }
+        for (i, (row, rhs)) in extra.iter().enumerate() {
+            a.row_mut(6 + i).assign(&Array1::from(row.to_vec()));
+            b[6 + i] = *rhs;
+        }
+        rows(a, b)
+    }
+
+    #[test]
+    fn cube_with_a_cut_corner() {
+        // x + y + z <= 2.5 cuts the corner (1, 1, 1): 7 facets, 10 vertices;
+        // x <= 3 and x + y <= 2.5 miss the cut cube.
+        let mut r = cube_with(&[
+            ([1.0, 1.0, 1.0], 2.5),
+            ([1.0, 0.0, 0.0], 3.0),
+            ([1.0, 1.0, 0.0], 2.5),
+        ]);
+        let z = array![0.3, 0.4, 0.5];
+        let active: Vec<usize> = (0..9).collect();
+        assert_eq!(r.vertex_walk(&active, z.view(), MAX_VERTICES).unwrap().len(), 10);
+        let inside = r.decide_by_vertices(z.view()).unwrap();
+        let facets: Vec<usize> = (0..9).filter(|&k| r.status[k] == Status::Facet).collect();
+        assert_eq!(facets, vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(r.status[7], Status::Redundant);
+        assert_eq!(r.status[8], Status::Redundant);
+        // The cut's point is the centroid of its triangle, on its plane.
+        let p = inside[6].as_ref().unwrap();
+        assert!((p.sum() - 2.5).abs() < 1e-12);
+        assert!((p[0] - (1.0 + 1.0 + 0.5) / 3.0).abs() < 1e-12);
+        assert!(inside[7].is_none());
+    }
+
+    #[test]
+    fn degenerate_vertex_gives_up() {
+        // x + y + z <= 3 touches the cube at its corner only: four rows are
+        // tight there, so the walk leaves every row to the LPs.
+        let mut r = cube_with(&[([1.0, 1.0, 1.0], 3.0)]);
+        let before = r.status.clone();
+        assert!(r.decide_by_vertices(array![0.5, 0.5, 0.5].view()).is_none());
+        assert_eq!(r.status, before);
+    }
+
+    #[test]
+    fn unbounded_set_gives_up() {
+        let mut r = rows(array![[-1.0, 0.0], [0.0, -1.0]], array![0.0, 0.0]);
+        assert!(r.decide_by_vertices(array![1.0, 1.0].view()).is_none());
+    }
+
+    #[test]
+    fn simplex_vertices_match_closed_form() {
+        // The simplex x >= 0, sum x <= 1 in d dimensions has d + 1 vertices.
+        for d in [2, 5, 8] {
+            let mut a = Array2::zeros((d + 1, d));
+            let mut b = Array1::zeros(d + 1);
+            for j in 0..d {
+                a[[j, j]] = -1.0;
+                a[[d, j]] = 1.0;
+            }
+            b[d] = 1.0;
+            let r = rows(a, b);
+            let active: Vec<usize> = (0..=d).collect();
+            let z = Array1::from_elem(d, 0.5 / d as f64);
+            let vertices = r.vertex_walk(&active, z.view(), MAX_VERTICES).unwrap();
+            assert_eq!(vertices.len(), d + 1);
+            for v in &vertices {
+                let ones = v.point.iter().filter(|x| (**x - 1.0).abs() < 1e-12).count();
+                let zeros = v.point.iter().filter(|x| x.abs() < 1e-12).count();
+                assert!(zeros == d || (ones == 1 && zeros == d - 1), "{:?}", v.point);
+            }
+        }
+    }
+
+    #[test]
+    fn high_dimensional_cube_goes_to_the_lps() {
+        // [0, 1]^200 has 2^200 vertices: the walk must not start.
+        let d = 200;
+        let mut a = Array2::zeros((2 * d, d));
+        let mut b = Array1::zeros(2 * d);
+        for j in 0..d {
+            a[[2 * j, j]] = 1.0;
+            b[2 * j] = 1.0;
+            a[[2 * j + 1, j]] = -1.0;
+        }
+        let mut r = rows(a, b);
+        assert!(r.decide_by_vertices(Array1::from_elem(d, 0.5).view()).is_none());
+    }
+
+    #[test]
+    fn inverse_of_a_permuted_matrix() {
+        let a = array![[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 4.0]];
+        let inv = invert(&a).unwrap();
+        let eye = a.dot(&inv);
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((eye[[i, j]] - f64::from(u8::from(i == j))).abs() < 1e-15);
+            }
+        }
+        assert!(invert(&array![[1.0, 2.0], [2.0, 4.0]]).is_none());
+    }
+}
