@@ -5,14 +5,14 @@
 //! `Z_t = sum_v exp(l_tv)` and `M_t = diag(p_t) - p_t p_t^T`.
 //!
 //! Every score is a log-determinant of a `d x d` Gram matrix `C^T C`, where `C`
-//! stacks a few rows per position. Neither `C` nor the `L (V + 1) x L V`
-//! softmax Jacobian is stored: the rows of `C` are produced position by position
-//! (cost `O(L V d)`) and accumulated into the Gram matrix (`O(L V d^2)`). Softmax and `log Z_t` come from log-sum-exp; the row factors
+//! stacks a few rows per position. The `L (V + 1) x L V` softmax Jacobian is
+//! never formed: `C^T` is built position by position (cost `O(L V d)`, the
+//! size of `A`) and its Gram matrix is one GEMM (`O(L V d^2)`). Softmax and `log Z_t` come from log-sum-exp; the row factors
 //! `1 / Z_t` and `1 / p_tv` are carried as logarithms (see `gram.rs`).
 
-use ndarray::{s, Array1, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use super::gram::{times_exp, GramFactor};
+use super::gram::{times_exp, GramFactor, TransposedRows};
 use super::options::{Gradient, OutputShape, Score, V1Options};
 use crate::error::{check_finite, Error, Result};
 
@@ -249,47 +249,71 @@ fn v1_log_volume(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) ->
 
 /// `A^T A`, factored.
 fn jacobian_factor(jac: ArrayView2<f64>) -> Option<GramFactor> {
-    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
-        for row in jac.rows() {
-            emit(row, 0.0);
-        }
-    };
-    GramFactor::new(jac.ncols(), &rows)
+    let d = jac.ncols();
+    GramFactor::new(TransposedRows {
+        plain: jac.t().as_standard_layout().into_owned(),
+        scaled: Array2::zeros((d, 0)),
+        log_scale: Vec::new(),
+    })
 }
 
 /// `J^T J`, factored; the rows of `J` are, per position, `M_t A_t` and then
 /// `-(p_t^T A_t) / Z_t`.
+///
+/// Works on `A^T` (one latent coordinate per row, contiguous over the
+/// outputs), which the forward-mode Jacobian produces directly: row `j` of
+/// `(M_t A_t)^T` is `p_t o (a_j - (p_t . a_j) 1)` for `a_j` the position's
+/// slice of row `j` of `A^T`.
 fn les_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Option<GramFactor> {
-    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
-        let mut centred = Array1::zeros(jac.ncols());
-        for (l_t, a_t) in positions(logits, jac, vocab) {
-            let soft = Softmax::of(l_t);
-            let mean_row = a_t.t().dot(&soft.p);
-            for (a_row, &pv) in a_t.rows().into_iter().zip(&soft.p) {
-                centred.assign(&a_row);
-                centred -= &mean_row;
-                centred *= pv;
-                emit(centred.view(), 0.0);
+    let at = jac.t();
+    let at = at.as_standard_layout();
+    let (d, outputs) = at.dim();
+    let seq_len = outputs / vocab;
+    let soft: Vec<Softmax> = logits.exact_chunks(vocab).into_iter().map(Softmax::of).collect();
+    let mut plain = Array2::zeros((d, outputs));
+    let mut scaled = Array2::zeros((d, seq_len));
+    for ((a_row, mut centred), mut mean) in at.rows().into_iter().zip(plain.rows_mut()).zip(scaled.rows_mut()) {
+        let a_row = a_row.as_slice().expect("standard layout");
+        let centred = centred.as_slice_mut().expect("standard layout");
+        for (t, s) in soft.iter().enumerate() {
+            let range = t * vocab..(t + 1) * vocab;
+            let p = s.p.as_slice().expect("a fresh array is contiguous");
+            let a = &a_row[range.clone()];
+            let m = a.iter().zip(p).map(|(x, y)| x * y).sum::<f64>();
+            for ((c, &x), &pv) in centred[range].iter_mut().zip(a).zip(p) {
+                *c = pv * (x - m);
             }
-            emit((-mean_row).view(), -soft.log_z);
+            mean[t] = -m;
         }
-    };
-    GramFactor::new(jac.ncols(), &rows)
+    }
+    GramFactor::new(TransposedRows {
+        plain,
+        scaled,
+        log_scale: soft.iter().map(|s| -s.log_z).collect(),
+    })
 }
 
 /// `A^T H A`, factored; the rows of `blockdiag(P_t) A` are, per position,
 /// `A_t`'s rows divided by `p_tv` and then their sum divided by `Z_t`.
 fn v1_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Option<GramFactor> {
-    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
-        for (l_t, a_t) in positions(logits, jac, vocab) {
-            let log_z = Softmax::of(l_t).log_z;
-            for (a_row, &l) in a_t.rows().into_iter().zip(l_t) {
-                emit(a_row, log_z - l);
-            }
-            emit(a_t.sum_axis(Axis(0)).view(), -log_z);
-        }
-    };
-    GramFactor::new(jac.ncols(), &rows)
+    let seq_len = logits.len() / vocab;
+    let d = jac.ncols();
+    let mut scaled = Array2::zeros((d, logits.len() + seq_len));
+    let mut log_scale = Vec::with_capacity(logits.len() + seq_len);
+    let mut log_z = Vec::with_capacity(seq_len);
+    for (t, (l_t, a_t)) in positions(logits, jac, vocab).enumerate() {
+        let lz = Softmax::of(l_t).log_z;
+        scaled.slice_mut(s![.., t * vocab..(t + 1) * vocab]).assign(&a_t.t());
+        log_scale.extend(l_t.iter().map(|&l| lz - l));
+        scaled.column_mut(logits.len() + t).assign(&a_t.sum_axis(Axis(0)));
+        log_z.push(lz);
+    }
+    log_scale.extend(log_z.iter().map(|lz| -lz));
+    GramFactor::new(TransposedRows {
+        plain: Array2::zeros((d, 0)),
+        scaled,
+        log_scale,
+    })
 }
 
 /// Each position's logits and Jacobian block.

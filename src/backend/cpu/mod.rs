@@ -51,6 +51,18 @@ impl CpuBackend {
         }
     }
 
+    /// Whether forward mode gives the Jacobians of `net` (more outputs than
+    /// inputs, as for decoders), so that [`Self::transposed_jacobian`] is the cheap route.
+    pub(crate) fn prefers_forward_mode(net: &Network) -> bool {
+        net.output_dim() > net.input_dim()
+    }
+
+    /// The transposed Jacobian `A^T` (inputs x outputs, standard layout) at
+    /// one point `x` with activation pattern `pattern`, by forward mode.
+    pub(crate) fn transposed_jacobian(net: &Network, x: ArrayView1<f64>, pattern: ArrayView1<u8>) -> Array2<f64> {
+        jacobian::transposed_jacobian(net, x, pattern)
+    }
+
     /// Runs `f` on every chunk of rows and concatenates the results in order.
     fn map_chunks<T: Send>(&self, n: usize, f: impl Fn(usize, usize) -> T + Sync) -> Vec<T> {
         let starts: Vec<usize> = (0..n).step_by(self.chunk).collect();
