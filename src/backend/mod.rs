@@ -12,7 +12,7 @@
 //!    LES ([`Backend::gram`]);
 //! 4. batched hyperplane tests ([`Backend::hyperplane_signs`]).
 
-mod cpu;
+pub(crate) mod cpu;
 #[cfg(feature = "cuda")]
 #[allow(unsafe_code)]
 mod cuda;

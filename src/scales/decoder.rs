@@ -7,6 +7,7 @@ use super::{
     les_from_jacobian, les_grad_from_jacobian, polarity_from_jacobian, scales_v1_from_jacobian, OutputShape,
     Score, V1Options,
 };
+use crate::backend::cpu::ForwardJacobian;
 use crate::backend::{CpuBackend, Keep};
 use crate::batch::BatchOptions;
 use crate::{Error, Network, Result};
@@ -52,10 +53,11 @@ fn per_latent<T: Send>(
     per_point: impl Fn(ArrayView1<f64>, ArrayView1<f64>, ArrayView2<f64>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
     check_shape(decoder, shape)?;
-    let fused = opts.backend.is_none() && CpuBackend::prefers_forward_mode(decoder);
+    let fused = (opts.backend.is_none() && CpuBackend::prefers_forward_mode(decoder))
+        .then(|| ForwardJacobian::new(decoder));
     let chunks = opts.run(z.nrows(), |a, b, backend| {
         let zc = z.slice(s![a..b, ..]);
-        if fused {
+        if let Some(forward) = &fused {
             let fwd = backend.forward(decoder, zc, Keep::Patterns)?;
             let patterns = fwd
                 .patterns
@@ -63,7 +65,7 @@ fn per_latent<T: Send>(
             return (0..b - a)
                 .into_par_iter()
                 .map(|i| {
-                    let at = CpuBackend::transposed_jacobian(decoder, zc.row(i), patterns.row(i));
+                    let at = forward.at(zc.row(i), patterns.row(i));
                     per_point(zc.row(i), fwd.outputs.row(i), at.t())
                 })
                 .collect::<Result<Vec<T>>>();

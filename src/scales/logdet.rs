@@ -270,25 +270,20 @@ fn les_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Op
     let (d, outputs) = at.dim();
     let seq_len = outputs / vocab;
     let soft: Vec<Softmax> = logits.exact_chunks(vocab).into_iter().map(Softmax::of).collect();
-    let mut plain = Array2::zeros((d, outputs));
-    let mut scaled = Array2::zeros((d, seq_len));
-    for ((a_row, mut centred), mut mean) in at.rows().into_iter().zip(plain.rows_mut()).zip(scaled.rows_mut()) {
+    let mut centred = Vec::with_capacity(d * outputs);
+    let mut means = Vec::with_capacity(d * seq_len);
+    for a_row in at.rows() {
         let a_row = a_row.as_slice().expect("standard layout");
-        let centred = centred.as_slice_mut().expect("standard layout");
-        for (t, s) in soft.iter().enumerate() {
-            let range = t * vocab..(t + 1) * vocab;
+        for (s, a) in soft.iter().zip(a_row.chunks_exact(vocab)) {
             let p = s.p.as_slice().expect("a fresh array is contiguous");
-            let a = &a_row[range.clone()];
             let m = a.iter().zip(p).map(|(x, y)| x * y).sum::<f64>();
-            for ((c, &x), &pv) in centred[range].iter_mut().zip(a).zip(p) {
-                *c = pv * (x - m);
-            }
-            mean[t] = -m;
+            centred.extend(a.iter().zip(p).map(|(&x, &pv)| pv * (x - m)));
+            means.push(-m);
         }
     }
     GramFactor::new(TransposedRows {
-        plain,
-        scaled,
+        plain: Array2::from_shape_vec((d, outputs), centred).expect("one value per output and coordinate"),
+        scaled: Array2::from_shape_vec((d, seq_len), means).expect("one value per position and coordinate"),
         log_scale: soft.iter().map(|s| -s.log_z).collect(),
     })
 }
@@ -354,6 +349,15 @@ fn check_jacobian(jac: ArrayView2<f64>) -> Result<()> {
             "at least one row and one latent column",
             format!("{} x {}", jac.nrows(), jac.ncols()),
         ));
+    }
+    // A pass in memory order first (the Jacobian may be a transposed view);
+    // the logical order only to name the first bad entry.
+    let all_finite = match jac.as_slice_memory_order() {
+        Some(values) => values.iter().all(|v| v.is_finite()),
+        None => jac.iter().all(|v| v.is_finite()),
+    };
+    if all_finite {
+        return Ok(());
     }
     check_finite("jacobian", jac.iter())
 }

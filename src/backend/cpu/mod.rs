@@ -4,6 +4,8 @@
 pub(crate) mod simd;
 
 mod jacobian;
+
+pub(crate) use jacobian::ForwardJacobian;
 mod vertices;
 
 use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4, Axis};
@@ -55,12 +57,6 @@ impl CpuBackend {
     /// inputs, as for decoders), so that [`Self::transposed_jacobian`] is the cheap route.
     pub(crate) fn prefers_forward_mode(net: &Network) -> bool {
         net.output_dim() > net.input_dim()
-    }
-
-    /// The transposed Jacobian `A^T` (inputs x outputs, standard layout) at
-    /// one point `x` with activation pattern `pattern`, by forward mode.
-    pub(crate) fn transposed_jacobian(net: &Network, x: ArrayView1<f64>, pattern: ArrayView1<u8>) -> Array2<f64> {
-        jacobian::transposed_jacobian(net, x, pattern)
     }
 
     /// Runs `f` on every chunk of rows and concatenates the results in order.
