@@ -34,7 +34,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("w4");
     group.sample_size(10);
     group.throughput(Throughput::Elements((LATENTS * flops_per_latent()) as u64));
-    group.bench_function("les_32_latents", |b| b.iter(|| les(&net, z.view(), shape).unwrap()));
+    group.bench_function("les_32_latents", |b| {
+        b.iter(|| les(&net, z.view(), shape).unwrap())
+    });
     let cpu = CpuBackend::default();
     group.bench_function("jacobians_32_latents", |b| {
         b.iter(|| cpu.jacobians(&net, z.view()).unwrap())
@@ -49,7 +51,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             (0..LATENTS).into_par_iter().for_each(|_| {
                 let mut out = Mat::<f64>::zeros(D + 1, L * V);
-                faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, h.as_ref(), w.as_ref(), 1.0, Par::Seq);
+                faer::linalg::matmul::matmul(
+                    out.as_mut(),
+                    Accum::Replace,
+                    h.as_ref(),
+                    w.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
                 let mut gram = Mat::<f64>::zeros(D, D);
                 faer::linalg::matmul::matmul(
                     gram.as_mut(),

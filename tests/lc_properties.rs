@@ -94,7 +94,9 @@ fn reference_counts(net: &Network, x: ndarray::ArrayView1<f64>, dirs: &Array2<f6
         verts.row_mut(k).assign(&(&x + &(&dirs.row(k) * r)));
         verts.row_mut(p + k).assign(&(&x - &(&dirs.row(k) * r)));
     }
-    let fwd = CpuBackend::serial().forward(net, verts.view(), Keep::PreActivations).unwrap();
+    let fwd = CpuBackend::serial()
+        .forward(net, verts.view(), Keep::PreActivations)
+        .unwrap();
     let mut layers: Vec<Array2<f64>> = fwd.pre_activations.unwrap();
     layers.push(fwd.outputs);
     let sign = |v: f64| (v > 0.0) as i8 - (v < 0.0) as i8;

@@ -46,14 +46,24 @@ fn expected_polarity(w1: &Array2<f64>, w2: &Array2<f64>) -> f64 {
 /// A decoder `d -> hidden -> out` whose hidden layer is linear: either no
 /// activation at all, or a ReLU whose biases keep every unit active for
 /// latents in `[-1, 1]^d` (bias above the row's absolute sum).
-fn linear_decoder(seed: u64, d: usize, hidden: usize, out: usize, relu: bool) -> (Network, Array2<f64>, Array2<f64>) {
+fn linear_decoder(
+    seed: u64,
+    d: usize,
+    hidden: usize,
+    out: usize,
+    relu: bool,
+) -> (Network, Array2<f64>, Array2<f64>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let w1 = uniform(&mut rng, hidden, d);
     let w2 = uniform(&mut rng, out, hidden);
     let b2 = Array1::from_shape_simple_fn(out, || rng.random_range(-1.0..1.0));
     let mut builder = Network::builder(d);
     if relu {
-        let b1 = w1.rows().into_iter().map(|r| r.mapv(f64::abs).sum() + 0.5).collect();
+        let b1 = w1
+            .rows()
+            .into_iter()
+            .map(|r| r.mapv(f64::abs).sum() + 0.5)
+            .collect();
         builder = builder.dense(w1.clone(), b1).unwrap().relu();
     } else {
         let b1 = Array1::from_shape_simple_fn(hidden, || rng.random_range(-1.0..1.0));

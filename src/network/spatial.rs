@@ -124,7 +124,11 @@ pub(crate) fn conv_linear(conv: &Conv2d, input: Shape, output: Shape, x: ArrayVi
             let cols = rows.nrows() * po;
             gather_patches(&plan, &taps_by_pixel, g, rows, &mut patches);
             let prod = matmul_nn(wg.view(), patches.slice(ndarray::s![.., ..cols]));
-            for (i, mut orow) in out.slice_mut(ndarray::s![start..start + rows.nrows(), ..]).outer_iter_mut().enumerate() {
+            for (i, mut orow) in out
+                .slice_mut(ndarray::s![start..start + rows.nrows(), ..])
+                .outer_iter_mut()
+                .enumerate()
+            {
                 for co in 0..plan.cout_g {
                     let dst = (g * plan.cout_g + co) * po;
                     orow.slice_mut(ndarray::s![dst..dst + po])
@@ -150,7 +154,13 @@ fn transposed_taps(plan: &ConvPlan) -> Vec<u32> {
 
 /// Fills `patches[(ci, tap), (point, o)]` with the input value that output
 /// pixel `o` of group `g` reads through `tap` (0 in the padding).
-fn gather_patches(plan: &ConvPlan, taps_by_pixel: &[u32], g: usize, x: ArrayView2<f64>, patches: &mut Array2<f64>) {
+fn gather_patches(
+    plan: &ConvPlan,
+    taps_by_pixel: &[u32],
+    g: usize,
+    x: ArrayView2<f64>,
+    patches: &mut Array2<f64>,
+) {
     let po = plan.pixels_out;
     for (p, xrow) in x.outer_iter().enumerate() {
         let xrow = xrow.as_standard_layout();

@@ -188,7 +188,8 @@ fn add_outer_product(gram: &mut Array2<f64>, x: &Array2<f64>) {
         return;
     }
     let x = MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), d, n);
-    let dst = MatMut::from_row_major_slice_mut(gram.as_slice_mut().expect("a fresh array is contiguous"), d, d);
+    let dst =
+        MatMut::from_row_major_slice_mut(gram.as_slice_mut().expect("a fresh array is contiguous"), d, d);
     matmul(dst, Accum::Add, x, x.transpose(), 1.0, Par::Seq);
 }
 

@@ -298,7 +298,9 @@ fn v1_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Opt
     let mut log_z = Vec::with_capacity(seq_len);
     for (t, (l_t, a_t)) in positions(logits, jac, vocab).enumerate() {
         let lz = Softmax::of(l_t).log_z;
-        scaled.slice_mut(s![.., t * vocab..(t + 1) * vocab]).assign(&a_t.t());
+        scaled
+            .slice_mut(s![.., t * vocab..(t + 1) * vocab])
+            .assign(&a_t.t());
         log_scale.extend(l_t.iter().map(|&l| lz - l));
         scaled.column_mut(logits.len() + t).assign(&a_t.sum_axis(Axis(0)));
         log_z.push(lz);

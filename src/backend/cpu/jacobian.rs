@@ -100,7 +100,8 @@ impl<'a> ForwardJacobian<'a> {
                 (Layer::TwoPiece { act, len, offset }, _) => {
                     let slopes = act.slopes();
                     let pieces = pattern.slice(s![*offset..offset + len]);
-                    let units: Vec<usize> = (0..*len).filter(|&j| slopes[pieces[j] as usize] != 0.0).collect();
+                    let units: Vec<usize> =
+                        (0..*len).filter(|&j| slopes[pieces[j] as usize] != 0.0).collect();
                     let mut kept = Array2::zeros((d, units.len()));
                     for (mut column, &j) in kept.columns_mut().into_iter().zip(&units) {
                         let slope = slopes[pieces[j] as usize];
