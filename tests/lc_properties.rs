@@ -124,7 +124,7 @@ proptest! {
         let report = local_complexity(&net, points.view(), &opts).unwrap();
         for (i, x) in points.outer_iter().enumerate() {
             let expected = reference_counts(&net, x, &dirs, r);
-            let got: Vec<u32> = report.per_layer().row(i).iter().map(|&c| c as u32).collect();
+            let got: Vec<u32> = report.per_layer().row(i).to_vec();
             prop_assert_eq!(got, expected, "point {}", i);
         }
     }
