@@ -19,7 +19,7 @@
 
 use std::f64::consts::LN_2;
 
-use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{matmul, BlockStructure};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut1};
@@ -181,7 +181,8 @@ fn scale_by_power_of_two(mut row: ArrayViewMut1<f64>, k: i64) {
     }
 }
 
-/// `gram += x x^T` for `x` (`d x n`, standard layout), one faer GEMM.
+/// The lower triangle of `gram += x x^T` for `x` (`d x n`, standard layout),
+/// one faer GEMM (the Cholesky factorisation reads no more).
 fn add_outer_product(gram: &mut Array2<f64>, x: &Array2<f64>) {
     let (d, n) = x.dim();
     if n == 0 {
@@ -190,7 +191,17 @@ fn add_outer_product(gram: &mut Array2<f64>, x: &Array2<f64>) {
     let x = MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), d, n);
     let dst =
         MatMut::from_row_major_slice_mut(gram.as_slice_mut().expect("a fresh array is contiguous"), d, d);
-    matmul(dst, Accum::Add, x, x.transpose(), 1.0, Par::Seq);
+    matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        x,
+        BlockStructure::Rectangular,
+        x.transpose(),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
 }
 
 /// The exponent `e` with `|x| = m 2^e`, `m` in `[1/2, 1)` (C's `frexp`), for
@@ -226,7 +237,8 @@ fn power_of_two(k: i64) -> f64 {
     f64::from_bits(((k + 1023) as u64) << 52)
 }
 
-/// The lower Cholesky factor of `gram`, or `None` at a pivot at or below the
+/// The lower Cholesky factor of `gram` (of which only the lower triangle is
+/// read), or `None` at a pivot at or below the
 /// rank tolerance (`rows` is the number of terms summed into each entry).
 fn cholesky_lower(mut gram: Array2<f64>, rows: usize) -> Option<Array2<f64>> {
     let d = gram.nrows();

@@ -20,9 +20,9 @@ use crate::{Error, Network, Result};
 
 /// Values (pre-activations of all vertices of a task's points) that one task
 /// of [`CpuBackend::sign_changes`] keeps at most, unless a single point needs
-/// more: 16 MB, so that the buffers stay in the allocator's heap instead of
+/// more: 4 MB, so that the buffers stay in cache and in the allocator's heap instead of
 /// being mapped and page-faulted afresh for every task.
-const VERTEX_VALUES_PER_TASK: usize = 1 << 21;
+const VERTEX_VALUES_PER_TASK: usize = 1 << 19;
 
 /// The default backend: the batch is cut into chunks processed in parallel on
 /// rayon's pool, each with single-threaded faer GEMMs, so that memory stays
