@@ -331,11 +331,25 @@ struct Softmax {
     log_z: f64,
 }
 
+/// Below this, `exp` rounds to 0 in `f64` (`e^-746` is under half the
+/// smallest subnormal).
+const EXP_UNDERFLOW: f64 = -746.0;
+
+/// `e^x`, skipping the library's slow underflow path where the result is 0
+/// anyway (peaked softmaxes have many such symbols).
+fn exp_or_zero(x: f64) -> f64 {
+    if x < EXP_UNDERFLOW {
+        0.0
+    } else {
+        x.exp()
+    }
+}
+
 impl Softmax {
     /// Log-sum-exp: shifting by the largest logit keeps `exp` in range.
     fn of(logits: ArrayView1<f64>) -> Softmax {
         let top = logits.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-        let shifted = logits.mapv(|v| (v - top).exp());
+        let shifted = logits.mapv(|v| exp_or_zero(v - top));
         let sum = shifted.sum();
         Softmax {
             p: shifted / sum,
@@ -485,6 +499,13 @@ mod tests {
             }
         }
         det
+    }
+
+    #[test]
+    fn exp_or_zero_equals_exp() {
+        for x in [-1e6, -800.0, -746.5, -746.0, -745.5, -745.0, -700.0, -1.0, 0.0] {
+            assert_eq!(exp_or_zero(x), x.exp(), "{x}");
+        }
     }
 
     #[test]

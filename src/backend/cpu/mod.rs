@@ -60,7 +60,7 @@ impl CpuBackend {
     }
 
     /// Whether forward mode gives the Jacobians of `net` (more outputs than
-    /// inputs, as for decoders), so that [`Self::transposed_jacobian`] is the cheap route.
+    /// inputs, as for decoders), so that [`ForwardJacobian`] is the cheap route.
     pub(crate) fn prefers_forward_mode(net: &Network) -> bool {
         net.output_dim() > net.input_dim()
     }
