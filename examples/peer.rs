@@ -172,14 +172,81 @@ fn w3(args: &[String]) -> Fallible<()> {
         .build()?;
     let start = Instant::now();
     let report = pool.install(|| local_complexity(&net, points.view(), &opts))?;
-    println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
+    let cpwl_seconds = start.elapsed().as_secs_f64();
+    println!("cpwl_seconds={cpwl_seconds}");
     println!("lc_mean={}", report.mean());
+    if which == "mlp" {
+        let widths: Vec<usize> = std::iter::once(net.input_dim())
+            .chain(report.widths().iter().copied())
+            .collect();
+        let flops = folded_mlp_flops(&widths, points.nrows(), dirs_count(&opts));
+        let gemm = pool.install(|| same_shape_gemm_seconds(&widths, points.nrows(), dirs_count(&opts)));
+        println!("work_gflops={}", flops / 1e9);
+        println!("work_rate_gflops_per_s={}", flops / 1e9 / cpwl_seconds);
+        println!("gemm_same_shapes_seconds={gemm}");
+        println!("gemm_rate_gflops_per_s={}", flops / 1e9 / gemm);
+        println!("fraction_of_gemm_rate={}", gemm / cpwl_seconds);
+    }
     let counts = report.per_layer();
     let bytes: Vec<u8> = counts.iter().flat_map(|&c| (c as i32).to_le_bytes()).collect();
     let out = dir.join(format!("cpwl_counts_{which}.npy"));
     write_npy(&out, "<i4", &[counts.nrows(), counts.ncols()], &bytes)?;
     println!("counts_file={}", out.display());
     Ok(())
+}
+
+fn dirs_count(opts: &LcOptions) -> usize {
+    match &opts.directions {
+        Directions::Given(d) => d.nrows(),
+        _ => 0,
+    }
+}
+
+/// Floating-point operations of LC on an MLP after folding the first layer:
+/// `W x` per point, `W v` per direction, then every later layer at all `2P`
+/// vertices of every point.
+fn folded_mlp_flops(widths: &[usize], points: usize, p: usize) -> f64 {
+    let first = 2.0 * (points + p) as f64 * (widths[0] * widths[1]) as f64;
+    let rest: usize = widths[1..].windows(2).map(|w| w[0] * w[1]).sum();
+    first + 2.0 * (points * 2 * p) as f64 * rest as f64
+}
+
+/// Seconds for faer GEMMs of the shapes of [`folded_mlp_flops`], split into
+/// tasks of 64 points on the current rayon pool (as the LC kernel runs):
+/// the GEMM rate that the same work could reach on this machine now.
+fn same_shape_gemm_seconds(widths: &[usize], points: usize, p: usize) -> f64 {
+    use faer::{Accum, Mat, Par};
+    use rayon::prelude::*;
+    const TASK_POINTS: usize = 64;
+    let tasks = points.div_ceil(TASK_POINTS);
+    let weights: Vec<Mat<f64>> = widths
+        .windows(2)
+        .map(|w| Mat::from_fn(w[0], w[1], |i, j| ((i * 7 + j * 3) % 11) as f64 * 0.01))
+        .collect();
+    let inputs: Vec<Mat<f64>> = widths[..widths.len() - 1]
+        .iter()
+        .enumerate()
+        .map(|(l, &w)| {
+            let rows = if l == 0 { TASK_POINTS } else { TASK_POINTS * 2 * p };
+            Mat::from_fn(rows, w, |i, j| ((i + j) % 5) as f64)
+        })
+        .collect();
+    let start = Instant::now();
+    (0..tasks).into_par_iter().for_each(|_| {
+        for (x, w) in inputs.iter().zip(&weights) {
+            let mut out = Mat::<f64>::zeros(x.nrows(), w.ncols());
+            faer::linalg::matmul::matmul(
+                out.as_mut(),
+                Accum::Replace,
+                x.as_ref(),
+                w.as_ref(),
+                1.0,
+                Par::Seq,
+            );
+            std::hint::black_box(&out);
+        }
+    });
+    start.elapsed().as_secs_f64()
 }
 
 fn w4(args: &[String]) -> Fallible<()> {

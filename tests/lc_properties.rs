@@ -53,3 +53,79 @@ proptest! {
         prop_assert!(report.fraction().iter().all(|&f| (0.0..=1.0).contains(&f)));
     }
 }
+
+/// A small CNN on 1 x 6 x 6 images: conv 1 -> 3 (3x3, pad 1), ReLU, conv 3 -> 2
+/// (3x3, stride 2, pad 1), ReLU, flatten, dense 18 -> 2.
+fn small_cnn(seed: u64) -> Network {
+    use cpwl::network::Conv2d;
+    use ndarray::Array4;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut conv = |cout: usize, cin: usize, stride: usize| Conv2d {
+        stride: [stride; 2],
+        padding: [1; 2],
+        ..Conv2d::new(
+            Array4::from_shape_simple_fn((cout, cin, 3, 3), || rng.random_range(-1.0..1.0)),
+            Some(Array1::from_shape_simple_fn(cout, || rng.random_range(-0.3..0.3))),
+        )
+    };
+    let (c0, c1) = (conv(3, 1, 1), conv(2, 3, 2));
+    let w = Array2::from_shape_simple_fn((2, 18), || rng.random_range(-1.0..1.0));
+    Network::builder_image(1, 6, 6)
+        .conv2d(c0)
+        .unwrap()
+        .relu()
+        .conv2d(c1)
+        .unwrap()
+        .relu()
+        .flatten()
+        .dense(w, Array1::zeros(2))
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+/// LC by the definition: every vertex `x +- r v_k` through the network
+/// separately (no folding), three-valued signs compared with the first vertex.
+fn reference_counts(net: &Network, x: ndarray::ArrayView1<f64>, dirs: &Array2<f64>, r: f64) -> Vec<u32> {
+    use cpwl::backend::{Backend, CpuBackend, Keep};
+    let p = dirs.nrows();
+    let mut verts = Array2::zeros((2 * p, x.len()));
+    for k in 0..p {
+        verts.row_mut(k).assign(&(&x + &(&dirs.row(k) * r)));
+        verts.row_mut(p + k).assign(&(&x - &(&dirs.row(k) * r)));
+    }
+    let fwd = CpuBackend::serial()
+        .forward(net, verts.view(), Keep::PreActivations)
+        .unwrap();
+    let mut layers: Vec<Array2<f64>> = fwd.pre_activations.unwrap();
+    layers.push(fwd.outputs);
+    let sign = |v: f64| (v > 0.0) as i8 - (v < 0.0) as i8;
+    layers
+        .iter()
+        .map(|z| {
+            (0..z.ncols())
+                .filter(|&u| (1..z.nrows()).any(|i| sign(z[[i, u]]) != sign(z[[0, u]])))
+                .count() as u32
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn folded_convolution_counts_equal_the_definition(seed in 0u64..1000, p in 1usize..6) {
+        let net = small_cnn(seed);
+        let mut rng = StdRng::seed_from_u64(seed + 7);
+        let points = Array2::from_shape_simple_fn((5, 36), || rng.random_range(0.0..1.0));
+        let dirs = Directions::Seeded { count: p, seed }.resolve(36).unwrap();
+        let r = 0.2;
+        let opts = LcOptions { count_output_layer: true, ..LcOptions::new(r, Directions::Given(dirs.clone())) };
+        let report = local_complexity(&net, points.view(), &opts).unwrap();
+        for (i, x) in points.outer_iter().enumerate() {
+            let expected = reference_counts(&net, x, &dirs, r);
+            let got: Vec<u32> = report.per_layer().row(i).to_vec();
+            prop_assert_eq!(got, expected, "point {}", i);
+        }
+    }
+}

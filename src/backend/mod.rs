@@ -13,7 +13,7 @@
 //!    to Gram matrices in one call);
 //! 4. batched hyperplane tests ([`Backend::hyperplane_signs`]).
 
-mod cpu;
+pub(crate) mod cpu;
 #[cfg(feature = "cuda")]
 #[allow(unsafe_code)]
 mod cuda;

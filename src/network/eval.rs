@@ -18,7 +18,7 @@ pub(crate) struct Recorder<'a> {
 }
 
 /// The linear part of an affine layer applied to rows (no bias).
-fn linear(layer: &Layer, x: ArrayView2<f64>) -> Array2<f64> {
+pub(crate) fn linear(layer: &Layer, x: ArrayView2<f64>) -> Array2<f64> {
     match layer {
         Layer::Dense { w, .. } => matmul_nt(x, w.view()),
         Layer::Conv { conv, input, output } => conv_linear(conv, *input, *output, x),

@@ -7,7 +7,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::layers::{Conv2d, Pool2d, Shape, NONE};
-use crate::linalg::{matmul_nn, matmul_nt};
+use crate::linalg::matmul_nn;
 
 /// Image dimensions `(c, h, w)` of a shape (flat shapes count as `n x 1 x 1`).
 pub(crate) fn chw(shape: Shape) -> (usize, usize, usize) {
@@ -95,41 +95,88 @@ fn conv_plan(conv: &Conv2d, input: Shape, output: Shape) -> ConvPlan {
     }
 }
 
+/// Patch elements gathered per GEMM of [`conv_linear`]: enough points per
+/// product to keep faer busy, few enough that the patches stay in cache.
+const PATCH_BLOCK: usize = 1 << 16;
+
 /// `conv(x)` without bias for a batch of rows.
+///
+/// Per group and block of points, the patches are gathered transposed, one
+/// row per (input channel, tap) and one column per (point, output pixel), so
+/// that the product `W_g P` holds each point's output channels as contiguous
+/// runs of pixels: copying them out is a plain copy per (point, channel).
 pub(crate) fn conv_linear(conv: &Conv2d, input: Shape, output: Shape, x: ArrayView2<f64>) -> Array2<f64> {
     let plan = conv_plan(conv, input, output);
     let n = x.nrows();
     let k = plan.cin_g * plan.taps;
+    let po = plan.pixels_out;
     let mut out = Array2::zeros((n, output.len()));
+    if n == 0 || po == 0 || k == 0 {
+        return out;
+    }
+    let taps_by_pixel = transposed_taps(&plan);
+    let block = (PATCH_BLOCK / (k * po)).clamp(1, n);
+    let mut patches = Array2::zeros((k, block * po));
     for g in 0..conv.groups {
-        // Patches: one row per (point, output pixel), one column per (channel, tap).
-        let mut patches = Array2::zeros((n * plan.pixels_out, k));
-        for (p, xrow) in x.outer_iter().enumerate() {
-            for o in 0..plan.pixels_out {
-                let mut prow = patches.row_mut(p * plan.pixels_out + o);
-                let taps = &plan.table[o * plan.taps..(o + 1) * plan.taps];
-                for ci in 0..plan.cin_g {
-                    let base = (g * plan.cin_g + ci) * plan.pixels_in;
-                    for (t, &src) in taps.iter().enumerate() {
-                        if src != NONE {
-                            prow[ci * plan.taps + t] = xrow[base + src as usize];
-                        }
-                    }
-                }
-            }
-        }
         let wg = group_weight(conv, g, plan.cout_g, k);
-        let prod = matmul_nt(patches.view(), wg.view());
-        for p in 0..n {
-            let mut orow = out.row_mut(p);
-            for o in 0..plan.pixels_out {
+        for start in (0..n).step_by(block) {
+            let rows = x.slice(ndarray::s![start..(start + block).min(n), ..]);
+            let cols = rows.nrows() * po;
+            gather_patches(&plan, &taps_by_pixel, g, rows, &mut patches);
+            let prod = matmul_nn(wg.view(), patches.slice(ndarray::s![.., ..cols]));
+            for (i, mut orow) in out
+                .slice_mut(ndarray::s![start..start + rows.nrows(), ..])
+                .outer_iter_mut()
+                .enumerate()
+            {
                 for co in 0..plan.cout_g {
-                    orow[(g * plan.cout_g + co) * plan.pixels_out + o] = prod[[p * plan.pixels_out + o, co]];
+                    let dst = (g * plan.cout_g + co) * po;
+                    orow.slice_mut(ndarray::s![dst..dst + po])
+                        .assign(&prod.slice(ndarray::s![co, i * po..(i + 1) * po]));
                 }
             }
         }
     }
     out
+}
+
+/// The tap table as `taps x pixels_out`: for each tap, the input pixel every
+/// output pixel reads.
+fn transposed_taps(plan: &ConvPlan) -> Vec<u32> {
+    let mut t = vec![NONE; plan.table.len()];
+    for o in 0..plan.pixels_out {
+        for tap in 0..plan.taps {
+            t[tap * plan.pixels_out + o] = plan.table[o * plan.taps + tap];
+        }
+    }
+    t
+}
+
+/// Fills `patches[(ci, tap), (point, o)]` with the input value that output
+/// pixel `o` of group `g` reads through `tap` (0 in the padding).
+fn gather_patches(
+    plan: &ConvPlan,
+    taps_by_pixel: &[u32],
+    g: usize,
+    x: ArrayView2<f64>,
+    patches: &mut Array2<f64>,
+) {
+    let po = plan.pixels_out;
+    for (p, xrow) in x.outer_iter().enumerate() {
+        let xrow = xrow.as_standard_layout();
+        let xrow = xrow.as_slice().expect("standard layout");
+        for ci in 0..plan.cin_g {
+            let channel = &xrow[(g * plan.cin_g + ci) * plan.pixels_in..][..plan.pixels_in];
+            for tap in 0..plan.taps {
+                let src = &taps_by_pixel[tap * po..(tap + 1) * po];
+                let mut dst = patches.slice_mut(ndarray::s![ci * plan.taps + tap, p * po..(p + 1) * po]);
+                let dst = dst.as_slice_mut().expect("a row segment of a standard array");
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = if s == NONE { 0.0 } else { channel[s as usize] };
+                }
+            }
+        }
+    }
 }
 
 /// The transpose of [`conv_linear`]: maps output-space rows back to input space.

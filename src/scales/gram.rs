@@ -11,28 +11,35 @@
 //! magnitudes still limit the accuracy, as for any Gram-matrix method: the
 //! result loses about `log10(cond(C)^2)` digits.)
 //!
-//! `C` is never stored: its rows are produced twice by the caller (once for the
-//! column exponents, once for the Gram matrix), which accumulates blocks of
-//! [`BLOCK_ROWS`] rows with a matrix product.
+//! `C` is never stored row by row: the caller hands over its transpose `C^T`
+//! (`d x rows`, standard layout), split into the columns that carry no scale
+//! factor (most of them) and the few that do, and the Gram matrix is one
+//! matrix product per part (faer GEMM). Scaling the unscaled columns is one
+//! multiplication by an exact power of two per latent coordinate.
 
 use std::f64::consts::LN_2;
 
+use faer::linalg::matmul::triangular::{matmul, BlockStructure};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-use faer::{MatMut, MatRef, Par};
-use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView1, ArrayView2};
+use faer::{Accum, MatMut, MatRef, Par};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut1};
 
 use crate::tol::TOL_GRAM_PIVOT_REL;
 
 /// Exponents beyond this are clamped: their entries are 0 or 1 after scaling anyway.
 const MAX_EXPONENT_SHIFT: i64 = 2200;
 
-/// Rows gathered before each update of the Gram matrix.
-const BLOCK_ROWS: usize = 256;
-
-/// Produces the rows of `C`, each as `(body, log_scale)` meaning
-/// `exp(log_scale) * body`, in the same order on every call.
-pub(super) type RowSource<'a> = dyn Fn(&mut dyn FnMut(ArrayView1<f64>, f64)) + 'a;
+/// The transpose of a tall matrix `C` (`d x rows`): the rows of `C` that carry
+/// no scale factor as the columns of `plain`, and the rows `exp(log_scale[i]) *
+/// scaled[.., i]` (scale factors that may lie outside the range of `f64`).
+pub(super) struct TransposedRows {
+    /// `d x n`, standard layout.
+    pub plain: Array2<f64>,
+    /// `d x k`, standard layout.
+    pub scaled: Array2<f64>,
+    /// `k` natural logarithms of the column factors of `scaled`.
+    pub log_scale: Vec<f64>,
+}
 
 /// The Cholesky factorisation `C'^T C' = L L^T` of the equilibrated Gram
 /// matrix, together with the column exponents `e_j` (`C = C' diag(2^e_j)`).
@@ -42,17 +49,35 @@ pub(super) struct GramFactor {
 }
 
 impl GramFactor {
-    /// Factors `C^T C` for the `dim`-column matrix whose rows `rows` produces;
-    /// `None` when `C` lacks full column rank (fewer rows than columns, a zero
-    /// column, or a Cholesky pivot at or below [`TOL_GRAM_PIVOT_REL`] times the
-    /// row count times the largest diagonal entry).
-    pub(super) fn new(dim: usize, rows: &RowSource) -> Option<GramFactor> {
-        let (count, column_exponent) = column_exponents(dim, rows);
+    /// Factors `C^T C`; `None` when `C` lacks full column rank (fewer rows than
+    /// columns, a zero column, or a Cholesky pivot at or below
+    /// [`TOL_GRAM_PIVOT_REL`] times the row count times the largest diagonal entry).
+    pub(super) fn new(rows: TransposedRows) -> Option<GramFactor> {
+        let TransposedRows {
+            mut plain,
+            mut scaled,
+            log_scale,
+        } = rows;
+        let dim = plain.nrows();
+        debug_assert_eq!(dim, scaled.nrows());
+        debug_assert_eq!(scaled.ncols(), log_scale.len());
+        let count = plain.ncols() + scaled.ncols();
         if count < dim || dim == 0 {
             return None;
         }
-        let column_exponent = column_exponent.into_iter().collect::<Option<Vec<i64>>>()?;
-        let gram = scaled_gram(&column_exponent, rows);
+        let scaled_exponent = split_column_scales(&mut scaled, &log_scale);
+        let mut column_exponent = Vec::with_capacity(dim);
+        for (plain_row, scaled_row) in plain.rows_mut().into_iter().zip(scaled.rows_mut()) {
+            let e = largest_exponent(&plain_row, &scaled_row, &scaled_exponent)?;
+            scale_by_power_of_two(plain_row, -e);
+            for (v, &se) in scaled_row.into_iter().zip(&scaled_exponent) {
+                *v = times_power_of_two(*v, se - e);
+            }
+            column_exponent.push(e);
+        }
+        let mut gram = Array2::zeros((dim, dim));
+        add_outer_product(&mut gram, &plain);
+        add_outer_product(&mut gram, &scaled);
         let lower = cholesky_lower(gram, count)?;
         Some(GramFactor {
             lower,
@@ -114,46 +139,69 @@ fn split_scale(log_scale: f64) -> (i64, f64) {
     (e as i64, rest.exp())
 }
 
-/// The number of rows and, per column, the binary exponent of its largest
-/// entry (`None` for a column of zeros).
-fn column_exponents(dim: usize, rows: &RowSource) -> (usize, Vec<Option<i64>>) {
-    let mut count = 0;
-    let mut exponents = vec![None; dim];
-    rows(&mut |body, log_scale| {
-        count += 1;
-        let (row_exponent, factor) = split_scale(log_scale);
-        for (best, &v) in exponents.iter_mut().zip(body) {
-            let v = v * factor;
-            if v != 0.0 {
-                let e = row_exponent + i64::from(binary_exponent(v));
-                *best = Some(best.map_or(e, |b: i64| b.max(e)));
-            }
+/// Multiplies each column `i` of `scaled` by the factor in `[1/2, 1)` of
+/// `exp(log_scale[i])` and returns the power-of-two exponents left over.
+fn split_column_scales(scaled: &mut Array2<f64>, log_scale: &[f64]) -> Vec<i64> {
+    let (exponents, factors): (Vec<i64>, Vec<f64>) = log_scale.iter().map(|&ls| split_scale(ls)).unzip();
+    for mut row in scaled.rows_mut() {
+        for (v, &f) in row.iter_mut().zip(&factors) {
+            *v *= f;
         }
-    });
-    (count, exponents)
+    }
+    exponents
 }
 
-/// `C'^T C'`, accumulated block by block.
-fn scaled_gram(column_exponent: &[i64], rows: &RowSource) -> Array2<f64> {
-    let d = column_exponent.len();
-    let mut gram = Array2::zeros((d, d));
-    let mut block = Array2::zeros((BLOCK_ROWS, d));
-    let mut filled = 0;
-    rows(&mut |body, log_scale| {
-        let (row_exponent, factor) = split_scale(log_scale);
-        let mut out = block.row_mut(filled);
-        for ((o, &v), &ce) in out.iter_mut().zip(body).zip(column_exponent) {
-            *o = times_power_of_two(v * factor, row_exponent - ce);
+/// The binary exponent of the largest entry of one column of `C` (one row of
+/// `C^T`), its scaled part's entries counting with their exponents; `None`
+/// for a column of zeros.
+fn largest_exponent(
+    plain: &ArrayViewMut1<f64>,
+    scaled: &ArrayViewMut1<f64>,
+    scaled_exponent: &[i64],
+) -> Option<i64> {
+    // frexp's exponent grows with |x|, so the largest entry gives the largest exponent.
+    let top = plain.fold(0.0f64, |m, &v| m.max(v.abs()));
+    let mut best = (top > 0.0).then(|| i64::from(binary_exponent(top)));
+    for (&v, &se) in scaled.iter().zip(scaled_exponent) {
+        if v != 0.0 {
+            let e = se + i64::from(binary_exponent(v));
+            best = Some(best.map_or(e, |b| b.max(e)));
         }
-        filled += 1;
-        if filled == BLOCK_ROWS {
-            general_mat_mul(1.0, &block.t(), &block, 1.0, &mut gram);
-            filled = 0;
-        }
-    });
-    let rest = block.slice(s![..filled, ..]);
-    general_mat_mul(1.0, &rest.t(), &rest, 1.0, &mut gram);
-    gram
+    }
+    best
+}
+
+/// `row *= 2^k`, one multiplication per entry when `2^k` is a normal number.
+fn scale_by_power_of_two(mut row: ArrayViewMut1<f64>, k: i64) {
+    if (-1022..=1023).contains(&k) {
+        let factor = power_of_two(k);
+        row.map_inplace(|v| *v *= factor);
+    } else {
+        row.map_inplace(|v| *v = times_power_of_two(*v, k));
+    }
+}
+
+/// The lower triangle of `gram += x x^T` for `x` (`d x n`, standard layout),
+/// one faer GEMM (the Cholesky factorisation reads no more).
+fn add_outer_product(gram: &mut Array2<f64>, x: &Array2<f64>) {
+    let (d, n) = x.dim();
+    if n == 0 {
+        return;
+    }
+    let x = MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), d, n);
+    let dst =
+        MatMut::from_row_major_slice_mut(gram.as_slice_mut().expect("a fresh array is contiguous"), d, d);
+    matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        x,
+        BlockStructure::Rectangular,
+        x.transpose(),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
 }
 
 /// The exponent `e` with `|x| = m 2^e`, `m` in `[1/2, 1)` (C's `frexp`), for
@@ -189,7 +237,8 @@ fn power_of_two(k: i64) -> f64 {
     f64::from_bits(((k + 1023) as u64) << 52)
 }
 
-/// The lower Cholesky factor of `gram`, or `None` at a pivot at or below the
+/// The lower Cholesky factor of `gram` (of which only the lower triangle is
+/// read), or `None` at a pivot at or below the
 /// rank tolerance (`rows` is the number of terms summed into each entry).
 fn cholesky_lower(mut gram: Array2<f64>, rows: usize) -> Option<Array2<f64>> {
     let d = gram.nrows();
@@ -218,17 +267,22 @@ mod tests {
     use super::*;
     use ndarray::array;
 
+    /// Every row of `c` as a scaled row.
     fn factor(c: &Array2<f64>, log_scale: &[f64]) -> Option<GramFactor> {
-        let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
-            for (row, &ls) in c.rows().into_iter().zip(log_scale) {
-                emit(row, ls);
-            }
-        };
-        GramFactor::new(c.ncols(), &rows)
+        GramFactor::new(TransposedRows {
+            plain: Array2::zeros((c.ncols(), 0)),
+            scaled: c.t().as_standard_layout().into_owned(),
+            log_scale: log_scale.to_vec(),
+        })
     }
 
+    /// Every row of `c` as a plain row.
     fn unscaled(c: Array2<f64>) -> Option<GramFactor> {
-        factor(&c, &vec![0.0; c.nrows()])
+        GramFactor::new(TransposedRows {
+            plain: c.t().as_standard_layout().into_owned(),
+            scaled: Array2::zeros((c.ncols(), 0)),
+            log_scale: Vec::new(),
+        })
     }
 
     #[test]
@@ -254,13 +308,20 @@ mod tests {
     }
 
     #[test]
-    fn blocks_accumulate_like_one_product() {
-        // More rows than one block: the streamed Gram equals the direct one.
-        let n = 3 * BLOCK_ROWS + 17;
+    fn plain_and_scaled_rows_give_one_gram_matrix() {
+        // Rows split between the plain and the scaled part (with log scale 0)
+        // give the Gram matrix of all of them.
+        let n = 3 * 256 + 17;
         let c = Array2::from_shape_fn((n, 3), |(i, j)| {
             ((i * 7 + j * 13) % 11) as f64 - 5.0 + 0.1 * j as f64
         });
-        let f = unscaled(c.clone()).unwrap();
+        let split = n / 3;
+        let f = GramFactor::new(TransposedRows {
+            plain: c.slice(s![split.., ..]).t().as_standard_layout().into_owned(),
+            scaled: c.slice(s![..split, ..]).t().as_standard_layout().into_owned(),
+            log_scale: vec![0.0; split],
+        })
+        .unwrap();
         let g = c.t().dot(&c);
         let det = g[[0, 0]] * (g[[1, 1]] * g[[2, 2]] - g[[1, 2]] * g[[2, 1]])
             - g[[0, 1]] * (g[[1, 0]] * g[[2, 2]] - g[[1, 2]] * g[[2, 0]])

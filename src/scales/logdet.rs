@@ -5,14 +5,14 @@
 //! `Z_t = sum_v exp(l_tv)` and `M_t = diag(p_t) - p_t p_t^T`.
 //!
 //! Every score is a log-determinant of a `d x d` Gram matrix `C^T C`, where `C`
-//! stacks a few rows per position. Neither `C` nor the `L (V + 1) x L V`
-//! softmax Jacobian is stored: the rows of `C` are produced position by position
-//! (cost `O(L V d)`) and accumulated into the Gram matrix (`O(L V d^2)`). Softmax and `log Z_t` come from log-sum-exp; the row factors
+//! stacks a few rows per position. The `L (V + 1) x L V` softmax Jacobian is
+//! never formed: `C^T` is built position by position (cost `O(L V d)`, the
+//! size of `A`) and its Gram matrix is one GEMM (`O(L V d^2)`). Softmax and `log Z_t` come from log-sum-exp; the row factors
 //! `1 / Z_t` and `1 / p_tv` are carried as logarithms (see `gram.rs`).
 
-use ndarray::{s, Array1, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use super::gram::{times_exp, GramFactor};
+use super::gram::{times_exp, GramFactor, TransposedRows};
 use super::options::{Gradient, OutputShape, Score, V1Options};
 use crate::error::{check_finite, Error, Result};
 
@@ -249,47 +249,68 @@ fn v1_log_volume(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) ->
 
 /// `A^T A`, factored.
 fn jacobian_factor(jac: ArrayView2<f64>) -> Option<GramFactor> {
-    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
-        for row in jac.rows() {
-            emit(row, 0.0);
-        }
-    };
-    GramFactor::new(jac.ncols(), &rows)
+    let d = jac.ncols();
+    GramFactor::new(TransposedRows {
+        plain: jac.t().as_standard_layout().into_owned(),
+        scaled: Array2::zeros((d, 0)),
+        log_scale: Vec::new(),
+    })
 }
 
 /// `J^T J`, factored; the rows of `J` are, per position, `M_t A_t` and then
 /// `-(p_t^T A_t) / Z_t`.
+///
+/// Works on `A^T` (one latent coordinate per row, contiguous over the
+/// outputs), which the forward-mode Jacobian produces directly: row `j` of
+/// `(M_t A_t)^T` is `p_t o (a_j - (p_t . a_j) 1)` for `a_j` the position's
+/// slice of row `j` of `A^T`.
 fn les_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Option<GramFactor> {
-    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
-        let mut centred = Array1::zeros(jac.ncols());
-        for (l_t, a_t) in positions(logits, jac, vocab) {
-            let soft = Softmax::of(l_t);
-            let mean_row = a_t.t().dot(&soft.p);
-            for (a_row, &pv) in a_t.rows().into_iter().zip(&soft.p) {
-                centred.assign(&a_row);
-                centred -= &mean_row;
-                centred *= pv;
-                emit(centred.view(), 0.0);
-            }
-            emit((-mean_row).view(), -soft.log_z);
+    let at = jac.t();
+    let at = at.as_standard_layout();
+    let (d, outputs) = at.dim();
+    let seq_len = outputs / vocab;
+    let soft: Vec<Softmax> = logits.exact_chunks(vocab).into_iter().map(Softmax::of).collect();
+    let mut centred = Vec::with_capacity(d * outputs);
+    let mut means = Vec::with_capacity(d * seq_len);
+    for a_row in at.rows() {
+        let a_row = a_row.as_slice().expect("standard layout");
+        for (s, a) in soft.iter().zip(a_row.chunks_exact(vocab)) {
+            let p = s.p.as_slice().expect("a fresh array is contiguous");
+            let m = a.iter().zip(p).map(|(x, y)| x * y).sum::<f64>();
+            centred.extend(a.iter().zip(p).map(|(&x, &pv)| pv * (x - m)));
+            means.push(-m);
         }
-    };
-    GramFactor::new(jac.ncols(), &rows)
+    }
+    GramFactor::new(TransposedRows {
+        plain: Array2::from_shape_vec((d, outputs), centred).expect("one value per output and coordinate"),
+        scaled: Array2::from_shape_vec((d, seq_len), means).expect("one value per position and coordinate"),
+        log_scale: soft.iter().map(|s| -s.log_z).collect(),
+    })
 }
 
 /// `A^T H A`, factored; the rows of `blockdiag(P_t) A` are, per position,
 /// `A_t`'s rows divided by `p_tv` and then their sum divided by `Z_t`.
 fn v1_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Option<GramFactor> {
-    let rows = |emit: &mut dyn FnMut(ArrayView1<f64>, f64)| {
-        for (l_t, a_t) in positions(logits, jac, vocab) {
-            let log_z = Softmax::of(l_t).log_z;
-            for (a_row, &l) in a_t.rows().into_iter().zip(l_t) {
-                emit(a_row, log_z - l);
-            }
-            emit(a_t.sum_axis(Axis(0)).view(), -log_z);
-        }
-    };
-    GramFactor::new(jac.ncols(), &rows)
+    let seq_len = logits.len() / vocab;
+    let d = jac.ncols();
+    let mut scaled = Array2::zeros((d, logits.len() + seq_len));
+    let mut log_scale = Vec::with_capacity(logits.len() + seq_len);
+    let mut log_z = Vec::with_capacity(seq_len);
+    for (t, (l_t, a_t)) in positions(logits, jac, vocab).enumerate() {
+        let lz = Softmax::of(l_t).log_z;
+        scaled
+            .slice_mut(s![.., t * vocab..(t + 1) * vocab])
+            .assign(&a_t.t());
+        log_scale.extend(l_t.iter().map(|&l| lz - l));
+        scaled.column_mut(logits.len() + t).assign(&a_t.sum_axis(Axis(0)));
+        log_z.push(lz);
+    }
+    log_scale.extend(log_z.iter().map(|lz| -lz));
+    GramFactor::new(TransposedRows {
+        plain: Array2::zeros((d, 0)),
+        scaled,
+        log_scale,
+    })
 }
 
 /// Each position's logits and Jacobian block.
@@ -310,11 +331,25 @@ struct Softmax {
     log_z: f64,
 }
 
+/// Below this, `exp` rounds to 0 in `f64` (`e^-746` is under half the
+/// smallest subnormal).
+const EXP_UNDERFLOW: f64 = -746.0;
+
+/// `e^x`, skipping the library's slow underflow path where the result is 0
+/// anyway (peaked softmaxes have many such symbols).
+fn exp_or_zero(x: f64) -> f64 {
+    if x < EXP_UNDERFLOW {
+        0.0
+    } else {
+        x.exp()
+    }
+}
+
 impl Softmax {
     /// Log-sum-exp: shifting by the largest logit keeps `exp` in range.
     fn of(logits: ArrayView1<f64>) -> Softmax {
         let top = logits.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-        let shifted = logits.mapv(|v| (v - top).exp());
+        let shifted = logits.mapv(|v| exp_or_zero(v - top));
         let sum = shifted.sum();
         Softmax {
             p: shifted / sum,
@@ -330,6 +365,15 @@ fn check_jacobian(jac: ArrayView2<f64>) -> Result<()> {
             "at least one row and one latent column",
             format!("{} x {}", jac.nrows(), jac.ncols()),
         ));
+    }
+    // A pass in memory order first (the Jacobian may be a transposed view);
+    // the logical order only to name the first bad entry.
+    let all_finite = match jac.as_slice_memory_order() {
+        Some(values) => values.iter().all(|v| v.is_finite()),
+        None => jac.iter().all(|v| v.is_finite()),
+    };
+    if all_finite {
+        return Ok(());
     }
     check_finite("jacobian", jac.iter())
 }
@@ -455,6 +499,13 @@ mod tests {
             }
         }
         det
+    }
+
+    #[test]
+    fn exp_or_zero_equals_exp() {
+        for x in [-1e6, -800.0, -746.5, -746.0, -745.5, -745.0, -700.0, -1.0, 0.0] {
+            assert_eq!(exp_or_zero(x), x.exp(), "{x}");
+        }
     }
 
     #[test]

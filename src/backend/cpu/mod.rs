@@ -4,6 +4,8 @@
 pub(crate) mod simd;
 
 mod jacobian;
+
+pub(crate) use jacobian::ForwardJacobian;
 mod vertices;
 
 use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4, Axis};
@@ -15,6 +17,12 @@ use crate::linalg::matmul_nn;
 use crate::network::eval::{self, Recorder};
 use crate::network::{UnitKind, UnitLayer};
 use crate::{Error, Network, Result};
+
+/// Values (pre-activations of all vertices of a task's points) that one task
+/// of [`CpuBackend::sign_changes`] keeps at most, unless a single point needs
+/// more: 4 MB, so that the buffers stay in cache and in the allocator's heap instead of
+/// being mapped and page-faulted afresh for every task.
+const VERTEX_VALUES_PER_TASK: usize = 1 << 19;
 
 /// The default backend: the batch is cut into chunks processed in parallel on
 /// rayon's pool, each with single-threaded faer GEMMs, so that memory stays
@@ -51,10 +59,22 @@ impl CpuBackend {
         }
     }
 
+    /// Whether forward mode gives the Jacobians of `net` (more outputs than
+    /// inputs, as for decoders), so that [`ForwardJacobian`] is the cheap route.
+    pub(crate) fn prefers_forward_mode(net: &Network) -> bool {
+        net.output_dim() > net.input_dim()
+    }
+
     /// Runs `f` on every chunk of rows and concatenates the results in order.
     fn map_chunks<T: Send>(&self, n: usize, f: impl Fn(usize, usize) -> T + Sync) -> Vec<T> {
-        let starts: Vec<usize> = (0..n).step_by(self.chunk).collect();
-        let run = |&s: &usize| f(s, (s + self.chunk).min(n));
+        self.map_chunks_of(self.chunk, n, f)
+    }
+
+    /// [`Self::map_chunks`] with chunks of `chunk` rows.
+    fn map_chunks_of<T: Send>(&self, chunk: usize, n: usize, f: impl Fn(usize, usize) -> T + Sync) -> Vec<T> {
+        let chunk = chunk.max(1);
+        let starts: Vec<usize> = (0..n).step_by(chunk).collect();
+        let run = |&s: &usize| f(s, (s + chunk).min(n));
         if self.parallel {
             starts.par_iter().map(run).collect()
         } else {
@@ -156,7 +176,11 @@ impl Backend for CpuBackend {
         let dirs = hood.directions;
         let counted = counted_layers(net);
         let layers_out = counted.len() + usize::from(hood.count_output);
-        let parts = self.map_chunks(points.nrows(), |a, b| {
+        // Every vertex keeps its pre-activations at every layer: bound the
+        // points per task so that they stay within VERTEX_VALUES_PER_TASK.
+        let per_point = 2 * dirs.nrows() * (net.unit_count() + net.output_dim()).max(1);
+        let chunk = self.chunk.min(VERTEX_VALUES_PER_TASK / per_point);
+        let parts = self.map_chunks_of(chunk, points.nrows(), |a, b| {
             let fwd = vertices::vertex_forward(net, points.slice(s![a..b, ..]), dirs, hood.radius);
             count_changes(
                 &fwd,

@@ -1,13 +1,13 @@
-//! Forward passes of local-complexity neighbourhoods, with the first dense
-//! layer folded: `W (x +- r v) + b = (W x + b) +- r (W v)`, so that the
-//! widest GEMM runs once per point and once for all directions instead of
-//! once per vertex.
+//! Forward passes of local-complexity neighbourhoods, with the first layer
+//! folded when it is dense or a convolution (linear maps `W` plus a bias):
+//! `W (x +- r v) + b = (W x + b) +- r (W v)`, so that the first layer runs
+//! once per point and once for all directions instead of once per vertex
+//! (for a convolution, each direction image is convolved once).
 
 use ndarray::{s, Array2, ArrayView2};
 
 use super::{forward_chunk, neighbourhood_vertices};
 use crate::backend::{ForwardBatch, Keep};
-use crate::linalg::matmul_nt;
 use crate::network::eval::{self, Recorder};
 use crate::network::layers::Layer;
 use crate::Network;
@@ -20,17 +20,18 @@ pub(super) fn vertex_forward(
     dirs: ArrayView2<f64>,
     radius: f64,
 ) -> ForwardBatch {
-    let Some(Layer::Dense { w, b }) = net.layers().first() else {
+    let first_layer = net.layers().first();
+    let Some(layer @ (Layer::Dense { .. } | Layer::Conv { .. })) = first_layer else {
         return forward_chunk(
             net,
             neighbourhood_vertices(points, dirs, radius).view(),
             Keep::PreActivations,
         );
     };
-    let at_points = matmul_nt(points, w.view()) + b;
-    let steps = matmul_nt(dirs, w.view()) * radius;
+    let at_points = eval::affine(layer, points);
+    let steps = eval::linear(layer, dirs) * radius;
     let p = dirs.nrows();
-    let mut first = Array2::zeros((points.nrows() * 2 * p, w.nrows()));
+    let mut first = Array2::zeros((points.nrows() * 2 * p, steps.ncols()));
     for (i, z) in at_points.outer_iter().enumerate() {
         let base = i * 2 * p;
         first.slice_mut(s![base..base + p, ..]).assign(&(&steps + &z));
