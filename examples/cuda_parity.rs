@@ -299,7 +299,10 @@ fn main() -> cpwl::Result<()> {
             return Ok(());
         }
     };
-    println!("GPU: {} ({})", gpu.card(), gpu.name());
+    // CPWL_PINNED=0 copies straight from pageable memory, for comparison.
+    let pinned = std::env::var("CPWL_PINNED").map_or(true, |v| v != "0");
+    let gpu = gpu.with_pinned_staging(pinned);
+    println!("GPU: {} ({}), pinned staging {pinned}", gpu.card(), gpu.name());
     println!(
         "CPU: {} rayon threads; best of {repeat} runs after a warm-up; scale {scale}",
         rayon::current_num_threads()

@@ -493,6 +493,35 @@ fn gram_agrees_across_backends() {
     }
 }
 
+#[test]
+fn batches_beyond_the_staging_threshold_agree_across_backends() {
+    // The CUDA backend copies f64 batches of 2^21 elements or more through
+    // pinned staging pieces of 2^20: these sizes take that path, with a
+    // partial last piece, both ways.
+    let net = mlp(41, &[784, 64, 10], Act::Relu);
+    let mut rng = StdRng::seed_from_u64(42);
+    let points = randn_matrix(&mut rng, 2_700, 784);
+    let reference = reference();
+    let want = reference.forward(&net, points.view(), Keep::Patterns).unwrap();
+    let few = points.slice(ndarray::s![..300, ..]);
+    let want_jac = reference.jacobians(&net, few).unwrap();
+    for (label, backend) in labelled() {
+        let got = backend.forward(&net, points.view(), Keep::Patterns).unwrap();
+        close2(
+            &format!("{label} large forward"),
+            got.outputs.view(),
+            want.outputs.view(),
+        );
+        assert_eq!(got.patterns, want.patterns, "{label} large forward patterns");
+        let got = backend.jacobians(&net, few).unwrap();
+        close3(
+            &format!("{label} large jacobians"),
+            &got.jacobians,
+            &want_jac.jacobians,
+        );
+    }
+}
+
 /// `log det g` of a symmetric positive definite matrix by a plain Cholesky
 /// factorisation (None when it is not positive definite).
 fn log_det_spd(g: ArrayView2<f64>) -> Option<f64> {

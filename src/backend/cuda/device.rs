@@ -2,6 +2,7 @@
 //! kernel modules, each compiled and loaded once on first use; plus the
 //! row-major GEMM wrapper and the launch helper every pass goes through.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use cudarc::cublas::sys::cublasOperation_t;
@@ -13,6 +14,7 @@ use cudarc::driver::{
 
 use super::error::CudaError;
 use super::kernels::{Kernel, Module};
+use super::staging::{Staging, MIN_STAGED};
 
 /// Threads per block of every custom kernel.
 const BLOCK: u32 = 256;
@@ -56,6 +58,10 @@ pub(crate) struct Device {
     ctx: Arc<CudaContext>,
     card: String,
     lock: Mutex<()>,
+    /// Page-locked buffers for large `f64` copies, made on first use.
+    staging: Mutex<Option<Staging>>,
+    /// Whether large `f64` copies go through `staging`.
+    stage: AtomicBool,
 }
 
 impl std::fmt::Debug for Device {
@@ -82,6 +88,8 @@ impl Device {
             ctx,
             card,
             lock: Mutex::new(()),
+            staging: Mutex::new(None),
+            stage: AtomicBool::new(true),
         })
     }
 
@@ -137,6 +145,68 @@ impl Device {
             return self.zeros(0);
         }
         Ok(self.stream.clone_htod(host)?)
+    }
+
+    /// Whether large `f64` copies go through page-locked staging buffers
+    /// (the default) or straight from pageable memory.
+    pub(crate) fn set_staging(&self, on: bool) {
+        self.stage.store(on, Ordering::Relaxed);
+    }
+
+    /// The staging buffers, when large copies use them (made on first use).
+    fn staged(&self, len: usize) -> Result<Option<MutexGuard<'_, Option<Staging>>>, CudaError> {
+        if len < MIN_STAGED || !self.stage.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let mut guard = self
+            .staging
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.is_none() {
+            *guard = Some(Staging::new(&self.ctx)?);
+        }
+        Ok(Some(guard))
+    }
+
+    /// A copy of `host` on the device, through the staging buffers when it
+    /// is large.
+    pub(crate) fn upload_values(&self, host: &[f64]) -> Result<CudaSlice<f64>, CudaError> {
+        match self.staged(host.len())? {
+            Some(mut guard) => {
+                // SAFETY: every element is written by the upload below
+                // before any kernel reads the buffer.
+                let mut dst = unsafe { self.stream.alloc::<f64>(host.len()) }?;
+                match guard.as_mut() {
+                    Some(staging) => staging.upload(&self.stream, host, &mut dst)?,
+                    None => self.stream.memcpy_htod(host, &mut dst)?,
+                }
+                Ok(dst)
+            }
+            None => self.upload(host),
+        }
+    }
+
+    /// [`Device::download_into`] through the staging buffers when large.
+    pub(crate) fn download_values_into(
+        &self,
+        what: &'static str,
+        dev: &CudaSlice<f64>,
+        host: &mut [f64],
+    ) -> Result<(), CudaError> {
+        if dev.len() < host.len() {
+            return Err(CudaError::Layout {
+                what,
+                expected: host.len(),
+                got: dev.len(),
+            });
+        }
+        match self.staged(host.len())? {
+            Some(mut guard) => match guard.as_mut() {
+                Some(staging) => staging.download(&self.stream, dev, host),
+                None => self.download_into(what, dev, host),
+            },
+            None => self.download_into(what, dev, host),
+        }
     }
 
     /// A zeroed device buffer of `len` elements (at least one is allocated,

@@ -15,6 +15,7 @@ mod kernels;
 mod ops;
 mod passes;
 mod plan;
+mod staging;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -135,6 +136,16 @@ impl CudaBackend {
     /// `"NVIDIA H100 80GB HBM3"`).
     pub fn card(&self) -> &str {
         self.device.card()
+    }
+
+    /// The same backend with large `f64` copies between host and device
+    /// going through page-locked staging buffers (`true`, the default: 32
+    /// MiB of pinned memory, allocated on first use) or straight from
+    /// pageable memory (`false`). The setting belongs to the device, so it
+    /// applies to every clone of this backend.
+    pub fn with_pinned_staging(self, on: bool) -> Self {
+        self.device.set_staging(on);
+        self
     }
 
     /// The same backend with another memory budget per call, in bytes (at

@@ -79,7 +79,7 @@ pub(crate) fn forward(
     let chunk = plan::rows_per_chunk(budget, plan::forward_row_bytes(d, steps, units));
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
-        let xs = dev.upload(&row_major(&x.slice(s![a..b, ..])))?;
+        let xs = dev.upload_values(&row_major(&x.slice(s![a..b, ..])))?;
         let mut choices = dev.zeros::<u8>(rows * units)?;
         let out = dnet.forward(dev, xs, rows, &mut choices, &mut |seen| {
             if let (Some(pre), Seen::Pre { layer, values, cols }) = (pre.as_mut(), seen) {
@@ -131,7 +131,7 @@ pub(crate) fn jacobians(
     let seeds_a = arg(seeds);
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
-        let xs = dev.upload(&row_major(&x.slice(s![a..b, ..])))?;
+        let xs = dev.upload_values(&row_major(&x.slice(s![a..b, ..])))?;
         let mut choices = dev.zeros::<u8>(rows * units)?;
         let out = dnet.forward(dev, xs, rows, &mut choices, &mut |_| Ok(()))?;
         let mut seed = dev.zeros::<f64>(rows * seeds * seeds)?;
@@ -158,7 +158,7 @@ pub(crate) fn jacobians(
         };
         let mut target = jac.slice_mut(s![a..b, .., ..]);
         match target.as_slice_mut() {
-            Some(host) => dev.download_into("jacobians", &g, host)?,
+            Some(host) => dev.download_values_into("jacobians", &g, host)?,
             None => {
                 let host = dev.download("jacobians", &g, rows * m * d)?;
                 target.assign(&blocks("jacobians", host, rows, m, d)?);
@@ -197,7 +197,7 @@ pub(crate) fn les_grams(
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
         let rows_a = arg(rows);
-        let zs = dev.upload(&row_major(&z.slice(s![a..b, ..])))?;
+        let zs = dev.upload_values(&row_major(&z.slice(s![a..b, ..])))?;
         let mut choices = dev.zeros::<u8>(rows * units)?;
         let logits = dnet.forward(dev, zs, rows, &mut choices, &mut |_| Ok(()))?;
         let mut seed = dev.zeros::<f64>(rows * d * d)?;
@@ -225,7 +225,7 @@ pub(crate) fn les_grams(
             expected: rows * d * d,
             got: 0,
         })?;
-        dev.download_into("grams", &g, host)?;
+        dev.download_values_into("grams", &g, host)?;
     }
     Ok(LesGramBatch { outputs, grams })
 }
@@ -321,7 +321,7 @@ pub(crate) fn sign_changes(
         return Ok(counts);
     }
     let dnet = DeviceNet::upload(dev, steps, d, units)?;
-    let dirs = dev.upload(&row_major(&hood.directions))?;
+    let dirs = dev.upload_values(&row_major(&hood.directions))?;
     let point_bytes = verts * (d * size_of::<f64>() + plan::forward_row_bytes(d, steps, units));
     let chunk = plan::rows_per_chunk(budget, point_bytes);
     let (verts_a, slots_a, stride_a) = (arg(verts), arg(slots), arg(units));
@@ -329,7 +329,7 @@ pub(crate) fn sign_changes(
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
         let rows_a = arg(rows);
-        let xs = dev.upload(&row_major(&points.slice(s![a..b, ..])))?;
+        let xs = dev.upload_values(&row_major(&points.slice(s![a..b, ..])))?;
         let (start, first) = vertices.build(dev, &dnet, xs, rows)?;
         let mut tally = dev.zeros::<u32>(rows * slots)?;
         let mut choices = dev.zeros::<u8>(rows * verts * units)?;
@@ -469,8 +469,8 @@ pub(crate) fn gram(
     let chunk = plan::rows_per_chunk(budget, point_bytes);
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
-        let jd = dev.upload(&row_major(&jac.slice(s![a..b, .., ..])))?;
-        let wd = dev.upload(&row_major(&weights.slice(s![a..b, .., .., ..])))?;
+        let jd = dev.upload_values(&row_major(&jac.slice(s![a..b, .., ..])))?;
+        let wd = dev.upload_values(&row_major(&weights.slice(s![a..b, .., .., ..])))?;
         let mut weighted = dev.zeros::<f64>(rows * lv * d)?;
         dev.gemm_batched(
             RowMajorGemm::nn(v, v, d),
@@ -512,18 +512,18 @@ pub(crate) fn hyperplane_signs(
     if n == 0 || k == 0 {
         return Ok(signs);
     }
-    let ad = dev.upload(&row_major(&a))?;
+    let ad = dev.upload_values(&row_major(&a))?;
     let mut abs_a = dev.zeros::<f64>(k * dim)?;
     let a_len = arg(k * dim);
     // Sizes: ad and abs_a hold k x dim.
     launch!(dev, Kernel::Abs, k * dim; &ad, &mut abs_a, &a_len);
-    let cd = dev.upload(&row_major(&c))?;
+    let cd = dev.upload_values(&row_major(&c))?;
     let row_bytes = (2 * dim + 2 * k) * size_of::<f64>() + k;
     let chunk = plan::rows_per_chunk(budget, row_bytes);
     let k_a = arg(k);
     for (s0, s1) in chunks(n, chunk) {
         let rows = s1 - s0;
-        let pd = dev.upload(&row_major(&points.slice(s![s0..s1, ..])))?;
+        let pd = dev.upload_values(&row_major(&points.slice(s![s0..s1, ..])))?;
         let mut abs_p = dev.zeros::<f64>(rows * dim)?;
         let p_len = arg(rows * dim);
         // Sizes: pd and abs_p hold rows x dim.
