@@ -53,7 +53,9 @@ use crate::{Domain, Error, Network, Result};
 /// Invalid options or domain; [`Error::Shape`] when the domain lives in
 /// another input space; [`Error::Incomplete`] (carrying the partial
 /// partition) when a budget runs out or the run is cancelled; [`Error::Lp`]
-/// when an LP fails even after a fresh, normalised retry, naming the region.
+/// when an LP fails even after a fresh, normalised retry, naming the region;
+/// [`Error::Invalid`] when no region is wider than `tol_radius` (a nearly
+/// flat domain, or values that overflow `f64`), instead of an empty partition.
 ///
 /// # Examples
 ///
@@ -87,12 +89,61 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
         Method::PlaneSplit => plane_split::plane_split(net, domain, opts),
         Method::Auto | Method::Lp => walk::walk(net, domain, opts),
     };
-    match opts.threads {
+    let partition = match opts.threads {
         Some(n) if n > 1 => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()
             .map_err(|e| Error::invalid("threads", e.to_string()))?
             .install(run),
         _ => run(),
+    }?;
+    if partition.is_empty() {
+        // A valid domain has an interior, so some region meets it: none
+        // means every cell was rejected as thin or the arithmetic failed,
+        // never an empty answer.
+        return Err(Error::invalid(
+            "domain",
+            format!(
+                "no region of radius above tol_radius found ({} thinner cells rejected): the domain is \
+                 nearly flat for its diameter, tol_radius is too large, or the network's values lose \
+                 every digit to rounding there",
+                partition.stats().rejected_thin
+            ),
+        ));
+    }
+    Ok(partition)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn domains_flatter_than_tol_radius_are_errors_for_both_methods() {
+        let net = Network::builder(2)
+            .dense(array![[1.0, 0.0], [0.0, 1.0]], array![0.5, 0.0])
+            .unwrap()
+            .relu()
+            .build()
+            .unwrap();
+        // 1 wide and 1e-12 high: every cell's inradius is far below
+        // TOL_RADIUS_REL times the diameter.
+        let flat = Domain::boxed(array![0.0, 0.0], array![1.0, 1e-12]);
+        for method in [Method::PlaneSplit, Method::Lp] {
+            let opts = EnumOptions {
+                method,
+                ..Default::default()
+            };
+            assert!(
+                matches!(enumerate(&net, &flat, &opts), Err(Error::Invalid { .. })),
+                "{method:?}"
+            );
+        }
+        let square = Domain::boxed(array![0.0, 0.0], array![1.0, 1.0]);
+        assert_eq!(
+            enumerate(&net, &square, &EnumOptions::default()).unwrap().len(),
+            1
+        );
     }
 }

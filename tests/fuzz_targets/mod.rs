@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use cpwl::io::{ArchLayer, Architecture};
 use cpwl::network::Activation;
-use cpwl::regions::{enumerate as enumerate_regions, EnumOptions};
-use cpwl::{Network, Pattern};
+use cpwl::regions::{enumerate as enumerate_regions, EnumOptions, Method, Partition};
+use cpwl::{Domain, Network, Pattern};
 use ndarray::Array1;
 
 /// The names of every target, in the order of `fuzz/Cargo.toml`.
@@ -104,7 +104,29 @@ pub fn enumerate(data: &[u8]) {
         threads: Some(1),
         ..Default::default()
     };
-    if let Ok(partition) = enumerate_regions(&net, &domain, &opts) {
+    check_partition(&net, &domain, enumerate_regions(&net, &domain, &opts));
+    if domain.dim() == 2 {
+        // Auto split the slice; the LP walk must survive it too.
+        let walk = EnumOptions {
+            method: Method::Lp,
+            ..opts
+        };
+        check_partition(&net, &domain, enumerate_regions(&net, &domain, &walk));
+    }
+}
+
+/// A successful enumeration holds at least one region (a domain always has
+/// an interior), each with a full pattern.
+fn check_partition(net: &Network, domain: &Domain, result: cpwl::Result<Partition>) {
+    if let Ok(partition) = result {
+        let stats = partition.stats();
+        assert!(
+            !partition.is_empty(),
+            "an Ok partition without regions: {}-D domain, {:?}, {} thin cells rejected",
+            domain.dim(),
+            stats.method,
+            stats.rejected_thin
+        );
         for region in partition.regions() {
             assert_eq!(region.pattern().len(), net.unit_count());
         }
