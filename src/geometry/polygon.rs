@@ -254,23 +254,29 @@ pub(crate) fn cut_piece<T: Copy>(
 /// The vertex cycle without consecutive repeats; of two equal vertices the
 /// later one stays, with its outgoing edge's tag (the zero-length edge between
 /// them goes).
-fn without_repeats_tagged<T: Copy>(vertices: Vec<[f64; 2]>, tags: Vec<T>) -> (Vec<[f64; 2]>, Vec<T>) {
+fn without_repeats_tagged<T: Copy>(mut vertices: Vec<[f64; 2]>, mut tags: Vec<T>) -> (Vec<[f64; 2]>, Vec<T>) {
     let n = vertices.len();
-    let mut out = Vec::with_capacity(n);
-    let mut out_tags = Vec::with_capacity(n);
+    if n < 2 {
+        return (vertices, tags);
+    }
+    // Compacted in place: the write position never passes the read one, but
+    // the last vertex is compared with the first as it was.
+    let first = vertices[0];
+    let mut kept = 0;
     for k in 0..n {
-        if n > 1 && vertices[k] == vertices[(k + 1) % n] {
+        let next = if k + 1 < n { vertices[k + 1] } else { first };
+        if vertices[k] == next {
             continue;
         }
-        out.push(vertices[k]);
-        out_tags.push(tags[k]);
+        vertices[kept] = vertices[k];
+        tags[kept] = tags[k];
+        kept += 1;
     }
-    if out.is_empty() && n > 0 {
-        // Every vertex is the same point.
-        out.push(vertices[0]);
-        out_tags.push(tags[0]);
-    }
-    (out, out_tags)
+    // Every vertex the same point: one stays (nothing was overwritten).
+    let kept = kept.max(1);
+    vertices.truncate(kept);
+    tags.truncate(kept);
+    (vertices, tags)
 }
 
 /// The point where the line crosses the edge `p q`, given the line's values

@@ -91,6 +91,8 @@ struct Run<'a> {
     layer_counts: Vec<AtomicUsize>,
     /// For each dense step, its weight transposed (inputs x outputs).
     transposed: Vec<Option<Array2<f64>>>,
+    /// Cells whose inscribed circle is no larger are thin and dropped.
+    tol_radius: f64,
 }
 
 /// Runs the splitter.
@@ -129,13 +131,13 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         finished: AtomicUsize::new(0),
         stopped: Mutex::new(None),
         overflowed: AtomicBool::new(false),
+        tol_radius: setup.tol_radius,
     };
-    let cells = run.run(0, first);
+    let regions = run.run(0, first);
     if run.overflowed.load(Ordering::Relaxed) {
         return Err(overflow_error());
     }
-    let total = cells.len();
-    let regions = run.map(cells, |c| region_of(c, setup.tol_radius));
+    let total = regions.len();
     let rejected_thin = regions.iter().filter(|r| r.is_none()).count();
     let mut regions: Vec<Region> = regions.into_iter().flatten().collect();
     link_neighbors(&mut regions, domain_diameter(&setup), run.parallel);
@@ -331,8 +333,10 @@ impl Run<'_> {
         }
     }
 
-    /// Runs the program from step `from` on a batch; returns the final cells.
-    fn run(&self, from: usize, mut batch: Batch) -> Vec<FinalCell> {
+    /// Runs the program from step `from` on a batch; returns the regions of
+    /// the final cells (`None` for a thin one), made as soon as a chunk is
+    /// done so that its cells' rows and byte patterns are freed early.
+    fn run(&self, from: usize, mut batch: Batch) -> Vec<Option<Region>> {
         if self.check_limits() {
             return Vec::new();
         }
@@ -364,7 +368,7 @@ impl Run<'_> {
         let done = finish(batch);
         let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
         self.watch.report(total, 0, false);
-        done
+        done.into_iter().map(|c| region_of(c, self.tol_radius)).collect()
     }
 
     /// False, and the run marked as overflowed, when a value of the batch's
@@ -376,10 +380,16 @@ impl Run<'_> {
         if batch.cells.is_empty() {
             return false;
         }
-        let finite = batch.h.axis_chunks_iter(Axis(0), BLOCKS.block).all(|rows| {
-            let slopes = rows.row(0).mapv(f64::abs) + rows.row(1).mapv(f64::abs);
-            let bounds = slopes * self.reach + rows.row(2).mapv(f64::abs);
-            bounds.iter().all(|v| v.is_finite())
+        let h = batch.h.as_standard_layout();
+        let cols = h.ncols();
+        let flat = h.as_slice().expect("standard layout");
+        // No early exit inside a block, so that the loop vectorises.
+        let finite = flat.chunks_exact(BLOCKS.block * cols).all(|rows| {
+            let (ds, rest) = rows.split_at(cols);
+            let (dt, offset) = rest.split_at(cols);
+            ds.iter().zip(dt).zip(offset).fold(true, |ok, ((a0, a1), c)| {
+                ok & line_scale([*a0, *a1], *c, self.reach).is_finite()
+            })
         });
         if !finite {
             self.overflowed.store(true, Ordering::Relaxed);
@@ -423,17 +433,22 @@ impl Run<'_> {
             .enumerate()
             .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
             .collect();
-        let rows: Vec<usize> = parents
-            .iter()
-            .flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2])
-            .collect();
         let cells: Vec<Cell> = children.into_iter().flatten().collect();
         let choices = Array2::from_shape_fn((cells.len(), len), |(i, j)| cells[i].pattern[offset + j]);
-        let skips = batch.skips.iter().map(|m| m.select(Axis(0), &rows)).collect();
+        let skips = batch
+            .skips
+            .iter()
+            .map(|m| gather_blocks(m.view(), &parents))
+            .collect();
         let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), batch.cells.len()));
         let h = match fused {
             Some((layer, w_t)) => through_dense(step, &batch.h, &parents, choices.view(), layer, w_t),
-            None => choose(step, batch.h.select(Axis(0), &rows), BLOCKS, choices.view()),
+            None => choose(
+                step,
+                gather_blocks(batch.h.view(), &parents),
+                BLOCKS,
+                choices.view(),
+            ),
         };
         (Batch { h, cells, skips }, fused.is_some())
     }
@@ -498,11 +513,7 @@ fn through_dense(
         choose(step, h.clone(), BLOCKS, reference.view()).view(),
         BLOCKS,
     );
-    let rows: Vec<usize> = parents
-        .iter()
-        .flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2])
-        .collect();
-    let mut out = base.select(Axis(0), &rows);
+    let mut out = gather_blocks(base.view(), parents);
     for (child, &p) in parents.iter().enumerate() {
         let (own, refs) = (choices.row(child), reference.row(p));
         for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
@@ -514,6 +525,21 @@ fn through_dense(
         }
     }
     out
+}
+
+/// The [`BLOCKS`] rows of block `parents[i]` of `h` as block `i`, for every
+/// `i`: one contiguous copy per block (ndarray's `select` copies row by row).
+fn gather_blocks(h: ArrayView2<f64>, parents: &[usize]) -> Array2<f64> {
+    let (block, cols) = (BLOCKS.block, h.ncols());
+    let mut out = Vec::with_capacity(parents.len() * block * cols);
+    for &p in parents {
+        let rows = h.slice(s![block * p..block * (p + 1), ..]);
+        match rows.as_slice() {
+            Some(flat) => out.extend_from_slice(flat),
+            None => out.extend(rows.iter()),
+        }
+    }
+    Array2::from_shape_vec((parents.len() * block, cols), out).expect("whole blocks of h's width")
 }
 
 /// Divides a batch into consecutive chunks of at most [`CHUNK`] cells.
