@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis, CowArray, Ix2};
 use rayon::prelude::*;
 
 use super::adjacency2d::link_neighbors;
@@ -57,10 +57,11 @@ pub(crate) struct FinalCell {
 }
 
 /// Cells with their affine rows: [`BLOCKS`] rows per cell, of the current
-/// values and of every saved skip path.
-struct Batch {
+/// values and of every saved skip path. A chunk of a larger batch borrows
+/// its rows of the current values rather than copying them.
+struct Batch<'a> {
     cells: Vec<Cell>,
-    h: Array2<f64>,
+    h: CowArray<'a, f64, Ix2>,
     skips: Vec<Array2<f64>>,
 }
 
@@ -93,6 +94,8 @@ struct Run<'a> {
     transposed: Vec<Option<Array2<f64>>>,
     /// Cells whose inscribed circle is no larger are thin and dropped.
     tol_radius: f64,
+    /// Thin cells dropped so far.
+    rejected_thin: AtomicUsize,
 }
 
 /// Runs the splitter.
@@ -132,14 +135,14 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         stopped: Mutex::new(None),
         overflowed: AtomicBool::new(false),
         tol_radius: setup.tol_radius,
+        rejected_thin: AtomicUsize::new(0),
     };
-    let regions = run.run(0, first);
+    let mut regions = run.run(0, first);
     if run.overflowed.load(Ordering::Relaxed) {
         return Err(overflow_error());
     }
-    let total = regions.len();
-    let rejected_thin = regions.iter().filter(|r| r.is_none()).count();
-    let mut regions: Vec<Region> = regions.into_iter().flatten().collect();
+    let rejected_thin = run.rejected_thin.load(Ordering::Relaxed);
+    let total = regions.len() + rejected_thin;
     link_neighbors(&mut regions, domain_diameter(&setup), run.parallel);
     let stats = EnumStats {
         rejected_thin,
@@ -200,7 +203,7 @@ fn domain_diameter(setup: &Setup) -> f64 {
 }
 
 /// The domain as one cell, with the rows of the input coordinates.
-fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch> {
+fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch<'static>> {
     let (vertices, tags) = domain_polygon(domain, setup)?;
     let (basis, origin) = domain.embedding();
     Ok(Batch {
@@ -209,7 +212,7 @@ fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch> {
             tags,
             pattern: vec![0; net.unit_count()],
         }],
-        h: affine_rows(basis.view(), &origin),
+        h: affine_rows(basis.view(), &origin).into(),
         skips: Vec::new(),
     })
 }
@@ -334,9 +337,9 @@ impl Run<'_> {
     }
 
     /// Runs the program from step `from` on a batch; returns the regions of
-    /// the final cells (`None` for a thin one), made as soon as a chunk is
-    /// done so that its cells' rows and byte patterns are freed early.
-    fn run(&self, from: usize, mut batch: Batch) -> Vec<Option<Region>> {
+    /// the final cells that are not thin, made as soon as a chunk is done so
+    /// that its cells' rows and byte patterns are freed early.
+    fn run(&self, from: usize, mut batch: Batch<'_>) -> Vec<Region> {
         if self.check_limits() {
             return Vec::new();
         }
@@ -347,7 +350,7 @@ impl Run<'_> {
             }
             let step = &self.steps[index];
             let Some(units) = step.units() else {
-                batch.h = carry(step, batch.h, &mut batch.skips, BLOCKS);
+                batch.h = carry(step, batch.h.into_owned(), &mut batch.skips, BLOCKS).into();
                 index += 1;
                 continue;
             };
@@ -358,17 +361,27 @@ impl Run<'_> {
             }
             index += if fused { 2 } else { 1 };
             if batch.cells.len() > CHUNK {
-                let parts = self.map(into_chunks(batch), |chunk| self.run(index, chunk));
-                return parts.into_iter().flatten().collect();
+                let Batch { cells, h, skips } = batch;
+                let parts = self.map(into_chunks(cells, h.view(), &skips), |chunk| {
+                    self.run(index, chunk)
+                });
+                return concatenate(parts);
             }
         }
         if !self.rows_are_finite(&batch) {
             return Vec::new();
         }
         let done = finish(batch);
+        let total_cells = done.len();
         let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
         self.watch.report(total, 0, false);
-        done.into_iter().map(|c| region_of(c, self.tol_radius)).collect()
+        let regions: Vec<Region> = done
+            .into_iter()
+            .filter_map(|c| region_of(c, self.tol_radius))
+            .collect();
+        self.rejected_thin
+            .fetch_add(total_cells - regions.len(), Ordering::Relaxed);
+        regions
     }
 
     /// False, and the run marked as overflowed, when a value of the batch's
@@ -411,13 +424,13 @@ impl Run<'_> {
     /// `offset..offset + len`) and applies it to the children's rows. Given
     /// the dense layer that follows, applies that too when corrections per
     /// child pay, and says so.
-    fn split_batch(
+    fn split_batch<'b>(
         &self,
         step: &Step<'_>,
         (offset, len): (usize, usize),
-        batch: Batch,
+        batch: Batch<'_>,
         dense: Option<(&Layer, &Array2<f64>)>,
-    ) -> (Batch, bool) {
+    ) -> (Batch<'b>, bool) {
         let split_one = |i: usize| {
             let rows = batch.h.slice(s![3 * i..3 * i + 3, ..]);
             let cell = &batch.cells[i];
@@ -442,7 +455,7 @@ impl Run<'_> {
             .collect();
         let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), batch.cells.len()));
         let h = match fused {
-            Some((layer, w_t)) => through_dense(step, &batch.h, &parents, choices.view(), layer, w_t),
+            Some((layer, w_t)) => through_dense(step, batch.h.view(), &parents, choices.view(), layer, w_t),
             None => choose(
                 step,
                 gather_blocks(batch.h.view(), &parents),
@@ -450,7 +463,14 @@ impl Run<'_> {
                 choices.view(),
             ),
         };
-        (Batch { h, cells, skips }, fused.is_some())
+        (
+            Batch {
+                h: h.into(),
+                cells,
+                skips,
+            },
+            fused.is_some(),
+        )
     }
 }
 
@@ -496,7 +516,7 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 /// units whose line crosses the parent can differ).
 fn through_dense(
     step: &Step<'_>,
-    h: &Array2<f64>,
+    h: ArrayView2<f64>,
     parents: &[usize],
     choices: ArrayView2<u8>,
     dense: &Layer,
@@ -510,7 +530,7 @@ fn through_dense(
     let reference = choices.select(Axis(0), &first_child);
     let base = affine_blocks(
         dense,
-        choose(step, h.clone(), BLOCKS, reference.view()).view(),
+        choose(step, h.to_owned(), BLOCKS, reference.view()).view(),
         BLOCKS,
     );
     let mut out = gather_blocks(base.view(), parents);
@@ -542,10 +562,20 @@ fn gather_blocks(h: ArrayView2<f64>, parents: &[usize]) -> Array2<f64> {
     Array2::from_shape_vec((parents.len() * block, cols), out).expect("whole blocks of h's width")
 }
 
-/// Divides a batch into consecutive chunks of at most [`CHUNK`] cells.
-fn into_chunks(batch: Batch) -> Vec<Batch> {
-    let n = batch.cells.len();
-    let mut cells = batch.cells.into_iter();
+/// The parts one after the other; each part is freed once moved.
+fn concatenate(parts: Vec<Vec<Region>>) -> Vec<Region> {
+    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        all.extend(part);
+    }
+    all
+}
+
+/// Divides a batch's cells into consecutive chunks of at most [`CHUNK`]
+/// cells; each chunk borrows its rows of `h`.
+fn into_chunks<'a>(cells: Vec<Cell>, h: ArrayView2<'a, f64>, skips: &[Array2<f64>]) -> Vec<Batch<'a>> {
+    let n = cells.len();
+    let mut cells = cells.into_iter();
     (0..n)
         .step_by(CHUNK)
         .map(|start| {
@@ -553,15 +583,15 @@ fn into_chunks(batch: Batch) -> Vec<Batch> {
             let rows = s![3 * start..3 * end, ..];
             Batch {
                 cells: cells.by_ref().take(end - start).collect(),
-                h: batch.h.slice(rows).to_owned(),
-                skips: batch.skips.iter().map(|m| m.slice(rows).to_owned()).collect(),
+                h: h.slice_move(rows).into(),
+                skips: skips.iter().map(|m| m.slice(rows).to_owned()).collect(),
             }
         })
         .collect()
 }
 
 /// The final cells with the affine maps read off their rows.
-fn finish(batch: Batch) -> Vec<FinalCell> {
+fn finish(batch: Batch<'_>) -> Vec<FinalCell> {
     batch
         .cells
         .into_iter()
@@ -649,8 +679,10 @@ fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<
     for p in vertices {
         for ((((l, h), &a0), &a1), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(a0).zip(a1).zip(c) {
             let v = a0 * p[0] + a1 * p[1] + c;
-            *l = l.min(v);
-            *h = h.max(v);
+            // As `f64::min` and `max` (a NaN `v` changes nothing), in a form
+            // that vectorises.
+            *l = if v < *l { v } else { *l };
+            *h = if v > *h { v } else { *h };
         }
     }
     (lo, hi)
@@ -822,16 +854,28 @@ fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
 
 /// Drops the vertices in the middle of an edge (between two edges on the
 /// same line, which carry the same tag).
-fn merge_collinear(vertices: Vec<[f64; 2]>, tags: Vec<EdgeTag>) -> (Vec<[f64; 2]>, Vec<EdgeTag>) {
+fn merge_collinear(mut vertices: Vec<[f64; 2]>, mut tags: Vec<EdgeTag>) -> (Vec<[f64; 2]>, Vec<EdgeTag>) {
     let n = vertices.len();
-    let keep: Vec<usize> = (0..n).filter(|&k| tags[(k + n - 1) % n] != tags[k]).collect();
-    if keep.len() < 3 {
+    let starts_edge = |k: usize, tags: &[EdgeTag]| tags[(k + n - 1) % n] != tags[k];
+    if (0..n).filter(|&k| starts_edge(k, &tags)).count() < 3 {
         return (vertices, tags);
     }
-    (
-        keep.iter().map(|&k| vertices[k]).collect(),
-        keep.iter().map(|&k| tags[k]).collect(),
-    )
+    // Compacted in place: `previous` keeps the tag read before it was
+    // overwritten.
+    let mut previous = tags[n - 1];
+    let mut kept = 0;
+    for k in 0..n {
+        let tag = tags[k];
+        if tag != previous {
+            vertices[kept] = vertices[k];
+            tags[kept] = tag;
+            kept += 1;
+        }
+        previous = tag;
+    }
+    vertices.truncate(kept);
+    tags.truncate(kept);
+    (vertices, tags)
 }
 
 #[cfg(test)]
