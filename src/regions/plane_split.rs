@@ -96,6 +96,9 @@ struct Run<'a> {
     tol_radius: f64,
     /// Thin cells dropped so far.
     rejected_thin: AtomicUsize,
+    /// The regions found so far, in the order chunks finish (the partition
+    /// sorts them by pattern); one shared vector moves each region once.
+    regions: Mutex<Vec<Region>>,
 }
 
 /// Runs the splitter.
@@ -136,8 +139,10 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         overflowed: AtomicBool::new(false),
         tol_radius: setup.tol_radius,
         rejected_thin: AtomicUsize::new(0),
+        regions: Mutex::new(Vec::new()),
     };
-    let mut regions = run.run(0, first);
+    run.run(0, first);
+    let mut regions = std::mem::take(&mut *run.found());
     if run.overflowed.load(Ordering::Relaxed) {
         return Err(overflow_error());
     }
@@ -336,17 +341,24 @@ impl Run<'_> {
         }
     }
 
-    /// Runs the program from step `from` on a batch; returns the regions of
-    /// the final cells that are not thin, made as soon as a chunk is done so
+    /// The regions found so far (a panic elsewhere leaves them usable).
+    fn found(&self) -> std::sync::MutexGuard<'_, Vec<Region>> {
+        self.regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs the program from step `from` on a batch and adds the regions of
+    /// its final cells that are not thin, made as soon as a chunk is done so
     /// that its cells' rows and byte patterns are freed early.
-    fn run(&self, from: usize, mut batch: Batch<'_>) -> Vec<Region> {
+    fn run(&self, from: usize, mut batch: Batch<'_>) {
         if self.check_limits() {
-            return Vec::new();
+            return;
         }
         let mut index = from;
         while index < self.steps.len() {
             if !self.rows_are_finite(&batch) {
-                return Vec::new();
+                return;
             }
             let step = &self.steps[index];
             let Some(units) = step.units() else {
@@ -362,14 +374,14 @@ impl Run<'_> {
             index += if fused { 2 } else { 1 };
             if batch.cells.len() > CHUNK {
                 let Batch { cells, h, skips } = batch;
-                let parts = self.map(into_chunks(cells, h.view(), &skips), |chunk| {
+                self.map(into_chunks(cells, h.view(), &skips), |chunk| {
                     self.run(index, chunk)
                 });
-                return concatenate(parts);
+                return;
             }
         }
         if !self.rows_are_finite(&batch) {
-            return Vec::new();
+            return;
         }
         let done = finish(batch);
         let total_cells = done.len();
@@ -381,7 +393,7 @@ impl Run<'_> {
             .collect();
         self.rejected_thin
             .fetch_add(total_cells - regions.len(), Ordering::Relaxed);
-        regions
+        self.found().extend(regions);
     }
 
     /// False, and the run marked as overflowed, when a value of the batch's
@@ -431,16 +443,17 @@ impl Run<'_> {
         batch: Batch<'_>,
         dense: Option<(&Layer, &Array2<f64>)>,
     ) -> (Batch<'b>, bool) {
-        let split_one = |i: usize| {
-            let rows = batch.h.slice(s![3 * i..3 * i + 3, ..]);
-            let cell = &batch.cells[i];
+        let parent_count = batch.cells.len();
+        let h = batch.h.view();
+        let split_one = |(i, cell): (usize, Cell)| {
+            let rows = h.slice(s![3 * i..3 * i + 3, ..]);
             match *step {
                 Step::TwoPiece { .. } => split_two_piece(cell, rows, offset, len),
-                Step::Max { width, cand, .. } => split_max(cell, rows, width, cand, offset),
+                Step::Max { width, cand, .. } => split_max(&cell, rows, width, cand, offset),
                 _ => unreachable!("only nonlinearities split cells"),
             }
         };
-        let children = self.map((0..batch.cells.len()).collect(), split_one);
+        let children = self.map(batch.cells.into_iter().enumerate().collect(), split_one);
         let parents: Vec<usize> = children
             .iter()
             .enumerate()
@@ -453,15 +466,10 @@ impl Run<'_> {
             .iter()
             .map(|m| gather_blocks(m.view(), &parents))
             .collect();
-        let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), batch.cells.len()));
+        let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), parent_count));
         let h = match fused {
-            Some((layer, w_t)) => through_dense(step, batch.h.view(), &parents, choices.view(), layer, w_t),
-            None => choose(
-                step,
-                gather_blocks(batch.h.view(), &parents),
-                BLOCKS,
-                choices.view(),
-            ),
+            Some((layer, w_t)) => through_dense(step, h, &parents, choices.view(), layer, w_t),
+            None => choose(step, gather_blocks(h, &parents), BLOCKS, choices.view()),
         };
         (
             Batch {
@@ -562,15 +570,6 @@ fn gather_blocks(h: ArrayView2<f64>, parents: &[usize]) -> Array2<f64> {
     Array2::from_shape_vec((parents.len() * block, cols), out).expect("whole blocks of h's width")
 }
 
-/// The parts one after the other; each part is freed once moved.
-fn concatenate(parts: Vec<Vec<Region>>) -> Vec<Region> {
-    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for part in parts {
-        all.extend(part);
-    }
-    all
-}
-
 /// Divides a batch's cells into consecutive chunks of at most [`CHUNK`]
 /// cells; each chunk borrows its rows of `h`.
 fn into_chunks<'a>(cells: Vec<Cell>, h: ArrayView2<'a, f64>, skips: &[Array2<f64>]) -> Vec<Batch<'a>> {
@@ -642,11 +641,11 @@ fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut V
 /// a vertex or runs along an edge leaves it whole, and so does a unit whose
 /// line repeats an earlier one (its bit comes from the side the cell is on);
 /// a dead unit (zero row) has the bit of its constant.
-fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
+fn split_two_piece(cell: Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
     let reach = max_coordinate(&cell.vertices);
     let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
-    let mut pieces = vec![cell.clone()];
     let (lo, hi) = value_ranges(&cell.vertices, rows);
+    let mut pieces = vec![cell];
     for j in 0..len {
         let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
         let scale = line_scale(a, c, reach);
@@ -968,7 +967,7 @@ mod tests {
         };
         // Units: x, x again, the constant 0.5 and the constant 0.
         let rows = array![[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0]];
-        let pieces = split_two_piece(&cell, rows.view(), 0, 4);
+        let pieces = split_two_piece(cell, rows.view(), 0, 4);
         assert_eq!(pieces.len(), 2);
         let mut bits: Vec<Vec<u8>> = pieces.iter().map(|p| p.pattern.clone()).collect();
         bits.sort();
