@@ -225,10 +225,26 @@ pub(crate) fn cut_piece<T: Copy>(
     keep: Sign,
     cut_tag: T,
 ) -> Option<(Vec<[f64; 2]>, Vec<T>)> {
+    let mut out = Vec::with_capacity(vertices.len() + 2);
+    let mut out_tags = Vec::with_capacity(vertices.len() + 2);
+    cut_piece_into(vertices, tags, values, keep, cut_tag, (&mut out, &mut out_tags))
+        .then_some((out, out_tags))
+}
+
+/// [`cut_piece`] into the given vectors (cleared first, so that callers can
+/// reuse their allocations); false when the piece has no area.
+pub(crate) fn cut_piece_into<T: Copy>(
+    vertices: &[[f64; 2]],
+    tags: &[T],
+    values: &[(f64, Sign)],
+    keep: Sign,
+    cut_tag: T,
+    (out, out_tags): (&mut Vec<[f64; 2]>, &mut Vec<T>),
+) -> bool {
+    out.clear();
+    out_tags.clear();
     let n = vertices.len();
     let drop = keep.flipped();
-    let mut out = Vec::with_capacity(n + 2);
-    let mut out_tags = Vec::with_capacity(n + 2);
     for k in 0..n {
         let next = (k + 1) % n;
         let next_dropped = values[next].1 == drop;
@@ -247,17 +263,17 @@ pub(crate) fn cut_piece<T: Copy>(
             out_tags.push(if next_dropped { cut_tag } else { tags[k] });
         }
     }
-    let (out, out_tags) = without_repeats_tagged(out, out_tags);
-    predicates::has_area(&out).then_some((out, out_tags))
+    drop_repeats(out, out_tags);
+    predicates::has_area(out)
 }
 
-/// The vertex cycle without consecutive repeats; of two equal vertices the
+/// Drops consecutive repeats from the vertex cycle; of two equal vertices the
 /// later one stays, with its outgoing edge's tag (the zero-length edge between
 /// them goes).
-fn without_repeats_tagged<T: Copy>(mut vertices: Vec<[f64; 2]>, mut tags: Vec<T>) -> (Vec<[f64; 2]>, Vec<T>) {
+fn drop_repeats<T: Copy>(vertices: &mut Vec<[f64; 2]>, tags: &mut Vec<T>) {
     let n = vertices.len();
     if n < 2 {
-        return (vertices, tags);
+        return;
     }
     // Compacted in place: the write position never passes the read one, but
     // the last vertex is compared with the first as it was.
@@ -276,7 +292,6 @@ fn without_repeats_tagged<T: Copy>(mut vertices: Vec<[f64; 2]>, mut tags: Vec<T>
     let kept = kept.max(1);
     vertices.truncate(kept);
     tags.truncate(kept);
-    (vertices, tags)
 }
 
 /// The point where the line crosses the edge `p q`, given the line's values

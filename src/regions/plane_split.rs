@@ -25,7 +25,7 @@ use super::options::Watch;
 use super::walk::Setup;
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::geometry::predicates::{classify, line_sign, Sign};
-use crate::geometry::{cut_piece, largest_inscribed_circle, signed_area};
+use crate::geometry::{cut_piece, cut_piece_into, largest_inscribed_circle, signed_area};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_blocks, affine_rows, carry, choose, steps, Blocks, Step};
 use crate::network::layers::{Layer, NONE};
@@ -40,7 +40,9 @@ pub(crate) struct EdgeTag {
 }
 
 /// A convex cell: its vertices (counter-clockwise), a tag per edge (edge `k`
-/// runs from vertex `k` to the next) and the pattern of the units so far.
+/// runs from vertex `k` to the next) and the pattern of the units so far
+/// (only those: the pattern grows layer by layer, so that the copies made
+/// when a cell splits are short in the early layers).
 #[derive(Clone, Debug)]
 struct Cell {
     vertices: Vec<[f64; 2]>,
@@ -215,7 +217,7 @@ fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch<'s
         cells: vec![Cell {
             vertices,
             tags,
-            pattern: vec![0; net.unit_count()],
+            pattern: Vec::with_capacity(net.unit_count()),
         }],
         h: affine_rows(basis.view(), &origin).into(),
         skips: Vec::new(),
@@ -541,18 +543,30 @@ fn through_dense(
         choose(step, h.to_owned(), BLOCKS, reference.view()).view(),
         BLOCKS,
     );
-    let mut out = gather_blocks(base.view(), parents);
+    let base = base.as_standard_layout();
+    let base = base.as_slice().expect("standard layout");
+    let w_t = w_t.as_standard_layout();
+    let (width, block) = (w_t.ncols(), BLOCKS.block * w_t.ncols());
+    // Each child's block is corrected right after it is copied, while it is
+    // still in cache.
+    let mut out = Vec::with_capacity(parents.len() * block);
     for (child, &p) in parents.iter().enumerate() {
+        let start = out.len();
+        out.extend_from_slice(&base[p * block..(p + 1) * block]);
+        let rows = &mut out[start..];
         let (own, refs) = (choices.row(child), reference.row(p));
         for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
             let delta = slopes[c as usize] - slopes[r as usize];
-            for k in 0..3 {
+            let w_row = w_t.row(j);
+            let w_row = w_row.as_slice().expect("standard layout");
+            for (k, row) in rows.chunks_exact_mut(width).enumerate() {
                 let coef = delta * h[[3 * p + k, j]];
-                out.row_mut(3 * child + k).scaled_add(coef, &w_t.row(j));
+                // As ndarray's `scaled_add`: y + (coef x).
+                row.iter_mut().zip(w_row).for_each(|(y, x)| *y += coef * x);
             }
         }
     }
-    out
+    Array2::from_shape_vec((parents.len() * BLOCKS.block, width), out).expect("whole blocks")
 }
 
 /// The [`BLOCKS`] rows of block `parents[i]` of `h` as block `i`, for every
@@ -641,10 +655,11 @@ fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut V
 /// a vertex or runs along an edge leaves it whole, and so does a unit whose
 /// line repeats an earlier one (its bit comes from the side the cell is on);
 /// a dead unit (zero row) has the bit of its constant.
-fn split_two_piece(cell: Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
+fn split_two_piece(mut cell: Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
     let reach = max_coordinate(&cell.vertices);
-    let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
+    let mut scratch = Scratch::default();
     let (lo, hi) = value_ranges(&cell.vertices, rows);
+    cell.pattern.resize(offset + len, 0);
     let mut pieces = vec![cell];
     for j in 0..len {
         let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
@@ -656,7 +671,7 @@ fn split_two_piece(cell: Cell, rows: ArrayView2<f64>, offset: usize, len: usize)
             Side::Both => {
                 let mut next = Vec::with_capacity(pieces.len() + 1);
                 for piece in pieces {
-                    cut_by_unit(piece, a, c, scale, unit, &mut signs, &mut next);
+                    cut_by_unit(piece, (a, c, scale), unit, &mut scratch, &mut next);
                 }
                 pieces = next;
             }
@@ -700,16 +715,27 @@ fn side_of_range(lo: f64, hi: f64, scale: f64) -> Side {
     }
 }
 
-/// Cuts one piece by a unit's line, pushing the piece(s) with the unit's bit.
+/// Scratch space of one cell's split, reused from cut to cut.
+#[derive(Default)]
+struct Scratch {
+    /// The value and side of every vertex of the piece being cut.
+    signs: Vec<(f64, Sign)>,
+    /// A polygon's vectors: the lower piece is cut into them, and they then
+    /// trade places with the piece's old ones.
+    vertices: Vec<[f64; 2]>,
+    tags: Vec<EdgeTag>,
+}
+
+/// Cuts one piece by a unit's line (`a . p + c`, tolerance scale `scale`),
+/// pushing the piece(s) with the unit's bit.
 fn cut_by_unit(
     mut piece: Cell,
-    a: [f64; 2],
-    c: f64,
-    scale: f64,
+    (a, c, scale): ([f64; 2], f64, f64),
     unit: usize,
-    signs: &mut Vec<(f64, Sign)>,
+    scratch: &mut Scratch,
     out: &mut Vec<Cell>,
 ) {
+    let signs = &mut scratch.signs;
     let whole = |mut piece: Cell, bit: u8, out: &mut Vec<Cell>| {
         piece.pattern[unit] = bit;
         out.push(piece);
@@ -727,22 +753,31 @@ fn cut_by_unit(
                 source,
                 line: [-a[0], -a[1], -c],
             };
-            let neg = cut_piece(&piece.vertices, &piece.tags, signs, Sign::Negative, below);
-            let pos = cut_piece(&piece.vertices, &piece.tags, signs, Sign::Positive, above);
+            let (vertices, tags) = (&piece.vertices, &piece.tags);
+            let neg = cut_piece_into(
+                vertices,
+                tags,
+                signs,
+                Sign::Negative,
+                below,
+                (&mut scratch.vertices, &mut scratch.tags),
+            );
+            let pos = cut_piece(vertices, tags, signs, Sign::Positive, above);
             match (neg, pos) {
-                (Some((nv, nt)), Some((pv, pt))) => {
+                (true, Some((pv, pt))) => {
                     let mut upper = Cell {
                         vertices: pv,
                         tags: pt,
                         pattern: piece.pattern.clone(),
                     };
                     upper.pattern[unit] = 1;
-                    (piece.vertices, piece.tags) = (nv, nt);
+                    std::mem::swap(&mut piece.vertices, &mut scratch.vertices);
+                    std::mem::swap(&mut piece.tags, &mut scratch.tags);
                     piece.pattern[unit] = 0;
                     out.push(piece);
                     out.push(upper);
                 }
-                (None, _) => whole(piece, 1, out),
+                (false, _) => whole(piece, 1, out),
                 (_, None) => whole(piece, 0, out),
             }
         }
@@ -756,6 +791,7 @@ fn cut_by_unit(
 /// whole piece gets nothing.
 fn split_max(cell: &Cell, rows: ArrayView2<f64>, width: usize, cand: &[u32], offset: usize) -> Vec<Cell> {
     let mut pieces = vec![cell.clone()];
+    pieces[0].pattern.resize(offset + cand.len() / width, 0);
     let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
     for (j, taps) in cand.chunks_exact(width).enumerate() {
         let unit = offset + j;
