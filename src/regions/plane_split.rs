@@ -462,7 +462,7 @@ impl Run<'_> {
             .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
             .collect();
         let cells: Vec<Cell> = children.into_iter().flatten().collect();
-        let choices = Array2::from_shape_fn((cells.len(), len), |(i, j)| cells[i].pattern[offset + j]);
+        let choices = layer_choices(&cells, offset, len);
         let skips = batch
             .skips
             .iter()
@@ -482,6 +482,15 @@ impl Run<'_> {
             fused.is_some(),
         )
     }
+}
+
+/// The pieces of units `offset..offset + len` of every cell, a row per cell.
+fn layer_choices(cells: &[Cell], offset: usize, len: usize) -> Array2<u8> {
+    let mut flat = Vec::with_capacity(cells.len() * len);
+    for cell in cells {
+        flat.extend_from_slice(&cell.pattern[offset..offset + len]);
+    }
+    Array2::from_shape_vec((cells.len(), len), flat).expect("a row per cell")
 }
 
 /// How much slower a rank-one correction is assumed to be than the same
@@ -658,14 +667,14 @@ fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut V
 fn split_two_piece(mut cell: Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
     let reach = max_coordinate(&cell.vertices);
     let mut scratch = Scratch::default();
-    let (lo, hi) = value_ranges(&cell.vertices, rows);
+    let sides = UnitSides::new(cell.vertices.clone());
     cell.pattern.resize(offset + len, 0);
     let mut pieces = vec![cell];
     for j in 0..len {
         let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
         let scale = line_scale(a, c, reach);
         let unit = offset + j;
-        match side_of_range(lo[j], hi[j], scale) {
+        match sides.side(a, c, scale) {
             Side::Negative => pieces.iter_mut().for_each(|p| p.pattern[unit] = 0),
             Side::Positive => pieces.iter_mut().for_each(|p| p.pattern[unit] = 1),
             Side::Both => {
@@ -680,26 +689,54 @@ fn split_two_piece(mut cell: Cell, rows: ArrayView2<f64>, offset: usize, len: us
     pieces
 }
 
-/// The smallest and largest value of every unit's affine function (`rows`:
-/// `d/ds`, `d/dt`, offset; one column per unit) over the vertices, computed
-/// unit-wise in one sweep per vertex, as [`line_sign`] computes them.
-fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
-    let len = rows.ncols();
-    let (mut lo, mut hi) = (vec![f64::INFINITY; len], vec![f64::NEG_INFINITY; len]);
-    let rows = rows.as_standard_layout();
-    let flat = rows.as_slice().expect("standard layout");
-    let (a0, rest) = flat.split_at(len);
-    let (a1, c) = rest.split_at(len);
-    for p in vertices {
-        for ((((l, h), &a0), &a1), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(a0).zip(a1).zip(c) {
-            let v = a0 * p[0] + a1 * p[1] + c;
-            // As `f64::min` and `max` (a NaN `v` changes nothing), in a form
-            // that vectorises.
-            *l = if v < *l { v } else { *l };
-            *h = if v > *h { v } else { *h };
-        }
+/// Rounding errors of a bound below are at most a few `f64::EPSILON` of
+/// the terms involved (all within a few times a line's scale); widening the
+/// bound by this much more makes it hold despite them.
+const ROUNDING_MARGIN: f64 = 64.0 * f64::EPSILON;
+
+/// Where a cell lies relative to the lines of its units: first from the
+/// value at one vertex and a bound of the change across the cell, which
+/// settles most units, those whose lines pass far from the cell; else from
+/// the value at every vertex, computed as [`line_sign`] computes it. The
+/// bound is widened past every rounding error and [`classify`] is monotone,
+/// so the first way never decides otherwise than the second.
+struct UnitSides {
+    vertices: Vec<[f64; 2]>,
+    /// The largest coordinate difference between a vertex and the first one.
+    spread: f64,
+}
+
+impl UnitSides {
+    fn new(vertices: Vec<[f64; 2]>) -> UnitSides {
+        let anchor = vertices[0];
+        let spread = vertices
+            .iter()
+            .map(|p| (p[0] - anchor[0]).abs().max((p[1] - anchor[1]).abs()))
+            .fold(0.0, f64::max);
+        UnitSides { vertices, spread }
     }
-    (lo, hi)
+
+    /// The side of the cell for the line `a . p + c` (tolerance scale `scale`).
+    fn side(&self, a: [f64; 2], c: f64, scale: f64) -> Side {
+        let anchor = self.vertices[0];
+        let at_anchor = a[0] * anchor[0] + a[1] * anchor[1] + c;
+        let change =
+            (a[0].abs() + a[1].abs()) * self.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
+        if classify(at_anchor + change, scale) != Sign::Positive {
+            return Side::Negative;
+        }
+        if classify(at_anchor - change, scale) == Sign::Positive {
+            return Side::Positive;
+        }
+        let (lo, hi) = self
+            .vertices
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                let v = a[0] * p[0] + a[1] * p[1] + c;
+                (lo.min(v), hi.max(v))
+            });
+        side_of_range(lo, hi, scale)
+    }
 }
 
 /// Where a cell lies relative to a line whose values at the vertices range
@@ -1010,6 +1047,44 @@ mod tests {
         assert_eq!(bits, [vec![0, 0, 1, 0], vec![1, 1, 1, 0]]);
         let total: f64 = pieces.iter().map(|p| signed_area(&p.vertices)).sum();
         assert_eq!(total, 4.0);
+    }
+
+    #[test]
+    fn the_quick_side_test_agrees_with_every_vertex() {
+        let vertices = vec![[0.3, -1.2], [2.5, -0.7], [2.1, 1.9], [-0.4, 0.6]];
+        let sides = UnitSides::new(vertices.clone());
+        let reach = max_coordinate(&vertices);
+        let mut seed = 12345u64;
+        let mut uniform = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        let name = |side: Side| match side {
+            Side::Negative => 0,
+            Side::Positive => 1,
+            Side::Both => 2,
+        };
+        for k in 0..2000 {
+            let a = [uniform(), uniform()];
+            // Offsets through the cell, near it and far from it; every tenth
+            // line passes exactly through a vertex.
+            let mut c = 4.0 * uniform();
+            if k % 10 == 0 {
+                let p = vertices[k % vertices.len()];
+                c = -(a[0] * p[0] + a[1] * p[1]);
+            }
+            let scale = line_scale(a, c, reach);
+            let values: Vec<f64> = vertices.iter().map(|p| a[0] * p[0] + a[1] * p[1] + c).collect();
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(
+                name(sides.side(a, c, scale)),
+                name(side_of_range(lo, hi, scale)),
+                "line {a:?}, {c}"
+            );
+        }
     }
 
     #[test]
