@@ -12,6 +12,6 @@ pub use domain::Domain;
 pub(crate) use incircle::largest_inscribed_circle;
 pub(crate) use plane::signed_area;
 pub use plane::{Plane, Window};
-pub(crate) use polygon::cut_piece;
+pub(crate) use polygon::{cut_piece, cut_piece_into};
 pub use polygon::{ConvexPolygon, Split};
 pub use polytope::Polytope;

@@ -225,10 +225,26 @@ pub(crate) fn cut_piece<T: Copy>(
     keep: Sign,
     cut_tag: T,
 ) -> Option<(Vec<[f64; 2]>, Vec<T>)> {
+    let mut out = Vec::with_capacity(vertices.len() + 2);
+    let mut out_tags = Vec::with_capacity(vertices.len() + 2);
+    cut_piece_into(vertices, tags, values, keep, cut_tag, (&mut out, &mut out_tags))
+        .then_some((out, out_tags))
+}
+
+/// [`cut_piece`] into the given vectors (cleared first, so that callers can
+/// reuse their allocations); false when the piece has no area.
+pub(crate) fn cut_piece_into<T: Copy>(
+    vertices: &[[f64; 2]],
+    tags: &[T],
+    values: &[(f64, Sign)],
+    keep: Sign,
+    cut_tag: T,
+    (out, out_tags): (&mut Vec<[f64; 2]>, &mut Vec<T>),
+) -> bool {
+    out.clear();
+    out_tags.clear();
     let n = vertices.len();
     let drop = keep.flipped();
-    let mut out = Vec::with_capacity(n + 2);
-    let mut out_tags = Vec::with_capacity(n + 2);
     for k in 0..n {
         let next = (k + 1) % n;
         let next_dropped = values[next].1 == drop;
@@ -247,30 +263,35 @@ pub(crate) fn cut_piece<T: Copy>(
             out_tags.push(if next_dropped { cut_tag } else { tags[k] });
         }
     }
-    let (out, out_tags) = without_repeats_tagged(out, out_tags);
-    predicates::has_area(&out).then_some((out, out_tags))
+    drop_repeats(out, out_tags);
+    predicates::has_area(out)
 }
 
-/// The vertex cycle without consecutive repeats; of two equal vertices the
+/// Drops consecutive repeats from the vertex cycle; of two equal vertices the
 /// later one stays, with its outgoing edge's tag (the zero-length edge between
 /// them goes).
-fn without_repeats_tagged<T: Copy>(vertices: Vec<[f64; 2]>, tags: Vec<T>) -> (Vec<[f64; 2]>, Vec<T>) {
+fn drop_repeats<T: Copy>(vertices: &mut Vec<[f64; 2]>, tags: &mut Vec<T>) {
     let n = vertices.len();
-    let mut out = Vec::with_capacity(n);
-    let mut out_tags = Vec::with_capacity(n);
+    if n < 2 {
+        return;
+    }
+    // Compacted in place: the write position never passes the read one, but
+    // the last vertex is compared with the first as it was.
+    let first = vertices[0];
+    let mut kept = 0;
     for k in 0..n {
-        if n > 1 && vertices[k] == vertices[(k + 1) % n] {
+        let next = if k + 1 < n { vertices[k + 1] } else { first };
+        if vertices[k] == next {
             continue;
         }
-        out.push(vertices[k]);
-        out_tags.push(tags[k]);
+        vertices[kept] = vertices[k];
+        tags[kept] = tags[k];
+        kept += 1;
     }
-    if out.is_empty() && n > 0 {
-        // Every vertex is the same point.
-        out.push(vertices[0]);
-        out_tags.push(tags[0]);
-    }
-    (out, out_tags)
+    // Every vertex the same point: one stays (nothing was overwritten).
+    let kept = kept.max(1);
+    vertices.truncate(kept);
+    tags.truncate(kept);
 }
 
 /// The point where the line crosses the edge `p q`, given the line's values

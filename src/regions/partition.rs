@@ -1,6 +1,5 @@
 //! [`Partition`]: every linear region of a network inside a domain.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use ndarray::ArrayView1;
@@ -38,7 +37,6 @@ pub struct EnumStats {
 #[derive(Clone, Debug)]
 pub struct Partition {
     pub(crate) regions: Vec<Region>,
-    pub(crate) lookup: HashMap<Pattern, usize>,
     pub(crate) stats: EnumStats,
     pub(crate) domain: Domain,
     pub(crate) network: Network,
@@ -47,8 +45,7 @@ pub struct Partition {
 
 impl Partition {
     /// Assembles a partition: sorts regions by pattern, remaps the neighbour
-    /// indices (given as indices into `regions` before sorting) and builds the
-    /// pattern index.
+    /// indices (given as indices into `regions` before sorting).
     pub(crate) fn assemble(
         mut regions: Vec<Region>,
         stats: EnumStats,
@@ -68,20 +65,21 @@ impl Partition {
             r.neighbors.sort_unstable();
             r.neighbors.dedup();
         }
-        let mut slots: Vec<Option<Region>> = regions.into_iter().map(Some).collect();
-        let regions: Vec<Region> = order.iter().filter_map(|&old| slots[old].take()).collect();
-        let lookup = regions
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.pattern.clone(), i))
-            .collect();
+        // Each region moves to its place in pattern order in place: a second
+        // vector of regions would double the peak memory.
+        for i in 0..regions.len() {
+            while new_index[i] != i {
+                let j = new_index[i];
+                regions.swap(i, j);
+                new_index.swap(i, j);
+            }
+        }
         Partition {
-            regions,
-            lookup,
             stats: EnumStats {
-                regions: order.len(),
+                regions: regions.len(),
                 ..stats
             },
+            regions,
             domain,
             network,
             layer_counts: None,
@@ -111,7 +109,8 @@ impl Partition {
 
     /// The index of the region with this pattern.
     pub fn find(&self, pattern: &Pattern) -> Option<usize> {
-        self.lookup.get(pattern).copied()
+        // Regions are sorted by distinct patterns: no index to store.
+        self.regions.binary_search_by(|r| r.pattern.cmp(pattern)).ok()
     }
 
     /// Candidate cells rejected as thin.

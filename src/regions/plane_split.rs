@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis, CowArray, Ix2};
 use rayon::prelude::*;
 
 use super::adjacency2d::link_neighbors;
@@ -25,7 +25,7 @@ use super::options::Watch;
 use super::walk::Setup;
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::geometry::predicates::{classify, line_sign, Sign};
-use crate::geometry::{cut_piece, largest_inscribed_circle, signed_area};
+use crate::geometry::{cut_piece, cut_piece_into, largest_inscribed_circle, signed_area};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_blocks, affine_rows, carry, choose, steps, Blocks, Step};
 use crate::network::layers::{Layer, NONE};
@@ -40,7 +40,9 @@ pub(crate) struct EdgeTag {
 }
 
 /// A convex cell: its vertices (counter-clockwise), a tag per edge (edge `k`
-/// runs from vertex `k` to the next) and the pattern of the units so far.
+/// runs from vertex `k` to the next) and the pattern of the units so far
+/// (only those: the pattern grows layer by layer, so that the copies made
+/// when a cell splits are short in the early layers).
 #[derive(Clone, Debug)]
 struct Cell {
     vertices: Vec<[f64; 2]>,
@@ -57,10 +59,11 @@ pub(crate) struct FinalCell {
 }
 
 /// Cells with their affine rows: [`BLOCKS`] rows per cell, of the current
-/// values and of every saved skip path.
-struct Batch {
+/// values and of every saved skip path. A chunk of a larger batch borrows
+/// its rows of the current values rather than copying them.
+struct Batch<'a> {
     cells: Vec<Cell>,
-    h: Array2<f64>,
+    h: CowArray<'a, f64, Ix2>,
     skips: Vec<Array2<f64>>,
 }
 
@@ -91,6 +94,13 @@ struct Run<'a> {
     layer_counts: Vec<AtomicUsize>,
     /// For each dense step, its weight transposed (inputs x outputs).
     transposed: Vec<Option<Array2<f64>>>,
+    /// Cells whose inscribed circle is no larger are thin and dropped.
+    tol_radius: f64,
+    /// Thin cells dropped so far.
+    rejected_thin: AtomicUsize,
+    /// The regions found so far, in the order chunks finish (the partition
+    /// sorts them by pattern); one shared vector moves each region once.
+    regions: Mutex<Vec<Region>>,
 }
 
 /// Runs the splitter.
@@ -129,15 +139,17 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         finished: AtomicUsize::new(0),
         stopped: Mutex::new(None),
         overflowed: AtomicBool::new(false),
+        tol_radius: setup.tol_radius,
+        rejected_thin: AtomicUsize::new(0),
+        regions: Mutex::new(Vec::new()),
     };
-    let cells = run.run(0, first);
+    run.run(0, first);
+    let mut regions = std::mem::take(&mut *run.found());
     if run.overflowed.load(Ordering::Relaxed) {
         return Err(overflow_error());
     }
-    let total = cells.len();
-    let regions = run.map(cells, |c| region_of(c, setup.tol_radius));
-    let rejected_thin = regions.iter().filter(|r| r.is_none()).count();
-    let mut regions: Vec<Region> = regions.into_iter().flatten().collect();
+    let rejected_thin = run.rejected_thin.load(Ordering::Relaxed);
+    let total = regions.len() + rejected_thin;
     link_neighbors(&mut regions, domain_diameter(&setup), run.parallel);
     let stats = EnumStats {
         rejected_thin,
@@ -198,16 +210,16 @@ fn domain_diameter(setup: &Setup) -> f64 {
 }
 
 /// The domain as one cell, with the rows of the input coordinates.
-fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch> {
+fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch<'static>> {
     let (vertices, tags) = domain_polygon(domain, setup)?;
     let (basis, origin) = domain.embedding();
     Ok(Batch {
         cells: vec![Cell {
             vertices,
             tags,
-            pattern: vec![0; net.unit_count()],
+            pattern: Vec::with_capacity(net.unit_count()),
         }],
-        h: affine_rows(basis.view(), &origin),
+        h: affine_rows(basis.view(), &origin).into(),
         skips: Vec::new(),
     })
 }
@@ -331,19 +343,28 @@ impl Run<'_> {
         }
     }
 
-    /// Runs the program from step `from` on a batch; returns the final cells.
-    fn run(&self, from: usize, mut batch: Batch) -> Vec<FinalCell> {
+    /// The regions found so far (a panic elsewhere leaves them usable).
+    fn found(&self) -> std::sync::MutexGuard<'_, Vec<Region>> {
+        self.regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs the program from step `from` on a batch and adds the regions of
+    /// its final cells that are not thin, made as soon as a chunk is done so
+    /// that its cells' rows and byte patterns are freed early.
+    fn run(&self, from: usize, mut batch: Batch<'_>) {
         if self.check_limits() {
-            return Vec::new();
+            return;
         }
         let mut index = from;
         while index < self.steps.len() {
             if !self.rows_are_finite(&batch) {
-                return Vec::new();
+                return;
             }
             let step = &self.steps[index];
             let Some(units) = step.units() else {
-                batch.h = carry(step, batch.h, &mut batch.skips, BLOCKS);
+                batch.h = carry(step, batch.h.into_owned(), &mut batch.skips, BLOCKS).into();
                 index += 1;
                 continue;
             };
@@ -354,17 +375,27 @@ impl Run<'_> {
             }
             index += if fused { 2 } else { 1 };
             if batch.cells.len() > CHUNK {
-                let parts = self.map(into_chunks(batch), |chunk| self.run(index, chunk));
-                return parts.into_iter().flatten().collect();
+                let Batch { cells, h, skips } = batch;
+                self.map(into_chunks(cells, h.view(), &skips), |chunk| {
+                    self.run(index, chunk)
+                });
+                return;
             }
         }
         if !self.rows_are_finite(&batch) {
-            return Vec::new();
+            return;
         }
         let done = finish(batch);
+        let total_cells = done.len();
         let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
         self.watch.report(total, 0, false);
-        done
+        let regions: Vec<Region> = done
+            .into_iter()
+            .filter_map(|c| region_of(c, self.tol_radius))
+            .collect();
+        self.rejected_thin
+            .fetch_add(total_cells - regions.len(), Ordering::Relaxed);
+        self.found().extend(regions);
     }
 
     /// False, and the run marked as overflowed, when a value of the batch's
@@ -376,10 +407,16 @@ impl Run<'_> {
         if batch.cells.is_empty() {
             return false;
         }
-        let finite = batch.h.axis_chunks_iter(Axis(0), BLOCKS.block).all(|rows| {
-            let slopes = rows.row(0).mapv(f64::abs) + rows.row(1).mapv(f64::abs);
-            let bounds = slopes * self.reach + rows.row(2).mapv(f64::abs);
-            bounds.iter().all(|v| v.is_finite())
+        let h = batch.h.as_standard_layout();
+        let cols = h.ncols();
+        let flat = h.as_slice().expect("standard layout");
+        // No early exit inside a block, so that the loop vectorises.
+        let finite = flat.chunks_exact(BLOCKS.block * cols).all(|rows| {
+            let (ds, rest) = rows.split_at(cols);
+            let (dt, offset) = rest.split_at(cols);
+            ds.iter().zip(dt).zip(offset).fold(true, |ok, ((a0, a1), c)| {
+                ok & line_scale([*a0, *a1], *c, self.reach).is_finite()
+            })
         });
         if !finite {
             self.overflowed.store(true, Ordering::Relaxed);
@@ -401,42 +438,59 @@ impl Run<'_> {
     /// `offset..offset + len`) and applies it to the children's rows. Given
     /// the dense layer that follows, applies that too when corrections per
     /// child pay, and says so.
-    fn split_batch(
+    fn split_batch<'b>(
         &self,
         step: &Step<'_>,
         (offset, len): (usize, usize),
-        batch: Batch,
+        batch: Batch<'_>,
         dense: Option<(&Layer, &Array2<f64>)>,
-    ) -> (Batch, bool) {
-        let split_one = |i: usize| {
-            let rows = batch.h.slice(s![3 * i..3 * i + 3, ..]);
-            let cell = &batch.cells[i];
+    ) -> (Batch<'b>, bool) {
+        let parent_count = batch.cells.len();
+        let h = batch.h.view();
+        let split_one = |(i, cell): (usize, Cell)| {
+            let rows = h.slice(s![3 * i..3 * i + 3, ..]);
             match *step {
                 Step::TwoPiece { .. } => split_two_piece(cell, rows, offset, len),
-                Step::Max { width, cand, .. } => split_max(cell, rows, width, cand, offset),
+                Step::Max { width, cand, .. } => split_max(&cell, rows, width, cand, offset),
                 _ => unreachable!("only nonlinearities split cells"),
             }
         };
-        let children = self.map((0..batch.cells.len()).collect(), split_one);
+        let children = self.map(batch.cells.into_iter().enumerate().collect(), split_one);
         let parents: Vec<usize> = children
             .iter()
             .enumerate()
             .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
             .collect();
-        let rows: Vec<usize> = parents
-            .iter()
-            .flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2])
-            .collect();
         let cells: Vec<Cell> = children.into_iter().flatten().collect();
-        let choices = Array2::from_shape_fn((cells.len(), len), |(i, j)| cells[i].pattern[offset + j]);
-        let skips = batch.skips.iter().map(|m| m.select(Axis(0), &rows)).collect();
-        let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), batch.cells.len()));
+        let choices = layer_choices(&cells, offset, len);
+        let skips = batch
+            .skips
+            .iter()
+            .map(|m| gather_blocks(m.view(), &parents))
+            .collect();
+        let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), parent_count));
         let h = match fused {
-            Some((layer, w_t)) => through_dense(step, &batch.h, &parents, choices.view(), layer, w_t),
-            None => choose(step, batch.h.select(Axis(0), &rows), BLOCKS, choices.view()),
+            Some((layer, w_t)) => through_dense(step, h, &parents, choices.view(), layer, w_t),
+            None => choose(step, gather_blocks(h, &parents), BLOCKS, choices.view()),
         };
-        (Batch { h, cells, skips }, fused.is_some())
+        (
+            Batch {
+                h: h.into(),
+                cells,
+                skips,
+            },
+            fused.is_some(),
+        )
     }
+}
+
+/// The pieces of units `offset..offset + len` of every cell, a row per cell.
+fn layer_choices(cells: &[Cell], offset: usize, len: usize) -> Array2<u8> {
+    let mut flat = Vec::with_capacity(cells.len() * len);
+    for cell in cells {
+        flat.extend_from_slice(&cell.pattern[offset..offset + len]);
+    }
+    Array2::from_shape_vec((cells.len(), len), flat).expect("a row per cell")
 }
 
 /// How much slower a rank-one correction is assumed to be than the same
@@ -481,7 +535,7 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 /// units whose line crosses the parent can differ).
 fn through_dense(
     step: &Step<'_>,
-    h: &Array2<f64>,
+    h: ArrayView2<f64>,
     parents: &[usize],
     choices: ArrayView2<u8>,
     dense: &Layer,
@@ -495,31 +549,55 @@ fn through_dense(
     let reference = choices.select(Axis(0), &first_child);
     let base = affine_blocks(
         dense,
-        choose(step, h.clone(), BLOCKS, reference.view()).view(),
+        choose(step, h.to_owned(), BLOCKS, reference.view()).view(),
         BLOCKS,
     );
-    let rows: Vec<usize> = parents
-        .iter()
-        .flat_map(|&p| [3 * p, 3 * p + 1, 3 * p + 2])
-        .collect();
-    let mut out = base.select(Axis(0), &rows);
+    let base = base.as_standard_layout();
+    let base = base.as_slice().expect("standard layout");
+    let w_t = w_t.as_standard_layout();
+    let (width, block) = (w_t.ncols(), BLOCKS.block * w_t.ncols());
+    // Each child's block is corrected right after it is copied, while it is
+    // still in cache.
+    let mut out = Vec::with_capacity(parents.len() * block);
     for (child, &p) in parents.iter().enumerate() {
+        let start = out.len();
+        out.extend_from_slice(&base[p * block..(p + 1) * block]);
+        let rows = &mut out[start..];
         let (own, refs) = (choices.row(child), reference.row(p));
         for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
             let delta = slopes[c as usize] - slopes[r as usize];
-            for k in 0..3 {
+            let w_row = w_t.row(j);
+            let w_row = w_row.as_slice().expect("standard layout");
+            for (k, row) in rows.chunks_exact_mut(width).enumerate() {
                 let coef = delta * h[[3 * p + k, j]];
-                out.row_mut(3 * child + k).scaled_add(coef, &w_t.row(j));
+                // As ndarray's `scaled_add`: y + (coef x).
+                row.iter_mut().zip(w_row).for_each(|(y, x)| *y += coef * x);
             }
         }
     }
-    out
+    Array2::from_shape_vec((parents.len() * BLOCKS.block, width), out).expect("whole blocks")
 }
 
-/// Divides a batch into consecutive chunks of at most [`CHUNK`] cells.
-fn into_chunks(batch: Batch) -> Vec<Batch> {
-    let n = batch.cells.len();
-    let mut cells = batch.cells.into_iter();
+/// The [`BLOCKS`] rows of block `parents[i]` of `h` as block `i`, for every
+/// `i`: one contiguous copy per block (ndarray's `select` copies row by row).
+fn gather_blocks(h: ArrayView2<f64>, parents: &[usize]) -> Array2<f64> {
+    let (block, cols) = (BLOCKS.block, h.ncols());
+    let mut out = Vec::with_capacity(parents.len() * block * cols);
+    for &p in parents {
+        let rows = h.slice(s![block * p..block * (p + 1), ..]);
+        match rows.as_slice() {
+            Some(flat) => out.extend_from_slice(flat),
+            None => out.extend(rows.iter()),
+        }
+    }
+    Array2::from_shape_vec((parents.len() * block, cols), out).expect("whole blocks of h's width")
+}
+
+/// Divides a batch's cells into consecutive chunks of at most [`CHUNK`]
+/// cells; each chunk borrows its rows of `h`.
+fn into_chunks<'a>(cells: Vec<Cell>, h: ArrayView2<'a, f64>, skips: &[Array2<f64>]) -> Vec<Batch<'a>> {
+    let n = cells.len();
+    let mut cells = cells.into_iter();
     (0..n)
         .step_by(CHUNK)
         .map(|start| {
@@ -527,15 +605,15 @@ fn into_chunks(batch: Batch) -> Vec<Batch> {
             let rows = s![3 * start..3 * end, ..];
             Batch {
                 cells: cells.by_ref().take(end - start).collect(),
-                h: batch.h.slice(rows).to_owned(),
-                skips: batch.skips.iter().map(|m| m.slice(rows).to_owned()).collect(),
+                h: h.slice_move(rows).into(),
+                skips: skips.iter().map(|m| m.slice(rows).to_owned()).collect(),
             }
         })
         .collect()
 }
 
 /// The final cells with the affine maps read off their rows.
-fn finish(batch: Batch) -> Vec<FinalCell> {
+fn finish(batch: Batch<'_>) -> Vec<FinalCell> {
     batch
         .cells
         .into_iter()
@@ -586,22 +664,23 @@ fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut V
 /// a vertex or runs along an edge leaves it whole, and so does a unit whose
 /// line repeats an earlier one (its bit comes from the side the cell is on);
 /// a dead unit (zero row) has the bit of its constant.
-fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
+fn split_two_piece(mut cell: Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
     let reach = max_coordinate(&cell.vertices);
-    let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
-    let mut pieces = vec![cell.clone()];
-    let (lo, hi) = value_ranges(&cell.vertices, rows);
+    let mut scratch = Scratch::default();
+    let sides = UnitSides::new(cell.vertices.clone());
+    cell.pattern.resize(offset + len, 0);
+    let mut pieces = vec![cell];
     for j in 0..len {
         let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
         let scale = line_scale(a, c, reach);
         let unit = offset + j;
-        match side_of_range(lo[j], hi[j], scale) {
+        match sides.side(a, c, scale) {
             Side::Negative => pieces.iter_mut().for_each(|p| p.pattern[unit] = 0),
             Side::Positive => pieces.iter_mut().for_each(|p| p.pattern[unit] = 1),
             Side::Both => {
                 let mut next = Vec::with_capacity(pieces.len() + 1);
                 for piece in pieces {
-                    cut_by_unit(piece, a, c, scale, unit, &mut signs, &mut next);
+                    cut_by_unit(piece, (a, c, scale), unit, &mut scratch, &mut next);
                 }
                 pieces = next;
             }
@@ -610,24 +689,54 @@ fn split_two_piece(cell: &Cell, rows: ArrayView2<f64>, offset: usize, len: usize
     pieces
 }
 
-/// The smallest and largest value of every unit's affine function (`rows`:
-/// `d/ds`, `d/dt`, offset; one column per unit) over the vertices, computed
-/// unit-wise in one sweep per vertex, as [`line_sign`] computes them.
-fn value_ranges(vertices: &[[f64; 2]], rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
-    let len = rows.ncols();
-    let (mut lo, mut hi) = (vec![f64::INFINITY; len], vec![f64::NEG_INFINITY; len]);
-    let rows = rows.as_standard_layout();
-    let flat = rows.as_slice().expect("standard layout");
-    let (a0, rest) = flat.split_at(len);
-    let (a1, c) = rest.split_at(len);
-    for p in vertices {
-        for ((((l, h), &a0), &a1), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(a0).zip(a1).zip(c) {
-            let v = a0 * p[0] + a1 * p[1] + c;
-            *l = l.min(v);
-            *h = h.max(v);
-        }
+/// Rounding errors of a bound below are at most a few `f64::EPSILON` of
+/// the terms involved (all within a few times a line's scale); widening the
+/// bound by this much more makes it hold despite them.
+const ROUNDING_MARGIN: f64 = 64.0 * f64::EPSILON;
+
+/// Where a cell lies relative to the lines of its units: first from the
+/// value at one vertex and a bound of the change across the cell, which
+/// settles most units, those whose lines pass far from the cell; else from
+/// the value at every vertex, computed as [`line_sign`] computes it. The
+/// bound is widened past every rounding error and [`classify`] is monotone,
+/// so the first way never decides otherwise than the second.
+struct UnitSides {
+    vertices: Vec<[f64; 2]>,
+    /// The largest coordinate difference between a vertex and the first one.
+    spread: f64,
+}
+
+impl UnitSides {
+    fn new(vertices: Vec<[f64; 2]>) -> UnitSides {
+        let anchor = vertices[0];
+        let spread = vertices
+            .iter()
+            .map(|p| (p[0] - anchor[0]).abs().max((p[1] - anchor[1]).abs()))
+            .fold(0.0, f64::max);
+        UnitSides { vertices, spread }
     }
-    (lo, hi)
+
+    /// The side of the cell for the line `a . p + c` (tolerance scale `scale`).
+    fn side(&self, a: [f64; 2], c: f64, scale: f64) -> Side {
+        let anchor = self.vertices[0];
+        let at_anchor = a[0] * anchor[0] + a[1] * anchor[1] + c;
+        let change =
+            (a[0].abs() + a[1].abs()) * self.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
+        if classify(at_anchor + change, scale) != Sign::Positive {
+            return Side::Negative;
+        }
+        if classify(at_anchor - change, scale) == Sign::Positive {
+            return Side::Positive;
+        }
+        let (lo, hi) = self
+            .vertices
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                let v = a[0] * p[0] + a[1] * p[1] + c;
+                (lo.min(v), hi.max(v))
+            });
+        side_of_range(lo, hi, scale)
+    }
 }
 
 /// Where a cell lies relative to a line whose values at the vertices range
@@ -643,16 +752,27 @@ fn side_of_range(lo: f64, hi: f64, scale: f64) -> Side {
     }
 }
 
-/// Cuts one piece by a unit's line, pushing the piece(s) with the unit's bit.
+/// Scratch space of one cell's split, reused from cut to cut.
+#[derive(Default)]
+struct Scratch {
+    /// The value and side of every vertex of the piece being cut.
+    signs: Vec<(f64, Sign)>,
+    /// A polygon's vectors: the lower piece is cut into them, and they then
+    /// trade places with the piece's old ones.
+    vertices: Vec<[f64; 2]>,
+    tags: Vec<EdgeTag>,
+}
+
+/// Cuts one piece by a unit's line (`a . p + c`, tolerance scale `scale`),
+/// pushing the piece(s) with the unit's bit.
 fn cut_by_unit(
     mut piece: Cell,
-    a: [f64; 2],
-    c: f64,
-    scale: f64,
+    (a, c, scale): ([f64; 2], f64, f64),
     unit: usize,
-    signs: &mut Vec<(f64, Sign)>,
+    scratch: &mut Scratch,
     out: &mut Vec<Cell>,
 ) {
+    let signs = &mut scratch.signs;
     let whole = |mut piece: Cell, bit: u8, out: &mut Vec<Cell>| {
         piece.pattern[unit] = bit;
         out.push(piece);
@@ -670,22 +790,31 @@ fn cut_by_unit(
                 source,
                 line: [-a[0], -a[1], -c],
             };
-            let neg = cut_piece(&piece.vertices, &piece.tags, signs, Sign::Negative, below);
-            let pos = cut_piece(&piece.vertices, &piece.tags, signs, Sign::Positive, above);
+            let (vertices, tags) = (&piece.vertices, &piece.tags);
+            let neg = cut_piece_into(
+                vertices,
+                tags,
+                signs,
+                Sign::Negative,
+                below,
+                (&mut scratch.vertices, &mut scratch.tags),
+            );
+            let pos = cut_piece(vertices, tags, signs, Sign::Positive, above);
             match (neg, pos) {
-                (Some((nv, nt)), Some((pv, pt))) => {
+                (true, Some((pv, pt))) => {
                     let mut upper = Cell {
                         vertices: pv,
                         tags: pt,
                         pattern: piece.pattern.clone(),
                     };
                     upper.pattern[unit] = 1;
-                    (piece.vertices, piece.tags) = (nv, nt);
+                    std::mem::swap(&mut piece.vertices, &mut scratch.vertices);
+                    std::mem::swap(&mut piece.tags, &mut scratch.tags);
                     piece.pattern[unit] = 0;
                     out.push(piece);
                     out.push(upper);
                 }
-                (None, _) => whole(piece, 1, out),
+                (false, _) => whole(piece, 1, out),
                 (_, None) => whole(piece, 0, out),
             }
         }
@@ -699,6 +828,7 @@ fn cut_by_unit(
 /// whole piece gets nothing.
 fn split_max(cell: &Cell, rows: ArrayView2<f64>, width: usize, cand: &[u32], offset: usize) -> Vec<Cell> {
     let mut pieces = vec![cell.clone()];
+    pieces[0].pattern.resize(offset + cand.len() / width, 0);
     let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
     for (j, taps) in cand.chunks_exact(width).enumerate() {
         let unit = offset + j;
@@ -796,16 +926,28 @@ fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
 
 /// Drops the vertices in the middle of an edge (between two edges on the
 /// same line, which carry the same tag).
-fn merge_collinear(vertices: Vec<[f64; 2]>, tags: Vec<EdgeTag>) -> (Vec<[f64; 2]>, Vec<EdgeTag>) {
+fn merge_collinear(mut vertices: Vec<[f64; 2]>, mut tags: Vec<EdgeTag>) -> (Vec<[f64; 2]>, Vec<EdgeTag>) {
     let n = vertices.len();
-    let keep: Vec<usize> = (0..n).filter(|&k| tags[(k + n - 1) % n] != tags[k]).collect();
-    if keep.len() < 3 {
+    let starts_edge = |k: usize, tags: &[EdgeTag]| tags[(k + n - 1) % n] != tags[k];
+    if (0..n).filter(|&k| starts_edge(k, &tags)).count() < 3 {
         return (vertices, tags);
     }
-    (
-        keep.iter().map(|&k| vertices[k]).collect(),
-        keep.iter().map(|&k| tags[k]).collect(),
-    )
+    // Compacted in place: `previous` keeps the tag read before it was
+    // overwritten.
+    let mut previous = tags[n - 1];
+    let mut kept = 0;
+    for k in 0..n {
+        let tag = tags[k];
+        if tag != previous {
+            vertices[kept] = vertices[k];
+            tags[kept] = tag;
+            kept += 1;
+        }
+        previous = tag;
+    }
+    vertices.truncate(kept);
+    tags.truncate(kept);
+    (vertices, tags)
 }
 
 #[cfg(test)]
@@ -898,13 +1040,51 @@ mod tests {
         };
         // Units: x, x again, the constant 0.5 and the constant 0.
         let rows = array![[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0]];
-        let pieces = split_two_piece(&cell, rows.view(), 0, 4);
+        let pieces = split_two_piece(cell, rows.view(), 0, 4);
         assert_eq!(pieces.len(), 2);
         let mut bits: Vec<Vec<u8>> = pieces.iter().map(|p| p.pattern.clone()).collect();
         bits.sort();
         assert_eq!(bits, [vec![0, 0, 1, 0], vec![1, 1, 1, 0]]);
         let total: f64 = pieces.iter().map(|p| signed_area(&p.vertices)).sum();
         assert_eq!(total, 4.0);
+    }
+
+    #[test]
+    fn the_quick_side_test_agrees_with_every_vertex() {
+        let vertices = vec![[0.3, -1.2], [2.5, -0.7], [2.1, 1.9], [-0.4, 0.6]];
+        let sides = UnitSides::new(vertices.clone());
+        let reach = max_coordinate(&vertices);
+        let mut seed = 12345u64;
+        let mut uniform = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        let name = |side: Side| match side {
+            Side::Negative => 0,
+            Side::Positive => 1,
+            Side::Both => 2,
+        };
+        for k in 0..2000 {
+            let a = [uniform(), uniform()];
+            // Offsets through the cell, near it and far from it; every tenth
+            // line passes exactly through a vertex.
+            let mut c = 4.0 * uniform();
+            if k % 10 == 0 {
+                let p = vertices[k % vertices.len()];
+                c = -(a[0] * p[0] + a[1] * p[1]);
+            }
+            let scale = line_scale(a, c, reach);
+            let values: Vec<f64> = vertices.iter().map(|p| a[0] * p[0] + a[1] * p[1] + c).collect();
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(
+                name(sides.side(a, c, scale)),
+                name(side_of_range(lo, hi, scale)),
+                "line {a:?}, {c}"
+            );
+        }
     }
 
     #[test]

@@ -41,19 +41,12 @@ impl<'de> Deserialize<'de> for Partition {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let stored = StoredPartition::deserialize(d)?;
         check(&stored).map_err(serde::de::Error::custom)?;
-        let lookup = stored
-            .regions
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.pattern.clone(), i))
-            .collect();
         Ok(Partition {
             stats: EnumStats {
                 regions: stored.regions.len(),
                 ..stored.stats
             },
             regions: stored.regions,
-            lookup,
             domain: stored.domain,
             network: stored.network,
             layer_counts: None,
