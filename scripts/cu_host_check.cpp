@@ -162,21 +162,6 @@ static void check_neighbourhood() {
             }
 }
 
-static void check_folded_vertices() {
-    u64 points = 3, p = 4, h = 6;
-    auto z = values(points * h), steps = values(p * h);
-    double radius = 0.21;
-    std::vector<double> out(points * 2 * p * h);
-    launch([&] { folded_vertices_f64(z.data(), steps.data(), radius, points, p, h, out.data()); });
-    for (u64 n = 0; n < points; ++n)
-        for (u64 k = 0; k < p; ++k)
-            for (u64 j = 0; j < h; ++j) {
-                double step = steps[k * h + j] * radius;
-                CHECK(same_bits(out[(n * 2 * p + k) * h + j], step + z[n * h + j]), "folded vertex +");
-                CHECK(same_bits(out[(n * 2 * p + p + k) * h + j], z[n * h + j] - step), "folded vertex -");
-            }
-}
-
 static void check_transpose_blocks() {
     u64 count = 3, r = 4, c = 7;
     auto in = values(count * r * c);
@@ -336,7 +321,6 @@ int main() {
     check_two_piece();
     check_max_units();
     check_neighbourhood();
-    check_folded_vertices();
     check_transpose_blocks();
     check_les_factor();
     check_counts();

@@ -380,9 +380,13 @@ pub(crate) fn sign_changes(
 /// CPU backend's fold, so the widest GEMM runs once per point instead of
 /// once per vertex), else the vertices themselves.
 struct Vertices {
-    dirs: CudaSlice<f64>,
-    /// `W v` for every direction (P x width), when folding.
-    folded: Option<(CudaSlice<f64>, usize)>,
+    /// The directions as the first step sees them: `v` (P x dim), or `W v`
+    /// (P x width) when folding.
+    steps: CudaSlice<f64>,
+    /// Columns of `steps`.
+    width: usize,
+    /// The step the forward pass starts at: 1 when folding, else 0.
+    start: usize,
     radius: f64,
     p: usize,
     dim: usize,
@@ -397,17 +401,18 @@ impl Vertices {
         dim: usize,
     ) -> Result<Self, CudaError> {
         let p = dirs.len() / dim.max(1);
-        let folded = match dnet.first_dense() {
+        let (steps, width, start) = match dnet.first_dense() {
             Some((w, _, width)) => {
                 let mut wv = dev.zeros::<f64>(p * width)?;
                 dev.gemm(RowMajorGemm::nt(p, dim, width), &dirs, w, &mut wv)?;
-                Some((wv, width))
+                (wv, width, 1)
             }
-            None => None,
+            None => (dirs, dim, 0),
         };
         Ok(Vertices {
-            dirs,
-            folded,
+            steps,
+            width,
+            start,
             radius,
             p,
             dim,
@@ -423,30 +428,23 @@ impl Vertices {
         xs: CudaSlice<f64>,
         rows: usize,
     ) -> Result<(usize, CudaSlice<f64>), CudaError> {
-        let (rows_a, p_a) = (arg(rows), arg(self.p));
-        let radius = self.radius;
-        match (&self.folded, dnet.first_dense()) {
-            (Some((wv, width)), Some((w, bias, _))) => {
-                let mut z = dev.zeros::<f64>(rows * width)?;
-                dev.gemm(RowMajorGemm::nt(rows, self.dim, *width), &xs, w, &mut z)?;
-                let width_a = arg(*width);
+        let (rows_a, p_a, width_a) = (arg(rows), arg(self.p), arg(self.width));
+        let base = match (self.start, dnet.first_dense()) {
+            (1, Some((w, bias, _))) => {
+                let mut z = dev.zeros::<f64>(rows * self.width)?;
+                dev.gemm(RowMajorGemm::nt(rows, self.dim, self.width), &xs, w, &mut z)?;
                 // Sizes: z is rows x width, bias has width entries.
-                launch!(dev, Kernel::AddBias, rows * width; &mut z, bias, &rows_a, &width_a);
-                let mut first = dev.zeros::<f64>(rows * 2 * self.p * width)?;
-                // Sizes: z is rows x width, wv p x width, first (rows 2p) x width.
-                launch!(dev, Kernel::FoldedVertices, rows * 2 * self.p * width;
-                    &z, wv, &radius, &rows_a, &p_a, &width_a, &mut first);
-                Ok((1, first))
+                launch!(dev, Kernel::AddBias, rows * self.width; &mut z, bias, &rows_a, &width_a);
+                z
             }
-            _ => {
-                let d_a = arg(self.dim);
-                let mut vertices = dev.zeros::<f64>(rows * 2 * self.p * self.dim)?;
-                // Sizes: xs is rows x d, dirs p x d, vertices (rows 2p) x d.
-                launch!(dev, Kernel::Neighbourhood, rows * 2 * self.p * self.dim;
-                    &xs, &self.dirs, &radius, &rows_a, &p_a, &d_a, &mut vertices);
-                Ok((0, vertices))
-            }
-        }
+            _ => xs,
+        };
+        let radius = self.radius;
+        let mut first = dev.zeros::<f64>(rows * 2 * self.p * self.width)?;
+        // Sizes: base is rows x width, steps p x width, first (rows 2p) x width.
+        launch!(dev, Kernel::Neighbourhood, rows * 2 * self.p * self.width;
+            &base, &self.steps, &radius, &rows_a, &p_a, &width_a, &mut first);
+        Ok((self.start, first))
     }
 }
 

@@ -238,10 +238,7 @@ impl DeviceNet {
                     g = y;
                 }
                 DeviceStep::TwoPiece { slopes, len, offset } => {
-                    let (len_a, offset_a) = (arg(*len), arg(*offset));
-                    // Sizes: g is rows x len, choices (rows / block) x units.
-                    launch!(dev, Kernel::MaskColumns, rows * len;
-                        &mut g, &rows_a, &len_a, &block_a, choices, &stride_a, &offset_a, &slopes[0], &slopes[1]);
+                    self.mask_columns(dev, &mut g, rows, block, choices, *slopes, *len, *offset)?;
                 }
                 DeviceStep::Max {
                     cand,
@@ -263,6 +260,29 @@ impl DeviceNet {
             }
         }
         Ok(g)
+    }
+
+    /// Multiplies column `u` of each point's rows of `m` (rows x `len`,
+    /// `block` rows per point) by the slope of the piece the point's pattern
+    /// chose for unit `offset + u`: a two-piece layer in either pass.
+    #[allow(clippy::too_many_arguments)]
+    fn mask_columns(
+        &self,
+        dev: &Device,
+        m: &mut CudaSlice<f64>,
+        rows: usize,
+        block: usize,
+        choices: &CudaSlice<u8>,
+        slopes: [f64; 2],
+        len: usize,
+        offset: usize,
+    ) -> Result<(), CudaError> {
+        let (rows_a, len_a, block_a) = (arg(rows), arg(len), arg(block.max(1)));
+        let (stride_a, offset_a) = (arg(self.units), arg(offset));
+        // Sizes: m is rows x len, choices (rows / block) x units.
+        launch!(dev, Kernel::MaskColumns, rows * len;
+            m, &rows_a, &len_a, &block_a, choices, &stride_a, &offset_a, &slopes[0], &slopes[1]);
+        Ok(())
     }
 
     /// Pushes tangents forward with the patterns frozen (forward mode):
@@ -287,10 +307,7 @@ impl DeviceNet {
                     t = y;
                 }
                 DeviceStep::TwoPiece { slopes, len, offset } => {
-                    let (len_a, offset_a) = (arg(*len), arg(*offset));
-                    // Sizes: t is rows x len, choices (rows / block) x units.
-                    launch!(dev, Kernel::MaskColumns, rows * len;
-                        &mut t, &rows_a, &len_a, &block_a, choices, &stride_a, &offset_a, &slopes[0], &slopes[1]);
+                    self.mask_columns(dev, &mut t, rows, block, choices, *slopes, *len, *offset)?;
                 }
                 DeviceStep::Max {
                     cand,

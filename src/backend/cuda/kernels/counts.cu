@@ -10,7 +10,9 @@ typedef unsigned long long u64;
 
 // out ((points * 2P) x dim): row n * 2P + k is x_n + radius * d_k for k < P
 // and x_n - radius * d_(k-P) otherwise, computed as the CPU does (the step
-// radius * d first, then the sum).
+// radius * d first, then the sum). With x = W x + b and d = W d, the same
+// kernel gives the first-layer pre-activations of the folded neighbourhood
+// (IEEE addition commutes, so they match the CPU's fold bit for bit).
 extern "C" __global__ void neighbourhood_f64(const double* x, const double* dirs, double radius, u64 points, u64 p,
                                              u64 dim, double* out) {
     GRID_STRIDE(i, points * 2 * p * dim) {
@@ -21,24 +23,6 @@ extern "C" __global__ void neighbourhood_f64(const double* x, const double* dirs
         double step = dirs[k * dim + j] * radius;
         double base = x[n * dim + j];
         out[i] = vertex < p ? base + step : base - step;
-    }
-}
-
-// The same vertices after the first dense layer, folded:
-// W (x +- r d) + b = (W x + b) +- r (W d). z ((points) x h) holds W x + b,
-// steps (p x h) holds W d; out ((points * 2P) x h) is ordered as in
-// neighbourhood_f64, computed as the CPU backend's fold does (the step
-// radius * (W d) first, then the sum with W x + b).
-extern "C" __global__ void folded_vertices_f64(const double* z, const double* steps, double radius, u64 points,
-                                               u64 p, u64 h, double* out) {
-    GRID_STRIDE(i, points * 2 * p * h) {
-        u64 j = i % h;
-        u64 vertex = (i / h) % (2 * p);
-        u64 n = i / (h * 2 * p);
-        u64 k = vertex < p ? vertex : vertex - p;
-        double step = steps[k * h + j] * radius;
-        double base = z[n * h + j];
-        out[i] = vertex < p ? step + base : base - step;
     }
 }
 

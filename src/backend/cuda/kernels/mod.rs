@@ -74,8 +74,6 @@ pub(crate) enum Kernel {
     MaxUnits,
     /// The 2P vertices of every point's neighbourhood.
     Neighbourhood,
-    /// The 2P vertices' first-layer pre-activations, folded.
-    FoldedVertices,
     /// Sign-change count of a two-piece layer or the output.
     SignChanges,
     /// Arg-max-change count of a max layer.
@@ -101,12 +99,11 @@ pub(crate) enum Kernel {
 impl Kernel {
     /// Every kernel.
     #[cfg(test)]
-    pub(crate) const ALL: [Kernel; 15] = [
+    pub(crate) const ALL: [Kernel; 14] = [
         Kernel::AddBias,
         Kernel::TwoPiece,
         Kernel::MaxUnits,
         Kernel::Neighbourhood,
-        Kernel::FoldedVertices,
         Kernel::SignChanges,
         Kernel::ChoiceChanges,
         Kernel::EyeBlocks,
@@ -123,9 +120,7 @@ impl Kernel {
     pub(crate) fn module(self) -> Module {
         match self {
             Kernel::AddBias | Kernel::TwoPiece | Kernel::MaxUnits => Module::Forward,
-            Kernel::Neighbourhood | Kernel::FoldedVertices | Kernel::SignChanges | Kernel::ChoiceChanges => {
-                Module::Counts
-            }
+            Kernel::Neighbourhood | Kernel::SignChanges | Kernel::ChoiceChanges => Module::Counts,
             Kernel::EyeBlocks
             | Kernel::MaskColumns
             | Kernel::MaxScatter
@@ -143,7 +138,6 @@ impl Kernel {
             Kernel::TwoPiece => "two_piece_f64",
             Kernel::MaxUnits => "max_units_f64",
             Kernel::Neighbourhood => "neighbourhood_f64",
-            Kernel::FoldedVertices => "folded_vertices_f64",
             Kernel::SignChanges => "sign_changes_f64",
             Kernel::ChoiceChanges => "choice_changes_u8",
             Kernel::EyeBlocks => "eye_blocks_f64",
