@@ -16,6 +16,19 @@ use super::error::CudaError;
 use super::kernels::{Kernel, Module};
 use super::staging::{Staging, MIN_STAGED};
 
+/// A layout error unless a device buffer of `got` elements holds the
+/// `needed` a copy reads from it.
+fn check_source_len(what: &'static str, got: usize, needed: usize) -> Result<(), CudaError> {
+    if got < needed {
+        return Err(CudaError::Layout {
+            what,
+            expected: needed,
+            got,
+        });
+    }
+    Ok(())
+}
+
 /// Threads per block of every custom kernel.
 const BLOCK: u32 = 256;
 
@@ -193,13 +206,7 @@ impl Device {
         dev: &CudaSlice<f64>,
         host: &mut [f64],
     ) -> Result<(), CudaError> {
-        if dev.len() < host.len() {
-            return Err(CudaError::Layout {
-                what,
-                expected: host.len(),
-                got: dev.len(),
-            });
-        }
+        check_source_len(what, dev.len(), host.len())?;
         match self.staged(host.len())? {
             Some(mut guard) => match guard.as_mut() {
                 Some(staging) => staging.download(&self.stream, dev, host),
@@ -218,21 +225,9 @@ impl Device {
         Ok(self.stream.alloc_zeros(len.max(1))?)
     }
 
-    /// The first `len` elements of a device buffer, copied to the host.
-    pub(crate) fn download<T: DeviceRepr + Default + Clone>(
-        &self,
-        what: &'static str,
-        dev: &CudaSlice<T>,
-        len: usize,
-    ) -> Result<Vec<T>, CudaError> {
-        let mut host = vec![T::default(); len];
-        self.download_into(what, dev, &mut host)?;
-        Ok(host)
-    }
-
     /// The first `host.len()` elements of a device buffer, copied into
-    /// `host` (large results land in the caller's array without a second
-    /// copy on the host).
+    /// `host` (results land in the caller's array without a second copy on
+    /// the host).
     pub(crate) fn download_into<T: DeviceRepr>(
         &self,
         what: &'static str,
@@ -240,13 +235,7 @@ impl Device {
         host: &mut [T],
     ) -> Result<(), CudaError> {
         let len = host.len();
-        if dev.len() < len {
-            return Err(CudaError::Layout {
-                what,
-                expected: len,
-                got: dev.len(),
-            });
-        }
+        check_source_len(what, dev.len(), len)?;
         if len > 0 {
             self.stream.memcpy_dtoh(&dev.slice(..len), host)?;
             // A copy into pageable memory has completed when the call

@@ -28,13 +28,18 @@ fn row_major<'a, T: Clone, D: ndarray::Dimension>(x: &'a ndarray::ArrayView<'a, 
     }
 }
 
-/// A downloaded buffer as a rows x cols array.
-fn matrix<T>(what: &'static str, v: Vec<T>, rows: usize, cols: usize) -> Result<Array2<T>, CudaError> {
-    let got = v.len();
-    Array2::from_shape_vec((rows, cols), v).map_err(|_| CudaError::Layout {
+/// The elements of a host view in memory order, for a download straight
+/// into it. Every target here is a run of leading-axis rows of an array
+/// the call made, so it is contiguous; anything else is a layout error.
+fn host_slice<'a, T, D: ndarray::Dimension>(
+    what: &'static str,
+    target: ndarray::ArrayViewMut<'a, T, D>,
+) -> Result<&'a mut [T], CudaError> {
+    let len = target.len();
+    target.into_slice().ok_or(CudaError::Layout {
         what,
-        expected: rows * cols,
-        got,
+        expected: len,
+        got: 0,
     })
 }
 
@@ -82,22 +87,20 @@ pub(crate) fn forward(
         let xs = dev.upload_values(&row_major(&x.slice(s![a..b, ..])))?;
         let mut choices = dev.zeros::<u8>(rows * units)?;
         let out = dnet.forward(dev, xs, rows, &mut choices, &mut |seen| {
-            if let (Some(pre), Seen::Pre { layer, values, cols }) = (pre.as_mut(), seen) {
-                let host = dev.download("pre-activations", values, rows * cols)?;
-                pre[layer]
-                    .slice_mut(s![a..b, ..])
-                    .assign(&matrix("pre-activations", host, rows, cols)?);
+            if let (Some(pre), Seen::Pre { layer, values, .. }) = (pre.as_mut(), seen) {
+                let host = host_slice("pre-activations", pre[layer].slice_mut(s![a..b, ..]))?;
+                dev.download_values_into("pre-activations", values, host)?;
             }
             Ok(())
         })?;
-        let host = dev.download("outputs", &out, rows * m)?;
-        outputs
-            .slice_mut(s![a..b, ..])
-            .assign(&matrix("outputs", host, rows, m)?);
+        let host = host_slice("outputs", outputs.slice_mut(s![a..b, ..]))?;
+        dev.download_values_into("outputs", &out, host)?;
         if let Some(p) = patterns.as_mut() {
-            let host = dev.download("patterns", &choices, rows * units)?;
-            p.slice_mut(s![a..b, ..])
-                .assign(&matrix("patterns", host, rows, units)?);
+            dev.download_into(
+                "patterns",
+                &choices,
+                host_slice("patterns", p.slice_mut(s![a..b, ..]))?,
+            )?;
         }
     }
     Ok(ForwardBatch {
@@ -138,14 +141,10 @@ pub(crate) fn jacobians(
         let rows_a = arg(rows);
         // Sizes: seed is (rows seeds) x seeds.
         launch!(dev, Kernel::EyeBlocks, rows * seeds * seeds; &mut seed, &rows_a, &seeds_a);
-        let host = dev.download("outputs", &out, rows * m)?;
-        outputs
-            .slice_mut(s![a..b, ..])
-            .assign(&matrix("outputs", host, rows, m)?);
-        let host = dev.download("patterns", &choices, rows * units)?;
-        patterns
-            .slice_mut(s![a..b, ..])
-            .assign(&matrix("patterns", host, rows, units)?);
+        let host = host_slice("outputs", outputs.slice_mut(s![a..b, ..]))?;
+        dev.download_values_into("outputs", &out, host)?;
+        let host = host_slice("patterns", patterns.slice_mut(s![a..b, ..]))?;
+        dev.download_into("patterns", &choices, host)?;
         let g = if reverse {
             dnet.reverse(dev, seed, rows * m, m, &choices)?
         } else {
@@ -156,14 +155,8 @@ pub(crate) fn jacobians(
             launch!(dev, Kernel::TransposeBlocks, rows * m * d; &t, &rows_a, &d_a, &m_a, &mut g);
             g
         };
-        let mut target = jac.slice_mut(s![a..b, .., ..]);
-        match target.as_slice_mut() {
-            Some(host) => dev.download_values_into("jacobians", &g, host)?,
-            None => {
-                let host = dev.download("jacobians", &g, rows * m * d)?;
-                target.assign(&blocks("jacobians", host, rows, m, d)?);
-            }
-        }
+        let host = host_slice("jacobians", jac.slice_mut(s![a..b, .., ..]))?;
+        dev.download_values_into("jacobians", &g, host)?;
     }
     Ok(JacobianBatch {
         outputs,
@@ -218,50 +211,12 @@ pub(crate) fn les_grams(
             &x,
             &mut g,
         )?;
-        download_rows(dev, "logits", &logits, outputs.slice_mut(s![a..b, ..]))?;
-        let mut target = grams.slice_mut(s![a..b, .., ..]);
-        let host = target.as_slice_mut().ok_or(CudaError::Layout {
-            what: "grams",
-            expected: rows * d * d,
-            got: 0,
-        })?;
+        let host = host_slice("logits", outputs.slice_mut(s![a..b, ..]))?;
+        dev.download_values_into("logits", &logits, host)?;
+        let host = host_slice("grams", grams.slice_mut(s![a..b, .., ..]))?;
         dev.download_values_into("grams", &g, host)?;
     }
     Ok(LesGramBatch { outputs, grams })
-}
-
-/// Rows of a device matrix copied into a host view of the same shape.
-fn download_rows<T: cudarc::driver::DeviceRepr + Default + Clone>(
-    dev: &Device,
-    what: &'static str,
-    src: &CudaSlice<T>,
-    mut target: ndarray::ArrayViewMut2<'_, T>,
-) -> Result<(), CudaError> {
-    let (rows, cols) = target.dim();
-    match target.as_slice_mut() {
-        Some(host) => dev.download_into(what, src, host),
-        None => {
-            let host = dev.download(what, src, rows * cols)?;
-            target.assign(&matrix(what, host, rows, cols)?);
-            Ok(())
-        }
-    }
-}
-
-/// A downloaded buffer as `count` row-major `rows x cols` blocks.
-fn blocks(
-    what: &'static str,
-    v: Vec<f64>,
-    count: usize,
-    rows: usize,
-    cols: usize,
-) -> Result<Array3<f64>, CudaError> {
-    let got = v.len();
-    Array3::from_shape_vec((count, rows, cols), v).map_err(|_| CudaError::Layout {
-        what,
-        expected: count * rows * cols,
-        got,
-    })
 }
 
 /// How local complexity counts each nonlinearity (in pattern order).
@@ -366,10 +321,11 @@ pub(crate) fn sign_changes(
             launch!(dev, Kernel::SignChanges, rows * m;
                 &out, &rows_a, &verts_a, &m_a, &mut tally, &slot_a, &slots_a);
         }
-        let host = dev.download("counts", &tally, rows * slots)?;
-        counts
-            .slice_mut(s![a..b, ..])
-            .assign(&matrix("counts", host, rows, slots)?);
+        dev.download_into(
+            "counts",
+            &tally,
+            host_slice("counts", counts.slice_mut(s![a..b, ..]))?,
+        )?;
     }
     Ok(counts)
 }
@@ -487,9 +443,7 @@ pub(crate) fn gram(
             &weighted,
             &mut g,
         )?;
-        let host = dev.download("gram", &g, rows * d * d)?;
-        let block = blocks("gram", host, rows, d, d)?;
-        out.slice_mut(s![a..b, .., ..]).assign(&block);
+        dev.download_values_into("gram", &g, host_slice("gram", out.slice_mut(s![a..b, .., ..]))?)?;
     }
     Ok(out)
 }
@@ -535,10 +489,11 @@ pub(crate) fn hyperplane_signs(
         // Sizes: values, scale and out are rows x k, cd has k entries.
         launch!(dev, Kernel::HyperplaneSigns, rows * k;
             &values, &scale, &cd, &tol, &rows_a, &k_a, &mut out);
-        let host = dev.download("signs", &out, rows * k)?;
-        signs
-            .slice_mut(s![s0..s1, ..])
-            .assign(&matrix("signs", host, rows, k)?);
+        dev.download_into(
+            "signs",
+            &out,
+            host_slice("signs", signs.slice_mut(s![s0..s1, ..]))?,
+        )?;
     }
     Ok(signs)
 }
