@@ -93,6 +93,7 @@ pub mod network;
 pub mod plot;
 pub mod regions;
 pub mod scales;
+pub(crate) mod softmax;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use super::{Backend, LesGramBatch};
 use crate::linalg::matmul_nt;
+use crate::softmax::Softmax;
 use crate::{Error, Network, Result};
 
 /// Checks that `seq_len x vocab` tiles the decoder's outputs and the latent
@@ -32,14 +33,6 @@ pub(crate) fn check_les(net: &Network, z: ArrayView2<f64>, seq_len: usize, vocab
     Ok(())
 }
 
-/// `log sum_v exp(l_v)` without overflow, and the softmax of `l`.
-pub(crate) fn softmax(l: ArrayView1<f64>) -> (f64, Vec<f64>) {
-    let max = l.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = l.iter().map(|&v| (v - max).exp()).collect();
-    let sum: f64 = e.iter().sum();
-    (max + sum.ln(), e.iter().map(|&v| v / sum).collect())
-}
-
 /// The rows of `X^T` (d x L(V+1)) for one latent point: column `t V + v` is
 /// `p_tv (A_tv - s_t)`, column `L V + t` is `s_t / Z_t`.
 fn gram_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, seq_len: usize, vocab: usize) -> Array2<f64> {
@@ -48,7 +41,7 @@ fn gram_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, seq_len: usize, vo
     let mut xt = Array2::zeros((d, lv + seq_len));
     for t in 0..seq_len {
         let rows = t * vocab..(t + 1) * vocab;
-        let (log_z, p) = softmax(logits.slice(s![rows.clone()]));
+        let Softmax { p, log_z } = Softmax::of(logits.slice(s![rows.clone()]));
         let block = jac.slice(s![rows, ..]);
         let inv_z = (-log_z).exp();
         for j in 0..d {

@@ -15,6 +15,7 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use super::gram::{times_exp, GramFactor, TransposedRows};
 use super::options::{Gradient, OutputShape, Score, V1Options};
 use crate::error::{check_finite, Error, Result};
+use crate::softmax::Softmax;
 
 /// LES at one latent point: `-1/2 log det(J^T J)`.
 ///
@@ -325,39 +326,6 @@ fn positions<'a>(
     })
 }
 
-/// One position's softmax and the logarithm of its normaliser.
-struct Softmax {
-    p: Array1<f64>,
-    log_z: f64,
-}
-
-/// Below this, `exp` rounds to 0 in `f64` (`e^-746` is under half the
-/// smallest subnormal).
-const EXP_UNDERFLOW: f64 = -746.0;
-
-/// `e^x`, skipping the library's slow underflow path where the result is 0
-/// anyway (peaked softmaxes have many such symbols).
-fn exp_or_zero(x: f64) -> f64 {
-    if x < EXP_UNDERFLOW {
-        0.0
-    } else {
-        x.exp()
-    }
-}
-
-impl Softmax {
-    /// Log-sum-exp: shifting by the largest logit keeps `exp` in range.
-    fn of(logits: ArrayView1<f64>) -> Softmax {
-        let top = logits.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-        let shifted = logits.mapv(|v| exp_or_zero(v - top));
-        let sum = shifted.sum();
-        Softmax {
-            p: shifted / sum,
-            log_z: top + sum.ln(),
-        }
-    }
-}
-
 fn check_jacobian(jac: ArrayView2<f64>) -> Result<()> {
     if jac.ncols() == 0 || jac.nrows() == 0 {
         return Err(Error::shape(
@@ -499,13 +467,6 @@ mod tests {
             }
         }
         det
-    }
-
-    #[test]
-    fn exp_or_zero_equals_exp() {
-        for x in [-1e6, -800.0, -746.5, -746.0, -745.5, -745.0, -700.0, -1.0, 0.0] {
-            assert_eq!(exp_or_zero(x), x.exp(), "{x}");
-        }
     }
 
     #[test]
