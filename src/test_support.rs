@@ -1,9 +1,11 @@
-//! Helpers shared by unit tests: the shared test vectors and their files.
+//! Helpers shared by unit tests: the shared test vectors and their files,
+//! and small polytopes with known answers.
 
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2, Ix1, Ix2};
 
+use crate::geometry::Polytope;
 use crate::io::npy::{read_npy, read_npz, NpyData as NpyArray};
 
 /// The shared test-vector folder: `$CPWL_VECTORS`, or `../shared/vectors`
@@ -50,4 +52,17 @@ pub(crate) fn read_npz_map(path: &Path) -> std::collections::HashMap<String, Npy
         .unwrap()
         .into_iter()
         .collect()
+}
+
+/// The simplex `x >= 0, sum x <= 1` in `d` dimensions: `d + 1` facets, the
+/// origin and the unit vectors as vertices.
+pub(crate) fn simplex(d: usize) -> Polytope {
+    let mut a = Array2::zeros((d + 1, d));
+    let mut b = Array1::zeros(d + 1);
+    for j in 0..d {
+        a[[j, j]] = -1.0;
+        a[[d, j]] = 1.0;
+    }
+    b[d] = 1.0;
+    Polytope::new(a, b).expect("finite rows")
 }

@@ -459,15 +459,36 @@ fn gram_reference(jac: &Array3<f64>, weights: &Array4<f64>) -> Array3<f64> {
     g
 }
 
+/// The scales vectors: each decoder with its latent points, its output
+/// shape (seq_len, vocab) and the expected LES per point (`inf` where the
+/// vector stores a non-number).
+fn scales_cases() -> Vec<(Case, usize, usize, Vec<f64>)> {
+    cases("scales")
+        .into_iter()
+        .map(|dir| {
+            let expected = json(&dir.join("expected.json"));
+            let shape = |key: &str| expected[key].as_u64().unwrap() as usize;
+            let les = expected["scores"]["les"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap_or(f64::INFINITY))
+                .collect();
+            (
+                vector_case(&dir, "z.npy", 0),
+                shape("seq_len"),
+                shape("vocab"),
+                les,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn gram_agrees_across_backends() {
     let reference = reference();
     let mut inputs = Vec::new();
-    for dir in cases("scales") {
-        let case = vector_case(&dir, "z.npy", 0);
-        let expected = json(&dir.join("expected.json"));
-        let l = expected["seq_len"].as_u64().unwrap() as usize;
-        let v = expected["vocab"].as_u64().unwrap() as usize;
+    for (case, l, v, _) in scales_cases() {
         let jb = reference.jacobians(&case.net, case.points.view()).unwrap();
         let weights = softmax_weights(&jb.outputs, l, v);
         inputs.push((case.name, jb.jacobians, weights));
@@ -546,17 +567,7 @@ fn log_det_spd(g: ArrayView2<f64>) -> Option<f64> {
 fn les_grams_agree_across_backends_and_give_the_vectors_les() {
     let reference = reference();
     let mut inputs = Vec::new();
-    for dir in cases("scales") {
-        let case = vector_case(&dir, "z.npy", 0);
-        let expected = json(&dir.join("expected.json"));
-        let l = expected["seq_len"].as_u64().unwrap() as usize;
-        let v = expected["vocab"].as_u64().unwrap() as usize;
-        let les: Vec<f64> = expected["scores"]["les"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap_or(f64::INFINITY))
-            .collect();
+    for (case, l, v, les) in scales_cases() {
         let batch = reference.les_grams(&case.net, case.points.view(), l, v).unwrap();
         for (i, want) in les.iter().enumerate().filter(|(_, w)| w.is_finite()) {
             let got = -0.5 * log_det_spd(batch.grams.index_axis(ndarray::Axis(0), i)).unwrap();

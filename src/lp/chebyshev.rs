@@ -116,18 +116,6 @@ mod tests {
         Polytope { a, b }
     }
 
-    /// The simplex `x >= 0, sum x <= 1`.
-    fn simplex(d: usize) -> Polytope {
-        let mut a = Array2::zeros((d + 1, d));
-        let mut b = Array1::zeros(d + 1);
-        for j in 0..d {
-            a[[j, j]] = -1.0;
-            a[[d, j]] = 1.0;
-        }
-        b[d] = 1.0;
-        Polytope { a, b }
-    }
-
     fn ball(p: &Polytope) -> (Array1<f64>, f64) {
         chebyshev_ball(p, "test").unwrap().expect("nonempty")
     }
@@ -148,7 +136,7 @@ mod tests {
         // The ball touches x_j = 0 (so centre = r 1) and sum x = 1:
         // d r + sqrt(d) r = 1.
         for d in [1usize, 2, 3, 5, 8] {
-            let (centre, r) = ball(&simplex(d));
+            let (centre, r) = ball(&crate::test_support::simplex(d));
             let expected = 1.0 / (d as f64 + (d as f64).sqrt());
             assert!((r - expected).abs() < 1e-12, "d={d}");
             assert!(centre.iter().all(|&c| (c - expected).abs() < 1e-9));

@@ -416,15 +416,8 @@ mod tests {
     #[test]
     fn facets_of_simplex_are_all_rows() {
         for d in [2, 4, 7] {
-            let mut a = Array2::zeros((d + 1, d));
-            let mut b = Array1::zeros(d + 1);
-            for j in 0..d {
-                a[[j, j]] = -1.0;
-                a[[d, j]] = 1.0;
-            }
-            b[d] = 1.0;
             let z = Array1::from_elem(d, 0.5 / d as f64);
-            let report = run(&Polytope { a, b }, &z);
+            let report = run(&crate::test_support::simplex(d), &z);
             assert_eq!(facet_rows(&report), (0..=d).collect::<Vec<_>>());
         }
     }

@@ -352,14 +352,7 @@ mod tests {
     fn simplex_vertices_match_closed_form() {
         // The simplex x >= 0, sum x <= 1 in d dimensions has d + 1 vertices.
         for d in [2, 5, 8] {
-            let mut a = Array2::zeros((d + 1, d));
-            let mut b = Array1::zeros(d + 1);
-            for j in 0..d {
-                a[[j, j]] = -1.0;
-                a[[d, j]] = 1.0;
-            }
-            b[d] = 1.0;
-            let r = rows(a, b);
+            let r = Rows::normalised(&crate::test_support::simplex(d), "test").unwrap();
             let active: Vec<usize> = (0..=d).collect();
             let z = Array1::from_elem(d, 0.5 / d as f64);
             let vertices = r.vertex_walk(&active, z.view(), MAX_VERTICES).unwrap();
