@@ -32,7 +32,7 @@ pub struct BatchOptions {
     /// Set to `true` from any thread to stop with [`Error::Budget`].
     pub cancel: Option<Arc<AtomicBool>>,
     #[doc(hidden)]
-    pub _private: crate::regions::Private,
+    pub _private: crate::Private,
 }
 
 impl Default for BatchOptions {

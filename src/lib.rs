@@ -92,6 +92,7 @@ pub mod network;
 #[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub mod plot;
 pub mod regions;
+pub mod run;
 pub mod scales;
 pub(crate) mod softmax;
 #[cfg(feature = "proptest")]
@@ -103,5 +104,11 @@ pub mod tol;
 mod test_support;
 
 pub use error::{Error, Result};
+
+/// Only `cpwl` can build this: it lets the options structs ([`run::RunOptions`],
+/// [`regions::EnumOptions`], ...) grow without breaking code that writes
+/// `RunOptions { threads: Some(2), ..Default::default() }`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Private(());
 pub use geometry::{Domain, Plane, Polytope, Window};
 pub use network::{Affine, Network, NetworkBuilder, Pattern};

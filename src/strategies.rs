@@ -104,7 +104,7 @@ pub struct NetworkParams {
     /// `input_dim` says), half of the time.
     pub cnns: bool,
     #[doc(hidden)]
-    pub _private: crate::regions::Private,
+    pub _private: crate::Private,
 }
 
 impl Default for NetworkParams {

@@ -79,7 +79,7 @@ pub struct PlotOptions {
     /// A caption above the picture.
     pub title: Option<String>,
     #[doc(hidden)]
-    pub _private: crate::regions::Private,
+    pub _private: crate::Private,
 }
 
 impl Default for PlotOptions {

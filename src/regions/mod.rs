@@ -38,9 +38,10 @@ mod region;
 mod stored;
 pub(crate) mod walk;
 
+pub use crate::Private;
 pub use boundary::{BoundaryPiece, DecisionBoundary};
 pub use hrep::RowSource;
-pub use options::{EnumOptions, EnumProgress, Method, Private, ProgressFn};
+pub use options::{EnumOptions, EnumProgress, Method, ProgressFn};
 pub use partition::{EnumStats, Partition};
 pub use region::Region;
 

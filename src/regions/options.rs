@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::{Error, Result};
+use crate::{Error, Private, Result};
 
 /// The algorithm that enumerates regions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -32,11 +32,6 @@ pub struct EnumProgress {
 
 /// A progress callback.
 pub type ProgressFn = Arc<dyn Fn(&EnumProgress) + Send + Sync>;
-
-/// Only `cpwl` can build this: it lets [`EnumOptions`] grow without breaking
-/// code that writes `EnumOptions { max_regions: Some(10), ..Default::default() }`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Private(());
 
 /// Settings of [`super::enumerate`].
 ///

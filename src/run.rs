@@ -1,0 +1,336 @@
+//! [`RunOptions`]: how every long-running computation runs, and [`Outcome`]:
+//! how it ended.
+//!
+//! One options type serves every long-running entry point (region
+//! enumeration, both local-complexity variants, the ScaLES / LES scores): the
+//! [`Backend`] of the heavy kernels, the worker threads, the chunk size, a
+//! progress callback, a cancel flag and the budgets. A stop at a budget or a
+//! cancel is not an error: the result says how the run ended ([`Outcome`]),
+//! as a solver reports `MaxTime` rather than failing.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::backend::{Backend, CpuBackend};
+use crate::{Error, Private, Result};
+
+/// What a progress callback is told.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Items finished so far (regions, points, latents).
+    pub done: usize,
+    /// Items still waiting, when known (cells or patterns queued, points left).
+    pub pending: Option<usize>,
+    /// Time since the run started.
+    pub elapsed: Duration,
+}
+
+/// A progress callback, called from the thread that drives the run.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// How a long-running computation ended.
+///
+/// A run that stops at a limit returns what it finished before the stop,
+/// together with the limit that stopped it: this is an outcome, not an
+/// [`Error`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Outcome {
+    /// Everything was computed.
+    #[default]
+    Complete,
+    /// [`RunOptions::max_regions`] regions were found and the run stopped
+    /// (never more than that many are returned).
+    RegionBudget,
+    /// [`RunOptions::time_budget`] ran out.
+    TimeBudget,
+    /// The [`RunOptions::cancel`] flag was set.
+    Cancelled,
+}
+
+impl Outcome {
+    /// True when the run computed everything.
+    pub fn is_complete(self) -> bool {
+        self == Outcome::Complete
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Complete => "complete",
+            Outcome::RegionBudget => "stopped at the region budget",
+            Outcome::TimeBudget => "stopped at the time budget",
+            Outcome::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// The items per chunk when [`RunOptions::chunk`] is `None`.
+pub const DEFAULT_CHUNK: usize = 256;
+
+/// How a long-running computation runs: backend, threads, chunking, progress,
+/// cancellation and budgets.
+///
+/// Build it with struct-update syntax; the hidden field lets it grow without
+/// breaking callers.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cpwl::run::RunOptions;
+/// let run = RunOptions { threads: Some(2), time_budget: Some(Duration::from_secs(5)), ..Default::default() };
+/// assert!(run.validate().is_ok());
+/// assert!(RunOptions { max_regions: Some(0), ..Default::default() }.validate().is_err());
+/// ```
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// The backend of the heavy batched kernels (`None`: [`CpuBackend`]).
+    pub backend: Option<Arc<dyn Backend>>,
+    /// Worker threads: `None` uses rayon's global pool, `Some(1)` the calling
+    /// thread only, `Some(n)` a pool of `n` threads built on first use and
+    /// shared by every clone of these options. Results never depend on it.
+    pub threads: Option<usize>,
+    /// Items per chunk of a batch computation (`None`: [`DEFAULT_CHUNK`]);
+    /// memory grows with the chunk, never with the batch.
+    pub chunk: Option<usize>,
+    /// Called now and then (at most every 100 ms, and at the end).
+    pub progress: Option<ProgressFn>,
+    /// Set to `true` from any thread to stop the run ([`Outcome::Cancelled`]).
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Stop after this much time ([`Outcome::TimeBudget`]).
+    pub time_budget: Option<Duration>,
+    /// Stop once this many regions are found ([`Outcome::RegionBudget`]);
+    /// region enumeration only.
+    pub max_regions: Option<usize>,
+    /// The pool of `threads`, built once.
+    pool: SharedPool,
+    #[doc(hidden)]
+    pub _private: Private,
+}
+
+/// A lazily built thread pool shared by clones of one [`RunOptions`].
+#[derive(Clone, Default)]
+struct SharedPool(Arc<OnceLock<std::result::Result<rayon::ThreadPool, String>>>);
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("backend", &self.backend.as_ref().map(|b| b.name().to_string()))
+            .field("threads", &self.threads)
+            .field("chunk", &self.chunk)
+            .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel)
+            .field("time_budget", &self.time_budget)
+            .field("max_regions", &self.max_regions)
+            .finish()
+    }
+}
+
+impl RunOptions {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for zero threads, a zero chunk or `max_regions: Some(0)`.
+    pub fn validate(&self) -> Result<()> {
+        if self.threads == Some(0) {
+            return Err(Error::invalid("threads", "must be at least 1"));
+        }
+        if self.chunk == Some(0) {
+            return Err(Error::invalid("chunk", "must be at least 1"));
+        }
+        if self.max_regions == Some(0) {
+            return Err(Error::invalid(
+                "max_regions",
+                "must be at least 1 (None means no limit)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The same options on another backend.
+    pub fn with_backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// The items per chunk.
+    pub fn chunk_size(&self) -> usize {
+        self.chunk.unwrap_or(DEFAULT_CHUNK).max(1)
+    }
+
+    /// Runs `f` with the chosen backend ([`CpuBackend`] when none is set).
+    #[allow(dead_code)] // adopted by lc, scales and regions next
+    pub(crate) fn with_backend_ref<T>(&self, f: impl FnOnce(&dyn Backend) -> T) -> T {
+        match &self.backend {
+            Some(b) => f(b.as_ref()),
+            None => f(&CpuBackend::default()),
+        }
+    }
+
+    /// Runs `f` on the chosen threads: rayon's global pool, the calling
+    /// thread, or the pool of `threads` (built once, reused by every call).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the pool cannot be built.
+    #[allow(dead_code)] // adopted by lc, scales and regions next
+    pub(crate) fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        let Some(n) = self.threads.and_then(NonZeroUsize::new) else {
+            return Ok(f());
+        };
+        // A pool even for one thread keeps nested rayon calls on it.
+        let pool = self.pool.0.get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.get())
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        match pool {
+            Ok(pool) => Ok(pool.install(f)),
+            Err(e) => Err(Error::invalid("threads", e.clone())),
+        }
+    }
+}
+
+/// Budget, cancellation and progress bookkeeping during one run.
+///
+/// Algorithms call [`Watch::stop`] every few cells, regions or points (often
+/// enough that a stop lands within 50 ms of its deadline or flag) and
+/// [`Watch::report`] as they go.
+#[allow(dead_code)] // adopted by lc, scales and regions next
+pub(crate) struct Watch<'a> {
+    run: &'a RunOptions,
+    start: Instant,
+    last_report: Mutex<Instant>,
+}
+
+#[allow(dead_code)] // adopted by lc, scales and regions next
+impl<'a> Watch<'a> {
+    /// Starts the clock.
+    pub(crate) fn new(run: &'a RunOptions) -> Self {
+        let now = Instant::now();
+        Watch {
+            run,
+            start: now,
+            last_report: Mutex::new(now),
+        }
+    }
+
+    /// The options being watched.
+    pub(crate) fn options(&self) -> &RunOptions {
+        self.run
+    }
+
+    /// Time since the start.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The limit that stops the run now, given the regions found so far
+    /// (`0` outside region enumeration): the region budget when `regions`
+    /// has reached it, then cancellation, then the time budget.
+    pub(crate) fn stop(&self, regions: usize) -> Option<Outcome> {
+        if self.run.max_regions.is_some_and(|max| regions >= max) {
+            return Some(Outcome::RegionBudget);
+        }
+        if self.cancelled() {
+            return Some(Outcome::Cancelled);
+        }
+        if self.run.time_budget.is_some_and(|b| self.start.elapsed() >= b) {
+            return Some(Outcome::TimeBudget);
+        }
+        None
+    }
+
+    /// True when the cancel flag is set.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.run
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Calls the progress callback at most every 100 ms (always when `force`).
+    pub(crate) fn report(&self, done: usize, pending: Option<usize>, force: bool) {
+        let Some(cb) = &self.run.progress else { return };
+        let now = Instant::now();
+        let Ok(mut last) = self.last_report.lock() else {
+            return;
+        };
+        if force || now.duration_since(*last) >= PROGRESS_INTERVAL {
+            *last = now;
+            drop(last);
+            cb(&Progress {
+                done,
+                pending,
+                elapsed: self.start.elapsed(),
+            });
+        }
+    }
+}
+
+/// The shortest time between two progress reports.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_rejects_zero_limits() {
+        assert!(RunOptions::default().validate().is_ok());
+        for bad in [
+            RunOptions {
+                threads: Some(0),
+                ..Default::default()
+            },
+            RunOptions {
+                chunk: Some(0),
+                ..Default::default()
+            },
+            RunOptions {
+                max_regions: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(matches!(bad.validate(), Err(Error::Invalid { .. })));
+        }
+    }
+
+    #[test]
+    fn watch_stops_at_region_budget_then_cancel() {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let run = RunOptions {
+            max_regions: Some(3),
+            cancel: Some(cancel.clone()),
+            ..Default::default()
+        };
+        let watch = Watch::new(&run);
+        assert_eq!(watch.stop(2), None);
+        assert_eq!(watch.stop(3), Some(Outcome::RegionBudget));
+        cancel.store(true, Ordering::Relaxed);
+        assert_eq!(watch.stop(0), Some(Outcome::Cancelled));
+    }
+
+    #[test]
+    fn pool_is_built_once_and_shared_by_clones() {
+        let run = RunOptions {
+            threads: Some(2),
+            ..Default::default()
+        };
+        let copy = run.clone();
+        assert_eq!(run.install(rayon::current_num_threads).unwrap(), 2);
+        assert_eq!(copy.install(rayon::current_num_threads).unwrap(), 2);
+        assert!(Arc::ptr_eq(&run.pool.0, &copy.pool.0));
+        let serial = RunOptions {
+            threads: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(serial.install(rayon::current_num_threads).unwrap(), 1);
+    }
+}
