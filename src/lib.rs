@@ -84,6 +84,7 @@ pub mod batch;
 pub mod error;
 pub mod geometry;
 pub mod io;
+pub(crate) mod kernels;
 pub mod lc;
 pub(crate) mod linalg;
 pub(crate) mod lp;

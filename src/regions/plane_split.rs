@@ -2,7 +2,7 @@
 //! polygon splitting, layer by layer and unit by unit, with no LP.
 //!
 //! The network runs as a straight-line program of steps
-//! ([`crate::network::eval::Step`]). Each cell carries the affine rows of the
+//! ([`crate::network::Program`]). Each cell carries the affine rows of the
 //! current layer's values in domain coordinates (`d/ds`, `d/dt`, offset), and
 //! of every saved residual skip path. Inside a cell every unit of the next
 //! nonlinearity is affine, so a two-piece layer cuts the cell by each unit's
@@ -27,8 +27,8 @@ use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::geometry::predicates::{classify, line_sign, Sign};
 use crate::geometry::{cut_piece, cut_piece_into, largest_inscribed_circle, signed_area};
 use crate::lp::LpStats;
-use crate::network::eval::{affine_blocks, affine_rows, carry, choose, steps, Blocks, Step};
-use crate::network::layers::{Layer, NONE};
+use crate::network::eval::{affine_blocks, affine_rows, carry, choose, flow, scale_pieces, Blocks, Flow};
+use crate::network::{AffineStep, Nonlinearity, Step, TwoPiece, PADDING};
 use crate::{Affine, Domain, Error, Network, Result};
 
 /// An edge of a cell: where its line comes from, and the line as
@@ -79,7 +79,7 @@ pub(crate) const CHUNK: usize = 256;
 
 /// One enumeration: the program, the limits and the shared counters.
 struct Run<'a> {
-    steps: Vec<Step<'a>>,
+    steps: &'a [Step],
     /// For each step with units, its index among such steps.
     unit_step: Vec<Option<usize>>,
     parallel: bool,
@@ -116,12 +116,12 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
     }
     let mut lp = LpStats::default();
     let setup = Setup::new(domain, opts, &mut lp)?;
-    let program = steps(net.layers());
-    let unit_step = number_unit_steps(&program);
+    let program = net.program().steps();
+    let unit_step = number_unit_steps(program);
     let transposed = program
         .iter()
         .map(|step| match step {
-            Step::Affine(Layer::Dense { w, .. }) => Some(w.t().to_owned()),
+            Step::Affine(AffineStep::Dense(d)) => Some(d.w().t().to_owned()),
             _ => None,
         })
         .collect();
@@ -189,12 +189,12 @@ fn overflow_error() -> Error {
     )
 }
 
-fn number_unit_steps(program: &[Step<'_>]) -> Vec<Option<usize>> {
+fn number_unit_steps(program: &[Step]) -> Vec<Option<usize>> {
     let mut next = 0;
     program
         .iter()
         .map(|s| {
-            s.units().map(|_| {
+            matches!(s, Step::Nonlinear(_)).then(|| {
                 next += 1;
                 next - 1
             })
@@ -362,12 +362,15 @@ impl Run<'_> {
             if !self.rows_are_finite(&batch) {
                 return;
             }
-            let step = &self.steps[index];
-            let Some(units) = step.units() else {
-                batch.h = carry(step, batch.h.into_owned(), &mut batch.skips, BLOCKS).into();
-                index += 1;
-                continue;
+            let step = match flow(&self.steps[index]) {
+                Flow::Units(nl) => nl,
+                Flow::Carry(c) => {
+                    batch.h = carry(c, batch.h.into_owned(), &mut batch.skips, BLOCKS).into();
+                    index += 1;
+                    continue;
+                }
             };
+            let units = (step.offset(), step.len());
             let (next, fused) = self.split_batch(step, units, batch, self.fused_dense(index));
             batch = next;
             if let Some(k) = self.unit_step[index] {
@@ -426,10 +429,10 @@ impl Run<'_> {
 
     /// The dense layer right after the two-piece layer at step `index`, with
     /// its weight transposed, when there is one.
-    fn fused_dense(&self, index: usize) -> Option<(&Layer, &Array2<f64>)> {
+    fn fused_dense(&self, index: usize) -> Option<Fused<'_>> {
         let w_t = self.transposed.get(index + 1)?.as_ref()?;
-        match (self.steps[index], self.steps[index + 1]) {
-            (Step::TwoPiece { .. }, Step::Affine(layer)) => Some((layer, w_t)),
+        match (&self.steps[index], &self.steps[index + 1]) {
+            (Step::Nonlinear(Nonlinearity::TwoPiece(units)), Step::Affine(dense)) => Some(Fused { units, dense, w_t }),
             _ => None,
         }
     }
@@ -440,19 +443,18 @@ impl Run<'_> {
     /// child pay, and says so.
     fn split_batch<'b>(
         &self,
-        step: &Step<'_>,
+        step: &Nonlinearity,
         (offset, len): (usize, usize),
         batch: Batch<'_>,
-        dense: Option<(&Layer, &Array2<f64>)>,
+        dense: Option<Fused<'_>>,
     ) -> (Batch<'b>, bool) {
         let parent_count = batch.cells.len();
         let h = batch.h.view();
         let split_one = |(i, cell): (usize, Cell)| {
             let rows = h.slice(s![3 * i..3 * i + 3, ..]);
-            match *step {
-                Step::TwoPiece { .. } => split_two_piece(cell, rows, offset, len),
-                Step::Max { width, cand, .. } => split_max(&cell, rows, width, cand, offset),
-                _ => unreachable!("only nonlinearities split cells"),
+            match step {
+                Nonlinearity::TwoPiece(_) => split_two_piece(cell, rows, offset, len),
+                Nonlinearity::Max(m) => split_max(&cell, rows, m.width(), m.candidates(), offset),
             }
         };
         let children = self.map(batch.cells.into_iter().enumerate().collect(), split_one);
@@ -469,8 +471,8 @@ impl Run<'_> {
             .map(|m| gather_blocks(m.view(), &parents))
             .collect();
         let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), parent_count));
-        let h = match fused {
-            Some((layer, w_t)) => through_dense(step, h, &parents, choices.view(), layer, w_t),
+        let h = match &fused {
+            Some(f) => through_dense(f, h, &parents, choices.view()),
             None => choose(step, gather_blocks(h, &parents), BLOCKS, choices.view()),
         };
         (
@@ -482,6 +484,15 @@ impl Run<'_> {
             fused.is_some(),
         )
     }
+}
+
+/// A two-piece layer and the affine step right after it, with the step's
+/// weight transposed (it is a dense layer).
+#[derive(Clone, Copy)]
+struct Fused<'a> {
+    units: &'a TwoPiece,
+    dense: &'a AffineStep,
+    w_t: &'a Array2<f64>,
 }
 
 /// The pieces of units `offset..offset + len` of every cell, a row per cell.
@@ -533,23 +544,14 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 /// (with the pieces of its first child), and each child adds a rank-one
 /// correction per unit whose piece differs from that first child's (only
 /// units whose line crosses the parent can differ).
-fn through_dense(
-    step: &Step<'_>,
-    h: ArrayView2<f64>,
-    parents: &[usize],
-    choices: ArrayView2<u8>,
-    dense: &Layer,
-    w_t: &Array2<f64>,
-) -> Array2<f64> {
-    let Step::TwoPiece { act, .. } = *step else {
-        unreachable!("only two-piece layers are fused with a dense layer")
-    };
-    let slopes = act.slopes();
+fn through_dense(fused: &Fused<'_>, h: ArrayView2<f64>, parents: &[usize], choices: ArrayView2<u8>) -> Array2<f64> {
+    let Fused { units, dense, w_t } = *fused;
+    let slopes = units.slopes();
     let first_child = first_children(parents, h.nrows() / 3);
     let reference = choices.select(Axis(0), &first_child);
     let base = affine_blocks(
         dense,
-        choose(step, h.to_owned(), BLOCKS, reference.view()).view(),
+        scale_pieces(units, h.to_owned(), BLOCKS, reference.view()).view(),
         BLOCKS,
     );
     let base = base.as_standard_layout();
@@ -822,7 +824,7 @@ fn cut_by_unit(
 }
 
 /// Clips a cell into the pieces where each candidate of max units
-/// `offset..` wins (`cand`: `width` input indices per unit, [`NONE`] for
+/// `offset..` wins (`cand`: `width` input indices per unit, [`PADDING`] for
 /// padding), setting each piece's unit to the winner's window position. Ties
 /// go to the lowest position: a candidate that equals a lower one on the
 /// whole piece gets nothing.
@@ -834,7 +836,7 @@ fn split_max(cell: &Cell, rows: ArrayView2<f64>, width: usize, cand: &[u32], off
         let unit = offset + j;
         let mut next = Vec::with_capacity(pieces.len());
         for piece in &pieces {
-            for (k, &tk) in taps.iter().enumerate().filter(|(_, &t)| t != NONE) {
+            for (k, &tk) in taps.iter().enumerate().filter(|(_, &t)| t != PADDING) {
                 if let Some((vertices, tags)) =
                     winner_piece(piece, rows, taps, k, tk as usize, unit, &mut signs)
                 {
@@ -866,7 +868,7 @@ fn winner_piece(
     let radius = max_coordinate(&piece.vertices);
     let mut vertices = piece.vertices.clone();
     let mut tags = piece.tags.clone();
-    for (r, &tr) in taps.iter().enumerate().filter(|&(r, &t)| t != NONE && r != k) {
+    for (r, &tr) in taps.iter().enumerate().filter(|&(r, &t)| t != PADDING && r != k) {
         let tr = tr as usize;
         // Rival r beats k where z_r - z_k > 0 (or >= 0 when r comes first).
         let line = [
