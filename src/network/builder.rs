@@ -11,7 +11,7 @@ use super::pattern::MAX_UNIT_VALUE;
 use super::spatial::{pool_candidates, window_out};
 use super::Network;
 use crate::error::check_finite;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Builds a [`Network`] layer by layer, checking every shape as it goes.
 ///

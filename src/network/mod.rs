@@ -1,10 +1,17 @@
-//! The CPWL network model: layers, activation patterns, exact local maps.
+//! The CPWL network model: layers, its compiled program, activation patterns, exact local maps.
 //!
 //! A [`Network`] is a stack of affine layers (dense, convolution, average
 //! pooling, batch norm) and CPWL nonlinearities (ReLU, leaky ReLU, abs,
 //! maxout, max pooling), possibly nested in residual blocks. Every hidden
 //! nonlinearity contributes units to the [`Pattern`]; on the region of a
 //! pattern the network is one [`Affine`] map.
+//!
+//! Built or loaded, a network is compiled once into a read-only [`Program`]
+//! ([`Network::program`]): a flat list of [`Step`]s and a unit table that
+//! every evaluator runs, and that a backend or an exporter outside the crate
+//! can read. This module is the model only: it names no backend and no
+//! algorithm (the entry points that pick a backend, such as
+//! [`Network::forward_batch`], are defined in [`crate::backend`]).
 
 mod affine;
 mod builder;
@@ -27,7 +34,7 @@ pub use program::{
     UnitKind, UnitLayer, PADDING,
 };
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A continuous piecewise-linear network.
 ///

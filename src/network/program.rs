@@ -294,6 +294,15 @@ impl Program {
     }
 }
 
+impl<'a> IntoIterator for &'a Program {
+    type Item = &'a Step;
+    type IntoIter = std::slice::Iter<'a, Step>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.steps.iter()
+    }
+}
+
 impl AffineStep {
     /// The number of inputs.
     pub fn input_len(&self) -> usize {
@@ -517,5 +526,139 @@ impl MaxUnits {
     /// True for max pooling, false for maxout.
     pub fn is_pool(&self) -> bool {
         self.pool
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::{Network, Skip};
+    use ndarray::{array, Array1, Array2};
+
+    /// dense -> ReLU -> residual (dense skip; dense, abs) -> maxout 2 -> dense.
+    fn residual_net() -> Network {
+        let w = |r, c, s: f64| Array2::from_shape_fn((r, c), |(i, j)| ((i * c + j) as f64 * s).sin());
+        let skip = Skip::Dense {
+            w: w(4, 3, 0.9),
+            b: array![0.1, -0.2, 0.3, 0.0],
+        };
+        Network::builder(2)
+            .dense(w(3, 2, 0.7), array![0.1, 0.0, -0.1])
+            .unwrap()
+            .relu()
+            .residual_with(skip, |b| Ok(b.dense(w(4, 3, 1.3), Array1::zeros(4))?.abs()))
+            .unwrap()
+            .maxout(2)
+            .dense(w(1, 2, 0.4), array![0.5])
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+
+    fn signature(program: &Program) -> Vec<&'static str> {
+        program
+            .steps()
+            .iter()
+            .map(|step| match step {
+                Step::Affine(AffineStep::Dense(_)) => "dense",
+                Step::Affine(_) => "affine",
+                Step::Nonlinear(Nonlinearity::TwoPiece(_)) => "two-piece",
+                Step::Nonlinear(Nonlinearity::Max(_)) => "max",
+                Step::Fork { skip: Some(_) } => "fork projected",
+                Step::Fork { skip: None } => "fork",
+                Step::Join => "join",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn residual_blocks_become_fork_body_join() {
+        let net = residual_net();
+        let program = net.program();
+        assert_eq!(
+            signature(program),
+            ["dense", "two-piece", "fork projected", "dense", "two-piece", "join", "max", "dense"]
+        );
+        let table: Vec<_> = program
+            .unit_layers()
+            .iter()
+            .map(|u| (u.offset, u.len, u.step, u.lc_counted))
+            .collect();
+        assert_eq!(table, [(0, 3, 1, true), (3, 4, 4, true), (7, 2, 6, true)]);
+        assert_eq!(program.unit_count(), 9);
+        assert_eq!(net.unit_count(), 9);
+        assert_eq!(program.nonlinearities().count(), 3);
+        assert_eq!(net.unit_layers(), program.unit_layers());
+    }
+
+    /// The program run by hand, one point at a time with plain loops, as
+    /// [`Program`]'s documentation describes it.
+    fn run_by_hand(program: &Program, x: &[f64]) -> Vec<f64> {
+        let dense = |d: &Dense, h: &[f64]| -> Vec<f64> {
+            (0..d.w().nrows())
+                .map(|i| d.b()[i] + (0..h.len()).map(|j| d.w()[[i, j]] * h[j]).sum::<f64>())
+                .collect()
+        };
+        let affine = |a: &AffineStep, h: &[f64]| match a {
+            AffineStep::Dense(d) => dense(d, h),
+            other => panic!("not in this test: {other:?}"),
+        };
+        let mut h = x.to_vec();
+        let mut saved = Vec::new();
+        for step in program.steps() {
+            h = match step {
+                Step::Affine(a) => affine(a, &h),
+                Step::Nonlinear(Nonlinearity::TwoPiece(t)) => {
+                    let [neg, pos] = t.slopes();
+                    h.iter().map(|&z| if z > 0.0 { pos * z } else { neg * z }).collect()
+                }
+                Step::Nonlinear(Nonlinearity::Max(m)) => (0..m.len())
+                    .map(|j| {
+                        m.window(j)
+                            .iter()
+                            .filter(|&&t| t != PADDING)
+                            .map(|&t| h[t as usize])
+                            .fold(f64::NEG_INFINITY, f64::max)
+                    })
+                    .collect(),
+                Step::Fork { skip } => {
+                    saved.push(skip.as_ref().map_or_else(|| h.clone(), |p| affine(p, &h)));
+                    h
+                }
+                Step::Join => {
+                    let skip = saved.pop().expect("joins close forks");
+                    h.iter().zip(&skip).map(|(a, b)| a + b).collect()
+                }
+            };
+        }
+        h
+    }
+
+    #[test]
+    fn steps_run_by_hand_match_forward() {
+        let net = residual_net();
+        for x in [[0.3, -0.8], [-1.2, 0.4], [2.0, 1.5], [0.0, 0.0]] {
+            let expected = net.forward(Array1::from(x.to_vec()).view()).unwrap();
+            let got = run_by_hand(net.program(), &x);
+            assert_eq!(got.len(), expected.len());
+            for (g, e) in got.iter().zip(&expected) {
+                assert!((g - e).abs() <= 1e-12 * (1.0 + e.abs()), "{g} vs {e} at {x:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn max_pooling_is_the_one_layer_lc_skips() {
+        let net = crate::test_support::pooled_relu_maxout();
+        let program = net.program();
+        let counted: Vec<_> = program.lc_layers().map(|(i, u)| (i, u.len)).collect();
+        assert_eq!(counted, [(1, 4), (2, 2)]);
+        let Some(Step::Nonlinear(Nonlinearity::Max(pool))) = program.steps().first() else {
+            panic!("max pooling compiles to max units");
+        };
+        assert!(pool.is_pool());
+        // The top-left window of the 4 x 4 image: pixels 0, 1, 4, 5.
+        assert_eq!(pool.window(0), [0, 1, 4, 5]);
+        assert_eq!(pool.units(), 0..4);
     }
 }

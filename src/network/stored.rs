@@ -13,7 +13,7 @@ use super::program::{
 };
 use super::Network;
 use crate::error::check_finite;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The fields of a [`Network`] as stored: its layers as a tree (a residual
 /// block holds its body), the file format since the first release.

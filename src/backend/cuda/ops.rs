@@ -505,23 +505,13 @@ mod tests {
 
     #[test]
     fn count_slots_skip_pooling_and_follow_pattern_order() {
-        use crate::network::{Pool2d, Shape};
-        // A 1 x 2 x 4 image: max pooling 2 x 2 (2 units, not counted), ReLU
-        // on them, then maxout over the pair.
-        let net = Network::builder_image(1, 2, 4)
-            .max_pool2d(Pool2d::square(2))
-            .unwrap()
-            .relu()
-            .maxout(2)
-            .build()
-            .unwrap();
-        assert_eq!(net.program().output_shape(), Shape::Flat(1));
+        let net = crate::test_support::pooled_relu_maxout();
         assert_eq!(
             count_slots(net.unit_layers()),
             vec![Counted::No, Counted::Signs(0), Counted::Choices(1)]
         );
         let steps = plan::steps(&net).expect("pooling over flat windows runs on the GPU");
-        assert_eq!(pre_columns(&steps), vec![8, 2, 2]);
+        assert_eq!(pre_columns(&steps), vec![16, 4, 4]);
     }
 
     #[test]
