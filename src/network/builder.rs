@@ -3,11 +3,11 @@
 use ndarray::{Array1, Array2};
 
 use super::layers::{Activation, BatchNorm, Conv2d, Pool2d, Shape, Skip};
-use super::program::{
-    AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step, TwoPiece,
-    MAX_VALUES,
-};
 use super::pattern::MAX_UNIT_VALUE;
+use super::program::{
+    AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step,
+    TwoPiece, MAX_VALUES,
+};
 use super::spatial::{pool_candidates, window_out};
 use super::Network;
 use crate::error::check_finite;
@@ -94,7 +94,11 @@ impl NetworkBuilder {
         let output = conv_output(&here, &conv, self.shape)?;
         let input = self.shape;
         self.shape = output;
-        self.push(Step::Affine(AffineStep::Conv(Convolution { conv, input, output })));
+        self.push(Step::Affine(AffineStep::Conv(Convolution {
+            conv,
+            input,
+            output,
+        })));
         Ok(self)
     }
 
@@ -147,7 +151,11 @@ impl NetworkBuilder {
         let output = pool_output(&here, &pool, self.shape)?;
         let input = self.shape;
         self.shape = output;
-        self.push(Step::Affine(AffineStep::AvgPool(AvgPooling { pool, input, output })));
+        self.push(Step::Affine(AffineStep::AvgPool(AvgPooling {
+            pool,
+            input,
+            output,
+        })));
         Ok(self)
     }
 
@@ -344,7 +352,9 @@ impl NetworkBuilder {
                 "input and output must have at least one unit",
             ));
         }
-        Ok(Network::from_program(Program::new(self.input, self.shape, self.steps)))
+        Ok(Network::from_program(Program::new(
+            self.input, self.shape, self.steps,
+        )))
     }
 
     /// Appends a step that is one layer of this level.
@@ -356,7 +366,11 @@ impl NetworkBuilder {
     fn two_piece(mut self, act: Activation) -> Self {
         let len = self.shape.len();
         let offset = self.units;
-        self.push(Step::Nonlinear(Nonlinearity::TwoPiece(TwoPiece { act, len, offset })));
+        self.push(Step::Nonlinear(Nonlinearity::TwoPiece(TwoPiece {
+            act,
+            len,
+            offset,
+        })));
         self.units += len;
         self
     }
@@ -378,7 +392,11 @@ impl NetworkBuilder {
 /// Checks a dense layer `w x + b` on data of shape `input` (`here` names it).
 fn dense_step(here: &str, input: Shape, w: Array2<f64>, b: Array1<f64>) -> Result<Dense> {
     if w.ncols() != input.len() {
-        return Err(Error::shape(format!("{here} weight columns"), input.len(), w.ncols()));
+        return Err(Error::shape(
+            format!("{here} weight columns"),
+            input.len(),
+            w.ncols(),
+        ));
     }
     if b.len() != w.nrows() {
         return Err(Error::shape(format!("{here} bias"), w.nrows(), b.len()));

@@ -116,7 +116,11 @@ pub(crate) fn forward(steps: &[Step], x: Array2<f64>, rec: &mut Recorder<'_>) ->
             }
             Flow::Units(Nonlinearity::Max(m)) => {
                 record_pre(rec, &h);
-                max_record(m, h.view(), rec.choices.slice_mut(s![.., m.offset..m.offset + m.len()]))
+                max_record(
+                    m,
+                    h.view(),
+                    rec.choices.slice_mut(s![.., m.offset..m.offset + m.len()]),
+                )
             }
             Flow::Carry(c) => carry(c, h, &mut skips, Blocks::POINTS),
         };
@@ -299,12 +303,7 @@ pub(crate) fn scale_pieces(
 /// Reverse pass: `g` holds `block` rows per point (row `p * block + i` belongs
 /// to point `p`), each a covector on the output of `steps`; returns the same
 /// covectors pulled back to the input through each point's frozen pattern.
-pub(crate) fn reverse(
-    steps: &[Step],
-    g: Array2<f64>,
-    block: usize,
-    patterns: ArrayView2<u8>,
-) -> Array2<f64> {
+pub(crate) fn reverse(steps: &[Step], g: Array2<f64>, block: usize, patterns: ArrayView2<u8>) -> Array2<f64> {
     let mut g = g;
     // The covectors at each open block's output, for its skip path.
     let mut at_joins = Vec::new();

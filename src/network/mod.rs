@@ -30,8 +30,8 @@ pub use builder::NetworkBuilder;
 pub use layers::{Activation, BatchNorm, Conv2d, Pool2d, Shape, Skip};
 pub use pattern::{Pattern, MAX_UNIT_VALUE};
 pub use program::{
-    AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step, TwoPiece,
-    UnitKind, UnitLayer, PADDING,
+    AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step,
+    TwoPiece, UnitKind, UnitLayer, PADDING,
 };
 
 use crate::error::{Error, Result};

@@ -577,7 +577,16 @@ mod tests {
         let program = net.program();
         assert_eq!(
             signature(program),
-            ["dense", "two-piece", "fork projected", "dense", "two-piece", "join", "max", "dense"]
+            [
+                "dense",
+                "two-piece",
+                "fork projected",
+                "dense",
+                "two-piece",
+                "join",
+                "max",
+                "dense"
+            ]
         );
         let table: Vec<_> = program
             .unit_layers()
@@ -610,7 +619,9 @@ mod tests {
                 Step::Affine(a) => affine(a, &h),
                 Step::Nonlinear(Nonlinearity::TwoPiece(t)) => {
                     let [neg, pos] = t.slopes();
-                    h.iter().map(|&z| if z > 0.0 { pos * z } else { neg * z }).collect()
+                    h.iter()
+                        .map(|&z| if z > 0.0 { pos * z } else { neg * z })
+                        .collect()
                 }
                 Step::Nonlinear(Nonlinearity::Max(m)) => (0..m.len())
                     .map(|j| {

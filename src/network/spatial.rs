@@ -251,7 +251,11 @@ pub(crate) fn pool_candidates(pool: &Pool2d, input: Shape, output: Shape) -> Vec
     let mut cand = Vec::with_capacity(c * table.len());
     for ch in 0..c {
         let base = (ch * h * w) as u32;
-        cand.extend(table.iter().map(|&t| if t == PADDING { PADDING } else { base + t }));
+        cand.extend(
+            table
+                .iter()
+                .map(|&t| if t == PADDING { PADDING } else { base + t }),
+        );
     }
     cand
 }

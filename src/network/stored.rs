@@ -8,8 +8,8 @@ use super::builder::{check_size, conv_output, pool_output};
 use super::layers::{Activation, Conv2d, Pool2d, Shape};
 use super::pattern::MAX_UNIT_VALUE;
 use super::program::{
-    AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step, TwoPiece,
-    PADDING,
+    AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step,
+    TwoPiece, PADDING,
 };
 use super::Network;
 use crate::error::check_finite;
@@ -72,7 +72,11 @@ enum Layer {
 impl From<Network> for StoredNetwork {
     fn from(net: Network) -> StoredNetwork {
         let program = net.program;
-        let (input, output, units) = (program.input_shape(), program.output_shape(), program.unit_count());
+        let (input, output, units) = (
+            program.input_shape(),
+            program.output_shape(),
+            program.unit_count(),
+        );
         StoredNetwork {
             input,
             output,
@@ -125,7 +129,11 @@ fn affine_layer(step: AffineStep) -> Layer {
         AffineStep::Dense(Dense { w, b }) => Layer::Dense { w, b },
         AffineStep::Conv(Convolution { conv, input, output }) => Layer::Conv { conv, input, output },
         AffineStep::AvgPool(AvgPooling { pool, input, output }) => Layer::AvgPool { pool, input, output },
-        AffineStep::ChannelAffine(ChannelAffine { scale, shift, spatial }) => Layer::ChannelAffine {
+        AffineStep::ChannelAffine(ChannelAffine {
+            scale,
+            shift,
+            spatial,
+        }) => Layer::ChannelAffine {
             scale,
             shift,
             spatial,
@@ -143,14 +151,24 @@ fn flatten(layers: Vec<Layer>, out: &mut Vec<Step>) -> Result<()> {
     for layer in layers {
         let step = match layer {
             Layer::Dense { w, b } => Step::Affine(AffineStep::Dense(Dense { w, b })),
-            Layer::Conv { conv, input, output } => Step::Affine(AffineStep::Conv(Convolution { conv, input, output })),
+            Layer::Conv { conv, input, output } => {
+                Step::Affine(AffineStep::Conv(Convolution { conv, input, output }))
+            }
             Layer::AvgPool { pool, input, output } => {
                 Step::Affine(AffineStep::AvgPool(AvgPooling { pool, input, output }))
             }
-            Layer::ChannelAffine { scale, shift, spatial } => {
-                Step::Affine(AffineStep::ChannelAffine(ChannelAffine { scale, shift, spatial }))
+            Layer::ChannelAffine {
+                scale,
+                shift,
+                spatial,
+            } => Step::Affine(AffineStep::ChannelAffine(ChannelAffine {
+                scale,
+                shift,
+                spatial,
+            })),
+            Layer::TwoPiece { act, len, offset } => {
+                Step::Nonlinear(Nonlinearity::TwoPiece(TwoPiece { act, len, offset }))
             }
-            Layer::TwoPiece { act, len, offset } => Step::Nonlinear(Nonlinearity::TwoPiece(TwoPiece { act, len, offset })),
             Layer::Max {
                 width,
                 cand,

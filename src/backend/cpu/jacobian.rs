@@ -71,7 +71,9 @@ impl<'a> ForwardJacobian<'a> {
         let mlp = steps
             .iter()
             .map(|step| match step {
-                Step::Affine(AffineStep::Dense(d)) => Some(MlpStep::Dense(d.w().t().as_standard_layout().into_owned())),
+                Step::Affine(AffineStep::Dense(d)) => {
+                    Some(MlpStep::Dense(d.w().t().as_standard_layout().into_owned()))
+                }
                 Step::Nonlinear(Nonlinearity::TwoPiece(t)) => Some(MlpStep::TwoPiece(t)),
                 _ => None,
             })

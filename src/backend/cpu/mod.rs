@@ -11,8 +11,8 @@ use rayon::prelude::*;
 
 use super::{check_gram, check_hyperplanes, check_neighbourhood};
 use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
-use crate::linalg::matmul_nn;
 use crate::kernels::simd;
+use crate::linalg::matmul_nn;
 use crate::network::eval::{self, Recorder};
 use crate::network::{UnitKind, UnitLayer};
 use crate::{Error, Network, Result};

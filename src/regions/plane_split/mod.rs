@@ -26,7 +26,8 @@ use rayon::prelude::*;
 use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell};
 use self::polygon::{domain_polygon, region_of};
 use self::rows::{
-    corrections_pay, finish, gather_blocks, into_chunks, layer_choices, through_dense, Batch, Fused, BLOCKS, CHUNK,
+    corrections_pay, finish, gather_blocks, into_chunks, layer_choices, through_dense, Batch, Fused, BLOCKS,
+    CHUNK,
 };
 use super::adjacency2d::link_neighbors;
 use super::options::Watch;
@@ -304,7 +305,9 @@ impl Run<'_> {
     fn fused_dense(&self, index: usize) -> Option<Fused<'_>> {
         let w_t = self.transposed.get(index + 1)?.as_ref()?;
         match (&self.steps[index], &self.steps[index + 1]) {
-            (Step::Nonlinear(Nonlinearity::TwoPiece(units)), Step::Affine(dense)) => Some(Fused { units, dense, w_t }),
+            (Step::Nonlinear(Nonlinearity::TwoPiece(units)), Step::Affine(dense)) => {
+                Some(Fused { units, dense, w_t })
+            }
             _ => None,
         }
     }
