@@ -73,7 +73,7 @@
 //! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
 //! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
-//! | `plot` | no | PNG and SVG pictures of 2-D partitions (`plot`, through `plotters`, with an embedded font) |
+//! | `plot` | no | PNG pictures of 2-D partitions (`plot::render_png`, through `plotters`, with an embedded font); SVG pictures need no feature |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
@@ -88,8 +88,6 @@ pub mod lc;
 pub(crate) mod linalg;
 pub(crate) mod lp;
 pub mod network;
-#[cfg(feature = "plot")]
-#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub mod plot;
 pub mod regions;
 pub mod run;

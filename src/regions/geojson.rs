@@ -42,12 +42,7 @@ impl Partition {
     /// # Ok::<(), cpwl::Error>(())
     /// ```
     pub fn to_geojson(&self) -> Result<String> {
-        if self.domain.dim() != 2 {
-            return Err(Error::invalid(
-                "GeoJSON export",
-                format!("the domain has dimension {}, not 2", self.domain.dim()),
-            ));
-        }
+        self.check_planar("GeoJSON export")?;
         let frame = self.frame()?;
         let mut out = String::from(r#"{"type":"FeatureCollection","features":["#);
         for (i, region) in self.regions.iter().enumerate() {
@@ -56,7 +51,7 @@ impl Partition {
             }
             let ring = match region.polygon() {
                 Some(p) => p.to_vec(),
-                None => clip(&frame, region),
+                None => Partition::clip_to(&frame, region),
             };
             write_feature(&mut out, region, &ring);
         }
@@ -64,9 +59,20 @@ impl Partition {
         Ok(out)
     }
 
+    /// [`Error::Invalid`] naming `what` unless the domain is 2-D.
+    pub(crate) fn check_planar(&self, what: &str) -> Result<()> {
+        if self.domain.dim() != 2 {
+            return Err(Error::invalid(
+                what,
+                format!("the domain has dimension {}, not 2", self.domain.dim()),
+            ));
+        }
+        Ok(())
+    }
+
     /// A convex polygon holding the whole domain, which each region's rows cut
     /// down to the region: the domain's bounding box.
-    fn frame(&self) -> Result<ConvexPolygon> {
+    pub(crate) fn frame(&self) -> Result<ConvexPolygon> {
         let (lo, hi) = match self.domain.bounding_box() {
             Some(b) => b,
             None => super::walk::lp_bounding_box(&self.domain.constraints()?, &mut LpStats::default())?,
@@ -78,18 +84,18 @@ impl Partition {
             [lo[0], hi[1]],
         ])
     }
-}
 
-/// The region's polygon: `frame` clipped by every row of its polytope.
-fn clip(frame: &ConvexPolygon, region: &Region) -> Vec<[f64; 2]> {
-    let mut poly = frame.clone();
-    for (row, &b) in region.polytope.a.outer_iter().zip(&region.polytope.b) {
-        match poly.clip([row[0], row[1]], -b) {
-            Some(next) => poly = next,
-            None => return Vec::new(),
+    /// The region's polygon: `frame` clipped by every row of its polytope.
+    pub(crate) fn clip_to(frame: &ConvexPolygon, region: &Region) -> Vec<[f64; 2]> {
+        let mut poly = frame.clone();
+        for (row, &b) in region.polytope.a.outer_iter().zip(&region.polytope.b) {
+            match poly.clip([row[0], row[1]], -b) {
+                Some(next) => poly = next,
+                None => return Vec::new(),
+            }
         }
+        poly.vertices().to_vec()
     }
-    poly.vertices().to_vec()
 }
 
 fn write_feature(out: &mut String, region: &Region, ring: &[[f64; 2]]) {
