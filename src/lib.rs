@@ -67,12 +67,12 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `rayon` | yes | parallel batches (the CPU backend) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
 //! | `cuda` | no | `backend::CudaBackend`: the batched kernels on an NVIDIA GPU (cudarc; no CUDA toolkit needed to build, the driver is loaded at run time) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
 //! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
+//! | `nalgebra` | no | `interop`: conversions of matrices, points, Jacobians, `Affine` and `Polytope` to and from `nalgebra` |
 //! | `plot` | no | PNG pictures of 2-D partitions (`plot::render_png`, through `plotters`, with an embedded font); SVG pictures need no feature |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
@@ -83,6 +83,9 @@ pub mod backend;
 pub mod batch;
 pub mod error;
 pub mod geometry;
+#[cfg(feature = "nalgebra")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nalgebra")))]
+pub mod interop;
 pub mod io;
 pub mod lc;
 pub(crate) mod linalg;
