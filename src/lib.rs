@@ -104,6 +104,11 @@ pub mod tol;
 #[cfg(test)]
 mod test_support;
 
+/// The guide's Rust code, compiled (and, where it needs no files, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+mod guide {}
+
 pub use error::{Error, Result};
 
 /// Only `cpwl` can build this: it lets the options structs ([`run::RunOptions`],
