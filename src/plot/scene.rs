@@ -211,7 +211,8 @@ impl Scene {
         scene.add_axes(&view, (&x_ticks, x_dec), (&y_ticks, y_dec), [&x_name, &y_name]);
         if let Some(title) = &opts.title {
             let width = text_width(title, TITLE_FONT);
-            scene.text([(f64::from(w) - width) / 2.0, MARGIN], TITLE_FONT, title);
+            // Centred, but never starting left of the margin.
+            scene.text([((f64::from(w) - width) / 2.0).max(MARGIN), MARGIN], TITLE_FONT, title);
         }
         if let Some(note) = note {
             scene.text([MARGIN, f64::from(h) - MARGIN - NAME_FONT], NAME_FONT, &note);
