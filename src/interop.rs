@@ -94,15 +94,19 @@ pub fn jacobians_from_nalgebra(jacobians: &[DMatrix<f64>]) -> Result<Array3<f64>
             format!("{} x {}", m.nrows(), m.ncols()),
         ));
     }
-    Ok(Array3::from_shape_fn((jacobians.len(), shape.0, shape.1), |(k, i, j)| {
-        jacobians[k][(i, j)]
-    }))
+    Ok(Array3::from_shape_fn(
+        (jacobians.len(), shape.0, shape.1),
+        |(k, i, j)| jacobians[k][(i, j)],
+    ))
 }
 
 impl Affine {
     /// The map's linear part and offset as nalgebra values `(a, b)`.
     pub fn to_nalgebra(&self) -> (DMatrix<f64>, DVector<f64>) {
-        (matrix_to_nalgebra(self.a.view()), vector_to_nalgebra(self.b.view()))
+        (
+            matrix_to_nalgebra(self.a.view()),
+            vector_to_nalgebra(self.b.view()),
+        )
     }
 
     /// The map `x -> a x + b` from nalgebra values.
@@ -124,7 +128,10 @@ impl Affine {
 impl Polytope {
     /// The constraint rows and right-hand sides as nalgebra values `(a, b)`.
     pub fn to_nalgebra(&self) -> (DMatrix<f64>, DVector<f64>) {
-        (matrix_to_nalgebra(self.a.view()), vector_to_nalgebra(self.b.view()))
+        (
+            matrix_to_nalgebra(self.a.view()),
+            vector_to_nalgebra(self.b.view()),
+        )
     }
 
     /// The polytope `{x : a x <= b}` from nalgebra values, checked as
@@ -184,7 +191,11 @@ mod tests {
 
     #[test]
     fn polytopes_round_trip_and_contain_the_same_points() {
-        let p = Polytope::new(array![[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]], array![1.0, 1.0, 0.0]).unwrap();
+        let p = Polytope::new(
+            array![[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]],
+            array![1.0, 1.0, 0.0],
+        )
+        .unwrap();
         let (a, b) = p.to_nalgebra();
         // Membership tested with nalgebra arithmetic, then with the original rows.
         let inside = |x: &DVector<f64>| (&a * x - &b).iter().all(|&s| s <= 0.0);
@@ -227,8 +238,14 @@ mod tests {
     #[test]
     fn shape_errors_are_typed() {
         let a = dm(&[[1.0, 2.0], [3.0, 4.0]]);
-        assert!(matches!(Affine::from_nalgebra(&a, &dv(&[1.0])), Err(Error::Shape { .. })));
-        assert!(matches!(Polytope::from_nalgebra(&a, &dv(&[1.0])), Err(Error::Shape { .. })));
+        assert!(matches!(
+            Affine::from_nalgebra(&a, &dv(&[1.0])),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(
+            Polytope::from_nalgebra(&a, &dv(&[1.0])),
+            Err(Error::Shape { .. })
+        ));
         let err = points_from_nalgebra(&[dv(&[1.0, 2.0]), dv(&[1.0])]).unwrap_err();
         assert!(err.to_string().contains("point 1"), "{err}");
         assert!(matches!(points_from_nalgebra(&[]), Err(Error::Invalid { .. })));

@@ -172,12 +172,24 @@ fn rounded_geojson_is_smaller_and_agrees_to_its_precision() {
         ..GeoJsonOptions::default()
     };
     let text = part.to_geojson_with(&opts).unwrap();
-    assert!(text.len() < part.to_geojson().unwrap().len() / 2, "{} bytes", text.len());
+    assert!(
+        text.len() < part.to_geojson().unwrap().len() / 2,
+        "{} bytes",
+        text.len()
+    );
     let short: Value = serde_json::from_str(&text).unwrap();
-    for (f, g) in full["features"].as_array().unwrap().iter().zip(short["features"].as_array().unwrap()) {
+    for (f, g) in full["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(short["features"].as_array().unwrap())
+    {
         assert!(g["properties"].get("affine_a").is_none());
         assert_eq!(f["properties"]["neighbors"], g["properties"]["neighbors"]);
-        let (a, b) = (f["geometry"]["coordinates"][0].as_array().unwrap(), g["geometry"]["coordinates"][0].as_array().unwrap());
+        let (a, b) = (
+            f["geometry"]["coordinates"][0].as_array().unwrap(),
+            g["geometry"]["coordinates"][0].as_array().unwrap(),
+        );
         assert_eq!(a.len(), b.len());
         for (p, q) in a.iter().zip(b) {
             for k in 0..2 {

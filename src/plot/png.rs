@@ -15,7 +15,9 @@ pub(crate) fn write_png(scene: &Scene, path: &Path) -> Result<()> {
     font::ensure_registered()?;
     let buf = super::raster::raster(scene);
     let mut backend = BitMapBackend::new(path, scene.size);
-    backend.blit_bitmap((0, 0), scene.size, &buf).map_err(|e| file_error(path, e))?;
+    backend
+        .blit_bitmap((0, 0), scene.size, &buf)
+        .map_err(|e| file_error(path, e))?;
     let root = backend.into_drawing_area();
     overlay(&root, scene).map_err(|e| file_error(path, e))
 }
@@ -36,7 +38,10 @@ fn overlay<DB: DrawingBackend>(
     for stroke in &scene.strokes {
         let style = rgb(stroke.color).stroke_width(stroke.width.round() as u32);
         for line in &stroke.lines {
-            root.draw(&PathElement::new(line.iter().map(|&p| px(p)).collect::<Vec<_>>(), style))?;
+            root.draw(&PathElement::new(
+                line.iter().map(|&p| px(p)).collect::<Vec<_>>(),
+                style,
+            ))?;
         }
     }
     for mark in &scene.marks {
@@ -45,7 +50,9 @@ fn overlay<DB: DrawingBackend>(
         root.draw(&Circle::new(px(mark.at), radius, BLACK.stroke_width(1)))?;
     }
     for text in &scene.texts {
-        let style = (font::FAMILY, text.size).into_font().color(&rgb(super::scene::INK));
+        let style = (font::FAMILY, text.size)
+            .into_font()
+            .color(&rgb(super::scene::INK));
         root.draw(&Text::new(text.text.clone(), px(text.at), style))?;
     }
     root.present()

@@ -22,8 +22,12 @@ pub(crate) fn raster(scene: &Scene) -> Vec<u8> {
 fn fill_convex(buf: &mut [u8], (w, h): (usize, usize), polygon: &[[f64; 2]], color: Rgb) {
     let (y_lo, y_hi) = polygon
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p[1]), hi.max(p[1])));
-    let Some(rows) = pixel_span(y_lo, y_hi, h) else { return };
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p[1]), hi.max(p[1]))
+        });
+    let Some(rows) = pixel_span(y_lo, y_hi, h) else {
+        return;
+    };
     for row in rows {
         let yc = row as f64 + 0.5;
         let (mut x_lo, mut x_hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -41,7 +45,9 @@ fn fill_convex(buf: &mut [u8], (w, h): (usize, usize), polygon: &[[f64; 2]], col
             x_lo = x_lo.min(xs[0].min(xs[1]));
             x_hi = x_hi.max(xs[0].max(xs[1]));
         }
-        let Some(cols) = pixel_span(x_lo, x_hi, w) else { continue };
+        let Some(cols) = pixel_span(x_lo, x_hi, w) else {
+            continue;
+        };
         for col in cols {
             let i = 3 * (row * w + col);
             buf[i..i + 3].copy_from_slice(&[color.0, color.1, color.2]);

@@ -165,9 +165,15 @@ impl Scene {
         if w == 0 || h == 0 {
             return Err(Error::invalid("size", "width and height must be positive"));
         }
-        let frame = partition.check_planar("pictures").and_then(|()| partition.frame())?;
+        let frame = partition
+            .check_planar("pictures")
+            .and_then(|()| partition.frame())?;
         let (lo, hi) = bounds(&frame);
-        let legend = if opts.legend { legend_entries(partition, opts)? } else { Vec::new() };
+        let legend = if opts.legend {
+            legend_entries(partition, opts)?
+        } else {
+            Vec::new()
+        };
         let (x_name, y_name, note) = axis_names(partition, opts);
         let (x_ticks, x_dec) = ticks(lo[0], hi[0]);
         let (y_ticks, y_dec) = ticks(lo[1], hi[1]);
@@ -187,14 +193,20 @@ impl Scene {
         let bottom = MARGIN + TICK_LEN + GAP + TICK_FONT + GAP + NAME_FONT + note_height;
         let (avail_w, avail_h) = (f64::from(w) - left - right, f64::from(h) - top - bottom);
         if avail_w <= 0.0 || avail_h <= 0.0 {
-            return Err(Error::invalid("size", format!("{w} x {h} pixels leave no room for the plot")));
+            return Err(Error::invalid(
+                "size",
+                format!("{w} x {h} pixels leave no room for the plot"),
+            ));
         }
         let scale = (avail_w / (hi[0] - lo[0])).min(avail_h / (hi[1] - lo[1]));
         let used = [(hi[0] - lo[0]) * scale, (hi[1] - lo[1]) * scale];
         let view = View {
             lo,
             hi,
-            origin: [left + (avail_w - used[0]) / 2.0, top + used[1] + (avail_h - used[1]) / 2.0],
+            origin: [
+                left + (avail_w - used[0]) / 2.0,
+                top + used[1] + (avail_h - used[1]) / 2.0,
+            ],
             scale,
         };
         let mut scene = Scene {
@@ -212,7 +224,11 @@ impl Scene {
         if let Some(title) = &opts.title {
             let width = text_width(title, TITLE_FONT);
             // Centred, but never starting left of the margin.
-            scene.text([((f64::from(w) - width) / 2.0).max(MARGIN), MARGIN], TITLE_FONT, title);
+            scene.text(
+                [((f64::from(w) - width) / 2.0).max(MARGIN), MARGIN],
+                TITLE_FONT,
+                title,
+            );
         }
         if let Some(note) = note {
             scene.text([MARGIN, f64::from(h) - MARGIN - NAME_FONT], NAME_FONT, &note);
@@ -261,7 +277,10 @@ impl Scene {
             Fill::Pattern => {
                 for (region, polygon) in regions.iter().zip(region_polygons(partition)?) {
                     if let Some(polygon) = polygon {
-                        groups.entry(pattern_color(region)).or_default().push(to_px(&polygon));
+                        groups
+                            .entry(pattern_color(region))
+                            .or_default()
+                            .push(to_px(&polygon));
                     }
                 }
             }
@@ -280,7 +299,11 @@ impl Scene {
                     ring
                 })
                 .collect();
-            self.strokes.push(Stroke { color, width: 1.0, lines });
+            self.strokes.push(Stroke {
+                color,
+                width: 1.0,
+                lines,
+            });
         }
         if let Some(color) = opts.boundary_color {
             let lines = partition
@@ -317,7 +340,11 @@ impl Scene {
             lines.push(vec![[l - TICK_LEN, py], [l, py]]);
             let text = format!("{v:.y_dec$}");
             let width = text_width(&text, TICK_FONT);
-            self.text([l - TICK_LEN - GAP - width, py - TICK_FONT / 2.0], TICK_FONT, &text);
+            self.text(
+                [l - TICK_LEN - GAP - width, py - TICK_FONT / 2.0],
+                TICK_FONT,
+                &text,
+            );
         }
         self.strokes.push(Stroke {
             color: INK,
@@ -401,7 +428,8 @@ fn legend_entries(partition: &Partition, opts: &PlotOptions) -> Result<Vec<(Rgb,
     if opts.fill != Fill::Class {
         return Ok(Vec::new());
     }
-    let classes: std::collections::BTreeSet<usize> = class_cells(partition)?.iter().map(|c| c.class).collect();
+    let classes: std::collections::BTreeSet<usize> =
+        class_cells(partition)?.iter().map(|c| c.class).collect();
     let single = partition.network().output_dim() == 1;
     Ok(classes
         .into_iter()
@@ -466,7 +494,13 @@ mod tests {
     fn labels_stay_inside_at_every_corner() {
         let size = [200.0, 100.0];
         let extent = [60.0, 16.0];
-        for at in [[0.0, 0.0], [200.0, 0.0], [0.0, 100.0], [200.0, 100.0], [100.0, 50.0]] {
+        for at in [
+            [0.0, 0.0],
+            [200.0, 0.0],
+            [0.0, 100.0],
+            [200.0, 100.0],
+            [100.0, 50.0],
+        ] {
             let [x, y] = label_corner(at, extent, size);
             assert!(x >= 0.0 && x + extent[0] <= size[0], "{at:?}: x {x}");
             assert!(y >= 0.0 && y + extent[1] <= size[1], "{at:?}: y {y}");

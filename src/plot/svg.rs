@@ -21,7 +21,11 @@ pub(crate) fn to_svg(scene: &Scene) -> String {
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">"#
     );
-    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="{}"/>"#, hex(scene.background));
+    let _ = writeln!(
+        out,
+        r#"<rect width="100%" height="100%" fill="{}"/>"#,
+        hex(scene.background)
+    );
     for group in &scene.fills {
         let _ = write!(out, r#"<path fill="{}" d=""#, hex(group.color));
         for polygon in &group.polygons {

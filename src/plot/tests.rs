@@ -19,7 +19,11 @@ fn net() -> Network {
         .unwrap()
         .relu()
         .dense(
-            array![[1.0, -1.0, 0.5, 0.2], [-1.0, 1.0, 0.3, -0.4], [0.2, 0.1, -1.0, 1.0]],
+            array![
+                [1.0, -1.0, 0.5, 0.2],
+                [-1.0, 1.0, 0.3, -0.4],
+                [0.2, 0.1, -1.0, 1.0]
+            ],
             array![0.1, 0.0, 0.05],
         )
         .unwrap()
@@ -92,12 +96,19 @@ fn raster_fill_equals_the_arg_max_at_pixel_centres() {
             }
             let i = 3 * (row * 300 + col);
             let pixel = Rgb(buf[i], buf[i + 1], buf[i + 2]);
-            let found: Vec<usize> = palette.iter().filter(|(_, c)| *c == pixel).map(|(k, _)| *k).collect();
+            let found: Vec<usize> = palette
+                .iter()
+                .filter(|(_, c)| *c == pixel)
+                .map(|(k, _)| *k)
+                .collect();
             assert_eq!(found, vec![class], "pixel ({col}, {row}) at {y:?}: {pixel:?}");
             checked += 1;
         }
     }
-    assert!(checked > 3000 && near_boundary > 10, "{checked} checked, {near_boundary} skipped");
+    assert!(
+        checked > 3000 && near_boundary > 10,
+        "{checked} checked, {near_boundary} skipped"
+    );
 }
 
 #[test]
@@ -120,8 +131,18 @@ fn svg_has_one_path_per_colour_and_the_labels() {
     // class colour but is drawn after the regions).
     assert_eq!(fills, scene.fills.len());
     assert!(colours.len() <= 3 * SHADES as usize, "{} colours", colours.len());
-    assert_eq!(colours.len() + 3, scene.fills.len(), "one group per colour, then 3 swatches");
-    for text in [">A&lt;B</text>", ">three classes</text>", ">x1</text>", ">x2</text>", ">class 2</text>"] {
+    assert_eq!(
+        colours.len() + 3,
+        scene.fills.len(),
+        "one group per colour, then 3 swatches"
+    );
+    for text in [
+        ">A&lt;B</text>",
+        ">three classes</text>",
+        ">x1</text>",
+        ">x2</text>",
+        ">class 2</text>",
+    ] {
         assert!(svg.contains(text), "{text} missing");
     }
 }
@@ -148,7 +169,11 @@ fn many_regions_share_a_few_paths() {
     let paths = svg.matches("<path fill=\"#").count();
     assert!(part.len() > 100, "{} regions", part.len());
     // At most SHADES colours per class, plus a legend swatch per class.
-    assert!(paths <= 3 * (SHADES as usize + 1), "{paths} paths for {} regions", part.len());
+    assert!(
+        paths <= 3 * (SHADES as usize + 1),
+        "{paths} paths for {} regions",
+        part.len()
+    );
     // Every region's ring is in the one edge path: one `M` per region.
     let edges = svg.lines().find(|l| l.contains("stroke=\"#3c3c3c\"")).unwrap();
     assert_eq!(edges.matches('M').count(), part.len());
@@ -182,8 +207,16 @@ fn slices_name_their_axes_and_keep_corner_labels_inside() {
         let label = format!("test{k}");
         let text = scene.texts.iter().find(|t| t.text == label).unwrap();
         let [w, h] = text.extent();
-        assert!(text.at[0] >= 0.0 && text.at[0] + w <= 400.0, "{label} at {:?}", text.at);
-        assert!(text.at[1] >= 0.0 && text.at[1] + h <= 300.0, "{label} at {:?}", text.at);
+        assert!(
+            text.at[0] >= 0.0 && text.at[0] + w <= 400.0,
+            "{label} at {:?}",
+            text.at
+        );
+        assert!(
+            text.at[1] >= 0.0 && text.at[1] + h <= 300.0,
+            "{label} at {:?}",
+            text.at
+        );
         // The marker itself is where the anchor is.
         assert_eq!(scene.marks[k].at, scene.to_pixel(anchors[k]));
     }
@@ -194,10 +227,20 @@ fn slices_name_their_axes_and_keep_corner_labels_inside() {
 
 #[test]
 fn one_output_cells_split_at_zero() {
-    let net = Network::builder(2).dense(array![[1.0, 1.0]], array![-0.5]).unwrap().build().unwrap();
+    let net = Network::builder(2)
+        .dense(array![[1.0, 1.0]], array![-0.5])
+        .unwrap()
+        .build()
+        .unwrap();
     let part = enumerate(&net, &Domain::cube(2, 0.0, 1.0), &EnumOptions::default()).unwrap();
     let cells = class_cells(&part).unwrap();
-    let area = |class| cells.iter().filter(|c| c.class == class).map(|c| c.polygon.area()).sum::<f64>();
+    let area = |class| {
+        cells
+            .iter()
+            .filter(|c| c.class == class)
+            .map(|c| c.polygon.area())
+            .sum::<f64>()
+    };
     // x + y <= 0.5 on the unit square: a triangle of area 1/8.
     assert!((area(0) - 0.125).abs() < 1e-12 && (area(1) - 0.875).abs() < 1e-12);
     let svg = to_svg(&part, &PlotOptions::default()).unwrap();
@@ -216,9 +259,16 @@ fn zero_size_and_higher_dimensions_are_invalid() {
         ..PlotOptions::default()
     };
     assert!(matches!(to_svg(&partition(), &tiny), Err(Error::Invalid { .. })));
-    let net = Network::builder(3).dense(array![[1.0, 0.0, 1.0]], array![0.0]).unwrap().build().unwrap();
+    let net = Network::builder(3)
+        .dense(array![[1.0, 0.0, 1.0]], array![0.0])
+        .unwrap()
+        .build()
+        .unwrap();
     let part = enumerate(&net, &Domain::cube(3, 0.0, 1.0), &EnumOptions::default()).unwrap();
-    assert!(matches!(to_svg(&part, &PlotOptions::default()), Err(Error::Invalid { .. })));
+    assert!(matches!(
+        to_svg(&part, &PlotOptions::default()),
+        Err(Error::Invalid { .. })
+    ));
 }
 
 #[cfg(feature = "plot")]
