@@ -61,13 +61,7 @@ pub fn points_to_nalgebra(points: ArrayView2<f64>) -> Vec<DVector<f64>> {
 /// [`Error::Shape`] when the points do not all have the first one's length;
 /// [`Error::Invalid`] for an empty slice, whose dimension is unknown.
 pub fn points_from_nalgebra(points: &[DVector<f64>]) -> Result<Array2<f64>> {
-    let dim = points
-        .first()
-        .ok_or_else(|| Error::invalid("points", "no points: the dimension is unknown"))?
-        .len();
-    if let Some((k, p)) = points.iter().enumerate().find(|(_, p)| p.len() != dim) {
-        return Err(Error::shape(format!("point {k}"), dim, p.len()));
-    }
+    let (dim, _) = common_shape(points, "point")?;
     Ok(Array2::from_shape_fn((points.len(), dim), |(k, i)| points[k][i]))
 }
 
@@ -83,21 +77,33 @@ pub fn jacobians_to_nalgebra(jacobians: ArrayView3<f64>) -> Vec<DMatrix<f64>> {
 /// [`Error::Shape`] when the matrices do not all have the first one's shape;
 /// [`Error::Invalid`] for an empty slice.
 pub fn jacobians_from_nalgebra(jacobians: &[DMatrix<f64>]) -> Result<Array3<f64>> {
-    let shape = jacobians
-        .first()
-        .ok_or_else(|| Error::invalid("jacobians", "no matrices: the shape is unknown"))?
-        .shape();
-    if let Some((k, m)) = jacobians.iter().enumerate().find(|(_, m)| m.shape() != shape) {
-        return Err(Error::shape(
-            format!("jacobian {k}"),
-            format!("{} x {}", shape.0, shape.1),
-            format!("{} x {}", m.nrows(), m.ncols()),
-        ));
-    }
+    let (rows, cols) = common_shape(jacobians, "jacobian")?;
     Ok(Array3::from_shape_fn(
-        (jacobians.len(), shape.0, shape.1),
+        (jacobians.len(), rows, cols),
         |(k, i, j)| jacobians[k][(i, j)],
     ))
+}
+
+/// The shape every item shares (`what k` names the first that differs).
+fn common_shape<R: nalgebra::Dim, C: nalgebra::Dim, S>(
+    items: &[nalgebra::Matrix<f64, R, C, S>],
+    what: &str,
+) -> Result<(usize, usize)>
+where
+    S: nalgebra::RawStorage<f64, R, C>,
+{
+    let shape = items
+        .first()
+        .ok_or_else(|| Error::invalid(format!("{what}s"), "none given: the shape is unknown"))?
+        .shape();
+    match items.iter().enumerate().find(|(_, m)| m.shape() != shape) {
+        Some((k, m)) => Err(Error::shape(
+            format!("{what} {k}"),
+            format!("{} x {}", shape.0, shape.1),
+            format!("{} x {}", m.nrows(), m.ncols()),
+        )),
+        None => Ok(shape),
+    }
 }
 
 impl Affine {

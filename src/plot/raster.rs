@@ -57,10 +57,14 @@ fn fill_convex(buf: &mut [u8], (w, h): (usize, usize), polygon: &[[f64; 2]], col
 
 /// The pixels `0..n` whose centres `k + 1/2` lie in `[lo, hi]`.
 fn pixel_span(lo: f64, hi: f64, n: usize) -> Option<std::ops::RangeInclusive<usize>> {
-    if !(lo <= hi) {
+    // Also rejects NaN bounds (a row no polygon edge crosses).
+    if lo
+        .partial_cmp(&hi)
+        .is_none_or(|o| o == std::cmp::Ordering::Greater)
+    {
         return None;
     }
     let first = (lo - 0.5).ceil().max(0.0);
     let last = (hi - 0.5).floor().min(n as f64 - 1.0);
-    (first <= last).then(|| first as usize..=last as usize)
+    (first <= last).then_some(first as usize..=last as usize)
 }

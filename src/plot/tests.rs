@@ -203,7 +203,7 @@ fn slices_name_their_axes_and_keep_corner_labels_inside() {
         ..PlotOptions::default()
     };
     let scene = Scene::new(&part, &opts).unwrap();
-    for k in 0..3 {
+    for (k, &anchor) in anchors.iter().enumerate() {
         let label = format!("test{k}");
         let text = scene.texts.iter().find(|t| t.text == label).unwrap();
         let [w, h] = text.extent();
@@ -218,7 +218,7 @@ fn slices_name_their_axes_and_keep_corner_labels_inside() {
             text.at
         );
         // The marker itself is where the anchor is.
-        assert_eq!(scene.marks[k].at, scene.to_pixel(anchors[k]));
+        assert_eq!(scene.marks[k].at, scene.to_pixel(anchor));
     }
     let svg = to_svg(&part, &opts).unwrap();
     assert!(svg.contains(">s</text>") && svg.contains(">t</text>"));
