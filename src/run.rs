@@ -82,9 +82,14 @@ pub const DEFAULT_CHUNK: usize = 256;
 /// ```
 /// use std::time::Duration;
 /// use cpwl::run::RunOptions;
-/// let run = RunOptions { threads: Some(2), time_budget: Some(Duration::from_secs(5)), ..Default::default() };
+/// // A private field (the shared pool) rules out `..Default::default()`
+/// // outside the crate: set the public fields on a default value.
+/// let mut run = RunOptions::default();
+/// run.threads = Some(2);
+/// run.time_budget = Some(Duration::from_secs(5));
 /// assert!(run.validate().is_ok());
-/// assert!(RunOptions { max_regions: Some(0), ..Default::default() }.validate().is_err());
+/// run.max_regions = Some(0);
+/// assert!(run.validate().is_err());
 /// ```
 #[derive(Clone, Default)]
 pub struct RunOptions {
