@@ -69,13 +69,13 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `rayon` | yes | parallel batches (the CPU backend) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
 //! | `cuda` | no | `backend::CudaBackend`: the batched kernels on an NVIDIA GPU (cudarc; no CUDA toolkit needed to build, the driver is loaded at run time) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
 //! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
-//! | `plot` | no | PNG and SVG pictures of 2-D partitions (`plot`, through `plotters`, with an embedded font) |
+//! | `nalgebra` | no | `interop`: conversions of matrices, points, Jacobians, `Affine` and `Polytope` to and from `nalgebra` |
+//! | `plot` | no | PNG pictures of 2-D partitions (`plot::render_png`, through `plotters`, with an embedded font); SVG pictures need no feature |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
@@ -85,14 +85,15 @@ pub mod backend;
 pub mod batch;
 pub mod error;
 pub mod geometry;
+#[cfg(feature = "nalgebra")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nalgebra")))]
+pub mod interop;
 pub mod io;
 pub(crate) mod kernels;
 pub mod lc;
 pub(crate) mod linalg;
 pub(crate) mod lp;
 pub mod network;
-#[cfg(feature = "plot")]
-#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub mod plot;
 pub mod regions;
 pub mod run;
@@ -105,6 +106,11 @@ pub mod tol;
 
 #[cfg(test)]
 mod test_support;
+
+/// The guide's Rust code, compiled (and, where it needs no files, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+mod guide {}
 
 pub use error::{Error, Result};
 
