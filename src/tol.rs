@@ -51,3 +51,9 @@ pub const TOL_WITNESS_REACH: f64 = 1e-7;
 /// `d` tight ones keeps at least this slack; a row whose slack exceeds it at
 /// every vertex is redundant.
 pub const TOL_VERTEX_SLACK: f64 = TOL_LP_FEAS;
+
+/// A ray `(x, t)` (unit norm) of the homogenised cone of a polyhedron with
+/// `t` at or below this is a direction of unboundedness, not a vertex: vertices
+/// farther than about `1 / TOL_RAY_AT_INFINITY` from the origin are not told
+/// apart from directions.
+pub const TOL_RAY_AT_INFINITY: f64 = 1e-12;
