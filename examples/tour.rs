@@ -127,7 +127,7 @@ fn slice_through_digits(net: &Network, split: &Split) -> Result<(), Box<dyn std:
 
 fn print_partition_stats(partition: &Partition, window_area: f64, elapsed: std::time::Duration) {
     let stats = partition.stats();
-    let mut areas: Vec<f64> = partition.regions().iter().filter_map(|r| r.volume()).collect();
+    let mut areas: Vec<f64> = partition.regions().iter().map(|r| r.volume()).collect();
     areas.sort_by(f64::total_cmp);
     let mut per_class = [0usize; 10];
     for region in partition.regions() {
