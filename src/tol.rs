@@ -57,3 +57,11 @@ pub const TOL_VERTEX_SLACK: f64 = TOL_LP_FEAS;
 /// farther than about `1 / TOL_RAY_AT_INFINITY` from the origin are not told
 /// apart from directions.
 pub const TOL_RAY_AT_INFINITY: f64 = 1e-12;
+
+/// Two hyperplanes (unit normals, offsets relative to `1 + |offset|`) are the
+/// same when their normals and offsets agree within this; two class maps agree
+/// on a hyperplane when their difference is a multiple of its equation within
+/// this, relative to the size of the maps. Decision-boundary ties are found
+/// with it: looser than the sign tests, since the maps come out of a chain of
+/// products.
+pub const TOL_SAME_HYPERPLANE_REL: f64 = 1e-6;

@@ -28,12 +28,14 @@
 
 mod adjacency2d;
 mod boundary;
+mod boundary_facets;
 mod geojson;
 mod hrep;
 mod options;
 mod partition;
 mod plane_split;
 mod region;
+mod stats;
 #[cfg(feature = "serde")]
 mod stored;
 pub(crate) mod walk;
@@ -44,6 +46,7 @@ pub use hrep::RowSource;
 pub use options::{EnumOptions, EnumProgress, Method, ProgressFn};
 pub use partition::{EnumStats, Partition};
 pub use region::Region;
+pub use stats::RegionStats;
 
 use crate::{Domain, Error, Network, Result};
 
