@@ -39,6 +39,14 @@ fn two_layer(w1: Array2<f64>, b1: Array1<f64>, w2: Array2<f64>, b2: Array1<f64>)
         .unwrap()
 }
 
+/// The rows `e_0` and `-e_0` of `R^d`: hidden units `relu(x)` and `relu(-x)`.
+fn plus_minus_x(d: usize) -> Array2<f64> {
+    let mut w = Array2::zeros((2, d));
+    w[[0, 0]] = 1.0;
+    w[[1, 0]] = -1.0;
+    w
+}
+
 /// `e_0` padded to `d` coordinates, as a 1 x d matrix.
 fn first_axis(d: usize, sign: f64) -> Array2<f64> {
     let mut w = Array2::zeros((1, d));
@@ -83,9 +91,7 @@ fn boundary_of_one_hyperplane_is_the_cube_section() {
 fn facet_ties_count_the_facet_once_in_two_and_three_dimensions() {
     // relu(x) against relu(-x): the decision flips on x = 0, a facet.
     for d in 2..=3 {
-        let mut w1 = Array2::zeros((2, d));
-        w1[[0, 0]] = 1.0;
-        w1[[1, 0]] = -1.0;
+        let w1 = plus_minus_x(d);
         let net = two_layer(w1, Array1::zeros(2), Array2::eye(2), Array1::zeros(2));
         let want = 2f64.powi(d as i32 - 1);
         assert!((boundary_measure(&net, &Domain::cube(d, -1.0, 1.0)) - want).abs() < 1e-12, "d = {d}");
@@ -97,9 +103,7 @@ fn a_tie_along_a_facet_with_one_winner_is_no_boundary() {
     // |x| = relu(x) + relu(-x) against 0: they tie on x = 0, but |x| wins on
     // both sides; and 0 against -|x|: 0 wins on both sides.
     for d in 2..=3 {
-        let mut w1 = Array2::zeros((2, d));
-        w1[[0, 0]] = 1.0;
-        w1[[1, 0]] = -1.0;
+        let w1 = plus_minus_x(d);
         let above = two_layer(w1.clone(), Array1::zeros(2), array![[1.0, 1.0], [0.0, 0.0]], Array1::zeros(2));
         let below = two_layer(w1, Array1::zeros(2), array![[0.0, 0.0], [-1.0, -1.0]], Array1::zeros(2));
         for net in [&above, &below] {
@@ -172,9 +176,7 @@ fn one_output_boundary_is_where_its_sign_changes() {
     // x = 0 is the boundary; |x| touches zero without changing sign.
     for d in 2..=3 {
         let relu = two_layer(first_axis(d, 1.0), array![0.0], array![[1.0]], array![0.0]);
-        let mut w1 = Array2::zeros((2, d));
-        w1[[0, 0]] = 1.0;
-        w1[[1, 0]] = -1.0;
+        let w1 = plus_minus_x(d);
         let abs = two_layer(w1, Array1::zeros(2), array![[1.0, 1.0]], array![0.0]);
         let cube = Domain::cube(d, -1.0, 1.0);
         let want = 2f64.powi(d as i32 - 1);

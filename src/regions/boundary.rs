@@ -267,11 +267,16 @@ impl ClassMaps {
     /// True when `f_k - f_g` vanishes on the hyperplane `u . y = beta` (`u`
     /// a unit vector): it is a multiple of `u . y - beta` up to `tol`.
     pub fn agree_on(&self, k: usize, g: usize, u: &Array1<f64>, beta: f64, tol: f64) -> bool {
-        let c = &self.a.row(k) - &self.a.row(g);
+        // c = a_k - a_g = lambda u + rest, without allocating (this runs for
+        // every class pair of every facet).
+        let (mut lambda, mut cc) = (0.0, 0.0);
+        for ((&x, &y), &w) in self.a.row(k).iter().zip(self.a.row(g)).zip(u) {
+            lambda += (x - y) * w;
+            cc += (x - y) * (x - y);
+        }
+        let rest = (cc - lambda * lambda).max(0.0).sqrt();
         let e = self.b[k] - self.b[g];
-        let lambda = c.dot(u);
-        let rest = &c - &(u * lambda);
-        rest.dot(&rest).sqrt() * (1.0 + beta.abs()) + (e + lambda * beta).abs() <= tol
+        rest * (1.0 + beta.abs()) + (e + lambda * beta).abs() <= tol
     }
 
     /// Among `group`, the class that grows fastest along `dir` (ties, within
