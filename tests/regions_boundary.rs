@@ -82,7 +82,10 @@ fn boundary_of_one_hyperplane_is_the_cube_section() {
                 .unwrap();
             let got = boundary_measure(&net, &Domain::cube(d, 0.0, 1.0));
             let want = cube_section(d, s);
-            assert!((got - want).abs() <= 1e-12 * want, "d = {d}, s = {s}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "d = {d}, s = {s}: {got} vs {want}"
+            );
         }
     }
 }
@@ -94,7 +97,10 @@ fn facet_ties_count_the_facet_once_in_two_and_three_dimensions() {
         let w1 = plus_minus_x(d);
         let net = two_layer(w1, Array1::zeros(2), Array2::eye(2), Array1::zeros(2));
         let want = 2f64.powi(d as i32 - 1);
-        assert!((boundary_measure(&net, &Domain::cube(d, -1.0, 1.0)) - want).abs() < 1e-12, "d = {d}");
+        assert!(
+            (boundary_measure(&net, &Domain::cube(d, -1.0, 1.0)) - want).abs() < 1e-12,
+            "d = {d}"
+        );
     }
 }
 
@@ -104,8 +110,18 @@ fn a_tie_along_a_facet_with_one_winner_is_no_boundary() {
     // both sides; and 0 against -|x|: 0 wins on both sides.
     for d in 2..=3 {
         let w1 = plus_minus_x(d);
-        let above = two_layer(w1.clone(), Array1::zeros(2), array![[1.0, 1.0], [0.0, 0.0]], Array1::zeros(2));
-        let below = two_layer(w1, Array1::zeros(2), array![[0.0, 0.0], [-1.0, -1.0]], Array1::zeros(2));
+        let above = two_layer(
+            w1.clone(),
+            Array1::zeros(2),
+            array![[1.0, 1.0], [0.0, 0.0]],
+            Array1::zeros(2),
+        );
+        let below = two_layer(
+            w1,
+            Array1::zeros(2),
+            array![[0.0, 0.0], [-1.0, -1.0]],
+            Array1::zeros(2),
+        );
         for net in [&above, &below] {
             let part = walk(net, &Domain::cube(d, -1.0, 1.0));
             assert!(part.decision_boundary().unwrap().is_empty(), "d = {d}");
@@ -119,12 +135,25 @@ fn dead_regions_with_equal_biases_change_nothing() {
     // tie: class 0 wins), on x > 0.2 class 0 wins: no boundary. Swapping the
     // outputs makes class 1 win on x > 0.2: the facet x = 0.2 is the boundary.
     for d in 2..=3 {
-        let same = two_layer(first_axis(d, 1.0), array![-0.2], array![[1.0], [-1.0]], array![1.0, 1.0]);
-        let swapped = two_layer(first_axis(d, 1.0), array![-0.2], array![[-1.0], [1.0]], array![1.0, 1.0]);
+        let same = two_layer(
+            first_axis(d, 1.0),
+            array![-0.2],
+            array![[1.0], [-1.0]],
+            array![1.0, 1.0],
+        );
+        let swapped = two_layer(
+            first_axis(d, 1.0),
+            array![-0.2],
+            array![[-1.0], [1.0]],
+            array![1.0, 1.0],
+        );
         let cube = Domain::cube(d, -1.0, 1.0);
         assert_eq!(boundary_measure(&same, &cube), 0.0, "d = {d}");
         let want = 2f64.powi(d as i32 - 1);
-        assert!((boundary_measure(&swapped, &cube) - want).abs() < 1e-12, "d = {d}");
+        assert!(
+            (boundary_measure(&swapped, &cube) - want).abs() < 1e-12,
+            "d = {d}"
+        );
     }
 }
 
@@ -160,7 +189,11 @@ fn three_classes_tying_on_one_hyperplane_count_it_once() {
         let mut w = Array2::zeros((3, d));
         w[[0, 0]] = 1.0;
         w[[1, 0]] = 2.0;
-        let net = Network::builder(d).dense(w, Array1::zeros(3)).unwrap().build().unwrap();
+        let net = Network::builder(d)
+            .dense(w, Array1::zeros(3))
+            .unwrap()
+            .build()
+            .unwrap();
         let cube = Domain::cube(d, -1.0, 1.0);
         let part = walk(&net, &cube);
         let boundary = part.decision_boundary().unwrap();
@@ -188,7 +221,8 @@ fn one_output_boundary_is_where_its_sign_changes() {
 /// A seeded random ReLU network with uniform weights.
 fn random_net(seed: u64, d: usize, hidden: &[usize], outputs: usize) -> Network {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut uniform = |r: usize, c: usize| Array2::from_shape_simple_fn((r, c), || rng.random_range(-1.0..1.0));
+    let mut uniform =
+        |r: usize, c: usize| Array2::from_shape_simple_fn((r, c), || rng.random_range(-1.0..1.0));
     let mut b = Network::builder(d);
     let mut width = d;
     for &h in hidden {
@@ -368,7 +402,10 @@ fn regions_meeting_a_box_are_the_regions_of_the_box() {
             let meeting = part.regions_meeting(&small.constraints().unwrap()).unwrap();
             let own = walk(&net, &small);
             let mut want: Vec<String> = own.regions().iter().map(|r| r.pattern().to_string()).collect();
-            let mut got: Vec<String> = meeting.iter().map(|&i| part.regions()[i].pattern().to_string()).collect();
+            let mut got: Vec<String> = meeting
+                .iter()
+                .map(|&i| part.regions()[i].pattern().to_string())
+                .collect();
             want.sort();
             got.sort();
             assert_eq!(got, want, "d = {d}");

@@ -24,7 +24,10 @@ fn random_net(seed: u64, input: usize, hidden: &[usize], outputs: usize) -> Netw
         width = h;
     }
     let bias = uniform(1, outputs, 0.5).row(0).to_owned();
-    b.dense(uniform(outputs, width, 1.0), bias).unwrap().build().unwrap()
+    b.dense(uniform(outputs, width, 1.0), bias)
+        .unwrap()
+        .build()
+        .unwrap()
 }
 
 /// Hidden widths that keep the partition small in `d` dimensions.
@@ -129,7 +132,11 @@ fn coordinate_planes_cut_the_cube_into_equal_orthants() {
         let part = walk(&net, &Domain::cube(d, -1.0, 1.0));
         assert_eq!(part.len(), 1 << d);
         for region in part.regions() {
-            assert!((region.volume() - 1.0).abs() < 1e-12, "d = {d}: {}", region.volume());
+            assert!(
+                (region.volume() - 1.0).abs() < 1e-12,
+                "d = {d}: {}",
+                region.volume()
+            );
         }
         assert!((part.total_volume() - 2f64.powi(d as i32)).abs() < 1e-12);
     }

@@ -119,7 +119,11 @@ impl Polytope {
     /// Checks shapes and finiteness of the public fields.
     fn check(&self) -> Result<()> {
         if self.a.nrows() != self.b.len() {
-            return Err(Error::shape("polytope right-hand side", self.a.nrows(), self.b.len()));
+            return Err(Error::shape(
+                "polytope right-hand side",
+                self.a.nrows(),
+                self.b.len(),
+            ));
         }
         crate::error::check_finite("polytope matrix", self.a.iter())?;
         crate::error::check_finite("polytope right-hand side", self.b.iter())

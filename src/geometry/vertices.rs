@@ -331,7 +331,13 @@ fn finish(rows: &Rows, rays: Vec<Ray>, d: usize) -> Hull {
     for (k, r) in rays.iter().enumerate() {
         let t = r.z[d];
         points.row_mut(k).assign(&r.z.slice(s![..d]).mapv(|v| v / t));
-        tight.push(r.tight.iter().filter(|&&i| i < m).map(|&i| rows.index[i]).collect());
+        tight.push(
+            r.tight
+                .iter()
+                .filter(|&&i| i < m)
+                .map(|&i| rows.index[i])
+                .collect(),
+        );
     }
     Hull::Bounded(VertexSet { points, tight })
 }
@@ -376,7 +382,13 @@ mod tests {
         // The square pyramid: base [-1, 1]^2 at z = 0, apex (0, 0, 1): four
         // facets meet at the apex.
         let p = Polytope {
-            a: array![[0.0, 0.0, -1.0], [1.0, 0.0, 1.0], [-1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, -1.0, 1.0]],
+            a: array![
+                [0.0, 0.0, -1.0],
+                [1.0, 0.0, 1.0],
+                [-1.0, 0.0, 1.0],
+                [0.0, 1.0, 1.0],
+                [0.0, -1.0, 1.0]
+            ],
             b: array![0.0, 1.0, 1.0, 1.0, 1.0],
         };
         let v = bounded(&p);
@@ -388,7 +400,15 @@ mod tests {
     #[test]
     fn redundant_duplicate_and_zero_rows_change_nothing() {
         let p = Polytope {
-            a: array![[1.0, 0.0], [2.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 1.0], [0.0, 0.0]],
+            a: array![
+                [1.0, 0.0],
+                [2.0, 0.0],
+                [-1.0, 0.0],
+                [0.0, 1.0],
+                [0.0, -1.0],
+                [1.0, 1.0],
+                [0.0, 0.0]
+            ],
             b: array![1.0, 2.0, 1.0, 1.0, 1.0, 5.0, 0.0],
         };
         let v = bounded(&p);

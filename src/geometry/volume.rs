@@ -187,7 +187,10 @@ mod tests {
         a.push_row(ArrayView1::from(row)).unwrap();
         let mut b = p.b.to_vec();
         b.push(rhs);
-        Polytope { a, b: Array1::from(b) }
+        Polytope {
+            a,
+            b: Array1::from(b),
+        }
     }
 
     fn factorial(n: usize) -> f64 {
@@ -234,7 +237,10 @@ mod tests {
                     binom = binom * (d - k) as f64 / (k + 1) as f64;
                 }
                 exact /= factorial(d);
-                assert!((v - exact).abs() <= 1e-12 * exact, "d = {d}, s = {s}: {v} vs {exact}");
+                assert!(
+                    (v - exact).abs() <= 1e-12 * exact,
+                    "d = {d}, s = {s}: {v} vs {exact}"
+                );
             }
         }
     }
@@ -242,7 +248,11 @@ mod tests {
     #[test]
     fn planar_volume_equals_the_shoelace_area() {
         // A pentagon given by its edges, clipped from a square.
-        let p = with_row(&with_row(&cube(2, -1.0, 1.0), &[1.0, 1.0], 1.2), &[-2.0, 1.0], 2.1);
+        let p = with_row(
+            &with_row(&cube(2, -1.0, 1.0), &[1.0, 1.0], 1.2),
+            &[-2.0, 1.0],
+            2.1,
+        );
         let Hull::Bounded(v) = vertex_set(&p) else {
             panic!("bounded");
         };

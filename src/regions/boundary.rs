@@ -196,7 +196,9 @@ impl Partition {
         }
         for (index, region) in self.regions.iter().enumerate() {
             for &other in region.neighbors.iter().filter(|&&n| n > index) {
-                pieces.extend(super::boundary_facets::facet_pieces(self, index, other, tol_radius)?);
+                pieces.extend(super::boundary_facets::facet_pieces(
+                    self, index, other, tol_radius,
+                )?);
             }
         }
         Ok(DecisionBoundary { pieces })
@@ -239,7 +241,12 @@ impl ClassMaps {
     /// The scale of the maps near `y`: `max |a_k| (1 + |y|) + max |b_k|`.
     pub fn scale(&self, y: ArrayView1<f64>) -> f64 {
         let reach = 1.0 + y.dot(&y).sqrt();
-        let amax = self.a.rows().into_iter().map(|r| r.dot(&r).sqrt()).fold(0.0, f64::max);
+        let amax = self
+            .a
+            .rows()
+            .into_iter()
+            .map(|r| r.dot(&r).sqrt())
+            .fold(0.0, f64::max);
         amax * reach + self.b.iter().fold(0.0f64, |m, v| m.max(v.abs()))
     }
 
@@ -250,7 +257,9 @@ impl ClassMaps {
 
     /// The lowest class of each group of identical maps.
     fn representatives(&self) -> Vec<usize> {
-        (0..self.len()).filter(|&i| (0..i).all(|h| !self.same(h, i))).collect()
+        (0..self.len())
+            .filter(|&i| (0..i).all(|h| !self.same(h, i)))
+            .collect()
     }
 
     /// The class pairs whose tie can bound the arg-max inside the region:
@@ -305,7 +314,13 @@ impl ClassMaps {
 /// The tie hyperplane of classes `(i, j)` and the piece's rows (the region's,
 /// then `f_k - f_i <= 0` for the other representatives), before it is known
 /// to be nonempty.
-fn candidate_piece(region_index: usize, region: &Region, maps: &ClassMaps, i: usize, j: usize) -> BoundaryPiece {
+fn candidate_piece(
+    region_index: usize,
+    region: &Region,
+    maps: &ClassMaps,
+    i: usize,
+    j: usize,
+) -> BoundaryPiece {
     let (a, b) = (&maps.a, &maps.b);
     let normal = &a.row(i) - &a.row(j);
     let offset = b[i] - b[j];
@@ -329,10 +344,7 @@ fn candidate_piece(region_index: usize, region: &Region, maps: &ClassMaps, i: us
 }
 
 /// The rows of `blocks`, then the `extra` rows.
-pub(super) fn stack_rows(
-    blocks: &[&Polytope],
-    extra: impl Iterator<Item = (Array1<f64>, f64)>,
-) -> Polytope {
+pub(super) fn stack_rows(blocks: &[&Polytope], extra: impl Iterator<Item = (Array1<f64>, f64)>) -> Polytope {
     let extra: Vec<(Array1<f64>, f64)> = extra.collect();
     let d = blocks[0].dim();
     let m = blocks.iter().map(|p| p.len()).sum::<usize>() + extra.len();
@@ -486,10 +498,15 @@ impl OnHyperplane {
     pub fn new(p: &Polytope, u: &Array1<f64>, beta: f64, anchor: ArrayView1<f64>) -> OnHyperplane {
         let y0 = &anchor + &(u * (beta - u.dot(&anchor)));
         let basis = complement_basis(u);
-        let keep: Vec<usize> = (0..p.len()).filter(|&r| !same_hyperplane(p, r, u, beta)).collect();
+        let keep: Vec<usize> = (0..p.len())
+            .filter(|&r| !same_hyperplane(p, r, u, beta))
+            .collect();
         let a = p.a.select(ndarray::Axis(0), &keep);
         let rhs = p.b.select(ndarray::Axis(0), &keep) - a.dot(&y0);
-        let poly = Polytope { a: a.dot(&basis), b: rhs };
+        let poly = Polytope {
+            a: a.dot(&basis),
+            b: rhs,
+        };
         OnHyperplane { y0, basis, poly }
     }
 

@@ -96,10 +96,7 @@ fn shared_facet(here: &Region, there: &Region) -> Option<usize> {
 fn tie_groups(maps: &ClassMaps, u: &Array1<f64>, beta: f64, tol: f64) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for k in 0..maps.len() {
-        match groups
-            .iter_mut()
-            .find(|g| maps.agree_on(k, g[0], u, beta, tol))
-        {
+        match groups.iter_mut().find(|g| maps.agree_on(k, g[0], u, beta, tol)) {
             Some(g) => g.push(k),
             None => groups.push(vec![k]),
         }

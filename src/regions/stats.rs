@@ -72,7 +72,10 @@ impl Region {
         let (center, inradius) = chebyshev_ball(&self.polytope, &context)?
             .ok_or_else(|| Error::invalid("region", format!("{} is empty", self.pattern)))?;
         let Hull::Bounded(vertices) = vertex_set(&self.polytope) else {
-            return Err(Error::invalid("region", format!("{} is unbounded or empty", self.pattern)));
+            return Err(Error::invalid(
+                "region",
+                format!("{} is unbounded or empty", self.pattern),
+            ));
         };
         let d = self.polytope.dim();
         let faces = Faces::new(&vertices, self.polytope.len());
