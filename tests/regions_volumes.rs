@@ -7,6 +7,7 @@ use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::{Domain, Network};
 use ndarray::{Array1, Array2};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -36,7 +37,7 @@ fn widths(d: usize) -> Vec<usize> {
         2 => vec![6, 5],
         3 => vec![5, 4],
         4 => vec![5, 3],
-        _ => vec![d + 1],
+        _ => vec![d],
     }
 }
 
@@ -81,7 +82,12 @@ fn relative_gap(got: f64, want: f64) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(10))]
+    // A fixed seed: every machine runs the same cases.
+    #![proptest_config(ProptestConfig {
+        cases: 10,
+        rng_seed: RngSeed::Fixed(13),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn volumes_sum_to_domain(seed in any::<u64>(), d in 2usize..=6, cut in any::<bool>()) {
