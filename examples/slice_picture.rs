@@ -161,7 +161,7 @@ fn main() -> cpwl::Result<()> {
     println!(
         "{} regions, decision boundary length {:.3}, in {:?}",
         partition.len(),
-        boundary.total_measure().unwrap_or(0.0),
+        boundary.total_measure(),
         partition.stats().elapsed
     );
 

@@ -146,7 +146,7 @@ fn print_partition_stats(
     elapsed: std::time::Duration,
 ) -> cpwl::Result<()> {
     let stats = partition.stats();
-    let mut areas: Vec<f64> = partition.regions().iter().filter_map(|r| r.volume()).collect();
+    let mut areas: Vec<f64> = partition.regions().iter().map(|r| r.volume()).collect();
     areas.sort_by(f64::total_cmp);
     let mut per_class = [0.0f64; 10];
     for cell in class_cells(partition)? {

@@ -68,3 +68,17 @@ pub const TOL_FRAME_REL: f64 = 1e-6;
 /// Pivots below this in absolute value make the small (at most the domain's
 /// dimension) matrices inverted by Gauss-Jordan elimination count as singular.
 pub const TOL_PIVOT: f64 = 1e-10;
+
+/// A ray `(x, t)` (unit norm) of the homogenised cone of a polyhedron with
+/// `t` at or below this is a direction of unboundedness, not a vertex: vertices
+/// farther than about `1 / TOL_RAY_AT_INFINITY` from the origin are not told
+/// apart from directions.
+pub const TOL_RAY_AT_INFINITY: f64 = 1e-12;
+
+/// Two hyperplanes (unit normals, offsets relative to `1 + |offset|`) are the
+/// same when their normals and offsets agree within this; two class maps agree
+/// on a hyperplane when their difference is a multiple of its equation within
+/// this, relative to the size of the maps. Decision-boundary ties are found
+/// with it: looser than the sign tests, since the maps come out of a chain of
+/// products.
+pub const TOL_SAME_HYPERPLANE_REL: f64 = 1e-6;

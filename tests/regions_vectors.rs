@@ -180,7 +180,7 @@ fn splitter_matches_slice_vectors() {
         let boundary = part.decision_boundary().unwrap();
         assert_rel(
             &format!("{id} boundary length"),
-            boundary.total_measure().unwrap(),
+            boundary.total_measure(),
             p2["decision_boundary_length"].as_f64().unwrap(),
             1e-9,
         );

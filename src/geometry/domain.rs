@@ -248,8 +248,9 @@ impl Domain {
         }
     }
 
-    /// The volume (area for slices), when it is known in closed form (boxes and
-    /// slices); `None` for general polytopes.
+    /// The volume in the domain's coordinates (area for slices): in closed
+    /// form for boxes and slices, from the vertices ([`Polytope::volume`]) for
+    /// polytopes; `None` for invalid or unbounded data.
     pub fn volume(&self) -> Option<f64> {
         match &self.kind {
             DomainKind::Boxed { lo, hi } => Some(lo.iter().zip(hi).map(|(l, h)| h - l).product()),
@@ -257,7 +258,7 @@ impl Domain {
                 let pts = self.window_polygon().ok()??;
                 Some(super::plane::signed_area(&pts))
             }
-            DomainKind::Polytope(_) | DomainKind::Affine { .. } => None,
+            DomainKind::Polytope(p) | DomainKind::Affine { set: p, .. } => p.volume().ok().flatten(),
         }
     }
 }

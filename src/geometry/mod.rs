@@ -7,6 +7,8 @@ mod plane;
 mod polygon;
 mod polytope;
 pub(crate) mod predicates;
+pub(crate) mod vertices;
+pub(crate) mod volume;
 
 pub use domain::Domain;
 pub(crate) use incircle::largest_inscribed_circle;

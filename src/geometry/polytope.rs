@@ -31,12 +31,9 @@ impl Polytope {
     /// [`Error::Shape`] when `a` and `b` disagree on the number of rows,
     /// [`Error::NonFinite`] for NaN or infinite entries.
     pub fn new(a: Array2<f64>, b: Array1<f64>) -> Result<Self> {
-        if a.nrows() != b.len() {
-            return Err(Error::shape("polytope right-hand side", a.nrows(), b.len()));
-        }
-        crate::error::check_finite("polytope matrix", a.iter())?;
-        crate::error::check_finite("polytope right-hand side", b.iter())?;
-        Ok(Self { a, b })
+        let p = Self { a, b };
+        p.check()?;
+        Ok(p)
     }
 
     /// The dimension of the ambient space.
@@ -57,6 +54,79 @@ impl Polytope {
     /// The largest violation `max_i (a_i . x - b_i)` (negative inside).
     pub fn max_violation(&self, x: ArrayView1<f64>) -> f64 {
         (self.a.dot(&x) - &self.b).fold(f64::NEG_INFINITY, |m, &v| m.max(v))
+    }
+
+    /// The vertices of a bounded polytope, one per row (none when it is
+    /// empty); `None` when it is unbounded.
+    ///
+    /// Found by the double description method (see `docs/ALGORITHMS.md`); a
+    /// row counts as through a vertex within rounding
+    /// ([`crate::tol::TOL_SIGN_REL`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] or [`Error::NonFinite`] when the fields are invalid
+    /// (as for [`Polytope::new`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::Polytope;
+    /// use ndarray::array;
+    /// // The triangle x >= 0, y >= 0, x + y <= 1.
+    /// let p = Polytope::new(array![[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], array![0.0, 0.0, 1.0])?;
+    /// assert_eq!(p.vertices()?.unwrap().nrows(), 3);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn vertices(&self) -> Result<Option<Array2<f64>>> {
+        self.check()?;
+        Ok(match super::vertices::vertex_set(self) {
+            super::vertices::Hull::Empty => Some(Array2::zeros((0, self.dim()))),
+            super::vertices::Hull::Unbounded => None,
+            super::vertices::Hull::Bounded(v) => Some(v.points),
+        })
+    }
+
+    /// The volume in the ambient dimension (length in 1-D, area in 2-D): 0
+    /// for an empty or flat set, `None` for an unbounded one.
+    ///
+    /// Exact up to rounding in every dimension: the vertices and their rows
+    /// ([`Polytope::vertices`]) give every face, and the volume is summed over
+    /// pyramids from a vertex (see `docs/ALGORITHMS.md`). The cost grows with
+    /// the number of faces, which is exponential in the dimension in general.
+    ///
+    /// # Errors
+    ///
+    /// As [`Polytope::vertices`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::Polytope;
+    /// use ndarray::{array, Array1, Array2};
+    /// // The unit cube of R^3 cut by x + y + z <= 1: the simplex of volume 1/6.
+    /// let mut a = Array2::eye(3) * -1.0;
+    /// a.push_row(array![1.0, 1.0, 1.0].view()).unwrap();
+    /// let p = Polytope::new(a, array![0.0, 0.0, 0.0, 1.0])?;
+    /// assert!((p.volume()?.unwrap() - 1.0 / 6.0).abs() < 1e-15);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn volume(&self) -> Result<Option<f64>> {
+        self.check()?;
+        Ok(super::volume::polytope_volume(self))
+    }
+
+    /// Checks shapes and finiteness of the public fields.
+    fn check(&self) -> Result<()> {
+        if self.a.nrows() != self.b.len() {
+            return Err(Error::shape(
+                "polytope right-hand side",
+                self.a.nrows(),
+                self.b.len(),
+            ));
+        }
+        crate::error::check_finite("polytope matrix", self.a.iter())?;
+        crate::error::check_finite("polytope right-hand side", self.b.iter())
     }
 
     /// True when `x` satisfies every constraint up to `tol`.

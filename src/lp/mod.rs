@@ -29,6 +29,7 @@ mod vertices;
 pub(crate) use chebyshev::chebyshev_ball;
 pub(crate) use microlp::WarmLp;
 pub(crate) use redundancy::facets;
+pub(crate) use vertices::invert;
 
 use ndarray::{ArrayView1, ArrayView2};
 

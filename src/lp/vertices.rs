@@ -248,7 +248,7 @@ fn orthogonalised(mut v: Array1<f64>, frame: &[Array1<f64>]) -> Option<Array1<f6
 
 /// The inverse of a small square matrix by Gauss-Jordan elimination with
 /// partial pivoting; `None` when it is (nearly) singular.
-fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
+pub(crate) fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
     let n = a.nrows();
     let mut m = a.clone();
     let mut inv = Array2::eye(n);

@@ -1,38 +1,46 @@
 //! [`DecisionBoundary`]: where a classifier's arg-max changes, region by region.
+//!
+//! Pieces inside a region come from the tie hyperplanes of its class maps
+//! (this file); pieces on a facet between two regions from the arg-max on
+//! either side of it ([`super::boundary_facets`]).
 
 use ndarray::{s, Array1, Array2, ArrayView1};
 
 use super::{Partition, Region};
 use crate::geometry::predicates::{line_sign, Sign};
+use crate::geometry::volume::polytope_volume;
 use crate::lp::chebyshev_ball;
-use crate::tol::{TOL_RADIUS_REL, TOL_SIGN_REL};
+use crate::tol::{TOL_RADIUS_REL, TOL_SAME_HYPERPLANE_REL, TOL_SIGN_REL};
 use crate::{Polytope, Result};
 
-/// One piece of a decision boundary: the part of one region where two classes
-/// tie for the top output (or, with one output, where it is zero).
+/// One piece of a decision boundary: a `(d-1)`-dimensional part of a
+/// hyperplane across which the arg-max of the outputs changes.
 ///
 /// # Semantics
 ///
-/// With outputs `f_i(y) = a_i . y + b_i` on region `R`, the piece of classes
-/// `i < j` is `{y in R : f_i(y) = f_j(y) >= f_k(y) for every k}`: the region's
-/// rows and the rows `f_k - f_i <= 0` ([`BoundaryPiece::polytope`]) cut by the
-/// tie hyperplane `f_i - f_j = 0` ([`BoundaryPiece::hyperplane`]). With one
-/// output it is `{y in R : f_0(y) = 0}`, reported as classes `(0, 0)`.
-///
-/// A piece on the region's boundary (the tie hyperplane is the hyperplane of
-/// one of the region's facets) is also found from the region across that
-/// facet, so it has [`BoundaryPiece::weight`] `1/2`; other pieces have weight 1.
+/// With class maps `f_k(y) = a_k . y + b_k` on region `R`, a piece *inside*
+/// `R` for classes `i < j` is `{y in R : f_i(y) = f_j(y) >= f_k(y) for every
+/// k}` when the tie hyperplane `f_i = f_j` crosses the interior of `R` and `i`
+/// and `j` are the classes that win on its two sides. A piece *on a facet*
+/// ([`BoundaryPiece::on_facet`]) is the part of the facet shared by `R` and
+/// its neighbour [`BoundaryPiece::neighbor`] where a group of classes ties for
+/// the top on the whole facet and the winner just inside `R` differs from the
+/// winner just inside the neighbour (`classes` holds the two winners, lower
+/// first); it is reported once, from the lower-indexed region. With one
+/// output, the classes are "`f <= 0`" and "`f > 0`" and pieces are reported as
+/// classes `(0, 0)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BoundaryPiece {
-    region: usize,
-    classes: (usize, usize),
-    normal: Array1<f64>,
-    offset: f64,
-    polytope: Polytope,
-    segment: Option<[[f64; 2]; 2]>,
-    on_facet: bool,
+    pub(super) region: usize,
+    pub(super) neighbor: Option<usize>,
+    pub(super) classes: (usize, usize),
+    pub(super) normal: Array1<f64>,
+    pub(super) offset: f64,
+    pub(super) polytope: Polytope,
+    pub(super) segment: Option<[[f64; 2]; 2]>,
+    pub(super) measure: f64,
     /// The number of the region's rows (first in the polytope).
-    region_rows: usize,
+    pub(super) region_rows: usize,
 }
 
 impl BoundaryPiece {
@@ -41,18 +49,25 @@ impl BoundaryPiece {
         self.region
     }
 
-    /// The two classes that tie, lower index first (`(0, 0)` for one output).
+    /// The region across the facet, for a piece on a facet.
+    pub fn neighbor(&self) -> Option<usize> {
+        self.neighbor
+    }
+
+    /// The two classes whose winning sides the piece separates, lower index
+    /// first (`(0, 0)` for one output).
     pub fn classes(&self) -> (usize, usize) {
         self.classes
     }
 
-    /// The tie hyperplane `normal . y + offset = 0` in domain coordinates.
+    /// The hyperplane `normal . y + offset = 0` of the piece in domain coordinates.
     pub fn hyperplane(&self) -> (ArrayView1<'_, f64>, f64) {
         (self.normal.view(), self.offset)
     }
 
-    /// The half-spaces that bound the piece within the hyperplane: the region's
-    /// rows, then `f_k - f_i <= 0` for every other class `k`.
+    /// The half-spaces that bound the piece within the hyperplane: the
+    /// region's rows, then (on a facet) the neighbour's, then `f_k - f_i <= 0`
+    /// for every class `k` that does not tie.
     pub fn polytope(&self) -> &Polytope {
         &self.polytope
     }
@@ -62,19 +77,15 @@ impl BoundaryPiece {
         self.segment
     }
 
-    /// True when the piece lies on a facet of its region.
+    /// True when the piece lies on a facet between two regions.
     pub fn on_facet(&self) -> bool {
-        self.on_facet
+        self.neighbor.is_some()
     }
 
-    /// The weight of the piece in [`DecisionBoundary::total_measure`]: `1/2`
-    /// for a piece on a facet (its neighbour reports it too), else 1.
-    pub fn weight(&self) -> f64 {
-        if self.on_facet {
-            0.5
-        } else {
-            1.0
-        }
+    /// The `(d-1)`-dimensional volume of the piece: its length in 2-D, its
+    /// area in 3-D (1 in 1-D, where a piece is a point).
+    pub fn measure(&self) -> f64 {
+        self.measure
     }
 
     /// The length of a 2-D piece.
@@ -87,23 +98,24 @@ impl BoundaryPiece {
 ///
 /// # Semantics
 ///
-/// For `K > 1` outputs, the set where the arg-max of the outputs changes: in
-/// every region, the pieces where two classes tie for the top
-/// ([`BoundaryPiece`]); pieces between regions (on a facet) are included. For
-/// `K = 1`, the zero set of the output. Classes with identical affine maps on
-/// a region never change the arg-max there (ties go to the lower index), so
-/// only the lowest of them takes part. A region where the single output is
-/// identically zero is part of the zero set with full dimension, and is left
-/// out.
+/// The decision is the arg-max of the outputs, ties going to the lower index
+/// (with one output, whether it is positive). The boundary is the set where the
+/// decision changes: pieces inside regions where two classes tie for the top
+/// and win on opposite sides, and pieces on facets between regions where the
+/// winners on the two sides differ ([`BoundaryPiece`]). Classes with identical
+/// maps on a region never change the decision there, nor does a tie that
+/// holds on a facet when the same class wins on both sides of it, nor a tie
+/// along the domain's boundary. Each part of the boundary is in exactly one
+/// piece, so [`DecisionBoundary::total_measure`] sums the pieces.
 ///
 /// # Invariants
 ///
-/// Every piece is nonempty within its hyperplane (in 2-D: a segment of
-/// positive length); pieces are listed by region, then class pair.
+/// Every piece has a relative interior wider than the thin-cell tolerance
+/// within its hyperplane; pieces inside regions come first, by region then
+/// class pair, then pieces on facets, by region pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecisionBoundary {
     pieces: Vec<BoundaryPiece>,
-    dim: usize,
 }
 
 impl DecisionBoundary {
@@ -122,19 +134,11 @@ impl DecisionBoundary {
         self.pieces.is_empty()
     }
 
-    /// The total length of a 2-D boundary (pieces on facets count once,
-    /// through their weights); `None` in other dimensions, where the
-    /// `(dim - 1)`-volume of the pieces is not computed.
-    pub fn total_measure(&self) -> Option<f64> {
-        if self.dim != 2 {
-            return None;
-        }
-        Some(
-            self.pieces
-                .iter()
-                .map(|p| p.weight() * p.length().unwrap_or(0.0))
-                .sum(),
-        )
+    /// The `(d-1)`-dimensional volume of the boundary in the domain's
+    /// coordinates (its length in 2-D), in every dimension: the sum of
+    /// [`BoundaryPiece::measure`].
+    pub fn total_measure(&self) -> f64 {
+        self.pieces.iter().map(BoundaryPiece::measure).sum()
     }
 }
 
@@ -143,13 +147,15 @@ impl Partition {
     ///
     /// # Errors
     ///
-    /// [`crate::Error::Lp`] when an LP fails (only for domains of dimension
-    /// other than 2, where every candidate piece is checked for a relative
-    /// interior by one LP).
+    /// [`crate::Error::Lp`] when an LP fails (pieces in domains of dimension
+    /// other than 2, and pieces on facets, are checked for a relative interior
+    /// by one LP each).
     ///
     /// # Complexity
     ///
-    /// `O(K^3)` per region for `K` outputs; in 2-D no LP.
+    /// `O(K^3)` per region and `O(K^2)` per pair of neighbours for `K`
+    /// outputs; in 2-D no LP for pieces inside regions. The measure of a piece
+    /// in `d > 2` dimensions costs a vertex enumeration of the piece.
     ///
     /// # Examples
     ///
@@ -163,7 +169,7 @@ impl Partition {
     ///     .build()?;
     /// let partition = enumerate(&net, &Domain::cube(2, 0.0, 1.0), &EnumOptions::default())?;
     /// let boundary = partition.decision_boundary()?;
-    /// assert!((boundary.total_measure().unwrap() - 2f64.sqrt()).abs() < 1e-12);
+    /// assert!((boundary.total_measure() - 2f64.sqrt()).abs() < 1e-12);
     /// # Ok::<(), cpwl::Error>(())
     /// ```
     pub fn decision_boundary(&self) -> Result<DecisionBoundary> {
@@ -172,85 +178,218 @@ impl Partition {
             .domain
             .bounding_box()
             .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt());
+        let tol_radius = TOL_RADIUS_REL * diameter;
         let mut pieces = Vec::new();
         for (index, region) in self.regions.iter().enumerate() {
-            for (i, j) in class_pairs(region) {
-                let candidate = candidate_piece(index, region, i, j);
+            let maps = ClassMaps::of(region);
+            for (i, j) in maps.pairs() {
+                let candidate = candidate_piece(index, region, &maps, i, j);
+                if !winners_are(&maps, &candidate, maps.scale(region.center.view())) {
+                    continue;
+                }
                 let piece = match region.polygon() {
                     Some(vertices) if dim == 2 => piece_in_polygon(candidate, vertices),
-                    _ => piece_in_polytope(candidate, region, TOL_RADIUS_REL * diameter)?,
+                    _ => piece_in_polytope(candidate, region, tol_radius)?,
                 };
-                pieces.extend(piece);
+                pieces.extend(piece.map(|p| maps.relabel(p)));
             }
         }
-        Ok(DecisionBoundary { pieces, dim })
+        for (index, region) in self.regions.iter().enumerate() {
+            for &other in region.neighbors.iter().filter(|&&n| n > index) {
+                pieces.extend(super::boundary_facets::facet_pieces(
+                    self, index, other, tol_radius,
+                )?);
+            }
+        }
+        Ok(DecisionBoundary { pieces })
     }
 }
 
-/// The class pairs whose tie can bound the arg-max on the region: pairs of
-/// distinct affine maps among the lowest of each group of identical ones;
-/// `(0, 0)` for a single output.
-fn class_pairs(region: &Region) -> Vec<(usize, usize)> {
-    let (a, b) = (&region.affine.a, &region.affine.b);
-    let k = b.len();
-    if k == 1 {
-        return vec![(0, 0)];
-    }
-    let same = |i: usize, j: usize| b[i] == b[j] && a.row(i) == a.row(j);
-    let reps: Vec<usize> = (0..k).filter(|&i| (0..i).all(|h| !same(h, i))).collect();
-    let mut pairs = Vec::new();
-    for (x, &i) in reps.iter().enumerate() {
-        pairs.extend(reps[x + 1..].iter().map(|&j| (i, j)));
-    }
-    pairs
+/// The class maps of a region: its outputs, or for one output `f` the two
+/// classes "`f <= 0`" (the zero map, class 0) and "`f > 0`" (class 1).
+pub(super) struct ClassMaps {
+    pub a: Array2<f64>,
+    pub b: Array1<f64>,
+    single: bool,
 }
 
-/// The tie hyperplane of classes `(i, j)` and the piece's rows, before it is
-/// known to be nonempty.
-fn candidate_piece(region_index: usize, region: &Region, i: usize, j: usize) -> BoundaryPiece {
-    let (a, b) = (&region.affine.a, &region.affine.b);
-    let (normal, offset) = if i == j {
-        (a.row(i).to_owned(), b[i])
-    } else {
-        (&a.row(i) - &a.row(j), b[i] - b[j])
-    };
-    let rivals: Vec<usize> = if i == j {
-        Vec::new()
-    } else {
-        class_pairs(region)
-            .iter()
-            .flat_map(|&(p, q)| [p, q])
-            .filter(|&k| k != i && k != j)
-            .collect::<std::collections::BTreeSet<_>>()
+impl ClassMaps {
+    /// The class maps on `region`.
+    pub fn of(region: &Region) -> ClassMaps {
+        let (a, b) = (&region.affine.a, &region.affine.b);
+        if b.len() != 1 {
+            return ClassMaps {
+                a: a.clone(),
+                b: b.clone(),
+                single: false,
+            };
+        }
+        let mut two = Array2::zeros((2, a.ncols()));
+        two.row_mut(1).assign(&a.row(0));
+        ClassMaps {
+            a: two,
+            b: Array1::from(vec![0.0, b[0]]),
+            single: true,
+        }
+    }
+
+    /// The number of classes.
+    pub fn len(&self) -> usize {
+        self.b.len()
+    }
+
+    /// The scale of the maps near `y`: `max |a_k| (1 + |y|) + max |b_k|`.
+    pub fn scale(&self, y: ArrayView1<f64>) -> f64 {
+        let reach = 1.0 + y.dot(&y).sqrt();
+        let amax = self
+            .a
+            .rows()
             .into_iter()
-            .collect()
-    };
-    let poly = &region.polytope;
-    let d = poly.dim();
-    let mut rows = Array2::zeros((poly.len() + rivals.len(), d));
-    let mut rhs = Array1::zeros(poly.len() + rivals.len());
-    rows.slice_mut(s![..poly.len(), ..]).assign(&poly.a);
-    rhs.slice_mut(s![..poly.len()]).assign(&poly.b);
-    for (r, &k) in rivals.iter().enumerate() {
-        // f_k - f_i <= 0.
-        rows.row_mut(poly.len() + r).assign(&(&a.row(k) - &a.row(i)));
-        rhs[poly.len() + r] = b[i] - b[k];
+            .map(|r| r.dot(&r).sqrt())
+            .fold(0.0, f64::max);
+        amax * reach + self.b.iter().fold(0.0f64, |m, v| m.max(v.abs()))
     }
+
+    /// True when classes `i` and `j` have the same map (ties go to the lower).
+    fn same(&self, i: usize, j: usize) -> bool {
+        self.b[i] == self.b[j] && self.a.row(i) == self.a.row(j)
+    }
+
+    /// The lowest class of each group of identical maps.
+    fn representatives(&self) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| (0..i).all(|h| !self.same(h, i)))
+            .collect()
+    }
+
+    /// The class pairs whose tie can bound the arg-max inside the region:
+    /// pairs of distinct maps among the representatives.
+    fn pairs(&self) -> Vec<(usize, usize)> {
+        let reps = self.representatives();
+        let mut pairs = Vec::new();
+        for (x, &i) in reps.iter().enumerate() {
+            pairs.extend(reps[x + 1..].iter().map(|&j| (i, j)));
+        }
+        pairs
+    }
+
+    /// True when `f_k - f_g` vanishes on the hyperplane `u . y = beta` (`u`
+    /// a unit vector): it is a multiple of `u . y - beta` up to `tol`.
+    pub fn agree_on(&self, k: usize, g: usize, u: &Array1<f64>, beta: f64, tol: f64) -> bool {
+        // c = a_k - a_g = lambda u + rest, without allocating (this runs for
+        // every class pair of every facet).
+        let (mut lambda, mut cc) = (0.0, 0.0);
+        for ((&x, &y), &w) in self.a.row(k).iter().zip(self.a.row(g)).zip(u) {
+            lambda += (x - y) * w;
+            cc += (x - y) * (x - y);
+        }
+        let rest = (cc - lambda * lambda).max(0.0).sqrt();
+        let e = self.b[k] - self.b[g];
+        rest * (1.0 + beta.abs()) + (e + lambda * beta).abs() <= tol
+    }
+
+    /// Among `group`, the class that grows fastest along `dir` (ties, within
+    /// `tol`, to the lower index): the winner just off a hyperplane where the
+    /// group ties.
+    pub fn steepest(&self, group: &[usize], dir: ArrayView1<f64>, tol: f64) -> usize {
+        let mut best = (group[0], self.a.row(group[0]).dot(&dir));
+        for &k in &group[1..] {
+            let slope = self.a.row(k).dot(&dir);
+            if slope > best.1 + tol {
+                best = (k, slope);
+            }
+        }
+        best.0
+    }
+
+    /// The piece with its classes as the caller sees them (`(0, 0)` for one output).
+    pub fn relabel(&self, mut piece: BoundaryPiece) -> BoundaryPiece {
+        if self.single {
+            piece.classes = (0, 0);
+        }
+        piece
+    }
+}
+
+/// The tie hyperplane of classes `(i, j)` and the piece's rows (the region's,
+/// then `f_k - f_i <= 0` for the other representatives), before it is known
+/// to be nonempty.
+fn candidate_piece(
+    region_index: usize,
+    region: &Region,
+    maps: &ClassMaps,
+    i: usize,
+    j: usize,
+) -> BoundaryPiece {
+    let (a, b) = (&maps.a, &maps.b);
+    let normal = &a.row(i) - &a.row(j);
+    let offset = b[i] - b[j];
+    let rivals: Vec<usize> = maps
+        .representatives()
+        .into_iter()
+        .filter(|&k| k != i && k != j)
+        .collect();
+    let rival_rows = rivals.iter().map(|&k| (&a.row(k) - &a.row(i), b[i] - b[k]));
     BoundaryPiece {
         region: region_index,
+        neighbor: None,
         classes: (i, j),
         normal,
         offset,
-        polytope: Polytope { a: rows, b: rhs },
+        polytope: stack_rows(&[&region.polytope], rival_rows),
         segment: None,
-        on_facet: false,
-        region_rows: poly.len(),
+        measure: 0.0,
+        region_rows: region.polytope.len(),
     }
 }
 
+/// The rows of `blocks`, then the `extra` rows.
+pub(super) fn stack_rows(blocks: &[&Polytope], extra: impl Iterator<Item = (Array1<f64>, f64)>) -> Polytope {
+    let extra: Vec<(Array1<f64>, f64)> = extra.collect();
+    let d = blocks[0].dim();
+    let m = blocks.iter().map(|p| p.len()).sum::<usize>() + extra.len();
+    let mut rows = Array2::zeros((m, d));
+    let mut rhs = Array1::zeros(m);
+    let mut at = 0;
+    for p in blocks {
+        rows.slice_mut(s![at..at + p.len(), ..]).assign(&p.a);
+        rhs.slice_mut(s![at..at + p.len()]).assign(&p.b);
+        at += p.len();
+    }
+    for (row, b) in extra {
+        rows.row_mut(at).assign(&row);
+        rhs[at] = b;
+        at += 1;
+    }
+    Polytope { a: rows, b: rhs }
+}
+
+/// True when the tie of `(i, j)` is not shared by a third class with a map
+/// between theirs: of the classes whose maps agree with `f_i` on the tie
+/// hyperplane, `i` and `j` must be the ones that win on its two sides.
+fn winners_are(maps: &ClassMaps, piece: &BoundaryPiece, scale: f64) -> bool {
+    let (i, j) = piece.classes;
+    let n = &piece.normal;
+    let norm = n.dot(n).sqrt();
+    let u = n / norm;
+    let beta = -piece.offset / norm;
+    let tol = TOL_SAME_HYPERPLANE_REL * scale;
+    let group: Vec<usize> = maps
+        .representatives()
+        .into_iter()
+        .filter(|&k| k == i || k == j || maps.agree_on(k, i, &u, beta, tol))
+        .collect();
+    if group.len() == 2 {
+        return true;
+    }
+    let up = maps.steepest(&group, u.view(), tol);
+    let down = maps.steepest(&group, (-&u).view(), tol);
+    (up == i && down == j) || (up == j && down == i)
+}
+
 /// The piece inside a 2-D region with polygon `vertices`: the chord of the tie
-/// line (or the edge it runs along), clipped by the rivals' rows; `None` when
-/// it has no length.
+/// line, clipped by the rivals' rows; `None` when it has no length or runs
+/// along an edge (a facet: see [`super::boundary_facets`]).
 fn piece_in_polygon(mut piece: BoundaryPiece, vertices: &[[f64; 2]]) -> Option<BoundaryPiece> {
     let g = [piece.normal[0], piece.normal[1]];
     let radius = vertices.iter().map(|p| p[0].hypot(p[1])).fold(0.0, f64::max);
@@ -261,18 +400,15 @@ fn piece_in_polygon(mut piece: BoundaryPiece, vertices: &[[f64; 2]]) -> Option<B
         .collect();
     let n = vertices.len();
     let on_line = |k: usize| signs[k].1 == Sign::Zero;
-    if (0..n).all(on_line) {
-        // The tie holds on the whole region (up to rounding): no boundary.
+    if (0..n).any(|k| on_line(k) && on_line((k + 1) % n)) {
+        // Along an edge, or the tie holds on the whole region (up to rounding):
+        // nothing inside the region.
         return None;
     }
-    let (ends, on_facet) = if let Some(k) = (0..n).find(|&k| on_line(k) && on_line((k + 1) % n)) {
-        ([vertices[k], vertices[(k + 1) % n]], true)
-    } else {
-        (chord(vertices, &signs)?, false)
-    };
+    let ends = chord(vertices, &signs)?;
     let [p, q] = clip_segment(ends, &piece.polytope, piece.region_rows)?;
     piece.segment = Some([p, q]);
-    piece.on_facet = on_facet;
+    piece.measure = (q[0] - p[0]).hypot(q[1] - p[1]);
     Some(piece)
 }
 
@@ -322,7 +458,9 @@ fn clip_segment(ends: [[f64; 2]; 2], rows: &Polytope, first: usize) -> Option<[[
 }
 
 /// The piece in a region of any dimension: nonempty when its largest ball
-/// within the tie hyperplane has a radius above `tol_radius` (one LP).
+/// within the tie hyperplane has a radius above `tol_radius` (one LP); `None`
+/// when the hyperplane is that of one of the region's rows (a facet, or the
+/// domain's boundary: no change of the decision inside the region).
 fn piece_in_polytope(
     mut piece: BoundaryPiece,
     region: &Region,
@@ -334,44 +472,94 @@ fn piece_in_polytope(
     }
     let u = &piece.normal / norm;
     let beta = -piece.offset / norm;
-    let on_facet = facet_row(&region.polytope, &u, beta);
-    let c = region.center.view();
-    let y0 = &c + &(&u * (beta - u.dot(&c)));
-    let basis = complement_basis(&u);
-    let keep: Vec<usize> = (0..piece.polytope.len())
-        .filter(|&r| Some(r) != on_facet)
-        .collect();
-    let a = piece.polytope.a.select(ndarray::Axis(0), &keep);
-    let rhs = piece.polytope.b.select(ndarray::Axis(0), &keep) - a.dot(&y0);
-    let restricted = Polytope {
-        a: a.dot(&basis),
-        b: rhs,
-    };
-    let nonempty = if basis.ncols() == 0 {
-        restricted
-            .b
-            .iter()
-            .all(|&v| v >= -TOL_SIGN_REL * (1.0 + y0.dot(&y0).sqrt()))
-    } else {
-        chebyshev_ball(&restricted, "decision boundary piece")?.is_some_and(|(_, r)| r > tol_radius)
-    };
-    piece.on_facet = on_facet.is_some();
-    Ok(nonempty.then_some(piece))
+    if facet_row(&region.polytope, &u, beta).is_some() {
+        return Ok(None);
+    }
+    let restricted = OnHyperplane::new(&piece.polytope, &u, beta, region.center.view());
+    if !restricted.has_interior(tol_radius, "decision boundary piece")? {
+        return Ok(None);
+    }
+    piece.measure = restricted.measure();
+    piece.segment = restricted.segment();
+    Ok(Some(piece))
+}
+
+/// A polytope cut by the hyperplane `u . y = beta`, in coordinates `z` of the
+/// hyperplane (`y = y0 + basis z`, `basis` orthonormal columns); rows on the
+/// hyperplane itself are dropped.
+pub(super) struct OnHyperplane {
+    y0: Array1<f64>,
+    basis: Array2<f64>,
+    poly: Polytope,
+}
+
+impl OnHyperplane {
+    /// The cut of `p` by the hyperplane, with the origin at the foot of `anchor`.
+    pub fn new(p: &Polytope, u: &Array1<f64>, beta: f64, anchor: ArrayView1<f64>) -> OnHyperplane {
+        let y0 = &anchor + &(u * (beta - u.dot(&anchor)));
+        let basis = complement_basis(u);
+        let keep: Vec<usize> = (0..p.len())
+            .filter(|&r| !same_hyperplane(p, r, u, beta))
+            .collect();
+        let a = p.a.select(ndarray::Axis(0), &keep);
+        let rhs = p.b.select(ndarray::Axis(0), &keep) - a.dot(&y0);
+        let poly = Polytope {
+            a: a.dot(&basis),
+            b: rhs,
+        };
+        OnHyperplane { y0, basis, poly }
+    }
+
+    /// True when the cut has a relative interior: a ball of radius above
+    /// `tol_radius` within the hyperplane (one LP; in 1-D, where the cut is a
+    /// point, whether it satisfies the rows).
+    pub fn has_interior(&self, tol_radius: f64, context: &str) -> Result<bool> {
+        if self.basis.ncols() == 0 {
+            let tol = TOL_SIGN_REL * (1.0 + self.y0.dot(&self.y0).sqrt());
+            return Ok(self.poly.b.iter().all(|&v| v >= -tol));
+        }
+        Ok(chebyshev_ball(&self.poly, context)?.is_some_and(|(_, r)| r > tol_radius))
+    }
+
+    /// The `(d-1)`-volume of the cut (1 for a point).
+    pub fn measure(&self) -> f64 {
+        polytope_volume(&self.poly).unwrap_or(f64::INFINITY)
+    }
+
+    /// The end points of the cut of a 2-D polytope (a segment).
+    pub fn segment(&self) -> Option<[[f64; 2]; 2]> {
+        if self.y0.len() != 2 {
+            return None;
+        }
+        let points = self.poly.vertices().ok()??;
+        if points.nrows() != 2 {
+            return None;
+        }
+        let at = |k: usize| {
+            let y = &self.y0 + &self.basis.dot(&points.row(k));
+            [y[0], y[1]]
+        };
+        Some([at(0), at(1)])
+    }
+}
+
+/// True when row `r` of `p` lies on the hyperplane `u . y = beta` (either
+/// side), up to [`TOL_SAME_HYPERPLANE_REL`].
+pub(super) fn same_hyperplane(p: &Polytope, r: usize, u: &Array1<f64>, beta: f64) -> bool {
+    let row = p.a.row(r);
+    let n = row.dot(&row).sqrt();
+    if n == 0.0 {
+        return false;
+    }
+    let cos = row.dot(u) / n;
+    let tol = TOL_SAME_HYPERPLANE_REL;
+    (cos.abs() - 1.0).abs() <= tol && (p.b[r] / n - cos.signum() * beta).abs() <= tol * (1.0 + beta.abs())
 }
 
 /// The row of `p` whose hyperplane is `u . y = beta` (same side or opposite),
 /// up to rounding.
-fn facet_row(p: &Polytope, u: &Array1<f64>, beta: f64) -> Option<usize> {
-    (0..p.len()).find(|&r| {
-        let row = p.a.row(r);
-        let n = row.dot(&row).sqrt();
-        if n == 0.0 {
-            return false;
-        }
-        let cos = row.dot(u) / n;
-        let tol = TOL_SIGN_REL.sqrt();
-        (cos.abs() - 1.0).abs() <= tol && (p.b[r] / n - cos.signum() * beta).abs() <= tol * (1.0 + beta.abs())
-    })
+pub(super) fn facet_row(p: &Polytope, u: &Array1<f64>, beta: f64) -> Option<usize> {
+    (0..p.len()).find(|&r| same_hyperplane(p, r, u, beta))
 }
 
 /// An orthonormal basis (as columns) of the complement of the unit vector `u`,
@@ -400,7 +588,7 @@ mod tests {
 
     fn boundary_length(net: &Network, half: f64) -> f64 {
         let part = enumerate(net, &Domain::cube(2, -half, half), &EnumOptions::default()).unwrap();
-        part.decision_boundary().unwrap().total_measure().unwrap()
+        part.decision_boundary().unwrap().total_measure()
     }
 
     #[test]
@@ -428,7 +616,7 @@ mod tests {
     #[test]
     fn ties_along_region_edges_count_once() {
         // relu(x) against relu(-x): the classes tie on x = 0, which is also
-        // the edge between the two regions; each side reports half of it.
+        // the edge between the two regions; the pair reports it once.
         let net = Network::builder(2)
             .dense(array![[1.0, 0.0], [-1.0, 0.0]], array![0.0, 0.0])
             .unwrap()
@@ -439,16 +627,16 @@ mod tests {
             .unwrap();
         let part = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default()).unwrap();
         let boundary = part.decision_boundary().unwrap();
-        assert_eq!(boundary.len(), 2);
-        assert!(boundary
-            .pieces()
-            .iter()
-            .all(|p| p.on_facet() && p.weight() == 0.5));
-        assert!((boundary.total_measure().unwrap() - 2.0).abs() < 1e-12);
+        assert_eq!(boundary.len(), 1);
+        let piece = &boundary.pieces()[0];
+        assert!(piece.on_facet());
+        assert_eq!(piece.classes(), (0, 1));
+        assert!((boundary.total_measure() - 2.0).abs() < 1e-12);
+        assert!((piece.length().unwrap() - 2.0).abs() < 1e-12);
     }
 
     #[test]
-    fn pieces_in_three_dimensions_have_no_measure() {
+    fn pieces_in_three_dimensions_have_their_area() {
         let net = Network::builder(3)
             .dense(array![[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]], array![0.0, 0.5])
             .unwrap()
@@ -460,11 +648,11 @@ mod tests {
         };
         let part = enumerate(&net, &Domain::cube(3, -1.0, 1.0), &opts).unwrap();
         let boundary = part.decision_boundary().unwrap();
-        // x - y = 0.5 crosses the cube; the constant second class never ties
-        // the first elsewhere.
+        // x - y = 0.5 crosses the cube: a rectangle of sides 1.5 sqrt(2) (in
+        // the square [-1, 1]^2) and 2 (along z).
         assert_eq!(boundary.len(), 1);
         assert_eq!(boundary.pieces()[0].classes(), (0, 1));
-        assert!(boundary.total_measure().is_none());
+        assert!((boundary.total_measure() - 3.0 * 2f64.sqrt()).abs() < 1e-12);
         let far = Network::builder(3)
             .dense(array![[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], array![5.0, 0.0])
             .unwrap()

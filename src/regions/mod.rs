@@ -16,7 +16,25 @@
 //!   from the side the cell is on (ties go to the lower candidate).
 //!
 //! [`Partition::decision_boundary`] gives the arg-max boundary of the outputs
-//! region by region ([`DecisionBoundary`]), with its length in 2-D.
+//! ([`DecisionBoundary`]): pieces inside regions and on facets between them,
+//! where the decision (arg-max, ties to the lower index) changes.
+//!
+//! # Volumes, boundary measures and statistics
+//!
+//! In every dimension, exact up to rounding: [`Region::volume`] and
+//! [`Partition::total_volume`] (from the region's vertices, found by double
+//! description, and a pyramid decomposition over its faces; the polygon's
+//! shoelace area in 2-D); [`BoundaryPiece::measure`] and
+//! [`DecisionBoundary::total_measure`] (the `(d-1)`-volume of each piece
+//! within its hyperplane); [`Region::stats`] (volume, Chebyshev inradius,
+//! circumradius as the largest distance from the Chebyshev centre to a
+//! vertex, eccentricity, vertex and facet counts) and
+//! [`Partition::regions_meeting`] (the regions whose intersection with a
+//! polytope holds a ball wider than the thin-cell tolerance: the exact local
+//! complexity in a box or cross-polytope). A row counts as through a vertex
+//! within [`crate::tol::TOL_SIGN_REL`]; class maps tie on a hyperplane within
+//! [`crate::tol::TOL_SAME_HYPERPLANE_REL`]. The cost follows the number of
+//! faces, which grows exponentially with the dimension.
 //!
 //! # Thin cells
 //!
@@ -28,12 +46,14 @@
 
 mod adjacency2d;
 mod boundary;
+mod boundary_facets;
 mod geojson;
 mod hrep;
 mod options;
 mod partition;
 mod plane_split;
 mod region;
+mod stats;
 #[cfg(feature = "serde")]
 mod stored;
 pub(crate) mod walk;
@@ -45,6 +65,7 @@ pub use hrep::RowSource;
 pub use options::{EnumOptions, EnumProgress, Method, ProgressFn};
 pub use partition::{EnumStats, Partition};
 pub use region::Region;
+pub use stats::RegionStats;
 
 use crate::{Domain, Error, Network, Result};
 

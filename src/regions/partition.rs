@@ -170,8 +170,13 @@ impl Partition {
             .map(|(i, _)| i)
     }
 
-    /// The sum of the regions' volumes (areas in 2-D), where known.
+    /// The sum of the regions' volumes ([`Region::volume`]; areas in 2-D), in
+    /// every dimension: the domain's volume up to rounding when the run was
+    /// complete and no thin cell was rejected.
     pub fn total_volume(&self) -> f64 {
-        self.regions.iter().filter_map(|r| r.volume).sum()
+        use rayon::prelude::*;
+        let volumes: Vec<f64> = self.regions.par_iter().map(Region::volume).collect();
+        // Summed in region order: the same bits for every thread count.
+        volumes.iter().sum()
     }
 }

@@ -69,9 +69,22 @@ impl Region {
         &self.neighbors
     }
 
-    /// The volume (area in 2-D), when known.
-    pub fn volume(&self) -> Option<f64> {
-        self.volume
+    /// The volume (area in 2-D) in the domain's coordinates, in every dimension.
+    ///
+    /// A 2-D region keeps its polygon's (shoelace) area; in other dimensions
+    /// the volume is computed on each call from the polytope's vertices and
+    /// faces ([`Polytope::volume`]), exact up to rounding. Regions are
+    /// bounded, so the value is finite.
+    ///
+    /// # Complexity
+    ///
+    /// Proportional to the number of faces of the region (exponential in the
+    /// dimension in general; milliseconds for regions of small networks in up
+    /// to 6 dimensions).
+    pub fn volume(&self) -> f64 {
+        self.volume.unwrap_or_else(|| {
+            crate::geometry::volume::polytope_volume(&self.polytope).unwrap_or(f64::INFINITY)
+        })
     }
 
     /// The vertices of a 2-D region, counter-clockwise.

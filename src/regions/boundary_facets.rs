@@ -1,0 +1,106 @@
+//! Decision-boundary pieces on facets between two regions.
+//!
+//! The class maps of two neighbours agree on their shared facet (the network
+//! is continuous), so the decision can change across the facet only where a
+//! group of classes ties for the top on the whole facet: their maps agree on
+//! the facet's hyperplane. Just inside a region the group's winner is the
+//! class that grows fastest into it (ties, which mean identical maps there, to
+//! the lower index). The facet is part of the boundary where the winners on
+//! the two sides differ; it is reported once, from the lower-indexed region.
+
+use ndarray::Array1;
+
+use super::boundary::{same_hyperplane, stack_rows, BoundaryPiece, ClassMaps, OnHyperplane};
+use super::hrep::RowSource;
+use super::{Partition, Region};
+use crate::tol::TOL_SAME_HYPERPLANE_REL;
+use crate::Result;
+
+/// The pieces of the decision boundary on the facet shared by regions `r`
+/// and `s` of `part` (none when they share no facet hyperplane).
+pub(super) fn facet_pieces(
+    part: &Partition,
+    r: usize,
+    s: usize,
+    tol_radius: f64,
+) -> Result<Vec<BoundaryPiece>> {
+    let (here, there) = (&part.regions[r], &part.regions[s]);
+    let Some(p) = shared_facet(here, there) else {
+        return Ok(Vec::new());
+    };
+    let row = here.polytope.a.row(p);
+    let norm = row.dot(&row).sqrt();
+    let u: Array1<f64> = row.mapv(|v| v / norm);
+    let beta = here.polytope.b[p] / norm;
+    let (maps_here, maps_there) = (ClassMaps::of(here), ClassMaps::of(there));
+    let scale = maps_here
+        .scale(here.center.view())
+        .max(maps_there.scale(there.center.view()));
+    let tol = TOL_SAME_HYPERPLANE_REL * scale;
+    let inward = -&u;
+    let mut pieces = Vec::new();
+    for group in tie_groups(&maps_here, &u, beta, tol) {
+        let winner_here = maps_here.steepest(&group, inward.view(), tol);
+        let winner_there = maps_there.steepest(&group, u.view(), tol);
+        if winner_here == winner_there {
+            continue;
+        }
+        let g = group[0];
+        let (a, b) = (&maps_here.a, &maps_here.b);
+        let rivals = (0..maps_here.len())
+            .filter(|k| !group.contains(k))
+            .map(|k| (&a.row(k) - &a.row(g), b[g] - b[k]));
+        let polytope = stack_rows(&[&here.polytope, &there.polytope], rivals);
+        let cut = OnHyperplane::new(&polytope, &u, beta, here.center.view());
+        let context = format!("decision boundary on the facet between regions {r} and {s}");
+        if !cut.has_interior(tol_radius, &context)? {
+            continue;
+        }
+        let piece = BoundaryPiece {
+            region: r,
+            neighbor: Some(s),
+            classes: (winner_here.min(winner_there), winner_here.max(winner_there)),
+            normal: u.clone(),
+            offset: -beta,
+            segment: cut.segment(),
+            measure: cut.measure(),
+            polytope,
+            region_rows: here.polytope.len(),
+        };
+        pieces.push(maps_here.relabel(piece));
+    }
+    Ok(pieces)
+}
+
+/// The row of `here` (not from the domain) whose hyperplane bounds `there`
+/// from the other side.
+fn shared_facet(here: &Region, there: &Region) -> Option<usize> {
+    (0..here.polytope.len())
+        .filter(|&p| !matches!(here.sources.get(p), Some(RowSource::Domain(_))))
+        .find(|&p| {
+            let row = here.polytope.a.row(p);
+            let norm = row.dot(&row).sqrt();
+            if norm == 0.0 {
+                return false;
+            }
+            let u: Array1<f64> = row.mapv(|v| v / norm);
+            let beta = here.polytope.b[p] / norm;
+            (0..there.polytope.len()).any(|q| {
+                there.polytope.a.row(q).dot(&u) < 0.0 && same_hyperplane(&there.polytope, q, &u, beta)
+            })
+        })
+}
+
+/// The groups (ascending, two classes or more) of classes whose maps agree on
+/// the hyperplane `u . y = beta`.
+fn tie_groups(maps: &ClassMaps, u: &Array1<f64>, beta: f64, tol: f64) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for k in 0..maps.len() {
+        match groups.iter_mut().find(|g| maps.agree_on(k, g[0], u, beta, tol)) {
+            Some(g) => g.push(k),
+            None => groups.push(vec![k]),
+        }
+    }
+    groups.retain(|g| g.len() > 1);
+    groups
+}
