@@ -28,6 +28,7 @@
 
 mod adjacency2d;
 mod boundary;
+pub mod exact;
 mod geojson;
 mod hrep;
 mod options;
@@ -36,6 +37,7 @@ mod plane_split;
 mod region;
 #[cfg(feature = "serde")]
 mod stored;
+mod thin;
 pub(crate) mod walk;
 
 pub use crate::Private;
@@ -44,6 +46,7 @@ pub use hrep::RowSource;
 pub use options::{EnumOptions, EnumProgress, Method, ProgressFn};
 pub use partition::{EnumStats, Partition};
 pub use region::Region;
+pub use thin::ThinCell;
 
 use crate::{Domain, Error, Network, Result};
 

@@ -23,7 +23,7 @@ use super::adjacency2d::link_neighbors;
 use super::hrep::RowSource;
 use super::options::Watch;
 use super::walk::Setup;
-use super::{EnumOptions, EnumStats, Method, Partition, Region};
+use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
 use crate::geometry::predicates::{classify, line_sign, Sign};
 use crate::geometry::{cut_piece, cut_piece_into, largest_inscribed_circle, signed_area};
 use crate::lp::LpStats;
@@ -98,6 +98,8 @@ struct Run<'a> {
     tol_radius: f64,
     /// Thin cells dropped so far.
     rejected_thin: AtomicUsize,
+    /// The thin cells themselves, when the options ask for them.
+    thin: Option<Mutex<Vec<ThinCell>>>,
     /// The regions found so far, in the order chunks finish (the partition
     /// sorts them by pattern); one shared vector moves each region once.
     regions: Mutex<Vec<Region>>,
@@ -126,7 +128,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         })
         .collect();
     let first = first_batch(net, domain, &setup)?;
-    let run = Run {
+    let mut run = Run {
         reach: max_coordinate(&first.cells[0].vertices),
         transposed,
         layer_counts: (0..unit_step.iter().flatten().count())
@@ -141,6 +143,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         overflowed: AtomicBool::new(false),
         tol_radius: setup.tol_radius,
         rejected_thin: AtomicUsize::new(0),
+        thin: opts.record_thin.then(|| Mutex::new(Vec::new())),
         regions: Mutex::new(Vec::new()),
     };
     run.run(0, first);
@@ -164,8 +167,14 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
         .collect();
-    let partition =
-        Partition::assemble(regions, stats, domain.clone(), net.clone()).with_layer_counts(counts);
+    let thin = run
+        .thin
+        .take()
+        .map(|t| t.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        .unwrap_or_default();
+    let partition = Partition::assemble(regions, stats, domain.clone(), net.clone())
+        .with_layer_counts(counts)
+        .with_thin_cells(thin);
     run.watch.report(total, 0, true);
     let limit = run.stop_reason().or_else(|| {
         opts.max_regions
@@ -389,13 +398,17 @@ impl Run<'_> {
         let total_cells = done.len();
         let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
         self.watch.report(total, 0, false);
-        let regions: Vec<Region> = done
+        let (regions, thin): (Vec<_>, Vec<_>) = done
             .into_iter()
-            .filter_map(|c| region_of(c, self.tol_radius))
-            .collect();
+            .map(|c| region_of(c, self.tol_radius))
+            .partition(|r| r.is_ok());
         self.rejected_thin
             .fetch_add(total_cells - regions.len(), Ordering::Relaxed);
-        self.found().extend(regions);
+        if let Some(kept) = &self.thin {
+            let mut kept = kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            kept.extend(thin.into_iter().filter_map(|r| r.err()));
+        }
+        self.found().extend(regions.into_iter().filter_map(|r| r.ok()));
     }
 
     /// False, and the run marked as overflowed, when a value of the batch's
@@ -892,9 +905,9 @@ fn winner_piece(
     Some((vertices, tags))
 }
 
-/// The region of a final cell, or `None` when it is thin: its edges merged
-/// into one row per line, its inscribed circle, polygon and area.
-fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
+/// The region of a final cell, or the thin cell when it is thin: its edges
+/// merged into one row per line, its inscribed circle, polygon and area.
+fn region_of(cell: FinalCell, tol_radius: f64) -> std::result::Result<Region, ThinCell> {
     let (vertices, tags) = merge_collinear(cell.vertices, cell.tags);
     let rows: Vec<([f64; 2], f64)> = tags
         .iter()
@@ -902,7 +915,11 @@ fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
         .collect();
     let (center, radius) = largest_inscribed_circle(&rows, &vertices);
     if radius <= tol_radius {
-        return None;
+        return Err(ThinCell {
+            pattern: crate::Pattern::from_checked(&cell.pattern),
+            center: Array1::from(center.to_vec()),
+            radius,
+        });
     }
     let mut a = Array2::zeros((rows.len(), 2));
     let mut b = Array1::zeros(rows.len());
@@ -911,7 +928,7 @@ fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
         a[[i, 1]] = n[1];
         b[i] = *beta;
     }
-    Some(Region {
+    Ok(Region {
         pattern: crate::Pattern::from_checked(&cell.pattern),
         polytope: crate::Polytope { a, b },
         sources: tags.iter().map(|t| t.source).collect(),

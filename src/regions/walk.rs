@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use super::hrep::{raw_region, RawRegion, RowSource};
 use super::options::Watch;
-use super::{EnumOptions, EnumStats, Method, Partition, Region};
+use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
 use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_WITNESS_REACH, TOL_ZERO_ROW};
@@ -88,7 +88,7 @@ pub(crate) enum Cell {
     /// No point has this pattern.
     Empty,
     /// The cell has no interior (Chebyshev radius at most the tolerance).
-    Thin,
+    Thin(ThinCell),
     /// A region, the patterns across its facets (its neighbours when they are
     /// regions), and further candidates to visit (plain flips that the witness
     /// points contradicted).
@@ -119,7 +119,11 @@ pub(crate) fn analyse(
         return Ok(Cell::Empty);
     };
     if radius <= setup.tol_radius {
-        return Ok(Cell::Thin);
+        return Ok(Cell::Thin(ThinCell {
+            pattern: pattern.clone(),
+            center,
+            radius,
+        }));
     }
     let bbox = setup.bbox.as_ref().map(|(lo, hi)| (lo.view(), hi.view()));
     let report = facets(&raw.polytope, center.view(), bbox, &context)?;
@@ -414,6 +418,7 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
     let mut index: HashMap<Pattern, usize> = HashMap::new();
     let mut regions: Vec<Region> = Vec::new();
     let mut edges: Vec<(usize, Pattern)> = Vec::new();
+    let mut thin: Vec<ThinCell> = Vec::new();
     let mut frontier: Vec<Pattern> = Vec::new();
     for s in seeds(net, domain, &mut lp)? {
         if visited.insert(s.clone()) {
@@ -435,7 +440,12 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
             lp += used;
             match cell {
                 Cell::Empty => {}
-                Cell::Thin => stats.rejected_thin += 1,
+                Cell::Thin(cell) => {
+                    stats.rejected_thin += 1;
+                    if opts.record_thin {
+                        thin.push(cell);
+                    }
+                }
                 Cell::Region {
                     region,
                     across,
@@ -462,7 +472,7 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
         }
     }
     watch.report(regions.len(), 0, true);
-    Ok(finish(regions, edges, &index, stats, lp, &watch, domain, net))
+    Ok(finish(regions, edges, &index, stats, lp, &watch, domain, net).with_thin_cells(thin))
 }
 
 #[allow(clippy::too_many_arguments)]
