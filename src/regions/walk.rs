@@ -129,7 +129,11 @@ pub(crate) fn analyse(
     let report = facets(&raw.polytope, center.view(), bbox, &context)?;
     lp.lps_solved += report.stats.lps_solved;
     lp.lps_skipped += report.stats.lps_skipped;
-    let keep: Vec<usize> = report.facets.iter().map(|f| f.row).collect();
+    let keep: Vec<usize> = report
+        .facets
+        .iter()
+        .map(|f| tightest(&raw.polytope, f.row, &f.duplicates))
+        .collect();
     let mut across = Vec::new();
     let mut candidates = Vec::new();
     for (facet, inside) in report.facets.iter().zip(&report.inside) {
@@ -140,6 +144,7 @@ pub(crate) fn analyse(
             .chain(facet.duplicates.iter().copied())
             .collect();
         let flipped = flip(&values, &rows, &raw.sources);
+        candidates.extend(nested_flips(&values, &raw, &rows));
         let witness = witness_across(
             &raw.polytope,
             &rows,
@@ -219,6 +224,32 @@ fn flip(values: &[u8], rows: &[usize], sources: &[RowSource]) -> Pattern {
         }
     }
     Pattern::from_checked(&v)
+}
+
+/// The row of a facet (representative `row` and its `duplicates`) with the
+/// smallest offset: the one that bounds the region when the hyperplanes are
+/// near but not identical (the representative on a tie).
+fn tightest(p: &Polytope, row: usize, duplicates: &[usize]) -> usize {
+    std::iter::once(row)
+        .chain(duplicates.iter().copied())
+        .min_by(|&i, &j| unit_row(p, i).1.total_cmp(&unit_row(p, j).1))
+        .unwrap_or(row)
+}
+
+/// The patterns between nearly coinciding hyperplanes that the facet detection
+/// merged into one facet (`rows`: its representative and duplicates): the
+/// witness step jumps over the thin slabs between them, so each slab's
+/// pattern (the nearest `k` hyperplanes flipped) is queued as a candidate,
+/// to be counted as a region or reported as thin. Rows at exactly the same
+/// offset flip together (a repeated unit makes no slab).
+fn nested_flips(values: &[u8], raw: &RawRegion, rows: &[usize]) -> Vec<Pattern> {
+    let offset = |r: usize| unit_row(&raw.polytope, r).1;
+    let mut sorted = rows.to_vec();
+    sorted.sort_by(|&i, &j| offset(i).total_cmp(&offset(j)));
+    (1..sorted.len())
+        .filter(|&k| offset(sorted[k]) != offset(sorted[k - 1]))
+        .map(|k| flip(values, &sorted[..k], &raw.sources))
+        .collect()
 }
 
 /// The pattern of the region adjacent across a facet, read at `foot + t normal`.
