@@ -19,7 +19,10 @@ fn relu_net(dim: usize, layers: &[&[&[f64]]]) -> Network {
     let mut builder = Network::builder(dim);
     let mut inputs = dim;
     for rows in layers {
-        builder = builder.dense(weights(rows, inputs), bias(rows, inputs)).unwrap().relu();
+        builder = builder
+            .dense(weights(rows, inputs), bias(rows, inputs))
+            .unwrap()
+            .relu();
         inputs = rows.len();
     }
     builder
@@ -112,7 +115,10 @@ fn check(name: &str, net: &Network, domain: &Domain, expected: usize) -> Shape {
             if let Some(volume) = domain.volume() {
                 if domain.dim() == 2 {
                     let total: f64 = partition.regions().iter().filter_map(|r| r.volume()).sum();
-                    assert!((total - volume).abs() < 1e-12 * volume, "{name}: {method:?} area {total}");
+                    assert!(
+                        (total - volume).abs() < 1e-12 * volume,
+                        "{name}: {method:?} area {total}"
+                    );
                 }
             }
             shapes.push(s);
@@ -143,7 +149,12 @@ fn duplicate_rows_cut_once() {
     assert!(s.facets.iter().all(|&f| f == 4));
     let net = relu_net(
         3,
-        &[&[&[1.0, 0.0, 0.0, 0.0], &[2.0, 0.0, 0.0, 0.0], &[0.0, 1.0, 0.0, 0.0], &[0.0, 0.0, 1.0, 0.0]]],
+        &[&[
+            &[1.0, 0.0, 0.0, 0.0],
+            &[2.0, 0.0, 0.0, 0.0],
+            &[0.0, 1.0, 0.0, 0.0],
+            &[0.0, 0.0, 1.0, 0.0],
+        ]],
     );
     // Three planes through the cube's centre: eight octants, each a cube
     // with six facets and three neighbours.
@@ -170,7 +181,14 @@ fn zero_rows_and_parallel_units() {
     assert_eq!(s.patterns, ["00100", "00101", "10101", "10111"]);
     // Strips in a row: three neighbour pairs.
     assert_eq!(s.neighbours.len(), 3);
-    let net = relu_net(3, &[&[&[0.0, 0.0, 0.0, 0.0], &[0.0, 1.0, 0.0, 0.0], &[0.0, 1.0, 0.0, -0.5]]]);
+    let net = relu_net(
+        3,
+        &[&[
+            &[0.0, 0.0, 0.0, 0.0],
+            &[0.0, 1.0, 0.0, 0.0],
+            &[0.0, 1.0, 0.0, -0.5],
+        ]],
+    );
     check("zero rows 3-D", &net, &cube(), 3);
 }
 
@@ -190,7 +208,11 @@ fn an_all_dead_layer_adds_nothing() {
     let net = relu_net(
         3,
         &[
-            &[&[1.0, 0.0, 0.0, 0.0], &[0.0, 1.0, 0.0, 0.0], &[0.0, 0.0, 1.0, 0.0]],
+            &[
+                &[1.0, 0.0, 0.0, 0.0],
+                &[0.0, 1.0, 0.0, 0.0],
+                &[0.0, 0.0, 1.0, 0.0],
+            ],
             &[&[-1.0, -1.0, -1.0, 0.0], &[0.0, 0.0, 0.0, 0.0]],
         ],
     );
@@ -224,7 +246,12 @@ fn hyperplanes_through_a_vertex_of_the_arrangement() {
     // independent): 2 (C(3,0) + C(3,1) + C(3,2)) = 14 cones.
     let net = relu_net(
         3,
-        &[&[&[1.0, 0.0, 0.0, 0.0], &[0.0, 1.0, 0.0, 0.0], &[0.0, 0.0, 1.0, 0.0], &[1.0, 1.0, 1.0, 0.0]]],
+        &[&[
+            &[1.0, 0.0, 0.0, 0.0],
+            &[0.0, 1.0, 0.0, 0.0],
+            &[0.0, 0.0, 1.0, 0.0],
+            &[1.0, 1.0, 1.0, 0.0],
+        ]],
     );
     check("concurrent planes", &net, &cube(), 14);
 }
@@ -242,7 +269,11 @@ fn zero_biases_and_dead_pieces_deeper() {
     let net = relu_net(
         3,
         &[
-            &[&[1.0, 0.0, 0.0, 0.0], &[0.0, 1.0, 0.0, 0.0], &[0.0, 0.0, 1.0, 0.0]],
+            &[
+                &[1.0, 0.0, 0.0, 0.0],
+                &[0.0, 1.0, 0.0, 0.0],
+                &[0.0, 0.0, 1.0, 0.0],
+            ],
             &[&[1.0, -1.0, 0.0, 0.0]],
         ],
     );
@@ -262,7 +293,12 @@ fn max_unit_ties_go_to_the_lower_candidate() {
     // max(x, y, z, x) in the cube: three regions, candidate 3 never wins.
     let net = maxout_net(
         3,
-        &[&[1.0, 0.0, 0.0, 0.0], &[0.0, 1.0, 0.0, 0.0], &[0.0, 0.0, 1.0, 0.0], &[1.0, 0.0, 0.0, 0.0]],
+        &[
+            &[1.0, 0.0, 0.0, 0.0],
+            &[0.0, 1.0, 0.0, 0.0],
+            &[0.0, 0.0, 1.0, 0.0],
+            &[1.0, 0.0, 0.0, 0.0],
+        ],
         4,
     );
     let s = check("max tie 3-D", &net, &cube(), 3);

@@ -75,8 +75,15 @@ fn a_strip_thinner_than_the_tolerance_is_reported_then_counted_at_zero_tolerance
         let thin = &default.thin_cells()[0];
         assert_eq!(thin.pattern().to_string(), "10", "{method:?}");
         // The strip's largest disc has radius delta / 2 about x = delta / 2.
-        assert!((thin.radius() - delta / 2.0).abs() < 1e-3 * delta, "{method:?}: {}", thin.radius());
-        assert!((thin.center()[0] - delta / 2.0).abs() < 1e-3 * delta, "{method:?}");
+        assert!(
+            (thin.radius() - delta / 2.0).abs() < 1e-3 * delta,
+            "{method:?}: {}",
+            thin.radius()
+        );
+        assert!(
+            (thin.center()[0] - delta / 2.0).abs() < 1e-3 * delta,
+            "{method:?}"
+        );
         assert!(is_full_dimensional(&net, &square(), thin.pattern()).unwrap());
         let zero = run(&net, &square(), method, Some(0.0));
         assert_eq!(patterns(&zero), exact, "{method:?}");
@@ -116,7 +123,10 @@ fn a_tiny_triangle_of_three_lines_small_analogue_of_w1b() {
     all.push(thin.pattern().to_string());
     all.sort();
     assert_eq!(all, exact);
-    assert_eq!(patterns(&run(&net, &square(), Method::PlaneSplit, Some(0.0))), exact);
+    assert_eq!(
+        patterns(&run(&net, &square(), Method::PlaneSplit, Some(0.0))),
+        exact
+    );
     // The LP walk reaches a cell only across facets longer than its LP
     // tolerance; the triangle's are eps long, so the walk never meets it
     // (a known limitation): what it finds is still a subset of the exact
@@ -177,7 +187,11 @@ fn exact_counts_equal_both_methods_on_generic_networks() {
     for seed in 10..12 {
         let net = random_net(seed, 3, &[4, 3]);
         let exact = exact_patterns(&net, &cube);
-        assert_eq!(patterns(&run(&net, &cube, Method::Lp, Some(0.0))), exact, "seed {seed}");
+        assert_eq!(
+            patterns(&run(&net, &cube, Method::Lp, Some(0.0))),
+            exact,
+            "seed {seed}"
+        );
     }
 }
 

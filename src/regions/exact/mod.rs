@@ -211,7 +211,10 @@ fn setup(net: &Network, domain: &Domain) -> Result<(Vec<ExactStep>, Vec<Aff>, Ve
         .outer_iter()
         .zip(&cons.b)
         .map(|(a, &b)| {
-            let mut f: Aff = a.iter().map(|&v| rational(v, "domain row")).collect::<Result<_>>()?;
+            let mut f: Aff = a
+                .iter()
+                .map(|&v| rational(v, "domain row"))
+                .collect::<Result<_>>()?;
             f.push(-rational(b, "domain bound")?);
             Ok(f)
         })
@@ -262,7 +265,14 @@ fn carry(step: &ExactStep, values: &mut Vec<Aff>, skips: &mut Vec<Vec<Aff>>) {
 /// the full-dimensional parts where each of its choices holds, pushed to
 /// `out`. A choice whose conditions hold at the piece's witness keeps it; a
 /// piece that does not split keeps its rows unchanged.
-fn split(step: &ExactStep, piece: Piece, j: usize, unit: usize, dim: usize, out: &mut Vec<Piece>) -> Result<()> {
+fn split(
+    step: &ExactStep,
+    piece: Piece,
+    j: usize,
+    unit: usize,
+    dim: usize,
+    out: &mut Vec<Piece>,
+) -> Result<()> {
     let mut parts: Vec<(u8, Vec<Aff>, Vec<Q>)> = Vec::new();
     let options: Vec<(u8, Vec<Aff>)> = (0..choices(step))
         .filter_map(|c| conditions(step, &piece.values, j, c).map(|rows| (c, rows)))
@@ -342,11 +352,6 @@ fn interior(rows: &[Aff], dim: usize) -> Result<Option<Vec<Q>>> {
 
 /// The nearest `f64` (rationals out of range saturate).
 fn to_f64(v: &Q) -> f64 {
-    v.to_f64().unwrap_or_else(|| {
-        if v.is_negative() {
-            f64::MIN
-        } else {
-            f64::MAX
-        }
-    })
+    v.to_f64()
+        .unwrap_or_else(|| if v.is_negative() { f64::MIN } else { f64::MAX })
 }

@@ -5,8 +5,8 @@ use ndarray::Array2;
 use num_traits::{Signed, Zero};
 
 use super::simplex::Q;
-use crate::network::eval::{affine_blocks, steps, Blocks, Step};
-use crate::network::layers::{Layer, NONE};
+use crate::network::eval::{affine_blocks, Blocks};
+use crate::network::{AffineStep, Nonlinearity, Step, PADDING};
 use crate::{Error, Network, Result};
 
 /// An affine function of the domain coordinates: the coefficients, then the
@@ -24,9 +24,17 @@ pub(crate) struct ExactAffine {
 pub(crate) enum ExactStep {
     Affine(ExactAffine),
     /// Two-piece units `offset..offset + len` with their slopes.
-    TwoPiece { slopes: [Q; 2], offset: usize, len: usize },
-    /// Max units from `offset`, `width` candidates each ([`NONE`] pads).
-    Max { width: usize, cand: Vec<u32>, offset: usize },
+    TwoPiece {
+        slopes: [Q; 2],
+        offset: usize,
+        len: usize,
+    },
+    /// Max units from `offset`, `width` candidates each ([`PADDING`] pads).
+    Max {
+        width: usize,
+        cand: Vec<u32>,
+        offset: usize,
+    },
     PushSkip(Option<ExactAffine>),
     AddSkip,
 }
@@ -42,39 +50,42 @@ pub(crate) fn rational(v: f64, what: &str) -> Result<Q> {
 pub(crate) fn exact_steps(net: &Network) -> Result<Vec<ExactStep>> {
     let mut width = net.input_dim();
     let mut out = Vec::new();
-    for step in steps(net.layers()) {
+    for step in net.program().steps() {
         out.push(match step {
-            Step::Affine(layer) => {
-                let map = exact_affine(layer, width)?;
+            Step::Affine(affine) => {
+                let map = exact_affine(affine, width)?;
                 width = map.b.len();
                 ExactStep::Affine(map)
             }
-            Step::TwoPiece { act, len, offset } => {
-                let [s0, s1] = act.slopes();
+            Step::Nonlinear(Nonlinearity::TwoPiece(units)) => {
+                let [s0, s1] = units.slopes();
                 ExactStep::TwoPiece {
-                    slopes: [rational(s0, "activation slope")?, rational(s1, "activation slope")?],
-                    offset,
-                    len,
+                    slopes: [
+                        rational(s0, "activation slope")?,
+                        rational(s1, "activation slope")?,
+                    ],
+                    offset: units.offset(),
+                    len: units.len(),
                 }
             }
-            Step::Max { width: w, cand, offset } => {
-                width = cand.len() / w;
+            Step::Nonlinear(Nonlinearity::Max(units)) => {
+                width = units.len();
                 ExactStep::Max {
-                    width: w,
-                    cand: cand.to_vec(),
-                    offset,
+                    width: units.width(),
+                    cand: units.candidates().to_vec(),
+                    offset: units.offset(),
                 }
             }
-            Step::PushSkip(projection) => {
-                ExactStep::PushSkip(projection.map(|p| exact_affine(p, width)).transpose()?)
+            Step::Fork { skip } => {
+                ExactStep::PushSkip(skip.as_ref().map(|p| exact_affine(p, width)).transpose()?)
             }
-            Step::AddSkip => ExactStep::AddSkip,
+            Step::Join => ExactStep::AddSkip,
         });
     }
     Ok(out)
 }
 
-fn exact_affine(layer: &Layer, inputs: usize) -> Result<ExactAffine> {
+fn exact_affine(step: &AffineStep, inputs: usize) -> Result<ExactAffine> {
     let mut probe = Array2::zeros((inputs + 1, inputs));
     for i in 0..inputs {
         probe[[i, i]] = 1.0;
@@ -83,7 +94,7 @@ fn exact_affine(layer: &Layer, inputs: usize) -> Result<ExactAffine> {
         block: inputs + 1,
         offset_row: inputs,
     };
-    let image = affine_blocks(layer, probe.view(), blocks);
+    let image = affine_blocks(step, probe.view(), blocks);
     let outputs = image.ncols();
     let w = (0..outputs)
         .map(|k| (0..inputs).map(|i| rational(image[[i, k]], "weight")).collect())
@@ -140,7 +151,11 @@ pub(crate) fn conditions(step: &ExactStep, values: &[Aff], j: usize, choice: u8)
             let row = if choice == 1 { negated(z) } else { z.clone() };
             if is_constant(&row) {
                 let c = &row[row.len() - 1];
-                let holds = if choice == 1 { c.is_negative() } else { !c.is_positive() };
+                let holds = if choice == 1 {
+                    c.is_negative()
+                } else {
+                    !c.is_positive()
+                };
                 return holds.then(Vec::new);
             }
             Some(vec![row])
@@ -148,9 +163,9 @@ pub(crate) fn conditions(step: &ExactStep, values: &[Aff], j: usize, choice: u8)
         ExactStep::Max { width, cand, .. } => {
             let taps = &cand[j * width..(j + 1) * width];
             let k = choice as usize;
-            let chosen = &values[*taps.get(k).filter(|&&t| t != NONE)? as usize];
+            let chosen = &values[*taps.get(k).filter(|&&t| t != PADDING)? as usize];
             let mut rows = Vec::new();
-            for (r, &t) in taps.iter().enumerate().filter(|&(r, &t)| t != NONE && r != k) {
+            for (r, &t) in taps.iter().enumerate().filter(|&(r, &t)| t != PADDING && r != k) {
                 // Rival r must stay below (strictly when it comes first).
                 let row = difference(&values[t as usize], chosen);
                 if !is_constant(&row) {

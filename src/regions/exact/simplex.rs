@@ -220,9 +220,15 @@ mod tests {
         };
         assert_eq!(x, qs(&[3]));
         let a = vec![qs(&[-1]), qs(&[1])];
-        assert!(matches!(maximize(&qs(&[1]), &a, &qs(&[-3, 2])), Exact::Infeasible));
+        assert!(matches!(
+            maximize(&qs(&[1]), &a, &qs(&[-3, 2])),
+            Exact::Infeasible
+        ));
         // max x with only x >= -1: unbounded; over a free variable below zero.
-        assert!(matches!(maximize(&qs(&[1]), &[qs(&[-1])], &qs(&[1])), Exact::Unbounded));
+        assert!(matches!(
+            maximize(&qs(&[1]), &[qs(&[-1])], &qs(&[1])),
+            Exact::Unbounded
+        ));
         let Exact::Optimal(x) = maximize(&qs(&[1]), &[qs(&[1])], &qs(&[-7])) else {
             panic!("optimal expected")
         };
