@@ -6,10 +6,12 @@
 //! point methods the same facets and neighbours, and the counts must equal
 //! the closed forms derived by hand below; nothing may panic.
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use cpwl::regions::exact::{enumerate_exact, is_full_dimensional};
-use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
+use cpwl::regions::{Method, Partition};
 use cpwl::{Domain, Network};
 use ndarray::{Array1, Array2};
 
@@ -96,14 +98,7 @@ fn check(name: &str, net: &Network, domain: &Domain, expected: usize) -> Shape {
     let mut shapes = Vec::new();
     for method in methods {
         for tol_radius in [None, Some(0.0)] {
-            let opts = EnumOptions {
-                method,
-                tol_radius,
-                record_thin: true,
-                threads: Some(1),
-                ..Default::default()
-            };
-            let partition = enumerate(net, domain, &opts).unwrap();
+            let partition = common::enumerate_keeping_thin(net, domain, method, tol_radius);
             // The walk tries plain flips across degenerate facets, whose
             // sets may be flat: what it rejects must have no interior.
             for thin in partition.thin_cells() {

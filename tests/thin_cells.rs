@@ -5,6 +5,8 @@
 //! (`regions::exact`) counts every full-dimensional region, however thin,
 //! and settles each reported thin cell.
 
+mod common;
+
 use cpwl::regions::exact::{enumerate_exact, is_full_dimensional};
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::{Domain, Network, Pattern};
@@ -32,14 +34,7 @@ fn square() -> Domain {
 }
 
 fn run(net: &Network, domain: &Domain, method: Method, tol_radius: Option<f64>) -> Partition {
-    let opts = EnumOptions {
-        method,
-        tol_radius,
-        record_thin: true,
-        threads: Some(1),
-        ..Default::default()
-    };
-    enumerate(net, domain, &opts).unwrap()
+    common::enumerate_keeping_thin(net, domain, method, tol_radius)
 }
 
 /// The patterns of a partition as sorted strings.

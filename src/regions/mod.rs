@@ -103,14 +103,7 @@ use crate::{Domain, Error, Network, Result};
 /// ```
 pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
     opts.validate()?;
-    domain.validate()?;
-    if domain.input_dim() != net.input_dim() {
-        return Err(Error::shape(
-            "domain",
-            format!("input dimension {}", net.input_dim()),
-            domain.input_dim(),
-        ));
-    }
+    check_domain(net, domain)?;
     let run = || match opts.method {
         Method::Auto if domain.dim() == 2 => plane_split::plane_split(net, domain, opts),
         Method::PlaneSplit => plane_split::plane_split(net, domain, opts),
@@ -139,6 +132,19 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
         ));
     }
     Ok(partition)
+}
+
+/// Validates a domain and checks that it lives in the network's input space.
+pub(crate) fn check_domain(net: &Network, domain: &Domain) -> Result<()> {
+    domain.validate()?;
+    if domain.input_dim() != net.input_dim() {
+        return Err(Error::shape(
+            "domain",
+            format!("input dimension {}", net.input_dim()),
+            domain.input_dim(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -197,14 +197,7 @@ pub fn is_full_dimensional(net: &Network, domain: &Domain, pattern: &Pattern) ->
 /// The exact steps, the domain's constraints and the inputs as affine
 /// functions of the domain coordinates.
 fn setup(net: &Network, domain: &Domain) -> Result<(Vec<ExactStep>, Vec<Aff>, Vec<Aff>)> {
-    domain.validate()?;
-    if domain.input_dim() != net.input_dim() {
-        return Err(Error::shape(
-            "domain",
-            format!("input dimension {}", net.input_dim()),
-            domain.input_dim(),
-        ));
-    }
+    super::check_domain(net, domain)?;
     let cons = domain.constraints()?;
     let rows = cons
         .a
