@@ -36,17 +36,41 @@
 //! [`crate::tol::TOL_SAME_HYPERPLANE_REL`]. The cost follows the number of
 //! faces, which grows exponentially with the dimension.
 //!
+//! # Which regions
+//!
+//! cpwl counts activation regions: for each activation pattern `p` (a
+//! two-piece unit is on piece 1 where its pre-activation is `> 0`, a max unit
+//! takes the first of its largest candidates), the closure of the set of
+//! points of the domain with that pattern, when the set is
+//! full-dimensional; one region per pattern. Fixing every unit's piece makes
+//! every constraint affine, so that set is a convex polytope: a pattern never
+//! has a disconnected set. Neighbouring regions with the same affine map stay
+//! two regions (this is not the partition into maximal affine pieces). A
+//! unit that is constant on a cell (dead, or a zero row) takes the bit of its
+//! constant without splitting it; sets without interior (the patterns that
+//! hold only on a hyperplane, the losing side of a tie) are never regions.
+//!
 //! # Thin cells
 //!
 //! A candidate cell counts as a region only when its Chebyshev ball (within
 //! the domain's coordinates) has a radius above
 //! [`EnumOptions::tol_radius`] (default [`crate::tol::TOL_RADIUS_REL`] times
 //! the domain's diameter). Rejected cells are counted in
-//! [`Partition::rejected_thin`], never dropped silently.
+//! [`Partition::rejected_thin`] and, with [`EnumOptions::record_thin`],
+//! listed in [`Partition::thin_cells`] (pattern, witness point, radius),
+//! never dropped silently. With `tol_radius` set to 0 every cell that the
+//! `f64` sign tests resolve is a region. What they cannot resolve (a sliver
+//! narrower than [`crate::tol::TOL_SIGN_REL`] relative to the line's scale,
+//! or for the LP walk a cell whose facets are all shorter than
+//! [`crate::tol::TOL_LP_FEAS`]) is settled in exact rational arithmetic by
+//! [`exact`]: [`exact::is_full_dimensional`] for one pattern,
+//! [`exact::enumerate_exact`] for the exact list of full-dimensional
+//! regions of a small network.
 
 mod adjacency2d;
 mod boundary;
 mod boundary_facets;
+pub mod exact;
 mod geojson;
 mod hrep;
 mod options;
@@ -56,6 +80,7 @@ mod region;
 mod stats;
 #[cfg(feature = "serde")]
 mod stored;
+mod thin;
 pub(crate) mod walk;
 
 pub use crate::Private;
@@ -66,6 +91,7 @@ pub use options::{EnumOptions, EnumProgress, Method, ProgressFn};
 pub use partition::{EnumStats, Partition};
 pub use region::Region;
 pub use stats::RegionStats;
+pub use thin::ThinCell;
 
 use crate::{Domain, Error, Network, Result};
 
@@ -99,14 +125,7 @@ use crate::{Domain, Error, Network, Result};
 /// ```
 pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
     opts.validate()?;
-    domain.validate()?;
-    if domain.input_dim() != net.input_dim() {
-        return Err(Error::shape(
-            "domain",
-            format!("input dimension {}", net.input_dim()),
-            domain.input_dim(),
-        ));
-    }
+    check_domain(net, domain)?;
     let run = || match opts.method {
         Method::Auto if domain.dim() == 2 => plane_split::plane_split(net, domain, opts),
         Method::PlaneSplit => plane_split::plane_split(net, domain, opts),
@@ -135,6 +154,19 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
         ));
     }
     Ok(partition)
+}
+
+/// Validates a domain and checks that it lives in the network's input space.
+pub(crate) fn check_domain(net: &Network, domain: &Domain) -> Result<()> {
+    domain.validate()?;
+    if domain.input_dim() != net.input_dim() {
+        return Err(Error::shape(
+            "domain",
+            format!("input dimension {}", net.input_dim()),
+            domain.input_dim(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -47,6 +47,9 @@ pub struct EnumOptions {
     /// Cells whose Chebyshev radius is at most this are rejected as thin
     /// (`None`: [`crate::tol::TOL_RADIUS_REL`] times the domain's diameter).
     pub tol_radius: Option<f64>,
+    /// Keep the rejected thin cells (pattern, witness point, radius) in
+    /// [`super::Partition::thin_cells`]; they are counted either way.
+    pub record_thin: bool,
     /// Stop with [`Error::Incomplete`] after this many regions.
     pub max_regions: Option<usize>,
     /// Stop with [`Error::Incomplete`] after this much time.
@@ -68,6 +71,7 @@ impl std::fmt::Debug for EnumOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EnumOptions")
             .field("tol_radius", &self.tol_radius)
+            .field("record_thin", &self.record_thin)
             .field("max_regions", &self.max_regions)
             .field("time_budget", &self.time_budget)
             .field("threads", &self.threads)

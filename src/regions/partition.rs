@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ndarray::ArrayView1;
 
-use super::{Method, Region};
+use super::{Method, Region, ThinCell};
 use crate::{Domain, Network, Pattern};
 
 /// Counters of an enumeration run.
@@ -41,6 +41,8 @@ pub struct Partition {
     pub(crate) domain: Domain,
     pub(crate) network: Network,
     pub(crate) layer_counts: Option<Vec<usize>>,
+    /// The rejected thin cells, sorted by pattern, when recorded.
+    pub(crate) thin: Vec<ThinCell>,
 }
 
 impl Partition {
@@ -83,7 +85,16 @@ impl Partition {
             domain,
             network,
             layer_counts: None,
+            thin: Vec::new(),
         }
+    }
+
+    /// Records the rejected thin cells, sorted by pattern (the order in which
+    /// a parallel run found them varies).
+    pub(crate) fn with_thin_cells(mut self, mut cells: Vec<ThinCell>) -> Partition {
+        cells.sort_by(|a, b| a.pattern.cmp(&b.pattern));
+        self.thin = cells;
+        self
     }
 
     /// Records the number of cells after each nonlinearity.
@@ -116,6 +127,13 @@ impl Partition {
     /// Candidate cells rejected as thin.
     pub fn rejected_thin(&self) -> usize {
         self.stats.rejected_thin
+    }
+
+    /// The rejected thin cells (pattern, witness point, radius), sorted by
+    /// pattern, when [`super::EnumOptions::record_thin`] was set; empty
+    /// otherwise ([`Partition::rejected_thin`] counts them either way).
+    pub fn thin_cells(&self) -> &[ThinCell] {
+        &self.thin
     }
 
     /// Counters of the run.

@@ -50,6 +50,7 @@ impl<'de> Deserialize<'de> for Partition {
             domain: stored.domain,
             network: stored.network,
             layer_counts: None,
+            thin: Vec::new(),
         })
     }
 }

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use super::hrep::{raw_region, RawRegion, RowSource};
 use super::options::Watch;
-use super::{EnumOptions, EnumStats, Method, Partition, Region};
+use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
 use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_WITNESS_REACH, TOL_ZERO_ROW};
@@ -88,7 +88,7 @@ pub(crate) enum Cell {
     /// No point has this pattern.
     Empty,
     /// The cell has no interior (Chebyshev radius at most the tolerance).
-    Thin,
+    Thin(ThinCell),
     /// A region, the patterns across its facets (its neighbours when they are
     /// regions), and further candidates to visit (plain flips that the witness
     /// points contradicted).
@@ -119,13 +119,21 @@ pub(crate) fn analyse(
         return Ok(Cell::Empty);
     };
     if radius <= setup.tol_radius {
-        return Ok(Cell::Thin);
+        return Ok(Cell::Thin(ThinCell {
+            pattern: pattern.clone(),
+            center,
+            radius,
+        }));
     }
     let bbox = setup.bbox.as_ref().map(|(lo, hi)| (lo.view(), hi.view()));
     let report = facets(&raw.polytope, center.view(), bbox, &context)?;
     lp.lps_solved += report.stats.lps_solved;
     lp.lps_skipped += report.stats.lps_skipped;
-    let keep: Vec<usize> = report.facets.iter().map(|f| f.row).collect();
+    let keep: Vec<usize> = report
+        .facets
+        .iter()
+        .map(|f| tightest(&raw.polytope, f.row, &f.duplicates))
+        .collect();
     let mut across = Vec::new();
     let mut candidates = Vec::new();
     for (facet, inside) in report.facets.iter().zip(&report.inside) {
@@ -136,6 +144,7 @@ pub(crate) fn analyse(
             .chain(facet.duplicates.iter().copied())
             .collect();
         let flipped = flip(&values, &rows, &raw.sources);
+        candidates.extend(nested_flips(&values, &raw, &rows));
         let witness = witness_across(
             &raw.polytope,
             &rows,
@@ -215,6 +224,32 @@ fn flip(values: &[u8], rows: &[usize], sources: &[RowSource]) -> Pattern {
         }
     }
     Pattern::from_checked(&v)
+}
+
+/// The row of a facet (representative `row` and its `duplicates`) with the
+/// smallest offset: the one that bounds the region when the hyperplanes are
+/// near but not identical (the representative on a tie).
+fn tightest(p: &Polytope, row: usize, duplicates: &[usize]) -> usize {
+    std::iter::once(row)
+        .chain(duplicates.iter().copied())
+        .min_by(|&i, &j| unit_row(p, i).1.total_cmp(&unit_row(p, j).1))
+        .unwrap_or(row)
+}
+
+/// The patterns between nearly coinciding hyperplanes that the facet detection
+/// merged into one facet (`rows`: its representative and duplicates): the
+/// witness step jumps over the thin slabs between them, so each slab's
+/// pattern (the nearest `k` hyperplanes flipped) is queued as a candidate,
+/// to be counted as a region or reported as thin. Rows at exactly the same
+/// offset flip together (a repeated unit makes no slab).
+fn nested_flips(values: &[u8], raw: &RawRegion, rows: &[usize]) -> Vec<Pattern> {
+    let offset = |r: usize| unit_row(&raw.polytope, r).1;
+    let mut sorted = rows.to_vec();
+    sorted.sort_by(|&i, &j| offset(i).total_cmp(&offset(j)));
+    (1..sorted.len())
+        .filter(|&k| offset(sorted[k]) != offset(sorted[k - 1]))
+        .map(|k| flip(values, &sorted[..k], &raw.sources))
+        .collect()
 }
 
 /// The pattern of the region adjacent across a facet, read at `foot + t normal`.
@@ -414,6 +449,7 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
     let mut index: HashMap<Pattern, usize> = HashMap::new();
     let mut regions: Vec<Region> = Vec::new();
     let mut edges: Vec<(usize, Pattern)> = Vec::new();
+    let mut thin: Vec<ThinCell> = Vec::new();
     let mut frontier: Vec<Pattern> = Vec::new();
     for s in seeds(net, domain, &mut lp)? {
         if visited.insert(s.clone()) {
@@ -435,7 +471,12 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
             lp += used;
             match cell {
                 Cell::Empty => {}
-                Cell::Thin => stats.rejected_thin += 1,
+                Cell::Thin(cell) => {
+                    stats.rejected_thin += 1;
+                    if opts.record_thin {
+                        thin.push(cell);
+                    }
+                }
                 Cell::Region {
                     region,
                     across,
@@ -462,7 +503,7 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
         }
     }
     watch.report(regions.len(), 0, true);
-    Ok(finish(regions, edges, &index, stats, lp, &watch, domain, net))
+    Ok(finish(regions, edges, &index, stats, lp, &watch, domain, net).with_thin_cells(thin))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -55,3 +55,21 @@ pub fn assert_close(what: &str, a: &[f64], b: &[f64], rtol: f64) {
         assert!((x - y).abs() <= rtol * scale, "{what}[{i}]: {x} vs {y}");
     }
 }
+
+/// Enumerates on one thread with the given method and tolerance, keeping the
+/// rejected thin cells (the degenerate and thin-cell suites).
+pub fn enumerate_keeping_thin(
+    net: &cpwl::Network,
+    domain: &cpwl::Domain,
+    method: cpwl::regions::Method,
+    tol_radius: Option<f64>,
+) -> cpwl::regions::Partition {
+    let opts = cpwl::regions::EnumOptions {
+        method,
+        tol_radius,
+        record_thin: true,
+        threads: Some(1),
+        ..Default::default()
+    };
+    cpwl::regions::enumerate(net, domain, &opts).unwrap()
+}

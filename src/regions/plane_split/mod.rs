@@ -32,7 +32,7 @@ use self::rows::{
 use super::adjacency2d::link_neighbors;
 use super::options::Watch;
 use super::walk::Setup;
-use super::{EnumOptions, EnumStats, Method, Partition, Region};
+use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_rows, carry, choose, flow, Flow};
 use crate::network::{AffineStep, Nonlinearity, Step};
@@ -59,6 +59,8 @@ struct Run<'a> {
     tol_radius: f64,
     /// Thin cells dropped so far.
     rejected_thin: AtomicUsize,
+    /// The thin cells themselves, when the options ask for them.
+    thin: Option<Mutex<Vec<ThinCell>>>,
     /// The regions found so far, in the order chunks finish (the partition
     /// sorts them by pattern); one shared vector moves each region once.
     regions: Mutex<Vec<Region>>,
@@ -87,7 +89,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         })
         .collect();
     let first = first_batch(net, domain, &setup)?;
-    let run = Run {
+    let mut run = Run {
         reach: max_coordinate(&first.cells[0].vertices),
         transposed,
         layer_counts: (0..unit_step.iter().flatten().count())
@@ -102,6 +104,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         overflowed: AtomicBool::new(false),
         tol_radius: setup.tol_radius,
         rejected_thin: AtomicUsize::new(0),
+        thin: opts.record_thin.then(|| Mutex::new(Vec::new())),
         regions: Mutex::new(Vec::new()),
     };
     run.run(0, first);
@@ -125,8 +128,14 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
         .collect();
-    let partition =
-        Partition::assemble(regions, stats, domain.clone(), net.clone()).with_layer_counts(counts);
+    let thin = run
+        .thin
+        .take()
+        .map(|t| t.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        .unwrap_or_default();
+    let partition = Partition::assemble(regions, stats, domain.clone(), net.clone())
+        .with_layer_counts(counts)
+        .with_thin_cells(thin);
     run.watch.report(total, 0, true);
     let limit = run.stop_reason().or_else(|| {
         opts.max_regions
@@ -265,13 +274,17 @@ impl Run<'_> {
         let total_cells = done.len();
         let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
         self.watch.report(total, 0, false);
-        let regions: Vec<Region> = done
+        let (regions, thin): (Vec<_>, Vec<_>) = done
             .into_iter()
-            .filter_map(|c| region_of(c, self.tol_radius))
-            .collect();
+            .map(|c| region_of(c, self.tol_radius))
+            .partition(|r| r.is_ok());
         self.rejected_thin
             .fetch_add(total_cells - regions.len(), Ordering::Relaxed);
-        self.found().extend(regions);
+        if let Some(kept) = &self.thin {
+            let mut kept = kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            kept.extend(thin.into_iter().filter_map(|r| r.err()));
+        }
+        self.found().extend(regions.into_iter().filter_map(|r| r.ok()));
     }
 
     /// False, and the run marked as overflowed, when a value of the batch's

@@ -9,7 +9,7 @@ use crate::geometry::predicates::{line_sign, Sign};
 use crate::geometry::{cut_piece, largest_inscribed_circle, signed_area};
 use crate::regions::hrep::RowSource;
 use crate::regions::walk::Setup;
-use crate::regions::Region;
+use crate::regions::{Region, ThinCell};
 use crate::{Domain, Error, Result};
 
 /// The domain's polygon with its edges tagged by the domain's rows: a slice's
@@ -91,9 +91,9 @@ fn corners_of(tags: &[EdgeTag]) -> Option<Vec<[f64; 2]>> {
         .collect()
 }
 
-/// The region of a final cell, or `None` when it is thin: its edges merged
-/// into one row per line, its inscribed circle, polygon and area.
-pub(super) fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
+/// The region of a final cell, or the thin cell when it is thin: its edges
+/// merged into one row per line, its inscribed circle, polygon and area.
+pub(super) fn region_of(cell: FinalCell, tol_radius: f64) -> std::result::Result<Region, ThinCell> {
     let (vertices, tags) = merge_collinear(cell.vertices, cell.tags);
     let rows: Vec<([f64; 2], f64)> = tags
         .iter()
@@ -101,7 +101,11 @@ pub(super) fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
         .collect();
     let (center, radius) = largest_inscribed_circle(&rows, &vertices);
     if radius <= tol_radius {
-        return None;
+        return Err(ThinCell {
+            pattern: crate::Pattern::from_checked(&cell.pattern),
+            center: Array1::from(center.to_vec()),
+            radius,
+        });
     }
     let mut a = Array2::zeros((rows.len(), 2));
     let mut b = Array1::zeros(rows.len());
@@ -110,7 +114,7 @@ pub(super) fn region_of(cell: FinalCell, tol_radius: f64) -> Option<Region> {
         a[[i, 1]] = n[1];
         b[i] = *beta;
     }
-    Some(Region {
+    Ok(Region {
         pattern: crate::Pattern::from_checked(&cell.pattern),
         polytope: crate::Polytope { a, b },
         sources: tags.iter().map(|t| t.source).collect(),
