@@ -50,4 +50,4 @@ pub use merge::{merge, missing_shards, run_shard, Piece, ShardResult};
 pub use plan::{plan, PlanOptions, ShardJob};
 pub use ranges::{concat_points, point_ranges};
 #[cfg(feature = "timely")]
-pub use timely_engine::{timely_run, TimelyOptions, TimelyReport};
+pub use timely_engine::{gather_points, timely_run, timely_worker, TimelyOptions, TimelyReport};

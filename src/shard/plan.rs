@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use ndarray::{Array1, Array2};
 
+use crate::lc::directions::SplitMix64;
 use crate::lp::LpStats;
 use crate::regions::walk::{lp_bounding_box, Setup};
 use crate::regions::EnumOptions;
@@ -95,7 +96,7 @@ impl ShardJob {
             b = ndarray::concatenate![ndarray::Axis(0), b, ndarray::array![rhs]];
         }
         let (basis, origin) = whole.embedding();
-        if whole.as_plane().is_none() && basis.nrows() == whole.input_dim() && basis == Array2::eye(basis.nrows())
+        if whole.as_plane().is_none() && basis.nrows() == whole.input_dim() && basis == Array2::<f64>::eye(basis.nrows())
         {
             return Ok(Domain::polytope(a, b));
         }
@@ -209,12 +210,9 @@ fn check_plan(net: &Network, domain: &Domain, shards: usize, opts: &PlanOptions)
     }
     opts.enumerate.validate()?;
     domain.validate()?;
-    if domain.input_dim() != net.input_dim() {
-        return Err(Error::shape(
-            "domain",
-            format!("input dimension {}", net.input_dim()),
-            domain.input_dim(),
-        ));
+    let (want, got) = (net.input_dim(), domain.input_dim());
+    if want != got {
+        return Err(Error::shape("domain", format!("input dimension {want}"), got));
     }
     Ok(())
 }
@@ -239,7 +237,8 @@ fn slab_weight(
     width: f64,
     samples: usize,
 ) -> Result<f64> {
-    let mut rng = SplitMix(s as u64);
+    // Seeded by the slab: a plan depends only on its inputs.
+    let mut rng = SplitMix64(s as u64);
     let mut seen: HashSet<Pattern> = HashSet::new();
     let scale = 1.0 + lo.iter().chain(hi).fold(0.0f64, |m, v| m.max(v.abs()));
     for _ in 0..samples {
@@ -250,7 +249,7 @@ fn slab_weight(
             } else {
                 (lo[k], hi[k] - lo[k])
             };
-            y[k] = a + w * rng.unit();
+            y[k] = a + w * (1.0 - rng.next_open_unit());
         }
         if dom.contains(y.view(), TOL_LP_FEAS * scale) {
             seen.insert(net.pattern(domain.to_input(y.view()).view())?);
@@ -281,22 +280,6 @@ fn quantile_cuts(weights: &[f64], shards: usize, start: f64, width: f64) -> Vec<
     cuts
 }
 
-/// A small deterministic generator (SplitMix64) for the sample points, so
-/// that a plan depends only on its inputs.
-struct SplitMix(u64);
-
-impl SplitMix {
-    /// A number in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,15 +294,5 @@ mod tests {
         // Weight 3 in slab 1: the middle of 3 shares is at 1 + 1/3 and 1 + 2/3.
         let cuts = quantile_cuts(&[0.0, 3.0, 0.0], 3, 0.0, 1.0);
         assert!((cuts[0] - 4.0 / 3.0).abs() < 1e-15 && (cuts[1] - 5.0 / 3.0).abs() < 1e-15);
-    }
-
-    #[test]
-    fn unit_samples_are_in_range_and_deterministic() {
-        let (mut a, mut b) = (SplitMix(7), SplitMix(7));
-        for _ in 0..1000 {
-            let (x, y) = (a.unit(), b.unit());
-            assert!((0.0..1.0).contains(&x));
-            assert_eq!(x.to_bits(), y.to_bits());
-        }
     }
 }

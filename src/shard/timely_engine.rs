@@ -7,10 +7,13 @@ use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use ndarray::Array2;
+
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
-use timely::dataflow::{InputHandle, ProbeHandle};
+use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
 use super::merge::{assemble, group, join, sum_stats, whole_setup, Joined};
@@ -117,13 +120,8 @@ pub fn timely_run(
     opts: &TimelyOptions,
 ) -> Result<Vec<TimelyReport>> {
     opts.run.validate()?;
-    let job = Arc::new(Job {
-        net: net.clone(),
-        domain: domain.clone(),
-        opts: opts.clone(),
-        cancel: opts.run.cancel.clone().unwrap_or_default(),
-    });
-    let guards = timely::execute(config, move |worker| job.work(worker))
+    let (net, domain, opts) = (net.clone(), domain.clone(), opts.clone());
+    let guards = timely::execute(config, move |worker| timely_worker(worker, &net, &domain, &opts))
         .map_err(|e| Error::invalid("timely", e))?;
     let mut reports = Vec::new();
     for (i, r) in guards.join().into_iter().enumerate() {
@@ -132,11 +130,121 @@ pub fn timely_run(
     Ok(reports)
 }
 
+/// [`timely_run`]'s work on one worker, to call inside your own
+/// [`timely::execute`] (beside other dataflows, such as
+/// [`gather_points`]). Every worker of the computation must call it.
+///
+/// # Errors
+///
+/// As [`timely_run`].
+pub fn timely_worker(worker: &mut Worker, net: &Network, domain: &Domain, opts: &TimelyOptions) -> Result<TimelyReport> {
+    let cancel = (opts.run.cancel.clone())
+        .or_else(|| opts.plan.enumerate.cancel.clone())
+        .unwrap_or_default();
+    let job = Job {
+        net: net.clone(),
+        domain: domain.clone(),
+        opts: opts.clone(),
+        shard_opts: EnumOptions {
+            cancel: Some(Arc::clone(&cancel)),
+            ..opts.plan.enumerate.clone()
+        },
+        cancel,
+    };
+    job.work(worker)
+}
+
+/// A point-wise job (LC, exact LC, LES) on every worker: worker `i` of `n`
+/// computes the rows of range `i` of [`super::point_ranges`]`(points, n)`
+/// with `compute`, and worker 0 gets the whole result, the ranges joined in
+/// order; the other workers get `None`. Every worker must call it.
+///
+/// # Errors
+///
+/// The first error of `compute` on this worker; [`Error::Shape`] when the
+/// parts have different widths (on worker 0).
+pub fn gather_points(
+    worker: &mut Worker,
+    points: usize,
+    compute: impl FnOnce(Range<usize>) -> Result<Array2<f64>>,
+) -> Result<Option<Array2<f64>>> {
+    let (index, peers) = (worker.index(), worker.peers());
+    let range = super::point_ranges(points, peers)?.swap_remove(index);
+    let rows = range.len();
+    let mine = compute(range);
+    let mut w = Writer::default();
+    w.u32(index);
+    match &mine {
+        Ok(m) if m.nrows() == rows => w.matrix(m),
+        // A failed or misshapen part still travels (empty), so that worker 0
+        // can finish and report it instead of waiting.
+        _ => w.matrix(&Array2::zeros((0, 0))),
+    }
+    let received = exchange_to_zero(worker, vec![(0, w.bytes)]);
+    let mine = mine?;
+    if mine.nrows() != rows {
+        return Err(Error::shape(format!("rows of worker {index}"), rows, mine.nrows()));
+    }
+    if index != 0 {
+        return Ok(None);
+    }
+    let mut parts = vec![None; peers];
+    for bytes in received {
+        let mut r = Reader::new(&bytes, "gathered rows");
+        let i = r.u32()?;
+        let m = r.matrix()?;
+        r.finish()?;
+        if let Some(slot) = parts.get_mut(i) {
+            *slot = Some(m);
+        }
+    }
+    let parts: Vec<Array2<f64>> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| p.ok_or_else(|| Error::invalid("gathered rows", format!("worker {i} sent nothing"))))
+        .collect::<Result<_>>()?;
+    let views: Vec<_> = parts.iter().filter(|p| p.nrows() > 0).map(|p| p.view()).collect();
+    if views.is_empty() {
+        return Ok(Some(Array2::zeros((0, parts.first().map_or(0, |p| p.ncols())))));
+    }
+    super::concat_points(&views).map(Some)
+}
+
+/// Sends every message to worker 0 and, once all workers are done, returns
+/// what this worker received (everything on worker 0, nothing elsewhere).
+fn exchange_to_zero(worker: &mut Worker, messages: Vec<Msg>) -> Vec<Vec<u8>> {
+    let received: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
+    let mut input: InputHandleVec<u64, Msg> = InputHandleVec::new();
+    let probe = ProbeHandle::new();
+    let sink = Rc::clone(&received);
+    worker.dataflow(|scope| {
+        scope
+            .input_from(&mut input)
+            .container::<Vec<_>>()
+            .exchange(|m: &Msg| m.0)
+            .inspect(move |m: &Msg| sink.borrow_mut().push(m.1.clone()))
+            .probe_with(&probe);
+    });
+    for m in messages {
+        input.send(m);
+    }
+    input.close();
+    while !probe.done() {
+        worker.step_or_park(Some(PARK));
+    }
+    received.take()
+}
+
+/// How long an idle worker parks before looking for messages again.
+const PARK: Duration = Duration::from_millis(10);
+
 /// What every worker shares.
 struct Job {
     net: Network,
     domain: Domain,
     opts: TimelyOptions,
+    /// The options of every shard run, polling the job's cancel flag.
+    shard_opts: EnumOptions,
     cancel: Arc<AtomicBool>,
 }
 
@@ -177,16 +285,21 @@ impl Job {
             merge_time: Duration::ZERO,
         };
         let (mut owned, first_error) = self.scatter(worker, &jobs, &mut report);
-        if let Some(e) = first_error.or_else(|| owned.error.take()) {
+        if let Some(e) = first_error {
             return Err(e);
         }
+        // Every worker received the same stop messages: all of them stop here
+        // together, or none does (a worker leaving alone would hang the rest).
         if owned.stopped {
             report.outcome = Outcome::Cancelled;
             return Ok(report);
         }
         let merge_start = Instant::now();
         let tol = jobs.first().map_or(0.0, |j| j.tol_radius);
-        let joined = self.join_owned(owned.pieces, tol, &mut report)?;
+        let joined = match owned.error.take() {
+            Some(e) => Err(e),
+            None => self.join_owned(owned.pieces, tol, &mut report),
+        };
         if let Some(joined) = self.gather(worker, joined, &mut report)? {
             let stats = sum_stats(&owned.stats);
             report.partition = Some(assemble(joined, stats, &self.domain, &self.net));
@@ -205,7 +318,7 @@ impl Job {
     ) -> (Received, Option<Error>) {
         let received = Rc::new(RefCell::new(Received::default()));
         let tally = Rc::new(RefCell::new(Tally::default()));
-        let mut input: InputHandle<u64, Msg> = InputHandle::new();
+        let mut input: InputHandleVec<u64, Msg> = InputHandleVec::new();
         let probe = ProbeHandle::new();
         let sink = Rc::clone(&received);
         let cancel = Arc::clone(&self.cancel);
@@ -229,17 +342,18 @@ impl Job {
                 break;
             }
             let start = Instant::now();
-            let result = run_shard(&self.net, &self.domain, job, &self.opts.plan.enumerate);
+            let result = run_shard(&self.net, &self.domain, job, &self.shard_opts);
             report.shard_time += start.elapsed();
             match result {
                 Ok(r) => self.send_pieces(&mut input, r, report),
                 Err(e) => {
-                    // Everyone stops: a partial shard would give a wrong merge.
+                    // Everyone stops: a partial shard would give a wrong
+                    // merge. A cancelled shard is a stop, not an error.
                     self.cancel.store(true, Ordering::Relaxed);
-                    for w in 0..peers {
-                        input.send((w as u64, vec![STOP]));
-                    }
                     if !matches!(e, Error::Incomplete { .. }) {
+                        for w in 0..peers {
+                            input.send((w as u64, vec![STOP]));
+                        }
                         first_error = Some(e);
                     }
                     break;
@@ -250,26 +364,30 @@ impl Job {
             // Deliver what arrived (pieces, stops) without waiting for others.
             worker.step();
         }
+        if self.cancel.load(Ordering::Relaxed) && first_error.is_none() {
+            // A local cancel becomes a stop message, which every worker gets
+            // before the scatter ends: the decision to stop is the same
+            // everywhere.
+            for w in 0..peers {
+                input.send((w as u64, vec![STOP]));
+            }
+        }
         input.close();
         while !probe.done() {
-            worker.step_or_park(Some(Duration::from_millis(10)));
+            worker.step_or_park(Some(PARK));
         }
-        let mut received = received.take();
-        received.stopped |= self.cancel.load(Ordering::Relaxed);
-        (received, first_error)
+        (received.take(), first_error)
     }
 
     /// Sends the pieces of one shard result to their owners and its counters
     /// to worker 0.
-    fn send_pieces(&self, input: &mut InputHandle<u64, Msg>, r: ShardResult, report: &mut TimelyReport) {
+    fn send_pieces(&self, input: &mut InputHandleVec<u64, Msg>, r: ShardResult, report: &mut TimelyReport) {
         report.shards.push(r.index);
-        let mut done = Writer::default();
-        done.bytes.push(DONE);
+        let mut done = Writer::tagged(&[DONE]);
         done.stats(&r.stats);
         done.u32(r.pieces.len());
         for p in &r.pieces {
-            let mut w = Writer::default();
-            w.bytes.push(PIECE);
+            let mut w = Writer::tagged(&[PIECE]);
             w.piece(p);
             report.pieces_sent += 1;
             report.bytes_sent += w.bytes.len();
@@ -311,47 +429,45 @@ impl Job {
         Ok(joined)
     }
 
-    /// Sends the joined regions to worker 0, which gets them all back.
+    /// Sends the joined regions (or a failure) to worker 0, which gets them
+    /// all back; every worker takes part even after a failure, so that none
+    /// waits forever.
     fn gather(
         &self,
         worker: &mut Worker,
-        joined: Vec<Joined>,
+        joined: Result<Vec<Joined>>,
         report: &mut TimelyReport,
     ) -> Result<Option<Vec<Joined>>> {
-        let received: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
-        let mut input: InputHandle<u64, Msg> = InputHandle::new();
-        let probe = ProbeHandle::new();
-        let sink = Rc::clone(&received);
-        worker.dataflow(|scope| {
-            scope
-                .input_from(&mut input)
-                .container::<Vec<_>>()
-                .exchange(|m: &Msg| m.0)
-                .inspect(move |m: &Msg| sink.borrow_mut().push(m.1.clone()))
-                .probe_with(&probe);
-        });
-        for j in &joined {
-            let mut w = Writer::default();
-            w.bytes.push(PIECE);
-            w.piece(&Piece {
-                region: j.region.clone(),
-                neighbors: j.neighbors.clone(),
-                border: false,
-            });
-            w.u64(j.lp.0 as u64);
-            w.u64(j.lp.1 as u64);
-            report.bytes_gathered += w.bytes.len();
-            input.send((0, w.bytes));
-        }
-        input.close();
-        while !probe.done() {
-            worker.step_or_park(Some(Duration::from_millis(10)));
+        let (messages, failure) = match joined {
+            Ok(joined) => (joined.iter().map(joined_message).collect(), None),
+            Err(e) => (vec![(0, vec![STOP])], Some(e)),
+        };
+        report.bytes_gathered = messages.iter().map(|m: &Msg| m.1.len()).sum();
+        let received = exchange_to_zero(worker, messages);
+        if let Some(e) = failure {
+            return Err(e);
         }
         if report.worker != 0 {
             return Ok(None);
         }
-        received.take().iter().map(|b| read_joined(b)).collect::<Result<_>>().map(Some)
+        if received.iter().any(|b| b.first() == Some(&STOP)) {
+            return Err(Error::invalid("timely", "another worker failed to join its regions"));
+        }
+        received.iter().map(|b| read_joined(b)).collect::<Result<_>>().map(Some)
     }
+}
+
+/// A joined region for worker 0: its piece form and its LP counters.
+fn joined_message(j: &Joined) -> Msg {
+    let mut w = Writer::tagged(&[PIECE]);
+    w.piece(&Piece {
+        region: j.region.clone(),
+        neighbors: j.neighbors.clone(),
+        border: false,
+    });
+    w.u64(j.lp.0 as u64);
+    w.u64(j.lp.1 as u64);
+    (0, w.bytes)
 }
 
 /// What a worker received in the scatter: the pieces of the patterns it owns,
@@ -372,12 +488,12 @@ impl Received {
                 let mut r = Reader::new(&bytes[1..], "region piece");
                 match r.piece().and_then(|p| r.finish().map(|_| p)) {
                     Ok(p) => self.pieces.push(p),
-                    Err(e) => self.fail(e, cancel),
+                    Err(e) => self.fail(e),
                 }
             }
             Some(&DONE) => match read_done(bytes) {
                 Ok((stats, _)) => self.stats.push(stats),
-                Err(e) => self.fail(e, cancel),
+                Err(e) => self.fail(e),
             },
             _ => {
                 self.stopped = true;
@@ -386,9 +502,9 @@ impl Received {
         }
     }
 
-    fn fail(&mut self, e: Error, cancel: &AtomicBool) {
-        self.stopped = true;
-        cancel.store(true, Ordering::Relaxed);
+    /// A message that cannot be read: reported after the scatter (all
+    /// workers go on to the gather, where worker 0 learns of it).
+    fn fail(&mut self, e: Error) {
         self.error.get_or_insert(e);
     }
 }

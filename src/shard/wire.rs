@@ -3,8 +3,8 @@
 //!
 //! Layout (all integers `u32` or `u64` little-endian, floats `f64` bits):
 //! a job is `MAGIC_JOB`, index, count, axis (`u32`), lo and hi (a flag byte
-//! then the value), tol_radius; a result is `MAGIC_RESULT`, index, count,
-//! tol_radius, the counters, then the pieces. A pattern is a flag byte (0:
+//! then the value), tol_radius; a result is `MAGIC_RESULT`, tol_radius, index,
+//! count, the counters, then the pieces. A pattern is a flag byte (0:
 //! one bit per unit, 1: one byte per unit), its length and its data.
 
 use ndarray::{Array1, Array2};
@@ -23,6 +23,10 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// A buffer that starts with a record's tag.
+    pub(crate) fn tagged(tag: &[u8]) -> Writer {
+        Writer { bytes: tag.to_vec() }
+    }
     fn u8(&mut self, v: u8) {
         self.bytes.push(v);
     }
@@ -48,7 +52,7 @@ impl Writer {
             self.f64(*x);
         }
     }
-    fn matrix(&mut self, m: &Array2<f64>) {
+    pub(crate) fn matrix(&mut self, m: &Array2<f64>) {
         self.u32(m.nrows());
         self.u32(m.ncols());
         for x in m {
@@ -100,7 +104,7 @@ impl Writer {
         self.opt_f64(r.volume);
         self.u8(u8::from(r.polygon.is_some()));
         if let Some(poly) = &r.polygon {
-            self.floats(poly.iter().flatten());
+            self.floats(poly.as_flattened().iter());
         }
     }
     pub(crate) fn piece(&mut self, p: &Piece) {
@@ -188,7 +192,7 @@ impl<'a> Reader<'a> {
         let n = self.len(8)?;
         (0..n).map(|_| self.f64()).collect()
     }
-    fn matrix(&mut self) -> Result<Array2<f64>> {
+    pub(crate) fn matrix(&mut self) -> Result<Array2<f64>> {
         let rows = self.u32()?;
         let cols = self.u32()?;
         let n = rows.checked_mul(cols).ok_or_else(|| self.fail("matrix too large"))?;
@@ -305,8 +309,7 @@ impl<'a> Reader<'a> {
 impl ShardJob {
     /// The job in the crate's compact binary form (see [`ShardJob::from_bytes`]).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::default();
-        w.bytes.extend_from_slice(MAGIC_JOB);
+        let mut w = Writer::tagged(MAGIC_JOB);
         w.u32(self.index);
         w.u32(self.count);
         w.u32(self.axis);
@@ -358,11 +361,10 @@ impl ShardResult {
     /// The result in the crate's compact binary form (see
     /// [`ShardResult::from_bytes`]): a file per shard that a rerun can skip.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::default();
-        w.bytes.extend_from_slice(MAGIC_RESULT);
+        let mut w = Writer::tagged(MAGIC_RESULT);
+        w.f64(self.tol_radius);
         w.u32(self.index);
         w.u32(self.count);
-        w.f64(self.tol_radius);
         w.stats(&self.stats);
         w.u32(self.pieces.len());
         for p in &self.pieces {
@@ -380,9 +382,9 @@ impl ShardResult {
     pub fn from_bytes(bytes: &[u8]) -> Result<ShardResult> {
         let mut r = Reader::new(bytes, "shard result bytes");
         r.magic(MAGIC_RESULT)?;
+        let tol_radius = r.f64()?;
         let index = r.u32()?;
         let count = r.u32()?;
-        let tol_radius = r.f64()?;
         let stats = r.stats()?;
         let n = r.len(8)?;
         let pieces = (0..n).map(|_| r.piece()).collect::<Result<Vec<_>>>()?;
