@@ -1,6 +1,6 @@
 //! Splitting a domain into slabs of about equal work.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ndarray::{Array1, Array2};
 
@@ -16,8 +16,8 @@ use crate::{Domain, Error, Network, Pattern, Result};
 pub struct PlanOptions {
     /// Thin slabs per shard that the work estimate is sampled in.
     pub slabs_per_shard: usize,
-    /// Sample points per thin slab; the distinct patterns among them
-    /// estimate the slab's share of the regions.
+    /// Sample points per thin slab; the patterns among them estimate the
+    /// slab's share of the regions (see [`plan`]).
     pub samples_per_slab: usize,
     /// The options every shard runs with (`tol_radius` is fixed to the whole
     /// domain's value by [`plan`]).
@@ -144,9 +144,10 @@ impl ShardJob {
 }
 
 /// Splits `domain` into `shards` slabs across its widest coordinate, with
-/// about the same estimated number of regions in each: the estimate of a thin
-/// slab is the number of distinct activation patterns among sample points in
-/// it, and the cuts fall at the quantiles of the estimate.
+/// about the same estimated number of regions in each: sample points in thin
+/// slabs give the patterns met in each slab, a pattern met in `m` slabs
+/// counts `1 / m` in each, and the cuts fall at the quantiles of these
+/// counts.
 ///
 /// # Errors
 ///
@@ -182,9 +183,10 @@ pub fn plan(net: &Network, domain: &Domain, shards: usize, opts: &PlanOptions) -
     let axis = widest(&lo, &hi);
     let slabs = shards * opts.slabs_per_shard;
     let width = (hi[axis] - lo[axis]) / slabs as f64;
-    let weights: Vec<f64> = (0..slabs)
-        .map(|s| slab_weight(net, domain, &dom, (&lo, &hi), axis, s, width, opts.samples_per_slab))
+    let seen: Vec<HashSet<Pattern>> = (0..slabs)
+        .map(|s| slab_patterns(net, domain, &dom, (&lo, &hi), axis, s, width, opts.samples_per_slab))
         .collect::<Result<_>>()?;
+    let weights = region_shares(&seen);
     let cuts = quantile_cuts(&weights, shards, lo[axis], width);
     Ok((0..shards)
         .map(|i| ShardJob {
@@ -217,17 +219,16 @@ fn check_plan(net: &Network, domain: &Domain, shards: usize, opts: &PlanOptions)
     Ok(())
 }
 
-/// The coordinate of the box's longest side.
+/// The coordinate of the box's longest side (the first of equal ones).
 fn widest(lo: &Array1<f64>, hi: &Array1<f64>) -> usize {
-    (0..lo.len())
-        .max_by(|&i, &j| (hi[i] - lo[i]).total_cmp(&(hi[j] - lo[j])))
-        .unwrap_or(0)
+    let side = |i: usize| hi[i] - lo[i];
+    (1..lo.len()).fold(0, |best, i| if side(i) > side(best) { i } else { best })
 }
 
-/// The estimated work of thin slab `s`: distinct patterns among deterministic
-/// sample points of the slab that lie in the domain.
+/// The distinct patterns of deterministic sample points of thin slab `s`
+/// that lie in the domain.
 #[allow(clippy::too_many_arguments)]
-fn slab_weight(
+fn slab_patterns(
     net: &Network,
     domain: &Domain,
     dom: &crate::Polytope,
@@ -236,7 +237,7 @@ fn slab_weight(
     s: usize,
     width: f64,
     samples: usize,
-) -> Result<f64> {
+) -> Result<HashSet<Pattern>> {
     // Seeded by the slab: a plan depends only on its inputs.
     let mut rng = SplitMix64(s as u64);
     let mut seen: HashSet<Pattern> = HashSet::new();
@@ -255,7 +256,20 @@ fn slab_weight(
             seen.insert(net.pattern(domain.to_input(y.view()).view())?);
         }
     }
-    Ok(seen.len() as f64)
+    Ok(seen)
+}
+
+/// The estimated number of regions in each thin slab: a region seen in `m`
+/// slabs counts `1 / m` in each, so that a wide region does not weigh like
+/// many small ones.
+fn region_shares(seen: &[HashSet<Pattern>]) -> Vec<f64> {
+    let mut slabs_of: HashMap<&Pattern, usize> = HashMap::new();
+    for p in seen.iter().flatten() {
+        *slabs_of.entry(p).or_default() += 1;
+    }
+    seen.iter()
+        .map(|set| set.iter().map(|p| 1.0 / slabs_of[p] as f64).sum())
+        .collect()
 }
 
 /// The `shards - 1` cuts that split the cumulative weight of the thin slabs
