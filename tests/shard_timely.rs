@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use cpwl::lc::{local_complexity, Directions, LcOptions};
 use cpwl::regions::{enumerate, EnumOptions, Partition};
-use cpwl::run::{Outcome, Progress, RunOptions};
+use cpwl::run::{Outcome, Progress};
 use cpwl::shard::{gather_points, timely_run, timely_worker, TimelyOptions};
 use cpwl::{Domain, Network};
 use ndarray::{s, Array1, Array2};
@@ -113,13 +113,8 @@ fn progress_counts_every_piece_and_cancel_stops_every_worker() {
         s.fetch_add(1, Ordering::Relaxed);
         *l.lock().unwrap() = Some((p.done, p.pending));
     });
-    let opts = TimelyOptions {
-        run: RunOptions {
-            progress: Some(progress),
-            ..Default::default()
-        },
-        ..timely_opts(5)
-    };
+    let mut opts = timely_opts(5);
+    opts.run.progress = Some(progress);
     let reports = timely_run(timely::Config::process(2), &net, &domain, &opts).unwrap();
     let pieces: usize = reports.iter().map(|r| r.pieces_sent).sum();
     assert_eq!(seen.load(Ordering::Relaxed), 5, "one report per shard");
@@ -127,13 +122,8 @@ fn progress_counts_every_piece_and_cancel_stops_every_worker() {
 
     // A cancel flag set before the start: no shard runs, every worker stops.
     let cancel = Arc::new(AtomicBool::new(true));
-    let opts = TimelyOptions {
-        run: RunOptions {
-            cancel: Some(Arc::clone(&cancel)),
-            ..Default::default()
-        },
-        ..timely_opts(5)
-    };
+    let mut opts = timely_opts(5);
+    opts.run.cancel = Some(Arc::clone(&cancel));
     let reports = timely_run(timely::Config::process(3), &net, &domain, &opts).unwrap();
     assert_eq!(reports.len(), 3);
     for r in &reports {
@@ -220,8 +210,9 @@ fn run_processes(n: usize) {
 /// Waits for every child to exit successfully, killing them all (and
 /// failing with their logs) past the deadline or at the first failure.
 fn wait_all(children: &mut Children, dir: &Path) {
+    let n = children.0.len();
     let logs = || {
-        (0..children.0.len())
+        (0..n)
             .map(|p| fs::read_to_string(dir.join(format!("process-{p}.log"))).unwrap_or_default())
             .collect::<Vec<_>>()
             .join("\n---\n")
