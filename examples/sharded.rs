@@ -101,8 +101,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Runs the shards whose files are missing, one file each.
-fn shard_files(net: &Network, domain: &Domain, k: usize, opts: &PlanOptions, dir: &Path) -> cpwl::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| cpwl::Error::invalid("shard directory", e.to_string()))?;
+fn shard_files(
+    net: &Network,
+    domain: &Domain,
+    k: usize,
+    opts: &PlanOptions,
+    dir: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
     for job in plan(net, domain, k, opts)? {
         let file = dir.join(format!("shard-{}-of-{k}.bin", job.index));
         if file.exists() {
@@ -114,16 +120,26 @@ fn shard_files(net: &Network, domain: &Domain, k: usize, opts: &PlanOptions, dir
         // Written under a temporary name, then renamed: a killed run leaves
         // no half-written shard behind.
         let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, &bytes)
-            .and_then(|_| std::fs::rename(&tmp, &file))
-            .map_err(|e| cpwl::Error::invalid("shard file", e.to_string()))?;
-        println!("shard {}: {} pieces, {} bytes, {:.2?}", job.index, r.pieces.len(), bytes.len(), t.elapsed());
+        std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &file))?;
+        println!(
+            "shard {}: {} pieces, {} bytes, {:.2?}",
+            job.index,
+            r.pieces.len(),
+            bytes.len(),
+            t.elapsed()
+        );
     }
     Ok(())
 }
 
 /// Merges the shard files, or names the shards still missing.
-fn merge_files(net: &Network, domain: &Domain, k: usize, dir: &Path, start: Instant) -> cpwl::Result<()> {
+fn merge_files(
+    net: &Network,
+    domain: &Domain,
+    k: usize,
+    dir: &Path,
+    start: Instant,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut results = Vec::new();
     for i in 0..k {
         if let Ok(bytes) = std::fs::read(dir.join(format!("shard-{i}-of-{k}.bin"))) {
@@ -140,8 +156,14 @@ fn merge_files(net: &Network, domain: &Domain, k: usize, dir: &Path, start: Inst
     Ok(())
 }
 
-fn on_timely(net: &Network, domain: &Domain, args: &Args, plan: PlanOptions, start: Instant) -> cpwl::Result<()> {
-    let config = timely::Config::from_args(args.timely.iter().cloned()).map_err(|e| cpwl::Error::invalid("timely options", e))?;
+fn on_timely(
+    net: &Network,
+    domain: &Domain,
+    args: &Args,
+    plan: PlanOptions,
+    start: Instant,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let config = timely::Config::from_args(args.timely.iter().cloned())?;
     let opts = TimelyOptions {
         shards: args.shards.unwrap_or(0),
         plan,

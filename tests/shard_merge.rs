@@ -66,12 +66,21 @@ fn facets(p: &Partition, i: usize) -> Vec<RowSource> {
 /// The merged partition has the one-run partition's patterns, facets,
 /// neighbours and volumes.
 fn assert_same(merged: &Partition, whole: &Partition, what: &str) {
-    let patterns = |p: &Partition| p.regions().iter().map(|r| r.pattern().to_string()).collect::<Vec<_>>();
+    let patterns = |p: &Partition| {
+        p.regions()
+            .iter()
+            .map(|r| r.pattern().to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(patterns(merged), patterns(whole), "{what}: patterns");
     assert_eq!(merged.adjacency(), whole.adjacency(), "{what}: neighbours");
     let scale = whole.domain().volume().unwrap_or(1.0);
     for i in 0..whole.len() {
-        assert_eq!(facets(merged, i), facets(whole, i), "{what}: facets of region {i}");
+        assert_eq!(
+            facets(merged, i),
+            facets(whole, i),
+            "{what}: facets of region {i}"
+        );
         match (merged.regions()[i].volume(), whole.regions()[i].volume()) {
             (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-9 * scale, "{what}: volume {i}: {a} vs {b}"),
             (a, b) => assert_eq!(a.is_some(), b.is_some(), "{what}: volume known {i}"),
@@ -88,10 +97,22 @@ fn merged_2d_partitions_equal_one_run() {
         let net = random_net(seed, 2, &[8, 8], seed % 2 == 1);
         let domain = Domain::cube(2, -1.5, 1.5);
         for method in [Method::Lp, Method::PlaneSplit] {
-            let whole = enumerate(&net, &domain, &EnumOptions { method, ..Default::default() }).unwrap();
+            let whole = enumerate(
+                &net,
+                &domain,
+                &EnumOptions {
+                    method,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
             for shards in [1, 2, 3, 5] {
                 let merged = sharded(&net, &domain, shards, method);
-                assert_same(&merged, &whole, &format!("seed {seed}, {method:?}, {shards} shards"));
+                assert_same(
+                    &merged,
+                    &whole,
+                    &format!("seed {seed}, {method:?}, {shards} shards"),
+                );
                 assert!((merged.total_volume() - 9.0).abs() < 1e-9);
             }
         }
@@ -115,16 +136,38 @@ fn merged_3d_partitions_equal_one_run() {
 fn polytopes_and_slices_shard_too() {
     let net = random_net(21, 3, &[6, 6], false);
     // A simplex-like polytope of input space.
-    let a = array![[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 1.0, 1.0]];
+    let a = array![
+        [-1.0, 0.0, 0.0],
+        [0.0, -1.0, 0.0],
+        [0.0, 0.0, -1.0],
+        [1.0, 1.0, 1.0]
+    ];
     let poly = Domain::polytope(a, array![1.0, 1.0, 1.0, 1.0]);
     let whole = enumerate(&net, &poly, &EnumOptions::default()).unwrap();
     assert_same(&sharded(&net, &poly, 3, Method::Auto), &whole, "polytope");
     // A 2-D slice through three points of input space.
-    let plane = Plane::through(array![0.0, 0.0, 0.0].view(), array![1.0, 0.2, 0.0].view(), array![0.0, 1.0, 0.5].view()).unwrap();
+    let plane = Plane::through(
+        array![0.0, 0.0, 0.0].view(),
+        array![1.0, 0.2, 0.0].view(),
+        array![0.0, 1.0, 0.5].view(),
+    )
+    .unwrap();
     let slice = Domain::plane(plane, Window::square(1.0));
     for method in [Method::Lp, Method::PlaneSplit] {
-        let whole = enumerate(&net, &slice, &EnumOptions { method, ..Default::default() }).unwrap();
-        assert_same(&sharded(&net, &slice, 3, method), &whole, &format!("slice {method:?}"));
+        let whole = enumerate(
+            &net,
+            &slice,
+            &EnumOptions {
+                method,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_same(
+            &sharded(&net, &slice, 3, method),
+            &whole,
+            &format!("slice {method:?}"),
+        );
     }
 }
 
@@ -144,7 +187,12 @@ fn shards_are_balanced_by_the_estimate() {
     assert!(cut < -0.3, "cut at {cut}");
     let parts: Vec<usize> = jobs
         .iter()
-        .map(|j| run_shard(&net, &domain, j, &EnumOptions::default()).unwrap().pieces.len())
+        .map(|j| {
+            run_shard(&net, &domain, j, &EnumOptions::default())
+                .unwrap()
+                .pieces
+                .len()
+        })
         .collect();
     assert!(parts[0].abs_diff(parts[1]) <= 3, "{parts:?}");
 }
@@ -167,9 +215,15 @@ fn missing_or_foreign_shards_are_named() {
     }
     let other = random_net(4, 2, &[6], false);
     results.push(lost);
-    assert!(matches!(merge(&other, &domain, results.clone()), Err(Error::Invalid { .. })));
+    assert!(matches!(
+        merge(&other, &domain, results.clone()),
+        Err(Error::Invalid { .. })
+    ));
     assert!(merge(&net, &domain, results).is_ok());
-    assert!(matches!(plan(&net, &domain, 0, &opts), Err(Error::Invalid { .. })));
+    assert!(matches!(
+        plan(&net, &domain, 0, &opts),
+        Err(Error::Invalid { .. })
+    ));
 }
 
 #[test]
@@ -183,7 +237,10 @@ fn binary_forms_round_trip_and_reject_damage() {
     let bytes = r.to_bytes();
     assert_eq!(ShardResult::from_bytes(&bytes).unwrap(), r);
     for cut in [0, 3, bytes.len() / 2, bytes.len() - 1] {
-        assert!(matches!(ShardResult::from_bytes(&bytes[..cut]), Err(Error::Invalid { .. })), "cut {cut}");
+        assert!(
+            matches!(ShardResult::from_bytes(&bytes[..cut]), Err(Error::Invalid { .. })),
+            "cut {cut}"
+        );
     }
     let mut longer = bytes.clone();
     longer.push(0);
@@ -219,7 +276,12 @@ fn point_jobs_concatenate_to_the_whole_job() {
     let whole = local_complexity(&net, points.view(), &lc).unwrap();
     let parts: Vec<Array2<u32>> = ranges
         .iter()
-        .map(|r| local_complexity(&net, points.slice(s![r.clone(), ..]), &lc).unwrap().per_layer().clone())
+        .map(|r| {
+            local_complexity(&net, points.slice(s![r.clone(), ..]), &lc)
+                .unwrap()
+                .per_layer()
+                .clone()
+        })
         .collect();
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     assert_eq!(concat_points(&views).unwrap(), whole.per_layer());
@@ -230,13 +292,24 @@ fn point_jobs_concatenate_to_the_whole_job() {
     let joined: Vec<_> = point_ranges(6, 4)
         .unwrap()
         .into_iter()
-        .flat_map(|r| exact_local_complexity(&net, few.slice(s![r, ..]), 0.2, dirs.view(), &EnumOptions::default()).unwrap())
+        .flat_map(|r| {
+            exact_local_complexity(
+                &net,
+                few.slice(s![r, ..]),
+                0.2,
+                dirs.view(),
+                &EnumOptions::default(),
+            )
+            .unwrap()
+        })
         .collect();
     assert_eq!(joined, exact);
 
     let les_whole = les(&net, points.view(), OutputShape::Continuous).unwrap();
-    let les_parts: Vec<Array1<f64>> =
-        ranges.iter().map(|r| les(&net, points.slice(s![r.clone(), ..]), OutputShape::Continuous).unwrap()).collect();
+    let les_parts: Vec<Array1<f64>> = ranges
+        .iter()
+        .map(|r| les(&net, points.slice(s![r.clone(), ..]), OutputShape::Continuous).unwrap())
+        .collect();
     let views: Vec<_> = les_parts.iter().map(|p| p.view()).collect();
     assert_eq!(concat_points(&views).unwrap(), les_whole);
 

@@ -60,7 +60,10 @@ fn points() -> Array2<f64> {
 
 fn lc_rows(net: &Network, points: ndarray::ArrayView2<f64>) -> Array2<f64> {
     let opts = LcOptions::new(0.25, Directions::Seeded { count: 3, seed: 5 });
-    local_complexity(net, points, &opts).unwrap().per_layer().mapv(f64::from)
+    local_complexity(net, points, &opts)
+        .unwrap()
+        .per_layer()
+        .mapv(f64::from)
 }
 
 /// The partition as text: each region's pattern, facets, neighbours'
@@ -70,8 +73,18 @@ fn summary(p: &Partition) -> String {
     for r in p.regions() {
         let mut facets: Vec<String> = r.sources().iter().map(|s| format!("{s:?}")).collect();
         facets.sort();
-        let neighbours: Vec<String> = r.neighbors().iter().map(|&j| p.regions()[j].pattern().to_string()).collect();
-        out += &format!("{} | {} | {} | {:?}\n", r.pattern(), facets.join(","), neighbours.join(","), r.volume());
+        let neighbours: Vec<String> = r
+            .neighbors()
+            .iter()
+            .map(|&j| p.regions()[j].pattern().to_string())
+            .collect();
+        out += &format!(
+            "{} | {} | {} | {:?}\n",
+            r.pattern(),
+            facets.join(","),
+            neighbours.join(","),
+            r.volume()
+        );
     }
     out
 }
@@ -172,7 +185,9 @@ impl Drop for Children {
 
 /// Free loopback ports: bound to port 0, then released for timely.
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
     listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
 
@@ -189,7 +204,13 @@ fn run_processes(n: usize) {
         let args = format!("-w 1 -n {n} -p {p} -h {}", hostfile.display());
         let log = fs::File::create(dir.join(format!("process-{p}.log"))).unwrap();
         let child = Command::new(&exe)
-            .args(["worker_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "worker_process",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(ROLE, format!("{args}|{}", dir.display()))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -201,9 +222,17 @@ fn run_processes(n: usize) {
     wait_all(&mut children, &dir);
     let (net, domain) = (net(), domain());
     let single = summary(&enumerate(&net, &domain, &EnumOptions::default()).unwrap());
-    assert_eq!(fs::read_to_string(dir.join("partition.txt")).unwrap(), single, "{n} processes");
+    assert_eq!(
+        fs::read_to_string(dir.join("partition.txt")).unwrap(),
+        single,
+        "{n} processes"
+    );
     let lc = lc_rows(&net, points().view());
-    assert_eq!(fs::read_to_string(dir.join("lc.txt")).unwrap(), format!("{lc:?}"), "{n} processes");
+    assert_eq!(
+        fs::read_to_string(dir.join("lc.txt")).unwrap(),
+        format!("{lc:?}"),
+        "{n} processes"
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -226,7 +255,11 @@ fn wait_all(children: &mut Children, dir: &Path) {
                 done[i] = true;
             }
         }
-        assert!(start.elapsed() < PROCESS_DEADLINE, "processes hung; killed\n{}", logs());
+        assert!(
+            start.elapsed() < PROCESS_DEADLINE,
+            "processes hung; killed\n{}",
+            logs()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -122,7 +122,12 @@ pub(crate) struct Joined {
 /// H-representation and the patterns across its facets; its volume is the
 /// sum of the pieces'. `None` when the whole domain has no full-dimensional
 /// cell of the pattern (never, for pieces of a valid run).
-pub(crate) fn join(net: &Network, whole: &Domain, setup: &Setup, mut pieces: Vec<Piece>) -> Result<Option<Joined>> {
+pub(crate) fn join(
+    net: &Network,
+    whole: &Domain,
+    setup: &Setup,
+    mut pieces: Vec<Piece>,
+) -> Result<Option<Joined>> {
     if pieces.len() == 1 && !pieces[0].border {
         let p = pieces.pop().expect("one piece");
         return Ok(Some(Joined {
@@ -133,7 +138,10 @@ pub(crate) fn join(net: &Network, whole: &Domain, setup: &Setup, mut pieces: Vec
     }
     let pattern = pieces[0].region.pattern.clone();
     let mut lp = LpStats::default();
-    let Cell::Region { mut region, across, .. } = analyse(net, whole, setup, &pattern, &mut lp)? else {
+    let Cell::Region {
+        mut region, across, ..
+    } = analyse(net, whole, setup, &pattern, &mut lp)?
+    else {
         return Ok(None);
     };
     let volumes: Option<Vec<f64>> = pieces.iter().map(|p| p.region.volume).collect();
@@ -167,7 +175,12 @@ pub(crate) fn group(pieces: impl IntoIterator<Item = Piece>) -> Vec<Vec<Piece>> 
 
 /// The partition of the whole domain from the joined regions: neighbours are
 /// the listed patterns that are regions, both ways.
-pub(crate) fn assemble(joined: Vec<Joined>, mut stats: EnumStats, whole: &Domain, net: &Network) -> Partition {
+pub(crate) fn assemble(
+    joined: Vec<Joined>,
+    mut stats: EnumStats,
+    whole: &Domain,
+    net: &Network,
+) -> Partition {
     let index: HashMap<Pattern, usize> = joined
         .iter()
         .enumerate()
@@ -256,7 +269,12 @@ pub fn merge(net: &Network, whole: &Domain, results: Vec<ShardResult>) -> Result
         .into_par_iter()
         .map(|g| join(net, whole, &setup, g))
         .collect::<Result<_>>()?;
-    Ok(assemble(joined.into_iter().flatten().collect(), stats, whole, net))
+    Ok(assemble(
+        joined.into_iter().flatten().collect(),
+        stats,
+        whole,
+        net,
+    ))
 }
 
 /// The shard count, after checking that every shard is there exactly once.
@@ -294,7 +312,10 @@ fn check_pieces(net: &Network, whole: &Domain, count: usize, results: &[ShardRes
         if r.tol_radius.to_bits() != tol.to_bits() || !tol.is_finite() {
             return Err(Error::invalid(
                 "shard results",
-                format!("shard {} of {count} ran with tol_radius {} instead of {tol}", r.index, r.tol_radius),
+                format!(
+                    "shard {} of {count} ran with tol_radius {} instead of {tol}",
+                    r.index, r.tol_radius
+                ),
             ));
         }
         let foreign = |p: &&Piece| p.region.pattern.len() != units || p.region.center.len() != whole.dim();

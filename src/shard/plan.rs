@@ -92,11 +92,14 @@ impl ShardJob {
         let mut a = dom.a.clone();
         let mut b = dom.b.clone();
         for (row, rhs) in cuts {
-            a.push_row(row.view()).map_err(|e| Error::invalid("shard job", e.to_string()))?;
+            a.push_row(row.view())
+                .map_err(|e| Error::invalid("shard job", e.to_string()))?;
             b = ndarray::concatenate![ndarray::Axis(0), b, ndarray::array![rhs]];
         }
         let (basis, origin) = whole.embedding();
-        if whole.as_plane().is_none() && basis.nrows() == whole.input_dim() && basis == Array2::<f64>::eye(basis.nrows())
+        if whole.as_plane().is_none()
+            && basis.nrows() == whole.input_dim()
+            && basis == Array2::<f64>::eye(basis.nrows())
         {
             return Ok(Domain::polytope(a, b));
         }
@@ -184,7 +187,18 @@ pub fn plan(net: &Network, domain: &Domain, shards: usize, opts: &PlanOptions) -
     let slabs = shards * opts.slabs_per_shard;
     let width = (hi[axis] - lo[axis]) / slabs as f64;
     let seen: Vec<HashSet<Pattern>> = (0..slabs)
-        .map(|s| slab_patterns(net, domain, &dom, (&lo, &hi), axis, s, width, opts.samples_per_slab))
+        .map(|s| {
+            slab_patterns(
+                net,
+                domain,
+                &dom,
+                (&lo, &hi),
+                axis,
+                s,
+                width,
+                opts.samples_per_slab,
+            )
+        })
         .collect::<Result<_>>()?;
     let weights = region_shares(&seen);
     let cuts = quantile_cuts(&weights, shards, lo[axis], width);
@@ -304,7 +318,10 @@ mod tests {
         // 8 slabs are at 2, 4, 6.
         assert_eq!(quantile_cuts(&[1.0; 8], 4, 0.0, 1.0), vec![2.0, 4.0, 6.0]);
         // All weight in the last two slabs (6..8): halves at 7.
-        assert_eq!(quantile_cuts(&[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 2.0], 2, 0.0, 1.0), vec![7.0]);
+        assert_eq!(
+            quantile_cuts(&[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 2.0], 2, 0.0, 1.0),
+            vec![7.0]
+        );
         // Weight 3 in slab 1: the middle of 3 shares is at 1 + 1/3 and 1 + 2/3.
         let cuts = quantile_cuts(&[0.0, 3.0, 0.0], 3, 0.0, 1.0);
         assert!((cuts[0] - 4.0 / 3.0).abs() < 1e-15 && (cuts[1] - 5.0 / 3.0).abs() < 1e-15);

@@ -55,7 +55,9 @@ pub fn point_ranges(n: usize, parts: usize) -> Result<Vec<Range<usize>>> {
 pub fn concat_points<T: Clone, D: Dimension + RemoveAxis>(
     parts: &[ArrayView<'_, T, D>],
 ) -> Result<Array<T, D>> {
-    let first = parts.first().ok_or_else(|| Error::invalid("parts", "none given"))?;
+    let first = parts
+        .first()
+        .ok_or_else(|| Error::invalid("parts", "none given"))?;
     let tail = |s: &[usize]| s.get(1..).unwrap_or_default().to_vec();
     if let Some((i, p)) = parts
         .iter()

@@ -4,10 +4,10 @@
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use ndarray::Array2;
@@ -137,7 +137,12 @@ pub fn timely_run(
 /// # Errors
 ///
 /// As [`timely_run`].
-pub fn timely_worker(worker: &mut Worker, net: &Network, domain: &Domain, opts: &TimelyOptions) -> Result<TimelyReport> {
+pub fn timely_worker(
+    worker: &mut Worker,
+    net: &Network,
+    domain: &Domain,
+    opts: &TimelyOptions,
+) -> Result<TimelyReport> {
     let cancel = (opts.run.cancel.clone())
         .or_else(|| opts.plan.enumerate.cancel.clone())
         .unwrap_or_default();
@@ -183,7 +188,11 @@ pub fn gather_points(
     let received = exchange_to_zero(worker, vec![(0, w.bytes)]);
     let mine = mine?;
     if mine.nrows() != rows {
-        return Err(Error::shape(format!("rows of worker {index}"), rows, mine.nrows()));
+        return Err(Error::shape(
+            format!("rows of worker {index}"),
+            rows,
+            mine.nrows(),
+        ));
     }
     if index != 0 {
         return Ok(None);
@@ -451,9 +460,16 @@ impl Job {
             return Ok(None);
         }
         if received.iter().any(|b| b.first() == Some(&STOP)) {
-            return Err(Error::invalid("timely", "another worker failed to join its regions"));
+            return Err(Error::invalid(
+                "timely",
+                "another worker failed to join its regions",
+            ));
         }
-        received.iter().map(|b| read_joined(b)).collect::<Result<_>>().map(Some)
+        received
+            .iter()
+            .map(|b| read_joined(b))
+            .collect::<Result<_>>()
+            .map(Some)
     }
 }
 

@@ -195,7 +195,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn matrix(&mut self) -> Result<Array2<f64>> {
         let rows = self.u32()?;
         let cols = self.u32()?;
-        let n = rows.checked_mul(cols).ok_or_else(|| self.fail("matrix too large"))?;
+        let n = rows
+            .checked_mul(cols)
+            .ok_or_else(|| self.fail("matrix too large"))?;
         if n.saturating_mul(8) > self.bytes.len() - self.at {
             return Err(self.fail(format!("{rows} x {cols} matrix longer than the data")));
         }
