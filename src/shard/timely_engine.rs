@@ -131,7 +131,7 @@ pub fn timely_run(
 }
 
 /// [`timely_run`]'s work on one worker, to call inside your own
-/// [`timely::execute`] (beside other dataflows, such as
+/// [`timely::execute()`] (beside other dataflows, such as
 /// [`gather_points`]). Every worker of the computation must call it.
 ///
 /// # Errors
