@@ -98,6 +98,7 @@ pub mod plot;
 pub mod regions;
 pub mod run;
 pub mod scales;
+pub mod shard;
 pub(crate) mod softmax;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]

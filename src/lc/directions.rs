@@ -164,7 +164,7 @@ fn reference_compatible(count: usize, dim: usize, seed: u64) -> Result<Array2<f6
 
 /// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
 /// generators", OOPSLA 2014).
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
     fn next_u64(&mut self) -> u64 {
@@ -176,7 +176,7 @@ impl SplitMix64 {
     }
 
     /// A uniform draw on `(0, 1]` with 53 random bits (never 0, so its log is finite).
-    fn next_open_unit(&mut self) -> f64 {
+    pub(crate) fn next_open_unit(&mut self) -> f64 {
         ((self.next_u64() >> 11) + 1) as f64 * (-(f64::MANTISSA_DIGITS as f64)).exp2()
     }
 }

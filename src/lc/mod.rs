@@ -13,7 +13,7 @@
 //! - [`exact_local_complexity`]: the exact variant, regions and units inside
 //!   the true neighbourhood.
 
-mod directions;
+pub(crate) mod directions;
 mod exact;
 mod orthogonal;
 mod report;
