@@ -155,14 +155,8 @@ mod tests {
 
     use super::*;
     use crate::lp::LpStats;
+    use crate::regions::plane_split::cut::tests::tag;
     use crate::regions::EnumOptions;
-
-    fn tag(unit: usize) -> EdgeTag {
-        EdgeTag {
-            source: RowSource::Unit(unit),
-            line: [unit as f64, 1.0, 0.0],
-        }
-    }
 
     #[test]
     fn box_corners_are_exact() {
