@@ -34,6 +34,7 @@ mod options;
 mod partition;
 mod plane_split;
 mod region;
+pub(crate) mod setup;
 #[cfg(feature = "serde")]
 mod stored;
 pub(crate) mod walk;

@@ -19,69 +19,12 @@ use rayon::prelude::*;
 
 use super::hrep::{raw_region, RawRegion, RowSource};
 use super::options::Watch;
+use super::setup::{Frame, Setup};
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
-use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_WITNESS_REACH, TOL_ZERO_ROW};
+use crate::tol::{TOL_LP_FEAS, TOL_WITNESS_REACH, TOL_ZERO_ROW};
 use crate::{Domain, Error, Network, Pattern, Polytope, Result};
-
-/// What the walk knows about the domain.
-pub(crate) struct Setup {
-    pub bbox: Option<(Array1<f64>, Array1<f64>)>,
-    pub tol_radius: f64,
-    /// A polygon holding the domain, for 2-D domains (the window of a slice).
-    pub window: Option<Vec<[f64; 2]>>,
-}
-
-impl Setup {
-    pub(crate) fn new(domain: &Domain, opts: &EnumOptions, lp: &mut LpStats) -> Result<Setup> {
-        let bbox = match domain.bounding_box() {
-            Some(b) => Some(b),
-            None => Some(lp_bounding_box(&domain.constraints()?, lp)?),
-        };
-        let diameter = bbox
-            .as_ref()
-            .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt());
-        let tol_radius = opts.tol_radius.unwrap_or(TOL_RADIUS_REL * diameter);
-        let window = match domain.window_polygon()? {
-            Some(w) => Some(w),
-            None if domain.dim() == 2 => bbox.as_ref().map(|(lo, hi)| rectangle(lo, hi)),
-            None => None,
-        };
-        Ok(Setup {
-            bbox,
-            tol_radius,
-            window,
-        })
-    }
-}
-
-/// The counter-clockwise corners of a 2-D box: for 2-D boxes and polytopes,
-/// the polygon that each region's rows (the domain's among them) cut down to
-/// the region, which gives it a polygon and an area.
-fn rectangle(lo: &Array1<f64>, hi: &Array1<f64>) -> Vec<[f64; 2]> {
-    vec![[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]
-}
-
-/// The box of a bounded polytope, by two LPs per coordinate.
-pub(crate) fn lp_bounding_box(p: &Polytope, lp: &mut LpStats) -> Result<(Array1<f64>, Array1<f64>)> {
-    let d = p.dim();
-    let mut lo = Array1::zeros(d);
-    let mut hi = Array1::zeros(d);
-    for k in 0..d {
-        for (sign, slot) in [(1.0, &mut hi), (-1.0, &mut lo)] {
-            let mut c = Array1::zeros(d);
-            c[k] = sign;
-            lp.lps_solved += 1;
-            match LpProblem::new(c.view(), p.a.view(), p.b.view()).solve("domain bounding box")? {
-                LpOutcome::Optimal { value, .. } => slot[k] = sign * value,
-                LpOutcome::Unbounded => return Err(Error::invalid("polytope domain", "unbounded")),
-                LpOutcome::Infeasible => return Err(Error::invalid("polytope domain", "empty")),
-            }
-        }
-    }
-    Ok((lo, hi))
-}
 
 /// The outcome of analysing one candidate pattern.
 pub(crate) enum Cell {
@@ -108,7 +51,7 @@ pub(crate) fn analyse(
     lp: &mut LpStats,
 ) -> Result<Cell> {
     let values = pattern.to_values();
-    let raw = raw_region(net, &values, domain)?;
+    let raw = raw_region(net, &values, &setup.frame);
     if violates_strict_zero_row(&raw, &values) {
         lp.lps_skipped += 1;
         return Ok(Cell::Empty);
@@ -147,7 +90,7 @@ pub(crate) fn analyse(
         )?;
         match witness {
             Some((foot, normal, step)) => {
-                let seen = pattern_just_across(net, domain, &foot, &normal, step)?;
+                let seen = pattern_just_across(net, domain, &setup.frame, &foot, &normal, step)?;
                 if seen != flipped {
                     candidates.push(flipped);
                 }
@@ -225,6 +168,7 @@ fn flip(values: &[u8], rows: &[usize], sources: &[RowSource]) -> Pattern {
 fn pattern_just_across(
     net: &Network,
     domain: &Domain,
+    frame: &Frame,
     foot: &Array1<f64>,
     normal: &Array1<f64>,
     step: f64,
@@ -238,7 +182,7 @@ fn pattern_just_across(
         if t <= floor {
             return Ok(pattern);
         }
-        let raw = raw_region(net, &pattern.to_values(), domain)?;
+        let raw = raw_region(net, &pattern.to_values(), frame);
         let reach = reach_back(&raw.polytope, point.view(), normal.view());
         if reach >= t * (1.0 - TOL_WITNESS_REACH) {
             return Ok(pattern);
@@ -384,11 +328,9 @@ fn clip_window(window: &[[f64; 2]], p: &Polytope) -> Result<Vec<[f64; 2]>> {
 
 /// The patterns of a few points of the domain, to start the walk from: the
 /// Chebyshev centre of the domain, then points spread over it.
-fn seeds(net: &Network, domain: &Domain, lp: &mut LpStats) -> Result<Vec<Pattern>> {
-    let dom = domain.constraints()?;
+fn seeds(net: &Network, domain: &Domain, dom: &Polytope, lp: &mut LpStats) -> Result<Vec<Pattern>> {
     lp.lps_solved += 1;
-    let (center, radius) =
-        chebyshev_ball(&dom, "domain")?.ok_or_else(|| Error::invalid("domain", "empty"))?;
+    let (center, radius) = chebyshev_ball(dom, "domain")?.ok_or_else(|| Error::invalid("domain", "empty"))?;
     let mut points = vec![center.clone()];
     for k in 0..dom.dim().min(8) {
         let mut off = Array1::zeros(dom.dim());
@@ -405,7 +347,7 @@ fn seeds(net: &Network, domain: &Domain, lp: &mut LpStats) -> Result<Vec<Pattern
 pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
     let watch = Watch::new(opts);
     let mut lp = LpStats::default();
-    let setup = Setup::new(domain, opts, &mut lp)?;
+    let setup = Setup::new(domain, opts.tol_radius, &mut lp)?;
     let mut stats = EnumStats {
         method: Method::Lp,
         ..EnumStats::default()
@@ -415,7 +357,7 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
     let mut regions: Vec<Region> = Vec::new();
     let mut edges: Vec<(usize, Pattern)> = Vec::new();
     let mut frontier: Vec<Pattern> = Vec::new();
-    for s in seeds(net, domain, &mut lp)? {
+    for s in seeds(net, domain, &setup.frame.constraints, &mut lp)? {
         if visited.insert(s.clone()) {
             frontier.push(s);
         }

@@ -30,7 +30,7 @@ use self::rows::{
 };
 use super::adjacency2d::link_neighbors;
 use super::options::Watch;
-use super::walk::Setup;
+use super::setup::Setup;
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_rows, carry, choose, steps, Step};
@@ -75,7 +75,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         ));
     }
     let mut lp = LpStats::default();
-    let setup = Setup::new(domain, opts, &mut lp)?;
+    let setup = Setup::new(domain, opts.tol_radius, &mut lp)?;
     let program = steps(net.layers());
     let unit_step = number_unit_steps(&program);
     let transposed = program
@@ -110,7 +110,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
     }
     let rejected_thin = run.rejected_thin.load(Ordering::Relaxed);
     let total = regions.len() + rejected_thin;
-    link_neighbors(&mut regions, domain_diameter(&setup), run.parallel);
+    link_neighbors(&mut regions, setup.diameter(), run.parallel);
     let stats = EnumStats {
         rejected_thin,
         elapsed: run.watch.elapsed(),
@@ -162,24 +162,17 @@ fn number_unit_steps(program: &[Step<'_>]) -> Vec<Option<usize>> {
         .collect()
 }
 
-fn domain_diameter(setup: &Setup) -> f64 {
-    setup
-        .bbox
-        .as_ref()
-        .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt())
-}
-
 /// The domain as one cell, with the rows of the input coordinates.
 fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch<'static>> {
     let (vertices, tags) = domain_polygon(domain, setup)?;
-    let (basis, origin) = domain.embedding();
+    let (basis, origin) = (&setup.frame.basis, &setup.frame.origin);
     Ok(Batch {
         cells: vec![Cell {
             vertices,
             tags,
             pattern: Vec::with_capacity(net.unit_count()),
         }],
-        h: affine_rows(basis.view(), &origin).into(),
+        h: affine_rows(basis.view(), origin).into(),
         skips: Vec::new(),
     })
 }
