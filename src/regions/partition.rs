@@ -5,6 +5,7 @@ use std::time::Duration;
 use ndarray::ArrayView1;
 
 use super::{Method, Region};
+use crate::run::Outcome;
 use crate::{Domain, Network, Pattern};
 
 /// Counters of an enumeration run.
@@ -41,6 +42,7 @@ pub struct Partition {
     pub(crate) domain: Domain,
     pub(crate) network: Network,
     pub(crate) layer_counts: Option<Vec<usize>>,
+    pub(crate) outcome: Outcome,
 }
 
 impl Partition {
@@ -83,7 +85,22 @@ impl Partition {
             domain,
             network,
             layer_counts: None,
+            outcome: Outcome::Complete,
         }
+    }
+
+    /// Records how the run ended.
+    pub(crate) fn with_outcome(mut self, outcome: Outcome) -> Partition {
+        self.outcome = outcome;
+        self
+    }
+
+    /// How the run ended: [`Outcome::Complete`], or the limit that stopped
+    /// it, in which case the partition holds the regions found before the
+    /// stop (with their adjacency among themselves) and does not cover the
+    /// domain.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
     }
 
     /// Records the number of cells after each nonlinearity.

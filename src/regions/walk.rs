@@ -18,11 +18,11 @@ use ndarray::{Array1, Array2, ArrayView1, Axis};
 use rayon::prelude::*;
 
 use super::hrep::{raw_region, RawRegion, RowSource};
-use super::options::Watch;
 use super::setup::{Frame, Setup};
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
+use crate::run::{Outcome, Watch};
 use crate::tol::{TOL_LP_FEAS, TOL_WITNESS_REACH, TOL_ZERO_ROW};
 use crate::{Domain, Error, Network, Pattern, Polytope, Result};
 
@@ -343,110 +343,157 @@ fn seeds(net: &Network, domain: &Domain, dom: &Polytope, lp: &mut LpStats) -> Re
         .collect()
 }
 
+/// Cells analysed per worker thread between two checks of the budgets and
+/// the cancel flag: a check every few cells, not per frontier.
+const CELLS_PER_CHECK: usize = 4;
+
+/// One walk: the network and the domain with its set-up, the limits, and
+/// what has been found so far.
+struct Walk<'a> {
+    net: &'a Network,
+    domain: &'a Domain,
+    setup: Setup,
+    watch: Watch<'a>,
+    serial: bool,
+    lp: LpStats,
+    stats: EnumStats,
+    visited: HashSet<Pattern>,
+    /// The index of every region found, by pattern.
+    index: HashMap<Pattern, usize>,
+    regions: Vec<Region>,
+    /// A region's index and the pattern across one of its facets.
+    edges: Vec<(usize, Pattern)>,
+}
+
 /// Runs the walk.
 pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
-    let watch = Watch::new(opts);
+    let watch = Watch::new(&opts.run);
     let mut lp = LpStats::default();
     let setup = Setup::new(domain, opts.tol_radius, &mut lp)?;
-    let mut stats = EnumStats {
-        method: Method::Lp,
-        ..EnumStats::default()
+    let mut walk = Walk {
+        net,
+        domain,
+        setup,
+        watch,
+        serial: opts.run.threads == Some(1),
+        lp,
+        stats: EnumStats {
+            method: Method::Lp,
+            ..EnumStats::default()
+        },
+        visited: HashSet::new(),
+        index: HashMap::new(),
+        regions: Vec::new(),
+        edges: Vec::new(),
     };
-    let mut visited: HashSet<Pattern> = HashSet::new();
-    let mut index: HashMap<Pattern, usize> = HashMap::new();
-    let mut regions: Vec<Region> = Vec::new();
-    let mut edges: Vec<(usize, Pattern)> = Vec::new();
-    let mut frontier: Vec<Pattern> = Vec::new();
-    for s in seeds(net, domain, &setup.frame.constraints, &mut lp)? {
-        if visited.insert(s.clone()) {
-            frontier.push(s);
+    let seeds = seeds(net, domain, &walk.setup.frame.constraints, &mut walk.lp)?;
+    let frontier = seeds
+        .into_iter()
+        .filter(|s| walk.visited.insert(s.clone()))
+        .collect();
+    let outcome = walk.run(frontier)?;
+    walk.watch.report(walk.regions.len(), Some(0), true);
+    Ok(walk.finish(outcome))
+}
+
+impl Walk<'_> {
+    /// Walks breadth first from `frontier`, a few cells per thread at a
+    /// time, until every pattern is visited or a limit stops it.
+    fn run(&mut self, mut frontier: Vec<Pattern>) -> Result<Outcome> {
+        let per_check = CELLS_PER_CHECK
+            * if self.serial {
+                1
+            } else {
+                rayon::current_num_threads()
+            };
+        while !frontier.is_empty() {
+            let mut next = Vec::new();
+            for (k, chunk) in frontier.chunks(per_check).enumerate() {
+                if let Some(stop) = self.watch.stop(self.regions.len()) {
+                    return Ok(stop);
+                }
+                for analysed in self.analyse_all(chunk) {
+                    let Some(analysed) = analysed else {
+                        return Ok(self.watch.stop(0).unwrap_or(Outcome::Cancelled));
+                    };
+                    let (cell, used) = analysed?;
+                    self.lp += used;
+                    self.record(cell, &mut next);
+                    if self.full() {
+                        return Ok(Outcome::RegionBudget);
+                    }
+                }
+                let pending = frontier.len() - (k * per_check + chunk.len()) + next.len();
+                self.watch.report(self.regions.len(), Some(pending), false);
+            }
+            frontier = next;
+        }
+        Ok(Outcome::Complete)
+    }
+
+    /// Analyses patterns (in parallel unless serial), in order; `None` for
+    /// those skipped because the time budget ran out or the run was
+    /// cancelled meanwhile.
+    fn analyse_all(&self, patterns: &[Pattern]) -> Vec<Option<Result<(Cell, LpStats)>>> {
+        let one = |p: &Pattern| {
+            if self.watch.stop(0).is_some() {
+                return None;
+            }
+            let mut local = LpStats::default();
+            Some(analyse(self.net, self.domain, &self.setup, p, &mut local).map(|c| (c, local)))
+        };
+        if self.serial {
+            patterns.iter().map(one).collect()
+        } else {
+            patterns.par_iter().map(one).collect()
         }
     }
-    let run = |p: &Pattern| -> Result<(Cell, LpStats)> {
-        let mut local = LpStats::default();
-        analyse(net, domain, &setup, p, &mut local).map(|c| (c, local))
-    };
-    while !frontier.is_empty() {
-        let outcomes: Vec<Result<(Cell, LpStats)>> = match opts.threads {
-            Some(1) => frontier.iter().map(run).collect(),
-            _ => frontier.par_iter().map(run).collect(),
-        };
-        let mut next = Vec::new();
-        for outcome in outcomes {
-            let (cell, used) = outcome?;
-            lp += used;
-            match cell {
-                Cell::Empty => {}
-                Cell::Thin => stats.rejected_thin += 1,
-                Cell::Region {
-                    region,
-                    across,
-                    candidates,
-                } => {
-                    let id = regions.len();
-                    index.insert(region.pattern.clone(), id);
-                    regions.push(*region);
-                    edges.extend(across.iter().map(|q| (id, q.clone())));
-                    for q in across.into_iter().chain(candidates) {
-                        if visited.insert(q.clone()) {
-                            next.push(q);
-                        }
+
+    /// Adds an analysed cell: a region with its facets' patterns (queued in
+    /// `next` when new), or a thin or empty cell.
+    fn record(&mut self, cell: Cell, next: &mut Vec<Pattern>) {
+        match cell {
+            Cell::Empty => {}
+            Cell::Thin => self.stats.rejected_thin += 1,
+            Cell::Region {
+                region,
+                across,
+                candidates,
+            } => {
+                let id = self.regions.len();
+                self.index.insert(region.pattern.clone(), id);
+                self.regions.push(*region);
+                self.edges.extend(across.iter().map(|q| (id, q.clone())));
+                for q in across.into_iter().chain(candidates) {
+                    if self.visited.insert(q.clone()) {
+                        next.push(q);
                     }
                 }
             }
         }
-        frontier = next;
-        watch.report(regions.len(), frontier.len(), false);
-        if let Some(limit) = watch.exceeded(regions.len()) {
-            return Err(incomplete(
-                limit, regions, edges, &index, stats, lp, &watch, domain, net,
-            ));
-        }
     }
-    watch.report(regions.len(), 0, true);
-    Ok(finish(regions, edges, &index, stats, lp, &watch, domain, net))
-}
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    mut regions: Vec<Region>,
-    edges: Vec<(usize, Pattern)>,
-    index: &HashMap<Pattern, usize>,
-    mut stats: EnumStats,
-    lp: LpStats,
-    watch: &Watch<'_>,
-    domain: &Domain,
-    net: &Network,
-) -> Partition {
-    for (a, q) in edges {
-        if let Some(&b) = index.get(&q) {
-            if a != b {
-                regions[a].neighbors.push(b);
-                regions[b].neighbors.push(a);
+    /// True when the region budget is reached.
+    fn full(&self) -> bool {
+        let max = self.watch.options().max_regions;
+        max.is_some_and(|max| self.regions.len() >= max)
+    }
+
+    /// The partition of the regions found, linked to the neighbours found
+    /// among them.
+    fn finish(mut self, outcome: Outcome) -> Partition {
+        for (a, q) in std::mem::take(&mut self.edges) {
+            if let Some(&b) = self.index.get(&q) {
+                if a != b {
+                    self.regions[a].neighbors.push(b);
+                    self.regions[b].neighbors.push(a);
+                }
             }
         }
-    }
-    stats.lps_solved = lp.lps_solved;
-    stats.lps_skipped = lp.lps_skipped;
-    stats.elapsed = watch.elapsed();
-    Partition::assemble(regions, stats, domain.clone(), net.clone())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn incomplete(
-    limit: String,
-    regions: Vec<Region>,
-    edges: Vec<(usize, Pattern)>,
-    index: &HashMap<Pattern, usize>,
-    stats: EnumStats,
-    lp: LpStats,
-    watch: &Watch<'_>,
-    domain: &Domain,
-    net: &Network,
-) -> Error {
-    let partial = finish(regions, edges, index, stats, lp, watch, domain, net);
-    Error::Incomplete {
-        limit,
-        partial: Box::new(partial),
+        self.stats.lps_solved = self.lp.lps_solved;
+        self.stats.lps_skipped = self.lp.lps_skipped;
+        self.stats.elapsed = self.watch.elapsed();
+        Partition::assemble(self.regions, self.stats, self.domain.clone(), self.net.clone())
+            .with_outcome(outcome)
     }
 }
