@@ -23,7 +23,7 @@ pub(super) fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64
     if let Some(window) = domain.window_polygon()? {
         let n = window.len();
         let tags = (0..n)
-            .map(|k| tag(row_along(&cons, window[k], window[(k + 1) % n])))
+            .map(|k| tag(row_along(cons, window[k], window[(k + 1) % n])))
             .collect();
         return Ok((window, tags));
     }
