@@ -170,7 +170,7 @@ fn main() -> cpwl::Result<()> {
         .zip(anchors)
         .map(|(&i, at)| MarkedPoint {
             at,
-            label: format!(" digit {}", y[i]),
+            label: format!("digit {}", y[i]),
             color: Rgb(255, 255, 255),
         })
         .collect();
@@ -179,6 +179,7 @@ fn main() -> cpwl::Result<()> {
         fill: Fill::Class,
         points,
         title: Some("Slice through three test digits: regions by predicted class".into()),
+        class_names: (0..10).map(|d| format!("digit {d}")).collect(),
         ..PlotOptions::default()
     };
     std::fs::create_dir_all("target").map_err(|e| cpwl::Error::File {

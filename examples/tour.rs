@@ -10,10 +10,10 @@ mod common;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use common::svg::predicted_class;
 use common::toy::{train_decoder, ToyLanguage};
-use common::{one_hot, write_partition_svg, Activation, Adam, Loss, Mlp, Rng, Split, TrainOptions};
+use common::{one_hot, Activation, Adam, Loss, Mlp, Rng, Split, TrainOptions};
 use cpwl::lc::{local_complexity, Directions, LcOptions};
+use cpwl::plot::{class_cells, render_svg, MarkedPoint, PlotOptions, Rgb};
 use cpwl::regions::{enumerate, EnumOptions, Partition};
 use cpwl::scales::{les, OutputShape};
 use cpwl::{Domain, Network, Plane, Window};
@@ -118,20 +118,39 @@ fn slice_through_digits(net: &Network, split: &Split) -> Result<(), Box<dyn std:
         "\nslice through test digits {picks:?} (labels {:?}), triangle window enlarged 1.25x:",
         picks.map(|i| split.test_y[i])
     );
-    print_partition_stats(&partition, domain.volume().unwrap_or(f64::NAN), start.elapsed());
+    print_partition_stats(&partition, domain.volume().unwrap_or(f64::NAN), start.elapsed())?;
     let path = output_path("tour_slice.svg")?;
-    write_partition_svg(&partition, &path, &anchors)?;
+    let points = anchors
+        .iter()
+        .zip(picks)
+        .map(|(&at, i)| MarkedPoint {
+            at,
+            label: format!("test {i} (digit {})", split.test_y[i]),
+            color: Rgb(255, 255, 255),
+        })
+        .collect();
+    let opts = PlotOptions {
+        title: Some("Linear regions of the slice through three test digits".into()),
+        class_names: (0..10).map(|d| format!("digit {d}")).collect(),
+        points,
+        ..PlotOptions::default()
+    };
+    render_svg(&partition, &path, &opts)?;
     println!("  wrote {}", path.display());
     Ok(())
 }
 
-fn print_partition_stats(partition: &Partition, window_area: f64, elapsed: std::time::Duration) {
+fn print_partition_stats(
+    partition: &Partition,
+    window_area: f64,
+    elapsed: std::time::Duration,
+) -> cpwl::Result<()> {
     let stats = partition.stats();
     let mut areas: Vec<f64> = partition.regions().iter().filter_map(|r| r.volume()).collect();
     areas.sort_by(f64::total_cmp);
-    let mut per_class = [0usize; 10];
-    for region in partition.regions() {
-        per_class[predicted_class(region)] += 1;
+    let mut per_class = [0.0f64; 10];
+    for cell in class_cells(partition)? {
+        per_class[cell.class] += cell.polygon.area() / window_area;
     }
     println!(
         "  {} regions in {elapsed:.2?} ({} LPs solved, {} skipped, {} thin cells rejected)",
@@ -148,7 +167,8 @@ fn print_partition_stats(partition: &Partition, window_area: f64, elapsed: std::
         );
     }
     println!("  adjacency graph: {} edges", partition.adjacency().len());
-    println!("  regions per predicted class (at their centres): {per_class:?}");
+    println!("  share of the window per predicted class (exact arg-max cells): {per_class:.3?}");
+    Ok(())
 }
 
 /// `target/NAME` in the package directory (created when missing).

@@ -13,7 +13,9 @@
 //! - [`network`]: the model. Build a [`Network`] with [`Network::builder`] or
 //!   load one ([`Network::from_npz`]); evaluate it ([`Network::forward`],
 //!   [`Network::forward_batch`]); read a point's activation [`Pattern`] and the
-//!   exact [`Affine`] map of its region ([`Network::local_affine`]).
+//!   exact [`Affine`] map of its region ([`Network::local_affine`]); read its
+//!   compiled [`network::Program`] (steps, weights, unit table) to write a
+//!   backend or an exporter.
 //! - [`geometry`]: [`Polytope`] (H-representation), [`Domain`] (a box, a
 //!   polytope, or a 2-D slice [`Plane`] through three points with a
 //!   [`Window`]).
@@ -67,13 +69,13 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `rayon` | yes | parallel batches (the CPU backend) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
 //! | `cuda` | no | `backend::CudaBackend`: the batched kernels on an NVIDIA GPU (cudarc; no CUDA toolkit needed to build, the driver is loaded at run time) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
 //! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
-//! | `plot` | no | PNG and SVG pictures of 2-D partitions (`plot`, through `plotters`, with an embedded font) |
+//! | `nalgebra` | no | `interop`: conversions of matrices, points, Jacobians, `Affine` and `Polytope` to and from `nalgebra` |
+//! | `plot` | no | PNG pictures of 2-D partitions (`plot::render_png`, through `plotters`, with an embedded font); SVG pictures need no feature |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
@@ -83,13 +85,15 @@ pub mod backend;
 pub mod batch;
 pub mod error;
 pub mod geometry;
+#[cfg(feature = "nalgebra")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nalgebra")))]
+pub mod interop;
 pub mod io;
+pub(crate) mod kernels;
 pub mod lc;
 pub(crate) mod linalg;
 pub(crate) mod lp;
 pub mod network;
-#[cfg(feature = "plot")]
-#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub mod plot;
 pub mod regions;
 pub mod run;
@@ -102,6 +106,11 @@ pub mod tol;
 
 #[cfg(test)]
 mod test_support;
+
+/// The guide's Rust code, compiled (and, where it needs no files, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+mod guide {}
 
 pub use error::{Error, Result};
 

@@ -108,7 +108,7 @@ pub struct RunOptions {
     /// region enumeration only.
     pub max_regions: Option<usize>,
     /// The pool of `threads`, built once (public only so that struct-update
-    /// syntax works outside this module; not part of the API).
+    /// syntax works outside the crate; its contents are private).
     #[doc(hidden)]
     pub pool: SharedPool,
     #[doc(hidden)]

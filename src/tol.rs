@@ -51,3 +51,20 @@ pub const TOL_WITNESS_REACH: f64 = 1e-7;
 /// `d` tight ones keeps at least this slack; a row whose slack exceeds it at
 /// every vertex is redundant.
 pub const TOL_VERTEX_SLACK: f64 = TOL_LP_FEAS;
+
+/// Three points span a plane only when the third lies farther than this,
+/// relative to the points' spread, from the line through the first two.
+pub const TOL_COLLINEAR_REL: f64 = 1e-12;
+
+/// Largest deviation from an orthonormal pair (norms 1, dot product 0) of a
+/// user-supplied plane basis.
+pub const TOL_ORTHONORMAL: f64 = 1e-9;
+
+/// A direction keeps less than this fraction of its norm after its components
+/// along an orthonormal frame are removed: it counts as lying in the frame's
+/// span (loose, because the frame comes from LP vertices).
+pub const TOL_FRAME_REL: f64 = 1e-6;
+
+/// Pivots below this in absolute value make the small (at most the domain's
+/// dimension) matrices inverted by Gauss-Jordan elimination count as singular.
+pub const TOL_PIVOT: f64 = 1e-10;

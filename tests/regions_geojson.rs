@@ -160,3 +160,44 @@ fn geojson_needs_a_two_dimensional_domain() {
     let part = enumerate(&net(3), &Domain::cube(3, -1.0, 1.0), &EnumOptions::default()).unwrap();
     assert!(matches!(part.to_geojson(), Err(Error::Invalid { .. })));
 }
+
+#[test]
+fn rounded_geojson_is_smaller_and_agrees_to_its_precision() {
+    use cpwl::regions::GeoJsonOptions;
+    let part = enumerate(&net(2), &Domain::cube(2, -1.0, 1.0), &EnumOptions::default()).unwrap();
+    let full: Value = serde_json::from_str(&part.to_geojson().unwrap()).unwrap();
+    let opts = GeoJsonOptions {
+        precision: Some(4),
+        affine: false,
+        ..GeoJsonOptions::default()
+    };
+    let text = part.to_geojson_with(&opts).unwrap();
+    let full_len = part.to_geojson().unwrap().len();
+    // Shorter numbers and no affine maps: well under the full text.
+    assert!(
+        text.len() * 3 < full_len * 2,
+        "{} of {full_len} bytes",
+        text.len()
+    );
+    let short: Value = serde_json::from_str(&text).unwrap();
+    for (f, g) in full["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(short["features"].as_array().unwrap())
+    {
+        assert!(g["properties"].get("affine_a").is_none());
+        assert_eq!(f["properties"]["neighbors"], g["properties"]["neighbors"]);
+        let (a, b) = (
+            f["geometry"]["coordinates"][0].as_array().unwrap(),
+            g["geometry"]["coordinates"][0].as_array().unwrap(),
+        );
+        assert_eq!(a.len(), b.len());
+        for (p, q) in a.iter().zip(b) {
+            for k in 0..2 {
+                let (x, y) = (p[k].as_f64().unwrap(), q[k].as_f64().unwrap());
+                assert!((x - y).abs() <= 0.5e-4 + 1e-15, "{x} rounded to {y}");
+            }
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Shared code of the examples: the embedded digits, a seeded generator, a
 //! small MLP trainer whose weights become a [`cpwl::Network`], a toy language
-//! for decoders, and a dependency-free SVG writer for 2-D partitions.
+//! for decoders.
 //!
 //! Every example pulls this in with `mod common;` and uses only part of it.
 #![allow(dead_code, unused_imports)]
@@ -8,10 +8,8 @@
 pub mod data;
 pub mod mlp;
 pub mod rng;
-pub mod svg;
 pub mod toy;
 
 pub use data::{digits, Split};
 pub use mlp::{one_hot, Activation, Adam, Loss, Mlp, TrainOptions};
 pub use rng::Rng;
-pub use svg::write_partition_svg;

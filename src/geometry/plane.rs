@@ -68,7 +68,7 @@ impl Plane {
         let w = &d2 - &(&u * along);
         let n2 = w.dot(&w).sqrt();
         let scale = d2.dot(&d2).sqrt().max(n1);
-        if n2 <= 1e-12 * scale {
+        if n2 <= crate::tol::TOL_COLLINEAR_REL * scale {
             return Err(Error::invalid("plane points", "x0, x1, x2 are collinear"));
         }
         let v = w / n2;
@@ -100,7 +100,8 @@ impl Plane {
         crate::error::check_finite("plane basis u", u.iter())?;
         crate::error::check_finite("plane basis v", v.iter())?;
         let (uu, vv, uv) = (u.dot(&u), v.dot(&v), u.dot(&v));
-        if (uu - 1.0).abs() > 1e-9 || (vv - 1.0).abs() > 1e-9 || uv.abs() > 1e-9 {
+        let tol = crate::tol::TOL_ORTHONORMAL;
+        if (uu - 1.0).abs() > tol || (vv - 1.0).abs() > tol || uv.abs() > tol {
             return Err(Error::invalid("plane basis", "u and v must be orthonormal"));
         }
         Ok(Plane {

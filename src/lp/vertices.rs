@@ -243,7 +243,7 @@ fn orthogonalised(mut v: Array1<f64>, frame: &[Array1<f64>]) -> Option<Array1<f6
         v.scaled_add(-along, f);
     }
     let after = v.dot(&v).sqrt();
-    (after > 1e-6 * before).then(|| v / after)
+    (after > crate::tol::TOL_FRAME_REL * before).then(|| v / after)
 }
 
 /// The inverse of a small square matrix by Gauss-Jordan elimination with
@@ -254,7 +254,7 @@ fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
     let mut inv = Array2::eye(n);
     for col in 0..n {
         let pivot = (col..n).max_by(|&i, &j| m[[i, col]].abs().total_cmp(&m[[j, col]].abs()))?;
-        if m[[pivot, col]].abs() < 1e-10 {
+        if m[[pivot, col]].abs() < crate::tol::TOL_PIVOT {
             return None;
         }
         if pivot != col {

@@ -8,6 +8,40 @@ use crate::geometry::ConvexPolygon;
 use crate::lp::LpStats;
 use crate::{Error, Result};
 
+/// Settings of [`Partition::to_geojson_with`]: how precise the numbers are
+/// and which per-region properties are written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GeoJsonOptions {
+    /// Digits after the decimal point of every number (trailing zeros
+    /// dropped); `None` writes Rust's shortest round-trip form, which reads
+    /// back bit for bit. Six digits are a micro-unit: enough for pictures.
+    pub precision: Option<usize>,
+    /// Whether each feature lists its `pattern` text.
+    pub pattern: bool,
+    /// Whether each feature lists its `area`.
+    pub area: bool,
+    /// Whether each feature lists its affine map (`affine_a`, `affine_b`),
+    /// the largest property for networks with many outputs.
+    pub affine: bool,
+    /// Whether each feature lists its `neighbors`.
+    pub neighbors: bool,
+    #[doc(hidden)]
+    pub _private: crate::Private,
+}
+
+impl Default for GeoJsonOptions {
+    fn default() -> Self {
+        GeoJsonOptions {
+            precision: None,
+            pattern: true,
+            area: true,
+            affine: true,
+            neighbors: true,
+            _private: crate::Private::default(),
+        }
+    }
+}
+
 impl Partition {
     /// The regions of a 2-D partition as a GeoJSON (RFC 7946) FeatureCollection.
     ///
@@ -42,12 +76,32 @@ impl Partition {
     /// # Ok::<(), cpwl::Error>(())
     /// ```
     pub fn to_geojson(&self) -> Result<String> {
-        if self.domain.dim() != 2 {
-            return Err(Error::invalid(
-                "GeoJSON export",
-                format!("the domain has dimension {}, not 2", self.domain.dim()),
-            ));
-        }
+        self.to_geojson_with(&GeoJsonOptions::default())
+    }
+
+    /// The regions of a 2-D partition as a GeoJSON FeatureCollection, with
+    /// numbers rounded to `opts.precision` digits and only the properties
+    /// `opts` asks for (see [`Partition::to_geojson`] for their meaning).
+    ///
+    /// # Errors
+    ///
+    /// As [`Partition::to_geojson`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::regions::{enumerate, EnumOptions, GeoJsonOptions};
+    /// use cpwl::{Domain, Network};
+    /// use ndarray::array;
+    /// let net = Network::builder(2).dense(array![[1.0, 0.0]], array![0.0])?.relu().build()?;
+    /// let partition = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default())?;
+    /// let opts = GeoJsonOptions { precision: Some(2), affine: false, ..Default::default() };
+    /// let text = partition.to_geojson_with(&opts)?;
+    /// assert!(text.contains("[1,1]") && !text.contains("affine"));
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn to_geojson_with(&self, opts: &GeoJsonOptions) -> Result<String> {
+        self.check_planar("GeoJSON export")?;
         let frame = self.frame()?;
         let mut out = String::from(r#"{"type":"FeatureCollection","features":["#);
         for (i, region) in self.regions.iter().enumerate() {
@@ -56,17 +110,28 @@ impl Partition {
             }
             let ring = match region.polygon() {
                 Some(p) => p.to_vec(),
-                None => clip(&frame, region),
+                None => Partition::clip_to(&frame, region),
             };
-            write_feature(&mut out, region, &ring);
+            Feature { out: &mut out, opts }.write(region, &ring);
         }
         out.push_str("]}");
         Ok(out)
     }
 
+    /// [`Error::Invalid`] naming `what` unless the domain is 2-D.
+    pub(crate) fn check_planar(&self, what: &str) -> Result<()> {
+        if self.domain.dim() != 2 {
+            return Err(Error::invalid(
+                what,
+                format!("the domain has dimension {}, not 2", self.domain.dim()),
+            ));
+        }
+        Ok(())
+    }
+
     /// A convex polygon holding the whole domain, which each region's rows cut
     /// down to the region: the domain's bounding box.
-    fn frame(&self) -> Result<ConvexPolygon> {
+    pub(crate) fn frame(&self) -> Result<ConvexPolygon> {
         let (lo, hi) = match self.domain.bounding_box() {
             Some(b) => b,
             None => super::setup::lp_bounding_box(&self.domain.constraints()?, &mut LpStats::default())?,
@@ -78,76 +143,120 @@ impl Partition {
             [lo[0], hi[1]],
         ])
     }
+
+    /// The region's polygon: `frame` clipped by every row of its polytope.
+    pub(crate) fn clip_to(frame: &ConvexPolygon, region: &Region) -> Vec<[f64; 2]> {
+        let mut poly = frame.clone();
+        for (row, &b) in region.polytope.a.outer_iter().zip(&region.polytope.b) {
+            match poly.clip([row[0], row[1]], -b) {
+                Some(next) => poly = next,
+                None => return Vec::new(),
+            }
+        }
+        poly.vertices().to_vec()
+    }
 }
 
-/// The region's polygon: `frame` clipped by every row of its polytope.
-fn clip(frame: &ConvexPolygon, region: &Region) -> Vec<[f64; 2]> {
-    let mut poly = frame.clone();
-    for (row, &b) in region.polytope.a.outer_iter().zip(&region.polytope.b) {
-        match poly.clip([row[0], row[1]], -b) {
-            Some(next) => poly = next,
-            None => return Vec::new(),
-        }
-    }
-    poly.vertices().to_vec()
+/// A feature being written: the output and the settings.
+struct Feature<'a> {
+    out: &'a mut String,
+    opts: &'a GeoJsonOptions,
 }
 
-fn write_feature(out: &mut String, region: &Region, ring: &[[f64; 2]]) {
-    out.push_str(r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[["#);
-    let closed = ring.iter().chain(ring.first());
-    for (k, p) in closed.enumerate() {
-        if k > 0 {
-            out.push(',');
+impl Feature<'_> {
+    fn write(&mut self, region: &Region, ring: &[[f64; 2]]) {
+        self.out
+            .push_str(r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[["#);
+        let closed = ring.iter().chain(ring.first());
+        for (k, p) in closed.enumerate() {
+            if k > 0 {
+                self.out.push(',');
+            }
+            self.numbers(p);
         }
-        write_numbers(out, p);
-    }
-    out.push_str(r#"]]},"properties":{"pattern":""#);
-    // Pattern text is `0-9a-z` only: nothing to escape.
-    let _ = write!(out, "{}", region.pattern);
-    out.push_str(r#"","area":"#);
-    let area = region
-        .volume
-        .unwrap_or_else(|| crate::geometry::signed_area(ring));
-    write_number(out, area);
-    out.push_str(r#","affine_a":["#);
-    for (k, row) in region.affine.a.outer_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
+        self.out.push_str(r#"]]},"properties":{"#);
+        let mut first = true;
+        let mut key = |out: &mut String, name: &str| {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            let _ = write!(out, r#""{name}":"#);
+        };
+        if self.opts.pattern {
+            key(self.out, "pattern");
+            // Pattern text is `0-9a-z` only: nothing to escape.
+            let _ = write!(self.out, r#""{}""#, region.pattern);
         }
-        write_numbers(out, row.iter());
-    }
-    out.push_str(r#"],"affine_b":"#);
-    write_numbers(out, region.affine.b.iter());
-    out.push_str(r#","neighbors":["#);
-    for (k, n) in region.neighbors.iter().enumerate() {
-        if k > 0 {
-            out.push(',');
+        if self.opts.area {
+            key(self.out, "area");
+            let area = region
+                .volume
+                .unwrap_or_else(|| crate::geometry::signed_area(ring));
+            self.number(area);
         }
-        let _ = write!(out, "{n}");
+        if self.opts.affine {
+            key(self.out, "affine_a");
+            self.out.push('[');
+            for (k, row) in region.affine.a.outer_iter().enumerate() {
+                if k > 0 {
+                    self.out.push(',');
+                }
+                self.numbers(row.iter());
+            }
+            self.out.push(']');
+            key(self.out, "affine_b");
+            self.numbers(region.affine.b.iter());
+        }
+        if self.opts.neighbors {
+            key(self.out, "neighbors");
+            self.out.push('[');
+            for (k, n) in region.neighbors.iter().enumerate() {
+                if k > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{n}");
+            }
+            self.out.push(']');
+        }
+        self.out.push_str("}}");
     }
-    out.push_str("]}}");
-}
 
-/// A JSON array of numbers.
-fn write_numbers<'a>(out: &mut String, values: impl IntoIterator<Item = &'a f64>) {
-    out.push('[');
-    for (k, &v) in values.into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
+    /// A JSON array of numbers.
+    fn numbers<'a>(&mut self, values: impl IntoIterator<Item = &'a f64>) {
+        self.out.push('[');
+        for (k, &v) in values.into_iter().enumerate() {
+            if k > 0 {
+                self.out.push(',');
+            }
+            self.number(v);
         }
-        write_number(out, v);
+        self.out.push(']');
     }
-    out.push(']');
+
+    fn number(&mut self, v: f64) {
+        write_number(self.out, v, self.opts.precision);
+    }
 }
 
 /// A JSON number: Rust's shortest round-trip form (`1.0`, `1e-7`, `-0.25`),
-/// which is valid JSON; `null` for NaN and infinities, which JSON lacks.
-fn write_number(out: &mut String, v: f64) {
-    if v.is_finite() {
-        let _ = write!(out, "{v:?}");
-    } else {
+/// which is valid JSON, or `digits` decimals without trailing zeros (`0.5`,
+/// `2`, never `-0`); `null` for NaN and infinities, which JSON lacks.
+fn write_number(out: &mut String, v: f64, digits: Option<usize>) {
+    if !v.is_finite() {
         out.push_str("null");
+        return;
     }
+    let Some(digits) = digits else {
+        let _ = write!(out, "{v:?}");
+        return;
+    };
+    let text = format!("{v:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    out.push_str(if text == "-0" { "0" } else { text });
 }
 
 #[cfg(test)]
@@ -165,8 +274,24 @@ mod tests {
             (f64::NEG_INFINITY, "null"),
         ] {
             let mut out = String::new();
-            write_number(&mut out, v);
+            write_number(&mut out, v, None);
             assert_eq!(out, text);
+        }
+    }
+
+    #[test]
+    fn rounded_numbers_drop_trailing_zeros() {
+        for (v, digits, text) in [
+            (0.5, 3, "0.5"),
+            (2.0, 3, "2"),
+            (-1e-9, 6, "0"),
+            (1.23456789, 4, "1.2346"),
+            (-12.75, 0, "-13"),
+            (f64::NAN, 2, "null"),
+        ] {
+            let mut out = String::new();
+            write_number(&mut out, v, Some(digits));
+            assert_eq!(out, text, "{v} to {digits} digits");
         }
     }
 }

@@ -41,6 +41,7 @@ pub(crate) mod walk;
 
 pub use crate::Private;
 pub use boundary::{BoundaryPiece, DecisionBoundary};
+pub use geojson::GeoJsonOptions;
 pub use hrep::RowSource;
 pub use options::{EnumOptions, Method};
 pub use partition::{EnumStats, Partition};

@@ -5,7 +5,7 @@ use ndarray::ArrayView2;
 
 use crate::geometry::predicates::{classify, line_sign, Sign};
 use crate::geometry::{cut_piece, cut_piece_into};
-use crate::network::layers::NONE;
+use crate::network::PADDING;
 use crate::regions::hrep::RowSource;
 
 /// An edge of a cell: where its line comes from, and the line as
@@ -228,7 +228,7 @@ fn cut_by_unit(
 }
 
 /// Clips a cell into the pieces where each candidate of max units
-/// `offset..` wins (`cand`: `width` input indices per unit, [`NONE`] for
+/// `offset..` wins (`cand`: `width` input indices per unit, [`PADDING`] for
 /// padding), setting each piece's unit to the winner's window position. Ties
 /// go to the lowest position: a candidate that equals a lower one on the
 /// whole piece gets nothing.
@@ -246,7 +246,7 @@ pub(super) fn split_max(
         let unit = offset + j;
         let mut next = Vec::with_capacity(pieces.len());
         for piece in &pieces {
-            for (k, &tk) in taps.iter().enumerate().filter(|(_, &t)| t != NONE) {
+            for (k, &tk) in taps.iter().enumerate().filter(|(_, &t)| t != PADDING) {
                 if let Some((vertices, tags)) =
                     winner_piece(piece, rows, taps, k, tk as usize, unit, &mut signs)
                 {
@@ -278,7 +278,7 @@ fn winner_piece(
     let radius = max_coordinate(&piece.vertices);
     let mut vertices = piece.vertices.clone();
     let mut tags = piece.tags.clone();
-    for (r, &tr) in taps.iter().enumerate().filter(|&(r, &t)| t != NONE && r != k) {
+    for (r, &tr) in taps.iter().enumerate().filter(|&(r, &t)| t != PADDING && r != k) {
         let tr = tr as usize;
         // Rival r beats k where z_r - z_k > 0 (or >= 0 when r comes first).
         let line = [

@@ -2,7 +2,7 @@
 //! polygon splitting, layer by layer and unit by unit, with no LP.
 //!
 //! The network runs as a straight-line program of steps
-//! ([`crate::network::eval::Step`]). Each cell carries the affine rows of the
+//! ([`crate::network::Program`]). Each cell carries the affine rows of the
 //! current layer's values in domain coordinates (`d/ds`, `d/dt`, offset), and
 //! of every saved residual skip path. Inside a cell every unit of the next
 //! nonlinearity is affine, so a two-piece layer cuts the cell by each unit's
@@ -26,20 +26,21 @@ use rayon::prelude::*;
 use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell};
 use self::polygon::{domain_polygon, region_of};
 use self::rows::{
-    corrections_pay, finish, gather_blocks, into_chunks, layer_choices, through_dense, Batch, BLOCKS, CHUNK,
+    corrections_pay, finish, gather_blocks, into_chunks, layer_choices, through_dense, Batch, Fused, BLOCKS,
+    CHUNK,
 };
 use super::adjacency2d::link_neighbors;
 use super::setup::Setup;
 use super::{EnumOptions, EnumStats, Method, Partition, Region};
 use crate::lp::LpStats;
-use crate::network::eval::{affine_rows, carry, choose, steps, Step};
-use crate::network::layers::Layer;
+use crate::network::eval::{affine_rows, carry, choose, flow, Flow};
+use crate::network::{AffineStep, Nonlinearity, Step};
 use crate::run::{Outcome, Watch};
 use crate::{Domain, Error, Network, Result};
 
 /// One enumeration: the program, the limits and the shared counters.
 struct Run<'a> {
-    steps: Vec<Step<'a>>,
+    steps: &'a [Step],
     /// For each step with units, its index among such steps.
     unit_step: Vec<Option<usize>>,
     parallel: bool,
@@ -76,12 +77,12 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
     }
     let mut lp = LpStats::default();
     let setup = Setup::new(domain, opts.tol_radius, &mut lp)?;
-    let program = steps(net.layers());
-    let unit_step = number_unit_steps(&program);
+    let program = net.program().steps();
+    let unit_step = number_unit_steps(program);
     let transposed = program
         .iter()
         .map(|step| match step {
-            Step::Affine(Layer::Dense { w, .. }) => Some(w.t().to_owned()),
+            Step::Affine(AffineStep::Dense(d)) => Some(d.w().t().to_owned()),
             _ => None,
         })
         .collect();
@@ -138,12 +139,12 @@ fn overflow_error() -> Error {
     )
 }
 
-fn number_unit_steps(program: &[Step<'_>]) -> Vec<Option<usize>> {
+fn number_unit_steps(program: &[Step]) -> Vec<Option<usize>> {
     let mut next = 0;
     program
         .iter()
         .map(|s| {
-            s.units().map(|_| {
+            matches!(s, Step::Nonlinear(_)).then(|| {
                 next += 1;
                 next - 1
             })
@@ -219,12 +220,15 @@ impl Run<'_> {
             if self.check_limits() || !self.rows_are_finite(&batch) {
                 return;
             }
-            let step = &self.steps[index];
-            let Some(units) = step.units() else {
-                batch.h = carry(step, batch.h.into_owned(), &mut batch.skips, BLOCKS).into();
-                index += 1;
-                continue;
+            let step = match flow(&self.steps[index]) {
+                Flow::Units(nl) => nl,
+                Flow::Carry(c) => {
+                    batch.h = carry(c, batch.h.into_owned(), &mut batch.skips, BLOCKS).into();
+                    index += 1;
+                    continue;
+                }
             };
+            let units = (step.offset(), step.len());
             let (next, fused) = self.split_batch(step, units, batch, self.fused_dense(index));
             batch = next;
             if let Some(k) = self.unit_step[index] {
@@ -296,10 +300,12 @@ impl Run<'_> {
 
     /// The dense layer right after the two-piece layer at step `index`, with
     /// its weight transposed, when there is one.
-    fn fused_dense(&self, index: usize) -> Option<(&Layer, &Array2<f64>)> {
+    fn fused_dense(&self, index: usize) -> Option<Fused<'_>> {
         let w_t = self.transposed.get(index + 1)?.as_ref()?;
-        match (self.steps[index], self.steps[index + 1]) {
-            (Step::TwoPiece { .. }, Step::Affine(layer)) => Some((layer, w_t)),
+        match (&self.steps[index], &self.steps[index + 1]) {
+            (Step::Nonlinear(Nonlinearity::TwoPiece(units)), Step::Affine(dense)) => {
+                Some(Fused { units, dense, w_t })
+            }
             _ => None,
         }
     }
@@ -310,19 +316,18 @@ impl Run<'_> {
     /// child pay, and says so.
     fn split_batch<'b>(
         &self,
-        step: &Step<'_>,
+        step: &Nonlinearity,
         (offset, len): (usize, usize),
         batch: Batch<'_>,
-        dense: Option<(&Layer, &Array2<f64>)>,
+        dense: Option<Fused<'_>>,
     ) -> (Batch<'b>, bool) {
         let parent_count = batch.cells.len();
         let h = batch.h.view();
         let split_one = |(i, cell): (usize, Cell)| {
             let rows = h.slice(s![3 * i..3 * i + 3, ..]);
-            match *step {
-                Step::TwoPiece { .. } => split_two_piece(cell, rows, offset, len),
-                Step::Max { width, cand, .. } => split_max(&cell, rows, width, cand, offset),
-                _ => unreachable!("only nonlinearities split cells"),
+            match step {
+                Nonlinearity::TwoPiece(_) => split_two_piece(cell, rows, offset, len),
+                Nonlinearity::Max(m) => split_max(&cell, rows, m.width(), m.candidates(), offset),
             }
         };
         let children = self.map(batch.cells.into_iter().enumerate().collect(), split_one);
@@ -339,8 +344,8 @@ impl Run<'_> {
             .map(|m| gather_blocks(m.view(), &parents))
             .collect();
         let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), parent_count));
-        let h = match fused {
-            Some((layer, w_t)) => through_dense(step, h, &parents, choices.view(), layer, w_t),
+        let h = match &fused {
+            Some(f) => through_dense(f, h, &parents, choices.view()),
             None => choose(step, gather_blocks(h, &parents), BLOCKS, choices.view()),
         };
         (

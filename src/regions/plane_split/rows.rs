@@ -5,8 +5,8 @@
 use ndarray::{s, Array2, ArrayView2, Axis, CowArray, Ix2};
 
 use super::cut::{Cell, EdgeTag};
-use crate::network::eval::{affine_blocks, choose, Blocks, Step};
-use crate::network::layers::Layer;
+use crate::network::eval::{affine_blocks, scale_pieces, Blocks};
+use crate::network::{AffineStep, TwoPiece};
 use crate::Affine;
 
 /// A cell after the last step, with the network's affine map on it.
@@ -35,6 +35,15 @@ pub(super) const BLOCKS: Blocks = Blocks {
 /// The largest number of cells processed as one batch; larger batches are
 /// divided and processed depth first, which bounds the memory of the rows.
 pub(super) const CHUNK: usize = 256;
+
+/// A two-piece layer and the affine step right after it, with the step's
+/// weight transposed (it is a dense layer).
+#[derive(Clone, Copy)]
+pub(super) struct Fused<'a> {
+    pub(super) units: &'a TwoPiece,
+    pub(super) dense: &'a AffineStep,
+    pub(super) w_t: &'a Array2<f64>,
+}
 
 /// The pieces of units `offset..offset + len` of every cell, a row per cell.
 pub(super) fn layer_choices(cells: &[Cell], offset: usize, len: usize) -> Array2<u8> {
@@ -86,22 +95,18 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 /// correction per unit whose piece differs from that first child's (only
 /// units whose line crosses the parent can differ).
 pub(super) fn through_dense(
-    step: &Step<'_>,
+    fused: &Fused<'_>,
     h: ArrayView2<f64>,
     parents: &[usize],
     choices: ArrayView2<u8>,
-    dense: &Layer,
-    w_t: &Array2<f64>,
 ) -> Array2<f64> {
-    let Step::TwoPiece { act, .. } = *step else {
-        unreachable!("only two-piece layers are fused with a dense layer")
-    };
-    let slopes = act.slopes();
+    let Fused { units, dense, w_t } = *fused;
+    let slopes = units.slopes();
     let first_child = first_children(parents, h.nrows() / 3);
     let reference = choices.select(Axis(0), &first_child);
     let base = affine_blocks(
         dense,
-        choose(step, h.to_owned(), BLOCKS, reference.view()).view(),
+        scale_pieces(units, h.to_owned(), BLOCKS, reference.view()).view(),
         BLOCKS,
     );
     let base = base.as_standard_layout();
