@@ -1,7 +1,7 @@
 //! Progress and cancellation of a long region enumeration: an `indicatif`
-//! spinner fed by `EnumOptions::progress`, and a watchdog thread that sets
-//! `EnumOptions::cancel` after a timeout; the regions found until then come
-//! back inside `Error::Incomplete`.
+//! spinner fed by `RunOptions::progress`, and a watchdog thread that sets
+//! `RunOptions::cancel` after a timeout; the regions found until then come
+//! back in the partition, whose `outcome()` says the run was cancelled.
 //!
 //! Run with `cargo run --release --example progress [seconds]` (default 2 s;
 //! a generous timeout lets the enumeration finish).
@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cpwl::regions::{enumerate, EnumOptions, EnumProgress};
-use cpwl::{Domain, Error, Network};
+use cpwl::regions::{enumerate, EnumOptions};
+use cpwl::run::{Progress, RunOptions};
+use cpwl::{Domain, Network};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2};
 
@@ -47,9 +48,9 @@ fn main() -> cpwl::Result<()> {
     );
     bar.enable_steady_tick(Duration::from_millis(100));
     let shown = bar.clone();
-    let progress = move |p: &EnumProgress| {
-        shown.set_position(p.regions as u64);
-        shown.set_message(format!("{} patterns pending", p.pending));
+    let progress = move |p: &Progress| {
+        shown.set_position(p.done as u64);
+        shown.set_message(format!("{} patterns pending", p.pending.unwrap_or(0)));
     };
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -63,35 +64,33 @@ fn main() -> cpwl::Result<()> {
     });
 
     let opts = EnumOptions {
-        progress: Some(Arc::new(progress)),
-        cancel: Some(cancel),
+        run: RunOptions {
+            progress: Some(Arc::new(progress)),
+            cancel: Some(cancel),
+            ..Default::default()
+        },
         ..Default::default()
     };
-    match enumerate(&net, &domain, &opts) {
-        Ok(partition) => {
-            bar.finish_with_message("done");
-            println!(
-                "complete: {} regions, {} adjacent pairs, {} LPs solved in {:?}",
-                partition.len(),
-                partition.adjacency().len(),
-                partition.stats().lps_solved,
-                partition.stats().elapsed
-            );
-        }
-        Err(Error::Incomplete { limit, partial }) => {
-            bar.abandon_with_message(format!("stopped: {limit}"));
-            let largest = partial.regions().iter().map(|r| r.radius()).fold(0.0, f64::max);
-            println!(
-                "partial result after {:?} ({limit}): {} regions, {} rejected as thin, largest inscribed radius {largest:.4}",
-                partial.stats().elapsed,
-                partial.len(),
-                partial.rejected_thin(),
-            );
-        }
-        Err(other) => {
-            bar.abandon();
-            return Err(other);
-        }
+    let partition = enumerate(&net, &domain, &opts).inspect_err(|_| bar.abandon())?;
+    let outcome = partition.outcome();
+    if outcome.is_complete() {
+        bar.finish_with_message("done");
+        println!(
+            "complete: {} regions, {} adjacent pairs, {} LPs solved in {:?}",
+            partition.len(),
+            partition.adjacency().len(),
+            partition.stats().lps_solved,
+            partition.stats().elapsed
+        );
+    } else {
+        bar.abandon_with_message(format!("{outcome}"));
+        let largest = partition.regions().iter().map(|r| r.radius()).fold(0.0, f64::max);
+        println!(
+            "partial result after {:?} ({outcome}): {} regions, {} rejected as thin, largest inscribed radius {largest:.4}",
+            partition.stats().elapsed,
+            partition.len(),
+            partition.rejected_thin(),
+        );
     }
     Ok(())
 }

@@ -72,15 +72,6 @@ pub enum Error {
         /// Which limit was hit.
         limit: String,
     },
-    /// A run stopped at a limit (`max_regions`, a time budget) or was
-    /// cancelled; the regions found so far come with it.
-    #[error("incomplete: stopped at {limit} with {} regions found", partial.len())]
-    Incomplete {
-        /// Which limit stopped the run.
-        limit: String,
-        /// What was found before it stopped (marked partial by this error).
-        partial: Box<crate::regions::Partition>,
-    },
     /// A backend cannot be used on this machine.
     #[error("backend {name} unavailable: {reason}")]
     BackendUnavailable {

@@ -97,7 +97,8 @@ pub struct RunOptions {
     /// Items per chunk of a batch computation (`None`: [`DEFAULT_CHUNK`]);
     /// memory grows with the chunk, never with the batch.
     pub chunk: Option<usize>,
-    /// Called now and then (at most every 100 ms, and at the end).
+    /// Called now and then: at the first report point, then at most every
+    /// 100 ms, and at the end.
     pub progress: Option<ProgressFn>,
     /// Set to `true` from any thread to stop the run ([`Outcome::Cancelled`]).
     pub cancel: Option<Arc<AtomicBool>>,
@@ -209,7 +210,9 @@ impl RunOptions {
 pub(crate) struct Watch<'a> {
     run: &'a RunOptions,
     start: Instant,
-    last_report: Mutex<Instant>,
+    /// When the callback was last called (`None`: not yet, so that the
+    /// first report point always calls it).
+    last_report: Mutex<Option<Instant>>,
 }
 
 #[allow(dead_code)] // adopted by lc, scales and regions next
@@ -220,7 +223,7 @@ impl<'a> Watch<'a> {
         Watch {
             run,
             start: now,
-            last_report: Mutex::new(now),
+            last_report: Mutex::new(None),
         }
     }
 
@@ -258,15 +261,16 @@ impl<'a> Watch<'a> {
             .is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
-    /// Calls the progress callback at most every 100 ms (always when `force`).
+    /// Calls the progress callback at the first report point, then at most
+    /// every 100 ms (always when `force`).
     pub(crate) fn report(&self, done: usize, pending: Option<usize>, force: bool) {
         let Some(cb) = &self.run.progress else { return };
         let now = Instant::now();
         let Ok(mut last) = self.last_report.lock() else {
             return;
         };
-        if force || now.duration_since(*last) >= PROGRESS_INTERVAL {
-            *last = now;
+        if force || last.is_none_or(|at| now.duration_since(at) >= PROGRESS_INTERVAL) {
+            *last = Some(now);
             drop(last);
             cb(&Progress {
                 done,

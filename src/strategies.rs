@@ -287,7 +287,7 @@ fn point_sampler(domain: &Domain) -> Result<PointSampler> {
         .ok_or_else(|| crate::Error::invalid("domain", "empty"))?;
     let (lo, hi) = match domain.bounding_box() {
         Some(b) => b,
-        None => crate::regions::walk::lp_bounding_box(&constraints, &mut Default::default())?,
+        None => crate::regions::setup::lp_bounding_box(&constraints, &mut Default::default())?,
     };
     Ok(PointSampler {
         constraints,

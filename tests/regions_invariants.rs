@@ -1,11 +1,8 @@
 //! Invariants of 2-D partitions (regions.md), by property tests on small
 //! random networks, and a suite of degenerate arrangements.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
-use cpwl::{Domain, Error, Network, Plane, Window};
+use cpwl::{Domain, Network, Plane, Window};
 use ndarray::{array, Array1, Array2};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -76,7 +73,10 @@ fn random_net(
 fn run(net: &Network, domain: &Domain, method: Method, threads: Option<usize>) -> Partition {
     let opts = EnumOptions {
         method,
-        threads,
+        run: cpwl::run::RunOptions {
+            threads,
+            ..Default::default()
+        },
         ..Default::default()
     };
     enumerate(net, domain, &opts).unwrap()
@@ -448,34 +448,4 @@ fn maxout_ties_go_to_the_lowest_candidate() {
     let mut texts = patterns(&part);
     texts.sort();
     assert_eq!(texts, ["0", "2"]);
-}
-
-#[test]
-fn limits_stop_with_a_partial_partition() {
-    let net = random_net(3, 2, &[40, 40], 2, Act::Relu, false);
-    let domain = Domain::cube(2, -1.5, 1.5);
-    let full = split(&net, &domain);
-    let limited = |opts: EnumOptions| match enumerate(&net, &domain, &opts) {
-        Err(Error::Incomplete { partial, .. }) => partial,
-        other => panic!("expected an incomplete run, got {other:?}"),
-    };
-    let partial = limited(EnumOptions {
-        method: Method::PlaneSplit,
-        max_regions: Some(5),
-        threads: Some(1),
-        ..Default::default()
-    });
-    assert!(
-        partial.len() > 5 && partial.len() < full.len(),
-        "{} of {}",
-        partial.len(),
-        full.len()
-    );
-    assert!(partial.regions().iter().all(|r| full.find(r.pattern()).is_some()));
-    let cancelled = limited(EnumOptions {
-        method: Method::PlaneSplit,
-        cancel: Some(Arc::new(AtomicBool::new(true))),
-        ..Default::default()
-    });
-    assert!(cancelled.is_empty());
 }

@@ -134,7 +134,7 @@ impl Partition {
     pub(crate) fn frame(&self) -> Result<ConvexPolygon> {
         let (lo, hi) = match self.domain.bounding_box() {
             Some(b) => b,
-            None => super::walk::lp_bounding_box(&self.domain.constraints()?, &mut LpStats::default())?,
+            None => super::setup::lp_bounding_box(&self.domain.constraints()?, &mut LpStats::default())?,
         };
         ConvexPolygon::from_vertices(vec![
             [lo[0], lo[1]],

@@ -2,8 +2,9 @@
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
+use super::setup::Frame;
 use crate::network::{Nonlinearity, PADDING};
-use crate::{Affine, Domain, Network, Polytope, Result};
+use crate::{Affine, Network, Polytope};
 
 /// Where a constraint row of a region comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,10 +34,13 @@ pub(crate) struct RawRegion {
 
 /// Builds `{y in domain : pattern(x(y)) = pattern}` as inequalities `a y <= b`,
 /// with the network's affine map in domain coordinates.
-pub(crate) fn raw_region(net: &Network, values: &[u8], domain: &Domain) -> Result<RawRegion> {
-    let dom = domain.constraints()?;
-    let (basis, origin) = domain.embedding();
-    let (pre, out) = net.preactivation_maps(values, basis.view(), &origin);
+pub(crate) fn raw_region(net: &Network, values: &[u8], frame: &Frame) -> RawRegion {
+    let Frame {
+        constraints: dom,
+        basis,
+        origin,
+    } = frame;
+    let (pre, out) = net.preactivation_maps(values, basis.view(), origin);
     let k = basis.nrows();
     let mut rows: Vec<(Array1<f64>, f64, RowSource)> = Vec::new();
     for (i, (a, &b)) in dom.a.outer_iter().zip(&dom.b).enumerate() {
@@ -55,11 +59,11 @@ pub(crate) fn raw_region(net: &Network, values: &[u8], domain: &Domain) -> Resul
     }
     let lin = out.slice(ndarray::s![..k, ..]).t().to_owned();
     let off = out.row(k).to_owned();
-    Ok(RawRegion {
+    RawRegion {
         polytope: Polytope { a, b },
         sources,
         affine: Affine { a: lin, b: off },
-    })
+    }
 }
 
 /// The constraint rows of one nonlinearity; `z` holds the pre-activations as

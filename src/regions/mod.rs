@@ -78,6 +78,7 @@ mod partition;
 mod plane_split;
 mod region;
 mod stats;
+pub(crate) mod setup;
 #[cfg(feature = "serde")]
 mod stored;
 mod thin;
@@ -87,7 +88,7 @@ pub use crate::Private;
 pub use boundary::{BoundaryPiece, DecisionBoundary};
 pub use geojson::GeoJsonOptions;
 pub use hrep::RowSource;
-pub use options::{EnumOptions, EnumProgress, Method, ProgressFn};
+pub use options::{EnumOptions, Method};
 pub use partition::{EnumStats, Partition};
 pub use region::Region;
 pub use stats::RegionStats;
@@ -100,11 +101,13 @@ use crate::{Domain, Error, Network, Result};
 /// # Errors
 ///
 /// Invalid options or domain; [`Error::Shape`] when the domain lives in
-/// another input space; [`Error::Incomplete`] (carrying the partial
-/// partition) when a budget runs out or the run is cancelled; [`Error::Lp`]
+/// another input space; [`Error::Lp`]
 /// when an LP fails even after a fresh, normalised retry, naming the region;
 /// [`Error::Invalid`] when no region is wider than `tol_radius` (a nearly
 /// flat domain, or values that overflow `f64`), instead of an empty partition.
+/// A budget or a cancel is no error: the partition then holds the regions
+/// found before the stop, and [`Partition::outcome`] says which limit
+/// stopped it (never more than `max_regions` regions are returned).
 ///
 /// # Examples
 ///
@@ -126,20 +129,12 @@ use crate::{Domain, Error, Network, Result};
 pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
     opts.validate()?;
     check_domain(net, domain)?;
-    let run = || match opts.method {
+    let partition = opts.run.install(|| match opts.method {
         Method::Auto if domain.dim() == 2 => plane_split::plane_split(net, domain, opts),
         Method::PlaneSplit => plane_split::plane_split(net, domain, opts),
         Method::Auto | Method::Lp => walk::walk(net, domain, opts),
-    };
-    let partition = match opts.threads {
-        Some(n) if n > 1 => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| Error::invalid("threads", e.to_string()))?
-            .install(run),
-        _ => run(),
-    }?;
-    if partition.is_empty() {
+    })??;
+    if partition.is_empty() && partition.outcome().is_complete() {
         // A valid domain has an interior, so some region meets it: none
         // means every cell was rejected as thin or the arithmetic failed,
         // never an empty answer.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use ndarray::ArrayView1;
 
 use super::{Method, Region, ThinCell};
+use crate::run::Outcome;
 use crate::{Domain, Network, Pattern};
 
 /// Counters of an enumeration run.
@@ -43,6 +44,7 @@ pub struct Partition {
     pub(crate) layer_counts: Option<Vec<usize>>,
     /// The rejected thin cells, sorted by pattern, when recorded.
     pub(crate) thin: Vec<ThinCell>,
+    pub(crate) outcome: Outcome,
 }
 
 impl Partition {
@@ -86,6 +88,7 @@ impl Partition {
             network,
             layer_counts: None,
             thin: Vec::new(),
+            outcome: Outcome::Complete,
         }
     }
 
@@ -95,6 +98,20 @@ impl Partition {
         cells.sort_by(|a, b| a.pattern.cmp(&b.pattern));
         self.thin = cells;
         self
+    }
+
+    /// Records how the run ended.
+    pub(crate) fn with_outcome(mut self, outcome: Outcome) -> Partition {
+        self.outcome = outcome;
+        self
+    }
+
+    /// How the run ended: [`Outcome::Complete`], or the limit that stopped
+    /// it, in which case the partition holds the regions found before the
+    /// stop (with their adjacency among themselves) and does not cover the
+    /// domain.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
     }
 
     /// Records the number of cells after each nonlinearity.

@@ -3,6 +3,7 @@
 use ndarray::{Array1, ArrayView1};
 
 use super::hrep::{inscribed_radius, raw_region, RowSource};
+use super::setup::Frame;
 use crate::{Affine, Domain, Error, Network, Pattern, Polytope, Result};
 
 /// One linear region of a network inside a domain.
@@ -134,9 +135,9 @@ impl Network {
         crate::error::check_finite("point", y.iter())?;
         let x = domain.to_input(y);
         let pattern = self.pattern(x.view())?;
-        let raw = raw_region(self, &pattern.to_values(), domain)?;
-        let dom = domain.constraints()?;
-        if !dom.contains(
+        let frame = Frame::of(domain)?;
+        let raw = raw_region(self, &pattern.to_values(), &frame);
+        if !frame.constraints.contains(
             y,
             crate::tol::TOL_LP_FEAS * (1.0 + y.iter().fold(0.0f64, |m, v| m.max(v.abs()))),
         ) {

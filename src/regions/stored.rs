@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{EnumStats, Partition, Region};
+use crate::run::Outcome;
 use crate::{Domain, Error, Network, Result};
 
 /// The stored fields of a [`Partition`], borrowed for writing.
@@ -14,6 +15,7 @@ struct PartitionRef<'a> {
     stats: &'a EnumStats,
     domain: &'a Domain,
     network: &'a Network,
+    outcome: Outcome,
 }
 
 /// The stored fields of a [`Partition`], owned for reading.
@@ -23,6 +25,9 @@ struct StoredPartition {
     stats: EnumStats,
     domain: Domain,
     network: Network,
+    /// Absent in partitions stored before runs reported their outcome.
+    #[serde(default)]
+    outcome: Outcome,
 }
 
 impl Serialize for Partition {
@@ -32,6 +37,7 @@ impl Serialize for Partition {
             stats: &self.stats,
             domain: &self.domain,
             network: &self.network,
+            outcome: self.outcome,
         }
         .serialize(s)
     }
@@ -51,6 +57,7 @@ impl<'de> Deserialize<'de> for Partition {
             network: stored.network,
             layer_counts: None,
             thin: Vec::new(),
+            outcome: stored.outcome,
         })
     }
 }

@@ -18,70 +18,13 @@ use ndarray::{Array1, Array2, ArrayView1, Axis};
 use rayon::prelude::*;
 
 use super::hrep::{raw_region, RawRegion, RowSource};
-use super::options::Watch;
+use super::setup::{Frame, Setup};
 use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
-use crate::tol::{TOL_LP_FEAS, TOL_RADIUS_REL, TOL_WITNESS_REACH, TOL_ZERO_ROW};
+use crate::run::{Outcome, Watch};
+use crate::tol::{TOL_LP_FEAS, TOL_WITNESS_REACH, TOL_ZERO_ROW};
 use crate::{Domain, Error, Network, Pattern, Polytope, Result};
-
-/// What the walk knows about the domain.
-pub(crate) struct Setup {
-    pub bbox: Option<(Array1<f64>, Array1<f64>)>,
-    pub tol_radius: f64,
-    /// A polygon holding the domain, for 2-D domains (the window of a slice).
-    pub window: Option<Vec<[f64; 2]>>,
-}
-
-impl Setup {
-    pub(crate) fn new(domain: &Domain, opts: &EnumOptions, lp: &mut LpStats) -> Result<Setup> {
-        let bbox = match domain.bounding_box() {
-            Some(b) => Some(b),
-            None => Some(lp_bounding_box(&domain.constraints()?, lp)?),
-        };
-        let diameter = bbox
-            .as_ref()
-            .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt());
-        let tol_radius = opts.tol_radius.unwrap_or(TOL_RADIUS_REL * diameter);
-        let window = match domain.window_polygon()? {
-            Some(w) => Some(w),
-            None if domain.dim() == 2 => bbox.as_ref().map(|(lo, hi)| rectangle(lo, hi)),
-            None => None,
-        };
-        Ok(Setup {
-            bbox,
-            tol_radius,
-            window,
-        })
-    }
-}
-
-/// The counter-clockwise corners of a 2-D box: for 2-D boxes and polytopes,
-/// the polygon that each region's rows (the domain's among them) cut down to
-/// the region, which gives it a polygon and an area.
-fn rectangle(lo: &Array1<f64>, hi: &Array1<f64>) -> Vec<[f64; 2]> {
-    vec![[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]
-}
-
-/// The box of a bounded polytope, by two LPs per coordinate.
-pub(crate) fn lp_bounding_box(p: &Polytope, lp: &mut LpStats) -> Result<(Array1<f64>, Array1<f64>)> {
-    let d = p.dim();
-    let mut lo = Array1::zeros(d);
-    let mut hi = Array1::zeros(d);
-    for k in 0..d {
-        for (sign, slot) in [(1.0, &mut hi), (-1.0, &mut lo)] {
-            let mut c = Array1::zeros(d);
-            c[k] = sign;
-            lp.lps_solved += 1;
-            match LpProblem::new(c.view(), p.a.view(), p.b.view()).solve("domain bounding box")? {
-                LpOutcome::Optimal { value, .. } => slot[k] = sign * value,
-                LpOutcome::Unbounded => return Err(Error::invalid("polytope domain", "unbounded")),
-                LpOutcome::Infeasible => return Err(Error::invalid("polytope domain", "empty")),
-            }
-        }
-    }
-    Ok((lo, hi))
-}
 
 /// The outcome of analysing one candidate pattern.
 pub(crate) enum Cell {
@@ -108,7 +51,7 @@ pub(crate) fn analyse(
     lp: &mut LpStats,
 ) -> Result<Cell> {
     let values = pattern.to_values();
-    let raw = raw_region(net, &values, domain)?;
+    let raw = raw_region(net, &values, &setup.frame);
     if violates_strict_zero_row(&raw, &values) {
         lp.lps_skipped += 1;
         return Ok(Cell::Empty);
@@ -156,7 +99,7 @@ pub(crate) fn analyse(
         )?;
         match witness {
             Some((foot, normal, step)) => {
-                let seen = pattern_just_across(net, domain, &foot, &normal, step)?;
+                let seen = pattern_just_across(net, domain, &setup.frame, &foot, &normal, step)?;
                 if seen != flipped {
                     candidates.push(flipped);
                 }
@@ -260,6 +203,7 @@ fn nested_flips(values: &[u8], raw: &RawRegion, rows: &[usize]) -> Vec<Pattern> 
 fn pattern_just_across(
     net: &Network,
     domain: &Domain,
+    frame: &Frame,
     foot: &Array1<f64>,
     normal: &Array1<f64>,
     step: f64,
@@ -273,7 +217,7 @@ fn pattern_just_across(
         if t <= floor {
             return Ok(pattern);
         }
-        let raw = raw_region(net, &pattern.to_values(), domain)?;
+        let raw = raw_region(net, &pattern.to_values(), frame);
         let reach = reach_back(&raw.polytope, point.view(), normal.view());
         if reach >= t * (1.0 - TOL_WITNESS_REACH) {
             return Ok(pattern);
@@ -419,11 +363,9 @@ fn clip_window(window: &[[f64; 2]], p: &Polytope) -> Result<Vec<[f64; 2]>> {
 
 /// The patterns of a few points of the domain, to start the walk from: the
 /// Chebyshev centre of the domain, then points spread over it.
-fn seeds(net: &Network, domain: &Domain, lp: &mut LpStats) -> Result<Vec<Pattern>> {
-    let dom = domain.constraints()?;
+fn seeds(net: &Network, domain: &Domain, dom: &Polytope, lp: &mut LpStats) -> Result<Vec<Pattern>> {
     lp.lps_solved += 1;
-    let (center, radius) =
-        chebyshev_ball(&dom, "domain")?.ok_or_else(|| Error::invalid("domain", "empty"))?;
+    let (center, radius) = chebyshev_ball(dom, "domain")?.ok_or_else(|| Error::invalid("domain", "empty"))?;
     let mut points = vec![center.clone()];
     for k in 0..dom.dim().min(8) {
         let mut off = Array1::zeros(dom.dim());
@@ -436,116 +378,169 @@ fn seeds(net: &Network, domain: &Domain, lp: &mut LpStats) -> Result<Vec<Pattern
         .collect()
 }
 
+/// Cells analysed per worker thread between two checks of the budgets and
+/// the cancel flag: a check every few cells, not per frontier.
+const CELLS_PER_CHECK: usize = 4;
+
+/// One walk: the network and the domain with its set-up, the limits, and
+/// what has been found so far.
+struct Walk<'a> {
+    net: &'a Network,
+    domain: &'a Domain,
+    setup: Setup,
+    watch: Watch<'a>,
+    serial: bool,
+    lp: LpStats,
+    stats: EnumStats,
+    visited: HashSet<Pattern>,
+    /// The index of every region found, by pattern.
+    index: HashMap<Pattern, usize>,
+    regions: Vec<Region>,
+    /// A region's index and the pattern across one of its facets.
+    edges: Vec<(usize, Pattern)>,
+    /// Whether rejected thin cells are kept (`EnumOptions::record_thin`).
+    record_thin: bool,
+    /// The rejected thin cells, when kept.
+    thin: Vec<ThinCell>,
+}
+
 /// Runs the walk.
 pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
-    let watch = Watch::new(opts);
+    let watch = Watch::new(&opts.run);
     let mut lp = LpStats::default();
-    let setup = Setup::new(domain, opts, &mut lp)?;
-    let mut stats = EnumStats {
-        method: Method::Lp,
-        ..EnumStats::default()
+    let setup = Setup::new(domain, opts.tol_radius, &mut lp)?;
+    let mut walk = Walk {
+        net,
+        domain,
+        setup,
+        watch,
+        serial: opts.run.threads == Some(1),
+        lp,
+        stats: EnumStats {
+            method: Method::Lp,
+            ..EnumStats::default()
+        },
+        visited: HashSet::new(),
+        index: HashMap::new(),
+        regions: Vec::new(),
+        edges: Vec::new(),
+        record_thin: opts.record_thin,
+        thin: Vec::new(),
     };
-    let mut visited: HashSet<Pattern> = HashSet::new();
-    let mut index: HashMap<Pattern, usize> = HashMap::new();
-    let mut regions: Vec<Region> = Vec::new();
-    let mut edges: Vec<(usize, Pattern)> = Vec::new();
-    let mut thin: Vec<ThinCell> = Vec::new();
-    let mut frontier: Vec<Pattern> = Vec::new();
-    for s in seeds(net, domain, &mut lp)? {
-        if visited.insert(s.clone()) {
-            frontier.push(s);
+    let seeds = seeds(net, domain, &walk.setup.frame.constraints, &mut walk.lp)?;
+    let frontier = seeds
+        .into_iter()
+        .filter(|s| walk.visited.insert(s.clone()))
+        .collect();
+    let outcome = walk.run(frontier)?;
+    walk.watch.report(walk.regions.len(), Some(0), true);
+    Ok(walk.finish(outcome))
+}
+
+impl Walk<'_> {
+    /// Walks breadth first from `frontier`, a few cells per thread at a
+    /// time, until every pattern is visited or a limit stops it.
+    fn run(&mut self, mut frontier: Vec<Pattern>) -> Result<Outcome> {
+        let per_check = CELLS_PER_CHECK
+            * if self.serial {
+                1
+            } else {
+                rayon::current_num_threads()
+            };
+        while !frontier.is_empty() {
+            let mut next = Vec::new();
+            for (k, chunk) in frontier.chunks(per_check).enumerate() {
+                if let Some(stop) = self.watch.stop(self.regions.len()) {
+                    return Ok(stop);
+                }
+                for analysed in self.analyse_all(chunk) {
+                    let Some(analysed) = analysed else {
+                        return Ok(self.watch.stop(0).unwrap_or(Outcome::Cancelled));
+                    };
+                    let (cell, used) = analysed?;
+                    self.lp += used;
+                    self.record(cell, &mut next);
+                    if self.full() {
+                        return Ok(Outcome::RegionBudget);
+                    }
+                }
+                let pending = frontier.len() - (k * per_check + chunk.len()) + next.len();
+                self.watch.report(self.regions.len(), Some(pending), false);
+            }
+            frontier = next;
         }
+        Ok(Outcome::Complete)
     }
-    let run = |p: &Pattern| -> Result<(Cell, LpStats)> {
-        let mut local = LpStats::default();
-        analyse(net, domain, &setup, p, &mut local).map(|c| (c, local))
-    };
-    while !frontier.is_empty() {
-        let outcomes: Vec<Result<(Cell, LpStats)>> = match opts.threads {
-            Some(1) => frontier.iter().map(run).collect(),
-            _ => frontier.par_iter().map(run).collect(),
+
+    /// Analyses patterns (in parallel unless serial), in order; `None` for
+    /// those skipped because the time budget ran out or the run was
+    /// cancelled meanwhile.
+    fn analyse_all(&self, patterns: &[Pattern]) -> Vec<Option<Result<(Cell, LpStats)>>> {
+        let one = |p: &Pattern| {
+            if self.watch.stop(0).is_some() {
+                return None;
+            }
+            let mut local = LpStats::default();
+            Some(analyse(self.net, self.domain, &self.setup, p, &mut local).map(|c| (c, local)))
         };
-        let mut next = Vec::new();
-        for outcome in outcomes {
-            let (cell, used) = outcome?;
-            lp += used;
-            match cell {
-                Cell::Empty => {}
-                Cell::Thin(cell) => {
-                    stats.rejected_thin += 1;
-                    if opts.record_thin {
-                        thin.push(cell);
-                    }
+        if self.serial {
+            patterns.iter().map(one).collect()
+        } else {
+            patterns.par_iter().map(one).collect()
+        }
+    }
+
+    /// Adds an analysed cell: a region with its facets' patterns (queued in
+    /// `next` when new), or a thin or empty cell.
+    fn record(&mut self, cell: Cell, next: &mut Vec<Pattern>) {
+        match cell {
+            Cell::Empty => {}
+            Cell::Thin(cell) => {
+                self.stats.rejected_thin += 1;
+                if self.record_thin {
+                    self.thin.push(cell);
                 }
-                Cell::Region {
-                    region,
-                    across,
-                    candidates,
-                } => {
-                    let id = regions.len();
-                    index.insert(region.pattern.clone(), id);
-                    regions.push(*region);
-                    edges.extend(across.iter().map(|q| (id, q.clone())));
-                    for q in across.into_iter().chain(candidates) {
-                        if visited.insert(q.clone()) {
-                            next.push(q);
-                        }
+            }
+            Cell::Region {
+                region,
+                across,
+                candidates,
+            } => {
+                let id = self.regions.len();
+                self.index.insert(region.pattern.clone(), id);
+                self.regions.push(*region);
+                self.edges.extend(across.iter().map(|q| (id, q.clone())));
+                for q in across.into_iter().chain(candidates) {
+                    if self.visited.insert(q.clone()) {
+                        next.push(q);
                     }
                 }
             }
         }
-        frontier = next;
-        watch.report(regions.len(), frontier.len(), false);
-        if let Some(limit) = watch.exceeded(regions.len()) {
-            return Err(incomplete(
-                limit, regions, edges, &index, stats, lp, &watch, domain, net,
-            ));
-        }
     }
-    watch.report(regions.len(), 0, true);
-    Ok(finish(regions, edges, &index, stats, lp, &watch, domain, net).with_thin_cells(thin))
-}
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    mut regions: Vec<Region>,
-    edges: Vec<(usize, Pattern)>,
-    index: &HashMap<Pattern, usize>,
-    mut stats: EnumStats,
-    lp: LpStats,
-    watch: &Watch<'_>,
-    domain: &Domain,
-    net: &Network,
-) -> Partition {
-    for (a, q) in edges {
-        if let Some(&b) = index.get(&q) {
-            if a != b {
-                regions[a].neighbors.push(b);
-                regions[b].neighbors.push(a);
+    /// True when the region budget is reached.
+    fn full(&self) -> bool {
+        let max = self.watch.options().max_regions;
+        max.is_some_and(|max| self.regions.len() >= max)
+    }
+
+    /// The partition of the regions found, linked to the neighbours found
+    /// among them.
+    fn finish(mut self, outcome: Outcome) -> Partition {
+        for (a, q) in std::mem::take(&mut self.edges) {
+            if let Some(&b) = self.index.get(&q) {
+                if a != b {
+                    self.regions[a].neighbors.push(b);
+                    self.regions[b].neighbors.push(a);
+                }
             }
         }
-    }
-    stats.lps_solved = lp.lps_solved;
-    stats.lps_skipped = lp.lps_skipped;
-    stats.elapsed = watch.elapsed();
-    Partition::assemble(regions, stats, domain.clone(), net.clone())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn incomplete(
-    limit: String,
-    regions: Vec<Region>,
-    edges: Vec<(usize, Pattern)>,
-    index: &HashMap<Pattern, usize>,
-    stats: EnumStats,
-    lp: LpStats,
-    watch: &Watch<'_>,
-    domain: &Domain,
-    net: &Network,
-) -> Error {
-    let partial = finish(regions, edges, index, stats, lp, watch, domain, net);
-    Error::Incomplete {
-        limit,
-        partial: Box::new(partial),
+        self.stats.lps_solved = self.lp.lps_solved;
+        self.stats.lps_skipped = self.lp.lps_skipped;
+        self.stats.elapsed = self.watch.elapsed();
+        Partition::assemble(self.regions, self.stats, self.domain.clone(), self.net.clone())
+            .with_thin_cells(self.thin)
+            .with_outcome(outcome)
     }
 }

@@ -98,8 +98,11 @@ pub fn enumerate(data: &[u8]) {
         return;
     };
     let opts = EnumOptions {
-        max_regions: Some(64),
-        threads: Some(1),
+        run: cpwl::run::RunOptions {
+            max_regions: Some(MAX_REGIONS),
+            threads: Some(1),
+            ..Default::default()
+        },
         ..Default::default()
     };
     check_partition(&net, &domain, enumerate_regions(&net, &domain, &opts));
@@ -113,13 +116,18 @@ pub fn enumerate(data: &[u8]) {
     }
 }
 
-/// A successful enumeration holds at least one region (a domain always has
-/// an interior), each with a full pattern.
+/// The region budget of the fuzzed enumerations.
+const MAX_REGIONS: usize = 64;
+
+/// A successful enumeration holds at least one region unless a limit stopped
+/// it (a domain always has an interior), never more than the budget, each
+/// with a full pattern.
 fn check_partition(net: &Network, domain: &Domain, result: cpwl::Result<Partition>) {
     if let Ok(partition) = result {
         let stats = partition.stats();
+        assert!(partition.len() <= MAX_REGIONS, "{} regions", partition.len());
         assert!(
-            !partition.is_empty(),
+            !partition.is_empty() || !partition.outcome().is_complete(),
             "an Ok partition without regions: {}-D domain, {:?}, {} thin cells rejected",
             domain.dim(),
             stats.method,

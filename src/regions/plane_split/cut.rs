@@ -305,13 +305,14 @@ fn winner_piece(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use ndarray::array;
 
     use super::*;
     use crate::geometry::signed_area;
 
-    fn tag(unit: usize) -> EdgeTag {
+    /// A tag of unit `unit` on a line of its own.
+    pub(crate) fn tag(unit: usize) -> EdgeTag {
         EdgeTag {
             source: RowSource::Unit(unit),
             line: [unit as f64, 1.0, 0.0],

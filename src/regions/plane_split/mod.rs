@@ -30,12 +30,12 @@ use self::rows::{
     CHUNK,
 };
 use super::adjacency2d::link_neighbors;
-use super::options::Watch;
-use super::walk::Setup;
+use super::setup::Setup;
 use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_rows, carry, choose, flow, Flow};
 use crate::network::{AffineStep, Nonlinearity, Step};
+use crate::run::{Outcome, Watch};
 use crate::{Domain, Error, Network, Result};
 
 /// One enumeration: the program, the limits and the shared counters.
@@ -45,8 +45,8 @@ struct Run<'a> {
     unit_step: Vec<Option<usize>>,
     parallel: bool,
     watch: Watch<'a>,
-    finished: AtomicUsize,
-    stopped: Mutex<Option<String>>,
+    /// The limit that stopped the run, once one has.
+    stopped: Mutex<Option<Outcome>>,
     /// Set when a step's values overflow `f64`: the cells' lines are then
     /// meaningless, so the run stops and reports it instead of a partition.
     overflowed: AtomicBool,
@@ -78,7 +78,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         ));
     }
     let mut lp = LpStats::default();
-    let setup = Setup::new(domain, opts, &mut lp)?;
+    let setup = Setup::new(domain, opts.tol_radius, &mut lp)?;
     let program = net.program().steps();
     let unit_step = number_unit_steps(program);
     let transposed = program
@@ -97,9 +97,8 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
             .collect(),
         steps: program,
         unit_step,
-        parallel: opts.threads != Some(1),
-        watch: Watch::new(opts),
-        finished: AtomicUsize::new(0),
+        parallel: opts.run.threads != Some(1),
+        watch: Watch::new(&opts.run),
         stopped: Mutex::new(None),
         overflowed: AtomicBool::new(false),
         tol_radius: setup.tol_radius,
@@ -113,8 +112,8 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         return Err(overflow_error());
     }
     let rejected_thin = run.rejected_thin.load(Ordering::Relaxed);
-    let total = regions.len() + rejected_thin;
-    link_neighbors(&mut regions, domain_diameter(&setup), run.parallel);
+    let found = regions.len();
+    link_neighbors(&mut regions, setup.diameter(), run.parallel);
     let stats = EnumStats {
         rejected_thin,
         elapsed: run.watch.elapsed(),
@@ -133,22 +132,12 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         .take()
         .map(|t| t.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
         .unwrap_or_default();
-    let partition = Partition::assemble(regions, stats, domain.clone(), net.clone())
+    run.watch.report(found, Some(0), true);
+    let outcome = run.stop_reason().unwrap_or(Outcome::Complete);
+    Ok(Partition::assemble(regions, stats, domain.clone(), net.clone())
         .with_layer_counts(counts)
-        .with_thin_cells(thin);
-    run.watch.report(total, 0, true);
-    let limit = run.stop_reason().or_else(|| {
-        opts.max_regions
-            .filter(|&max| partition.len() > max)
-            .map(|max| format!("max_regions = {max}"))
-    });
-    match limit {
-        Some(limit) => Err(Error::Incomplete {
-            limit,
-            partial: Box::new(partition),
-        }),
-        None => Ok(partition),
-    }
+        .with_thin_cells(thin)
+        .with_outcome(outcome))
 }
 
 /// The error of a run whose values overflow `f64` inside the domain.
@@ -172,24 +161,17 @@ fn number_unit_steps(program: &[Step]) -> Vec<Option<usize>> {
         .collect()
 }
 
-fn domain_diameter(setup: &Setup) -> f64 {
-    setup
-        .bbox
-        .as_ref()
-        .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt())
-}
-
 /// The domain as one cell, with the rows of the input coordinates.
 fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch<'static>> {
     let (vertices, tags) = domain_polygon(domain, setup)?;
-    let (basis, origin) = domain.embedding();
+    let (basis, origin) = (&setup.frame.basis, &setup.frame.origin);
     Ok(Batch {
         cells: vec![Cell {
             vertices,
             tags,
             pattern: Vec::with_capacity(net.unit_count()),
         }],
-        h: affine_rows(basis.view(), &origin).into(),
+        h: affine_rows(basis.view(), origin).into(),
         skips: Vec::new(),
     })
 }
@@ -204,8 +186,15 @@ impl Run<'_> {
         }
     }
 
-    fn stop_reason(&self) -> Option<String> {
-        self.stopped.lock().ok().and_then(|s| s.clone())
+    fn stop_reason(&self) -> Option<Outcome> {
+        self.stopped.lock().ok().and_then(|s| *s)
+    }
+
+    /// Records the limit that stops the run (the first one recorded stays).
+    fn stop(&self, outcome: Outcome) {
+        if let Ok(mut s) = self.stopped.lock() {
+            s.get_or_insert(outcome);
+        }
     }
 
     /// Records the limit that stops the run, if one is reached.
@@ -213,12 +202,10 @@ impl Run<'_> {
         if self.stop_reason().is_some() || self.overflowed.load(Ordering::Relaxed) {
             return true;
         }
-        let done = self.finished.load(Ordering::Relaxed);
-        match self.watch.exceeded(done) {
-            Some(limit) => {
-                if let Ok(mut s) = self.stopped.lock() {
-                    s.get_or_insert(limit);
-                }
+        let found = self.found().len();
+        match self.watch.stop(found) {
+            Some(outcome) => {
+                self.stop(outcome);
                 true
             }
             None => false,
@@ -236,12 +223,10 @@ impl Run<'_> {
     /// its final cells that are not thin, made as soon as a chunk is done so
     /// that its cells' rows and byte patterns are freed early.
     fn run(&self, from: usize, mut batch: Batch<'_>) {
-        if self.check_limits() {
-            return;
-        }
         let mut index = from;
         while index < self.steps.len() {
-            if !self.rows_are_finite(&batch) {
+            // A check per step of a chunk: every few hundred cells.
+            if self.check_limits() || !self.rows_are_finite(&batch) {
                 return;
             }
             let step = match flow(&self.steps[index]) {
@@ -272,8 +257,6 @@ impl Run<'_> {
         }
         let done = finish(batch);
         let total_cells = done.len();
-        let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
-        self.watch.report(total, 0, false);
         let (regions, thin): (Vec<_>, Vec<_>) = done
             .into_iter()
             .map(|c| region_of(c, self.tol_radius))
@@ -284,7 +267,23 @@ impl Run<'_> {
             let mut kept = kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             kept.extend(thin.into_iter().filter_map(|r| r.err()));
         }
-        self.found().extend(regions.into_iter().filter_map(|r| r.ok()));
+        let mut regions: Vec<Region> = regions.into_iter().filter_map(|r| r.ok()).collect();
+        let found = {
+            let mut found = self.found();
+            let room = self
+                .watch
+                .options()
+                .max_regions
+                .map_or(usize::MAX, |max| max - found.len());
+            if regions.len() > room {
+                // The region budget is exact: the regions beyond it are dropped.
+                regions.truncate(room);
+                self.stop(Outcome::RegionBudget);
+            }
+            found.extend(regions);
+            found.len()
+        };
+        self.watch.report(found, None, false);
     }
 
     /// False, and the run marked as overflowed, when a value of the batch's
@@ -397,7 +396,10 @@ mod tests {
             .unwrap();
         let opts = EnumOptions {
             method: Method::PlaneSplit,
-            threads: Some(1),
+            run: crate::run::RunOptions {
+                threads: Some(1),
+                ..Default::default()
+            },
             ..EnumOptions::default()
         };
         let err = plane_split(&net, &Domain::cube(2, -4.0, 4.0), &opts).unwrap_err();

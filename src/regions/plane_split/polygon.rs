@@ -8,14 +8,14 @@ use super::rows::FinalCell;
 use crate::geometry::predicates::{line_sign, Sign};
 use crate::geometry::{cut_piece, largest_inscribed_circle, signed_area};
 use crate::regions::hrep::RowSource;
-use crate::regions::walk::Setup;
+use crate::regions::setup::Setup;
 use crate::regions::{Region, ThinCell};
 use crate::{Domain, Error, Result};
 
 /// The domain's polygon with its edges tagged by the domain's rows: a slice's
 /// window as given, a box or polytope as its bounding box cut by every row.
 pub(super) fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64; 2]>, Vec<EdgeTag>)> {
-    let cons = domain.constraints()?;
+    let cons = &setup.frame.constraints;
     let tag = |i: usize| EdgeTag {
         source: RowSource::Domain(i),
         line: [cons.a[[i, 0]], cons.a[[i, 1]], -cons.b[i]],
@@ -23,7 +23,7 @@ pub(super) fn domain_polygon(domain: &Domain, setup: &Setup) -> Result<(Vec<[f64
     if let Some(window) = domain.window_polygon()? {
         let n = window.len();
         let tags = (0..n)
-            .map(|k| tag(row_along(&cons, window[k], window[(k + 1) % n])))
+            .map(|k| tag(row_along(cons, window[k], window[(k + 1) % n])))
             .collect();
         return Ok((window, tags));
     }
@@ -159,14 +159,7 @@ mod tests {
 
     use super::*;
     use crate::lp::LpStats;
-    use crate::regions::EnumOptions;
-
-    fn tag(unit: usize) -> EdgeTag {
-        EdgeTag {
-            source: RowSource::Unit(unit),
-            line: [unit as f64, 1.0, 0.0],
-        }
-    }
+    use crate::regions::plane_split::cut::tests::tag;
 
     #[test]
     fn box_corners_are_exact() {
@@ -175,7 +168,7 @@ mod tests {
             array![0.3, 0.7, 0.1, 0.9, 10.0],
         );
         let mut lp = LpStats::default();
-        let setup = Setup::new(&domain, &EnumOptions::default(), &mut lp).unwrap();
+        let setup = Setup::new(&domain, None, &mut lp).unwrap();
         let (vertices, tags) = domain_polygon(&domain, &setup).unwrap();
         assert_eq!(vertices.len(), 4);
         for corner in [[-0.7, -0.9], [0.3, -0.9], [0.3, 0.1], [-0.7, 0.1]] {
