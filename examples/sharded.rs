@@ -81,7 +81,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plan_opts = PlanOptions {
         enumerate: EnumOptions {
             method: Method::Lp,
-            threads: Some(1),
+            run: cpwl::run::RunOptions {
+                threads: Some(1),
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..Default::default()

@@ -77,8 +77,8 @@ mod options;
 mod partition;
 mod plane_split;
 mod region;
-mod stats;
 pub(crate) mod setup;
+mod stats;
 #[cfg(feature = "serde")]
 mod stored;
 mod thin;

@@ -6,7 +6,8 @@ use rayon::prelude::*;
 
 use super::ShardJob;
 use crate::lp::LpStats;
-use crate::regions::walk::{analyse, Cell, Setup};
+use crate::regions::setup::Setup;
+use crate::regions::walk::{analyse, Cell};
 use crate::regions::{enumerate, EnumOptions, EnumStats, Method, Partition, Region, RowSource};
 use crate::{Domain, Error, Network, Pattern, Result};
 
@@ -47,9 +48,9 @@ pub struct ShardResult {
 ///
 /// # Errors
 ///
-/// As [`enumerate`] (including [`Error::Incomplete`] when a limit or the
-/// cancel flag stops the shard: a shard result is never partial), and
-/// [`ShardJob::domain`]'s errors.
+/// As [`enumerate`]; [`Error::Budget`] when a limit or the cancel flag stops
+/// the shard (a shard result is never partial: a partial one could not be
+/// merged exactly); [`ShardJob::domain`]'s errors.
 pub fn run_shard(net: &Network, whole: &Domain, job: &ShardJob, opts: &EnumOptions) -> Result<ShardResult> {
     let domain = job.domain(whole)?;
     let opts = EnumOptions {
@@ -57,6 +58,11 @@ pub fn run_shard(net: &Network, whole: &Domain, job: &ShardJob, opts: &EnumOptio
         ..opts.clone()
     };
     let part = enumerate(net, &domain, &opts)?;
+    if !part.outcome().is_complete() {
+        return Err(Error::Budget {
+            limit: format!("shard {} of {}: {}", job.index, job.count, part.outcome()),
+        });
+    }
     let border_rows = job.border_rows(whole)?;
     let pieces = part
         .regions()
@@ -161,7 +167,7 @@ pub(crate) fn whole_setup(whole: &Domain, tol_radius: f64) -> Result<Setup> {
         tol_radius: Some(tol_radius),
         ..EnumOptions::default()
     };
-    Setup::new(whole, &opts, &mut LpStats::default())
+    Setup::new(whole, opts.tol_radius, &mut LpStats::default())
 }
 
 /// Groups pieces by pattern.

@@ -6,7 +6,7 @@ use ndarray::{Array1, Array2};
 
 use crate::lc::directions::SplitMix64;
 use crate::lp::LpStats;
-use crate::regions::walk::{lp_bounding_box, Setup};
+use crate::regions::setup::{lp_bounding_box, Setup};
 use crate::regions::EnumOptions;
 use crate::tol::TOL_LP_FEAS;
 use crate::{Domain, Error, Network, Pattern, Result};
@@ -177,7 +177,7 @@ impl ShardJob {
 pub fn plan(net: &Network, domain: &Domain, shards: usize, opts: &PlanOptions) -> Result<Vec<ShardJob>> {
     check_plan(net, domain, shards, opts)?;
     let mut lp = LpStats::default();
-    let setup = Setup::new(domain, &opts.enumerate, &mut lp)?;
+    let setup = Setup::new(domain, opts.enumerate.tol_radius, &mut lp)?;
     let dom = domain.constraints()?;
     let (lo, hi) = match &setup.bbox {
         Some(b) => b.clone(),

@@ -144,14 +144,17 @@ pub fn timely_worker(
     opts: &TimelyOptions,
 ) -> Result<TimelyReport> {
     let cancel = (opts.run.cancel.clone())
-        .or_else(|| opts.plan.enumerate.cancel.clone())
+        .or_else(|| opts.plan.enumerate.run.cancel.clone())
         .unwrap_or_default();
     let job = Job {
         net: net.clone(),
         domain: domain.clone(),
         opts: opts.clone(),
         shard_opts: EnumOptions {
-            cancel: Some(Arc::clone(&cancel)),
+            run: RunOptions {
+                cancel: Some(Arc::clone(&cancel)),
+                ..opts.plan.enumerate.run.clone()
+            },
             ..opts.plan.enumerate.clone()
         },
         cancel,
@@ -359,7 +362,7 @@ impl Job {
                     // Everyone stops: a partial shard would give a wrong
                     // merge. A cancelled shard is a stop, not an error.
                     self.cancel.store(true, Ordering::Relaxed);
-                    if !matches!(e, Error::Incomplete { .. }) {
+                    if !matches!(e, Error::Budget { .. }) {
                         for w in 0..peers {
                             input.send((w as u64, vec![STOP]));
                         }

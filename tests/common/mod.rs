@@ -68,7 +68,10 @@ pub fn enumerate_keeping_thin(
         method,
         tol_radius,
         record_thin: true,
-        threads: Some(1),
+        run: cpwl::run::RunOptions {
+            threads: Some(1),
+            ..Default::default()
+        },
         ..Default::default()
     };
     cpwl::regions::enumerate(net, domain, &opts).unwrap()
