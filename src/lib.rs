@@ -80,7 +80,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
-pub mod batch;
 pub mod error;
 pub mod geometry;
 pub mod io;
@@ -99,6 +98,7 @@ pub(crate) mod softmax;
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;
 pub mod tol;
+pub(crate) mod waves;
 
 #[cfg(test)]
 mod test_support;

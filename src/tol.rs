@@ -51,3 +51,16 @@ pub const TOL_WITNESS_REACH: f64 = 1e-7;
 /// `d` tight ones keeps at least this slack; a row whose slack exceeds it at
 /// every vertex is redundant.
 pub const TOL_VERTEX_SLACK: f64 = TOL_LP_FEAS;
+
+/// Logit spread (largest minus smallest logit of one position) beyond which
+/// that position's softmax counts as saturated: `ln(f64::MAX) / 2`, where the
+/// square of the smallest probability, which the LES Gram matrix carries,
+/// leaves the range of `f64` (see [`crate::scales::LatentStatus::Saturated`]).
+pub const SATURATION_LOGIT_SPREAD: f64 = 354.891_356_446_692;
+
+/// Largest `|log Z_t|` and logit spread of a position for which a backend's
+/// plain-`f64` LES Gram matrix ([`crate::backend::Backend::les_grams`]) is
+/// used: the squared factors `1 / Z_t^2` and `p_tv^2` stay within about
+/// `e^±600`, inside the normal range of `f64`. Latents beyond it take the
+/// exact scaled route.
+pub const PLAIN_LES_LOG_RANGE: f64 = 300.0;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{cases, json, load2};
-use cpwl::batch::BatchOptions;
+use cpwl::run::RunOptions;
 use cpwl::lc::{local_complexity, Directions, LcOptions};
 use cpwl::Network;
 
@@ -63,8 +63,8 @@ fn lc_is_invariant_to_point_order_and_chunking() {
     let reversed = points.slice(ndarray::s![..;-1, ..]);
     for chunk in [1, 3, 7, 1000] {
         let opts = LcOptions {
-            batch: BatchOptions {
-                chunk,
+            run: RunOptions {
+                chunk: Some(chunk),
                 ..Default::default()
             },
             ..LcOptions::new(0.3, directions.clone())

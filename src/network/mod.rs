@@ -23,6 +23,7 @@ pub use layers::{Activation, BatchNorm, Conv2d, Pool2d, Shape, Skip};
 pub use pattern::{Pattern, MAX_UNIT_VALUE};
 
 use crate::backend::{Backend, CpuBackend, Keep};
+use crate::run::RunOptions;
 use crate::{Error, Result};
 use layers::Layer;
 
@@ -173,7 +174,10 @@ impl Network {
     ///
     /// As [`Network::forward`], and backend failures.
     pub fn forward_batch_on(&self, backend: &dyn Backend, x: ArrayView2<f64>) -> Result<Array2<f64>> {
-        Ok(backend.forward(self, x, Keep::Outputs)?.outputs)
+        self.check_input(x)?;
+        let outputs = backend.forward(self, x, Keep::Outputs)?.outputs;
+        crate::backend::check_rows("backend outputs", outputs.dim(), (x.nrows(), self.output_dim()))?;
+        Ok(outputs)
     }
 
     /// The activation pattern at `x`.
@@ -191,10 +195,40 @@ impl Network {
     ///
     /// As [`Network::forward`].
     pub fn pattern_batch(&self, x: ArrayView2<f64>) -> Result<Vec<Pattern>> {
-        let fwd = CpuBackend::default().forward(self, x, Keep::Patterns)?;
+        self.pattern_batch_with(x, &RunOptions::default())
+    }
+
+    /// [`Network::pattern_batch`] on the backend and threads of `run`: the
+    /// points are checked once here and handed to [`Backend::forward`] in one
+    /// call (cancel and budgets do not apply to this short computation).
+    ///
+    /// # Errors
+    ///
+    /// As [`Network::forward`]; [`Error::Invalid`] for bad options; backend
+    /// failures, and [`Error::Shape`] when the backend returns patterns of the
+    /// wrong shape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::run::RunOptions;
+    /// use cpwl::Network;
+    /// use ndarray::array;
+    /// let net = Network::builder(1).dense(array![[1.0]], array![0.0])?.relu().build()?;
+    /// let run = RunOptions { threads: Some(1), ..Default::default() };
+    /// let patterns = net.pattern_batch_with(array![[-1.0], [2.0]].view(), &run)?;
+    /// assert_eq!(patterns[1].to_string(), "1");
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn pattern_batch_with(&self, x: ArrayView2<f64>, run: &RunOptions) -> Result<Vec<Pattern>> {
+        run.validate()?;
+        self.check_input(x)?;
+        let fwd = run.install(|| run.with_backend_ref(|backend| backend.forward(self, x, Keep::Patterns)))??;
         let choices = fwd
             .patterns
             .ok_or_else(|| Error::invalid("backend", "returned no patterns"))?;
+        crate::backend::check_rows("backend patterns", choices.dim(), (x.nrows(), self.unit_count()))?;
+        self.check_values_batch(choices.view())?;
         Ok(choices
             .outer_iter()
             .map(|row| Pattern::from_checked(row.as_slice().unwrap_or(&row.to_vec())))
@@ -263,7 +297,16 @@ impl Network {
         Ok(values)
     }
 
+    /// Checks a batch of input points once, at an entry point: the width,
+    /// then finiteness (an error names the row).
     pub(crate) fn check_input(&self, x: ArrayView2<f64>) -> Result<()> {
+        self.check_input_shape(x)?;
+        crate::error::check_finite_rows("network input", x)
+    }
+
+    /// The width check alone, which backends keep (a constant-time guard
+    /// against a panic; values are the entry point's business).
+    pub(crate) fn check_input_shape(&self, x: ArrayView2<f64>) -> Result<()> {
         if x.ncols() != self.input_dim() {
             return Err(Error::shape(
                 "network input",
@@ -271,7 +314,17 @@ impl Network {
                 x.ncols(),
             ));
         }
-        crate::error::check_finite("network input", x.iter())
+        Ok(())
+    }
+
+    /// Checks that every row of a backend's pattern batch fits this network
+    /// (a third-party backend's output is checked before it becomes a
+    /// [`Pattern`]).
+    fn check_values_batch(&self, choices: ndarray::ArrayView2<u8>) -> Result<()> {
+        for row in choices.outer_iter() {
+            check_values(&self.layers, &row.to_vec())?;
+        }
+        Ok(())
     }
 }
 
