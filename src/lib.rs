@@ -74,6 +74,7 @@
 //! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
 //! | `plot` | no | PNG and SVG pictures of 2-D partitions (`plot`, through `plotters`, with an embedded font) |
+| `testing` | no | `cpwl::testing`: the conformance kit that checks a `Backend` against the CPU reference |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
@@ -94,6 +95,9 @@ pub mod regions;
 pub mod run;
 pub mod scales;
 pub(crate) mod softmax;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;

@@ -628,3 +628,18 @@ fn empty_batches_and_bad_shapes_behave_alike() {
         }
     }
 }
+
+/// The conformance kit on every backend under test (the CUDA backend when a
+/// GPU is present), on random networks of every layer kind and the vectors.
+#[cfg(feature = "testing")]
+#[test]
+fn every_backend_passes_the_conformance_kit() {
+    let opts = cpwl::testing::KitOptions {
+        vectors: Some(common::vectors()),
+        ..Default::default()
+    };
+    for (label, backend) in labelled() {
+        let report = cpwl::testing::check_backend(backend.as_ref(), &opts).unwrap();
+        assert!(report.passed(), "{label}: {report}");
+    }
+}
