@@ -230,15 +230,23 @@ fn les_through_les_grams_equals_the_exact_route_latent_by_latent() {
     let grams = les_with(&dec, z.view(), shape, &opts).unwrap();
     assert_eq!(grams.status(), exact.status());
     for (i, (a, b)) in grams.values().iter().zip(exact.values()).enumerate() {
-        if b.is_finite() {
-            assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0), "latent {i}: {a} vs {b}");
-        } else {
-            assert_eq!(a, b, "latent {i}");
-        }
+        assert_same_score(*a, *b, &format!("latent {i}"));
     }
     // Three waves of les_grams, and one Jacobian call for each wave that
-    // holds a far-out latent (the second and the third).
-    assert_eq!(backend.calls.load(Ordering::SeqCst), 5);
+    // holds a latent of the exact route: a far-out one (the second and the
+    // third wave) or one whose Gram matrix is singular.
+    let exact_route = |i: usize| i == 2 || i == 4 || exact.status()[i] != LatentStatus::Regular;
+    let waves_with_exact = [0..2, 2..4, 4..5].into_iter().filter(|w| w.clone().any(exact_route)).count();
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 3 + waves_with_exact);
+}
+
+/// Equal infinities, or finite values within 1e-10 relative.
+fn assert_same_score(a: f64, b: f64, what: &str) {
+    if b.is_finite() {
+        assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0), "{what}: {a} vs {b}");
+    } else {
+        assert_eq!(a, b, "{what}");
+    }
 }
 
 #[test]
@@ -256,7 +264,7 @@ fn scores_stop_between_waves_and_say_so() {
         let got = les_with(&dec, z.view(), shape, &opts).unwrap();
         assert_eq!((got.outcome(), got.finished()), (Outcome::Cancelled, 2));
         for i in 0..2 {
-            assert!((got.values()[i] - full[i]).abs() <= 1e-10 * full[i].abs().max(1.0));
+            assert_same_score(got.values()[i], full[i], &format!("latent {i}"));
         }
         assert!(got.values().iter().skip(2).all(|v| v.is_nan()));
         assert!(got.status()[2..].iter().all(|&s| s == LatentStatus::NotComputed));
