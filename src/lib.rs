@@ -13,7 +13,9 @@
 //! - [`network`]: the model. Build a [`Network`] with [`Network::builder`] or
 //!   load one ([`Network::from_npz`]); evaluate it ([`Network::forward`],
 //!   [`Network::forward_batch`]); read a point's activation [`Pattern`] and the
-//!   exact [`Affine`] map of its region ([`Network::local_affine`]).
+//!   exact [`Affine`] map of its region ([`Network::local_affine`]); read its
+//!   compiled [`network::Program`] (steps, weights, unit table) to write a
+//!   backend or an exporter.
 //! - [`geometry`]: [`Polytope`] (H-representation), [`Domain`] (a box, a
 //!   polytope, or a 2-D slice [`Plane`] through three points with a
 //!   [`Window`]).
@@ -74,7 +76,7 @@
 //! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
 //! | `plot` | no | PNG and SVG pictures of 2-D partitions (`plot`, through `plotters`, with an embedded font) |
-| `testing` | no | `cpwl::testing`: the conformance kit that checks a `Backend` against the CPU reference |
+//! | `testing` | no | `cpwl::testing`: the conformance kit that checks a `Backend` against the CPU reference |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
@@ -84,6 +86,7 @@ pub mod backend;
 pub mod error;
 pub mod geometry;
 pub mod io;
+pub(crate) mod kernels;
 pub mod lc;
 pub(crate) mod linalg;
 pub(crate) mod lp;
@@ -95,12 +98,12 @@ pub mod regions;
 pub mod run;
 pub mod scales;
 pub(crate) mod softmax;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod tol;
 pub(crate) mod waves;
 

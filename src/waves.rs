@@ -23,7 +23,8 @@ pub(crate) struct Waves<T> {
 /// pool the caller runs on (call it inside [`RunOptions::install`]), so
 /// that one backend call keeps every thread busy even on small networks.
 pub(crate) fn wave_size(run: &RunOptions) -> usize {
-    run.chunk_size().saturating_mul(rayon::current_num_threads().max(1))
+    run.chunk_size()
+        .saturating_mul(rayon::current_num_threads().max(1))
 }
 
 /// Runs `f` on consecutive ranges `0..n` of at most `wave` items, checking

@@ -623,7 +623,9 @@ fn empty_batches_and_bad_shapes_behave_alike() {
     nan[[1, 1]] = f64::NAN;
     for (label, backend) in labelled() {
         match net.forward_batch_on(backend.as_ref(), nan.view()) {
-            Err(cpwl::Error::NonFinite { what, index: 1 }) => assert!(what.ends_with("row 1"), "{label}: {what}"),
+            Err(cpwl::Error::NonFinite { what, index: 1 }) => {
+                assert!(what.ends_with("row 1"), "{label}: {what}")
+            }
             other => panic!("{label}: {other:?}"),
         }
     }

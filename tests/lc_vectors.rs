@@ -4,8 +4,8 @@
 mod common;
 
 use common::{cases, json, load2};
-use cpwl::run::RunOptions;
 use cpwl::lc::{local_complexity, Directions, LcOptions};
+use cpwl::run::RunOptions;
 use cpwl::Network;
 
 fn expected_counts(v: &serde_json::Value) -> Vec<Vec<u32>> {

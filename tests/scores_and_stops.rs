@@ -58,11 +58,22 @@ impl Backend for Tripwire {
         self.tick();
         self.inner.jacobians(net, x)
     }
-    fn sign_changes(&self, net: &Network, points: ArrayView2<f64>, hood: Neighbourhood<'_>) -> Result<Array2<u32>> {
+    fn sign_changes(
+        &self,
+        net: &Network,
+        points: ArrayView2<f64>,
+        hood: Neighbourhood<'_>,
+    ) -> Result<Array2<u32>> {
         self.tick();
         self.inner.sign_changes(net, points, hood)
     }
-    fn les_grams(&self, decoder: &Network, z: ArrayView2<f64>, seq_len: usize, vocab: usize) -> Result<LesGramBatch> {
+    fn les_grams(
+        &self,
+        decoder: &Network,
+        z: ArrayView2<f64>,
+        seq_len: usize,
+        vocab: usize,
+    ) -> Result<LesGramBatch> {
         self.tick();
         self.inner.les_grams(decoder, z, seq_len, vocab)
     }
@@ -99,7 +110,10 @@ fn linear(w: Array2<f64>, b: Array1<f64>) -> Network {
 /// Two latents, two positions of two symbols; logits `(z1, 0, z2, 0)`.
 fn two_positions() -> (Network, OutputShape) {
     let w = array![[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]];
-    (linear(w, Array1::zeros(4)), OutputShape::Categorical { seq_len: 2, vocab: 2 })
+    (
+        linear(w, Array1::zeros(4)),
+        OutputShape::Categorical { seq_len: 2, vocab: 2 },
+    )
 }
 
 fn statuses(s: &[LatentStatus]) -> Vec<LatentStatus> {
@@ -117,7 +131,11 @@ fn a_saturated_latent_in_the_middle_of_a_batch_fails_nothing() {
     let les_r = les_with(&dec, z.view(), shape, &opts).unwrap();
     let grad_r = les_grad_with(&dec, z.view(), shape, &opts).unwrap();
     let v1_r = scales_v1_with(&dec, z.view(), shape, &V1Options::default(), &opts).unwrap();
-    let expected = vec![LatentStatus::Regular, LatentStatus::Saturated, LatentStatus::Regular];
+    let expected = vec![
+        LatentStatus::Regular,
+        LatentStatus::Saturated,
+        LatentStatus::Regular,
+    ];
     assert_eq!(statuses(les_r.status()), expected);
     assert_eq!(statuses(grad_r.status()), expected);
     assert_eq!(statuses(v1_r.status()), expected);
@@ -125,7 +143,10 @@ fn a_saturated_latent_in_the_middle_of_a_batch_fails_nothing() {
     for i in [0, 2] {
         let alone = z.slice(ndarray::s![i..i + 1, ..]);
         assert_eq!(les(&dec, alone, shape).unwrap()[0], les_r.values()[i]);
-        assert_eq!(les_grad(&dec, alone, shape).unwrap().row(0), grad_r.values().row(i));
+        assert_eq!(
+            les_grad(&dec, alone, shape).unwrap().row(0),
+            grad_r.values().row(i)
+        );
         assert!(grad_r.values().row(i).iter().all(|g| g.is_finite()));
     }
     // The saturated latent: LES finite (the normaliser rows, scaled by
@@ -199,7 +220,9 @@ fn a_bad_latent_is_named_by_its_row() {
 /// A small ReLU decoder wider at the output, with logits spread by `scale`.
 fn relu_decoder(scale: f64) -> (Network, OutputShape) {
     let w1 = array![[1.0, -0.5], [0.25, 1.0], [-1.0, 0.75], [0.5, 0.5]];
-    let w2 = Array2::from_shape_fn((6, 4), |(i, j)| scale * (((3 * i + 5 * j) % 7) as f64 - 3.0) / 3.0);
+    let w2 = Array2::from_shape_fn((6, 4), |(i, j)| {
+        scale * (((3 * i + 5 * j) % 7) as f64 - 3.0) / 3.0
+    });
     let net = Network::builder(2)
         .dense(w1, array![0.1, -0.2, 0.05, 0.0])
         .unwrap()
@@ -216,7 +239,13 @@ fn les_through_les_grams_equals_the_exact_route_latent_by_latent() {
     // Latents near the origin take the plain Gram matrices; the far ones
     // (logits in the thousands) fall back to the exact scaled route.
     let (dec, shape) = relu_decoder(1.0);
-    let z = array![[0.3, -0.7], [1.0, 0.2], [2000.0, 300.0], [-0.4, 0.9], [-800.0, 1500.0]];
+    let z = array![
+        [0.3, -0.7],
+        [1.0, 0.2],
+        [2000.0, 300.0],
+        [-0.4, 0.9],
+        [-800.0, 1500.0]
+    ];
     let exact = les_with(&dec, z.view(), shape, &ScoreOptions::default()).unwrap();
     let backend = Arc::new(Tripwire::new(usize::MAX, true));
     let opts = ScoreOptions {
@@ -236,7 +265,10 @@ fn les_through_les_grams_equals_the_exact_route_latent_by_latent() {
     // holds a latent of the exact route: a far-out one (the second and the
     // third wave) or one whose Gram matrix is singular.
     let exact_route = |i: usize| i == 2 || i == 4 || exact.status()[i] != LatentStatus::Regular;
-    let waves_with_exact = [0..2, 2..4, 4..5].into_iter().filter(|w| w.clone().any(exact_route)).count();
+    let waves_with_exact = [0..2, 2..4, 4..5]
+        .into_iter()
+        .filter(|w| w.clone().any(exact_route))
+        .count();
     assert_eq!(backend.calls.load(Ordering::SeqCst), 3 + waves_with_exact);
 }
 
@@ -287,7 +319,11 @@ fn lc_stops_between_waves_and_keeps_the_finished_rows() {
     assert_eq!((got.outcome(), got.finished()), (Outcome::Cancelled, 3));
     let rows = ndarray::s![..3, ..];
     assert_eq!(got.per_layer().slice(rows), full.per_layer().slice(rows));
-    assert!(got.per_layer().slice(ndarray::s![3.., ..]).iter().all(|&c| c == 0));
+    assert!(got
+        .per_layer()
+        .slice(ndarray::s![3.., ..])
+        .iter()
+        .all(|&c| c == 0));
     let mean = full.total().iter().take(3).map(|&c| f64::from(c)).sum::<f64>() / 3.0;
     assert!((got.mean() - mean).abs() < 1e-12);
     // A flag set before the run: nothing computed, by either variant.

@@ -126,7 +126,11 @@ pub fn exact_local_complexity(
                 }
             }
         };
-        watch.report(report.finished, Some(points.nrows() - report.finished), stop.is_some());
+        watch.report(
+            report.finished,
+            Some(points.nrows() - report.finished),
+            stop.is_some(),
+        );
         if let Some(outcome) = stop {
             report.outcome = outcome;
             return Ok(report);

@@ -11,9 +11,7 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::gram::GramFactor;
-use super::logdet::{
-    check_v1_options, les_checked, les_grad_checked, polarity_checked, scales_v1_status,
-};
+use super::logdet::{check_v1_options, les_checked, les_grad_checked, polarity_checked, scales_v1_status};
 use super::{LatentStatus, OutputShape, ScoreOptions, ScoreReport, V1Options};
 use crate::backend::cpu::ForwardJacobian;
 use crate::backend::{check_rows, Backend, CpuBackend, Keep};
@@ -146,7 +144,8 @@ fn jacobian_wave<T: Send>(
 
 /// The fused forward-mode route of the default CPU backend, when it applies.
 fn fused_route<'a>(decoder: &'a Network, opts: &ScoreOptions) -> Option<ForwardJacobian<'a>> {
-    (opts.run.backend.is_none() && CpuBackend::prefers_forward_mode(decoder)).then(|| ForwardJacobian::new(decoder))
+    (opts.run.backend.is_none() && CpuBackend::prefers_forward_mode(decoder))
+        .then(|| ForwardJacobian::new(decoder))
 }
 
 /// `per_point` at every latent through exact Jacobians.
@@ -357,7 +356,11 @@ pub fn polarity(decoder: &Network, z: ArrayView2<f64>) -> Result<Array1<f64>> {
 /// # Errors
 ///
 /// As [`scores`].
-pub fn polarity_with(decoder: &Network, z: ArrayView2<f64>, opts: &ScoreOptions) -> Result<ScoreReport<Array1<f64>>> {
+pub fn polarity_with(
+    decoder: &Network,
+    z: ArrayView2<f64>,
+    opts: &ScoreOptions,
+) -> Result<ScoreReport<Array1<f64>>> {
     scores(decoder, z, OutputShape::Continuous, &ScoreKind::Polarity, opts)
 }
 

@@ -362,7 +362,10 @@ mod tests {
         let g = c.t().dot(&c);
         let direct = unscaled(c.clone()).unwrap().log_det();
         let given = GramFactor::from_gram(g, 3).unwrap().log_det();
-        assert!((direct - given).abs() < 1e-12 * direct.abs(), "{direct} vs {given}");
+        assert!(
+            (direct - given).abs() < 1e-12 * direct.abs(),
+            "{direct} vs {given}"
+        );
         assert!(GramFactor::from_gram(array![[1.0, 2.0], [2.0, 4.0]], 3).is_none());
         assert!(GramFactor::from_gram(array![[f64::NAN, 0.0], [0.0, 1.0]], 3).is_none());
     }

@@ -189,7 +189,11 @@ pub fn les_grad_from_jacobian(
 }
 
 /// LES at one latent point on checked inputs, with its [`LatentStatus`].
-pub(super) fn les_checked(logits: ArrayView1<f64>, jac: ArrayView2<f64>, shape: OutputShape) -> (f64, LatentStatus) {
+pub(super) fn les_checked(
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    shape: OutputShape,
+) -> (f64, LatentStatus) {
     match shape {
         OutputShape::Continuous => polarity_checked(jac),
         OutputShape::Categorical { vocab, .. } => match les_factor(logits, jac, vocab) {
@@ -259,14 +263,22 @@ pub(super) fn les_grad_checked(
         return (overflowed, LatentStatus::Saturated);
     }
     let status = softmax_status(logits, vocab);
-    (Gradient { value, full_rank: true }, status)
+    (
+        Gradient {
+            value,
+            full_rank: true,
+        },
+        status,
+    )
 }
 
 /// [`LatentStatus::Saturated`] when some position's logit spread exceeds
 /// [`SATURATION_LOGIT_SPREAD`], else [`LatentStatus::Regular`].
 fn softmax_status(logits: ArrayView1<f64>, vocab: usize) -> LatentStatus {
     let saturated = logits.exact_chunks(vocab).into_iter().any(|l| {
-        let (lo, hi) = l.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = l.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
         hi - lo > SATURATION_LOGIT_SPREAD
     });
     if saturated {
@@ -287,7 +299,12 @@ fn singular_les_status(jac: ArrayView2<f64>) -> LatentStatus {
 }
 
 /// The gradient sum of [`les_grad_from_jacobian`] from the LES factor.
-fn les_grad_value(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize, factor: &GramFactor) -> Array1<f64> {
+fn les_grad_value(
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    vocab: usize,
+    factor: &GramFactor,
+) -> Array1<f64> {
     let mut grad = Array1::zeros(jac.ncols());
     for (l_t, a_t) in positions(logits, jac, vocab) {
         let soft = Softmax::of(l_t);

@@ -68,7 +68,10 @@ impl Rng {
 /// A dense layer `out x in` with He-scaled weights and small biases.
 fn dense(b: NetworkBuilder, rng: &mut Rng, out: usize) -> Result<NetworkBuilder> {
     let inp = b.shape().len();
-    b.dense(rng.matrix(out, inp, (2.0 / inp as f64).sqrt()), rng.vector(out, 0.1))
+    b.dense(
+        rng.matrix(out, inp, (2.0 / inp as f64).sqrt()),
+        rng.vector(out, 0.1),
+    )
 }
 
 /// Every layer kind, one network each (several per network where they
@@ -146,7 +149,13 @@ fn avg_residual(rng: &mut Rng) -> Result<NetworkBuilder> {
 }
 
 /// A seeded case around a network: normal points and 4 random directions.
-pub(super) fn random_case(name: String, net: Network, les_shape: (usize, usize), n: usize, rng: &mut Rng) -> Case {
+pub(super) fn random_case(
+    name: String,
+    net: Network,
+    les_shape: (usize, usize),
+    n: usize,
+    rng: &mut Rng,
+) -> Case {
     let d = net.input_dim();
     Case {
         name,
@@ -173,7 +182,10 @@ pub(super) fn vector_cases(root: &Path, rng: &mut Rng) -> Result<Vec<Case>> {
             reason: "cannot list the vector cases".into(),
             source: Some(Box::new(e)),
         })?;
-        let mut dirs: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+        let mut dirs: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
         dirs.sort();
         for case in dirs {
             out.push(vector_case(&case, rng)?);
@@ -184,7 +196,11 @@ pub(super) fn vector_cases(root: &Path, rng: &mut Rng) -> Result<Vec<Case>> {
 
 fn vector_case(dir: &Path, rng: &mut Rng) -> Result<Case> {
     let net = Network::from_npz(dir.join("net.npz"))?;
-    let file = if dir.join("z.npy").exists() { "z.npy" } else { "points.npy" };
+    let file = if dir.join("z.npy").exists() {
+        "z.npy"
+    } else {
+        "points.npy"
+    };
     let points = crate::io::load_npy(dir.join(file))?;
     let points = points.into_dimensionality().map_err(|e| Error::File {
         path: dir.join(file),
@@ -194,7 +210,9 @@ fn vector_case(dir: &Path, rng: &mut Rng) -> Result<Case> {
     let d = net.input_dim();
     let outputs = net.output_dim();
     Ok(Case {
-        name: dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        name: dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         directions: rng.directions(4, d),
         radius: 0.1,
         les_shape: (1, outputs),

@@ -39,7 +39,11 @@ impl<'a> Checker<'a> {
         let rtol = self.rtol;
         let (passed, worst, detail) = match found {
             Ok(w) if w <= rtol => (true, w, String::new()),
-            Ok(w) => (false, w, format!("values differ by {w:e} relative (at most {rtol:e})")),
+            Ok(w) => (
+                false,
+                w,
+                format!("values differ by {w:e} relative (at most {rtol:e})"),
+            ),
             Err(why) => (false, f64::INFINITY, why),
         };
         self.checks.push(Check {
@@ -78,10 +82,13 @@ impl<'a> Checker<'a> {
                 radius: case.radius,
                 count_output,
             };
-            self.record(format!("sign changes (output counted: {count_output}): {}", case.name), || {
-                let (got, want) = (b.sign_changes(net, x, hood), r.sign_changes(net, x, hood)?);
-                got.map_or_else(failed, |got| Ok(same("counts", got.view(), want.view())))
-            })?;
+            self.record(
+                format!("sign changes (output counted: {count_output}): {}", case.name),
+                || {
+                    let (got, want) = (b.sign_changes(net, x, hood), r.sign_changes(net, x, hood)?);
+                    got.map_or_else(failed, |got| Ok(same("counts", got.view(), want.view())))
+                },
+            )?;
         }
         let (l, v) = case.les_shape;
         if l * v == net.output_dim() {
@@ -141,7 +148,9 @@ impl<'a> Checker<'a> {
             let s = b.sign_changes(net, empty.view(), hood(dirs.view()));
             let m = net.output_dim();
             let ok = match (f, j, s) {
-                (Ok(f), Ok(j), Ok(s)) => (f.outputs.dim(), j.jacobians.dim(), s.nrows()) == ((0, m), (0, m, d), 0),
+                (Ok(f), Ok(j), Ok(s)) => {
+                    (f.outputs.dim(), j.jacobians.dim(), s.nrows()) == ((0, m), (0, m, d), 0)
+                }
                 _ => false,
             };
             Ok(if ok {
@@ -156,8 +165,14 @@ impl<'a> Checker<'a> {
             let verdicts = [
                 ("forward", is_shape(b.forward(net, wrong.view(), Keep::Outputs))),
                 ("jacobians", is_shape(b.jacobians(net, wrong.view()))),
-                ("sign changes", is_shape(b.sign_changes(net, points.view(), hood(bad_dirs.view())))),
-                ("LES Gram matrices", is_shape(b.les_grams(net, points.view(), net.output_dim() + 1, 1))),
+                (
+                    "sign changes",
+                    is_shape(b.sign_changes(net, points.view(), hood(bad_dirs.view()))),
+                ),
+                (
+                    "LES Gram matrices",
+                    is_shape(b.les_grams(net, points.view(), net.output_dim() + 1, 1)),
+                ),
                 (
                     "hyperplane signs",
                     is_shape(b.hyperplane_signs(
@@ -168,7 +183,11 @@ impl<'a> Checker<'a> {
                     )),
                 ),
             ];
-            let bad: Vec<&str> = verdicts.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect();
+            let bad: Vec<&str> = verdicts
+                .iter()
+                .filter(|(_, ok)| !ok)
+                .map(|(name, _)| *name)
+                .collect();
             Ok(if bad.is_empty() {
                 Ok(0.0)
             } else {
@@ -187,7 +206,10 @@ fn failed<T>(e: Error) -> Result<std::result::Result<T, String>> {
     Ok(Err(format!("the backend failed: {e}")))
 }
 
-fn forward_parity(got: Result<crate::backend::ForwardBatch>, want: crate::backend::ForwardBatch) -> Result<Found> {
+fn forward_parity(
+    got: Result<crate::backend::ForwardBatch>,
+    want: crate::backend::ForwardBatch,
+) -> Result<Found> {
     let got = match got {
         Ok(got) => got,
         Err(e) => return failed(e),
@@ -217,7 +239,11 @@ fn forward_parity(got: Result<crate::backend::ForwardBatch>, want: crate::backen
 /// Identical arrays, or where they first differ.
 fn same<T: PartialEq + Copy + std::fmt::Debug>(what: &str, got: ArrayView2<T>, want: ArrayView2<T>) -> Found {
     if got.dim() != want.dim() {
-        return Err(format!("{what}: shape {:?}, expected {:?}", got.dim(), want.dim()));
+        return Err(format!(
+            "{what}: shape {:?}, expected {:?}",
+            got.dim(),
+            want.dim()
+        ));
     }
     match got.indexed_iter().find(|(ix, g)| **g != want[*ix]) {
         None => Ok(0.0),

@@ -143,7 +143,10 @@ pub fn check_backend(backend: &dyn Backend, opts: &KitOptions) -> Result<KitRepo
         return Err(Error::invalid("points", "must be at least 1"));
     }
     if !(opts.rtol.is_finite() && opts.rtol > 0.0) {
-        return Err(Error::invalid("rtol", format!("{} must be finite and positive", opts.rtol)));
+        return Err(Error::invalid(
+            "rtol",
+            format!("{} must be finite and positive", opts.rtol),
+        ));
     }
     let mut rng = cases::Rng::new(opts.seed);
     let mut all = Vec::new();
@@ -210,7 +213,12 @@ mod tests {
             j.outputs[[0, 0]] *= 1.0 + 1e-6;
             Ok(j)
         }
-        fn sign_changes(&self, net: &Network, x: ArrayView2<f64>, hood: Neighbourhood<'_>) -> Result<Array2<u32>> {
+        fn sign_changes(
+            &self,
+            net: &Network,
+            x: ArrayView2<f64>,
+            hood: Neighbourhood<'_>,
+        ) -> Result<Array2<u32>> {
             self.0.sign_changes(net, x, hood)
         }
         fn hyperplane_signs(
@@ -229,15 +237,31 @@ mod tests {
         let report = check_backend(&Broken(CpuBackend::default()), &KitOptions::default()).unwrap();
         assert!(!report.passed());
         let failed: Vec<&str> = report.failures().iter().map(|c| c.name.as_str()).collect();
-        assert!(failed.iter().any(|n| n.starts_with("forward Patterns")), "{report}");
+        assert!(
+            failed.iter().any(|n| n.starts_with("forward Patterns")),
+            "{report}"
+        );
         assert!(failed.iter().any(|n| n.starts_with("jacobians")), "{report}");
         assert!(failed.contains(&"empty batches"), "{report}");
-        assert!(!failed.iter().any(|n| n.starts_with("forward Outputs")), "{report}");
+        assert!(
+            !failed.iter().any(|n| n.starts_with("forward Outputs")),
+            "{report}"
+        );
         assert!(!failed.iter().any(|n| n.starts_with("sign changes")), "{report}");
-        let nudged = report.checks.iter().find(|c| c.name.starts_with("jacobians")).unwrap();
+        let nudged = report
+            .checks
+            .iter()
+            .find(|c| c.name.starts_with("jacobians"))
+            .unwrap();
         assert!(nudged.worst > 1e-9 && nudged.worst.is_finite(), "{nudged:?}");
         assert!(matches!(
-            check_backend(&CpuBackend::default(), &KitOptions { points: 0, ..KitOptions::default() }),
+            check_backend(
+                &CpuBackend::default(),
+                &KitOptions {
+                    points: 0,
+                    ..KitOptions::default()
+                }
+            ),
             Err(Error::Invalid { .. })
         ));
     }
