@@ -73,7 +73,7 @@ mod tests {
     fn waves_cover_the_batch_in_order() {
         let run = RunOptions::default();
         let watch = Watch::new(&run);
-        let done = in_waves(&watch, 10, 4, |r| Ok(r)).unwrap();
+        let done = in_waves(&watch, 10, 4, Ok).unwrap();
         assert_eq!(done.parts, vec![0..4, 4..8, 8..10]);
         assert_eq!((done.finished, done.outcome), (10, Outcome::Complete));
     }

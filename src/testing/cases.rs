@@ -65,6 +65,9 @@ impl Rng {
     }
 }
 
+/// A labelled network with the `(seq_len, vocab)` its LES check reads.
+pub(super) type Named = (String, Network, (usize, usize));
+
 /// A dense layer `out x in` with He-scaled weights and small biases.
 fn dense(b: NetworkBuilder, rng: &mut Rng, out: usize) -> Result<NetworkBuilder> {
     let inp = b.shape().len();
@@ -79,7 +82,7 @@ fn dense(b: NetworkBuilder, rng: &mut Rng, out: usize) -> Result<NetworkBuilder>
 /// convolution, batch norm (folded and as a channel affine), max pooling;
 /// average pooling and a residual block; and a decoder wider at the output
 /// than at the input (the LES routes).
-pub(super) fn random_networks(rng: &mut Rng) -> Result<Vec<(String, Network, (usize, usize))>> {
+pub(super) fn random_networks(rng: &mut Rng) -> Result<Vec<Named>> {
     let relu = dense(dense(Network::builder(6), rng, 16)?.relu(), rng, 12)?.relu();
     let leaky = dense(Network::builder(5), rng, 12)?.leaky_relu(0.1);
     let abs = dense(Network::builder(4), rng, 10)?.abs();
