@@ -287,19 +287,28 @@ fn scores_stop_between_waves_and_say_so() {
     let z = Array2::from_shape_fn((5, 2), |(i, j)| 0.2 * i as f64 - 0.3 * j as f64);
     let full = les(&dec, z.view(), shape).unwrap();
     for grams in [false, true] {
-        // Cancelled during the second backend call: two latents finished.
+        // Cancelled during the second backend call: two latents finished on
+        // the Jacobian route (one call per latent); on the les_grams route a
+        // latent that falls back to the exact route takes a second call.
         let backend = Arc::new(Tripwire::new(2, grams));
         let opts = ScoreOptions {
             run: one_by_one(backend),
             ..Default::default()
         };
         let got = les_with(&dec, z.view(), shape, &opts).unwrap();
-        assert_eq!((got.outcome(), got.finished()), (Outcome::Cancelled, 2));
-        for i in 0..2 {
+        assert_eq!(got.outcome(), Outcome::Cancelled);
+        let done = got.finished();
+        assert!(
+            if grams { (1..=2).contains(&done) } else { done == 2 },
+            "{done} finished"
+        );
+        for i in 0..done {
             assert_same_score(got.values()[i], full[i], &format!("latent {i}"));
         }
-        assert!(got.values().iter().skip(2).all(|v| v.is_nan()));
-        assert!(got.status()[2..].iter().all(|&s| s == LatentStatus::NotComputed));
+        assert!(got.values().iter().skip(done).all(|v| v.is_nan()));
+        assert!(got.status()[done..]
+            .iter()
+            .all(|&s| s == LatentStatus::NotComputed));
     }
 }
 
