@@ -20,15 +20,14 @@
 //! - W4: 1,000 latent points through a 56-512-512-4200 ReLU decoder
 //!   (L = 120, V = 35): Jacobians (timed per latent; the CPU backend, which
 //!   pulls back one covector per output, runs on the first 64 only), then
-//!   the blockwise Gram reduction with softmax weights `diag(p) - p p^T`,
-//!   then the whole LES Gram reduction (`Backend::les_grams`: latents in,
+//!   the whole LES Gram reduction (`Backend::les_grams`: latents in,
 //!   `d x d` matrices out).
 
 use std::time::{Duration, Instant};
 
 use cpwl::backend::{Backend, CpuBackend, CudaBackend, Keep, Neighbourhood};
 use cpwl::Network;
-use ndarray::{s, Array1, Array2, Array3, Array4};
+use ndarray::{s, Array1, Array2};
 
 const RTOL: f64 = 1e-9;
 
@@ -83,27 +82,6 @@ fn unit_directions(p: usize, dim: usize, seed: u64) -> Array2<f64> {
         row /= norm;
     }
     d
-}
-
-/// `diag(p) - p p^T` for the softmax `p` of every block of `v` outputs.
-fn softmax_weights(outputs: &Array2<f64>, l: usize, v: usize) -> Array4<f64> {
-    let n = outputs.nrows();
-    let mut w = Array4::zeros((n, l, v, v));
-    for i in 0..n {
-        for t in 0..l {
-            let logits = outputs.slice(s![i, t * v..(t + 1) * v]);
-            let top = logits.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let e = logits.mapv(|z| (z - top).exp());
-            let p = &e / e.sum();
-            for a in 0..v {
-                for b in 0..v {
-                    let diag = if a == b { p[a] } else { 0.0 };
-                    w[[i, t, a, b]] = diag - p[a] * p[b];
-                }
-            }
-        }
-    }
-    w
 }
 
 /// Best wall time of `repeat` runs after one warm-up (which compiles the
@@ -246,13 +224,6 @@ fn w4(gpu: &dyn Backend, scale: f64, repeat: usize, report: &mut Report) -> cpwl
         &jg.patterns.slice(s![..n_cpu, ..]).to_owned(),
         &jc.patterns,
     );
-    let weights = softmax_weights(&jg.outputs, l, v);
-    let (tc, gc): (_, Array3<f64>) = time(repeat, || {
-        CpuBackend::default().gram(jg.jacobians.view(), weights.view())
-    })?;
-    let (tg, gg) = time(repeat, || gpu.gram(jg.jacobians.view(), weights.view()))?;
-    timing_line("blockwise Gram", tc, tg);
-    report.values("gram", &gg, &gc);
     // The whole LES reduction in one call: latents in, d x d Grams out (the
     // GPU keeps the Jacobians on the device).
     let (tc, lc) = time(repeat, || cpu.les_grams(&net, z_cpu, l, v))?;

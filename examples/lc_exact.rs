@@ -9,7 +9,6 @@
 //! Run with `cargo run --release --example lc_exact`.
 
 use cpwl::lc::{exact_local_complexity, local_complexity, Directions, LcOptions};
-use cpwl::regions::EnumOptions;
 use cpwl::Network;
 use ndarray::{Array1, Array2};
 
@@ -50,7 +49,6 @@ fn main() -> cpwl::Result<()> {
     let points = Array2::from_shape_simple_fn((20, 784), || rng.uniform());
     let p = 8;
     let directions = Directions::ReferenceCompatible { count: p, seed: 0 };
-    let v = directions.resolve(784)?;
     println!(
         "784-200-200-200-10 ReLU MLP, He init, 20 points uniform in [0,1]^784, P = {p} reference directions"
     );
@@ -65,7 +63,8 @@ fn main() -> cpwl::Result<()> {
         };
         let approx = local_complexity(&net, points.view(), &opts)?;
         let start = std::time::Instant::now();
-        let exact = exact_local_complexity(&net, points.view(), radius, v.view(), &EnumOptions::default())?;
+        let exact = exact_local_complexity(&net, points.view(), &opts)?;
+        let exact = exact.points();
         let n = exact.len() as f64;
         let units = exact.iter().map(|e| e.units as f64).sum::<f64>() / n;
         let regions = exact.iter().map(|e| e.regions as f64).sum::<f64>() / n;

@@ -128,6 +128,23 @@ pub(crate) fn check_finite<'a>(what: &str, values: impl IntoIterator<Item = &'a 
     }
 }
 
+/// Checks that every value of a batch is finite, naming the first offender's
+/// row (`"{what} row {r}"`) and its column (the error's index).
+pub(crate) fn check_finite_rows(what: &str, x: ndarray::ArrayView2<f64>) -> Result<()> {
+    // One pass in memory order first; the row only to name the offender.
+    let all_finite = match x.as_slice_memory_order() {
+        Some(values) => values.iter().all(|v| v.is_finite()),
+        None => x.iter().all(|v| v.is_finite()),
+    };
+    if all_finite {
+        return Ok(());
+    }
+    for (r, row) in x.outer_iter().enumerate() {
+        check_finite(&format!("{what} row {r}"), row.iter())?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +152,16 @@ mod tests {
     #[test]
     fn error_stays_small() {
         assert!(std::mem::size_of::<Error>() <= 88);
+    }
+
+    #[test]
+    fn batch_errors_name_the_row_and_column() {
+        let mut x = ndarray::Array2::<f64>::zeros((4, 3));
+        assert!(check_finite_rows("points", x.view()).is_ok());
+        x[[2, 1]] = f64::NAN;
+        match check_finite_rows("points", x.view()) {
+            Err(Error::NonFinite { what, index }) => assert_eq!((what.as_str(), index), ("points row 2", 1)),
+            other => panic!("{other:?}"),
+        }
     }
 }

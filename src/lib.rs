@@ -76,13 +76,13 @@
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
 //! | `nalgebra` | no | `interop`: conversions of matrices, points, Jacobians, `Affine` and `Polytope` to and from `nalgebra` |
 //! | `plot` | no | PNG pictures of 2-D partitions (`plot::render_png`, through `plotters`, with an embedded font); SVG pictures need no feature |
+//! | `testing` | no | `cpwl::testing`: the conformance kit that checks a `Backend` against the CPU reference |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
-pub mod batch;
 pub mod error;
 pub mod geometry;
 #[cfg(feature = "nalgebra")]
@@ -103,7 +103,11 @@ pub(crate) mod softmax;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod tol;
+pub(crate) mod waves;
 
 #[cfg(test)]
 mod test_support;

@@ -167,12 +167,12 @@ impl RunOptions {
         self.chunk.unwrap_or(DEFAULT_CHUNK).max(1)
     }
 
-    /// Runs `f` with the chosen backend ([`CpuBackend`] when none is set).
-    #[allow(dead_code)] // adopted by lc, scales and regions next
+    /// Runs `f` with the chosen backend ([`CpuBackend`] with chunks of
+    /// [`RunOptions::chunk_size`] points when none is set).
     pub(crate) fn with_backend_ref<T>(&self, f: impl FnOnce(&dyn Backend) -> T) -> T {
         match &self.backend {
             Some(b) => f(b.as_ref()),
-            None => f(&CpuBackend::default()),
+            None => f(&CpuBackend::default().with_chunk(self.chunk_size())),
         }
     }
 

@@ -82,3 +82,15 @@ pub const TOL_RAY_AT_INFINITY: f64 = 1e-12;
 /// with it: looser than the sign tests, since the maps come out of a chain of
 /// products.
 pub const TOL_SAME_HYPERPLANE_REL: f64 = 1e-6;
+/// Logit spread (largest minus smallest logit of one position) beyond which
+/// that position's softmax counts as saturated: `ln(f64::MAX) / 2`, where the
+/// square of the smallest probability, which the LES Gram matrix carries,
+/// leaves the range of `f64` (see [`crate::scales::LatentStatus::Saturated`]).
+pub const SATURATION_LOGIT_SPREAD: f64 = 354.891_356_446_692;
+
+/// Largest `|log Z_t|` and logit spread of a position for which a backend's
+/// plain-`f64` LES Gram matrix ([`crate::backend::Backend::les_grams`]) is
+/// used: the squared factors `1 / Z_t^2` and `p_tv^2` stay within about
+/// `e^±600`, inside the normal range of `f64`. Latents beyond it take the
+/// exact scaled route.
+pub const PLAIN_LES_LOG_RANGE: f64 = 300.0;

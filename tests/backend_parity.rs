@@ -416,49 +416,6 @@ fn reference_sign_changes_match_the_lc_vectors() {
     }
 }
 
-/// Block weights `diag(p) - p p^T` of the softmax of each block of outputs,
-/// the weights LES uses.
-fn softmax_weights(outputs: &Array2<f64>, l: usize, v: usize) -> Array4<f64> {
-    let n = outputs.nrows();
-    let mut w = Array4::zeros((n, l, v, v));
-    for i in 0..n {
-        for t in 0..l {
-            let logits = outputs.row(i).slice(ndarray::s![t * v..(t + 1) * v]).to_owned();
-            let top = logits.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let e = logits.mapv(|z| (z - top).exp());
-            let p = &e / e.sum();
-            for a in 0..v {
-                for b in 0..v {
-                    w[[i, t, a, b]] = f64::from(u8::from(a == b)) * p[a] - p[a] * p[b];
-                }
-            }
-        }
-    }
-    w
-}
-
-/// A plain reference of the blockwise Gram reduction.
-fn gram_reference(jac: &Array3<f64>, weights: &Array4<f64>) -> Array3<f64> {
-    let (n, _, d) = jac.dim();
-    let (_, l, v, _) = weights.dim();
-    let mut g = Array3::zeros((n, d, d));
-    for i in 0..n {
-        for t in 0..l {
-            for a in 0..v {
-                for b in 0..v {
-                    let m = weights[[i, t, a, b]];
-                    for r in 0..d {
-                        for c in 0..d {
-                            g[[i, r, c]] += jac[[i, t * v + a, r]] * m * jac[[i, t * v + b, c]];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    g
-}
-
 /// The scales vectors: each decoder with its latent points, its output
 /// shape (seq_len, vocab) and the expected LES per point (`inf` where the
 /// vector stores a non-number).
@@ -482,36 +439,6 @@ fn scales_cases() -> Vec<(Case, usize, usize, Vec<f64>)> {
             )
         })
         .collect()
-}
-
-#[test]
-fn gram_agrees_across_backends() {
-    let reference = reference();
-    let mut inputs = Vec::new();
-    for (case, l, v, _) in scales_cases() {
-        let jb = reference.jacobians(&case.net, case.points.view()).unwrap();
-        let weights = softmax_weights(&jb.outputs, l, v);
-        inputs.push((case.name, jb.jacobians, weights));
-    }
-    let mut rng = StdRng::seed_from_u64(99);
-    for (n, l, v, d) in [(3, 4, 5, 6), (1, 1, 1, 1), (0, 2, 3, 4), (5, 3, 2, 7)] {
-        let jac = Array3::from_shape_simple_fn((n, l * v, d), || randn(&mut rng));
-        let weights = Array4::from_shape_simple_fn((n, l, v, v), || randn(&mut rng));
-        inputs.push((format!("random {n}x{l}x{v}x{d}"), jac, weights));
-    }
-    let backends = labelled();
-    for (name, jac, weights) in &inputs {
-        let want = reference.gram(jac.view(), weights.view()).unwrap();
-        close3(
-            &format!("reference gram {name}"),
-            &want,
-            &gram_reference(jac, weights),
-        );
-        for (label, backend) in &backends {
-            let got = backend.gram(jac.view(), weights.view()).unwrap();
-            close3(&format!("{label} gram {name}"), &got, &want);
-        }
-    }
 }
 
 #[test]
@@ -681,11 +608,6 @@ fn empty_batches_and_bad_shapes_behave_alike() {
             backend.sign_changes(&net, Array2::zeros((1, 3)).view(), bad),
             Err(cpwl::Error::Shape { .. })
         ));
-        let jac = Array3::<f64>::zeros((2, 6, 3));
-        assert!(matches!(
-            backend.gram(jac.view(), Array4::zeros((2, 4, 2, 2)).view()),
-            Err(cpwl::Error::Shape { .. })
-        ));
         assert!(matches!(
             backend.hyperplane_signs(
                 Array2::zeros((2, 3)).view(),
@@ -695,11 +617,31 @@ fn empty_batches_and_bad_shapes_behave_alike() {
             ),
             Err(cpwl::Error::Shape { .. })
         ));
-        let mut nan = Array2::<f64>::zeros((1, 3));
-        nan[[0, 1]] = f64::NAN;
-        assert!(matches!(
-            backend.forward(&net, nan.view(), Keep::Outputs),
-            Err(cpwl::Error::NonFinite { .. })
-        ));
+    }
+    // Values are checked once, at the entry points, which name the row.
+    let mut nan = Array2::<f64>::zeros((2, 3));
+    nan[[1, 1]] = f64::NAN;
+    for (label, backend) in labelled() {
+        match net.forward_batch_on(backend.as_ref(), nan.view()) {
+            Err(cpwl::Error::NonFinite { what, index: 1 }) => {
+                assert!(what.ends_with("row 1"), "{label}: {what}")
+            }
+            other => panic!("{label}: {other:?}"),
+        }
+    }
+}
+
+/// The conformance kit on every backend under test (the CUDA backend when a
+/// GPU is present), on random networks of every layer kind and the vectors.
+#[cfg(feature = "testing")]
+#[test]
+fn every_backend_passes_the_conformance_kit() {
+    let opts = cpwl::testing::KitOptions {
+        vectors: Some(common::vectors()),
+        ..Default::default()
+    };
+    for (label, backend) in labelled() {
+        let report = cpwl::testing::check_backend(backend.as_ref(), &opts).unwrap();
+        assert!(report.passed(), "{label}: {report}");
     }
 }

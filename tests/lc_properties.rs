@@ -2,7 +2,6 @@
 //! the width, and the exact variant agrees with the approximation on one layer.
 
 use cpwl::lc::{exact_local_complexity, local_complexity, Directions, LcOptions};
-use cpwl::regions::EnumOptions;
 use cpwl::Network;
 use ndarray::{Array1, Array2};
 use proptest::prelude::*;
@@ -34,9 +33,9 @@ proptest! {
         let dirs = Directions::Seeded { count: dim, seed };
         let opts = LcOptions { count_output_layer: false, ..LcOptions::new(0.4, dirs.clone()) };
         let approx = local_complexity(&net, points.view(), &opts).unwrap();
-        let v = dirs.resolve(dim).unwrap();
-        let exact = exact_local_complexity(&net, points.view(), 0.4, v.view(), &EnumOptions::default()).unwrap();
-        for (i, e) in exact.iter().enumerate() {
+        let exact = exact_local_complexity(&net, points.view(), &opts).unwrap();
+        prop_assert!(exact.outcome().is_complete());
+        for (i, e) in exact.points().iter().enumerate() {
             prop_assert_eq!(approx.per_layer()[[i, 0]] as usize, e.units, "point {}", i);
         }
     }

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{cases, json, load2};
-use cpwl::batch::BatchOptions;
 use cpwl::lc::{local_complexity, Directions, LcOptions};
+use cpwl::run::RunOptions;
 use cpwl::Network;
 
 fn expected_counts(v: &serde_json::Value) -> Vec<Vec<u32>> {
@@ -63,8 +63,8 @@ fn lc_is_invariant_to_point_order_and_chunking() {
     let reversed = points.slice(ndarray::s![..;-1, ..]);
     for chunk in [1, 3, 7, 1000] {
         let opts = LcOptions {
-            batch: BatchOptions {
-                chunk,
+            run: RunOptions {
+                chunk: Some(chunk),
                 ..Default::default()
             },
             ..LcOptions::new(0.3, directions.clone())

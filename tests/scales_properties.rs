@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use cpwl::backend::CpuBackend;
-use cpwl::batch::BatchOptions;
-use cpwl::scales::{les, polarity, scores, OutputShape, ScoreKind};
+use cpwl::run::RunOptions;
+use cpwl::scales::{les, polarity, scores, LatentStatus, OutputShape, ScoreKind, ScoreOptions};
 use cpwl::Network;
 use ndarray::{Array1, Array2};
 use proptest::prelude::*;
@@ -112,17 +112,21 @@ proptest! {
         let z = uniform(&mut rng, 9, d);
         let shape = OutputShape::Categorical { seq_len, vocab };
         let fused = les(&net, z.view(), shape).unwrap();
-        let stored = BatchOptions {
-            backend: Some(Arc::new(CpuBackend::serial().with_chunk(4))),
-            chunk: 5,
+        let stored = ScoreOptions {
+            run: RunOptions {
+                backend: Some(Arc::new(CpuBackend::serial().with_chunk(4))),
+                chunk: Some(5),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let reference = scores(&net, z.view(), shape, &ScoreKind::Les, &stored).unwrap();
-        for (a, b) in fused.iter().zip(&reference) {
-            if b.full_rank {
-                prop_assert!((a - b.value).abs() <= 1e-10 * b.value.abs().max(1.0), "{} vs {}", a, b.value);
+        prop_assert!(reference.outcome().is_complete());
+        for ((a, b), st) in fused.iter().zip(reference.values()).zip(reference.status()) {
+            if *st == LatentStatus::Regular {
+                prop_assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0), "{} vs {}", a, b);
             } else {
-                prop_assert_eq!(*a, f64::INFINITY);
+                prop_assert_eq!(*a, *b);
             }
         }
     }

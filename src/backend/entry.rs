@@ -7,8 +7,9 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use super::{Backend, CpuBackend, Keep};
+use super::{check_rows, Backend, CpuBackend, Keep};
 use crate::network::{Affine, Pattern};
+use crate::run::RunOptions;
 use crate::{Error, Network, Result};
 
 impl Network {
@@ -37,7 +38,10 @@ impl Network {
     ///
     /// As [`Network::forward`], and backend failures.
     pub fn forward_batch_on(&self, backend: &dyn Backend, x: ArrayView2<f64>) -> Result<Array2<f64>> {
-        Ok(backend.forward(self, x, Keep::Outputs)?.outputs)
+        self.check_input(x)?;
+        let outputs = backend.forward(self, x, Keep::Outputs)?.outputs;
+        check_rows("backend outputs", outputs.dim(), (x.nrows(), self.output_dim()))?;
+        Ok(outputs)
     }
 
     /// The activation pattern at `x`.
@@ -55,10 +59,41 @@ impl Network {
     ///
     /// As [`Network::forward`].
     pub fn pattern_batch(&self, x: ArrayView2<f64>) -> Result<Vec<Pattern>> {
-        let fwd = CpuBackend::default().forward(self, x, Keep::Patterns)?;
+        self.pattern_batch_with(x, &RunOptions::default())
+    }
+
+    /// [`Network::pattern_batch`] on the backend and threads of `run`: the
+    /// points are checked once here and handed to [`Backend::forward`] in one
+    /// call (cancel and budgets do not apply to this short computation).
+    ///
+    /// # Errors
+    ///
+    /// As [`Network::forward`]; [`Error::Invalid`] for bad options or
+    /// patterns that do not fit the network; backend failures, and
+    /// [`Error::Shape`] when the backend returns patterns of the wrong shape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::run::RunOptions;
+    /// use cpwl::Network;
+    /// use ndarray::array;
+    /// let net = Network::builder(1).dense(array![[1.0]], array![0.0])?.relu().build()?;
+    /// let run = RunOptions { threads: Some(1), ..Default::default() };
+    /// let patterns = net.pattern_batch_with(array![[-1.0], [2.0]].view(), &run)?;
+    /// assert_eq!(patterns[1].to_string(), "1");
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn pattern_batch_with(&self, x: ArrayView2<f64>, run: &RunOptions) -> Result<Vec<Pattern>> {
+        run.validate()?;
+        self.check_input(x)?;
+        let fwd =
+            run.install(|| run.with_backend_ref(|backend| backend.forward(self, x, Keep::Patterns)))??;
         let choices = fwd
             .patterns
             .ok_or_else(|| Error::invalid("backend", "returned no patterns"))?;
+        check_rows("backend patterns", choices.dim(), (x.nrows(), self.unit_count()))?;
+        self.check_pattern_rows(choices.view())?;
         Ok(choices
             .outer_iter()
             .map(|row| Pattern::from_checked(row.as_slice().unwrap_or(&row.to_vec())))

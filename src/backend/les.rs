@@ -22,7 +22,7 @@ use crate::{Error, Network, Result};
 /// Checks that `seq_len x vocab` tiles the decoder's outputs and the latent
 /// points have the decoder's input width.
 pub(crate) fn check_les(net: &Network, z: ArrayView2<f64>, seq_len: usize, vocab: usize) -> Result<()> {
-    net.check_input(z)?;
+    net.check_input_shape(z)?;
     if vocab == 0 || seq_len.checked_mul(vocab) != Some(net.output_dim()) {
         return Err(Error::shape(
             "LES output shape (seq_len x vocab)",

@@ -8,10 +8,16 @@
 //! 1. batched forward passes keeping outputs, patterns or pre-activations
 //!    ([`Backend::forward`]);
 //! 2. sign-change counting for local complexity ([`Backend::sign_changes`]);
-//! 3. batched Jacobians ([`Backend::jacobians`]) and the Gram reductions of
-//!    LES ([`Backend::gram`], and [`Backend::les_grams`] from latent points
-//!    to Gram matrices in one call);
+//! 3. batched Jacobians ([`Backend::jacobians`]) and the Gram matrices of
+//!    LES ([`Backend::les_grams`], from latent points to `d x d` matrices in
+//!    one call);
 //! 4. batched hyperplane tests ([`Backend::hyperplane_signs`]).
+//!
+//! The backend is chosen in [`crate::run::RunOptions::backend`] for every
+//! long-running entry point (both local-complexity variants, the scores,
+//! [`Network::pattern_batch_with`]). A backend can be written outside the
+//! crate; the conformance kit (`cpwl::testing`, feature `testing`) checks one
+//! against [`CpuBackend`].
 
 pub(crate) mod cpu;
 #[cfg(feature = "cuda")]
@@ -20,7 +26,7 @@ mod cuda;
 mod entry;
 mod les;
 
-use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 
 pub use cpu::CpuBackend;
 #[cfg(feature = "cuda")]
@@ -86,9 +92,25 @@ pub struct Neighbourhood<'a> {
 
 /// A provider of the batched kernels.
 ///
-/// Implementations must give the same answers: identical patterns and integer
-/// counts, values within 1e-9 relative of [`CpuBackend`]. Inputs are checked by
-/// the callers (shapes, finiteness); a kernel fails only for device faults.
+/// # Contract
+///
+/// - **Answers.** Implementations give the same answers as [`CpuBackend`]:
+///   identical patterns and integer counts, values within 1e-9 relative.
+/// - **Checked inputs.** The crate's entry points validate once, before the
+///   first kernel call: options, shapes, and finiteness of every point (an
+///   error names the row). A kernel receives finite points and may skip any
+///   value scan; it keeps only the constant-time shape checks documented on
+///   each method (returning [`Error::Shape`], never panicking), since the
+///   trait is public and can be called directly.
+/// - **Batches.** An entry point hands a kernel a whole wave of points (its
+///   [`crate::run::RunOptions::chunk`] times the threads of the pool it runs
+///   on); the kernel cuts it into its own tasks, so results must not depend
+///   on how a batch is cut. Entry points check cancellation and time budgets
+///   between waves: a kernel need not.
+/// - **Errors.** Besides shape errors, a kernel fails only for device faults
+///   ([`Error::Backend`]).
+///
+/// `cpwl::testing` (feature `testing`) checks all of this for a given backend.
 pub trait Backend: Send + Sync {
     /// A short name for messages (`"cpu"`, `"cuda:0"`).
     fn name(&self) -> &str;
@@ -97,7 +119,8 @@ pub trait Backend: Send + Sync {
     ///
     /// # Errors
     ///
-    /// Shape and finiteness errors of the input; device faults.
+    /// [`Error::Shape`] when the points do not have the network's input
+    /// width; device faults.
     fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch>;
 
     /// Exact Jacobians of the output at a batch of points, from their patterns.
@@ -123,16 +146,6 @@ pub trait Backend: Send + Sync {
         points: ArrayView2<f64>,
         hood: Neighbourhood<'_>,
     ) -> Result<Array2<u32>>;
-
-    /// Blockwise Gram reduction: for each point `n`,
-    /// `G_n = sum_t A_nt^T M_nt A_nt`, where `A_nt` is rows `t V .. (t + 1) V`
-    /// of `jac[n]` (`(L V) x d`) and `M_nt = weights[n, t]` (`V x V`).
-    /// Returns points x d x d.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::Error::Shape`] when the blocks do not tile the Jacobian rows.
-    fn gram(&self, jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<Array3<f64>>;
 
     /// The LES Gram matrices of a categorical decoder at latent points `z`
     /// (rows): with logits `l = decoder(z)` read as `seq_len x vocab`,
@@ -177,6 +190,16 @@ pub trait Backend: Send + Sync {
         les::les_grams_from_jacobians(self, decoder, z, seq_len, vocab)
     }
 
+    /// Whether the scores should take [`Backend::les_grams`] for LES on
+    /// `decoder` (true for a fused kernel that keeps the Jacobians on its
+    /// device and returns only the `d x d` matrices) instead of
+    /// [`Backend::jacobians`] and the exact reduction on the CPU. The
+    /// default, `false`, suits backends that keep the default `les_grams`.
+    fn prefers_les_grams(&self, decoder: &Network) -> bool {
+        let _ = decoder;
+        false
+    }
+
     /// Signs of the affine functions `a_i . p + c_i` (rows of `a`) at every row
     /// `p` of `points`: `-1`, `0` (within `tol` times the magnitude of the
     /// summed terms) or `+1`. Returns points x functions.
@@ -207,16 +230,14 @@ pub(crate) fn check_neighbourhood(net: &Network, hood: &Neighbourhood<'_>) -> Re
     Ok(())
 }
 
-/// Checks that the Gram weights are `N x L x V x V` for a Jacobian batch of
-/// `N x (L V) x d`.
-pub(crate) fn check_gram(jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<()> {
-    let (n, rows, _) = jac.dim();
-    let (wn, l, v, v2) = weights.dim();
-    if wn != n || v != v2 || l * v != rows {
+/// Checks the shape of a backend's output against what was asked for (a
+/// third-party backend's answer is checked before it is sliced).
+pub(crate) fn check_rows(what: &str, got: (usize, usize), want: (usize, usize)) -> Result<()> {
+    if got != want {
         return Err(Error::shape(
-            "gram blocks",
-            format!("{n} x L x V x V with L V = {rows}"),
-            format!("{:?}", weights.dim()),
+            what,
+            format!("{} x {}", want.0, want.1),
+            format!("{} x {}", got.0, got.1),
         ));
     }
     Ok(())

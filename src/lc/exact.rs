@@ -3,7 +3,9 @@
 
 use ndarray::{Array1, Array2, ArrayView2};
 
-use crate::regions::{enumerate, EnumOptions, Method};
+use super::LcOptions;
+use crate::regions::{enumerate, EnumOptions, Method, Partition};
+use crate::run::{Outcome, RunOptions, Watch};
 use crate::{Domain, Error, Network, Polytope, Result};
 
 /// The largest number of directions the exact variant accepts: the
@@ -11,37 +13,89 @@ use crate::{Domain, Error, Network, Polytope, Result};
 pub const MAX_EXACT_DIRECTIONS: usize = 12;
 
 /// The exact local complexity of one point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExactLc {
-    /// Linear regions that meet the neighbourhood's interior.
+    /// Linear regions that meet the neighbourhood's interior (at least 1 for
+    /// a computed point; 0 marks a point the run did not reach).
     pub regions: usize,
     /// Distinct hidden units whose (bent) zero set meets the neighbourhood's
     /// interior: the units that differ between two adjacent regions inside it.
     pub units: usize,
 }
 
+/// The result of [`exact_local_complexity`]: one [`ExactLc`] per point and
+/// how the run ended.
+///
+/// A run stopped by its cancel flag or time budget has finished the first
+/// [`ExactLcReport::finished`] points; the others hold
+/// `ExactLc { regions: 0, units: 0 }` (a computed point has at least one
+/// region).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExactLcReport {
+    points: Vec<ExactLc>,
+    finished: usize,
+    outcome: Outcome,
+}
+
+impl ExactLcReport {
+    /// One entry per point, in order.
+    pub fn points(&self) -> &[ExactLc] {
+        &self.points
+    }
+
+    /// The points computed: the first `finished` entries.
+    pub fn finished(&self) -> usize {
+        self.finished
+    }
+
+    /// How the run ended.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+}
+
 /// The exact local complexity around every row of `points`: the
 /// neighbourhood is the cross-polytope `{x + r sum_i c_i v_i : sum_i |c_i| <= 1}`
-/// of the same radius and directions as [`super::local_complexity`] (use
-/// [`super::Directions::resolve`] to get the directions), enumerated exactly
-/// with the LP walk in the `P` coordinates `c`.
+/// of the same radius and directions as [`super::local_complexity`] (the
+/// same [`LcOptions`]; `count_output_layer` does not apply: hidden units
+/// are counted), enumerated exactly with the LP walk in the `P` coordinates
+/// `c`.
 ///
 /// The approximation counts, layer by layer, hyperplanes that separate the
 /// vertices' embeddings; this counts what is really there, so the two can be
 /// compared point by point.
 ///
+/// Points are enumerated one after another (each enumeration on the
+/// threads of `opts.run`); cancellation and the time budget stop the run
+/// between points or inside an enumeration, and the report says so.
+///
 /// # Errors
 ///
-/// [`Error::Shape`] for mismatched dimensions, [`Error::Unsupported`] for more
-/// than [`MAX_EXACT_DIRECTIONS`] directions, [`Error::Invalid`] for a bad radius
-/// or linearly dependent directions, enumeration errors (budgets in `opts`).
+/// [`Error::Shape`] / [`Error::NonFinite`] for bad points (naming the row),
+/// [`Error::Unsupported`] for more than [`MAX_EXACT_DIRECTIONS`] directions,
+/// [`Error::Invalid`] for a bad radius, bad run options or linearly
+/// dependent directions; LP failures.
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::lc::{exact_local_complexity, Directions, LcOptions};
+/// use cpwl::Network;
+/// use ndarray::array;
+/// // One hidden unit with its hyperplane at x = 0.
+/// let net = Network::builder(1).dense(array![[1.0]], array![0.0])?.relu().dense(array![[1.0]], array![0.5])?.build()?;
+/// let opts = LcOptions::new(0.1, Directions::Given(array![[1.0]]));
+/// let report = exact_local_complexity(&net, array![[0.05], [0.5]].view(), &opts)?;
+/// assert_eq!(report.points()[0].regions, 2);
+/// assert_eq!(report.points()[1].regions, 1);
+/// # Ok::<(), cpwl::Error>(())
+/// ```
 pub fn exact_local_complexity(
     net: &Network,
     points: ArrayView2<f64>,
-    radius: f64,
-    directions: ArrayView2<f64>,
-    opts: &EnumOptions,
-) -> Result<Vec<ExactLc>> {
+    opts: &LcOptions,
+) -> Result<ExactLcReport> {
+    let directions = opts.check(net, points)?;
     let p = directions.nrows();
     if p > MAX_EXACT_DIRECTIONS {
         return Err(Error::Unsupported {
@@ -49,43 +103,83 @@ pub fn exact_local_complexity(
             op: format!("{p} directions (at most {MAX_EXACT_DIRECTIONS}: the cross-polytope has 2^P facets)"),
         });
     }
-    if directions.ncols() != net.input_dim() || points.ncols() != net.input_dim() || p == 0 {
-        return Err(Error::shape(
-            "points and directions",
-            format!("n x {0} and P x {0}", net.input_dim()),
-            format!("{:?} and {:?}", points.dim(), directions.dim()),
-        ));
-    }
-    if !(radius.is_finite() && radius > 0.0) {
-        return Err(Error::invalid(
-            "radius",
-            format!("{radius} must be finite and positive"),
-        ));
-    }
     let ball = l1_ball(p);
-    let basis = directions.mapv(|v| v * radius);
-    let opts = EnumOptions {
-        method: Method::Lp,
-        ..opts.clone()
+    let basis = directions.mapv(|v| v * opts.radius);
+    let watch = Watch::new(&opts.run);
+    let mut report = ExactLcReport {
+        points: vec![ExactLc::default(); points.nrows()],
+        finished: 0,
+        outcome: Outcome::Complete,
     };
-    points
-        .outer_iter()
-        .map(|x| {
-            let domain = Domain::affine(x.to_owned(), basis.clone(), ball.clone());
-            let part = enumerate(net, &domain, &opts)?;
-            let mut units = vec![false; net.unit_count()];
-            for (i, j) in part.adjacency() {
-                let (a, b) = (part.regions()[i].pattern(), part.regions()[j].pattern());
-                for (u, flag) in units.iter_mut().enumerate() {
-                    *flag |= a.get(u) != b.get(u);
+    for (i, x) in points.outer_iter().enumerate() {
+        let stop = match watch.stop(0) {
+            Some(outcome) => Some(outcome),
+            None => {
+                let domain = Domain::affine(x.to_owned(), basis.clone(), ball.clone());
+                match point_partition(net, &domain, &watch)? {
+                    Ok(part) => {
+                        report.points[i] = count(net, &part);
+                        report.finished = i + 1;
+                        None
+                    }
+                    Err(outcome) => Some(outcome),
                 }
             }
-            Ok(ExactLc {
-                regions: part.len(),
-                units: units.iter().filter(|&&f| f).count(),
-            })
-        })
-        .collect()
+        };
+        watch.report(
+            report.finished,
+            Some(points.nrows() - report.finished),
+            stop.is_some(),
+        );
+        if let Some(outcome) = stop {
+            report.outcome = outcome;
+            return Ok(report);
+        }
+    }
+    watch.report(report.finished, Some(0), true);
+    Ok(report)
+}
+
+/// The partition of one neighbourhood by the LP walk, under the cancel flag
+/// and what is left of the time budget; `Err(outcome)` when it stopped.
+fn point_partition(
+    net: &Network,
+    domain: &Domain,
+    watch: &Watch<'_>,
+) -> Result<std::result::Result<Partition, Outcome>> {
+    let run: &RunOptions = watch.options();
+    let opts = EnumOptions {
+        method: Method::Lp,
+        threads: run.threads,
+        cancel: run.cancel.clone(),
+        time_budget: run.time_budget.map(|b| b.saturating_sub(watch.elapsed())),
+        ..EnumOptions::default()
+    };
+    match enumerate(net, domain, &opts) {
+        Ok(part) => Ok(Ok(part)),
+        Err(Error::Incomplete { .. }) => Ok(Err(if watch.cancelled() {
+            Outcome::Cancelled
+        } else {
+            Outcome::TimeBudget
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+/// The regions of a neighbourhood's partition and the units that differ
+/// between adjacent ones.
+fn count(net: &Network, part: &Partition) -> ExactLc {
+    let mut units = vec![false; net.unit_count()];
+    for (i, j) in part.adjacency() {
+        let (a, b) = (part.regions()[i].pattern(), part.regions()[j].pattern());
+        for (u, flag) in units.iter_mut().enumerate() {
+            *flag |= a.get(u) != b.get(u);
+        }
+    }
+    ExactLc {
+        regions: part.len(),
+        units: units.iter().filter(|&&f| f).count(),
+    }
 }
 
 /// `{c : s . c <= 1 for every sign vector s}`, the unit L1 ball of R^p.
@@ -101,6 +195,7 @@ fn l1_ball(p: usize) -> Polytope {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lc::Directions;
     use ndarray::array;
 
     #[test]
@@ -119,16 +214,31 @@ mod tests {
             .build()
             .unwrap();
         let dirs = array![[1.0, 0.0], [0.0, 1.0]];
-        let got = exact_local_complexity(
-            &net,
-            array![[0.0, 0.0]].view(),
-            1.0,
-            dirs.view(),
-            &EnumOptions::default(),
-        )
-        .unwrap();
+        let opts = LcOptions::new(1.0, Directions::Given(dirs));
+        let got = exact_local_complexity(&net, array![[0.0, 0.0]].view(), &opts).unwrap();
         // The two lines cross inside the diamond (at (0.5, -0.2)): 4 regions.
-        assert_eq!(got, vec![ExactLc { regions: 4, units: 2 }]);
+        assert_eq!(got.points(), &[ExactLc { regions: 4, units: 2 }]);
+        assert_eq!((got.finished(), got.outcome()), (1, Outcome::Complete));
+    }
+
+    #[test]
+    fn a_cancelled_run_reports_no_points() {
+        let net = Network::builder(1)
+            .dense(array![[1.0]], array![0.0])
+            .unwrap()
+            .relu()
+            .build()
+            .unwrap();
+        let opts = LcOptions {
+            run: RunOptions {
+                cancel: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true))),
+                ..Default::default()
+            },
+            ..LcOptions::new(0.1, Directions::Given(array![[1.0]]))
+        };
+        let got = exact_local_complexity(&net, array![[0.0], [1.0]].view(), &opts).unwrap();
+        assert_eq!((got.finished(), got.outcome()), (0, Outcome::Cancelled));
+        assert_eq!(got.points(), &[ExactLc::default(); 2]);
     }
 
     #[test]
@@ -139,14 +249,8 @@ mod tests {
             .relu()
             .build()
             .unwrap();
-        let dirs = Array2::eye(13);
-        let e = exact_local_complexity(
-            &net,
-            Array2::zeros((1, 13)).view(),
-            0.1,
-            dirs.view(),
-            &EnumOptions::default(),
-        );
+        let opts = LcOptions::new(0.1, Directions::Given(Array2::eye(13)));
+        let e = exact_local_complexity(&net, Array2::zeros((1, 13)).view(), &opts);
         assert!(matches!(e, Err(Error::Unsupported { .. })));
     }
 }

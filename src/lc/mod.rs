@@ -20,5 +20,5 @@ mod report;
 mod torch_rng;
 
 pub use directions::Directions;
-pub use exact::{exact_local_complexity, ExactLc, MAX_EXACT_DIRECTIONS};
+pub use exact::{exact_local_complexity, ExactLc, ExactLcReport, MAX_EXACT_DIRECTIONS};
 pub use report::{local_complexity, LcOptions, LcReport};

@@ -1,13 +1,15 @@
 //! [`local_complexity`] and its [`LcOptions`] and [`LcReport`].
 
-use ndarray::{concatenate, s, Array1, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 use super::Directions;
-use crate::backend::Neighbourhood;
-use crate::batch::BatchOptions;
+use crate::backend::{check_rows, Neighbourhood};
+use crate::run::{Outcome, RunOptions, Watch};
+use crate::waves::{in_waves, wave_size};
 use crate::{Error, Network, Result};
 
-/// Settings of [`local_complexity`].
+/// Settings of [`local_complexity`] and [`super::exact_local_complexity`]
+/// (both take `(net, points, &LcOptions)`).
 #[derive(Clone, Debug)]
 pub struct LcOptions {
     /// The radius `r` of the neighbourhood (0.005 in the papers).
@@ -16,10 +18,11 @@ pub struct LcOptions {
     pub directions: Directions,
     /// Whether the output layer's units are counted as a last layer (the MLP
     /// reference script counts them; its ResNet script and the papers' CNN
-    /// experiments do not).
+    /// experiments do not). The exact variant counts hidden units only.
     pub count_output_layer: bool,
-    /// Chunking, backend, progress and cancellation.
-    pub batch: BatchOptions,
+    /// Backend, threads, chunking, progress, cancellation and time budget
+    /// (`max_regions` does not apply).
+    pub run: RunOptions,
 }
 
 impl LcOptions {
@@ -30,8 +33,22 @@ impl LcOptions {
             radius,
             directions,
             count_output_layer: true,
-            batch: BatchOptions::default(),
+            run: RunOptions::default(),
         }
+    }
+
+    /// Checks the options and the points and resolves the directions
+    /// (`P x D`), once, before any work.
+    pub(crate) fn check(&self, net: &Network, points: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.run.validate()?;
+        if !(self.radius.is_finite() && self.radius > 0.0) {
+            return Err(Error::invalid(
+                "radius",
+                format!("{} must be finite and positive", self.radius),
+            ));
+        }
+        net.check_input(points)?;
+        self.directions.resolve(net.input_dim())
     }
 }
 
@@ -45,14 +62,21 @@ impl LcOptions {
 /// three-valued pre-activation sign differs between some vertex of the
 /// point's cross-polytope and its first vertex `x + r v_1` (for maxout units:
 /// whose arg-max differs).
+///
+/// A run stopped by its cancel flag or time budget
+/// ([`LcReport::outcome`]) has finished the first [`LcReport::finished`]
+/// points; the rows of the others hold zeros.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LcReport {
     per_layer: Array2<u32>,
     widths: Vec<usize>,
+    finished: usize,
+    outcome: Outcome,
 }
 
 impl LcReport {
-    /// Counts, points x counted layers.
+    /// Counts, points x counted layers (zeros from row [`LcReport::finished`]
+    /// on when the run stopped early).
     pub fn per_layer(&self) -> &Array2<u32> {
         &self.per_layer
     }
@@ -62,13 +86,24 @@ impl LcReport {
         self.per_layer.sum_axis(Axis(1))
     }
 
-    /// The mean LC over the points (0 for no points).
+    /// The mean LC over the finished points (0 for none).
     pub fn mean(&self) -> f64 {
-        let n = self.per_layer.nrows();
-        if n == 0 {
+        if self.finished == 0 {
             return 0.0;
         }
-        self.total().iter().map(|&v| v as f64).sum::<f64>() / n as f64
+        let done = self.per_layer.slice(s![..self.finished, ..]);
+        done.iter().map(|&v| f64::from(v)).sum::<f64>() / self.finished as f64
+    }
+
+    /// How the run ended.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The points computed: the first `finished` rows (all of them when the
+    /// run is complete).
+    pub fn finished(&self) -> usize {
+        self.finished
     }
 
     /// Counts divided by each counted layer's width.
@@ -88,16 +123,22 @@ impl LcReport {
 
 /// The local complexity of `net` around every row of `points`.
 ///
+/// The points and options are checked once here; the points then go to the
+/// backend of `opts.run` in waves of [`RunOptions::chunk`] points per
+/// thread, one [`crate::backend::Backend::sign_changes`] call per wave.
+/// Cancellation and the time budget are checked between waves: a stop is
+/// reported in [`LcReport::outcome`], with the points finished so far.
+///
 /// # Errors
 ///
-/// [`Error::Shape`] / [`Error::NonFinite`] for bad points, [`Error::Invalid`]
-/// for a non-positive or non-finite radius or bad directions,
-/// [`Error::Budget`] when cancelled.
+/// [`Error::Shape`] / [`Error::NonFinite`] for bad points (naming the row),
+/// [`Error::Invalid`] for a non-positive or non-finite radius, bad directions
+/// or bad run options; backend failures.
 ///
 /// # Complexity
 ///
-/// `2 P` forward passes per point, in chunks of [`BatchOptions::chunk`] points;
-/// memory is bounded by the chunk, not the number of points.
+/// `2 P` forward passes per point; memory is bounded by the wave, not the
+/// number of points.
 ///
 /// # Examples
 ///
@@ -110,6 +151,7 @@ impl LcReport {
 /// let opts = LcOptions::new(0.1, Directions::Given(array![[1.0]]));
 /// let report = local_complexity(&net, array![[0.05], [0.5]].view(), &opts)?;
 /// assert_eq!(report.total().to_vec(), vec![1, 0]);
+/// assert!(report.outcome().is_complete());
 /// # Ok::<(), cpwl::Error>(())
 /// ```
 ///
@@ -118,29 +160,32 @@ impl LcReport {
 /// Humayun, Balestriero, Baraniuk: arXiv 2310.12977 (section 3.2) and
 /// arXiv 2402.15555 (section 2.2).
 pub fn local_complexity(net: &Network, points: ArrayView2<f64>, opts: &LcOptions) -> Result<LcReport> {
-    if !(opts.radius.is_finite() && opts.radius > 0.0) {
-        return Err(Error::invalid(
-            "radius",
-            format!("{} must be finite and positive", opts.radius),
-        ));
-    }
-    let dirs = opts.directions.resolve(net.input_dim())?;
+    let dirs = opts.check(net, points)?;
     let widths = counted_widths(net, opts.count_output_layer);
     let hood = Neighbourhood {
         directions: dirs.view(),
         radius: opts.radius,
         count_output: opts.count_output_layer,
     };
-    let parts = opts.batch.run(points.nrows(), |a, b, backend| {
-        backend.sign_changes(net, points.slice(s![a..b, ..]), hood)
-    })?;
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    let per_layer = if views.is_empty() {
-        Array2::zeros((0, widths.len()))
-    } else {
-        concatenate(Axis(0), &views).map_err(|e| Error::invalid("backend output", e.to_string()))?
-    };
-    Ok(LcReport { per_layer, widths })
+    let mut per_layer = Array2::zeros((points.nrows(), widths.len()));
+    let run = &opts.run;
+    let watch = Watch::new(run);
+    let waves = run.install(|| {
+        run.with_backend_ref(|backend| {
+            in_waves(&watch, points.nrows(), wave_size(run), |rows| {
+                let counts = backend.sign_changes(net, points.slice(s![rows.clone(), ..]), hood)?;
+                check_rows("backend sign changes", counts.dim(), (rows.len(), widths.len()))?;
+                per_layer.slice_mut(s![rows, ..]).assign(&counts);
+                Ok(())
+            })
+        })
+    })??;
+    Ok(LcReport {
+        per_layer,
+        widths,
+        finished: waves.finished,
+        outcome: waves.outcome,
+    })
 }
 
 fn counted_widths(net: &Network, count_output: bool) -> Vec<usize> {

@@ -171,7 +171,16 @@ impl Network {
         Ok(values)
     }
 
+    /// Checks a batch of input points once, at an entry point: the width,
+    /// then finiteness (an error names the row).
     pub(crate) fn check_input(&self, x: ArrayView2<f64>) -> Result<()> {
+        self.check_input_shape(x)?;
+        crate::error::check_finite_rows("network input", x)
+    }
+
+    /// The width check alone, which backends keep (a constant-time guard
+    /// against a panic; values are the entry point's business).
+    pub(crate) fn check_input_shape(&self, x: ArrayView2<f64>) -> Result<()> {
         if x.ncols() != self.input_dim() {
             return Err(Error::shape(
                 "network input",
@@ -179,7 +188,20 @@ impl Network {
                 x.ncols(),
             ));
         }
-        crate::error::check_finite("network input", x.iter())
+        Ok(())
+    }
+
+    /// Checks that every row of a backend's pattern batch fits this network
+    /// (a third-party backend's output is checked before it becomes a
+    /// [`Pattern`]).
+    pub(crate) fn check_pattern_rows(&self, choices: ndarray::ArrayView2<u8>) -> Result<()> {
+        for row in choices.outer_iter() {
+            let values = row.to_vec();
+            for nl in self.program.nonlinearities() {
+                check_values(nl, &values)?;
+            }
+        }
+        Ok(())
     }
 }
 

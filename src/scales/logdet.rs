@@ -13,9 +13,10 @@
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
 use super::gram::{times_exp, GramFactor, TransposedRows};
-use super::options::{Gradient, OutputShape, Score, V1Options};
+use super::options::{Gradient, LatentStatus, OutputShape, Score, V1Options};
 use crate::error::{check_finite, Error, Result};
 use crate::softmax::Softmax;
+use crate::tol::SATURATION_LOGIT_SPREAD;
 
 /// LES at one latent point: `-1/2 log det(J^T J)`.
 ///
@@ -111,25 +112,43 @@ pub fn scales_v1_from_jacobian(
 ) -> Result<Score> {
     check_inputs(logits, jac, shape)?;
     check_latent(z, jac.ncols())?;
+    check_v1_options(shape, opts)?;
+    Ok(scales_v1_checked(z, logits, jac, shape, opts))
+}
+
+/// Checks the ScaLES v1 options against the output shape.
+pub(super) fn check_v1_options(shape: OutputShape, opts: &V1Options) -> Result<()> {
     if !opts.tau.is_finite() {
         return Err(Error::invalid("tau", format!("{} is not finite", opts.tau)));
     }
-    let (logits, jac) = truncated(logits, jac, shape, opts.max_positions)?;
+    check_truncation(shape, opts.max_positions)
+}
+
+/// [`scales_v1_from_jacobian`] on checked inputs.
+fn scales_v1_checked(
+    z: ArrayView1<f64>,
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    shape: OutputShape,
+    opts: &V1Options,
+) -> Score {
+    // The options were checked by the caller: a failure cannot happen here.
+    let (logits, jac) = truncated(logits, jac, shape, opts.max_positions).unwrap_or((logits, jac));
     let log_volume = match shape {
         OutputShape::Continuous => polarity(jac),
         OutputShape::Categorical { vocab, .. } => v1_log_volume(logits, jac, vocab),
     };
     if !log_volume.full_rank {
-        return Ok(Score {
+        return Score {
             value: f64::NEG_INFINITY,
             full_rank: false,
-        });
+        };
     }
     let prior = if opts.prior { -0.5 * z.dot(&z) } else { 0.0 };
-    Ok(Score {
+    Score {
         value: prior + opts.tau * log_volume.value,
         full_rank: true,
-    })
+    }
 }
 
 /// The exact gradient of LES with respect to `z` inside the linear region of `z`.
@@ -150,8 +169,10 @@ pub fn scales_v1_from_jacobian(
 ///
 /// # Errors
 ///
-/// As [`les_from_jacobian`]; [`Error::NonFinite`] when the gradient itself
-/// overflows (logits beyond about -700 at every symbol of a position).
+/// As [`les_from_jacobian`]; [`Error::NonFinite`] (what: `LES gradient
+/// component`) when the gradient itself overflows at a saturated softmax
+/// (the batch [`super::les_grad`] reports such a latent as
+/// [`LatentStatus::Saturated`] with a `NaN` row instead).
 ///
 /// # Complexity
 ///
@@ -162,24 +183,129 @@ pub fn les_grad_from_jacobian(
     shape: OutputShape,
 ) -> Result<Gradient> {
     check_inputs(logits, jac, shape)?;
+    let (gradient, _) = les_grad_checked(logits, jac, shape);
+    check_finite("LES gradient component", gradient.value.iter())?;
+    Ok(gradient)
+}
+
+/// LES at one latent point on checked inputs, with its [`LatentStatus`].
+pub(super) fn les_checked(
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    shape: OutputShape,
+) -> (f64, LatentStatus) {
+    match shape {
+        OutputShape::Continuous => polarity_checked(jac),
+        OutputShape::Categorical { vocab, .. } => match les_factor(logits, jac, vocab) {
+            Some(f) => (-0.5 * f.log_det(), softmax_status(logits, vocab)),
+            None => (f64::INFINITY, singular_les_status(jac)),
+        },
+    }
+}
+
+/// Polarity at one latent point on checked inputs, with its status (never
+/// [`LatentStatus::Saturated`]: polarity sees no softmax).
+pub(super) fn polarity_checked(jac: ArrayView2<f64>) -> (f64, LatentStatus) {
+    let score = polarity(jac);
+    let status = if score.full_rank {
+        LatentStatus::Regular
+    } else {
+        LatentStatus::RankDeficient
+    };
+    (score.value, status)
+}
+
+/// ScaLES v1 at one latent point on checked inputs, with the status LES
+/// would report there (so that the scores agree), or
+/// [`LatentStatus::RankDeficient`] when the (truncated) Jacobian is.
+pub(super) fn scales_v1_status(
+    z: ArrayView1<f64>,
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    shape: OutputShape,
+    opts: &V1Options,
+) -> (f64, LatentStatus) {
+    let score = scales_v1_checked(z, logits, jac, shape, opts);
+    if !score.full_rank {
+        return (score.value, LatentStatus::RankDeficient);
+    }
+    (score.value, les_checked(logits, jac, shape).1)
+}
+
+/// The exact LES gradient at one latent point on checked inputs, with its
+/// status: zeros (and `full_rank == false`) where LES is infinite, `NaN`
+/// where the gradient overflows.
+pub(super) fn les_grad_checked(
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    shape: OutputShape,
+) -> (Gradient, LatentStatus) {
     let d = jac.ncols();
-    let (factor, vocab) = match shape {
-        OutputShape::Continuous => {
-            let full_rank = polarity(jac).full_rank;
-            return Ok(Gradient {
-                value: Array1::zeros(d),
-                full_rank,
-            });
-        }
-        OutputShape::Categorical { vocab, .. } => (les_factor(logits, jac, vocab), vocab),
-    };
-    let Some(factor) = factor else {
-        return Ok(Gradient {
+    let no_gradient = |status: LatentStatus| {
+        let gradient = Gradient {
             value: Array1::zeros(d),
-            full_rank: false,
-        });
+            full_rank: status == LatentStatus::Regular,
+        };
+        (gradient, status)
     };
-    let mut grad = Array1::zeros(d);
+    let OutputShape::Categorical { vocab, .. } = shape else {
+        return no_gradient(polarity_checked(jac).1);
+    };
+    let Some(factor) = les_factor(logits, jac, vocab) else {
+        return no_gradient(singular_les_status(jac));
+    };
+    let value = les_grad_value(logits, jac, vocab, &factor);
+    if !value.iter().all(|g| g.is_finite()) {
+        let overflowed = Gradient {
+            value: Array1::from_elem(d, f64::NAN),
+            full_rank: true,
+        };
+        return (overflowed, LatentStatus::Saturated);
+    }
+    let status = softmax_status(logits, vocab);
+    (
+        Gradient {
+            value,
+            full_rank: true,
+        },
+        status,
+    )
+}
+
+/// [`LatentStatus::Saturated`] when some position's logit spread exceeds
+/// [`SATURATION_LOGIT_SPREAD`], else [`LatentStatus::Regular`].
+fn softmax_status(logits: ArrayView1<f64>, vocab: usize) -> LatentStatus {
+    let saturated = logits.exact_chunks(vocab).into_iter().any(|l| {
+        let (lo, hi) = l.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+        hi - lo > SATURATION_LOGIT_SPREAD
+    });
+    if saturated {
+        LatentStatus::Saturated
+    } else {
+        LatentStatus::Regular
+    }
+}
+
+/// Why the LES Gram matrix is singular: `A` itself lacks full column rank,
+/// or the softmax has squeezed a direction below working precision.
+fn singular_les_status(jac: ArrayView2<f64>) -> LatentStatus {
+    if jacobian_factor(jac).is_none() {
+        LatentStatus::RankDeficient
+    } else {
+        LatentStatus::Saturated
+    }
+}
+
+/// The gradient sum of [`les_grad_from_jacobian`] from the LES factor.
+fn les_grad_value(
+    logits: ArrayView1<f64>,
+    jac: ArrayView2<f64>,
+    vocab: usize,
+    factor: &GramFactor,
+) -> Array1<f64> {
+    let mut grad = Array1::zeros(jac.ncols());
     for (l_t, a_t) in positions(logits, jac, vocab) {
         let soft = Softmax::of(l_t);
         let y = factor.whiten(a_t);
@@ -189,11 +315,7 @@ pub fn les_grad_from_jacobian(
         let weights = les_grad_weights(&soft, y.t().dot(&y).view(), y_over_z.t().dot(&y_over_z).view());
         grad -= &a_t.t().dot(&weights);
     }
-    check_finite("LES gradient", grad.iter())?;
-    Ok(Gradient {
-        value: grad,
-        full_rank: true,
-    })
+    grad
 }
 
 /// The vector `u_t` with `dLES/dz = -sum_t A_t^T u_t` (see [`les_grad_from_jacobian`]),
@@ -380,6 +502,19 @@ fn check_latent(z: ArrayView1<f64>, dim: usize) -> Result<()> {
     check_finite("z", z.iter())
 }
 
+/// Checks a truncation: categorical outputs only, at least one position.
+fn check_truncation(shape: OutputShape, max_positions: Option<usize>) -> Result<()> {
+    match (max_positions, shape) {
+        (None, _) => Ok(()),
+        (Some(_), OutputShape::Continuous) => Err(Error::invalid(
+            "max_positions",
+            "truncation needs a categorical output shape",
+        )),
+        (Some(0), _) => Err(Error::invalid("max_positions", "must be at least 1")),
+        (Some(_), _) => Ok(()),
+    }
+}
+
 /// The logits and Jacobian rows of the first `max_positions` positions.
 fn truncated<'a>(
     logits: ArrayView1<'a, f64>,
@@ -387,18 +522,10 @@ fn truncated<'a>(
     shape: OutputShape,
     max_positions: Option<usize>,
 ) -> Result<(ArrayView1<'a, f64>, ArrayView2<'a, f64>)> {
-    let Some(keep) = max_positions else {
+    check_truncation(shape, max_positions)?;
+    let (Some(keep), OutputShape::Categorical { seq_len, vocab }) = (max_positions, shape) else {
         return Ok((logits, jac));
     };
-    let OutputShape::Categorical { seq_len, vocab } = shape else {
-        return Err(Error::invalid(
-            "max_positions",
-            "truncation needs a categorical output shape",
-        ));
-    };
-    if keep == 0 {
-        return Err(Error::invalid("max_positions", "must be at least 1"));
-    }
     let rows = keep.min(seq_len) * vocab;
     Ok((logits.slice_move(s![..rows]), jac.slice_move(s![..rows, ..])))
 }

@@ -12,7 +12,12 @@
 //! - [`les_grad_from_jacobian`]: the exact gradient of LES inside a region.
 //!
 //! [`les`], [`polarity`], [`scales_v1`] and [`les_grad`] evaluate a decoder
-//! [`crate::Network`] at a batch of latents with exact Jacobians.
+//! [`crate::Network`] at a batch of latents with exact Jacobians; their
+//! `_with` forms ([`les_with`], [`polarity_with`], [`scales_v1_with`],
+//! [`les_grad_with`]) take [`ScoreOptions`] (backend, threads, chunking,
+//! progress, cancel, time budget) and return a [`ScoreReport`]: the values,
+//! one [`LatentStatus`] per latent (regular, rank-deficient, saturated, not
+//! computed), and how the run ended. One bad latent never fails a batch.
 //!
 //! The `*_from_jacobian` functions take one latent point's logits and exact Jacobian; rank-deficient
 //! Jacobians give infinite scores flagged in [`Score::full_rank`], never NaN.
@@ -22,11 +27,14 @@ mod gram;
 mod logdet;
 mod options;
 
-pub use decoder::{les, les_grad, les_grad_with, polarity, scales_v1, scores, ScoreKind};
+pub use decoder::{
+    les, les_grad, les_grad_with, les_with, polarity, polarity_with, scales_v1, scales_v1_with, scores,
+    ScoreKind,
+};
 pub use logdet::{
     les_from_jacobian, les_grad_from_jacobian, polarity_from_jacobian, scales_v1_from_jacobian,
 };
-pub use options::{Gradient, OutputShape, Score, V1Options};
+pub use options::{Gradient, LatentStatus, OutputShape, Score, ScoreOptions, ScoreReport, V1Options};
 
 #[cfg(test)]
 mod conformance;

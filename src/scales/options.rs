@@ -2,6 +2,9 @@
 
 use ndarray::Array1;
 
+use crate::run::{Outcome, RunOptions};
+use crate::Private;
+
 /// How a decoder's output vector is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputShape {
@@ -61,4 +64,92 @@ pub struct Gradient {
     pub value: Array1<f64>,
     /// Whether the Jacobian has full column rank (the gradient exists).
     pub full_rank: bool,
+}
+
+/// How the batch scores run ([`super::les_with`], [`super::les_grad_with`],
+/// [`super::polarity_with`], [`super::scales_v1_with`], [`super::scores`]).
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::run::RunOptions;
+/// use cpwl::scales::ScoreOptions;
+/// let opts = ScoreOptions { run: RunOptions { threads: Some(1), ..Default::default() }, ..Default::default() };
+/// assert_eq!(opts.run.threads, Some(1));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ScoreOptions {
+    /// Backend, threads, chunking, progress, cancellation and time budget
+    /// (`max_regions` does not apply).
+    pub run: RunOptions,
+    #[doc(hidden)]
+    pub _private: Private,
+}
+
+/// What a batch score says about one latent point. Every score and the LES
+/// gradient classify a latent the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LatentStatus {
+    /// The decoder's Jacobian `A` has full column rank and the softmax is
+    /// resolved in `f64`: the score and the gradient are finite.
+    Regular,
+    /// `A` lacks full column rank on the latent's region (dead units, more
+    /// latents than outputs): the decoder collapses a direction, LES and
+    /// polarity are `+inf`, ScaLES v1 is `-inf`, and the LES gradient row
+    /// is zero (there is no gradient).
+    RankDeficient,
+    /// `A` has full column rank, but a position's softmax is saturated
+    /// beyond `f64` (categorical outputs only): its logit spread exceeds
+    /// [`crate::tol::SATURATION_LOGIT_SPREAD`], or the LES Gram matrix is
+    /// singular at working precision, or the LES gradient overflows. The
+    /// scores are what the exact scaled route gives: LES finite or `+inf`
+    /// (its Gram matrix singular in `f64`), ScaLES v1 finite; the LES
+    /// gradient row is zero where LES is `+inf`, `NaN` where it overflows,
+    /// and exact otherwise.
+    Saturated,
+    /// The run stopped (cancel flag or time budget) before this latent: its
+    /// values are `NaN`.
+    NotComputed,
+}
+
+/// The result of a batch score: one value (or gradient row) per latent, its
+/// [`LatentStatus`], and how the run ended.
+///
+/// A run stopped by its cancel flag or time budget has finished the first
+/// [`ScoreReport::finished`] latents; the others are `NaN` with
+/// [`LatentStatus::NotComputed`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoreReport<T> {
+    pub(super) values: T,
+    pub(super) status: Vec<LatentStatus>,
+    pub(super) finished: usize,
+    pub(super) outcome: Outcome,
+}
+
+impl<T> ScoreReport<T> {
+    /// The values: one per latent ([`ndarray::Array1`]) or one gradient row
+    /// per latent ([`ndarray::Array2`]).
+    pub fn values(&self) -> &T {
+        &self.values
+    }
+
+    /// The values, by value.
+    pub fn into_values(self) -> T {
+        self.values
+    }
+
+    /// Each latent's status.
+    pub fn status(&self) -> &[LatentStatus] {
+        &self.status
+    }
+
+    /// The latents computed: the first `finished`.
+    pub fn finished(&self) -> usize {
+        self.finished
+    }
+
+    /// How the run ended.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
 }

@@ -6,13 +6,12 @@ mod jacobian;
 pub(crate) use jacobian::ForwardJacobian;
 mod vertices;
 
-use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4, Axis};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::{check_gram, check_hyperplanes, check_neighbourhood};
+use super::{check_hyperplanes, check_neighbourhood};
 use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
 use crate::kernels::simd;
-use crate::linalg::matmul_nn;
 use crate::network::eval::{self, Recorder};
 use crate::network::{UnitKind, UnitLayer};
 use crate::{Error, Network, Result};
@@ -113,7 +112,7 @@ impl Backend for CpuBackend {
     }
 
     fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
-        net.check_input(x)?;
+        net.check_input_shape(x)?;
         let parts = self.map_chunks(x.nrows(), |a, b| forward_chunk(net, x.slice(s![a..b, ..]), keep));
         let mut outputs = Vec::with_capacity(parts.len());
         let mut patterns = Vec::with_capacity(parts.len());
@@ -140,7 +139,7 @@ impl Backend for CpuBackend {
     }
 
     fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
-        net.check_input(x)?;
+        net.check_input_shape(x)?;
         let (m, d) = (net.output_dim(), net.input_dim());
         let parts = self.map_chunks(x.nrows(), |a, b| {
             jacobian::jacobian_chunk(net, x.slice(s![a..b, ..]))
@@ -170,7 +169,7 @@ impl Backend for CpuBackend {
         points: ArrayView2<f64>,
         hood: Neighbourhood<'_>,
     ) -> Result<Array2<u32>> {
-        net.check_input(points)?;
+        net.check_input_shape(points)?;
         check_neighbourhood(net, &hood)?;
         let dirs = hood.directions;
         let counted = counted_layers(net);
@@ -191,29 +190,6 @@ impl Backend for CpuBackend {
             )
         });
         Ok(concat_rows(parts, layers_out))
-    }
-
-    fn gram(&self, jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<Array3<f64>> {
-        check_gram(jac, weights)?;
-        let (n, _, d) = jac.dim();
-        let (_, l, v, _) = weights.dim();
-        let mut out = Array3::zeros((n, d, d));
-        let work = |(mut g, (a, w)): (ndarray::ArrayViewMut2<f64>, (ArrayView2<f64>, ArrayView3<f64>))| {
-            for t in 0..l {
-                let at = a.slice(s![t * v..(t + 1) * v, ..]);
-                let mat = matmul_nn(w.index_axis(Axis(0), t), at);
-                g += &matmul_nn(at.t(), mat.view());
-            }
-        };
-        let items = out
-            .outer_iter_mut()
-            .zip(jac.outer_iter().zip(weights.outer_iter()));
-        if self.parallel {
-            items.collect::<Vec<_>>().into_par_iter().for_each(work);
-        } else {
-            items.for_each(work);
-        }
-        Ok(out)
     }
 
     fn hyperplane_signs(

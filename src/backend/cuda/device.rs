@@ -364,6 +364,7 @@ impl RowMajorGemm {
     }
 
     /// `x^T y` for `x` depth x rows and `y` depth x cols.
+    #[cfg(test)]
     pub(crate) fn tn(rows: usize, depth: usize, cols: usize) -> Self {
         RowMajorGemm {
             x_transposed: true,

@@ -20,9 +20,9 @@ mod staging;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 
-use super::{check_gram, check_hyperplanes, check_neighbourhood};
+use super::{check_hyperplanes, check_neighbourhood};
 use super::{les, Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood};
 use crate::{Error, Network, Result};
 use device::Device;
@@ -40,8 +40,9 @@ use error::CudaError;
 /// other layers (convolution, average pooling, batch norm that could not be
 /// folded, residual blocks) are computed by a [`CpuBackend`] inside each
 /// call, with the same answers; [`CudaBackend::runs_on_device`] says which
-/// path a network takes. [`Backend::gram`] and [`Backend::hyperplane_signs`]
-/// always run on the GPU.
+/// path a network takes. [`Backend::hyperplane_signs`] always runs on the
+/// GPU, and the scores take [`Backend::les_grams`] for LES whenever the
+/// decoder runs on the GPU ([`Backend::prefers_les_grams`]).
 ///
 /// Element-wise work repeats the CPU backend's IEEE operations exactly
 /// (kernels are compiled without multiply-add contraction), so
@@ -185,7 +186,7 @@ impl Backend for CudaBackend {
     }
 
     fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
-        net.check_input(x)?;
+        net.check_input_shape(x)?;
         match plan::steps(net) {
             Some(steps) => self.run(|dev| ops::forward(dev, net, &steps, x, keep, self.chunk_bytes)),
             None => self.fallback.forward(net, x, keep),
@@ -193,7 +194,7 @@ impl Backend for CudaBackend {
     }
 
     fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
-        net.check_input(x)?;
+        net.check_input_shape(x)?;
         match plan::steps(net) {
             Some(steps) => self.run(|dev| ops::jacobians(dev, net, &steps, x, self.chunk_bytes)),
             None => self.fallback.jacobians(net, x),
@@ -206,7 +207,7 @@ impl Backend for CudaBackend {
         points: ArrayView2<f64>,
         hood: Neighbourhood<'_>,
     ) -> Result<Array2<u32>> {
-        net.check_input(points)?;
+        net.check_input_shape(points)?;
         check_neighbourhood(net, &hood)?;
         match plan::steps(net) {
             Some(steps) => {
@@ -214,11 +215,6 @@ impl Backend for CudaBackend {
             }
             None => self.fallback.sign_changes(net, points, hood),
         }
-    }
-
-    fn gram(&self, jac: ArrayView3<f64>, weights: ArrayView4<f64>) -> Result<Array3<f64>> {
-        check_gram(jac, weights)?;
-        self.run(|dev| ops::gram(dev, jac, weights, self.chunk_bytes))
     }
 
     fn les_grams(
@@ -235,6 +231,10 @@ impl Backend for CudaBackend {
             }
             None => self.fallback.les_grams(decoder, z, seq_len, vocab),
         }
+    }
+
+    fn prefers_les_grams(&self, decoder: &Network) -> bool {
+        Self::runs_on_device(decoder)
     }
 
     fn hyperplane_signs(

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use cudarc::driver::CudaSlice;
-use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
+use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2};
 
 use super::device::{launch, Device, RowMajorGemm};
 use super::error::CudaError;
@@ -402,50 +402,6 @@ impl Vertices {
             &base, &self.steps, &radius, &rows_a, &p_a, &width_a, &mut first);
         Ok((self.start, first))
     }
-}
-
-/// [`crate::backend::Backend::gram`] on the GPU (shapes checked by the
-/// caller): two strided-batched GEMMs, `B_nt = M_nt A_nt` for every block,
-/// then `G_n = A_n^T B_n`, which is the sum over blocks of `A_nt^T B_nt`.
-pub(crate) fn gram(
-    dev: &Device,
-    jac: ArrayView3<f64>,
-    weights: ArrayView4<f64>,
-    budget: usize,
-) -> Result<Array3<f64>, CudaError> {
-    let (n, lv, d) = jac.dim();
-    let (_, l, v, _) = weights.dim();
-    let mut out = Array3::zeros((n, d, d));
-    if n == 0 || d == 0 || lv == 0 {
-        return Ok(out);
-    }
-    let point_bytes = (2 * lv * d + l * v * v + d * d) * size_of::<f64>();
-    let chunk = plan::rows_per_chunk(budget, point_bytes);
-    for (a, b) in chunks(n, chunk) {
-        let rows = b - a;
-        let jd = dev.upload_values(&row_major(&jac.slice(s![a..b, .., ..])))?;
-        let wd = dev.upload_values(&row_major(&weights.slice(s![a..b, .., .., ..])))?;
-        let mut weighted = dev.zeros::<f64>(rows * lv * d)?;
-        dev.gemm_batched(
-            RowMajorGemm::nn(v, v, d),
-            rows * l,
-            [v * v, v * d, v * d],
-            &wd,
-            &jd,
-            &mut weighted,
-        )?;
-        let mut g = dev.zeros::<f64>(rows * d * d)?;
-        dev.gemm_batched(
-            RowMajorGemm::tn(d, lv, d),
-            rows,
-            [lv * d, lv * d, d * d],
-            &jd,
-            &weighted,
-            &mut g,
-        )?;
-        dev.download_values_into("gram", &g, host_slice("gram", out.slice_mut(s![a..b, .., ..]))?)?;
-    }
-    Ok(out)
 }
 
 /// [`crate::backend::Backend::hyperplane_signs`] on the GPU (shapes checked
