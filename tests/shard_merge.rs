@@ -286,19 +286,19 @@ fn point_jobs_concatenate_to_the_whole_job() {
 
     let dirs = Directions::Seeded { count: 2, seed: 4 }.resolve(3).unwrap();
     let few = points.slice(s![..6, ..]);
-    let exact = exact_local_complexity(&net, few, 0.2, dirs.view(), &EnumOptions::default()).unwrap();
+    let exact_opts = LcOptions::new(0.2, Directions::Given(dirs));
+    let exact = exact_local_complexity(&net, few, &exact_opts)
+        .unwrap()
+        .points()
+        .to_vec();
     let joined: Vec<_> = point_ranges(6, 4)
         .unwrap()
         .into_iter()
         .flat_map(|r| {
-            exact_local_complexity(
-                &net,
-                few.slice(s![r, ..]),
-                0.2,
-                dirs.view(),
-                &EnumOptions::default(),
-            )
-            .unwrap()
+            exact_local_complexity(&net, few.slice(s![r, ..]), &exact_opts)
+                .unwrap()
+                .points()
+                .to_vec()
         })
         .collect();
     assert_eq!(joined, exact);

@@ -148,22 +148,23 @@ fn point_partition(
     watch: &Watch<'_>,
 ) -> Result<std::result::Result<Partition, Outcome>> {
     let run: &RunOptions = watch.options();
+    // The same threads (and pool) and cancel flag; what is left of the time
+    // budget; no region budget or progress of its own.
     let opts = EnumOptions {
         method: Method::Lp,
-        threads: run.threads,
-        cancel: run.cancel.clone(),
-        time_budget: run.time_budget.map(|b| b.saturating_sub(watch.elapsed())),
+        run: RunOptions {
+            time_budget: run.time_budget.map(|b| b.saturating_sub(watch.elapsed())),
+            max_regions: None,
+            progress: None,
+            ..run.clone()
+        },
         ..EnumOptions::default()
     };
-    match enumerate(net, domain, &opts) {
-        Ok(part) => Ok(Ok(part)),
-        Err(Error::Incomplete { .. }) => Ok(Err(if watch.cancelled() {
-            Outcome::Cancelled
-        } else {
-            Outcome::TimeBudget
-        })),
-        Err(e) => Err(e),
-    }
+    let part = enumerate(net, domain, &opts)?;
+    Ok(match part.outcome() {
+        Outcome::Complete => Ok(part),
+        stopped => Err(stopped),
+    })
 }
 
 /// The regions of a neighbourhood's partition and the units that differ
