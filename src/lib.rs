@@ -68,10 +68,9 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `rayon` | yes | parallel batches (the CPU backend) |
-//! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
 //! | `cuda` | no | `backend::CudaBackend`: the batched kernels on an NVIDIA GPU (cudarc; no CUDA toolkit needed to build, the driver is loaded at run time) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
-//! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
+//! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` and their `_with` forms (ONNX import, pure Rust; external data files; a trailing Softmax/LogSoftmax dropped) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
 //! | `plot` | no | PNG and SVG pictures of 2-D partitions (`plot`, through `plotters`, with an embedded font) |
 #![warn(missing_docs)]

@@ -7,6 +7,9 @@ pub(crate) mod npy;
 mod npz;
 #[cfg(feature = "onnx")]
 mod onnx;
+#[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+pub use onnx::OnnxOptions;
 mod safetensors;
 
 pub use npz::DEFAULT_LEAKY_SLOPE;

@@ -9,6 +9,7 @@
 mod affine;
 mod builder;
 pub(crate) mod eval;
+mod head;
 pub(crate) mod layers;
 mod pattern;
 mod spatial;
@@ -19,6 +20,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 pub use affine::Affine;
 pub use builder::NetworkBuilder;
+pub use head::Head;
 pub use layers::{Activation, BatchNorm, Conv2d, Pool2d, Shape, Skip};
 pub use pattern::{Pattern, MAX_UNIT_VALUE};
 
@@ -62,6 +64,9 @@ pub struct Network {
     output: Shape,
     layers: Vec<Layer>,
     units: usize,
+    /// The output head an importer dropped (`None` for most networks).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    head: Option<Head>,
 }
 
 /// One nonlinearity of a network, as seen by the pattern.
@@ -106,6 +111,7 @@ impl Network {
             output,
             layers,
             units,
+            head: None,
         }
     }
 

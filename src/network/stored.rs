@@ -16,6 +16,8 @@ pub(crate) struct StoredNetwork {
     output: Shape,
     layers: Vec<Layer>,
     units: usize,
+    #[serde(default)]
+    head: Option<super::Head>,
 }
 
 impl TryFrom<StoredNetwork> for Network {
@@ -35,7 +37,11 @@ impl TryFrom<StoredNetwork> for Network {
         if walk.units != s.units {
             return Err(Error::shape("stored network unit count", walk.units, s.units));
         }
-        Ok(Network::from_parts(s.input, s.output, s.layers, s.units))
+        let network = Network::from_parts(s.input, s.output, s.layers, s.units);
+        Ok(match s.head {
+            Some(head) => network.with_dropped_head(head),
+            None => network,
+        })
     }
 }
 
