@@ -3,6 +3,7 @@
 
 mod convention;
 mod elements;
+mod infer;
 pub(crate) mod npy;
 mod npz;
 #[cfg(feature = "onnx")]
