@@ -200,6 +200,40 @@ def write_state_dicts():
         np.savez(OUT / f"{name}_io.npz", x=x.numpy(), logits=logits.numpy())
 
 
+def les_reference(decoder, z, seq_len, vocab):
+    """LES by autograd: -1/2 log det(J^T J), J the Jacobian of every position's
+    softmax probabilities p_t and of its 1/Z_t (docs/guide.md, section 5)."""
+
+    def probabilities_and_inverse_normalisers(point):
+        logits = decoder(point).reshape(seq_len, vocab)
+        z_t = torch.exp(logits).sum(dim=1, keepdim=True)
+        return torch.cat([torch.softmax(logits, dim=1), 1.0 / z_t], dim=1).reshape(-1)
+
+    scores = []
+    for point in z:
+        jac = torch.autograd.functional.jacobian(probabilities_and_inverse_normalisers, point)
+        scores.append(-0.5 * torch.logdet(jac.T @ jac))
+    return torch.stack(scores)
+
+
+def write_les_decoder():
+    """The guide's LES cross-check: a decoder in the .npz convention and LES by autograd."""
+    torch.manual_seed(5)
+    seq_len, vocab = 4, 5
+    decoder = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, seq_len * vocab)).double()
+    z = torch.randn(3, 3, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    scores = les_reference(decoder, z, seq_len, vocab)
+    linears = [m for m in decoder if isinstance(m, nn.Linear)]
+    np.savez(
+        OUT / "les_decoder.npz",
+        **{f"W{i}": m.weight.detach().numpy() for i, m in enumerate(linears)},
+        **{f"b{i}": m.bias.detach().numpy() for i, m in enumerate(linears)},
+        act="relu",
+    )
+    np.savez(OUT / "les_io.npz", z=z.numpy(), les=scores.numpy())
+    print("LES by autograd:", [f"{v:.12f}" for v in scores.tolist()])
+
+
 def main():
     # dynamo=False is deprecated, not gone: the fixtures check that its files still load.
     warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*legacy TorchScript")
@@ -207,6 +241,7 @@ def main():
     write_classifiers()
     write_float32_classifier()
     write_state_dicts()
+    write_les_decoder()
     versions = {
         "torch": torch.__version__,
         "onnx": onnx.__version__,
