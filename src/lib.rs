@@ -13,7 +13,9 @@
 //! - [`network`]: the model. Build a [`Network`] with [`Network::builder`] or
 //!   load one ([`Network::from_npz`]); evaluate it ([`Network::forward`],
 //!   [`Network::forward_batch`]); read a point's activation [`Pattern`] and the
-//!   exact [`Affine`] map of its region ([`Network::local_affine`]).
+//!   exact [`Affine`] map of its region ([`Network::local_affine`]); read its
+//!   compiled [`network::Program`] (steps, weights, unit table) to write a
+//!   backend or an exporter.
 //! - [`geometry`]: [`Polytope`] (H-representation), [`Domain`] (a box, a
 //!   polytope, or a 2-D slice [`Plane`] through three points with a
 //!   [`Window`]).
@@ -83,6 +85,7 @@ pub mod batch;
 pub mod error;
 pub mod geometry;
 pub mod io;
+pub(crate) mod kernels;
 pub mod lc;
 pub(crate) mod linalg;
 pub(crate) mod lp;

@@ -66,3 +66,13 @@ pub(crate) fn simplex(d: usize) -> Polytope {
     b[d] = 1.0;
     Polytope::new(a, b).expect("finite rows")
 }
+
+/// A 1 x 4 x 4 image through 2 x 2 max pooling (4 units, which LC does not
+/// count), ReLU on the pooled values (4 units) and maxout over pairs (2
+/// units): every kind of unit layer, for the LC counting rule.
+pub(crate) fn pooled_relu_maxout() -> crate::Network {
+    crate::Network::builder_image(1, 4, 4)
+        .max_pool2d(crate::network::Pool2d::square(2))
+        .and_then(|b| b.relu().maxout(2).build())
+        .expect("a valid network")
+}

@@ -28,7 +28,12 @@ fn les_equals_pytorch_autograd() {
     let z = io["z"].clone().into_dimensionality::<ndarray::Ix2>().unwrap();
     let shape = OutputShape::Categorical { seq_len: 4, vocab: 5 };
     let ours = les(&decoder, z.view(), shape).unwrap();
-    common::assert_close("les", ours.as_slice().unwrap(), io["les"].as_slice().unwrap(), RTOL);
+    common::assert_close(
+        "les",
+        ours.as_slice().unwrap(),
+        io["les"].as_slice().unwrap(),
+        RTOL,
+    );
     // The guide quotes the autograd values to 12 decimals.
     common::assert_close("guide", ours.as_slice().unwrap(), &GUIDE_LES, 1e-11);
 }

@@ -97,7 +97,12 @@ fn softmax_heads_are_dropped_and_the_head_of_the_logits_is_pytorchs_output() {
         let io = reference(model);
         let logits = load(model, "dynamo").forward_batch(io["x"].view()).unwrap();
         let out = apply_head(head, &logits);
-        common::assert_close(model, out.as_slice().unwrap(), io["out"].as_slice().unwrap(), RTOL_F64);
+        common::assert_close(
+            model,
+            out.as_slice().unwrap(),
+            io["out"].as_slice().unwrap(),
+            RTOL_F64,
+        );
         for (a, b) in logits.rows().into_iter().zip(io["out"].rows()) {
             assert_eq!(argmax(a), argmax(b), "{model}: the head keeps the arg-max");
         }
@@ -122,7 +127,10 @@ fn strict_head_refuses_the_head_and_says_what_to_do() {
         let err = Network::from_onnx_with(&path, &strict).unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, Error::Unsupported { .. }), "{text}");
-        assert!(text.contains("LogSoftmax") && text.contains("strict_head"), "{text}");
+        assert!(
+            text.contains("LogSoftmax") && text.contains("strict_head"),
+            "{text}"
+        );
         assert!(Network::from_onnx_with(&path, &OnnxOptions::default()).is_ok());
     }
     // A network without a head loads the same under both settings.
@@ -148,7 +156,9 @@ fn external_data_loads_from_bytes_through_a_resolver() {
     // Without a resolver the bytes alone cannot supply the weights.
     let err = Network::from_onnx_bytes(&bytes).unwrap_err();
     assert!(matches!(&err, Error::File { .. }), "{err}");
-    let source = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+    let source = std::error::Error::source(&err)
+        .map(ToString::to_string)
+        .unwrap_or_default();
     assert!(source.contains("from_onnx_bytes_with"), "{err}: {source}");
 }
 
@@ -160,7 +170,10 @@ fn a_missing_data_file_is_a_file_error_naming_it() {
     std::fs::copy(fixture("mlp_dynamo.onnx"), &model).unwrap();
     let err = Network::from_onnx(&model).unwrap_err();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(matches!(&err, Error::File { reason, .. } if reason.contains("mlp_dynamo.onnx.data")), "{err}");
+    assert!(
+        matches!(&err, Error::File { reason, .. } if reason.contains("mlp_dynamo.onnx.data")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -59,7 +59,10 @@ fn explicit_architecture_still_loads_mixed_activations() {
         ArchLayer::dense("4"),
     ]);
     assert_matches_pytorch("mlp_state", &explicit);
-    let inferred = Network::from_safetensors(fixture("mlp_state.safetensors"), &Architecture::infer(Activation::Relu));
+    let inferred = Network::from_safetensors(
+        fixture("mlp_state.safetensors"),
+        &Architecture::infer(Activation::Relu),
+    );
     let layers_explicit = Network::from_safetensors(fixture("mlp_state.safetensors"), &explicit).unwrap();
     assert_eq!(inferred.unwrap().unit_count(), layers_explicit.unit_count());
 }
@@ -78,7 +81,11 @@ fn inferred_cnn_with_batch_norm_matches_pytorch() {
 
 #[test]
 fn a_skipped_layer_is_refused_unless_allowed() {
-    let skipping = Architecture::new(vec![ArchLayer::dense("0"), ArchLayer::Relu, ArchLayer::dense("4")]);
+    let skipping = Architecture::new(vec![
+        ArchLayer::dense("0"),
+        ArchLayer::Relu,
+        ArchLayer::dense("4"),
+    ]);
     let path = fixture("mlp_state.safetensors");
     // 0 is (16, 6) and 4 is (3, 16): the shapes chain, so only the unused check catches it.
     let err = Network::from_safetensors(&path, &skipping).unwrap_err();
@@ -91,7 +98,10 @@ fn a_skipped_layer_is_refused_unless_allowed() {
 
 #[test]
 fn npz_names_on_pytorch_names_points_to_infer() {
-    let err = Network::from_safetensors(fixture("mlp_state.safetensors"), &Architecture::npz_names(Activation::Relu))
-        .unwrap_err();
+    let err = Network::from_safetensors(
+        fixture("mlp_state.safetensors"),
+        &Architecture::npz_names(Activation::Relu),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("Architecture::infer"), "{err}");
 }

@@ -17,11 +17,11 @@ pub(crate) mod cpu;
 #[cfg(feature = "cuda")]
 #[allow(unsafe_code)]
 mod cuda;
+mod entry;
 mod les;
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4};
 
-pub(crate) use cpu::simd;
 pub use cpu::CpuBackend;
 #[cfg(feature = "cuda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]

@@ -94,7 +94,10 @@ fn group_by_module(tensors: &[(String, Vec<usize>)]) -> Result<Vec<(String, Modu
                 format!("tensor {name} is not named <module>.<parameter> as in a PyTorch state dict"),
             )
         })?;
-        modules.entry(prefix).or_default().insert(suffix.to_string(), shape.clone());
+        modules
+            .entry(prefix)
+            .or_default()
+            .insert(suffix.to_string(), shape.clone());
     }
     let mut modules: Vec<(String, Module)> = modules.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     modules.sort_by(|a, b| natural_order(&a.0, &b.0));
@@ -133,7 +136,9 @@ fn batch_norm(prefix: &str, module: &Module) -> Result<ArchLayer> {
     if !(module.contains_key("weight") && module.contains_key("bias")) {
         return Err(Error::invalid(
             "inferred architecture",
-            format!("batch norm {prefix} has no weight and bias (affine=False); give an explicit Architecture"),
+            format!(
+                "batch norm {prefix} has no weight and bias (affine=False); give an explicit Architecture"
+            ),
         ));
     }
     Ok(ArchLayer::batch_norm(prefix))
@@ -148,7 +153,12 @@ fn dense(prefix: &str, module: &Module) -> ArchLayer {
 
 /// A convolution of PyTorch's `(out, in / groups, kh, kw)` weight; the groups
 /// follow from the channels it receives.
-fn convolution(prefix: &str, module: &Module, channels: &mut Option<usize>, conv: ConvGuess) -> Result<ArchLayer> {
+fn convolution(
+    prefix: &str,
+    module: &Module,
+    channels: &mut Option<usize>,
+    conv: ConvGuess,
+) -> Result<ArchLayer> {
     let w = &module["weight"];
     let (out, per_group) = (w[0], w[1]);
     let groups = match *channels {
@@ -193,7 +203,10 @@ mod tests {
         list.iter().map(|(n, s)| (n.to_string(), s.to_vec())).collect()
     }
 
-    const PYTORCH: ConvGuess = ConvGuess { stride: 1, padding: 0 };
+    const PYTORCH: ConvGuess = ConvGuess {
+        stride: 1,
+        padding: 0,
+    };
 
     #[test]
     fn module_names_sort_naturally() {
@@ -236,7 +249,10 @@ mod tests {
             ("5.bias", &[3]),
         ]);
         let input = Some(Shape::Image { c: 2, h: 3, w: 3 });
-        let guess = ConvGuess { stride: 1, padding: 1 };
+        let guess = ConvGuess {
+            stride: 1,
+            padding: 1,
+        };
         let layers = infer_layers(&tensors, input, Activation::Abs, guess).unwrap();
         let groups: Vec<usize> = (layers.iter())
             .filter_map(|l| match l {

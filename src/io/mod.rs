@@ -79,7 +79,11 @@ fn with_rank<D: ndarray::Dimension>(array: ArrayD<f64>, path: &Path) -> Result<n
     let rank = array.ndim();
     array.into_dimensionality::<D>().map_err(|_| {
         let expected = D::NDIM.map_or_else(|| "any rank".to_string(), |n| format!("{n}-D"));
-        Error::shape(format!("array in {}", path.display()), expected, format!("{rank}-D"))
+        Error::shape(
+            format!("array in {}", path.display()),
+            expected,
+            format!("{rank}-D"),
+        )
     })
 }
 

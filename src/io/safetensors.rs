@@ -180,7 +180,10 @@ impl Architecture {
             input: None,
             layers,
             allow_unused: false,
-            conv: ConvGuess { stride: 1, padding: 0 },
+            conv: ConvGuess {
+                stride: 1,
+                padding: 0,
+            },
         }
     }
 
@@ -316,7 +319,12 @@ fn network_from_safetensors(bytes: &[u8], arch: &Architecture, path: &Path) -> R
     let layers = match &arch.layers {
         Layers::Listed(layers) => Cow::Borrowed(layers),
         Layers::NpzNames(act) => Cow::Owned(file.npz_layers(*act)?),
-        Layers::Inferred(act) => Cow::Owned(infer_layers(&file.names_and_shapes(), arch.input, *act, arch.conv)?),
+        Layers::Inferred(act) => Cow::Owned(infer_layers(
+            &file.names_and_shapes(),
+            arch.input,
+            *act,
+            arch.conv,
+        )?),
     };
     let input = match arch.input {
         Some(shape) => shape,

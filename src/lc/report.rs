@@ -5,7 +5,6 @@ use ndarray::{concatenate, s, Array1, Array2, ArrayView2, Axis};
 use super::Directions;
 use crate::backend::Neighbourhood;
 use crate::batch::BatchOptions;
-use crate::network::UnitKind;
 use crate::{Error, Network, Result};
 
 /// Settings of [`local_complexity`].
@@ -145,12 +144,7 @@ pub fn local_complexity(net: &Network, points: ArrayView2<f64>, opts: &LcOptions
 }
 
 fn counted_widths(net: &Network, count_output: bool) -> Vec<usize> {
-    let mut widths: Vec<usize> = net
-        .unit_layers()
-        .iter()
-        .filter(|l| !matches!(l.kind, UnitKind::Max { pool: true, .. }))
-        .map(|l| l.len)
-        .collect();
+    let mut widths: Vec<usize> = net.program().lc_layers().map(|(_, l)| l.len).collect();
     if count_output {
         widths.push(net.output_dim());
     }

@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// An affine map `y = a x + b`, `a` being (out x in).
 ///

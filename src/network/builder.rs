@@ -2,12 +2,16 @@
 
 use ndarray::{Array1, Array2};
 
-use super::layers::{Activation, BatchNorm, Conv2d, Layer, Pool2d, Shape, Skip, MAX_VALUES};
+use super::layers::{Activation, BatchNorm, Conv2d, Pool2d, Shape, Skip};
 use super::pattern::MAX_UNIT_VALUE;
+use super::program::{
+    AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step,
+    TwoPiece, MAX_VALUES,
+};
 use super::spatial::{pool_candidates, window_out};
 use super::Network;
 use crate::error::check_finite;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Builds a [`Network`] layer by layer, checking every shape as it goes.
 ///
@@ -33,7 +37,10 @@ use crate::{Error, Result};
 pub struct NetworkBuilder {
     input: Shape,
     shape: Shape,
-    layers: Vec<Layer>,
+    steps: Vec<Step>,
+    /// Layers pushed so far at this level (a residual block counts as one),
+    /// which name the layers in errors.
+    layers: usize,
     units: usize,
     error: Option<Error>,
     path: String,
@@ -44,7 +51,8 @@ impl NetworkBuilder {
         NetworkBuilder {
             input,
             shape: input,
-            layers: Vec::new(),
+            steps: Vec::new(),
+            layers: 0,
             units: 0,
             error: check_size("network input", input).err(),
             path: String::new(),
@@ -57,7 +65,7 @@ impl NetworkBuilder {
     }
 
     fn here(&self, kind: &str) -> String {
-        format!("layer {}{} ({kind})", self.path, self.layers.len())
+        format!("layer {}{} ({kind})", self.path, self.layers)
     }
 
     /// A dense layer `w x + b`, `w` being (out, in) as in PyTorch's `nn.Linear`.
@@ -68,21 +76,9 @@ impl NetworkBuilder {
     /// [`Error::Shape`] when `w` does not take the current width or `b` does not
     /// match `w`; [`Error::NonFinite`].
     pub fn dense(mut self, w: Array2<f64>, b: Array1<f64>) -> Result<Self> {
-        let here = self.here("dense");
-        if w.ncols() != self.shape.len() {
-            return Err(Error::shape(
-                format!("{here} weight columns"),
-                self.shape.len(),
-                w.ncols(),
-            ));
-        }
-        if b.len() != w.nrows() {
-            return Err(Error::shape(format!("{here} bias"), w.nrows(), b.len()));
-        }
-        check_finite(&format!("{here} weight"), w.iter())?;
-        check_finite(&format!("{here} bias"), b.iter())?;
-        self.shape = Shape::Flat(w.nrows());
-        self.layers.push(Layer::Dense { w, b });
+        let dense = dense_step(&self.here("dense"), self.shape, w, b)?;
+        self.shape = Shape::Flat(dense.w.nrows());
+        self.push(Step::Affine(AffineStep::Dense(dense)));
         Ok(self)
     }
 
@@ -98,7 +94,11 @@ impl NetworkBuilder {
         let output = conv_output(&here, &conv, self.shape)?;
         let input = self.shape;
         self.shape = output;
-        self.layers.push(Layer::Conv { conv, input, output });
+        self.push(Step::Affine(AffineStep::Conv(Convolution {
+            conv,
+            input,
+            output,
+        })));
         Ok(self)
     }
 
@@ -117,24 +117,24 @@ impl NetworkBuilder {
             Shape::Image { c, .. } => c,
         };
         let (scale, shift) = bn_scale_shift(&here, &bn, channels)?;
-        match self.layers.last_mut() {
-            Some(Layer::Dense { w, b }) => {
+        match self.steps.last_mut() {
+            Some(Step::Affine(AffineStep::Dense(Dense { w, b }))) => {
                 for (i, mut row) in w.outer_iter_mut().enumerate() {
                     row *= scale[i];
                     b[i] = b[i] * scale[i] + shift[i];
                 }
             }
-            Some(Layer::Conv { conv, .. }) => {
+            Some(Step::Affine(AffineStep::Conv(Convolution { conv, .. }))) => {
                 let folded = std::mem::replace(conv, Conv2d::new(ndarray::Array4::zeros((0, 0, 0, 0)), None));
                 *conv = fold_scale_shift(folded, &scale, &shift);
             }
             _ => {
                 let spatial = self.shape.len() / channels.max(1);
-                self.layers.push(Layer::ChannelAffine {
+                self.push(Step::Affine(AffineStep::ChannelAffine(ChannelAffine {
                     scale,
                     shift,
                     spatial,
-                });
+                })));
             }
         }
         Ok(self)
@@ -151,7 +151,11 @@ impl NetworkBuilder {
         let output = pool_output(&here, &pool, self.shape)?;
         let input = self.shape;
         self.shape = output;
-        self.layers.push(Layer::AvgPool { pool, input, output });
+        self.push(Step::Affine(AffineStep::AvgPool(AvgPooling {
+            pool,
+            input,
+            output,
+        })));
         Ok(self)
     }
 
@@ -276,10 +280,11 @@ impl NetworkBuilder {
         let inner = NetworkBuilder {
             input: self.shape,
             shape: self.shape,
-            layers: Vec::new(),
+            steps: Vec::new(),
+            layers: 0,
             units: self.units,
             error: None,
-            path: format!("{}{}.", self.path, self.layers.len()),
+            path: format!("{}{}.", self.path, self.layers),
         };
         let inner = body(inner)?;
         if let Some(e) = inner.error {
@@ -296,31 +301,35 @@ impl NetworkBuilder {
         }
         self.shape = inner.shape;
         self.units = inner.units;
-        self.layers.push(Layer::Residual {
-            body: inner.layers,
-            skip: skip.map(|(l, _)| Box::new(l)),
+        // The block as a fork, its body's steps and a join: one layer here.
+        self.steps.push(Step::Fork {
+            skip: skip.map(|(step, _)| step),
         });
+        self.steps.extend(inner.steps);
+        self.push(Step::Join);
         Ok(self)
     }
 
-    fn skip_layer(&self, here: &str, skip: Skip) -> Result<Option<(Layer, Shape)>> {
+    fn skip_layer(&self, here: &str, skip: Skip) -> Result<Option<(AffineStep, Shape)>> {
         Ok(match skip {
             Skip::Identity => None,
             Skip::Dense { w, b } => {
-                let probe = NetworkBuilder::new(self.shape)
-                    .dense(w, b)
-                    .map_err(|e| rename(e, here))?;
-                let shape = probe.shape;
-                probe.layers.into_iter().next().map(|l| (l, shape))
+                let what = format!("{here} skip projection");
+                let dense = dense_step(&what, self.shape, w, b).map_err(|e| match e {
+                    Error::Shape { expected, got, .. } => Error::Shape { what, expected, got },
+                    other => other,
+                })?;
+                let shape = Shape::Flat(dense.w.nrows());
+                Some((AffineStep::Dense(dense), shape))
             }
             Skip::Conv(conv) => {
                 let output = conv_output(here, &conv, self.shape)?;
                 Some((
-                    Layer::Conv {
+                    AffineStep::Conv(Convolution {
                         conv,
                         input: self.shape,
                         output,
-                    },
+                    }),
                     output,
                 ))
             }
@@ -343,47 +352,58 @@ impl NetworkBuilder {
                 "input and output must have at least one unit",
             ));
         }
-        Ok(Network::from_parts(
-            self.input,
-            self.shape,
-            self.layers,
-            self.units,
-        ))
+        Ok(Network::from_program(Program::new(
+            self.input, self.shape, self.steps,
+        )))
+    }
+
+    /// Appends a step that is one layer of this level.
+    fn push(&mut self, step: Step) {
+        self.steps.push(step);
+        self.layers += 1;
     }
 
     fn two_piece(mut self, act: Activation) -> Self {
         let len = self.shape.len();
-        self.layers.push(Layer::TwoPiece {
+        let offset = self.units;
+        self.push(Step::Nonlinear(Nonlinearity::TwoPiece(TwoPiece {
             act,
             len,
-            offset: self.units,
-        });
+            offset,
+        })));
         self.units += len;
         self
     }
 
     fn push_max(&mut self, width: usize, cand: Vec<u32>, input_len: usize, pool: bool) {
         let units = cand.len() / width;
-        self.layers.push(Layer::Max {
+        let offset = self.units;
+        self.push(Step::Nonlinear(Nonlinearity::Max(MaxUnits {
             width,
             cand,
             input_len,
-            offset: self.units,
+            offset,
             pool,
-        });
+        })));
         self.units += units;
     }
 }
 
-fn rename(e: Error, here: &str) -> Error {
-    match e {
-        Error::Shape { expected, got, .. } => Error::Shape {
-            what: format!("{here} skip projection"),
-            expected,
-            got,
-        },
-        other => other,
+/// Checks a dense layer `w x + b` on data of shape `input` (`here` names it).
+fn dense_step(here: &str, input: Shape, w: Array2<f64>, b: Array1<f64>) -> Result<Dense> {
+    if w.ncols() != input.len() {
+        return Err(Error::shape(
+            format!("{here} weight columns"),
+            input.len(),
+            w.ncols(),
+        ));
     }
+    if b.len() != w.nrows() {
+        return Err(Error::shape(format!("{here} bias"), w.nrows(), b.len()));
+    }
+    check_finite(&format!("{here} weight"), w.iter())?;
+    check_finite(&format!("{here} bias"), b.iter())?;
+    Ok(Dense { w, b })
 }
 
 /// Checks that data of this shape can flow between layers.

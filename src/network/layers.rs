@@ -1,4 +1,4 @@
-//! The layer types of a [`super::Network`] and their public configuration structs.
+//! The public configuration structs of a [`super::Network`]'s layers.
 
 use ndarray::{Array1, Array2, Array4};
 
@@ -171,56 +171,3 @@ impl Activation {
         }
     }
 }
-
-/// Crate-internal layers, with every shape resolved at build time.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub(crate) enum Layer {
-    /// `w x + b`, `w` (out, in).
-    Dense { w: Array2<f64>, b: Array1<f64> },
-    /// Convolution with its input and output shapes.
-    Conv {
-        conv: Conv2d,
-        input: Shape,
-        output: Shape,
-    },
-    /// Average pooling.
-    AvgPool {
-        pool: Pool2d,
-        input: Shape,
-        output: Shape,
-    },
-    /// Per-channel `scale x + shift` (a batch norm with no affine layer before it).
-    ChannelAffine {
-        scale: Array1<f64>,
-        shift: Array1<f64>,
-        spatial: usize,
-    },
-    /// A two-piece activation on every unit; pattern units start at `offset`.
-    TwoPiece {
-        act: Activation,
-        len: usize,
-        offset: usize,
-    },
-    /// Max units: unit `j` takes the max over `cand[j * width .. (j + 1) * width]`
-    /// (`NONE` marks padding); pattern units start at `offset`.
-    Max {
-        width: usize,
-        cand: Vec<u32>,
-        input_len: usize,
-        offset: usize,
-        pool: bool,
-    },
-    /// `skip(x) + body(x)`.
-    Residual {
-        body: Vec<Layer>,
-        skip: Option<Box<Layer>>,
-    },
-}
-
-/// Marks a padding position in a max unit's candidate list.
-pub(crate) const NONE: u32 = u32::MAX;
-
-/// The most values data between layers may have: candidate lists index them
-/// with `u32`, `NONE` excepted.
-pub(crate) const MAX_VALUES: usize = NONE as usize;

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The activation pattern of a point: for every hidden unit, in layer order,
 /// which affine piece of its nonlinearity is active.

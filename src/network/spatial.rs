@@ -6,7 +6,8 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::layers::{Conv2d, Pool2d, Shape, NONE};
+use super::layers::{Conv2d, Pool2d, Shape};
+use super::program::PADDING;
 use crate::linalg::matmul_nn;
 
 /// Image dimensions `(c, h, w)` of a shape (flat shapes count as `n x 1 x 1`).
@@ -34,7 +35,7 @@ pub(crate) fn window_out(
     Some((padded - span) / stride + 1)
 }
 
-/// For every output pixel and kernel tap, the input pixel it reads (`NONE` in
+/// For every output pixel and kernel tap, the input pixel it reads (`PADDING` in
 /// the padding), as `(oh * ow) x (kh * kw)`.
 fn tap_table(
     (h, w): (usize, usize),
@@ -55,7 +56,7 @@ fn tap_table(
                     table.push(if inside {
                         (y as usize * w + x as usize) as u32
                     } else {
-                        NONE
+                        PADDING
                     });
                 }
             }
@@ -143,7 +144,7 @@ pub(crate) fn conv_linear(conv: &Conv2d, input: Shape, output: Shape, x: ArrayVi
 /// The tap table as `taps x pixels_out`: for each tap, the input pixel every
 /// output pixel reads.
 fn transposed_taps(plan: &ConvPlan) -> Vec<u32> {
-    let mut t = vec![NONE; plan.table.len()];
+    let mut t = vec![PADDING; plan.table.len()];
     for o in 0..plan.pixels_out {
         for tap in 0..plan.taps {
             t[tap * plan.pixels_out + o] = plan.table[o * plan.taps + tap];
@@ -172,7 +173,7 @@ fn gather_patches(
                 let mut dst = patches.slice_mut(ndarray::s![ci * plan.taps + tap, p * po..(p + 1) * po]);
                 let dst = dst.as_slice_mut().expect("a row segment of a standard array");
                 for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = if s == NONE { 0.0 } else { channel[s as usize] };
+                    *d = if s == PADDING { 0.0 } else { channel[s as usize] };
                 }
             }
         }
@@ -209,7 +210,7 @@ pub(crate) fn conv_linear_t(
                 for ci in 0..plan.cin_g {
                     let base = (g * plan.cin_g + ci) * plan.pixels_in;
                     for (t, &src) in taps.iter().enumerate() {
-                        if src != NONE {
+                        if src != PADDING {
                             orow[base + src as usize] += prow[ci * plan.taps + t];
                         }
                     }
@@ -242,7 +243,7 @@ pub(crate) fn add_channel_bias(x: &mut Array2<f64>, bias: &ndarray::Array1<f64>,
 }
 
 /// The input pixels of every pooling window, `(c * oh * ow) x (kh * kw)`, with
-/// `NONE` in the padding.
+/// `PADDING` in the padding.
 pub(crate) fn pool_candidates(pool: &Pool2d, input: Shape, output: Shape) -> Vec<u32> {
     let (c, h, w) = chw(input);
     let (_, oh, ow) = chw(output);
@@ -250,7 +251,11 @@ pub(crate) fn pool_candidates(pool: &Pool2d, input: Shape, output: Shape) -> Vec
     let mut cand = Vec::with_capacity(c * table.len());
     for ch in 0..c {
         let base = (ch * h * w) as u32;
-        cand.extend(table.iter().map(|&t| if t == NONE { NONE } else { base + t }));
+        cand.extend(
+            table
+                .iter()
+                .map(|&t| if t == PADDING { PADDING } else { base + t }),
+        );
     }
     cand
 }
@@ -260,7 +265,7 @@ fn avg_divisor(pool: &Pool2d, taps: &[u32]) -> f64 {
     if pool.count_include_pad {
         taps.len() as f64
     } else {
-        taps.iter().filter(|&&t| t != NONE).count().max(1) as f64
+        taps.iter().filter(|&&t| t != PADDING).count().max(1) as f64
     }
 }
 
@@ -273,7 +278,7 @@ pub(crate) fn avg_pool(pool: &Pool2d, input: Shape, output: Shape, x: ArrayView2
         for (j, taps) in cand.chunks_exact(width).enumerate() {
             let sum: f64 = taps
                 .iter()
-                .filter(|&&t| t != NONE)
+                .filter(|&&t| t != PADDING)
                 .map(|&t| xrow[t as usize])
                 .sum();
             orow[j] = sum / avg_divisor(pool, taps);
@@ -290,7 +295,7 @@ pub(crate) fn avg_pool_t(pool: &Pool2d, input: Shape, output: Shape, g: ArrayVie
     for (mut orow, grow) in out.outer_iter_mut().zip(g.outer_iter()) {
         for (j, taps) in cand.chunks_exact(width).enumerate() {
             let share = grow[j] / avg_divisor(pool, taps);
-            for &t in taps.iter().filter(|&&t| t != NONE) {
+            for &t in taps.iter().filter(|&&t| t != PADDING) {
                 orow[t as usize] += share;
             }
         }

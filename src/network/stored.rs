@@ -2,22 +2,216 @@
 //! thoroughly as the builder checks pushed ones, so that a hand-edited or
 //! hostile file gives an error, never a network that panics later.
 
+use ndarray::{Array1, Array2};
+
 use super::builder::{check_size, conv_output, pool_output};
-use super::layers::{Activation, Layer, Shape, NONE};
+use super::layers::{Activation, Conv2d, Pool2d, Shape};
 use super::pattern::MAX_UNIT_VALUE;
+use super::program::{
+    AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step,
+    TwoPiece, PADDING,
+};
 use super::Network;
 use crate::error::check_finite;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
-/// The fields of a [`Network`] as stored, before they are checked.
-#[derive(serde::Deserialize)]
+/// The fields of a [`Network`] as stored: its layers as a tree (a residual
+/// block holds its body), the file format since the first release.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct StoredNetwork {
     input: Shape,
     output: Shape,
     layers: Vec<Layer>,
     units: usize,
-    #[serde(default)]
+    /// The output head an importer dropped, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     head: Option<super::Head>,
+}
+
+/// A stored layer, with every shape resolved.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Layer {
+    /// `w x + b`, `w` (out, in).
+    Dense { w: Array2<f64>, b: Array1<f64> },
+    /// Convolution with its input and output shapes.
+    Conv {
+        conv: Conv2d,
+        input: Shape,
+        output: Shape,
+    },
+    /// Average pooling.
+    AvgPool {
+        pool: Pool2d,
+        input: Shape,
+        output: Shape,
+    },
+    /// Per-channel `scale x + shift`.
+    ChannelAffine {
+        scale: Array1<f64>,
+        shift: Array1<f64>,
+        spatial: usize,
+    },
+    /// A two-piece activation on every unit; pattern units start at `offset`.
+    TwoPiece {
+        act: Activation,
+        len: usize,
+        offset: usize,
+    },
+    /// Max units: unit `j` takes the max over `cand[j * width .. (j + 1) * width]`.
+    Max {
+        width: usize,
+        cand: Vec<u32>,
+        input_len: usize,
+        offset: usize,
+        pool: bool,
+    },
+    /// `skip(x) + body(x)`.
+    Residual {
+        body: Vec<Layer>,
+        skip: Option<Box<Layer>>,
+    },
+}
+
+impl From<Network> for StoredNetwork {
+    fn from(net: Network) -> StoredNetwork {
+        let (program, head) = (net.program, net.head);
+        let (input, output, units) = (
+            program.input_shape(),
+            program.output_shape(),
+            program.unit_count(),
+        );
+        StoredNetwork {
+            input,
+            output,
+            layers: tree(program.into_steps()),
+            units,
+            head,
+        }
+    }
+}
+
+/// The layer tree of a program: each fork opens a residual block that its
+/// join closes.
+fn tree(steps: Vec<Step>) -> Vec<Layer> {
+    // The layers of every open block, outermost first, with its skip path.
+    let mut open: Vec<(Vec<Layer>, Option<Box<Layer>>)> = vec![(Vec::new(), None)];
+    for step in steps {
+        let layer = match step {
+            Step::Affine(a) => affine_layer(a),
+            Step::Nonlinear(Nonlinearity::TwoPiece(TwoPiece { act, len, offset })) => {
+                Layer::TwoPiece { act, len, offset }
+            }
+            Step::Nonlinear(Nonlinearity::Max(MaxUnits {
+                width,
+                cand,
+                input_len,
+                offset,
+                pool,
+            })) => Layer::Max {
+                width,
+                cand,
+                input_len,
+                offset,
+                pool,
+            },
+            Step::Fork { skip } => {
+                open.push((Vec::new(), skip.map(|s| Box::new(affine_layer(s)))));
+                continue;
+            }
+            Step::Join => {
+                let (body, skip) = open.pop().expect("a program's joins close its forks");
+                Layer::Residual { body, skip }
+            }
+        };
+        open.last_mut().expect("the top level stays open").0.push(layer);
+    }
+    open.pop().map(|(layers, _)| layers).unwrap_or_default()
+}
+
+fn affine_layer(step: AffineStep) -> Layer {
+    match step {
+        AffineStep::Dense(Dense { w, b }) => Layer::Dense { w, b },
+        AffineStep::Conv(Convolution { conv, input, output }) => Layer::Conv { conv, input, output },
+        AffineStep::AvgPool(AvgPooling { pool, input, output }) => Layer::AvgPool { pool, input, output },
+        AffineStep::ChannelAffine(ChannelAffine {
+            scale,
+            shift,
+            spatial,
+        }) => Layer::ChannelAffine {
+            scale,
+            shift,
+            spatial,
+        },
+    }
+}
+
+/// The steps of a checked layer tree, appended to `out`.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for a skip path that is not a dense layer or a
+/// convolution.
+fn flatten(layers: Vec<Layer>, out: &mut Vec<Step>) -> Result<()> {
+    for layer in layers {
+        let step = match layer {
+            Layer::Dense { w, b } => Step::Affine(AffineStep::Dense(Dense { w, b })),
+            Layer::Conv { conv, input, output } => {
+                Step::Affine(AffineStep::Conv(Convolution { conv, input, output }))
+            }
+            Layer::AvgPool { pool, input, output } => {
+                Step::Affine(AffineStep::AvgPool(AvgPooling { pool, input, output }))
+            }
+            Layer::ChannelAffine {
+                scale,
+                shift,
+                spatial,
+            } => Step::Affine(AffineStep::ChannelAffine(ChannelAffine {
+                scale,
+                shift,
+                spatial,
+            })),
+            Layer::TwoPiece { act, len, offset } => {
+                Step::Nonlinear(Nonlinearity::TwoPiece(TwoPiece { act, len, offset }))
+            }
+            Layer::Max {
+                width,
+                cand,
+                input_len,
+                offset,
+                pool,
+            } => Step::Nonlinear(Nonlinearity::Max(MaxUnits {
+                width,
+                cand,
+                input_len,
+                offset,
+                pool,
+            })),
+            Layer::Residual { body, skip } => {
+                let skip = skip.map(|s| skip_step(*s)).transpose()?;
+                out.push(Step::Fork { skip });
+                flatten(body, out)?;
+                Step::Join
+            }
+        };
+        out.push(step);
+    }
+    Ok(())
+}
+
+/// The projection of a skip path.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for a layer other than a dense layer or a convolution.
+fn skip_step(layer: Layer) -> Result<AffineStep> {
+    match layer {
+        Layer::Dense { w, b } => Ok(AffineStep::Dense(Dense { w, b })),
+        Layer::Conv { conv, input, output } => Ok(AffineStep::Conv(Convolution { conv, input, output })),
+        _ => Err(Error::invalid(
+            "stored residual block",
+            "a skip path must be a dense layer or a convolution",
+        )),
+    }
 }
 
 impl TryFrom<StoredNetwork> for Network {
@@ -37,7 +231,9 @@ impl TryFrom<StoredNetwork> for Network {
         if walk.units != s.units {
             return Err(Error::shape("stored network unit count", walk.units, s.units));
         }
-        let network = Network::from_parts(s.input, s.output, s.layers, s.units);
+        let mut steps = Vec::new();
+        flatten(s.layers, &mut steps)?;
+        let network = Network::from_program(Program::new(s.input, s.output, steps));
         Ok(match s.head {
             Some(head) => network.with_dropped_head(head),
             None => network,
@@ -193,13 +389,13 @@ fn check_windows(here: &str, width: usize, cand: &[u32], input_len: usize) -> Re
             format!("{} candidates in windows of {width}", cand.len()),
         ));
     }
-    if let Some(t) = cand.iter().find(|&&t| t != NONE && t as usize >= input_len) {
+    if let Some(t) = cand.iter().find(|&&t| t != PADDING && t as usize >= input_len) {
         return Err(Error::invalid(
             here,
             format!("tap {t} outside {input_len} inputs"),
         ));
     }
-    if cand.chunks_exact(width).any(|w| w.iter().all(|&t| t == NONE)) {
+    if cand.chunks_exact(width).any(|w| w.iter().all(|&t| t == PADDING)) {
         return Err(Error::invalid(here, "a window holds only padding"));
     }
     Ok(())

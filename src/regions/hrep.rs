@@ -2,8 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
-use crate::network::layers::NONE;
-use crate::network::{UnitKind, UnitLayer};
+use crate::network::{Nonlinearity, PADDING};
 use crate::{Affine, Domain, Network, Polytope, Result};
 
 /// Where a constraint row of a region comes from.
@@ -43,8 +42,8 @@ pub(crate) fn raw_region(net: &Network, values: &[u8], domain: &Domain) -> Resul
     for (i, (a, &b)) in dom.a.outer_iter().zip(&dom.b).enumerate() {
         rows.push((a.to_owned(), b, RowSource::Domain(i)));
     }
-    for ((info, z), cand) in net.unit_layers().iter().zip(&pre).zip(net.max_candidates()) {
-        push_unit_rows(info, z, cand, k, values, &mut rows);
+    for (nl, z) in net.program().nonlinearities().zip(&pre) {
+        push_unit_rows(nl, z, k, values, &mut rows);
     }
     let mut a = Array2::zeros((rows.len(), k));
     let mut b = Array1::zeros(rows.len());
@@ -66,30 +65,28 @@ pub(crate) fn raw_region(net: &Network, values: &[u8], domain: &Domain) -> Resul
 /// The constraint rows of one nonlinearity; `z` holds the pre-activations as
 /// affine functions (`k` linear rows, then the offset row).
 fn push_unit_rows(
-    info: &UnitLayer,
+    nl: &Nonlinearity,
     z: &Array2<f64>,
-    cand: &[u32],
     k: usize,
     values: &[u8],
     rows: &mut Vec<(Array1<f64>, f64, RowSource)>,
 ) {
     let lin = |col: usize| z.slice(ndarray::s![..k, col]);
     let off = |col: usize| z[[k, col]];
-    match info.kind {
-        UnitKind::TwoPiece(_) => {
-            for j in 0..info.len {
-                let unit = info.offset + j;
+    match nl {
+        Nonlinearity::TwoPiece(t) => {
+            for (j, unit) in t.units().enumerate() {
                 // Piece 1 means z > 0, written -z <= 0; piece 0 means z <= 0.
                 let sign = if values[unit] == 1 { -1.0 } else { 1.0 };
                 rows.push((lin(j).mapv(|v| sign * v), -sign * off(j), RowSource::Unit(unit)));
             }
         }
-        UnitKind::Max { width, .. } => {
-            for (j, taps) in cand.chunks_exact(width).enumerate() {
-                let unit = info.offset + j;
+        Nonlinearity::Max(m) => {
+            for (j, taps) in m.candidates().chunks_exact(m.width()).enumerate() {
+                let unit = m.offset() + j;
                 let chosen = taps[values[unit] as usize] as usize;
                 for (pos, &t) in taps.iter().enumerate() {
-                    if t != NONE && pos != values[unit] as usize {
+                    if t != PADDING && pos != values[unit] as usize {
                         let t = t as usize;
                         // z_rival - z_chosen <= 0.
                         rows.push((

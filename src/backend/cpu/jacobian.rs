@@ -10,7 +10,7 @@ use super::forward_chunk;
 use crate::backend::Keep;
 use crate::linalg::matmul_nn;
 use crate::network::eval;
-use crate::network::layers::Layer;
+use crate::network::{AffineStep, Nonlinearity, Step, TwoPiece};
 use crate::Network;
 
 /// `(outputs, patterns, jacobians)` of a chunk; the Jacobians are stacked as
@@ -27,7 +27,7 @@ pub(super) fn jacobian_chunk(net: &Network, x: ArrayView2<f64>) -> (Array2<f64>,
         for p in 0..n {
             seed.slice_mut(s![p * m..(p + 1) * m, ..]).assign(&Array2::eye(m));
         }
-        eval::reverse(net.layers(), seed, m, patterns.view())
+        eval::reverse(net.program().steps(), seed, m, patterns.view())
     } else {
         let forward = ForwardJacobian::new(net);
         let mut jac = Array2::zeros((n * m, d));
@@ -51,57 +51,64 @@ pub(super) fn jacobian_chunk(net: &Network, x: ArrayView2<f64>) -> (Array2<f64>,
 /// networks go through the generic frozen pass.
 pub(crate) struct ForwardJacobian<'a> {
     net: &'a Network,
-    /// `W^T` of every layer of a plain MLP (`None` for other layers), or
-    /// `None` when the network is not a plain MLP.
-    transposed: Option<Vec<Option<Array2<f64>>>>,
+    /// The program as a plain MLP, or `None` when it is not one.
+    mlp: Option<Vec<MlpStep<'a>>>,
+}
+
+/// A step of a plain MLP, as the forward-mode fast path runs it.
+enum MlpStep<'a> {
+    /// A dense layer, by its transposed weight `W^T` (inputs x outputs).
+    Dense(Array2<f64>),
+    /// Two-piece units.
+    TwoPiece(&'a TwoPiece),
 }
 
 impl<'a> ForwardJacobian<'a> {
     /// Prepares the Jacobians of `net`.
     pub(crate) fn new(net: &'a Network) -> Self {
-        let layers = net.layers();
-        let plain_mlp = matches!(layers.last(), Some(Layer::Dense { .. }))
-            && layers
-                .iter()
-                .all(|l| matches!(l, Layer::Dense { .. } | Layer::TwoPiece { .. }));
-        let transposed = plain_mlp.then(|| {
-            layers
-                .iter()
-                .map(|l| match l {
-                    Layer::Dense { w, .. } => Some(w.t().as_standard_layout().into_owned()),
-                    _ => None,
-                })
-                .collect()
-        });
-        ForwardJacobian { net, transposed }
+        let steps = net.program().steps();
+        let ends_dense = matches!(steps.last(), Some(Step::Affine(AffineStep::Dense(_))));
+        let mlp = steps
+            .iter()
+            .map(|step| match step {
+                Step::Affine(AffineStep::Dense(d)) => {
+                    Some(MlpStep::Dense(d.w().t().as_standard_layout().into_owned()))
+                }
+                Step::Nonlinear(Nonlinearity::TwoPiece(t)) => Some(MlpStep::TwoPiece(t)),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|_| ends_dense);
+        ForwardJacobian { net, mlp }
     }
 
     /// `A^T` at the point `x` with activation pattern `pattern`.
     pub(crate) fn at(&self, x: ArrayView1<f64>, pattern: ArrayView1<u8>) -> Array2<f64> {
-        match &self.transposed {
-            Some(transposed) => self.mlp(transposed, pattern),
+        match &self.mlp {
+            Some(mlp) => self.through_mlp(mlp, pattern),
             None => transposed_jacobian(self.net, x, pattern),
         }
     }
 
-    fn mlp(&self, transposed: &[Option<Array2<f64>>], pattern: ArrayView1<u8>) -> Array2<f64> {
+    fn through_mlp(&self, mlp: &[MlpStep<'_>], pattern: ArrayView1<u8>) -> Array2<f64> {
         let d = self.net.input_dim();
         let mut h = Array2::eye(d);
         // The input units that the columns of `h` stand for (`None`: all of them).
         let mut live: Option<Vec<usize>> = None;
-        for (layer, wt) in self.net.layers().iter().zip(transposed) {
-            match (layer, wt) {
-                (Layer::Dense { .. }, Some(wt)) => {
+        for step in mlp {
+            match step {
+                MlpStep::Dense(wt) => {
                     h = match live.take() {
                         None => matmul_nn(h.view(), wt.view()),
                         Some(units) => matmul_nn(h.view(), gather_rows(wt.view(), &units).view()),
                     };
                 }
-                (Layer::TwoPiece { act, len, offset }, _) => {
-                    let slopes = act.slopes();
-                    let pieces = pattern.slice(s![*offset..offset + len]);
-                    let units: Vec<usize> =
-                        (0..*len).filter(|&j| slopes[pieces[j] as usize] != 0.0).collect();
+                MlpStep::TwoPiece(t) => {
+                    let slopes = t.slopes();
+                    let pieces = pattern.slice(s![t.units()]);
+                    let units: Vec<usize> = (0..t.len())
+                        .filter(|&j| slopes[pieces[j] as usize] != 0.0)
+                        .collect();
                     let mut kept = Array2::zeros((d, units.len()));
                     for (mut column, &j) in kept.columns_mut().into_iter().zip(&units) {
                         let slope = slopes[pieces[j] as usize];
@@ -110,7 +117,6 @@ impl<'a> ForwardJacobian<'a> {
                     h = kept;
                     live = Some(units);
                 }
-                _ => unreachable!("a plain MLP has dense and two-piece layers only"),
             }
         }
         h
@@ -134,7 +140,7 @@ fn transposed_jacobian(net: &Network, x: ArrayView1<f64>, pattern: ArrayView1<u8
     let d = net.input_dim();
     let values = pattern.to_vec();
     let rows = eval::affine_rows(Array2::eye(d).view(), &x.to_owned());
-    let pushed = eval::frozen(net.layers(), rows, d, &values, None);
+    let pushed = eval::frozen(net.program().steps(), rows, d, &values, None);
     // The basis rows come first, so dropping the origin row keeps the layout.
     pushed.slice_move(s![..d, ..])
 }

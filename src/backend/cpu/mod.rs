@@ -1,7 +1,5 @@
 //! The CPU backend: rayon over chunks of the batch, faer GEMM inside, pulp
-//! SIMD kernels ([`simd`]) for the element-wise work.
-
-pub(crate) mod simd;
+//! SIMD kernels ([`crate::kernels::simd`]) for the element-wise work.
 
 mod jacobian;
 
@@ -13,6 +11,7 @@ use rayon::prelude::*;
 
 use super::{check_gram, check_hyperplanes, check_neighbourhood};
 use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
+use crate::kernels::simd;
 use crate::linalg::matmul_nn;
 use crate::network::eval::{self, Recorder};
 use crate::network::{UnitKind, UnitLayer};
@@ -91,7 +90,7 @@ fn forward_chunk(net: &Network, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch 
             choices: choices.view_mut(),
             pre: (keep == Keep::PreActivations).then_some(&mut pre),
         };
-        eval::forward(net.layers(), x.to_owned(), &mut rec)
+        eval::forward(net.program().steps(), x.to_owned(), &mut rec)
     };
     ForwardBatch {
         outputs,
@@ -251,14 +250,10 @@ impl Backend for CpuBackend {
     }
 }
 
-/// The nonlinearities LC counts, with their index in pattern order: every
-/// two-piece and maxout layer, never max pooling.
-pub(crate) fn counted_layers(net: &Network) -> Vec<(usize, UnitLayer)> {
-    net.unit_layers()
-        .into_iter()
-        .enumerate()
-        .filter(|(_, l)| !matches!(l.kind, UnitKind::Max { pool: true, .. }))
-        .collect()
+/// The nonlinearities LC counts (the unit table's rule), with their index in
+/// pattern order.
+fn counted_layers(net: &Network) -> Vec<(usize, UnitLayer)> {
+    net.program().lc_layers().map(|(i, l)| (i, *l)).collect()
 }
 
 /// The 2P vertices of each point's cross-polytope, point-major.

@@ -9,7 +9,7 @@ use ndarray::{s, Array2, ArrayView2};
 use super::{forward_chunk, neighbourhood_vertices};
 use crate::backend::{ForwardBatch, Keep};
 use crate::network::eval::{self, Recorder};
-use crate::network::layers::Layer;
+use crate::network::{AffineStep, Step};
 use crate::Network;
 
 /// The pre-activations (and patterns) of every vertex `x +- r v_k` of every
@@ -20,8 +20,8 @@ pub(super) fn vertex_forward(
     dirs: ArrayView2<f64>,
     radius: f64,
 ) -> ForwardBatch {
-    let first_layer = net.layers().first();
-    let Some(layer @ (Layer::Dense { .. } | Layer::Conv { .. })) = first_layer else {
+    let steps = net.program().steps();
+    let Some(Step::Affine(layer @ (AffineStep::Dense(_) | AffineStep::Conv(_)))) = steps.first() else {
         return forward_chunk(
             net,
             neighbourhood_vertices(points, dirs, radius).view(),
@@ -29,15 +29,15 @@ pub(super) fn vertex_forward(
         );
     };
     let at_points = eval::affine(layer, points);
-    let steps = eval::linear(layer, dirs) * radius;
+    let moves = eval::linear(layer, dirs) * radius;
     let p = dirs.nrows();
-    let mut first = Array2::zeros((points.nrows() * 2 * p, steps.ncols()));
+    let mut first = Array2::zeros((points.nrows() * 2 * p, moves.ncols()));
     for (i, z) in at_points.outer_iter().enumerate() {
         let base = i * 2 * p;
-        first.slice_mut(s![base..base + p, ..]).assign(&(&steps + &z));
+        first.slice_mut(s![base..base + p, ..]).assign(&(&moves + &z));
         first
             .slice_mut(s![base + p..base + 2 * p, ..])
-            .assign(&(&z - &steps));
+            .assign(&(&z - &moves));
     }
     let mut choices = Array2::zeros((first.nrows(), net.unit_count()));
     let mut pre = Vec::new();
@@ -46,7 +46,7 @@ pub(super) fn vertex_forward(
             choices: choices.view_mut(),
             pre: Some(&mut pre),
         };
-        eval::forward(&net.layers()[1..], first, &mut rec)
+        eval::forward(&steps[1..], first, &mut rec)
     };
     ForwardBatch {
         outputs,

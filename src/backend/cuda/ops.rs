@@ -13,6 +13,7 @@ use super::kernels::Kernel;
 use super::passes::{DeviceNet, Seen};
 use super::plan::{self, Step};
 use crate::backend::{ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood};
+use crate::network::{UnitKind, UnitLayer};
 use crate::Network;
 
 /// A `u64` kernel argument.
@@ -231,20 +232,19 @@ enum Counted {
 }
 
 /// The slot of every nonlinearity, as [`crate::backend::Backend::sign_changes`]
-/// orders them: two-piece and maxout layers in pattern order, never max pooling.
-fn count_slots(steps: &[Step<'_>]) -> Vec<Counted> {
+/// orders them: the layers the unit table marks as counted, in pattern order.
+fn count_slots(units: &[UnitLayer]) -> Vec<Counted> {
     let mut next = 0;
     let mut take = || {
         next += 1;
         next - 1
     };
-    steps
+    units
         .iter()
-        .filter(|s| s.is_nonlinear())
-        .map(|s| match s {
-            Step::TwoPiece { .. } => Counted::Signs(take()),
-            Step::Max { pool: false, .. } => Counted::Choices(take()),
-            _ => Counted::No,
+        .map(|u| match (u.lc_counted, u.kind) {
+            (false, _) => Counted::No,
+            (true, UnitKind::TwoPiece(_)) => Counted::Signs(take()),
+            (true, UnitKind::Max { .. }) => Counted::Choices(take()),
         })
         .collect()
 }
@@ -268,7 +268,7 @@ pub(crate) fn sign_changes(
     );
     let p = hood.directions.nrows();
     let verts = 2 * p;
-    let counted = count_slots(steps);
+    let counted = count_slots(net.unit_layers());
     let hidden_slots = counted.iter().filter(|c| **c != Counted::No).count();
     let slots = hidden_slots + usize::from(hood.count_output);
     let mut counts = Array2::<u32>::zeros((n, slots));
@@ -501,43 +501,17 @@ pub(crate) fn hyperplane_signs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{array, Array1};
+    use ndarray::array;
 
     #[test]
     fn count_slots_skip_pooling_and_follow_pattern_order() {
-        let w = Array2::<f64>::zeros((4, 4));
-        let b = Array1::<f64>::zeros(4);
-        let cand = [0u32, 1, 2, 3];
-        let steps = [
-            Step::Dense {
-                w: w.view(),
-                b: b.view(),
-            },
-            Step::Max {
-                width: 2,
-                cand: &cand,
-                input_len: 4,
-                offset: 0,
-                pool: true,
-            },
-            Step::TwoPiece {
-                slopes: [0.0, 1.0],
-                len: 2,
-                offset: 2,
-            },
-            Step::Max {
-                width: 2,
-                cand: &cand[..2],
-                input_len: 2,
-                offset: 4,
-                pool: false,
-            },
-        ];
+        let net = crate::test_support::pooled_relu_maxout();
         assert_eq!(
-            count_slots(&steps),
+            count_slots(net.unit_layers()),
             vec![Counted::No, Counted::Signs(0), Counted::Choices(1)]
         );
-        assert_eq!(pre_columns(&steps), vec![4, 2, 2]);
+        let steps = plan::steps(&net).expect("pooling over flat windows runs on the GPU");
+        assert_eq!(pre_columns(&steps), vec![16, 4, 4]);
     }
 
     #[test]

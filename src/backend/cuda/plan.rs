@@ -1,9 +1,10 @@
-//! Which networks run on the GPU, as a flat list of steps, and how many rows
-//! a chunk may hold within the memory budget. Pure host code.
+//! Which networks run on the GPU, as a flat list of steps read off the
+//! network's [`crate::network::Program`], and how many rows a chunk may hold
+//! within the memory budget. Pure host code.
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::network::layers::Layer;
+use crate::network::{AffineStep, Nonlinearity, Step as ProgramStep};
 use crate::Network;
 
 /// One layer of a network the GPU passes handle.
@@ -35,8 +36,6 @@ pub(crate) enum Step<'a> {
         input_len: usize,
         /// First pattern index.
         offset: usize,
-        /// Max pooling (not counted by local complexity).
-        pool: bool,
     },
 }
 
@@ -49,41 +48,27 @@ impl Step<'_> {
             Step::Max { width, cand, .. } => cand.len() / (*width).max(1),
         }
     }
-
-    /// Whether the step is a nonlinearity (it has pattern units).
-    pub(crate) fn is_nonlinear(&self) -> bool {
-        !matches!(self, Step::Dense { .. })
-    }
 }
 
-/// The steps of `net` when every layer is dense, two-piece or max; `None`
-/// when some layer (convolution, average pooling, batch norm without a
-/// preceding affine layer, residual block) has no GPU implementation.
+/// The steps of `net`'s program when every step is dense, two-piece or max;
+/// `None` when some step (convolution, average pooling, batch norm without a
+/// preceding affine layer, residual fork or join) has no GPU implementation.
 pub(crate) fn steps(net: &Network) -> Option<Vec<Step<'_>>> {
-    net.layers()
+    net.program()
+        .steps()
         .iter()
-        .map(|layer| match layer {
-            Layer::Dense { w, b } => Some(Step::Dense {
-                w: w.view(),
-                b: b.view(),
+        .map(|step| match step {
+            ProgramStep::Affine(AffineStep::Dense(d)) => Some(Step::Dense { w: d.w(), b: d.b() }),
+            ProgramStep::Nonlinear(Nonlinearity::TwoPiece(t)) => Some(Step::TwoPiece {
+                slopes: t.slopes(),
+                len: t.len(),
+                offset: t.offset(),
             }),
-            Layer::TwoPiece { act, len, offset } => Some(Step::TwoPiece {
-                slopes: act.slopes(),
-                len: *len,
-                offset: *offset,
-            }),
-            Layer::Max {
-                width,
-                cand,
-                input_len,
-                offset,
-                pool,
-            } => Some(Step::Max {
-                width: *width,
-                cand,
-                input_len: *input_len,
-                offset: *offset,
-                pool: *pool,
+            ProgramStep::Nonlinear(Nonlinearity::Max(m)) => Some(Step::Max {
+                width: m.width(),
+                cand: m.candidates(),
+                input_len: m.input_len(),
+                offset: m.offset(),
             }),
             _ => None,
         })
@@ -150,12 +135,11 @@ mod tests {
                 width: 2,
                 input_len: 4,
                 offset: 5,
-                pool: false,
                 ..
             }
         ));
         assert_eq!(widest(3, &steps), 5);
-        let nonlinear = steps.iter().filter(|s| s.is_nonlinear()).count();
+        let nonlinear = steps.iter().filter(|s| !matches!(s, Step::Dense { .. })).count();
         assert_eq!(nonlinear, net.unit_layers().len());
     }
 

@@ -29,7 +29,11 @@ pub(crate) type Resolver<'r> = dyn FnMut(&str) -> std::io::Result<Vec<u8>> + 'r;
 /// [`crate::Error::File`] for a location that is absolute or leaves the
 /// model's folder, a file the resolver cannot read, or an offset and length
 /// outside the file.
-pub(crate) fn inline_external_data(graph: &mut GraphProto, resolve: &mut Resolver, ctx: &FileContext) -> Result<()> {
+pub(crate) fn inline_external_data(
+    graph: &mut GraphProto,
+    resolve: &mut Resolver,
+    ctx: &FileContext,
+) -> Result<()> {
     let mut files: HashMap<String, Vec<u8>> = HashMap::new();
     let constants = (graph.node.iter_mut())
         .flat_map(|node| node.attribute.iter_mut())
@@ -65,7 +69,9 @@ fn location_of(t: &TensorProto, name: &str, ctx: &FileContext) -> Result<Locatio
         entry(key)
             .map(|v| {
                 v.parse::<usize>().map_err(|_| {
-                    ctx.error(format!("tensor {name}: external data {key} {v:?} is not a byte count"))
+                    ctx.error(format!(
+                        "tensor {name}: external data {key} {v:?} is not a byte count"
+                    ))
                 })
             })
             .transpose()
@@ -83,7 +89,10 @@ fn location_of(t: &TensorProto, name: &str, ctx: &FileContext) -> Result<Locatio
 /// Rejects locations that could read outside the model's folder.
 fn check_relative(file: &str, name: &str, ctx: &FileContext) -> Result<()> {
     let path = Path::new(file);
-    let inside = !file.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    let inside = !file.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     if inside {
         Ok(())
     } else {
@@ -115,15 +124,17 @@ fn inline_one(
         Some(length) => at.offset.checked_add(length),
         None => Some(bytes.len()),
     };
-    let range = end.filter(|&end| at.offset <= end && end <= bytes.len()).ok_or_else(|| {
-        ctx.error(format!(
-            "tensor {name}: external data at offset {} length {:?} lies outside {:?} ({} bytes)",
-            at.offset,
-            at.length,
-            at.file,
-            bytes.len()
-        ))
-    })?;
+    let range = end
+        .filter(|&end| at.offset <= end && end <= bytes.len())
+        .ok_or_else(|| {
+            ctx.error(format!(
+                "tensor {name}: external data at offset {} length {:?} lies outside {:?} ({} bytes)",
+                at.offset,
+                at.length,
+                at.file,
+                bytes.len()
+            ))
+        })?;
     t.raw_data = Some(bytes[at.offset..range].to_vec());
     t.external_data.clear();
     t.data_location = None;
@@ -193,10 +204,17 @@ mod tests {
 
     #[test]
     fn ranges_past_the_end_and_unreadable_files_are_file_errors() {
-        let mut g = graph(vec![external(&[("location", "w.data"), ("offset", "4"), ("length", "9")])]);
+        let mut g = graph(vec![external(&[
+            ("location", "w.data"),
+            ("offset", "4"),
+            ("length", "9"),
+        ])]);
         let mut resolve = |_: &str| Ok(vec![0u8; 8]);
         let err = inline_external_data(&mut g, &mut resolve, &ctx()).unwrap_err();
-        assert!(matches!(&err, Error::File { reason, .. } if reason.contains("outside")), "{err}");
+        assert!(
+            matches!(&err, Error::File { reason, .. } if reason.contains("outside")),
+            "{err}"
+        );
 
         let mut g = graph(vec![external(&[("location", "w.data"), ("offset", "x")])]);
         let err = inline_external_data(&mut g, &mut resolve, &ctx()).unwrap_err();

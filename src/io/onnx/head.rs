@@ -49,11 +49,13 @@ pub(crate) fn network_end<'g>(graph: &GraphIndex<'g>, strict: bool, ctx: &FileCo
             "over axis {axis}; only a head over the class axis of (batch, classes) logits is dropped"
         )));
     }
-    let logits = node.input(0).ok_or_else(|| node.unsupported("without an input"))?;
+    let logits = node
+        .input(0)
+        .ok_or_else(|| node.unsupported("without an input"))?;
     if graph.consumers(logits) != [index] {
-        return Err(node.unsupported(
-            "head whose logits other nodes also read; export the logits as the only output",
-        ));
+        return Err(
+            node.unsupported("head whose logits other nodes also read; export the logits as the only output")
+        );
     }
     Ok(End {
         value: logits,

@@ -49,7 +49,9 @@ pub(crate) fn translate(graph: &GraphIndex, ctx: &FileContext, strict_head: bool
     };
     walk.claim(index)?;
     if !matches!(builder.shape(), Shape::Flat(_)) {
-        return Err(walk.node(index).unsupported("head on images; flatten the logits first"));
+        return Err(walk
+            .node(index)
+            .unsupported("head on images; flatten the logits first"));
     }
     walk.check_all_data_flow_claimed()?;
     Ok(builder.build()?.with_dropped_head(dropped))

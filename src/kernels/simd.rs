@@ -1,4 +1,4 @@
-//! SIMD kernels of the CPU backend: the element-wise work around the GEMMs.
+//! SIMD kernels of the evaluator and the CPU backend: the element-wise work around the GEMMs.
 //!
 //! Each kernel is a small [`pulp::WithSimd`] struct dispatched once per call
 //! through [`pulp::Arch`], which picks the widest instruction set the running

@@ -1,0 +1,156 @@
+//! One SHA-256 per enumeration workload, over every region's pattern text, its
+//! polygon (the bits of each vertex coordinate) or else its H-representation
+//! rows (the bits of every coefficient), and its sorted neighbour list, with
+//! the region count: refactors of the enumerators must leave every line of
+//! the output unchanged.
+//!
+//! The workloads: W1 (the 2-D slice of the 784-200-200-200-10 MLP of
+//! `benches/w1_slice.rs`, its smaller window), W2 with d = 3 and 4 (as
+//! `benches/w2_lp.rs`), and every case of the shared region vectors (as
+//! `tests/regions_vectors.rs` loads them), by each method that applies.
+//!
+//! ```text
+//! cargo run --release --example partition_hashes > hashes.txt
+//! ```
+
+#[path = "../benches/common/mod.rs"]
+mod bench_common;
+#[path = "../tests/common/mod.rs"]
+mod test_common;
+
+use std::path::Path;
+
+use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
+use cpwl::{Domain, Network, Plane, Window};
+use sha2::{Digest, Sha256};
+
+/// The W1 window's half-width (the bench's smaller one, about 1e4 regions).
+const W1_HALF_WIDTH: f64 = 6.0;
+/// The W2 cases run here: `(d, h)` of the bench's box `[-h, h]^d`.
+const W2_CASES: [(usize, f64); 2] = [(3, 0.1), (4, 0.04)];
+/// Input dimensions above this skip the LP walk on slices (as the vector tests do).
+const LP_SLICE_MAX_DIM: usize = 10;
+
+/// The hash of everything a partition says about its regions.
+fn partition_hash(p: &Partition) -> String {
+    let mut h = Sha256::new();
+    for r in p.regions() {
+        h.update(r.pattern().to_string().as_bytes());
+        h.update(b"|");
+        match r.polygon() {
+            Some(vertices) => vertices
+                .iter()
+                .flatten()
+                .for_each(|v| h.update(v.to_bits().to_le_bytes())),
+            None => {
+                let poly = r.polytope();
+                poly.a
+                    .iter()
+                    .chain(poly.b.iter())
+                    .for_each(|v| h.update(v.to_bits().to_le_bytes()));
+            }
+        }
+        h.update(b"|");
+        for n in r.neighbors() {
+            h.update((*n as u64).to_le_bytes());
+        }
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Enumerates and prints one line: name, region count, hash.
+fn report(name: &str, net: &Network, domain: &Domain, method: Method) {
+    let opts = EnumOptions {
+        method,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let part = enumerate(net, domain, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    println!(
+        "{name:<44} regions={:<7} sha256={}",
+        part.len(),
+        partition_hash(&part)
+    );
+    eprintln!("{name}: {:?}", start.elapsed());
+}
+
+fn w1() {
+    let net = bench_common::he_mlp(&[784, 200, 200, 200, 10], 0);
+    let points = bench_common::uniform_points(3, 784, 1);
+    let plane = Plane::through(points.row(0), points.row(1), points.row(2)).expect("general position");
+    let domain = Domain::plane(plane, Window::square(W1_HALF_WIDTH));
+    report("w1_slice_hw6/plane_split", &net, &domain, Method::PlaneSplit);
+}
+
+fn w2() {
+    for (d, h) in W2_CASES {
+        let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
+        report(
+            &format!("w2_lp_d{d}/lp"),
+            &net,
+            &Domain::cube(d, -h, h),
+            Method::Lp,
+        );
+    }
+}
+
+/// The slice of a vector case: its plane and polygon window.
+fn slice_domain(dir: &Path, id: &str) -> Domain {
+    let arrays = cpwl::io::load_npz(dir.join(format!("{id}_slice.npz"))).expect("slice");
+    let get = |k: &str| {
+        arrays[k]
+            .clone()
+            .into_dimensionality::<ndarray::Ix1>()
+            .expect("vector")
+    };
+    let plane = Plane::from_basis(get("x0"), get("u"), get("v")).expect("plane");
+    let window = arrays["window"]
+        .clone()
+        .into_dimensionality::<ndarray::Ix2>()
+        .expect("matrix");
+    Domain::plane(
+        plane,
+        Window::Polygon(window.outer_iter().map(|r| [r[0], r[1]]).collect()),
+    )
+}
+
+fn vectors() {
+    let dir = test_common::vectors().join("regions");
+    let index = test_common::json(&dir.join("index.json"));
+    for entry in index.as_array().expect("index") {
+        let id = entry["id"].as_str().expect("id");
+        let expected = test_common::json(&dir.join(format!("{id}.json")));
+        let net = Network::from_npz(dir.join(format!("{id}.npz"))).expect("network");
+        let d = net.input_dim();
+        if let Some(bx) = expected["lp"]["box"].as_array() {
+            let (lo, hi) = (bx[0].as_f64().expect("lo"), bx[1].as_f64().expect("hi"));
+            let domain = Domain::cube(d, lo, hi);
+            report(&format!("{id}/box/lp"), &net, &domain, Method::Lp);
+            if d == 2 {
+                report(
+                    &format!("{id}/box/plane_split"),
+                    &net,
+                    &domain,
+                    Method::PlaneSplit,
+                );
+            }
+        }
+        let slice = slice_domain(&dir, id);
+        report(
+            &format!("{id}/slice/plane_split"),
+            &net,
+            &slice,
+            Method::PlaneSplit,
+        );
+        if d <= LP_SLICE_MAX_DIM {
+            report(&format!("{id}/slice/lp"), &net, &slice, Method::Lp);
+        }
+    }
+}
+
+fn main() {
+    w1();
+    w2();
+    vectors();
+}

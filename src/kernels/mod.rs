@@ -1,0 +1,7 @@
+//! Element-wise kernels shared by the network's evaluator and the backends.
+//!
+//! They sit below both [`crate::network`] and [`crate::backend`] so that the
+//! evaluator can use them without importing a backend, and the backends
+//! without a circle through the network.
+
+pub(crate) mod simd;

@@ -1,0 +1,406 @@
+//! Cutting cells: the side of a cell for a unit's line, the cuts by the
+//! lines of a two-piece layer, and the clipping of max units to their winners.
+
+use ndarray::ArrayView2;
+
+use crate::geometry::predicates::{classify, line_sign, Sign};
+use crate::geometry::{cut_piece, cut_piece_into};
+use crate::network::PADDING;
+use crate::regions::hrep::RowSource;
+
+/// An edge of a cell: where its line comes from, and the line as
+/// `line[0] s + line[1] t + line[2] <= 0` inside the cell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct EdgeTag {
+    pub(super) source: RowSource,
+    pub(super) line: [f64; 3],
+}
+
+/// A convex cell: its vertices (counter-clockwise), a tag per edge (edge `k`
+/// runs from vertex `k` to the next) and the pattern of the units so far
+/// (only those: the pattern grows layer by layer, so that the copies made
+/// when a cell splits are short in the early layers).
+#[derive(Clone, Debug)]
+pub(super) struct Cell {
+    pub(super) vertices: Vec<[f64; 2]>,
+    pub(super) tags: Vec<EdgeTag>,
+    pub(super) pattern: Vec<u8>,
+}
+
+/// The largest coordinate magnitude of the vertices: with it,
+/// [`line_scale`] bounds the terms of `a . p + c` at every vertex.
+pub(super) fn max_coordinate(vertices: &[[f64; 2]]) -> f64 {
+    vertices
+        .iter()
+        .map(|p| p[0].abs().max(p[1].abs()))
+        .fold(0.0, f64::max)
+}
+
+/// The tolerance scale of `a . p + c` over a cell whose vertex coordinates
+/// are at most `reach` in magnitude: `(|a_0| + |a_1|) reach + |c|`, a bound
+/// of the terms summed at every vertex, the same for the whole cell.
+pub(super) fn line_scale(a: [f64; 2], c: f64, reach: f64) -> f64 {
+    (a[0].abs() + a[1].abs()) * reach + c.abs()
+}
+
+/// Where a cell lies relative to a line.
+enum Side {
+    /// Wholly in `a . p + c <= 0` (every vertex on the line included).
+    Negative,
+    /// Wholly in `a . p + c >= 0`, some vertex strictly positive.
+    Positive,
+    /// Vertices strictly on both sides.
+    Both,
+}
+
+fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut Vec<(f64, Sign)>) -> Side {
+    signs.clear();
+    signs.extend(vertices.iter().map(|&p| line_sign(a, c, p, scale)));
+    let has = |sign| signs.iter().any(|&(_, s)| s == sign);
+    match (has(Sign::Negative), has(Sign::Positive)) {
+        (_, false) => Side::Negative,
+        (false, true) => Side::Positive,
+        (true, true) => Side::Both,
+    }
+}
+
+/// Cuts a cell by the lines of two-piece units `offset..offset + len` (rows:
+/// their pre-activations on the cell) and sets each piece's bits: `1` where
+/// the pre-activation is positive. A line that misses the cell, touches it at
+/// a vertex or runs along an edge leaves it whole, and so does a unit whose
+/// line repeats an earlier one (its bit comes from the side the cell is on);
+/// a dead unit (zero row) has the bit of its constant.
+pub(super) fn split_two_piece(mut cell: Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
+    let reach = max_coordinate(&cell.vertices);
+    let mut scratch = Scratch::default();
+    let sides = UnitSides::new(cell.vertices.clone());
+    cell.pattern.resize(offset + len, 0);
+    let mut pieces = vec![cell];
+    for j in 0..len {
+        let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
+        let scale = line_scale(a, c, reach);
+        let unit = offset + j;
+        match sides.side(a, c, scale) {
+            Side::Negative => pieces.iter_mut().for_each(|p| p.pattern[unit] = 0),
+            Side::Positive => pieces.iter_mut().for_each(|p| p.pattern[unit] = 1),
+            Side::Both => {
+                let mut next = Vec::with_capacity(pieces.len() + 1);
+                for piece in pieces {
+                    cut_by_unit(piece, (a, c, scale), unit, &mut scratch, &mut next);
+                }
+                pieces = next;
+            }
+        }
+    }
+    pieces
+}
+
+/// Rounding errors of a bound below are at most a few `f64::EPSILON` of
+/// the terms involved (all within a few times a line's scale); widening the
+/// bound by this much more makes it hold despite them.
+const ROUNDING_MARGIN: f64 = 64.0 * f64::EPSILON;
+
+/// Where a cell lies relative to the lines of its units: first from the
+/// value at one vertex and a bound of the change across the cell, which
+/// settles most units, those whose lines pass far from the cell; else from
+/// the value at every vertex, computed as [`line_sign`] computes it. The
+/// bound is widened past every rounding error and [`classify`] is monotone,
+/// so the first way never decides otherwise than the second.
+struct UnitSides {
+    vertices: Vec<[f64; 2]>,
+    /// The largest coordinate difference between a vertex and the first one.
+    spread: f64,
+}
+
+impl UnitSides {
+    fn new(vertices: Vec<[f64; 2]>) -> UnitSides {
+        let anchor = vertices[0];
+        let spread = vertices
+            .iter()
+            .map(|p| (p[0] - anchor[0]).abs().max((p[1] - anchor[1]).abs()))
+            .fold(0.0, f64::max);
+        UnitSides { vertices, spread }
+    }
+
+    /// The side of the cell for the line `a . p + c` (tolerance scale `scale`).
+    fn side(&self, a: [f64; 2], c: f64, scale: f64) -> Side {
+        let anchor = self.vertices[0];
+        let at_anchor = a[0] * anchor[0] + a[1] * anchor[1] + c;
+        let change =
+            (a[0].abs() + a[1].abs()) * self.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
+        if classify(at_anchor + change, scale) != Sign::Positive {
+            return Side::Negative;
+        }
+        if classify(at_anchor - change, scale) == Sign::Positive {
+            return Side::Positive;
+        }
+        let (lo, hi) = self
+            .vertices
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                let v = a[0] * p[0] + a[1] * p[1] + c;
+                (lo.min(v), hi.max(v))
+            });
+        side_of_range(lo, hi, scale)
+    }
+}
+
+/// Where a cell lies relative to a line whose values at the vertices range
+/// over `[lo, hi]`: [`side_of`] without the per-vertex signs.
+fn side_of_range(lo: f64, hi: f64, scale: f64) -> Side {
+    match (
+        classify(lo, scale) == Sign::Negative,
+        classify(hi, scale) == Sign::Positive,
+    ) {
+        (_, false) => Side::Negative,
+        (false, true) => Side::Positive,
+        (true, true) => Side::Both,
+    }
+}
+
+/// Scratch space of one cell's split, reused from cut to cut.
+#[derive(Default)]
+struct Scratch {
+    /// The value and side of every vertex of the piece being cut.
+    signs: Vec<(f64, Sign)>,
+    /// A polygon's vectors: the lower piece is cut into them, and they then
+    /// trade places with the piece's old ones.
+    vertices: Vec<[f64; 2]>,
+    tags: Vec<EdgeTag>,
+}
+
+/// Cuts one piece by a unit's line (`a . p + c`, tolerance scale `scale`),
+/// pushing the piece(s) with the unit's bit.
+fn cut_by_unit(
+    mut piece: Cell,
+    (a, c, scale): ([f64; 2], f64, f64),
+    unit: usize,
+    scratch: &mut Scratch,
+    out: &mut Vec<Cell>,
+) {
+    let signs = &mut scratch.signs;
+    let whole = |mut piece: Cell, bit: u8, out: &mut Vec<Cell>| {
+        piece.pattern[unit] = bit;
+        out.push(piece);
+    };
+    match side_of(&piece.vertices, a, c, scale, signs) {
+        Side::Negative => whole(piece, 0, out),
+        Side::Positive => whole(piece, 1, out),
+        Side::Both => {
+            let source = RowSource::Unit(unit);
+            let below = EdgeTag {
+                source,
+                line: [a[0], a[1], c],
+            };
+            let above = EdgeTag {
+                source,
+                line: [-a[0], -a[1], -c],
+            };
+            let (vertices, tags) = (&piece.vertices, &piece.tags);
+            let neg = cut_piece_into(
+                vertices,
+                tags,
+                signs,
+                Sign::Negative,
+                below,
+                (&mut scratch.vertices, &mut scratch.tags),
+            );
+            let pos = cut_piece(vertices, tags, signs, Sign::Positive, above);
+            match (neg, pos) {
+                (true, Some((pv, pt))) => {
+                    let mut upper = Cell {
+                        vertices: pv,
+                        tags: pt,
+                        pattern: piece.pattern.clone(),
+                    };
+                    upper.pattern[unit] = 1;
+                    std::mem::swap(&mut piece.vertices, &mut scratch.vertices);
+                    std::mem::swap(&mut piece.tags, &mut scratch.tags);
+                    piece.pattern[unit] = 0;
+                    out.push(piece);
+                    out.push(upper);
+                }
+                (false, _) => whole(piece, 1, out),
+                (_, None) => whole(piece, 0, out),
+            }
+        }
+    }
+}
+
+/// Clips a cell into the pieces where each candidate of max units
+/// `offset..` wins (`cand`: `width` input indices per unit, [`PADDING`] for
+/// padding), setting each piece's unit to the winner's window position. Ties
+/// go to the lowest position: a candidate that equals a lower one on the
+/// whole piece gets nothing.
+pub(super) fn split_max(
+    cell: &Cell,
+    rows: ArrayView2<f64>,
+    width: usize,
+    cand: &[u32],
+    offset: usize,
+) -> Vec<Cell> {
+    let mut pieces = vec![cell.clone()];
+    pieces[0].pattern.resize(offset + cand.len() / width, 0);
+    let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
+    for (j, taps) in cand.chunks_exact(width).enumerate() {
+        let unit = offset + j;
+        let mut next = Vec::with_capacity(pieces.len());
+        for piece in &pieces {
+            for (k, &tk) in taps.iter().enumerate().filter(|(_, &t)| t != PADDING) {
+                if let Some((vertices, tags)) =
+                    winner_piece(piece, rows, taps, k, tk as usize, unit, &mut signs)
+                {
+                    let mut pattern = piece.pattern.clone();
+                    pattern[unit] = k as u8;
+                    next.push(Cell {
+                        vertices,
+                        tags,
+                        pattern,
+                    });
+                }
+            }
+        }
+        pieces = next;
+    }
+    pieces
+}
+
+/// The part of `piece` where candidate `k` (input `tk`) of a max unit wins.
+fn winner_piece(
+    piece: &Cell,
+    rows: ArrayView2<f64>,
+    taps: &[u32],
+    k: usize,
+    tk: usize,
+    unit: usize,
+    signs: &mut Vec<(f64, Sign)>,
+) -> Option<(Vec<[f64; 2]>, Vec<EdgeTag>)> {
+    let radius = max_coordinate(&piece.vertices);
+    let mut vertices = piece.vertices.clone();
+    let mut tags = piece.tags.clone();
+    for (r, &tr) in taps.iter().enumerate().filter(|&(r, &t)| t != PADDING && r != k) {
+        let tr = tr as usize;
+        // Rival r beats k where z_r - z_k > 0 (or >= 0 when r comes first).
+        let line = [
+            rows[[0, tr]] - rows[[0, tk]],
+            rows[[1, tr]] - rows[[1, tk]],
+            rows[[2, tr]] - rows[[2, tk]],
+        ];
+        let a = [line[0], line[1]];
+        let scale = line_scale(a, line[2], radius);
+        match side_of(&vertices, a, line[2], scale, signs) {
+            Side::Negative if r < k && signs.iter().all(|&(_, s)| s == Sign::Zero) => return None,
+            Side::Negative => {}
+            Side::Positive => return None,
+            Side::Both => {
+                let tag = EdgeTag {
+                    source: RowSource::MaxRival { unit, rival: r as u8 },
+                    line,
+                };
+                (vertices, tags) = cut_piece(&vertices, &tags, signs, Sign::Negative, tag)?;
+            }
+        }
+    }
+    Some((vertices, tags))
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+    use crate::geometry::signed_area;
+
+    fn tag(unit: usize) -> EdgeTag {
+        EdgeTag {
+            source: RowSource::Unit(unit),
+            line: [unit as f64, 1.0, 0.0],
+        }
+    }
+
+    #[test]
+    fn repeated_and_dead_units_get_bits_without_cuts() {
+        let cell = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: vec![0; 4],
+        };
+        // Units: x, x again, the constant 0.5 and the constant 0.
+        let rows = array![[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0]];
+        let pieces = split_two_piece(cell, rows.view(), 0, 4);
+        assert_eq!(pieces.len(), 2);
+        let mut bits: Vec<Vec<u8>> = pieces.iter().map(|p| p.pattern.clone()).collect();
+        bits.sort();
+        assert_eq!(bits, [vec![0, 0, 1, 0], vec![1, 1, 1, 0]]);
+        let total: f64 = pieces.iter().map(|p| signed_area(&p.vertices)).sum();
+        assert_eq!(total, 4.0);
+    }
+
+    #[test]
+    fn the_quick_side_test_agrees_with_every_vertex() {
+        let vertices = vec![[0.3, -1.2], [2.5, -0.7], [2.1, 1.9], [-0.4, 0.6]];
+        let sides = UnitSides::new(vertices.clone());
+        let reach = max_coordinate(&vertices);
+        let mut seed = 12345u64;
+        let mut uniform = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        let name = |side: Side| match side {
+            Side::Negative => 0,
+            Side::Positive => 1,
+            Side::Both => 2,
+        };
+        for k in 0..2000 {
+            let a = [uniform(), uniform()];
+            // Offsets through the cell, near it and far from it; every tenth
+            // line passes exactly through a vertex.
+            let mut c = 4.0 * uniform();
+            if k % 10 == 0 {
+                let p = vertices[k % vertices.len()];
+                c = -(a[0] * p[0] + a[1] * p[1]);
+            }
+            let scale = line_scale(a, c, reach);
+            let values: Vec<f64> = vertices.iter().map(|p| a[0] * p[0] + a[1] * p[1] + c).collect();
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(
+                name(sides.side(a, c, scale)),
+                name(side_of_range(lo, hi, scale)),
+                "line {a:?}, {c}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_units_clip_to_winners() {
+        let cell = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: vec![0],
+        };
+        // Candidates x, y and x again (never wins: it ties candidate 0).
+        let rows = array![[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]];
+        let pieces = split_max(&cell, rows.view(), 3, &[0, 1, 2], 0);
+        let winners: Vec<u8> = pieces.iter().map(|p| p.pattern[0]).collect();
+        assert_eq!(winners, [0, 1]);
+        for p in &pieces {
+            assert_eq!(signed_area(&p.vertices), 2.0);
+            let cut = p
+                .tags
+                .iter()
+                .find(|t| matches!(t.source, RowSource::MaxRival { .. }))
+                .unwrap();
+            let expected = if p.pattern[0] == 0 { 1 } else { 0 };
+            assert_eq!(
+                cut.source,
+                RowSource::MaxRival {
+                    unit: 0,
+                    rival: expected
+                }
+            );
+        }
+    }
+}

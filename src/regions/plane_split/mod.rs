@@ -1,0 +1,396 @@
+//! The 2-D splitter: every region of a network in a 2-D domain by exact
+//! polygon splitting, layer by layer and unit by unit, with no LP.
+//!
+//! The network runs as a straight-line program of steps
+//! ([`crate::network::Program`]). Each cell carries the affine rows of the
+//! current layer's values in domain coordinates (`d/ds`, `d/dt`, offset), and
+//! of every saved residual skip path. Inside a cell every unit of the next
+//! nonlinearity is affine, so a two-piece layer cuts the cell by each unit's
+//! line in turn, and a max unit clips it into the pieces where each candidate
+//! wins. Affine steps are batched matrix products over many cells.
+//!
+//! Cells are processed depth first in chunks of at most [`CHUNK`] cells, in
+//! parallel over chunks and cells; chunks are formed in a fixed order, so the
+//! result does not depend on the thread count.
+
+mod cut;
+mod polygon;
+mod rows;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use ndarray::{s, Array2};
+use rayon::prelude::*;
+
+use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell};
+use self::polygon::{domain_polygon, region_of};
+use self::rows::{
+    corrections_pay, finish, gather_blocks, into_chunks, layer_choices, through_dense, Batch, Fused, BLOCKS,
+    CHUNK,
+};
+use super::adjacency2d::link_neighbors;
+use super::options::Watch;
+use super::walk::Setup;
+use super::{EnumOptions, EnumStats, Method, Partition, Region};
+use crate::lp::LpStats;
+use crate::network::eval::{affine_rows, carry, choose, flow, Flow};
+use crate::network::{AffineStep, Nonlinearity, Step};
+use crate::{Domain, Error, Network, Result};
+
+/// One enumeration: the program, the limits and the shared counters.
+struct Run<'a> {
+    steps: &'a [Step],
+    /// For each step with units, its index among such steps.
+    unit_step: Vec<Option<usize>>,
+    parallel: bool,
+    watch: Watch<'a>,
+    finished: AtomicUsize,
+    stopped: Mutex<Option<String>>,
+    /// Set when a step's values overflow `f64`: the cells' lines are then
+    /// meaningless, so the run stops and reports it instead of a partition.
+    overflowed: AtomicBool,
+    /// The largest coordinate of the domain's polygon: no cell reaches farther.
+    reach: f64,
+    layer_counts: Vec<AtomicUsize>,
+    /// For each dense step, its weight transposed (inputs x outputs).
+    transposed: Vec<Option<Array2<f64>>>,
+    /// Cells whose inscribed circle is no larger are thin and dropped.
+    tol_radius: f64,
+    /// Thin cells dropped so far.
+    rejected_thin: AtomicUsize,
+    /// The regions found so far, in the order chunks finish (the partition
+    /// sorts them by pattern); one shared vector moves each region once.
+    regions: Mutex<Vec<Region>>,
+}
+
+/// Runs the splitter.
+pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
+    if domain.dim() != 2 {
+        return Err(Error::invalid(
+            "method",
+            format!(
+                "plane splitting needs a 2-D domain, got dimension {}",
+                domain.dim()
+            ),
+        ));
+    }
+    let mut lp = LpStats::default();
+    let setup = Setup::new(domain, opts, &mut lp)?;
+    let program = net.program().steps();
+    let unit_step = number_unit_steps(program);
+    let transposed = program
+        .iter()
+        .map(|step| match step {
+            Step::Affine(AffineStep::Dense(d)) => Some(d.w().t().to_owned()),
+            _ => None,
+        })
+        .collect();
+    let first = first_batch(net, domain, &setup)?;
+    let run = Run {
+        reach: max_coordinate(&first.cells[0].vertices),
+        transposed,
+        layer_counts: (0..unit_step.iter().flatten().count())
+            .map(|_| AtomicUsize::new(0))
+            .collect(),
+        steps: program,
+        unit_step,
+        parallel: opts.threads != Some(1),
+        watch: Watch::new(opts),
+        finished: AtomicUsize::new(0),
+        stopped: Mutex::new(None),
+        overflowed: AtomicBool::new(false),
+        tol_radius: setup.tol_radius,
+        rejected_thin: AtomicUsize::new(0),
+        regions: Mutex::new(Vec::new()),
+    };
+    run.run(0, first);
+    let mut regions = std::mem::take(&mut *run.found());
+    if run.overflowed.load(Ordering::Relaxed) {
+        return Err(overflow_error());
+    }
+    let rejected_thin = run.rejected_thin.load(Ordering::Relaxed);
+    let total = regions.len() + rejected_thin;
+    link_neighbors(&mut regions, domain_diameter(&setup), run.parallel);
+    let stats = EnumStats {
+        rejected_thin,
+        elapsed: run.watch.elapsed(),
+        method: Method::PlaneSplit,
+        lps_solved: lp.lps_solved,
+        lps_skipped: lp.lps_skipped,
+        ..EnumStats::default()
+    };
+    let counts = run
+        .layer_counts
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
+    let partition =
+        Partition::assemble(regions, stats, domain.clone(), net.clone()).with_layer_counts(counts);
+    run.watch.report(total, 0, true);
+    let limit = run.stop_reason().or_else(|| {
+        opts.max_regions
+            .filter(|&max| partition.len() > max)
+            .map(|max| format!("max_regions = {max}"))
+    });
+    match limit {
+        Some(limit) => Err(Error::Incomplete {
+            limit,
+            partial: Box::new(partition),
+        }),
+        None => Ok(partition),
+    }
+}
+
+/// The error of a run whose values overflow `f64` inside the domain.
+fn overflow_error() -> Error {
+    Error::invalid(
+        "network",
+        "its values overflow f64 inside the domain (weights too large for exact splitting)",
+    )
+}
+
+fn number_unit_steps(program: &[Step]) -> Vec<Option<usize>> {
+    let mut next = 0;
+    program
+        .iter()
+        .map(|s| {
+            matches!(s, Step::Nonlinear(_)).then(|| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
+}
+
+fn domain_diameter(setup: &Setup) -> f64 {
+    setup
+        .bbox
+        .as_ref()
+        .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt())
+}
+
+/// The domain as one cell, with the rows of the input coordinates.
+fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch<'static>> {
+    let (vertices, tags) = domain_polygon(domain, setup)?;
+    let (basis, origin) = domain.embedding();
+    Ok(Batch {
+        cells: vec![Cell {
+            vertices,
+            tags,
+            pattern: Vec::with_capacity(net.unit_count()),
+        }],
+        h: affine_rows(basis.view(), &origin).into(),
+        skips: Vec::new(),
+    })
+}
+
+impl Run<'_> {
+    /// Maps `f` over `items`, in parallel unless the run is serial; order is kept.
+    fn map<T: Send, U: Send>(&self, items: Vec<T>, f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+        if self.parallel {
+            items.into_par_iter().map(f).collect()
+        } else {
+            items.into_iter().map(f).collect()
+        }
+    }
+
+    fn stop_reason(&self) -> Option<String> {
+        self.stopped.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Records the limit that stops the run, if one is reached.
+    fn check_limits(&self) -> bool {
+        if self.stop_reason().is_some() || self.overflowed.load(Ordering::Relaxed) {
+            return true;
+        }
+        let done = self.finished.load(Ordering::Relaxed);
+        match self.watch.exceeded(done) {
+            Some(limit) => {
+                if let Ok(mut s) = self.stopped.lock() {
+                    s.get_or_insert(limit);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The regions found so far (a panic elsewhere leaves them usable).
+    fn found(&self) -> std::sync::MutexGuard<'_, Vec<Region>> {
+        self.regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs the program from step `from` on a batch and adds the regions of
+    /// its final cells that are not thin, made as soon as a chunk is done so
+    /// that its cells' rows and byte patterns are freed early.
+    fn run(&self, from: usize, mut batch: Batch<'_>) {
+        if self.check_limits() {
+            return;
+        }
+        let mut index = from;
+        while index < self.steps.len() {
+            if !self.rows_are_finite(&batch) {
+                return;
+            }
+            let step = match flow(&self.steps[index]) {
+                Flow::Units(nl) => nl,
+                Flow::Carry(c) => {
+                    batch.h = carry(c, batch.h.into_owned(), &mut batch.skips, BLOCKS).into();
+                    index += 1;
+                    continue;
+                }
+            };
+            let units = (step.offset(), step.len());
+            let (next, fused) = self.split_batch(step, units, batch, self.fused_dense(index));
+            batch = next;
+            if let Some(k) = self.unit_step[index] {
+                self.layer_counts[k].fetch_add(batch.cells.len(), Ordering::Relaxed);
+            }
+            index += if fused { 2 } else { 1 };
+            if batch.cells.len() > CHUNK {
+                let Batch { cells, h, skips } = batch;
+                self.map(into_chunks(cells, h.view(), &skips), |chunk| {
+                    self.run(index, chunk)
+                });
+                return;
+            }
+        }
+        if !self.rows_are_finite(&batch) {
+            return;
+        }
+        let done = finish(batch);
+        let total_cells = done.len();
+        let total = self.finished.fetch_add(done.len(), Ordering::Relaxed) + done.len();
+        self.watch.report(total, 0, false);
+        let regions: Vec<Region> = done
+            .into_iter()
+            .filter_map(|c| region_of(c, self.tol_radius))
+            .collect();
+        self.rejected_thin
+            .fetch_add(total_cells - regions.len(), Ordering::Relaxed);
+        self.found().extend(regions);
+    }
+
+    /// False, and the run marked as overflowed, when a value of the batch's
+    /// affine rows can overflow `f64` somewhere in the domain (huge weights
+    /// on a large domain): the splitter's side tests would then see
+    /// infinities and NaN. An empty batch has nothing left to compute, which
+    /// also ends its run.
+    fn rows_are_finite(&self, batch: &Batch) -> bool {
+        if batch.cells.is_empty() {
+            return false;
+        }
+        let h = batch.h.as_standard_layout();
+        let cols = h.ncols();
+        let flat = h.as_slice().expect("standard layout");
+        // No early exit inside a block, so that the loop vectorises.
+        let finite = flat.chunks_exact(BLOCKS.block * cols).all(|rows| {
+            let (ds, rest) = rows.split_at(cols);
+            let (dt, offset) = rest.split_at(cols);
+            ds.iter().zip(dt).zip(offset).fold(true, |ok, ((a0, a1), c)| {
+                ok & line_scale([*a0, *a1], *c, self.reach).is_finite()
+            })
+        });
+        if !finite {
+            self.overflowed.store(true, Ordering::Relaxed);
+        }
+        finite
+    }
+
+    /// The dense layer right after the two-piece layer at step `index`, with
+    /// its weight transposed, when there is one.
+    fn fused_dense(&self, index: usize) -> Option<Fused<'_>> {
+        let w_t = self.transposed.get(index + 1)?.as_ref()?;
+        match (&self.steps[index], &self.steps[index + 1]) {
+            (Step::Nonlinear(Nonlinearity::TwoPiece(units)), Step::Affine(dense)) => {
+                Some(Fused { units, dense, w_t })
+            }
+            _ => None,
+        }
+    }
+
+    /// Splits every cell of the batch by a nonlinearity (units
+    /// `offset..offset + len`) and applies it to the children's rows. Given
+    /// the dense layer that follows, applies that too when corrections per
+    /// child pay, and says so.
+    fn split_batch<'b>(
+        &self,
+        step: &Nonlinearity,
+        (offset, len): (usize, usize),
+        batch: Batch<'_>,
+        dense: Option<Fused<'_>>,
+    ) -> (Batch<'b>, bool) {
+        let parent_count = batch.cells.len();
+        let h = batch.h.view();
+        let split_one = |(i, cell): (usize, Cell)| {
+            let rows = h.slice(s![3 * i..3 * i + 3, ..]);
+            match step {
+                Nonlinearity::TwoPiece(_) => split_two_piece(cell, rows, offset, len),
+                Nonlinearity::Max(m) => split_max(&cell, rows, m.width(), m.candidates(), offset),
+            }
+        };
+        let children = self.map(batch.cells.into_iter().enumerate().collect(), split_one);
+        let parents: Vec<usize> = children
+            .iter()
+            .enumerate()
+            .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
+            .collect();
+        let cells: Vec<Cell> = children.into_iter().flatten().collect();
+        let choices = layer_choices(&cells, offset, len);
+        let skips = batch
+            .skips
+            .iter()
+            .map(|m| gather_blocks(m.view(), &parents))
+            .collect();
+        let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), parent_count));
+        let h = match &fused {
+            Some(f) => through_dense(f, h, &parents, choices.view()),
+            None => choose(step, gather_blocks(h, &parents), BLOCKS, choices.view()),
+        };
+        (
+            Batch {
+                h: h.into(),
+                cells,
+                skips,
+            },
+            fused.is_some(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn overflowing_values_are_an_error_not_a_panic_or_lost_cells() {
+        // Each unit's value reaches 2 * 1e308 * 4 on the box: infinite.
+        let huge = 1e308;
+        let net = Network::builder(2)
+            .dense(array![[huge, huge], [-huge, huge]], array![0.0, 0.0])
+            .unwrap()
+            .relu()
+            .dense(array![[huge, huge]], array![0.0])
+            .unwrap()
+            .relu()
+            .dense(array![[1.0]], array![0.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        let opts = EnumOptions {
+            method: Method::PlaneSplit,
+            threads: Some(1),
+            ..EnumOptions::default()
+        };
+        let err = plane_split(&net, &Domain::cube(2, -4.0, 4.0), &opts).unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid { ref what, .. } if what == "network"),
+            "{err:?}"
+        );
+    }
+}
