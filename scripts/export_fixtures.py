@@ -5,7 +5,7 @@ Run from anywhere:  python3 scripts/export_fixtures.py
 
 It needs torch, onnx, onnxscript, safetensors and numpy. It uses the virtual
 environment named by $CPWL_PYENV when that is set, and otherwise creates (once)
-target/pyenv under the repository root and installs the packages from PyPI
+target/pyenv-export under the repository root and installs the packages from PyPI
 into it, then re-runs itself there. `cargo test` never runs this script: its
 outputs are committed.
 
@@ -26,11 +26,12 @@ Outputs, under tests/fixtures/pytorch/:
   VERSIONS.txt        the package versions that wrote the files
 """
 
-import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from pyenv import ensure_environment  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "pytorch"
@@ -38,26 +39,7 @@ PACKAGES = ["torch", "onnx", "onnxscript", "safetensors", "numpy"]
 N_SAMPLES = 8
 
 
-def ensure_environment():
-    """Re-executes the script inside a virtual environment that has the packages."""
-    try:
-        import numpy, onnx, onnxscript, safetensors, torch  # noqa: F401
-
-        return
-    except ImportError:
-        pass
-    if os.environ.get("CPWL_PYENV_ACTIVE"):
-        sys.exit("the virtual environment lacks " + ", ".join(PACKAGES))
-    env_dir = Path(os.environ.get("CPWL_PYENV", ROOT / "target" / "pyenv"))
-    python = env_dir / "bin" / "python"
-    if not python.exists():
-        subprocess.check_call([sys.executable, "-m", "venv", str(env_dir)])
-    subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", *PACKAGES])
-    env = dict(os.environ, CPWL_PYENV_ACTIVE="1")
-    os.execve(str(python), [str(python), __file__, *sys.argv[1:]], env)
-
-
-ensure_environment()
+ensure_environment(["numpy", "onnx", "onnxscript", "safetensors", "torch"], PACKAGES, "pyenv-export", __file__)
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
