@@ -106,15 +106,18 @@ pub struct RunOptions {
     /// Stop once this many regions are found ([`Outcome::RegionBudget`]);
     /// region enumeration only.
     pub max_regions: Option<usize>,
-    /// The pool of `threads`, built once.
-    pool: SharedPool,
+    /// The pool of `threads`, built once (public only so that struct-update
+    /// syntax works outside the crate; its contents are private).
+    #[doc(hidden)]
+    pub pool: SharedPool,
     #[doc(hidden)]
     pub _private: Private,
 }
 
 /// A lazily built thread pool shared by clones of one [`RunOptions`].
+#[doc(hidden)]
 #[derive(Clone, Default)]
-struct SharedPool(Arc<OnceLock<std::result::Result<rayon::ThreadPool, String>>>);
+pub struct SharedPool(Arc<OnceLock<std::result::Result<rayon::ThreadPool, String>>>);
 
 impl std::fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
