@@ -69,14 +69,14 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `serde` | no | `Serialize`/`Deserialize` for the model and geometry types |
 //! | `cuda` | no | `backend::CudaBackend`: the batched kernels on an NVIDIA GPU (cudarc; no CUDA toolkit needed to build, the driver is loaded at run time) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the model, geometry and region types; networks and partitions are checked when read back |
-//! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` (ONNX import, pure Rust) |
+//! | `onnx` | no | `Network::from_onnx`, `Network::from_onnx_bytes` and their `_with` forms (ONNX import, pure Rust; external data files; a trailing Softmax/LogSoftmax dropped) |
 //! | `proptest` | no | `cpwl::strategies`: proptest strategies for random networks, domains and points |
 //! | `nalgebra` | no | `interop`: conversions of matrices, points, Jacobians, `Affine` and `Polytope` to and from `nalgebra` |
 //! | `plot` | no | PNG pictures of 2-D partitions (`plot::render_png`, through `plotters`, with an embedded font); SVG pictures need no feature |
 //! | `testing` | no | `cpwl::testing`: the conformance kit that checks a `Backend` against the CPU reference |
+//! | `timely` | no | `shard::timely_run`: sharded enumeration across worker threads, processes and hosts on timely-dataflow |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]

@@ -8,16 +8,16 @@ use ndarray::{Array1, Array2, Ix1, Ix2};
 use crate::geometry::Polytope;
 use crate::io::npy::{read_npy, read_npz, NpyData as NpyArray};
 
-/// The shared test-vector folder: `$CPWL_VECTORS`, or `../shared/vectors`
-/// beside the crate.
+/// The test-vector folder: `$CPWL_VECTORS` when set, else the copy in the
+/// repository (`tests/data/vectors`), so a bare clone runs every test.
 pub(crate) fn vectors_dir() -> PathBuf {
     let dir = std::env::var_os("CPWL_VECTORS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors"),
         PathBuf::from,
     );
     assert!(
         dir.is_dir(),
-        "test vectors not found at {} (set CPWL_VECTORS)",
+        "test vectors not found at {} (unset CPWL_VECTORS to use tests/data/vectors)",
         dir.display()
     );
     dir

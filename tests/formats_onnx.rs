@@ -130,12 +130,15 @@ fn mutated_models_never_panic() {
 }
 
 #[test]
-fn unsupported_operator_is_named_with_its_node() {
+fn unsupported_operator_is_named_with_its_node_and_what_to_do() {
     let err = Network::from_onnx(fixture("unsupported_sigmoid.onnx")).unwrap_err();
     match err {
         Error::Unsupported { layer, op } => {
             assert_eq!(layer, "squash");
-            assert_eq!(op, "Sigmoid");
+            assert!(op.starts_with("Sigmoid ("), "{op}");
+            for hint in ["Gemm", "Relu", "Softmax", "logits"] {
+                assert!(op.contains(hint), "{op} lacks {hint}");
+            }
         }
         other => panic!("expected Unsupported, got {other}"),
     }

@@ -3,10 +3,14 @@
 
 mod convention;
 mod elements;
+mod infer;
 pub(crate) mod npy;
 mod npz;
 #[cfg(feature = "onnx")]
 mod onnx;
+#[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+pub use onnx::OnnxOptions;
 mod safetensors;
 
 pub use npz::DEFAULT_LEAKY_SLOPE;
@@ -28,6 +32,59 @@ use crate::{Error, Result};
 pub fn load_npy(path: impl AsRef<Path>) -> Result<ArrayD<f64>> {
     let path = path.as_ref();
     npy_from_bytes(&read_file(path)?, path)
+}
+
+/// Loads a 1-D numeric `.npy` array (a vector, such as one point or reference
+/// scores), widened to `f64`; see [`load_npy`].
+///
+/// # Errors
+///
+/// As [`load_npy`], and [`Error::Shape`] naming the file when the array is
+/// not 1-D.
+///
+/// # Examples
+///
+/// ```
+/// // points.npy holds one point per row: a matrix, not a vector.
+/// let err = cpwl::io::load_npy1("tests/data/vectors/forward/relu_3_16_16_2/points.npy");
+/// assert!(matches!(err, Err(cpwl::Error::Shape { .. })));
+/// ```
+pub fn load_npy1(path: impl AsRef<Path>) -> Result<ndarray::Array1<f64>> {
+    let path = path.as_ref();
+    with_rank(load_npy(path)?, path)
+}
+
+/// Loads a 2-D numeric `.npy` array (one point per row, a Jacobian),
+/// widened to `f64`; see [`load_npy`].
+///
+/// # Errors
+///
+/// As [`load_npy`], and [`Error::Shape`] naming the file when the array is
+/// not 2-D.
+///
+/// # Examples
+///
+/// ```
+/// let points = cpwl::io::load_npy2("tests/data/vectors/forward/relu_3_16_16_2/points.npy")?;
+/// assert_eq!(points.ncols(), 3);
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+pub fn load_npy2(path: impl AsRef<Path>) -> Result<ndarray::Array2<f64>> {
+    let path = path.as_ref();
+    with_rank(load_npy(path)?, path)
+}
+
+/// The array with the static rank `D`, or a shape error naming the file.
+fn with_rank<D: ndarray::Dimension>(array: ArrayD<f64>, path: &Path) -> Result<ndarray::Array<f64, D>> {
+    let rank = array.ndim();
+    array.into_dimensionality::<D>().map_err(|_| {
+        let expected = D::NDIM.map_or_else(|| "any rank".to_string(), |n| format!("{n}-D"));
+        Error::shape(
+            format!("array in {}", path.display()),
+            expected,
+            format!("{rank}-D"),
+        )
+    })
 }
 
 /// Loads a numeric `.npy` array from the bytes of a file (see [`load_npy`]).

@@ -12,12 +12,15 @@
 //! scales, which the file does not tie to the tensors.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use ::safetensors::{Dtype, SafeTensors};
 use ndarray::{Array1, Array2, Array4};
 
 use super::elements::FloatKind;
+use super::infer::{activation_layer, infer_layers, ConvGuess};
 use crate::network::{Activation, BatchNorm, Conv2d, Network, NetworkBuilder, Pool2d, Shape, Skip};
 use crate::{Error, Result};
 
@@ -154,31 +157,89 @@ impl ArchLayer {
 pub struct Architecture {
     input: Option<Shape>,
     layers: Layers,
+    allow_unused: bool,
+    conv: ConvGuess,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 enum Layers {
     Listed(Vec<ArchLayer>),
     NpzNames(Activation),
+    Inferred(Activation),
 }
 
 impl Architecture {
     /// The layers in order; the input is a flat vector as wide as the first
     /// layer's weight unless [`Architecture::with_input`] says otherwise.
     pub fn new(layers: Vec<ArchLayer>) -> Self {
+        Architecture::with_layers(Layers::Listed(layers))
+    }
+
+    fn with_layers(layers: Layers) -> Self {
         Architecture {
             input: None,
-            layers: Layers::Listed(layers),
+            layers,
+            allow_unused: false,
+            conv: ConvGuess {
+                stride: 1,
+                padding: 0,
+            },
         }
     }
 
     /// The MLP of the `.npz` convention: tensors `W0, b0, W1, b1, ...`
     /// (`W_k` is `(out, in)`), every layer but the last followed by `activation`.
+    /// For PyTorch state dicts (`0.weight`, `0.bias`, ...) use [`Architecture::infer`].
     pub fn npz_names(activation: Activation) -> Self {
-        Architecture {
-            input: None,
-            layers: Layers::NpzNames(activation),
-        }
+        Architecture::with_layers(Layers::NpzNames(activation))
+    }
+
+    /// The sequential MLP or CNN of a PyTorch state dict, read off its tensor
+    /// names and shapes, with `activation` after every layer but the last.
+    ///
+    /// Tensors are grouped by module (`features.0.weight` belongs to
+    /// `features.0`), and modules are taken in the natural order of their
+    /// names (`2` before `10`). A module with `running_mean` and `running_var`
+    /// is a batch norm (PyTorch's epsilon 1e-5; `num_batches_tracked` is
+    /// ignored) and takes the activation's place after its layer; otherwise a
+    /// 2-D `weight` `(out, in)` makes a dense layer and a 4-D `weight`
+    /// `(out, in / groups, kh, kw)` a convolution, with the groups that the
+    /// incoming channels give and the stride and padding of
+    /// [`Architecture::with_conv`] (PyTorch's defaults, 1 and 0, otherwise).
+    /// A CNN needs its image shape ([`Architecture::with_input`]); the image is
+    /// flattened (channels, rows, columns) before the first dense layer, where
+    /// `nn.Flatten` sits. Layers without parameters other than the activation
+    /// (pooling, residual connections) leave no trace in a state dict: give
+    /// those networks an explicit [`Architecture::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::{io::Architecture, network::{Activation, Shape}, Network};
+    /// let arch = Architecture::infer(Activation::Relu)
+    ///     .with_input(Shape::Image { c: 2, h: 5, w: 5 })
+    ///     .with_conv(1, 1);
+    /// let net = Network::from_safetensors("tests/fixtures/pytorch/cnn_state.safetensors", &arch)?;
+    /// assert_eq!((net.input_dim(), net.output_dim()), (50, 4));
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn infer(activation: Activation) -> Self {
+        Architecture::with_layers(Layers::Inferred(activation))
+    }
+
+    /// Sets the stride and the zero padding (both axes) of the convolutions
+    /// that [`Architecture::infer`] finds.
+    pub fn with_conv(mut self, stride: usize, padding: usize) -> Self {
+        self.conv = ConvGuess { stride, padding };
+        self
+    }
+
+    /// Lets the file hold tensors that the architecture does not use (default
+    /// `false`: they are an error, so that a skipped layer never loads
+    /// silently). A batch norm's `num_batches_tracked` is never counted as unused.
+    pub fn allow_unused(mut self, allow: bool) -> Self {
+        self.allow_unused = allow;
+        self
     }
 
     /// Sets the shape of one input sample (needed when the first layer is not dense).
@@ -191,9 +252,11 @@ impl Architecture {
 impl Network {
     /// Loads a network from a safetensors file, arranging its tensors as `arch` says.
     ///
-    /// Tensors the architecture does not name (optimizer state,
-    /// `num_batches_tracked`) are ignored. `F64`, `F32`, `F16` and `BF16`
-    /// tensors are widened exactly to `f64`.
+    /// Every tensor of the file must be used by the architecture (a batch
+    /// norm's `num_batches_tracked` excepted), unless
+    /// [`Architecture::allow_unused`] says otherwise, so that a skipped layer
+    /// never loads silently. `F64`, `F32`, `F16` and `BF16` tensors are
+    /// widened exactly to `f64`.
     ///
     /// # Errors
     ///
@@ -206,7 +269,8 @@ impl Network {
     /// - [`Error::NonFinite`]: a NaN or infinite parameter.
     /// - [`Error::Invalid`]: an architecture that cannot be built (no input
     ///   shape when the first layer is not dense, a skip path that is not a
-    ///   single dense or conv layer).
+    ///   single dense or conv layer), that leaves tensors of the file unused,
+    ///   or that [`Architecture::infer`] cannot read off the names.
     ///
     /// # Panics
     ///
@@ -247,10 +311,20 @@ fn network_from_safetensors(bytes: &[u8], arch: &Architecture, path: &Path) -> R
         reason: "not a safetensors file".into(),
         source: Some(Box::new(e)),
     })?;
-    let file = TensorFile { tensors, path };
+    let file = TensorFile {
+        tensors,
+        path,
+        used: RefCell::default(),
+    };
     let layers = match &arch.layers {
         Layers::Listed(layers) => Cow::Borrowed(layers),
         Layers::NpzNames(act) => Cow::Owned(file.npz_layers(*act)?),
+        Layers::Inferred(act) => Cow::Owned(infer_layers(
+            &file.names_and_shapes(),
+            arch.input,
+            *act,
+            arch.conv,
+        )?),
     };
     let input = match arch.input {
         Some(shape) => shape,
@@ -260,13 +334,19 @@ fn network_from_safetensors(bytes: &[u8], arch: &Architecture, path: &Path) -> R
         Shape::Flat(d) => Network::builder(d),
         Shape::Image { c, h, w } => Network::builder_image(c, h, w),
     };
-    file.push_layers(builder, &layers)?.build()
+    let network = file.push_layers(builder, &layers)?.build()?;
+    if !arch.allow_unused {
+        file.check_all_used()?;
+    }
+    Ok(network)
 }
 
 /// A parsed safetensors file and its path, for error messages.
 struct TensorFile<'a> {
     tensors: SafeTensors<'a>,
     path: &'a Path,
+    /// The names of the tensors read so far.
+    used: RefCell<BTreeSet<String>>,
 }
 
 impl TensorFile<'_> {
@@ -278,9 +358,39 @@ impl TensorFile<'_> {
         }
     }
 
+    /// Every tensor's name and shape.
+    fn names_and_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        (self.tensors.tensors().into_iter())
+            .map(|(name, view)| (name, view.shape().to_vec()))
+            .collect()
+    }
+
+    /// Fails when a tensor of the file was never read (a skipped layer), except
+    /// the batch-norm counters `num_batches_tracked`, which inference does not use.
+    fn check_all_used(&self) -> Result<()> {
+        let used = self.used.borrow();
+        let unused: Vec<&str> = (self.tensors.names().into_iter())
+            .filter(|name| !used.contains(*name) && !name.ends_with("num_batches_tracked"))
+            .collect();
+        if unused.is_empty() {
+            return Ok(());
+        }
+        let mut unused = unused;
+        unused.sort_unstable();
+        Err(Error::invalid(
+            "architecture",
+            format!(
+                "it leaves tensors of the file unused: {} (a skipped layer?); name them in the \
+                 architecture, or call allow_unused(true) if they are not part of the network",
+                unused.join(", ")
+            ),
+        ))
+    }
+
     /// The tensor `name`, widened to `f64`, with its shape.
     fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f64>)> {
         let view = (self.tensors.tensor(name)).map_err(|_| self.error(format!("no tensor named {name}")))?;
+        self.used.borrow_mut().insert(name.to_string());
         let kind = match view.dtype() {
             Dtype::F64 => FloatKind::F64,
             Dtype::F32 => FloatKind::F32,
@@ -335,13 +445,13 @@ impl TensorFile<'_> {
     /// The layers of the `.npz` convention, checked against the file's names.
     fn npz_layers(&self, act: Activation) -> Result<Vec<ArchLayer>> {
         let names = self.tensors.names();
-        let count = super::convention::numbered_layer_count(names.iter().copied())
-            .map_err(|reason| self.error(reason))?;
-        let activation = match act {
-            Activation::Relu => ArchLayer::Relu,
-            Activation::LeakyRelu(s) => ArchLayer::LeakyRelu(s),
-            Activation::Abs => ArchLayer::Abs,
-        };
+        let count = super::convention::numbered_layer_count(names.iter().copied()).map_err(|reason| {
+            self.error(format!(
+                "{reason} (npz_names reads W0, b0, W1, ...; for PyTorch state-dict names such as \
+                 0.weight use Architecture::infer)"
+            ))
+        })?;
+        let activation = activation_layer(act);
         let mut layers = Vec::with_capacity(2 * count);
         for k in 0..count {
             if k > 0 {
@@ -503,6 +613,7 @@ mod tests {
         let file = TensorFile {
             tensors: SafeTensors::deserialize(&bytes).unwrap(),
             path: Path::new("t"),
+            used: RefCell::default(),
         };
         let layers = file.npz_layers(Activation::LeakyRelu(0.2)).unwrap();
         assert_eq!(layers.len(), 5);

@@ -16,6 +16,7 @@
 mod affine;
 mod builder;
 pub(crate) mod eval;
+mod head;
 mod layers;
 mod pattern;
 mod program;
@@ -27,6 +28,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 
 pub use affine::Affine;
 pub use builder::NetworkBuilder;
+pub use head::Head;
 pub use layers::{Activation, BatchNorm, Conv2d, Pool2d, Shape, Skip};
 pub use pattern::{Pattern, MAX_UNIT_VALUE};
 pub use program::{
@@ -69,6 +71,8 @@ use crate::error::{Error, Result};
 )]
 pub struct Network {
     program: Program,
+    /// The output head an importer dropped (`None` for most networks).
+    head: Option<Head>,
 }
 
 impl Network {
@@ -83,7 +87,7 @@ impl Network {
     }
 
     pub(crate) fn from_program(program: Program) -> Network {
-        Network { program }
+        Network { program, head: None }
     }
 
     /// The compiled program: the steps every evaluator runs, their weights

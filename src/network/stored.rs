@@ -23,6 +23,9 @@ pub(crate) struct StoredNetwork {
     output: Shape,
     layers: Vec<Layer>,
     units: usize,
+    /// The output head an importer dropped, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    head: Option<super::Head>,
 }
 
 /// A stored layer, with every shape resolved.
@@ -71,7 +74,7 @@ enum Layer {
 
 impl From<Network> for StoredNetwork {
     fn from(net: Network) -> StoredNetwork {
-        let program = net.program;
+        let (program, head) = (net.program, net.head);
         let (input, output, units) = (
             program.input_shape(),
             program.output_shape(),
@@ -82,6 +85,7 @@ impl From<Network> for StoredNetwork {
             output,
             layers: tree(program.into_steps()),
             units,
+            head,
         }
     }
 }
@@ -229,7 +233,11 @@ impl TryFrom<StoredNetwork> for Network {
         }
         let mut steps = Vec::new();
         flatten(s.layers, &mut steps)?;
-        Ok(Network::from_program(Program::new(s.input, s.output, steps)))
+        let network = Network::from_program(Program::new(s.input, s.output, steps));
+        Ok(match s.head {
+            Some(head) => network.with_dropped_head(head),
+            None => network,
+        })
     }
 }
 

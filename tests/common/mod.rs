@@ -1,22 +1,23 @@
-//! Shared helpers of the integration tests: paths to the shared vectors and loaders.
+//! Shared helpers of the integration tests: the test vectors' folder and loaders.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
 use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
 
-/// The shared test vectors: `$CPWL_VECTORS`, or `../shared/vectors` beside the repository.
+/// The test vectors: `$CPWL_VECTORS` when set (for example `../shared/vectors`),
+/// else the copy in the repository, `tests/data/vectors`.
 pub fn vectors() -> PathBuf {
-    if let Ok(dir) = std::env::var("CPWL_VECTORS") {
-        return PathBuf::from(dir);
-    }
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for candidate in [here.join("../shared/vectors"), here.join("shared/vectors")] {
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    panic!("test vectors not found: set CPWL_VECTORS or place shared/vectors beside the repository");
+    let dir = std::env::var_os("CPWL_VECTORS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.is_dir(),
+        "test vectors not found at {} (unset CPWL_VECTORS to use tests/data/vectors)",
+        dir.display()
+    );
+    dir
 }
 
 pub fn load(path: &PathBuf) -> ArrayD<f64> {

@@ -29,6 +29,8 @@ pub(crate) struct GraphIndex<'g> {
     pub input: &'g str,
     /// The data input's per-sample shape.
     pub input_shape: Shape,
+    /// The data input's batch size when the file fixes it (`None`: symbolic).
+    pub fixed_batch: Option<usize>,
     /// The graph output's name.
     pub output: &'g str,
 }
@@ -50,7 +52,7 @@ impl<'g> GraphIndex<'g> {
             }
             constants.insert(name, t);
         }
-        let (input, input_shape) = data_input(graph, &constants, ctx)?;
+        let (input, input_shape, fixed_batch) = data_input(graph, &constants, ctx)?;
         let output = single_output(graph, ctx)?;
 
         let mut defined: HashSet<&str> = constants.keys().copied().collect();
@@ -93,6 +95,7 @@ impl<'g> GraphIndex<'g> {
             producers,
             input,
             input_shape,
+            fixed_batch,
             output,
         })
     }
@@ -173,12 +176,13 @@ fn constant_value(node: &NodeProto, index: usize) -> Result<&TensorProto> {
     })
 }
 
-/// The one graph input that is not an initializer, and its per-sample shape.
+/// The one graph input that is not an initializer, its per-sample shape and
+/// its batch size if fixed.
 fn data_input<'g>(
     graph: &'g GraphProto,
     constants: &HashMap<&str, &TensorProto>,
     ctx: &FileContext,
-) -> Result<(&'g str, Shape)> {
+) -> Result<(&'g str, Shape, Option<usize>)> {
     let data: Vec<_> = (graph.input.iter())
         .filter(|v| !constants.contains_key(v.name.as_deref().unwrap_or("")))
         .collect();
@@ -229,7 +233,11 @@ fn data_input<'g>(
             })
         }
     };
-    Ok((name, shape))
+    let fixed_batch = match dims.first().and_then(|d| d.value.as_ref()) {
+        Some(DimensionValue::DimValue(v)) => usize::try_from(*v).ok().filter(|&n| n > 0),
+        _ => None,
+    };
+    Ok((name, shape, fixed_batch))
 }
 
 /// The graph's only output.

@@ -155,7 +155,9 @@ pub(crate) fn pool(node: &Node, shape: Shape) -> Result<Pool2d> {
 /// `Flatten` must use `axis = 1` (batch first). `Reshape` must target a
 /// batch of vectors: `[-1, n]`, `[0, -1]`, `[0, n]`, `[1, -1]` or `[1, n]`
 /// where `n` is the per-sample size (`1` fixes a batch of one, as exporters
-/// tracing a single sample write it).
+/// tracing a single sample write it); the first entry may also be the graph
+/// input's fixed batch size, which PyTorch's default exporter writes for
+/// `x.view(x.size(0), -1)` and `nn.Flatten` when the batch is not dynamic.
 pub(crate) fn check_flattens(node: &Node, shape: Shape) -> Result<()> {
     let (rank, size) = match shape {
         Shape::Flat(d) => (2, d),
@@ -170,7 +172,8 @@ pub(crate) fn check_flattens(node: &Node, shape: Shape) -> Result<()> {
     }
     let target = node.constant_ints(1, "shape")?;
     let zero_is_literal = node.int("allowzero", 0)? != 0;
-    let batch_ok = |b: i64| b == -1 || b == 1 || (b == 0 && !zero_is_literal);
+    let fixed_batch = node.graph.fixed_batch.and_then(|n| i64::try_from(n).ok());
+    let batch_ok = |b: i64| b == -1 || b == 1 || (b == 0 && !zero_is_literal) || Some(b) == fixed_batch;
     match *target.as_slice() {
         [b, -1] if b != -1 && batch_ok(b) => Ok(()),
         [b, n] if batch_ok(b) && usize::try_from(n) == Ok(size) => Ok(()),

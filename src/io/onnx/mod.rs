@@ -6,7 +6,9 @@
 //! builder's layer description and `translate.rs` walks the graph from input
 //! to output.
 
+mod external;
 mod graph;
+mod head;
 mod layers;
 mod node;
 mod proto;
@@ -18,7 +20,25 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use crate::network::Network;
-use crate::{Error, Result};
+use crate::{Error, Private, Result};
+
+/// Options of [`Network::from_onnx_with`] and [`Network::from_onnx_bytes_with`].
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::io::OnnxOptions;
+/// let strict = OnnxOptions { strict_head: true, ..Default::default() };
+/// assert!(!OnnxOptions::default().strict_head && strict.strict_head);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OnnxOptions {
+    /// Refuse a trailing `Softmax` or `LogSoftmax` instead of dropping it
+    /// (default `false`: it is dropped and [`Network::dropped_head`] says so).
+    pub strict_head: bool,
+    #[doc(hidden)]
+    pub _private: Private,
+}
 
 /// The file an import reads, for error messages.
 pub(crate) struct FileContext<'a> {
@@ -37,17 +57,24 @@ impl FileContext<'_> {
     }
 }
 
-/// Decodes and translates an ONNX model held in memory.
-fn network_from_onnx(bytes: &[u8], path: &Path) -> Result<Network> {
+/// Decodes and translates an ONNX model held in memory, reading external
+/// tensor data through `resolve`.
+fn network_from_onnx(
+    bytes: &[u8],
+    path: &Path,
+    options: &OnnxOptions,
+    resolve: &mut external::Resolver,
+) -> Result<Network> {
     let ctx = FileContext { path };
     let model = proto::ModelProto::decode(bytes).map_err(|e| Error::File {
         path: path.to_path_buf(),
         reason: "not an ONNX model (protobuf decoding failed)".into(),
         source: Some(Box::new(e)),
     })?;
-    let graph = (model.graph.as_ref()).ok_or_else(|| ctx.error("the model has no graph"))?;
-    let index = graph::GraphIndex::new(graph, &ctx)?;
-    translate::translate(&index, &ctx)
+    let mut graph = model.graph.ok_or_else(|| ctx.error("the model has no graph"))?;
+    external::inline_external_data(&mut graph, resolve, &ctx)?;
+    let index = graph::GraphIndex::new(&graph, &ctx)?;
+    translate::translate(&index, &ctx, options.strict_head)
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
@@ -68,6 +95,17 @@ impl Network {
     /// | `Flatten` (`axis = 1`), `Reshape` that flattens each sample | flattening |
     /// | `Identity`, `Dropout` | nothing (inference) |
     /// | a value read by two branches that rejoin in an `Add` | a residual block |
+    /// | a final `Softmax` or `LogSoftmax` over the classes | dropped: the network outputs the logits |
+    ///
+    /// Both of PyTorch's exporters are read: `torch.onnx.export(model, (x,),
+    /// "net.onnx")` (the default, `dynamo=True`, which writes large weights to
+    /// `net.onnx.data` next to the model) and `dynamo=False`. External data
+    /// files are read from the model's folder. A trailing `Softmax` or
+    /// `LogSoftmax` is dropped and recorded ([`Network::dropped_head`]): it is
+    /// strictly increasing in each logit and the same map at every input, so
+    /// the linear regions, decision boundaries and arg-max of the logits are
+    /// those of the classifier ([`crate::network::Head`]). Set
+    /// [`OnnxOptions::strict_head`] to refuse it instead.
     ///
     /// In a residual block one branch is the skip: nothing, one dense layer, or
     /// one convolution with an optional batch norm; the other, any chain of the
@@ -79,13 +117,15 @@ impl Network {
     ///
     /// # Errors
     ///
-    /// - [`Error::File`]: the file cannot be read, is not a protobuf-encoded
+    /// - [`Error::File`]: the file or an external data file cannot be read
+    ///   (or a data location leaves the model's folder), is not a protobuf-encoded
     ///   model, or is inconsistent (a value no node or initializer defines,
     ///   tensor data that does not match its shape, a value defined twice).
     /// - [`Error::Unsupported`]: an operator outside the subset, named with
     ///   its node (for example `unsupported Sigmoid at squash`), or a supported
     ///   operator with attributes outside it (asymmetric padding, `transA`,
-    ///   several inputs or outputs, external tensor data).
+    ///   several inputs or outputs); the message lists the supported operators
+    ///   and says to export the network up to its logits.
     /// - [`Error::Shape`]: parameters whose shapes do not chain.
     /// - [`Error::NonFinite`]: a parameter that is NaN or infinite.
     ///
@@ -103,11 +143,38 @@ impl Network {
     /// # }
     /// ```
     pub fn from_onnx(path: impl AsRef<Path>) -> Result<Network> {
+        Network::from_onnx_with(path, &OnnxOptions::default())
+    }
+
+    /// Loads a network from an ONNX file with options; see [`Network::from_onnx`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Network::from_onnx`]; with [`OnnxOptions::strict_head`], a
+    /// trailing `Softmax` or `LogSoftmax` is an [`Error::Unsupported`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::{io::OnnxOptions, Network};
+    /// let path = "tests/fixtures/pytorch/mlp_softmax_dynamo.onnx";
+    /// let strict = OnnxOptions { strict_head: true, ..Default::default() };
+    /// assert!(Network::from_onnx_with(path, &strict).is_err());
+    /// assert!(Network::from_onnx_with(path, &OnnxOptions::default())?.dropped_head().is_some());
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn from_onnx_with(path: impl AsRef<Path>, options: &OnnxOptions) -> Result<Network> {
         let path = path.as_ref();
-        network_from_onnx(&crate::io::read_file(path)?, path)
+        let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut next_to_model = |location: &str| std::fs::read(folder.join(location));
+        network_from_onnx(&crate::io::read_file(path)?, path, options, &mut next_to_model)
     }
 
     /// Loads a network from the bytes of an ONNX file; see [`Network::from_onnx`].
+    ///
+    /// Models whose weights are in external data files need
+    /// [`Network::from_onnx_bytes_with`] and a resolver (or
+    /// [`Network::from_onnx`] with the model's path).
     ///
     /// # Errors
     ///
@@ -117,6 +184,51 @@ impl Network {
     ///
     /// Never on user input.
     pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Network> {
-        network_from_onnx(bytes, &PathBuf::from(crate::io::MEMORY_PATH))
+        let mut no_files = |location: &str| -> std::io::Result<Vec<u8>> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{location}: bytes alone have no external data; use Network::from_onnx_bytes_with and a resolver"),
+            ))
+        };
+        let path = PathBuf::from(crate::io::MEMORY_PATH);
+        network_from_onnx(bytes, &path, &OnnxOptions::default(), &mut no_files)
+    }
+
+    /// Loads a network from the bytes of an ONNX file whose external data
+    /// files `resolve` reads; see [`Network::from_onnx`].
+    ///
+    /// `resolve` receives each data file's location as the model names it (a
+    /// relative path such as `net.onnx.data`, already checked to stay inside
+    /// the model's folder) and returns the file's bytes; each file is asked for
+    /// once.
+    ///
+    /// # Errors
+    ///
+    /// As [`Network::from_onnx_with`]; a resolver error becomes an
+    /// [`Error::File`] naming the location, with the I/O error as its source.
+    ///
+    /// # Panics
+    ///
+    /// Never on user input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::{io::OnnxOptions, Network};
+    /// let dir = std::path::Path::new("tests/fixtures/pytorch");
+    /// let bytes = std::fs::read(dir.join("mlp_dynamo.onnx")).unwrap();
+    /// let net = Network::from_onnx_bytes_with(&bytes, &OnnxOptions::default(), |location| {
+    ///     std::fs::read(dir.join(location))
+    /// })?;
+    /// assert_eq!(net, Network::from_onnx(dir.join("mlp_dynamo.onnx"))?);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn from_onnx_bytes_with(
+        bytes: &[u8],
+        options: &OnnxOptions,
+        mut resolve: impl FnMut(&str) -> std::io::Result<Vec<u8>>,
+    ) -> Result<Network> {
+        let path = PathBuf::from(crate::io::MEMORY_PATH);
+        network_from_onnx(bytes, &path, options, &mut resolve)
     }
 }

@@ -9,6 +9,7 @@
 use ndarray::Array1;
 
 use super::graph::GraphIndex;
+use super::head;
 use super::layers;
 use super::node::Node;
 use super::FileContext;
@@ -21,8 +22,16 @@ pub(crate) const MAX_RESIDUAL_DEPTH: usize = 64;
 /// The most nodes a skip branch may have (a layer, its bias or batch norm, no-ops).
 const MAX_SKIP_NODES: usize = 8;
 
-/// Translates an indexed graph into a network.
-pub(crate) fn translate(graph: &GraphIndex, ctx: &FileContext) -> Result<Network> {
+/// What an unsupported-operator error tells the user to do.
+pub(crate) const SUPPORTED_OPS_HINT: &str = "the importer reads Gemm, MatMul+Add, Conv, \
+BatchNormalization, Relu, LeakyRelu, Abs, MaxPool, AveragePool, GlobalAveragePool, Flatten, \
+Reshape (flattening), Identity, Dropout, a residual Add and a final Softmax or LogSoftmax \
+(dropped); export the network up to its logits with piecewise-linear activations only";
+
+/// Translates an indexed graph into a network; a trailing `Softmax` or
+/// `LogSoftmax` is dropped and recorded (refused when `strict_head`).
+pub(crate) fn translate(graph: &GraphIndex, ctx: &FileContext, strict_head: bool) -> Result<Network> {
+    let end = head::network_end(graph, strict_head, ctx)?;
     let builder = match graph.input_shape {
         Shape::Flat(d) => Network::builder(d),
         Shape::Image { c, h, w } => Network::builder_image(c, h, w),
@@ -33,9 +42,19 @@ pub(crate) fn translate(graph: &GraphIndex, ctx: &FileContext) -> Result<Network
         claimed: vec![false; graph.nodes.len()],
         depth: 0,
     };
-    let builder = walk.chain(builder, graph.input, graph.output)?;
+    let builder = walk.chain(builder, graph.input, end.value)?;
+    let Some((dropped, index)) = end.head else {
+        walk.check_all_data_flow_claimed()?;
+        return builder.build();
+    };
+    walk.claim(index)?;
+    if !matches!(builder.shape(), Shape::Flat(_)) {
+        return Err(walk
+            .node(index)
+            .unsupported("head on images; flatten the logits first"));
+    }
     walk.check_all_data_flow_claimed()?;
-    builder.build()
+    Ok(builder.build()?.with_dropped_head(dropped))
 }
 
 /// The state of one translation: which nodes are already part of the network.
@@ -142,10 +161,15 @@ impl<'g, 'c> Walk<'g, 'c> {
                 }
             }
             "Identity" | "Dropout" => b,
+            "Softmax" | "LogSoftmax" => {
+                return Err(node.unsupported(format_args!(
+                    "before the end of the network; only a final one is dropped. {SUPPORTED_OPS_HINT}"
+                )))
+            }
             op => {
                 return Err(Error::Unsupported {
                     layer: node.label(),
-                    op: op.to_string(),
+                    op: format!("{op} ({SUPPORTED_OPS_HINT})"),
                 })
             }
         };
@@ -327,7 +351,11 @@ impl<'g, 'c> Walk<'g, 'c> {
                     let bn = layers::batch_norm(&node, conv.weight.dim().0)?;
                     Some(Skip::Conv(conv.fold_batch_norm(&bn)?))
                 }
-                _ => return Err(node.unsupported("in a skip branch")),
+                _ => {
+                    return Err(node.unsupported(
+                        "in a skip branch, which may hold one Gemm/MatMul (+ Add) or one Conv (+ BatchNormalization)",
+                    ))
+                }
             };
             data = node.output()?;
         }
@@ -359,7 +387,7 @@ fn check_standard_domain(node: &Node) -> Result<()> {
         None | Some("" | "ai.onnx") => Ok(()),
         Some(domain) => Err(Error::Unsupported {
             layer: node.label(),
-            op: format!("{domain}::{}", node.op()),
+            op: format!("{domain}::{} ({SUPPORTED_OPS_HINT})", node.op()),
         }),
     }
 }
