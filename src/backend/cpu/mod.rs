@@ -2,6 +2,7 @@
 //! SIMD kernels ([`crate::kernels::simd`]) for the element-wise work.
 
 mod jacobian;
+mod scratch;
 
 pub(crate) use jacobian::ForwardJacobian;
 mod vertices;
@@ -179,8 +180,13 @@ impl Backend for CpuBackend {
         // points per task so that they stay within VERTEX_VALUES_PER_TASK.
         let per_point = 2 * dirs.nrows() * (net.unit_count() + net.output_dim()).max(1);
         let chunk = self.chunk.min(VERTEX_VALUES_PER_TASK / per_point);
+        let folded = vertices::FoldedMlp::new(net, dirs, hood.radius);
         let parts = self.map_chunks_of(chunk, points.nrows(), |a, b| {
-            let fwd = vertices::vertex_forward(net, points.slice(s![a..b, ..]), dirs, hood.radius);
+            let pts = points.slice(s![a..b, ..]);
+            if let Some(folded) = &folded {
+                return folded.count_changes(pts, &counted, hood.count_output);
+            }
+            let fwd = vertices::vertex_forward(net, pts, dirs, hood.radius);
             count_changes(
                 &fwd,
                 &counted,
