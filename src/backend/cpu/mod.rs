@@ -86,12 +86,28 @@ impl CpuBackend {
 fn forward_chunk(net: &Network, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch {
     let mut choices = Array2::zeros((x.nrows(), net.unit_count()));
     let mut pre = Vec::new();
-    let outputs = {
+    let steps = net.program().steps();
+    let outputs = if scratch::is_mlp(steps) {
+        // Plain MLPs run in the thread's reused buffers: only the results are allocated.
+        let keep_pre = keep == Keep::PreActivations;
+        scratch::mlp_pass(
+            steps,
+            x.dim(),
+            |mut rows| rows.assign(&x),
+            Some(choices.view_mut()),
+            |_, z| {
+                if keep_pre {
+                    pre.push(z.to_owned());
+                }
+            },
+            |out| out.to_owned(),
+        )
+    } else {
         let mut rec = Recorder {
             choices: choices.view_mut(),
             pre: (keep == Keep::PreActivations).then_some(&mut pre),
         };
-        eval::forward(net.program().steps(), x.to_owned(), &mut rec)
+        eval::forward(steps, x.to_owned(), &mut rec)
     };
     ForwardBatch {
         outputs,

@@ -96,3 +96,63 @@ fn view(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
 fn view_mut<T>(buf: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
     ArrayViewMut2::from_shape((rows, cols), &mut buf[..rows * cols]).expect("buffers hold rows x cols values")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::eval::{self, Recorder};
+    use crate::Network;
+    use ndarray::{array, Array2};
+
+    /// A 2-3-2-1 network with a ReLU and a leaky ReLU layer.
+    fn net() -> Network {
+        Network::builder(2)
+            .dense(array![[1.0, -2.0], [0.5, 1.0], [-1.0, 0.25]], array![0.1, -0.2, 0.3])
+            .unwrap()
+            .relu()
+            .dense(array![[1.0, 1.0, -1.0], [-0.5, 2.0, 1.0]], array![0.0, -0.5])
+            .unwrap()
+            .leaky_relu(0.1)
+            .dense(array![[1.5, -1.0]], array![0.25])
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+
+    /// The generic pass, as the reference.
+    fn reference(net: &Network, x: &Array2<f64>) -> (Array2<f64>, Array2<u8>) {
+        let mut choices = Array2::zeros((x.nrows(), net.unit_count()));
+        let mut rec = Recorder {
+            choices: choices.view_mut(),
+            pre: None,
+        };
+        let out = eval::forward(net.program().steps(), x.clone(), &mut rec);
+        (out, choices)
+    }
+
+    #[test]
+    fn reused_buffers_match_the_generic_pass_at_any_batch_size() {
+        let net = net();
+        let steps = net.program().steps();
+        assert!(is_mlp(steps));
+        // A large batch, then a small one: the second runs in grown buffers
+        // still holding the first one's values.
+        for n in [40, 3, 17] {
+            let x = Array2::from_shape_fn((n, 2), |(i, j)| (i as f64 * 0.37 - 2.0) * if j == 0 { 1.0 } else { -0.6 });
+            let (want, want_choices) = reference(&net, &x);
+            let mut choices = Array2::zeros((n, net.unit_count()));
+            let mut seen = Vec::new();
+            let got = mlp_pass(
+                steps,
+                x.dim(),
+                |mut rows| rows.assign(&x),
+                Some(choices.view_mut()),
+                |t, z| seen.push((t.offset, z.dim())),
+                |out| out.to_owned(),
+            );
+            assert_eq!(got, want);
+            assert_eq!(choices, want_choices);
+            assert_eq!(seen, vec![(0, (n, 3)), (3, (n, 2))]);
+        }
+    }
+}
