@@ -34,7 +34,9 @@ fn directions(p: usize, dim: usize, seed: u64) -> Array2<f64> {
 
 /// A hash of the bits of `values`, order-sensitive.
 fn checksum(values: impl Iterator<Item = u64>) -> u64 {
-    values.fold(0xcbf2_9ce4_8422_2325, |h, v| (h ^ v).wrapping_mul(0x1000_0000_01b3))
+    values.fold(0xcbf2_9ce4_8422_2325, |h, v| {
+        (h ^ v).wrapping_mul(0x1000_0000_01b3)
+    })
 }
 
 fn main() -> cpwl::Result<()> {
@@ -49,7 +51,11 @@ fn main() -> cpwl::Result<()> {
             let fwd = cpu.forward(&net, x.view(), Keep::Patterns)?;
             let jac = cpu.jacobians(&net, x.view())?;
             let patterns = fwd.patterns.iter().flatten().map(|&c| u64::from(c));
-            let bits = fwd.outputs.iter().chain(jac.jacobians.iter()).map(|v| v.to_bits());
+            let bits = fwd
+                .outputs
+                .iter()
+                .chain(jac.jacobians.iter())
+                .map(|v| v.to_bits());
             checksum(patterns.chain(bits))
         }
         _ => {

@@ -107,7 +107,10 @@ mod tests {
     /// A 2-3-2-1 network with a ReLU and a leaky ReLU layer.
     fn net() -> Network {
         Network::builder(2)
-            .dense(array![[1.0, -2.0], [0.5, 1.0], [-1.0, 0.25]], array![0.1, -0.2, 0.3])
+            .dense(
+                array![[1.0, -2.0], [0.5, 1.0], [-1.0, 0.25]],
+                array![0.1, -0.2, 0.3],
+            )
             .unwrap()
             .relu()
             .dense(array![[1.0, 1.0, -1.0], [-0.5, 2.0, 1.0]], array![0.0, -0.5])
@@ -138,7 +141,9 @@ mod tests {
         // A large batch, then a small one: the second runs in grown buffers
         // still holding the first one's values.
         for n in [40, 3, 17] {
-            let x = Array2::from_shape_fn((n, 2), |(i, j)| (i as f64 * 0.37 - 2.0) * if j == 0 { 1.0 } else { -0.6 });
+            let x = Array2::from_shape_fn((n, 2), |(i, j)| {
+                (i as f64 * 0.37 - 2.0) * if j == 0 { 1.0 } else { -0.6 }
+            });
             let (want, want_choices) = reference(&net, &x);
             let mut choices = Array2::zeros((n, net.unit_count()));
             let mut seen = Vec::new();

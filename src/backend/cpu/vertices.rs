@@ -8,8 +8,8 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::{forward_chunk, neighbourhood_vertices, scratch};
 use crate::backend::{ForwardBatch, Keep};
-use crate::network::eval::{self, Recorder};
 use crate::kernels::simd;
+use crate::network::eval::{self, Recorder};
 use crate::network::{AffineStep, Step, UnitLayer};
 use crate::Network;
 
