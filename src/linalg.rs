@@ -21,10 +21,8 @@ fn as_faer<'a>(x: &ArrayView2<'a, f64>, buf: &'a mut Option<Array2<f64>>) -> Mat
 pub(crate) fn matmul_nt(x: ArrayView2<f64>, w: ArrayView2<f64>) -> Array2<f64> {
     debug_assert_eq!(x.ncols(), w.ncols());
     let mut out = Array2::zeros((x.nrows(), w.nrows()));
-    let (mut bx, mut bw) = (None, None);
-    let xf = as_faer(&x, &mut bx);
-    let wf = as_faer(&w, &mut bw);
-    gemm_into(&mut out, xf, wf.transpose());
+    let slice = out.as_slice_mut().expect("fresh arrays are contiguous");
+    matmul_nt_into(x, w, slice);
     out
 }
 
@@ -39,13 +37,28 @@ pub(crate) fn matmul_nn(x: ArrayView2<f64>, w: ArrayView2<f64>) -> Array2<f64> {
     out
 }
 
+/// `x w^T` written into `out` (n x m, row-major), for callers that reuse
+/// their buffers across batches.
+pub(crate) fn matmul_nt_into(x: ArrayView2<f64>, w: ArrayView2<f64>, out: &mut [f64]) {
+    debug_assert_eq!(x.ncols(), w.ncols());
+    let (mut bx, mut bw) = (None, None);
+    let xf = as_faer(&x, &mut bx);
+    let wf = as_faer(&w, &mut bw);
+    gemm_slice(out, x.nrows(), w.nrows(), xf, wf.transpose());
+}
+
 fn gemm_into(out: &mut Array2<f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) {
     let (r, c) = out.dim();
+    let slice = out.as_slice_mut().expect("fresh arrays are contiguous");
+    gemm_slice(slice, r, c, lhs, rhs);
+}
+
+/// `lhs rhs` into the row-major `r x c` matrix `out`.
+fn gemm_slice(out: &mut [f64], r: usize, c: usize, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) {
     if r == 0 || c == 0 {
         return;
     }
-    let slice = out.as_slice_mut().expect("fresh arrays are contiguous");
-    let dst = MatMut::from_row_major_slice_mut(slice, r, c);
+    let dst = MatMut::from_row_major_slice_mut(out, r, c);
     faer::linalg::matmul::matmul(dst, Accum::Replace, lhs, rhs, 1.0, Par::Seq);
 }
 

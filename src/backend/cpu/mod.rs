@@ -2,6 +2,7 @@
 //! SIMD kernels ([`crate::kernels::simd`]) for the element-wise work.
 
 mod jacobian;
+mod scratch;
 
 pub(crate) use jacobian::ForwardJacobian;
 mod vertices;
@@ -84,12 +85,28 @@ impl CpuBackend {
 fn forward_chunk(net: &Network, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch {
     let mut choices = Array2::zeros((x.nrows(), net.unit_count()));
     let mut pre = Vec::new();
-    let outputs = {
+    let steps = net.program().steps();
+    let outputs = if scratch::is_mlp(steps) {
+        // Plain MLPs run in the thread's reused buffers: only the results are allocated.
+        let keep_pre = keep == Keep::PreActivations;
+        scratch::mlp_pass(
+            steps,
+            x.dim(),
+            |mut rows| rows.assign(&x),
+            Some(choices.view_mut()),
+            |_, z| {
+                if keep_pre {
+                    pre.push(z.to_owned());
+                }
+            },
+            |out| out.to_owned(),
+        )
+    } else {
         let mut rec = Recorder {
             choices: choices.view_mut(),
             pre: (keep == Keep::PreActivations).then_some(&mut pre),
         };
-        eval::forward(net.program().steps(), x.to_owned(), &mut rec)
+        eval::forward(steps, x.to_owned(), &mut rec)
     };
     ForwardBatch {
         outputs,
@@ -178,8 +195,13 @@ impl Backend for CpuBackend {
         // points per task so that they stay within VERTEX_VALUES_PER_TASK.
         let per_point = 2 * dirs.nrows() * (net.unit_count() + net.output_dim()).max(1);
         let chunk = self.chunk.min(VERTEX_VALUES_PER_TASK / per_point);
+        let folded = vertices::FoldedMlp::new(net, dirs, hood.radius);
         let parts = self.map_chunks_of(chunk, points.nrows(), |a, b| {
-            let fwd = vertices::vertex_forward(net, points.slice(s![a..b, ..]), dirs, hood.radius);
+            let pts = points.slice(s![a..b, ..]);
+            if let Some(folded) = &folded {
+                return folded.count_changes(pts, &counted, hood.count_output);
+            }
+            let fwd = vertices::vertex_forward(net, pts, dirs, hood.radius);
             count_changes(
                 &fwd,
                 &counted,

@@ -4,12 +4,13 @@
 //! once per point and once for all directions instead of once per vertex
 //! (for a convolution, each direction image is convolved once).
 
-use ndarray::{s, Array2, ArrayView2};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
-use super::{forward_chunk, neighbourhood_vertices};
+use super::{forward_chunk, neighbourhood_vertices, scratch};
 use crate::backend::{ForwardBatch, Keep};
+use crate::kernels::simd;
 use crate::network::eval::{self, Recorder};
-use crate::network::{AffineStep, Step};
+use crate::network::{AffineStep, Step, UnitLayer};
 use crate::Network;
 
 /// The pre-activations (and patterns) of every vertex `x +- r v_k` of every
@@ -53,4 +54,82 @@ pub(super) fn vertex_forward(
         patterns: Some(choices),
         pre_activations: Some(pre),
     }
+}
+
+/// The folded neighbourhood pass of a plain MLP (a dense first layer, then
+/// dense layers and two-piece units), run in the worker thread's reused
+/// buffers with the sign comparison fused in: each layer's pre-activations
+/// are compared with each point's first vertex as the pass reaches them, so
+/// that no copy of them is kept.
+pub(super) struct FoldedMlp<'a> {
+    first: &'a AffineStep,
+    rest: &'a [Step],
+    /// `r W v_k`, the first layer's moves along the directions (P x width).
+    moves: Array2<f64>,
+}
+
+impl<'a> FoldedMlp<'a> {
+    /// The folded pass of `net`, or `None` when `net` is not a plain MLP.
+    pub(super) fn new(net: &'a Network, dirs: ArrayView2<f64>, radius: f64) -> Option<Self> {
+        let steps = net.program().steps();
+        let (Step::Affine(first @ AffineStep::Dense(_)), rest) = steps.split_first()? else {
+            return None;
+        };
+        scratch::is_mlp(rest).then(|| FoldedMlp {
+            first,
+            rest,
+            moves: eval::linear(first, dirs) * radius,
+        })
+    }
+
+    /// Per point and counted layer (then the output when `count_output`),
+    /// the units whose sign at some vertex differs from the first vertex's.
+    pub(super) fn count_changes(
+        &self,
+        points: ArrayView2<f64>,
+        counted: &[(usize, UnitLayer)],
+        count_output: bool,
+    ) -> Array2<u32> {
+        let p = self.moves.nrows();
+        let verts = 2 * p;
+        let n = points.nrows();
+        let mut counts = Array2::zeros((n, counted.len() + usize::from(count_output)));
+        let at_points = eval::affine(self.first, points);
+        let fill = |mut rows: ArrayViewMut2<f64>| {
+            for (i, z) in at_points.outer_iter().enumerate() {
+                let base = i * verts;
+                rows.slice_mut(s![base..base + p, ..]).assign(&(&self.moves + &z));
+                rows.slice_mut(s![base + p..base + verts, ..])
+                    .assign(&(&z - &self.moves));
+            }
+        };
+        let shape = (n * verts, self.moves.ncols());
+        let at_output = scratch::mlp_pass(
+            self.rest,
+            shape,
+            fill,
+            None,
+            |t, z| {
+                let slot = counted
+                    .iter()
+                    .position(|(_, l)| (l.offset, l.len) == (t.offset, t.len));
+                if let Some(slot) = slot {
+                    counts.column_mut(slot).assign(&block_changes(z, verts));
+                }
+            },
+            |out| count_output.then(|| block_changes(out, verts)),
+        );
+        if let Some(changes) = at_output {
+            counts.column_mut(counted.len()).assign(&changes);
+        }
+        counts
+    }
+}
+
+/// For each block of `verts` rows, the columns whose sign at some row
+/// differs from the block's first row.
+fn block_changes(z: ArrayView2<f64>, verts: usize) -> Array1<u32> {
+    z.axis_chunks_iter(Axis(0), verts)
+        .map(simd::first_row_changes)
+        .collect()
 }

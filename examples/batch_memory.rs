@@ -1,0 +1,74 @@
+//! A fixed run of the batched CPU kernels for memory and instruction counts
+//! (`/usr/bin/time -v`, `perf stat`, `valgrind --tool=callgrind`): W3, local
+//! complexity of `n` points with P = 25 directions through the
+//! 784-200-200-200-10 ReLU MLP of the benches, or W5, forward passes with
+//! patterns and exact Jacobians of `n` points through the same network.
+//!
+//! ```text
+//! cargo run --release --example batch_memory -- w3 2000
+//! cargo run --release --example batch_memory -- w5 4096
+//! ```
+//!
+//! It prints a checksum of the results, so that runs before and after a
+//! change can be compared for identical output.
+
+#[path = "../benches/common/mod.rs"]
+mod bench_common;
+
+use cpwl::backend::{Backend, CpuBackend, Keep, Neighbourhood};
+use ndarray::Array2;
+
+const WIDTHS: [usize; 5] = [784, 200, 200, 200, 10];
+const P: usize = 25;
+
+/// Unit directions, one per row.
+fn directions(p: usize, dim: usize, seed: u64) -> Array2<f64> {
+    let mut rng = bench_common::Rng::new(seed);
+    let mut d = Array2::from_shape_simple_fn((p, dim), || rng.normal());
+    for mut row in d.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    d
+}
+
+/// A hash of the bits of `values`, order-sensitive.
+fn checksum(values: impl Iterator<Item = u64>) -> u64 {
+    values.fold(0xcbf2_9ce4_8422_2325, |h, v| {
+        (h ^ v).wrapping_mul(0x1000_0000_01b3)
+    })
+}
+
+fn main() -> cpwl::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let workload = args.get(1).map_or("w3", String::as_str);
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let net = bench_common::he_mlp(&WIDTHS, 0);
+    let x = bench_common::uniform_points(n, WIDTHS[0], 1);
+    let cpu = CpuBackend::default();
+    let sum = match workload {
+        "w5" => {
+            let fwd = cpu.forward(&net, x.view(), Keep::Patterns)?;
+            let jac = cpu.jacobians(&net, x.view())?;
+            let patterns = fwd.patterns.iter().flatten().map(|&c| u64::from(c));
+            let bits = fwd
+                .outputs
+                .iter()
+                .chain(jac.jacobians.iter())
+                .map(|v| v.to_bits());
+            checksum(patterns.chain(bits))
+        }
+        _ => {
+            let dirs = directions(P, WIDTHS[0], 2);
+            let hood = Neighbourhood {
+                directions: dirs.view(),
+                radius: 0.05,
+                count_output: true,
+            };
+            let counts = cpu.sign_changes(&net, x.view(), hood)?;
+            checksum(counts.iter().map(|&c| u64::from(c)))
+        }
+    };
+    println!("{workload} n={n} checksum {sum:016x}");
+    Ok(())
+}
