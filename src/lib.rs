@@ -23,10 +23,21 @@
 //!   by an LP walk in any dimension or exact polygon splitting in 2-D), the
 //!   [`regions::Region`] of a point ([`Network::region_at`]) and the decision
 //!   boundary ([`regions::Partition::decision_boundary`]).
+//! - [`lc`]: the local complexity of Humayun, Balestriero and Baraniuk at
+//!   data points ([`lc::local_complexity`], reference-compatible), and its
+//!   exact variant ([`lc::exact_local_complexity`]).
+//! - [`scales`]: LES, polarity and ScaLES of decoders ([`scales::les`],
+//!   [`scales::les_grad`]), exact, with per-latent statuses.
+//! - [`run`]: [`run::RunOptions`], the one options type of every long
+//!   computation (backend, threads, chunk, progress, cancel, budgets), and
+//!   [`run::Outcome`], how a run ended (a stop at a limit is an outcome, not an
+//!   error).
 //! - [`backend`]: the batched kernels behind every long-running computation,
 //!   through the [`backend::Backend`] trait; [`backend::CpuBackend`] is the
 //!   default.
-//! - [`io`]: file formats (`.npy`, `.npz`).
+//! - [`shard`]: a domain split into shards and their partitions merged
+//!   exactly (feature `timely` runs the shards on timely-dataflow workers).
+//! - [`io`]: file formats (`.npy`, `.npz`, safetensors, ONNX).
 //!
 //! ```
 //! use cpwl::{Domain, Network};
