@@ -691,10 +691,8 @@ mod tests {
     fn custom_domains_and_transposed_inputs_are_unsupported() {
         let mut custom = node("Relu", &["x"], &["y"]);
         custom.domain = Some("com.example".into());
-        assert_eq!(
-            unsupported_op(load(&[1], vec![custom], vec![])),
-            "com.example::Relu"
-        );
+        let op = unsupported_op(load(&[1], vec![custom], vec![]));
+        assert!(op.starts_with("com.example::Relu ("), "{op}");
         let gemm = with_int(node("Gemm", &["x", "w"], &["y"]), "transA", 1);
         let op = unsupported_op(load(&[1], vec![gemm], vec![double("w", &[1, 1], &[1.])]));
         assert!(op.contains("transA"), "{op}");
