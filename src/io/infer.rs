@@ -12,7 +12,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use super::safetensors::ArchLayer;
+use super::arch_layer::ArchLayer;
 use crate::network::{Activation, Shape};
 use crate::{Error, Result};
 

@@ -11,6 +11,7 @@ mod onnx;
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub use onnx::OnnxOptions;
+mod arch_layer;
 mod safetensors;
 
 pub use npz::DEFAULT_LEAKY_SLOPE;

@@ -2,7 +2,7 @@
 //!
 //! Pieces inside a region come from the tie hyperplanes of its class maps
 //! (this file); pieces on a facet between two regions from the arg-max on
-//! either side of it ([`super::boundary_facets`]).
+//! either side of it (`boundary_facets.rs`).
 
 use ndarray::{s, Array1, Array2, ArrayView1};
 
@@ -115,7 +115,7 @@ impl BoundaryPiece {
 /// class pair, then pieces on facets, by region pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecisionBoundary {
-    pieces: Vec<BoundaryPiece>,
+    pub(super) pieces: Vec<BoundaryPiece>,
 }
 
 impl DecisionBoundary {
@@ -143,36 +143,9 @@ impl DecisionBoundary {
 }
 
 impl Partition {
-    /// The decision boundary of the network's outputs over the partition.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::Error::Lp`] when an LP fails (pieces in domains of dimension
-    /// other than 2, and pieces on facets, are checked for a relative interior
-    /// by one LP each).
-    ///
-    /// # Complexity
-    ///
-    /// `O(K^3)` per region and `O(K^2)` per pair of neighbours for `K`
-    /// outputs; in 2-D no LP for pieces inside regions. The measure of a piece
-    /// in `d > 2` dimensions costs a vertex enumeration of the piece.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cpwl::regions::{enumerate, EnumOptions};
-    /// use cpwl::{Domain, Network};
-    /// use ndarray::array;
-    /// // Outputs (x, y): the classes tie on the diagonal of the square.
-    /// let net = Network::builder(2)
-    ///     .dense(array![[1.0, 0.0], [0.0, 1.0]], array![0.0, 0.0])?
-    ///     .build()?;
-    /// let partition = enumerate(&net, &Domain::cube(2, 0.0, 1.0), &EnumOptions::default())?;
-    /// let boundary = partition.decision_boundary()?;
-    /// assert!((boundary.total_measure() - 2f64.sqrt()).abs() < 1e-12);
-    /// # Ok::<(), cpwl::Error>(())
-    /// ```
-    pub fn decision_boundary(&self) -> Result<DecisionBoundary> {
+    /// The boundary pieces inside regions (see [`Partition::decision_boundary`])
+    /// and the tolerance on inradii they were checked with.
+    pub(super) fn interior_boundary_pieces(&self) -> Result<(Vec<BoundaryPiece>, f64)> {
         let dim = self.domain.dim();
         let diameter = self
             .domain
@@ -194,14 +167,7 @@ impl Partition {
                 pieces.extend(piece.map(|p| maps.relabel(p)));
             }
         }
-        for (index, region) in self.regions.iter().enumerate() {
-            for &other in region.neighbors.iter().filter(|&&n| n > index) {
-                pieces.extend(super::boundary_facets::facet_pieces(
-                    self, index, other, tol_radius,
-                )?);
-            }
-        }
-        Ok(DecisionBoundary { pieces })
+        Ok((pieces, tol_radius))
     }
 }
 
@@ -389,7 +355,7 @@ fn winners_are(maps: &ClassMaps, piece: &BoundaryPiece, scale: f64) -> bool {
 
 /// The piece inside a 2-D region with polygon `vertices`: the chord of the tie
 /// line, clipped by the rivals' rows; `None` when it has no length or runs
-/// along an edge (a facet: see [`super::boundary_facets`]).
+/// along an edge (a facet: see `boundary_facets.rs`).
 fn piece_in_polygon(mut piece: BoundaryPiece, vertices: &[[f64; 2]]) -> Option<BoundaryPiece> {
     let g = [piece.normal[0], piece.normal[1]];
     let radius = vertices.iter().map(|p| p[0].hypot(p[1])).fold(0.0, f64::max);

@@ -10,11 +10,54 @@
 
 use ndarray::Array1;
 
-use super::boundary::{same_hyperplane, stack_rows, BoundaryPiece, ClassMaps, OnHyperplane};
+use super::boundary::{
+    same_hyperplane, stack_rows, BoundaryPiece, ClassMaps, DecisionBoundary, OnHyperplane,
+};
 use super::hrep::RowSource;
 use super::{Partition, Region};
 use crate::tol::TOL_SAME_HYPERPLANE_REL;
 use crate::Result;
+
+impl Partition {
+    /// The decision boundary of the network's outputs over the partition.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Lp`] when an LP fails (pieces in domains of dimension
+    /// other than 2, and pieces on facets, are checked for a relative interior
+    /// by one LP each).
+    ///
+    /// # Complexity
+    ///
+    /// `O(K^3)` per region and `O(K^2)` per pair of neighbours for `K`
+    /// outputs; in 2-D no LP for pieces inside regions. The measure of a piece
+    /// in `d > 2` dimensions costs a vertex enumeration of the piece.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::regions::{enumerate, EnumOptions};
+    /// use cpwl::{Domain, Network};
+    /// use ndarray::array;
+    /// // Outputs (x, y): the classes tie on the diagonal of the square.
+    /// let net = Network::builder(2)
+    ///     .dense(array![[1.0, 0.0], [0.0, 1.0]], array![0.0, 0.0])?
+    ///     .build()?;
+    /// let partition = enumerate(&net, &Domain::cube(2, 0.0, 1.0), &EnumOptions::default())?;
+    /// let boundary = partition.decision_boundary()?;
+    /// assert!((boundary.total_measure() - 2f64.sqrt()).abs() < 1e-12);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn decision_boundary(&self) -> Result<DecisionBoundary> {
+        let (mut pieces, tol_radius) = self.interior_boundary_pieces()?;
+        for (index, region) in self.regions.iter().enumerate() {
+            for &other in region.neighbors.iter().filter(|&&n| n > index) {
+                pieces.extend(facet_pieces(self, index, other, tol_radius)?);
+            }
+        }
+        Ok(DecisionBoundary { pieces })
+    }
+}
 
 /// The pieces of the decision boundary on the facet shared by regions `r`
 /// and `s` of `part` (none when they share no facet hyperplane).
