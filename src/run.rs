@@ -182,7 +182,6 @@ impl RunOptions {
     /// # Errors
     ///
     /// [`Error::Invalid`] when the pool cannot be built.
-    #[allow(dead_code)] // adopted by lc, scales and regions next
     pub(crate) fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
         let Some(n) = self.threads.and_then(NonZeroUsize::new) else {
             return Ok(f());
@@ -206,7 +205,6 @@ impl RunOptions {
 /// Algorithms call [`Watch::stop`] every few cells, regions or points (often
 /// enough that a stop lands within 50 ms of its deadline or flag) and
 /// [`Watch::report`] as they go.
-#[allow(dead_code)] // adopted by lc, scales and regions next
 pub(crate) struct Watch<'a> {
     run: &'a RunOptions,
     start: Instant,
@@ -215,7 +213,6 @@ pub(crate) struct Watch<'a> {
     last_report: Mutex<Option<Instant>>,
 }
 
-#[allow(dead_code)] // adopted by lc, scales and regions next
 impl<'a> Watch<'a> {
     /// Starts the clock.
     pub(crate) fn new(run: &'a RunOptions) -> Self {
