@@ -20,7 +20,7 @@ use super::merge::{assemble, group, join, sum_stats, whole_setup, Joined};
 use super::wire::{Reader, Writer};
 use super::{plan, run_shard, Piece, PlanOptions, ShardJob, ShardResult};
 use crate::regions::{EnumOptions, EnumStats, Partition};
-use crate::run::{Outcome, Progress, RunOptions, SharedPool};
+use crate::run::{Outcome, Progress, RunOptions};
 use crate::{Domain, Error, Network, Pattern, Private, Result};
 
 /// Settings of [`timely_run`].
@@ -151,13 +151,11 @@ pub fn timely_worker(
         domain: domain.clone(),
         opts: opts.clone(),
         shard_opts: EnumOptions {
+            // Each worker builds its own pool of `threads`: with the one
+            // pool that clones share, a process's workers took turns.
             run: RunOptions {
                 cancel: Some(Arc::clone(&cancel)),
-                // Each worker builds its own pool of `threads`: a clone
-                // would share one pool, and the workers of a process would
-                // take turns on its threads.
-                pool: SharedPool::default(),
-                ..opts.plan.enumerate.run.clone()
+                ..opts.plan.enumerate.run.with_own_pool()
             },
             ..opts.plan.enumerate.clone()
         },
