@@ -125,7 +125,7 @@ fn method_by_serde_name(name: &str) -> Fallible<Method> {
 /// peers' `patterns_sha256`).
 fn patterns_sha256(part: &cpwl::regions::Partition) -> String {
     use sha2::{Digest, Sha256};
-    let mut texts: Vec<String> = part.regions().map(|r| r.pattern().to_string()).collect();
+    let mut texts: Vec<String> = part.regions().iter().map(|r| r.pattern().to_string()).collect();
     texts.sort_unstable();
     let mut h = Sha256::new();
     for t in &texts {
@@ -335,7 +335,7 @@ fn w5_run(
     net: &Network,
     x: ndarray::ArrayView2<f64>,
     mode: &str,
-) -> Fallible<(f64, [f64; 4])> {
+) -> cpwl::Result<(f64, [f64; 4])> {
     use cpwl::backend::{Backend, Keep};
     let ones = |p: &ndarray::Array2<u8>| p.iter().map(|&v| f64::from(v)).sum::<f64>();
     let start = Instant::now();
