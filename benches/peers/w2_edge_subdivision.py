@@ -16,11 +16,12 @@ ReLU networks using edge subdivision"), PyTorch f64 on the CPU:
   and a cut 2-face has exactly two new vertices on its boundary, which are
   joined;
 * regions are read off at the end, each once, from its lowest vertex along a
-  generic direction c: at a simple vertex the d lines of the complex through
-  it each carry at most one upward edge, and the vertex is the lowest vertex
-  of exactly one region when all d upward edges exist; that region's pattern
-  is a forward pass at the average of the vertex and its d upward neighbours
-  (a point inside the region).
+  generic direction c: the edges at a simple vertex lie on d "lines" (a
+  line bends at the vertex where a later unit bends at an earlier one, so
+  it can carry two upward edges, or none); a region around the vertex takes
+  one edge per line, and the vertex is its lowest when all of them go up;
+  the region's pattern is a forward pass at the average of the vertex and
+  those d neighbours (a point inside the region).
 
 Face keys. Every constraint (the 2d box facets, then the hidden units in
 pattern order) has a random 64-bit number r_i; a face's key is
@@ -78,7 +79,7 @@ def box_skeleton(dim: int, h: float):
     Facet 2i is x_i = -h, facet 2i + 1 is x_i = +h.
     """
     corners = torch.tensor([[(v >> i) & 1 for i in range(dim)] for v in range(1 << dim)], dtype=torch.int64)
-    verts = torch.where(corners.bool(), h, -h).to(torch.float64)
+    verts = (2 * corners - 1).to(torch.float64) * h  # exact +-h in f64
     ends, zeros = [], []
     for v in range(1 << dim):
         for i in range(dim):
@@ -199,23 +200,48 @@ class BoxSkeleton:
     # -- reading the regions off
 
     def region_points(self) -> torch.Tensor:
-        """One interior point per region: its lowest vertex and that vertex's d upward neighbours, averaged."""
+        """One interior point per region: its lowest vertex and one upward edge per line there, averaged.
+
+        The rays at a vertex v lie on d "lines" (each an edge zero set, one
+        constraint of v's d zeros dropped); a line is bent at v when a
+        later unit bends at an earlier one there, so it can carry two upward
+        rays, or none. A region around v takes one ray per line, and v is its
+        lowest vertex when all of them go up: v is the lowest vertex of the
+        product over its lines of their upward-ray counts (no region when a
+        line has none). Each choice's simplex lies inside its region.
+        """
         gen = torch.Generator().manual_seed(DIRECTION_SEED)
         c = torch.randn(self.dim, generator=gen, dtype=torch.float64)
         pos = self.pos.view()
         height = pos @ c
         ends = self.ends.view()
+        total = torch.bincount(ends.flatten(), minlength=self.pos.n)
+        # A simple vertex inside the box has 2d edges, fewer on the box's faces, never more.
+        self.anomalies["nonsimple_readoff"] += int((total > 2 * self.dim).sum() + (total < self.dim).sum())
         a_low = height[ends[:, 0]] < height[ends[:, 1]]
         low = torch.where(a_low, ends[:, 0], ends[:, 1])
         high = torch.where(a_low, ends[:, 1], ends[:, 0])
-        up = torch.zeros(self.pos.n, dtype=torch.int64).index_add_(0, low, torch.ones_like(low))
-        total = torch.zeros(self.pos.n, dtype=torch.int64)
-        total.index_add_(0, ends[:, 0], torch.ones_like(low)).index_add_(0, ends[:, 1], torch.ones_like(low))
-        # A simple vertex inside the box has 2d edges, fewer on the box's faces, never more.
-        self.anomalies["nonsimple_readoff"] += int((total > 2 * self.dim).sum() + (total < self.dim).sum())
-        sums = pos.clone().index_add_(0, low, pos[high])
-        lowest = up == self.dim
-        return sums[lowest] / (self.dim + 1)
+        line = self.r[self.zeros.view()].sum(dim=1)  # names the edge's line by its zero set
+        order = torch.argsort(line, stable=True)
+        order = order[torch.argsort(low[order], stable=True)]
+        low, high, line = low[order], high[order], line[order]
+        starts = torch.ones(low.numel(), dtype=torch.bool)
+        starts[1:] = (low[1:] != low[:-1]) | (line[1:] != line[:-1])
+        first = torch.nonzero(starts).squeeze(1)  # first ray of each (vertex, line)
+        count = torch.diff(first, append=torch.tensor([low.numel()]))
+        lines_up = torch.bincount(low[first], minlength=self.pos.n)
+        complete = (lines_up == self.dim)[low[first]]
+        first = first[complete].reshape(-1, self.dim)
+        count = count[complete].reshape(-1, self.dim)
+        sums = pos[low[first[:, 0]]]
+        row = torch.arange(first.shape[0])
+        for k in range(self.dim):  # one upward ray per line, every combination
+            n = count[row, k]
+            row = row.repeat_interleave(n)
+            sums = sums.repeat_interleave(n, dim=0)
+            offset = torch.arange(row.numel()) - (torch.cumsum(n, 0) - n).repeat_interleave(n)
+            sums = sums + pos[high[first[row, k] + offset]]
+        return sums / (self.dim + 1)
 
     def patterns(self, points: torch.Tensor) -> torch.Tensor:
         """0/1 pattern of every point (`1` iff the pre-activation is > 0), one forward pass."""
