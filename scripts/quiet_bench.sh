@@ -25,7 +25,9 @@
 #   W1_METHODS   cpwl methods on the W1 slice (default "plane_split skeleton")
 #   PY           the peers' python (default benches/peers/.venv/bin/python;
 #                made by `bash benches/peers/setup.sh`)
-#   THREADS      torch and cpwl threads (default 2)
+#   THREADS      torch and cpwl threads for W3 and W5 (default 2)
+#   ES_THREADS   torch threads of the edge-subdivision peers (default 1: their
+#                many small operations do not gain from more)
 #   REPEAT       best of this many runs where a script repeats (default 3)
 set -uo pipefail
 
@@ -33,6 +35,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 PY="${PY:-$root/benches/peers/.venv/bin/python}"
 THREADS="${THREADS:-2}"
+ES_THREADS="${ES_THREADS:-1}"
 REPEAT="${REPEAT:-3}"
 W2_METHODS="${W2_METHODS:-lp skeleton}"
 W1_METHODS="${W1_METHODS:-plane_split skeleton}"
@@ -70,14 +73,14 @@ P=benches/peers
 # shellcheck disable=SC2086  # the method lists are meant to split into words
 {
     section "W1 h=40: edge subdivision with faces, SplineCam-style vs cpwl" \
-        "$PY" $P/w1_slice.py --half-widths 40 --skip-plain --threads 1
+        "$PY" $P/w1_slice.py --half-widths 40 --skip-plain --threads "$ES_THREADS"
     section "W1 h=40: edge subdivision (box form, patterns hashed) vs cpwl $W1_METHODS" \
         "$PY" $P/w2_edge_subdivision.py --slice w1 --half-widths 40 --methods $W1_METHODS \
-        --repeat "$REPEAT" --threads "$THREADS"
+        --repeat "$REPEAT" --threads "$ES_THREADS"
     section "W2 spec boxes: edge subdivision d-D vs cpwl $W2_METHODS" \
-        "$PY" $P/w2_edge_subdivision.py --boxes spec --methods $W2_METHODS --repeat "$REPEAT" --threads "$THREADS"
+        "$PY" $P/w2_edge_subdivision.py --boxes spec --methods $W2_METHODS --repeat "$REPEAT" --threads "$ES_THREADS"
     section "W2 peers' boxes (a few thousand regions): edge subdivision d-D vs cpwl $W2_METHODS" \
-        "$PY" $P/w2_edge_subdivision.py --boxes peers --methods $W2_METHODS --repeat "$REPEAT" --threads "$THREADS"
+        "$PY" $P/w2_edge_subdivision.py --boxes peers --methods $W2_METHODS --repeat "$REPEAT" --threads "$ES_THREADS"
     section "W3 LC MLP, 10,000 points: folded torch f64/f32 vs cpwl" \
         "$PY" $P/w3_lc.py --nets mlp --routes folded --precisions f64 f32 --repeat "$REPEAT" --threads "$THREADS"
     section "W5 forward + patterns, + Jacobians: torch f64 vs cpwl" \

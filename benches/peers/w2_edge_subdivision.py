@@ -39,7 +39,7 @@ per hidden unit in layer order, `1` iff the pre-activation is > 0), each
 followed by a newline.
 
 Usage: python w2_edge_subdivision.py [--dims 3 4 6 8] [--half-widths ...] [--boxes spec|peers]
-       [--methods lp skeleton] [--repeat 3] [--threads 2]
+       [--methods lp skeleton] [--repeat 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -326,7 +326,9 @@ def main() -> int:
     ap.add_argument("--slice", choices=["w1", "w1b"],
                     help="the W1 (or W1b) slice instead, windows [-h, h]^2 from --half-widths (cpwl: plane_split by default)")
     ap.add_argument("--repeat", type=int, default=3, help="best of this many peer runs")
-    ap.add_argument("--threads", type=int, default=2)
+    # Thousands of small tensor operations: torch's intra-op threads barely
+    # help and slow them down many times on a busy machine (as w1_slice.py).
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     set_torch_threads(args.threads)
     ok = True
