@@ -233,6 +233,8 @@ def main() -> int:
             if cpwl is None:
                 print(f"W3 {name} {prec}: strongest peer {best:.3f} s; cpwl side missing")
                 continue
+            if "note" in cpwl:
+                print(f"  cpwl: {cpwl['note']}")
             cs = float(cpwl["cpwl_seconds"])
             print(f"W3 {name} {prec}: strongest peer {best:.3f} s, cpwl {cs:.4f} s, ratio peer/cpwl {best / cs:.2f}")
             if "lc_mean" in cpwl:
