@@ -343,11 +343,17 @@ fn w5_run(
         let r = cpu.jacobians(net, x)?;
         let seconds = start.elapsed().as_secs_f64();
         let abs = r.jacobians.iter().map(|v| v.abs()).sum();
-        (seconds, [r.outputs.sum(), ones(&r.patterns), r.jacobians.sum(), abs])
+        (
+            seconds,
+            [r.outputs.sum(), ones(&r.patterns), r.jacobians.sum(), abs],
+        )
     } else {
         let r = cpu.forward(net, x, Keep::Patterns)?;
         let seconds = start.elapsed().as_secs_f64();
-        (seconds, [r.outputs.sum(), r.patterns.as_ref().map_or(0.0, ones), 0.0, 0.0])
+        (
+            seconds,
+            [r.outputs.sum(), r.patterns.as_ref().map_or(0.0, ones), 0.0, 0.0],
+        )
     })
 }
 
