@@ -7,7 +7,13 @@
 //! cargo run --release --example peer -- w2 target/peers/w2/d3 0.2
 //! cargo run --release --example peer -- w3 target/peers/w3 mlp f64 2 10000
 //! cargo run --release --example peer -- w4 target/peers/w4 1000
+//! cargo run --release --example peer -- w5 target/peers/w5 forward 2 5
 //! ```
+//!
+//! `w1` and `w2` take the method as an optional last argument (`plane_split`
+//! and `lp` by default);
+//! built with `--features serde`, any `Method` variant can be named in snake
+//! case (`skeleton`), so the scripts work before and after a method lands.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -65,29 +71,78 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Fallible
 fn w1(args: &[String]) -> Fallible<()> {
     let dir = PathBuf::from(&args[2]);
     let h: f64 = arg(args, 3, "half-width")?;
+    let method = method_by_name(args.get(4).map(String::as_str).unwrap_or("plane_split"))?;
     let net = Network::from_npz(dir.join("net.npz"))?;
     let slice = npz(dir.join("slice.npz"))?;
     let plane = Plane::from_basis(vector(&slice, "x0")?, vector(&slice, "u")?, vector(&slice, "v")?)?;
     let domain = Domain::plane(plane, Window::square(h));
     let start = Instant::now();
     let opts = EnumOptions {
-        method: Method::PlaneSplit,
+        method,
         ..Default::default()
     };
     let part = enumerate(&net, &domain, &opts)?;
     println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
     println!("regions={}", part.len());
     println!("method={:?}", part.stats().method);
+    println!("patterns_sha256={}", patterns_sha256(&part));
     Ok(())
+}
+
+/// `Method` by name (`lp`, `auto`, `plane_split`; with the `serde` feature any
+/// variant's snake-case name, e.g. `skeleton`, so scripts can name methods that
+/// a build may not have yet).
+fn method_by_name(name: &str) -> Fallible<Method> {
+    match name {
+        "lp" => Ok(Method::Lp),
+        "auto" => Ok(Method::Auto),
+        "plane_split" => Ok(Method::PlaneSplit),
+        other => method_by_serde_name(other),
+    }
+}
+
+#[cfg(feature = "serde")]
+fn method_by_serde_name(name: &str) -> Fallible<Method> {
+    let camel: String = name
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    serde_json::from_value(serde_json::Value::String(camel))
+        .map_err(|_| format!("unknown method {name} in this build").into())
+}
+
+#[cfg(not(feature = "serde"))]
+fn method_by_serde_name(name: &str) -> Fallible<Method> {
+    Err(format!("unknown method {name} (build with --features serde to name any method)").into())
+}
+
+/// SHA-256 of the sorted pattern texts, each followed by a newline (the
+/// peers' `patterns_sha256`).
+fn patterns_sha256(part: &cpwl::regions::Partition) -> String {
+    use sha2::{Digest, Sha256};
+    let mut texts: Vec<String> = part.regions().iter().map(|r| r.pattern().to_string()).collect();
+    texts.sort_unstable();
+    let mut h = Sha256::new();
+    for t in &texts {
+        h.update(t.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn w2(args: &[String]) -> Fallible<()> {
     let dir = PathBuf::from(&args[2]);
     let h: f64 = arg(args, 3, "half-width")?;
+    let method = method_by_name(args.get(4).map(String::as_str).unwrap_or("lp"))?;
     let net = Network::from_npz(dir.join("net.npz"))?;
     let domain = Domain::cube(net.input_dim(), -h, h);
     let opts = EnumOptions {
-        method: Method::Lp,
+        method,
         ..Default::default()
     };
     let start = Instant::now();
@@ -95,12 +150,14 @@ fn w2(args: &[String]) -> Fallible<()> {
     println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
     let st = part.stats();
     println!(
-        "regions={}\nlps={}\nlps_skipped={}\nthin={}",
+        "regions={}\nlps={}\nlps_skipped={}\nthin={}\nmethod={:?}",
         part.len(),
         st.lps_solved,
         st.lps_skipped,
-        st.rejected_thin
+        st.rejected_thin,
+        st.method
     );
+    println!("patterns_sha256={}", patterns_sha256(&part));
     Ok(())
 }
 
@@ -271,16 +328,75 @@ fn w4(args: &[String]) -> Fallible<()> {
     Ok(())
 }
 
+/// One timed W5 run (the backend call alone) and its checksums: output sum,
+/// pattern ones, and for `jacobians` the sum and absolute sum of the Jacobians.
+fn w5_run(
+    cpu: &cpwl::backend::CpuBackend,
+    net: &Network,
+    x: ndarray::ArrayView2<f64>,
+    mode: &str,
+) -> cpwl::Result<(f64, [f64; 4])> {
+    use cpwl::backend::{Backend, Keep};
+    let ones = |p: &ndarray::Array2<u8>| p.iter().map(|&v| f64::from(v)).sum::<f64>();
+    let start = Instant::now();
+    Ok(if mode == "jacobians" {
+        let r = cpu.jacobians(net, x)?;
+        let seconds = start.elapsed().as_secs_f64();
+        let abs = r.jacobians.iter().map(|v| v.abs()).sum();
+        (
+            seconds,
+            [r.outputs.sum(), ones(&r.patterns), r.jacobians.sum(), abs],
+        )
+    } else {
+        let r = cpu.forward(net, x, Keep::Patterns)?;
+        let seconds = start.elapsed().as_secs_f64();
+        (
+            seconds,
+            [r.outputs.sum(), r.patterns.as_ref().map_or(0.0, ones), 0.0, 0.0],
+        )
+    })
+}
+
+/// W5: `forward` (outputs and patterns) or `jacobians` (and the exact
+/// Jacobians) of `points.npy` through `net.npz`, best of `repeat` runs on a
+/// pool of `threads`, with checksums the peer compares.
+fn w5(args: &[String]) -> Fallible<()> {
+    let dir = PathBuf::from(&args[2]);
+    let mode = args.get(3).map(String::as_str).unwrap_or("forward");
+    let threads: usize = arg(args, 4, "threads")?;
+    let repeat: usize = arg(args, 5, "repeat")?;
+    let net = Network::from_npz(dir.join("net.npz"))?;
+    let x = cpwl::io::load_npy(dir.join("points.npy"))?.into_dimensionality::<Ix2>()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()?;
+    let cpu = cpwl::backend::CpuBackend::default();
+    let mut best = f64::INFINITY;
+    let mut sums = [0.0; 4];
+    for _ in 0..repeat.max(1) {
+        let (seconds, s) = pool.install(|| w5_run(&cpu, &net, x.view(), mode))?;
+        best = best.min(seconds);
+        sums = s;
+    }
+    println!("output_sum={}\npattern_ones={}", sums[0], sums[1]);
+    if mode == "jacobians" {
+        println!("jacobian_sum={}\njacobian_abs_sum={}", sums[2], sums[3]);
+    }
+    println!("cpwl_seconds={best}");
+    Ok(())
+}
+
 fn main() -> Fallible<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        return Err("usage: peer <w1|w2|w3|w4> <workload dir> <args...>".into());
+        return Err("usage: peer <w1|w2|w3|w4|w5> <workload dir> <args...>".into());
     }
     match args[1].as_str() {
         "w1" => w1(&args),
         "w2" => w2(&args),
         "w3" => w3(&args),
         "w4" => w4(&args),
+        "w5" => w5(&args),
         other => Err(format!("unknown workload {other}").into()),
     }
 }

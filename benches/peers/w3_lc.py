@@ -136,6 +136,16 @@ ROUTES = {"reference": lc_reference, "folded": lc_folded}
 DTYPES = {"f64": torch.float64, "f32": torch.float32}
 
 
+def best_run(fn, repeat: int, net, pts, dirs, radius):
+    """(least seconds, counts) of `repeat` runs of one route (same counts every run)."""
+    best, counts = None, None
+    for _ in range(max(1, repeat)):
+        with torch.inference_mode(), stopwatch() as t:
+            counts = fn(net, pts, dirs, radius)
+        best = t() if best is None else min(best, t())
+    return best, counts
+
+
 def check_vectors(vec_dir) -> bool:
     ok_all = True
     for d in sorted((vec_dir / "lc").iterdir()):
@@ -172,6 +182,9 @@ def main() -> int:
     ap.add_argument("--nets", nargs="+", default=["mlp", "cnn"], choices=["mlp", "cnn"])
     ap.add_argument("--precisions", nargs="+", default=["f64", "f32"], choices=list(DTYPES))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--routes", nargs="+", default=list(ROUTES), choices=list(ROUTES),
+                    help="peer routes to time (the folded one is the strongest)")
+    ap.add_argument("--repeat", type=int, default=1, help="best of this many runs per route")
     ap.add_argument("--check-vectors", action="store_true")
     args = ap.parse_args()
     set_torch_threads(args.threads)
@@ -196,30 +209,32 @@ def main() -> int:
             net = load_net(name, dtype)
             pts, dirs = points64.to(dtype), dirs64.to(dtype)
             print(f"\n== W3 {name} {prec}, {len(pts)} points (counted layer widths {net.widths}) ==")
-            best = None
-            for route, fn in ROUTES.items():
-                with torch.inference_mode(), stopwatch() as t:
-                    counts = fn(net, pts, dirs, radius)
-                secs = t()
+            best, ref_counts = None, None
+            for route in args.routes:
+                secs, counts = best_run(ROUTES[route], args.repeat, net, pts, dirs, radius)
                 totals = counts.sum(dim=1).to(torch.float64)
-                print(f"{route:9s}: {secs:.3f} s ({1e6 * secs / len(pts):.1f} us/point), LC mean {totals.mean():.6f}, "
+                print(f"{route:9s}: {secs:.3f} s (best of {args.repeat}, {1e6 * secs / len(pts):.1f} us/point), "
+                      f"LC mean {totals.mean():.6f}, checksum (sum of counts) {int(counts.sum())}, "
                       f"per-layer means {[round(float(c), 4) for c in counts.to(torch.float64).mean(0)]}")
-                if route == "reference":
+                if ref_counts is None:
                     ref_counts = counts
-                    if prec == "f64":
-                        f64_counts = counts
+                    if prec == "f64" and route == "reference":
                         np.save(d / f"peer_counts_{name}.npy", counts.numpy())
                 else:
                     diff = int((counts != ref_counts).any(dim=1).sum())
-                    print(f"           points whose counts differ from the reference route: {diff}")
-                if f64_counts is not None and prec != "f64":
+                    print(f"           points whose counts differ from the {args.routes[0]} route: {diff}")
+                if prec == "f64" and f64_counts is None:
+                    f64_counts = counts
+                elif f64_counts is not None and prec != "f64":
                     diff = int((counts != f64_counts).any(dim=1).sum())
-                    print(f"           points whose counts differ from reference f64: {diff}")
+                    print(f"           points whose counts differ from f64: {diff}")
                 best = secs if best is None else min(best, secs)
             cpwl = run_cpwl("w3", d, name, prec, args.threads, len(pts))
             if cpwl is None:
                 print(f"W3 {name} {prec}: strongest peer {best:.3f} s; cpwl side missing")
                 continue
+            if "note" in cpwl:
+                print(f"  cpwl: {cpwl['note']}")
             cs = float(cpwl["cpwl_seconds"])
             print(f"W3 {name} {prec}: strongest peer {best:.3f} s, cpwl {cs:.4f} s, ratio peer/cpwl {best / cs:.2f}")
             if "lc_mean" in cpwl:
@@ -227,7 +242,7 @@ def main() -> int:
             theirs = load_cpwl_array(cpwl, "counts_file")
             if theirs is not None:
                 same = theirs.shape == tuple(ref_counts.shape) and bool((theirs == ref_counts.numpy()).all())
-                print(f"  per-point per-layer counts, cpwl vs reference route {prec} (shape {theirs.shape}): "
+                print(f"  per-point per-layer counts, cpwl vs the {args.routes[0]} route {prec} (shape {theirs.shape}): "
                       f"{'IDENTICAL' if same else 'DIFFERENT'}")
     return 0
 

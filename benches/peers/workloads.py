@@ -59,6 +59,10 @@ W3_DIRECTIONS = 25
 W3_DIRECTION_SEED = 0
 W3_RADIUS = 0.005
 
+# W5: batched forward + patterns (+ Jacobians) of 4096 points through the W1 network.
+W5_POINTS = 4096
+W5_POINT_SEED = 5
+
 # W4: LES of a decoder d -> 256 -> 256 -> L*V.
 W4_LATENT_DIM = 56
 W4_HIDDEN = [256, 256]
@@ -265,7 +269,21 @@ def make_w4() -> Path:
     return d
 
 
-MAKERS = {"w1": make_w1, "w1b": make_w1b, "w2": make_w2, "w3": make_w3, "w4": make_w4}
+def make_w5() -> Path:
+    d = workload_dir("w5")
+    weights, biases = he_mlp(W1_WIDTHS, np.random.default_rng(W1_NET_SEED))
+    save_mlp(d / "net.npz", weights, biases)
+    np.save(d / "points.npy", np.random.default_rng(W5_POINT_SEED).random((W5_POINTS, W1_WIDTHS[0])))
+    _write_json(d / "workload.json", {
+        "workload": "W5",
+        "net": "net.npz (the W1 network)",
+        "points": f"points.npy: {W5_POINTS} x {W1_WIDTHS[0]} ~ U[0,1], default_rng({W5_POINT_SEED})",
+        "work": "forward + patterns; forward + patterns + exact Jacobians (outputs x inputs per point)",
+    })
+    return d
+
+
+MAKERS = {"w1": make_w1, "w1b": make_w1b, "w2": make_w2, "w3": make_w3, "w4": make_w4, "w5": make_w5}
 
 
 def ensure(name: str) -> Path:
