@@ -146,7 +146,7 @@ pub(super) fn of_domain(dom: &Polytope, hyperplanes: usize) -> Result<Complex, F
     let vertices = dom
         .vertices()?
         .ok_or(Fail::Fallback("the domain is unbounded"))?;
-    let slack = &dom.b - &vertices.dot(&dom.a.t());
+    let slack = vertices.dot(&dom.a.t()) * -1.0 + &dom.b;
     let words = hyperplanes.div_ceil(64).max(1);
     let mut cx = Complex {
         d,
@@ -171,7 +171,7 @@ pub(super) fn of_domain(dom: &Polytope, hyperplanes: usize) -> Result<Complex, F
         if count(&zero) != d {
             return Err(Fail::Fallback("a domain vertex lies on other than d facets"));
         }
-        cx.push_vertex(&point.to_vec(), &pos, &zero)?;
+        cx.push_vertex(&polish(dom, &zero, point.to_vec()), &pos, &zero)?;
     }
     let n = cx.len();
     for a in 0..n {
@@ -188,6 +188,19 @@ pub(super) fn of_domain(dom: &Polytope, hyperplanes: usize) -> Result<Complex, F
         }
     }
     Ok(cx)
+}
+
+/// The vertex on the rows `tight` (exactly `d` of them) by solving them,
+/// which is exact for a box's rows; `point` (from the double description)
+/// when they are singular.
+fn polish(dom: &Polytope, tight: &[u64], point: Vec<f64>) -> Vec<f64> {
+    let rows: Vec<usize> = ones(tight).collect();
+    let a = dom.a.select(ndarray::Axis(0), &rows);
+    let b = dom.b.select(ndarray::Axis(0), &rows);
+    match crate::lp::invert(&a) {
+        Some(inv) => inv.dot(&b).to_vec(),
+        None => point,
+    }
 }
 
 #[cfg(test)]
