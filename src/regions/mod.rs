@@ -162,14 +162,14 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
 
 /// The smallest domain dimension from which [`Method::Auto`] takes the
 /// skeleton instead of the LP walk (2-D domains always take the splitter);
-/// `usize::MAX` keeps the walk everywhere until quiet measurements of
+/// `None` keeps the walk everywhere until quiet measurements of
 /// `benches/w2_lp.rs` settle it (the skeleton itself falls back to the walk
 /// for networks and arrangements it does not handle).
-const AUTO_SKELETON_MIN_DIM: usize = usize::MAX;
+const AUTO_SKELETON_MIN_DIM: Option<usize> = None;
 
 /// Whether [`Method::Auto`] takes the skeleton on this (non-2-D) domain.
 fn auto_skeleton(domain: &Domain) -> bool {
-    domain.dim() >= AUTO_SKELETON_MIN_DIM
+    AUTO_SKELETON_MIN_DIM.is_some_and(|min| domain.dim() >= min)
 }
 
 /// Validates a domain and checks that it lives in the network's input space.

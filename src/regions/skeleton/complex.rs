@@ -83,7 +83,12 @@ impl Complex {
             .map(|(pa, pb)| pa + t * (pb - pa))
             .collect();
         let mut pos: Vec<u64> = self.pos(a).iter().zip(self.pos(b)).map(|(x, y)| x | y).collect();
-        let mut zero: Vec<u64> = self.zero(a).iter().zip(self.zero(b)).map(|(x, y)| x & y).collect();
+        let mut zero: Vec<u64> = self
+            .zero(a)
+            .iter()
+            .zip(self.zero(b))
+            .map(|(x, y)| x & y)
+            .collect();
         if count(&zero) + 1 != self.d {
             return Err(Fail::Fallback("an edge lies on other than d - 1 hyperplanes"));
         }
@@ -143,9 +148,7 @@ pub(super) fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
 /// [`Polytope::vertices`].
 pub(super) fn of_domain(dom: &Polytope, hyperplanes: usize) -> Result<Complex, Fail> {
     let d = dom.dim();
-    let vertices = dom
-        .vertices()?
-        .ok_or(Fail::Fallback("the domain is unbounded"))?;
+    let vertices = dom.vertices()?.ok_or(Fail::Fallback("the domain is unbounded"))?;
     let slack = vertices.dot(&dom.a.t()) * -1.0 + &dom.b;
     let words = hyperplanes.div_ceil(64).max(1);
     let mut cx = Complex {

@@ -186,7 +186,11 @@ impl Cells<'_> {
                     Cell::Thin(t) => thin.push(t),
                 }
             }
-            watch.report(regions.len(), Some(found.len() - regions.len() - thin.len()), false);
+            watch.report(
+                regions.len(),
+                Some(found.len() - regions.len() - thin.len()),
+                false,
+            );
         }
         let solved = regions.len() + thin.len();
         link_neighbours(&mut regions, &keys, self.m);
@@ -260,7 +264,12 @@ mod tests {
     use ndarray::array;
 
     fn net(w: ndarray::Array2<f64>, b: ndarray::Array1<f64>) -> Network {
-        Network::builder(w.ncols()).dense(w, b).unwrap().relu().build().unwrap()
+        Network::builder(w.ncols())
+            .dense(w, b)
+            .unwrap()
+            .relu()
+            .build()
+            .unwrap()
     }
 
     #[test]

@@ -92,7 +92,9 @@ pub(super) fn read(cx: &Complex, m: usize, serial: bool) -> Result<Vec<Found>, F
 /// no edge of a real arrangement is level along it except by accident, which
 /// is detected.
 fn direction(d: usize) -> Vec<f64> {
-    (1..=d).map(|i| 0.5 + (i as f64 * 0.754_877_666_246_692_7).fract()).collect()
+    (1..=d)
+        .map(|i| 0.5 + (i as f64 * 0.754_877_666_246_692_7).fract())
+        .collect()
 }
 
 /// The patterns (as `pos` bits) of the regions whose lowest vertex is `v`.

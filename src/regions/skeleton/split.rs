@@ -14,8 +14,8 @@ use super::complex::Complex;
 use super::faces::FaceCuts;
 use super::Fail;
 use crate::network::{AffineStep, Nonlinearity, Step};
-use crate::run::{RunOptions, Watch};
 use crate::regions::setup::Frame;
+use crate::run::{RunOptions, Watch};
 use crate::tol::TOL_SKELETON_ZERO_REL;
 use crate::Network;
 
