@@ -12,6 +12,17 @@
 //! ```text
 //! cargo run --release --example partition_hashes > hashes.txt
 //! ```
+//!
+//! With `--topology` it prints instead, for W2 (d = 3, 4, 6, 8) and the
+//! vectors' boxes and low-dimensional slices, one line per method (the LP
+//! walk, then the skeleton) with a hash of what does not depend on rounding:
+//! each region's pattern, its facets' sources (sorted) and its neighbours'
+//! patterns (sorted), regions in pattern order. The two lines of a workload
+//! must carry the same hash.
+//!
+//! ```text
+//! cargo run --release --example partition_hashes -- --topology
+//! ```
 
 #[path = "../benches/common/mod.rs"]
 mod bench_common;
@@ -20,7 +31,7 @@ mod test_common;
 
 use std::path::Path;
 
-use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
+use cpwl::regions::{enumerate, EnumOptions, Method, Partition, RowSource};
 use cpwl::{Domain, Network, Plane, Window};
 use sha2::{Digest, Sha256};
 
@@ -57,6 +68,75 @@ fn partition_hash(p: &Partition) -> String {
         h.update(b"\n");
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash of a partition's combinatorics: patterns, facet sources and
+/// neighbour patterns, each sorted (regions come in pattern order).
+fn topology_hash(p: &Partition) -> String {
+    let mut h = Sha256::new();
+    for r in p.regions() {
+        h.update(r.pattern().to_string().as_bytes());
+        let mut facets: Vec<String> = r
+            .sources()
+            .iter()
+            .map(|s| match s {
+                RowSource::Domain(k) => format!("d{k}"),
+                RowSource::Unit(u) => format!("u{u}"),
+                RowSource::MaxRival { unit, rival } => format!("u{unit}r{rival}"),
+            })
+            .collect();
+        facets.sort();
+        let mut neighbours: Vec<String> = r
+            .neighbors()
+            .iter()
+            .map(|&j| p.regions()[j].pattern().to_string())
+            .collect();
+        neighbours.sort();
+        h.update(format!("|{}|{}\n", facets.join(","), neighbours.join(",")).as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Enumerates by the walk and by the skeleton, one topology line each.
+fn report_topology(name: &str, net: &Network, domain: &Domain) {
+    for (tag, method) in [("lp", Method::Lp), ("skeleton", Method::Skeleton)] {
+        let opts = EnumOptions {
+            method,
+            ..Default::default()
+        };
+        let start = std::time::Instant::now();
+        let part = enumerate(net, domain, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        println!(
+            "{:<44} regions={:<7} ran={:<8} topology={}",
+            format!("{name}/{tag}"),
+            part.len(),
+            format!("{:?}", part.stats().method),
+            topology_hash(&part)
+        );
+        eprintln!("{name}/{tag}: {:?}", start.elapsed());
+    }
+}
+
+/// The `--topology` lines: W2 at every size, the vectors' boxes and slices.
+fn topology() {
+    for (d, h) in [(3, 0.1), (4, 0.04), (6, 0.025), (8, 0.015)] {
+        let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
+        report_topology(&format!("w2_d{d}"), &net, &Domain::cube(d, -h, h));
+    }
+    let dir = test_common::vectors().join("regions");
+    let index = test_common::json(&dir.join("index.json"));
+    for entry in index.as_array().expect("index") {
+        let id = entry["id"].as_str().expect("id");
+        let expected = test_common::json(&dir.join(format!("{id}.json")));
+        let net = Network::from_npz(dir.join(format!("{id}.npz"))).expect("network");
+        if let Some(bx) = expected["lp"]["box"].as_array() {
+            let (lo, hi) = (bx[0].as_f64().expect("lo"), bx[1].as_f64().expect("hi"));
+            report_topology(&format!("{id}/box"), &net, &Domain::cube(net.input_dim(), lo, hi));
+        }
+        if net.input_dim() <= LP_SLICE_MAX_DIM {
+            report_topology(&format!("{id}/slice"), &net, &slice_domain(&dir, id));
+        }
+    }
 }
 
 /// Enumerates and prints one line: name, region count, hash.
@@ -150,6 +230,10 @@ fn vectors() {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--topology") {
+        topology();
+        return;
+    }
     w1();
     w2();
     vectors();

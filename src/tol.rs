@@ -94,3 +94,16 @@ pub const SATURATION_LOGIT_SPREAD: f64 = 354.891_356_446_692;
 /// `e^±600`, inside the normal range of `f64`. Latents beyond it take the
 /// exact scaled route.
 pub const PLAIN_LES_LOG_RANGE: f64 = 300.0;
+
+/// The vertex skeleton ([`crate::regions::Method::Skeleton`]) treats a vertex
+/// as lying on a unit's hyperplane, or on a domain facet, when the function's
+/// value there is at most this times its largest magnitude over the vertices:
+/// on a facet of the domain that makes the vertex tight; on a unit's
+/// hyperplane (other than the unit that made the vertex) it is a degenerate
+/// position, and the run falls back to the LP walk.
+pub const TOL_SKELETON_ZERO_REL: f64 = 1e-10;
+
+/// The vertex skeleton reads each region from its lowest vertex along a fixed
+/// generic direction: an edge whose rise along that direction is at most this
+/// times its length is a tie, and the run falls back to the LP walk.
+pub const TOL_SKELETON_TIE_REL: f64 = 1e-12;

@@ -3,11 +3,17 @@
 //! [`enumerate`] lists every region of a network inside a [`Domain`] as a
 //! [`Partition`]; [`crate::Network::region_at`] gives the region of one point.
 //!
-//! Two algorithms, which agree wherever both apply:
+//! Three algorithms, which agree wherever they apply:
 //!
 //! - [`Method::Lp`]: a breadth-first walk over the adjacency graph of regions,
 //!   any dimension, with LPs for feasibility and facets and cheap tests that
 //!   skip most of them;
+//! - [`Method::Skeleton`]: the vertices and edges of the complex, built
+//!   layer by layer with one batched product per layer through the backend,
+//!   each region read once from its lowest vertex, any dimension, one LP per
+//!   region (its Chebyshev ball); it hands networks with other steps than
+//!   dense layers and two-piece units, and degenerate arrangements, to the LP
+//!   walk;
 //! - [`Method::PlaneSplit`]: exact splitting of polygons, layer by layer and
 //!   unit by unit, for 2-D domains (slices and 2-D boxes or polytopes), with
 //!   no LP; [`Method::Auto`] picks it for every 2-D domain. A line through a
@@ -78,6 +84,7 @@ mod partition;
 mod plane_split;
 mod region;
 pub(crate) mod setup;
+mod skeleton;
 mod stats;
 #[cfg(feature = "serde")]
 mod stored;
@@ -131,7 +138,9 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
     check_domain(net, domain)?;
     let partition = opts.run.install(|| match opts.method {
         Method::Auto if domain.dim() == 2 => plane_split::plane_split(net, domain, opts),
+        Method::Auto if auto_skeleton(domain) => skeleton::skeleton(net, domain, opts),
         Method::PlaneSplit => plane_split::plane_split(net, domain, opts),
+        Method::Skeleton => skeleton::skeleton(net, domain, opts),
         Method::Auto | Method::Lp => walk::walk(net, domain, opts),
     })??;
     if partition.is_empty() && partition.outcome().is_complete() {
@@ -149,6 +158,18 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
         ));
     }
     Ok(partition)
+}
+
+/// The smallest domain dimension from which [`Method::Auto`] takes the
+/// skeleton instead of the LP walk (2-D domains always take the splitter);
+/// `None` keeps the walk everywhere until quiet measurements of
+/// `benches/w2_lp.rs` settle it (the skeleton itself falls back to the walk
+/// for networks and arrangements it does not handle).
+const AUTO_SKELETON_MIN_DIM: Option<usize> = None;
+
+/// Whether [`Method::Auto`] takes the skeleton on this (non-2-D) domain.
+fn auto_skeleton(domain: &Domain) -> bool {
+    AUTO_SKELETON_MIN_DIM.is_some_and(|min| domain.dim() >= min)
 }
 
 /// Validates a domain and checks that it lives in the network's input space.

@@ -7,13 +7,20 @@ use crate::{Error, Private, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Method {
-    /// The 2-D splitter for 2-D domains, the LP walk otherwise.
+    /// The 2-D splitter for 2-D domains, the LP walk otherwise (the rule
+    /// that would hand larger dimensions to [`Method::Skeleton`] is off
+    /// until measured).
     #[default]
     Auto,
     /// Breadth-first walk over the adjacency graph with LPs (any dimension).
     Lp,
     /// Exact polygon splitting, layer by layer (2-D domains only, no LP).
     PlaneSplit,
+    /// The vertex skeleton of the complex, built layer by layer (any
+    /// dimension, networks of dense layers and two-piece units); falls back
+    /// to [`Method::Lp`] for other networks and degenerate arrangements, and
+    /// [`super::EnumStats::method`] then says `Lp`.
+    Skeleton,
 }
 
 /// Settings of [`super::enumerate`].

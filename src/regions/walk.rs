@@ -350,7 +350,7 @@ fn select_rows(p: &Polytope, rows: &[usize]) -> Polytope {
 }
 
 /// The polygon of a 2-D region: the window clipped by the region's rows.
-fn clip_window(window: &[[f64; 2]], p: &Polytope) -> Result<Vec<[f64; 2]>> {
+pub(crate) fn clip_window(window: &[[f64; 2]], p: &Polytope) -> Result<Vec<[f64; 2]>> {
     let mut poly = ConvexPolygon::from_vertices(window.to_vec())?;
     for (row, &b) in p.a.outer_iter().zip(&p.b) {
         match poly.clip([row[0], row[1]], -b) {

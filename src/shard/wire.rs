@@ -125,6 +125,7 @@ impl Writer {
             Method::Auto => 0,
             Method::Lp => 1,
             Method::PlaneSplit => 2,
+            Method::Skeleton => 3,
         });
     }
 }
@@ -290,6 +291,7 @@ impl<'a> Reader<'a> {
                 0 => Method::Auto,
                 1 => Method::Lp,
                 2 => Method::PlaneSplit,
+                3 => Method::Skeleton,
                 m => return Err(self.fail(format!("method tag {m}"))),
             },
         })

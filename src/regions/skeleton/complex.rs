@@ -1,0 +1,245 @@
+//! The vertices and edges of a polyhedral complex, with the sign vector of
+//! every vertex, and the complex of the domain to start from.
+//!
+//! Hyperplanes are numbered domain facets first (row `k` of the domain's
+//! constraints is hyperplane `k`), then the units in pattern order (unit `u`
+//! is hyperplane `m + u` for `m` domain rows): the numbering of the rows of
+//! [`crate::regions::hrep::raw_region`] for networks of two-piece units, so a
+//! hyperplane index is also a row index there.
+
+use super::Fail;
+use crate::tol::TOL_SKELETON_ZERO_REL;
+use crate::Polytope;
+
+/// The skeleton: vertex points, sign vectors and edges.
+///
+/// A vertex's sign vector is two bit sets over the hyperplanes: `pos` (the
+/// function is `> 0` there; never set for domain facets, whose inside is
+/// negative) and `zero` (the vertex lies on the hyperplane). The sign on an
+/// edge's relative interior is `pos_a | pos_b` outside `zero_a & zero_b`.
+pub(super) struct Complex {
+    /// The domain's dimension.
+    pub d: usize,
+    /// `u64` words per bit set.
+    pub words: usize,
+    /// Vertex coordinates in domain coordinates, `d` per vertex.
+    pub points: Vec<f64>,
+    /// Per vertex, `words` words of `pos` bits then `words` of `zero` bits.
+    pub signs: Vec<u64>,
+    /// Edges as vertex index pairs.
+    pub edges: Vec<[u32; 2]>,
+}
+
+impl Complex {
+    /// The number of vertices.
+    pub fn len(&self) -> usize {
+        self.points.len() / self.d
+    }
+
+    /// The point of vertex `v`.
+    pub fn point(&self, v: usize) -> &[f64] {
+        &self.points[v * self.d..(v + 1) * self.d]
+    }
+
+    /// The `pos` bits of vertex `v`.
+    pub fn pos(&self, v: usize) -> &[u64] {
+        &self.signs[2 * v * self.words..(2 * v + 1) * self.words]
+    }
+
+    /// The `zero` bits of vertex `v`.
+    pub fn zero(&self, v: usize) -> &[u64] {
+        &self.signs[(2 * v + 1) * self.words..(2 * v + 2) * self.words]
+    }
+
+    /// Marks vertex `v` as on the positive side of hyperplane `h`.
+    pub fn set_pos(&mut self, v: usize, h: usize) {
+        set(&mut self.signs[2 * v * self.words..(2 * v + 1) * self.words], h);
+    }
+
+    /// Adds a vertex; returns its index.
+    pub fn push_vertex(&mut self, point: &[f64], pos: &[u64], zero: &[u64]) -> Result<u32, Fail> {
+        let v = u32::try_from(self.len()).map_err(|_| Fail::Fallback("more than 2^32 vertices"))?;
+        self.points.extend_from_slice(point);
+        self.signs.extend_from_slice(pos);
+        self.signs.extend_from_slice(zero);
+        Ok(v)
+    }
+
+    /// Splits edge `e` at `a + t (b - a)` by hyperplane `h`: the new vertex
+    /// takes the sign of the edge's interior and lies on `h`; the edge becomes
+    /// its two halves. Its index is returned.
+    ///
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] when the edge does not lie on exactly `d - 1`
+    /// hyperplanes (a degenerate arrangement).
+    pub fn split_edge(&mut self, e: usize, t: f64, h: usize) -> Result<u32, Fail> {
+        let [a, b] = self.edges[e];
+        let (a, b) = (a as usize, b as usize);
+        let point: Vec<f64> = self
+            .point(a)
+            .iter()
+            .zip(self.point(b))
+            .map(|(pa, pb)| pa + t * (pb - pa))
+            .collect();
+        let mut pos: Vec<u64> = self.pos(a).iter().zip(self.pos(b)).map(|(x, y)| x | y).collect();
+        let mut zero: Vec<u64> = self
+            .zero(a)
+            .iter()
+            .zip(self.zero(b))
+            .map(|(x, y)| x & y)
+            .collect();
+        if count(&zero) + 1 != self.d {
+            return Err(Fail::Fallback("an edge lies on other than d - 1 hyperplanes"));
+        }
+        clear(&mut pos, h);
+        set(&mut zero, h);
+        let v = self.push_vertex(&point, &pos, &zero)?;
+        self.edges[e] = [a as u32, v];
+        self.edges.push([v, b as u32]);
+        Ok(v)
+    }
+}
+
+/// Sets bit `i`.
+pub(super) fn set(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+/// Clears bit `i`.
+pub(super) fn clear(bits: &mut [u64], i: usize) {
+    bits[i / 64] &= !(1 << (i % 64));
+}
+
+/// Whether bit `i` is set.
+pub(super) fn has(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] >> (i % 64) & 1 == 1
+}
+
+/// The number of bits set.
+pub(super) fn count(bits: &[u64]) -> usize {
+    bits.iter().map(|w| w.count_ones() as usize).sum()
+}
+
+/// The indices of the bits set, ascending.
+pub(super) fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    bits.iter().enumerate().flat_map(|(k, &w)| {
+        let mut rest = w;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let i = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                64 * k + i
+            })
+        })
+    })
+}
+
+/// The skeleton of a bounded, simple polytope domain: its vertices (double
+/// description), the facets each lies on (slack at most
+/// [`TOL_SKELETON_ZERO_REL`] times the row's largest slack over the vertices),
+/// and its edges (the vertex pairs sharing `d - 1` facets, which in a simple
+/// polytope are exactly the edges). `hyperplanes` sizes the bit sets.
+///
+/// # Errors
+///
+/// [`Fail::Fallback`] for a vertex on more than `d` facets (a polytope that is
+/// not simple, or a repeated row) or an unbounded domain; errors of
+/// [`Polytope::vertices`].
+pub(super) fn of_domain(dom: &Polytope, hyperplanes: usize) -> Result<Complex, Fail> {
+    let d = dom.dim();
+    let vertices = dom.vertices()?.ok_or(Fail::Fallback("the domain is unbounded"))?;
+    let slack = vertices.dot(&dom.a.t()) * -1.0 + &dom.b;
+    let words = hyperplanes.div_ceil(64).max(1);
+    let mut cx = Complex {
+        d,
+        words,
+        points: Vec::with_capacity(vertices.len()),
+        signs: Vec::new(),
+        edges: Vec::new(),
+    };
+    let scale: Vec<f64> = slack
+        .columns()
+        .into_iter()
+        .map(|c| c.iter().fold(0.0f64, |m, s| m.max(s.abs())))
+        .collect();
+    let pos = vec![0u64; words];
+    for (point, row) in vertices.outer_iter().zip(slack.outer_iter()) {
+        let mut zero = vec![0u64; words];
+        for (k, s) in row.iter().enumerate() {
+            if s.abs() <= TOL_SKELETON_ZERO_REL * scale[k] {
+                set(&mut zero, k);
+            }
+        }
+        if count(&zero) != d {
+            return Err(Fail::Fallback("a domain vertex lies on other than d facets"));
+        }
+        cx.push_vertex(&polish(dom, &zero, point.to_vec()), &pos, &zero)?;
+    }
+    let n = cx.len();
+    for a in 0..n {
+        for b in a + 1..n {
+            let shared: usize = cx
+                .zero(a)
+                .iter()
+                .zip(cx.zero(b))
+                .map(|(x, y)| (x & y).count_ones() as usize)
+                .sum();
+            if shared + 1 == d {
+                cx.edges.push([a as u32, b as u32]);
+            }
+        }
+    }
+    Ok(cx)
+}
+
+/// The vertex on the rows `tight` (exactly `d` of them) by solving them,
+/// which is exact for a box's rows; `point` (from the double description)
+/// when they are singular.
+fn polish(dom: &Polytope, tight: &[u64], point: Vec<f64>) -> Vec<f64> {
+    let rows: Vec<usize> = ones(tight).collect();
+    let a = dom.a.select(ndarray::Axis(0), &rows);
+    let b = dom.b.select(ndarray::Axis(0), &rows);
+    match crate::lp::invert(&a) {
+        Some(inv) => inv.dot(&b).to_vec(),
+        None => point,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Domain;
+
+    #[test]
+    fn a_cube_has_its_closed_form_skeleton() {
+        for d in 1..=5 {
+            let dom = Domain::cube(d, -1.0, 2.0).constraints().unwrap();
+            let cx = of_domain(&dom, 2 * d).ok().unwrap();
+            assert_eq!(cx.len(), 1 << d);
+            assert_eq!(cx.edges.len(), d << (d - 1));
+            for &[a, b] in &cx.edges {
+                // A cube's edge joins corners that differ in one coordinate.
+                let differ = cx
+                    .point(a as usize)
+                    .iter()
+                    .zip(cx.point(b as usize))
+                    .filter(|(x, y)| x != y)
+                    .count();
+                assert_eq!(differ, 1);
+            }
+        }
+    }
+
+    #[test]
+    fn bit_helpers_agree_with_a_list() {
+        let mut bits = vec![0u64; 3];
+        for i in [0, 5, 63, 64, 130] {
+            set(&mut bits, i);
+        }
+        clear(&mut bits, 5);
+        assert_eq!(ones(&bits).collect::<Vec<_>>(), vec![0, 63, 64, 130]);
+        assert_eq!(count(&bits), 4);
+        assert!(has(&bits, 64) && !has(&bits, 5));
+    }
+}

@@ -1,0 +1,307 @@
+//! [`Method::Skeleton`]: the vertices and edges of the complex, built layer
+//! by layer, and every region read off them.
+//!
+//! 1. The skeleton of the domain: its vertices (double description) and
+//!    edges, with the facets each vertex lies on ([`complex`]).
+//! 2. For each layer, the pre-activations at all vertices by one batched
+//!    product through the run's backend; then unit by unit: every edge whose
+//!    ends the unit's value separates strictly is split at the interpolated
+//!    zero, and the two new vertices inside each 2-face the unit cuts are
+//!    joined by an edge, the faces keyed by sign vectors ([`split`],
+//!    [`faces`]).
+//! 3. Each region once, from its lowest vertex along a generic direction,
+//!    with its facets from the hyperplanes its vertices lie on ([`regions`]).
+//! 4. For each region, as the LP walk gives it: the H-representation (the
+//!    facet rows of the pattern's rows, [`RowSource`] order), the Chebyshev
+//!    centre and radius (one LP over the facets; thin cells are rejected and
+//!    counted as by the walk), the affine map, the polygon and area of 2-D
+//!    regions; neighbours are the regions across each unit facet.
+//!
+//! # When the LP walk runs instead
+//!
+//! The whole run goes to [`Method::Lp`] (and [`EnumStats::method`] says
+//! `Lp`) when the network has steps other than dense layers and two-piece
+//! units (max units, convolutions, residual blocks), or when the arrangement
+//! is degenerate as seen here: a domain vertex on more than `d` facets, a
+//! vertex within [`crate::tol::TOL_SKELETON_ZERO_REL`] of a unit's
+//! hyperplane (which covers repeated and parallel units through a vertex,
+//! and units through a vertex of the domain), an edge not on exactly `d - 1`
+//! hyperplanes, a 2-face cut other than twice, a vertex whose edges are not
+//! those of a simple vertex, an edge level along the direction
+//! ([`crate::tol::TOL_SKELETON_TIE_REL`]), or a region whose LP disagrees.
+//! So the skeleton never answers for an arrangement it cannot settle.
+
+mod complex;
+mod faces;
+mod regions;
+mod split;
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::hrep::{raw_region, RowSource};
+use super::setup::Setup;
+use super::walk::{clip_window, walk};
+use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
+use crate::lp::{chebyshev_ball, LpStats};
+use crate::run::{Outcome, Watch};
+use crate::{Domain, Error, Network, Pattern, Polytope, Result};
+use ndarray::Axis;
+use regions::Found;
+
+/// Why the skeleton stopped short of a partition.
+pub(super) enum Fail {
+    /// An arrangement or network it does not settle: the LP walk runs (the
+    /// reason is for the tests, which check that it is not taken).
+    Fallback(#[cfg_attr(not(test), allow(dead_code))] &'static str),
+    /// A budget or the cancel flag stopped the run.
+    Stopped(Outcome),
+    /// A real error (backend, LP).
+    Error(Error),
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        Fail::Error(e)
+    }
+}
+
+/// Enumerates by the skeleton, or by the LP walk where it does not apply.
+pub(crate) fn skeleton(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
+    match build(net, domain, opts) {
+        Ok(p) => Ok(p),
+        Err(Fail::Fallback(_)) => walk(net, domain, opts),
+        Err(Fail::Stopped(outcome)) => Ok(empty(net, domain, outcome)),
+        Err(Fail::Error(e)) => Err(e),
+    }
+}
+
+/// Why the skeleton would not settle `net` on `domain`: `None` when it does
+/// (for tests that must not pass through the fallback).
+#[cfg(test)]
+pub(crate) fn fallback_reason(net: &Network, domain: &Domain, opts: &EnumOptions) -> Option<&'static str> {
+    match build(net, domain, opts) {
+        Err(Fail::Fallback(why)) => Some(why),
+        _ => None,
+    }
+}
+
+/// A partition without regions, for a run stopped while building the skeleton.
+fn empty(net: &Network, domain: &Domain, outcome: Outcome) -> Partition {
+    let stats = EnumStats {
+        method: Method::Skeleton,
+        ..EnumStats::default()
+    };
+    Partition::assemble(Vec::new(), stats, domain.clone(), net.clone()).with_outcome(outcome)
+}
+
+/// The skeleton, its regions, and the partition.
+fn build(net: &Network, domain: &Domain, opts: &EnumOptions) -> std::result::Result<Partition, Fail> {
+    let watch = Watch::new(&opts.run);
+    let mut lp = LpStats::default();
+    let setup = Setup::new(domain, opts.tol_radius, &mut lp)?;
+    let layers = split::layers(net)?;
+    let m = setup.frame.constraints.len();
+    let mut cx = complex::of_domain(&setup.frame.constraints, m + net.unit_count())?;
+    split::cut_layers(&mut cx, &layers, &setup.frame, m, &opts.run, &watch)?;
+    let serial = opts.run.threads == Some(1);
+    let found = regions::read(&cx, m, serial)?;
+    drop(cx);
+    let cells = Cells {
+        net,
+        setup: &setup,
+        m,
+    };
+    let (regions, thin, outcome, solved) = cells.all(found, opts, &watch, serial)?;
+    lp.lps_solved += solved;
+    watch.report(regions.len(), Some(0), true);
+    let stats = EnumStats {
+        method: Method::Skeleton,
+        rejected_thin: thin.len(),
+        lps_solved: lp.lps_solved,
+        lps_skipped: lp.lps_skipped,
+        elapsed: watch.elapsed(),
+        ..EnumStats::default()
+    };
+    let thin = if opts.record_thin { thin } else { Vec::new() };
+    Ok(Partition::assemble(regions, stats, domain.clone(), net.clone())
+        .with_thin_cells(thin)
+        .with_outcome(outcome))
+}
+
+/// Regions per worker thread between two checks of the budgets.
+const REGIONS_PER_CHECK: usize = 64;
+
+/// What a region's analysis needs.
+struct Cells<'a> {
+    net: &'a Network,
+    setup: &'a Setup,
+    m: usize,
+}
+
+/// A region found, or a thin cell rejected.
+enum Cell {
+    Region(Box<Region>),
+    Thin(ThinCell),
+}
+
+/// Regions, thin cells, how the run ended, LPs solved.
+type Analysed = (Vec<Region>, Vec<ThinCell>, Outcome, usize);
+
+impl Cells<'_> {
+    /// Analyses every region found (in parallel unless serial), a chunk at a
+    /// time between checks of the budgets, then links neighbours.
+    fn all(
+        &self,
+        mut found: Vec<Found>,
+        opts: &EnumOptions,
+        watch: &Watch<'_>,
+        serial: bool,
+    ) -> std::result::Result<Analysed, Fail> {
+        found.sort_unstable_by(|a, b| a.bits.cmp(&b.bits));
+        let threads = if serial { 1 } else { rayon::current_num_threads() };
+        let mut regions: Vec<Region> = Vec::new();
+        let mut keys: Vec<Vec<u64>> = Vec::new();
+        let mut thin = Vec::new();
+        let mut outcome = Outcome::Complete;
+        for chunk in found.chunks(REGIONS_PER_CHECK * threads) {
+            if let Some(stop) = watch.stop(regions.len()) {
+                outcome = stop;
+                break;
+            }
+            let one = |f: &Found| self.cell(f);
+            let cells: Vec<std::result::Result<Cell, Fail>> = if serial {
+                chunk.iter().map(one).collect()
+            } else {
+                chunk.par_iter().map(one).collect()
+            };
+            for (f, cell) in chunk.iter().zip(cells) {
+                match cell? {
+                    Cell::Region(r) if opts.run.max_regions.is_none_or(|max| regions.len() < max) => {
+                        regions.push(*r);
+                        keys.push(f.bits.clone());
+                    }
+                    Cell::Region(_) => outcome = Outcome::RegionBudget,
+                    Cell::Thin(t) => thin.push(t),
+                }
+            }
+            watch.report(
+                regions.len(),
+                Some(found.len() - regions.len() - thin.len()),
+                false,
+            );
+        }
+        let solved = regions.len() + thin.len();
+        link_neighbours(&mut regions, &keys, self.m);
+        Ok((regions, thin, outcome, solved))
+    }
+
+    /// One region: its rows, facets, Chebyshev ball, polygon.
+    fn cell(&self, f: &Found) -> std::result::Result<Cell, Fail> {
+        let units = self.net.unit_count();
+        let values: Vec<u8> = (0..units)
+            .map(|u| u8::from(complex::has(&f.bits, self.m + u)))
+            .collect();
+        let pattern = Pattern::from_checked(&values);
+        let raw = raw_region(self.net, &values, &self.setup.frame);
+        let polytope = Polytope {
+            a: raw.polytope.a.select(Axis(0), &f.facets),
+            b: raw.polytope.b.select(Axis(0), &f.facets),
+        };
+        let sources: Vec<RowSource> = f.facets.iter().map(|&h| raw.sources[h]).collect();
+        let Some((center, radius)) = chebyshev_ball(&polytope, &format!("region {pattern}"))? else {
+            return Err(Fail::Fallback("a region's Chebyshev LP is infeasible"));
+        };
+        if radius <= self.setup.tol_radius {
+            return Ok(Cell::Thin(ThinCell {
+                pattern,
+                center,
+                radius,
+            }));
+        }
+        let polygon = self
+            .setup
+            .window
+            .as_ref()
+            .map(|w| clip_window(w, &polytope))
+            .transpose()?;
+        let volume = polygon.as_ref().map(|p| crate::geometry::signed_area(p));
+        Ok(Cell::Region(Box::new(Region {
+            pattern,
+            polytope,
+            sources,
+            center,
+            radius,
+            affine: raw.affine,
+            neighbors: Vec::new(),
+            volume,
+            polygon,
+        })))
+    }
+}
+
+/// Links each region to the region across each of its unit facets (the
+/// pattern with that unit flipped), where that is a region of the list.
+fn link_neighbours(regions: &mut [Region], keys: &[Vec<u64>], m: usize) {
+    let index: HashMap<&[u64], usize> = keys.iter().enumerate().map(|(i, k)| (k.as_slice(), i)).collect();
+    for (i, region) in regions.iter_mut().enumerate() {
+        for src in &region.sources {
+            if let RowSource::Unit(u) = *src {
+                let mut across = keys[i].clone();
+                across[(m + u) / 64] ^= 1 << ((m + u) % 64);
+                if let Some(&j) = index.get(across.as_slice()) {
+                    region.neighbors.push(j);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn net(w: ndarray::Array2<f64>, b: ndarray::Array1<f64>) -> Network {
+        Network::builder(w.ncols())
+            .dense(w, b)
+            .unwrap()
+            .relu()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn planes_in_general_position_give_the_closed_form_count() {
+        // Three planes in general position through the cube's interior, all
+        // meeting inside it: 8 regions, as for any 3 generic planes through
+        // one interior point of a 3-D convex body.
+        let n = net(
+            array![[1.0, 0.2, 0.1], [0.3, 1.0, -0.2], [-0.1, 0.4, 1.0]],
+            array![0.05, -0.03, 0.02],
+        );
+        let domain = Domain::cube(3, -1.0, 1.0);
+        let opts = EnumOptions::default();
+        assert_eq!(fallback_reason(&n, &domain, &opts), None);
+        let p = skeleton(&n, &domain, &opts).unwrap();
+        assert_eq!(p.stats().method, Method::Skeleton);
+        assert_eq!(p.len(), 8);
+        // Each region: 3 unit facets and 3 domain facets, 3 neighbours.
+        for r in p.regions() {
+            assert_eq!(r.polytope().len(), 6);
+            assert_eq!(r.neighbors().len(), 3);
+        }
+        assert!((p.total_volume() - 8.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_repeated_unit_is_detected() {
+        let n = net(array![[1.0, 0.5], [1.0, 0.5], [0.2, -1.0]], array![0.1, 0.1, 0.0]);
+        let domain = Domain::cube(2, -1.0, 1.0);
+        assert_eq!(
+            fallback_reason(&n, &domain, &EnumOptions::default()),
+            Some("a vertex lies on a unit's hyperplane")
+        );
+    }
+}
