@@ -1,7 +1,7 @@
 //! Helpers shared by unit tests: the shared test vectors and their files,
 //! and small polytopes with known answers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::{Array1, Array2, Ix1, Ix2};
 

@@ -334,9 +334,10 @@ impl Backend for Plain {
     ) -> Result<Array2<i8>> {
         check_hyperplanes(a, c, points)?;
         Ok(Array2::from_shape_fn((points.nrows(), a.nrows()), |(p, k)| {
-            let terms = a.row(k).iter().zip(points.row(p)).map(|(w, y)| w * y);
-            let value: f64 = terms.clone().sum::<f64>() + c[k];
-            let magnitude: f64 = terms.map(f64::abs).sum::<f64>() + c[k].abs();
+            let (row, point) = (a.row(k), points.row(p));
+            let terms = || row.iter().zip(point).map(|(w, y)| w * y);
+            let value: f64 = terms().sum::<f64>() + c[k];
+            let magnitude: f64 = terms().map(f64::abs).sum::<f64>() + c[k].abs();
             if value.abs() <= tol * magnitude {
                 0
             } else {
@@ -423,10 +424,8 @@ fn both_local_complexities_and_les_agree_with_the_cpu_backend() {
     let points = Array2::from_shape_fn((9, 3), |(i, j)| (i as f64 * 0.37 + j as f64 * 0.71).sin() * 1.5);
     let plain = Arc::new(Plain::default());
     let lc = |backend| LcOptions {
-        radius: 0.4,
-        directions: Directions::Seeded { count: 3, seed: 7 },
         run: on(backend),
-        ..Default::default()
+        ..LcOptions::new(0.4, Directions::Seeded { count: 3, seed: 7 })
     };
     let reference = local_complexity(&net, points.view(), &lc(None)).unwrap();
     let got = local_complexity(&net, points.view(), &lc(Some(plain.clone()))).unwrap();

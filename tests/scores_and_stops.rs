@@ -5,7 +5,7 @@
 //! the scores, triggered deterministically by a backend that sets the
 //! cancel flag during its n-th call.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod common;
@@ -17,8 +17,8 @@ use cpwl::scales::{
     les, les_grad, les_grad_with, les_with, polarity_with, scales_v1_with, LatentStatus, OutputShape,
     ScoreOptions, V1Options,
 };
-use cpwl::{Error, Network, Result};
-use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2};
+use cpwl::{Error, Network};
+use ndarray::{array, Array1, Array2};
 
 /// One latent per wave on the calling thread, on `backend`, with its flag.
 fn one_by_one(backend: Arc<Tripwire>) -> RunOptions {

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 mod tripwire;
 mod vectors;
+// Each test binary uses some of these.
+#[allow(unused_imports)]
 pub use tripwire::Tripwire;
+#[allow(unused_imports)]
 pub use vectors::{json, vectors};
 
 use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
