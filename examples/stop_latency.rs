@@ -49,7 +49,9 @@ fn conv(rng: &mut bench_common::Rng, cin: usize, cout: usize) -> Conv2d {
 /// The CNN: 1 x 28 x 28 -> conv 16 -> ReLU -> conv 16 -> ReLU -> dense 10.
 fn cnn() -> Network {
     let mut rng = bench_common::Rng::new(5);
-    let dense = Array2::from_shape_fn((10, 16 * 28 * 28), |_| (2.0 / (16.0 * 784.0f64)).sqrt() * rng.normal());
+    let dense = Array2::from_shape_fn((10, 16 * 28 * 28), |_| {
+        (2.0 / (16.0 * 784.0f64)).sqrt() * rng.normal()
+    });
     Network::builder_image(1, 28, 28)
         .conv2d(conv(&mut rng, 1, 16))
         .and_then(|b| b.relu().conv2d(conv(&mut rng, 16, 16)))

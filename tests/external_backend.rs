@@ -57,7 +57,14 @@ fn chw(shape: Shape) -> (usize, usize, usize) {
 
 /// The input pixel read at output pixel `(oy, ox)` through tap `(ky, kx)`,
 /// `None` in the zero padding.
-fn tap(at: [usize; 2], k: [usize; 2], stride: [usize; 2], pad: [usize; 2], dil: [usize; 2], hw: [usize; 2]) -> Option<usize> {
+fn tap(
+    at: [usize; 2],
+    k: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dil: [usize; 2],
+    hw: [usize; 2],
+) -> Option<usize> {
     let y = (at[0] * stride[0] + k[0] * dil[0]).checked_sub(pad[0])?;
     let x = (at[1] * stride[1] + k[1] * dil[1]).checked_sub(pad[1])?;
     (y < hw[0] && x < hw[1]).then_some(y * hw[1] + x)
@@ -81,7 +88,14 @@ fn conv_linear(c: &Convolution, v: ArrayView1<f64>) -> Array1<f64> {
                     let channel = (g * cin_g + ci) * h * w;
                     for ky in 0..kh {
                         for kx in 0..kw {
-                            let at = tap([oy, ox], [ky, kx], conv.stride, conv.padding, conv.dilation, [h, w]);
+                            let at = tap(
+                                [oy, ox],
+                                [ky, kx],
+                                conv.stride,
+                                conv.padding,
+                                conv.dilation,
+                                [h, w],
+                            );
                             if let Some(i) = at {
                                 sum += conv.weight[[co, ci, ky, kx]] * v[channel + i];
                             }
@@ -110,7 +124,11 @@ fn avg_pool(p: &AvgPooling, v: ArrayView1<f64>) -> Array1<f64> {
                     .flat_map(|ky| (0..kw).map(move |kx| [ky, kx]))
                     .filter_map(|k| tap([oy, ox], k, pool.stride, pool.padding, [1, 1], [h, w]))
                     .collect();
-                let divisor = if pool.count_include_pad { kh * kw } else { inside.len().max(1) };
+                let divisor = if pool.count_include_pad {
+                    kh * kw
+                } else {
+                    inside.len().max(1)
+                };
                 let sum: f64 = inside.iter().map(|&i| v[ch * h * w + i]).sum();
                 out[(ch * oh + oy) * ow + ox] = sum / divisor as f64;
             }
@@ -141,11 +159,17 @@ fn affine(step: &AffineStep, h: &Column) -> Column {
         AffineStep::Conv(c) => {
             if let Some(bias) = &c.conv().bias {
                 let (_, oh, ow) = chw(c.output());
-                values.iter_mut().enumerate().for_each(|(i, v)| *v += bias[i / (oh * ow)]);
+                values
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v += bias[i / (oh * ow)]);
             }
         }
         AffineStep::ChannelAffine(a) => {
-            values.iter_mut().enumerate().for_each(|(i, v)| *v += a.shift()[i / a.spatial()]);
+            values
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v += a.shift()[i / a.spatial()]);
         }
         _ => {}
     }
@@ -273,7 +297,9 @@ impl Backend for Plain {
             let (out, trace) = run(net, start);
             outputs.row_mut(i).assign(&out.column(0));
             patterns.row_mut(i).assign(&Array1::from(trace.pattern));
-            jacobians.index_axis_mut(Axis(0), i).assign(&out.slice(s![.., 1..]));
+            jacobians
+                .index_axis_mut(Axis(0), i)
+                .assign(&out.slice(s![.., 1..]));
         }
         Ok(JacobianBatch {
             outputs,
@@ -303,22 +329,31 @@ impl Backend for Plain {
                         .map(move |v| &x + &(&v * (side * hood.radius)))
                 })
                 .collect();
-            let traces: Vec<(Column, Trace)> =
-                vertices.into_iter().map(|v| run(net, v.insert_axis(Axis(1)))).collect();
+            let traces: Vec<(Column, Trace)> = vertices
+                .into_iter()
+                .map(|v| run(net, v.insert_axis(Axis(1))))
+                .collect();
             for (slot, (l, info)) in counted.iter().enumerate() {
-                counts[[i, slot]] = if matches!(program.nonlinearities().nth(*l), Some(Nonlinearity::Max(_))) {
-                    let choices: Vec<Vec<u8>> =
-                        traces.iter().map(|(_, t)| t.pattern[info.offset..info.offset + info.len].to_vec()).collect();
+                counts[[i, slot]] = if matches!(program.nonlinearities().nth(*l), Some(Nonlinearity::Max(_)))
+                {
+                    let choices: Vec<Vec<u8>> = traces
+                        .iter()
+                        .map(|(_, t)| t.pattern[info.offset..info.offset + info.len].to_vec())
+                        .collect();
                     changes(&choices)
                 } else {
-                    let signs: Vec<Vec<i8>> =
-                        traces.iter().map(|(_, t)| t.pre[*l].iter().map(|&z| sign(z)).collect()).collect();
+                    let signs: Vec<Vec<i8>> = traces
+                        .iter()
+                        .map(|(_, t)| t.pre[*l].iter().map(|&z| sign(z)).collect())
+                        .collect();
                     changes(&signs)
                 };
             }
             if hood.count_output {
-                let signs: Vec<Vec<i8>> =
-                    traces.iter().map(|(out, _)| out.column(0).iter().map(|&z| sign(z)).collect()).collect();
+                let signs: Vec<Vec<i8>> = traces
+                    .iter()
+                    .map(|(out, _)| out.column(0).iter().map(|&z| sign(z)).collect())
+                    .collect();
                 counts[[i, counted.len()]] = changes(&signs);
             }
         }
@@ -372,14 +407,20 @@ fn summary(p: &Partition) -> Vec<String> {
     p.regions()
         .iter()
         .map(|r| {
-            let neighbours: Vec<String> = r.neighbors().iter().map(|&n| p.regions()[n].pattern().to_string()).collect();
+            let neighbours: Vec<String> = r
+                .neighbors()
+                .iter()
+                .map(|&n| p.regions()[n].pattern().to_string())
+                .collect();
             format!("{} {:?} {:?}", r.pattern(), r.sources(), neighbours)
         })
         .collect()
 }
 
 fn two_layer_relu(d: usize) -> Network {
-    let w1 = Array2::from_shape_fn((6, d), |(i, j)| ((i * 7 + j * 3) % 5) as f64 - 2.0 + 0.25 * j as f64);
+    let w1 = Array2::from_shape_fn((6, d), |(i, j)| {
+        ((i * 7 + j * 3) % 5) as f64 - 2.0 + 0.25 * j as f64
+    });
     let b1 = Array1::from_shape_fn(6, |i| 0.3 * i as f64 - 0.7);
     let w2 = Array2::from_shape_fn((4, 6), |(i, j)| ((i * 5 + j) % 7) as f64 / 3.0 - 1.0);
     Network::builder(d)
@@ -413,7 +454,10 @@ fn enumerate_gives_the_same_regions_on_the_plain_backend() {
         assert_eq!(got.layer_counts(), reference.layer_counts(), "{d}-D {method:?}");
         if method == Method::Lp {
             // The walk reads its seeds' and witnesses' patterns on the backend.
-            assert!(plain.forward_calls.load(Ordering::Relaxed) > 0, "{d}-D {method:?}");
+            assert!(
+                plain.forward_calls.load(Ordering::Relaxed) > 0,
+                "{d}-D {method:?}"
+            );
         }
     }
 }
@@ -439,10 +483,16 @@ fn both_local_complexities_and_les_agree_with_the_cpu_backend() {
 
     // A decoder of 2 latents to 2 positions over 3 symbols.
     let decoder = Network::builder(2)
-        .dense(array![[1.0, 0.5], [-0.5, 1.0], [0.25, -1.0], [2.0, 0.0]], array![0.0, 0.1, -0.1, 0.2])
+        .dense(
+            array![[1.0, 0.5], [-0.5, 1.0], [0.25, -1.0], [2.0, 0.0]],
+            array![0.0, 0.1, -0.1, 0.2],
+        )
         .unwrap()
         .leaky_relu(0.1)
-        .dense(Array2::from_shape_fn((6, 4), |(i, j)| ((i + 2 * j) % 5) as f64 / 2.0 - 1.0), Array1::zeros(6))
+        .dense(
+            Array2::from_shape_fn((6, 4), |(i, j)| ((i + 2 * j) % 5) as f64 / 2.0 - 1.0),
+            Array1::zeros(6),
+        )
         .unwrap()
         .build()
         .unwrap();

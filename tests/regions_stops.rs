@@ -231,7 +231,11 @@ fn the_walk_reaches_the_backend_and_stops_inside_a_wave_when_it_cancels() {
     assert_eq!(whole.len(), full.len());
     let calls = counting.calls.load(Ordering::Relaxed);
     // One batch of seeds, then at least one batch per region with a facet inside.
-    assert!(calls > full.len(), "{calls} backend calls for {} regions", full.len());
+    assert!(
+        calls > full.len(),
+        "{calls} backend calls for {} regions",
+        full.len()
+    );
     // Cancelled by the backend during its 20th call, in the middle of a wave
     // of cells: the regions analysed before it come back.
     let tripwire = Arc::new(Tripwire::new(20, false));
@@ -244,7 +248,12 @@ fn the_walk_reaches_the_backend_and_stops_inside_a_wave_when_it_cancels() {
         },
     );
     assert_eq!(part.outcome(), Outcome::Cancelled);
-    assert!(!part.is_empty() && part.len() < full.len(), "{} of {}", part.len(), full.len());
+    assert!(
+        !part.is_empty() && part.len() < full.len(),
+        "{} of {}",
+        part.len(),
+        full.len()
+    );
     assert!(part.len() <= 20, "{} regions after 20 calls", part.len());
     assert_subset(&part, &full, "cancelled walk");
     // The stop is noticed within the cell that made the call.

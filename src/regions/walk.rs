@@ -248,7 +248,12 @@ fn pattern_just_across(
 
 /// The patterns of points of the domain's coordinates, in one call of
 /// `backend` (none for no points).
-fn patterns_at(net: &Network, domain: &Domain, backend: &dyn Backend, points: &[Array1<f64>]) -> Result<Vec<Pattern>> {
+fn patterns_at(
+    net: &Network,
+    domain: &Domain,
+    backend: &dyn Backend,
+    points: &[Array1<f64>],
+) -> Result<Vec<Pattern>> {
     if points.is_empty() {
         return Ok(Vec::new());
     }

@@ -83,4 +83,3 @@ impl Backend for Tripwire {
         self.inner.hyperplane_signs(a, c, points, tol)
     }
 }
-

@@ -402,11 +402,17 @@ pub(super) mod tests {
             polls.set(polls.get() + 1);
             false
         };
-        assert_eq!(split_two_piece(cell.clone(), rows.view(), (0, n), &never).len(), n + 1);
+        assert_eq!(
+            split_two_piece(cell.clone(), rows.view(), (0, n), &never).len(),
+            n + 1
+        );
         // Work grows with the pieces (1 + 2 + ... + n of them, at most n
         // past each poll): polled often.
         let all_polls = polls.get();
-        assert!(all_polls >= (n * n / 2) / (WORK_PER_POLL + n), "{all_polls} polls");
+        assert!(
+            all_polls >= (n * n / 2) / (WORK_PER_POLL + n),
+            "{all_polls} polls"
+        );
         // Stopped at the second poll: far fewer pieces, long before the last unit.
         polls.set(0);
         let second = || {
