@@ -1,33 +1,16 @@
 //! Helpers shared by unit tests: the shared test vectors and their files,
 //! and small polytopes with known answers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::{Array1, Array2, Ix1, Ix2};
 
 use crate::geometry::Polytope;
 use crate::io::npy::{read_npy, read_npz, NpyData as NpyArray};
 
-/// The test-vector folder: `$CPWL_VECTORS` when set, else the copy in the
-/// repository (`tests/data/vectors`), so a bare clone runs every test.
-pub(crate) fn vectors_dir() -> PathBuf {
-    let dir = std::env::var_os("CPWL_VECTORS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.is_dir(),
-        "test vectors not found at {} (unset CPWL_VECTORS to use tests/data/vectors)",
-        dir.display()
-    );
-    dir
-}
-
-/// A JSON file, parsed.
-pub(crate) fn read_json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+#[path = "../tests/common/vectors.rs"]
+mod vectors;
+pub(crate) use vectors::{json as read_json, vectors as vectors_dir};
 
 /// A 2-D numeric `.npy` file as an `f64` matrix.
 pub(crate) fn read_matrix(path: &Path) -> Array2<f64> {

@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
+use common::Tripwire;
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::run::{Outcome, Progress, RunOptions};
 use cpwl::{Domain, Error, Network};
@@ -211,4 +214,48 @@ fn progress_reports_regions_found() {
         );
         assert_eq!(last.load(Ordering::Relaxed), part.len(), "{method:?}");
     }
+}
+
+#[test]
+fn the_walk_reaches_the_backend_and_stops_inside_a_wave_when_it_cancels() {
+    let full = run(Method::Lp, serial());
+    // A backend that never cancels sees every seed and witness batch.
+    let counting = Arc::new(Tripwire::new(usize::MAX, false));
+    let whole = run(
+        Method::Lp,
+        RunOptions {
+            backend: Some(counting.clone()),
+            ..serial()
+        },
+    );
+    assert_eq!(whole.len(), full.len());
+    let calls = counting.calls.load(Ordering::Relaxed);
+    // One batch of seeds, then at least one batch per region with a facet inside.
+    assert!(
+        calls > full.len(),
+        "{calls} backend calls for {} regions",
+        full.len()
+    );
+    // Cancelled by the backend during its 20th call, in the middle of a wave
+    // of cells: the regions analysed before it come back.
+    let tripwire = Arc::new(Tripwire::new(20, false));
+    let part = run(
+        Method::Lp,
+        RunOptions {
+            cancel: Some(tripwire.cancel.clone()),
+            backend: Some(tripwire.clone()),
+            ..serial()
+        },
+    );
+    assert_eq!(part.outcome(), Outcome::Cancelled);
+    assert!(
+        !part.is_empty() && part.len() < full.len(),
+        "{} of {}",
+        part.len(),
+        full.len()
+    );
+    assert!(part.len() <= 20, "{} regions after 20 calls", part.len());
+    assert_subset(&part, &full, "cancelled walk");
+    // The stop is noticed within the cell that made the call.
+    assert!(tripwire.calls.load(Ordering::Relaxed) <= 20 + 2 * 4);
 }

@@ -87,17 +87,7 @@ impl Network {
     pub fn pattern_batch_with(&self, x: ArrayView2<f64>, run: &RunOptions) -> Result<Vec<Pattern>> {
         run.validate()?;
         self.check_input(x)?;
-        let fwd =
-            run.install(|| run.with_backend_ref(|backend| backend.forward(self, x, Keep::Patterns)))??;
-        let choices = fwd
-            .patterns
-            .ok_or_else(|| Error::invalid("backend", "returned no patterns"))?;
-        check_rows("backend patterns", choices.dim(), (x.nrows(), self.unit_count()))?;
-        self.check_pattern_rows(choices.view())?;
-        Ok(choices
-            .outer_iter()
-            .map(|row| Pattern::from_checked(row.as_slice().unwrap_or(&row.to_vec())))
-            .collect())
+        run.install(|| run.with_backend_ref(|backend| patterns_on(self, backend, x)))?
     }
 
     /// The exact affine map of the region of `x` (where the pattern of `x` holds).
@@ -109,4 +99,28 @@ impl Network {
         let pattern = self.pattern(x)?;
         self.affine_of(&pattern)
     }
+}
+
+/// The activation patterns of checked points (finite, of the network's
+/// width) from one [`Backend::forward`] call: the route of every batch of
+/// points whose patterns an algorithm needs (the walk's seeds and witness
+/// points, [`Network::pattern_batch_with`]). The backend's answer is
+/// checked before it is used.
+///
+/// # Errors
+///
+/// Backend failures; [`Error::Invalid`] when it returns no patterns or
+/// patterns that do not fit the network; [`Error::Shape`] for patterns of
+/// the wrong shape.
+pub(crate) fn patterns_on(net: &Network, backend: &dyn Backend, x: ArrayView2<f64>) -> Result<Vec<Pattern>> {
+    let choices = backend
+        .forward(net, x, Keep::Patterns)?
+        .patterns
+        .ok_or_else(|| Error::invalid("backend", "returned no patterns"))?;
+    check_rows("backend patterns", choices.dim(), (x.nrows(), net.unit_count()))?;
+    net.check_pattern_rows(choices.view())?;
+    Ok(choices
+        .outer_iter()
+        .map(|row| Pattern::from_checked(row.as_slice().unwrap_or(&row.to_vec())))
+        .collect())
 }

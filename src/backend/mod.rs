@@ -26,6 +26,8 @@ mod cuda;
 mod entry;
 mod les;
 
+pub(crate) use entry::patterns_on;
+
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 
 pub use cpu::CpuBackend;
@@ -216,9 +218,39 @@ pub trait Backend: Send + Sync {
     ) -> Result<Array2<i8>>;
 }
 
-/// Checks that the neighbourhood's directions are `P x D` with `P >= 1` and
-/// `D` the network's input dimension.
-pub(crate) fn check_neighbourhood(net: &Network, hood: &Neighbourhood<'_>) -> Result<()> {
+/// The argument checks of the [`Backend`] contract, held once for every
+/// backend (the crate's and those written outside it): each is a
+/// constant-time shape test that returns [`Error::Shape`] instead of letting
+/// a kernel panic on a bad slice.
+///
+/// # Errors
+///
+/// [`Error::Shape`] when the points do not have the network's input width.
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::backend::check_points;
+/// use cpwl::Network;
+/// use ndarray::array;
+/// let net = Network::builder(2).dense(array![[1.0, 1.0]], array![0.0])?.build()?;
+/// assert!(check_points(&net, array![[0.5, 1.0]].view()).is_ok());
+/// assert!(check_points(&net, array![[0.5]].view()).is_err());
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+pub fn check_points(net: &Network, x: ArrayView2<f64>) -> Result<()> {
+    net.check_input_shape(x)
+}
+
+/// Checks the arguments of [`Backend::sign_changes`]: the points (as
+/// [`check_points`]) and the neighbourhood's directions, `P x D` with
+/// `P >= 1` and `D` the network's input dimension.
+///
+/// # Errors
+///
+/// [`Error::Shape`] naming the points or the directions.
+pub fn check_neighbourhood(net: &Network, points: ArrayView2<f64>, hood: &Neighbourhood<'_>) -> Result<()> {
+    check_points(net, points)?;
     let dirs = hood.directions;
     if dirs.ncols() != net.input_dim() || dirs.nrows() == 0 {
         return Err(Error::shape(
@@ -243,12 +275,13 @@ pub(crate) fn check_rows(what: &str, got: (usize, usize), want: (usize, usize)) 
     Ok(())
 }
 
-/// Checks that `a` is `k x D`, `c` has `k` entries and the points have `D` columns.
-pub(crate) fn check_hyperplanes(
-    a: ArrayView2<f64>,
-    c: ArrayView1<f64>,
-    points: ArrayView2<f64>,
-) -> Result<()> {
+/// Checks the arguments of [`Backend::hyperplane_signs`]: `a` is `k x D`,
+/// `c` has `k` entries and the points have `D` columns.
+///
+/// # Errors
+///
+/// [`Error::Shape`] when the dimensions disagree.
+pub fn check_hyperplanes(a: ArrayView2<f64>, c: ArrayView1<f64>, points: ArrayView2<f64>) -> Result<()> {
     if a.nrows() != c.len() || a.ncols() != points.ncols() {
         return Err(Error::shape(
             "hyperplane test",

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use super::hrep::{raw_region, RawRegion, RowSource};
 use super::setup::{Frame, Setup};
 use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
+use crate::backend::{patterns_on, Backend};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
 use crate::run::{Outcome, Watch};
@@ -42,11 +43,14 @@ pub(crate) enum Cell {
     },
 }
 
-/// Analyses one pattern: feasibility, Chebyshev ball, facets, neighbours.
+/// Analyses one pattern: feasibility, Chebyshev ball, facets, neighbours
+/// (the patterns across the facets are read on `backend`, one batch of
+/// witness points per region).
 pub(crate) fn analyse(
     net: &Network,
     domain: &Domain,
     setup: &Setup,
+    backend: &dyn Backend,
     pattern: &Pattern,
     lp: &mut LpStats,
 ) -> Result<Cell> {
@@ -77,8 +81,9 @@ pub(crate) fn analyse(
         .iter()
         .map(|f| tightest(&raw.polytope, f.row, &f.duplicates))
         .collect();
-    let mut across = Vec::new();
-    let mut candidates = Vec::new();
+    // Per facet off the domain's boundary: the slabs' flips, the plain
+    // flip, and a witness point across it when the facet has an interior.
+    let mut crossings = Vec::new();
     for (facet, inside) in report.facets.iter().zip(&report.inside) {
         if matches!(raw.sources[facet.row], RowSource::Domain(_)) {
             continue;
@@ -86,8 +91,8 @@ pub(crate) fn analyse(
         let rows: Vec<usize> = std::iter::once(facet.row)
             .chain(facet.duplicates.iter().copied())
             .collect();
+        let nested = nested_flips(&values, &raw, &rows);
         let flipped = flip(&values, &rows, &raw.sources);
-        candidates.extend(nested_flips(&values, &raw, &rows));
         let witness = witness_across(
             &raw.polytope,
             &rows,
@@ -97,15 +102,27 @@ pub(crate) fn analyse(
             lp,
             &context,
         )?;
-        match witness {
-            Some((foot, normal, step)) => {
-                let seen = pattern_just_across(net, domain, &setup.frame, &foot, &normal, step)?;
+        crossings.push((nested, flipped, witness));
+    }
+    // The first witness points of all facets go to the backend in one batch.
+    let first_points: Vec<Array1<f64>> = crossings
+        .iter()
+        .filter_map(|(_, _, w)| w.as_ref().map(|(foot, normal, step)| foot + &(normal * *step)))
+        .collect();
+    let mut first_seen = patterns_at(net, domain, backend, &first_points)?.into_iter();
+    let mut across = Vec::new();
+    let mut candidates = Vec::new();
+    for (nested, flipped, witness) in crossings {
+        candidates.extend(nested);
+        match (witness, first_seen.next()) {
+            (Some(witness), Some(first)) => {
+                let seen = pattern_just_across(net, domain, &setup.frame, backend, &witness, first)?;
                 if seen != flipped {
                     candidates.push(flipped);
                 }
                 across.push(seen);
             }
-            None => candidates.push(flipped),
+            _ => candidates.push(flipped),
         }
     }
     let polytope = select_rows(&raw.polytope, &keep);
@@ -195,7 +212,8 @@ fn nested_flips(values: &[u8], raw: &RawRegion, rows: &[usize]) -> Vec<Pattern> 
         .collect()
 }
 
-/// The pattern of the region adjacent across a facet, read at `foot + t normal`.
+/// The pattern of the region adjacent across a facet, read at `foot + t normal`
+/// (`first`: the pattern there at the first step, read in the region's batch).
 /// A step can jump over the thin end of a wedge-shaped neighbour into a region
 /// that only touches the facet's boundary, so the region read there must reach
 /// back to the facet along the normal; when it stops short at distance `t - s`
@@ -204,26 +222,47 @@ fn pattern_just_across(
     net: &Network,
     domain: &Domain,
     frame: &Frame,
-    foot: &Array1<f64>,
-    normal: &Array1<f64>,
-    step: f64,
+    backend: &dyn Backend,
+    (foot, normal, step): &FacetWitness,
+    first: Pattern,
 ) -> Result<Pattern> {
     let scale = foot.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let floor = 1e3 * f64::EPSILON * scale;
-    let mut t = step;
+    let mut t = *step;
+    let mut pattern = first;
     loop {
-        let point = foot + &(normal * t);
-        let pattern = net.pattern(domain.to_input(point.view()).view())?;
         if t <= floor {
             return Ok(pattern);
         }
+        let point = foot + &(normal * t);
         let raw = raw_region(net, &pattern.to_values(), frame);
         let reach = reach_back(&raw.polytope, point.view(), normal.view());
         if reach >= t * (1.0 - TOL_WITNESS_REACH) {
             return Ok(pattern);
         }
         t = 0.5 * (t - reach.max(0.0));
+        let closer = foot + &(normal * t);
+        pattern = patterns_at(net, domain, backend, &[closer])?.remove(0);
     }
+}
+
+/// The patterns of points of the domain's coordinates, in one call of
+/// `backend` (none for no points).
+fn patterns_at(
+    net: &Network,
+    domain: &Domain,
+    backend: &dyn Backend,
+    points: &[Array1<f64>],
+) -> Result<Vec<Pattern>> {
+    if points.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut x = Array2::zeros((points.len(), net.input_dim()));
+    for (mut row, y) in x.outer_iter_mut().zip(points) {
+        row.assign(&domain.to_input(y.view()));
+    }
+    net.check_input(x.view())?;
+    patterns_on(net, backend, x.view())
 }
 
 /// How far the ray from `y` along `-normal` stays inside `p`.
@@ -362,8 +401,15 @@ pub(crate) fn clip_window(window: &[[f64; 2]], p: &Polytope) -> Result<Vec<[f64;
 }
 
 /// The patterns of a few points of the domain, to start the walk from: the
-/// Chebyshev centre of the domain, then points spread over it.
-fn seeds(net: &Network, domain: &Domain, dom: &Polytope, lp: &mut LpStats) -> Result<Vec<Pattern>> {
+/// Chebyshev centre of the domain, then points spread over it (one batch on
+/// `backend`).
+fn seeds(
+    net: &Network,
+    domain: &Domain,
+    dom: &Polytope,
+    backend: &dyn Backend,
+    lp: &mut LpStats,
+) -> Result<Vec<Pattern>> {
     lp.lps_solved += 1;
     let (center, radius) = chebyshev_ball(dom, "domain")?.ok_or_else(|| Error::invalid("domain", "empty"))?;
     let mut points = vec![center.clone()];
@@ -372,10 +418,7 @@ fn seeds(net: &Network, domain: &Domain, dom: &Polytope, lp: &mut LpStats) -> Re
         off[k] = 0.5 * radius;
         points.push(&center + &off);
     }
-    points
-        .iter()
-        .map(|y| net.pattern(domain.to_input(y.view()).view()))
-        .collect()
+    patterns_at(net, domain, backend, &points)
 }
 
 /// Cells analysed per worker thread between two checks of the budgets and
@@ -427,7 +470,9 @@ pub(crate) fn walk(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result
         record_thin: opts.record_thin,
         thin: Vec::new(),
     };
-    let seeds = seeds(net, domain, &walk.setup.frame.constraints, &mut walk.lp)?;
+    let seeds = opts.run.with_backend_ref(|backend| {
+        seeds(net, domain, &walk.setup.frame.constraints, backend, &mut walk.lp)
+    })?;
     let frontier = seeds
         .into_iter()
         .filter(|s| walk.visited.insert(s.clone()))
@@ -481,7 +526,10 @@ impl Walk<'_> {
                 return None;
             }
             let mut local = LpStats::default();
-            Some(analyse(self.net, self.domain, &self.setup, p, &mut local).map(|c| (c, local)))
+            let cell = self.watch.options().with_backend_ref(|backend| {
+                analyse(self.net, self.domain, &self.setup, backend, p, &mut local)
+            });
+            Some(cell.map(|c| (c, local)))
         };
         if self.serial {
             patterns.iter().map(one).collect()

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::ShardJob;
+use crate::backend::CpuBackend;
 use crate::lp::LpStats;
 use crate::regions::setup::Setup;
 use crate::regions::walk::{analyse, Cell};
@@ -146,7 +147,7 @@ pub(crate) fn join(
     let mut lp = LpStats::default();
     let Cell::Region {
         mut region, across, ..
-    } = analyse(net, whole, setup, &pattern, &mut lp)?
+    } = analyse(net, whole, setup, &CpuBackend::serial(), &pattern, &mut lp)?
     else {
         return Ok(None);
     };

@@ -3,22 +3,15 @@
 
 use std::path::PathBuf;
 
-use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
+mod tripwire;
+mod vectors;
+// Each test binary uses some of these.
+#[allow(unused_imports)]
+pub use tripwire::Tripwire;
+#[allow(unused_imports)]
+pub use vectors::{json, vectors};
 
-/// The test vectors: `$CPWL_VECTORS` when set (for example `../shared/vectors`),
-/// else the copy in the repository, `tests/data/vectors`.
-pub fn vectors() -> PathBuf {
-    let dir = std::env::var_os("CPWL_VECTORS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.is_dir(),
-        "test vectors not found at {} (unset CPWL_VECTORS to use tests/data/vectors)",
-        dir.display()
-    );
-    dir
-}
+use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
 
 pub fn load(path: &PathBuf) -> ArrayD<f64> {
     cpwl::io::load_npy(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -30,11 +23,6 @@ pub fn load2(path: &PathBuf) -> Array2<f64> {
 
 pub fn load3(path: &PathBuf) -> Array3<f64> {
     load(path).into_dimensionality::<Ix3>().expect("3-D array")
-}
-
-pub fn json(path: &PathBuf) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("valid JSON")
 }
 
 /// Subdirectories of a vector family, sorted.

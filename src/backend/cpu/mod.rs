@@ -10,7 +10,7 @@ mod vertices;
 use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::{check_hyperplanes, check_neighbourhood};
+use super::{check_hyperplanes, check_neighbourhood, check_points};
 use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
 use crate::kernels::simd;
 use crate::network::eval::{self, Recorder};
@@ -129,7 +129,7 @@ impl Backend for CpuBackend {
     }
 
     fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
-        net.check_input_shape(x)?;
+        check_points(net, x)?;
         let parts = self.map_chunks(x.nrows(), |a, b| forward_chunk(net, x.slice(s![a..b, ..]), keep));
         let mut outputs = Vec::with_capacity(parts.len());
         let mut patterns = Vec::with_capacity(parts.len());
@@ -156,7 +156,7 @@ impl Backend for CpuBackend {
     }
 
     fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
-        net.check_input_shape(x)?;
+        check_points(net, x)?;
         let (m, d) = (net.output_dim(), net.input_dim());
         let parts = self.map_chunks(x.nrows(), |a, b| {
             jacobian::jacobian_chunk(net, x.slice(s![a..b, ..]))
@@ -186,8 +186,7 @@ impl Backend for CpuBackend {
         points: ArrayView2<f64>,
         hood: Neighbourhood<'_>,
     ) -> Result<Array2<u32>> {
-        net.check_input_shape(points)?;
-        check_neighbourhood(net, &hood)?;
+        check_neighbourhood(net, points, &hood)?;
         let dirs = hood.directions;
         let counted = counted_layers(net);
         let layers_out = counted.len() + usize::from(hood.count_output);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
-use super::{check_hyperplanes, check_neighbourhood};
+use super::{check_hyperplanes, check_neighbourhood, check_points};
 use super::{les, Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood};
 use crate::{Error, Network, Result};
 use device::Device;
@@ -186,7 +186,7 @@ impl Backend for CudaBackend {
     }
 
     fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
-        net.check_input_shape(x)?;
+        check_points(net, x)?;
         match plan::steps(net) {
             Some(steps) => self.run(|dev| ops::forward(dev, net, &steps, x, keep, self.chunk_bytes)),
             None => self.fallback.forward(net, x, keep),
@@ -194,7 +194,7 @@ impl Backend for CudaBackend {
     }
 
     fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
-        net.check_input_shape(x)?;
+        check_points(net, x)?;
         match plan::steps(net) {
             Some(steps) => self.run(|dev| ops::jacobians(dev, net, &steps, x, self.chunk_bytes)),
             None => self.fallback.jacobians(net, x),
@@ -207,8 +207,7 @@ impl Backend for CudaBackend {
         points: ArrayView2<f64>,
         hood: Neighbourhood<'_>,
     ) -> Result<Array2<u32>> {
-        net.check_input_shape(points)?;
-        check_neighbourhood(net, &hood)?;
+        check_neighbourhood(net, points, &hood)?;
         match plan::steps(net) {
             Some(steps) => {
                 self.run(|dev| ops::sign_changes(dev, net, &steps, points, hood, self.chunk_bytes))

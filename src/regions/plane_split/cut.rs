@@ -70,13 +70,26 @@ fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut V
 /// a vertex or runs along an edge leaves it whole, and so does a unit whose
 /// line repeats an earlier one (its bit comes from the side the cell is on);
 /// a dead unit (zero row) has the bit of its constant.
-pub(super) fn split_two_piece(mut cell: Cell, rows: ArrayView2<f64>, offset: usize, len: usize) -> Vec<Cell> {
+///
+/// `halt` is polled every [`WORK_PER_POLL`] units of work (a unit, or a
+/// piece cut by one): when it says so, the split stops and its unfinished
+/// pieces are returned, for the caller to drop.
+pub(super) fn split_two_piece(
+    mut cell: Cell,
+    rows: ArrayView2<f64>,
+    (offset, len): (usize, usize),
+    halt: &(impl Fn() -> bool + ?Sized),
+) -> Vec<Cell> {
     let reach = max_coordinate(&cell.vertices);
     let mut scratch = Scratch::default();
     let sides = UnitSides::new(cell.vertices.clone());
     cell.pattern.resize(offset + len, 0);
     let mut pieces = vec![cell];
+    let mut poll = Poll::default();
     for j in 0..len {
+        if poll.due(pieces.len()) && halt() {
+            return pieces;
+        }
         let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
         let scale = line_scale(a, c, reach);
         let unit = offset + j;
@@ -93,6 +106,30 @@ pub(super) fn split_two_piece(mut cell: Cell, rows: ArrayView2<f64>, offset: usi
         }
     }
     pieces
+}
+
+/// Units of work (a unit's side test, or one piece cut by a line) between
+/// two polls of the stop flag during a split: a few tens of microseconds, so
+/// that a stop lands within milliseconds even inside a wide layer, while the
+/// poll (an atomic load and a clock read) stays out of the hot loop's cost.
+pub(super) const WORK_PER_POLL: usize = 1024;
+
+/// Counts work and says when the stop flag is due to be polled.
+#[derive(Default)]
+struct Poll {
+    work: usize,
+}
+
+impl Poll {
+    /// Adds `work` units; true (and the count reset) once a poll is due.
+    fn due(&mut self, work: usize) -> bool {
+        self.work += work;
+        if self.work >= WORK_PER_POLL {
+            self.work = 0;
+            return true;
+        }
+        false
+    }
 }
 
 /// Rounding errors of a bound below are at most a few `f64::EPSILON` of
@@ -231,18 +268,22 @@ fn cut_by_unit(
 /// `offset..` wins (`cand`: `width` input indices per unit, [`PADDING`] for
 /// padding), setting each piece's unit to the winner's window position. Ties
 /// go to the lowest position: a candidate that equals a lower one on the
-/// whole piece gets nothing.
+/// whole piece gets nothing. `halt` is polled as in [`split_two_piece`].
 pub(super) fn split_max(
     cell: &Cell,
     rows: ArrayView2<f64>,
-    width: usize,
-    cand: &[u32],
+    (width, cand): (usize, &[u32]),
     offset: usize,
+    halt: &(impl Fn() -> bool + ?Sized),
 ) -> Vec<Cell> {
     let mut pieces = vec![cell.clone()];
     pieces[0].pattern.resize(offset + cand.len() / width, 0);
     let mut signs = Vec::with_capacity(cell.vertices.len() + 4);
+    let mut poll = Poll::default();
     for (j, taps) in cand.chunks_exact(width).enumerate() {
+        if poll.due(pieces.len() * width) && halt() {
+            return pieces;
+        }
         let unit = offset + j;
         let mut next = Vec::with_capacity(pieces.len());
         for piece in &pieces {
@@ -328,13 +369,74 @@ pub(super) mod tests {
         };
         // Units: x, x again, the constant 0.5 and the constant 0.
         let rows = array![[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0]];
-        let pieces = split_two_piece(cell, rows.view(), 0, 4);
+        let pieces = split_two_piece(cell, rows.view(), (0, 4), &|| false);
         assert_eq!(pieces.len(), 2);
         let mut bits: Vec<Vec<u8>> = pieces.iter().map(|p| p.pattern.clone()).collect();
         bits.sort();
         assert_eq!(bits, [vec![0, 0, 1, 0], vec![1, 1, 1, 0]]);
         let total: f64 = pieces.iter().map(|p| signed_area(&p.vertices)).sum();
         assert_eq!(total, 4.0);
+    }
+
+    /// The square cut by `n` vertical lines `s = -1 + (j + 0.5) 2 / n`: `n + 1` strips.
+    fn strips(n: usize) -> (Cell, ndarray::Array2<f64>) {
+        let cell = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: Vec::new(),
+        };
+        let mut rows = ndarray::Array2::zeros((3, n));
+        for j in 0..n {
+            rows[[0, j]] = 1.0;
+            rows[[2, j]] = 1.0 - (j as f64 + 0.5) * 2.0 / n as f64;
+        }
+        (cell, rows)
+    }
+
+    #[test]
+    fn a_split_polls_the_stop_flag_and_stops_inside_the_layer() {
+        let n = 200;
+        let (cell, rows) = strips(n);
+        let polls = std::cell::Cell::new(0);
+        let never = || {
+            polls.set(polls.get() + 1);
+            false
+        };
+        assert_eq!(
+            split_two_piece(cell.clone(), rows.view(), (0, n), &never).len(),
+            n + 1
+        );
+        // Work grows with the pieces (1 + 2 + ... + n of them, at most n
+        // past each poll): polled often.
+        let all_polls = polls.get();
+        assert!(
+            all_polls >= (n * n / 2) / (WORK_PER_POLL + n),
+            "{all_polls} polls"
+        );
+        // Stopped at the second poll: far fewer pieces, long before the last unit.
+        polls.set(0);
+        let second = || {
+            polls.set(polls.get() + 1);
+            polls.get() == 2
+        };
+        let cut_short = split_two_piece(cell, rows.view(), (0, n), &second);
+        assert_eq!(polls.get(), 2);
+        assert!(cut_short.len() < n / 2, "{} pieces", cut_short.len());
+        // Max units poll too: unit j is the max of line j and the constant 0.
+        let (cell, lines) = strips(n);
+        let mut rows = ndarray::Array2::zeros((3, 2 * n));
+        for j in 0..n {
+            rows.column_mut(2 * j).assign(&lines.column(j));
+        }
+        let pairs: Vec<u32> = (0..2 * n as u32).collect();
+        polls.set(0);
+        let first = || {
+            polls.set(polls.get() + 1);
+            true
+        };
+        let stopped = split_max(&cell, rows.view(), (2, &pairs), 0, &first);
+        assert_eq!(polls.get(), 1);
+        assert!(stopped.len() < n, "{} pieces", stopped.len());
     }
 
     #[test]
@@ -384,7 +486,7 @@ pub(super) mod tests {
         };
         // Candidates x, y and x again (never wins: it ties candidate 0).
         let rows = array![[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]];
-        let pieces = split_max(&cell, rows.view(), 3, &[0, 1, 2], 0);
+        let pieces = split_max(&cell, rows.view(), (3, &[0, 1, 2]), 0, &|| false);
         let winners: Vec<u8> = pieces.iter().map(|p| p.pattern[0]).collect();
         assert_eq!(winners, [0, 1]);
         for p in &pieces {

@@ -47,6 +47,9 @@ struct Run<'a> {
     watch: Watch<'a>,
     /// The limit that stopped the run, once one has.
     stopped: Mutex<Option<Outcome>>,
+    /// Set with `stopped` (or on overflow): the cheap flag that splits in
+    /// progress poll.
+    halted: AtomicBool,
     /// Set when a step's values overflow `f64`: the cells' lines are then
     /// meaningless, so the run stops and reports it instead of a partition.
     overflowed: AtomicBool,
@@ -100,6 +103,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         parallel: opts.run.threads != Some(1),
         watch: Watch::new(&opts.run),
         stopped: Mutex::new(None),
+        halted: AtomicBool::new(false),
         overflowed: AtomicBool::new(false),
         tol_radius: setup.tol_radius,
         rejected_thin: AtomicUsize::new(0),
@@ -195,6 +199,24 @@ impl Run<'_> {
         if let Ok(mut s) = self.stopped.lock() {
             s.get_or_insert(outcome);
         }
+        self.halted.store(true, Ordering::Relaxed);
+    }
+
+    /// True when the run has stopped or must stop now for the cancel flag or
+    /// the time budget: polled inside splits, so a stop lands within
+    /// milliseconds rather than at the end of a layer. The region budget is
+    /// settled where regions are added.
+    fn interrupted(&self) -> bool {
+        if self.halted.load(Ordering::Relaxed) || self.overflowed.load(Ordering::Relaxed) {
+            return true;
+        }
+        match self.watch.stop(0) {
+            Some(outcome) => {
+                self.stop(outcome);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Records the limit that stops the run, if one is reached.
@@ -238,7 +260,10 @@ impl Run<'_> {
                 }
             };
             let units = (step.offset(), step.len());
-            let (next, fused) = self.split_batch(step, units, batch, self.fused_dense(index));
+            let Some((next, fused)) = self.split_batch(step, units, batch, self.fused_dense(index)) else {
+                // Stopped inside the split: its cells are unfinished.
+                return;
+            };
             batch = next;
             if let Some(k) = self.unit_step[index] {
                 self.layer_counts[k].fetch_add(batch.cells.len(), Ordering::Relaxed);
@@ -327,24 +352,31 @@ impl Run<'_> {
     /// Splits every cell of the batch by a nonlinearity (units
     /// `offset..offset + len`) and applies it to the children's rows. Given
     /// the dense layer that follows, applies that too when corrections per
-    /// child pay, and says so.
+    /// child pay, and says so. `None` when the run stopped during the split.
     fn split_batch<'b>(
         &self,
         step: &Nonlinearity,
         (offset, len): (usize, usize),
         batch: Batch<'_>,
         dense: Option<Fused<'_>>,
-    ) -> (Batch<'b>, bool) {
+    ) -> Option<(Batch<'b>, bool)> {
         let parent_count = batch.cells.len();
         let h = batch.h.view();
+        let halt = || self.interrupted();
         let split_one = |(i, cell): (usize, Cell)| {
+            if halt() {
+                return Vec::new();
+            }
             let rows = h.slice(s![3 * i..3 * i + 3, ..]);
             match step {
-                Nonlinearity::TwoPiece(_) => split_two_piece(cell, rows, offset, len),
-                Nonlinearity::Max(m) => split_max(&cell, rows, m.width(), m.candidates(), offset),
+                Nonlinearity::TwoPiece(_) => split_two_piece(cell, rows, (offset, len), &halt),
+                Nonlinearity::Max(m) => split_max(&cell, rows, (m.width(), m.candidates()), offset, &halt),
             }
         };
         let children = self.map(batch.cells.into_iter().enumerate().collect(), split_one);
+        if self.halted.load(Ordering::Relaxed) {
+            return None;
+        }
         let parents: Vec<usize> = children
             .iter()
             .enumerate()
@@ -362,14 +394,14 @@ impl Run<'_> {
             Some(f) => through_dense(f, h, &parents, choices.view()),
             None => choose(step, gather_blocks(h, &parents), BLOCKS, choices.view()),
         };
-        (
+        Some((
             Batch {
                 h: h.into(),
                 cells,
                 skips,
             },
             fused.is_some(),
-        )
+        ))
     }
 }
 
