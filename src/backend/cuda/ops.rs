@@ -22,7 +22,7 @@ fn arg(v: usize) -> u64 {
 }
 
 /// The elements of a view in row-major order, borrowed when they already are.
-fn row_major<'a, T: Clone, D: ndarray::Dimension>(x: &'a ndarray::ArrayView<'a, T, D>) -> Cow<'a, [T]> {
+pub(crate) fn row_major<'a, T: Clone, D: ndarray::Dimension>(x: &'a ndarray::ArrayView<'a, T, D>) -> Cow<'a, [T]> {
     match x.to_slice() {
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(x.iter().cloned().collect()),
@@ -42,6 +42,48 @@ fn host_slice<'a, T, D: ndarray::Dimension>(
         expected: len,
         got: 0,
     })
+}
+
+/// Where the points of a call come from: a host array (uploaded chunk by
+/// chunk) or rows of a resident set (copied on the device).
+pub(crate) enum PointSource<'a> {
+    /// Points on the host, one per row.
+    Host(ArrayView2<'a, f64>),
+    /// `rows` points of a resident set, starting at row `first`.
+    Resident {
+        data: &'a CudaSlice<f64>,
+        first: usize,
+        rows: usize,
+        dim: usize,
+    },
+}
+
+impl PointSource<'_> {
+    /// The number of points.
+    pub(crate) fn rows(&self) -> usize {
+        match self {
+            PointSource::Host(x) => x.nrows(),
+            PointSource::Resident { rows, .. } => *rows,
+        }
+    }
+
+    /// Points `a..b` (of this source) in a fresh device buffer, row-major.
+    pub(crate) fn chunk(&self, dev: &Device, a: usize, b: usize) -> Result<CudaSlice<f64>, CudaError> {
+        match self {
+            PointSource::Host(x) => dev.upload_values(&row_major(&x.slice(s![a..b, ..]))),
+            PointSource::Resident { data, first, dim, .. } => {
+                let range = (first + a) * dim..(first + b) * dim;
+                if range.end > data.len() {
+                    return Err(CudaError::Layout {
+                        what: "resident points",
+                        expected: range.end,
+                        got: data.len(),
+                    });
+                }
+                Ok(dev.stream().clone_dtod(&data.slice(range))?)
+            }
+        }
+    }
 }
 
 /// The chunks `[a, b)` of `n` rows, `chunk` at a time.
@@ -250,18 +292,18 @@ fn count_slots(units: &[UnitLayer]) -> Vec<Counted> {
 }
 
 /// [`crate::backend::Backend::sign_changes`] on the GPU: the vertices are
-/// built on the device from the points and directions, and only the counts
-/// come back.
+/// built on the device from the points (uploaded, or resident) and
+/// directions, and only the counts come back.
 pub(crate) fn sign_changes(
     dev: &Device,
     net: &Network,
     steps: &[Step<'_>],
-    points: ArrayView2<f64>,
+    points: PointSource<'_>,
     hood: Neighbourhood<'_>,
     budget: usize,
 ) -> Result<Array2<u32>, CudaError> {
     let (n, d, m, units) = (
-        points.nrows(),
+        points.rows(),
         net.input_dim(),
         net.output_dim(),
         net.unit_count(),
@@ -284,7 +326,7 @@ pub(crate) fn sign_changes(
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
         let rows_a = arg(rows);
-        let xs = dev.upload_values(&row_major(&points.slice(s![a..b, ..])))?;
+        let xs = points.chunk(dev, a, b)?;
         let (start, first) = vertices.build(dev, &dnet, xs, rows)?;
         let mut tally = dev.zeros::<u32>(rows * slots)?;
         let mut choices = dev.zeros::<u8>(rows * verts * units)?;
