@@ -181,7 +181,7 @@ fn run_options(backend: &str) -> Result<RunOptions, Box<dyn std::error::Error>> 
         #[cfg(feature = "cuda")]
         "cuda" => {
             let gpu = cpwl::backend::CudaBackend::new(0)?;
-            println!("LC on {} ({})", gpu.card(), gpu.name());
+            println!("LC on {}", gpu.card());
             Ok(RunOptions::default().with_backend(std::sync::Arc::new(gpu)))
         }
         #[cfg(not(feature = "cuda"))]

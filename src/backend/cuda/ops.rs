@@ -22,7 +22,7 @@ fn arg(v: usize) -> u64 {
 }
 
 /// The elements of a view in row-major order, borrowed when they already are.
-pub(crate) fn row_major<'a, T: Clone, D: ndarray::Dimension>(x: &'a ndarray::ArrayView<'a, T, D>) -> Cow<'a, [T]> {
+fn row_major<'a, T: Clone, D: ndarray::Dimension>(x: &'a ndarray::ArrayView<'a, T, D>) -> Cow<'a, [T]> {
     match x.to_slice() {
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(x.iter().cloned().collect()),
