@@ -319,10 +319,12 @@ pub(crate) fn sign_changes(
     }
     let dnet = DeviceNet::upload(dev, steps, d, units)?;
     let dirs = dev.upload_values(&row_major(&hood.directions))?;
-    let point_bytes = verts * (d * size_of::<f64>() + plan::forward_row_bytes(d, steps, units));
+    let vertices = Vertices::new(dev, &dnet, dirs, hood.radius, d)?;
+    // The vertices take `width` values each: the first layer's width when
+    // it is folded, not the input dimension.
+    let point_bytes = verts * (vertices.width * size_of::<f64>() + plan::forward_row_bytes(d, steps, units));
     let chunk = plan::rows_per_chunk(budget, point_bytes);
     let (verts_a, slots_a, stride_a) = (arg(verts), arg(slots), arg(units));
-    let vertices = Vertices::new(dev, &dnet, dirs, hood.radius, d)?;
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
         let rows_a = arg(rows);
