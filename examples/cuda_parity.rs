@@ -324,29 +324,58 @@ fn w3_resident(
         let (tc, cc) = time(repeat, || local_complexity(&net, x.view(), &cpu_opts))?;
         let (tg, cg) = time(repeat, || local_complexity_prepared(&net, &prepared, &gpu_opts))?;
         let (th, ch) = time(repeat, || local_complexity(&net, x.view(), &gpu_opts))?;
-        report.equal(&format!("checkpoint {k} counts (resident)"), cg.per_layer(), cc.per_layer());
-        report.equal(&format!("checkpoint {k} counts (host arrays)"), ch.per_layer(), cc.per_layer());
+        report.equal(
+            &format!("checkpoint {k} counts (resident)"),
+            cg.per_layer(),
+            cc.per_layer(),
+        );
+        report.equal(
+            &format!("checkpoint {k} counts (host arrays)"),
+            ch.per_layer(),
+            cc.per_layer(),
+        );
         for (total, t) in totals.iter_mut().zip([tc, tg, th]) {
             *total += t;
         }
     }
     let per = |t: Duration| t / checkpoints as u32;
-    timing_line("LC per checkpoint, GPU from host arrays", per(totals[0]), per(totals[2]));
+    timing_line(
+        "LC per checkpoint, GPU from host arrays",
+        per(totals[0]),
+        per(totals[2]),
+    );
     timing_line("LC per checkpoint, GPU resident", per(totals[0]), per(totals[1]));
-    summary("W3 resident LC per checkpoint", per(totals[0]), per(totals[1]), 10.0);
+    summary(
+        "W3 resident LC per checkpoint",
+        per(totals[0]),
+        per(totals[1]),
+        10.0,
+    );
     Ok(())
 }
 
 /// W4: `scales::les_with` on the GPU (through `les_grams`) and on the CPU.
-fn w4_les(gpu: &CudaBackend, threads: usize, scale: f64, repeat: usize, report: &mut Report) -> cpwl::Result<()> {
+fn w4_les(
+    gpu: &CudaBackend,
+    threads: usize,
+    scale: f64,
+    repeat: usize,
+    report: &mut Report,
+) -> cpwl::Result<()> {
     let n = scaled(1000, scale);
     let (_, l, v) = W4_SHAPE;
     let (net, z) = w4_problem(n)?;
     let shape = OutputShape::Categorical { seq_len: l, vocab: v };
-    let route = if gpu.prefers_les_grams(&net) { "les_grams" } else { "Jacobians" };
+    let route = if gpu.prefers_les_grams(&net) {
+        "les_grams"
+    } else {
+        "Jacobians"
+    };
     println!("W4 LES: scales::les_with of {n} latents, GPU route {route} (CPU on {threads} threads)");
     if route != "les_grams" {
-        report.failures.push("the CUDA backend does not take les_grams for W4".into());
+        report
+            .failures
+            .push("the CUDA backend does not take les_grams for W4".into());
     }
     let cpu_opts = ScoreOptions {
         run: cpu_run(threads),
@@ -408,7 +437,11 @@ fn main() -> cpwl::Result<()> {
         rayon::current_num_threads()
     );
     let threads = arg(&args, "--threads", 0.0) as usize;
-    let threads = if threads == 0 { rayon::current_num_threads() } else { threads };
+    let threads = if threads == 0 {
+        rayon::current_num_threads()
+    } else {
+        threads
+    };
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -424,7 +457,9 @@ fn main() -> cpwl::Result<()> {
             "hyperplanes" => hyperplanes(&cpu, &gpu, &mut report)?,
             "w3-resident" => w3_resident(&gpu, threads, scale, repeat, &mut report)?,
             "w4-les" => w4_les(&gpu, threads, scale, repeat, &mut report)?,
-            other => report.failures.push(format!("unknown workload {other} (one of {ALL:?})")),
+            other => report
+                .failures
+                .push(format!("unknown workload {other} (one of {ALL:?})")),
         }
     }
     if report.failures.is_empty() {

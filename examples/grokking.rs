@@ -217,7 +217,8 @@ impl Probes {
 
     fn mean_lc(&self, mlp: &Mlp) -> cpwl::Result<[f64; 3]> {
         let net = mlp.to_network()?;
-        let mean = |points: &PreparedPoints| local_complexity_prepared(&net, points, &self.opts).map(|r| r.mean());
+        let mean =
+            |points: &PreparedPoints| local_complexity_prepared(&net, points, &self.opts).map(|r| r.mean());
         Ok([mean(&self.train)?, mean(&self.test)?, mean(&self.random)?])
     }
 }

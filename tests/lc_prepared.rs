@@ -85,7 +85,13 @@ fn conv(seed: u64) -> Network {
 fn options(radius: f64, dim: usize, run: RunOptions) -> LcOptions {
     LcOptions {
         run,
-        ..LcOptions::new(radius, Directions::Seeded { count: dim.min(5), seed: 11 })
+        ..LcOptions::new(
+            radius,
+            Directions::Seeded {
+                count: dim.min(5),
+                seed: 11,
+            },
+        )
     }
 }
 
@@ -125,8 +131,14 @@ fn one_prepared_set_serves_every_checkpoint_with_the_plain_report() {
                 let net = mlp(&[6, 16, 16, 3], 21, scale);
                 let want = local_complexity(&net, points.view(), &opts).unwrap();
                 let got = local_complexity_prepared(&net, &prepared, &opts).unwrap();
-                assert_eq!(got, want, "checkpoint {step}, threads {threads:?}, chunk {chunk:?}");
-                assert!(want.total().iter().any(|&t| t > 0), "the radius crosses some units");
+                assert_eq!(
+                    got, want,
+                    "checkpoint {step}, threads {threads:?}, chunk {chunk:?}"
+                );
+                assert!(
+                    want.total().iter().any(|&t| t > 0),
+                    "the radius crosses some units"
+                );
             }
         }
     }
@@ -351,7 +363,11 @@ fn cuda_resident_sets_give_the_cpu_counts() {
         assert!(prepared.resident().is_some());
         for (k, net) in nets.iter().enumerate() {
             let got = local_complexity_prepared(net, &prepared, &opts).unwrap();
-            assert_eq!(got, local_complexity(net, points.view(), &plain).unwrap(), "net {k}");
+            assert_eq!(
+                got,
+                local_complexity(net, points.view(), &plain).unwrap(),
+                "net {k}"
+            );
         }
         for net in [maxout(3), conv(4)] {
             let points = Rng(8).matrix(50, net.input_dim());

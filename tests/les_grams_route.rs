@@ -130,7 +130,10 @@ fn options(backend: Arc<Counted>, chunk: usize) -> ScoreOptions {
 fn assert_same(a: &cpwl::scales::ScoreReport<Array1<f64>>, b: &cpwl::scales::ScoreReport<Array1<f64>>) {
     assert_eq!(a.status(), b.status());
     for (i, (x, y)) in a.values().iter().zip(b.values()).enumerate() {
-        assert!((x - y).abs() <= 1e-10 * y.abs().max(1.0), "latent {i}: {x} vs {y}");
+        assert!(
+            (x - y).abs() <= 1e-10 * y.abs().max(1.0),
+            "latent {i}: {x} vs {y}"
+        );
     }
 }
 
@@ -172,7 +175,10 @@ fn cuda_runs_dense_decoders_on_the_device() {
     let (dec, _) = decoder(3, 4, 5);
     assert!(CudaBackend::runs_on_device(&dec));
     let conv = Network::builder_image(1, 3, 3)
-        .conv2d(cpwl::network::Conv2d::new(ndarray::Array4::ones((1, 1, 2, 2)), None))
+        .conv2d(cpwl::network::Conv2d::new(
+            ndarray::Array4::ones((1, 1, 2, 2)),
+            None,
+        ))
         .unwrap()
         .flatten()
         .build()

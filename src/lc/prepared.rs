@@ -67,7 +67,11 @@ pub fn prepare_points(points: ArrayView2<f64>, run: &RunOptions) -> Result<Prepa
 /// # Examples
 ///
 /// See [`prepare_points`].
-pub fn local_complexity_prepared(net: &Network, prepared: &PreparedPoints, opts: &LcOptions) -> Result<LcReport> {
+pub fn local_complexity_prepared(
+    net: &Network,
+    prepared: &PreparedPoints,
+    opts: &LcOptions,
+) -> Result<LcReport> {
     opts.check_run_and_radius()?;
     if prepared.dim() != net.input_dim() {
         return Err(Error::shape(

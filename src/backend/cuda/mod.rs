@@ -233,7 +233,14 @@ impl Backend for CudaBackend {
         check_neighbourhood(net, &hood)?;
         match plan::steps(net) {
             Some(steps) => self.run(|dev| {
-                ops::sign_changes(dev, net, &steps, PointSource::Host(points), hood, self.chunk_bytes)
+                ops::sign_changes(
+                    dev,
+                    net,
+                    &steps,
+                    PointSource::Host(points),
+                    hood,
+                    self.chunk_bytes,
+                )
             }),
             None => self.fallback.sign_changes(net, points, hood),
         }
@@ -255,9 +262,8 @@ impl Backend for CudaBackend {
         net.check_input_shape(host)?;
         check_neighbourhood(net, &hood)?;
         match (plan::steps(net), self.resident(prepared)) {
-            (Some(steps), Some(kept)) => self.run(|dev| {
-                ops::sign_changes(dev, net, &steps, kept.source(rows)?, hood, self.chunk_bytes)
-            }),
+            (Some(steps), Some(kept)) => self
+                .run(|dev| ops::sign_changes(dev, net, &steps, kept.source(rows)?, hood, self.chunk_bytes)),
             _ => self.sign_changes(net, host, hood),
         }
     }

@@ -302,12 +302,7 @@ pub(crate) fn sign_changes(
     hood: Neighbourhood<'_>,
     budget: usize,
 ) -> Result<Array2<u32>, CudaError> {
-    let (n, d, m, units) = (
-        points.rows(),
-        net.input_dim(),
-        net.output_dim(),
-        net.unit_count(),
-    );
+    let (n, d, m, units) = (points.rows(), net.input_dim(), net.output_dim(), net.unit_count());
     let p = hood.directions.nrows();
     let verts = 2 * p;
     let counted = count_slots(net.unit_layers());
