@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! cargo run --release --features cuda --example cuda_parity -- [--scale 0.1] [--repeat 3]
+//!     [--threads 16] [--only w5,w3,w4,hyperplanes,w3-resident,w4-les]
 //! ```
 //!
 //! Workloads (seeded, deterministic):
@@ -22,10 +23,24 @@
 //!   pulls back one covector per output, runs on the first 64 only), then
 //!   the whole LES Gram reduction (`Backend::les_grams`: latents in,
 //!   `d x d` matrices out).
+//! - W3 resident: the W3 points prepared once on the GPU
+//!   (`lc::prepare_points`, the points stay in device memory) and their LC
+//!   (`lc::local_complexity_prepared`) at three checkpoints (networks of
+//!   other seeds), against `lc::local_complexity` on the CPU backend with
+//!   `--threads` threads (default: all cores); also the GPU from host arrays.
+//! - W4 LES: `scales::les_with` on the W4 decoder and latents with the CUDA
+//!   backend (which prefers `Backend::les_grams`: Jacobians stay on the
+//!   device) against the CPU route with `--threads` threads.
+//!
+//! Lines starting with `SUMMARY` give each workload's ratio and check.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cpwl::backend::{Backend, CpuBackend, CudaBackend, Keep, Neighbourhood};
+use cpwl::lc::{local_complexity, local_complexity_prepared, prepare_points, Directions, LcOptions};
+use cpwl::run::RunOptions;
+use cpwl::scales::{les_with, OutputShape, ScoreOptions};
 use cpwl::Network;
 use ndarray::{s, Array1, Array2};
 
@@ -192,8 +207,19 @@ fn w3(
     Ok(())
 }
 
+/// The W4 decoder (56-512-512-4200, L = 120, V = 35) and `n` latents.
+fn w4_problem(n: usize) -> cpwl::Result<(Network, Array2<f64>)> {
+    let (d, l, v) = W4_SHAPE;
+    let net = he_mlp(&[d, 512, 512, l * v], 4)?;
+    let z = Array2::from_shape_fn((n, d), |(i, j)| ((i * 31 + j * 17) % 101) as f64 / 50.0 - 1.0);
+    Ok((net, z))
+}
+
+/// Latent dimension, sequence length and vocabulary of W4.
+const W4_SHAPE: (usize, usize, usize) = (56, 120, 35);
+
 fn w4(gpu: &dyn Backend, scale: f64, repeat: usize, report: &mut Report) -> cpwl::Result<()> {
-    let (n, d, l, v) = (scaled(1000, scale), 56, 120, 35);
+    let (n, (_, l, v)) = (scaled(1000, scale), W4_SHAPE);
     // The CPU backend pulls back one covector per output (4200 per latent):
     // small chunks bound its memory, and a subset bounds its time.
     let n_cpu = scaled(64, scale).min(n);
@@ -202,8 +228,7 @@ fn w4(gpu: &dyn Backend, scale: f64, repeat: usize, report: &mut Report) -> cpwl
         "W4: {n} latents (CPU: the first {n_cpu}), decoder 56-512-512-{} (L = {l}, V = {v}): Jacobians + Gram",
         l * v
     );
-    let net = he_mlp(&[d, 512, 512, l * v], 4)?;
-    let z = Array2::from_shape_fn((n, d), |(i, j)| ((i * 31 + j * 17) % 101) as f64 / 50.0 - 1.0);
+    let (net, z) = w4_problem(n)?;
     let z_cpu = z.slice(s![..n_cpu, ..]);
     let (tc, jc) = time(repeat, || cpu.jacobians(&net, z_cpu))?;
     let (tg, jg) = time(repeat, || gpu.jacobians(&net, z.view()))?;
@@ -239,6 +264,136 @@ fn w4(gpu: &dyn Backend, scale: f64, repeat: usize, report: &mut Report) -> cpwl
     Ok(())
 }
 
+/// A ratio line that the device script collects.
+fn summary(what: &str, cpu: Duration, gpu: Duration, target: f64) {
+    let ratio = cpu.as_secs_f64() / gpu.as_secs_f64();
+    let verdict = if ratio >= target { "met" } else { "NOT met" };
+    println!(
+        "SUMMARY {what}: cpu {:.4} s, gpu {:.4} s, {ratio:.1}x (target {target}x: {verdict})",
+        cpu.as_secs_f64(),
+        gpu.as_secs_f64()
+    );
+}
+
+/// Run options on `threads` CPU threads (the CPU backend).
+fn cpu_run(threads: usize) -> RunOptions {
+    RunOptions {
+        threads: Some(threads),
+        ..Default::default()
+    }
+}
+
+/// Run options on the GPU, the whole batch in one wave.
+fn gpu_run(gpu: &CudaBackend, n: usize) -> RunOptions {
+    RunOptions {
+        threads: Some(1),
+        chunk: Some(n.max(1)),
+        ..Default::default()
+    }
+    .with_backend(Arc::new(gpu.clone()))
+}
+
+/// W3 with the points resident on the GPU, at successive checkpoints.
+fn w3_resident(
+    gpu: &CudaBackend,
+    threads: usize,
+    scale: f64,
+    repeat: usize,
+    report: &mut Report,
+) -> cpwl::Result<()> {
+    let (n, checkpoints) = (scaled(10_000, scale), 3);
+    println!(
+        "W3 resident: LC of {n} points at {checkpoints} checkpoints, P = 25, 784-200-200-200-10 \
+         (CPU backend on {threads} threads)"
+    );
+    let x = uniform_points(n, 784, 2);
+    let cpu_opts = LcOptions {
+        run: cpu_run(threads),
+        ..LcOptions::new(0.05, Directions::Seeded { count: 25, seed: 3 })
+    };
+    let gpu_opts = LcOptions {
+        run: gpu_run(gpu, n),
+        ..cpu_opts.clone()
+    };
+    let start = Instant::now();
+    let prepared = prepare_points(x.view(), &gpu_opts.run)?;
+    println!("  points uploaded once: {:.4} s", start.elapsed().as_secs_f64());
+    let mut totals = [Duration::ZERO; 3];
+    for k in 0..checkpoints {
+        let net = he_mlp(&[784, 200, 200, 200, 10], 10 + k)?;
+        let (tc, cc) = time(repeat, || local_complexity(&net, x.view(), &cpu_opts))?;
+        let (tg, cg) = time(repeat, || local_complexity_prepared(&net, &prepared, &gpu_opts))?;
+        let (th, ch) = time(repeat, || local_complexity(&net, x.view(), &gpu_opts))?;
+        report.equal(
+            &format!("checkpoint {k} counts (resident)"),
+            cg.per_layer(),
+            cc.per_layer(),
+        );
+        report.equal(
+            &format!("checkpoint {k} counts (host arrays)"),
+            ch.per_layer(),
+            cc.per_layer(),
+        );
+        for (total, t) in totals.iter_mut().zip([tc, tg, th]) {
+            *total += t;
+        }
+    }
+    let per = |t: Duration| t / checkpoints as u32;
+    timing_line(
+        "LC per checkpoint, GPU from host arrays",
+        per(totals[0]),
+        per(totals[2]),
+    );
+    timing_line("LC per checkpoint, GPU resident", per(totals[0]), per(totals[1]));
+    summary(
+        "W3 resident LC per checkpoint",
+        per(totals[0]),
+        per(totals[1]),
+        10.0,
+    );
+    Ok(())
+}
+
+/// W4: `scales::les_with` on the GPU (through `les_grams`) and on the CPU.
+fn w4_les(
+    gpu: &CudaBackend,
+    threads: usize,
+    scale: f64,
+    repeat: usize,
+    report: &mut Report,
+) -> cpwl::Result<()> {
+    let n = scaled(1000, scale);
+    let (_, l, v) = W4_SHAPE;
+    let (net, z) = w4_problem(n)?;
+    let shape = OutputShape::Categorical { seq_len: l, vocab: v };
+    let route = if gpu.prefers_les_grams(&net) {
+        "les_grams"
+    } else {
+        "Jacobians"
+    };
+    println!("W4 LES: scales::les_with of {n} latents, GPU route {route} (CPU on {threads} threads)");
+    if route != "les_grams" {
+        report
+            .failures
+            .push("the CUDA backend does not take les_grams for W4".into());
+    }
+    let cpu_opts = ScoreOptions {
+        run: cpu_run(threads),
+        ..Default::default()
+    };
+    let gpu_opts = ScoreOptions {
+        run: gpu_run(gpu, n),
+        ..Default::default()
+    };
+    let (tc, sc) = time(repeat, || les_with(&net, z.view(), shape, &cpu_opts))?;
+    let (tg, sg) = time(repeat, || les_with(&net, z.view(), shape, &gpu_opts))?;
+    report.equal("LES statuses", &sg.status().to_vec(), &sc.status().to_vec());
+    report.values("LES values", sg.values(), sc.values());
+    timing_line("scales::les_with", tc, tg);
+    summary("W4 scales::les", tc, tg, 20.0);
+    Ok(())
+}
+
 fn hyperplanes(cpu: &dyn Backend, gpu: &dyn Backend, report: &mut Report) -> cpwl::Result<()> {
     println!("Hyperplane signs: 20,000 points x 600 planes in 784-D");
     let mut rng = Rng(9);
@@ -250,6 +405,9 @@ fn hyperplanes(cpu: &dyn Backend, gpu: &dyn Backend, report: &mut Report) -> cpw
     report.equal("signs", &got, &want);
     Ok(())
 }
+
+/// The workloads, in the order they run by default.
+const ALL: [&str; 6] = ["w5", "w3", "w4", "hyperplanes", "w3-resident", "w4-les"];
 
 fn arg(args: &[String], name: &str, default: f64) -> f64 {
     args.iter()
@@ -278,12 +436,32 @@ fn main() -> cpwl::Result<()> {
         "CPU: {} rayon threads; best of {repeat} runs after a warm-up; scale {scale}",
         rayon::current_num_threads()
     );
+    let threads = arg(&args, "--threads", 0.0) as usize;
+    let threads = if threads == 0 {
+        rayon::current_num_threads()
+    } else {
+        threads
+    };
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map_or(ALL.to_vec(), |list| list.split(',').collect());
     let cpu = CpuBackend::default();
     let mut report = Report::default();
-    w5(&cpu, &gpu, scale, repeat, &mut report)?;
-    w3(&cpu, &gpu, scale, repeat, &mut report)?;
-    w4(&gpu, scale, repeat, &mut report)?;
-    hyperplanes(&cpu, &gpu, &mut report)?;
+    for name in only {
+        match name {
+            "w5" => w5(&cpu, &gpu, scale, repeat, &mut report)?,
+            "w3" => w3(&cpu, &gpu, scale, repeat, &mut report)?,
+            "w4" => w4(&gpu, scale, repeat, &mut report)?,
+            "hyperplanes" => hyperplanes(&cpu, &gpu, &mut report)?,
+            "w3-resident" => w3_resident(&gpu, threads, scale, repeat, &mut report)?,
+            "w4-les" => w4_les(&gpu, threads, scale, repeat, &mut report)?,
+            other => report
+                .failures
+                .push(format!("unknown workload {other} (one of {ALL:?})")),
+        }
+    }
     if report.failures.is_empty() {
         println!("all parity checks passed");
         Ok(())

@@ -30,7 +30,13 @@
 //! Options: `--steps N` (6000), `--eval-every K` (200), `--width W` (200),
 //! `--depth D` (4), `--init-scale S` (8), `--weight-decay WD` (0.3),
 //! `--lr LR` (1e-3), `--train-points N` (1000), `--radius R` (0.005),
-//! `--lc-points N` (200).
+//! `--lc-points N` (200), `--backend cpu|cuda` (cpu; cuda needs the `cuda`
+//! feature and a GPU).
+//!
+//! The three probe sets are prepared once (`lc::prepare_points`) and their
+//! LC is taken at every evaluation with `lc::local_complexity_prepared`: on
+//! the CUDA backend the points stay in device memory for the whole run,
+//! and only each checkpoint's weights travel.
 //!
 //! # What to expect
 //!
@@ -65,7 +71,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use common::{one_hot, Activation, Adam, Loss, Mlp, Rng, Split, TrainOptions};
-use cpwl::lc::{local_complexity, Directions, LcOptions};
+use cpwl::backend::PreparedPoints;
+use cpwl::lc::{local_complexity_prepared, prepare_points, Directions, LcOptions};
+use cpwl::run::RunOptions;
 use ndarray::{s, Array2, ArrayView2};
 
 /// The run's settings (see the module docs for the options).
@@ -80,6 +88,7 @@ struct Settings {
     train_points: usize,
     radius: f64,
     lc_points: usize,
+    backend: String,
 }
 
 impl Settings {
@@ -95,6 +104,7 @@ impl Settings {
             train_points: 1000,
             radius: 0.005,
             lc_points: 200,
+            backend: "cpu".into(),
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         for pair in args.chunks(2) {
@@ -113,6 +123,7 @@ impl Settings {
                 "--train-points" => st.train_points = value.parse().map_err(|e| bad(&e))?,
                 "--radius" => st.radius = value.parse().map_err(|e| bad(&e))?,
                 "--lc-points" => st.lc_points = value.parse().map_err(|e| bad(&e))?,
+                "--backend" => st.backend = value.clone(),
                 _ => return Err(format!("unknown option {name}")),
             }
         }
@@ -163,34 +174,51 @@ impl Record {
     }
 }
 
-/// The point sets whose mean LC is tracked.
+/// The run options of LC on the chosen backend.
+fn run_options(backend: &str) -> Result<RunOptions, Box<dyn std::error::Error>> {
+    match backend {
+        "cpu" => Ok(RunOptions::default()),
+        #[cfg(feature = "cuda")]
+        "cuda" => {
+            let gpu = cpwl::backend::CudaBackend::new(0)?;
+            println!("LC on {}", gpu.card());
+            Ok(RunOptions::default().with_backend(std::sync::Arc::new(gpu)))
+        }
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => Err("--backend cuda needs the `cuda` feature".into()),
+        other => Err(format!("unknown backend {other} (cpu or cuda)").into()),
+    }
+}
+
+/// The point sets whose mean LC is tracked, prepared once on the backend.
 struct Probes {
-    train: Array2<f64>,
-    test: Array2<f64>,
-    random: Array2<f64>,
+    train: PreparedPoints,
+    test: PreparedPoints,
+    random: PreparedPoints,
     opts: LcOptions,
 }
 
 impl Probes {
-    fn new(split: &Split, st: &Settings, rng: &mut Rng) -> Probes {
+    fn new(split: &Split, st: &Settings, rng: &mut Rng) -> Result<Probes, Box<dyn std::error::Error>> {
         let n = st.lc_points;
-        Probes {
-            train: split
-                .train_x
-                .slice(s![..n.min(split.train_x.nrows()), ..])
-                .to_owned(),
-            test: split
-                .test_x
-                .slice(s![..n.min(split.test_x.nrows()), ..])
-                .to_owned(),
-            random: Array2::from_shape_simple_fn((n, 64), || rng.uniform()),
-            opts: LcOptions::new(st.radius, Directions::ReferenceCompatible { count: 25, seed: 0 }),
-        }
+        let opts = LcOptions {
+            run: run_options(&st.backend)?,
+            ..LcOptions::new(st.radius, Directions::ReferenceCompatible { count: 25, seed: 0 })
+        };
+        let prepare = |x: ArrayView2<f64>| prepare_points(x.slice(s![..n.min(x.nrows()), ..]), &opts.run);
+        let random = Array2::from_shape_simple_fn((n, 64), || rng.uniform());
+        Ok(Probes {
+            train: prepare(split.train_x.view())?,
+            test: prepare(split.test_x.view())?,
+            random: prepare(random.view())?,
+            opts,
+        })
     }
 
     fn mean_lc(&self, mlp: &Mlp) -> cpwl::Result<[f64; 3]> {
         let net = mlp.to_network()?;
-        let mean = |points: &Array2<f64>| local_complexity(&net, points.view(), &self.opts).map(|r| r.mean());
+        let mean =
+            |points: &PreparedPoints| local_complexity_prepared(&net, points, &self.opts).map(|r| r.mean());
         Ok([mean(&self.train)?, mean(&self.test)?, mean(&self.random)?])
     }
 }
@@ -218,7 +246,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let split = Split::digits().truncate_train(st.train_points);
     let mut rng = Rng::new(0);
     let mut mlp = Mlp::new(&st.layer_sizes(), Activation::Relu, st.init_scale, &mut rng);
-    let probes = Probes::new(&split, &st, &mut rng);
+    let probes = Probes::new(&split, &st, &mut rng)?;
     let targets = one_hot(&split.train_y, 10);
     let opts = TrainOptions {
         loss: Loss::Mse,

@@ -13,6 +13,12 @@
 //!    one call);
 //! 4. batched hyperplane tests ([`Backend::hyperplane_signs`]).
 //!
+//! A point set evaluated again and again (the same probe points at every
+//! training checkpoint) can be handed over once
+//! ([`Backend::prepare_points`], [`PreparedPoints`]): a backend with its own
+//! memory keeps it there, and [`Backend::sign_changes_prepared`] reads it
+//! from there for each new network.
+//!
 //! The backend is chosen in [`crate::run::RunOptions::backend`] for every
 //! long-running entry point (both local-complexity variants, the scores,
 //! [`Network::pattern_batch_with`]). A backend can be written outside the
@@ -25,6 +31,9 @@ pub(crate) mod cpu;
 mod cuda;
 mod entry;
 mod les;
+mod prepared;
+
+use std::ops::Range;
 
 pub(crate) use entry::patterns_on;
 
@@ -34,6 +43,7 @@ pub use cpu::CpuBackend;
 #[cfg(feature = "cuda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 pub use cuda::CudaBackend;
+pub use prepared::{PreparedPoints, ResidentData};
 
 use crate::{Error, Network, Result};
 
@@ -200,6 +210,45 @@ pub trait Backend: Send + Sync {
     fn prefers_les_grams(&self, decoder: &Network) -> bool {
         let _ = decoder;
         false
+    }
+
+    /// Takes a point set (one point per row) that will be evaluated for
+    /// many networks, so that the backend can keep its own copy (device
+    /// buffers) for [`Backend::sign_changes_prepared`].
+    ///
+    /// The default keeps only the host array
+    /// ([`PreparedPoints::host`]): no residency, every call sends the points
+    /// again. A backend with its own memory attaches its copy with
+    /// [`PreparedPoints::with_resident`]. Entry points hand over checked
+    /// (finite) points.
+    ///
+    /// # Errors
+    ///
+    /// Device faults (for example, a set larger than the device's memory).
+    fn prepare_points(&self, points: Array2<f64>) -> Result<PreparedPoints> {
+        Ok(PreparedPoints::host(points))
+    }
+
+    /// [`Backend::sign_changes`] at the points `rows` of a prepared set,
+    /// counts for those points only (`rows.len()` x counted layers).
+    ///
+    /// The default passes the host points of `rows` to
+    /// [`Backend::sign_changes`]; a backend that finds its own resident copy
+    /// in `prepared` reads the points from there. A set prepared by another
+    /// backend must still be answered (from its host points).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `rows` does not lie inside the set; as
+    /// [`Backend::sign_changes`].
+    fn sign_changes_prepared(
+        &self,
+        net: &Network,
+        prepared: &PreparedPoints,
+        rows: Range<usize>,
+        hood: Neighbourhood<'_>,
+    ) -> Result<Array2<u32>> {
+        self.sign_changes(net, prepared.rows(rows)?, hood)
     }
 
     /// Signs of the affine functions `a_i . p + c_i` (rows of `a`) at every row

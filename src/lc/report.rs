@@ -1,9 +1,11 @@
 //! [`local_complexity`] and its [`LcOptions`] and [`LcReport`].
 
+use std::ops::Range;
+
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 use super::Directions;
-use crate::backend::{check_rows, Neighbourhood};
+use crate::backend::{check_rows, Backend, Neighbourhood};
 use crate::run::{Outcome, RunOptions, Watch};
 use crate::waves::{in_waves, wave_size};
 use crate::{Error, Network, Result};
@@ -40,6 +42,13 @@ impl LcOptions {
     /// Checks the options and the points and resolves the directions
     /// (`P x D`), once, before any work.
     pub(crate) fn check(&self, net: &Network, points: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.check_run_and_radius()?;
+        net.check_input(points)?;
+        self.directions.resolve(net.input_dim())
+    }
+
+    /// The run options and the radius.
+    pub(crate) fn check_run_and_radius(&self) -> Result<()> {
         self.run.validate()?;
         if !(self.radius.is_finite() && self.radius > 0.0) {
             return Err(Error::invalid(
@@ -47,8 +56,7 @@ impl LcOptions {
                 format!("{} must be finite and positive", self.radius),
             ));
         }
-        net.check_input(points)?;
-        self.directions.resolve(net.input_dim())
+        Ok(())
     }
 }
 
@@ -161,21 +169,36 @@ impl LcReport {
 /// arXiv 2402.15555 (section 2.2).
 pub fn local_complexity(net: &Network, points: ArrayView2<f64>, opts: &LcOptions) -> Result<LcReport> {
     let dirs = opts.check(net, points)?;
+    counts_in_waves(net, points.nrows(), dirs.view(), opts, |backend, rows, hood| {
+        backend.sign_changes(net, points.slice(s![rows, ..]), hood)
+    })
+}
+
+/// The counts of `n` points (options checked), one `counts` call per wave
+/// of points on the run's backend and threads, stopping between waves;
+/// every answer is checked for its shape before it is stored.
+pub(crate) fn counts_in_waves(
+    net: &Network,
+    n: usize,
+    dirs: ArrayView2<f64>,
+    opts: &LcOptions,
+    counts: impl Fn(&dyn Backend, Range<usize>, Neighbourhood<'_>) -> Result<Array2<u32>> + Send + Sync,
+) -> Result<LcReport> {
     let widths = counted_widths(net, opts.count_output_layer);
     let hood = Neighbourhood {
-        directions: dirs.view(),
+        directions: dirs,
         radius: opts.radius,
         count_output: opts.count_output_layer,
     };
-    let mut per_layer = Array2::zeros((points.nrows(), widths.len()));
+    let mut per_layer = Array2::zeros((n, widths.len()));
     let run = &opts.run;
     let watch = Watch::new(run);
     let waves = run.install(|| {
         run.with_backend_ref(|backend| {
-            in_waves(&watch, points.nrows(), wave_size(run), |rows| {
-                let counts = backend.sign_changes(net, points.slice(s![rows.clone(), ..]), hood)?;
-                check_rows("backend sign changes", counts.dim(), (rows.len(), widths.len()))?;
-                per_layer.slice_mut(s![rows, ..]).assign(&counts);
+            in_waves(&watch, n, wave_size(run), |rows| {
+                let got = counts(backend, rows.clone(), hood)?;
+                check_rows("backend sign changes", got.dim(), (rows.len(), widths.len()))?;
+                per_layer.slice_mut(s![rows, ..]).assign(&got);
                 Ok(())
             })
         })

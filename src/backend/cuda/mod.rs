@@ -7,6 +7,7 @@
 //! - [`plan`]: which networks run on the GPU, and the chunk sizes.
 //! - [`passes`]: forward and reverse passes through a network on the device.
 //! - [`ops`]: the trait methods on the device, chunk by chunk.
+//! - [`resident`]: point sets kept in device memory between calls.
 //! - [`error`]: the device errors, boxed into [`Error::Backend`].
 
 mod device;
@@ -15,18 +16,24 @@ mod kernels;
 mod ops;
 mod passes;
 mod plan;
+mod resident;
 mod staging;
 
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
 use super::{check_hyperplanes, check_neighbourhood, check_points};
-use super::{les, Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood};
+use super::{
+    les, Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood, PreparedPoints,
+};
 use crate::{Error, Network, Result};
 use device::Device;
 use error::CudaError;
+use ops::PointSource;
+use resident::ResidentPoints;
 
 /// The CUDA backend: the batched kernels on one NVIDIA GPU, in `f64`.
 ///
@@ -43,6 +50,13 @@ use error::CudaError;
 /// path a network takes. [`Backend::hyperplane_signs`] always runs on the
 /// GPU, and the scores take [`Backend::les_grams`] for LES whenever the
 /// decoder runs on the GPU ([`Backend::prefers_les_grams`]).
+///
+/// A point set prepared with [`Backend::prepare_points`] (through
+/// `cpwl::lc::prepare_points`) stays in device memory until the
+/// [`PreparedPoints`] is dropped; [`Backend::sign_changes_prepared`] reads
+/// it there for every network, so local complexity at many training
+/// checkpoints uploads the points once. The set must fit in device memory
+/// next to the working buffers.
 ///
 /// Element-wise work repeats the CPU backend's IEEE operations exactly
 /// (kernels are compiled without multiply-add contraction), so
@@ -165,6 +179,14 @@ impl CudaBackend {
         plan::steps(net).is_some()
     }
 
+    /// The resident copy of `prepared` when this backend's device holds it.
+    fn resident<'p>(&self, prepared: &'p PreparedPoints) -> Option<&'p ResidentPoints> {
+        prepared
+            .resident()?
+            .downcast_ref::<ResidentPoints>()
+            .filter(|r| r.is_on(&self.device))
+    }
+
     /// Runs `f` on the device, turning device errors and caught panics into
     /// [`Error::Backend`].
     fn run<T>(&self, f: impl FnOnce(&Device) -> Result<T, CudaError>) -> Result<T> {
@@ -209,10 +231,38 @@ impl Backend for CudaBackend {
     ) -> Result<Array2<u32>> {
         check_neighbourhood(net, points, &hood)?;
         match plan::steps(net) {
-            Some(steps) => {
-                self.run(|dev| ops::sign_changes(dev, net, &steps, points, hood, self.chunk_bytes))
-            }
+            Some(steps) => self.run(|dev| {
+                ops::sign_changes(
+                    dev,
+                    net,
+                    &steps,
+                    PointSource::Host(points),
+                    hood,
+                    self.chunk_bytes,
+                )
+            }),
             None => self.fallback.sign_changes(net, points, hood),
+        }
+    }
+
+    fn prepare_points(&self, points: Array2<f64>) -> Result<PreparedPoints> {
+        let resident = self.run(|_| ResidentPoints::upload(&self.device, points.view()))?;
+        Ok(PreparedPoints::with_resident(points, Box::new(resident)))
+    }
+
+    fn sign_changes_prepared(
+        &self,
+        net: &Network,
+        prepared: &PreparedPoints,
+        rows: Range<usize>,
+        hood: Neighbourhood<'_>,
+    ) -> Result<Array2<u32>> {
+        let host = prepared.rows(rows.clone())?;
+        check_neighbourhood(net, host, &hood)?;
+        match (plan::steps(net), self.resident(prepared)) {
+            (Some(steps), Some(kept)) => self
+                .run(|dev| ops::sign_changes(dev, net, &steps, kept.source(rows)?, hood, self.chunk_bytes)),
+            _ => self.sign_changes(net, host, hood),
         }
     }
 

@@ -44,6 +44,48 @@ fn host_slice<'a, T, D: ndarray::Dimension>(
     })
 }
 
+/// Where the points of a call come from: a host array (uploaded chunk by
+/// chunk) or rows of a resident set (copied on the device).
+pub(crate) enum PointSource<'a> {
+    /// Points on the host, one per row.
+    Host(ArrayView2<'a, f64>),
+    /// `rows` points of a resident set, starting at row `first`.
+    Resident {
+        data: &'a CudaSlice<f64>,
+        first: usize,
+        rows: usize,
+        dim: usize,
+    },
+}
+
+impl PointSource<'_> {
+    /// The number of points.
+    pub(crate) fn rows(&self) -> usize {
+        match self {
+            PointSource::Host(x) => x.nrows(),
+            PointSource::Resident { rows, .. } => *rows,
+        }
+    }
+
+    /// Points `a..b` (of this source) in a fresh device buffer, row-major.
+    pub(crate) fn chunk(&self, dev: &Device, a: usize, b: usize) -> Result<CudaSlice<f64>, CudaError> {
+        match self {
+            PointSource::Host(x) => dev.upload_values(&row_major(&x.slice(s![a..b, ..]))),
+            PointSource::Resident { data, first, dim, .. } => {
+                let range = (first + a) * dim..(first + b) * dim;
+                if range.end > data.len() {
+                    return Err(CudaError::Layout {
+                        what: "resident points",
+                        expected: range.end,
+                        got: data.len(),
+                    });
+                }
+                Ok(dev.stream().clone_dtod(&data.slice(range))?)
+            }
+        }
+    }
+}
+
 /// The chunks `[a, b)` of `n` rows, `chunk` at a time.
 fn chunks(n: usize, chunk: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n)
@@ -250,22 +292,17 @@ fn count_slots(units: &[UnitLayer]) -> Vec<Counted> {
 }
 
 /// [`crate::backend::Backend::sign_changes`] on the GPU: the vertices are
-/// built on the device from the points and directions, and only the counts
-/// come back.
+/// built on the device from the points (uploaded, or resident) and
+/// directions, and only the counts come back.
 pub(crate) fn sign_changes(
     dev: &Device,
     net: &Network,
     steps: &[Step<'_>],
-    points: ArrayView2<f64>,
+    points: PointSource<'_>,
     hood: Neighbourhood<'_>,
     budget: usize,
 ) -> Result<Array2<u32>, CudaError> {
-    let (n, d, m, units) = (
-        points.nrows(),
-        net.input_dim(),
-        net.output_dim(),
-        net.unit_count(),
-    );
+    let (n, d, m, units) = (points.rows(), net.input_dim(), net.output_dim(), net.unit_count());
     let p = hood.directions.nrows();
     let verts = 2 * p;
     let counted = count_slots(net.unit_layers());
@@ -277,14 +314,16 @@ pub(crate) fn sign_changes(
     }
     let dnet = DeviceNet::upload(dev, steps, d, units)?;
     let dirs = dev.upload_values(&row_major(&hood.directions))?;
-    let point_bytes = verts * (d * size_of::<f64>() + plan::forward_row_bytes(d, steps, units));
+    let vertices = Vertices::new(dev, &dnet, dirs, hood.radius, d)?;
+    // The vertices take `width` values each: the first layer's width when
+    // it is folded, not the input dimension.
+    let point_bytes = verts * (vertices.width * size_of::<f64>() + plan::forward_row_bytes(d, steps, units));
     let chunk = plan::rows_per_chunk(budget, point_bytes);
     let (verts_a, slots_a, stride_a) = (arg(verts), arg(slots), arg(units));
-    let vertices = Vertices::new(dev, &dnet, dirs, hood.radius, d)?;
     for (a, b) in chunks(n, chunk) {
         let rows = b - a;
         let rows_a = arg(rows);
-        let xs = dev.upload_values(&row_major(&points.slice(s![a..b, ..])))?;
+        let xs = points.chunk(dev, a, b)?;
         let (start, first) = vertices.build(dev, &dnet, xs, rows)?;
         let mut tally = dev.zeros::<u32>(rows * slots)?;
         let mut choices = dev.zeros::<u8>(rows * verts * units)?;
