@@ -26,10 +26,6 @@ use ndarray::{Array1, Array2, ArrayView1, Axis};
 use super::screen::{Rows, Status};
 use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
 
-/// The screened vertex walk starts from the certified facets and this many
-/// rows per dimension nearest the interior point.
-const SCREEN_ROWS_PER_DIM: usize = 4;
-
 /// The walk gives up past this many vertices (the LPs are then cheaper).
 const MAX_VERTICES: usize = 4096;
 
@@ -60,7 +56,7 @@ impl Rows {
         if max_vertices <= d {
             return None; // fewer than a simplex's vertices: not worth starting
         }
-        let vertices = self.screened_vertex_walk(&active, interior, max_vertices)?;
+        let vertices = self.vertex_walk(&active, interior, max_vertices)?;
         let m = self.beta.len();
         let mut members: Vec<Vec<usize>> = vec![Vec::new(); m];
         for (v, vertex) in vertices.iter().enumerate() {
@@ -100,79 +96,6 @@ impl Rows {
         }
         self.status = decided;
         Some(inside)
-    }
-
-    /// [`Rows::vertex_walk`] over the active rows, done first over a few of
-    /// them: the certified facets and the rows nearest `interior`. When every
-    /// other row keeps a slack above [`TOL_VERTEX_SLACK`] at every vertex
-    /// found, those rows cut nothing, so the vertices are the polytope's own,
-    /// and each vertex's tight rows and edges are the ones the walk over
-    /// every row finds. Rows that come closer join the subset and the walk
-    /// starts again; a subset that leaves the set unbounded or degenerate
-    /// grows twice as large. Each vertex costs `O(s d^2)` for `s` rows walked
-    /// and `O(m d)` to check the others, against `O(m d^2)` over all `m`.
-    fn screened_vertex_walk(
-        &self,
-        active: &[usize],
-        interior: ArrayView1<'_, f64>,
-        max_vertices: usize,
-    ) -> Option<Vec<Vertex>> {
-        let d = self.u.ncols();
-        let slack_at_interior = &self.beta - &self.u.dot(&interior);
-        let mut by_slack = active.to_vec();
-        by_slack.sort_by(|&i, &j| slack_at_interior[i].total_cmp(&slack_at_interior[j]));
-        let mut nearest = SCREEN_ROWS_PER_DIM * d;
-        let mut extra: Vec<usize> = Vec::new();
-        loop {
-            let subset = self.screen_subset(active, &by_slack[..nearest.min(active.len())], &extra);
-            if subset.len() == active.len() {
-                return self.vertex_walk(active, interior, max_vertices);
-            }
-            let Some(vertices) = self.vertex_walk(&subset, interior, max_vertices) else {
-                nearest *= 2;
-                continue;
-            };
-            let close = self.rows_near_vertices(active, &subset, &vertices);
-            if close.is_empty() {
-                return Some(vertices);
-            }
-            extra.extend(close);
-        }
-    }
-
-    /// The certified facets, the given nearest rows and the extra rows, as
-    /// ascending active rows (so that positions in the subset keep the order
-    /// of the rows, and every basis sorts as it would among all of them).
-    fn screen_subset(&self, active: &[usize], nearest: &[usize], extra: &[usize]) -> Vec<usize> {
-        let mut chosen = vec![false; self.beta.len()];
-        for &k in nearest.iter().chain(extra) {
-            chosen[k] = true;
-        }
-        active
-            .iter()
-            .copied()
-            .filter(|&k| chosen[k] || self.status[k] == Status::Facet)
-            .collect()
-    }
-
-    /// The active rows outside `subset` whose slack at some vertex is at most
-    /// [`TOL_VERTEX_SLACK`].
-    fn rows_near_vertices(&self, active: &[usize], subset: &[usize], vertices: &[Vertex]) -> Vec<usize> {
-        let mut inside = vec![false; self.beta.len()];
-        for &k in subset {
-            inside[k] = true;
-        }
-        active
-            .iter()
-            .copied()
-            .filter(|&k| !inside[k])
-            .filter(|&k| {
-                let row = self.u.row(k);
-                vertices
-                    .iter()
-                    .any(|v| self.beta[k] - row.dot(&v.point) <= TOL_VERTEX_SLACK)
-            })
-            .collect()
     }
 
     /// All vertices of the polytope of the active rows (bases as row indices),

@@ -82,21 +82,27 @@ pub(crate) fn analyse(
     let mut across = Vec::new();
     let mut candidates = Vec::new();
     let exact_mode = setup.tol_radius == 0.0;
-    for (facet, inside) in report.facets.iter().zip(&report.inside) {
+    for ((facet, inside), &tight) in report.facets.iter().zip(&report.inside).zip(&keep) {
         if matches!(raw.sources[facet.row], RowSource::Domain(_)) {
             continue;
         }
-        let rows: Vec<usize> = std::iter::once(facet.row)
+        let mut rows: Vec<usize> = std::iter::once(facet.row)
             .chain(facet.duplicates.iter().copied())
             .collect();
+        if exact_mode {
+            // The witness stands on the first row's hyperplane: with a thin
+            // slab between the rows it must be the one bounding the region.
+            let at = rows.iter().position(|&r| r == tight).unwrap_or(0);
+            rows.swap(0, at);
+        }
         let flipped = flip(&values, &rows, &raw.sources);
         candidates.extend(nested_flips(&values, &raw, &rows));
         let witness = witness_across(
             &raw.polytope,
             &rows,
-            center.view(),
-            radius,
+            (center.view(), radius),
             inside.as_ref(),
+            exact_mode,
             lp,
             &context,
         )?;
@@ -108,6 +114,10 @@ pub(crate) fn analyse(
                 }
                 across.push(seen);
             }
+            // With a thin-cell radius of 0 every facet found is crossed:
+            // when no point of it is certainly inside (a facet thinner than
+            // the LP's rounding), the plain flip is taken as the neighbour.
+            None if exact_mode => across.push(flipped),
             None => candidates.push(flipped),
         }
     }
@@ -309,13 +319,17 @@ type FacetWitness = (Array1<f64>, Array1<f64>, f64);
 /// the Chebyshev centre on the hyperplane when it lies inside the facet, else
 /// else `inside` (a point of the facet's relative interior found with its
 /// vertices) when given, else the centre of the facet's own largest inscribed
-/// ball (one LP). `None` when the facet has no relative interior.
+/// ball (one LP). `None` when the facet has no relative interior. With
+/// `strict` (a thin-cell radius of 0) the point must keep a positive slack
+/// on every other row as computed, not only by the LP's account, and the
+/// step is a quarter of that slack: an LP answer on a facet thinner than
+/// its tolerance can fall outside the facet.
 fn witness_across(
     p: &Polytope,
     rows: &[usize],
-    center: ArrayView1<f64>,
-    radius: f64,
+    (center, radius): (ArrayView1<f64>, f64),
     inside: Option<&Array1<f64>>,
+    strict: bool,
     lp: &mut LpStats,
     context: &str,
 ) -> Result<Option<FacetWitness>> {
@@ -344,6 +358,10 @@ fn witness_across(
             None => return Ok(None),
         }
     };
+    let inner = if strict { inner.min(margin_at(&point)) } else { inner };
+    if strict && inner <= 0.0 {
+        return Ok(None);
+    }
     let step = 0.25 * inner.min(radius);
     Ok(Some((point, u, step)))
 }
