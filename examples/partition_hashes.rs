@@ -173,7 +173,12 @@ fn w2_one(d: usize, h: f64) {
         },
         ..Default::default()
     };
-    report_with(&format!("w2_lp_d{d}_h{h}/lp"), &net, &Domain::cube(d, -h, h), &opts);
+    report_with(
+        &format!("w2_lp_d{d}_h{h}/lp"),
+        &net,
+        &Domain::cube(d, -h, h),
+        &opts,
+    );
 }
 
 fn main() {

@@ -103,7 +103,10 @@ fn check(name: &str, net: &Network, domain: &Domain, expected: usize) -> Shape {
             // sets may be flat: it counts those apart from thin cells, which
             // this suite has none of (the exact regions are all found).
             if method == Method::Lp {
-                assert!(partition.thin_cells().is_empty(), "{name}: tol_radius {tol_radius:?}");
+                assert!(
+                    partition.thin_cells().is_empty(),
+                    "{name}: tol_radius {tol_radius:?}"
+                );
                 assert_eq!(partition.rejected_thin(), 0, "{name}");
             }
             for thin in partition.thin_cells() {

@@ -236,7 +236,9 @@ impl Rows {
         let mut b: Vec<f64> = rows.iter().map(|&k| self.beta[k]).collect();
         push_row(&mut a, &mut b, self.u.row(i), self.beta[i] + 1.0)?;
         match LpProblem::new(self.u.row(i), a.view(), ArrayView1::from(&b[..])).solve(context)? {
-            LpOutcome::Optimal { value, .. } if value <= self.beta[i] + TOL_LP_FEAS => Ok(self.redundant(i, value)),
+            LpOutcome::Optimal { value, .. } if value <= self.beta[i] + TOL_LP_FEAS => {
+                Ok(self.redundant(i, value))
+            }
             LpOutcome::Optimal { .. } => Ok(Status::Facet),
             other => Err(no_optimum(i, &other, context)),
         }
@@ -503,6 +505,29 @@ mod tests {
         let report = facets(&p, z.view(), bbox, "many").unwrap();
         assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
         assert_eq!((report.stats.lps_solved, report.stats.lps_skipped), (0, 24));
+    }
+
+    #[test]
+    fn facets_report_rows_redundant_only_within_the_tolerance() {
+        // The square [0, 1]^2 without the corner x + y < 1e-9: that cut's
+        // edge is 1.4e-9 long, so its LP passes the bound by 0.7e-9, within
+        // the tolerance: nearly redundant, not a facet; x + y <= 2 touches
+        // the corner (1, 1) only and is plainly redundant.
+        let eps = 1e-9;
+        let p = Polytope {
+            a: array![
+                [-1.0, 0.0],
+                [0.0, -1.0],
+                [-1.0, -1.0],
+                [1.0, 0.0],
+                [0.0, 1.0],
+                [1.0, 1.0]
+            ],
+            b: array![0.0, 0.0, -eps, 1.0, 1.0, 2.0],
+        };
+        let report = run(&p, &array![0.5, 0.5]);
+        assert_eq!(facet_rows(&report), vec![0, 1, 3, 4]);
+        assert_eq!(report.near, vec![2]);
     }
 
     #[test]

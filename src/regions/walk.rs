@@ -358,7 +358,11 @@ fn witness_across(
             None => return Ok(None),
         }
     };
-    let inner = if strict { inner.min(margin_at(&point)) } else { inner };
+    let inner = if strict {
+        inner.min(margin_at(&point))
+    } else {
+        inner
+    };
     if strict && inner <= 0.0 {
         return Ok(None);
     }

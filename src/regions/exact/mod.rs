@@ -238,7 +238,8 @@ impl ExactNet {
 /// [`Error::Invalid`] for a non-finite entry; [`Error::Lp`] when the capped
 /// program is unbounded (it cannot be).
 pub(crate) fn row_is_facet(p: &Polytope, i: usize) -> Result<bool> {
-    let row = |k: usize| -> Result<Vec<Q>> { p.a.row(k).iter().map(|&v| rational(v, "polytope row")).collect() };
+    let row =
+        |k: usize| -> Result<Vec<Q>> { p.a.row(k).iter().map(|&v| rational(v, "polytope row")).collect() };
     let mut a = Vec::with_capacity(p.len());
     let mut b = Vec::with_capacity(p.len());
     for k in (0..p.len()).filter(|&k| k != i) {
@@ -412,4 +413,36 @@ fn interior(rows: &[Aff], dim: usize) -> Result<Option<Vec<Q>>> {
 fn to_f64(v: &Q) -> f64 {
     v.to_f64()
         .unwrap_or_else(|| if v.is_negative() { f64::MIN } else { f64::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn row_is_facet_settles_a_facet_shorter_than_the_lp_tolerance() {
+        // The square [0, 1]^2 without the corner x + y < 1e-9 (an edge
+        // 1.4e-9 long), and x + y <= 2, which touches the corner (1, 1) only.
+        let p = Polytope {
+            a: array![
+                [-1.0, 0.0],
+                [0.0, -1.0],
+                [-1.0, -1.0],
+                [1.0, 0.0],
+                [0.0, 1.0],
+                [1.0, 1.0]
+            ],
+            b: array![0.0, 0.0, -1e-9, 1.0, 1.0, 2.0],
+        };
+        let facets: Vec<usize> = (0..p.len()).filter(|&i| row_is_facet(&p, i).unwrap()).collect();
+        assert_eq!(facets, vec![0, 1, 2, 3, 4]);
+        // An empty polytope has no facet.
+        let empty = Polytope {
+            a: array![[1.0, 0.0], [-1.0, 0.0]],
+            b: array![-1.0, 0.0],
+        };
+        assert!(!row_is_facet(&empty, 0).unwrap());
+    }
 }
