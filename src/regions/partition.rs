@@ -150,7 +150,9 @@ impl Partition {
         self.regions.binary_search_by(|r| r.pattern.cmp(pattern)).ok()
     }
 
-    /// Candidate cells rejected as thin.
+    /// Candidate cells rejected as thin (see [`EnumStats::rejected_thin`]:
+    /// for the LP walk, full-dimensional cells only; its flat candidates are
+    /// in [`EnumStats::rejected_flat`]).
     pub fn rejected_thin(&self) -> usize {
         self.stats.rejected_thin
     }
