@@ -19,9 +19,16 @@ use rand::{Rng, SeedableRng};
 /// One ReLU layer whose units are the given lines `a . y + c` (rows
 /// `[a_0, a_1, c]`), summed into one output.
 fn lines(rows: &[[f64; 3]]) -> Network {
-    let w = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
-    let b = Array1::from_iter(rows.iter().map(|r| r[2]));
-    Network::builder(2)
+    let rows: Vec<&[f64]> = rows.iter().map(|r| &r[..]).collect();
+    hyperplanes(2, &rows)
+}
+
+/// One ReLU layer whose units are the hyperplanes `a . y + c` in `dim`
+/// dimensions (rows `[a..., c]`), summed into one output.
+fn hyperplanes(dim: usize, rows: &[&[f64]]) -> Network {
+    let w = Array2::from_shape_fn((rows.len(), dim), |(i, j)| rows[i][j]);
+    let b = Array1::from_iter(rows.iter().map(|r| r[dim]));
+    Network::builder(dim)
         .dense(w, b)
         .unwrap()
         .relu()
@@ -201,16 +208,8 @@ fn thin_regions_in_three_dimensions_at_zero_tolerance() {
         [0.0, 0.0, 1.0, -0.5],
         [0.0, 0.0, 1.0, -0.5 - 1e-10],
     ];
-    let w = Array2::from_shape_fn((rows.len(), 3), |(i, j)| rows[i][j]);
-    let b = Array1::from_iter(rows.iter().map(|r| r[3]));
-    let net = Network::builder(3)
-        .dense(w, b)
-        .unwrap()
-        .relu()
-        .dense(Array2::ones((1, rows.len())), array![0.0])
-        .unwrap()
-        .build()
-        .unwrap();
+    let rows: Vec<&[f64]> = rows.iter().map(|r| &r[..]).collect();
+    let net = hyperplanes(3, &rows);
     let cube = Domain::cube(3, -1.0, 1.0);
     let exact = exact_patterns(&net, &cube);
     let zero = run(&net, &cube, Method::Lp, Some(0.0));

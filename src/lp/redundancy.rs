@@ -513,18 +513,7 @@ mod tests {
         // edge is 1.4e-9 long, so its LP passes the bound by 0.7e-9, within
         // the tolerance: nearly redundant, not a facet; x + y <= 2 touches
         // the corner (1, 1) only and is plainly redundant.
-        let eps = 1e-9;
-        let p = Polytope {
-            a: array![
-                [-1.0, 0.0],
-                [0.0, -1.0],
-                [-1.0, -1.0],
-                [1.0, 0.0],
-                [0.0, 1.0],
-                [1.0, 1.0]
-            ],
-            b: array![0.0, 0.0, -eps, 1.0, 1.0, 2.0],
-        };
+        let p = crate::test_support::square_without_corner(1e-9);
         let report = run(&p, &array![0.5, 0.5]);
         assert_eq!(facet_rows(&report), vec![0, 1, 3, 4]);
         assert_eq!(report.near, vec![2]);

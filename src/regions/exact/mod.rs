@@ -425,17 +425,7 @@ mod tests {
     fn row_is_facet_settles_a_facet_shorter_than_the_lp_tolerance() {
         // The square [0, 1]^2 without the corner x + y < 1e-9 (an edge
         // 1.4e-9 long), and x + y <= 2, which touches the corner (1, 1) only.
-        let p = Polytope {
-            a: array![
-                [-1.0, 0.0],
-                [0.0, -1.0],
-                [-1.0, -1.0],
-                [1.0, 0.0],
-                [0.0, 1.0],
-                [1.0, 1.0]
-            ],
-            b: array![0.0, 0.0, -1e-9, 1.0, 1.0, 2.0],
-        };
+        let p = crate::test_support::square_without_corner(1e-9);
         let facets: Vec<usize> = (0..p.len()).filter(|&i| row_is_facet(&p, i).unwrap()).collect();
         assert_eq!(facets, vec![0, 1, 2, 3, 4]);
         // An empty polytope has no facet.
