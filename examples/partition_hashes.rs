@@ -23,6 +23,14 @@
 //! ```text
 //! cargo run --release --example partition_hashes -- --topology
 //! ```
+//!
+//! With arguments `w2 <d> <h>` it runs only W2 with that dimension and
+//! half-width, on one thread (for instruction counts under `valgrind
+//! --tool=callgrind`, and to compare the walk's output at d = 6 and 8):
+//!
+//! ```text
+//! cargo run --release --example partition_hashes -- w2 8 0.01
+//! ```
 
 #[path = "../benches/common/mod.rs"]
 mod bench_common;
@@ -145,8 +153,13 @@ fn report(name: &str, net: &Network, domain: &Domain, method: Method) {
         method,
         ..Default::default()
     };
+    report_with(name, net, domain, &opts);
+}
+
+/// [`report`] with the given options.
+fn report_with(name: &str, net: &Network, domain: &Domain, opts: &EnumOptions) {
     let start = std::time::Instant::now();
-    let part = enumerate(net, domain, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let part = enumerate(net, domain, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     println!(
         "{name:<44} regions={:<7} sha256={}",
         part.len(),
@@ -229,9 +242,34 @@ fn vectors() {
     }
 }
 
+/// One W2 case, `(d, h)` from the command line, on one thread.
+fn w2_one(d: usize, h: f64) {
+    let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
+    let opts = EnumOptions {
+        method: Method::Lp,
+        run: cpwl::run::RunOptions {
+            threads: Some(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    report_with(
+        &format!("w2_lp_d{d}_h{h}/lp"),
+        &net,
+        &Domain::cube(d, -h, h),
+        &opts,
+    );
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--topology") {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--topology") {
         topology();
+        return;
+    }
+    if let [mode, d, h] = args.as_slice() {
+        assert_eq!(mode, "w2", "usage: partition_hashes [--topology | w2 <d> <h>]");
+        w2_one(d.parse().expect("dimension"), h.parse().expect("half-width"));
         return;
     }
     w1();

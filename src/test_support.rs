@@ -37,6 +37,23 @@ pub(crate) fn read_npz_map(path: &Path) -> std::collections::HashMap<String, Npy
         .collect()
 }
 
+/// The square `[0, 1]^2` without the corner `x + y < eps` (rows 0-2: `x >= 0`,
+/// `y >= 0`, `x + y >= eps`; rows 3-4: `x <= 1`, `y <= 1`), and row 5,
+/// `x + y <= 2`, which touches the corner `(1, 1)` only.
+pub(crate) fn square_without_corner(eps: f64) -> Polytope {
+    Polytope {
+        a: ndarray::array![
+            [-1.0, 0.0],
+            [0.0, -1.0],
+            [-1.0, -1.0],
+            [1.0, 0.0],
+            [0.0, 1.0],
+            [1.0, 1.0]
+        ],
+        b: ndarray::array![0.0, 0.0, -eps, 1.0, 1.0, 2.0],
+    }
+}
+
 /// The simplex `x >= 0, sum x <= 1` in `d` dimensions: `d + 1` facets, the
 /// origin and the unit vectors as vertices.
 pub(crate) fn simplex(d: usize) -> Polytope {

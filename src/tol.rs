@@ -47,6 +47,12 @@ pub const TOL_SHARED_EDGE_REL: f64 = 1e-12;
 /// this fraction of the step.
 pub const TOL_WITNESS_REACH: f64 = 1e-7;
 
+/// With a thin-cell radius of 0, the LP walk settles in exact arithmetic
+/// every cell whose Chebyshev radius (from an `f64` LP) is at most this times
+/// `1 +` the largest coordinate of its centre: below it the LP's answer may
+/// be rounding, and the cell may have no interior at all.
+pub const TOL_SETTLE_RADIUS: f64 = TOL_LP_FEAS;
+
 /// A vertex of a polytope (unit rows) is simple when every row not among its
 /// `d` tight ones keeps at least this slack; a row whose slack exceeds it at
 /// every vertex is redundant.

@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use cpwl::regions::exact::{enumerate_exact, is_full_dimensional};
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::{Domain, Network, Pattern};
@@ -17,9 +19,16 @@ use rand::{Rng, SeedableRng};
 /// One ReLU layer whose units are the given lines `a . y + c` (rows
 /// `[a_0, a_1, c]`), summed into one output.
 fn lines(rows: &[[f64; 3]]) -> Network {
-    let w = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
-    let b = Array1::from_iter(rows.iter().map(|r| r[2]));
-    Network::builder(2)
+    let rows: Vec<&[f64]> = rows.iter().map(|r| &r[..]).collect();
+    hyperplanes(2, &rows)
+}
+
+/// One ReLU layer whose units are the hyperplanes `a . y + c` in `dim`
+/// dimensions (rows `[a..., c]`), summed into one output.
+fn hyperplanes(dim: usize, rows: &[&[f64]]) -> Network {
+    let w = Array2::from_shape_fn((rows.len(), dim), |(i, j)| rows[i][j]);
+    let b = Array1::from_iter(rows.iter().map(|r| r[dim]));
+    Network::builder(dim)
         .dense(w, b)
         .unwrap()
         .relu()
@@ -55,6 +64,40 @@ fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
 
 const METHODS: [Method; 2] = [Method::PlaneSplit, Method::Lp];
 
+/// The neighbour pairs of a partition, as sorted pattern pairs.
+fn neighbour_pairs(partition: &Partition) -> BTreeSet<(String, String)> {
+    let name = |i: usize| partition.regions()[i].pattern().to_string();
+    partition
+        .adjacency()
+        .into_iter()
+        .map(|(i, j)| {
+            let (a, b) = (name(i), name(j));
+            if a < b {
+                (a, b)
+            } else {
+                (b, a)
+            }
+        })
+        .collect()
+}
+
+/// In an arrangement of lines (one ReLU layer), two cells share an edge
+/// exactly when their patterns differ in one line: the other lines cut the
+/// square to a convex set that the one line crosses, so both sides of it
+/// meet along a segment. The neighbour pairs that the exact patterns imply.
+fn one_flip_pairs(patterns: &[String]) -> BTreeSet<(String, String)> {
+    let differ = |a: &str, b: &str| a.chars().zip(b.chars()).filter(|(x, y)| x != y).count();
+    let mut pairs = BTreeSet::new();
+    for (k, a) in patterns.iter().enumerate() {
+        for b in &patterns[k + 1..] {
+            if differ(a, b) == 1 {
+                pairs.insert((a.clone().min(b.clone()), a.clone().max(b.clone())));
+            }
+        }
+    }
+    pairs
+}
+
 #[test]
 fn a_strip_thinner_than_the_tolerance_is_reported_then_counted_at_zero_tolerance() {
     // x = 0 and x = 1e-10: three strips, the middle one 1e-10 wide (the
@@ -83,6 +126,12 @@ fn a_strip_thinner_than_the_tolerance_is_reported_then_counted_at_zero_tolerance
         let zero = run(&net, &square(), method, Some(0.0));
         assert_eq!(patterns(&zero), exact, "{method:?}");
         assert_eq!(zero.rejected_thin(), 0, "{method:?}");
+        if method == Method::Lp {
+            // The strip lies between the outer strips: they are not
+            // neighbours, although one step from either crosses it.
+            assert_eq!(neighbour_pairs(&zero), one_flip_pairs(&exact));
+            assert_eq!(neighbour_pairs(&zero).len(), 2);
+        }
         let area: f64 = zero.regions().iter().map(|r| r.volume()).sum();
         assert!((area - 4.0).abs() < 1e-12, "{method:?}: {area}");
     }
@@ -122,15 +171,51 @@ fn a_tiny_triangle_of_three_lines_small_analogue_of_w1b() {
         patterns(&run(&net, &square(), Method::PlaneSplit, Some(0.0))),
         exact
     );
-    // The LP walk reaches a cell only across facets longer than its LP
-    // tolerance; the triangle's are eps long, so the walk never meets it
-    // (a known limitation): what it finds is still a subset of the exact
-    // regions.
-    for tol_radius in [None, Some(0.0)] {
-        let walk = run(&net, &square(), Method::Lp, tol_radius);
-        assert!(patterns(&walk).iter().all(|p| exact.contains(p)));
-        assert!(walk.len() >= 6);
-    }
+    // The triangle's facets are shorter than the LP tolerance seen from
+    // outside, so at the default tolerance the walk never reaches it (what
+    // it finds is a subset of the exact regions, and nothing is rejected).
+    // At tolerance 0 it settles those rows in exact arithmetic and crosses
+    // them: every region, and neighbours only across shared edges.
+    let walk = run(&net, &square(), Method::Lp, None);
+    assert!(patterns(&walk).iter().all(|p| exact.contains(p)));
+    assert_eq!(walk.len(), 6);
+    assert_eq!(walk.rejected_thin(), 0);
+    let zero = run(&net, &square(), Method::Lp, Some(0.0));
+    assert_eq!(patterns(&zero), exact);
+    assert_eq!(zero.rejected_thin(), 0);
+    assert_eq!(neighbour_pairs(&zero), one_flip_pairs(&exact));
+    assert_eq!(neighbour_pairs(&zero).len(), 9);
+    let triangle = zero
+        .regions()
+        .iter()
+        .find(|r| r.pattern().to_string() == "110")
+        .unwrap();
+    assert_eq!(triangle.polytope().len(), 3);
+    assert!((triangle.radius() - inradius).abs() < 1e-3 * inradius);
+}
+
+#[test]
+fn thin_regions_in_three_dimensions_at_zero_tolerance() {
+    // Planes x = 0, y = 0, z = 0 and x + y + z = eps: a tetrahedron of
+    // edge eps at the origin, whose facets are too small for the LP
+    // tolerance, and a slab 1e-10 thick between z = 0.5 and z = 0.5 + 1e-10.
+    let eps = 1e-9;
+    let rows: [[f64; 4]; 6] = [
+        [1.0, 0.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0],
+        [1.0, 1.0, 1.0, -eps],
+        [0.0, 0.0, 1.0, -0.5],
+        [0.0, 0.0, 1.0, -0.5 - 1e-10],
+    ];
+    let rows: Vec<&[f64]> = rows.iter().map(|r| &r[..]).collect();
+    let net = hyperplanes(3, &rows);
+    let cube = Domain::cube(3, -1.0, 1.0);
+    let exact = exact_patterns(&net, &cube);
+    let zero = run(&net, &cube, Method::Lp, Some(0.0));
+    assert_eq!(patterns(&zero), exact);
+    assert_eq!(zero.rejected_thin(), 0);
+    assert_eq!(neighbour_pairs(&zero), one_flip_pairs(&exact));
 }
 
 #[test]

@@ -30,6 +30,12 @@
 //!    far and adds the most violated row to the solved program (a warm re-solve)
 //!    until its optimum satisfies every row or falls below `beta_i`.
 //!
+//! A row that the LP of step 7 finds redundant only within the tolerance (its
+//! optimum passes `beta_i`, by at most [`TOL_LP_FEAS`]) is reported as
+//! **nearly redundant**: its facet, if it has one, is shorter than the
+//! tolerance, and only exact arithmetic can tell (the LP walk settles such
+//! rows with `regions::exact` when its thin-cell radius is 0).
+//!
 //! A row found redundant leaves the system for the later LPs (sequential
 //! elimination), so two nearly coinciding rows that escaped step 2 still leave
 //! exactly one facet.
@@ -70,6 +76,9 @@ pub(crate) struct FacetReport {
     /// For each facet (in the order of `facets`), a point in its relative
     /// interior when the vertex walk found one.
     pub inside: Vec<Option<Array1<f64>>>,
+    /// The nearly redundant rows (ascending): not facets within the
+    /// tolerance, but their LP optimum passed their bound.
+    pub near: Vec<usize>,
 }
 
 /// The facets of `p`, given a point `interior` of it and optionally a box `(lo, hi)`
@@ -133,6 +142,9 @@ fn facets_with(
     let rows_by_lp = rows.decide_by_lp(&mut stats, context)?;
     stats.lps_skipped = p.len() - rows_by_lp;
     let facets = rows.collect_facets();
+    let near = (0..p.len())
+        .filter(|&k| rows.status[k] == Status::NearlyRedundant)
+        .collect();
     let inside = facets
         .iter()
         .map(|f| inside_by_row.as_ref().and_then(|points| points[f.row].clone()))
@@ -141,6 +153,7 @@ fn facets_with(
         facets,
         stats,
         inside,
+        near,
     })
 }
 
@@ -193,7 +206,7 @@ impl Rows {
         loop {
             let violated = match lp.outcome() {
                 LpOutcome::Optimal { value, .. } if *value <= self.beta[i] + TOL_LP_FEAS => {
-                    return Ok(Status::Redundant)
+                    return Ok(self.redundant(i, *value))
                 }
                 LpOutcome::Optimal { x, .. } => self.most_violated(i, x),
                 other => return Err(no_optimum(i, other, context)),
@@ -223,9 +236,21 @@ impl Rows {
         let mut b: Vec<f64> = rows.iter().map(|&k| self.beta[k]).collect();
         push_row(&mut a, &mut b, self.u.row(i), self.beta[i] + 1.0)?;
         match LpProblem::new(self.u.row(i), a.view(), ArrayView1::from(&b[..])).solve(context)? {
-            LpOutcome::Optimal { value, .. } if value <= self.beta[i] + TOL_LP_FEAS => Ok(Status::Redundant),
+            LpOutcome::Optimal { value, .. } if value <= self.beta[i] + TOL_LP_FEAS => {
+                Ok(self.redundant(i, value))
+            }
             LpOutcome::Optimal { .. } => Ok(Status::Facet),
             other => Err(no_optimum(i, &other, context)),
+        }
+    }
+
+    /// Row `i` found redundant by an LP whose optimum is `value`: nearly
+    /// redundant when the optimum passes its bound at all.
+    fn redundant(&self, i: usize, value: f64) -> Status {
+        if value > self.beta[i] {
+            Status::NearlyRedundant
+        } else {
+            Status::Redundant
         }
     }
 
@@ -480,6 +505,18 @@ mod tests {
         let report = facets(&p, z.view(), bbox, "many").unwrap();
         assert_eq!(facet_rows(&report), vec![0, 1, 2, 3]);
         assert_eq!((report.stats.lps_solved, report.stats.lps_skipped), (0, 24));
+    }
+
+    #[test]
+    fn facets_report_rows_redundant_only_within_the_tolerance() {
+        // The square [0, 1]^2 without the corner x + y < 1e-9: that cut's
+        // edge is 1.4e-9 long, so its LP passes the bound by 0.7e-9, within
+        // the tolerance: nearly redundant, not a facet; x + y <= 2 touches
+        // the corner (1, 1) only and is plainly redundant.
+        let p = crate::test_support::square_without_corner(1e-9);
+        let report = run(&p, &array![0.5, 0.5]);
+        assert_eq!(facet_rows(&report), vec![0, 1, 3, 4]);
+        assert_eq!(report.near, vec![2]);
     }
 
     #[test]

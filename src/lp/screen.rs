@@ -23,6 +23,10 @@ pub(super) enum Status {
     Facet,
     /// Redundant (or a zero row): it never bounds the set.
     Redundant,
+    /// Redundant within [`TOL_LP_FEAS`], although its LP optimum passes its
+    /// bound: a facet shorter than the tolerance, or a row that touches the
+    /// set only where rounding blurs it (for the caller to settle exactly).
+    NearlyRedundant,
     /// The same hyperplane as the given representative row.
     DuplicateOf(usize),
 }

@@ -266,13 +266,15 @@ pub(crate) fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
         let p = m[[col, col]];
         m.row_mut(col).mapv_inplace(|v| v / p);
         inv.row_mut(col).mapv_inplace(|v| v / p);
+        // The pivot row does not change while the others are reduced: one
+        // copy of it serves them all.
+        let (mr, ir) = (m.row(col).to_owned(), inv.row(col).to_owned());
         for i in 0..n {
             if i == col {
                 continue;
             }
             let f = m[[i, col]];
             if f != 0.0 {
-                let (mr, ir) = (m.row(col).to_owned(), inv.row(col).to_owned());
                 m.row_mut(i).scaled_add(-f, &mr);
                 inv.row_mut(i).scaled_add(-f, &ir);
             }

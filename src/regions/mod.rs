@@ -65,13 +65,17 @@
 //! [`Partition::rejected_thin`] and, with [`EnumOptions::record_thin`],
 //! listed in [`Partition::thin_cells`] (pattern, witness point, radius),
 //! never dropped silently. With `tol_radius` set to 0 every cell that the
-//! `f64` sign tests resolve is a region. What they cannot resolve (a sliver
-//! narrower than [`crate::tol::TOL_SIGN_REL`] relative to the line's scale,
-//! or for the LP walk a cell whose facets are all shorter than
-//! [`crate::tol::TOL_LP_FEAS`]) is settled in exact rational arithmetic by
-//! [`exact`]: [`exact::is_full_dimensional`] for one pattern,
-//! [`exact::enumerate_exact`] for the exact list of full-dimensional
-//! regions of a small network.
+//! `f64` sign tests resolve is a region; the LP walk then also settles in
+//! exact arithmetic the cells whose LP radius is rounding-sized and the
+//! facets shorter than [`crate::tol::TOL_LP_FEAS`], so it reaches a cell
+//! whose facets are all that short. The walk decides every cell it rejects
+//! exactly: thin cells have an interior, and the flat sets it tries are
+//! counted apart ([`EnumStats::rejected_flat`]). What the `f64` sign tests
+//! cannot resolve at all (a sliver narrower than
+//! [`crate::tol::TOL_SIGN_REL`] relative to the line's scale) is settled in
+//! exact rational arithmetic by [`exact`]: [`exact::is_full_dimensional`]
+//! for one pattern, [`exact::enumerate_exact`] for the exact list of
+//! full-dimensional regions of a small network.
 
 mod adjacency2d;
 mod boundary;

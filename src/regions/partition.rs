@@ -14,8 +14,17 @@ use crate::{Domain, Network, Pattern};
 pub struct EnumStats {
     /// Regions found.
     pub regions: usize,
-    /// Candidate cells rejected as thin (Chebyshev radius at most the tolerance).
+    /// Candidate cells rejected as thin: full-dimensional, with a Chebyshev
+    /// radius at most the tolerance. The LP walk decides in exact arithmetic
+    /// that each has an interior; the 2-D splitter counts every cell it
+    /// drops for its radius.
     pub rejected_thin: usize,
+    /// Candidate patterns whose sets the LP walk found flat (not empty, but
+    /// without interior, decided in exact arithmetic): plain flips across
+    /// degenerate facets, the losing sides of ties. Not regions, and not
+    /// thin cells; the splitter never tries such sets (always 0 there).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub rejected_flat: usize,
     /// Linear programs solved.
     pub lps_solved: usize,
     /// Linear programs skipped because a cheap test decided.
@@ -141,7 +150,9 @@ impl Partition {
         self.regions.binary_search_by(|r| r.pattern.cmp(pattern)).ok()
     }
 
-    /// Candidate cells rejected as thin.
+    /// Candidate cells rejected as thin (see [`EnumStats::rejected_thin`]:
+    /// for the LP walk, full-dimensional cells only; its flat candidates are
+    /// in [`EnumStats::rejected_flat`]).
     pub fn rejected_thin(&self) -> usize {
         self.stats.rejected_thin
     }

@@ -1,11 +1,15 @@
 //! The enumeration set-up shared by both methods: what a run knows about its
 //! domain, computed once per run.
 
+use std::sync::OnceLock;
+
 use ndarray::{Array1, Array2};
+
+use super::exact::ExactNet;
 
 use crate::lp::{LpOutcome, LpProblem, LpStats};
 use crate::tol::TOL_RADIUS_REL;
-use crate::{Domain, Error, Polytope, Result};
+use crate::{Domain, Error, Network, Polytope, Result};
 
 /// The domain's constraints and its embedding into the input space: what
 /// every region's H-representation is built from.
@@ -46,6 +50,9 @@ pub(crate) struct Setup {
     pub tol_radius: f64,
     /// A polygon holding the domain, for 2-D domains (the window of a slice).
     pub window: Option<Vec<[f64; 2]>>,
+    /// The network and domain in exact arithmetic, converted on first use
+    /// (by the LP walk, to settle thin and flat cells).
+    exact: OnceLock<ExactNet>,
 }
 
 impl Setup {
@@ -69,7 +76,22 @@ impl Setup {
             bbox,
             tol_radius,
             window,
+            exact: OnceLock::new(),
         })
+    }
+
+    /// The network and domain in exact arithmetic, converted once per run
+    /// (two threads asking first may both convert; one result is kept).
+    ///
+    /// # Errors
+    ///
+    /// As [`ExactNet::new`].
+    pub(crate) fn exact(&self, net: &Network, domain: &Domain) -> Result<&ExactNet> {
+        if let Some(found) = self.exact.get() {
+            return Ok(found);
+        }
+        let built = ExactNet::new(net, domain)?;
+        Ok(self.exact.get_or_init(|| built))
     }
 
     /// The diameter of the domain's bounding box (1 when unknown).

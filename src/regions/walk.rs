@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 use rayon::prelude::*;
 
+use super::exact::row_is_facet;
 use super::hrep::{raw_region, RawRegion, RowSource};
 use super::setup::{Frame, Setup};
 use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
@@ -24,15 +25,20 @@ use crate::backend::{patterns_on, Backend};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
 use crate::run::{Outcome, Watch};
-use crate::tol::{TOL_LP_FEAS, TOL_WITNESS_REACH, TOL_ZERO_ROW};
+use crate::tol::{TOL_LP_FEAS, TOL_SETTLE_RADIUS, TOL_WITNESS_REACH, TOL_ZERO_ROW};
 use crate::{Domain, Error, Network, Pattern, Polytope, Result};
 
 /// The outcome of analysing one candidate pattern.
 pub(crate) enum Cell {
     /// No point has this pattern.
     Empty,
-    /// The cell has no interior (Chebyshev radius at most the tolerance).
+    /// The cell has an interior, but its Chebyshev radius is at most the
+    /// tolerance (decided in exact arithmetic).
     Thin(ThinCell),
+    /// The pattern's set is not empty but has no interior (a plain flip
+    /// across a degenerate facet, the losing side of a tie): decided in
+    /// exact arithmetic when the LP found a radius at most the tolerance.
+    Flat,
     /// A region, the patterns across its facets (its neighbours when they are
     /// regions), and further candidates to visit (plain flips that the witness
     /// points contradicted).
@@ -65,18 +71,14 @@ pub(crate) fn analyse(
     let Some((center, radius)) = chebyshev_ball(&raw.polytope, &context)? else {
         return Ok(Cell::Empty);
     };
-    if radius <= setup.tol_radius {
-        return Ok(Cell::Thin(ThinCell {
-            pattern: pattern.clone(),
-            center,
-            radius,
-        }));
+    if let Some(cell) = settle_small(net, domain, setup, pattern, &center, radius)? {
+        return Ok(cell);
     }
     let bbox = setup.bbox.as_ref().map(|(lo, hi)| (lo.view(), hi.view()));
     let report = facets(&raw.polytope, center.view(), bbox, &context)?;
     lp.lps_solved += report.stats.lps_solved;
     lp.lps_skipped += report.stats.lps_skipped;
-    let keep: Vec<usize> = report
+    let mut keep: Vec<usize> = report
         .facets
         .iter()
         .map(|f| tightest(&raw.polytope, f.row, &f.duplicates))
@@ -84,45 +86,70 @@ pub(crate) fn analyse(
     // Per facet off the domain's boundary: the slabs' flips, the plain
     // flip, and a witness point across it when the facet has an interior.
     let mut crossings = Vec::new();
-    for (facet, inside) in report.facets.iter().zip(&report.inside) {
+    let exact_mode = setup.tol_radius == 0.0;
+    for ((facet, inside), &tight) in report.facets.iter().zip(&report.inside).zip(&keep) {
         if matches!(raw.sources[facet.row], RowSource::Domain(_)) {
             continue;
         }
-        let rows: Vec<usize> = std::iter::once(facet.row)
+        let mut rows: Vec<usize> = std::iter::once(facet.row)
             .chain(facet.duplicates.iter().copied())
             .collect();
+        if exact_mode {
+            // The witness stands on the first row's hyperplane: with a thin
+            // slab between the rows it must be the one bounding the region.
+            let at = rows.iter().position(|&r| r == tight).unwrap_or(0);
+            rows.swap(0, at);
+        }
         let nested = nested_flips(&values, &raw, &rows);
         let flipped = flip(&values, &rows, &raw.sources);
         let witness = witness_across(
             &raw.polytope,
             &rows,
-            center.view(),
-            radius,
+            (center.view(), radius),
             inside.as_ref(),
+            exact_mode,
             lp,
             &context,
         )?;
         crossings.push((nested, flipped, witness));
     }
-    // The first witness points of all facets go to the backend in one batch.
+    // The first witness points of all facets go to the backend in one batch;
+    // `firsts` lines their patterns up with the facets that have a witness.
     let first_points: Vec<Array1<f64>> = crossings
         .iter()
         .filter_map(|(_, _, w)| w.as_ref().map(|(foot, normal, step)| foot + &(normal * *step)))
         .collect();
     let mut first_seen = patterns_at(net, domain, backend, &first_points)?.into_iter();
+    let firsts: Vec<Option<Pattern>> = crossings
+        .iter()
+        .map(|(_, _, w)| w.as_ref().and_then(|_| first_seen.next()))
+        .collect();
     let mut across = Vec::new();
     let mut candidates = Vec::new();
-    for (nested, flipped, witness) in crossings {
+    for ((nested, flipped, witness), first) in crossings.into_iter().zip(firsts) {
         candidates.extend(nested);
-        match (witness, first_seen.next()) {
+        match (witness, first) {
             (Some(witness), Some(first)) => {
-                let seen = pattern_just_across(net, domain, &setup.frame, backend, &witness, first)?;
+                let seen =
+                    pattern_just_across(net, domain, &setup.frame, backend, &witness, first, exact_mode)?;
                 if seen != flipped {
                     candidates.push(flipped);
                 }
                 across.push(seen);
             }
+            // With a thin-cell radius of 0 every facet found is crossed:
+            // when no point of it is certainly inside (a facet thinner than
+            // the LP's rounding), the plain flip is taken as the neighbour.
+            (None, _) if exact_mode => across.push(flipped),
             _ => candidates.push(flipped),
+        }
+    }
+    if exact_mode {
+        for row in short_facets(&raw.polytope, &report.near)? {
+            keep.push(row);
+            if !matches!(raw.sources[row], RowSource::Domain(_)) {
+                across.push(flip(&values, &[row], &raw.sources));
+            }
         }
     }
     let polytope = select_rows(&raw.polytope, &keep);
@@ -149,6 +176,50 @@ pub(crate) fn analyse(
         across,
         candidates,
     })
+}
+
+/// Settles a cell whose Chebyshev radius is at most the thin-cell tolerance
+/// (or, with a tolerance of 0, small enough to be rounding) in exact
+/// arithmetic: `Flat` when its set has no interior, `Thin` when it has one
+/// but is thinner than the tolerance; `None` for a region.
+fn settle_small(
+    net: &Network,
+    domain: &Domain,
+    setup: &Setup,
+    pattern: &Pattern,
+    center: &Array1<f64>,
+    radius: f64,
+) -> Result<Option<Cell>> {
+    let scale = center.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let thin = radius <= setup.tol_radius;
+    let unsure = setup.tol_radius == 0.0 && radius <= TOL_SETTLE_RADIUS * scale;
+    if !thin && !unsure {
+        return Ok(None);
+    }
+    if !setup.exact(net, domain)?.full_dimensional(net, pattern)? {
+        return Ok(Some(Cell::Flat));
+    }
+    Ok(thin.then(|| {
+        Cell::Thin(ThinCell {
+            pattern: pattern.clone(),
+            center: center.clone(),
+            radius,
+        })
+    }))
+}
+
+/// The nearly redundant rows (facets, if any, shorter than the LP
+/// tolerance) that are facets in exact arithmetic: with a thin-cell radius
+/// of 0 the walk must cross them, or a cell whose facets are all that short
+/// (a tiny triangle) is never reached.
+fn short_facets(p: &Polytope, near: &[usize]) -> Result<Vec<usize>> {
+    let mut found = Vec::new();
+    for &row in near {
+        if row_is_facet(p, row)? {
+            found.push(row);
+        }
+    }
+    Ok(found)
 }
 
 /// A unit whose pre-activation is constant on the domain must be strictly
@@ -217,7 +288,10 @@ fn nested_flips(values: &[u8], raw: &RawRegion, rows: &[usize]) -> Vec<Pattern> 
 /// A step can jump over the thin end of a wedge-shaped neighbour into a region
 /// that only touches the facet's boundary, so the region read there must reach
 /// back to the facet along the normal; when it stops short at distance `t - s`
-/// from the foot, the next step is half of that.
+/// from the foot, the next step is half of that. With `strict` (a thin-cell
+/// radius of 0) it must reach back to within rounding of the foot, not
+/// within [`TOL_WITNESS_REACH`] of the step, so that a step over a slab
+/// thinner than that lands in the slab, the true neighbour.
 fn pattern_just_across(
     net: &Network,
     domain: &Domain,
@@ -225,6 +299,7 @@ fn pattern_just_across(
     backend: &dyn Backend,
     (foot, normal, step): &FacetWitness,
     first: Pattern,
+    strict: bool,
 ) -> Result<Pattern> {
     let scale = foot.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let floor = 1e3 * f64::EPSILON * scale;
@@ -237,7 +312,12 @@ fn pattern_just_across(
         let point = foot + &(normal * t);
         let raw = raw_region(net, &pattern.to_values(), frame);
         let reach = reach_back(&raw.polytope, point.view(), normal.view());
-        if reach >= t * (1.0 - TOL_WITNESS_REACH) {
+        let close = if strict {
+            reach >= t - floor
+        } else {
+            reach >= t * (1.0 - TOL_WITNESS_REACH)
+        };
+        if close {
             return Ok(pattern);
         }
         t = 0.5 * (t - reach.max(0.0));
@@ -284,13 +364,17 @@ type FacetWitness = (Array1<f64>, Array1<f64>, f64);
 /// the Chebyshev centre on the hyperplane when it lies inside the facet, else
 /// else `inside` (a point of the facet's relative interior found with its
 /// vertices) when given, else the centre of the facet's own largest inscribed
-/// ball (one LP). `None` when the facet has no relative interior.
+/// ball (one LP). `None` when the facet has no relative interior. With
+/// `strict` (a thin-cell radius of 0) the point must keep a positive slack
+/// on every other row as computed, not only by the LP's account, and the
+/// step is a quarter of that slack: an LP answer on a facet thinner than
+/// its tolerance can fall outside the facet.
 fn witness_across(
     p: &Polytope,
     rows: &[usize],
-    center: ArrayView1<f64>,
-    radius: f64,
+    (center, radius): (ArrayView1<f64>, f64),
     inside: Option<&Array1<f64>>,
+    strict: bool,
     lp: &mut LpStats,
     context: &str,
 ) -> Result<Option<FacetWitness>> {
@@ -319,6 +403,14 @@ fn witness_across(
             None => return Ok(None),
         }
     };
+    let inner = if strict {
+        inner.min(margin_at(&point))
+    } else {
+        inner
+    };
+    if strict && inner <= 0.0 {
+        return Ok(None);
+    }
     let step = 0.25 * inner.min(radius);
     Ok(Some((point, u, step)))
 }
@@ -543,6 +635,7 @@ impl Walk<'_> {
     fn record(&mut self, cell: Cell, next: &mut Vec<Pattern>) {
         match cell {
             Cell::Empty => {}
+            Cell::Flat => self.stats.rejected_flat += 1,
             Cell::Thin(cell) => {
                 self.stats.rejected_thin += 1;
                 if self.record_thin {

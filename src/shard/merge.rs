@@ -221,6 +221,7 @@ pub(crate) fn sum_stats<'a>(all: impl IntoIterator<Item = &'a EnumStats>) -> Enu
             total.method = s.method;
         }
         total.rejected_thin += s.rejected_thin;
+        total.rejected_flat += s.rejected_flat;
         total.lps_solved += s.lps_solved;
         total.lps_skipped += s.lps_skipped;
         total.elapsed += s.elapsed;

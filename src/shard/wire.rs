@@ -118,6 +118,7 @@ impl Writer {
     pub(crate) fn stats(&mut self, s: &EnumStats) {
         self.u64(s.regions as u64);
         self.u64(s.rejected_thin as u64);
+        self.u64(s.rejected_flat as u64);
         self.u64(s.lps_solved as u64);
         self.u64(s.lps_skipped as u64);
         self.u64(s.elapsed.as_nanos().min(u128::from(u64::MAX)) as u64);
@@ -284,6 +285,7 @@ impl<'a> Reader<'a> {
         Ok(EnumStats {
             regions: self.usize()?,
             rejected_thin: self.usize()?,
+            rejected_flat: self.usize()?,
             lps_solved: self.usize()?,
             lps_skipped: self.usize()?,
             elapsed: std::time::Duration::from_nanos(self.u64()?),

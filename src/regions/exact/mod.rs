@@ -41,7 +41,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use program::{activate, choices, conditions, exact_steps, rational, Aff, ExactStep};
 use simplex::{maximize, Exact, Q};
 
-use crate::{Domain, Error, Network, Pattern, Result};
+use crate::{Domain, Error, Network, Pattern, Polytope, Result};
 
 /// A full-dimensional region found by [`enumerate_exact`].
 #[derive(Clone, Debug, PartialEq)]
@@ -174,24 +174,91 @@ pub fn enumerate_exact(net: &Network, domain: &Domain, max_regions: usize) -> Re
 /// # Ok::<(), cpwl::Error>(())
 /// ```
 pub fn is_full_dimensional(net: &Network, domain: &Domain, pattern: &Pattern) -> Result<bool> {
-    let choices = net.check_pattern(pattern)?;
-    let (steps, mut rows, mut values) = setup(net, domain)?;
-    let mut skips = Vec::new();
-    for step in &steps {
-        let Some((offset, units)) = units_of(step) else {
-            carry(step, &mut values, &mut skips);
-            continue;
-        };
-        let mine = &choices[offset..offset + units];
-        for (j, &c) in mine.iter().enumerate() {
-            match conditions(step, &values, j, c) {
-                Some(extra) => rows.extend(extra),
-                None => return Ok(false),
-            }
-        }
-        values = activate(step, values, mine);
+    ExactNet::new(net, domain)?.full_dimensional(net, pattern)
+}
+
+/// A network and a domain in exact arithmetic, converted once so that many
+/// patterns can be settled (the LP walk's thin and flat cells).
+pub(crate) struct ExactNet {
+    steps: Vec<ExactStep>,
+    rows: Vec<Aff>,
+    values: Vec<Aff>,
+    dim: usize,
+}
+
+impl ExactNet {
+    /// Converts the network's steps, the domain's rows and its embedding.
+    ///
+    /// # Errors
+    ///
+    /// As [`is_full_dimensional`].
+    pub(crate) fn new(net: &Network, domain: &Domain) -> Result<ExactNet> {
+        let (steps, rows, values) = setup(net, domain)?;
+        Ok(ExactNet {
+            steps,
+            rows,
+            values,
+            dim: domain.dim(),
+        })
     }
-    Ok(interior(&rows, domain.dim())?.is_some())
+
+    /// [`is_full_dimensional`] for the network and domain given to
+    /// [`ExactNet::new`] (`net` is that network, to check the pattern).
+    pub(crate) fn full_dimensional(&self, net: &Network, pattern: &Pattern) -> Result<bool> {
+        let choices = net.check_pattern(pattern)?;
+        let mut rows = self.rows.clone();
+        let mut values = self.values.clone();
+        let mut skips = Vec::new();
+        for step in &self.steps {
+            let Some((offset, units)) = units_of(step) else {
+                carry(step, &mut values, &mut skips);
+                continue;
+            };
+            let mine = &choices[offset..offset + units];
+            for (j, &c) in mine.iter().enumerate() {
+                match conditions(step, &values, j, c) {
+                    Some(extra) => rows.extend(extra),
+                    None => return Ok(false),
+                }
+            }
+            values = activate(step, values, mine);
+        }
+        Ok(interior(&rows, self.dim)?.is_some())
+    }
+}
+
+/// True when row `i` of `p` (its `f64` entries taken as the exact rationals
+/// they are) bounds `p` in a facet: with that row relaxed, `a_i . y` exceeds
+/// `b_i` somewhere in the other rows. Decides the rows whose facet is shorter
+/// than the floating-point LP tolerance (`lp::facets` reports them as near
+/// redundant). Meant for a `p` with an interior (a region): for an empty
+/// one the answer says nothing.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for a non-finite entry; [`Error::Lp`] when the capped
+/// program is unbounded (it cannot be).
+pub(crate) fn row_is_facet(p: &Polytope, i: usize) -> Result<bool> {
+    let row =
+        |k: usize| -> Result<Vec<Q>> { p.a.row(k).iter().map(|&v| rational(v, "polytope row")).collect() };
+    let mut a = Vec::with_capacity(p.len());
+    let mut b = Vec::with_capacity(p.len());
+    for k in (0..p.len()).filter(|&k| k != i) {
+        a.push(row(k)?);
+        b.push(rational(p.b[k], "polytope bound")?);
+    }
+    let c = row(i)?;
+    let bound = rational(p.b[i], "polytope bound")?;
+    a.push(c.clone());
+    b.push(bound.clone() + Q::from_integer(1.into()));
+    match maximize(&c, &a, &b) {
+        Exact::Optimal(x) => Ok(c.iter().zip(&x).fold(Q::zero(), |acc, (u, v)| acc + u * v) > bound),
+        Exact::Infeasible => Ok(false),
+        Exact::Unbounded => Err(Error::Lp {
+            context: format!("exact facet test of row {i}"),
+            reason: "a program capped in its objective was unbounded".to_string(),
+        }),
+    }
 }
 
 /// The exact steps, the domain's constraints and the inputs as affine
@@ -347,4 +414,18 @@ fn interior(rows: &[Aff], dim: usize) -> Result<Option<Vec<Q>>> {
 fn to_f64(v: &Q) -> f64 {
     v.to_f64()
         .unwrap_or_else(|| if v.is_negative() { f64::MIN } else { f64::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_is_facet_settles_a_facet_shorter_than_the_lp_tolerance() {
+        // The square [0, 1]^2 without the corner x + y < 1e-9 (an edge
+        // 1.4e-9 long), and x + y <= 2, which touches the corner (1, 1) only.
+        let p = crate::test_support::square_without_corner(1e-9);
+        let facets: Vec<usize> = (0..p.len()).filter(|&i| row_is_facet(&p, i).unwrap()).collect();
+        assert_eq!(facets, vec![0, 1, 2, 3, 4]);
+    }
 }
