@@ -94,3 +94,9 @@ pub const SATURATION_LOGIT_SPREAD: f64 = 354.891_356_446_692;
 /// `e^±600`, inside the normal range of `f64`. Latents beyond it take the
 /// exact scaled route.
 pub const PLAIN_LES_LOG_RANGE: f64 = 300.0;
+
+/// Steps of the projection onto a polytope (`geometry::projection`) shorter
+/// than this times `1 + |start| + |target|` count as zero, and so do
+/// Lagrange multipliers above minus this times `1 + |target - x|`: a few
+/// hundred units of rounding of the distances involved.
+pub const TOL_PROJECTION_STEP_REL: f64 = 1e-13;

@@ -6,6 +6,7 @@ mod incircle;
 mod plane;
 mod polygon;
 mod polytope;
+pub(crate) mod projection;
 pub(crate) mod predicates;
 pub(crate) mod vertices;
 pub(crate) mod volume;
