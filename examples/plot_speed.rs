@@ -31,7 +31,11 @@ fn main() -> cpwl::Result<()> {
     };
     let started = Instant::now();
     let part = enumerate(&net, &Domain::plane(plane, Window::square(half_width)), &opts)?;
-    println!("half-width {half_width}: {} regions enumerated in {:.2?}", part.len(), started.elapsed());
+    println!(
+        "half-width {half_width}: {} regions enumerated in {:.2?}",
+        part.len(),
+        started.elapsed()
+    );
     let plot = PlotOptions::default();
     let started = Instant::now();
     let svg = to_svg(&part, &plot)?;

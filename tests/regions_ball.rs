@@ -83,7 +83,10 @@ fn planar_counts_match_closed_form_distances_to_the_polygons() {
         for (i, region) in part.regions().iter().enumerate() {
             let want = polygon_distance(region.polygon().unwrap(), c.view());
             let distance = region.distance(c.view()).unwrap();
-            assert!((distance - want).abs() < 1e-12, "region {i}: {distance} vs {want}");
+            assert!(
+                (distance - want).abs() < 1e-12,
+                "region {i}: {distance} vs {want}"
+            );
             // Regions within rounding of the sphere could go either way.
             if (want - r).abs() > 1e-9 {
                 assert_eq!(got.contains(&i), want < r, "region {i} at {want}, radius {r}");
@@ -135,9 +138,18 @@ fn ball_counts_lie_between_the_inscribed_and_circumscribed_cubes() {
             };
             let inner = cube(r / (d as f64).sqrt());
             let outer = cube(r);
-            assert!(inner.iter().all(|i| ball.contains(i)), "d = {d}: inner cube not in the ball's");
-            assert!(ball.iter().all(|i| outer.contains(i)), "d = {d}: ball's not in the outer cube");
-            assert!(inner.len() < outer.len(), "d = {d}: the test should separate the cubes");
+            assert!(
+                inner.iter().all(|i| ball.contains(i)),
+                "d = {d}: inner cube not in the ball's"
+            );
+            assert!(
+                ball.iter().all(|i| outer.contains(i)),
+                "d = {d}: ball's not in the outer cube"
+            );
+            assert!(
+                inner.len() < outer.len(),
+                "d = {d}: the test should separate the cubes"
+            );
         }
     }
 }
@@ -154,14 +166,22 @@ fn distance_to_a_box_region_is_the_clamp() {
     let part = enumerate(&net, &Domain::cube(3, -1.0, 1.0), &EnumOptions::default()).unwrap();
     assert_eq!(part.len(), 1);
     let region = &part.regions()[0];
-    for y in [array![3.0, 0.0, 0.0], array![2.0, -3.0, 0.5], array![-4.0, 4.0, 4.0], array![0.1, 0.2, 0.3]] {
+    for y in [
+        array![3.0, 0.0, 0.0],
+        array![2.0, -3.0, 0.5],
+        array![-4.0, 4.0, 4.0],
+        array![0.1, 0.2, 0.3],
+    ] {
         let clamp = y.mapv(|v: f64| v.clamp(-1.0, 1.0));
         let want = norm((&y - &clamp).view());
         assert!((region.distance(y.view()).unwrap() - want).abs() < 1e-13);
         // The ball meets the cube exactly when the radius exceeds that distance.
         assert_eq!(part.regions_meeting_ball(y.view(), want + 1e-6).unwrap(), vec![0]);
         if want > 0.0 {
-            assert!(part.regions_meeting_ball(y.view(), want - 1e-6).unwrap().is_empty());
+            assert!(part
+                .regions_meeting_ball(y.view(), want - 1e-6)
+                .unwrap()
+                .is_empty());
         }
     }
 }
@@ -171,7 +191,9 @@ fn a_ball_inside_a_region_meets_only_it_and_one_around_the_domain_meets_all() {
     for (d, hidden, seed) in [(2usize, vec![8, 6], 17u64), (3, vec![6, 5], 19)] {
         let part = partition(seed, d, &hidden);
         for (i, region) in part.regions().iter().enumerate().step_by(5) {
-            let inside = part.regions_meeting_ball(region.center(), 0.5 * region.radius()).unwrap();
+            let inside = part
+                .regions_meeting_ball(region.center(), 0.5 * region.radius())
+                .unwrap();
             assert_eq!(inside, vec![i], "d = {d}");
         }
         // The cube [-1, 1]^d lies in the ball of radius sqrt(d) + 0.1 around 0.
@@ -195,7 +217,10 @@ fn bad_balls_are_typed_errors() {
         Err(Error::NonFinite { index: 1, .. })
     ));
     for r in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        assert!(matches!(part.regions_meeting_ball(c.view(), r), Err(Error::Invalid { .. })), "radius {r}");
+        assert!(
+            matches!(part.regions_meeting_ball(c.view(), r), Err(Error::Invalid { .. })),
+            "radius {r}"
+        );
     }
     assert!(matches!(
         part.regions()[0].distance(array![0.0].view()),

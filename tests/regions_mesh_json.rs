@@ -12,8 +12,16 @@ use serde_json::Value;
 
 fn random_net(seed: u64) -> Network {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut uniform = |rows: usize, cols: usize| Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0..1.0));
-    let (w1, b1, w2, b2, w3, b3) = (uniform(10, 2), uniform(1, 10), uniform(8, 10), uniform(1, 8), uniform(3, 8), uniform(1, 3));
+    let mut uniform =
+        |rows: usize, cols: usize| Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0..1.0));
+    let (w1, b1, w2, b2, w3, b3) = (
+        uniform(10, 2),
+        uniform(1, 10),
+        uniform(8, 10),
+        uniform(1, 8),
+        uniform(3, 8),
+        uniform(1, 3),
+    );
     Network::builder(2)
         .dense(w1, b1.row(0).to_owned())
         .unwrap()
@@ -37,10 +45,18 @@ fn points(ring: &Value) -> Vec<(f64, f64)> {
 
 #[test]
 fn the_mesh_holds_geojson_rings_and_properties_with_each_vertex_once() {
-    let part = enumerate(&random_net(4), &Domain::cube(2, -2.0, 2.0), &EnumOptions::default()).unwrap();
+    let part = enumerate(
+        &random_net(4),
+        &Domain::cube(2, -2.0, 2.0),
+        &EnumOptions::default(),
+    )
+    .unwrap();
     assert!(part.len() > 30);
     for precision in [None, Some(6)] {
-        let opts = GeoJsonOptions { precision, ..Default::default() };
+        let opts = GeoJsonOptions {
+            precision,
+            ..Default::default()
+        };
         let geo: Value = serde_json::from_str(&part.to_geojson_with(&opts).unwrap()).unwrap();
         let text = part.to_mesh_json_with(&opts).unwrap();
         let mesh: Value = serde_json::from_str(&text).unwrap();
@@ -69,14 +85,26 @@ fn the_mesh_holds_geojson_rings_and_properties_with_each_vertex_once() {
             }
         }
         // Interior vertices of a line arrangement meet three or more regions.
-        assert!(uses as f64 > 2.0 * vertices.len() as f64, "{uses} uses of {} vertices", vertices.len());
+        assert!(
+            uses as f64 > 2.0 * vertices.len() as f64,
+            "{uses} uses of {} vertices",
+            vertices.len()
+        );
         assert!(text.len() < part.to_geojson_with(&opts).unwrap().len());
     }
 }
 
 #[test]
 fn the_mesh_needs_a_planar_domain() {
-    let net = Network::builder(3).dense(array![[1.0, 0.0, 0.0]], array![0.0]).unwrap().relu().build().unwrap();
+    let net = Network::builder(3)
+        .dense(array![[1.0, 0.0, 0.0]], array![0.0])
+        .unwrap()
+        .relu()
+        .build()
+        .unwrap();
     let part = enumerate(&net, &Domain::cube(3, -1.0, 1.0), &EnumOptions::default()).unwrap();
-    assert!(matches!(part.to_mesh_json_with(&GeoJsonOptions::default()), Err(Error::Invalid { .. })));
+    assert!(matches!(
+        part.to_mesh_json_with(&GeoJsonOptions::default()),
+        Err(Error::Invalid { .. })
+    ));
 }

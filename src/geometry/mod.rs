@@ -6,8 +6,8 @@ mod incircle;
 mod plane;
 mod polygon;
 mod polytope;
-pub(crate) mod projection;
 pub(crate) mod predicates;
+pub(crate) mod projection;
 pub(crate) mod vertices;
 pub(crate) mod volume;
 

@@ -290,7 +290,11 @@ mod tests {
                     .fold(f64::INFINITY, f64::min)
             };
             let got = projection(&poly, &target, &start);
-            assert!((got.distance - want).abs() < 1e-12, "{target}: {} vs {want}", got.distance);
+            assert!(
+                (got.distance - want).abs() < 1e-12,
+                "{target}: {} vs {want}",
+                got.distance
+            );
         }
     }
 
@@ -324,7 +328,11 @@ mod tests {
             (array![0.5, -2.0], 2.0),
         ] {
             let got = projection(&poly, &target, &corner);
-            assert!((got.distance - want).abs() < 1e-12, "{target}: {} vs {want}", got.distance);
+            assert!(
+                (got.distance - want).abs() < 1e-12,
+                "{target}: {} vs {want}",
+                got.distance
+            );
         }
     }
 
@@ -352,8 +360,9 @@ mod tests {
             let got = projection(&poly, &target, &Array1::zeros(d));
             assert!(poly.max_violation(got.point.view()) < 1e-12);
             let residual = &target - &got.point;
-            let active: Vec<usize> =
-                (0..m).filter(|&i| (b[i] - a.row(i).dot(&got.point)).abs() < 1e-9).collect();
+            let active: Vec<usize> = (0..m)
+                .filter(|&i| (b[i] - a.row(i).dot(&got.point)).abs() < 1e-9)
+                .collect();
             assert!(
                 cone_contains(&a, &active, &residual),
                 "c - x = {residual} is not in the cone of the active rows {active:?}"

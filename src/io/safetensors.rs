@@ -285,7 +285,8 @@ impl TensorFile<'_> {
 
     /// The tensor `name`, widened to `f64`, with its shape.
     fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f64>)> {
-        let (entry, bytes) = (self.tensors.tensor(name)).ok_or_else(|| self.error(format!("no tensor named {name}")))?;
+        let (entry, bytes) =
+            (self.tensors.tensor(name)).ok_or_else(|| self.error(format!("no tensor named {name}")))?;
         self.used.borrow_mut().insert(name.to_string());
         let kind = match entry.dtype.as_str() {
             "F64" => FloatKind::F64,
@@ -476,8 +477,9 @@ mod tests {
         let one = 1.0f64.to_le_bytes();
         let views: Vec<(String, ::safetensors::tensor::TensorView)> = (names.iter())
             .map(|n| {
-                let view = ::safetensors::tensor::TensorView::new(::safetensors::Dtype::F64, vec![1, 1], &one)
-                    .expect("one element");
+                let view =
+                    ::safetensors::tensor::TensorView::new(::safetensors::Dtype::F64, vec![1, 1], &one)
+                        .expect("one element");
                 (n.to_string(), view)
             })
             .collect();

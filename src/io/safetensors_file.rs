@@ -44,7 +44,10 @@ impl<'a> SafeTensorsFile<'a> {
         }
         let (header, data) = rest.split_at(length as usize);
         let header = std::str::from_utf8(header).map_err(|e| format!("header is not UTF-8: {e}"))?;
-        let mut reader = JsonReader { text: header.as_bytes(), at: 0 };
+        let mut reader = JsonReader {
+            text: header.as_bytes(),
+            at: 0,
+        };
         let value = reader.document()?;
         let Json::Object(members) = value else {
             return Err("the header is not a JSON object".into());
@@ -107,7 +110,9 @@ impl TensorEntry {
         let Json::String(dtype) = field("dtype")? else {
             return Err(bad("dtype is not a string"));
         };
-        let shape = field("shape")?.integers().ok_or_else(|| bad("shape is not a list of sizes"))?;
+        let shape = field("shape")?
+            .integers()
+            .ok_or_else(|| bad("shape is not a list of sizes"))?;
         let offsets = (field("data_offsets")?.integers())
             .filter(|o| o.len() == 2 && o[0] <= o[1])
             .ok_or_else(|| bad("data_offsets is not [start, end]"))?;
@@ -140,12 +145,16 @@ fn check_tiling(entries: &BTreeMap<String, TensorEntry>, len: usize) -> Result<(
     let mut next = 0;
     for (start, end, name) in ranges {
         if start != next {
-            return Err(format!("tensor {name}: data_offsets leave a gap or overlap at byte {next}"));
+            return Err(format!(
+                "tensor {name}: data_offsets leave a gap or overlap at byte {next}"
+            ));
         }
         next = end;
     }
     if next != len {
-        return Err(format!("the tensors cover {next} bytes of data, the file holds {len}"));
+        return Err(format!(
+            "the tensors cover {next} bytes of data, the file holds {len}"
+        ));
     }
     Ok(())
 }
@@ -288,7 +297,10 @@ impl JsonReader<'_> {
 
     fn number(&mut self) -> Result<Json, String> {
         let start = self.at;
-        while matches!(self.text.get(self.at), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+        while matches!(
+            self.text.get(self.at),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
             self.at += 1;
         }
         let text = std::str::from_utf8(&self.text[start..self.at]).expect("ASCII digits");
@@ -364,7 +376,10 @@ impl JsonReader<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self.text.get(self.at..self.at + 4).ok_or_else(|| self.error("short \\u escape"))?;
+        let digits = self
+            .text
+            .get(self.at..self.at + 4)
+            .ok_or_else(|| self.error("short \\u escape"))?;
         let digits = std::str::from_utf8(digits).map_err(|_| self.error("bad \\u escape"))?;
         let value = u32::from_str_radix(digits, 16).map_err(|_| self.error("bad \\u escape"))?;
         self.at += 4;
@@ -403,7 +418,8 @@ mod tests {
     #[test]
     fn malformed_files_are_errors_that_say_why() {
         let data = [0u8; 8];
-        let entry = |offsets: &str| format!(r#"{{"w":{{"dtype":"F64","shape":[1],"data_offsets":{offsets}}}}}"#);
+        let entry =
+            |offsets: &str| format!(r#"{{"w":{{"dtype":"F64","shape":[1],"data_offsets":{offsets}}}}}"#);
         for (bytes, why) in [
             (vec![1, 2, 3], "shorter"),
             (file(&entry("[0,8]"), &data)[..12].to_vec(), "exceeds"),
@@ -411,9 +427,24 @@ mod tests {
             (file(&entry("[0,8]"), &[0u8; 12]), "cover 8 bytes"),
             (file(&entry("[8,16]"), &[0u8; 16]), "gap"),
             (file(&entry("[8,0]"), &data), "data_offsets"),
-            (file(r#"{"w":{"dtype":"F64","shape":[1]}}"#, &data), "no data_offsets"),
-            (file(r#"{"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#, &data), "twice"),
-            (file(r#"{"w":{"dtype":"F64","shape":[-1],"data_offsets":[0,8]}}"#, &data), "sizes"),
+            (
+                file(r#"{"w":{"dtype":"F64","shape":[1]}}"#, &data),
+                "no data_offsets",
+            ),
+            (
+                file(
+                    r#"{"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#,
+                    &data,
+                ),
+                "twice",
+            ),
+            (
+                file(
+                    r#"{"w":{"dtype":"F64","shape":[-1],"data_offsets":[0,8]}}"#,
+                    &data,
+                ),
+                "sizes",
+            ),
             (file(r#"{"w":{"dtype":"F64""#, &data), "expected"),
             (file(r#"{"w":"\x"}"#, &data), "bad escape"),
             (file(r#"{"w":"\ud800"}"#, &data), "surrogate"),

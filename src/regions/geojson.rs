@@ -183,7 +183,11 @@ impl Partition {
                 let _ = write!(regions, "{}{id}", if k > 0 { "," } else { "" });
             }
             regions.push(']');
-            Feature { out: &mut regions, opts }.properties(region, ring, false);
+            Feature {
+                out: &mut regions,
+                opts,
+            }
+            .properties(region, ring, false);
             regions.push('}');
         }
         Ok(format!(

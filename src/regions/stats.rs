@@ -146,7 +146,10 @@ impl Region {
             return Ok(true);
         }
         // The distance to the region is at least its distance to any row's half-space.
-        let norms = self.polytope.a.map_axis(ndarray::Axis(1), |row| row.dot(&row).sqrt());
+        let norms = self
+            .polytope
+            .a
+            .map_axis(ndarray::Axis(1), |row| row.dot(&row).sqrt());
         let separated = (self.polytope.a.dot(&c) - &self.polytope.b)
             .iter()
             .zip(&norms)

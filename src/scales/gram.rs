@@ -14,12 +14,15 @@
 //! `C` is never stored row by row: the caller hands over its transpose `C^T`
 //! (`d x rows`, standard layout), split into the columns that carry no scale
 //! factor (most of them) and the few that do, and the Gram matrix is one
-//! matrix product per part (one GEMM). Scaling the unscaled columns is one
+//! matrix product per part (faer GEMM). Scaling the unscaled columns is one
 //! multiplication by an exact power of two per latent coordinate.
 
 use std::f64::consts::LN_2;
 
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut1, Axis};
+use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::{Accum, MatMut, MatRef, Par};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut1};
 
 use crate::tol::TOL_GRAM_PIVOT_REL;
 
@@ -127,7 +130,13 @@ impl GramFactor {
         {
             out.zip_mut_with(&column, |o, &v| *o = times_power_of_two(v, -e));
         }
-        solve_lower_in_place(self.lower.view(), &mut y);
+        if m > 0 {
+            let lower = self.lower.as_slice().expect("the factor is contiguous");
+            let lower = MatRef::from_row_major_slice(lower, d, d);
+            let rhs = y.as_slice_mut().expect("a fresh array is contiguous");
+            let rhs = MatMut::from_row_major_slice_mut(rhs, d, m);
+            solve_lower_triangular_in_place(lower, rhs, Par::Seq);
+        }
         y
     }
 }
@@ -198,25 +207,27 @@ fn scale_by_power_of_two(mut row: ArrayViewMut1<f64>, k: i64) {
     }
 }
 
-/// `gram += x x^T` for `x` (`d x n`, standard layout), one GEMM (the
-/// Cholesky factorisation reads only the lower triangle).
+/// The lower triangle of `gram += x x^T` for `x` (`d x n`, standard layout),
+/// one faer GEMM (the Cholesky factorisation reads no more).
 fn add_outer_product(gram: &mut Array2<f64>, x: &Array2<f64>) {
-    let out = gram.as_slice_mut().expect("a fresh array is contiguous");
-    crate::linalg::gemm_slice(out, x.view(), x.t(), true);
-}
-
-/// `y <- L^-1 y` for the lower-triangular `L` (`d x d`, nonzero diagonal) and
-/// `y` (`d x m`, standard layout): forward substitution, one row of `y` at a
-/// time, so each update is a contiguous `axpy`.
-fn solve_lower_in_place(lower: ArrayView2<f64>, y: &mut Array2<f64>) {
-    for i in 0..y.nrows() {
-        let (done, mut rest) = y.view_mut().split_at(Axis(0), i);
-        let mut row = rest.row_mut(0);
-        for (j, solved) in done.rows().into_iter().enumerate() {
-            row.scaled_add(-lower[[i, j]], &solved);
-        }
-        row /= lower[[i, i]];
+    let (d, n) = x.dim();
+    if n == 0 {
+        return;
     }
+    let x = MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), d, n);
+    let dst =
+        MatMut::from_row_major_slice_mut(gram.as_slice_mut().expect("a fresh array is contiguous"), d, d);
+    matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        x,
+        BlockStructure::Rectangular,
+        x.transpose(),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
 }
 
 /// The exponent `e` with `|x| = m 2^e`, `m` in `[1/2, 1)` (C's `frexp`), for
