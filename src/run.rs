@@ -176,13 +176,22 @@ impl RunOptions {
         }
     }
 
+    /// A copy of these options with a pool of its own: for callers that run
+    /// several computations at once (one per engine worker), which would
+    /// otherwise take turns on the threads of the one pool clones share.
+    pub(crate) fn with_own_pool(&self) -> RunOptions {
+        RunOptions {
+            pool: SharedPool::default(),
+            ..self.clone()
+        }
+    }
+
     /// Runs `f` on the chosen threads: rayon's global pool, the calling
     /// thread, or the pool of `threads` (built once, reused by every call).
     ///
     /// # Errors
     ///
     /// [`Error::Invalid`] when the pool cannot be built.
-    #[allow(dead_code)] // adopted by lc, scales and regions next
     pub(crate) fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
         let Some(n) = self.threads.and_then(NonZeroUsize::new) else {
             return Ok(f());
@@ -206,7 +215,6 @@ impl RunOptions {
 /// Algorithms call [`Watch::stop`] every few cells, regions or points (often
 /// enough that a stop lands within 50 ms of its deadline or flag) and
 /// [`Watch::report`] as they go.
-#[allow(dead_code)] // adopted by lc, scales and regions next
 pub(crate) struct Watch<'a> {
     run: &'a RunOptions,
     start: Instant,
@@ -215,7 +223,6 @@ pub(crate) struct Watch<'a> {
     last_report: Mutex<Option<Instant>>,
 }
 
-#[allow(dead_code)] // adopted by lc, scales and regions next
 impl<'a> Watch<'a> {
     /// Starts the clock.
     pub(crate) fn new(run: &'a RunOptions) -> Self {
@@ -286,6 +293,21 @@ pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn clones_share_the_pool_and_with_own_pool_does_not() {
+        let thread_of = |run: &RunOptions| run.install(std::thread::current).map(|t| t.id()).unwrap();
+        let run = RunOptions {
+            threads: Some(1),
+            ..Default::default()
+        };
+        let first = thread_of(&run);
+        assert_ne!(first, std::thread::current().id());
+        assert_eq!(thread_of(&run.clone()), first);
+        let own = run.with_own_pool();
+        assert_ne!(thread_of(&own), first);
+        assert_eq!(own.threads, Some(1));
+    }
+
     use super::*;
 
     #[test]

@@ -151,9 +151,11 @@ pub fn timely_worker(
         domain: domain.clone(),
         opts: opts.clone(),
         shard_opts: EnumOptions {
+            // Each worker builds its own pool of `threads`: with the one
+            // pool that clones share, a process's workers took turns.
             run: RunOptions {
                 cancel: Some(Arc::clone(&cancel)),
-                ..opts.plan.enumerate.run.clone()
+                ..opts.plan.enumerate.run.with_own_pool()
             },
             ..opts.plan.enumerate.clone()
         },
