@@ -113,3 +113,9 @@ pub const TOL_SKELETON_ZERO_REL: f64 = 1e-10;
 /// generic direction: an edge whose rise along that direction is at most this
 /// times its length is a tie, and the run falls back to the LP walk.
 pub const TOL_SKELETON_TIE_REL: f64 = 1e-12;
+
+/// Steps of the projection onto a polytope (`geometry::projection`) shorter
+/// than this times `1 + |start| + |target|` count as zero, and so do
+/// Lagrange multipliers above minus this times `1 + |target - x|`: a few
+/// hundred units of rounding of the distances involved.
+pub const TOL_PROJECTION_STEP_REL: f64 = 1e-13;

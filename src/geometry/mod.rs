@@ -7,6 +7,7 @@ mod plane;
 mod polygon;
 mod polytope;
 pub(crate) mod predicates;
+pub(crate) mod projection;
 pub(crate) mod vertices;
 pub(crate) mod volume;
 

@@ -13,6 +13,7 @@ mod onnx;
 pub use onnx::OnnxOptions;
 mod arch_layer;
 mod safetensors;
+mod safetensors_file;
 
 pub use npz::DEFAULT_LEAKY_SLOPE;
 pub use safetensors::{ArchLayer, Architecture, DEFAULT_BN_EPS};

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use ::safetensors::{Dtype, SafeTensors};
+use super::safetensors_file::SafeTensorsFile;
 use ndarray::{Array1, Array2, Array4};
 
 pub use super::arch_layer::{ArchLayer, DEFAULT_BN_EPS};
@@ -202,10 +202,10 @@ impl Network {
 }
 
 fn network_from_safetensors(bytes: &[u8], arch: &Architecture, path: &Path) -> Result<Network> {
-    let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::File {
+    let tensors = SafeTensorsFile::parse(bytes).map_err(|reason| Error::File {
         path: path.to_path_buf(),
-        reason: "not a safetensors file".into(),
-        source: Some(Box::new(e)),
+        reason: format!("not a safetensors file: {reason}"),
+        source: None,
     })?;
     let file = TensorFile {
         tensors,
@@ -239,7 +239,7 @@ fn network_from_safetensors(bytes: &[u8], arch: &Architecture, path: &Path) -> R
 
 /// A parsed safetensors file and its path, for error messages.
 struct TensorFile<'a> {
-    tensors: SafeTensors<'a>,
+    tensors: SafeTensorsFile<'a>,
     path: &'a Path,
     /// The names of the tensors read so far.
     used: RefCell<BTreeSet<String>>,
@@ -256,8 +256,8 @@ impl TensorFile<'_> {
 
     /// Every tensor's name and shape.
     fn names_and_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        (self.tensors.tensors().into_iter())
-            .map(|(name, view)| (name, view.shape().to_vec()))
+        (self.tensors.entries())
+            .map(|(name, entry)| (name.to_string(), entry.shape.clone()))
             .collect()
     }
 
@@ -265,7 +265,7 @@ impl TensorFile<'_> {
     /// the batch-norm counters `num_batches_tracked`, which inference does not use.
     fn check_all_used(&self) -> Result<()> {
         let used = self.used.borrow();
-        let unused: Vec<&str> = (self.tensors.names().into_iter())
+        let unused: Vec<&str> = (self.tensors.names())
             .filter(|name| !used.contains(*name) && !name.ends_with("num_batches_tracked"))
             .collect();
         if unused.is_empty() {
@@ -285,24 +285,25 @@ impl TensorFile<'_> {
 
     /// The tensor `name`, widened to `f64`, with its shape.
     fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f64>)> {
-        let view = (self.tensors.tensor(name)).map_err(|_| self.error(format!("no tensor named {name}")))?;
+        let (entry, bytes) =
+            (self.tensors.tensor(name)).ok_or_else(|| self.error(format!("no tensor named {name}")))?;
         self.used.borrow_mut().insert(name.to_string());
-        let kind = match view.dtype() {
-            Dtype::F64 => FloatKind::F64,
-            Dtype::F32 => FloatKind::F32,
-            Dtype::F16 => FloatKind::F16,
-            Dtype::BF16 => FloatKind::Bf16,
+        let kind = match entry.dtype.as_str() {
+            "F64" => FloatKind::F64,
+            "F32" => FloatKind::F32,
+            "F16" => FloatKind::F16,
+            "BF16" => FloatKind::Bf16,
             other => {
                 return Err(Error::Unsupported {
                     layer: name.to_string(),
-                    op: format!("tensor dtype {other:?} (F64, F32, F16 or BF16 are read)"),
+                    op: format!("tensor dtype {other} (F64, F32, F16 or BF16 are read)"),
                 })
             }
         };
-        let data = (kind.decode_le(view.data()))
+        let data = (kind.decode_le(bytes))
             .ok_or_else(|| self.error(format!("tensor {name}: data of ragged length")))?;
         crate::error::check_finite(name, &data)?;
-        Ok((view.shape().to_vec(), data))
+        Ok((entry.shape.clone(), data))
     }
 
     fn rank_error(name: &str, expected: &str, dims: &[usize]) -> Error {
@@ -340,8 +341,7 @@ impl TensorFile<'_> {
 
     /// The layers of the `.npz` convention, checked against the file's names.
     fn npz_layers(&self, act: Activation) -> Result<Vec<ArchLayer>> {
-        let names = self.tensors.names();
-        let count = super::convention::numbered_layer_count(names.iter().copied()).map_err(|reason| {
+        let count = super::convention::numbered_layer_count(self.tensors.names()).map_err(|reason| {
             self.error(format!(
                 "{reason} (npz_names reads W0, b0, W1, ...; for PyTorch state-dict names such as \
                  0.weight use Architecture::infer)"
@@ -477,8 +477,9 @@ mod tests {
         let one = 1.0f64.to_le_bytes();
         let views: Vec<(String, ::safetensors::tensor::TensorView)> = (names.iter())
             .map(|n| {
-                let view = ::safetensors::tensor::TensorView::new(Dtype::F64, vec![1, 1], &one)
-                    .expect("one element");
+                let view =
+                    ::safetensors::tensor::TensorView::new(::safetensors::Dtype::F64, vec![1, 1], &one)
+                        .expect("one element");
                 (n.to_string(), view)
             })
             .collect();
@@ -507,7 +508,7 @@ mod tests {
     fn npz_names_interleave_the_activation() {
         let bytes = file_with(&["W0", "b0", "W1", "b1", "W2", "b2"]);
         let file = TensorFile {
-            tensors: SafeTensors::deserialize(&bytes).unwrap(),
+            tensors: SafeTensorsFile::parse(&bytes).unwrap(),
             path: Path::new("t"),
             used: RefCell::default(),
         };

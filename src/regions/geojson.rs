@@ -118,6 +118,83 @@ impl Partition {
         Ok(out)
     }
 
+    /// The regions of a 2-D partition as an indexed mesh in JSON, which writes
+    /// each vertex once: GeoJSON repeats a vertex in every region around it
+    /// (about three) and closes each ring by repeating its first vertex, so
+    /// the mesh holds about a third of GeoJSON's coordinates.
+    ///
+    /// The document is
+    /// `{"type":"PartitionMesh","vertices":[[x,y],...],"regions":[{"ring":[i,j,...],...},...]}`:
+    /// `vertices` lists the distinct vertices (domain coordinates, `(s, t)`
+    /// for slices), in order of first use; each region's `ring` lists its
+    /// vertices' indices counter-clockwise, not closed; the other members of a
+    /// region are the properties of [`Partition::to_geojson`] that `opts`
+    /// asks for. Vertices are the same when their written text is (so with
+    /// `opts.precision`, vertices that round to the same numbers merge);
+    /// without it, the splitter's shared vertices are bit-identical in both
+    /// regions and merge.
+    ///
+    /// # Errors
+    ///
+    /// As [`Partition::to_geojson`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::regions::{enumerate, EnumOptions, GeoJsonOptions};
+    /// use cpwl::{Domain, Network};
+    /// use ndarray::array;
+    /// // relu(x) on [-1, 1]^2: two rectangles sharing the edge x = 0.
+    /// let net = Network::builder(2).dense(array![[1.0, 0.0]], array![0.0])?.relu().build()?;
+    /// let partition = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default())?;
+    /// let opts = GeoJsonOptions { precision: Some(3), affine: false, ..Default::default() };
+    /// let text = partition.to_mesh_json_with(&opts)?;
+    /// // Six distinct vertices: the 8 corners of two rectangles, 2 shared.
+    /// let vertices = text.split(r#""regions""#).next().unwrap();
+    /// assert_eq!(vertices.matches('[').count(), 1 + 6);
+    /// assert!(text.contains(r#""ring":[0,1,2,3],"pattern""#));
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn to_mesh_json_with(&self, opts: &GeoJsonOptions) -> Result<String> {
+        self.check_planar("mesh JSON export")?;
+        let frame = self.frame()?;
+        let rings: Vec<Vec<[f64; 2]>> = self
+            .regions
+            .iter()
+            .map(|region| match region.polygon() {
+                Some(p) => p.to_vec(),
+                None => Partition::clip_to(&frame, region),
+            })
+            .collect();
+        let mut vertices = String::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut regions = String::new();
+        for (i, (region, ring)) in self.regions.iter().zip(&rings).enumerate() {
+            regions.push_str(if i > 0 { r#",{"ring":["# } else { r#"{"ring":["# });
+            for (k, p) in ring.iter().enumerate() {
+                let mut text = String::new();
+                Feature { out: &mut text, opts }.numbers(p);
+                let next = index.len();
+                let id = *index.entry(text).or_insert_with_key(|text| {
+                    vertices.push_str(if next > 0 { "," } else { "" });
+                    vertices.push_str(text);
+                    next
+                });
+                let _ = write!(regions, "{}{id}", if k > 0 { "," } else { "" });
+            }
+            regions.push(']');
+            Feature {
+                out: &mut regions,
+                opts,
+            }
+            .properties(region, ring, false);
+            regions.push('}');
+        }
+        Ok(format!(
+            r#"{{"type":"PartitionMesh","vertices":[{vertices}],"regions":[{regions}]}}"#
+        ))
+    }
+
     /// [`Error::Invalid`] naming `what` unless the domain is 2-D.
     pub(crate) fn check_planar(&self, what: &str) -> Result<()> {
         if self.domain.dim() != 2 {
@@ -175,7 +252,13 @@ impl Feature<'_> {
             self.numbers(p);
         }
         self.out.push_str(r#"]]},"properties":{"#);
-        let mut first = true;
+        self.properties(region, ring, true);
+        self.out.push_str("}}");
+    }
+
+    /// The properties `opts` asks for, as `"key":value` pairs separated by
+    /// commas (`first`: no comma before the first).
+    fn properties(&mut self, region: &Region, ring: &[[f64; 2]], mut first: bool) {
         let mut key = |out: &mut String, name: &str| {
             if !std::mem::take(&mut first) {
                 out.push(',');
@@ -218,7 +301,6 @@ impl Feature<'_> {
             }
             self.out.push(']');
         }
-        self.out.push_str("}}");
     }
 
     /// A JSON array of numbers.

@@ -37,7 +37,10 @@
 //! vertex, eccentricity, vertex and facet counts) and
 //! [`Partition::regions_meeting`] (the regions whose intersection with a
 //! polytope holds a ball wider than the thin-cell tolerance: the exact local
-//! complexity in a box or cross-polytope). A row counts as through a vertex
+//! complexity in a box or cross-polytope) and
+//! [`Partition::regions_meeting_ball`] (the regions within distance `r` of a
+//! point, [`Region::distance`], by an exact active-set projection: the exact
+//! local complexity in a Euclidean ball). A row counts as through a vertex
 //! within [`crate::tol::TOL_SIGN_REL`]; class maps tie on a hyperplane within
 //! [`crate::tol::TOL_SAME_HYPERPLANE_REL`]. The cost follows the number of
 //! faces, which grows exponentially with the dimension.

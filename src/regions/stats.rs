@@ -1,15 +1,18 @@
 //! [`RegionStats`]: the shape of each region in every dimension, and the
-//! regions meeting a polytope (the exact local complexity around a point).
+//! regions meeting a polytope or a Euclidean ball (the exact local complexity
+//! around a point).
 
 use ndarray::{Array1, ArrayView1};
 use rayon::prelude::*;
 
 use super::boundary::stack_rows;
 use super::{Partition, Region};
+use crate::error::check_finite;
+use crate::geometry::projection::project;
 use crate::geometry::vertices::{vertex_set, Hull};
 use crate::geometry::volume::Faces;
 use crate::lp::chebyshev_ball;
-use crate::tol::TOL_RADIUS_REL;
+use crate::tol::{TOL_RADIUS_REL, TOL_ZERO_ROW};
 use crate::{Error, Polytope, Result};
 
 /// The shape of one region, in the domain's coordinates.
@@ -99,6 +102,66 @@ impl Region {
     }
 }
 
+impl Region {
+    /// The Euclidean distance from the point `y` (domain coordinates) to the
+    /// region (0 inside it), exact up to rounding: the projection onto the
+    /// region's polytope by an active-set method (see `docs/ALGORITHMS.md`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `y` is not in the region's dimension,
+    /// [`Error::NonFinite`] for a non-finite coordinate, [`Error::Lp`] in the
+    /// unlikely case the active-set method cycles on a degenerate vertex.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::regions::{enumerate, EnumOptions};
+    /// use cpwl::{Domain, Network};
+    /// use ndarray::array;
+    /// // relu(x) on [-1, 1]^2: the regions x <= 0 and x >= 0.
+    /// let net = Network::builder(2).dense(array![[1.0, 0.0]], array![0.0])?.relu().build()?;
+    /// let part = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default())?;
+    /// let right = part.locate(array![0.5, 0.0].view()).unwrap();
+    /// // (-3, 5) is 3 away from the half x >= 0 and sqrt(9 + 16) = 5 from its corner (0, 1).
+    /// assert!((part.regions()[right].distance(array![-3.0, 5.0].view())? - 5.0).abs() < 1e-12);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn distance(&self, y: ArrayView1<f64>) -> Result<f64> {
+        let d = self.polytope.dim();
+        if y.len() != d {
+            return Err(Error::shape("point", d, y.len()));
+        }
+        check_finite("point", y.iter())?;
+        let context = format!("distance to region {}", self.pattern);
+        Ok(project(&self.polytope, y, self.center.view(), &context)?.distance)
+    }
+
+    /// True when the open ball `B(c, r)` meets the region: its distance from
+    /// `c` is below `r`. The Chebyshev ball and a separating row decide most
+    /// regions without the projection.
+    fn meets_ball(&self, c: ArrayView1<f64>, r: f64) -> Result<bool> {
+        let to_center = distance(self.center.view(), c);
+        if to_center < r + self.radius {
+            return Ok(true);
+        }
+        // The distance to the region is at least its distance to any row's half-space.
+        let norms = self
+            .polytope
+            .a
+            .map_axis(ndarray::Axis(1), |row| row.dot(&row).sqrt());
+        let separated = (self.polytope.a.dot(&c) - &self.polytope.b)
+            .iter()
+            .zip(&norms)
+            .any(|(&excess, &n)| n > TOL_ZERO_ROW && excess >= r * n);
+        if separated {
+            return Ok(false);
+        }
+        let context = format!("region {} within a ball", self.pattern);
+        Ok(project(&self.polytope, c, self.center.view(), &context)?.distance < r)
+    }
+}
+
 fn distance(p: ArrayView1<f64>, q: ArrayView1<f64>) -> f64 {
     let v: Array1<f64> = &p - &q;
     v.dot(&v).sqrt()
@@ -157,6 +220,64 @@ impl Partition {
             .regions
             .par_iter()
             .map(|r| meets(r, &set, tol_radius))
+            .collect::<Result<_>>()?;
+        Ok((0..meets.len()).filter(|&i| meets[i]).collect())
+    }
+
+    /// The regions (indices, ascending) that meet the open Euclidean ball of
+    /// radius `radius` around `center` (domain coordinates): those at a
+    /// distance below `radius` from `center` ([`Region::distance`]), which are
+    /// exactly the regions whose intersection with the ball is
+    /// full-dimensional (a region that only touches the sphere does not
+    /// count). Their number is the exact local complexity at `center` for
+    /// Euclidean balls, the round counterpart of
+    /// [`Partition::regions_meeting`] with a box or cross-polytope.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `center` is not in the domain's dimension;
+    /// [`Error::NonFinite`] for a non-finite coordinate; [`Error::Invalid`]
+    /// when `radius` is not finite and positive; [`Error::Lp`] as for
+    /// [`Region::distance`].
+    ///
+    /// # Complexity
+    ///
+    /// One small quadratic program (`O(d)` active-set steps of `O(m d^2)`
+    /// for a region of `m` rows) per region that neither its Chebyshev ball
+    /// (which meets the ball) nor one of its rows (which separates it)
+    /// decides; regions run in parallel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::regions::{enumerate, EnumOptions};
+    /// use cpwl::{Domain, Network};
+    /// use ndarray::array;
+    /// // The four quadrants of [-1, 1]^2 seen from (0.4, 0.3): its own, the one
+    /// // across y = 0 (0.3 away), the one across x = 0 (0.4 away), and the
+    /// // opposite one, sqrt(0.4^2 + 0.3^2) = 0.5 away.
+    /// let net = Network::builder(2).dense(array![[1.0, 0.0], [0.0, 1.0]], array![0.0, 0.0])?.relu().build()?;
+    /// let part = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default())?;
+    /// assert_eq!(part.regions_meeting_ball(array![0.4, 0.3].view(), 0.45)?.len(), 3);
+    /// assert_eq!(part.regions_meeting_ball(array![0.4, 0.3].view(), 0.55)?.len(), 4);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    pub fn regions_meeting_ball(&self, center: ArrayView1<f64>, radius: f64) -> Result<Vec<usize>> {
+        let d = self.domain.dim();
+        if center.len() != d {
+            return Err(Error::shape("ball centre", d, center.len()));
+        }
+        check_finite("ball centre", center.iter())?;
+        if !(radius.is_finite() && radius > 0.0) {
+            return Err(Error::invalid(
+                "ball radius",
+                format!("{radius} is not finite and positive"),
+            ));
+        }
+        let meets: Vec<bool> = self
+            .regions
+            .par_iter()
+            .map(|r| r.meets_ball(center, radius))
             .collect::<Result<_>>()?;
         Ok((0..meets.len()).filter(|&i| meets[i]).collect())
     }
