@@ -179,6 +179,7 @@ impl RunOptions {
     /// A copy of these options with a pool of its own: for callers that run
     /// several computations at once (one per engine worker), which would
     /// otherwise take turns on the threads of the one pool clones share.
+    #[cfg_attr(not(any(feature = "timely", test)), allow(dead_code))]
     pub(crate) fn with_own_pool(&self) -> RunOptions {
         RunOptions {
             pool: SharedPool::default(),
