@@ -94,3 +94,13 @@ pub const SATURATION_LOGIT_SPREAD: f64 = 354.891_356_446_692;
 /// `e^±600`, inside the normal range of `f64`. Latents beyond it take the
 /// exact scaled route.
 pub const PLAIN_LES_LOG_RANGE: f64 = 300.0;
+
+/// Relative margin below which an `f32` sign test may disagree with `f64`
+/// ([`crate::backend::Precision::F32`]): a point whose `f64` pre-activations
+/// satisfy `|z| > F32_TIE_BOUND * |(w, b)| * |(x, 1)|` at every unit of
+/// every layer (norm of the unit's weight row with its bias, times the norm
+/// of the layer's input with a 1 appended) takes the same signs in both
+/// precisions. About 800 `f32` ulps: a dot product of length `k` errs by
+/// at most about `k` ulps of `|w| |x|`, and the error carried in from earlier
+/// `f32` layers is of the same order for the networks of the workloads.
+pub const F32_TIE_BOUND: f64 = 1e-4;

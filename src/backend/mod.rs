@@ -25,10 +25,12 @@ pub(crate) mod cpu;
 mod cuda;
 mod entry;
 mod les;
+mod precision;
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 
 pub use cpu::CpuBackend;
+pub use precision::Precision;
 #[cfg(feature = "cuda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 pub use cuda::CudaBackend;
@@ -114,6 +116,14 @@ pub struct Neighbourhood<'a> {
 pub trait Backend: Send + Sync {
     /// A short name for messages (`"cpu"`, `"cuda:0"`).
     fn name(&self) -> &str;
+
+    /// The precision of [`Backend::forward`] and [`Backend::sign_changes`]
+    /// ([`Precision::F64`] unless the backend says otherwise). The exact
+    /// geometry entry points refuse a backend that answers
+    /// [`Precision::F32`].
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
 
     /// Runs a batch of points (one per row) through the network.
     ///
