@@ -20,7 +20,7 @@ use super::merge::{assemble, group, join, sum_stats, whole_setup, Joined};
 use super::wire::{Reader, Writer};
 use super::{plan, run_shard, Piece, PlanOptions, ShardJob, ShardResult};
 use crate::regions::{EnumOptions, EnumStats, Partition};
-use crate::run::{Outcome, Progress, RunOptions};
+use crate::run::{Outcome, Progress, RunOptions, SharedPool};
 use crate::{Domain, Error, Network, Pattern, Private, Result};
 
 /// Settings of [`timely_run`].
@@ -153,6 +153,10 @@ pub fn timely_worker(
         shard_opts: EnumOptions {
             run: RunOptions {
                 cancel: Some(Arc::clone(&cancel)),
+                // Each worker builds its own pool of `threads`: a clone
+                // would share one pool, and the workers of a process would
+                // take turns on its threads.
+                pool: SharedPool::default(),
                 ..opts.plan.enumerate.run.clone()
             },
             ..opts.plan.enumerate.clone()
