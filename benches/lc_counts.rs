@@ -64,9 +64,19 @@ fn bench(c: &mut Criterion) {
 
     let reps = 5;
     let t64 = best_seconds(reps, || drop(cpu.sign_changes(&net, x.view(), hood).unwrap()));
-    print_fraction("w3 sign_changes f64", gemm64.flops(), t64, best_seconds(reps, || gemm64.run()));
+    print_fraction(
+        "w3 sign_changes f64",
+        gemm64.flops(),
+        t64,
+        best_seconds(reps, || gemm64.run()),
+    );
     let t32 = best_seconds(reps, || drop(cpu32.sign_changes(&net, x.view(), hood).unwrap()));
-    print_fraction("w3 sign_changes f32", gemm32.flops(), t32, best_seconds(reps, || gemm32.run()));
+    print_fraction(
+        "w3 sign_changes f32",
+        gemm32.flops(),
+        t32,
+        best_seconds(reps, || gemm32.run()),
+    );
 }
 
 criterion_group!(benches, bench);

@@ -58,13 +58,27 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     let reps = 5;
-    let fwd = best_seconds(reps, || drop(cpu.forward(&net, x.view(), Keep::Patterns).unwrap()));
-    print_fraction("w5 forward_patterns f64", gemm_fwd.flops(), fwd, best_seconds(reps, || gemm_fwd.run()));
-    let fwd32 = best_seconds(reps, || drop(cpu32.forward(&net, x.view(), Keep::Patterns).unwrap()));
+    let fwd = best_seconds(reps, || {
+        drop(cpu.forward(&net, x.view(), Keep::Patterns).unwrap())
+    });
+    print_fraction(
+        "w5 forward_patterns f64",
+        gemm_fwd.flops(),
+        fwd,
+        best_seconds(reps, || gemm_fwd.run()),
+    );
+    let fwd32 = best_seconds(reps, || {
+        drop(cpu32.forward(&net, x.view(), Keep::Patterns).unwrap())
+    });
     let gemm32 = best_seconds(reps, || gemm_fwd32.run());
     print_fraction("w5 forward_patterns f32", gemm_fwd32.flops(), fwd32, gemm32);
     let jac = best_seconds(reps, || drop(cpu.jacobians(&net, x.view()).unwrap()));
-    print_fraction("w5 forward_patterns_jacobians f64", gemm_jac.flops(), jac, best_seconds(reps, || gemm_jac.run()));
+    print_fraction(
+        "w5 forward_patterns_jacobians f64",
+        gemm_jac.flops(),
+        jac,
+        best_seconds(reps, || gemm_jac.run()),
+    );
 }
 
 criterion_group!(benches, bench);

@@ -93,7 +93,10 @@ fn main() -> Fallible<()> {
     let layers = net.unit_layers().len() + 1;
     let (mut differ, mut total) = (vec![0u64; layers], vec![0u64; layers]);
     for start in (0..points.nrows()).step_by(BATCH) {
-        let verts = vertices(points.slice(s![start..(start + BATCH).min(points.nrows()), ..]), dirs.view());
+        let verts = vertices(
+            points.slice(s![start..(start + BATCH).min(points.nrows()), ..]),
+            dirs.view(),
+        );
         let per = |fwd: cpwl::backend::ForwardBatch| -> Vec<Array2<f64>> {
             let mut z = fwd.pre_activations.unwrap_or_default();
             z.push(fwd.outputs);
@@ -125,8 +128,16 @@ fn main() -> Fallible<()> {
         let (a, b) = (lc64.column(l), lc32.column(l));
         let points_differ = a.iter().zip(b).filter(|(x, y)| x != y).count();
         let abs_diff: u64 = a.iter().zip(b).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
-        let name = if l + 1 == layers { "output".to_string() } else { (l + 1).to_string() };
-        let units = if l + 1 == layers { net.output_dim() } else { net.unit_layers()[l].len };
+        let name = if l + 1 == layers {
+            "output".to_string()
+        } else {
+            (l + 1).to_string()
+        };
+        let units = if l + 1 == layers {
+            net.output_dim()
+        } else {
+            net.unit_layers()[l].len
+        };
         println!(
             "{name:>6} {units:>7} {:>14} / {:<13} {points_differ:>16} {abs_diff:>13}",
             differ[l], total[l]

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, CpuBackend};
 pub use crate::backend::Precision;
+use crate::backend::{Backend, CpuBackend};
 use crate::{Error, Private, Result};
 
 /// What a progress callback is told.

@@ -34,7 +34,12 @@ fn f32_patterns_match_the_forward_vectors() {
         let expected = json(&dir.join("expected.json"));
         let patterns = net.pattern_batch_with(points.view(), &f32_run()).unwrap();
         for (i, p) in patterns.iter().enumerate() {
-            assert_eq!(p.to_string(), expected["patterns"][i].as_str().unwrap(), "{} point {i}", dir.display());
+            assert_eq!(
+                p.to_string(),
+                expected["patterns"][i].as_str().unwrap(),
+                "{} point {i}",
+                dir.display()
+            );
         }
     }
 }
@@ -55,7 +60,12 @@ fn f32_local_complexity_matches_the_lc_vectors() {
         let report = local_complexity(&net, points.view(), &opts).unwrap();
         let want = &expected["with_output_layer"]["per_layer"];
         for (i, row) in report.per_layer().outer_iter().enumerate() {
-            let want: Vec<u32> = want[i].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            let want: Vec<u32> = want[i]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect();
             assert_eq!(row.to_vec(), want, "{} point {i}", dir.display());
         }
     }
@@ -76,13 +86,22 @@ fn exact_geometry_refuses_f32() {
         run: f32_run(),
         ..LcOptions::new(0.1, Directions::Given(array![[1.0, 0.0]]))
     };
-    assert!(is_precision_error(exact_local_complexity(&net, points.view(), &lc)));
+    assert!(is_precision_error(exact_local_complexity(
+        &net,
+        points.view(),
+        &lc
+    )));
     // An explicit f32 backend is refused too.
     let lc_backend = LcOptions {
-        run: RunOptions::default().with_backend(Arc::new(CpuBackend::default().with_precision(Precision::F32))),
+        run: RunOptions::default()
+            .with_backend(Arc::new(CpuBackend::default().with_precision(Precision::F32))),
         ..lc.clone()
     };
-    assert!(is_precision_error(exact_local_complexity(&net, points.view(), &lc_backend)));
+    assert!(is_precision_error(exact_local_complexity(
+        &net,
+        points.view(),
+        &lc_backend
+    )));
     // The sampled count takes it.
     assert!(local_complexity(&net, points.view(), &lc_backend).is_ok());
     let decoder = Network::builder(1)
@@ -95,7 +114,12 @@ fn exact_geometry_refuses_f32() {
         ..Default::default()
     };
     let shape = OutputShape::Categorical { seq_len: 1, vocab: 2 };
-    assert!(is_precision_error(les_with(&decoder, array![[0.3]].view(), shape, &scores)));
+    assert!(is_precision_error(les_with(
+        &decoder,
+        array![[0.3]].view(),
+        shape,
+        &scores
+    )));
 }
 
 #[test]

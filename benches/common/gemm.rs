@@ -41,7 +41,14 @@ impl<T: faer::traits::ComplexField + Copy> GemmSet<T> {
     pub fn run(&mut self) {
         let par = Par::rayon(rayon::current_num_threads());
         for (a, b, out) in &mut self.ops {
-            faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), self.one, par);
+            faer::linalg::matmul::matmul(
+                out.as_mut(),
+                Accum::Replace,
+                a.as_ref(),
+                b.as_ref(),
+                self.one,
+                par,
+            );
         }
     }
 }

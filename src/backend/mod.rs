@@ -30,10 +30,10 @@ mod precision;
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 
 pub use cpu::CpuBackend;
-pub use precision::Precision;
 #[cfg(feature = "cuda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 pub use cuda::CudaBackend;
+pub use precision::Precision;
 
 use crate::{Error, Network, Result};
 

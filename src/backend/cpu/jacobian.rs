@@ -59,7 +59,11 @@ impl<'a> ReverseMlp<'a> {
             })
             .max()
             .unwrap_or(1);
-        Some(ReverseMlp { prog, outputs, widest })
+        Some(ReverseMlp {
+            prog,
+            outputs,
+            widest,
+        })
     }
 
     /// The program, for the forward pass that records the patterns.
@@ -89,20 +93,30 @@ impl<'a> ReverseMlp<'a> {
                     MlpLayer::TwoPiece { .. } if skip_mask => skip_mask = false,
                     MlpLayer::TwoPiece { units, slopes } => {
                         let cols = width.expect("the program ends with a dense layer");
-                        let g = if in_out { &mut out[..rows * cols] } else { &mut scratch.rows[..rows * cols] };
+                        let g = if in_out {
+                            &mut out[..rows * cols]
+                        } else {
+                            &mut scratch.rows[..rows * cols]
+                        };
                         let pieces = patterns.slice(s![.., units.offset..units.offset + units.len]);
                         simd::scale_blocks(view_mut(g, rows, cols), m, pieces, *slopes);
                     }
                     MlpLayer::Dense { w, .. } => {
                         let cols = w.ncols();
-                        let dst = if i == 0 { &mut *out } else { sized(&mut scratch.next, rows * cols) };
+                        let dst = if i == 0 {
+                            &mut *out
+                        } else {
+                            sized(&mut scratch.next, rows * cols)
+                        };
                         match width {
                             None => {
                                 // The identity pulled through W: W per point, masked while copied.
                                 let below = i.checked_sub(1).map(|j| &layers[j]);
                                 skip_mask = fill_masked(w.view(), below, patterns, dst);
                             }
-                            Some(k) => gemm_into(view(&scratch.rows, rows, k), w.view(), &mut dst[..rows * cols]),
+                            Some(k) => {
+                                gemm_into(view(&scratch.rows, rows, k), w.view(), &mut dst[..rows * cols])
+                            }
                         }
                         width = Some(cols);
                         in_out = i == 0;
@@ -123,19 +137,33 @@ impl<'a> ReverseMlp<'a> {
 /// Writes `W` (outputs x inputs) once per point into `dst`, each point's
 /// columns multiplied by the slopes its pattern selects when `below` is a
 /// two-piece layer. Returns whether it applied that layer's mask.
-fn fill_masked(w: ArrayView2<f64>, below: Option<&MlpLayer<'_, f64>>, patterns: ArrayView2<u8>, dst: &mut [f64]) -> bool {
+fn fill_masked(
+    w: ArrayView2<f64>,
+    below: Option<&MlpLayer<'_, f64>>,
+    patterns: ArrayView2<u8>,
+    dst: &mut [f64],
+) -> bool {
     let block = w.len();
     let mask = match below {
-        Some(MlpLayer::TwoPiece { units, slopes }) => Some((patterns.slice(s![.., units.offset..units.offset + units.len]), *slopes)),
+        Some(MlpLayer::TwoPiece { units, slopes }) => Some((
+            patterns.slice(s![.., units.offset..units.offset + units.len]),
+            *slopes,
+        )),
         _ => None,
     };
-    for (p, out) in dst[..patterns.nrows() * block].chunks_exact_mut(block).enumerate() {
+    for (p, out) in dst[..patterns.nrows() * block]
+        .chunks_exact_mut(block)
+        .enumerate()
+    {
         let mut out = view_mut(out, w.nrows(), w.ncols());
         match &mask {
             Some((pieces, slopes)) => {
                 let factors = pieces.row(p).mapv(|c| slopes[usize::from(c)]);
                 for (mut o, row) in out.rows_mut().into_iter().zip(w.rows()) {
-                    Zip::from(&mut o).and(&row).and(&factors).for_each(|o, &v, &f| *o = v * f);
+                    Zip::from(&mut o)
+                        .and(&row)
+                        .and(&factors)
+                        .for_each(|o, &v, &f| *o = v * f);
                 }
             }
             None => out.assign(&w),

@@ -162,7 +162,12 @@ fn forward_chunk(net: &Network, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch 
 
 /// [`forward_chunk`] of a plain MLP in `T`, in the thread's reused buffers:
 /// only the results are allocated (as `f64`).
-fn mlp_forward_chunk<T: Buffers>(prog: &MlpProgram<'_, T>, units: usize, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch {
+fn mlp_forward_chunk<T: Buffers>(
+    prog: &MlpProgram<'_, T>,
+    units: usize,
+    x: ArrayView2<f64>,
+    keep: Keep,
+) -> ForwardBatch {
     let mut choices = Array2::zeros((x.nrows(), units));
     let mut pre = Vec::new();
     let keep_pre = keep == Keep::PreActivations;
@@ -243,13 +248,20 @@ impl CpuBackend {
         }
     }
 
-
     /// [`Backend::forward`] of a plain MLP in `T`: outputs and patterns
     /// written straight into the results, pre-activations joined per chunk.
-    fn mlp_batch<T: Buffers>(&self, net: &Network, prog: &MlpProgram<'_, T>, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch {
+    fn mlp_batch<T: Buffers>(
+        &self,
+        net: &Network,
+        prog: &MlpProgram<'_, T>,
+        x: ArrayView2<f64>,
+        keep: Keep,
+    ) -> ForwardBatch {
         if keep == Keep::PreActivations {
             let units = net.unit_count();
-            let parts = self.map_chunks(x.nrows(), |a, b| mlp_forward_chunk(prog, units, x.slice(s![a..b, ..]), keep));
+            let parts = self.map_chunks(x.nrows(), |a, b| {
+                mlp_forward_chunk(prog, units, x.slice(s![a..b, ..]), keep)
+            });
             return self.join_parts(net, parts, keep);
         }
         let mut outputs = Array2::zeros((x.nrows(), net.output_dim()));
@@ -265,7 +277,12 @@ impl CpuBackend {
     /// [`Backend::jacobians`] of a plain MLP in reverse mode: each task runs
     /// its points forward and back in the thread's buffers and writes
     /// outputs, patterns and Jacobians straight into the results.
-    fn mlp_jacobians(&self, net: &Network, prog: &jacobian::ReverseMlp<'_>, x: ArrayView2<f64>) -> JacobianBatch {
+    fn mlp_jacobians(
+        &self,
+        net: &Network,
+        prog: &jacobian::ReverseMlp<'_>,
+        x: ArrayView2<f64>,
+    ) -> JacobianBatch {
         let n = x.nrows();
         let mut outputs = Array2::zeros((n, net.output_dim()));
         let mut patterns = Array2::zeros((n, net.unit_count()));
@@ -279,7 +296,9 @@ impl CpuBackend {
             .collect();
         self.run_tasks(tasks, |(((x, out), mut pat), mut jac)| {
             mlp_forward_into(prog.program(), x, Some(pat.view_mut()), out);
-            let jac = jac.as_slice_mut().expect("row chunks of a fresh array are contiguous");
+            let jac = jac
+                .as_slice_mut()
+                .expect("row chunks of a fresh array are contiguous");
             prog.pull_back(pat.view(), jac);
         });
         JacobianBatch {
@@ -314,7 +333,6 @@ impl CpuBackend {
             jacobians: jac,
         })
     }
-
 }
 
 impl Backend for CpuBackend {

@@ -11,7 +11,15 @@ use crate::kernels::{simd, single};
 
 /// A floating-point type the batched passes run in.
 pub(super) trait Real:
-    faer::traits::ComplexField + Copy + Default + PartialOrd + AddAssign + Mul<Output = Self> + Send + Sync + 'static
+    faer::traits::ComplexField
+    + Copy
+    + Default
+    + PartialOrd
+    + AddAssign
+    + Mul<Output = Self>
+    + Send
+    + Sync
+    + 'static
 {
     /// `v` rounded to this type.
     fn from_f64(v: f64) -> Self;

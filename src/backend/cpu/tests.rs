@@ -57,7 +57,10 @@ fn generic_jacobians(net: &Network, x: ArrayView2<f64>) -> Array3<f64> {
 fn row_relative_error(a: &Array3<f64>, b: &Array3<f64>) -> f64 {
     let mut worst: f64 = 0.0;
     for (ra, rb) in a.rows().into_iter().zip(b.rows()) {
-        let scale = rb.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+        let scale = rb
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()))
+            .max(f64::MIN_POSITIVE);
         for (x, y) in ra.iter().zip(rb) {
             worst = worst.max((x - y).abs() / scale);
         }
@@ -91,9 +94,18 @@ fn reverse_jacobians_match_the_vectors() {
         assert!(jacobian::ReverseMlp::new(&net).is_some());
         let points = read_matrix(&dir.join("points.npy"));
         let bytes = std::fs::read(dir.join("jacobians.npy")).unwrap();
-        let want = read_npy(&bytes).unwrap().into_f64().unwrap().into_dimensionality::<Ix3>().unwrap();
+        let want = read_npy(&bytes)
+            .unwrap()
+            .into_f64()
+            .unwrap()
+            .into_dimensionality::<Ix3>()
+            .unwrap();
         let got = CpuBackend::default().jacobians(&net, points.view()).unwrap();
-        assert!(row_relative_error(&got.jacobians, &want) < 1e-9, "{}", dir.display());
+        assert!(
+            row_relative_error(&got.jacobians, &want) < 1e-9,
+            "{}",
+            dir.display()
+        );
         assert!(row_relative_error(&got.jacobians, &generic_jacobians(&net, points.view())) < 1e-14);
         seen += 1;
     }
@@ -147,7 +159,9 @@ fn tie_margin(net: &Network, x: ArrayView1<f64>) -> f64 {
 fn f32_patterns_agree_with_f64_away_from_ties() {
     let net = mlp(&[20, 32, 32, 32, 4], 11);
     let x = Rng(12).matrix(400, 20, 1.5);
-    let f64_fwd = CpuBackend::default().forward(&net, x.view(), Keep::PreActivations).unwrap();
+    let f64_fwd = CpuBackend::default()
+        .forward(&net, x.view(), Keep::PreActivations)
+        .unwrap();
     let f32_cpu = CpuBackend::default().with_precision(Precision::F32);
     let f32_fwd = f32_cpu.forward(&net, x.view(), Keep::PreActivations).unwrap();
     let (want, got) = (f64_fwd.patterns.unwrap(), f32_fwd.patterns.unwrap());
@@ -157,20 +171,34 @@ fn f32_patterns_agree_with_f64_away_from_ties() {
         ties += usize::from(tie);
         assert!(a == b || tie, "point {i}: f32 pattern differs without a near-tie");
     }
-    assert!(ties < x.nrows() / 10, "{ties} near-ties: the test would prove little");
+    assert!(
+        ties < x.nrows() / 10,
+        "{ties} near-ties: the test would prove little"
+    );
     // Values: f32 rounding of the f64 results.
     for (a, b) in f64_fwd.outputs.iter().zip(&f32_fwd.outputs) {
         assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
     }
-    for (za, zb) in f64_fwd.pre_activations.unwrap().iter().zip(f32_fwd.pre_activations.unwrap()) {
+    for (za, zb) in f64_fwd
+        .pre_activations
+        .unwrap()
+        .iter()
+        .zip(f32_fwd.pre_activations.unwrap())
+    {
         assert_eq!(za.dim(), zb.dim());
-        assert!(za.iter().zip(&zb).all(|(a, b)| (a - b).abs() <= 1e-4 * (1.0 + a.abs())));
+        assert!(za
+            .iter()
+            .zip(&zb)
+            .all(|(a, b)| (a - b).abs() <= 1e-4 * (1.0 + a.abs())));
     }
     // The routes that write straight into the results give the same f32 answers.
     let plain = f32_cpu.forward(&net, x.view(), Keep::Patterns).unwrap();
     assert_eq!(plain.patterns.unwrap(), got);
     assert_eq!(plain.outputs, f32_fwd.outputs);
-    assert_eq!(f32_cpu.forward(&net, x.view(), Keep::Outputs).unwrap().outputs, plain.outputs);
+    assert_eq!(
+        f32_cpu.forward(&net, x.view(), Keep::Outputs).unwrap().outputs,
+        plain.outputs
+    );
 }
 
 #[test]
@@ -207,7 +235,10 @@ fn f32_sign_changes_agree_with_f64_away_from_ties() {
         assert!(a.slice(s![..hidden]) == b.slice(s![..hidden]) || tie, "point {i}");
     }
     // Each point has 2P vertices x 48 units near the bound: a minority only.
-    assert!(ties * 2 < x.nrows(), "{ties} near-ties: the test would prove little");
+    assert!(
+        ties * 2 < x.nrows(),
+        "{ties} near-ties: the test would prove little"
+    );
     // Same answers from the parallel default tasks.
     let parallel = CpuBackend::default().with_precision(Precision::F32);
     assert_eq!(parallel.sign_changes(&net, x.view(), hood).unwrap(), got);
@@ -221,7 +252,8 @@ fn f32_route_leaves_other_networks_in_f64() {
     let f32_cpu = CpuBackend::default().with_precision(Precision::F32);
     assert_eq!(
         f32_cpu.forward(&net, x.view(), Keep::Patterns).unwrap(),
-        CpuBackend::default().forward(&net, x.view(), Keep::Patterns).unwrap()
+        CpuBackend::default()
+            .forward(&net, x.view(), Keep::Patterns)
+            .unwrap()
     );
 }
-
