@@ -73,18 +73,13 @@ fn f32_local_complexity_matches_the_lc_vectors() {
 
 #[test]
 fn exact_geometry_refuses_f32() {
-    let net = Network::builder(2)
-        .dense(array![[1.0, 0.0], [0.0, 1.0]], array![0.0, 0.0])
-        .unwrap()
-        .relu()
-        .dense(array![[1.0, 1.0]], array![0.0])
-        .unwrap()
-        .build()
-        .unwrap();
-    let points = array![[0.5, 0.5]];
+    // The first lc vector's network and points (refused before any work).
+    let dir = &cases("lc")[0];
+    let net = Network::from_npz(dir.join("net.npz")).unwrap();
+    let points = load2(&dir.join("points.npy"));
     let lc = LcOptions {
         run: f32_run(),
-        ..LcOptions::new(0.1, Directions::Given(array![[1.0, 0.0]]))
+        ..LcOptions::new(0.1, Directions::Seeded { count: 2, seed: 7 })
     };
     assert!(is_precision_error(exact_local_complexity(
         &net,

@@ -8,29 +8,26 @@ use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, Ix3};
 use super::scratch::MlpLayer;
 use super::*;
 use crate::io::npy::read_npy;
+use crate::lc::directions::SplitMix64;
 use crate::test_support::{read_matrix, vectors_dir};
 use crate::tol::F32_TIE_BOUND;
 
-/// A seeded generator (SplitMix64), so that the tests need no RNG crate.
-struct Rng(u64);
+/// Seeded uniform matrices from the crate's SplitMix64.
+struct Rng(SplitMix64);
 
 impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    fn new(seed: u64) -> Self {
+        Rng(SplitMix64(seed))
     }
 
     fn matrix(&mut self, rows: usize, cols: usize, scale: f64) -> Array2<f64> {
-        Array2::from_shape_simple_fn((rows, cols), || scale * (2.0 * self.uniform() - 1.0))
+        Array2::from_shape_simple_fn((rows, cols), || scale * (2.0 * self.0.next_open_unit() - 1.0))
     }
 }
 
 /// A ReLU MLP (leaky in the middle layer) with uniform weights of He scale.
 fn mlp(widths: &[usize], seed: u64) -> Network {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut b = Network::builder(widths[0]);
     for (k, pair) in widths.windows(2).enumerate() {
         let scale = (6.0 / pair[0] as f64).sqrt();
@@ -71,7 +68,7 @@ fn row_relative_error(a: &Array3<f64>, b: &Array3<f64>) -> f64 {
 #[test]
 fn reverse_jacobians_match_the_generic_evaluator() {
     let net = mlp(&[30, 24, 20, 16, 5], 3);
-    let x = Rng(4).matrix(70, 30, 2.0);
+    let x = Rng::new(4).matrix(70, 30, 2.0);
     let want = generic_jacobians(&net, x.view());
     for cpu in [CpuBackend::default(), CpuBackend::serial().with_chunk(3)] {
         let got = cpu.jacobians(&net, x.view()).unwrap();
@@ -120,7 +117,7 @@ fn a_linear_network_has_its_weight_as_jacobian() {
         .unwrap()
         .build()
         .unwrap();
-    let x = Rng(9).matrix(5, 3, 1.0);
+    let x = Rng::new(9).matrix(5, 3, 1.0);
     let got = CpuBackend::default().jacobians(&net, x.view()).unwrap();
     for jac in got.jacobians.outer_iter() {
         assert_eq!(jac, w);
@@ -158,7 +155,7 @@ fn tie_margin(net: &Network, x: ArrayView1<f64>) -> f64 {
 #[test]
 fn f32_patterns_agree_with_f64_away_from_ties() {
     let net = mlp(&[20, 32, 32, 32, 4], 11);
-    let x = Rng(12).matrix(400, 20, 1.5);
+    let x = Rng::new(12).matrix(400, 20, 1.5);
     let f64_fwd = CpuBackend::default()
         .forward(&net, x.view(), Keep::PreActivations)
         .unwrap();
@@ -204,7 +201,7 @@ fn f32_patterns_agree_with_f64_away_from_ties() {
 #[test]
 fn f32_sign_changes_agree_with_f64_away_from_ties() {
     let net = mlp(&[16, 24, 24, 3], 21);
-    let mut rng = Rng(22);
+    let mut rng = Rng::new(22);
     let x = rng.matrix(150, 16, 1.0);
     let mut dirs = rng.matrix(6, 16, 1.0);
     for mut row in dirs.rows_mut() {
@@ -248,7 +245,7 @@ fn f32_sign_changes_agree_with_f64_away_from_ties() {
 fn f32_route_leaves_other_networks_in_f64() {
     // A max-pooling / maxout network is not a plain MLP: F32 runs it in f64.
     let net = crate::test_support::pooled_relu_maxout();
-    let x = Rng(31).matrix(9, net.input_dim(), 1.0);
+    let x = Rng::new(31).matrix(9, net.input_dim(), 1.0);
     let f32_cpu = CpuBackend::default().with_precision(Precision::F32);
     assert_eq!(
         f32_cpu.forward(&net, x.view(), Keep::Patterns).unwrap(),
