@@ -1,55 +1,84 @@
 //! W5: batched forward + patterns + Jacobians of 4096 points through the
-//! 784-200-200-200-10 ReLU MLP, beside a plain faer GEMM of the first layer's
-//! shape (the machine's GEMM peak). Throughput is reported in FLOP/s
-//! (criterion's "elem/s" here counts floating-point operations).
+//! 784-200-200-200-10 ReLU MLP, beside faer GEMMs of the same shapes
+//! (`gemm_reference`: the forward GEMMs, and the forward plus reverse-mode
+//! GEMMs for the Jacobians). Throughput is reported in FLOP/s (criterion's
+//! "elem/s" here counts floating-point operations of the useful GEMM work).
+//! After the criterion runs, the bench prints each workload's fraction of
+//! the same-shape GEMM rate, timed in the same run.
 
 mod common;
 
-use cpwl::backend::{Backend, CpuBackend, Keep};
+use common::gemm::{best_seconds, print_fraction, GemmSet};
+use cpwl::backend::{Backend, CpuBackend, Keep, Precision};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use faer::{Accum, Mat, Par};
 
 const WIDTHS: [usize; 5] = [784, 200, 200, 200, 10];
 const BATCH: usize = 4096;
 
-/// Multiply-adds of the useful work: the forward GEMMs and the reverse-mode
-/// Jacobian GEMMs (outputs x width per point and layer).
-fn flops(batch: usize, with_jacobians: bool) -> u64 {
-    let fwd: usize = WIDTHS.windows(2).map(|w| w[0] * w[1]).sum();
-    let out = WIDTHS[WIDTHS.len() - 1];
-    let rev: usize = WIDTHS.windows(2).map(|w| out * w[0] * w[1]).sum();
-    (2 * batch * (fwd + if with_jacobians { rev } else { 0 })) as u64
+/// The GEMM shapes `(rows, inner, cols)` of the forward pass, then (with
+/// Jacobians) of the reverse pass: every dense layer but the last pulls
+/// back the `outputs` covectors of every point (the last layer's pull-back
+/// of the identity is its weight, no GEMM).
+fn shapes(with_jacobians: bool) -> Vec<(usize, usize, usize)> {
+    let mut shapes: Vec<_> = WIDTHS.windows(2).map(|w| (BATCH, w[0], w[1])).collect();
+    if with_jacobians {
+        let out = WIDTHS[WIDTHS.len() - 1];
+        let hidden = &WIDTHS[..WIDTHS.len() - 1];
+        shapes.extend(hidden.windows(2).rev().map(|w| (BATCH * out, w[1], w[0])));
+    }
+    shapes
 }
 
 fn bench(c: &mut Criterion) {
     let net = common::he_mlp(&WIDTHS, 0);
     let x = common::uniform_points(BATCH, WIDTHS[0], 1);
     let cpu = CpuBackend::default();
+    let cpu32 = cpu.with_precision(Precision::F32);
+    let mut gemm_fwd = GemmSet::<f64>::new(&shapes(false), |v| v);
+    let mut gemm_fwd32 = GemmSet::<f32>::new(&shapes(false), |v| v as f32);
+    let mut gemm_jac = GemmSet::<f64>::new(&shapes(true), |v| v);
     let mut group = c.benchmark_group("w5");
     group.sample_size(10);
 
-    group.throughput(Throughput::Elements(flops(BATCH, false)));
+    group.throughput(Throughput::Elements(gemm_fwd.flops()));
     group.bench_function("forward_patterns", |b| {
         b.iter(|| cpu.forward(&net, x.view(), Keep::Patterns).unwrap())
     });
+    group.bench_function("gemm_reference_forward", |b| b.iter(|| gemm_fwd.run()));
+    group.bench_function("forward_patterns_f32", |b| {
+        b.iter(|| cpu32.forward(&net, x.view(), Keep::Patterns).unwrap())
+    });
+    group.bench_function("gemm_reference_forward_f32", |b| b.iter(|| gemm_fwd32.run()));
 
-    group.throughput(Throughput::Elements(flops(BATCH, true)));
+    group.throughput(Throughput::Elements(gemm_jac.flops()));
     group.bench_function("forward_patterns_jacobians", |b| {
         b.iter(|| cpu.jacobians(&net, x.view()).unwrap())
     });
-
-    // The peak: one GEMM of the first layer's shape, on all of rayon's threads.
-    let a = Mat::<f64>::from_fn(BATCH, 784, |i, j| ((i * 7 + j * 3) % 11) as f64);
-    let w = Mat::<f64>::from_fn(784, 200, |i, j| ((i + 5 * j) % 13) as f64);
-    let mut out = Mat::<f64>::zeros(BATCH, 200);
-    let par = Par::rayon(rayon::current_num_threads());
-    group.throughput(Throughput::Elements((2 * BATCH * 784 * 200) as u64));
-    group.bench_function("faer_gemm_4096x784x200", |b| {
-        b.iter(|| {
-            faer::linalg::matmul::matmul(out.as_mut(), Accum::Replace, a.as_ref(), w.as_ref(), 1.0, par)
-        })
-    });
+    group.bench_function("gemm_reference_jacobians", |b| b.iter(|| gemm_jac.run()));
     group.finish();
+
+    let reps = 5;
+    let fwd = best_seconds(reps, || {
+        drop(cpu.forward(&net, x.view(), Keep::Patterns).unwrap())
+    });
+    print_fraction(
+        "w5 forward_patterns f64",
+        gemm_fwd.flops(),
+        fwd,
+        best_seconds(reps, || gemm_fwd.run()),
+    );
+    let fwd32 = best_seconds(reps, || {
+        drop(cpu32.forward(&net, x.view(), Keep::Patterns).unwrap())
+    });
+    let gemm32 = best_seconds(reps, || gemm_fwd32.run());
+    print_fraction("w5 forward_patterns f32", gemm_fwd32.flops(), fwd32, gemm32);
+    let jac = best_seconds(reps, || drop(cpu.jacobians(&net, x.view()).unwrap()));
+    print_fraction(
+        "w5 forward_patterns_jacobians f64",
+        gemm_jac.flops(),
+        jac,
+        best_seconds(reps, || gemm_jac.run()),
+    );
 }
 
 criterion_group!(benches, bench);

@@ -214,16 +214,18 @@ fn w3(args: &[String]) -> Fallible<()> {
         "cnn" => (w3_cnn(&dir)?, false),
         _ => (Network::from_npz(dir.join("mlp.npz"))?, true),
     };
-    if precision != "f64" {
-        println!("note=cpwl computes in f64 only");
-    }
+    let precision = match precision {
+        "f32" => cpwl::run::Precision::F32,
+        _ => cpwl::run::Precision::F64,
+    };
     let points = cpwl::io::load_npy(dir.join("points.npy"))?.into_dimensionality::<Ix2>()?;
     let points = points.slice(s![..n.min(points.nrows()), ..]).to_owned();
     let dirs = cpwl::io::load_npy(dir.join("directions.npy"))?.into_dimensionality::<Ix2>()?;
-    let opts = LcOptions {
+    let mut opts = LcOptions {
         count_output_layer: count_output,
         ..LcOptions::new(0.005, Directions::Given(dirs))
     };
+    opts.run.precision = precision;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()?;

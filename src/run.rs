@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use crate::backend::Precision;
 use crate::backend::{Backend, CpuBackend};
 use crate::{Error, Private, Result};
 
@@ -107,6 +108,17 @@ pub struct RunOptions {
     /// Stop once this many regions are found ([`Outcome::RegionBudget`]);
     /// region enumeration only.
     pub max_regions: Option<usize>,
+    /// The precision of the batched forward kernels of the default CPU
+    /// backend: [`Precision::F64`] (the default) or [`Precision::F32`] for
+    /// activation patterns ([`crate::Network::pattern_batch_with`]) and
+    /// sampled local complexity ([`crate::lc::local_complexity`]); f32 signs
+    /// can differ from f64 at near-ties (see [`Precision`]). The exact
+    /// geometry (exact local complexity, LES and ScaLES) refuses `F32` with
+    /// [`Error::Invalid`]; region enumeration always runs in f64 and does not
+    /// read it. With an explicit [`RunOptions::backend`] the precision is the
+    /// backend's own ([`CpuBackend::with_precision`]): `F32` here together
+    /// with a backend is refused.
+    pub precision: Precision,
     /// The pool of `threads`, built once (public only so that struct-update
     /// syntax works outside the crate; its contents are private).
     #[doc(hidden)]
@@ -130,6 +142,7 @@ impl std::fmt::Debug for RunOptions {
             .field("cancel", &self.cancel)
             .field("time_budget", &self.time_budget)
             .field("max_regions", &self.max_regions)
+            .field("precision", &self.precision)
             .finish()
     }
 }
@@ -139,8 +152,16 @@ impl RunOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] for zero threads, a zero chunk or `max_regions: Some(0)`.
+    /// [`Error::Invalid`] for zero threads, a zero chunk, `max_regions:
+    /// Some(0)`, or [`Precision::F32`] together with an explicit backend.
     pub fn validate(&self) -> Result<()> {
+        if self.precision == Precision::F32 && self.backend.is_some() {
+            return Err(Error::invalid(
+                "precision",
+                "F32 selects the default CPU backend's f32 route; with an explicit backend set its own \
+                 precision (CpuBackend::with_precision) and leave this F64",
+            ));
+        }
         if self.threads == Some(0) {
             return Err(Error::invalid("threads", "must be at least 1"));
         }
@@ -151,6 +172,26 @@ impl RunOptions {
             return Err(Error::invalid(
                 "max_regions",
                 "must be at least 1 (None means no limit)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`RunOptions::validate`] for an exact geometric computation (`what`),
+    /// which runs in f64 only.
+    ///
+    /// # Errors
+    ///
+    /// As [`RunOptions::validate`], and [`Error::Invalid`] naming `what`
+    /// when [`RunOptions::precision`] or the backend's precision is
+    /// [`Precision::F32`].
+    pub(crate) fn validate_f64(&self, what: &str) -> Result<()> {
+        self.validate()?;
+        let backend_precision = self.backend.as_ref().map_or(Precision::F64, |b| b.precision());
+        if self.precision == Precision::F32 || backend_precision == Precision::F32 {
+            return Err(Error::invalid(
+                "precision",
+                format!("{what} is exact geometry and runs in f64 only; use Precision::F64"),
             ));
         }
         Ok(())
@@ -172,7 +213,9 @@ impl RunOptions {
     pub(crate) fn with_backend_ref<T>(&self, f: impl FnOnce(&dyn Backend) -> T) -> T {
         match &self.backend {
             Some(b) => f(b.as_ref()),
-            None => f(&CpuBackend::default().with_chunk(self.chunk_size())),
+            None => f(&CpuBackend::default()
+                .with_chunk(self.chunk_size())
+                .with_precision(self.precision)),
         }
     }
 

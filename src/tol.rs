@@ -119,3 +119,12 @@ pub const TOL_SKELETON_TIE_REL: f64 = 1e-12;
 /// Lagrange multipliers above minus this times `1 + |target - x|`: a few
 /// hundred units of rounding of the distances involved.
 pub const TOL_PROJECTION_STEP_REL: f64 = 1e-13;
+/// Relative margin below which an `f32` sign test may disagree with `f64`
+/// ([`crate::backend::Precision::F32`]): a point whose `f64` pre-activations
+/// satisfy `|z| > F32_TIE_BOUND * |(w, b)| * |(x, 1)|` at every unit of
+/// every layer (norm of the unit's weight row with its bias, times the norm
+/// of the layer's input with a 1 appended) takes the same signs in both
+/// precisions. About 800 `f32` ulps: a dot product of length `k` errs by
+/// at most about `k` ulps of `|w| |x|`, and the error carried in from earlier
+/// `f32` layers is of the same order for the networks of the workloads.
+pub const F32_TIE_BOUND: f64 = 1e-4;

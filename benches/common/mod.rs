@@ -1,6 +1,8 @@
 //! Deterministic workloads shared by the benches.
 #![allow(dead_code)]
 
+pub mod gemm;
+
 use cpwl::Network;
 use ndarray::{Array1, Array2};
 

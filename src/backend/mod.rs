@@ -31,6 +31,7 @@ pub(crate) mod cpu;
 mod cuda;
 mod entry;
 mod les;
+mod precision;
 mod prepared;
 
 use std::ops::Range;
@@ -43,6 +44,7 @@ pub use cpu::CpuBackend;
 #[cfg(feature = "cuda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cuda")))]
 pub use cuda::CudaBackend;
+pub use precision::Precision;
 pub use prepared::{PreparedPoints, ResidentData};
 
 use crate::{Error, Network, Result};
@@ -126,6 +128,14 @@ pub struct Neighbourhood<'a> {
 pub trait Backend: Send + Sync {
     /// A short name for messages (`"cpu"`, `"cuda:0"`).
     fn name(&self) -> &str;
+
+    /// The precision of [`Backend::forward`] and [`Backend::sign_changes`]
+    /// ([`Precision::F64`] unless the backend says otherwise). The exact
+    /// geometry entry points refuse a backend that answers
+    /// [`Precision::F32`].
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
 
     /// Runs a batch of points (one per row) through the network.
     ///

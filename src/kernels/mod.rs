@@ -5,3 +5,4 @@
 //! without a circle through the network.
 
 pub(crate) mod simd;
+pub(crate) mod single;

@@ -73,7 +73,8 @@ impl ExactLcReport {
 ///
 /// [`Error::Shape`] / [`Error::NonFinite`] for bad points (naming the row),
 /// [`Error::Unsupported`] for more than [`MAX_EXACT_DIRECTIONS`] directions,
-/// [`Error::Invalid`] for a bad radius, bad run options or linearly
+/// [`Error::Invalid`] for a bad radius, bad run options (among them
+/// [`crate::run::Precision::F32`]: the exact count runs in f64) or linearly
 /// dependent directions; LP failures.
 ///
 /// # Examples
@@ -95,6 +96,7 @@ pub fn exact_local_complexity(
     points: ArrayView2<f64>,
     opts: &LcOptions,
 ) -> Result<ExactLcReport> {
+    opts.run.validate_f64("exact local complexity")?;
     let directions = opts.check(net, points)?;
     let p = directions.nrows();
     if p > MAX_EXACT_DIRECTIONS {

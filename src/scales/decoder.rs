@@ -65,7 +65,7 @@ fn run_latents<T: Send>(
     wave: impl Fn(&dyn Backend, ArrayView2<f64>) -> Result<Vec<Latent<T>>> + Sync + Send,
 ) -> Result<Latents<T>> {
     let run = &opts.run;
-    run.validate()?;
+    run.validate_f64("a ScaLES / LES score")?;
     check_shape(decoder, shape)?;
     decoder.check_input(z)?;
     let watch = Watch::new(run);

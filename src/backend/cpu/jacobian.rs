@@ -4,14 +4,173 @@
 //! inputs, forward mode (the input basis pushed through each point's frozen
 //! pattern) otherwise, as for decoders with a small latent and a wide output.
 
-use ndarray::{s, Array2, ArrayView1, ArrayView2};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, Zip};
 
 use super::forward_chunk;
+use super::real::gemm_into;
+use super::scratch::{sized, view, view_mut, Buffers, MlpLayer, MlpProgram};
 use crate::backend::Keep;
+use crate::kernels::simd;
 use crate::linalg::matmul_nn;
 use crate::network::eval;
 use crate::network::{AffineStep, Nonlinearity, Step, TwoPiece};
 use crate::Network;
+
+/// Values of the covector rows that one Jacobian task keeps in its
+/// thread's buffers (points x outputs x widest hidden layer): 32 Ki `f64`,
+/// 256 KB, so that the rows each GEMM reads and writes stay in the L2 cache
+/// between the GEMM and the masking pass after it. For W5 (10 outputs,
+/// hidden width 200) a task holds 16 points, GEMMs of 160 rows.
+const JACOBIAN_VALUES_PER_TASK: usize = 1 << 15;
+
+/// The reverse-mode Jacobians of a plain MLP that ends with a dense layer,
+/// run in the worker thread's reused buffers and written straight into the
+/// caller's array.
+///
+/// Per point the pull-back starts from the last layer's weights `W_L` (the
+/// identity pulled through it: no GEMM), masked by the last two-piece
+/// layer's slopes as it is copied; every earlier dense layer is one GEMM of
+/// the task's stacked covectors (points x outputs rows), the slopes of the
+/// two-piece layer below applied to the block the GEMM just wrote; the
+/// first layer's GEMM writes into the output. Values agree with the generic
+/// evaluator ([`eval::reverse`] on an identity seed) up to the summation
+/// order of the GEMMs (a few ulps; see the tests).
+pub(super) struct ReverseMlp<'a> {
+    prog: MlpProgram<'a, f64>,
+    outputs: usize,
+    widest: usize,
+}
+
+impl<'a> ReverseMlp<'a> {
+    /// The reverse pass of `net`, or `None` when `net` is not a plain MLP
+    /// ending with a dense layer.
+    pub(super) fn new(net: &'a Network) -> Option<Self> {
+        let prog = MlpProgram::<f64>::new(net.program().steps())?;
+        let Some(MlpLayer::Dense { w, .. }) = prog.layers.last() else {
+            return None;
+        };
+        let outputs = w.nrows();
+        let widest = prog
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                MlpLayer::Dense { w, .. } => Some(w.ncols()),
+                MlpLayer::TwoPiece { .. } => None,
+            })
+            .max()
+            .unwrap_or(1);
+        Some(ReverseMlp {
+            prog,
+            outputs,
+            widest,
+        })
+    }
+
+    /// The program, for the forward pass that records the patterns.
+    pub(super) fn program(&self) -> &MlpProgram<'a, f64> {
+        &self.prog
+    }
+
+    /// Points per task, from [`JACOBIAN_VALUES_PER_TASK`].
+    pub(super) fn points_per_task(&self) -> usize {
+        (JACOBIAN_VALUES_PER_TASK / (self.outputs * self.widest).max(1)).max(1)
+    }
+
+    /// Writes the Jacobians of the points with `patterns` (points x units)
+    /// into `out` (points x outputs x inputs, row-major).
+    pub(super) fn pull_back(&self, patterns: ArrayView2<u8>, out: &mut [f64]) {
+        let m = self.outputs;
+        let rows = patterns.nrows() * m;
+        let layers = &self.prog.layers;
+        f64::scratch().with(|cell| {
+            let scratch = &mut *cell.borrow_mut();
+            // Where the covectors are now: `None` before the first step.
+            let mut width = None;
+            let mut in_out = false;
+            let mut skip_mask = false;
+            for (i, layer) in layers.iter().enumerate().rev() {
+                match layer {
+                    MlpLayer::TwoPiece { .. } if skip_mask => skip_mask = false,
+                    MlpLayer::TwoPiece { units, slopes } => {
+                        let cols = width.expect("the program ends with a dense layer");
+                        let g = if in_out {
+                            &mut out[..rows * cols]
+                        } else {
+                            &mut scratch.rows[..rows * cols]
+                        };
+                        let pieces = patterns.slice(s![.., units.offset..units.offset + units.len]);
+                        simd::scale_blocks(view_mut(g, rows, cols), m, pieces, *slopes);
+                    }
+                    MlpLayer::Dense { w, .. } => {
+                        let cols = w.ncols();
+                        let dst = if i == 0 {
+                            &mut *out
+                        } else {
+                            sized(&mut scratch.next, rows * cols)
+                        };
+                        match width {
+                            None => {
+                                // The identity pulled through W: W per point, masked while copied.
+                                let below = i.checked_sub(1).map(|j| &layers[j]);
+                                skip_mask = fill_masked(w.view(), below, patterns, dst);
+                            }
+                            Some(k) => {
+                                gemm_into(view(&scratch.rows, rows, k), w.view(), &mut dst[..rows * cols])
+                            }
+                        }
+                        width = Some(cols);
+                        in_out = i == 0;
+                        if !in_out {
+                            std::mem::swap(&mut scratch.rows, &mut scratch.next);
+                        }
+                    }
+                }
+            }
+            if !in_out {
+                let cols = width.expect("the program ends with a dense layer");
+                out[..rows * cols].copy_from_slice(&scratch.rows[..rows * cols]);
+            }
+        });
+    }
+}
+
+/// Writes `W` (outputs x inputs) once per point into `dst`, each point's
+/// columns multiplied by the slopes its pattern selects when `below` is a
+/// two-piece layer. Returns whether it applied that layer's mask.
+fn fill_masked(
+    w: ArrayView2<f64>,
+    below: Option<&MlpLayer<'_, f64>>,
+    patterns: ArrayView2<u8>,
+    dst: &mut [f64],
+) -> bool {
+    let block = w.len();
+    let mask = match below {
+        Some(MlpLayer::TwoPiece { units, slopes }) => Some((
+            patterns.slice(s![.., units.offset..units.offset + units.len]),
+            *slopes,
+        )),
+        _ => None,
+    };
+    for (p, out) in dst[..patterns.nrows() * block]
+        .chunks_exact_mut(block)
+        .enumerate()
+    {
+        let mut out = view_mut(out, w.nrows(), w.ncols());
+        match &mask {
+            Some((pieces, slopes)) => {
+                let factors = pieces.row(p).mapv(|c| slopes[usize::from(c)]);
+                for (mut o, row) in out.rows_mut().into_iter().zip(w.rows()) {
+                    Zip::from(&mut o)
+                        .and(&row)
+                        .and(&factors)
+                        .for_each(|o, &v, &f| *o = v * f);
+                }
+            }
+            None => out.assign(&w),
+        }
+    }
+    mask.is_some()
+}
 
 /// `(outputs, patterns, jacobians)` of a chunk; the Jacobians are stacked as
 /// `(points * outputs) x inputs`.

@@ -2,20 +2,25 @@
 //! SIMD kernels ([`crate::kernels::simd`]) for the element-wise work.
 
 mod jacobian;
+mod real;
 mod scratch;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use jacobian::ForwardJacobian;
 mod vertices;
 
-use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use super::{check_hyperplanes, check_neighbourhood, check_points};
-use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
+use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood, Precision};
 use crate::kernels::simd;
 use crate::network::eval::{self, Recorder};
 use crate::network::{UnitKind, UnitLayer};
 use crate::{Error, Network, Result};
+use real::Real;
+use scratch::{Buffers, MlpProgram};
 
 /// Values (pre-activations of all vertices of a task's points) that one task
 /// of [`CpuBackend::sign_changes`] keeps at most, unless a single point needs
@@ -26,10 +31,15 @@ const VERTEX_VALUES_PER_TASK: usize = 1 << 19;
 /// The default backend: the batch is cut into chunks processed in parallel on
 /// rayon's pool, each with single-threaded faer GEMMs, so that memory stays
 /// bounded by the chunk size and results do not depend on the thread count.
+///
+/// It computes in `f64` unless built [`CpuBackend::with_precision`]
+/// [`Precision::F32`], which runs [`Backend::forward`] and
+/// [`Backend::sign_changes`] of plain MLPs in `f32` (see [`Precision`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuBackend {
     chunk: usize,
     parallel: bool,
+    precision: Precision,
 }
 
 impl Default for CpuBackend {
@@ -37,6 +47,7 @@ impl Default for CpuBackend {
         CpuBackend {
             chunk: 256,
             parallel: true,
+            precision: Precision::F64,
         }
     }
 }
@@ -58,6 +69,26 @@ impl CpuBackend {
         }
     }
 
+    /// The same backend computing its forward passes and sign tests in
+    /// `precision` ([`Precision::F64`] by default). Jacobians, LES Gram
+    /// matrices and hyperplane tests stay in `f64` whatever the choice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::backend::{Backend, CpuBackend, Precision};
+    /// let cpu = CpuBackend::default().with_precision(Precision::F32);
+    /// assert_eq!(cpu.precision(), Precision::F32);
+    /// ```
+    pub fn with_precision(self, precision: Precision) -> Self {
+        CpuBackend { precision, ..self }
+    }
+
+    /// The precision of the forward passes and sign tests.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
     /// Whether forward mode gives the Jacobians of `net` (more outputs than
     /// inputs, as for decoders), so that [`ForwardJacobian`] is the cheap route.
     pub(crate) fn prefers_forward_mode(net: &Network) -> bool {
@@ -67,6 +98,34 @@ impl CpuBackend {
     /// Runs `f` on every chunk of rows and concatenates the results in order.
     fn map_chunks<T: Send>(&self, n: usize, f: impl Fn(usize, usize) -> T + Sync) -> Vec<T> {
         self.map_chunks_of(self.chunk, n, f)
+    }
+
+    /// Runs `f` on every task, in parallel unless the backend is serial.
+    fn run_tasks<T: Send>(&self, tasks: Vec<T>, f: impl Fn(T) + Sync + Send) {
+        if self.parallel {
+            tasks.into_par_iter().for_each(f);
+        } else {
+            tasks.into_iter().for_each(f);
+        }
+    }
+
+    /// Outputs and patterns (when `patterns` is given) of a plain MLP,
+    /// written by each task straight into the rows of the results.
+    fn mlp_forward<T: Buffers>(
+        &self,
+        prog: &MlpProgram<'_, T>,
+        x: ArrayView2<f64>,
+        outputs: &mut Array2<f64>,
+        patterns: Option<&mut Array2<u8>>,
+    ) {
+        let chunk = self.chunk;
+        let outs = outputs.axis_chunks_iter_mut(Axis(0), chunk);
+        let pats: Vec<Option<ArrayViewMut2<u8>>> = match patterns {
+            Some(p) => p.axis_chunks_iter_mut(Axis(0), chunk).map(Some).collect(),
+            None => (0..x.nrows().div_ceil(chunk)).map(|_| None).collect(),
+        };
+        let tasks: Vec<_> = x.axis_chunks_iter(Axis(0), chunk).zip(outs).zip(pats).collect();
+        self.run_tasks(tasks, |((x, out), pat)| mlp_forward_into(prog, x, pat, out));
     }
 
     /// [`Self::map_chunks`] with chunks of `chunk` rows.
@@ -83,36 +142,75 @@ impl CpuBackend {
 }
 
 fn forward_chunk(net: &Network, x: ArrayView2<f64>, keep: Keep) -> ForwardBatch {
+    let steps = net.program().steps();
+    if let Some(prog) = MlpProgram::<f64>::new(steps) {
+        return mlp_forward_chunk(&prog, net.unit_count(), x, keep);
+    }
     let mut choices = Array2::zeros((x.nrows(), net.unit_count()));
     let mut pre = Vec::new();
-    let steps = net.program().steps();
-    let outputs = if scratch::is_mlp(steps) {
-        // Plain MLPs run in the thread's reused buffers: only the results are allocated.
-        let keep_pre = keep == Keep::PreActivations;
-        scratch::mlp_pass(
-            steps,
-            x.dim(),
-            |mut rows| rows.assign(&x),
-            Some(choices.view_mut()),
-            |_, z| {
-                if keep_pre {
-                    pre.push(z.to_owned());
-                }
-            },
-            |out| out.to_owned(),
-        )
-    } else {
-        let mut rec = Recorder {
-            choices: choices.view_mut(),
-            pre: (keep == Keep::PreActivations).then_some(&mut pre),
-        };
-        eval::forward(steps, x.to_owned(), &mut rec)
+    let mut rec = Recorder {
+        choices: choices.view_mut(),
+        pre: (keep == Keep::PreActivations).then_some(&mut pre),
     };
+    let outputs = eval::forward(steps, x.to_owned(), &mut rec);
     ForwardBatch {
         outputs,
         patterns: (keep != Keep::Outputs).then_some(choices),
         pre_activations: (keep == Keep::PreActivations).then_some(pre),
     }
+}
+
+/// [`forward_chunk`] of a plain MLP in `T`, in the thread's reused buffers:
+/// only the results are allocated (as `f64`).
+fn mlp_forward_chunk<T: Buffers>(
+    prog: &MlpProgram<'_, T>,
+    units: usize,
+    x: ArrayView2<f64>,
+    keep: Keep,
+) -> ForwardBatch {
+    let mut choices = Array2::zeros((x.nrows(), units));
+    let mut pre = Vec::new();
+    let keep_pre = keep == Keep::PreActivations;
+    let outputs = scratch::mlp_pass(
+        prog,
+        x.dim(),
+        |rows| fill_rows(rows, x),
+        Some(choices.view_mut()),
+        |_, z| {
+            if keep_pre {
+                pre.push(z.mapv(T::to_f64));
+            }
+        },
+        |out| out.mapv(T::to_f64),
+    );
+    ForwardBatch {
+        outputs,
+        patterns: (keep != Keep::Outputs).then_some(choices),
+        pre_activations: keep_pre.then_some(pre),
+    }
+}
+
+/// The outputs (and patterns, when `choices` is given) of the rows `x` of a
+/// plain MLP in `T`, written into `out` and `choices`.
+fn mlp_forward_into<T: Buffers>(
+    prog: &MlpProgram<'_, T>,
+    x: ArrayView2<f64>,
+    choices: Option<ArrayViewMut2<u8>>,
+    mut out: ArrayViewMut2<f64>,
+) {
+    scratch::mlp_pass(
+        prog,
+        x.dim(),
+        |rows| fill_rows(rows, x),
+        choices,
+        |_, _| {},
+        |z| out.zip_mut_with(&z, |o, &v| *o = v.to_f64()),
+    );
+}
+
+/// Copies the points `x` into the pass's first buffer, rounded to `T`.
+fn fill_rows<T: Real>(mut rows: ArrayViewMut2<T>, x: ArrayView2<f64>) {
+    rows.zip_mut_with(&x, |r, &v| *r = T::from_f64(v));
 }
 
 fn concat_rows<T: Clone + Default>(parts: Vec<Array2<T>>, cols: usize) -> Array2<T> {
@@ -123,14 +221,9 @@ fn concat_rows<T: Clone + Default>(parts: Vec<Array2<T>>, cols: usize) -> Array2
     ndarray::concatenate(Axis(0), &views).expect("chunks share their column count")
 }
 
-impl Backend for CpuBackend {
-    fn name(&self) -> &str {
-        "cpu"
-    }
-
-    fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
-        check_points(net, x)?;
-        let parts = self.map_chunks(x.nrows(), |a, b| forward_chunk(net, x.slice(s![a..b, ..]), keep));
+impl CpuBackend {
+    /// Joins the per-chunk results of [`forward_chunk`].
+    fn join_parts(&self, net: &Network, parts: Vec<ForwardBatch>, keep: Keep) -> ForwardBatch {
         let mut outputs = Vec::with_capacity(parts.len());
         let mut patterns = Vec::with_capacity(parts.len());
         let mut pre: Vec<Vec<Array2<f64>>> = Vec::with_capacity(parts.len());
@@ -148,15 +241,76 @@ impl Backend for CpuBackend {
                 })
                 .collect()
         });
-        Ok(ForwardBatch {
+        ForwardBatch {
             outputs: concat_rows(outputs, net.output_dim()),
             patterns: (keep != Keep::Outputs).then(|| concat_rows(patterns, net.unit_count())),
             pre_activations,
-        })
+        }
     }
 
-    fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
-        check_points(net, x)?;
+    /// [`Backend::forward`] of a plain MLP in `T`: outputs and patterns
+    /// written straight into the results, pre-activations joined per chunk.
+    fn mlp_batch<T: Buffers>(
+        &self,
+        net: &Network,
+        prog: &MlpProgram<'_, T>,
+        x: ArrayView2<f64>,
+        keep: Keep,
+    ) -> ForwardBatch {
+        if keep == Keep::PreActivations {
+            let units = net.unit_count();
+            let parts = self.map_chunks(x.nrows(), |a, b| {
+                mlp_forward_chunk(prog, units, x.slice(s![a..b, ..]), keep)
+            });
+            return self.join_parts(net, parts, keep);
+        }
+        let mut outputs = Array2::zeros((x.nrows(), net.output_dim()));
+        let mut patterns = (keep == Keep::Patterns).then(|| Array2::zeros((x.nrows(), net.unit_count())));
+        self.mlp_forward(prog, x, &mut outputs, patterns.as_mut());
+        ForwardBatch {
+            outputs,
+            patterns,
+            pre_activations: None,
+        }
+    }
+
+    /// [`Backend::jacobians`] of a plain MLP in reverse mode: each task runs
+    /// its points forward and back in the thread's buffers and writes
+    /// outputs, patterns and Jacobians straight into the results.
+    fn mlp_jacobians(
+        &self,
+        net: &Network,
+        prog: &jacobian::ReverseMlp<'_>,
+        x: ArrayView2<f64>,
+    ) -> JacobianBatch {
+        let n = x.nrows();
+        let mut outputs = Array2::zeros((n, net.output_dim()));
+        let mut patterns = Array2::zeros((n, net.unit_count()));
+        let mut jacobians = Array3::zeros((n, net.output_dim(), net.input_dim()));
+        let chunk = self.chunk.min(prog.points_per_task());
+        let tasks: Vec<_> = x
+            .axis_chunks_iter(Axis(0), chunk)
+            .zip(outputs.axis_chunks_iter_mut(Axis(0), chunk))
+            .zip(patterns.axis_chunks_iter_mut(Axis(0), chunk))
+            .zip(jacobians.axis_chunks_iter_mut(Axis(0), chunk))
+            .collect();
+        self.run_tasks(tasks, |(((x, out), mut pat), mut jac)| {
+            mlp_forward_into(prog.program(), x, Some(pat.view_mut()), out);
+            let jac = jac
+                .as_slice_mut()
+                .expect("row chunks of a fresh array are contiguous");
+            prog.pull_back(pat.view(), jac);
+        });
+        JacobianBatch {
+            outputs,
+            patterns,
+            jacobians,
+        }
+    }
+
+    /// Jacobians chunk by chunk through the generic evaluator (or forward
+    /// mode), joined at the end.
+    fn chunked_jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
         let (m, d) = (net.output_dim(), net.input_dim());
         let parts = self.map_chunks(x.nrows(), |a, b| {
             jacobian::jacobian_chunk(net, x.slice(s![a..b, ..]))
@@ -179,6 +333,43 @@ impl Backend for CpuBackend {
             jacobians: jac,
         })
     }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &str {
+        "cpu"
+    }
+
+    fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
+        check_points(net, x)?;
+        let steps = net.program().steps();
+        if self.precision == Precision::F32 {
+            if let Some(prog) = MlpProgram::<f32>::new(steps) {
+                return Ok(self.mlp_batch(net, &prog, x, keep));
+            }
+        }
+        if keep != Keep::PreActivations {
+            if let Some(prog) = MlpProgram::<f64>::new(steps) {
+                return Ok(self.mlp_batch(net, &prog, x, keep));
+            }
+        }
+        let parts = self.map_chunks(x.nrows(), |a, b| forward_chunk(net, x.slice(s![a..b, ..]), keep));
+        Ok(self.join_parts(net, parts, keep))
+    }
+
+    fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
+        check_points(net, x)?;
+        if !Self::prefers_forward_mode(net) {
+            if let Some(prog) = jacobian::ReverseMlp::new(net) {
+                return Ok(self.mlp_jacobians(net, &prog, x));
+            }
+        }
+        self.chunked_jacobians(net, x)
+    }
 
     fn sign_changes(
         &self,
@@ -194,10 +385,19 @@ impl Backend for CpuBackend {
         // points per task so that they stay within VERTEX_VALUES_PER_TASK.
         let per_point = 2 * dirs.nrows() * (net.unit_count() + net.output_dim()).max(1);
         let chunk = self.chunk.min(VERTEX_VALUES_PER_TASK / per_point);
-        let folded = vertices::FoldedMlp::new(net, dirs, hood.radius);
+        let f32_route = (self.precision == Precision::F32)
+            .then(|| vertices::FoldedMlp::<f32>::new(net, dirs, hood.radius))
+            .flatten();
+        let f64_route = f32_route
+            .is_none()
+            .then(|| vertices::FoldedMlp::<f64>::new(net, dirs, hood.radius))
+            .flatten();
         let parts = self.map_chunks_of(chunk, points.nrows(), |a, b| {
             let pts = points.slice(s![a..b, ..]);
-            if let Some(folded) = &folded {
+            if let Some(folded) = &f32_route {
+                return folded.count_changes(pts, &counted, hood.count_output);
+            }
+            if let Some(folded) = &f64_route {
                 return folded.count_changes(pts, &counted, hood.count_output);
             }
             let fwd = vertices::vertex_forward(net, pts, dirs, hood.radius);

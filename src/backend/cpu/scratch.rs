@@ -6,73 +6,128 @@
 //! back to the kernel between tasks).
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, CowArray, Ix1, Ix2};
 
-use crate::kernels::simd;
-use crate::linalg::matmul_nt_into;
+use super::real::{gemm_into, Real};
 use crate::network::{AffineStep, Nonlinearity, Step, TwoPiece};
 
 /// One thread's buffers: the rows before and after the current step, and
 /// pattern choices nobody keeps.
-#[derive(Default)]
-struct Scratch {
-    rows: Vec<f64>,
-    next: Vec<f64>,
+pub(super) struct Scratch<T> {
+    pub(super) rows: Vec<T>,
+    pub(super) next: Vec<T>,
     choices: Vec<u8>,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+impl<T> Default for Scratch<T> {
+    fn default() -> Self {
+        Scratch {
+            rows: Vec::new(),
+            next: Vec::new(),
+            choices: Vec::new(),
+        }
+    }
 }
 
-/// Whether `steps` are dense layers and two-piece units only, the programs
-/// that [`mlp_pass`] runs.
-pub(super) fn is_mlp(steps: &[Step]) -> bool {
-    steps.iter().all(|step| {
-        matches!(
-            step,
-            Step::Affine(AffineStep::Dense(_)) | Step::Nonlinear(Nonlinearity::TwoPiece(_))
-        )
-    })
+thread_local! {
+    static SCRATCH_F64: RefCell<Scratch<f64>> = RefCell::new(Scratch::default());
+    static SCRATCH_F32: RefCell<Scratch<f32>> = RefCell::new(Scratch::default());
+}
+
+/// A [`Real`] with a per-thread [`Scratch`] of its own.
+pub(super) trait Buffers: Real {
+    /// This thread's buffers of this type.
+    fn scratch() -> &'static LocalKey<RefCell<Scratch<Self>>>;
+}
+
+impl Buffers for f64 {
+    fn scratch() -> &'static LocalKey<RefCell<Scratch<Self>>> {
+        &SCRATCH_F64
+    }
+}
+
+impl Buffers for f32 {
+    fn scratch() -> &'static LocalKey<RefCell<Scratch<Self>>> {
+        &SCRATCH_F32
+    }
+}
+
+/// A plain MLP (dense layers and two-piece units only) with its weights in `T`: borrowed from the
+/// network for `f64`, rounded once per backend call for `f32` and shared by
+/// every task.
+pub(super) struct MlpProgram<'a, T: Real> {
+    pub(super) layers: Vec<MlpLayer<'a, T>>,
+}
+
+/// A step of an [`MlpProgram`].
+pub(super) enum MlpLayer<'a, T: Real> {
+    /// A dense layer `W x + b`, `W` stored out x in.
+    Dense {
+        w: CowArray<'a, T, Ix2>,
+        b: CowArray<'a, T, Ix1>,
+    },
+    /// Two-piece units, with their slopes `[negative, positive]` in `T`.
+    TwoPiece { units: &'a TwoPiece, slopes: [T; 2] },
+}
+
+impl<'a, T: Real> MlpProgram<'a, T> {
+    /// `steps` in `T`, or `None` when they are not a plain MLP.
+    pub(super) fn new(steps: &'a [Step]) -> Option<Self> {
+        let layers = steps
+            .iter()
+            .map(|step| match step {
+                Step::Affine(AffineStep::Dense(d)) => Some(MlpLayer::Dense {
+                    w: T::cast2(d.w.view()),
+                    b: T::cast1(d.b.view()),
+                }),
+                Step::Nonlinear(Nonlinearity::TwoPiece(t)) => Some(MlpLayer::TwoPiece {
+                    units: t,
+                    slopes: t.slopes().map(T::from_f64),
+                }),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(MlpProgram { layers })
+    }
 }
 
 /// A buffer of `len` values, grown (never shrunk) as needed.
-fn sized<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
+pub(super) fn sized<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
     if buf.len() < len {
         buf.resize(len, T::default());
     }
     &mut buf[..len]
 }
 
-/// Runs the plain-MLP `steps` (see [`is_mlp`]) on `rows` rows of `cols`
-/// inputs that `fill` writes, in this thread's buffers. `visit` sees each
-/// two-piece layer's pre-activations before the units act on them; the units'
-/// choices go to `choices` (points x all units) when given. Returns what
-/// `finish` makes of the output rows.
-pub(super) fn mlp_pass<R>(
-    steps: &[Step],
+/// Runs `prog` on `rows` rows of `cols` inputs that `fill` writes, in this
+/// thread's buffers. `visit` sees each two-piece layer's pre-activations
+/// before the units act on them; the units' choices go to `choices` (points
+/// x all units) when given. Returns what `finish` makes of the output rows.
+pub(super) fn mlp_pass<T: Buffers, R>(
+    prog: &MlpProgram<'_, T>,
     (rows, cols): (usize, usize),
-    fill: impl FnOnce(ArrayViewMut2<f64>),
+    fill: impl FnOnce(ArrayViewMut2<T>),
     mut choices: Option<ArrayViewMut2<u8>>,
-    mut visit: impl FnMut(&TwoPiece, ArrayView2<f64>),
-    finish: impl FnOnce(ArrayView2<f64>) -> R,
+    mut visit: impl FnMut(&TwoPiece, ArrayView2<T>),
+    finish: impl FnOnce(ArrayView2<T>) -> R,
 ) -> R {
-    SCRATCH.with(|cell| {
+    T::scratch().with(|cell| {
         let scratch = &mut *cell.borrow_mut();
         let mut width = cols;
         fill(view_mut(sized(&mut scratch.rows, rows * width), rows, width));
-        for step in steps {
-            match step {
-                Step::Affine(AffineStep::Dense(d)) => {
+        for layer in &prog.layers {
+            match layer {
+                MlpLayer::Dense { w, b } => {
                     let x = view(&scratch.rows, rows, width);
-                    width = d.w.nrows();
+                    width = w.nrows();
                     let out = sized(&mut scratch.next, rows * width);
-                    matmul_nt_into(x, d.w.view(), out);
-                    view_mut(out, rows, width).zip_mut_with(&d.b, |v, &b| *v += b);
+                    gemm_into(x, w.t(), out);
+                    view_mut(out, rows, width).zip_mut_with(b, |v, &b| *v += b);
                     std::mem::swap(&mut scratch.rows, &mut scratch.next);
                 }
-                Step::Nonlinear(Nonlinearity::TwoPiece(t)) => {
+                MlpLayer::TwoPiece { units: t, slopes } => {
                     let mut z = view_mut(&mut scratch.rows[..rows * width], rows, width);
                     visit(t, z.view());
                     let units = t.offset..t.offset + t.len;
@@ -80,20 +135,19 @@ pub(super) fn mlp_pass<R>(
                         Some(c) => c.slice_mut(ndarray::s![.., units]),
                         None => view_mut(sized(&mut scratch.choices, rows * t.len), rows, t.len),
                     };
-                    simd::two_piece_record(z.view_mut(), picked, t.slopes());
+                    T::two_piece_record(z.view_mut(), picked, *slopes);
                 }
-                _ => unreachable!("mlp_pass runs the programs that is_mlp accepts"),
             }
         }
         finish(view(&scratch.rows[..rows * width], rows, width))
     })
 }
 
-fn view(buf: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
+pub(super) fn view<T>(buf: &[T], rows: usize, cols: usize) -> ArrayView2<'_, T> {
     ArrayView2::from_shape((rows, cols), &buf[..rows * cols]).expect("buffers hold rows x cols values")
 }
 
-fn view_mut<T>(buf: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
+pub(super) fn view_mut<T>(buf: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
     ArrayViewMut2::from_shape((rows, cols), &mut buf[..rows * cols]).expect("buffers hold rows x cols values")
 }
 
@@ -137,7 +191,6 @@ mod tests {
     fn reused_buffers_match_the_generic_pass_at_any_batch_size() {
         let net = net();
         let steps = net.program().steps();
-        assert!(is_mlp(steps));
         // A large batch, then a small one: the second runs in grown buffers
         // still holding the first one's values.
         for n in [40, 3, 17] {
@@ -147,8 +200,9 @@ mod tests {
             let (want, want_choices) = reference(&net, &x);
             let mut choices = Array2::zeros((n, net.unit_count()));
             let mut seen = Vec::new();
+            let prog = MlpProgram::<f64>::new(steps).expect("a plain MLP");
             let got = mlp_pass(
-                steps,
+                &prog,
                 x.dim(),
                 |mut rows| rows.assign(&x),
                 Some(choices.view_mut()),

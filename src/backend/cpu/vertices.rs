@@ -4,11 +4,12 @@
 //! once per point and once for all directions instead of once per vertex
 //! (for a convolution, each direction image is convolved once).
 
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 
-use super::{forward_chunk, neighbourhood_vertices, scratch};
+use super::real::Real;
+use super::scratch::{self, Buffers, MlpProgram};
+use super::{forward_chunk, neighbourhood_vertices};
 use crate::backend::{ForwardBatch, Keep};
-use crate::kernels::simd;
 use crate::network::eval::{self, Recorder};
 use crate::network::{AffineStep, Step, UnitLayer};
 use crate::Network;
@@ -60,24 +61,25 @@ pub(super) fn vertex_forward(
 /// dense layers and two-piece units), run in the worker thread's reused
 /// buffers with the sign comparison fused in: each layer's pre-activations
 /// are compared with each point's first vertex as the pass reaches them, so
-/// that no copy of them is kept.
-pub(super) struct FoldedMlp<'a> {
+/// that no copy of them is kept. The first layer is folded in `f64`; the
+/// layers after it run in `T` (`f32` for [`crate::backend::Precision::F32`]).
+pub(super) struct FoldedMlp<'a, T: Real> {
     first: &'a AffineStep,
-    rest: &'a [Step],
+    rest: MlpProgram<'a, T>,
     /// `r W v_k`, the first layer's moves along the directions (P x width).
     moves: Array2<f64>,
 }
 
-impl<'a> FoldedMlp<'a> {
+impl<'a, T: Buffers> FoldedMlp<'a, T> {
     /// The folded pass of `net`, or `None` when `net` is not a plain MLP.
     pub(super) fn new(net: &'a Network, dirs: ArrayView2<f64>, radius: f64) -> Option<Self> {
         let steps = net.program().steps();
         let (Step::Affine(first @ AffineStep::Dense(_)), rest) = steps.split_first()? else {
             return None;
         };
-        scratch::is_mlp(rest).then(|| FoldedMlp {
+        Some(FoldedMlp {
             first,
-            rest,
+            rest: MlpProgram::new(rest)?,
             moves: eval::linear(first, dirs) * radius,
         })
     }
@@ -95,17 +97,25 @@ impl<'a> FoldedMlp<'a> {
         let n = points.nrows();
         let mut counts = Array2::zeros((n, counted.len() + usize::from(count_output)));
         let at_points = eval::affine(self.first, points);
-        let fill = |mut rows: ArrayViewMut2<f64>| {
+        let fill = |mut rows: ArrayViewMut2<T>| {
             for (i, z) in at_points.outer_iter().enumerate() {
                 let base = i * verts;
-                rows.slice_mut(s![base..base + p, ..]).assign(&(&self.moves + &z));
-                rows.slice_mut(s![base + p..base + verts, ..])
-                    .assign(&(&z - &self.moves));
+                for (k, m) in self.moves.outer_iter().enumerate() {
+                    let cast = |r: &mut T, a: f64| *r = T::from_f64(a);
+                    Zip::from(rows.row_mut(base + k))
+                        .and(&m)
+                        .and(&z)
+                        .for_each(|r, &m, &z| cast(r, m + z));
+                    Zip::from(rows.row_mut(base + p + k))
+                        .and(&m)
+                        .and(&z)
+                        .for_each(|r, &m, &z| cast(r, z - m));
+                }
             }
         };
         let shape = (n * verts, self.moves.ncols());
         let at_output = scratch::mlp_pass(
-            self.rest,
+            &self.rest,
             shape,
             fill,
             None,
@@ -128,8 +138,8 @@ impl<'a> FoldedMlp<'a> {
 
 /// For each block of `verts` rows, the columns whose sign at some row
 /// differs from the block's first row.
-fn block_changes(z: ArrayView2<f64>, verts: usize) -> Array1<u32> {
+fn block_changes<T: Real>(z: ArrayView2<T>, verts: usize) -> Array1<u32> {
     z.axis_chunks_iter(Axis(0), verts)
-        .map(simd::first_row_changes)
+        .map(T::first_row_changes)
         .collect()
 }

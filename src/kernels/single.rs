@@ -1,0 +1,105 @@
+//! The element-wise kernels of the f32 route ([`crate::backend::Precision::F32`]):
+//! the same operations as their f64 versions in [`super::simd`], written as
+//! plain slice loops that the compiler vectorises (branch-free selects), so
+//! that the f32 route needs no second set of explicit SIMD kernels.
+
+use ndarray::{ArrayView2, ArrayViewMut2, Zip};
+
+/// The three-valued sign of an `f32` (`0` for both zeros and NaN), as `i8`.
+#[inline(always)]
+fn sign3(v: f32) -> i8 {
+    i8::from(v > 0.0) - i8::from(v < 0.0)
+}
+
+/// [`super::simd::two_piece_record`] in `f32`: applies the two-piece
+/// activation with `slopes = [negative piece, positive piece]` to `z` in
+/// place and writes each entry's piece (`1` when `z > 0`) to `choices`.
+pub(crate) fn two_piece_record(mut z: ArrayViewMut2<f32>, mut choices: ArrayViewMut2<u8>, slopes: [f32; 2]) {
+    debug_assert_eq!(z.dim(), choices.dim());
+    for (mut zr, mut cr) in z.rows_mut().into_iter().zip(choices.rows_mut()) {
+        match (zr.as_slice_mut(), cr.as_slice_mut()) {
+            (Some(zs), Some(cs)) => {
+                for (v, c) in zs.iter_mut().zip(cs) {
+                    let positive = *v > 0.0;
+                    *c = u8::from(positive);
+                    *v *= if positive { slopes[1] } else { slopes[0] };
+                }
+            }
+            _ => Zip::from(&mut zr).and(&mut cr).for_each(|v, c| {
+                *c = u8::from(*v > 0.0);
+                *v *= slopes[usize::from(*c)];
+            }),
+        }
+    }
+}
+
+/// [`super::simd::first_row_changes`] in `f32`: the number of columns of `z`
+/// where the three-valued sign of some row differs from the first row's.
+pub(crate) fn first_row_changes(z: ArrayView2<f32>) -> u32 {
+    if z.nrows() < 2 {
+        return 0;
+    }
+    let first: Vec<i8> = z.row(0).iter().map(|&v| sign3(v)).collect();
+    let mut changed = vec![0u8; z.ncols()];
+    for row in z.rows().into_iter().skip(1) {
+        match row.as_slice() {
+            Some(r) => {
+                for ((c, &f), &v) in changed.iter_mut().zip(&first).zip(r) {
+                    *c |= u8::from(f != sign3(v));
+                }
+            }
+            None => {
+                for ((c, &f), &v) in changed.iter_mut().zip(&first).zip(row) {
+                    *c |= u8::from(f != sign3(v));
+                }
+            }
+        }
+    }
+    changed.iter().map(|&c| u32::from(c)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array2};
+
+    /// The f64 kernels on the same values (exactly representable in f32) as the reference.
+    fn as_f64(z: &Array2<f32>) -> Array2<f64> {
+        z.mapv(f64::from)
+    }
+
+    fn sample() -> Array2<f32> {
+        array![
+            [0.0, -0.0, 1.5, -2.0, 1e-40, 3.0, -1.0],
+            [-0.0, 0.0, 2.0, -1.0, -1e-30, 0.0, -4.0],
+            [1.0, 0.0, -3.0, -1.0, 2.0, 5.0, -0.5]
+        ]
+    }
+
+    #[test]
+    fn counts_match_the_f64_kernel() {
+        let z = sample();
+        let want = crate::kernels::simd::first_row_changes(as_f64(&z).view());
+        assert_eq!(first_row_changes(z.view()), want);
+        // A transposed (strided) view walks the fallback loop.
+        let t = z.t().as_standard_layout().into_owned();
+        let want_t = crate::kernels::simd::first_row_changes(as_f64(&t).t());
+        assert_eq!(first_row_changes(t.t()), want_t);
+        assert_eq!(first_row_changes(z.slice(ndarray::s![..1, ..])), 0);
+    }
+
+    #[test]
+    fn two_piece_matches_the_f64_kernel() {
+        for slopes in [[0.0f32, 1.0], [0.25, 1.0], [-1.0, 1.0]] {
+            let mut z = sample();
+            let mut c = Array2::zeros(z.dim());
+            two_piece_record(z.view_mut(), c.view_mut(), slopes);
+            let mut z64 = as_f64(&sample());
+            let mut c64 = Array2::zeros(z64.dim());
+            let slopes64 = slopes.map(f64::from);
+            crate::kernels::simd::two_piece_record(z64.view_mut(), c64.view_mut(), slopes64);
+            assert_eq!(c, c64);
+            assert_eq!(z.mapv(f64::from), z64);
+        }
+    }
+}
