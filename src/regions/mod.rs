@@ -176,9 +176,14 @@ pub fn enumerate(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<P
 /// arrangements it does not handle.
 const AUTO_SKELETON_MIN_DIM: Option<usize> = Some(3);
 
+/// The largest domain dimension for which [`Method::Auto`] takes the
+/// skeleton: a box has `2^d` vertices, so past the measured range (d <= 8)
+/// the LP walk, whose cost does not grow with the domain's vertex count, runs.
+const AUTO_SKELETON_MAX_DIM: usize = 8;
+
 /// Whether [`Method::Auto`] takes the skeleton on this (non-2-D) domain.
 fn auto_skeleton(domain: &Domain) -> bool {
-    AUTO_SKELETON_MIN_DIM.is_some_and(|min| domain.dim() >= min)
+    AUTO_SKELETON_MIN_DIM.is_some_and(|min| (min..=AUTO_SKELETON_MAX_DIM).contains(&domain.dim()))
 }
 
 /// Validates a domain and checks that it lives in the network's input space.

@@ -7,9 +7,9 @@ use crate::{Error, Private, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Method {
-    /// The 2-D splitter for 2-D domains, [`Method::Skeleton`] in 3 or more
-    /// dimensions (it hands the run to the LP walk where it cannot decide;
-    /// measured 4x to 10x faster than the walk on W2).
+    /// The 2-D splitter for 2-D domains, [`Method::Skeleton`] in 3 to 8
+    /// dimensions (it hands a run it cannot decide to the LP walk; measured
+    /// 4x to 10x faster than the walk on W2), the LP walk otherwise.
     #[default]
     Auto,
     /// Breadth-first walk over the adjacency graph with LPs (any dimension).
