@@ -51,12 +51,17 @@ pub struct ClassCell {
 /// # Ok::<(), cpwl::Error>(())
 /// ```
 pub fn class_cells(partition: &Partition) -> Result<Vec<ClassCell>> {
-    let polygons = region_polygons(partition)?;
+    Ok(cells_of(partition, &region_polygons(partition)?))
+}
+
+/// The arg-max cells of the regions, given their polygons
+/// ([`region_polygons`]), so that a picture computes the polygons once.
+pub(crate) fn cells_of(partition: &Partition, polygons: &[Option<ConvexPolygon>]) -> Vec<ClassCell> {
     let mut cells = Vec::with_capacity(polygons.len());
     for (index, (region, polygon)) in partition.regions().iter().zip(polygons).enumerate() {
         let Some(polygon) = polygon else { continue };
         cells.extend(
-            region_cells(region.affine(), polygon)
+            region_cells(region.affine(), polygon.clone())
                 .into_iter()
                 .map(|(class, polygon)| ClassCell {
                     region: index,
@@ -65,7 +70,7 @@ pub fn class_cells(partition: &Partition) -> Result<Vec<ClassCell>> {
                 }),
         );
     }
-    Ok(cells)
+    cells
 }
 
 /// Every region's polygon (its stored one, or the domain's bounding box cut

@@ -1,7 +1,7 @@
 //! The picture laid out in pixels: filled polygons grouped by colour, strokes,
 //! markers and text boxes, shared by the SVG writer and the PNG rasteriser.
 
-use super::cells::{class_cells, region_polygons};
+use super::cells::{cells_of, region_polygons, ClassCell};
 use super::{Fill, PlotOptions, Rgb};
 use crate::geometry::ConvexPolygon;
 use crate::regions::{Partition, Region};
@@ -50,17 +50,56 @@ pub(crate) const PALETTE: [Rgb; 10] = [
     Rgb(23, 190, 207),
 ];
 
+/// Point sequences (polygons or polylines) stored back to back, so that a
+/// picture of 10^5 regions does not allocate once per polygon.
+#[derive(Default)]
+pub(crate) struct Paths {
+    points: Vec<[f64; 2]>,
+    /// Where each sequence ends in `points`.
+    ends: Vec<usize>,
+}
+
+impl Paths {
+    /// Appends one sequence.
+    pub fn push(&mut self, points: impl IntoIterator<Item = [f64; 2]>) {
+        self.points.extend(points);
+        self.ends.push(self.points.len());
+    }
+
+    /// The number of sequences.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The sequences in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[[f64; 2]]> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| &self.points[start..end])
+    }
+}
+
+impl<const N: usize> From<Vec<[[f64; 2]; N]>> for Paths {
+    fn from(sequences: Vec<[[f64; 2]; N]>) -> Paths {
+        let mut paths = Paths::default();
+        for s in sequences {
+            paths.push(s);
+        }
+        paths
+    }
+}
+
 /// Polygons (pixel coordinates) filled with one colour.
 pub(crate) struct FillGroup {
     pub color: Rgb,
-    pub polygons: Vec<Vec<[f64; 2]>>,
+    pub polygons: Paths,
 }
 
 /// Polylines (pixel coordinates) drawn with one colour and width.
 pub(crate) struct Stroke {
     pub color: Rgb,
     pub width: f64,
-    pub lines: Vec<Vec<[f64; 2]>>,
+    pub lines: Paths,
 }
 
 /// A filled circle with an outline.
@@ -169,8 +208,14 @@ impl Scene {
             .check_planar("pictures")
             .and_then(|()| partition.frame())?;
         let (lo, hi) = bounds(&frame);
+        // Computed once: the fills, the edges and the legend share them.
+        let polygons = region_polygons(partition)?;
+        let cells = match opts.fill {
+            Fill::Class => cells_of(partition, &polygons),
+            Fill::Pattern => Vec::new(),
+        };
         let legend = if opts.legend {
-            legend_entries(partition, opts)?
+            legend_entries(partition, opts, &cells)
         } else {
             Vec::new()
         };
@@ -219,7 +264,9 @@ impl Scene {
             #[cfg(test)]
             view,
         };
-        scene.add_regions(partition, opts, &view)?;
+        scene.add_fills(partition, opts, &view, (&polygons, &cells));
+        scene.add_edges(opts, &view, &polygons);
+        scene.add_boundary(partition, opts, &view)?;
         scene.add_axes(&view, (&x_ticks, x_dec), (&y_ticks, y_dec), [&x_name, &y_name]);
         if let Some(title) = &opts.title {
             let width = text_width(title, TITLE_FONT);
@@ -262,25 +309,41 @@ impl Scene {
         });
     }
 
-    /// Region fills (one group per colour), region edges and the boundary.
-    fn add_regions(&mut self, partition: &Partition, opts: &PlotOptions, view: &View) -> Result<()> {
-        let to_px = |p: &ConvexPolygon| p.vertices().iter().map(|&v| view.px(v)).collect::<Vec<_>>();
-        let mut groups: std::collections::BTreeMap<Rgb, Vec<Vec<[f64; 2]>>> = Default::default();
+    /// Region fills, one group per colour: the arg-max cells (in region order)
+    /// for [`Fill::Class`], the region polygons for [`Fill::Pattern`].
+    fn add_fills(
+        &mut self,
+        partition: &Partition,
+        opts: &PlotOptions,
+        view: &View,
+        (polygons, cells): (&[Option<ConvexPolygon>], &[ClassCell]),
+    ) {
+        let mut groups: std::collections::BTreeMap<Rgb, Paths> = Default::default();
         let regions = partition.regions();
+        let mut add = |color: Rgb, polygon: &ConvexPolygon| {
+            let group = groups.entry(color).or_default();
+            group.push(polygon.vertices().iter().map(|&v| view.px(v)));
+        };
         match opts.fill {
             Fill::Class => {
-                for cell in class_cells(partition)? {
-                    let color = class_color(cell.class, shade(&regions[cell.region]));
-                    groups.entry(color).or_default().push(to_px(&cell.polygon));
+                // The shade hashes the region's pattern: once per region, not per cell.
+                let mut shaded: Option<(usize, u64)> = None;
+                for cell in cells {
+                    let region_shade = match shaded {
+                        Some((region, s)) if region == cell.region => s,
+                        _ => {
+                            let s = shade(&regions[cell.region]);
+                            shaded = Some((cell.region, s));
+                            s
+                        }
+                    };
+                    add(class_color(cell.class, region_shade), &cell.polygon);
                 }
             }
             Fill::Pattern => {
-                for (region, polygon) in regions.iter().zip(region_polygons(partition)?) {
+                for (region, polygon) in regions.iter().zip(polygons) {
                     if let Some(polygon) = polygon {
-                        groups
-                            .entry(pattern_color(region))
-                            .or_default()
-                            .push(to_px(&polygon));
+                        add(pattern_color(region), polygon);
                     }
                 }
             }
@@ -289,47 +352,49 @@ impl Scene {
             .into_iter()
             .map(|(color, polygons)| FillGroup { color, polygons })
             .collect();
-        if let Some(color) = opts.edge_color {
-            let lines = region_polygons(partition)?
-                .iter()
-                .flatten()
-                .map(|p| {
-                    let mut ring = to_px(p);
-                    ring.push(ring[0]);
-                    ring
-                })
-                .collect();
-            self.strokes.push(Stroke {
-                color,
-                width: 1.0,
-                lines,
-            });
+    }
+
+    /// Every region's outline, closed, as one stroke.
+    fn add_edges(&mut self, opts: &PlotOptions, view: &View, polygons: &[Option<ConvexPolygon>]) {
+        let Some(color) = opts.edge_color else { return };
+        let mut lines = Paths::default();
+        for polygon in polygons.iter().flatten() {
+            let ring = polygon.vertices();
+            lines.push(ring.iter().chain(&ring[..1]).map(|&v| view.px(v)));
         }
-        if let Some(color) = opts.boundary_color {
-            let lines = partition
-                .decision_boundary()?
-                .pieces()
-                .iter()
-                .filter_map(|p| p.segment())
-                .map(|[p, q]| vec![view.px(p), view.px(q)])
-                .collect();
-            self.strokes.push(Stroke {
-                color,
-                width: f64::from(opts.boundary_width),
-                lines,
-            });
+        self.strokes.push(Stroke {
+            color,
+            width: 1.0,
+            lines,
+        });
+    }
+
+    /// The decision boundary's segments as one stroke.
+    fn add_boundary(&mut self, partition: &Partition, opts: &PlotOptions, view: &View) -> Result<()> {
+        let Some(color) = opts.boundary_color else {
+            return Ok(());
+        };
+        let mut lines = Paths::default();
+        for [p, q] in partition.decision_boundary()?.pieces().iter().filter_map(|p| p.segment()) {
+            lines.push([view.px(p), view.px(q)]);
         }
+        self.strokes.push(Stroke {
+            color,
+            width: f64::from(opts.boundary_width),
+            lines,
+        });
         Ok(())
     }
 
     /// The frame around the plot area, ticks, tick values and axis names.
     fn add_axes(&mut self, view: &View, x: (&[f64], usize), y: (&[f64], usize), names: [&str; 2]) {
         let [l, t, r, b] = view.area();
-        let mut lines = vec![vec![[l, t], [r, t], [r, b], [l, b], [l, t]]];
+        let mut lines = Paths::default();
+        lines.push([[l, t], [r, t], [r, b], [l, b], [l, t]]);
         let (x_ticks, x_dec) = x;
         for &v in x_ticks {
             let px = view.px([v, view.lo[1]])[0];
-            lines.push(vec![[px, b], [px, b + TICK_LEN]]);
+            lines.push([[px, b], [px, b + TICK_LEN]]);
             let text = format!("{v:.x_dec$}");
             let width = text_width(&text, TICK_FONT);
             self.text([px - width / 2.0, b + TICK_LEN + GAP], TICK_FONT, &text);
@@ -337,7 +402,7 @@ impl Scene {
         let (y_ticks, y_dec) = y;
         for &v in y_ticks {
             let py = view.px([view.lo[0], v])[1];
-            lines.push(vec![[l - TICK_LEN, py], [l, py]]);
+            lines.push([[l - TICK_LEN, py], [l, py]]);
             let text = format!("{v:.y_dec$}");
             let width = text_width(&text, TICK_FONT);
             self.text(
@@ -363,17 +428,15 @@ impl Scene {
         let x = r + TICK_FONT * 2.0;
         for (k, (color, name)) in entries.iter().enumerate() {
             let y = t + k as f64 * (LEGEND_FONT + GAP);
-            let swatch = vec![[x, y], [x + SWATCH, y], [x + SWATCH, y + SWATCH], [x, y + SWATCH]];
+            let swatch = [[x, y], [x + SWATCH, y], [x + SWATCH, y + SWATCH], [x, y + SWATCH]];
             self.fills.push(FillGroup {
                 color: *color,
-                polygons: vec![swatch.clone()],
+                polygons: vec![swatch].into(),
             });
-            let mut outline = swatch;
-            outline.push(outline[0]);
             self.strokes.push(Stroke {
                 color: INK,
                 width: 1.0,
-                lines: vec![outline],
+                lines: vec![[swatch[0], swatch[1], swatch[2], swatch[3], swatch[0]]].into(),
             });
             self.text([x + SWATCH + GAP, y - 1.0], LEGEND_FONT, name);
         }
@@ -424,14 +487,13 @@ fn bounds(frame: &ConvexPolygon) -> ([f64; 2], [f64; 2]) {
 }
 
 /// The classes that win somewhere, with their colours and names.
-fn legend_entries(partition: &Partition, opts: &PlotOptions) -> Result<Vec<(Rgb, String)>> {
+fn legend_entries(partition: &Partition, opts: &PlotOptions, cells: &[ClassCell]) -> Vec<(Rgb, String)> {
     if opts.fill != Fill::Class {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    let classes: std::collections::BTreeSet<usize> =
-        class_cells(partition)?.iter().map(|c| c.class).collect();
+    let classes: std::collections::BTreeSet<usize> = cells.iter().map(|c| c.class).collect();
     let single = partition.network().output_dim() == 1;
-    Ok(classes
+    classes
         .into_iter()
         .map(|k| {
             let name = match opts.class_names.get(k) {
@@ -441,7 +503,7 @@ fn legend_entries(partition: &Partition, opts: &PlotOptions) -> Result<Vec<(Rgb,
             };
             (class_color(k, SHADES / 2), name)
         })
-        .collect())
+        .collect()
 }
 
 /// FNV-1a over the pattern's text: a colour seed that is stable across runs

@@ -155,14 +155,21 @@ impl Partition {
         let mut pieces = Vec::new();
         for (index, region) in self.regions.iter().enumerate() {
             let maps = ClassMaps::of(region);
+            let scale = maps.scale(region.center.view());
+            let polygon = region.polygon().filter(|_| dim == 2);
             for (i, j) in maps.pairs() {
-                let candidate = candidate_piece(index, region, &maps, i, j);
-                if !winners_are(&maps, &candidate, maps.scale(region.center.view())) {
+                // Most tie lines miss a small polygon: those are dropped
+                // before a piece (and its rows) is built for them.
+                if polygon.is_some_and(|vertices| !tie_line_crosses(&maps, (i, j), vertices)) {
                     continue;
                 }
-                let piece = match region.polygon() {
-                    Some(vertices) if dim == 2 => piece_in_polygon(candidate, vertices),
-                    _ => piece_in_polytope(candidate, region, tol_radius)?,
+                let candidate = candidate_piece(index, region, &maps, i, j);
+                if !winners_are(&maps, &candidate, scale) {
+                    continue;
+                }
+                let piece = match polygon {
+                    Some(vertices) => piece_in_polygon(candidate, vertices),
+                    None => piece_in_polytope(candidate, region, tol_radius)?,
                 };
                 pieces.extend(piece.map(|p| maps.relabel(p)));
             }
@@ -358,12 +365,7 @@ fn winners_are(maps: &ClassMaps, piece: &BoundaryPiece, scale: f64) -> bool {
 /// along an edge (a facet: see `boundary_facets.rs`).
 fn piece_in_polygon(mut piece: BoundaryPiece, vertices: &[[f64; 2]]) -> Option<BoundaryPiece> {
     let g = [piece.normal[0], piece.normal[1]];
-    let radius = vertices.iter().map(|p| p[0].hypot(p[1])).fold(0.0, f64::max);
-    let scale = g[0].hypot(g[1]) * radius + piece.offset.abs();
-    let signs: Vec<(f64, Sign)> = vertices
-        .iter()
-        .map(|&p| line_sign(g, piece.offset, p, scale))
-        .collect();
+    let signs: Vec<(f64, Sign)> = vertex_signs(g, piece.offset, vertices).collect();
     let n = vertices.len();
     let on_line = |k: usize| signs[k].1 == Sign::Zero;
     if (0..n).any(|k| on_line(k) && on_line((k + 1) % n)) {
@@ -376,6 +378,28 @@ fn piece_in_polygon(mut piece: BoundaryPiece, vertices: &[[f64; 2]]) -> Option<B
     piece.segment = Some([p, q]);
     piece.measure = (q[0] - p[0]).hypot(q[1] - p[1]);
     Some(piece)
+}
+
+/// The value and sign of `g . p + offset` at each vertex `p` (signs relative
+/// to the terms' size over the polygon).
+fn vertex_signs(g: [f64; 2], offset: f64, vertices: &[[f64; 2]]) -> impl Iterator<Item = (f64, Sign)> + '_ {
+    let radius = vertices.iter().map(|p| p[0].hypot(p[1])).fold(0.0, f64::max);
+    let scale = g[0].hypot(g[1]) * radius + offset.abs();
+    vertices.iter().map(move |&p| line_sign(g, offset, p, scale))
+}
+
+/// True when the tie line of classes `(i, j)` has vertices of the 2-D
+/// polygon strictly on both sides (the test [`chord`] starts with, on the same
+/// numbers as [`candidate_piece`]'s normal and offset), without allocating.
+fn tie_line_crosses(maps: &ClassMaps, (i, j): (usize, usize), vertices: &[[f64; 2]]) -> bool {
+    let (a, b) = (&maps.a, &maps.b);
+    let g = [a[[i, 0]] - a[[j, 0]], a[[i, 1]] - a[[j, 1]]];
+    let (mut negative, mut positive) = (false, false);
+    for (_, sign) in vertex_signs(g, b[i] - b[j], vertices) {
+        negative |= sign == Sign::Negative;
+        positive |= sign == Sign::Positive;
+    }
+    negative && positive
 }
 
 /// The two points where a line crosses a convex polygon, from the signs of
