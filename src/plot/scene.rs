@@ -1,10 +1,12 @@
 //! The picture laid out in pixels: filled polygons grouped by colour, strokes,
 //! markers and text boxes, shared by the SVG writer and the PNG rasteriser.
 
+use rayon::prelude::*;
+
 use super::cells::{cells_of, region_polygons, ClassCell};
 use super::{Fill, PlotOptions, Rgb};
 use crate::geometry::ConvexPolygon;
-use crate::regions::{Partition, Region};
+use crate::regions::{DecisionBoundary, Partition, Region};
 use crate::{Error, Result};
 
 /// Average advance of a character of the embedded monospace font, in ems
@@ -208,12 +210,24 @@ impl Scene {
             .check_planar("pictures")
             .and_then(|()| partition.frame())?;
         let (lo, hi) = bounds(&frame);
-        // Computed once: the fills, the edges and the legend share them.
-        let polygons = region_polygons(partition)?;
-        let cells = match opts.fill {
-            Fill::Class => cells_of(partition, &polygons),
-            Fill::Pattern => Vec::new(),
-        };
+        // The boundary and the cells take most of the time and need each
+        // other's results only for drawing: on two threads where there are.
+        let (polygons_and_cells, boundary) = rayon::join(
+            || -> Result<_> {
+                // Computed once: the fills, the edges and the legend share them.
+                let polygons = region_polygons(partition)?;
+                let cells = match opts.fill {
+                    Fill::Class => cells_of(partition, &polygons),
+                    Fill::Pattern => Vec::new(),
+                };
+                // Each colour hashes a pattern (hundreds of units): in parallel.
+                let colors = partition.regions().par_iter().map(|r| pattern_hash(r));
+                Ok((polygons, cells, colors.collect::<Vec<u64>>()))
+            },
+            || opts.boundary_color.map(|_| partition.decision_boundary()).transpose(),
+        );
+        let (polygons, cells, hashes) = polygons_and_cells?;
+        let boundary = boundary?;
         let legend = if opts.legend {
             legend_entries(partition, opts, &cells)
         } else {
@@ -264,9 +278,11 @@ impl Scene {
             #[cfg(test)]
             view,
         };
-        scene.add_fills(partition, opts, &view, (&polygons, &cells));
+        scene.add_fills(opts, &view, (&polygons, &cells), &hashes);
         scene.add_edges(opts, &view, &polygons);
-        scene.add_boundary(partition, opts, &view)?;
+        if let (Some(color), Some(boundary)) = (opts.boundary_color, boundary) {
+            scene.add_boundary(&boundary, (color, opts.boundary_width), &view);
+        }
         scene.add_axes(&view, (&x_ticks, x_dec), (&y_ticks, y_dec), [&x_name, &y_name]);
         if let Some(title) = &opts.title {
             let width = text_width(title, TITLE_FONT);
@@ -311,39 +327,29 @@ impl Scene {
 
     /// Region fills, one group per colour: the arg-max cells (in region order)
     /// for [`Fill::Class`], the region polygons for [`Fill::Pattern`].
+    /// `hashes` holds each region's [`pattern_hash`].
     fn add_fills(
         &mut self,
-        partition: &Partition,
         opts: &PlotOptions,
         view: &View,
         (polygons, cells): (&[Option<ConvexPolygon>], &[ClassCell]),
+        hashes: &[u64],
     ) {
         let mut groups: std::collections::BTreeMap<Rgb, Paths> = Default::default();
-        let regions = partition.regions();
         let mut add = |color: Rgb, polygon: &ConvexPolygon| {
             let group = groups.entry(color).or_default();
             group.push(polygon.vertices().iter().map(|&v| view.px(v)));
         };
         match opts.fill {
             Fill::Class => {
-                // The shade hashes the region's pattern: once per region, not per cell.
-                let mut shaded: Option<(usize, u64)> = None;
                 for cell in cells {
-                    let region_shade = match shaded {
-                        Some((region, s)) if region == cell.region => s,
-                        _ => {
-                            let s = shade(&regions[cell.region]);
-                            shaded = Some((cell.region, s));
-                            s
-                        }
-                    };
-                    add(class_color(cell.class, region_shade), &cell.polygon);
+                    add(class_color(cell.class, shade(hashes[cell.region])), &cell.polygon);
                 }
             }
             Fill::Pattern => {
-                for (region, polygon) in regions.iter().zip(polygons) {
+                for (&hash, polygon) in hashes.iter().zip(polygons) {
                     if let Some(polygon) = polygon {
-                        add(pattern_color(region), polygon);
+                        add(pattern_color(hash), polygon);
                     }
                 }
             }
@@ -370,20 +376,16 @@ impl Scene {
     }
 
     /// The decision boundary's segments as one stroke.
-    fn add_boundary(&mut self, partition: &Partition, opts: &PlotOptions, view: &View) -> Result<()> {
-        let Some(color) = opts.boundary_color else {
-            return Ok(());
-        };
+    fn add_boundary(&mut self, boundary: &DecisionBoundary, (color, width): (Rgb, u32), view: &View) {
         let mut lines = Paths::default();
-        for [p, q] in partition.decision_boundary()?.pieces().iter().filter_map(|p| p.segment()) {
+        for [p, q] in boundary.pieces().iter().filter_map(|p| p.segment()) {
             lines.push([view.px(p), view.px(q)]);
         }
         self.strokes.push(Stroke {
             color,
-            width: f64::from(opts.boundary_width),
+            width: f64::from(width),
             lines,
         });
-        Ok(())
     }
 
     /// The frame around the plot area, ticks, tick values and axis names.
@@ -509,17 +511,19 @@ fn legend_entries(partition: &Partition, opts: &PlotOptions, cells: &[ClassCell]
 /// FNV-1a over the pattern's text: a colour seed that is stable across runs
 /// and platforms.
 fn pattern_hash(r: &Region) -> u64 {
+    // The text's bytes (`0-9a-z`, one per unit: see `Pattern`'s `Display`)
+    // without building the text, which a picture would do 10^5 times.
     r.pattern()
-        .to_string()
-        .bytes()
+        .iter()
+        .map(|v| char::from_digit(u32::from(v), 36).map_or(b'?', |c| c as u8))
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
 }
 
-/// The region's shade of its classes' colours.
-fn shade(r: &Region) -> u64 {
-    pattern_hash(r) % SHADES
+/// The shade of its classes' colours of a region with [`pattern_hash`] `hash`.
+fn shade(hash: u64) -> u64 {
+    hash % SHADES
 }
 
 /// The colour of a class: its palette hue lightened towards white by 35 % to
@@ -532,8 +536,7 @@ pub(crate) fn class_color(class: usize, shade: u64) -> Rgb {
 }
 
 /// One of 64 colours picked by the hash of the region's pattern.
-fn pattern_color(r: &Region) -> Rgb {
-    let h = pattern_hash(r);
+fn pattern_color(h: u64) -> Rgb {
     let level = |shift: u32| 96 + 40 * ((h >> shift) % PATTERN_LEVELS) as u8;
     Rgb(level(8), level(24), level(40))
 }
