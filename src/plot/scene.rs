@@ -68,12 +68,6 @@ impl Paths {
         self.ends.push(self.points.len());
     }
 
-    /// The number of sequences.
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
     /// The sequences in order.
     pub fn iter(&self) -> impl Iterator<Item = &[[f64; 2]]> + '_ {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
@@ -510,7 +504,7 @@ fn legend_entries(partition: &Partition, opts: &PlotOptions, cells: &[ClassCell]
 
 /// FNV-1a over the pattern's text: a colour seed that is stable across runs
 /// and platforms.
-fn pattern_hash(r: &Region) -> u64 {
+pub(crate) fn pattern_hash(r: &Region) -> u64 {
     // The text's bytes (`0-9a-z`, one per unit: see `Pattern`'s `Display`)
     // without building the text, which a picture would do 10^5 times.
     r.pattern()
