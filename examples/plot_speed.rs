@@ -40,7 +40,11 @@ fn main() -> cpwl::Result<()> {
     // on two threads where there are).
     let started = Instant::now();
     let boundary = part.decision_boundary()?;
-    println!("decision boundary: {:.2?}, {} pieces", started.elapsed(), boundary.len());
+    println!(
+        "decision boundary: {:.2?}, {} pieces",
+        started.elapsed(),
+        boundary.len()
+    );
     let started = Instant::now();
     let cells = cpwl::plot::class_cells(&part)?;
     println!("arg-max cells: {:.2?}, {} cells", started.elapsed(), cells.len());

@@ -71,7 +71,9 @@ impl Paths {
     /// The sequences in order.
     pub fn iter(&self) -> impl Iterator<Item = &[[f64; 2]]> + '_ {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(&self.ends).map(|(start, &end)| &self.points[start..end])
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.points[start..end])
     }
 }
 
@@ -218,7 +220,11 @@ impl Scene {
                 let colors = partition.regions().par_iter().map(|r| pattern_hash(r));
                 Ok((polygons, cells, colors.collect::<Vec<u64>>()))
             },
-            || opts.boundary_color.map(|_| partition.decision_boundary()).transpose(),
+            || {
+                opts.boundary_color
+                    .map(|_| partition.decision_boundary())
+                    .transpose()
+            },
         );
         let (polygons, cells, hashes) = polygons_and_cells?;
         let boundary = boundary?;

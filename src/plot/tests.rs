@@ -286,7 +286,9 @@ fn png_is_written() {
 #[test]
 fn tenths_are_written_as_format_writes_them() {
     // Exact ties (x.x5 in binary), halves of tenths, signs, zeros and large values.
-    let mut values = vec![0.0, -0.0, 0.05, 0.25, -0.25, 0.35, 2.45, -0.04, 99.95, 1e15, 1e300, -7.5e-9];
+    let mut values = vec![
+        0.0, -0.0, 0.05, 0.25, -0.25, 0.35, 2.45, -0.04, 99.95, 1e15, 1e300, -7.5e-9,
+    ];
     let mut x = 0.123_456_789_f64;
     for k in 0..20_000 {
         x = (x * 7919.0 + 0.618_033_988_7).fract();
