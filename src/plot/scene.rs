@@ -217,7 +217,7 @@ impl Scene {
                     Fill::Pattern => Vec::new(),
                 };
                 // Each colour hashes a pattern (hundreds of units): in parallel.
-                let colors = partition.regions().par_iter().map(|r| pattern_hash(r));
+                let colors = partition.regions().par_iter().map(pattern_hash);
                 Ok((polygons, cells, colors.collect::<Vec<u64>>()))
             },
             || {
