@@ -1,9 +1,9 @@
 //! Times the pictures and the JSON exports of one W1 window (the slice
 //! through three points of the 784-200-200-200-10 ReLU MLP): enumeration
-//! once, then SVG, PNG (feature `plot`), GeoJSON and the indexed mesh JSON,
-//! each timed and sized. The argument is the window's half-width (36: about
-//! 1e5 regions, the issue's target of under a second per picture; 2 for a
-//! quick check).
+//! once, then the decision boundary and the arg-max cells alone, SVG, PNG
+//! (feature `plot`), GeoJSON and the indexed mesh JSON, each timed and
+//! sized. The argument is the window's half-width (36: about 1e5 regions, the
+//! issue's target of under a second per picture; 2 for a quick check).
 //!
 //! ```text
 //! cargo run --release --features plot --example plot_speed -- 36
@@ -36,6 +36,18 @@ fn main() -> cpwl::Result<()> {
         part.len(),
         started.elapsed()
     );
+    // The two parts of a picture that cost most, alone (a picture runs them
+    // on two threads where there are).
+    let started = Instant::now();
+    let boundary = part.decision_boundary()?;
+    println!(
+        "decision boundary: {:.2?}, {} pieces",
+        started.elapsed(),
+        boundary.len()
+    );
+    let started = Instant::now();
+    let cells = cpwl::plot::class_cells(&part)?;
+    println!("arg-max cells: {:.2?}, {} cells", started.elapsed(), cells.len());
     let plot = PlotOptions::default();
     let started = Instant::now();
     let svg = to_svg(&part, &plot)?;

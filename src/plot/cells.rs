@@ -1,6 +1,8 @@
 //! The exact arg-max cells of a 2-D partition: each region cut by the lines
 //! where two of its affine outputs tie.
 
+use rayon::prelude::*;
+
 use crate::geometry::{ConvexPolygon, Split};
 use crate::regions::{Partition, Region};
 use crate::{Affine, Result};
@@ -51,42 +53,52 @@ pub struct ClassCell {
 /// # Ok::<(), cpwl::Error>(())
 /// ```
 pub fn class_cells(partition: &Partition) -> Result<Vec<ClassCell>> {
-    let polygons = region_polygons(partition)?;
-    let mut cells = Vec::with_capacity(polygons.len());
-    for (index, (region, polygon)) in partition.regions().iter().zip(polygons).enumerate() {
-        let Some(polygon) = polygon else { continue };
-        cells.extend(
-            region_cells(region.affine(), polygon)
+    Ok(cells_of(partition, &region_polygons(partition)?))
+}
+
+/// The arg-max cells of the regions, given their polygons
+/// ([`region_polygons`]), so that a picture computes the polygons once.
+pub(crate) fn cells_of(partition: &Partition, polygons: &[Option<ConvexPolygon>]) -> Vec<ClassCell> {
+    let by_region: Vec<Vec<ClassCell>> = partition
+        .regions()
+        .par_iter()
+        .zip(polygons)
+        .enumerate()
+        .map(|(index, (region, polygon))| {
+            let Some(polygon) = polygon else {
+                return Vec::new();
+            };
+            region_cells(region.affine(), polygon.clone())
                 .into_iter()
                 .map(|(class, polygon)| ClassCell {
                     region: index,
                     class,
                     polygon,
-                }),
-        );
-    }
-    Ok(cells)
+                })
+                .collect()
+        })
+        .collect();
+    by_region.into_iter().flatten().collect()
 }
 
 /// Every region's polygon (its stored one, or the domain's bounding box cut
 /// by its rows), `None` for a region without area.
 pub(crate) fn region_polygons(partition: &Partition) -> Result<Vec<Option<ConvexPolygon>>> {
     partition.check_planar("pictures")?;
-    let mut frame = None;
-    partition
-        .regions()
-        .iter()
+    let regions = partition.regions();
+    // The frame costs an LP for polytope domains: only when some region needs it.
+    let frame = if regions.iter().any(|r| r.polygon().is_none()) {
+        Some(partition.frame()?)
+    } else {
+        None
+    };
+    Ok(regions
+        .par_iter()
         .map(|region| match region.polygon() {
-            Some(p) => Ok(ConvexPolygon::from_vertices(p.to_vec()).ok()),
-            None => {
-                let frame = match &frame {
-                    Some(f) => f,
-                    None => frame.insert(partition.frame()?),
-                };
-                Ok(polygon_of(frame, region))
-            }
+            Some(p) => ConvexPolygon::from_vertices(p.to_vec()).ok(),
+            None => frame.as_ref().and_then(|frame| polygon_of(frame, region)),
         })
-        .collect()
+        .collect())
 }
 
 fn polygon_of(frame: &ConvexPolygon, region: &Region) -> Option<ConvexPolygon> {

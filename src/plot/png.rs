@@ -37,7 +37,7 @@ fn overlay<DB: DrawingBackend>(
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     for stroke in &scene.strokes {
         let style = rgb(stroke.color).stroke_width(stroke.width.round() as u32);
-        for line in &stroke.lines {
+        for line in stroke.lines.iter() {
             root.draw(&PathElement::new(
                 line.iter().map(|&p| px(p)).collect::<Vec<_>>(),
                 style,

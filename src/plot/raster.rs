@@ -10,7 +10,7 @@ pub(crate) fn raster(scene: &Scene) -> Vec<u8> {
     let bg = scene.background;
     let mut buf: Vec<u8> = std::iter::repeat_n([bg.0, bg.1, bg.2], w * h).flatten().collect();
     for group in &scene.fills {
-        for polygon in &group.polygons {
+        for polygon in group.polygons.iter() {
             fill_convex(&mut buf, (w, h), polygon, group.color);
         }
     }

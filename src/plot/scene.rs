@@ -1,10 +1,12 @@
 //! The picture laid out in pixels: filled polygons grouped by colour, strokes,
 //! markers and text boxes, shared by the SVG writer and the PNG rasteriser.
 
-use super::cells::{class_cells, region_polygons};
+use rayon::prelude::*;
+
+use super::cells::{cells_of, region_polygons, ClassCell};
 use super::{Fill, PlotOptions, Rgb};
 use crate::geometry::ConvexPolygon;
-use crate::regions::{Partition, Region};
+use crate::regions::{DecisionBoundary, Partition, Region};
 use crate::{Error, Result};
 
 /// Average advance of a character of the embedded monospace font, in ems
@@ -50,17 +52,52 @@ pub(crate) const PALETTE: [Rgb; 10] = [
     Rgb(23, 190, 207),
 ];
 
+/// Point sequences (polygons or polylines) stored back to back, so that a
+/// picture of 10^5 regions does not allocate once per polygon.
+#[derive(Default)]
+pub(crate) struct Paths {
+    points: Vec<[f64; 2]>,
+    /// Where each sequence ends in `points`.
+    ends: Vec<usize>,
+}
+
+impl Paths {
+    /// Appends one sequence.
+    pub fn push(&mut self, points: impl IntoIterator<Item = [f64; 2]>) {
+        self.points.extend(points);
+        self.ends.push(self.points.len());
+    }
+
+    /// The sequences in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[[f64; 2]]> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.points[start..end])
+    }
+}
+
+impl<const N: usize> From<Vec<[[f64; 2]; N]>> for Paths {
+    fn from(sequences: Vec<[[f64; 2]; N]>) -> Paths {
+        let mut paths = Paths::default();
+        for s in sequences {
+            paths.push(s);
+        }
+        paths
+    }
+}
+
 /// Polygons (pixel coordinates) filled with one colour.
 pub(crate) struct FillGroup {
     pub color: Rgb,
-    pub polygons: Vec<Vec<[f64; 2]>>,
+    pub polygons: Paths,
 }
 
 /// Polylines (pixel coordinates) drawn with one colour and width.
 pub(crate) struct Stroke {
     pub color: Rgb,
     pub width: f64,
-    pub lines: Vec<Vec<[f64; 2]>>,
+    pub lines: Paths,
 }
 
 /// A filled circle with an outline.
@@ -169,8 +206,30 @@ impl Scene {
             .check_planar("pictures")
             .and_then(|()| partition.frame())?;
         let (lo, hi) = bounds(&frame);
+        // The boundary and the cells take most of the time and need each
+        // other's results only for drawing: on two threads where there are.
+        let (polygons_and_cells, boundary) = rayon::join(
+            || -> Result<_> {
+                // Computed once: the fills, the edges and the legend share them.
+                let polygons = region_polygons(partition)?;
+                let cells = match opts.fill {
+                    Fill::Class => cells_of(partition, &polygons),
+                    Fill::Pattern => Vec::new(),
+                };
+                // Each colour hashes a pattern (hundreds of units): in parallel.
+                let colors = partition.regions().par_iter().map(pattern_hash);
+                Ok((polygons, cells, colors.collect::<Vec<u64>>()))
+            },
+            || {
+                opts.boundary_color
+                    .map(|_| partition.decision_boundary())
+                    .transpose()
+            },
+        );
+        let (polygons, cells, hashes) = polygons_and_cells?;
+        let boundary = boundary?;
         let legend = if opts.legend {
-            legend_entries(partition, opts)?
+            legend_entries(partition, opts, &cells)
         } else {
             Vec::new()
         };
@@ -219,7 +278,11 @@ impl Scene {
             #[cfg(test)]
             view,
         };
-        scene.add_regions(partition, opts, &view)?;
+        scene.add_fills(opts, &view, (&polygons, &cells), &hashes);
+        scene.add_edges(opts, &view, &polygons);
+        if let (Some(color), Some(boundary)) = (opts.boundary_color, boundary) {
+            scene.add_boundary(&boundary, (color, opts.boundary_width), &view);
+        }
         scene.add_axes(&view, (&x_ticks, x_dec), (&y_ticks, y_dec), [&x_name, &y_name]);
         if let Some(title) = &opts.title {
             let width = text_width(title, TITLE_FONT);
@@ -262,25 +325,31 @@ impl Scene {
         });
     }
 
-    /// Region fills (one group per colour), region edges and the boundary.
-    fn add_regions(&mut self, partition: &Partition, opts: &PlotOptions, view: &View) -> Result<()> {
-        let to_px = |p: &ConvexPolygon| p.vertices().iter().map(|&v| view.px(v)).collect::<Vec<_>>();
-        let mut groups: std::collections::BTreeMap<Rgb, Vec<Vec<[f64; 2]>>> = Default::default();
-        let regions = partition.regions();
+    /// Region fills, one group per colour: the arg-max cells (in region order)
+    /// for [`Fill::Class`], the region polygons for [`Fill::Pattern`].
+    /// `hashes` holds each region's [`pattern_hash`].
+    fn add_fills(
+        &mut self,
+        opts: &PlotOptions,
+        view: &View,
+        (polygons, cells): (&[Option<ConvexPolygon>], &[ClassCell]),
+        hashes: &[u64],
+    ) {
+        let mut groups: std::collections::BTreeMap<Rgb, Paths> = Default::default();
+        let mut add = |color: Rgb, polygon: &ConvexPolygon| {
+            let group = groups.entry(color).or_default();
+            group.push(polygon.vertices().iter().map(|&v| view.px(v)));
+        };
         match opts.fill {
             Fill::Class => {
-                for cell in class_cells(partition)? {
-                    let color = class_color(cell.class, shade(&regions[cell.region]));
-                    groups.entry(color).or_default().push(to_px(&cell.polygon));
+                for cell in cells {
+                    add(class_color(cell.class, shade(hashes[cell.region])), &cell.polygon);
                 }
             }
             Fill::Pattern => {
-                for (region, polygon) in regions.iter().zip(region_polygons(partition)?) {
+                for (&hash, polygon) in hashes.iter().zip(polygons) {
                     if let Some(polygon) = polygon {
-                        groups
-                            .entry(pattern_color(region))
-                            .or_default()
-                            .push(to_px(&polygon));
+                        add(pattern_color(hash), polygon);
                     }
                 }
             }
@@ -289,47 +358,45 @@ impl Scene {
             .into_iter()
             .map(|(color, polygons)| FillGroup { color, polygons })
             .collect();
-        if let Some(color) = opts.edge_color {
-            let lines = region_polygons(partition)?
-                .iter()
-                .flatten()
-                .map(|p| {
-                    let mut ring = to_px(p);
-                    ring.push(ring[0]);
-                    ring
-                })
-                .collect();
-            self.strokes.push(Stroke {
-                color,
-                width: 1.0,
-                lines,
-            });
+    }
+
+    /// Every region's outline, closed, as one stroke.
+    fn add_edges(&mut self, opts: &PlotOptions, view: &View, polygons: &[Option<ConvexPolygon>]) {
+        let Some(color) = opts.edge_color else { return };
+        let mut lines = Paths::default();
+        for polygon in polygons.iter().flatten() {
+            let ring = polygon.vertices();
+            lines.push(ring.iter().chain(&ring[..1]).map(|&v| view.px(v)));
         }
-        if let Some(color) = opts.boundary_color {
-            let lines = partition
-                .decision_boundary()?
-                .pieces()
-                .iter()
-                .filter_map(|p| p.segment())
-                .map(|[p, q]| vec![view.px(p), view.px(q)])
-                .collect();
-            self.strokes.push(Stroke {
-                color,
-                width: f64::from(opts.boundary_width),
-                lines,
-            });
+        self.strokes.push(Stroke {
+            color,
+            width: 1.0,
+            lines,
+        });
+    }
+
+    /// The decision boundary's segments as one stroke.
+    fn add_boundary(&mut self, boundary: &DecisionBoundary, (color, width): (Rgb, u32), view: &View) {
+        let mut lines = Paths::default();
+        for [p, q] in boundary.pieces().iter().filter_map(|p| p.segment()) {
+            lines.push([view.px(p), view.px(q)]);
         }
-        Ok(())
+        self.strokes.push(Stroke {
+            color,
+            width: f64::from(width),
+            lines,
+        });
     }
 
     /// The frame around the plot area, ticks, tick values and axis names.
     fn add_axes(&mut self, view: &View, x: (&[f64], usize), y: (&[f64], usize), names: [&str; 2]) {
         let [l, t, r, b] = view.area();
-        let mut lines = vec![vec![[l, t], [r, t], [r, b], [l, b], [l, t]]];
+        let mut lines = Paths::default();
+        lines.push([[l, t], [r, t], [r, b], [l, b], [l, t]]);
         let (x_ticks, x_dec) = x;
         for &v in x_ticks {
             let px = view.px([v, view.lo[1]])[0];
-            lines.push(vec![[px, b], [px, b + TICK_LEN]]);
+            lines.push([[px, b], [px, b + TICK_LEN]]);
             let text = format!("{v:.x_dec$}");
             let width = text_width(&text, TICK_FONT);
             self.text([px - width / 2.0, b + TICK_LEN + GAP], TICK_FONT, &text);
@@ -337,7 +404,7 @@ impl Scene {
         let (y_ticks, y_dec) = y;
         for &v in y_ticks {
             let py = view.px([view.lo[0], v])[1];
-            lines.push(vec![[l - TICK_LEN, py], [l, py]]);
+            lines.push([[l - TICK_LEN, py], [l, py]]);
             let text = format!("{v:.y_dec$}");
             let width = text_width(&text, TICK_FONT);
             self.text(
@@ -363,17 +430,15 @@ impl Scene {
         let x = r + TICK_FONT * 2.0;
         for (k, (color, name)) in entries.iter().enumerate() {
             let y = t + k as f64 * (LEGEND_FONT + GAP);
-            let swatch = vec![[x, y], [x + SWATCH, y], [x + SWATCH, y + SWATCH], [x, y + SWATCH]];
+            let swatch = [[x, y], [x + SWATCH, y], [x + SWATCH, y + SWATCH], [x, y + SWATCH]];
             self.fills.push(FillGroup {
                 color: *color,
-                polygons: vec![swatch.clone()],
+                polygons: vec![swatch].into(),
             });
-            let mut outline = swatch;
-            outline.push(outline[0]);
             self.strokes.push(Stroke {
                 color: INK,
                 width: 1.0,
-                lines: vec![outline],
+                lines: vec![[swatch[0], swatch[1], swatch[2], swatch[3], swatch[0]]].into(),
             });
             self.text([x + SWATCH + GAP, y - 1.0], LEGEND_FONT, name);
         }
@@ -424,14 +489,13 @@ fn bounds(frame: &ConvexPolygon) -> ([f64; 2], [f64; 2]) {
 }
 
 /// The classes that win somewhere, with their colours and names.
-fn legend_entries(partition: &Partition, opts: &PlotOptions) -> Result<Vec<(Rgb, String)>> {
+fn legend_entries(partition: &Partition, opts: &PlotOptions, cells: &[ClassCell]) -> Vec<(Rgb, String)> {
     if opts.fill != Fill::Class {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    let classes: std::collections::BTreeSet<usize> =
-        class_cells(partition)?.iter().map(|c| c.class).collect();
+    let classes: std::collections::BTreeSet<usize> = cells.iter().map(|c| c.class).collect();
     let single = partition.network().output_dim() == 1;
-    Ok(classes
+    classes
         .into_iter()
         .map(|k| {
             let name = match opts.class_names.get(k) {
@@ -441,23 +505,25 @@ fn legend_entries(partition: &Partition, opts: &PlotOptions) -> Result<Vec<(Rgb,
             };
             (class_color(k, SHADES / 2), name)
         })
-        .collect())
+        .collect()
 }
 
 /// FNV-1a over the pattern's text: a colour seed that is stable across runs
 /// and platforms.
-fn pattern_hash(r: &Region) -> u64 {
+pub(crate) fn pattern_hash(r: &Region) -> u64 {
+    // The text's bytes (`0-9a-z`, one per unit: see `Pattern`'s `Display`)
+    // without building the text, which a picture would do 10^5 times.
     r.pattern()
-        .to_string()
-        .bytes()
+        .iter()
+        .map(|v| char::from_digit(u32::from(v), 36).map_or(b'?', |c| c as u8))
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
 }
 
-/// The region's shade of its classes' colours.
-fn shade(r: &Region) -> u64 {
-    pattern_hash(r) % SHADES
+/// The shade of its classes' colours of a region with [`pattern_hash`] `hash`.
+fn shade(hash: u64) -> u64 {
+    hash % SHADES
 }
 
 /// The colour of a class: its palette hue lightened towards white by 35 % to
@@ -470,8 +536,7 @@ pub(crate) fn class_color(class: usize, shade: u64) -> Rgb {
 }
 
 /// One of 64 colours picked by the hash of the region's pattern.
-fn pattern_color(r: &Region) -> Rgb {
-    let h = pattern_hash(r);
+fn pattern_color(h: u64) -> Rgb {
     let level = |shift: u32| 96 + 40 * ((h >> shift) % PATTERN_LEVELS) as u8;
     Rgb(level(8), level(24), level(40))
 }

@@ -28,7 +28,7 @@ pub(crate) fn to_svg(scene: &Scene) -> String {
     );
     for group in &scene.fills {
         let _ = write!(out, r#"<path fill="{}" d=""#, hex(group.color));
-        for polygon in &group.polygons {
+        for polygon in group.polygons.iter() {
             write_points(&mut out, polygon);
             out.push('Z');
         }
@@ -41,7 +41,7 @@ pub(crate) fn to_svg(scene: &Scene) -> String {
             hex(stroke.color),
             stroke.width
         );
-        for line in &stroke.lines {
+        for line in stroke.lines.iter() {
             write_points(&mut out, line);
         }
         out.push_str("\"/>\n");
@@ -67,7 +67,60 @@ pub(crate) fn to_svg(scene: &Scene) -> String {
 fn write_points(out: &mut String, points: &[[f64; 2]]) {
     for (k, p) in points.iter().enumerate() {
         out.push(if k == 0 { 'M' } else { 'L' });
-        let _ = write!(out, "{:.1},{:.1}", p[0], p[1]);
+        write_tenths(out, p[0]);
+        out.push(',');
+        write_tenths(out, p[1]);
+    }
+}
+
+/// `v` with one decimal, the same text as `format!("{v:.1}")` (which rounds
+/// the exact binary value, ties to even) without the formatting machinery:
+/// this writes every coordinate of every polygon.
+pub(crate) fn write_tenths(out: &mut String, v: f64) {
+    match tenths(v.abs()) {
+        Some(n) => {
+            if v.is_sign_negative() {
+                out.push('-');
+            }
+            push_decimal(out, n / 10);
+            out.push('.');
+            out.push(char::from(b'0' + (n % 10) as u8));
+        }
+        None => {
+            let _ = write!(out, "{v:.1}");
+        }
+    }
+}
+
+/// The tenths `n` with `|n - 10 a| < 1/2` exactly, for a finite `a >= 0`
+/// below 2^50; `None` for other values and for exact ties (the caller formats
+/// those the slow way). `fma` gives the sign of `10 a - (n -+ 1/2)` without
+/// rounding, so the answer never depends on the rounding of `10 a`.
+fn tenths(a: f64) -> Option<u64> {
+    /// Above this, `n + 1/2` is no longer exact in `f64`.
+    const LIMIT: f64 = (1u64 << 50) as f64;
+    if a.is_nan() || a >= LIMIT {
+        return None;
+    }
+    let n = (a * 10.0).round();
+    let inside = a.mul_add(10.0, -(n - 0.5)) > 0.0 && a.mul_add(10.0, -(n + 0.5)) < 0.0;
+    inside.then_some(n as u64)
+}
+
+/// A non-negative integer in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 

@@ -282,3 +282,34 @@ fn png_is_written() {
     assert_eq!(&png[1..4], b"PNG");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn tenths_are_written_as_format_writes_them() {
+    // Exact ties (x.x5 in binary), halves of tenths, signs, zeros and large values.
+    let mut values = vec![
+        0.0, -0.0, 0.05, 0.25, -0.25, 0.35, 2.45, -0.04, 99.95, 1e15, 1e300, -7.5e-9,
+    ];
+    let mut x = 0.123_456_789_f64;
+    for k in 0..20_000 {
+        x = (x * 7919.0 + 0.618_033_988_7).fract();
+        values.push((x - 0.5) * 10f64.powi(k % 7));
+        values.push(f64::from(k) / 20.0);
+    }
+    for v in values {
+        let mut fast = String::new();
+        super::svg::write_tenths(&mut fast, v);
+        assert_eq!(fast, format!("{v:.1}"), "{v:e}");
+    }
+}
+
+#[test]
+fn pattern_colours_hash_the_pattern_text() {
+    let part = enumerate(&wide_net(), &Domain::cube(2, -1.0, 1.0), &EnumOptions::default()).unwrap();
+    for region in part.regions() {
+        let text = region.pattern().to_string();
+        let fnv = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        assert_eq!(super::scene::pattern_hash(region), fnv, "{text}");
+    }
+}

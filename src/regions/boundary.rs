@@ -155,14 +155,21 @@ impl Partition {
         let mut pieces = Vec::new();
         for (index, region) in self.regions.iter().enumerate() {
             let maps = ClassMaps::of(region);
+            let scale = maps.scale(region.center.view());
+            let polygon = region.polygon().filter(|_| dim == 2);
             for (i, j) in maps.pairs() {
-                let candidate = candidate_piece(index, region, &maps, i, j);
-                if !winners_are(&maps, &candidate, maps.scale(region.center.view())) {
+                // Most tie lines miss a small polygon: those are dropped
+                // before a piece (and its rows) is built for them.
+                if polygon.is_some_and(|vertices| !tie_line_may_cross(&maps, (i, j), vertices)) {
                     continue;
                 }
-                let piece = match region.polygon() {
-                    Some(vertices) if dim == 2 => piece_in_polygon(candidate, vertices),
-                    _ => piece_in_polytope(candidate, region, tol_radius)?,
+                let candidate = candidate_piece(index, region, &maps, i, j);
+                if !winners_are(&maps, &candidate, scale) {
+                    continue;
+                }
+                let piece = match polygon {
+                    Some(vertices) => piece_in_polygon(candidate, vertices),
+                    None => piece_in_polytope(candidate, region, tol_radius)?,
                 };
                 pieces.extend(piece.map(|p| maps.relabel(p)));
             }
@@ -176,6 +183,9 @@ impl Partition {
 pub(super) struct ClassMaps {
     pub a: Array2<f64>,
     pub b: Array1<f64>,
+    /// The rows of `a` back to back (whatever `a`'s memory order), for the
+    /// tests that run for every class pair of every region and facet.
+    rows: Vec<f64>,
     single: bool,
 }
 
@@ -184,19 +194,22 @@ impl ClassMaps {
     pub fn of(region: &Region) -> ClassMaps {
         let (a, b) = (&region.affine.a, &region.affine.b);
         if b.len() != 1 {
-            return ClassMaps {
-                a: a.clone(),
-                b: b.clone(),
-                single: false,
-            };
+            return ClassMaps::new(a.clone(), b.clone(), false);
         }
         let mut two = Array2::zeros((2, a.ncols()));
         two.row_mut(1).assign(&a.row(0));
-        ClassMaps {
-            a: two,
-            b: Array1::from(vec![0.0, b[0]]),
-            single: true,
-        }
+        ClassMaps::new(two, Array1::from(vec![0.0, b[0]]), true)
+    }
+
+    fn new(a: Array2<f64>, b: Array1<f64>, single: bool) -> ClassMaps {
+        let rows = a.iter().copied().collect();
+        ClassMaps { a, b, rows, single }
+    }
+
+    /// Row `k` of `a` as a slice.
+    fn row(&self, k: usize) -> &[f64] {
+        let d = self.a.ncols();
+        &self.rows[k * d..(k + 1) * d]
     }
 
     /// The number of classes.
@@ -218,7 +231,7 @@ impl ClassMaps {
 
     /// True when classes `i` and `j` have the same map (ties go to the lower).
     fn same(&self, i: usize, j: usize) -> bool {
-        self.b[i] == self.b[j] && self.a.row(i) == self.a.row(j)
+        self.b[i] == self.b[j] && self.row(i) == self.row(j)
     }
 
     /// The lowest class of each group of identical maps.
@@ -245,13 +258,17 @@ impl ClassMaps {
         // c = a_k - a_g = lambda u + rest, without allocating (this runs for
         // every class pair of every facet).
         let (mut lambda, mut cc) = (0.0, 0.0);
-        for ((&x, &y), &w) in self.a.row(k).iter().zip(self.a.row(g)).zip(u) {
+        for ((&x, &y), &w) in self.row(k).iter().zip(self.row(g)).zip(u) {
             lambda += (x - y) * w;
             cc += (x - y) * (x - y);
         }
+        let miss = (self.b[k] - self.b[g] + lambda * beta).abs();
+        if miss > tol {
+            // The other term is not negative: the sum exceeds `tol` too.
+            return false;
+        }
         let rest = (cc - lambda * lambda).max(0.0).sqrt();
-        let e = self.b[k] - self.b[g];
-        rest * (1.0 + beta.abs()) + (e + lambda * beta).abs() <= tol
+        rest * (1.0 + beta.abs()) + miss <= tol
     }
 
     /// Among `group`, the class that grows fastest along `dir` (ties, within
@@ -376,6 +393,24 @@ fn piece_in_polygon(mut piece: BoundaryPiece, vertices: &[[f64; 2]]) -> Option<B
     piece.segment = Some([p, q]);
     piece.measure = (q[0] - p[0]).hypot(q[1] - p[1]);
     Some(piece)
+}
+
+/// False when the tie line of classes `(i, j)` leaves every vertex of the
+/// 2-D polygon on one side or on the line, so that [`chord`] finds no chord
+/// (its signs need values beyond a tolerance of either sign, these only of
+/// either sign); without allocating, on the numbers of [`candidate_piece`]'s
+/// normal and offset.
+fn tie_line_may_cross(maps: &ClassMaps, (i, j): (usize, usize), vertices: &[[f64; 2]]) -> bool {
+    let (ai, aj) = (maps.row(i), maps.row(j));
+    let g = [ai[0] - aj[0], ai[1] - aj[1]];
+    let offset = maps.b[i] - maps.b[j];
+    let (mut negative, mut positive) = (false, false);
+    for p in vertices {
+        let value = g[0] * p[0] + g[1] * p[1] + offset;
+        negative |= value < 0.0;
+        positive |= value > 0.0;
+    }
+    negative && positive
 }
 
 /// The two points where a line crosses a convex polygon, from the signs of

@@ -50,9 +50,20 @@ impl Partition {
     /// ```
     pub fn decision_boundary(&self) -> Result<DecisionBoundary> {
         let (mut pieces, tol_radius) = self.interior_boundary_pieces()?;
+        // Each region's maps and their scale, once rather than once per neighbour.
+        let maps: Vec<(ClassMaps, f64)> = self
+            .regions
+            .iter()
+            .map(|region| {
+                let maps = ClassMaps::of(region);
+                let scale = maps.scale(region.center.view());
+                (maps, scale)
+            })
+            .collect();
         for (index, region) in self.regions.iter().enumerate() {
             for &other in region.neighbors.iter().filter(|&&n| n > index) {
-                pieces.extend(facet_pieces(self, index, other, tol_radius)?);
+                let pair = [(index, &maps[index]), (other, &maps[other])];
+                pieces.extend(facet_pieces(self, pair, tol_radius)?);
             }
         }
         Ok(DecisionBoundary { pieces })
@@ -60,11 +71,11 @@ impl Partition {
 }
 
 /// The pieces of the decision boundary on the facet shared by regions `r`
-/// and `s` of `part` (none when they share no facet hyperplane).
-pub(super) fn facet_pieces(
+/// and `s` of `part` (none when they share no facet hyperplane), given with
+/// their class maps and the maps' scales at the regions' centres.
+fn facet_pieces(
     part: &Partition,
-    r: usize,
-    s: usize,
+    [(r, (maps_here, scale_here)), (s, (maps_there, scale_there))]: [(usize, &(ClassMaps, f64)); 2],
     tol_radius: f64,
 ) -> Result<Vec<BoundaryPiece>> {
     let (here, there) = (&part.regions[r], &part.regions[s]);
@@ -75,14 +86,14 @@ pub(super) fn facet_pieces(
     let norm = row.dot(&row).sqrt();
     let u: Array1<f64> = row.mapv(|v| v / norm);
     let beta = here.polytope.b[p] / norm;
-    let (maps_here, maps_there) = (ClassMaps::of(here), ClassMaps::of(there));
-    let scale = maps_here
-        .scale(here.center.view())
-        .max(maps_there.scale(there.center.view()));
-    let tol = TOL_SAME_HYPERPLANE_REL * scale;
+    let tol = TOL_SAME_HYPERPLANE_REL * scale_here.max(*scale_there);
+    let groups = tie_groups(maps_here, &u, beta, tol);
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
     let inward = -&u;
     let mut pieces = Vec::new();
-    for group in tie_groups(&maps_here, &u, beta, tol) {
+    for group in groups {
         let winner_here = maps_here.steepest(&group, inward.view(), tol);
         let winner_there = maps_there.steepest(&group, u.view(), tol);
         if winner_here == winner_there {
@@ -137,6 +148,11 @@ fn shared_facet(here: &Region, there: &Region) -> Option<usize> {
 /// The groups (ascending, two classes or more) of classes whose maps agree on
 /// the hyperplane `u . y = beta`.
 fn tie_groups(maps: &ClassMaps, u: &Array1<f64>, beta: f64, tol: f64) -> Vec<Vec<usize>> {
+    // Usually no two classes agree on a facet: that answer costs no allocation.
+    let any_tie = (1..maps.len()).any(|k| (0..k).any(|g| maps.agree_on(k, g, u, beta, tol)));
+    if !any_tie {
+        return Vec::new();
+    }
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for k in 0..maps.len() {
         match groups.iter_mut().find(|g| maps.agree_on(k, g[0], u, beta, tol)) {
