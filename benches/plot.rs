@@ -12,25 +12,15 @@ mod common;
 
 use std::time::Duration;
 
+use common::w1::{HALF_WIDTH_1E5, W1};
 use cpwl::plot::{to_svg, PlotOptions};
-use cpwl::regions::{enumerate, EnumOptions, GeoJsonOptions, Method};
-use cpwl::{Domain, Plane, Window};
+use cpwl::regions::{enumerate, GeoJsonOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-/// The W1 window of about 1e5 regions.
-const HALF_WIDTH_1E5: f64 = 36.0;
-
 fn bench(c: &mut Criterion) {
-    let net = common::he_mlp(&[784, 200, 200, 200, 10], 0);
-    let points = common::uniform_points(3, 784, 1);
-    let plane = Plane::through(points.row(0), points.row(1), points.row(2))
-        .expect("three points in general position");
-    let opts = EnumOptions {
-        method: Method::PlaneSplit,
-        ..Default::default()
-    };
-    let domain = Domain::plane(plane, Window::square(HALF_WIDTH_1E5));
-    let part = enumerate(&net, &domain, &opts).expect("enumeration");
+    let w1 = W1::new();
+    let domain = w1.window(HALF_WIDTH_1E5);
+    let part = enumerate(&w1.net, &domain, &W1::options()).expect("enumeration");
     eprintln!("plot bench: {} regions", part.len());
     let plot = PlotOptions::default();
     let mut group = c.benchmark_group("plot_w1_1e5");

@@ -7,29 +7,21 @@ mod common;
 
 use std::time::Duration;
 
-use cpwl::regions::{enumerate, EnumOptions, Method};
-use cpwl::{Domain, Plane, Window};
+use common::w1::{HALF_WIDTH_1E4, HALF_WIDTH_1E5, W1};
+use cpwl::regions::enumerate;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 /// Half-widths of the square windows: 10,698 and 99,856 regions.
 const HALF_WIDTHS: [f64; 2] = [HALF_WIDTH_1E4, HALF_WIDTH_1E5];
-const HALF_WIDTH_1E4: f64 = 6.0;
-const HALF_WIDTH_1E5: f64 = 36.0;
 
 fn bench(c: &mut Criterion) {
-    let net = common::he_mlp(&[784, 200, 200, 200, 10], 0);
-    let points = common::uniform_points(3, 784, 1);
-    let plane = Plane::through(points.row(0), points.row(1), points.row(2))
-        .expect("three points in general position");
-    let opts = EnumOptions {
-        method: Method::PlaneSplit,
-        ..Default::default()
-    };
+    let w1 = W1::new();
+    let (net, opts) = (&w1.net, W1::options());
     let mut group = c.benchmark_group("w1_slice");
     group.sample_size(10).warm_up_time(Duration::from_millis(1));
     for h in HALF_WIDTHS {
-        let domain = Domain::plane(plane.clone(), Window::square(h));
-        let part = enumerate(&net, &domain, &opts).expect("enumeration");
+        let domain = w1.window(h);
+        let part = enumerate(net, &domain, &opts).expect("enumeration");
         eprintln!(
             "w1 half-width {h}: {} regions, {} adjacent pairs, per layer {:?}, {:?}",
             part.len(),
@@ -39,7 +31,7 @@ fn bench(c: &mut Criterion) {
         );
         group.throughput(Throughput::Elements(part.len() as u64));
         group.bench_function(format!("half_width_{h}"), |b| {
-            b.iter(|| enumerate(&net, &domain, &opts).unwrap())
+            b.iter(|| enumerate(net, &domain, &opts).unwrap())
         });
     }
     group.finish();

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gemm;
+pub mod w1;
 
 use cpwl::Network;
 use ndarray::{Array1, Array2};
