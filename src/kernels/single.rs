@@ -3,13 +3,7 @@
 //! plain slice loops that the compiler vectorises (branch-free selects), so
 //! that the f32 route needs no second set of explicit SIMD kernels.
 
-use ndarray::{ArrayView2, ArrayViewMut2, Zip};
-
-/// The three-valued sign of an `f32` (`0` for both zeros and NaN), as `i8`.
-#[inline(always)]
-fn sign3(v: f32) -> i8 {
-    i8::from(v > 0.0) - i8::from(v < 0.0)
-}
+use ndarray::{ArrayViewMut2, Zip};
 
 /// [`super::simd::two_piece_record`] in `f32`: applies the two-piece
 /// activation with `slopes = [negative piece, positive piece]` to `z` in
@@ -33,31 +27,6 @@ pub(crate) fn two_piece_record(mut z: ArrayViewMut2<f32>, mut choices: ArrayView
     }
 }
 
-/// [`super::simd::first_row_changes`] in `f32`: the number of columns of `z`
-/// where the three-valued sign of some row differs from the first row's.
-pub(crate) fn first_row_changes(z: ArrayView2<f32>) -> u32 {
-    if z.nrows() < 2 {
-        return 0;
-    }
-    let first: Vec<i8> = z.row(0).iter().map(|&v| sign3(v)).collect();
-    let mut changed = vec![0u8; z.ncols()];
-    for row in z.rows().into_iter().skip(1) {
-        match row.as_slice() {
-            Some(r) => {
-                for ((c, &f), &v) in changed.iter_mut().zip(&first).zip(r) {
-                    *c |= u8::from(f != sign3(v));
-                }
-            }
-            None => {
-                for ((c, &f), &v) in changed.iter_mut().zip(&first).zip(row) {
-                    *c |= u8::from(f != sign3(v));
-                }
-            }
-        }
-    }
-    changed.iter().map(|&c| u32::from(c)).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,18 +43,6 @@ mod tests {
             [-0.0, 0.0, 2.0, -1.0, -1e-30, 0.0, -4.0],
             [1.0, 0.0, -3.0, -1.0, 2.0, 5.0, -0.5]
         ]
-    }
-
-    #[test]
-    fn counts_match_the_f64_kernel() {
-        let z = sample();
-        let want = crate::kernels::simd::first_row_changes(as_f64(&z).view());
-        assert_eq!(first_row_changes(z.view()), want);
-        // A transposed (strided) view walks the fallback loop.
-        let t = z.t().as_standard_layout().into_owned();
-        let want_t = crate::kernels::simd::first_row_changes(as_f64(&t).t());
-        assert_eq!(first_row_changes(t.t()), want_t);
-        assert_eq!(first_row_changes(z.slice(ndarray::s![..1, ..])), 0);
     }
 
     #[test]

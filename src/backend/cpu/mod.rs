@@ -2,6 +2,9 @@
 //! SIMD kernels ([`crate::kernels::simd`]) for the element-wise work.
 
 mod jacobian;
+// One `madvise` call for large results (see its SAFETY note).
+#[allow(unsafe_code)]
+mod pages;
 mod real;
 mod scratch;
 #[cfg(test)]
@@ -10,7 +13,7 @@ mod tests;
 pub(crate) use jacobian::ForwardJacobian;
 mod vertices;
 
-use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use super::{check_hyperplanes, check_neighbourhood, check_points};
@@ -275,8 +278,9 @@ impl CpuBackend {
     }
 
     /// [`Backend::jacobians`] of a plain MLP in reverse mode: each task runs
-    /// its points forward and back in the thread's buffers and writes
-    /// outputs, patterns and Jacobians straight into the results.
+    /// its chunk of points forward, then back in blocks, in the thread's
+    /// buffers, and writes outputs, patterns and Jacobians straight into the
+    /// results.
     fn mlp_jacobians(
         &self,
         net: &Network,
@@ -286,8 +290,10 @@ impl CpuBackend {
         let n = x.nrows();
         let mut outputs = Array2::zeros((n, net.output_dim()));
         let mut patterns = Array2::zeros((n, net.unit_count()));
-        let mut jacobians = Array3::zeros((n, net.output_dim(), net.input_dim()));
-        let chunk = self.chunk.min(prog.points_per_task());
+        let mut jacobians = pages::large_zeros((n, net.output_dim(), net.input_dim()));
+        // The forward pass runs at the whole chunk (GEMMs of `chunk` rows);
+        // the pull-back goes block by block within it.
+        let chunk = self.chunk;
         let tasks: Vec<_> = x
             .axis_chunks_iter(Axis(0), chunk)
             .zip(outputs.axis_chunks_iter_mut(Axis(0), chunk))
@@ -381,10 +387,6 @@ impl Backend for CpuBackend {
         let dirs = hood.directions;
         let counted = counted_layers(net);
         let layers_out = counted.len() + usize::from(hood.count_output);
-        // Every vertex keeps its pre-activations at every layer: bound the
-        // points per task so that they stay within VERTEX_VALUES_PER_TASK.
-        let per_point = 2 * dirs.nrows() * (net.unit_count() + net.output_dim()).max(1);
-        let chunk = self.chunk.min(VERTEX_VALUES_PER_TASK / per_point);
         let f32_route = (self.precision == Precision::F32)
             .then(|| vertices::FoldedMlp::<f32>::new(net, dirs, hood.radius))
             .flatten();
@@ -392,6 +394,14 @@ impl Backend for CpuBackend {
             .is_none()
             .then(|| vertices::FoldedMlp::<f64>::new(net, dirs, hood.radius))
             .flatten();
+        let chunk = if f32_route.is_some() || f64_route.is_some() {
+            self.chunk.min(vertices::FOLDED_POINTS_PER_TASK)
+        } else {
+            // Every vertex keeps its pre-activations at every layer: bound the
+            // points per task so that they stay within VERTEX_VALUES_PER_TASK.
+            let per_point = 2 * dirs.nrows() * (net.unit_count() + net.output_dim()).max(1);
+            self.chunk.min(VERTEX_VALUES_PER_TASK / per_point)
+        };
         let parts = self.map_chunks_of(chunk, points.nrows(), |a, b| {
             let pts = points.slice(s![a..b, ..]);
             if let Some(folded) = &f32_route {

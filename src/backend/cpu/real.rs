@@ -7,6 +7,7 @@ use std::ops::{AddAssign, Mul};
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, CowArray, Ix1, Ix2};
 
+use crate::kernels::fused::Lane;
 use crate::kernels::{simd, single};
 
 /// A floating-point type the batched passes run in.
@@ -19,6 +20,7 @@ pub(super) trait Real:
     + Mul<Output = Self>
     + Send
     + Sync
+    + Lane
     + 'static
 {
     /// `v` rounded to this type.
@@ -36,9 +38,6 @@ pub(super) trait Real:
     /// The two-piece activation in place, recording the pieces (see
     /// [`simd::two_piece_record`]).
     fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]);
-
-    /// The local-complexity count of a block of rows (see [`simd::first_row_changes`]).
-    fn first_row_changes(z: ArrayView2<Self>) -> u32;
 }
 
 impl Real for f64 {
@@ -61,10 +60,6 @@ impl Real for f64 {
     fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]) {
         simd::two_piece_record(z, choices, slopes);
     }
-
-    fn first_row_changes(z: ArrayView2<Self>) -> u32 {
-        simd::first_row_changes(z)
-    }
 }
 
 impl Real for f32 {
@@ -86,10 +81,6 @@ impl Real for f32 {
 
     fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]) {
         single::two_piece_record(z, choices, slopes);
-    }
-
-    fn first_row_changes(z: ArrayView2<Self>) -> u32 {
-        single::first_row_changes(z)
     }
 }
 

@@ -82,6 +82,17 @@ fn reverse_jacobians_match_the_generic_evaluator() {
 }
 
 #[test]
+fn reverse_jacobians_span_several_blocks_of_a_chunk() {
+    // 5 outputs x 600 inputs: a block of the pull-back holds 43 points, so
+    // one chunk of 100 points is pulled back in three blocks.
+    let net = mlp(&[600, 40, 30, 5], 8);
+    let x = Rng::new(5).matrix(100, 600, 1.0);
+    let want = generic_jacobians(&net, x.view());
+    let got = CpuBackend::serial().jacobians(&net, x.view()).unwrap();
+    assert!(row_relative_error(&got.jacobians, &want) < 1e-14);
+}
+
+#[test]
 fn reverse_jacobians_match_the_vectors() {
     let root = vectors_dir().join("forward");
     let mut seen = 0;

@@ -1,0 +1,311 @@
+//! The fused step of the folded local-complexity pass: one walk over the
+//! pre-activations a GEMM has just written that adds the layer's bias,
+//! counts, per point, the units whose three-valued sign at some vertex
+//! differs from the point's first vertex, and applies the two-piece
+//! activation. Each layer's values are read once after their GEMM, while
+//! they are in cache, instead of once for the bias, once for the comparison
+//! and once for the activation, and no pattern bytes are written (local
+//! complexity needs none).
+//!
+//! The loops are plain slice loops, generic over `f32` and `f64`, compiled
+//! inside [`pulp::Arch::dispatch`] so that the compiler vectorises them for
+//! the widest instruction set the CPU has. They perform exactly the
+//! operations of the unfused passes (`z + b`, the comparisons with zero,
+//! `z * slope`; no fused multiply-adds), so the counts and values are
+//! bit-identical to them (the tests below check that).
+
+use std::ops::{Add, Mul, Neg};
+
+use pulp::{Arch, Simd, WithSimd};
+
+/// A float the fused step runs on: `f64`, and `f32` for the f32 route.
+pub(crate) trait Lane:
+    Copy + Default + PartialOrd + Add<Output = Self> + Mul<Output = Self> + Neg<Output = Self> + Send + Sync
+{
+    /// One.
+    const ONE: Self;
+}
+
+impl Lane for f64 {
+    const ONE: Self = 1.0;
+}
+
+impl Lane for f32 {
+    const ONE: Self = 1.0;
+}
+
+/// What the step does to a layer's pre-activations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LayerStep<'a, T> {
+    /// The bias to add first (`None` when the values already include it).
+    pub(crate) bias: Option<&'a [T]>,
+    /// Whether to count sign changes (an uncounted layer only acts).
+    pub(crate) count: bool,
+    /// The two-piece slopes `[negative piece, positive piece]` to apply
+    /// last, or `None` to leave the values as they are (the output layer).
+    pub(crate) slopes: Option<[T; 2]>,
+}
+
+/// Runs `step` on `z`, rows of `cols` values, row-major, cut into blocks of
+/// `verts` rows (one point's vertices, the first vertex first), and calls
+/// `counted(block, changes)` for each block when `step.count`.
+pub(crate) fn layer_step<T: Lane>(
+    z: &mut [T],
+    cols: usize,
+    verts: usize,
+    step: LayerStep<'_, T>,
+    counted: impl FnMut(usize, u32),
+) {
+    if cols == 0 || verts == 0 {
+        return;
+    }
+    Arch::new().dispatch(Fused {
+        z,
+        cols,
+        verts,
+        step,
+        counted,
+    });
+}
+
+/// [`layer_step`]'s arguments, run by [`pulp`] in the widest instruction set
+/// (the loops below are inlined into its target-feature function, where
+/// the compiler vectorises them).
+struct Fused<'a, T, F> {
+    z: &'a mut [T],
+    cols: usize,
+    verts: usize,
+    step: LayerStep<'a, T>,
+    counted: F,
+}
+
+impl<T: Lane, F: FnMut(usize, u32)> WithSimd for Fused<'_, T, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let Fused {
+            z,
+            cols,
+            verts,
+            step,
+            mut counted,
+        } = self;
+        // The first vertex's signs (-1, 0, 1) and, per unit, 1 once some
+        // vertex's sign differs from it: same-width lanes, so that the
+        // comparisons vectorise as plain selects.
+        let mut first = vec![T::default(); cols];
+        let mut changed = vec![T::default(); cols];
+        for (b, block) in z.chunks_mut(verts * cols).enumerate() {
+            let changes = block_step(block, cols, step, &mut first, &mut changed);
+            if step.count {
+                counted(b, changes);
+            }
+        }
+    }
+}
+
+/// [`layer_step`] on one point's block; returns its count (0 when not counting).
+#[inline(always)]
+fn block_step<T: Lane>(
+    block: &mut [T],
+    cols: usize,
+    step: LayerStep<'_, T>,
+    first: &mut [T],
+    changed: &mut [T],
+) -> u32 {
+    let zero = T::default();
+    let mut rows = block.chunks_exact_mut(cols);
+    let Some(row0) = rows.next() else {
+        return 0;
+    };
+    add_bias(row0, step.bias);
+    for (f, &v) in first.iter_mut().zip(row0.iter()) {
+        *f = sign(v);
+    }
+    changed.fill(zero);
+    activate(row0, step.slopes);
+    for row in rows {
+        add_bias(row, step.bias);
+        if step.count {
+            mark_changes(row, first, changed);
+        }
+        activate(row, step.slopes);
+    }
+    changed.iter().filter(|&&c| c != zero).count() as u32
+}
+
+/// The three-valued sign as a float: 1 above zero, -1 below, 0 for both
+/// zeros and NaN.
+#[inline(always)]
+fn sign<T: Lane>(v: T) -> T {
+    let zero = T::default();
+    if v > zero {
+        T::ONE
+    } else if v < zero {
+        -T::ONE
+    } else {
+        zero
+    }
+}
+
+#[inline(always)]
+fn add_bias<T: Lane>(row: &mut [T], bias: Option<&[T]>) {
+    if let Some(bias) = bias {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v = *v + b;
+        }
+    }
+}
+
+/// Sets `changed[u]` to 1 where the sign of `row[u]` differs from
+/// `first[u]` (the first vertex's sign).
+#[inline(always)]
+fn mark_changes<T: Lane>(row: &[T], first: &[T], changed: &mut [T]) {
+    for ((c, &v), &f) in changed.iter_mut().zip(row).zip(first) {
+        if sign(v) != f {
+            *c = T::ONE;
+        }
+    }
+}
+
+/// The two-piece activation `z * slopes[z > 0]`, in place.
+#[inline(always)]
+fn activate<T: Lane>(row: &mut [T], slopes: Option<[T; 2]>) {
+    if let Some([lo, hi]) = slopes {
+        let zero = T::default();
+        for v in row.iter_mut() {
+            *v = *v * if *v > zero { hi } else { lo };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{simd, single};
+    use ndarray::{Array1, Array2, Axis};
+    use proptest::prelude::*;
+
+    /// Values that exercise every branch: both zeros, tiny and ordinary
+    /// magnitudes of both signs.
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::MIN_POSITIVE),
+            -1e3..1e3f64,
+            -1e-300..1e-300f64,
+        ]
+    }
+
+    /// A case: `points` blocks of `verts` rows of `cols` values, a bias and slopes.
+    fn case() -> impl Strategy<Value = (Array2<f64>, usize, Array1<f64>, [f64; 2])> {
+        (1..4usize, 1..6usize, 1..23usize).prop_flat_map(|(points, verts, cols)| {
+            (
+                proptest::collection::vec(value(), points * verts * cols),
+                proptest::collection::vec(value(), cols),
+                prop_oneof![Just([0.0, 1.0]), (-1.0..1.0f64).prop_map(|a| [a, 1.0])],
+            )
+                .prop_map(move |(z, b, s)| {
+                    let z = Array2::from_shape_vec((points * verts, cols), z).expect("sized");
+                    (z, verts, Array1::from(b), s)
+                })
+        })
+    }
+
+    /// The unfused passes: the bias added row by row, the count of each
+    /// block, then the activation.
+    fn unfused(
+        z: &Array2<f64>,
+        verts: usize,
+        bias: Option<&Array1<f64>>,
+        slopes: [f64; 2],
+    ) -> (Array2<f64>, Vec<u32>) {
+        let mut z = z.clone();
+        if let Some(b) = bias {
+            z += b;
+        }
+        let counts = z
+            .axis_chunks_iter(Axis(0), verts)
+            .map(simd::first_row_changes)
+            .collect();
+        let mut choices = Array2::zeros(z.dim());
+        simd::two_piece_record(z.view_mut(), choices.view_mut(), slopes);
+        (z, counts)
+    }
+
+    fn fused<T: Lane>(z: &Array2<T>, verts: usize, step: LayerStep<'_, T>) -> (Array2<T>, Vec<u32>) {
+        let mut z = z.clone();
+        let cols = z.ncols();
+        let mut counts = vec![u32::MAX; z.nrows().div_ceil(verts.max(1))];
+        layer_step(
+            z.as_slice_mut().expect("standard layout"),
+            cols,
+            verts,
+            step,
+            |b, c| counts[b] = c,
+        );
+        (z, counts)
+    }
+
+    fn bits(a: &Array2<f64>) -> Vec<u64> {
+        a.iter().map(|v| v.to_bits()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn fused_step_matches_the_unfused_passes((z, verts, b, slopes) in case()) {
+            for bias in [Some(&b), None] {
+                let step = LayerStep { bias: bias.map(|b| b.as_slice().expect("contiguous")), count: true, slopes: Some(slopes) };
+                let (got, got_counts) = fused(&z, verts, step);
+                let (want, want_counts) = unfused(&z, verts, bias, slopes);
+                prop_assert_eq!(bits(&got), bits(&want));
+                prop_assert_eq!(got_counts, want_counts);
+            }
+        }
+
+        #[test]
+        fn output_step_counts_without_acting((z, verts, b, _s) in case()) {
+            let step = LayerStep { bias: Some(b.as_slice().expect("contiguous")), count: true, slopes: None };
+            let (got, got_counts) = fused(&z, verts, step);
+            let want = &z + &b;
+            prop_assert_eq!(bits(&got), bits(&want));
+            let want_counts: Vec<u32> = want.axis_chunks_iter(Axis(0), verts).map(simd::first_row_changes).collect();
+            prop_assert_eq!(got_counts, want_counts);
+        }
+
+        #[test]
+        fn f32_step_matches_the_f32_passes((z, verts, b, slopes) in case()) {
+            let z = z.mapv(|v| v as f32);
+            let b = b.mapv(|v| v as f32);
+            let slopes = slopes.map(|s| s as f32);
+            let step = LayerStep { bias: Some(b.as_slice().expect("contiguous")), count: true, slopes: Some(slopes) };
+            let (got, got_counts) = fused(&z, verts, step);
+            let mut want = &z + &b;
+            // Signs survive the exact conversion to f64.
+            let wide = want.mapv(f64::from);
+            let want_counts: Vec<u32> = wide.axis_chunks_iter(Axis(0), verts).map(simd::first_row_changes).collect();
+            let mut choices = Array2::zeros(want.dim());
+            single::two_piece_record(want.view_mut(), choices.view_mut(), slopes);
+            prop_assert_eq!(got.mapv(f32::to_bits), want.mapv(f32::to_bits));
+            prop_assert_eq!(got_counts, want_counts);
+        }
+    }
+
+    #[test]
+    fn an_uncounted_step_reports_nothing() {
+        let mut z = vec![1.0, -2.0, -3.0, 4.0];
+        let mut seen = 0;
+        let step = LayerStep {
+            bias: None,
+            count: false,
+            slopes: Some([0.0, 1.0]),
+        };
+        layer_step(&mut z, 2, 2, step, |_, _| seen += 1);
+        assert_eq!(seen, 0);
+        assert_eq!(z, vec![1.0, 0.0, 0.0, 4.0]);
+    }
+}
