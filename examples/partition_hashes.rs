@@ -358,7 +358,11 @@ fn main() {
             [m] if m == "skeleton" => Method::Skeleton,
             _ => panic!("{usage}"),
         };
-        w2_one(d.parse().expect("dimension"), h.parse().expect("half-width"), method);
+        w2_one(
+            d.parse().expect("dimension"),
+            h.parse().expect("half-width"),
+            method,
+        );
         return;
     }
     w1();

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cpwl::backend::{
-    check_hyperplanes, check_neighbourhood, check_points, Backend, ForwardBatch, JacobianBatch, Keep,
+    check_affine, check_neighbourhood, check_points, Backend, ForwardBatch, JacobianBatch, Keep,
     Neighbourhood,
 };
 use cpwl::lc::{exact_local_complexity, local_complexity, Directions, LcOptions};
@@ -33,6 +33,7 @@ struct Plain {
     forward_calls: AtomicUsize,
     jacobian_calls: AtomicUsize,
     sign_change_calls: AtomicUsize,
+    affine_calls: AtomicUsize,
 }
 
 /// The state of one point between steps: column 0 holds the values, the
@@ -360,24 +361,16 @@ impl Backend for Plain {
         Ok(counts)
     }
 
-    fn hyperplane_signs(
+    fn affine_values(
         &self,
         a: ArrayView2<f64>,
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>> {
-        check_hyperplanes(a, c, points)?;
+    ) -> Result<Array2<f64>> {
+        check_affine(a, c, points)?;
+        self.affine_calls.fetch_add(1, Ordering::Relaxed);
         Ok(Array2::from_shape_fn((points.nrows(), a.nrows()), |(p, k)| {
-            let (row, point) = (a.row(k), points.row(p));
-            let terms = || row.iter().zip(point).map(|(w, y)| w * y);
-            let value: f64 = terms().sum::<f64>() + c[k];
-            let magnitude: f64 = terms().map(f64::abs).sum::<f64>() + c[k].abs();
-            if value.abs() <= tol * magnitude {
-                0
-            } else {
-                sign(value)
-            }
+            a.row(k).dot(&points.row(p)) + c[k]
         }))
     }
 }
@@ -438,7 +431,12 @@ fn two_layer_relu(d: usize) -> Network {
 
 #[test]
 fn enumerate_gives_the_same_regions_on_the_plain_backend() {
-    for (d, method) in [(2, Method::PlaneSplit), (2, Method::Lp), (3, Method::Lp)] {
+    for (d, method) in [
+        (2, Method::PlaneSplit),
+        (2, Method::Lp),
+        (3, Method::Lp),
+        (3, Method::Skeleton),
+    ] {
         let net = two_layer_relu(d);
         let domain = Domain::cube(d, -2.0, 2.0);
         let plain = Arc::new(Plain::default());
@@ -458,6 +456,12 @@ fn enumerate_gives_the_same_regions_on_the_plain_backend() {
                 plain.forward_calls.load(Ordering::Relaxed) > 0,
                 "{d}-D {method:?}"
             );
+        }
+        if method == Method::Skeleton {
+            // The skeleton ran (no fallback) and took every dense layer's
+            // values at its vertices from the backend.
+            assert_eq!(got.stats().method, Method::Skeleton);
+            assert_eq!(plain.affine_calls.load(Ordering::Relaxed), 2);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A backend that wraps the CPU backend, counts its calls and sets a cancel
 //! flag during the n-th: stops triggered deterministically from inside a
-//! run (the scores, local complexity and the LP walk reach it).
+//! run (the scores, local complexity, the LP walk and the skeleton reach it).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -73,13 +73,13 @@ impl Backend for Tripwire {
     fn prefers_les_grams(&self, _decoder: &Network) -> bool {
         self.grams
     }
-    fn hyperplane_signs(
+    fn affine_values(
         &self,
         a: ArrayView2<f64>,
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>> {
-        self.inner.hyperplane_signs(a, c, points, tol)
+    ) -> Result<Array2<f64>> {
+        self.tick();
+        self.inner.affine_values(a, c, points)
     }
 }

@@ -1,8 +1,8 @@
 //! The layers of a network cut into the skeleton, one unit at a time.
 //!
 //! Each layer's pre-activations at all current vertices come from one batched
-//! product through the run's [`crate::backend::Backend`] (the layer's dense
-//! steps as a one-step network); a vertex made later in the layer takes the
+//! product per dense step through the run's [`crate::backend::Backend`]
+//! ([`crate::backend::Backend::affine_values`]); a vertex made later in the layer takes the
 //! values interpolated along its edge, which are exact because the layer's
 //! pre-activations are affine on every cell of the earlier layers and an
 //! edge lies in one such cell. At a vertex on an earlier unit's hyperplane
@@ -13,16 +13,17 @@ use ndarray::Array2;
 use super::complex::Complex;
 use super::faces::FaceCuts;
 use super::Fail;
-use crate::network::{AffineStep, Nonlinearity, Step};
+use crate::backend::affine_values_on;
+use crate::network::{AffineStep, Dense, Nonlinearity, Step};
 use crate::regions::setup::Frame;
 use crate::run::{RunOptions, Watch};
 use crate::tol::TOL_SKELETON_ZERO_REL;
 use crate::Network;
 
 /// One layer of two-piece units and the dense steps before it.
-pub(super) struct Layer {
-    /// The dense steps since the previous layer, each as a one-step network.
-    affine: Vec<Network>,
+pub(super) struct Layer<'a> {
+    /// The dense steps since the previous layer.
+    affine: Vec<&'a Dense>,
     /// The slopes `[z <= 0, z > 0]`.
     slopes: [f64; 2],
     /// The first unit's pattern index.
@@ -38,16 +39,12 @@ pub(super) struct Layer {
 ///
 /// [`Fail::Fallback`] for any other step (max units, convolutions, residual
 /// blocks): the skeleton does not handle them yet.
-pub(super) fn layers(net: &Network) -> Result<Vec<Layer>, Fail> {
+pub(super) fn layers(net: &Network) -> Result<Vec<Layer<'_>>, Fail> {
     let mut layers = Vec::new();
     let mut pending = Vec::new();
     for step in net.program().steps() {
         match step {
-            Step::Affine(AffineStep::Dense(dense)) => pending.push(
-                Network::builder(dense.w().ncols())
-                    .dense(dense.w().to_owned(), dense.b().to_owned())?
-                    .build()?,
-            ),
+            Step::Affine(AffineStep::Dense(dense)) => pending.push(dense),
             Step::Nonlinear(Nonlinearity::TwoPiece(units)) => layers.push(Layer {
                 affine: std::mem::take(&mut pending),
                 slopes: units.slopes(),
@@ -68,7 +65,7 @@ pub(super) fn layers(net: &Network) -> Result<Vec<Layer>, Fail> {
 /// a budget or the cancel flag stops the run; backend failures.
 pub(super) fn cut_layers(
     cx: &mut Complex,
-    layers: &[Layer],
+    layers: &[Layer<'_>],
     frame: &Frame,
     m: usize,
     run: &RunOptions,
@@ -77,7 +74,7 @@ pub(super) fn cut_layers(
     let mut values = input_points(cx, frame);
     for layer in layers {
         for dense in &layer.affine {
-            values = run.with_backend_ref(|b| dense.forward_batch_on(b, values.view()))?;
+            values = run.with_backend_ref(|b| affine_values_on(b, dense.w(), dense.b(), values.view()))?;
         }
         let mut cols: Vec<Vec<f64>> = values.columns().into_iter().map(|c| c.to_vec()).collect();
         for j in 0..layer.len {
