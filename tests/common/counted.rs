@@ -135,7 +135,12 @@ impl Backend for Counted {
         self.prefers
             .unwrap_or_else(|| self.inner.prefers_les_grams(decoder))
     }
-    fn affine_values(&self, a: ArrayView2<f64>, c: ArrayView1<f64>, points: ArrayView2<f64>) -> Result<Array2<f64>> {
+    fn affine_values(
+        &self,
+        a: ArrayView2<f64>,
+        c: ArrayView1<f64>,
+        points: ArrayView2<f64>,
+    ) -> Result<Array2<f64>> {
         self.tick(Kernel::Affine);
         self.inner.affine_values(a, c, points)
     }

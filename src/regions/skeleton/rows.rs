@@ -92,8 +92,12 @@ mod tests {
             .unwrap()
             .build()
             .unwrap();
-        let plane = Plane::from_basis(array![0.1, 0.2, -0.3], array![1.0, 0.0, 0.0], array![0.0, 0.6, 0.8])
-            .unwrap();
+        let plane = Plane::from_basis(
+            array![0.1, 0.2, -0.3],
+            array![1.0, 0.0, 0.0],
+            array![0.0, 0.6, 0.8],
+        )
+        .unwrap();
         let domains = [
             Domain::cube(3, -1.0, 1.0),
             Domain::plane(plane, Window::square(2.0)),

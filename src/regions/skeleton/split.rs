@@ -178,7 +178,14 @@ impl LayerCut {
     /// [`Fail::Fallback`] when a vertex lies on the hyperplane (within
     /// [`TOL_SKELETON_ZERO_REL`] of the unit's largest value) or a face is
     /// cut other than twice.
-    fn unit(&mut self, cx: &mut Complex, cuts: &mut FaceCuts, j: usize, h: usize, m: usize) -> Result<(), Fail> {
+    fn unit(
+        &mut self,
+        cx: &mut Complex,
+        cuts: &mut FaceCuts,
+        j: usize,
+        h: usize,
+        m: usize,
+    ) -> Result<(), Fail> {
         let scale = self.cols[j].iter().fold(0.0f64, |a, z| a.max(z.abs()));
         if scale == 0.0 {
             // Zero at every vertex: zero on the domain, never positive, no cut.
