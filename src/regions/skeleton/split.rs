@@ -2,8 +2,8 @@
 //!
 //! Each layer's pre-activations at all current vertices come from one batched
 //! product per dense step through the run's [`crate::backend::Backend`]
-//! ([`crate::backend::Backend::affine_values`]); a vertex made later in the layer takes the
-//! values interpolated along its edge, which are exact because the layer's
+//! ([`crate::backend::Backend::affine_values`]); a vertex made later in the
+//! layer takes the values interpolated along its edge, which are exact because the layer's
 //! pre-activations are affine on every cell of the earlier layers and an
 //! edge lies in one such cell. At a vertex on an earlier unit's hyperplane
 //! both pieces give the same value, so the evaluation needs no choice there.
