@@ -429,6 +429,26 @@ fn two_layer_relu(d: usize) -> Network {
         .unwrap()
 }
 
+/// A `d`-6-4-1 ReLU network with weights in general position (values of
+/// a sine at incommensurate points).
+fn generic_relu(d: usize) -> Network {
+    let wave = |seed: usize, rows: usize, cols: usize| {
+        Array2::from_shape_fn((rows, cols), |(i, j)| ((seed + i * cols + j) as f64 * 1.37).sin())
+    };
+    let bias = |seed: usize, n: usize| Array1::from_shape_fn(n, |i| 0.5 * ((seed + i) as f64 * 0.71).cos());
+    Network::builder(d)
+        .dense(wave(1, 6, d), bias(3, 6))
+        .unwrap()
+        .relu()
+        .dense(wave(40, 4, 6), bias(50, 4))
+        .unwrap()
+        .relu()
+        .dense(Array2::ones((1, 4)), array![0.0])
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn enumerate_gives_the_same_regions_on_the_plain_backend() {
     for (d, method) in [
@@ -437,7 +457,13 @@ fn enumerate_gives_the_same_regions_on_the_plain_backend() {
         (3, Method::Lp),
         (3, Method::Skeleton),
     ] {
-        let net = two_layer_relu(d);
+        // The skeleton hands arrangements with vertices on hyperplanes (the
+        // small-integer weights) to the walk: it gets weights in general position.
+        let net = if method == Method::Skeleton {
+            generic_relu(d)
+        } else {
+            two_layer_relu(d)
+        };
         let domain = Domain::cube(d, -2.0, 2.0);
         let plain = Arc::new(Plain::default());
         let run = |backend| EnumOptions {
@@ -460,6 +486,7 @@ fn enumerate_gives_the_same_regions_on_the_plain_backend() {
         if method == Method::Skeleton {
             // The skeleton ran (no fallback) and took every dense layer's
             // values at its vertices from the backend.
+            assert_eq!(reference.stats().method, Method::Skeleton);
             assert_eq!(got.stats().method, Method::Skeleton);
             assert_eq!(plain.affine_calls.load(Ordering::Relaxed), 2);
         }
