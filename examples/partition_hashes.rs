@@ -136,23 +136,33 @@ fn topology_hash(p: &Partition) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Enumerates by `method` with default options, the time on stderr.
+fn timed(name: &str, net: &Network, domain: &Domain, method: Method) -> Partition {
+    let opts = EnumOptions {
+        method,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let part = enumerate(net, domain, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    eprintln!("{name}: {:?}", start.elapsed());
+    part
+}
+
+/// One line: name, region count, the method that ran, `key=hash`.
+fn ran_line(name: &str, part: &Partition, key: &str, hash: &str) {
+    println!(
+        "{name:<44} regions={:<7} ran={:<8} {key}={hash}",
+        part.len(),
+        format!("{:?}", part.stats().method),
+    );
+}
+
 /// Enumerates by the walk and by the skeleton, one topology line each.
 fn report_topology(name: &str, net: &Network, domain: &Domain) {
     for (tag, method) in [("lp", Method::Lp), ("skeleton", Method::Skeleton)] {
-        let opts = EnumOptions {
-            method,
-            ..Default::default()
-        };
-        let start = std::time::Instant::now();
-        let part = enumerate(net, domain, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
-        println!(
-            "{:<44} regions={:<7} ran={:<8} topology={}",
-            format!("{name}/{tag}"),
-            part.len(),
-            format!("{:?}", part.stats().method),
-            topology_hash(&part)
-        );
-        eprintln!("{name}/{tag}: {:?}", start.elapsed());
+        let name = format!("{name}/{tag}");
+        let part = timed(&name, net, domain, method);
+        ran_line(&name, &part, "topology", &topology_hash(&part));
     }
 }
 
@@ -162,6 +172,12 @@ fn topology() {
         let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
         report_topology(&format!("w2_d{d}"), &net, &Domain::cube(d, -h, h));
     }
+    vector_domains(LP_SLICE_MAX_DIM, report_topology);
+}
+
+/// Each vector case's box (where it has one) and slice (where its input has
+/// at most `max_slice_dim` dimensions), as `(name, network, domain)`.
+fn vector_domains(max_slice_dim: usize, mut each: impl FnMut(&str, &Network, &Domain)) {
     let dir = test_common::vectors().join("regions");
     let index = test_common::json(&dir.join("index.json"));
     for entry in index.as_array().expect("index") {
@@ -170,10 +186,10 @@ fn topology() {
         let net = Network::from_npz(dir.join(format!("{id}.npz"))).expect("network");
         if let Some(bx) = expected["lp"]["box"].as_array() {
             let (lo, hi) = (bx[0].as_f64().expect("lo"), bx[1].as_f64().expect("hi"));
-            report_topology(&format!("{id}/box"), &net, &Domain::cube(net.input_dim(), lo, hi));
+            each(&format!("{id}/box"), &net, &Domain::cube(net.input_dim(), lo, hi));
         }
-        if net.input_dim() <= LP_SLICE_MAX_DIM {
-            report_topology(&format!("{id}/slice"), &net, &slice_domain(&dir, id));
+        if net.input_dim() <= max_slice_dim {
+            each(&format!("{id}/slice"), &net, &slice_domain(&dir, id));
         }
     }
 }
@@ -276,20 +292,9 @@ fn vectors() {
 /// The `--skeleton` lines (see the crate doc above).
 fn skeleton() {
     let line = |name: &str, net: &Network, domain: &Domain| {
-        let opts = EnumOptions {
-            method: Method::Skeleton,
-            ..Default::default()
-        };
-        let start = std::time::Instant::now();
-        let part = enumerate(net, domain, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
-        println!(
-            "{:<44} regions={:<7} ran={:<8} sha256={}",
-            format!("{name}/skeleton"),
-            part.len(),
-            format!("{:?}", part.stats().method),
-            hash_regions(&part, true)
-        );
-        eprintln!("{name}/skeleton: {:?}", start.elapsed());
+        let name = format!("{name}/skeleton");
+        let part = timed(&name, net, domain, Method::Skeleton);
+        ran_line(&name, &part, "sha256", &hash_regions(&part, true));
     };
     for (d, h, big) in [(3, 0.1, 0.3), (4, 0.04, 0.12), (6, 0.025, 0.08), (8, 0.015, 0.05)] {
         let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
@@ -305,18 +310,7 @@ fn skeleton() {
         &net,
         &Domain::plane(plane, Window::square(W1_HALF_WIDTH)),
     );
-    let dir = test_common::vectors().join("regions");
-    let index = test_common::json(&dir.join("index.json"));
-    for entry in index.as_array().expect("index") {
-        let id = entry["id"].as_str().expect("id");
-        let expected = test_common::json(&dir.join(format!("{id}.json")));
-        let net = Network::from_npz(dir.join(format!("{id}.npz"))).expect("network");
-        if let Some(bx) = expected["lp"]["box"].as_array() {
-            let (lo, hi) = (bx[0].as_f64().expect("lo"), bx[1].as_f64().expect("hi"));
-            line(&format!("{id}/box"), &net, &Domain::cube(net.input_dim(), lo, hi));
-        }
-        line(&format!("{id}/slice"), &net, &slice_domain(&dir, id));
-    }
+    vector_domains(usize::MAX, line);
 }
 
 /// One W2 case, `(d, h)` from the command line, on one thread, by `method`.

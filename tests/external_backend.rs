@@ -416,11 +416,16 @@ fn two_layer_relu(d: usize) -> Network {
     });
     let b1 = Array1::from_shape_fn(6, |i| 0.3 * i as f64 - 0.7);
     let w2 = Array2::from_shape_fn((4, 6), |(i, j)| ((i * 5 + j) % 7) as f64 / 3.0 - 1.0);
+    relu_6_4_1(d, (w1, b1), (w2, array![0.1, -0.2, 0.3, 0.0]))
+}
+
+/// A `d`-6-4-1 ReLU network of the given hidden layers, summing its last.
+fn relu_6_4_1(d: usize, first: (Array2<f64>, Array1<f64>), second: (Array2<f64>, Array1<f64>)) -> Network {
     Network::builder(d)
-        .dense(w1, b1)
+        .dense(first.0, first.1)
         .unwrap()
         .relu()
-        .dense(w2, array![0.1, -0.2, 0.3, 0.0])
+        .dense(second.0, second.1)
         .unwrap()
         .relu()
         .dense(Array2::ones((1, 4)), array![0.0])
@@ -436,17 +441,7 @@ fn generic_relu(d: usize) -> Network {
         Array2::from_shape_fn((rows, cols), |(i, j)| ((seed + i * cols + j) as f64 * 1.37).sin())
     };
     let bias = |seed: usize, n: usize| Array1::from_shape_fn(n, |i| 0.5 * ((seed + i) as f64 * 0.71).cos());
-    Network::builder(d)
-        .dense(wave(1, 6, d), bias(3, 6))
-        .unwrap()
-        .relu()
-        .dense(wave(40, 4, 6), bias(50, 4))
-        .unwrap()
-        .relu()
-        .dense(Array2::ones((1, 4)), array![0.0])
-        .unwrap()
-        .build()
-        .unwrap()
+    relu_6_4_1(d, (wave(1, 6, d), bias(3, 6)), (wave(40, 4, 6), bias(50, 4)))
 }
 
 #[test]
