@@ -349,6 +349,8 @@ pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn clones_share_the_pool_and_with_own_pool_does_not() {
         let thread_of = |run: &RunOptions| run.install(std::thread::current).map(|t| t.id()).unwrap();
@@ -364,26 +366,36 @@ mod tests {
         assert_eq!(own.threads, Some(1));
     }
 
-    use super::*;
-
     #[test]
-    fn validate_rejects_zero_limits() {
+    fn validate_rejects_zero_limits_naming_the_option() {
         assert!(RunOptions::default().validate().is_ok());
-        for bad in [
-            RunOptions {
-                threads: Some(0),
-                ..Default::default()
-            },
-            RunOptions {
-                chunk: Some(0),
-                ..Default::default()
-            },
-            RunOptions {
-                max_regions: Some(0),
-                ..Default::default()
-            },
+        for (bad, option) in [
+            (
+                RunOptions {
+                    threads: Some(0),
+                    ..Default::default()
+                },
+                "threads",
+            ),
+            (
+                RunOptions {
+                    chunk: Some(0),
+                    ..Default::default()
+                },
+                "chunk",
+            ),
+            (
+                RunOptions {
+                    max_regions: Some(0),
+                    ..Default::default()
+                },
+                "max_regions",
+            ),
         ] {
-            assert!(matches!(bad.validate(), Err(Error::Invalid { .. })));
+            assert!(
+                matches!(bad.validate(), Err(Error::Invalid { ref what, .. }) if what == option),
+                "{option}"
+            );
         }
     }
 

@@ -88,6 +88,7 @@ pub const TOL_RAY_AT_INFINITY: f64 = 1e-12;
 /// with it: looser than the sign tests, since the maps come out of a chain of
 /// products.
 pub const TOL_SAME_HYPERPLANE_REL: f64 = 1e-6;
+
 /// Logit spread (largest minus smallest logit of one position) beyond which
 /// that position's softmax counts as saturated: `ln(f64::MAX) / 2`, where the
 /// square of the smallest probability, which the LES Gram matrix carries,
@@ -119,12 +120,16 @@ pub const TOL_SKELETON_TIE_REL: f64 = 1e-12;
 /// Lagrange multipliers above minus this times `1 + |target - x|`: a few
 /// hundred units of rounding of the distances involved.
 pub const TOL_PROJECTION_STEP_REL: f64 = 1e-13;
+
 /// Relative margin below which an `f32` sign test may disagree with `f64`
 /// ([`crate::backend::Precision::F32`]): a point whose `f64` pre-activations
 /// satisfy `|z| > F32_TIE_BOUND * |(w, b)| * |(x, 1)|` at every unit of
 /// every layer (norm of the unit's weight row with its bias, times the norm
 /// of the layer's input with a 1 appended) takes the same signs in both
-/// precisions. About 800 `f32` ulps: a dot product of length `k` errs by
-/// at most about `k` ulps of `|w| |x|`, and the error carried in from earlier
-/// `f32` layers is of the same order for the networks of the workloads.
+/// precisions, for the networks this margin is sized for. About 800 `f32`
+/// ulps: a dot product of length `k` errs by at most about `k` ulps of
+/// `|w| |x|` (so layers of up to about 800 inputs, as W3's 784), and the
+/// error carried in from earlier `f32` layers is of the same order for the
+/// networks of the workloads. A sized margin, not a proof for every network:
+/// much wider or much deeper networks can need a larger one.
 pub const F32_TIE_BOUND: f64 = 1e-4;

@@ -208,8 +208,9 @@ fn bad_points_and_options_are_typed_errors() {
 }
 
 /// A backend written against the public API that keeps its own copy of a
-/// prepared set (the points negated, so that reading the host array by
-/// mistake would give other counts) and counts which route each call took.
+/// prepared set in a layout of its own (the points negated, undone when
+/// read) and counts which route each call took: the counters, not the
+/// counts, show that the resident copy was read.
 struct Keeper {
     inner: CpuBackend,
     prepared: AtomicUsize,

@@ -9,7 +9,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Counted, Kernel, SplitMix};
+use common::{assert_close, Counted, Kernel, SplitMix};
 use cpwl::backend::{Backend, CpuBackend};
 use cpwl::run::RunOptions;
 use cpwl::scales::{les_with, LatentStatus, OutputShape, ScoreOptions};
@@ -54,15 +54,10 @@ fn options(backend: Arc<Counted>, chunk: usize) -> ScoreOptions {
     }
 }
 
-/// Asserts equal statuses and values within `rtol` relative.
+/// Asserts equal statuses and values within 1e-10 relative.
 fn assert_same(a: &cpwl::scales::ScoreReport<Array1<f64>>, b: &cpwl::scales::ScoreReport<Array1<f64>>) {
     assert_eq!(a.status(), b.status());
-    for (i, (x, y)) in a.values().iter().zip(b.values()).enumerate() {
-        assert!(
-            (x - y).abs() <= 1e-10 * y.abs().max(1.0),
-            "latent {i}: {x} vs {y}"
-        );
-    }
+    assert_close("LES", &a.values().to_vec(), &b.values().to_vec(), 1e-10);
 }
 
 #[test]

@@ -92,19 +92,16 @@ fn every_sampled_point_lies_in_a_counted_region() {
             let c: Array1<f64> = (0..d).map(|_| rng.random_range(-0.7..0.7)).collect();
             let r = rng.random_range(0.1..0.3);
             let got = part.regions_meeting_ball(c.view(), r).unwrap();
-            let mut seen = vec![false; part.len()];
             for _ in 0..2000 {
                 let y = point_in_ball(&mut rng, &c, r);
                 let i = part.locate(y.view()).unwrap();
                 assert!(got.contains(&i), "d = {d}: sampled region {i} not counted");
-                seen[i] = true;
             }
             // Each counted region is really within reach (its distance is
             // certified below by the rows and above by the returned point).
             for &i in &got {
                 assert!(part.regions()[i].distance(c.view()).unwrap() < r);
             }
-            assert!(seen.iter().filter(|&&s| s).count() <= got.len());
         }
     }
 }

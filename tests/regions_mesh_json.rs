@@ -1,39 +1,15 @@
 //! `Partition::to_mesh_json_with`: the indexed mesh holds the same rings and
 //! properties as GeoJSON, with every vertex written once.
 
+mod common;
+
 use std::collections::HashSet;
 
+use common::random_relu_mlp;
 use cpwl::regions::{enumerate, EnumOptions, GeoJsonOptions};
 use cpwl::{Domain, Error, Network};
-use ndarray::{array, Array2};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use ndarray::array;
 use serde_json::Value;
-
-fn random_net(seed: u64) -> Network {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut uniform =
-        |rows: usize, cols: usize| Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0..1.0));
-    let (w1, b1, w2, b2, w3, b3) = (
-        uniform(10, 2),
-        uniform(1, 10),
-        uniform(8, 10),
-        uniform(1, 8),
-        uniform(3, 8),
-        uniform(1, 3),
-    );
-    Network::builder(2)
-        .dense(w1, b1.row(0).to_owned())
-        .unwrap()
-        .relu()
-        .dense(w2, b2.row(0).to_owned())
-        .unwrap()
-        .relu()
-        .dense(w3, b3.row(0).to_owned())
-        .unwrap()
-        .build()
-        .unwrap()
-}
 
 fn points(ring: &Value) -> Vec<(f64, f64)> {
     ring.as_array()
@@ -46,7 +22,7 @@ fn points(ring: &Value) -> Vec<(f64, f64)> {
 #[test]
 fn the_mesh_holds_geojson_rings_and_properties_with_each_vertex_once() {
     let part = enumerate(
-        &random_net(4),
+        &random_relu_mlp(4, 2, &[10, 8], 3),
         &Domain::cube(2, -2.0, 2.0),
         &EnumOptions::default(),
     )

@@ -45,6 +45,19 @@ fn two_positions() -> (Network, OutputShape) {
     )
 }
 
+/// LES of [`two_positions`] at `(z1, z2)` in closed form (`spec/scales.md`).
+/// Position `t` has logits `(z_t, 0)`, so `p = (sigma, 1 - sigma)` with
+/// `sigma = sigma(z_t)` and `1 / Z_t = 1 - sigma`; its column of `J` for
+/// `z_t` is `s (1, -1)` from `diag(p) - p p^T`, with `s = sigma (1 - sigma)`,
+/// over `-p_0 / Z_t = -s` from the normaliser row. So
+/// `J^T J = diag(3 s(z1)^2, 3 s(z2)^2)` and
+/// `LES = -1/2 log det = -ln 3 - ln s(z1) - ln s(z2)`, where
+/// `ln s(z) = -|z| - 2 ln(1 + e^-|z|)` stays finite far out.
+fn two_positions_les(z1: f64, z2: f64) -> f64 {
+    let ln_s = |z: f64| -z.abs() - 2.0 * (-z.abs()).exp().ln_1p();
+    -3f64.ln() - ln_s(z1) - ln_s(z2)
+}
+
 fn statuses(s: &[LatentStatus]) -> Vec<LatentStatus> {
     s.to_vec()
 }
@@ -78,11 +91,56 @@ fn a_saturated_latent_in_the_middle_of_a_batch_fails_nothing() {
         );
         assert!(grad_r.values().row(i).iter().all(|g| g.is_finite()));
     }
+    // The regular latents' LES is the closed form.
+    for i in [0, 2] {
+        let want = two_positions_les(z[[i, 0]], z[[i, 1]]);
+        let got = les_r.values()[i];
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs(),
+            "latent {i}: {got} vs {want}"
+        );
+    }
     // The saturated latent: LES finite (the normaliser rows, scaled by
     // e^-1000, still span the plane), the gradient NaN, ScaLES v1 finite.
+    // The rows of `diag(p) - p p^T`, of size e^-1000, underflow, so LES is
+    // 2000 where the closed form is 2000 - ln 3 (see `LatentStatus::Saturated`).
     assert!(les_r.values()[1].is_finite() && les_r.values()[1] > 1000.0);
     assert!(grad_r.values().row(1).iter().all(|g| g.is_nan()));
     assert!(v1_r.values()[1].is_finite());
+}
+
+#[test]
+fn les_of_peaked_softmaxes_is_the_closed_form_on_both_routes() {
+    // Logit spreads from 5 to 300 (the plain les_grams range): the top
+    // symbol's probability is within rounding of 1 from a spread of about
+    // 37, where `1 - p` must not be read off `p`.
+    let (dec, shape) = two_positions();
+    let z = array![
+        [5.0, 0.3],
+        [20.0, -0.4],
+        [37.0, 1.0],
+        [-100.0, 45.0],
+        [300.0, -250.0]
+    ];
+    let exact = les_with(&dec, z.view(), shape, &ScoreOptions::default()).unwrap();
+    let grams = ScoreOptions {
+        run: RunOptions {
+            backend: Some(Arc::new(Counted::cpu().preferring_grams(true))),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let via_grams = les_with(&dec, z.view(), shape, &grams).unwrap();
+    for (i, row) in z.outer_iter().enumerate() {
+        let want = two_positions_les(row[0], row[1]);
+        for (route, got) in [("exact", exact.values()[i]), ("les_grams", via_grams.values()[i])] {
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "{route}, latent {i}: {got} vs {want}"
+            );
+        }
+    }
+    assert!(exact.status().iter().all(|&s| s == LatentStatus::Regular));
 }
 
 #[test]

@@ -34,22 +34,20 @@ pub(crate) fn check_les(net: &Network, z: ArrayView2<f64>, seq_len: usize, vocab
 }
 
 /// The rows of `X^T` (d x L(V+1)) for one latent point: column `t V + v` is
-/// `p_tv (A_tv - s_t)`, column `L V + t` is `s_t / Z_t`.
+/// `p_tv (A_tv - s_t)` (the difference taken around the top symbol, so that
+/// a peaked softmax keeps it: `Softmax::centred`), column `L V + t` is
+/// `s_t / Z_t`.
 fn gram_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, seq_len: usize, vocab: usize) -> Array2<f64> {
     let d = jac.ncols();
     let lv = seq_len * vocab;
     let mut xt = Array2::zeros((d, lv + seq_len));
     for t in 0..seq_len {
         let rows = t * vocab..(t + 1) * vocab;
-        let Softmax { p, log_z } = Softmax::of(logits.slice(s![rows.clone()]));
+        let soft = Softmax::of(logits.slice(s![rows.clone()]));
         let block = jac.slice(s![rows, ..]);
-        let inv_z = (-log_z).exp();
+        let inv_z = (-soft.log_z).exp();
         for j in 0..d {
-            let column = block.column(j);
-            let s_tj: f64 = p.iter().zip(column).map(|(pv, a)| pv * a).sum();
-            for (v, a) in column.iter().enumerate() {
-                xt[[j, t * vocab + v]] = p[v] * (a - s_tj);
-            }
+            let s_tj = soft.centred(block.column(j), |v, r| xt[[j, t * vocab + v]] = r);
             xt[[j, lv + t]] = s_tj * inv_z;
         }
     }

@@ -304,10 +304,14 @@ pub trait Backend: Send + Sync {
     ) -> Result<Array2<f64>>;
 }
 
-/// The argument checks of the [`Backend`] contract, held once for every
-/// backend (the crate's and those written outside it): each is a
-/// constant-time shape test that returns [`Error::Shape`] instead of letting
-/// a kernel panic on a bad slice.
+/// Checks the points of [`Backend::forward`] and [`Backend::jacobians`]:
+/// one point per row, of the network's input width.
+///
+/// This and [`check_neighbourhood`] and [`check_hyperplanes`] are the
+/// argument checks of the [`Backend`] contract, shared by every backend (the
+/// crate's and those written outside it): each is a constant-time shape test
+/// that returns [`Error::Shape`] instead of letting a kernel panic on a bad
+/// slice.
 ///
 /// # Errors
 ///

@@ -14,14 +14,16 @@
 ///
 /// # Near-ties
 ///
-/// An `f32` pre-activation carries a rounding error of a few `f32` ulps of
-/// the row's magnitude, so a unit whose `f64` pre-activation `z` is close to
-/// zero can take the other sign in `f32`. Signs (patterns, local-complexity
-/// counts) agree with the `f64` route wherever every unit satisfies
+/// An `f32` pre-activation carries a rounding error of up to about `k` `f32`
+/// ulps of the row's magnitude (`k` the layer's input width), so a unit
+/// whose `f64` pre-activation `z` is close to zero can take the other sign
+/// in `f32`. Signs (patterns, local-complexity counts) agree with the `f64`
+/// route wherever every unit satisfies
 /// `|z| > F32_TIE_BOUND * |(w, b)| * |(x, 1)|` (norm of the unit's weights
-/// and bias times the norm of its layer's input with a 1 appended, see
-/// [`crate::tol::F32_TIE_BOUND`]); below that bound they may differ. `examples/f32_ties.rs` counts how often
-/// on the W3 workload.
+/// and bias times the norm of its layer's input with a 1 appended), a margin
+/// sized for layers of up to about 800 inputs (see
+/// [`crate::tol::F32_TIE_BOUND`]); below it they may differ.
+/// `examples/f32_ties.rs` counts how often on the W3 workload.
 ///
 /// # Examples
 ///

@@ -386,7 +386,8 @@ fn jacobian_factor(jac: ArrayView2<f64>) -> Option<GramFactor> {
 /// Works on `A^T` (one latent coordinate per row, contiguous over the
 /// outputs), which the forward-mode Jacobian produces directly: row `j` of
 /// `(M_t A_t)^T` is `p_t o (a_j - (p_t . a_j) 1)` for `a_j` the position's
-/// slice of row `j` of `A^T`.
+/// slice of row `j` of `A^T`, the differences taken around the top symbol
+/// so that a peaked softmax keeps them (`Softmax::centred`).
 fn les_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Option<GramFactor> {
     let at = jac.t();
     let at = at.as_standard_layout();
@@ -398,9 +399,7 @@ fn les_factor(logits: ArrayView1<f64>, jac: ArrayView2<f64>, vocab: usize) -> Op
     for a_row in at.rows() {
         let a_row = a_row.as_slice().expect("standard layout");
         for (s, a) in soft.iter().zip(a_row.chunks_exact(vocab)) {
-            let p = s.p.as_slice().expect("a fresh array is contiguous");
-            let m = a.iter().zip(p).map(|(x, y)| x * y).sum::<f64>();
-            centred.extend(a.iter().zip(p).map(|(&x, &pv)| pv * (x - m)));
+            let m = s.centred(ArrayView1::from(a), |_, r| centred.push(r));
             means.push(-m);
         }
     }

@@ -103,7 +103,9 @@ pub enum LatentStatus {
     /// [`crate::tol::SATURATION_LOGIT_SPREAD`], or the LES Gram matrix is
     /// singular at working precision, or the LES gradient overflows. The
     /// scores are what the exact scaled route gives: LES finite or `+inf`
-    /// (its Gram matrix singular in `f64`), ScaLES v1 finite; the LES
+    /// (its Gram matrix singular in `f64`), ScaLES v1 finite. A finite LES
+    /// here is approximate: the terms of symbols whose probability underflows
+    /// `f64` are lost (the normaliser rows, scaled, remain); the LES
     /// gradient row is zero where LES is `+inf`, `NaN` where it overflows,
     /// and exact otherwise.
     Saturated,
