@@ -307,7 +307,7 @@ pub trait Backend: Send + Sync {
 /// Checks the points of [`Backend::forward`] and [`Backend::jacobians`]:
 /// one point per row, of the network's input width.
 ///
-/// This and [`check_neighbourhood`] and [`check_hyperplanes`] are the
+/// This and [`check_neighbourhood`] and [`check_affine`] are the
 /// argument checks of the [`Backend`] contract, shared by every backend (the
 /// crate's and those written outside it): each is a constant-time shape test
 /// that returns [`Error::Shape`] instead of letting a kernel panic on a bad
