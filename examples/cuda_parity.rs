@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! cargo run --release --features cuda --example cuda_parity -- [--scale 0.1] [--repeat 3]
-//!     [--threads 16] [--only w5,w3,w4,hyperplanes,w3-resident,w4-les]
+//!     [--threads 16] [--only w5,w3,w4,affine,w3-resident,w4-les]
 //! ```
 //!
 //! Workloads (seeded, deterministic):
@@ -394,20 +394,21 @@ fn w4_les(
     Ok(())
 }
 
-fn hyperplanes(cpu: &dyn Backend, gpu: &dyn Backend, report: &mut Report) -> cpwl::Result<()> {
-    println!("Hyperplane signs: 20,000 points x 600 planes in 784-D");
+fn affine(cpu: &dyn Backend, gpu: &dyn Backend, report: &mut Report) -> cpwl::Result<()> {
+    println!("Affine map: 20,000 points x 600 functions in 784-D");
     let mut rng = Rng(9);
     let a = Array2::from_shape_simple_fn((600, 784), || rng.normal());
     let c = Array1::from_shape_simple_fn(600, || rng.normal());
     let p = uniform_points(20_000, 784, 10);
-    let want = cpu.hyperplane_signs(a.view(), c.view(), p.view(), cpwl::tol::TOL_SIGN_REL)?;
-    let got = gpu.hyperplane_signs(a.view(), c.view(), p.view(), cpwl::tol::TOL_SIGN_REL)?;
-    report.equal("signs", &got, &want);
+    let want = cpu.affine_values(a.view(), c.view(), p.view())?;
+    let got = gpu.affine_values(a.view(), c.view(), p.view())?;
+    report.equal("affine shape", &got.dim(), &want.dim());
+    report.values("affine values", got.iter(), want.iter());
     Ok(())
 }
 
 /// The workloads, in the order they run by default.
-const ALL: [&str; 6] = ["w5", "w3", "w4", "hyperplanes", "w3-resident", "w4-les"];
+const ALL: [&str; 6] = ["w5", "w3", "w4", "affine", "w3-resident", "w4-les"];
 
 fn arg(args: &[String], name: &str, default: f64) -> f64 {
     args.iter()
@@ -454,7 +455,7 @@ fn main() -> cpwl::Result<()> {
             "w5" => w5(&cpu, &gpu, scale, repeat, &mut report)?,
             "w3" => w3(&cpu, &gpu, scale, repeat, &mut report)?,
             "w4" => w4(&gpu, scale, repeat, &mut report)?,
-            "hyperplanes" => hyperplanes(&cpu, &gpu, &mut report)?,
+            "affine" => affine(&cpu, &gpu, &mut report)?,
             "w3-resident" => w3_resident(&gpu, threads, scale, repeat, &mut report)?,
             "w4-les" => w4_les(&gpu, threads, scale, repeat, &mut report)?,
             other => report

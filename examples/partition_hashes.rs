@@ -24,12 +24,26 @@
 //! cargo run --release --example partition_hashes -- --topology
 //! ```
 //!
-//! With arguments `w2 <d> <h>` it runs only W2 with that dimension and
-//! half-width, on one thread (for instruction counts under `valgrind
-//! --tool=callgrind`, and to compare the walk's output at d = 6 and 8):
+//! With `--skeleton` it prints instead one line per skeleton run
+//! ([`Method::Skeleton`], with the method that ran): W2 (d = 3, 4, 6, 8) on
+//! the bench's boxes and on boxes of a few thousand regions, the W1 slice's
+//! smaller window, and the vectors' boxes and slices; each hash covers, besides
+//! the default lines' contents, every region's Chebyshev centre and radius,
+//! its H-representation (also for 2-D regions) and affine map. Changes to the skeleton
+//! must leave these lines unchanged (`docs/hashes-skeleton.txt`).
+//!
+//! ```text
+//! cargo run --release --example partition_hashes -- --skeleton
+//! ```
+//!
+//! With arguments `w2 <d> <h> [lp|skeleton]` it runs only W2 with that
+//! dimension and half-width (by the LP walk unless named), on one thread (for
+//! instruction counts under `valgrind --tool=callgrind`, and to compare the
+//! walk's output at d = 6 and 8):
 //!
 //! ```text
 //! cargo run --release --example partition_hashes -- w2 8 0.01
+//! cargo run --release --example partition_hashes -- w2 6 0.05 skeleton
 //! ```
 
 #[path = "../benches/common/mod.rs"]
@@ -52,8 +66,25 @@ const LP_SLICE_MAX_DIM: usize = 10;
 
 /// The hash of everything a partition says about its regions.
 fn partition_hash(p: &Partition) -> String {
+    hash_regions(p, false)
+}
+
+/// [`partition_hash`], with each region's Chebyshev centre and radius, its
+/// H-representation and affine map too when `strict`.
+fn hash_regions(p: &Partition, strict: bool) -> String {
     let mut h = Sha256::new();
     for r in p.regions() {
+        if strict {
+            let (poly, map) = (r.polytope(), r.affine());
+            r.center()
+                .iter()
+                .chain([r.radius()].iter())
+                .chain(poly.a.iter())
+                .chain(poly.b.iter())
+                .chain(map.a.iter())
+                .chain(map.b.iter())
+                .for_each(|v| h.update(v.to_bits().to_le_bytes()));
+        }
         h.update(r.pattern().to_string().as_bytes());
         h.update(b"|");
         match r.polygon() {
@@ -105,23 +136,33 @@ fn topology_hash(p: &Partition) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Enumerates by `method` with default options, the time on stderr.
+fn timed(name: &str, net: &Network, domain: &Domain, method: Method) -> Partition {
+    let opts = EnumOptions {
+        method,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let part = enumerate(net, domain, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    eprintln!("{name}: {:?}", start.elapsed());
+    part
+}
+
+/// One line: name, region count, the method that ran, `key=hash`.
+fn ran_line(name: &str, part: &Partition, key: &str, hash: &str) {
+    println!(
+        "{name:<44} regions={:<7} ran={:<8} {key}={hash}",
+        part.len(),
+        format!("{:?}", part.stats().method),
+    );
+}
+
 /// Enumerates by the walk and by the skeleton, one topology line each.
 fn report_topology(name: &str, net: &Network, domain: &Domain) {
     for (tag, method) in [("lp", Method::Lp), ("skeleton", Method::Skeleton)] {
-        let opts = EnumOptions {
-            method,
-            ..Default::default()
-        };
-        let start = std::time::Instant::now();
-        let part = enumerate(net, domain, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
-        println!(
-            "{:<44} regions={:<7} ran={:<8} topology={}",
-            format!("{name}/{tag}"),
-            part.len(),
-            format!("{:?}", part.stats().method),
-            topology_hash(&part)
-        );
-        eprintln!("{name}/{tag}: {:?}", start.elapsed());
+        let name = format!("{name}/{tag}");
+        let part = timed(&name, net, domain, method);
+        ran_line(&name, &part, "topology", &topology_hash(&part));
     }
 }
 
@@ -131,6 +172,12 @@ fn topology() {
         let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
         report_topology(&format!("w2_d{d}"), &net, &Domain::cube(d, -h, h));
     }
+    vector_domains(LP_SLICE_MAX_DIM, report_topology);
+}
+
+/// Each vector case's box (where it has one) and slice (where its input has
+/// at most `max_slice_dim` dimensions), as `(name, network, domain)`.
+fn vector_domains(max_slice_dim: usize, mut each: impl FnMut(&str, &Network, &Domain)) {
     let dir = test_common::vectors().join("regions");
     let index = test_common::json(&dir.join("index.json"));
     for entry in index.as_array().expect("index") {
@@ -139,10 +186,10 @@ fn topology() {
         let net = Network::from_npz(dir.join(format!("{id}.npz"))).expect("network");
         if let Some(bx) = expected["lp"]["box"].as_array() {
             let (lo, hi) = (bx[0].as_f64().expect("lo"), bx[1].as_f64().expect("hi"));
-            report_topology(&format!("{id}/box"), &net, &Domain::cube(net.input_dim(), lo, hi));
+            each(&format!("{id}/box"), &net, &Domain::cube(net.input_dim(), lo, hi));
         }
-        if net.input_dim() <= LP_SLICE_MAX_DIM {
-            report_topology(&format!("{id}/slice"), &net, &slice_domain(&dir, id));
+        if net.input_dim() <= max_slice_dim {
+            each(&format!("{id}/slice"), &net, &slice_domain(&dir, id));
         }
     }
 }
@@ -242,19 +289,44 @@ fn vectors() {
     }
 }
 
-/// One W2 case, `(d, h)` from the command line, on one thread.
-fn w2_one(d: usize, h: f64) {
+/// The `--skeleton` lines (see the crate doc above).
+fn skeleton() {
+    let line = |name: &str, net: &Network, domain: &Domain| {
+        let name = format!("{name}/skeleton");
+        let part = timed(&name, net, domain, Method::Skeleton);
+        ran_line(&name, &part, "sha256", &hash_regions(&part, true));
+    };
+    for (d, h, big) in [(3, 0.1, 0.3), (4, 0.04, 0.12), (6, 0.025, 0.08), (8, 0.015, 0.05)] {
+        let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
+        for h in [h, big] {
+            line(&format!("w2_d{d}_h{h}"), &net, &Domain::cube(d, -h, h));
+        }
+    }
+    let net = bench_common::he_mlp(&[784, 200, 200, 200, 10], 0);
+    let points = bench_common::uniform_points(3, 784, 1);
+    let plane = Plane::through(points.row(0), points.row(1), points.row(2)).expect("general position");
+    line(
+        "w1_slice_hw6",
+        &net,
+        &Domain::plane(plane, Window::square(W1_HALF_WIDTH)),
+    );
+    vector_domains(usize::MAX, line);
+}
+
+/// One W2 case, `(d, h)` from the command line, on one thread, by `method`.
+fn w2_one(d: usize, h: f64, method: Method) {
     let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
     let opts = EnumOptions {
-        method: Method::Lp,
+        method,
         run: cpwl::run::RunOptions {
             threads: Some(1),
             ..Default::default()
         },
         ..Default::default()
     };
+    let tag = if method == Method::Lp { "lp" } else { "skeleton" };
     report_with(
-        &format!("w2_lp_d{d}_h{h}/lp"),
+        &format!("w2_lp_d{d}_h{h}/{tag}"),
         &net,
         &Domain::cube(d, -h, h),
         &opts,
@@ -267,9 +339,24 @@ fn main() {
         topology();
         return;
     }
-    if let [mode, d, h] = args.as_slice() {
-        assert_eq!(mode, "w2", "usage: partition_hashes [--topology | w2 <d> <h>]");
-        w2_one(d.parse().expect("dimension"), h.parse().expect("half-width"));
+    if args.iter().any(|a| a == "--skeleton") {
+        skeleton();
+        return;
+    }
+    if let [mode, d, h, rest @ ..] = args.as_slice() {
+        let usage = "usage: partition_hashes [--topology | --skeleton | w2 <d> <h> [lp|skeleton]]";
+        assert_eq!(mode, "w2", "{usage}");
+        let method = match rest {
+            [] => Method::Lp,
+            [m] if m == "lp" => Method::Lp,
+            [m] if m == "skeleton" => Method::Skeleton,
+            _ => panic!("{usage}"),
+        };
+        w2_one(
+            d.parse().expect("dimension"),
+            h.parse().expect("half-width"),
+            method,
+        );
         return;
     }
     w1();

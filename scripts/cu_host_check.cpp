@@ -34,7 +34,6 @@ static double __longlong_as_double(long long v) {
 #include "../src/backend/cuda/kernels/counts.cu"
 #include "../src/backend/cuda/kernels/forward.cu"
 #include "../src/backend/cuda/kernels/mask.cu"
-#include "../src/backend/cuda/kernels/signs.cu"
 
 // Every (block, thread) of a small grid, one after another: the grid-stride
 // loops must cover any problem size with any launch shape.
@@ -293,29 +292,6 @@ static void check_reverse() {
     CHECK(gathered[2] == 0.0, "a padding choice gathers zero");
 }
 
-static void check_signs() {
-    u64 rows = 5, k = 6;
-    auto values_ = values(rows * k), c = values(k);
-    std::vector<double> scale(rows * k);
-    for (auto& s : scale) s = std::fabs(value());
-    // Exact cancellations land on the hyperplane.
-    values_[0] = -c[0];
-    scale[0] = 1.0;
-    double tol = 1e-12;
-    std::vector<signed char> out(rows * k, 9);
-    launch([&] { hyperplane_signs_f64(values_.data(), scale.data(), c.data(), tol, rows, k, out.data()); });
-    for (u64 i = 0; i < rows * k; ++i) {
-        double val = values_[i] + c[i % k], mag = scale[i] + std::fabs(c[i % k]);
-        int want = std::fabs(val) <= tol * mag ? 0 : (val > 0.0 ? 1 : -1);
-        CHECK(out[i] == want, "hyperplane sign %llu", i);
-    }
-    CHECK(out[0] == 0, "a point on the plane has sign 0");
-    auto x = values(13);
-    std::vector<double> ax(13);
-    launch([&] { abs_f64(x.data(), ax.data(), 13); });
-    for (int i = 0; i < 13; ++i) CHECK(same_bits(ax[i], std::fabs(x[i])), "abs %d", i);
-}
-
 int main() {
     check_add_bias();
     check_two_piece();
@@ -325,7 +301,6 @@ int main() {
     check_les_factor();
     check_counts();
     check_reverse();
-    check_signs();
     if (failures) {
         std::printf("%d kernel checks failed\n", failures);
         return 1;

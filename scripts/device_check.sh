@@ -16,7 +16,7 @@
 #      (backend_parity: every kernel, every layer kind, the shared vectors)
 #   4. resident point sets (lc_prepared) and the LES route (les_grams_route)
 #   5. CPU backend vs CUDA backend (cuda_parity --threads 16): W5, W3, W4,
-#      hyperplanes, then W3 LC with the points resident on the device at
+#      the affine map, then W3 LC with the points resident on the device at
 #      three checkpoints (target 10x the 16-thread CPU backend) and W4
 #      `scales::les_with` through `les_grams` (target 20x)
 #   6. a summary: each step's result and the SUMMARY ratio lines

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use common::{assert_close, cases, json, load2};
 use cpwl::backend::{Backend, CpuBackend, Keep, Neighbourhood};
-use cpwl::network::{Conv2d, Pool2d};
+use cpwl::network::{AffineStep, Conv2d, Pool2d, Step};
 use cpwl::Network;
 use ndarray::{Array1, Array2, Array3, Array4, ArrayView2};
 use rand::rngs::StdRng;
@@ -524,49 +524,77 @@ fn les_grams_agree_across_backends_and_give_the_vectors_les() {
 }
 
 #[test]
-fn hyperplane_signs_agree_across_backends() {
+fn affine_values_agree_across_backends() {
     let reference = reference();
     let mut rng = StdRng::seed_from_u64(5);
-    // Integer data: many points lie exactly on hyperplanes (sign 0).
+    // Small integers: every product and sum is exact, so the reference must
+    // give the closed form bit for bit.
     let (k, dim, n) = (9, 4, 37);
     let a = Array2::from_shape_simple_fn((k, dim), || f64::from(rng.random_range(-3i32..=3)));
     let c = Array1::from_shape_simple_fn(k, || f64::from(rng.random_range(-4i32..=4)));
     let points = Array2::from_shape_simple_fn((n, dim), || f64::from(rng.random_range(-2i32..=2)));
     let want = reference
-        .hyperplane_signs(a.view(), c.view(), points.view(), cpwl::tol::TOL_SIGN_REL)
+        .affine_values(a.view(), c.view(), points.view())
         .unwrap();
     for i in 0..n {
         for j in 0..k {
-            let exact: f64 = a.row(j).dot(&points.row(i)) + c[j];
-            assert_eq!(
-                f64::from(want[[i, j]]),
-                exact.signum() * f64::from(u8::from(exact != 0.0))
-            );
+            assert_eq!(want[[i, j]], a.row(j).dot(&points.row(i)) + c[j]);
         }
     }
-    assert!(
-        want.iter().any(|&s| s == 0),
-        "the integer data puts some points on planes"
-    );
     let random_a = randn_matrix(&mut rng, 13, 6);
     let random_c = Array1::from_shape_simple_fn(13, || randn(&mut rng));
     let random_points = randn_matrix(&mut rng, 50, 6);
-    let inputs = [
-        (a.clone(), c.clone(), points.clone(), cpwl::tol::TOL_SIGN_REL),
-        (random_a.clone(), random_c.clone(), random_points.clone(), 1e-12),
-        (random_a.clone(), random_c.clone(), random_points.clone(), 0.3),
-        (random_a, random_c, Array2::zeros((0, 6)), 1e-12),
+    let mut inputs = vec![
+        (a, c, points),
+        (random_a.clone(), random_c.clone(), random_points),
+        (random_a, random_c, Array2::zeros((0, 6))),
     ];
-    for (label, backend) in labelled() {
-        for (i, (a, c, p, tol)) in inputs.iter().enumerate() {
-            let want = reference
-                .hyperplane_signs(a.view(), c.view(), p.view(), *tol)
-                .unwrap();
-            let got = backend
-                .hyperplane_signs(a.view(), c.view(), p.view(), *tol)
-                .unwrap();
-            assert_eq!(got, want, "{label} hyperplane signs, input {i}");
+    // Every case's first layer, where it is dense, at the case's points.
+    for case in all_cases() {
+        if let Some(Step::Affine(AffineStep::Dense(d))) = case.net.program().steps().first() {
+            inputs.push((d.w().to_owned(), d.b().to_owned(), case.points.clone()));
         }
+    }
+    assert!(inputs.len() > 5, "some cases start with a dense layer");
+    for (label, backend) in labelled() {
+        for (i, (a, c, p)) in inputs.iter().enumerate() {
+            let want = reference.affine_values(a.view(), c.view(), p.view()).unwrap();
+            let got = backend.affine_values(a.view(), c.view(), p.view()).unwrap();
+            close2(
+                &format!("{label} affine values, input {i}"),
+                got.view(),
+                want.view(),
+            );
+        }
+    }
+}
+
+/// The CPU backend's affine map is its forward pass through that one dense
+/// layer, bit for bit, at every chunk size (the skeleton's vertices depend
+/// on it).
+#[test]
+fn cpu_affine_values_are_a_dense_layers_forward_pass() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let (a, c) = (
+        randn_matrix(&mut rng, 17, 5),
+        Array1::from_shape_simple_fn(17, || randn(&mut rng)),
+    );
+    let points = randn_matrix(&mut rng, 300, 5);
+    let layer = Network::builder(5)
+        .dense(a.clone(), c.clone())
+        .unwrap()
+        .build()
+        .unwrap();
+    for cpu in [
+        CpuBackend::default(),
+        CpuBackend::serial(),
+        CpuBackend::default().with_chunk(7),
+        CpuBackend::default().with_precision(cpwl::backend::Precision::F32),
+    ] {
+        let got = cpu.affine_values(a.view(), c.view(), points.view()).unwrap();
+        let f64_cpu = cpu.with_precision(cpwl::backend::Precision::F64);
+        let want = layer.forward_batch_on(&f64_cpu, points.view()).unwrap();
+        assert_eq!(got, want);
     }
 }
 
@@ -609,11 +637,10 @@ fn empty_batches_and_bad_shapes_behave_alike() {
             Err(cpwl::Error::Shape { .. })
         ));
         assert!(matches!(
-            backend.hyperplane_signs(
+            backend.affine_values(
                 Array2::zeros((2, 3)).view(),
                 Array1::zeros(3).view(),
                 wrong.view(),
-                0.0
             ),
             Err(cpwl::Error::Shape { .. })
         ));

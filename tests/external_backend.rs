@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cpwl::backend::{
-    check_hyperplanes, check_neighbourhood, check_points, Backend, ForwardBatch, JacobianBatch, Keep,
+    check_affine, check_neighbourhood, check_points, Backend, ForwardBatch, JacobianBatch, Keep,
     Neighbourhood,
 };
 use cpwl::lc::{exact_local_complexity, local_complexity, Directions, LcOptions};
@@ -33,6 +33,7 @@ struct Plain {
     forward_calls: AtomicUsize,
     jacobian_calls: AtomicUsize,
     sign_change_calls: AtomicUsize,
+    affine_calls: AtomicUsize,
 }
 
 /// The state of one point between steps: column 0 holds the values, the
@@ -360,24 +361,16 @@ impl Backend for Plain {
         Ok(counts)
     }
 
-    fn hyperplane_signs(
+    fn affine_values(
         &self,
         a: ArrayView2<f64>,
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>> {
-        check_hyperplanes(a, c, points)?;
+    ) -> Result<Array2<f64>> {
+        check_affine(a, c, points)?;
+        self.affine_calls.fetch_add(1, Ordering::Relaxed);
         Ok(Array2::from_shape_fn((points.nrows(), a.nrows()), |(p, k)| {
-            let (row, point) = (a.row(k), points.row(p));
-            let terms = || row.iter().zip(point).map(|(w, y)| w * y);
-            let value: f64 = terms().sum::<f64>() + c[k];
-            let magnitude: f64 = terms().map(f64::abs).sum::<f64>() + c[k].abs();
-            if value.abs() <= tol * magnitude {
-                0
-            } else {
-                sign(value)
-            }
+            a.row(k).dot(&points.row(p)) + c[k]
         }))
     }
 }
@@ -423,11 +416,16 @@ fn two_layer_relu(d: usize) -> Network {
     });
     let b1 = Array1::from_shape_fn(6, |i| 0.3 * i as f64 - 0.7);
     let w2 = Array2::from_shape_fn((4, 6), |(i, j)| ((i * 5 + j) % 7) as f64 / 3.0 - 1.0);
+    relu_6_4_1(d, (w1, b1), (w2, array![0.1, -0.2, 0.3, 0.0]))
+}
+
+/// A `d`-6-4-1 ReLU network of the given hidden layers, summing its last.
+fn relu_6_4_1(d: usize, first: (Array2<f64>, Array1<f64>), second: (Array2<f64>, Array1<f64>)) -> Network {
     Network::builder(d)
-        .dense(w1, b1)
+        .dense(first.0, first.1)
         .unwrap()
         .relu()
-        .dense(w2, array![0.1, -0.2, 0.3, 0.0])
+        .dense(second.0, second.1)
         .unwrap()
         .relu()
         .dense(Array2::ones((1, 4)), array![0.0])
@@ -436,10 +434,31 @@ fn two_layer_relu(d: usize) -> Network {
         .unwrap()
 }
 
+/// A `d`-6-4-1 ReLU network with weights in general position (values of
+/// a sine at incommensurate points).
+fn generic_relu(d: usize) -> Network {
+    let wave = |seed: usize, rows: usize, cols: usize| {
+        Array2::from_shape_fn((rows, cols), |(i, j)| ((seed + i * cols + j) as f64 * 1.37).sin())
+    };
+    let bias = |seed: usize, n: usize| Array1::from_shape_fn(n, |i| 0.5 * ((seed + i) as f64 * 0.71).cos());
+    relu_6_4_1(d, (wave(1, 6, d), bias(3, 6)), (wave(40, 4, 6), bias(50, 4)))
+}
+
 #[test]
 fn enumerate_gives_the_same_regions_on_the_plain_backend() {
-    for (d, method) in [(2, Method::PlaneSplit), (2, Method::Lp), (3, Method::Lp)] {
-        let net = two_layer_relu(d);
+    for (d, method) in [
+        (2, Method::PlaneSplit),
+        (2, Method::Lp),
+        (3, Method::Lp),
+        (3, Method::Skeleton),
+    ] {
+        // The skeleton hands arrangements with vertices on hyperplanes (the
+        // small-integer weights) to the walk: it gets weights in general position.
+        let net = if method == Method::Skeleton {
+            generic_relu(d)
+        } else {
+            two_layer_relu(d)
+        };
         let domain = Domain::cube(d, -2.0, 2.0);
         let plain = Arc::new(Plain::default());
         let run = |backend| EnumOptions {
@@ -458,6 +477,13 @@ fn enumerate_gives_the_same_regions_on_the_plain_backend() {
                 plain.forward_calls.load(Ordering::Relaxed) > 0,
                 "{d}-D {method:?}"
             );
+        }
+        if method == Method::Skeleton {
+            // The skeleton ran (no fallback) and took every dense layer's
+            // values at its vertices from the backend.
+            assert_eq!(reference.stats().method, Method::Skeleton);
+            assert_eq!(got.stats().method, Method::Skeleton);
+            assert_eq!(plain.affine_calls.load(Ordering::Relaxed), 2);
         }
     }
 }

@@ -272,14 +272,13 @@ impl Backend for Keeper {
             None => self.sign_changes(net, prepared.rows(rows)?, hood),
         }
     }
-    fn hyperplane_signs(
+    fn affine_values(
         &self,
         a: ArrayView2<f64>,
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>> {
-        self.inner.hyperplane_signs(a, c, points, tol)
+    ) -> Result<Array2<f64>> {
+        self.inner.affine_values(a, c, points)
     }
 }
 

@@ -7,7 +7,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use super::{check_rows, Backend, CpuBackend, Keep};
+use super::{check_affine, check_rows, Backend, CpuBackend, Keep};
 use crate::network::{Affine, Pattern};
 use crate::run::RunOptions;
 use crate::{Error, Network, Result};
@@ -123,4 +123,26 @@ pub(crate) fn patterns_on(net: &Network, backend: &dyn Backend, x: ArrayView2<f6
         .outer_iter()
         .map(|row| Pattern::from_checked(row.as_slice().unwrap_or(&row.to_vec())))
         .collect())
+}
+
+/// [`Backend::affine_values`] as an entry point runs it: the shapes checked
+/// and the points found finite (an error names the row) before the call,
+/// the backend's answer checked for its shape after it.
+///
+/// # Errors
+///
+/// [`Error::Shape`] for arguments or an answer of the wrong shape;
+/// [`Error::NonFinite`] naming the first row with a NaN or infinity;
+/// backend failures.
+pub(crate) fn affine_values_on(
+    backend: &dyn Backend,
+    a: ArrayView2<f64>,
+    c: ArrayView1<f64>,
+    points: ArrayView2<f64>,
+) -> Result<Array2<f64>> {
+    check_affine(a, c, points)?;
+    crate::error::check_finite_rows("affine map input", points)?;
+    let values = backend.affine_values(a, c, points)?;
+    check_rows("backend affine values", values.dim(), (points.nrows(), a.nrows()))?;
+    Ok(values)
 }

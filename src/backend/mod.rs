@@ -11,7 +11,9 @@
 //! 3. batched Jacobians ([`Backend::jacobians`]) and the Gram matrices of
 //!    LES ([`Backend::les_grams`], from latent points to `d x d` matrices in
 //!    one call);
-//! 4. batched hyperplane tests ([`Backend::hyperplane_signs`]).
+//! 4. batched affine maps: the values of many affine functions at many
+//!    points in one product ([`Backend::affine_values`], every dense layer's
+//!    pre-activations at all vertices of the region skeleton).
 //!
 //! A point set evaluated again and again (the same probe points at every
 //! training checkpoint) can be handed over once
@@ -36,7 +38,7 @@ mod prepared;
 
 use std::ops::Range;
 
-pub(crate) use entry::patterns_on;
+pub(crate) use entry::{affine_values_on, patterns_on};
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 
@@ -261,26 +263,51 @@ pub trait Backend: Send + Sync {
         self.sign_changes(net, prepared.rows(rows)?, hood)
     }
 
-    /// Signs of the affine functions `a_i . p + c_i` (rows of `a`) at every row
-    /// `p` of `points`: `-1`, `0` (within `tol` times the magnitude of the
-    /// summed terms) or `+1`. Returns points x functions.
+    /// The values `a_i . p + c_i` of the affine functions given by the rows
+    /// `a_i` of `a` (`k x D`) and the entries of `c` (`k`), at every row `p`
+    /// of `points` (`n x D`): the `n x k` matrix `points a^T + c`.
+    ///
+    /// This is one dense layer applied to a batch, without a network around
+    /// it: [`crate::regions::Method::Skeleton`] takes every dense layer's
+    /// pre-activations at all vertices of its complex from one call. It runs
+    /// in `f64` whatever [`Backend::precision`] says (it feeds exact
+    /// geometry). [`CpuBackend`] computes each value exactly as its
+    /// [`Backend::forward`] computes the same dense layer (same products,
+    /// same summation order, then `+ c_i`); other backends agree within the
+    /// contract's relative tolerance. The crate checks the arguments
+    /// ([`check_affine`]) and that the points are finite before the call.
     ///
     /// # Errors
     ///
-    /// [`crate::Error::Shape`] when the dimensions disagree.
-    fn hyperplane_signs(
+    /// [`crate::Error::Shape`] when the dimensions disagree
+    /// ([`check_affine`]); device faults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::backend::{Backend, CpuBackend};
+    /// use ndarray::array;
+    ///
+    /// // Two functions, x + 2y - 1 and -y, at two points.
+    /// let a = array![[1.0, 2.0], [0.0, -1.0]];
+    /// let c = array![-1.0, 0.0];
+    /// let points = array![[0.0, 0.0], [1.0, 3.0]];
+    /// let values = CpuBackend::default().affine_values(a.view(), c.view(), points.view())?;
+    /// assert_eq!(values, array![[-1.0, 0.0], [6.0, -3.0]]);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    fn affine_values(
         &self,
         a: ArrayView2<f64>,
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>>;
+    ) -> Result<Array2<f64>>;
 }
 
 /// Checks the points of [`Backend::forward`] and [`Backend::jacobians`]:
 /// one point per row, of the network's input width.
 ///
-/// This and [`check_neighbourhood`] and [`check_hyperplanes`] are the
+/// This and [`check_neighbourhood`] and [`check_affine`] are the
 /// argument checks of the [`Backend`] contract, shared by every backend (the
 /// crate's and those written outside it): each is a constant-time shape test
 /// that returns [`Error::Shape`] instead of letting a kernel panic on a bad
@@ -338,16 +365,26 @@ pub(crate) fn check_rows(what: &str, got: (usize, usize), want: (usize, usize)) 
     Ok(())
 }
 
-/// Checks the arguments of [`Backend::hyperplane_signs`]: `a` is `k x D`,
-/// `c` has `k` entries and the points have `D` columns.
+/// Checks the arguments of [`Backend::affine_values`]: `a` is `k x D`, `c`
+/// has `k` entries and the points have `D` columns.
 ///
 /// # Errors
 ///
 /// [`Error::Shape`] when the dimensions disagree.
-pub fn check_hyperplanes(a: ArrayView2<f64>, c: ArrayView1<f64>, points: ArrayView2<f64>) -> Result<()> {
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::backend::check_affine;
+/// use ndarray::{array, Array2};
+/// let (a, c) = (array![[1.0, 2.0]], array![0.5]);
+/// assert!(check_affine(a.view(), c.view(), Array2::zeros((3, 2)).view()).is_ok());
+/// assert!(check_affine(a.view(), c.view(), Array2::zeros((3, 1)).view()).is_err());
+/// ```
+pub fn check_affine(a: ArrayView2<f64>, c: ArrayView1<f64>, points: ArrayView2<f64>) -> Result<()> {
     if a.nrows() != c.len() || a.ncols() != points.ncols() {
         return Err(Error::shape(
-            "hyperplane test",
+            "affine map",
             format!("a: k x {}, c: k", points.ncols()),
             format!("a: {:?}, c: {}", a.dim(), c.len()),
         ));

@@ -7,7 +7,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use super::cases::{Case, Rng};
 use super::Check;
 use crate::backend::{Backend, CpuBackend, Keep, Neighbourhood};
-use crate::tol::TOL_SIGN_REL;
+use crate::network::{AffineStep, Step};
 use crate::{Error, Network, Result};
 
 /// What one comparison found: the worst relative difference of the values,
@@ -56,8 +56,9 @@ impl<'a> Checker<'a> {
     }
 
     /// Every network kernel on one case: forward (all three keeps),
-    /// Jacobians, sign changes (with and without the output layer) and,
-    /// when its shape tiles the outputs, the LES Gram matrices.
+    /// Jacobians, sign changes (with and without the output layer), the
+    /// first layer as an affine map when it is dense and, when its shape
+    /// tiles the outputs, the LES Gram matrices.
     pub(super) fn case(&mut self, case: &Case) -> Result<()> {
         let (b, r) = (self.backend, self.reference);
         let (net, x) = (&case.net, case.points.view());
@@ -90,6 +91,13 @@ impl<'a> Checker<'a> {
                 },
             )?;
         }
+        if let Some(Step::Affine(AffineStep::Dense(dense))) = net.program().steps().first() {
+            self.record(format!("affine map (first layer): {}", case.name), || {
+                let (w, c) = (dense.w(), dense.b());
+                let (got, want) = (b.affine_values(w, c, x), r.affine_values(w, c, x)?);
+                got.map_or_else(failed, |got| Ok(close(got.view(), want.view())))
+            })?;
+        }
         let (l, v) = case.les_shape;
         if l * v == net.output_dim() {
             self.record(format!("LES Gram matrices ({l} x {v}): {}", case.name), || {
@@ -103,27 +111,26 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    /// Hyperplane signs at random points and at points placed on the
-    /// hyperplanes (sign 0).
-    pub(super) fn hyperplanes(&mut self, rng: &mut Rng) -> Result<()> {
+    /// Affine maps at random points: a few shapes, an empty batch, a
+    /// function with `k = 0` rows, and one with large offsets.
+    pub(super) fn affine_maps(&mut self, rng: &mut Rng) -> Result<()> {
         let (b, r) = (self.backend, self.reference);
-        for (k, d, n) in [(7, 3, 40), (1, 1, 5), (12, 5, 0)] {
+        for (k, d, n, offset) in [
+            (7, 3, 40, 1.0),
+            (1, 1, 5, 1.0),
+            (12, 5, 0, 1.0),
+            (0, 4, 3, 1.0),
+            (9, 6, 25, 1e6),
+        ] {
             let a = rng.matrix(k, d, 1.0);
-            let c = Array1::from_shape_simple_fn(k, || rng.normal());
-            let mut points = rng.matrix(n, d, 1.0);
-            // Move every other point onto the first hyperplane.
-            let row = a.row(0);
-            let norm2 = row.dot(&row);
-            for mut p in points.outer_iter_mut().step_by(2) {
-                let off = (row.dot(&p) + c[0]) / norm2;
-                p.scaled_add(-off, &row);
-            }
-            self.record(format!("hyperplane signs {k} x {d}, {n} points"), || {
+            let c = Array1::from_shape_simple_fn(k, || offset * rng.normal());
+            let points = rng.matrix(n, d, 1.0);
+            self.record(format!("affine map {k} x {d}, {n} points"), || {
                 let (got, want) = (
-                    b.hyperplane_signs(a.view(), c.view(), points.view(), TOL_SIGN_REL),
-                    r.hyperplane_signs(a.view(), c.view(), points.view(), TOL_SIGN_REL)?,
+                    b.affine_values(a.view(), c.view(), points.view()),
+                    r.affine_values(a.view(), c.view(), points.view())?,
                 );
-                got.map_or_else(failed, |got| Ok(same("signs", got.view(), want.view())))
+                got.map_or_else(failed, |got| Ok(close(got.view(), want.view())))
             })?;
         }
         Ok(())
@@ -174,12 +181,11 @@ impl<'a> Checker<'a> {
                     is_shape(b.les_grams(net, points.view(), net.output_dim() + 1, 1)),
                 ),
                 (
-                    "hyperplane signs",
-                    is_shape(b.hyperplane_signs(
+                    "affine map",
+                    is_shape(b.affine_values(
                         Array2::zeros((2, d)).view(),
                         Array1::zeros(3).view(),
                         points.view(),
-                        0.0,
                     )),
                 ),
             ];

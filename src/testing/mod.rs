@@ -4,7 +4,7 @@
 //! reference, [`CpuBackend`](crate::backend::CpuBackend) on the calling
 //! thread, and reports every check: forward passes (outputs, patterns,
 //! pre-activations), Jacobians, local-complexity sign changes, LES Gram
-//! matrices, hyperplane signs, empty batches, and arguments of the wrong
+//! matrices, affine maps, empty batches, and arguments of the wrong
 //! shape (which must give [`Error::Shape`], never a panic). The inputs are
 //! seeded random networks of every layer kind (dense with ReLU, leaky ReLU,
 //! absolute value and maxout; convolution, batch norm, max and average
@@ -160,7 +160,7 @@ pub fn check_backend(backend: &dyn Backend, opts: &KitOptions) -> Result<KitRepo
     for case in &all {
         checker.case(case)?;
     }
-    checker.hyperplanes(&mut rng)?;
+    checker.affine_maps(&mut rng)?;
     if let Some(first) = all.first() {
         checker.shapes(&first.net)?;
     }
@@ -192,8 +192,9 @@ mod tests {
         }
     }
 
-    /// The CPU backend with one pattern unit flipped, one output nudged and
-    /// a panic on empty Jacobian batches: the kit must catch all three.
+    /// The CPU backend with one pattern unit flipped, one output and one
+    /// affine value nudged and a panic on empty Jacobian batches: the kit
+    /// must catch all four.
     struct Broken(CpuBackend);
 
     impl Backend for Broken {
@@ -221,14 +222,17 @@ mod tests {
         ) -> Result<Array2<u32>> {
             self.0.sign_changes(net, x, hood)
         }
-        fn hyperplane_signs(
+        fn affine_values(
             &self,
             a: ArrayView2<f64>,
             c: ArrayView1<f64>,
             points: ArrayView2<f64>,
-            tol: f64,
-        ) -> Result<Array2<i8>> {
-            self.0.hyperplane_signs(a, c, points, tol)
+        ) -> Result<Array2<f64>> {
+            let mut values = self.0.affine_values(a, c, points)?;
+            if let Some(v) = values.get_mut([0, 0]) {
+                *v *= 1.0 + 1e-6;
+            }
+            Ok(values)
         }
     }
 
@@ -248,6 +252,7 @@ mod tests {
             "{report}"
         );
         assert!(!failed.iter().any(|n| n.starts_with("sign changes")), "{report}");
+        assert!(failed.iter().any(|n| n.starts_with("affine map")), "{report}");
         let nudged = report
             .checks
             .iter()

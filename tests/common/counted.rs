@@ -20,6 +20,7 @@ pub enum Kernel {
     Jacobians,
     SignChanges,
     LesGrams,
+    Affine,
 }
 
 /// Another backend, counted; see the module doc.
@@ -30,7 +31,7 @@ pub struct Counted {
     cancel_at: usize,
     /// The flag set during call number `cancel_at` (1-based, all kernels together).
     pub cancel: Arc<AtomicBool>,
-    calls: [AtomicUsize; 4],
+    calls: [AtomicUsize; 5],
     total: AtomicUsize,
 }
 
@@ -134,13 +135,13 @@ impl Backend for Counted {
         self.prefers
             .unwrap_or_else(|| self.inner.prefers_les_grams(decoder))
     }
-    fn hyperplane_signs(
+    fn affine_values(
         &self,
         a: ArrayView2<f64>,
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>> {
-        self.inner.hyperplane_signs(a, c, points, tol)
+    ) -> Result<Array2<f64>> {
+        self.tick(Kernel::Affine);
+        self.inner.affine_values(a, c, points)
     }
 }

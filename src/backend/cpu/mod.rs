@@ -16,7 +16,7 @@ mod vertices;
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
-use super::{check_hyperplanes, check_neighbourhood, check_points};
+use super::{check_affine, check_neighbourhood, check_points};
 use super::{Backend, ForwardBatch, JacobianBatch, Keep, Neighbourhood, Precision};
 use crate::kernels::simd;
 use crate::network::eval::{self, Recorder};
@@ -74,7 +74,8 @@ impl CpuBackend {
 
     /// The same backend computing its forward passes and sign tests in
     /// `precision` ([`Precision::F64`] by default). Jacobians, LES Gram
-    /// matrices and hyperplane tests stay in `f64` whatever the choice.
+    /// matrices and affine maps ([`Backend::affine_values`]) stay in `f64`
+    /// whatever the choice.
     ///
     /// # Examples
     ///
@@ -423,37 +424,24 @@ impl Backend for CpuBackend {
         Ok(concat_rows(parts, layers_out))
     }
 
-    fn hyperplane_signs(
+    fn affine_values(
         &self,
         a: ArrayView2<f64>,
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>> {
-        check_hyperplanes(a, c, points)?;
-        let parts = self.map_chunks(points.nrows(), |s0, s1| {
-            let pts = points.slice(s![s0..s1, ..]);
-            let values = crate::linalg::matmul_nt(pts, a);
-            let scale = crate::linalg::matmul_nt(pts.mapv(f64::abs).view(), a.mapv(f64::abs).view());
-            let mut signs = Array2::<i8>::zeros(values.dim());
-            ndarray::Zip::from(&mut signs)
-                .and(&values)
-                .and(&scale)
-                .and_broadcast(&c)
-                .for_each(|s, &v, &m, &ci| {
-                    let val = v + ci;
-                    let mag = m + ci.abs();
-                    *s = if val.abs() <= tol * mag {
-                        0
-                    } else if val > 0.0 {
-                        1
-                    } else {
-                        -1
-                    };
-                });
-            signs
-        });
-        Ok(concat_rows(parts, a.nrows()))
+    ) -> Result<Array2<f64>> {
+        check_affine(a, c, points)?;
+        // The layer as the f64 MLP route runs a dense step (same chunks, same
+        // GEMM, then the offsets): the values of a forward pass, bit for bit.
+        let prog = MlpProgram::<f64> {
+            layers: vec![scratch::MlpLayer::Dense {
+                w: a.into(),
+                b: c.into(),
+            }],
+        };
+        let mut values = Array2::zeros((points.nrows(), a.nrows()));
+        self.mlp_forward(&prog, points, &mut values, None);
+        Ok(values)
     }
 }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
-use super::{check_hyperplanes, check_neighbourhood, check_points};
+use super::{check_affine, check_neighbourhood, check_points};
 use super::{
     les, Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood, PreparedPoints,
 };
@@ -43,12 +43,12 @@ use resident::ResidentPoints;
 /// absolute value) and max units (maxout, max pooling over flat inputs) run
 /// on the GPU: cuBLAS DGEMM for the dense layers, run-time-compiled kernels
 /// for the biases, activations and pattern recording, the sign-change
-/// counts, the reverse-pass masking and the hyperplane signs. Networks with
+/// counts and the reverse-pass masking. Networks with
 /// other layers (convolution, average pooling, batch norm that could not be
 /// folded, residual blocks) are computed by a [`CpuBackend`] inside each
 /// call, with the same answers; [`CudaBackend::runs_on_device`] says which
-/// path a network takes. [`Backend::hyperplane_signs`] always runs on the
-/// GPU, and the scores take [`Backend::les_grams`] for LES whenever the
+/// path a network takes. [`Backend::affine_values`] always runs on the
+/// GPU (DGEMM and the bias kernel), and the scores take [`Backend::les_grams`] for LES whenever the
 /// decoder runs on the GPU ([`Backend::prefers_les_grams`]).
 ///
 /// A point set prepared with [`Backend::prepare_points`] (through
@@ -286,15 +286,14 @@ impl Backend for CudaBackend {
         Self::runs_on_device(decoder)
     }
 
-    fn hyperplane_signs(
+    fn affine_values(
         &self,
         a: ArrayView2<f64>,
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>> {
-        check_hyperplanes(a, c, points)?;
-        self.run(|dev| ops::hyperplane_signs(dev, a, c, points, tol, self.chunk_bytes))
+    ) -> Result<Array2<f64>> {
+        check_affine(a, c, points)?;
+        self.run(|dev| ops::affine_values(dev, a, c, points, self.chunk_bytes))
     }
 }
 

@@ -443,54 +443,45 @@ impl Vertices {
     }
 }
 
-/// [`crate::backend::Backend::hyperplane_signs`] on the GPU (shapes checked
-/// by the caller).
-pub(crate) fn hyperplane_signs(
+/// [`crate::backend::Backend::affine_values`] on the GPU (shapes checked
+/// by the caller): per chunk of points one cuBLAS DGEMM with `a` and the
+/// bias kernel, as a dense layer of [`crate::backend::Backend::forward`].
+pub(crate) fn affine_values(
     dev: &Device,
     a: ArrayView2<f64>,
     c: ArrayView1<f64>,
     points: ArrayView2<f64>,
-    tol: f64,
     budget: usize,
-) -> Result<Array2<i8>, CudaError> {
+) -> Result<Array2<f64>, CudaError> {
     let (n, dim) = points.dim();
     let k = a.nrows();
-    let mut signs = Array2::<i8>::zeros((n, k));
+    if dim == 0 {
+        // No products: every row is the offsets (and cuBLAS takes no empty inner dimension).
+        return Ok(Array2::from_shape_fn((n, k), |(_, j)| c[j]));
+    }
+    let mut values = Array2::<f64>::zeros((n, k));
     if n == 0 || k == 0 {
-        return Ok(signs);
+        return Ok(values);
     }
     let ad = dev.upload_values(&row_major(&a))?;
-    let mut abs_a = dev.zeros::<f64>(k * dim)?;
-    let a_len = arg(k * dim);
-    // Sizes: ad and abs_a hold k x dim.
-    launch!(dev, Kernel::Abs, k * dim; &ad, &mut abs_a, &a_len);
     let cd = dev.upload_values(&row_major(&c))?;
-    let row_bytes = (2 * dim + 2 * k) * size_of::<f64>() + k;
-    let chunk = plan::rows_per_chunk(budget, row_bytes);
+    let chunk = plan::rows_per_chunk(budget, (dim + k) * size_of::<f64>());
     let k_a = arg(k);
     for (s0, s1) in chunks(n, chunk) {
         let rows = s1 - s0;
         let pd = dev.upload_values(&row_major(&points.slice(s![s0..s1, ..])))?;
-        let mut abs_p = dev.zeros::<f64>(rows * dim)?;
-        let p_len = arg(rows * dim);
-        // Sizes: pd and abs_p hold rows x dim.
-        launch!(dev, Kernel::Abs, rows * dim; &pd, &mut abs_p, &p_len);
-        let mut values = dev.zeros::<f64>(rows * k)?;
-        let mut scale = dev.zeros::<f64>(rows * k)?;
-        dev.gemm(RowMajorGemm::nt(rows, dim, k), &pd, &ad, &mut values)?;
-        dev.gemm(RowMajorGemm::nt(rows, dim, k), &abs_p, &abs_a, &mut scale)?;
-        let mut out = dev.zeros::<i8>(rows * k)?;
+        let mut out = dev.zeros::<f64>(rows * k)?;
+        dev.gemm(RowMajorGemm::nt(rows, dim, k), &pd, &ad, &mut out)?;
         let rows_a = arg(rows);
-        // Sizes: values, scale and out are rows x k, cd has k entries.
-        launch!(dev, Kernel::HyperplaneSigns, rows * k;
-            &values, &scale, &cd, &tol, &rows_a, &k_a, &mut out);
+        // Sizes: out is rows x k, cd has k entries.
+        launch!(dev, Kernel::AddBias, rows * k; &mut out, &cd, &rows_a, &k_a);
         dev.download_into(
-            "signs",
+            "affine values",
             &out,
-            host_slice("signs", signs.slice_mut(s![s0..s1, ..]))?,
+            host_slice("affine values", values.slice_mut(s![s0..s1, ..]))?,
         )?;
     }
-    Ok(signs)
+    Ok(values)
 }
 
 #[cfg(test)]

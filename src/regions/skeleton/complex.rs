@@ -76,25 +76,34 @@ impl Complex {
     pub fn split_edge(&mut self, e: usize, t: f64, h: usize) -> Result<u32, Fail> {
         let [a, b] = self.edges[e];
         let (a, b) = (a as usize, b as usize);
-        let point: Vec<f64> = self
-            .point(a)
-            .iter()
-            .zip(self.point(b))
-            .map(|(pa, pb)| pa + t * (pb - pa))
-            .collect();
-        let mut pos: Vec<u64> = self.pos(a).iter().zip(self.pos(b)).map(|(x, y)| x | y).collect();
-        let mut zero: Vec<u64> = self
+        let on: usize = self
             .zero(a)
             .iter()
             .zip(self.zero(b))
-            .map(|(x, y)| x & y)
-            .collect();
-        if count(&zero) + 1 != self.d {
+            .map(|(x, y)| (x & y).count_ones() as usize)
+            .sum();
+        if on + 1 != self.d {
             return Err(Fail::Fallback("an edge lies on other than d - 1 hyperplanes"));
         }
-        clear(&mut pos, h);
-        set(&mut zero, h);
-        let v = self.push_vertex(&point, &pos, &zero)?;
+        let v = u32::try_from(self.len()).map_err(|_| Fail::Fallback("more than 2^32 vertices"))?;
+        // Written in place (the vectors grow at their ends; the ends read
+        // are earlier vertices).
+        for i in 0..self.d {
+            let (pa, pb) = (self.points[a * self.d + i], self.points[b * self.d + i]);
+            self.points.push(pa + t * (pb - pa));
+        }
+        let w = self.words;
+        for k in 0..w {
+            let word = self.signs[2 * a * w + k] | self.signs[2 * b * w + k];
+            self.signs.push(word);
+        }
+        for k in 0..w {
+            let word = self.signs[(2 * a + 1) * w + k] & self.signs[(2 * b + 1) * w + k];
+            self.signs.push(word);
+        }
+        let new = v as usize;
+        clear(&mut self.signs[2 * new * w..(2 * new + 1) * w], h);
+        set(&mut self.signs[(2 * new + 1) * w..(2 * new + 2) * w], h);
         self.edges[e] = [a as u32, v];
         self.edges.push([v, b as u32]);
         Ok(v)

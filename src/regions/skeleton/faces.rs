@@ -11,21 +11,51 @@
 //! so a face it cuts is cut on exactly two edges: the two new vertices with
 //! one key are joined by an edge. A key seen other than twice is a
 //! degenerate arrangement.
+//!
+//! The keys live in one pool, found again through an open-addressing table
+//! of their hashes: a unit meets `2 (d - 1)` faces per new vertex, and a
+//! hash map of boxed keys spent most of its time allocating them.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
-
-use super::complex::{clear, ones, set, Complex};
+use super::complex::{clear, set, Complex};
 use super::Fail;
 
 /// The new vertices of one unit, by the key of each 2-face they lie on.
-#[derive(Default)]
 pub(super) struct FaceCuts {
-    /// The first vertex seen on each face, and whether a second has joined it.
-    seen: HashMap<Vec<u64>, (u32, bool)>,
+    /// `u64` words per key: `pos` bits, then `zero` bits.
+    width: usize,
+    /// The key being built.
+    key: Vec<u64>,
+    /// The keys of the faces met, `width` words each, in the order met.
+    keys: Vec<u64>,
+    /// Per face met: its first vertex, and whether a second has joined it.
+    faces: Vec<(u32, bool)>,
+    /// The table: a face's index plus one, or 0 for an empty slot; its
+    /// length is a power of two, at least twice the number of faces.
+    slots: Vec<u32>,
 }
 
+/// Slots of a fresh table (a power of two).
+const INITIAL_SLOTS: usize = 1024;
+
 impl FaceCuts {
+    /// An empty set of cuts for bit sets of `words` words.
+    pub fn new(words: usize) -> FaceCuts {
+        FaceCuts {
+            width: 2 * words,
+            key: vec![0; 2 * words],
+            keys: Vec::new(),
+            faces: Vec::new(),
+            slots: vec![0; INITIAL_SLOTS],
+        }
+    }
+
+    /// Forgets the faces of the previous unit (keeping the memory).
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.faces.clear();
+        self.slots.fill(0);
+    }
+
     /// Records the faces of new vertex `v` (on hyperplane `h`; `m` domain
     /// facets) and joins it to the vertex met earlier on each face.
     ///
@@ -34,33 +64,46 @@ impl FaceCuts {
     /// [`Fail::Fallback`] for a third vertex on one face.
     pub fn add(&mut self, cx: &mut Complex, v: u32, h: usize, m: usize) -> Result<(), Fail> {
         let w = cx.words;
-        let mut key = Vec::with_capacity(2 * w);
-        key.extend_from_slice(cx.pos(v as usize));
-        key.extend_from_slice(cx.zero(v as usize));
-        clear(&mut key[w..], h);
-        let tight: Vec<usize> = ones(&key[w..]).collect();
-        for t in tight {
-            let sides: &[bool] = if t < m { &[false] } else { &[false, true] };
-            for &positive in sides {
-                let mut face = key.clone();
-                clear(&mut face[w..], t);
-                if positive {
-                    set(&mut face[..w], t);
+        self.key[..w].copy_from_slice(cx.pos(v as usize));
+        self.key[w..].copy_from_slice(cx.zero(v as usize));
+        clear(&mut self.key[w..], h);
+        // The key's zero words are restored after each face, so the loop may
+        // read them from a copy taken word by word.
+        for k in 0..w {
+            let mut rest = self.key[w + k];
+            while rest != 0 {
+                let t = 64 * k + rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                clear(&mut self.key[w..], t);
+                self.meet(cx, v)?;
+                if t >= m {
+                    // A unit's hyperplane: the face on its positive side too.
+                    set(&mut self.key[..w], t);
+                    self.meet(cx, v)?;
+                    clear(&mut self.key[..w], t);
                 }
-                self.meet(cx, face, v)?;
+                set(&mut self.key[w..], t);
             }
         }
         Ok(())
     }
 
-    /// Records `v` on the face `key`, joining it to the face's first vertex.
-    fn meet(&mut self, cx: &mut Complex, key: Vec<u64>, v: u32) -> Result<(), Fail> {
-        match self.seen.entry(key) {
-            Entry::Vacant(slot) => {
-                slot.insert((v, false));
+    /// Records `v` on the face of the current key, joining it to the face's
+    /// first vertex.
+    fn meet(&mut self, cx: &mut Complex, v: u32) -> Result<(), Fail> {
+        let slot = self.find();
+        match self.slots[slot] {
+            0 => {
+                self.faces.push((v, false));
+                self.keys.extend_from_slice(&self.key);
+                self.slots[slot] = u32::try_from(self.faces.len())
+                    .map_err(|_| Fail::Fallback("more than 2^32 faces cut by one unit"))?;
+                if 2 * self.faces.len() > self.slots.len() {
+                    self.grow();
+                }
             }
-            Entry::Occupied(mut slot) => {
-                let (first, joined) = slot.get_mut();
+            f => {
+                let (first, joined) = &mut self.faces[f as usize - 1];
                 if *joined {
                     return Err(Fail::Fallback("a 2-face is cut on more than two edges"));
                 }
@@ -71,16 +114,112 @@ impl FaceCuts {
         Ok(())
     }
 
+    /// The slot of the current key: the one holding it, or the empty slot
+    /// where it goes (linear probing).
+    fn find(&self) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut slot = hash(&self.key) as usize & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return slot,
+                f if self.key_of(f as usize - 1) == self.key.as_slice() => return slot,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    /// The key of face `f`.
+    fn key_of(&self, f: usize) -> &[u64] {
+        &self.keys[f * self.width..(f + 1) * self.width]
+    }
+
+    /// Doubles the table and puts every face back.
+    fn grow(&mut self) {
+        let len = 2 * self.slots.len();
+        self.slots = vec![0; len];
+        for f in 0..self.faces.len() {
+            let mut slot = hash(self.key_of(f)) as usize & (len - 1);
+            while self.slots[slot] != 0 {
+                slot = (slot + 1) & (len - 1);
+            }
+            // Fits: `f + 1` was checked to fit a `u32` when the face came in.
+            self.slots[slot] = (f + 1) as u32;
+        }
+    }
+
     /// Checks that every face met was cut exactly twice.
     ///
     /// # Errors
     ///
     /// [`Fail::Fallback`] for a face cut once.
-    pub fn finish(self) -> Result<(), Fail> {
-        if self.seen.values().all(|&(_, joined)| joined) {
+    pub fn finish(&self) -> Result<(), Fail> {
+        if self.faces.iter().all(|&(_, joined)| joined) {
             Ok(())
         } else {
             Err(Fail::Fallback("a 2-face is cut on one edge only"))
         }
+    }
+}
+
+/// A multiplicative hash of a key's words, its high bits folded down (the
+/// table takes the low bits).
+fn hash(key: &[u64]) -> u64 {
+    const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+    let h = key
+        .iter()
+        .fold(0u64, |h, &w| (h.rotate_left(23) ^ w).wrapping_mul(MUL));
+    h ^ (h >> 29)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A complex with `n` loose vertices on hyperplane 0 and the given `pos`
+    /// bits (one word), no edges.
+    fn loose(pos: &[u64]) -> Complex {
+        let mut cx = Complex {
+            d: 2,
+            words: 1,
+            points: Vec::new(),
+            signs: Vec::new(),
+            edges: Vec::new(),
+        };
+        for &p in pos {
+            cx.push_vertex(&[0.0, 0.0], &[p], &[0b11]).ok().unwrap();
+        }
+        cx
+    }
+
+    #[test]
+    fn vertices_with_one_key_are_joined_once_across_table_growth() {
+        // Pairs of vertices with equal pos bits share their faces: in 2-D a
+        // vertex on hyperplanes {0, 1} cut by h = 0 lies on the faces of
+        // hyperplane 1 (a unit when m = 1: both sides), so each pair is
+        // joined twice, once per side. Enough pairs to grow the table.
+        let pairs = 3000u64;
+        let pos: Vec<u64> = (0..pairs).flat_map(|p| [p << 2, p << 2]).collect();
+        let mut cx = loose(&pos);
+        let mut cuts = FaceCuts::new(1);
+        for v in 0..cx.len() as u32 {
+            cuts.add(&mut cx, v, 0, 1).ok().unwrap();
+        }
+        assert!(cuts.finish().is_ok());
+        let want: Vec<[u32; 2]> = (0..pairs as u32)
+            .flat_map(|p| [[2 * p, 2 * p + 1], [2 * p, 2 * p + 1]])
+            .collect();
+        assert_eq!(cx.edges, want);
+        cuts.clear();
+        assert!(cuts.finish().is_ok());
+    }
+
+    #[test]
+    fn a_face_cut_once_or_three_times_is_degenerate() {
+        let mut cx = loose(&[0, 0, 0]);
+        let mut cuts = FaceCuts::new(1);
+        cuts.add(&mut cx, 0, 0, 1).ok().unwrap();
+        assert!(matches!(cuts.finish(), Err(Fail::Fallback(_))));
+        cuts.add(&mut cx, 1, 0, 1).ok().unwrap();
+        assert!(matches!(cuts.add(&mut cx, 2, 0, 1), Err(Fail::Fallback(_))));
     }
 }

@@ -12,7 +12,7 @@
 //! 3. Each region once, from its lowest vertex along a generic direction,
 //!    with its facets from the hyperplanes its vertices lie on ([`regions`]).
 //! 4. For each region, as the LP walk gives it: the H-representation (the
-//!    facet rows of the pattern's rows, [`RowSource`] order), the Chebyshev
+//!    facet rows of the pattern's rows, [`RowSource`] order, [`rows`]), the Chebyshev
 //!    centre and radius (one LP over the facets; thin cells are rejected and
 //!    counted as by the walk), the affine map, the polygon and area of 2-D
 //!    regions; neighbours are the regions across each unit facet.
@@ -34,21 +34,22 @@
 mod complex;
 mod faces;
 mod regions;
+mod rows;
 mod split;
 
 use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::hrep::{raw_region, RowSource};
+use super::hrep::RowSource;
 use super::setup::Setup;
 use super::walk::{clip_window, walk};
 use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
 use crate::lp::{chebyshev_ball, LpStats};
 use crate::run::{Outcome, Watch};
-use crate::{Domain, Error, Network, Pattern, Polytope, Result};
-use ndarray::Axis;
+use crate::{Domain, Error, Network, Pattern, Result};
 use regions::Found;
+use rows::FacetRows;
 
 /// Why the skeleton stopped short of a partition.
 pub(super) enum Fail {
@@ -111,6 +112,7 @@ fn build(net: &Network, domain: &Domain, opts: &EnumOptions) -> std::result::Res
     let cells = Cells {
         net,
         setup: &setup,
+        rows: FacetRows::new(net, &setup.frame),
         m,
     };
     let (regions, thin, outcome, solved) = cells.all(found, opts, &watch, serial)?;
@@ -137,6 +139,7 @@ const REGIONS_PER_CHECK: usize = 64;
 struct Cells<'a> {
     net: &'a Network,
     setup: &'a Setup,
+    rows: FacetRows<'a>,
     m: usize,
 }
 
@@ -204,12 +207,7 @@ impl Cells<'_> {
             .map(|u| u8::from(complex::has(&f.bits, self.m + u)))
             .collect();
         let pattern = Pattern::from_checked(&values);
-        let raw = raw_region(self.net, &values, &self.setup.frame);
-        let polytope = Polytope {
-            a: raw.polytope.a.select(Axis(0), &f.facets),
-            b: raw.polytope.b.select(Axis(0), &f.facets),
-        };
-        let sources: Vec<RowSource> = f.facets.iter().map(|&h| raw.sources[h]).collect();
+        let (polytope, sources, affine) = self.rows.region(&values, &f.facets);
         let Some((center, radius)) = chebyshev_ball(&polytope, &format!("region {pattern}"))? else {
             return Err(Fail::Fallback("a region's Chebyshev LP is infeasible"));
         };
@@ -233,7 +231,7 @@ impl Cells<'_> {
             sources,
             center,
             radius,
-            affine: raw.affine,
+            affine,
             neighbors: Vec::new(),
             volume,
             polygon,

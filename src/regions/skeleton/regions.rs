@@ -12,11 +12,9 @@
 //! connected), and its facets are the hyperplanes they lie on: in a simple
 //! arrangement every hyperplane through a vertex of a region bounds it.
 
-use std::collections::HashSet;
-
 use rayon::prelude::*;
 
-use super::complex::{count, has, ones, set, Complex};
+use super::complex::{has, ones, set, Complex};
 use super::Fail;
 use crate::tol::TOL_SKELETON_TIE_REL;
 
@@ -69,22 +67,59 @@ impl Star {
 pub(super) fn read(cx: &Complex, m: usize, serial: bool) -> Result<Vec<Found>, Fail> {
     let star = Star::of(cx);
     let c = direction(cx.d);
-    let at = |v: usize| -> Result<Vec<Found>, Fail> {
+    let at = |seen: &mut Visited, v: usize| -> Result<Vec<Found>, Fail> {
         Ok(lowest_at(cx, &star, &c, v, m)?
             .into_iter()
-            .map(|bits| region_from(cx, &star, v, bits))
+            .map(|bits| region_from(cx, &star, seen, v, bits))
             .collect())
     };
     let per_vertex: Vec<Result<Vec<Found>, Fail>> = if serial {
-        (0..cx.len()).map(at).collect()
+        let mut seen = Visited::new(cx.len());
+        (0..cx.len()).map(|v| at(&mut seen, v)).collect()
     } else {
-        (0..cx.len()).into_par_iter().map(at).collect()
+        (0..cx.len())
+            .into_par_iter()
+            .map_init(|| Visited::new(cx.len()), at)
+            .collect()
     };
     let mut found = Vec::new();
     for regions in per_vertex {
         found.extend(regions?);
     }
     Ok(found)
+}
+
+/// The vertices one search has visited: a stamp per vertex, so that a new
+/// search starts by changing the stamp rather than clearing a set.
+struct Visited {
+    stamps: Vec<u32>,
+    stamp: u32,
+}
+
+impl Visited {
+    fn new(vertices: usize) -> Visited {
+        Visited {
+            stamps: vec![0; vertices],
+            stamp: 0,
+        }
+    }
+
+    /// Starts a new search.
+    fn next(&mut self) {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            // Wrapped: old stamps could pass for new ones.
+            self.stamps.fill(0);
+            self.stamp = 1;
+        }
+    }
+
+    /// Marks `v`; whether it was new to this search.
+    fn insert(&mut self, v: usize) -> bool {
+        let new = self.stamps[v] != self.stamp;
+        self.stamps[v] = self.stamp;
+        new
+    }
 }
 
 /// A fixed direction with no rational relation between its coordinates
@@ -109,11 +144,8 @@ fn lowest_at(cx: &Complex, star: &Star, c: &[f64], v: usize, m: usize) -> Result
     let mut rises = vec![[false; 2]; tight.len()];
     for &w in star.at(v) {
         let w = w as usize;
-        let left: Vec<u64> = cx.zero(v).iter().zip(cx.zero(w)).map(|(a, b)| a & !b).collect();
-        if count(&left) != 1 {
-            return Err(Fail::Fallback("an edge leaves other than one hyperplane"));
-        }
-        let t = ones(&left).next().unwrap_or_default();
+        let t = left_hyperplane(cx.zero(v), cx.zero(w))
+            .ok_or(Fail::Fallback("an edge leaves other than one hyperplane"))?;
         let k = tight.binary_search(&t).unwrap_or_default();
         let side = usize::from(has(cx.pos(w), t));
         seen[k][side] += 1;
@@ -143,6 +175,21 @@ fn lowest_at(cx: &Complex, star: &Star, c: &[f64], v: usize, m: usize) -> Result
     Ok(patterns)
 }
 
+/// The one hyperplane in `from` and not in `to` (bit sets), or `None` when
+/// there are none or several.
+fn left_hyperplane(from: &[u64], to: &[u64]) -> Option<usize> {
+    let mut left = None;
+    for (k, (a, b)) in from.iter().zip(to).enumerate() {
+        let bits = a & !b;
+        match (bits.count_ones(), left) {
+            (0, _) => {}
+            (1, None) => left = Some(64 * k + bits.trailing_zeros() as usize),
+            _ => return None,
+        }
+    }
+    left
+}
+
 /// Whether the edge from `v` to `w` rises along `c`.
 ///
 /// # Errors
@@ -162,8 +209,9 @@ fn rise(cx: &Complex, c: &[f64], v: usize, w: usize) -> Result<bool, Fail> {
 
 /// The region with pattern `bits` from one of its vertices: its vertices by
 /// a search along compatible edges, and the hyperplanes they lie on.
-fn region_from(cx: &Complex, star: &Star, v: usize, bits: Vec<u64>) -> Found {
-    let mut visited = HashSet::from([v as u32]);
+fn region_from(cx: &Complex, star: &Star, seen: &mut Visited, v: usize, bits: Vec<u64>) -> Found {
+    seen.next();
+    seen.insert(v);
     let mut stack = vec![v];
     let mut facets = vec![0u64; cx.words];
     while let Some(u) = stack.pop() {
@@ -171,8 +219,9 @@ fn region_from(cx: &Complex, star: &Star, v: usize, bits: Vec<u64>) -> Found {
             *f |= z;
         }
         for &w in star.at(u) {
-            if compatible(cx, u, w as usize, &bits) && visited.insert(w) {
-                stack.push(w as usize);
+            let w = w as usize;
+            if compatible(cx, u, w, &bits) && seen.insert(w) {
+                stack.push(w);
             }
         }
     }

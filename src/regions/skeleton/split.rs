@@ -1,28 +1,29 @@
 //! The layers of a network cut into the skeleton, one unit at a time.
 //!
 //! Each layer's pre-activations at all current vertices come from one batched
-//! product through the run's [`crate::backend::Backend`] (the layer's dense
-//! steps as a one-step network); a vertex made later in the layer takes the
-//! values interpolated along its edge, which are exact because the layer's
+//! product per dense step through the run's [`crate::backend::Backend`]
+//! ([`crate::backend::Backend::affine_values`]); a vertex made later in the
+//! layer takes the values interpolated along its edge, which are exact because the layer's
 //! pre-activations are affine on every cell of the earlier layers and an
 //! edge lies in one such cell. At a vertex on an earlier unit's hyperplane
 //! both pieces give the same value, so the evaluation needs no choice there.
 
 use ndarray::Array2;
 
-use super::complex::Complex;
+use super::complex::{set, Complex};
 use super::faces::FaceCuts;
 use super::Fail;
-use crate::network::{AffineStep, Nonlinearity, Step};
+use crate::backend::affine_values_on;
+use crate::network::{AffineStep, Dense, Nonlinearity, Step};
 use crate::regions::setup::Frame;
 use crate::run::{RunOptions, Watch};
 use crate::tol::TOL_SKELETON_ZERO_REL;
 use crate::Network;
 
 /// One layer of two-piece units and the dense steps before it.
-pub(super) struct Layer {
-    /// The dense steps since the previous layer, each as a one-step network.
-    affine: Vec<Network>,
+pub(super) struct Layer<'a> {
+    /// The dense steps since the previous layer.
+    affine: Vec<&'a Dense>,
     /// The slopes `[z <= 0, z > 0]`.
     slopes: [f64; 2],
     /// The first unit's pattern index.
@@ -38,16 +39,12 @@ pub(super) struct Layer {
 ///
 /// [`Fail::Fallback`] for any other step (max units, convolutions, residual
 /// blocks): the skeleton does not handle them yet.
-pub(super) fn layers(net: &Network) -> Result<Vec<Layer>, Fail> {
+pub(super) fn layers(net: &Network) -> Result<Vec<Layer<'_>>, Fail> {
     let mut layers = Vec::new();
     let mut pending = Vec::new();
     for step in net.program().steps() {
         match step {
-            Step::Affine(AffineStep::Dense(dense)) => pending.push(
-                Network::builder(dense.w().ncols())
-                    .dense(dense.w().to_owned(), dense.b().to_owned())?
-                    .build()?,
-            ),
+            Step::Affine(AffineStep::Dense(dense)) => pending.push(dense),
             Step::Nonlinear(Nonlinearity::TwoPiece(units)) => layers.push(Layer {
                 affine: std::mem::take(&mut pending),
                 slopes: units.slopes(),
@@ -68,25 +65,26 @@ pub(super) fn layers(net: &Network) -> Result<Vec<Layer>, Fail> {
 /// a budget or the cancel flag stops the run; backend failures.
 pub(super) fn cut_layers(
     cx: &mut Complex,
-    layers: &[Layer],
+    layers: &[Layer<'_>],
     frame: &Frame,
     m: usize,
     run: &RunOptions,
     watch: &Watch<'_>,
 ) -> Result<(), Fail> {
     let mut values = input_points(cx, frame);
+    let mut cuts = FaceCuts::new(cx.words);
     for layer in layers {
         for dense in &layer.affine {
-            values = run.with_backend_ref(|b| dense.forward_batch_on(b, values.view()))?;
+            values = run.with_backend_ref(|b| affine_values_on(b, dense.w(), dense.b(), values.view()))?;
         }
-        let mut cols: Vec<Vec<f64>> = values.columns().into_iter().map(|c| c.to_vec()).collect();
+        let mut cut = LayerCut::new(cx, &values);
         for j in 0..layer.len {
             if let Some(stop) = watch.stop(0) {
                 return Err(Fail::Stopped(stop));
             }
-            cut_unit(cx, &mut cols, j, m + layer.offset + j, m)?;
+            cut.unit(cx, &mut cuts, j, m + layer.offset + j, m)?;
         }
-        values = activations(&cols, layer.slopes);
+        values = activations(&cut.cols, layer.slopes);
     }
     Ok(())
 }
@@ -111,45 +109,135 @@ fn activations(cols: &[Vec<f64>], [neg, pos]: [f64; 2]) -> Array2<f64> {
     })
 }
 
-/// Cuts unit `j` of the layer (hyperplane `h`) into the complex: marks the
-/// vertices on its positive side, splits every edge it crosses strictly,
-/// joins the new vertices inside each 2-face it cuts.
+/// One layer being cut into the complex, unit by unit.
 ///
-/// # Errors
-///
-/// [`Fail::Fallback`] when a vertex lies on the hyperplane (within
-/// [`TOL_SKELETON_ZERO_REL`] of the unit's largest value) or a face is cut
-/// other than twice.
-fn cut_unit(cx: &mut Complex, cols: &mut [Vec<f64>], j: usize, h: usize, m: usize) -> Result<(), Fail> {
-    let scale = cols[j].iter().fold(0.0f64, |a, z| a.max(z.abs()));
-    if scale == 0.0 {
-        // Zero at every vertex: zero on the domain, never positive, no cut.
-        return Ok(());
-    }
-    let tol = TOL_SKELETON_ZERO_REL * scale;
-    for (v, &z) in cols[j].iter().enumerate() {
-        if z.abs() <= tol {
-            return Err(Fail::Fallback("a vertex lies on a unit's hyperplane"));
+/// Which edges a unit crosses is known ahead: every vertex carries the sign
+/// bits of all the layer's units (`z > 0`, fixed once its values are), and
+/// an edge is listed for every later unit whose bits differ at its ends,
+/// when the layer starts and whenever an edge gets new ends (a split, a
+/// join). A unit then visits its own list, in edge order, instead of every
+/// edge; entries left stale by a split are skipped by the same sign test as
+/// before, so the same edges are split in the same order.
+struct LayerCut {
+    /// The pre-activations by unit, one entry per vertex (a unit's scans
+    /// read one column).
+    cols: Vec<Vec<f64>>,
+    /// `u64` words of sign bits per vertex.
+    words: usize,
+    /// Per vertex, `words` words: bit `j` when unit `j`'s value is `> 0`.
+    signs: Vec<u64>,
+    /// Per unit, the edges that crossed it when listed (ascending after
+    /// sorting; stale entries possible).
+    crossing: Vec<Vec<usize>>,
+}
+
+impl LayerCut {
+    /// The layer's pre-activations `values` (vertices x units) at the
+    /// vertices of `cx`, and the crossing lists of its edges.
+    fn new(cx: &Complex, values: &Array2<f64>) -> LayerCut {
+        let units = values.ncols();
+        let words = units.div_ceil(64).max(1);
+        let mut cut = LayerCut {
+            cols: values.columns().into_iter().map(|c| c.to_vec()).collect(),
+            words,
+            signs: Vec::with_capacity(values.nrows() * words),
+            crossing: vec![Vec::new(); units],
+        };
+        for row in values.outer_iter() {
+            push_signs(&mut cut.signs, words, row.iter().copied());
         }
+        for (e, &[a, b]) in cx.edges.iter().enumerate() {
+            cut.list(e, a as usize, b as usize, 0);
+        }
+        cut
+    }
+
+    /// Lists edge `e` (ends `a`, `b`) for every unit from `from` on whose
+    /// sign differs at its ends.
+    fn list(&mut self, e: usize, a: usize, b: usize, from: usize) {
+        let w = self.words;
+        for k in from / 64..w {
+            let mut differ = self.signs[a * w + k] ^ self.signs[b * w + k];
+            if k == from / 64 {
+                differ &= u64::MAX << (from % 64);
+            }
+            while differ != 0 {
+                let unit = 64 * k + differ.trailing_zeros() as usize;
+                differ &= differ - 1;
+                self.crossing[unit].push(e);
+            }
+        }
+    }
+
+    /// Cuts unit `j` of the layer (hyperplane `h`) into the complex: marks
+    /// the vertices on its positive side, splits every edge it crosses
+    /// strictly, joins the new vertices inside each 2-face it cuts.
+    ///
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] when a vertex lies on the hyperplane (within
+    /// [`TOL_SKELETON_ZERO_REL`] of the unit's largest value) or a face is
+    /// cut other than twice.
+    fn unit(
+        &mut self,
+        cx: &mut Complex,
+        cuts: &mut FaceCuts,
+        j: usize,
+        h: usize,
+        m: usize,
+    ) -> Result<(), Fail> {
+        let scale = self.cols[j].iter().fold(0.0f64, |a, z| a.max(z.abs()));
+        if scale == 0.0 {
+            // Zero at every vertex: zero on the domain, never positive, no cut.
+            return Ok(());
+        }
+        let tol = TOL_SKELETON_ZERO_REL * scale;
+        for (v, &z) in self.cols[j].iter().enumerate() {
+            if z.abs() <= tol {
+                return Err(Fail::Fallback("a vertex lies on a unit's hyperplane"));
+            }
+            if z > 0.0 {
+                cx.set_pos(v, h);
+            }
+        }
+        let mut edges = std::mem::take(&mut self.crossing[j]);
+        edges.sort_unstable();
+        edges.dedup();
+        cuts.clear();
+        for &e in &edges {
+            let [a, b] = cx.edges[e].map(|v| v as usize);
+            let (za, zb) = (self.cols[j][a], self.cols[j][b]);
+            if (za > 0.0) == (zb > 0.0) {
+                continue;
+            }
+            let t = za / (za - zb);
+            let v = cx.split_edge(e, t, h)? as usize;
+            for col in self.cols.iter_mut() {
+                let value = col[a] + t * (col[b] - col[a]);
+                col.push(value);
+            }
+            self.cols[j][v] = 0.0;
+            push_signs(&mut self.signs, self.words, self.cols.iter().map(|col| col[v]));
+            self.list(e, a, v, j + 1);
+            self.list(cx.edges.len() - 1, v, b, j + 1);
+            let joined = cx.edges.len();
+            cuts.add(cx, v as u32, h, m)?;
+            for f in joined..cx.edges.len() {
+                let [p, q] = cx.edges[f];
+                self.list(f, p as usize, q as usize, j + 1);
+            }
+        }
+        cuts.finish()
+    }
+}
+
+/// Appends to `signs` the sign bits (`words` words) of a vertex with values `z`.
+fn push_signs(signs: &mut Vec<u64>, words: usize, z: impl Iterator<Item = f64>) {
+    let start = signs.len();
+    signs.resize(start + words, 0);
+    for (j, z) in z.enumerate() {
         if z > 0.0 {
-            cx.set_pos(v, h);
+            set(&mut signs[start..], j);
         }
     }
-    let mut cuts = FaceCuts::default();
-    for e in 0..cx.edges.len() {
-        let [a, b] = cx.edges[e].map(|v| v as usize);
-        let (za, zb) = (cols[j][a], cols[j][b]);
-        if (za > 0.0) == (zb > 0.0) {
-            continue;
-        }
-        let t = za / (za - zb);
-        let v = cx.split_edge(e, t, h)?;
-        for col in cols.iter_mut() {
-            let value = col[a] + t * (col[b] - col[a]);
-            col.push(value);
-        }
-        cols[j][v as usize] = 0.0;
-        cuts.add(cx, v, h, m)?;
-    }
-    cuts.finish()
 }

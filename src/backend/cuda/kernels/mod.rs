@@ -20,13 +20,11 @@ pub(crate) enum Module {
     Counts,
     /// Jacobian seeds and masking, reverse and forward mode (`mask.cu`).
     Mask,
-    /// Hyperplane signs (`signs.cu`).
-    Signs,
 }
 
 impl Module {
     /// Every module, in cache-slot order.
-    pub(crate) const ALL: [Module; 4] = [Module::Forward, Module::Counts, Module::Mask, Module::Signs];
+    pub(crate) const ALL: [Module; 3] = [Module::Forward, Module::Counts, Module::Mask];
 
     /// The module's slot in the device's cache.
     pub(crate) fn slot(self) -> usize {
@@ -39,7 +37,6 @@ impl Module {
             Module::Forward => "forward.cu",
             Module::Counts => "counts.cu",
             Module::Mask => "mask.cu",
-            Module::Signs => "signs.cu",
         }
     }
 
@@ -49,7 +46,6 @@ impl Module {
             Module::Forward => include_str!("forward.cu"),
             Module::Counts => include_str!("counts.cu"),
             Module::Mask => include_str!("mask.cu"),
-            Module::Signs => include_str!("signs.cu"),
         }
     }
 
@@ -90,16 +86,12 @@ pub(crate) enum Kernel {
     TransposeBlocks,
     /// The factor of the LES Gram matrix from logits and tangents.
     LesFactor,
-    /// Element-wise absolute value.
-    Abs,
-    /// Three-valued hyperplane signs.
-    HyperplaneSigns,
 }
 
 impl Kernel {
     /// Every kernel.
     #[cfg(test)]
-    pub(crate) const ALL: [Kernel; 14] = [
+    pub(crate) const ALL: [Kernel; 12] = [
         Kernel::AddBias,
         Kernel::TwoPiece,
         Kernel::MaxUnits,
@@ -112,8 +104,6 @@ impl Kernel {
         Kernel::MaxGather,
         Kernel::TransposeBlocks,
         Kernel::LesFactor,
-        Kernel::Abs,
-        Kernel::HyperplaneSigns,
     ];
 
     /// The module that defines the kernel.
@@ -127,7 +117,6 @@ impl Kernel {
             | Kernel::MaxGather
             | Kernel::TransposeBlocks
             | Kernel::LesFactor => Module::Mask,
-            Kernel::Abs | Kernel::HyperplaneSigns => Module::Signs,
         }
     }
 
@@ -146,8 +135,6 @@ impl Kernel {
             Kernel::MaxGather => "max_gather_f64",
             Kernel::TransposeBlocks => "transpose_blocks_f64",
             Kernel::LesFactor => "les_factor_f64",
-            Kernel::Abs => "abs_f64",
-            Kernel::HyperplaneSigns => "hyperplane_signs_f64",
         }
     }
 }
