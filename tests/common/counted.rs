@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cpwl::backend::{
-    Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood, PreparedPoints,
+    Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood, Precision,
+    PreparedPoints,
 };
 use cpwl::{Network, Result};
 use ndarray::{Array2, ArrayView1, ArrayView2};
@@ -90,6 +91,9 @@ impl Counted {
 impl Backend for Counted {
     fn name(&self) -> &str {
         "counted"
+    }
+    fn precision(&self) -> Precision {
+        self.inner.precision()
     }
     fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
         self.tick(Kernel::Forward);
