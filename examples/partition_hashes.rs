@@ -26,10 +26,13 @@
 //!
 //! With arguments `w2 <d> <h>` it runs only W2 with that dimension and
 //! half-width, on one thread (for instruction counts under `valgrind
-//! --tool=callgrind`, and to compare the walk's output at d = 6 and 8):
+//! --tool=callgrind`, and to compare the walk's output at d = 6 and 8);
+//! `w2 <d> <h> <net.npz> [<max_regions>]` takes the network from a file (the
+//! peers' `target/peers/w2/d<d>/net.npz`) and may stop after that many regions:
 //!
 //! ```text
 //! cargo run --release --example partition_hashes -- w2 8 0.01
+//! cargo run --release --example partition_hashes -- w2 8 0.015 target/peers/w2/d8/net.npz 300
 //! ```
 
 #[path = "../benches/common/mod.rs"]
@@ -242,13 +245,19 @@ fn vectors() {
     }
 }
 
-/// One W2 case, `(d, h)` from the command line, on one thread.
-fn w2_one(d: usize, h: f64) {
-    let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
+/// One W2 case, `(d, h)` from the command line, on one thread: the bench's
+/// network or the one in `file`, at most `max_regions` regions when given.
+fn w2_one(d: usize, h: f64, file: Option<&str>, max_regions: Option<usize>) {
+    let net = match file {
+        Some(path) => Network::from_npz(path).expect("network file"),
+        None => bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64),
+    };
+    assert_eq!(net.input_dim(), d, "the network's input dimension");
     let opts = EnumOptions {
         method: Method::Lp,
         run: cpwl::run::RunOptions {
             threads: Some(1),
+            max_regions,
             ..Default::default()
         },
         ..Default::default()
@@ -267,9 +276,16 @@ fn main() {
         topology();
         return;
     }
-    if let [mode, d, h] = args.as_slice() {
-        assert_eq!(mode, "w2", "usage: partition_hashes [--topology | w2 <d> <h>]");
-        w2_one(d.parse().expect("dimension"), h.parse().expect("half-width"));
+    if let [mode, d, h, rest @ ..] = args.as_slice() {
+        let usage = "usage: partition_hashes [--topology | w2 <d> <h> [<net.npz> [<max_regions>]]]";
+        assert!(mode == "w2" && rest.len() <= 2, "{usage}");
+        let max_regions = rest.get(1).map(|n| n.parse().expect("max_regions"));
+        w2_one(
+            d.parse().expect("dimension"),
+            h.parse().expect("half-width"),
+            rest.first().map(String::as_str),
+            max_regions,
+        );
         return;
     }
     w1();
