@@ -99,6 +99,10 @@ pub(super) struct Step {
     rhs: Vec<f64>,
     /// One row's rates along the edges.
     rates: Vec<f64>,
+    /// Per edge, the rate up to which a row counts as parallel.
+    parallel: Vec<f64>,
+    /// Per edge, the first row met so far and when.
+    best: Vec<Option<(usize, f64)>>,
 }
 
 impl Step {
@@ -110,6 +114,8 @@ impl Step {
             inverse: vec![0.0; d * d],
             rhs: vec![0.0; d],
             rates: vec![0.0; d],
+            parallel: vec![0.0; d],
+            best: vec![None; d],
         }
     }
 
@@ -143,13 +149,11 @@ impl Step {
     /// row.
     pub(super) fn edge_hits(&mut self, u: &[f64], slack: &[f64], skip: &[bool]) -> Option<Vec<usize>> {
         let d = self.d;
-        let parallel: Vec<f64> = (0..d)
-            .map(|j| {
-                let length = (0..d).map(|l| self.inverse[l * d + j].powi(2)).sum::<f64>().sqrt();
-                TOL_LP_FEAS * length
-            })
-            .collect();
-        let mut best: Vec<Option<(usize, f64)>> = vec![None; d];
+        for (j, limit) in self.parallel.iter_mut().enumerate() {
+            let length = (0..d).map(|l| self.inverse[l * d + j].powi(2)).sum::<f64>().sqrt();
+            *limit = TOL_LP_FEAS * length;
+        }
+        self.best.fill(None);
         for (k, row) in u.chunks_exact(d).enumerate() {
             if skip[k] {
                 continue;
@@ -161,7 +165,7 @@ impl Step {
                 }
             }
             let s = slack[k].max(0.0);
-            for ((slot, &rate), &limit) in best.iter_mut().zip(&self.rates).zip(&parallel) {
+            for ((slot, &rate), &limit) in self.best.iter_mut().zip(&self.rates).zip(&self.parallel) {
                 if rate <= limit {
                     continue;
                 }
@@ -171,7 +175,7 @@ impl Step {
                 }
             }
         }
-        best.into_iter().map(|b| b.map(|(k, _)| k)).collect()
+        self.best.iter().map(|b| b.map(|(k, _)| k)).collect()
     }
 }
 

@@ -238,9 +238,7 @@ impl Local {
                 in_basis[k] = false;
             }
             for (drop, hit) in hits?.into_iter().enumerate() {
-                next.clone_from(&basis);
-                next[drop] = hit;
-                next.sort_unstable();
+                swap_in(&basis, drop, hit, &mut next);
                 if !seen.contains(&next) {
                     seen.insert(next.clone());
                     todo.push(next.clone());
@@ -273,6 +271,26 @@ impl Local {
             tight[hit] = true;
         }
         Some((0..self.beta.len()).filter(|&k| tight[k]).collect())
+    }
+}
+
+/// The ascending `basis` with its entry at `drop` replaced by `hit` (not in
+/// it), ascending, written to `next`.
+fn swap_in(basis: &[usize], drop: usize, hit: usize, next: &mut Vec<usize>) {
+    next.clear();
+    let mut placed = false;
+    for (j, &k) in basis.iter().enumerate() {
+        if j == drop {
+            continue;
+        }
+        if !placed && hit < k {
+            next.push(hit);
+            placed = true;
+        }
+        next.push(k);
+    }
+    if !placed {
+        next.push(hit);
     }
 }
 
@@ -406,6 +424,24 @@ mod tests {
                 let zeros = v.point.iter().filter(|x| x.abs() < 1e-12).count();
                 assert!(zeros == d || (ones == 1 && zeros == d - 1), "{:?}", v.point);
             }
+        }
+    }
+
+    #[test]
+    fn swap_in_keeps_bases_sorted() {
+        let mut next = Vec::new();
+        for (drop, hit, want) in [
+            (0, 9, vec![3, 5, 9]),
+            (1, 0, vec![0, 1, 5]),
+            (2, 4, vec![1, 3, 4]),
+            (1, 2, vec![1, 2, 5]),
+        ] {
+            swap_in(&[1, 3, 5], drop, hit, &mut next);
+            let mut sorted = vec![1, 3, 5];
+            sorted[drop] = hit;
+            sorted.sort_unstable();
+            assert_eq!(next, want);
+            assert_eq!(next, sorted);
         }
     }
 
