@@ -94,6 +94,8 @@ pub struct RunOptions {
     /// Worker threads: `None` uses rayon's global pool, `Some(1)` the calling
     /// thread only, `Some(n)` a pool of `n` threads built on first use and
     /// shared by every clone of these options. Results never depend on it.
+    /// Clones running computations at the same time take turns on that one
+    /// pool: give each concurrent computation [`RunOptions::with_own_pool`].
     pub threads: Option<usize>,
     /// Items per chunk of a batch computation (`None`: [`DEFAULT_CHUNK`]);
     /// memory grows with the chunk, never with the batch.
@@ -219,11 +221,21 @@ impl RunOptions {
         }
     }
 
-    /// A copy of these options with a pool of its own: for callers that run
-    /// several computations at once (one per engine worker), which would
-    /// otherwise take turns on the threads of the one pool clones share.
-    #[cfg_attr(not(any(feature = "timely", test)), allow(dead_code))]
-    pub(crate) fn with_own_pool(&self) -> RunOptions {
+    /// A copy of these options with a pool of its own (built on first use,
+    /// like every pool of [`RunOptions::threads`]): for callers that run
+    /// several computations at once (one per engine worker, or one per
+    /// thread of their own), which would otherwise take turns on the threads
+    /// of the one pool that clones share.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::run::RunOptions;
+    /// let run = RunOptions { threads: Some(2), ..Default::default() };
+    /// let per_worker: Vec<RunOptions> = (0..3).map(|_| run.with_own_pool()).collect();
+    /// assert!(per_worker.iter().all(|w| w.threads == Some(2)));
+    /// ```
+    pub fn with_own_pool(&self) -> RunOptions {
         RunOptions {
             pool: SharedPool::default(),
             ..self.clone()

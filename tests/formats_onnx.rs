@@ -4,34 +4,17 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::{onnx_fixture, reference_io};
 
 use cpwl::{Error, Network};
-use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 
 /// PyTorch and this crate sum in different orders; f64 rounding stays far below this.
 const RTOL: f64 = 1e-9;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
-}
-
-/// The fixture's inputs, one flattened sample per row, and the reference outputs.
-fn reference_io(name: &str) -> (Array2<f64>, Array2<f64>) {
-    let arrays = cpwl::io::load_npz(fixture(&format!("{name}_io.npz"))).expect("io fixture");
-    let flat = |a: &ndarray::ArrayD<f64>| {
-        let n = a.shape()[0];
-        let per_sample = a.len() / n;
-        (a.to_owned().into_shape_with_order((n, per_sample))).expect("row-major array")
-    };
-    (flat(&arrays["x"]), flat(&arrays["y"]))
-}
-
 fn assert_matches_reference(name: &str) {
-    let net = Network::from_onnx(fixture(&format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let net =
+        Network::from_onnx(onnx_fixture(&format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
     let (x, y) = reference_io(name);
     assert_eq!(net.input_dim(), x.ncols(), "{name}: input width");
     let got = net.forward_batch(x.view()).expect("forward");
@@ -70,7 +53,7 @@ fn matmul_add_gemm_attributes_and_no_ops_match_numpy() {
 
 #[test]
 fn bytes_and_path_load_the_same_network() {
-    let path = fixture("resnet_cnn.onnx");
+    let path = onnx_fixture("resnet_cnn.onnx");
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(
         Network::from_onnx_bytes(&bytes).unwrap(),
@@ -80,13 +63,13 @@ fn bytes_and_path_load_the_same_network() {
 
 #[test]
 fn missing_file_is_a_file_error() {
-    let err = Network::from_onnx(fixture("no_such_model.onnx")).unwrap_err();
+    let err = Network::from_onnx(onnx_fixture("no_such_model.onnx")).unwrap_err();
     assert!(matches!(err, Error::File { .. }), "{err}");
 }
 
 #[test]
 fn truncated_files_are_rejected_without_panicking() {
-    let bytes = std::fs::read(fixture("cnn.onnx")).unwrap();
+    let bytes = std::fs::read(onnx_fixture("cnn.onnx")).unwrap();
     // The model's last fields (opset imports) are short: a cut inside the
     // graph, which holds almost all of the file, must be an error.
     for len in 0..bytes.len() - 32 {
@@ -113,7 +96,7 @@ fn random_bytes_are_a_file_error() {
 
 #[test]
 fn mutated_models_never_panic() {
-    let original = std::fs::read(fixture("resnet_mlp.onnx")).unwrap();
+    let original = std::fs::read(onnx_fixture("resnet_mlp.onnx")).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     for _ in 0..2000 {
         let mut bytes = original.clone();
@@ -131,7 +114,7 @@ fn mutated_models_never_panic() {
 
 #[test]
 fn unsupported_operator_is_named_with_its_node_and_what_to_do() {
-    let err = Network::from_onnx(fixture("unsupported_sigmoid.onnx")).unwrap_err();
+    let err = Network::from_onnx(onnx_fixture("unsupported_sigmoid.onnx")).unwrap_err();
     match err {
         Error::Unsupported { layer, op } => {
             assert_eq!(layer, "squash");
@@ -146,7 +129,7 @@ fn unsupported_operator_is_named_with_its_node_and_what_to_do() {
 
 #[test]
 fn missing_initializer_is_a_file_error() {
-    let err = Network::from_onnx(fixture("missing_initializer.onnx")).unwrap_err();
+    let err = Network::from_onnx(onnx_fixture("missing_initializer.onnx")).unwrap_err();
     match &err {
         Error::File { reason, .. } => assert!(reason.contains("reads b"), "{err}"),
         other => panic!("expected File, got {other}"),
@@ -155,6 +138,6 @@ fn missing_initializer_is_a_file_error() {
 
 #[test]
 fn weights_that_do_not_fit_the_input_are_a_shape_error() {
-    let err = Network::from_onnx(fixture("bad_shape.onnx")).unwrap_err();
+    let err = Network::from_onnx(onnx_fixture("bad_shape.onnx")).unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");
 }

@@ -3,35 +3,20 @@
 
 mod common;
 
+use common::{onnx_fixture, reference_io};
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use cpwl::io::{ArchLayer, Architecture};
 use cpwl::network::{Activation, Pool2d, Shape};
 use cpwl::{Error, Network};
-use ndarray::{array, Array2};
+use ndarray::array;
 use rand::{Rng, SeedableRng};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 /// PyTorch and this crate sum in different orders; f64 rounding stays far below this.
 const RTOL: f64 = 1e-9;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
-}
-
-fn reference_io(name: &str) -> (Array2<f64>, Array2<f64>) {
-    let arrays = cpwl::io::load_npz(fixture(&format!("{name}_io.npz"))).expect("io fixture");
-    let flat = |a: &ndarray::ArrayD<f64>| {
-        let n = a.shape()[0];
-        let per_sample = a.len() / n;
-        (a.to_owned().into_shape_with_order((n, per_sample))).expect("row-major array")
-    };
-    (flat(&arrays["x"]), flat(&arrays["y"]))
-}
 
 fn assert_matches_reference(net: &Network, io: &str) {
     let (x, y) = reference_io(io);
@@ -68,14 +53,14 @@ fn f64_bytes(values: &[f64]) -> Vec<u8> {
 
 #[test]
 fn pytorch_mlp_matches_its_outputs() {
-    let net = Network::from_safetensors(fixture("mlp.safetensors"), &mlp_architecture()).unwrap();
+    let net = Network::from_safetensors(onnx_fixture("mlp.safetensors"), &mlp_architecture()).unwrap();
     assert_matches_reference(&net, "mlp");
 }
 
 #[test]
 fn npz_names_in_f32_widen_to_the_rounded_weights() {
     let arch = Architecture::npz_names(Activation::Relu);
-    let net = Network::from_safetensors(fixture("mlp_f32.safetensors"), &arch).unwrap();
+    let net = Network::from_safetensors(onnx_fixture("mlp_f32.safetensors"), &arch).unwrap();
     assert_matches_reference(&net, "mlp_f32");
 }
 
@@ -98,7 +83,7 @@ fn pytorch_cnn_matches_its_outputs() {
         ArchLayer::dense("fc"),
     ])
     .with_input(Shape::Image { c: 1, h: 8, w: 8 });
-    let net = Network::from_safetensors(fixture("cnn.safetensors"), &arch).unwrap();
+    let net = Network::from_safetensors(onnx_fixture("cnn.safetensors"), &arch).unwrap();
     assert_matches_reference(&net, "cnn");
 }
 
@@ -172,7 +157,7 @@ fn non_finite_parameters_are_rejected() {
 #[test]
 fn missing_tensor_is_a_file_error() {
     let arch = Architecture::new(vec![ArchLayer::dense("0"), ArchLayer::dense("9")]);
-    let err = Network::from_safetensors(fixture("mlp.safetensors"), &arch).unwrap_err();
+    let err = Network::from_safetensors(onnx_fixture("mlp.safetensors"), &arch).unwrap_err();
     match &err {
         Error::File { reason, .. } => assert!(reason.contains("9.weight"), "{err}"),
         other => panic!("expected File, got {other}"),
@@ -185,11 +170,11 @@ fn wrong_rank_and_unchained_shapes_are_shape_errors() {
         weight: "0.bias".into(),
         bias: None,
     }]);
-    let err = Network::from_safetensors(fixture("mlp.safetensors"), &rank).unwrap_err();
+    let err = Network::from_safetensors(onnx_fixture("mlp.safetensors"), &rank).unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");
     // Layer 4 takes 16 inputs, layer 0 gives 16: fine; layer 0 after layer 4 is not.
     let unchained = Architecture::new(vec![ArchLayer::dense("4"), ArchLayer::dense("0")]);
-    let err = Network::from_safetensors(fixture("mlp.safetensors"), &unchained).unwrap_err();
+    let err = Network::from_safetensors(onnx_fixture("mlp.safetensors"), &unchained).unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");
 }
 
@@ -209,7 +194,7 @@ fn npz_naming_gaps_are_file_errors() {
 #[test]
 fn conv_first_without_input_shape_is_invalid() {
     let arch = Architecture::new(vec![ArchLayer::conv2d("conv1", 1, 1)]);
-    let err = Network::from_safetensors(fixture("cnn.safetensors"), &arch).unwrap_err();
+    let err = Network::from_safetensors(onnx_fixture("cnn.safetensors"), &arch).unwrap_err();
     assert!(matches!(err, Error::Invalid { .. }), "{err}");
 }
 
@@ -222,13 +207,13 @@ fn skip_that_is_not_one_linear_layer_is_invalid() {
             body: vec![],
         },
     ]);
-    let err = Network::from_safetensors(fixture("mlp.safetensors"), &arch).unwrap_err();
+    let err = Network::from_safetensors(onnx_fixture("mlp.safetensors"), &arch).unwrap_err();
     assert!(matches!(err, Error::Invalid { .. }), "{err}");
 }
 
 #[test]
 fn truncated_and_random_bytes_are_file_errors() {
-    let bytes = std::fs::read(fixture("mlp.safetensors")).unwrap();
+    let bytes = std::fs::read(onnx_fixture("mlp.safetensors")).unwrap();
     let arch = mlp_architecture();
     for len in 0..bytes.len() {
         let err = Network::from_safetensors_bytes(&bytes[..len], &arch).unwrap_err();
@@ -245,7 +230,7 @@ fn truncated_and_random_bytes_are_file_errors() {
 
 #[test]
 fn mutated_headers_never_panic() {
-    let original = std::fs::read(fixture("mlp.safetensors")).unwrap();
+    let original = std::fs::read(onnx_fixture("mlp.safetensors")).unwrap();
     let arch = mlp_architecture();
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     let header_end = 8 + u64::from_le_bytes(original[..8].try_into().unwrap()) as usize;

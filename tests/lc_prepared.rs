@@ -11,31 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{cases, json, load2};
+use common::{cases, json, load2, SplitMix as Rng};
 use cpwl::backend::{Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, Neighbourhood, PreparedPoints};
 use cpwl::lc::{local_complexity, local_complexity_prepared, prepare_points, Directions, LcOptions};
 use cpwl::network::Conv2d;
 use cpwl::run::{Outcome, RunOptions};
 use cpwl::{Error, Network, Result};
 use ndarray::{array, s, Array1, Array2, Array4, ArrayView1, ArrayView2};
-
-/// SplitMix64 uniforms in `[-1, 1)`: seeded weights and points.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-
-    fn matrix(&mut self, r: usize, c: usize) -> Array2<f64> {
-        Array2::from_shape_simple_fn((r, c), || self.next())
-    }
-}
 
 /// A ReLU MLP `widths`, its weights drawn from `seed` and scaled by `scale`
 /// (a stand-in for the checkpoints of one training run).

@@ -1,101 +1,29 @@
 //! Which route `scales::les_with` takes on a backend: through
 //! `Backend::les_grams` (latents in, `d x d` Gram matrices out) when the
 //! backend prefers it, through `Backend::jacobians` otherwise, with the same
-//! values. A wrapper counts the calls of each kernel; it wraps the CPU
+//! values. The shared counting wrapper (`common::Counted`) wraps the CPU
 //! backend here, and the CUDA backend when a GPU answers (skipped, with a
 //! message, otherwise).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::sync::Arc;
 
-use cpwl::backend::{Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood};
+use common::{Counted, Kernel, SplitMix};
+use cpwl::backend::{Backend, CpuBackend};
 use cpwl::run::RunOptions;
 use cpwl::scales::{les_with, LatentStatus, OutputShape, ScoreOptions};
-use cpwl::{Network, Result};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
-
-/// Another backend's kernels, counted; `prefers` answers
-/// `prefers_les_grams` (`None`: ask the inner backend).
-struct Counted {
-    inner: Box<dyn Backend>,
-    prefers: Option<bool>,
-    grams: AtomicUsize,
-    jacobians: AtomicUsize,
-    forwards: AtomicUsize,
-}
-
-impl Counted {
-    fn new(inner: Box<dyn Backend>, prefers: Option<bool>) -> Arc<Counted> {
-        Arc::new(Counted {
-            inner,
-            prefers,
-            grams: AtomicUsize::new(0),
-            jacobians: AtomicUsize::new(0),
-            forwards: AtomicUsize::new(0),
-        })
-    }
-
-    fn calls(&self) -> [usize; 3] {
-        [&self.grams, &self.jacobians, &self.forwards].map(|c| c.load(Ordering::SeqCst))
-    }
-}
-
-impl Backend for Counted {
-    fn name(&self) -> &str {
-        "counted"
-    }
-    fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
-        self.forwards.fetch_add(1, Ordering::SeqCst);
-        self.inner.forward(net, x, keep)
-    }
-    fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
-        self.jacobians.fetch_add(1, Ordering::SeqCst);
-        self.inner.jacobians(net, x)
-    }
-    fn sign_changes(
-        &self,
-        net: &Network,
-        points: ArrayView2<f64>,
-        hood: Neighbourhood<'_>,
-    ) -> Result<Array2<u32>> {
-        self.inner.sign_changes(net, points, hood)
-    }
-    fn les_grams(
-        &self,
-        decoder: &Network,
-        z: ArrayView2<f64>,
-        seq_len: usize,
-        vocab: usize,
-    ) -> Result<LesGramBatch> {
-        self.grams.fetch_add(1, Ordering::SeqCst);
-        self.inner.les_grams(decoder, z, seq_len, vocab)
-    }
-    fn prefers_les_grams(&self, decoder: &Network) -> bool {
-        self.prefers
-            .unwrap_or_else(|| self.inner.prefers_les_grams(decoder))
-    }
-    fn hyperplane_signs(
-        &self,
-        a: ArrayView2<f64>,
-        c: ArrayView1<f64>,
-        points: ArrayView2<f64>,
-        tol: f64,
-    ) -> Result<Array2<i8>> {
-        self.inner.hyperplane_signs(a, c, points, tol)
-    }
-}
+use cpwl::Network;
+use ndarray::{Array1, Array2};
 
 /// SplitMix64 uniforms in `[-1, 1)`.
 fn uniforms(seed: u64, r: usize, c: usize) -> Array2<f64> {
-    let mut s = seed;
-    Array2::from_shape_simple_fn((r, c), || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    })
+    SplitMix(seed).matrix(r, c)
+}
+
+/// The les_grams, Jacobian and forward calls a counted backend saw.
+fn calls(backend: &Counted) -> [usize; 3] {
+    [Kernel::LesGrams, Kernel::Jacobians, Kernel::Forward].map(|k| backend.calls(k))
 }
 
 /// A ReLU decoder `d -> 24 -> 24 -> L V` (a small W4): every latent near
@@ -143,15 +71,15 @@ fn les_goes_through_les_grams_when_the_backend_prefers_it() {
     let z = uniforms(9, 10, 3) * 0.5;
     let chunk = 4;
 
-    let grams = Counted::new(Box::new(CpuBackend::serial()), Some(true));
+    let grams = Arc::new(Counted::cpu().preferring_grams(true));
     let via_grams = les_with(&dec, z.view(), shape, &options(grams.clone(), chunk)).unwrap();
     assert!(via_grams.status().iter().all(|s| *s == LatentStatus::Regular));
     // One les_grams call per wave (4 + 4 + 2 latents), no Jacobians.
-    assert_eq!(grams.calls(), [3, 0, 0]);
+    assert_eq!(calls(&grams), [3, 0, 0]);
 
-    let jac = Counted::new(Box::new(CpuBackend::serial()), Some(false));
+    let jac = Arc::new(Counted::cpu().preferring_grams(false));
     let via_jacobians = les_with(&dec, z.view(), shape, &options(jac.clone(), chunk)).unwrap();
-    assert_eq!(jac.calls(), [0, 3, 0]);
+    assert_eq!(calls(&jac), [0, 3, 0]);
     assert_same(&via_grams, &via_jacobians);
 
     // And both equal the default route (no backend given: the CPU's fused
@@ -200,9 +128,9 @@ fn cuda_les_goes_through_les_grams() {
     };
     let (dec, shape) = decoder(3, 4, 5);
     let z = uniforms(9, 10, 3) * 0.5;
-    let counted = Counted::new(Box::new(gpu), None);
+    let counted = Arc::new(Counted::wrapping(Box::new(gpu)));
     let on_gpu = les_with(&dec, z.view(), shape, &options(counted.clone(), 4)).unwrap();
-    assert_eq!(counted.calls(), [3, 0, 0]);
+    assert_eq!(calls(&counted), [3, 0, 0]);
     let cpu = les_with(&dec, z.view(), shape, &ScoreOptions::default()).unwrap();
     assert_same(&on_gpu, &cpu);
 }

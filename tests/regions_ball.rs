@@ -3,31 +3,17 @@
 //! to polygons and boxes, against points sampled in the ball, and between the
 //! box counts of the inscribed and circumscribed cubes (a second method: LPs).
 
+mod common;
+
+use common::random_relu_mlp;
 use cpwl::regions::{enumerate, EnumOptions, Partition};
 use cpwl::{Domain, Error, Network};
-use ndarray::{array, Array1, Array2, ArrayView1};
+use ndarray::{array, Array1, ArrayView1};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// A random ReLU MLP with uniform weights in `[-1, 1]` and biases in `[-0.5, 0.5]`.
-fn random_net(seed: u64, input: usize, hidden: &[usize]) -> Network {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut uniform = |rows: usize, cols: usize, half: f64| {
-        Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-half..half))
-    };
-    let mut b = Network::builder(input);
-    let mut width = input;
-    for &h in hidden {
-        let bias = uniform(1, h, 0.5).row(0).to_owned();
-        b = b.dense(uniform(h, width, 1.0), bias).unwrap().relu();
-        width = h;
-    }
-    let bias = uniform(1, 2, 0.5).row(0).to_owned();
-    b.dense(uniform(2, width, 1.0), bias).unwrap().build().unwrap()
-}
-
 fn partition(seed: u64, d: usize, hidden: &[usize]) -> Partition {
-    let net = random_net(seed, d, hidden);
+    let net = random_relu_mlp(seed, d, hidden, 2);
     enumerate(&net, &Domain::cube(d, -1.0, 1.0), &EnumOptions::default()).unwrap()
 }
 

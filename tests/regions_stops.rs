@@ -10,7 +10,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::Tripwire;
+use common::Counted;
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::run::{Outcome, Progress, RunOptions};
 use cpwl::{Domain, Error, Network};
@@ -220,7 +220,7 @@ fn progress_reports_regions_found() {
 fn the_walk_reaches_the_backend_and_stops_inside_a_wave_when_it_cancels() {
     let full = run(Method::Lp, serial());
     // A backend that never cancels sees every seed and witness batch.
-    let counting = Arc::new(Tripwire::new(usize::MAX, false));
+    let counting = Arc::new(Counted::cpu());
     let whole = run(
         Method::Lp,
         RunOptions {
@@ -229,7 +229,7 @@ fn the_walk_reaches_the_backend_and_stops_inside_a_wave_when_it_cancels() {
         },
     );
     assert_eq!(whole.len(), full.len());
-    let calls = counting.calls.load(Ordering::Relaxed);
+    let calls = counting.total();
     // One batch of seeds, then at least one batch per region with a facet inside.
     assert!(
         calls > full.len(),
@@ -238,7 +238,7 @@ fn the_walk_reaches_the_backend_and_stops_inside_a_wave_when_it_cancels() {
     );
     // Cancelled by the backend during its 20th call, in the middle of a wave
     // of cells: the regions analysed before it come back.
-    let tripwire = Arc::new(Tripwire::new(20, false));
+    let tripwire = Arc::new(Counted::cpu().cancelling_at(20).preferring_grams(false));
     let part = run(
         Method::Lp,
         RunOptions {
@@ -257,5 +257,5 @@ fn the_walk_reaches_the_backend_and_stops_inside_a_wave_when_it_cancels() {
     assert!(part.len() <= 20, "{} regions after 20 calls", part.len());
     assert_subset(&part, &full, "cancelled walk");
     // The stop is noticed within the cell that made the call.
-    assert!(tripwire.calls.load(Ordering::Relaxed) <= 20 + 2 * 4);
+    assert!(tripwire.total() <= 20 + 2 * 4);
 }

@@ -3,6 +3,9 @@
 //! small random networks in `d = 2..6`; in 2-D the d-dimensional routine
 //! equals the polygons' shoelace areas.
 
+mod common;
+
+use common::random_relu_mlp;
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::{Domain, Network};
 use ndarray::{Array1, Array2};
@@ -10,26 +13,6 @@ use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-/// A random ReLU MLP with uniform weights in `[-1, 1]` and biases in `[-0.5, 0.5]`.
-fn random_net(seed: u64, input: usize, hidden: &[usize], outputs: usize) -> Network {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut uniform = |rows: usize, cols: usize, half: f64| {
-        Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-half..half))
-    };
-    let mut b = Network::builder(input);
-    let mut width = input;
-    for &h in hidden {
-        let bias = uniform(1, h, 0.5).row(0).to_owned();
-        b = b.dense(uniform(h, width, 1.0), bias).unwrap().relu();
-        width = h;
-    }
-    let bias = uniform(1, outputs, 0.5).row(0).to_owned();
-    b.dense(uniform(outputs, width, 1.0), bias)
-        .unwrap()
-        .build()
-        .unwrap()
-}
 
 /// Hidden widths that keep the partition small in `d` dimensions.
 fn widths(d: usize) -> Vec<usize> {
@@ -91,7 +74,7 @@ proptest! {
 
     #[test]
     fn volumes_sum_to_domain(seed in any::<u64>(), d in 2usize..=6, cut in any::<bool>()) {
-        let net = random_net(seed, d, &widths(d), 2);
+        let net = random_relu_mlp(seed, d, &widths(d), 2);
         let (lo, hi) = random_box(seed, d);
         let box_volume: f64 = (&hi - &lo).iter().product();
         let (domain, want) = if cut {
@@ -108,7 +91,7 @@ proptest! {
 
     #[test]
     fn planar_volumes_equal_shoelace_areas(seed in any::<u64>()) {
-        let net = random_net(seed, 2, &[7, 6], 3);
+        let net = random_relu_mlp(seed, 2, &[7, 6], 3);
         let (lo, hi) = random_box(seed, 2);
         let part = enumerate(&net, &Domain::boxed(lo, hi), &EnumOptions::default()).unwrap();
         for (i, region) in part.regions().iter().enumerate() {

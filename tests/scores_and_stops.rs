@@ -5,12 +5,12 @@
 //! the scores, triggered deterministically by a backend that sets the
 //! cancel flag during its n-th call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 mod common;
 
-use common::Tripwire;
+use common::Counted;
 use cpwl::lc::{exact_local_complexity, local_complexity, Directions, LcOptions};
 use cpwl::run::{Outcome, RunOptions};
 use cpwl::scales::{
@@ -21,7 +21,7 @@ use cpwl::{Error, Network};
 use ndarray::{array, Array1, Array2};
 
 /// One latent per wave on the calling thread, on `backend`, with its flag.
-fn one_by_one(backend: Arc<Tripwire>) -> RunOptions {
+fn one_by_one(backend: Arc<Counted>) -> RunOptions {
     RunOptions {
         cancel: Some(backend.cancel.clone()),
         backend: Some(backend),
@@ -176,7 +176,7 @@ fn les_through_les_grams_equals_the_exact_route_latent_by_latent() {
         [-800.0, 1500.0]
     ];
     let exact = les_with(&dec, z.view(), shape, &ScoreOptions::default()).unwrap();
-    let backend = Arc::new(Tripwire::new(usize::MAX, true));
+    let backend = Arc::new(Counted::cpu().preferring_grams(true));
     let opts = ScoreOptions {
         run: RunOptions {
             backend: Some(backend.clone()),
@@ -198,7 +198,7 @@ fn les_through_les_grams_equals_the_exact_route_latent_by_latent() {
         .into_iter()
         .filter(|w| w.clone().any(exact_route))
         .count();
-    assert_eq!(backend.calls.load(Ordering::SeqCst), 3 + waves_with_exact);
+    assert_eq!(backend.total(), 3 + waves_with_exact);
 }
 
 /// Equal infinities, or finite values within 1e-10 relative.
@@ -219,7 +219,7 @@ fn scores_stop_between_waves_and_say_so() {
         // Cancelled during the second backend call: two latents finished on
         // the Jacobian route (one call per latent); on the les_grams route a
         // latent that falls back to the exact route takes a second call.
-        let backend = Arc::new(Tripwire::new(2, grams));
+        let backend = Arc::new(Counted::cpu().cancelling_at(2).preferring_grams(grams));
         let opts = ScoreOptions {
             run: one_by_one(backend),
             ..Default::default()
@@ -248,7 +248,7 @@ fn lc_stops_between_waves_and_keeps_the_finished_rows() {
     let base = LcOptions::new(0.5, Directions::Seeded { count: 2, seed: 3 });
     let full = local_complexity(&net, points.view(), &base).unwrap();
     assert_eq!((full.outcome(), full.finished()), (Outcome::Complete, 6));
-    let backend = Arc::new(Tripwire::new(3, false));
+    let backend = Arc::new(Counted::cpu().cancelling_at(3).preferring_grams(false));
     let opts = LcOptions {
         run: one_by_one(backend),
         ..base.clone()

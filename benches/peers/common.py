@@ -82,24 +82,6 @@ def shared_vectors_dir() -> Path | None:
     return None
 
 
-def reference_directions(dim: int, count: int, seed: int):
-    """Reference-compatible LC directions (spec local_complexity.md), float64 numpy (count x dim).
-
-    torch.manual_seed(seed); the weight of Linear(dim, count) drawn in float64
-    with PyTorch's default init (uniform on +-1/sqrt(dim)); rows
-    orthonormalised in order (thin QR of W^T, positive diagonal of R).
-    """
-    import torch
-
-    if count >= dim:
-        raise ValueError("only count < dim is supported by the peers")
-    torch.manual_seed(seed)
-    w = torch.nn.Linear(dim, count, dtype=torch.float64).weight.detach()
-    q, r = torch.linalg.qr(w.T)
-    q = q * torch.sign(torch.diagonal(r))
-    return q.T.contiguous().numpy()
-
-
 def load_cpwl_array(cpwl: dict[str, str] | None, key: str):
     """The .npy file named by the cpwl side's `key=` line, or None (saying why)."""
     if cpwl is None or key not in cpwl:

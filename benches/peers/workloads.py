@@ -229,14 +229,30 @@ def make_w2() -> Path:
     return root
 
 
+def reference_directions(dim: int, count: int, seed: int):
+    """Reference-compatible LC directions (spec local_complexity.md), float64 numpy (count x dim).
+
+    torch.manual_seed(seed); the weight of Linear(dim, count) drawn in float64
+    with PyTorch's default init (uniform on +-1/sqrt(dim)); rows
+    orthonormalised in order (thin QR of W^T, positive diagonal of R).
+    """
+    import torch
+
+    if count >= dim:
+        raise ValueError("only count < dim is supported by the peers")
+    torch.manual_seed(seed)
+    w = torch.nn.Linear(dim, count, dtype=torch.float64).weight.detach()
+    q, r = torch.linalg.qr(w.T)
+    q = q * torch.sign(torch.diagonal(r))
+    return q.T.contiguous().numpy()
+
+
 def make_w3() -> Path:
     d = workload_dir("w3")
     weights, biases = he_mlp(W1_WIDTHS, np.random.default_rng(W1_NET_SEED))
     save_mlp(d / "mlp.npz", weights, biases)
     np.save(d / "points.npy", np.random.default_rng(W3_POINT_SEED).random((W3_POINTS, 784)))
     np.savez(d / "cnn.npz", **he_cnn(np.random.default_rng(W3_CNN_SEED)))
-    from common import reference_directions  # needs torch
-
     np.save(d / "directions.npy", reference_directions(784, W3_DIRECTIONS, W3_DIRECTION_SEED))
     _write_json(d / "cnn_arch.json", W3_CNN_ARCH)
     _write_json(d / "workload.json", {

@@ -3,11 +3,17 @@
 
 use std::path::PathBuf;
 
-mod tripwire;
+mod counted;
+mod fixtures;
+mod rng;
 mod vectors;
 // Each test binary uses some of these.
 #[allow(unused_imports)]
-pub use tripwire::Tripwire;
+pub use counted::{Counted, Kernel};
+#[allow(unused_imports)]
+pub use fixtures::{onnx_fixture, random_relu_mlp, reference_io};
+#[allow(unused_imports)]
+pub use rng::SplitMix;
 #[allow(unused_imports)]
 pub use vectors::{json, vectors};
 
