@@ -99,7 +99,11 @@ pub(crate) fn chebyshev_ball_in_box(
     context: &str,
 ) -> Result<Option<(Array1<f64>, f64)>> {
     if bounding.len() != p.len() {
-        return Err(Error::shape(format!("bounding rows ({context})"), p.len(), bounding.len()));
+        return Err(Error::shape(
+            format!("bounding rows ({context})"),
+            p.len(),
+            bounding.len(),
+        ));
     }
     if lo.len() != p.dim() || hi.len() != p.dim() {
         let got = format!("{} and {}", lo.len(), hi.len());
@@ -257,7 +261,11 @@ mod tests {
         // and without the far rows, as the closed form gives it (it touches
         // x = -1, y = -1, z = -1 and the cut).
         let mut p = cube(3, -1.0, 1.0, 1.0);
-        for (row, b) in [([1.0, 1.0, 1.0], 1.0), ([1.0, 0.0, 0.0], 5.0), ([-1.0, -1.0, -1.0], 3.5)] {
+        for (row, b) in [
+            ([1.0, 1.0, 1.0], 1.0),
+            ([1.0, 0.0, 0.0], 5.0),
+            ([-1.0, -1.0, -1.0], 3.5),
+        ] {
             p.a.push_row(ArrayView1::from(&row)).unwrap();
             p.b = p.b.iter().copied().chain([b]).collect();
         }

@@ -48,7 +48,10 @@ impl Rows {
                 break all.walk(start, max_vertices)?;
             }
             // The start's rows are in the subset: their positions there.
-            let local_start = start.iter().filter_map(|k| subset.binary_search(k).ok()).collect();
+            let local_start = start
+                .iter()
+                .filter_map(|k| subset.binary_search(k).ok())
+                .collect();
             let Some(mut found) = all.select(&subset).walk(local_start, max_vertices) else {
                 screen.widen();
                 continue;
@@ -208,10 +211,15 @@ mod tests {
         let rows = Rows::normalised(&p, "test").unwrap();
         let active: Vec<usize> = (0..p.len()).collect();
         let z = ndarray::array![0.01, 0.02];
-        let vertices = rows.screened_vertex_walk(&active, z.view(), MAX_VERTICES).unwrap();
+        let vertices = rows
+            .screened_vertex_walk(&active, z.view(), MAX_VERTICES)
+            .unwrap();
         let mut bases: Vec<Vec<usize>> = vertices.iter().map(|v| v.basis.clone()).collect();
         bases.sort();
         // The pentagon (0,0), (1,0), (1,0.5), (0.5,1), (0,1).
-        assert_eq!(bases, vec![vec![0, 3], vec![0, 4], vec![1, 2], vec![1, 3], vec![2, 4]]);
+        assert_eq!(
+            bases,
+            vec![vec![0, 3], vec![0, 4], vec![1, 2], vec![1, 3], vec![2, 4]]
+        );
     }
 }

@@ -76,10 +76,10 @@ fn invert_in_place(m: &mut [f64], inv: &mut [f64], n: usize) -> bool {
             }
             let alpha = -f;
             for (x, &v) in m_row[col..].iter_mut().zip(&pm[col..]) {
-                *x = *x + alpha * v;
+                *x += alpha * v;
             }
             for (x, &v) in inv_row.iter_mut().zip(pi.iter()) {
-                *x = *x + alpha * v;
+                *x += alpha * v;
             }
         }
     }
@@ -150,7 +150,10 @@ impl Step {
     pub(super) fn edge_hits(&mut self, u: &[f64], slack: &[f64], skip: &[bool]) -> Option<Vec<usize>> {
         let d = self.d;
         for (j, limit) in self.parallel.iter_mut().enumerate() {
-            let length = (0..d).map(|l| self.inverse[l * d + j].powi(2)).sum::<f64>().sqrt();
+            let length = (0..d)
+                .map(|l| self.inverse[l * d + j].powi(2))
+                .sum::<f64>()
+                .sqrt();
             *limit = TOL_LP_FEAS * length;
         }
         self.best.fill(None);

@@ -129,7 +129,12 @@ impl Rows {
 /// True when the unit row `row . x <= beta` keeps a slack above
 /// [`TOL_VERTEX_SLACK`] at every vertex: by the bound of `reach` when it is
 /// far enough from the interior point, else vertex by vertex.
-pub(super) fn clear_of_vertices(row: ArrayView1<'_, f64>, beta: f64, vertices: &[Vertex], reach: &Reach) -> bool {
+pub(super) fn clear_of_vertices(
+    row: ArrayView1<'_, f64>,
+    beta: f64,
+    vertices: &[Vertex],
+    reach: &Reach,
+) -> bool {
     reach.clears(row, beta)
         || vertices
             .iter()
