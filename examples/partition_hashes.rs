@@ -36,14 +36,17 @@
 //! cargo run --release --example partition_hashes -- --skeleton
 //! ```
 //!
-//! With arguments `w2 <d> <h> [lp|skeleton]` it runs only W2 with that
-//! dimension and half-width (by the LP walk unless named), on one thread (for
-//! instruction counts under `valgrind --tool=callgrind`, and to compare the
-//! walk's output at d = 6 and 8):
+//! With arguments `w2 <d> <h> [lp|skeleton] [<net.npz> [<max_regions>]]` it
+//! runs only W2 with that dimension and half-width (by the LP walk unless
+//! named), on one thread (for instruction counts under `valgrind
+//! --tool=callgrind`, and to compare the walk's output at d = 6 and 8); a
+//! file names the network (the peers' `target/peers/w2/d<d>/net.npz`,
+//! otherwise the bench's), and the run may stop after `max_regions` regions:
 //!
 //! ```text
 //! cargo run --release --example partition_hashes -- w2 8 0.01
 //! cargo run --release --example partition_hashes -- w2 6 0.05 skeleton
+//! cargo run --release --example partition_hashes -- w2 8 0.015 lp target/peers/w2/d8/net.npz 300
 //! ```
 
 #[path = "../benches/common/mod.rs"]
@@ -313,13 +316,20 @@ fn skeleton() {
     vector_domains(usize::MAX, line);
 }
 
-/// One W2 case, `(d, h)` from the command line, on one thread, by `method`.
-fn w2_one(d: usize, h: f64, method: Method) {
-    let net = bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64);
+/// One W2 case, `(d, h)` from the command line, on one thread, by
+/// `method`: the bench's network or the one in `file`, at most
+/// `max_regions` regions when given.
+fn w2_one(d: usize, h: f64, method: Method, file: Option<&str>, max_regions: Option<usize>) {
+    let net = match file {
+        Some(path) => Network::from_npz(path).expect("network file"),
+        None => bench_common::torch_mlp(&[d, 64, 64, 64, 1], d as u64),
+    };
+    assert_eq!(net.input_dim(), d, "the network's input dimension");
     let opts = EnumOptions {
         method,
         run: cpwl::run::RunOptions {
             threads: Some(1),
+            max_regions,
             ..Default::default()
         },
         ..Default::default()
@@ -344,18 +354,21 @@ fn main() {
         return;
     }
     if let [mode, d, h, rest @ ..] = args.as_slice() {
-        let usage = "usage: partition_hashes [--topology | --skeleton | w2 <d> <h> [lp|skeleton]]";
+        let usage = "usage: partition_hashes [--topology | --skeleton | w2 <d> <h> [lp|skeleton] [<net.npz> [<max_regions>]]]";
         assert_eq!(mode, "w2", "{usage}");
-        let method = match rest {
-            [] => Method::Lp,
-            [m] if m == "lp" => Method::Lp,
-            [m] if m == "skeleton" => Method::Skeleton,
-            _ => panic!("{usage}"),
+        let (method, rest) = match rest {
+            [m, rest @ ..] if m == "lp" => (Method::Lp, rest),
+            [m, rest @ ..] if m == "skeleton" => (Method::Skeleton, rest),
+            _ => (Method::Lp, rest),
         };
+        assert!(rest.len() <= 2, "{usage}");
+        let max_regions = rest.get(1).map(|n| n.parse().expect("max_regions"));
         w2_one(
             d.parse().expect("dimension"),
             h.parse().expect("half-width"),
             method,
+            rest.first().map(String::as_str),
+            max_regions,
         );
         return;
     }

@@ -1,6 +1,6 @@
 //! The Chebyshev ball of a polytope: its largest inscribed ball.
 
-use ndarray::{s, Array1, Array2};
+use ndarray::{s, Array1, Array2, ArrayView1, Axis};
 
 use super::{LpOutcome, LpProblem};
 use crate::geometry::Polytope;
@@ -78,6 +78,59 @@ pub(crate) fn chebyshev_ball(p: &Polytope, context: &str) -> Result<Option<(Arra
             Ok(Some((Array1::from(x[..d].to_vec()), radius)))
         }
     }
+}
+
+/// [`chebyshev_ball`] of `p` given a box `(lo, hi)` that the rows marked
+/// `bounding` alone keep it in (a region's domain rows and the domain's
+/// box): any other row whose hyperplane misses the box by more than
+/// [`TOL_LP_FEAS`] (relative to the row's norm) is left out of the LP. A
+/// ball in the box keeps more than that slack on such a row, so it never
+/// binds: the LP has the same optimum with fewer rows (in a small box, most
+/// of a network's units are far away).
+///
+/// # Errors
+///
+/// As [`chebyshev_ball`]; [`Error::Shape`] also when `bounding` or the box
+/// disagree with `p` in size.
+pub(crate) fn chebyshev_ball_in_box(
+    p: &Polytope,
+    (lo, hi): (ArrayView1<'_, f64>, ArrayView1<'_, f64>),
+    bounding: &[bool],
+    context: &str,
+) -> Result<Option<(Array1<f64>, f64)>> {
+    if bounding.len() != p.len() {
+        return Err(Error::shape(
+            format!("bounding rows ({context})"),
+            p.len(),
+            bounding.len(),
+        ));
+    }
+    if lo.len() != p.dim() || hi.len() != p.dim() {
+        let got = format!("{} and {}", lo.len(), hi.len());
+        return Err(Error::shape(format!("bounding box ({context})"), p.dim(), got));
+    }
+    let kept: Vec<usize> = (0..p.len())
+        .filter(|&i| bounding[i] || !misses_box(p.a.row(i), p.b[i], lo, hi))
+        .collect();
+    if kept.len() == p.len() {
+        return chebyshev_ball(p, context);
+    }
+    let near = Polytope {
+        a: p.a.select(Axis(0), &kept),
+        b: p.b.select(Axis(0), &kept),
+    };
+    chebyshev_ball(&near, context)
+}
+
+/// True when `row . y <= b` holds on the whole box with more than
+/// [`TOL_LP_FEAS`] times the row's norm to spare.
+fn misses_box(row: ArrayView1<'_, f64>, b: f64, lo: ArrayView1<'_, f64>, hi: ArrayView1<'_, f64>) -> bool {
+    let box_max: f64 = row
+        .iter()
+        .zip(lo.iter().zip(hi))
+        .map(|(&aj, (&l, &h))| (aj * l).max(aj * h))
+        .sum();
+    box_max < b - TOL_LP_FEAS * row.dot(&row).sqrt()
 }
 
 /// The rows `[a_i / ||a_i||, 1] <= b_i / ||a_i||` of the kept rows, then
@@ -199,6 +252,42 @@ mod tests {
         let (centre, r) = ball(&p);
         assert!(r.abs() < 1e-12);
         assert!(centre[0].abs() < 1e-9 && centre[1].abs() <= 1.0 + 1e-9);
+    }
+
+    #[test]
+    fn chebyshev_in_box_leaves_out_far_rows_only() {
+        // The cube [-1, 1]^3 cut by x + y + z <= 1 (it binds) and by rows
+        // that miss the box (x <= 5, -x - y - z <= 3.5): the same ball with
+        // and without the far rows, as the closed form gives it (it touches
+        // x = -1, y = -1, z = -1 and the cut).
+        let mut p = cube(3, -1.0, 1.0, 1.0);
+        for (row, b) in [
+            ([1.0, 1.0, 1.0], 1.0),
+            ([1.0, 0.0, 0.0], 5.0),
+            ([-1.0, -1.0, -1.0], 3.5),
+        ] {
+            p.a.push_row(ArrayView1::from(&row)).unwrap();
+            p.b = p.b.iter().copied().chain([b]).collect();
+        }
+        let (lo, hi) = (Array1::from_elem(3, -1.0), Array1::from_elem(3, 1.0));
+        let mut bounding = vec![true; 6];
+        bounding.extend([false; 3]);
+        let (c1, r1) = chebyshev_ball(&p, "all").unwrap().unwrap();
+        let (c2, r2) = chebyshev_ball_in_box(&p, (lo.view(), hi.view()), &bounding, "box")
+            .unwrap()
+            .unwrap();
+        // Centre c 1 on the cut's side: 3 c + sqrt(3) r = 1 and c = r - 1.
+        let r = 4.0 / (3.0 + 3f64.sqrt());
+        assert!((r1 - r).abs() < 1e-12 && (r2 - r).abs() < 1e-12, "{r1} {r2} {r}");
+        assert!(c1.iter().chain(&c2).all(|&c| (c - (r - 1.0)).abs() < 1e-9));
+        // A row violated on the whole box is kept: the set is empty.
+        p.b[8] = -3.5;
+        let empty = chebyshev_ball_in_box(&p, (lo.view(), hi.view()), &bounding, "empty").unwrap();
+        assert_eq!(empty, None);
+        assert!(matches!(
+            chebyshev_ball_in_box(&p, (lo.view(), hi.view()), &bounding[1..], "bad"),
+            Err(Error::Shape { .. })
+        ));
     }
 
     #[test]

@@ -18,18 +18,21 @@
 //! - [`redundancy`]: the facets (non-redundant rows) of a
 //!   polytope; [`screen`] holds the cheap tests that decide most
 //!   rows without an LP, and [`vertices`] decides the rows of a simple
-//!   polytope from its vertices.
+//!   polytope from its vertices, found by walking a few of its rows
+//!   ([`vertex_screen`]).
 
 mod chebyshev;
 mod microlp;
 mod redundancy;
 mod screen;
+mod vertex_screen;
+mod vertex_step;
 mod vertices;
 
-pub(crate) use chebyshev::chebyshev_ball;
+pub(crate) use chebyshev::{chebyshev_ball, chebyshev_ball_in_box};
 pub(crate) use microlp::WarmLp;
 pub(crate) use redundancy::facets;
-pub(crate) use vertices::invert;
+pub(crate) use vertex_step::invert;
 
 use ndarray::{ArrayView1, ArrayView2};
 

@@ -19,15 +19,14 @@
 //! Anything else (a degenerate vertex, a singular basis, an unbounded edge, too
 //! many vertices) gives up and leaves the rows to the LPs.
 
-use std::collections::HashSet;
-
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
 use super::screen::{Rows, Status};
+use super::vertex_step::{Bases, Step};
 use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
 
 /// The walk gives up past this many vertices (the LPs are then cheaper).
-const MAX_VERTICES: usize = 4096;
+pub(super) const MAX_VERTICES: usize = 4096;
 
 /// The walk gives up when its vertices would cost more than this many
 /// multiply-adds (about `m d^2` each for `m` rows in `d` dimensions), so that
@@ -35,10 +34,15 @@ const MAX_VERTICES: usize = 4096;
 /// to the LPs.
 const VERTEX_WORK_BUDGET: usize = 100_000_000;
 
+/// The rounding allowance of [`Reach::clears`], relative to the size of the
+/// coordinates and the row's offset (many times the rounding of a dot product
+/// in the dimensions where vertices can be listed).
+const REACH_ROUNDING_REL: f64 = 1e-12;
+
 /// A vertex: its `d` tight rows (ascending) and its point.
-struct Vertex {
-    basis: Vec<usize>,
-    point: Array1<f64>,
+pub(super) struct Vertex {
+    pub(super) basis: Vec<usize>,
+    pub(super) point: Array1<f64>,
 }
 
 impl Rows {
@@ -56,7 +60,7 @@ impl Rows {
         if max_vertices <= d {
             return None; // fewer than a simplex's vertices: not worth starting
         }
-        let vertices = self.vertex_walk(&active, interior, max_vertices)?;
+        let vertices = self.screened_vertex_walk(&active, interior, max_vertices)?;
         let m = self.beta.len();
         let mut members: Vec<Vec<usize>> = vec![Vec::new(); m];
         for (v, vertex) in vertices.iter().enumerate() {
@@ -72,13 +76,11 @@ impl Rows {
         }
         let mut inside = vec![None; m];
         let mut decided = self.status.clone();
+        let reach = Reach::of(&vertices, interior);
         for &k in &active {
             if members[k].is_empty() {
-                let min_slack = vertices
-                    .iter()
-                    .map(|v| self.beta[k] - self.u.row(k).dot(&v.point))
-                    .fold(f64::INFINITY, f64::min);
-                if decided[k] == Status::Undecided && min_slack > TOL_VERTEX_SLACK {
+                let clear = || clear_of_vertices(self.u.row(k), self.beta[k], &vertices, &reach);
+                if decided[k] == Status::Undecided && clear() {
                     decided[k] = Status::Redundant;
                 }
                 continue;
@@ -99,46 +101,132 @@ impl Rows {
     }
 
     /// All vertices of the polytope of the active rows (bases as row indices),
-    /// or `None` when one is degenerate or the walk fails.
-    fn vertex_walk(
+    /// or `None` when one is degenerate or the walk fails: the walk over every
+    /// active row, which [`Rows::screened_vertex_walk`] reproduces.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn vertex_walk(
         &self,
         active: &[usize],
         interior: ArrayView1<'_, f64>,
         max_vertices: usize,
     ) -> Option<Vec<Vertex>> {
-        let local = Local {
-            u: self.u.select(Axis(0), active),
-            beta: active.iter().map(|&k| self.beta[k]).collect(),
-        };
-        let mut vertices = local.walk(interior, max_vertices)?;
-        for v in &mut vertices {
-            for k in &mut v.basis {
-                *k = active[*k];
-            }
-        }
+        let local = self.local(active);
+        let start = local.first_vertex(interior)?;
+        let mut vertices = local.walk(start, max_vertices)?;
+        relabel(&mut vertices, active);
         Some(vertices)
+    }
+
+    /// The given rows, contiguous.
+    pub(super) fn local(&self, rows: &[usize]) -> Local {
+        Local {
+            u: self.u.select(Axis(0), rows),
+            beta: rows.iter().map(|&k| self.beta[k]).collect(),
+        }
+    }
+}
+
+/// True when the unit row `row . x <= beta` keeps a slack above
+/// [`TOL_VERTEX_SLACK`] at every vertex: by the bound of `reach` when it is
+/// far enough from the interior point, else vertex by vertex.
+pub(super) fn clear_of_vertices(
+    row: ArrayView1<'_, f64>,
+    beta: f64,
+    vertices: &[Vertex],
+    reach: &Reach,
+) -> bool {
+    reach.clears(row, beta)
+        || vertices
+            .iter()
+            .all(|v| beta - row.dot(&v.point) > TOL_VERTEX_SLACK)
+}
+
+/// Maps the bases of `vertices` from positions in `rows` to the rows.
+pub(super) fn relabel(vertices: &mut [Vertex], rows: &[usize]) {
+    for v in vertices {
+        for k in &mut v.basis {
+            *k = rows[*k];
+        }
+    }
+}
+
+/// How far the vertices of a polytope lie from a point inside it, to clear
+/// rows far from that point without a test per vertex.
+pub(super) struct Reach<'a> {
+    /// The point the distances are measured from.
+    from: ArrayView1<'a, f64>,
+    /// The largest distance of a vertex from `from`.
+    radius: f64,
+    /// The size of the coordinates involved (for the rounding allowance).
+    scale: f64,
+}
+
+impl<'a> Reach<'a> {
+    /// The reach of `vertices` from `from`.
+    pub(super) fn of(vertices: &[Vertex], from: ArrayView1<'a, f64>) -> Reach<'a> {
+        let radius = vertices
+            .iter()
+            .map(|v| {
+                let gap = &v.point - &from;
+                gap.dot(&gap).sqrt()
+            })
+            .fold(0.0, f64::max);
+        let scale = from.iter().fold(radius, |m, x| m + x.abs());
+        Reach { from, radius, scale }
+    }
+
+    /// True when the unit row `row . x <= beta` has a slack above
+    /// [`TOL_VERTEX_SLACK`] at every vertex as the walk computes it: its
+    /// slack at `from` exceeds the radius (a unit row changes by at most the
+    /// distance moved) with room for that tolerance and for rounding.
+    pub(super) fn clears(&self, row: ArrayView1<'_, f64>, beta: f64) -> bool {
+        let allowance = TOL_VERTEX_SLACK + REACH_ROUNDING_REL * (beta.abs() + self.scale);
+        beta - row.dot(&self.from) > self.radius + allowance
     }
 }
 
 /// The active rows of a polytope, contiguous, indexed by position.
-struct Local {
+pub(super) struct Local {
     u: Array2<f64>,
     beta: Array1<f64>,
 }
 
 impl Local {
-    /// All vertices, with bases as positions; `None` past `max_vertices`.
-    fn walk(&self, interior: ArrayView1<'_, f64>, max_vertices: usize) -> Option<Vec<Vertex>> {
-        let start = self.first_vertex(interior)?;
-        let mut seen: HashSet<Vec<usize>> = HashSet::from([start.clone()]);
+    /// The number of rows.
+    pub(super) fn len(&self) -> usize {
+        self.beta.len()
+    }
+
+    /// Row `k` and its offset.
+    pub(super) fn row(&self, k: usize) -> (ArrayView1<'_, f64>, f64) {
+        (self.u.row(k), self.beta[k])
+    }
+
+    /// The rows at the given positions, contiguous.
+    pub(super) fn select(&self, positions: &[usize]) -> Local {
+        Local {
+            u: self.u.select(Axis(0), positions),
+            beta: positions.iter().map(|&k| self.beta[k]).collect(),
+        }
+    }
+
+    /// All vertices, from the vertex with basis `start` (positions,
+    /// ascending); `None` past `max_vertices`.
+    pub(super) fn walk(&self, start: Vec<usize>, max_vertices: usize) -> Option<Vec<Vertex>> {
+        let (u, beta) = (self.u.as_slice()?, self.beta.as_slice()?);
+        let mut step = Step::new(self.u.ncols());
+        let mut seen = Bases::default();
+        seen.insert(start.clone());
         let mut todo = vec![start];
         let mut vertices = Vec::new();
-        let mut in_basis = vec![false; self.beta.len()];
+        let mut in_basis = vec![false; self.len()];
+        let mut slack = vec![0.0; self.len()];
+        let mut next = Vec::new();
         while let Some(basis) = todo.pop() {
-            let inverse = invert(&self.u.select(Axis(0), &basis))?;
-            let rhs: Array1<f64> = basis.iter().map(|&k| self.beta[k]).collect();
-            let point = inverse.dot(&rhs);
-            let slack = &self.beta - &self.u.dot(&point);
+            let point = step.vertex(u, beta, &basis)?;
+            for (k, s) in slack.iter_mut().enumerate() {
+                *s = beta[k] - self.u.row(k).dot(&point);
+            }
             for &k in &basis {
                 in_basis[k] = true;
             }
@@ -146,26 +234,19 @@ impl Local {
                 .iter()
                 .zip(&in_basis)
                 .all(|(&s, &tight)| tight || s > TOL_VERTEX_SLACK);
-            // Column j of -inverse is the edge that leaves row basis[j].
-            let rates = self.u.dot(&inverse.mapv(|v| -v));
-            let mut hits = Vec::with_capacity(basis.len());
-            if simple {
-                for edge in rates.axis_iter(Axis(1)) {
-                    hits.push(first_hit(&slack, edge, &in_basis)?);
-                }
-            }
+            let hits = if simple {
+                step.edge_hits(u, &slack, &in_basis)
+            } else {
+                None
+            };
             for &k in &basis {
                 in_basis[k] = false;
             }
-            if !simple {
-                return None;
-            }
-            for (drop, hit) in hits.into_iter().enumerate() {
-                let mut next = basis.clone();
-                next[drop] = hit;
-                next.sort_unstable();
-                if seen.insert(next.clone()) {
-                    todo.push(next);
+            for (drop, hit) in hits?.into_iter().enumerate() {
+                swap_in(&basis, drop, hit, &mut next);
+                if !seen.contains(&next) {
+                    seen.insert(next.clone());
+                    todo.push(next.clone());
                 }
             }
             vertices.push(Vertex { basis, point });
@@ -178,7 +259,7 @@ impl Local {
 
     /// A vertex reached from `interior` by `d` ray shots, each within the rows
     /// hit before; its basis, ascending.
-    fn first_vertex(&self, interior: ArrayView1<'_, f64>) -> Option<Vec<usize>> {
+    pub(super) fn first_vertex(&self, interior: ArrayView1<'_, f64>) -> Option<Vec<usize>> {
         let d = self.u.ncols();
         let mut x = interior.to_owned();
         let mut tight = vec![false; self.beta.len()];
@@ -187,7 +268,8 @@ impl Local {
             let dir = generic_direction_orthogonal_to(&frame, d)?;
             let slack = &self.beta - &self.u.dot(&x);
             let rates = self.u.dot(&dir);
-            let hit = first_hit(&slack, rates.view(), &tight)?;
+            let scale = rates.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+            let hit = first_hit(&slack, rates.view(), &tight, scale)?;
             let step = slack[hit].max(0.0) / rates[hit];
             x.scaled_add(step, &dir);
             frame.push(orthogonalised(self.u.row(hit).to_owned(), &frame)?);
@@ -197,10 +279,30 @@ impl Local {
     }
 }
 
+/// The ascending `basis` with its entry at `drop` replaced by `hit` (not in
+/// it), ascending, written to `next`.
+fn swap_in(basis: &[usize], drop: usize, hit: usize, next: &mut Vec<usize>) {
+    next.clear();
+    let mut placed = false;
+    for (j, &k) in basis.iter().enumerate() {
+        if j == drop {
+            continue;
+        }
+        if !placed && hit < k {
+            next.push(hit);
+            placed = true;
+        }
+        next.push(k);
+    }
+    if !placed {
+        next.push(hit);
+    }
+}
+
 /// The first row (not `skip`ped) that a ray meets, given the rows' slacks at
-/// its origin and the rates at which it closes them.
-fn first_hit(slack: &Array1<f64>, rates: ArrayView1<'_, f64>, skip: &[bool]) -> Option<usize> {
-    let scale = rates.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+/// its origin and the rates at which it closes them; rates up to
+/// [`TOL_LP_FEAS`] times `scale` count as parallel.
+fn first_hit(slack: &Array1<f64>, rates: ArrayView1<'_, f64>, skip: &[bool], scale: f64) -> Option<usize> {
     let mut best: Option<(usize, f64)> = None;
     for (k, (&s, &rate)) in slack.iter().zip(&rates).enumerate() {
         if skip[k] || rate <= TOL_LP_FEAS * scale {
@@ -244,43 +346,6 @@ fn orthogonalised(mut v: Array1<f64>, frame: &[Array1<f64>]) -> Option<Array1<f6
     }
     let after = v.dot(&v).sqrt();
     (after > crate::tol::TOL_FRAME_REL * before).then(|| v / after)
-}
-
-/// The inverse of a small square matrix by Gauss-Jordan elimination with
-/// partial pivoting; `None` when it is (nearly) singular.
-pub(crate) fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
-    let n = a.nrows();
-    let mut m = a.clone();
-    let mut inv = Array2::eye(n);
-    for col in 0..n {
-        let pivot = (col..n).max_by(|&i, &j| m[[i, col]].abs().total_cmp(&m[[j, col]].abs()))?;
-        if m[[pivot, col]].abs() < crate::tol::TOL_PIVOT {
-            return None;
-        }
-        if pivot != col {
-            for j in 0..n {
-                m.swap([pivot, j], [col, j]);
-                inv.swap([pivot, j], [col, j]);
-            }
-        }
-        let p = m[[col, col]];
-        m.row_mut(col).mapv_inplace(|v| v / p);
-        inv.row_mut(col).mapv_inplace(|v| v / p);
-        // The pivot row does not change while the others are reduced: one
-        // copy of it serves them all.
-        let (mr, ir) = (m.row(col).to_owned(), inv.row(col).to_owned());
-        for i in 0..n {
-            if i == col {
-                continue;
-            }
-            let f = m[[i, col]];
-            if f != 0.0 {
-                m.row_mut(i).scaled_add(-f, &mr);
-                inv.row_mut(i).scaled_add(-f, &ir);
-            }
-        }
-    }
-    Some(inv)
 }
 
 #[cfg(test)]
@@ -368,6 +433,24 @@ mod tests {
     }
 
     #[test]
+    fn swap_in_keeps_bases_sorted() {
+        let mut next = Vec::new();
+        for (drop, hit, want) in [
+            (0, 9, vec![3, 5, 9]),
+            (1, 0, vec![0, 1, 5]),
+            (2, 4, vec![1, 3, 4]),
+            (1, 2, vec![1, 2, 5]),
+        ] {
+            swap_in(&[1, 3, 5], drop, hit, &mut next);
+            let mut sorted = vec![1, 3, 5];
+            sorted[drop] = hit;
+            sorted.sort_unstable();
+            assert_eq!(next, want);
+            assert_eq!(next, sorted);
+        }
+    }
+
+    #[test]
     fn high_dimensional_cube_goes_to_the_lps() {
         // [0, 1]^200 has 2^200 vertices: the walk must not start.
         let d = 200;
@@ -380,18 +463,5 @@ mod tests {
         }
         let mut r = rows(a, b);
         assert!(r.decide_by_vertices(Array1::from_elem(d, 0.5).view()).is_none());
-    }
-
-    #[test]
-    fn inverse_of_a_permuted_matrix() {
-        let a = array![[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 4.0]];
-        let inv = invert(&a).unwrap();
-        let eye = a.dot(&inv);
-        for i in 0..3 {
-            for j in 0..3 {
-                assert!((eye[[i, j]] - f64::from(u8::from(i == j))).abs() < 1e-15);
-            }
-        }
-        assert!(invert(&array![[1.0, 2.0], [2.0, 4.0]]).is_none());
     }
 }

@@ -23,7 +23,7 @@ use super::setup::{Frame, Setup};
 use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
 use crate::backend::{patterns_on, Backend};
 use crate::geometry::ConvexPolygon;
-use crate::lp::{chebyshev_ball, facets, LpOutcome, LpProblem, LpStats};
+use crate::lp::{chebyshev_ball, chebyshev_ball_in_box, facets, LpOutcome, LpProblem, LpStats};
 use crate::run::{Outcome, Watch};
 use crate::tol::{TOL_LP_FEAS, TOL_SETTLE_RADIUS, TOL_WITNESS_REACH, TOL_ZERO_ROW};
 use crate::{Domain, Error, Network, Pattern, Polytope, Result};
@@ -67,14 +67,14 @@ pub(crate) fn analyse(
         return Ok(Cell::Empty);
     }
     let context = format!("region {pattern}");
+    let bbox = setup.bbox.as_ref().map(|(lo, hi)| (lo.view(), hi.view()));
     lp.lps_solved += 1;
-    let Some((center, radius)) = chebyshev_ball(&raw.polytope, &context)? else {
+    let Some((center, radius)) = region_ball(&raw, bbox, &context)? else {
         return Ok(Cell::Empty);
     };
     if let Some(cell) = settle_small(net, domain, setup, pattern, &center, radius)? {
         return Ok(cell);
     }
-    let bbox = setup.bbox.as_ref().map(|(lo, hi)| (lo.view(), hi.view()));
     let report = facets(&raw.polytope, center.view(), bbox, &context)?;
     lp.lps_solved += report.stats.lps_solved;
     lp.lps_skipped += report.stats.lps_skipped;
@@ -176,6 +176,27 @@ pub(crate) fn analyse(
         across,
         candidates,
     })
+}
+
+/// The Chebyshev ball of a region: within the domain's box when there is
+/// one, whose rows (with the domain's) keep the region in it, so that the
+/// units whose hyperplanes miss the box stay out of the LP.
+fn region_ball(
+    raw: &RawRegion,
+    bbox: Option<(ArrayView1<f64>, ArrayView1<f64>)>,
+    context: &str,
+) -> Result<Option<(Array1<f64>, f64)>> {
+    match bbox {
+        Some(bbox) => {
+            let bounding: Vec<bool> = raw
+                .sources
+                .iter()
+                .map(|s| matches!(s, RowSource::Domain(_)))
+                .collect();
+            chebyshev_ball_in_box(&raw.polytope, bbox, &bounding, context)
+        }
+        None => chebyshev_ball(&raw.polytope, context),
+    }
 }
 
 /// Settles a cell whose Chebyshev radius is at most the thin-cell tolerance
@@ -310,8 +331,7 @@ fn pattern_just_across(
             return Ok(pattern);
         }
         let point = foot + &(normal * t);
-        let raw = raw_region(net, &pattern.to_values(), frame);
-        let reach = reach_back(&raw.polytope, point.view(), normal.view());
+        let reach = reach_along(net, &pattern.to_values(), frame, point.view(), normal.view());
         let close = if strict {
             reach >= t - floor
         } else {
@@ -343,6 +363,30 @@ fn patterns_at(
     }
     net.check_input(x.view())?;
     patterns_on(net, backend, x.view())
+}
+
+/// How far the ray from `y` along `-normal` stays inside the region of the
+/// pattern with unit values `values`: the region's H-representation on the
+/// line through `y` along `normal` (the network carries two rows, a point
+/// and a direction, instead of the domain's dimension plus one).
+fn reach_along(
+    net: &Network,
+    values: &[u8],
+    frame: &Frame,
+    y: ArrayView1<f64>,
+    normal: ArrayView1<f64>,
+) -> f64 {
+    let dom = &frame.constraints;
+    let line = Frame {
+        constraints: Polytope {
+            a: dom.a.dot(&normal).insert_axis(Axis(1)),
+            b: &dom.b - &dom.a.dot(&y),
+        },
+        basis: normal.dot(&frame.basis).insert_axis(Axis(0)),
+        origin: &frame.origin + &y.dot(&frame.basis),
+    };
+    let raw = raw_region(net, values, &line);
+    reach_back(&raw.polytope, ArrayView1::from(&[0.0]), ArrayView1::from(&[1.0]))
 }
 
 /// How far the ray from `y` along `-normal` stays inside `p`.

@@ -1,0 +1,274 @@
+//! The arithmetic of one vertex of the walk in [`vertices`](super::vertices),
+//! on flat buffers reused from vertex to vertex: the basis inverted by
+//! Gauss-Jordan elimination, the vertex it gives, and the first row met
+//! along each of its edges (all edges in one pass over the rows).
+//!
+//! The walk visits hundreds of vertices per region in 6 to 8 dimensions, so
+//! the small arrays of a vertex (a `d x d` inverse, `d` edges) cost more in
+//! allocation and bookkeeping than in arithmetic when each is a fresh
+//! `ndarray`; here none is allocated but the vertex's point. The inverse and
+//! the point come out bit for bit as [`invert`] and `ndarray`'s products give
+//! them.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use ndarray::{Array1, Array2, ArrayView1};
+
+use crate::tol::{TOL_LP_FEAS, TOL_PIVOT};
+
+/// The inverse of a small square matrix by Gauss-Jordan elimination with
+/// partial pivoting; `None` when it is (nearly) singular.
+pub(crate) fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
+    let n = a.nrows();
+    let mut m: Vec<f64> = a.iter().copied().collect();
+    let mut inv = vec![0.0; n * n];
+    if !invert_in_place(&mut m, &mut inv, n) {
+        return None;
+    }
+    Array2::from_shape_vec((n, n), inv).ok()
+}
+
+/// Inverts the row-major `n x n` matrix `m` into `inv` (both `n * n` long;
+/// `m` is overwritten); false when a pivot falls below [`TOL_PIVOT`].
+fn invert_in_place(m: &mut [f64], inv: &mut [f64], n: usize) -> bool {
+    inv.fill(0.0);
+    for i in 0..n {
+        inv[i * n + i] = 1.0;
+    }
+    let mut pivot_row = vec![0.0; 2 * n];
+    for col in 0..n {
+        // The last of equally large candidates, as `Iterator::max_by` picks.
+        let mut pivot = col;
+        for i in col + 1..n {
+            if m[i * n + col].abs().total_cmp(&m[pivot * n + col].abs()) != Ordering::Less {
+                pivot = i;
+            }
+        }
+        if m[pivot * n + col].abs() < TOL_PIVOT {
+            return false;
+        }
+        if pivot != col {
+            for j in 0..n {
+                m.swap(pivot * n + j, col * n + j);
+                inv.swap(pivot * n + j, col * n + j);
+            }
+        }
+        let p = m[col * n + col];
+        let (pm, pi) = pivot_row.split_at_mut(n);
+        for ((x, y), (mx, ix)) in pm.iter_mut().zip(pi.iter_mut()).zip(
+            m[col * n..(col + 1) * n]
+                .iter_mut()
+                .zip(&mut inv[col * n..(col + 1) * n]),
+        ) {
+            *mx /= p;
+            *ix /= p;
+            (*x, *y) = (*mx, *ix);
+        }
+        // The pivot row does not change while the others are reduced; the
+        // columns left of `col` hold zeros in it, which change nothing.
+        let rows = m.chunks_exact_mut(n).zip(inv.chunks_exact_mut(n));
+        for (i, (m_row, inv_row)) in rows.enumerate() {
+            let f = m_row[col];
+            if i == col || f == 0.0 {
+                continue;
+            }
+            let alpha = -f;
+            for (x, &v) in m_row[col..].iter_mut().zip(&pm[col..]) {
+                *x += alpha * v;
+            }
+            for (x, &v) in inv_row.iter_mut().zip(pi.iter()) {
+                *x += alpha * v;
+            }
+        }
+    }
+    true
+}
+
+/// The buffers of one walk in `d` dimensions, and the inverse of the basis
+/// of the vertex last computed.
+pub(super) struct Step {
+    d: usize,
+    /// The basis rows, then scratch for the elimination.
+    matrix: Vec<f64>,
+    /// The basis's inverse, row-major: column `j` is minus the edge that
+    /// leaves the basis's row `j`.
+    inverse: Vec<f64>,
+    /// The basis rows' offsets.
+    rhs: Vec<f64>,
+    /// One row's rates along the edges.
+    rates: Vec<f64>,
+    /// Per edge, the rate up to which a row counts as parallel.
+    parallel: Vec<f64>,
+    /// Per edge, the first row met so far and when.
+    best: Vec<Option<(usize, f64)>>,
+}
+
+impl Step {
+    /// Buffers for `d` dimensions.
+    pub(super) fn new(d: usize) -> Step {
+        Step {
+            d,
+            matrix: vec![0.0; d * d],
+            inverse: vec![0.0; d * d],
+            rhs: vec![0.0; d],
+            rates: vec![0.0; d],
+            parallel: vec![0.0; d],
+            best: vec![None; d],
+        }
+    }
+
+    /// The vertex where the rows `basis` of the row-major unit rows `u`
+    /// (offsets `beta`) are tight; `None` when they are (nearly) dependent.
+    pub(super) fn vertex(&mut self, u: &[f64], beta: &[f64], basis: &[usize]) -> Option<Array1<f64>> {
+        let d = self.d;
+        for (i, &k) in basis.iter().enumerate() {
+            self.matrix[i * d..(i + 1) * d].copy_from_slice(&u[k * d..(k + 1) * d]);
+            self.rhs[i] = beta[k];
+        }
+        if !invert_in_place(&mut self.matrix, &mut self.inverse, d) {
+            return None;
+        }
+        let rhs = ArrayView1::from(&self.rhs[..]);
+        // A row's dot product times one, as `ndarray` multiplies a matrix
+        // and a vector.
+        Some(
+            self.inverse
+                .chunks_exact(d)
+                .map(|row| ArrayView1::from(row).dot(&rhs) * 1.0)
+                .collect(),
+        )
+    }
+
+    /// For each edge of the vertex last computed, the first row of `u` (not
+    /// `skip`ped) that it meets, given the rows' `slack` there; `None` when an
+    /// edge meets none (the set is unbounded). A row whose rate along an edge
+    /// is at most [`TOL_LP_FEAS`] times the edge's length (which bounds the
+    /// rate of every unit row) counts as parallel to it; ties go to the lower
+    /// row.
+    pub(super) fn edge_hits(&mut self, u: &[f64], slack: &[f64], skip: &[bool]) -> Option<Vec<usize>> {
+        let d = self.d;
+        for (j, limit) in self.parallel.iter_mut().enumerate() {
+            let length = (0..d)
+                .map(|l| self.inverse[l * d + j].powi(2))
+                .sum::<f64>()
+                .sqrt();
+            *limit = TOL_LP_FEAS * length;
+        }
+        self.best.fill(None);
+        for (k, row) in u.chunks_exact(d).enumerate() {
+            if skip[k] {
+                continue;
+            }
+            self.rates.fill(0.0);
+            for (&ukl, inv_row) in row.iter().zip(self.inverse.chunks_exact(d)) {
+                for (rate, &v) in self.rates.iter_mut().zip(inv_row) {
+                    *rate -= ukl * v;
+                }
+            }
+            let s = slack[k].max(0.0);
+            for ((slot, &rate), &limit) in self.best.iter_mut().zip(&self.rates).zip(&self.parallel) {
+                if rate <= limit {
+                    continue;
+                }
+                let t = s / rate;
+                if slot.is_none_or(|(_, b)| t < b) {
+                    *slot = Some((k, t));
+                }
+            }
+        }
+        self.best.iter().map(|b| b.map(|(k, _)| k)).collect()
+    }
+}
+
+/// The bases seen by a walk (sorted row positions).
+pub(super) type Bases = HashSet<Vec<usize>, BuildHasherDefault<BasisHasher>>;
+
+/// A multiply-rotate hash of small integers: a basis is a handful of row
+/// positions, for which the default (DoS-resistant) hasher costs more than
+/// the lookup; the keys come from the walk, not from outside.
+#[derive(Default)]
+pub(super) struct BasisHasher(u64);
+
+impl BasisHasher {
+    /// Mixes one word into the state.
+    fn add(&mut self, word: u64) {
+        const MIX: u64 = 0x517c_c1b7_2722_0a95;
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(MIX);
+    }
+}
+
+impl Hasher for BasisHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn inverse_of_a_permuted_matrix() {
+        let a = array![[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 4.0]];
+        let inv = invert(&a).unwrap();
+        let eye = a.dot(&inv);
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((eye[[i, j]] - f64::from(u8::from(i == j))).abs() < 1e-15);
+            }
+        }
+        assert!(invert(&array![[1.0, 2.0], [2.0, 4.0]]).is_none());
+    }
+
+    #[test]
+    fn step_finds_the_corner_of_a_square_and_its_edges() {
+        // Rows x <= 1, y <= 1, -x <= 0, -y <= 0, x + y <= 1.5 (unit); the
+        // corner of rows 0 and 1 is (1, 1), outside x + y <= 1.5, so take
+        // the corner (1, 0.5) of rows 0 and 4 instead.
+        let r = std::f64::consts::FRAC_1_SQRT_2;
+        let u = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0, r, r];
+        let beta = [1.0, 1.0, 0.0, 0.0, 1.5 * r];
+        let mut step = Step::new(2);
+        let point = step.vertex(&u, &beta, &[0, 4]).unwrap();
+        assert!((point[0] - 1.0).abs() < 1e-15 && (point[1] - 0.5).abs() < 1e-15);
+        let slack: Vec<f64> = u
+            .chunks_exact(2)
+            .zip(beta)
+            .map(|(row, b)| b - row[0] * point[0] - row[1] * point[1])
+            .collect();
+        let skip = [true, false, false, false, true];
+        // Leaving x <= 1 along x + y = 1.5 reaches y <= 1 at (0.5, 1);
+        // leaving x + y <= 1.5 down the side x = 1 reaches y >= 0.
+        assert_eq!(step.edge_hits(&u, &slack, &skip), Some(vec![1, 3]));
+        assert!(step.vertex(&u, &beta, &[0, 2]).is_none(), "parallel rows");
+    }
+
+    #[test]
+    fn basis_hasher_tells_bases_apart() {
+        let mut seen = Bases::default();
+        for a in 0..40 {
+            for b in a + 1..40 {
+                assert!(seen.insert(vec![a, b]));
+            }
+        }
+        assert!(seen.contains(&[3usize, 17][..]));
+        assert!(!seen.contains(&[17usize, 3][..]));
+        assert_eq!(seen.len(), 40 * 39 / 2);
+    }
+}
