@@ -47,6 +47,11 @@ pub const TOL_SHARED_EDGE_REL: f64 = 1e-12;
 /// this fraction of the step.
 pub const TOL_WITNESS_REACH: f64 = 1e-7;
 
+/// The LP walk stops halving its witness step across a facet once the step
+/// is below this times the largest coordinate of the facet's foot: a
+/// thousand rounding units, where a smaller step could not move the point.
+pub const WITNESS_STEP_FLOOR_REL: f64 = 1e3 * f64::EPSILON;
+
 /// With a thin-cell radius of 0, the LP walk settles in exact arithmetic
 /// every cell whose Chebyshev radius (from an `f64` LP) is at most this times
 /// `1 +` the largest coordinate of its centre: below it the LP's answer may
@@ -133,3 +138,8 @@ pub const TOL_PROJECTION_STEP_REL: f64 = 1e-13;
 /// networks of the workloads. A sized margin, not a proof for every network:
 /// much wider or much deeper networks can need a larger one.
 pub const F32_TIE_BOUND: f64 = 1e-4;
+
+/// The 2-D splitter's cell-side test: rounding errors of its bounds are at most a few `f64::EPSILON` of
+/// the terms involved (all within a few times a line's scale); widening the
+/// bound by this much more makes it hold despite them.
+pub const ROUNDING_MARGIN: f64 = 64.0 * f64::EPSILON;

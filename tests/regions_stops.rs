@@ -10,7 +10,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::Counted;
+use common::{assert_subset, Counted};
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::run::{Outcome, Progress, RunOptions};
 use cpwl::{Domain, Error, Network};
@@ -56,21 +56,6 @@ fn serial() -> RunOptions {
     RunOptions {
         threads: Some(1),
         ..Default::default()
-    }
-}
-
-/// Every region of `part` is a region of `full`, with the same polytope.
-fn assert_subset(part: &Partition, full: &Partition, what: &str) {
-    for r in part.regions() {
-        let i = full
-            .find(r.pattern())
-            .unwrap_or_else(|| panic!("{what}: {} not in the full partition", r.pattern()));
-        assert_eq!(
-            full.regions()[i].polytope(),
-            r.polytope(),
-            "{what}: {}",
-            r.pattern()
-        );
     }
 }
 

@@ -7,9 +7,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{json, vectors};
+use common::{assert_subset, json, vectors};
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition, RowSource};
-use cpwl::run::RunOptions;
+use cpwl::run::{Outcome, RunOptions};
 use cpwl::{Domain, Network, Plane, Window};
 use ndarray::{Array1, Array2};
 use proptest::prelude::*;
@@ -242,7 +242,8 @@ fn the_region_budget_holds_and_one_thread_gives_the_same_partition() {
     };
     let part = enumerate(&net, &domain, &capped).unwrap();
     assert_eq!(part.len(), 5);
-    assert!(!part.outcome().is_complete());
+    assert_eq!(part.outcome(), Outcome::RegionBudget);
+    assert_subset(&part, &all, "skeleton at a budget of 5");
 }
 
 proptest! {

@@ -17,6 +17,7 @@ pub use rng::SplitMix;
 #[allow(unused_imports)]
 pub use vectors::{json, vectors};
 
+use cpwl::regions::Partition;
 use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
 
 pub fn load(path: &PathBuf) -> ArrayD<f64> {
@@ -70,4 +71,19 @@ pub fn enumerate_keeping_thin(
         ..Default::default()
     };
     cpwl::regions::enumerate(net, domain, &opts).unwrap()
+}
+
+/// Every region of `part` is a region of `full`, with the same polytope.
+pub fn assert_subset(part: &Partition, full: &Partition, what: &str) {
+    for r in part.regions() {
+        let i = full
+            .find(r.pattern())
+            .unwrap_or_else(|| panic!("{what}: {} not in the full partition", r.pattern()));
+        assert_eq!(
+            full.regions()[i].polytope(),
+            r.polytope(),
+            "{what}: {}",
+            r.pattern()
+        );
+    }
 }

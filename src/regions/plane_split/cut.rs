@@ -7,6 +7,7 @@ use crate::geometry::predicates::{classify, line_sign, Sign};
 use crate::geometry::{cut_piece, cut_piece_into};
 use crate::network::PADDING;
 use crate::regions::hrep::RowSource;
+use crate::tol::ROUNDING_MARGIN;
 
 /// An edge of a cell: where its line comes from, and the line as
 /// `line[0] s + line[1] t + line[2] <= 0` inside the cell.
@@ -131,11 +132,6 @@ impl Poll {
         false
     }
 }
-
-/// Rounding errors of a bound below are at most a few `f64::EPSILON` of
-/// the terms involved (all within a few times a line's scale); widening the
-/// bound by this much more makes it hold despite them.
-const ROUNDING_MARGIN: f64 = 64.0 * f64::EPSILON;
 
 /// Where a cell lies relative to the lines of its units: first from the
 /// value at one vertex and a bound of the change across the cell, which
