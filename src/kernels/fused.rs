@@ -187,17 +187,7 @@ mod tests {
     use ndarray::{Array1, Array2, Axis};
     use proptest::prelude::*;
 
-    /// Values that exercise every branch: both zeros, tiny and ordinary
-    /// magnitudes of both signs.
-    fn value() -> impl Strategy<Value = f64> {
-        prop_oneof![
-            Just(0.0),
-            Just(-0.0),
-            Just(f64::MIN_POSITIVE),
-            -1e3..1e3f64,
-            -1e-300..1e-300f64,
-        ]
-    }
+    use crate::kernels::simd::tests::value;
 
     /// A case: `points` blocks of `verts` rows of `cols` values, a bias and slopes.
     fn case() -> impl Strategy<Value = (Array2<f64>, usize, Array1<f64>, [f64; 2])> {

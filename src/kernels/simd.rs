@@ -230,14 +230,14 @@ fn first_row_changes_scalar(z: ArrayView2<f64>) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ndarray::{s, Array2};
     use proptest::prelude::*;
 
     /// Values that exercise every branch: both zeros, tiny and ordinary
-    /// magnitudes of both signs.
-    fn value() -> impl Strategy<Value = f64> {
+    /// magnitudes of both signs (shared with the fused kernels' tests).
+    pub(crate) fn value() -> impl Strategy<Value = f64> {
         prop_oneof![
             Just(0.0),
             Just(-0.0),
