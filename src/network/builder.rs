@@ -403,6 +403,13 @@ fn dense_step(here: &str, input: Shape, w: Array2<f64>, b: Array1<f64>) -> Resul
     }
     check_finite(&format!("{here} weight"), w.iter())?;
     check_finite(&format!("{here} bias"), b.iter())?;
+    // An owned array may still be strided (`slice_move`): the kernels read
+    // biases as slices, so they are stored contiguous.
+    let b = if b.is_standard_layout() {
+        b
+    } else {
+        b.as_standard_layout().into_owned()
+    };
     Ok(Dense { w, b })
 }
 
