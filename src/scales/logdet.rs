@@ -320,21 +320,44 @@ fn les_grad_value(
 
 /// The vector `u_t` with `dLES/dz = -sum_t A_t^T u_t` (see [`les_grad_from_jacobian`]),
 /// from `W_t` and `W_t / Z_t^2`.
+///
+/// Every product with `M = diag(p) - p p^T` goes through
+/// [`Softmax::centred`]: for a peaked softmax `M x` is of the size of
+/// `1 - p_top`, which the plain forms (`diag(W) - W p`, `p o p - |p|^2 p`)
+/// lose once `p_top` rounds to 1 (the gradient off by 5e-8 at a logit spread
+/// of 20 and by O(1) from about 37).
 fn les_grad_weights(soft: &Softmax, w: ArrayView2<f64>, w_over_z_sq: ArrayView2<f64>) -> Array1<f64> {
     let p = &soft.p;
-    let wp = w.dot(p);
-    let p_wp = p.dot(&wp);
-    let p_sq = p.dot(p);
-    // N = W M with M = diag(p) - p p^T, so diag(N) = p o (diag(W) - W p),
-    // N p = W (p o p) - |p|^2 W p and N^T p = M W p = p o (W p) - (p . W p) p.
-    let diag_n = p * &(&w.diag() - &wp);
-    let n_p = w.dot(&(p * p)) - &wp * p_sq;
-    let nt_p = p * &wp - p * p_wp;
+    // N = W M, so diag(N)_v = (M w_v)_v for the row w_v of W, N p = W (M p)
+    // and N^T p = M W p (W is symmetric).
+    let diag_n: Array1<f64> = w
+        .rows()
+        .into_iter()
+        .enumerate()
+        .map(|(v, w_v)| {
+            let mut entry = 0.0;
+            soft.centred(w_v, |u, r| {
+                if u == v {
+                    entry = r;
+                }
+            });
+            entry
+        })
+        .collect();
+    let n_p = w.dot(&times_m(soft, p.view()));
+    let nt_p = times_m(soft, w.dot(p).view());
     let c = diag_n - n_p - nt_p;
-    let m_c = p * &c - p * p.dot(&c);
+    let m_c = times_m(soft, c.view());
     let wp_z = w_over_z_sq.dot(p);
     let normaliser = p * &wp_z - p * (2.0 * p.dot(&wp_z));
     m_c + normaliser
+}
+
+/// `M x = (diag(p) - p p^T) x` for the softmax `p`, by [`Softmax::centred`].
+fn times_m(soft: &Softmax, x: ArrayView1<f64>) -> Array1<f64> {
+    let mut out = Array1::zeros(x.len());
+    soft.centred(x, |v, r| out[v] = r);
+    out
 }
 
 fn polarity(jac: ArrayView2<f64>) -> Score {
@@ -824,6 +847,71 @@ mod tests {
                 assert!(
                     (grad.value[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
                     "{seq_len}x{vocab} d={d} k={k}: {} vs {fd}",
+                    grad.value[k]
+                );
+            }
+        }
+    }
+
+    /// Two positions of two symbols with logits `(z1, 0, z2, 0)` (latent
+    /// `(z1, z2)`): `LES = -ln 3 - ln s(z1) - ln s(z2)` with
+    /// `s = sigma (1 - sigma)` (`tests/scores_and_stops.rs` derives it), so
+    /// `dLES/dz_t = -(ln s)'(z_t) = 2 sigma(z_t) - 1 = tanh(z_t / 2)`.
+    #[test]
+    fn les_gradient_of_peaked_softmaxes_is_the_closed_form() {
+        // Spreads 5 to 300: from about 37 on the top probability rounds to
+        // 1, where `1 - p` must not be read off `p` (`Softmax::centred`).
+        let jac = array![[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]];
+        for (z1, z2) in [
+            (5.0, 0.3),
+            (20.0, -0.4),
+            (37.0, 1.0),
+            (-100.0, 45.0),
+            (300.0, -250.0),
+        ] {
+            let logits = array![z1, 0.0, z2, 0.0];
+            let grad = les_grad_from_jacobian(logits.view(), jac.view(), categorical(2, 2)).unwrap();
+            for (k, z) in [z1, z2].into_iter().enumerate() {
+                let want = (0.5 * z).tanh();
+                let got = grad.value[k];
+                assert!(
+                    (got - want).abs() <= 1e-12,
+                    "z = ({z1}, {z2}), component {k}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn les_gradient_of_peaked_softmaxes_matches_central_differences() {
+        // One symbol per position lifted by `spread` above the others: LES
+        // itself is exact there (`Softmax::centred`), so its differences are
+        // the reference for the gradient's own cancellation.
+        for (spread, seed) in [(30.0, 31), (60.0, 32), (150.0, 33), (300.0, 34)] {
+            let (seq_len, vocab, d) = (3, 4, 3);
+            let a = test_matrix(seq_len * vocab, d, seed);
+            let mut b = test_matrix(seq_len * vocab, 1, seed + 50).column(0).to_owned();
+            for t in 0..seq_len {
+                b[t * vocab + t % vocab] += spread;
+            }
+            let z = test_matrix(d, 1, seed + 70).column(0).to_owned();
+            let shape = categorical(seq_len, vocab);
+            let les_at = |z: &Array1<f64>| {
+                let logits = a.dot(z) + &b;
+                les_from_jacobian(logits.view(), a.view(), shape).unwrap().value
+            };
+            let logits = a.dot(&z) + &b;
+            let grad = les_grad_from_jacobian(logits.view(), a.view(), shape).unwrap();
+            let h = 1e-5;
+            for k in 0..d {
+                let mut up = z.clone();
+                up[k] += h;
+                let mut down = z.clone();
+                down[k] -= h;
+                let fd = (les_at(&up) - les_at(&down)) / (2.0 * h);
+                assert!(
+                    (grad.value[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+                    "spread {spread}, k={k}: {} vs {fd}",
                     grad.value[k]
                 );
             }
