@@ -203,6 +203,26 @@ static void check_les_factor() {
             }
 }
 
+// Peaked softmaxes: position t has logits (z_t, 0) and tangent (1, 0), so
+// column t V of the factor is p_0 (1 - s) = sigma (1 - sigma) with
+// 1 - sigma = 1 / (1 + e^z), which the plain difference 1 - s rounds to 0
+// from a logit spread of about 37 on.
+static void check_les_factor_peaked() {
+    const double spreads[] = {5.0, 20.0, 37.0, 45.0, 120.0, 300.0};
+    u64 seq_len = 6, vocab = 2, d = 1, m = seq_len * vocab, w = m + seq_len;
+    std::vector<double> logits(m, 0.0), tangents(m, 0.0), x(w);
+    for (u64 t = 0; t < seq_len; ++t) {
+        logits[t * vocab] = spreads[t];
+        tangents[t * vocab] = 1.0;
+    }
+    launch([&] { les_factor_f64(logits.data(), tangents.data(), 1, seq_len, vocab, d, x.data()); });
+    for (u64 t = 0; t < seq_len; ++t) {
+        double q = 1.0 / (1.0 + std::exp(spreads[t])), want = (1.0 - q) * q;
+        CHECK(std::fabs(x[t * vocab] - want) <= 1e-14 * want, "LES factor of a peaked softmax");
+        CHECK(std::fabs(x[t * vocab + 1] + want) <= 1e-14 * want, "LES factor of a peaked softmax");
+    }
+}
+
 static void check_counts() {
     u64 points = 4, verts = 5, len = 9, slots = 3, slot = 1;
     auto z = values(points * verts * len);
@@ -299,6 +319,7 @@ int main() {
     check_neighbourhood();
     check_transpose_blocks();
     check_les_factor();
+    check_les_factor_peaked();
     check_counts();
     check_reverse();
     if (failures) {

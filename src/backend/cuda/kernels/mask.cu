@@ -86,6 +86,18 @@ extern "C" __global__ void transpose_blocks_f64(const double* in, u64 count, u64
 // position t, Z its partition function and s_j = sum_v p_v A_tv,j: column
 // t V + v of row j is p_v (A_tv,j - s_j) and column m + t is s_j / Z, so
 // that x x^T is the Gram matrix. One thread per point and position.
+//
+// The same formulas as the CPU's (Softmax::of and Softmax::centred in
+// src/softmax.rs; values agree to rounding, as the GPU's exp and the order
+// of the normaliser's sum differ): A_tv,j - s_j is taken around the top
+// symbol k (the first largest logit) as (a_v - a_k) + sum_{u != k} p_u
+// (a_k - a_u), because for a peaked softmax a_k - s_j is of the size of
+// 1 - p_k, which the plain difference loses once p_k rounds to 1 (logit
+// spreads above about 37).
+__device__ double softmax_p(const double* l, u64 v, double top, double sum) {
+    return exp(l[v] - top) / sum;
+}
+
 extern "C" __global__ void les_factor_f64(const double* logits, const double* tangents, u64 points, u64 seq_len,
                                           u64 vocab, u64 d, double* x) {
     GRID_STRIDE(i, points * seq_len) {
@@ -94,18 +106,26 @@ extern "C" __global__ void les_factor_f64(const double* logits, const double* ta
         u64 m = seq_len * vocab;
         u64 w = m + seq_len;
         const double* l = logits + n * m + t * vocab;
-        double top = l[0];
-        for (u64 v = 1; v < vocab; ++v) top = fmax(top, l[v]);
+        u64 k = 0;
+        for (u64 v = 1; v < vocab; ++v) {
+            if (l[v] > l[k]) k = v;
+        }
+        double top = l[k];
         double sum = 0.0;
         for (u64 v = 0; v < vocab; ++v) sum += exp(l[v] - top);
         double inv_z = exp(-(top + log(sum)));
         for (u64 j = 0; j < d; ++j) {
             const double* a = tangents + (n * d + j) * m + t * vocab;
             double* row = x + (n * d + j) * w;
-            double s = 0.0;
-            for (u64 v = 0; v < vocab; ++v) s += exp(l[v] - top) / sum * a[v];
-            for (u64 v = 0; v < vocab; ++v) row[t * vocab + v] = exp(l[v] - top) / sum * (a[v] - s);
-            row[m + t] = s * inv_z;
+            double a_top = a[k];
+            double spread = 0.0;
+            for (u64 u = 0; u < vocab; ++u) {
+                if (u != k) spread += softmax_p(l, u, top, sum) * (a_top - a[u]);
+            }
+            for (u64 v = 0; v < vocab; ++v) {
+                row[t * vocab + v] = softmax_p(l, v, top, sum) * ((a[v] - a_top) + spread);
+            }
+            row[m + t] = (a_top - spread) * inv_z;
         }
     }
 }
