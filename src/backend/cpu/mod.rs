@@ -22,7 +22,6 @@ use crate::kernels::simd;
 use crate::network::eval::{self, Recorder};
 use crate::network::{UnitKind, UnitLayer};
 use crate::{Error, Network, Result};
-use real::Real;
 use scratch::{Buffers, MlpProgram};
 
 /// Values (pre-activations of all vertices of a task's points) that one task
@@ -177,8 +176,7 @@ fn mlp_forward_chunk<T: Buffers>(
     let keep_pre = keep == Keep::PreActivations;
     let outputs = scratch::mlp_pass(
         prog,
-        x.dim(),
-        |rows| fill_rows(rows, x),
+        x,
         Some(choices.view_mut()),
         |_, z| {
             if keep_pre {
@@ -204,17 +202,11 @@ fn mlp_forward_into<T: Buffers>(
 ) {
     scratch::mlp_pass(
         prog,
-        x.dim(),
-        |rows| fill_rows(rows, x),
+        x,
         choices,
         |_, _| {},
         |z| out.zip_mut_with(&z, |o, &v| *o = v.to_f64()),
     );
-}
-
-/// Copies the points `x` into the pass's first buffer, rounded to `T`.
-fn fill_rows<T: Real>(mut rows: ArrayViewMut2<T>, x: ArrayView2<f64>) {
-    rows.zip_mut_with(&x, |r, &v| *r = T::from_f64(v));
 }
 
 fn concat_rows<T: Clone + Default>(parts: Vec<Array2<T>>, cols: usize) -> Array2<T> {
@@ -287,32 +279,36 @@ impl CpuBackend {
         net: &Network,
         prog: &jacobian::ReverseMlp<'_>,
         x: ArrayView2<f64>,
-    ) -> JacobianBatch {
-        let n = x.nrows();
-        let mut outputs = Array2::zeros((n, net.output_dim()));
+    ) -> Result<JacobianBatch> {
+        let (n, m, d) = (x.nrows(), net.output_dim(), net.input_dim());
+        let mut outputs = Array2::zeros((n, m));
         let mut patterns = Array2::zeros((n, net.unit_count()));
-        let mut jacobians = pages::large_zeros((n, net.output_dim(), net.input_dim()));
+        let mut jacobians = pages::large_zeros(n * m * d);
         // The forward pass runs at the whole chunk (GEMMs of `chunk` rows);
-        // the pull-back goes block by block within it.
+        // the pull-back goes block by block within it. Each task's
+        // Jacobians are a slice of the flat values (contiguous by
+        // construction); an empty network side yields empty slices.
         let chunk = self.chunk;
+        let jac_chunks = jacobians
+            .chunks_mut((chunk * m * d).max(1))
+            .chain(std::iter::repeat_with(<&mut [f64]>::default));
         let tasks: Vec<_> = x
             .axis_chunks_iter(Axis(0), chunk)
             .zip(outputs.axis_chunks_iter_mut(Axis(0), chunk))
             .zip(patterns.axis_chunks_iter_mut(Axis(0), chunk))
-            .zip(jacobians.axis_chunks_iter_mut(Axis(0), chunk))
+            .zip(jac_chunks)
             .collect();
-        self.run_tasks(tasks, |(((x, out), mut pat), mut jac)| {
+        self.run_tasks(tasks, |(((x, out), mut pat), jac)| {
             mlp_forward_into(prog.program(), x, Some(pat.view_mut()), out);
-            let jac = jac
-                .as_slice_mut()
-                .expect("row chunks of a fresh array are contiguous");
             prog.pull_back(pat.view(), jac);
         });
-        JacobianBatch {
+        let jacobians = ndarray::Array3::from_shape_vec((n, m, d), jacobians)
+            .map_err(|e| Error::invalid("jacobian layout", e.to_string()))?;
+        Ok(JacobianBatch {
             outputs,
             patterns,
             jacobians,
-        }
+        })
     }
 
     /// Jacobians chunk by chunk through the generic evaluator (or forward
@@ -372,7 +368,7 @@ impl Backend for CpuBackend {
         check_points(net, x)?;
         if !Self::prefers_forward_mode(net) {
             if let Some(prog) = jacobian::ReverseMlp::new(net) {
-                return Ok(self.mlp_jacobians(net, &prog, x));
+                return self.mlp_jacobians(net, &prog, x);
             }
         }
         self.chunked_jacobians(net, x)

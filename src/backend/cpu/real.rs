@@ -35,6 +35,10 @@ pub(super) trait Real:
     /// A vector of the network in this type.
     fn cast1(a: ArrayView1<'_, f64>) -> CowArray<'_, Self, Ix1>;
 
+    /// The points themselves when they are already of this type (`f64`):
+    /// a pass can then multiply them without copying them first.
+    fn borrow_rows(x: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, Self>>;
+
     /// The two-piece activation in place, recording the pieces (see
     /// [`simd::two_piece_record`]).
     fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]);
@@ -57,6 +61,10 @@ impl Real for f64 {
         CowArray::from(a)
     }
 
+    fn borrow_rows(x: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, Self>> {
+        Some(x)
+    }
+
     fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]) {
         simd::two_piece_record(z, choices, slopes);
     }
@@ -77,6 +85,10 @@ impl Real for f32 {
 
     fn cast1(a: ArrayView1<'_, f64>) -> CowArray<'_, Self, Ix1> {
         CowArray::from(a.mapv(Self::from_f64))
+    }
+
+    fn borrow_rows(_: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, Self>> {
+        None
     }
 
     fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]) {
