@@ -11,19 +11,24 @@ ReLU), as `target/peers/w5/` (see workloads.py):
   through one GEMM per layer, finally G W_1 (4096 x 10 x 784), which is
   J = W_L D_{L-1} W_{L-1} ... D_1 W_1 for every point at once.
 
-Both are timed as the best of --repeat runs (the computation alone), then
-the crate's side runs on the same files (`peer w5 <dir> forward|jacobians
-<threads> <repeat>`) and the checksums are compared: the sum of the outputs,
-the number of active units, and for Jacobians their sum and absolute sum
-(relative difference below 1e-9 is the same result up to summation order).
+Both sides are timed the same way (the computation alone): untimed runs for
+at least --warmup seconds (at least one), then the least and the median of
+--repeat runs; the crate's side runs on the same files (`peer w5 <dir>
+forward|jacobians <threads> <repeat> <warmup>`), and the checksums are
+compared: the sum of the outputs, the number of active units, and for
+Jacobians their sum and absolute sum (relative difference below 1e-9 is the
+same result up to summation order). The ratio compares the least times; a
+single untimed call was not enough for the crate's side in a fresh process
+(see `W5_WARMUP_SECONDS` in examples/peer.rs).
 
-Usage: python w5_forward.py [--modes forward jacobians] [--repeat 5] [--threads 2]
+Usage: python w5_forward.py [--modes forward jacobians] [--repeat 5] [--warmup 1.0] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import numpy as np
 import torch
@@ -66,15 +71,23 @@ def checksums(mode: str, result) -> dict[str, float]:
     return sums
 
 
-def best_of(fn, repeat: int, *args):
-    """(least seconds, last result) of `repeat` runs."""
-    best, result = None, None
+def best_of(fn, repeat: int, warmup: float, *args):
+    """(least seconds, median seconds, last result) of `repeat` runs after
+    untimed runs for at least `warmup` seconds (at least one)."""
+    start = time.perf_counter()
+    with torch.inference_mode():
+        while True:
+            fn(*args)
+            if time.perf_counter() - start >= warmup:
+                break
+    times, result = [], None
     for _ in range(max(1, repeat)):
         result = None  # free the previous run's arrays before the next one
         with torch.inference_mode(), stopwatch() as t:
             result = fn(*args)
-        best = t() if best is None else min(best, t())
-    return best, result
+        times.append(t())
+    times.sort()
+    return times[0], times[len(times) // 2], result
 
 
 def compare(sums: dict[str, float], cpwl: dict[str, str] | None) -> bool:
@@ -95,6 +108,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modes", nargs="+", default=["forward", "jacobians"], choices=["forward", "jacobians"])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--warmup", type=float, default=1.0, help="untimed seconds before the timed runs (both sides)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--points", type=int, default=workloads.W5_POINTS, help="first rows of points.npy (peer only)")
     ap.add_argument("--no-cpwl", action="store_true", help="the peer alone")
@@ -110,13 +124,16 @@ def main() -> int:
     ok = True
     for mode in args.modes:
         fn = forward_patterns if mode == "forward" else jacobians
-        secs, result = best_of(fn, args.repeat, weights, biases, x)
+        secs, median, result = best_of(fn, args.repeat, args.warmup, weights, biases, x)
         sums = checksums(mode, result)
         del result
-        print(f"\n== W5 {mode} ==\npeer (torch f64, best of {args.repeat}): {secs:.4f} s; checksums {sums}")
+        print(f"\n== W5 {mode} ==\npeer (torch f64, {args.warmup} s warm-up, best of {args.repeat}): {secs:.4f} s "
+              f"(median {median:.4f} s); checksums {sums}")
         if args.no_cpwl or x.shape[0] != workloads.W5_POINTS:
             continue
-        cpwl = run_cpwl("w5", d, mode, args.threads, args.repeat)
+        cpwl = run_cpwl("w5", d, mode, args.threads, args.repeat, args.warmup)
+        if cpwl is not None and "cpwl_median_seconds" in cpwl:
+            print(f"cpwl median {float(cpwl['cpwl_median_seconds']):.4f} s after {cpwl.get('warmup_runs')} warm-up runs")
         report_ratio(f"W5 {mode}: torch vs cpwl", secs, cpwl)
         ok &= compare(sums, cpwl)
     return 0 if ok else 1
