@@ -279,7 +279,7 @@ mod tests {
             let wide = want.mapv(f64::from);
             let want_counts: Vec<u32> = wide.axis_chunks_iter(Axis(0), verts).map(simd::first_row_changes).collect();
             let mut choices = Array2::zeros(want.dim());
-            single::two_piece_record(want.view_mut(), choices.view_mut(), slopes);
+            single::bias_two_piece_record(want.view_mut(), None, choices.view_mut(), slopes);
             prop_assert_eq!(got.mapv(f32::to_bits), want.mapv(f32::to_bits));
             prop_assert_eq!(got_counts, want_counts);
         }

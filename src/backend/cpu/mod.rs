@@ -174,17 +174,11 @@ fn mlp_forward_chunk<T: Buffers>(
     let mut choices = Array2::zeros((x.nrows(), units));
     let mut pre = Vec::new();
     let keep_pre = keep == Keep::PreActivations;
-    let outputs = scratch::mlp_pass(
-        prog,
-        x,
-        Some(choices.view_mut()),
-        |_, z| {
-            if keep_pre {
-                pre.push(z.mapv(T::to_f64));
-            }
-        },
-        |out| out.mapv(T::to_f64),
-    );
+    let mut record = |_: &crate::network::TwoPiece, z: ArrayView2<T>| pre.push(z.mapv(T::to_f64));
+    let visit: Option<scratch::Visit<'_, T>> = keep_pre.then_some(&mut record);
+    let outputs = scratch::mlp_pass(prog, x, Some(choices.view_mut()), visit, |out| {
+        out.mapv(T::to_f64)
+    });
     ForwardBatch {
         outputs,
         patterns: (keep != Keep::Outputs).then_some(choices),
@@ -200,13 +194,9 @@ fn mlp_forward_into<T: Buffers>(
     choices: Option<ArrayViewMut2<u8>>,
     mut out: ArrayViewMut2<f64>,
 ) {
-    scratch::mlp_pass(
-        prog,
-        x,
-        choices,
-        |_, _| {},
-        |z| out.zip_mut_with(&z, |o, &v| *o = v.to_f64()),
-    );
+    scratch::mlp_pass(prog, x, choices, None, |z| {
+        out.zip_mut_with(&z, |o, &v| *o = v.to_f64())
+    });
 }
 
 fn concat_rows<T: Clone + Default>(parts: Vec<Array2<T>>, cols: usize) -> Array2<T> {

@@ -39,9 +39,15 @@ pub(super) trait Real:
     /// a pass can then multiply them without copying them first.
     fn borrow_rows(x: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, Self>>;
 
-    /// The two-piece activation in place, recording the pieces (see
-    /// [`simd::two_piece_record`]).
-    fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]);
+    /// The two-piece activation of `z + bias` in place (the bias added
+    /// first when given), recording the pieces (see
+    /// [`simd::bias_two_piece_record`]).
+    fn bias_two_piece_record(
+        z: ArrayViewMut2<Self>,
+        bias: Option<&[Self]>,
+        choices: ArrayViewMut2<u8>,
+        slopes: [Self; 2],
+    );
 }
 
 impl Real for f64 {
@@ -65,8 +71,13 @@ impl Real for f64 {
         Some(x)
     }
 
-    fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]) {
-        simd::two_piece_record(z, choices, slopes);
+    fn bias_two_piece_record(
+        z: ArrayViewMut2<Self>,
+        bias: Option<&[Self]>,
+        choices: ArrayViewMut2<u8>,
+        slopes: [Self; 2],
+    ) {
+        simd::bias_two_piece_record(z, bias, choices, slopes);
     }
 }
 
@@ -91,8 +102,13 @@ impl Real for f32 {
         None
     }
 
-    fn two_piece_record(z: ArrayViewMut2<Self>, choices: ArrayViewMut2<u8>, slopes: [Self; 2]) {
-        single::two_piece_record(z, choices, slopes);
+    fn bias_two_piece_record(
+        z: ArrayViewMut2<Self>,
+        bias: Option<&[Self]>,
+        choices: ArrayViewMut2<u8>,
+        slopes: [Self; 2],
+    ) {
+        single::bias_two_piece_record(z, bias, choices, slopes);
     }
 }
 

@@ -101,10 +101,16 @@ pub(super) fn sized<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T]
     &mut buf[..len]
 }
 
+/// What [`mlp_pass`] shows of each two-piece layer's pre-activations.
+pub(super) type Visit<'v, T> = &'v mut dyn FnMut(&TwoPiece, ArrayView2<T>);
+
 /// Runs `prog` on the points `x` (one per row) in this thread's buffers.
-/// `visit` sees each two-piece layer's pre-activations before the units act
-/// on them; the units' choices go to `choices` (points x all units) when
-/// given. Returns what `finish` makes of the output rows.
+/// `visit`, when given, sees each two-piece layer's pre-activations before
+/// the units act on them; the units' choices go to `choices` (points x all
+/// units) when given. Returns what `finish` makes of the output rows.
+///
+/// Without `visit`, a dense layer's bias is added in the same walk as the
+/// two-piece units that follow it ([`Real::bias_two_piece_record`]).
 ///
 /// In `f64` the first dense layer multiplies `x` where it lies: copying the
 /// points into the buffer first cost about a tenth of W5's forward pass (a
@@ -113,7 +119,7 @@ pub(super) fn mlp_pass<T: Buffers, R>(
     prog: &MlpProgram<'_, T>,
     x: ArrayView2<f64>,
     mut choices: Option<ArrayViewMut2<u8>>,
-    mut visit: impl FnMut(&TwoPiece, ArrayView2<T>),
+    mut visit: Option<Visit<'_, T>>,
     finish: impl FnOnce(ArrayView2<T>) -> R,
 ) -> R {
     let (rows, cols) = x.dim();
@@ -127,6 +133,8 @@ pub(super) fn mlp_pass<T: Buffers, R>(
         if direct.is_none() {
             fill_rows(view_mut(sized(&mut scratch.rows, rows * width), rows, width), x);
         }
+        // A bias left for the two-piece layer that follows to add.
+        let mut pending: Option<&[T]> = None;
         for (i, layer) in prog.layers.iter().enumerate() {
             match layer {
                 MlpLayer::Dense { w, b } => {
@@ -137,18 +145,25 @@ pub(super) fn mlp_pass<T: Buffers, R>(
                     width = w.nrows();
                     let out = sized(&mut scratch.next, rows * width);
                     gemm_into(input, w.t(), out);
-                    view_mut(out, rows, width).zip_mut_with(b, |v, &b| *v += b);
+                    let fuse =
+                        visit.is_none() && matches!(prog.layers.get(i + 1), Some(MlpLayer::TwoPiece { .. }));
+                    match b.as_slice().filter(|_| fuse) {
+                        Some(b) => pending = Some(b),
+                        None => view_mut(out, rows, width).zip_mut_with(b, |v, &b| *v += b),
+                    }
                     std::mem::swap(&mut scratch.rows, &mut scratch.next);
                 }
                 MlpLayer::TwoPiece { units: t, slopes } => {
                     let mut z = view_mut(&mut scratch.rows[..rows * width], rows, width);
-                    visit(t, z.view());
+                    if let Some(visit) = visit.as_mut() {
+                        visit(t, z.view());
+                    }
                     let units = t.offset..t.offset + t.len;
                     let picked = match choices.as_mut() {
                         Some(c) => c.slice_mut(ndarray::s![.., units]),
                         None => view_mut(sized(&mut scratch.choices, rows * t.len), rows, t.len),
                     };
-                    T::two_piece_record(z.view_mut(), picked, *slopes);
+                    T::bias_two_piece_record(z.view_mut(), pending.take(), picked, *slopes);
                 }
             }
         }
@@ -209,26 +224,32 @@ mod tests {
     fn reused_buffers_match_the_generic_pass_at_any_batch_size() {
         let net = net();
         let steps = net.program().steps();
+        let prog = MlpProgram::<f64>::new(steps).expect("a plain MLP");
         // A large batch, then a small one: the second runs in grown buffers
-        // still holding the first one's values.
+        // still holding the first one's values. With a visitor the bias is
+        // added on its own; without, in the two-piece walk: the same bits.
         for n in [40, 3, 17] {
             let x = Array2::from_shape_fn((n, 2), |(i, j)| {
                 (i as f64 * 0.37 - 2.0) * if j == 0 { 1.0 } else { -0.6 }
             });
             let (want, want_choices) = reference(&net, &x);
-            let mut choices = Array2::zeros((n, net.unit_count()));
-            let mut seen = Vec::new();
-            let prog = MlpProgram::<f64>::new(steps).expect("a plain MLP");
-            let got = mlp_pass(
-                &prog,
-                x.view(),
-                Some(choices.view_mut()),
-                |t, z| seen.push((t.offset, z.dim())),
-                |out| out.to_owned(),
-            );
-            assert_eq!(got, want);
-            assert_eq!(choices, want_choices);
-            assert_eq!(seen, vec![(0, (n, 3)), (3, (n, 2))]);
+            for visited in [true, false] {
+                let mut choices = Array2::zeros((n, net.unit_count()));
+                let mut seen = Vec::new();
+                let mut record = |t: &TwoPiece, z: ArrayView2<f64>| seen.push((t.offset, z.dim()));
+                let visit: Option<Visit<'_, f64>> = visited.then_some(&mut record);
+                let got = mlp_pass(&prog, x.view(), Some(choices.view_mut()), visit, |out| {
+                    out.to_owned()
+                });
+                assert_eq!(got, want);
+                assert_eq!(choices, want_choices);
+                let expected = if visited {
+                    vec![(0, (n, 3)), (3, (n, 2))]
+                } else {
+                    vec![]
+                };
+                assert_eq!(seen, expected);
+            }
         }
     }
 }
