@@ -829,27 +829,39 @@ mod tests {
                 .column(0)
                 .mapv(|v| 2.0 * v + shift);
             let z = test_matrix(d, 1, seed + 70).column(0).to_owned();
-            let shape = categorical(seq_len, vocab);
-            let les_at = |z: &Array1<f64>| {
-                let logits = a.dot(z) + &b;
-                les_from_jacobian(logits.view(), a.view(), shape).unwrap().value
-            };
-            let logits = a.dot(&z) + &b;
-            let grad = les_grad_from_jacobian(logits.view(), a.view(), shape).unwrap();
-            assert!(grad.full_rank);
-            let h = 1e-5;
-            for k in 0..d {
-                let mut up = z.clone();
-                up[k] += h;
-                let mut down = z.clone();
-                down[k] -= h;
-                let fd = (les_at(&up) - les_at(&down)) / (2.0 * h);
-                assert!(
-                    (grad.value[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
-                    "{seq_len}x{vocab} d={d} k={k}: {} vs {fd}",
-                    grad.value[k]
-                );
-            }
+            let label = format!("{seq_len}x{vocab} d={d}");
+            assert_gradient_matches_central_differences(&a, &b, &z, categorical(seq_len, vocab), &label);
+        }
+    }
+
+    /// The LES gradient of the linear decoder `a z + b` at `z` against
+    /// central differences of LES (step 1e-5, to 1e-6 of each component).
+    fn assert_gradient_matches_central_differences(
+        a: &Array2<f64>,
+        b: &Array1<f64>,
+        z: &Array1<f64>,
+        shape: OutputShape,
+        label: &str,
+    ) {
+        let les_at = |z: &Array1<f64>| {
+            let logits = a.dot(z) + b;
+            les_from_jacobian(logits.view(), a.view(), shape).unwrap().value
+        };
+        let logits = a.dot(z) + b;
+        let grad = les_grad_from_jacobian(logits.view(), a.view(), shape).unwrap();
+        assert!(grad.full_rank);
+        let h = 1e-5;
+        for k in 0..z.len() {
+            let mut up = z.clone();
+            up[k] += h;
+            let mut down = z.clone();
+            down[k] -= h;
+            let fd = (les_at(&up) - les_at(&down)) / (2.0 * h);
+            assert!(
+                (grad.value[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+                "{label} k={k}: {} vs {fd}",
+                grad.value[k]
+            );
         }
     }
 
@@ -895,26 +907,8 @@ mod tests {
                 b[t * vocab + t % vocab] += spread;
             }
             let z = test_matrix(d, 1, seed + 70).column(0).to_owned();
-            let shape = categorical(seq_len, vocab);
-            let les_at = |z: &Array1<f64>| {
-                let logits = a.dot(z) + &b;
-                les_from_jacobian(logits.view(), a.view(), shape).unwrap().value
-            };
-            let logits = a.dot(&z) + &b;
-            let grad = les_grad_from_jacobian(logits.view(), a.view(), shape).unwrap();
-            let h = 1e-5;
-            for k in 0..d {
-                let mut up = z.clone();
-                up[k] += h;
-                let mut down = z.clone();
-                down[k] -= h;
-                let fd = (les_at(&up) - les_at(&down)) / (2.0 * h);
-                assert!(
-                    (grad.value[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
-                    "spread {spread}, k={k}: {} vs {fd}",
-                    grad.value[k]
-                );
-            }
+            let label = format!("spread {spread}");
+            assert_gradient_matches_central_differences(&a, &b, &z, categorical(seq_len, vocab), &label);
         }
     }
 
