@@ -202,8 +202,25 @@ impl PolytopeView<'_> {
         }
     }
 
-    /// The owned polytope ([`Polytope::vertices`] and [`Polytope::volume`]
-    /// work on it).
+    /// The vertices, as [`Polytope::vertices`] (on a copy of the rows).
+    ///
+    /// # Errors
+    ///
+    /// As [`Polytope::vertices`].
+    pub fn vertices(&self) -> Result<Option<Array2<f64>>> {
+        self.to_owned().vertices()
+    }
+
+    /// The volume, as [`Polytope::volume`] (on a copy of the rows).
+    ///
+    /// # Errors
+    ///
+    /// As [`Polytope::volume`].
+    pub fn volume(&self) -> Result<Option<f64>> {
+        self.to_owned().volume()
+    }
+
+    /// The owned polytope.
     pub fn to_owned(&self) -> Polytope {
         Polytope {
             a: self.a.to_owned(),

@@ -283,6 +283,12 @@ impl<'a> PatternRef<'a> {
     }
 }
 
+impl<'a> From<&'a Pattern> for PatternRef<'a> {
+    fn from(p: &'a Pattern) -> PatternRef<'a> {
+        p.view()
+    }
+}
+
 impl PartialEq for PatternRef<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.compare(*other) == Ordering::Equal
@@ -298,6 +304,12 @@ impl PartialEq<Pattern> for PatternRef<'_> {
 }
 
 impl PartialEq<PatternRef<'_>> for Pattern {
+    fn eq(&self, other: &PatternRef<'_>) -> bool {
+        self.view() == *other
+    }
+}
+
+impl PartialEq<PatternRef<'_>> for &Pattern {
     fn eq(&self, other: &PatternRef<'_>) -> bool {
         self.view() == *other
     }

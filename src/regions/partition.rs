@@ -8,7 +8,7 @@ use super::region::RegionBuf;
 use super::table::{RegionTable, Regions};
 use super::{Method, Region, ThinCell};
 use crate::run::Outcome;
-use crate::{Domain, Network, Pattern};
+use crate::{Domain, Network, PatternRef};
 
 /// Counters of an enumeration run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -155,13 +155,16 @@ impl Partition {
         self.table.memory_bytes()
     }
 
-    /// The index of the region with this pattern.
-    pub fn find(&self, pattern: &Pattern) -> Option<usize> {
+    /// The index of the region with this pattern (a `&Pattern` or a
+    /// [`crate::PatternRef`], such as another partition's
+    /// [`Region::pattern`]).
+    pub fn find<'p>(&self, pattern: impl Into<PatternRef<'p>>) -> Option<usize> {
+        let pattern = pattern.into();
         // Regions are sorted by distinct patterns: no index to store.
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.table.pattern(mid).compare(pattern.view()) {
+            match self.table.pattern(mid).compare(pattern) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Some(mid),

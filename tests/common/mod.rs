@@ -80,7 +80,7 @@ pub fn assert_subset(part: &Partition, full: &Partition, what: &str) {
             .find(r.pattern())
             .unwrap_or_else(|| panic!("{what}: {} not in the full partition", r.pattern()));
         assert_eq!(
-            full.regions()[i].polytope(),
+            full.region(i).polytope(),
             r.polytope(),
             "{what}: {}",
             r.pattern()
