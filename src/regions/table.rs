@@ -456,3 +456,102 @@ mod tests {
         assert_eq!(&list[..kept], [1, 2, 5, 7]);
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use ndarray::array;
+
+    use crate::regions::{enumerate, EnumOptions, Method, Partition, RegionBuf};
+    use crate::{Domain, Network};
+
+    /// Small partitions of each storage kind: 2-D with polygons (the
+    /// splitter), 3-D without (the walk), and maxout units (byte patterns,
+    /// mixed with patterns of 0s and 1s only).
+    fn cases() -> Vec<Partition> {
+        let relu = Network::builder(3)
+            .dense(
+                array![[1.0, 0.3, -0.2], [-0.4, 1.0, 0.5], [0.6, 0.6, 1.0], [0.2, -0.9, 0.3]],
+                array![0.1, -0.05, 0.2, 0.0],
+            )
+            .unwrap()
+            .relu()
+            .dense(array![[1.0, -1.0, 0.5, 0.2], [0.3, 0.2, -0.4, 1.0]], array![0.0, 0.1])
+            .unwrap()
+            .build()
+            .unwrap();
+        let maxout = Network::builder(2)
+            .dense(
+                array![[1.0, 0.2], [-0.3, 1.0], [0.5, -0.7], [0.9, 0.4], [-1.0, 0.1], [0.2, 0.8]],
+                array![0.0, 0.1, -0.1, 0.05, 0.0, -0.2],
+            )
+            .unwrap()
+            .maxout(3)
+            .dense(array![[1.0, -1.0]], array![0.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        let square = Domain::boxed(array![-1.0, -1.0], array![1.0, 1.0]);
+        let lp = EnumOptions {
+            method: Method::Lp,
+            ..Default::default()
+        };
+        vec![
+            enumerate(&relu, &Domain::cube(3, -1.0, 1.0), &lp).unwrap(),
+            enumerate(&maxout, &square, &EnumOptions::default()).unwrap(),
+            enumerate(&maxout, &square, &lp).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn views_equal_the_owned_regions_pushed_in_any_order() {
+        for part in cases() {
+            let n = part.len();
+            assert!(n > 3);
+            // Owned copies in reverse order, neighbours as indices in that order:
+            // what a builder hands to `assemble`.
+            let pushed: Vec<RegionBuf> = (0..n)
+                .rev()
+                .map(|i| {
+                    let mut r = part.region(i).to_owned();
+                    r.neighbors = r.neighbors.iter().map(|&j| n - 1 - j).collect();
+                    r
+                })
+                .collect();
+            // Expected, independently of the table: sorted by pattern, each
+            // neighbour found by its pattern.
+            let mut sorted = pushed.clone();
+            sorted.sort_by(|a, b| a.pattern.cmp(&b.pattern));
+            let index_of = |r: &RegionBuf| sorted.iter().position(|s| s.pattern == r.pattern).unwrap();
+            let back = Partition::assemble(
+                pushed.clone(),
+                *part.stats(),
+                part.domain().clone(),
+                part.network().clone(),
+            );
+            assert_eq!(back.len(), n);
+            for (i, want) in sorted.iter().enumerate() {
+                let mut want = want.clone();
+                want.neighbors = want.neighbors.iter().map(|&j| index_of(&pushed[j])).collect();
+                want.neighbors.sort_unstable();
+                assert_eq!(back.region(i).to_owned(), want, "region {i}");
+                assert_eq!(back.region(i), want.view());
+                assert_eq!(back.find(&want.pattern), Some(i));
+            }
+            assert_eq!(back.regions(), part.regions());
+            assert!(back.memory_bytes() >= n * std::mem::size_of::<f64>() * 3);
+        }
+    }
+
+    #[test]
+    fn byte_patterns_are_used_once_a_value_exceeds_one() {
+        let part = &cases()[1];
+        let values: Vec<Vec<u8>> = part.regions().iter().map(|r| r.pattern().to_values()).collect();
+        assert!(values.iter().any(|v| v.iter().all(|&x| x <= 1)));
+        assert!(values.iter().any(|v| v.iter().any(|&x| x > 1)));
+        // The owned patterns say the same, in the same (text) order.
+        let texts: Vec<String> = part.regions().iter().map(|r| r.pattern().to_owned().to_string()).collect();
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(texts, sorted);
+    }
+}
