@@ -132,7 +132,8 @@ fn patterns_sha256(part: &cpwl::regions::Partition) -> String {
     let mut text = String::new();
     for r in part.regions() {
         text.clear();
-        std::fmt::Write::write_fmt(&mut text, format_args!("{}\n", r.pattern())).expect("writing to a String");
+        std::fmt::Write::write_fmt(&mut text, format_args!("{}\n", r.pattern()))
+            .expect("writing to a String");
         h.update(text.as_bytes());
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -141,7 +142,10 @@ fn patterns_sha256(part: &cpwl::regions::Partition) -> String {
 /// The partition's own heap bytes, in all and per region.
 fn print_memory(part: &cpwl::regions::Partition) {
     println!("partition_bytes={}", part.memory_bytes());
-    println!("bytes_per_region={:.0}", part.memory_bytes() as f64 / part.len().max(1) as f64);
+    println!(
+        "bytes_per_region={:.0}",
+        part.memory_bytes() as f64 / part.len().max(1) as f64
+    );
 }
 
 fn w2(args: &[String]) -> Fallible<()> {

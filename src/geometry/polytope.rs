@@ -38,17 +38,17 @@ impl Polytope {
 
     /// The dimension of the ambient space.
     pub fn dim(&self) -> usize {
-        self.a.ncols()
+        self.view().dim()
     }
 
     /// The number of constraint rows.
     pub fn len(&self) -> usize {
-        self.b.len()
+        self.view().len()
     }
 
     /// True when there are no constraints (the whole space).
     pub fn is_empty(&self) -> bool {
-        self.b.is_empty()
+        self.view().is_empty()
     }
 
     /// The largest violation `max_i (a_i . x - b_i)` (negative inside).

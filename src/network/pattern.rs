@@ -181,7 +181,10 @@ pub struct PatternRef<'a> {
 #[derive(Clone, Copy)]
 enum ReprRef<'a> {
     /// As [`Repr::Bits`]; bits past `len` are zero.
-    Bits { words: &'a [u64], len: usize },
+    Bits {
+        words: &'a [u64],
+        len: usize,
+    },
     Bytes(&'a [u8]),
 }
 

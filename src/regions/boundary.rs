@@ -327,7 +327,10 @@ fn candidate_piece(
 }
 
 /// The rows of `blocks`, then the `extra` rows.
-pub(super) fn stack_rows(blocks: &[PolytopeView<'_>], extra: impl Iterator<Item = (Array1<f64>, f64)>) -> Polytope {
+pub(super) fn stack_rows(
+    blocks: &[PolytopeView<'_>],
+    extra: impl Iterator<Item = (Array1<f64>, f64)>,
+) -> Polytope {
     let extra: Vec<(Array1<f64>, f64)> = extra.collect();
     let d = blocks[0].dim();
     let m = blocks.iter().map(|p| p.len()).sum::<usize>() + extra.len();

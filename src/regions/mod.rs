@@ -106,8 +106,8 @@ pub use hrep::RowSource;
 pub use options::{EnumOptions, Method};
 pub use partition::{EnumStats, Partition};
 pub use region::{Region, RegionBuf};
-pub use table::{RegionIter, Regions};
 pub use stats::RegionStats;
+pub use table::{RegionIter, Regions};
 pub use thin::ThinCell;
 
 use crate::{Domain, Error, Network, Result};

@@ -61,7 +61,12 @@ pub struct Partition {
 impl Partition {
     /// Assembles a partition: sorts regions by pattern, remaps the neighbour
     /// indices (given as indices into `regions` before sorting).
-    pub(crate) fn assemble(regions: Vec<RegionBuf>, stats: EnumStats, domain: Domain, network: Network) -> Partition {
+    pub(crate) fn assemble(
+        regions: Vec<RegionBuf>,
+        stats: EnumStats,
+        domain: Domain,
+        network: Network,
+    ) -> Partition {
         let mut table = Partition::table_for(&domain, &network);
         // Each region is moved into the table and freed in turn.
         for r in regions {
@@ -76,7 +81,12 @@ impl Partition {
     }
 
     /// Assembles a partition from a filled table, as [`Partition::assemble`].
-    pub(crate) fn from_table(mut table: RegionTable, stats: EnumStats, domain: Domain, network: Network) -> Partition {
+    pub(crate) fn from_table(
+        mut table: RegionTable,
+        stats: EnumStats,
+        domain: Domain,
+        network: Network,
+    ) -> Partition {
         table.sort_by_pattern();
         table.shrink_to_fit();
         Partition {

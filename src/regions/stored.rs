@@ -66,7 +66,10 @@ impl<'de> Deserialize<'de> for Partition {
             table.push(r);
         }
         // Sorted already (checked): the sort keeps the order and the neighbours.
-        Ok(Partition::from_table(table, stored.stats, stored.domain, stored.network).with_outcome(stored.outcome))
+        Ok(
+            Partition::from_table(table, stored.stats, stored.domain, stored.network)
+                .with_outcome(stored.outcome),
+        )
     }
 }
 

@@ -72,6 +72,23 @@ pub(crate) struct RegionTable {
     polygon_pool: Vec<[f64; 2]>,
 }
 
+/// `f(buffer)` summed over every buffer of a table, `prefix` being `&self` or
+/// `&mut self`: the one list of the buffers.
+macro_rules! every_buffer {
+    ($f:ident, $($prefix:tt)*) => {{
+        let patterns = match $($prefix)*.patterns {
+            Patterns::Bits { words, .. } => $f(words),
+            Patterns::Bytes(bytes) => $f(bytes),
+        };
+        let rows = $f($($prefix)*.rows) + $f($($prefix)*.row_a) + $f($($prefix)*.row_b) + $f($($prefix)*.sources);
+        let points = $f($($prefix)*.centers) + $f($($prefix)*.radii) + $f($($prefix)*.volumes);
+        let maps = $f($($prefix)*.affine_a) + $f($($prefix)*.affine_b);
+        let neighbors = $f($($prefix)*.neighbors) + $f($($prefix)*.neighbor_pool);
+        let polygons = $f($($prefix)*.polygons) + $f($($prefix)*.polygon_pool);
+        patterns + rows + points + maps + neighbors + polygons
+    }};
+}
+
 impl RegionTable {
     /// An empty table for regions in `dim` domain coordinates, of a network
     /// with `outputs` outputs and `units` hidden units.
@@ -261,46 +278,19 @@ impl RegionTable {
 
     /// Gives back the spare capacity of every buffer (after the last push).
     pub(crate) fn shrink_to_fit(&mut self) {
-        match &mut self.patterns {
-            Patterns::Bits { words, .. } => words.shrink_to_fit(),
-            Patterns::Bytes(bytes) => bytes.shrink_to_fit(),
-        }
-        self.rows.shrink_to_fit();
-        self.row_a.shrink_to_fit();
-        self.row_b.shrink_to_fit();
-        self.sources.shrink_to_fit();
-        self.centers.shrink_to_fit();
-        self.radii.shrink_to_fit();
-        self.volumes.shrink_to_fit();
-        self.affine_a.shrink_to_fit();
-        self.affine_b.shrink_to_fit();
-        self.neighbors.shrink_to_fit();
-        self.neighbor_pool.shrink_to_fit();
-        self.polygons.shrink_to_fit();
-        self.polygon_pool.shrink_to_fit();
+        let _: usize = every_buffer!(shrink, &mut self);
     }
 
     /// The bytes the table holds on the heap (capacities, not lengths).
     pub(crate) fn memory_bytes(&self) -> usize {
-        let patterns = match &self.patterns {
-            Patterns::Bits { words, .. } => bytes_of(words),
-            Patterns::Bytes(bytes) => bytes_of(bytes),
-        };
-        patterns
-            + bytes_of(&self.rows)
-            + bytes_of(&self.row_a)
-            + bytes_of(&self.row_b)
-            + bytes_of(&self.sources)
-            + bytes_of(&self.centers)
-            + bytes_of(&self.radii)
-            + bytes_of(&self.volumes)
-            + bytes_of(&self.affine_a)
-            + bytes_of(&self.affine_b)
-            + bytes_of(&self.neighbors)
-            + bytes_of(&self.neighbor_pool)
-            + bytes_of(&self.polygons)
-            + bytes_of(&self.polygon_pool)
+        every_buffer!(bytes_of, &self)
     }
+}
+
+/// Gives back a buffer's spare capacity (0, for [`every_buffer`]'s sum).
+fn shrink<T>(v: &mut Vec<T>) -> usize {
+    v.shrink_to_fit();
+    0
 }
 
 fn bytes_of<T>(v: &Vec<T>) -> usize {
@@ -470,18 +460,33 @@ mod round_trip {
     fn cases() -> Vec<Partition> {
         let relu = Network::builder(3)
             .dense(
-                array![[1.0, 0.3, -0.2], [-0.4, 1.0, 0.5], [0.6, 0.6, 1.0], [0.2, -0.9, 0.3]],
+                array![
+                    [1.0, 0.3, -0.2],
+                    [-0.4, 1.0, 0.5],
+                    [0.6, 0.6, 1.0],
+                    [0.2, -0.9, 0.3]
+                ],
                 array![0.1, -0.05, 0.2, 0.0],
             )
             .unwrap()
             .relu()
-            .dense(array![[1.0, -1.0, 0.5, 0.2], [0.3, 0.2, -0.4, 1.0]], array![0.0, 0.1])
+            .dense(
+                array![[1.0, -1.0, 0.5, 0.2], [0.3, 0.2, -0.4, 1.0]],
+                array![0.0, 0.1],
+            )
             .unwrap()
             .build()
             .unwrap();
         let maxout = Network::builder(2)
             .dense(
-                array![[1.0, 0.2], [-0.3, 1.0], [0.5, -0.7], [0.9, 0.4], [-1.0, 0.1], [0.2, 0.8]],
+                array![
+                    [1.0, 0.2],
+                    [-0.3, 1.0],
+                    [0.5, -0.7],
+                    [0.9, 0.4],
+                    [-1.0, 0.1],
+                    [0.2, 0.8]
+                ],
                 array![0.0, 0.1, -0.1, 0.05, 0.0, -0.2],
             )
             .unwrap()
@@ -549,7 +554,11 @@ mod round_trip {
         assert!(values.iter().any(|v| v.iter().all(|&x| x <= 1)));
         assert!(values.iter().any(|v| v.iter().any(|&x| x > 1)));
         // The owned patterns say the same, in the same (text) order.
-        let texts: Vec<String> = part.regions().iter().map(|r| r.pattern().to_owned().to_string()).collect();
+        let texts: Vec<String> = part
+            .regions()
+            .iter()
+            .map(|r| r.pattern().to_owned().to_string())
+            .collect();
         let mut sorted = texts.clone();
         sorted.sort();
         assert_eq!(texts, sorted);
