@@ -148,7 +148,7 @@ fn check_invariants(net: &Network, domain: &Domain, part: &Partition) -> Result<
         for y in interior_points(r.polygon().unwrap(), &mut rng, 3) {
             let x = domain.to_input(array![y[0], y[1]].view());
             let want = net.forward(x.view()).unwrap();
-            let got = r.affine().a.dot(&array![y[0], y[1]]) + &r.affine().b;
+            let got = r.affine().a.dot(&array![y[0], y[1]]) + r.affine().b;
             for (g, w) in got.iter().zip(&want) {
                 prop_assert!(
                     (g - w).abs() <= 1e-9 * (1.0 + w.abs()),
