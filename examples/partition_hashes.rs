@@ -131,7 +131,7 @@ fn topology_hash(p: &Partition) -> String {
         let mut neighbours: Vec<String> = r
             .neighbors()
             .iter()
-            .map(|&j| p.regions()[j].pattern().to_string())
+            .map(|&j| p.region(j).pattern().to_string())
             .collect();
         neighbours.sort();
         h.update(format!("|{}|{}\n", facets.join(","), neighbours.join(",")).as_bytes());

@@ -84,6 +84,7 @@ fn w1(args: &[String]) -> Fallible<()> {
     let part = enumerate(&net, &domain, &opts)?;
     println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
     println!("regions={}", part.len());
+    print_memory(&part);
     println!("method={:?}", part.stats().method);
     println!("patterns_sha256={}", patterns_sha256(&part));
     Ok(())
@@ -122,17 +123,29 @@ fn method_by_serde_name(name: &str) -> Fallible<Method> {
 }
 
 /// SHA-256 of the sorted pattern texts, each followed by a newline (the
-/// peers' `patterns_sha256`).
+/// peers' `patterns_sha256`). A partition lists its regions sorted by
+/// pattern, which is the byte order of the texts: they are hashed one at a
+/// time, never all held at once (a million 1500-unit texts would be 1.5 GB).
 fn patterns_sha256(part: &cpwl::regions::Partition) -> String {
     use sha2::{Digest, Sha256};
-    let mut texts: Vec<String> = part.regions().iter().map(|r| r.pattern().to_string()).collect();
-    texts.sort_unstable();
     let mut h = Sha256::new();
-    for t in &texts {
-        h.update(t.as_bytes());
-        h.update(b"\n");
+    let mut text = String::new();
+    for r in part.regions() {
+        text.clear();
+        std::fmt::Write::write_fmt(&mut text, format_args!("{}\n", r.pattern()))
+            .expect("writing to a String");
+        h.update(text.as_bytes());
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The partition's own heap bytes, in all and per region.
+fn print_memory(part: &cpwl::regions::Partition) {
+    println!("partition_bytes={}", part.memory_bytes());
+    println!(
+        "bytes_per_region={:.0}",
+        part.memory_bytes() as f64 / part.len().max(1) as f64
+    );
 }
 
 fn w2(args: &[String]) -> Fallible<()> {
@@ -157,6 +170,7 @@ fn w2(args: &[String]) -> Fallible<()> {
         st.rejected_thin,
         st.method
     );
+    print_memory(&part);
     println!("patterns_sha256={}", patterns_sha256(&part));
     Ok(())
 }

@@ -135,5 +135,5 @@ pub use error::{Error, Result};
 /// `RunOptions { threads: Some(2), ..Default::default() }`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Private(());
-pub use geometry::{Domain, Plane, Polytope, Window};
-pub use network::{Affine, Network, NetworkBuilder, Pattern};
+pub use geometry::{Domain, Plane, Polytope, PolytopeView, Window};
+pub use network::{Affine, AffineView, Network, NetworkBuilder, Pattern, PatternRef};

@@ -64,7 +64,7 @@ struct Shape {
 }
 
 fn shape(p: &Partition) -> Shape {
-    let name = |i: usize| p.regions()[i].pattern().to_string();
+    let name = |i: usize| p.region(i).pattern().to_string();
     let mut patterns: Vec<String> = (0..p.len()).map(name).collect();
     patterns.sort();
     let pair = |(i, j): (usize, usize)| {

@@ -403,7 +403,7 @@ fn summary(p: &Partition) -> Vec<String> {
             let neighbours: Vec<String> = r
                 .neighbors()
                 .iter()
-                .map(|&n| p.regions()[n].pattern().to_string())
+                .map(|&n| p.region(n).pattern().to_string())
                 .collect();
             format!("{} {:?} {:?}", r.pattern(), r.sources(), neighbours)
         })

@@ -100,7 +100,7 @@ fn every_sampled_point_lies_in_a_counted_region() {
             // Each counted region is really within reach (its distance is
             // certified below by the rows and above by the returned point).
             for &i in &got {
-                assert!(part.regions()[i].distance(c.view()).unwrap() < r);
+                assert!(part.region(i).distance(c.view()).unwrap() < r);
             }
         }
     }
@@ -148,7 +148,7 @@ fn distance_to_a_box_region_is_the_clamp() {
         .unwrap();
     let part = enumerate(&net, &Domain::cube(3, -1.0, 1.0), &EnumOptions::default()).unwrap();
     assert_eq!(part.len(), 1);
-    let region = &part.regions()[0];
+    let region = &part.region(0);
     for y in [
         array![3.0, 0.0, 0.0],
         array![2.0, -3.0, 0.5],
@@ -206,7 +206,7 @@ fn bad_balls_are_typed_errors() {
         );
     }
     assert!(matches!(
-        part.regions()[0].distance(array![0.0].view()),
+        part.region(0).distance(array![0.0].view()),
         Err(Error::Shape { .. })
     ));
 }

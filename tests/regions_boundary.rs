@@ -404,7 +404,7 @@ fn regions_meeting_a_box_are_the_regions_of_the_box() {
             let mut want: Vec<String> = own.regions().iter().map(|r| r.pattern().to_string()).collect();
             let mut got: Vec<String> = meeting
                 .iter()
-                .map(|&i| part.regions()[i].pattern().to_string())
+                .map(|&i| part.region(i).pattern().to_string())
                 .collect();
             want.sort();
             got.sort();

@@ -148,7 +148,7 @@ fn check_invariants(net: &Network, domain: &Domain, part: &Partition) -> Result<
         for y in interior_points(r.polygon().unwrap(), &mut rng, 3) {
             let x = domain.to_input(array![y[0], y[1]].view());
             let want = net.forward(x.view()).unwrap();
-            let got = r.affine().a.dot(&array![y[0], y[1]]) + &r.affine().b;
+            let got = r.affine().a.dot(&array![y[0], y[1]]) + r.affine().b;
             for (g, w) in got.iter().zip(&want) {
                 prop_assert!(
                     (g - w).abs() <= 1e-9 * (1.0 + w.abs()),
@@ -161,12 +161,12 @@ fn check_invariants(net: &Network, domain: &Domain, part: &Partition) -> Result<
         }
         for &j in r.neighbors() {
             prop_assert!(
-                part.regions()[j].neighbors().contains(&i),
+                part.region(j).neighbors().contains(&i),
                 "adjacency not symmetric: {} {}",
                 i,
                 j
             );
-            prop_assert_ne!(r.pattern(), part.regions()[j].pattern());
+            prop_assert_ne!(r.pattern(), part.region(j).pattern());
         }
     }
     Ok(())
@@ -192,7 +192,7 @@ fn check_grid(net: &Network, domain: &Domain, part: &Partition) -> Result<(), Te
             let p = [y[0], y[1]];
             match part.find(&pattern) {
                 Some(i) => {
-                    let r = &part.regions()[i];
+                    let r = &part.region(i);
                     prop_assert!(
                         r.polytope().contains(y.view(), 1e-9),
                         "grid point {:?} outside its region {}",
@@ -203,7 +203,7 @@ fn check_grid(net: &Network, domain: &Domain, part: &Partition) -> Result<(), Te
                 None => {
                     let i = part.locate(y.view());
                     prop_assert!(i.is_some(), "grid point {:?} not located", p);
-                    let slack = -part.regions()[i.unwrap()].polytope().max_violation(y.view());
+                    let slack = -part.region(i.unwrap()).polytope().max_violation(y.view());
                     prop_assert!(
                         slack <= 1e-9,
                         "grid point {:?} has no region but is {} inside",

@@ -235,7 +235,7 @@ fn splitter_agrees_with_lp_walk_on_small_slices() {
         let patterns = |p: &Partition| {
             p.regions()
                 .iter()
-                .map(|r| r.pattern().clone())
+                .map(|r| r.pattern().to_owned())
                 .collect::<Vec<_>>()
         };
         assert_eq!(patterns(&split), patterns(&walk), "{} pattern sets", case.id);

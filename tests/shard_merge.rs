@@ -58,7 +58,7 @@ fn sharded(net: &Network, domain: &Domain, shards: usize, method: Method) -> Par
 }
 
 fn facets(p: &Partition, i: usize) -> Vec<RowSource> {
-    let mut f = p.regions()[i].sources().to_vec();
+    let mut f = p.region(i).sources().to_vec();
     f.sort_by_key(|s| format!("{s:?}"));
     f
 }
@@ -81,9 +81,9 @@ fn assert_same(merged: &Partition, whole: &Partition, what: &str) {
             facets(whole, i),
             "{what}: facets of region {i}"
         );
-        let (a, b) = (merged.regions()[i].volume(), whole.regions()[i].volume());
+        let (a, b) = (merged.region(i).volume(), whole.region(i).volume());
         assert!((a - b).abs() <= 1e-9 * scale, "{what}: volume {i}: {a} vs {b}");
-        let r = &merged.regions()[i];
+        let r = &merged.region(i);
         // The centre is inside the whole region, not just a piece of it.
         assert!(r.polytope().contains(r.center(), 1e-9), "{what}: centre of {i}");
     }

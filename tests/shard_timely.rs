@@ -76,7 +76,7 @@ fn summary(p: &Partition) -> String {
         let neighbours: Vec<String> = r
             .neighbors()
             .iter()
-            .map(|&j| p.regions()[j].pattern().to_string())
+            .map(|&j| p.region(j).pattern().to_string())
             .collect();
         out += &format!(
             "{} | {} | {} | {:?}\n",

@@ -47,7 +47,7 @@ fn run(net: &Network, domain: &Domain, method: Method) -> Partition {
 type Shape = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, f64)>;
 
 fn shape(p: &Partition) -> Shape {
-    let name = |i: usize| p.regions()[i].pattern().to_string();
+    let name = |i: usize| p.region(i).pattern().to_string();
     p.regions()
         .iter()
         .map(|r| {

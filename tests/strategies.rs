@@ -73,7 +73,7 @@ proptest! {
         }
         let i = part.locate(y.view());
         prop_assert!(i.is_some());
-        let region = &part.regions()[i.unwrap()];
+        let region = &part.region(i.unwrap());
         let x = domain.to_input(y.view());
         prop_assert!(close(&region.affine().apply(y.view()).unwrap(), &net.forward(x.view()).unwrap()));
     }

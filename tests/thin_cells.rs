@@ -66,7 +66,7 @@ const METHODS: [Method; 2] = [Method::PlaneSplit, Method::Lp];
 
 /// The neighbour pairs of a partition, as sorted pattern pairs.
 fn neighbour_pairs(partition: &Partition) -> BTreeSet<(String, String)> {
-    let name = |i: usize| partition.regions()[i].pattern().to_string();
+    let name = |i: usize| partition.region(i).pattern().to_string();
     partition
         .adjacency()
         .into_iter()

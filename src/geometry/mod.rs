@@ -17,4 +17,4 @@ pub(crate) use plane::signed_area;
 pub use plane::{Plane, Window};
 pub(crate) use polygon::{cut_piece, cut_piece_into};
 pub use polygon::{ConvexPolygon, Split};
-pub use polytope::Polytope;
+pub use polytope::{Polytope, PolytopeView};

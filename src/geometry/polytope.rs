@@ -1,6 +1,6 @@
 //! Polytopes in H-representation.
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::{Error, Result};
 
@@ -38,22 +38,30 @@ impl Polytope {
 
     /// The dimension of the ambient space.
     pub fn dim(&self) -> usize {
-        self.a.ncols()
+        self.view().dim()
     }
 
     /// The number of constraint rows.
     pub fn len(&self) -> usize {
-        self.b.len()
+        self.view().len()
     }
 
     /// True when there are no constraints (the whole space).
     pub fn is_empty(&self) -> bool {
-        self.b.is_empty()
+        self.view().is_empty()
     }
 
     /// The largest violation `max_i (a_i . x - b_i)` (negative inside).
     pub fn max_violation(&self, x: ArrayView1<f64>) -> f64 {
-        (self.a.dot(&x) - &self.b).fold(f64::NEG_INFINITY, |m, &v| m.max(v))
+        self.view().max_violation(x)
+    }
+
+    /// A borrowed view of the constraints.
+    pub fn view(&self) -> PolytopeView<'_> {
+        PolytopeView {
+            a: self.a.view(),
+            b: self.b.view(),
+        }
     }
 
     /// The vertices of a bounded polytope, one per row (none when it is
@@ -131,6 +139,92 @@ impl Polytope {
 
     /// True when `x` satisfies every constraint up to `tol`.
     pub fn contains(&self, x: ArrayView1<f64>, tol: f64) -> bool {
+        self.view().contains(x, tol)
+    }
+}
+
+/// A borrowed polytope `{ x : a x <= b }`, as
+/// [`crate::regions::Region::polytope`] gives it (a partition keeps every
+/// region's rows in one pool).
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::Polytope;
+/// use ndarray::array;
+/// let p = Polytope::new(array![[1.0], [-1.0]], array![1.0, 0.0])?;
+/// let view = p.view();
+/// assert_eq!(view.len(), 2);
+/// assert!(view.contains(array![0.5].view(), 0.0));
+/// assert_eq!(view.to_owned(), p);
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PolytopeView<'a> {
+    /// Constraint normals, one row per half-space.
+    pub a: ArrayView2<'a, f64>,
+    /// Right-hand sides.
+    pub b: ArrayView1<'a, f64>,
+}
+
+impl PolytopeView<'_> {
+    /// The dimension of the ambient space.
+    pub fn dim(&self) -> usize {
+        self.a.ncols()
+    }
+
+    /// The number of constraint rows.
+    pub fn len(&self) -> usize {
+        self.b.len()
+    }
+
+    /// True when there are no constraints (the whole space).
+    pub fn is_empty(&self) -> bool {
+        self.b.is_empty()
+    }
+
+    /// The largest violation `max_i (a_i . x - b_i)` (negative inside).
+    pub fn max_violation(&self, x: ArrayView1<f64>) -> f64 {
+        (self.a.dot(&x) - self.b).fold(f64::NEG_INFINITY, |m, &v| m.max(v))
+    }
+
+    /// True when `x` satisfies every constraint up to `tol`.
+    pub fn contains(&self, x: ArrayView1<f64>, tol: f64) -> bool {
         self.b.is_empty() || self.max_violation(x) <= tol
+    }
+
+    /// The same rows borrowed for a shorter lifetime (views are invariant in
+    /// their lifetime, so views of different sources need this to meet).
+    pub(crate) fn reborrow(&self) -> PolytopeView<'_> {
+        PolytopeView {
+            a: self.a.view(),
+            b: self.b.view(),
+        }
+    }
+
+    /// The vertices, as [`Polytope::vertices`] (on a copy of the rows).
+    ///
+    /// # Errors
+    ///
+    /// As [`Polytope::vertices`].
+    pub fn vertices(&self) -> Result<Option<Array2<f64>>> {
+        self.to_owned().vertices()
+    }
+
+    /// The volume, as [`Polytope::volume`] (on a copy of the rows).
+    ///
+    /// # Errors
+    ///
+    /// As [`Polytope::volume`].
+    pub fn volume(&self) -> Result<Option<f64>> {
+        self.to_owned().volume()
+    }
+
+    /// The owned polytope.
+    pub fn to_owned(&self) -> Polytope {
+        Polytope {
+            a: self.a.to_owned(),
+            b: self.b.to_owned(),
+        }
     }
 }

@@ -174,7 +174,7 @@ fn point_partition(
 fn count(net: &Network, part: &Partition) -> ExactLc {
     let mut units = vec![false; net.unit_count()];
     for (i, j) in part.adjacency() {
-        let (a, b) = (part.regions()[i].pattern(), part.regions()[j].pattern());
+        let (a, b) = (part.region(i).pattern(), part.region(j).pattern());
         for (u, flag) in units.iter_mut().enumerate() {
             *flag |= a.get(u) != b.get(u);
         }

@@ -1,6 +1,6 @@
 //! [`Affine`] maps.
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::error::{Error, Result};
 
@@ -23,10 +23,15 @@ impl Affine {
     ///
     /// [`Error::Shape`] when `x` has the wrong length.
     pub fn apply(&self, x: ArrayView1<f64>) -> Result<Array1<f64>> {
-        if x.len() != self.a.ncols() {
-            return Err(Error::shape("affine map input", self.a.ncols(), x.len()));
+        self.view().apply(x)
+    }
+
+    /// A borrowed view of the map.
+    pub fn view(&self) -> AffineView<'_> {
+        AffineView {
+            a: self.a.view(),
+            b: self.b.view(),
         }
-        Ok(self.a.dot(&x) + &self.b)
     }
 
     /// The input dimension.
@@ -56,5 +61,59 @@ impl Affine {
             a: self.a.dot(&inner.a),
             b: self.a.dot(&inner.b) + &self.b,
         })
+    }
+}
+
+/// A borrowed affine map `y = a x + b`, as [`crate::regions::Region::affine`]
+/// gives it (a partition keeps every region's map in one block).
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::Affine;
+/// use ndarray::array;
+/// let f = Affine { a: array![[2.0, 0.0]], b: array![1.0] };
+/// let view = f.view();
+/// assert_eq!(view.apply(array![1.0, 5.0].view())?, array![3.0]);
+/// assert_eq!(view.to_owned(), f);
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AffineView<'a> {
+    /// The linear part (the Jacobian), out x in.
+    pub a: ArrayView2<'a, f64>,
+    /// The offset.
+    pub b: ArrayView1<'a, f64>,
+}
+
+impl AffineView<'_> {
+    /// Evaluates the map at `x`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `x` has the wrong length.
+    pub fn apply(&self, x: ArrayView1<f64>) -> Result<Array1<f64>> {
+        if x.len() != self.a.ncols() {
+            return Err(Error::shape("affine map input", self.a.ncols(), x.len()));
+        }
+        Ok(self.a.dot(&x) + self.b)
+    }
+
+    /// The input dimension.
+    pub fn input_dim(&self) -> usize {
+        self.a.ncols()
+    }
+
+    /// The output dimension.
+    pub fn output_dim(&self) -> usize {
+        self.a.nrows()
+    }
+
+    /// The owned map.
+    pub fn to_owned(&self) -> Affine {
+        Affine {
+            a: self.a.to_owned(),
+            b: self.b.to_owned(),
+        }
     }
 }

@@ -26,11 +26,11 @@ mod stored;
 
 use ndarray::{Array1, Array2, ArrayView2};
 
-pub use affine::Affine;
+pub use affine::{Affine, AffineView};
 pub use builder::NetworkBuilder;
 pub use head::Head;
 pub use layers::{Activation, BatchNorm, Conv2d, Pool2d, Shape, Skip};
-pub use pattern::{Pattern, MAX_UNIT_VALUE};
+pub use pattern::{Pattern, PatternRef, MAX_UNIT_VALUE};
 pub use program::{
     AffineStep, AvgPooling, ChannelAffine, Convolution, Dense, MaxUnits, Nonlinearity, Program, Step,
     TwoPiece, UnitKind, UnitLayer, PADDING,

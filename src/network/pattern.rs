@@ -93,12 +93,20 @@ impl Pattern {
         }
     }
 
+    /// A borrowed view of the pattern (the form a [`crate::regions::Partition`]
+    /// stores its patterns in).
+    pub fn view(&self) -> PatternRef<'_> {
+        PatternRef {
+            repr: match &self.repr {
+                Repr::Bits { words, len } => ReprRef::Bits { words, len: *len },
+                Repr::Bytes(b) => ReprRef::Bytes(b),
+            },
+        }
+    }
+
     /// The number of units.
     pub fn len(&self) -> usize {
-        match &self.repr {
-            Repr::Bits { len, .. } => *len,
-            Repr::Bytes(b) => b.len(),
-        }
+        self.view().len()
     }
 
     /// True for the pattern of a network without hidden units.
@@ -108,18 +116,12 @@ impl Pattern {
 
     /// The value of unit `i`.
     pub fn get(&self, i: usize) -> Option<u8> {
-        if i >= self.len() {
-            return None;
-        }
-        Some(match &self.repr {
-            Repr::Bits { words, .. } => ((words[i / 64] >> (63 - i % 64)) & 1) as u8,
-            Repr::Bytes(b) => b[i],
-        })
+        self.view().get(i)
     }
 
     /// Iterates over the unit values.
     pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
-        (0..self.len()).map(|i| self.get(i).unwrap_or(0))
+        self.view().iter()
     }
 
     /// The unit values as bytes.
@@ -147,14 +149,197 @@ impl Pattern {
 
     /// The number of units where two patterns of equal length differ.
     pub fn hamming(&self, other: &Pattern) -> usize {
-        match (&self.repr, &other.repr) {
-            (Repr::Bits { words: a, .. }, Repr::Bits { words: b, .. }) => a
+        self.view().hamming(other.view())
+    }
+}
+
+/// A borrowed activation pattern: a [`Pattern`] without its own storage, as
+/// [`crate::regions::Region::pattern`] gives it (the partition keeps every
+/// pattern in one buffer).
+///
+/// # Semantics
+///
+/// The unit values of a [`Pattern`]; equality and order follow the values, as
+/// for [`Pattern`], and [`PatternRef::to_owned`] gives the owned pattern.
+///
+/// # Examples
+///
+/// ```
+/// use cpwl::Pattern;
+/// let p: Pattern = "0110".parse()?;
+/// let view = p.view();
+/// assert_eq!(view.get(1), Some(1));
+/// assert_eq!(view, p);
+/// assert_eq!(view.to_owned(), p);
+/// # Ok::<(), cpwl::Error>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct PatternRef<'a> {
+    repr: ReprRef<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum ReprRef<'a> {
+    /// As [`Repr::Bits`]; bits past `len` are zero.
+    Bits {
+        words: &'a [u64],
+        len: usize,
+    },
+    Bytes(&'a [u8]),
+}
+
+impl<'a> PatternRef<'a> {
+    /// A view of bit-packed values (bit `i` is bit `63 - i % 64` of word
+    /// `i / 64`, bits past `len` zero).
+    pub(crate) fn from_words(words: &'a [u64], len: usize) -> PatternRef<'a> {
+        PatternRef {
+            repr: ReprRef::Bits { words, len },
+        }
+    }
+
+    /// A view of one byte per unit.
+    pub(crate) fn from_bytes(bytes: &'a [u8]) -> PatternRef<'a> {
+        PatternRef {
+            repr: ReprRef::Bytes(bytes),
+        }
+    }
+
+    /// The packed words when the values are stored one bit per unit.
+    pub(crate) fn words(self) -> Option<&'a [u64]> {
+        match self.repr {
+            ReprRef::Bits { words, .. } => Some(words),
+            ReprRef::Bytes(_) => None,
+        }
+    }
+
+    /// The number of units.
+    pub fn len(self) -> usize {
+        match self.repr {
+            ReprRef::Bits { len, .. } => len,
+            ReprRef::Bytes(b) => b.len(),
+        }
+    }
+
+    /// True for the pattern of a network without hidden units.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of unit `i`.
+    pub fn get(self, i: usize) -> Option<u8> {
+        if i >= self.len() {
+            return None;
+        }
+        Some(match self.repr {
+            ReprRef::Bits { words, .. } => ((words[i / 64] >> (63 - i % 64)) & 1) as u8,
+            ReprRef::Bytes(b) => b[i],
+        })
+    }
+
+    /// Iterates over the unit values.
+    pub fn iter(self) -> impl Iterator<Item = u8> + 'a {
+        (0..self.len()).map(move |i| self.get(i).unwrap_or(0))
+    }
+
+    /// The unit values as bytes.
+    pub fn to_values(self) -> Vec<u8> {
+        self.iter().collect()
+    }
+
+    /// The owned pattern.
+    pub fn to_owned(self) -> Pattern {
+        match self.repr {
+            ReprRef::Bits { words, len } => Pattern {
+                repr: Repr::Bits {
+                    words: words.into(),
+                    len,
+                },
+            },
+            ReprRef::Bytes(b) => Pattern::from_checked(b),
+        }
+    }
+
+    /// The number of units where two patterns of equal length differ.
+    pub fn hamming(self, other: PatternRef<'_>) -> usize {
+        match (self.repr, other.repr) {
+            (ReprRef::Bits { words: a, .. }, ReprRef::Bits { words: b, .. }) => a
                 .iter()
                 .zip(b.iter())
                 .map(|(x, y)| (x ^ y).count_ones() as usize)
                 .sum(),
             _ => self.iter().zip(other.iter()).filter(|(a, b)| a != b).count(),
         }
+    }
+
+    /// The order of [`Pattern`]: by values, in text order.
+    pub fn compare(self, other: PatternRef<'_>) -> Ordering {
+        match (self.repr, other.repr) {
+            (ReprRef::Bits { words: a, len: la }, ReprRef::Bits { words: b, len: lb }) => {
+                let common = la.min(lb) / 64;
+                a[..common]
+                    .cmp(&b[..common])
+                    .then_with(|| self.iter().skip(common * 64).cmp(other.iter().skip(common * 64)))
+                    .then(la.cmp(&lb))
+            }
+            _ => self.iter().cmp(other.iter()),
+        }
+    }
+}
+
+impl<'a> From<&'a Pattern> for PatternRef<'a> {
+    fn from(p: &'a Pattern) -> PatternRef<'a> {
+        p.view()
+    }
+}
+
+impl PartialEq for PatternRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.compare(*other) == Ordering::Equal
+    }
+}
+
+impl Eq for PatternRef<'_> {}
+
+impl PartialEq<Pattern> for PatternRef<'_> {
+    fn eq(&self, other: &Pattern) -> bool {
+        *self == other.view()
+    }
+}
+
+impl PartialEq<PatternRef<'_>> for Pattern {
+    fn eq(&self, other: &PatternRef<'_>) -> bool {
+        self.view() == *other
+    }
+}
+
+impl PartialEq<PatternRef<'_>> for &Pattern {
+    fn eq(&self, other: &PatternRef<'_>) -> bool {
+        self.view() == *other
+    }
+}
+
+impl Ord for PatternRef<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.compare(*other)
+    }
+}
+
+impl PartialOrd for PatternRef<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for PatternRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text: String = self.iter().map(unit_char).collect();
+        f.write_str(&text)
+    }
+}
+
+impl fmt::Debug for PatternRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({self})")
     }
 }
 
@@ -164,8 +349,7 @@ fn unit_char(v: u8) -> char {
 
 impl fmt::Display for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text: String = self.iter().map(unit_char).collect();
-        f.write_str(&text)
+        fmt::Display::fmt(&self.view(), f)
     }
 }
 
@@ -197,16 +381,7 @@ impl FromStr for Pattern {
 
 impl Ord for Pattern {
     fn cmp(&self, other: &Self) -> Ordering {
-        match (&self.repr, &other.repr) {
-            (Repr::Bits { words: a, len: la }, Repr::Bits { words: b, len: lb }) => {
-                let common = la.min(lb) / 64;
-                a[..common]
-                    .cmp(&b[..common])
-                    .then_with(|| self.iter().skip(common * 64).cmp(other.iter().skip(common * 64)))
-                    .then(la.cmp(lb))
-            }
-            _ => self.iter().cmp(other.iter()),
-        }
+        self.view().compare(other.view())
     }
 }
 

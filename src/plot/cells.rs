@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::geometry::{ConvexPolygon, Split};
 use crate::regions::{Partition, Region};
-use crate::{Affine, Result};
+use crate::{AffineView, Result};
 
 /// The part of one region where one class wins: a convex polygon on which the
 /// class's output is the largest (ties going to the lower class index, as in
@@ -101,13 +101,13 @@ pub(crate) fn region_polygons(partition: &Partition) -> Result<Vec<Option<Convex
         .collect())
 }
 
-fn polygon_of(frame: &ConvexPolygon, region: &Region) -> Option<ConvexPolygon> {
+fn polygon_of(frame: &ConvexPolygon, region: Region<'_>) -> Option<ConvexPolygon> {
     ConvexPolygon::from_vertices(Partition::clip_to(frame, region)).ok()
 }
 
 /// The arg-max cells of one region: its polygon cut, class after class, by
 /// the lines where the new class ties with the current winner of each piece.
-fn region_cells(affine: &Affine, polygon: ConvexPolygon) -> Vec<(usize, ConvexPolygon)> {
+fn region_cells(affine: AffineView<'_>, polygon: ConvexPolygon) -> Vec<(usize, ConvexPolygon)> {
     let outputs = affine.a.nrows();
     if outputs == 1 {
         // One output: class 1 where it is positive, class 0 elsewhere.
@@ -140,12 +140,12 @@ fn region_cells(affine: &Affine, polygon: ConvexPolygon) -> Vec<(usize, ConvexPo
 }
 
 /// The line `f_i(y) = 0` as `(a, c)` with `a . y + c`.
-fn output_line(affine: &Affine, i: usize) -> ([f64; 2], f64) {
+fn output_line(affine: AffineView<'_>, i: usize) -> ([f64; 2], f64) {
     ([affine.a[[i, 0]], affine.a[[i, 1]]], affine.b[i])
 }
 
 /// The line `f_i(y) - f_j(y) = 0` as `(a, c)` with `a . y + c`.
-fn difference_line(affine: &Affine, i: usize, j: usize) -> ([f64; 2], f64) {
+fn difference_line(affine: AffineView<'_>, i: usize, j: usize) -> ([f64; 2], f64) {
     let (ai, ci) = output_line(affine, i);
     let (aj, cj) = output_line(affine, j);
     ([ai[0] - aj[0], ai[1] - aj[1]], ci - cj)

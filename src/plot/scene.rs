@@ -510,7 +510,7 @@ fn legend_entries(partition: &Partition, opts: &PlotOptions, cells: &[ClassCell]
 
 /// FNV-1a over the pattern's text: a colour seed that is stable across runs
 /// and platforms.
-pub(crate) fn pattern_hash(r: &Region) -> u64 {
+pub(crate) fn pattern_hash(r: Region<'_>) -> u64 {
     // The text's bytes (`0-9a-z`, one per unit: see `Pattern`'s `Display`)
     // without building the text, which a picture would do 10^5 times.
     r.pattern()

@@ -10,6 +10,7 @@
 use rayon::prelude::*;
 
 use super::hrep::RowSource;
+use super::table::RegionTable;
 use super::Region;
 use crate::tol::TOL_SHARED_EDGE_REL;
 
@@ -32,22 +33,18 @@ struct EdgeSpan {
     region: usize,
 }
 
-/// Fills in every region's neighbours (regions[i].neighbors gets indices
-/// into `regions`, unsorted; [`super::Partition::assemble`] sorts them).
-pub(crate) fn link_neighbors(regions: &mut [Region], diameter: f64, parallel: bool) {
+/// Fills in every region's neighbours (indices in push order, unsorted;
+/// [`super::Partition::from_table`] sorts them).
+pub(crate) fn link_neighbors(regions: &mut RegionTable, diameter: f64, parallel: bool) {
     let eps = TOL_SHARED_EDGE_REL * diameter;
+    let table = &*regions;
     let mut edges: Vec<EdgeSpan> = if parallel {
-        regions
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(i, r)| spans(i, r))
+        (0..table.len())
+            .into_par_iter()
+            .flat_map_iter(|i| spans(i, table.region(i)))
             .collect()
     } else {
-        regions
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| spans(i, r))
-            .collect()
+        (0..table.len()).flat_map(|i| spans(i, table.region(i))).collect()
     };
     let order = |x: &EdgeSpan, y: &EdgeSpan| {
         x.key
@@ -60,21 +57,23 @@ pub(crate) fn link_neighbors(regions: &mut [Region], diameter: f64, parallel: bo
     } else {
         edges.sort_unstable_by(order);
     }
+    let mut pairs = Vec::new();
     for group in edges.chunk_by(|x, y| x.key == y.key) {
         for (i, e) in group.iter().enumerate() {
             for f in group[i + 1..].iter().take_while(|f| f.from < e.to - eps) {
                 if f.region != e.region && e.to.min(f.to) - f.from > eps {
-                    regions[e.region].neighbors.push(f.region);
-                    regions[f.region].neighbors.push(e.region);
+                    pairs.push((e.region, f.region));
                 }
             }
         }
     }
+    drop(edges);
+    regions.set_neighbor_pairs(&pairs);
 }
 
 /// The edges of a region that other regions can share (not the domain's).
-fn spans(index: usize, region: &Region) -> Vec<EdgeSpan> {
-    let Some(vertices) = region.polygon.as_deref() else {
+fn spans(index: usize, region: Region<'_>) -> Vec<EdgeSpan> {
+    let Some(vertices) = region.polygon else {
         return Vec::new();
     };
     let n = vertices.len();

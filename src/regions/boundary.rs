@@ -11,7 +11,7 @@ use crate::geometry::predicates::{line_sign, Sign};
 use crate::geometry::volume::polytope_volume;
 use crate::lp::chebyshev_ball;
 use crate::tol::{TOL_RADIUS_REL, TOL_SAME_HYPERPLANE_REL, TOL_SIGN_REL};
-use crate::{Polytope, Result};
+use crate::{Polytope, PolytopeView, Result};
 
 /// One piece of a decision boundary: a `(d-1)`-dimensional part of a
 /// hyperplane across which the arg-max of the outputs changes.
@@ -153,7 +153,7 @@ impl Partition {
             .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt());
         let tol_radius = TOL_RADIUS_REL * diameter;
         let mut pieces = Vec::new();
-        for (index, region) in self.regions.iter().enumerate() {
+        for (index, region) in self.regions().iter().enumerate() {
             let maps = ClassMaps::of(region);
             let scale = maps.scale(region.center.view());
             let polygon = region.polygon().filter(|_| dim == 2);
@@ -191,10 +191,10 @@ pub(super) struct ClassMaps {
 
 impl ClassMaps {
     /// The class maps on `region`.
-    pub fn of(region: &Region) -> ClassMaps {
+    pub fn of(region: Region<'_>) -> ClassMaps {
         let (a, b) = (&region.affine.a, &region.affine.b);
         if b.len() != 1 {
-            return ClassMaps::new(a.clone(), b.clone(), false);
+            return ClassMaps::new(a.to_owned(), b.to_owned(), false);
         }
         let mut two = Array2::zeros((2, a.ncols()));
         two.row_mut(1).assign(&a.row(0));
@@ -299,7 +299,7 @@ impl ClassMaps {
 /// to be nonempty.
 fn candidate_piece(
     region_index: usize,
-    region: &Region,
+    region: Region<'_>,
     maps: &ClassMaps,
     i: usize,
     j: usize,
@@ -319,7 +319,7 @@ fn candidate_piece(
         classes: (i, j),
         normal,
         offset,
-        polytope: stack_rows(&[&region.polytope], rival_rows),
+        polytope: stack_rows(&[region.polytope], rival_rows),
         segment: None,
         measure: 0.0,
         region_rows: region.polytope.len(),
@@ -327,7 +327,10 @@ fn candidate_piece(
 }
 
 /// The rows of `blocks`, then the `extra` rows.
-pub(super) fn stack_rows(blocks: &[&Polytope], extra: impl Iterator<Item = (Array1<f64>, f64)>) -> Polytope {
+pub(super) fn stack_rows(
+    blocks: &[PolytopeView<'_>],
+    extra: impl Iterator<Item = (Array1<f64>, f64)>,
+) -> Polytope {
     let extra: Vec<(Array1<f64>, f64)> = extra.collect();
     let d = blocks[0].dim();
     let m = blocks.iter().map(|p| p.len()).sum::<usize>() + extra.len();
@@ -464,7 +467,7 @@ fn clip_segment(ends: [[f64; 2]; 2], rows: &Polytope, first: usize) -> Option<[[
 /// domain's boundary: no change of the decision inside the region).
 fn piece_in_polytope(
     mut piece: BoundaryPiece,
-    region: &Region,
+    region: Region<'_>,
     tol_radius: f64,
 ) -> Result<Option<BoundaryPiece>> {
     let norm = piece.normal.dot(&piece.normal).sqrt();
@@ -473,7 +476,7 @@ fn piece_in_polytope(
     }
     let u = &piece.normal / norm;
     let beta = -piece.offset / norm;
-    if facet_row(&region.polytope, &u, beta).is_some() {
+    if facet_row(region.polytope, &u, beta).is_some() {
         return Ok(None);
     }
     let restricted = OnHyperplane::new(&piece.polytope, &u, beta, region.center.view());
@@ -500,7 +503,7 @@ impl OnHyperplane {
         let y0 = &anchor + &(u * (beta - u.dot(&anchor)));
         let basis = complement_basis(u);
         let keep: Vec<usize> = (0..p.len())
-            .filter(|&r| !same_hyperplane(p, r, u, beta))
+            .filter(|&r| !same_hyperplane(p.view(), r, u, beta))
             .collect();
         let a = p.a.select(ndarray::Axis(0), &keep);
         let rhs = p.b.select(ndarray::Axis(0), &keep) - a.dot(&y0);
@@ -546,7 +549,7 @@ impl OnHyperplane {
 
 /// True when row `r` of `p` lies on the hyperplane `u . y = beta` (either
 /// side), up to [`TOL_SAME_HYPERPLANE_REL`].
-pub(super) fn same_hyperplane(p: &Polytope, r: usize, u: &Array1<f64>, beta: f64) -> bool {
+pub(super) fn same_hyperplane(p: PolytopeView<'_>, r: usize, u: &Array1<f64>, beta: f64) -> bool {
     let row = p.a.row(r);
     let n = row.dot(&row).sqrt();
     if n == 0.0 {
@@ -559,7 +562,7 @@ pub(super) fn same_hyperplane(p: &Polytope, r: usize, u: &Array1<f64>, beta: f64
 
 /// The row of `p` whose hyperplane is `u . y = beta` (same side or opposite),
 /// up to rounding.
-pub(super) fn facet_row(p: &Polytope, u: &Array1<f64>, beta: f64) -> Option<usize> {
+pub(super) fn facet_row(p: PolytopeView<'_>, u: &Array1<f64>, beta: f64) -> Option<usize> {
     (0..p.len()).find(|&r| same_hyperplane(p, r, u, beta))
 }
 

@@ -52,7 +52,7 @@ impl Partition {
         let (mut pieces, tol_radius) = self.interior_boundary_pieces()?;
         // Each region's maps and their scale, once rather than once per neighbour.
         let maps: Vec<(ClassMaps, f64)> = self
-            .regions
+            .regions()
             .iter()
             .map(|region| {
                 let maps = ClassMaps::of(region);
@@ -60,7 +60,7 @@ impl Partition {
                 (maps, scale)
             })
             .collect();
-        for (index, region) in self.regions.iter().enumerate() {
+        for (index, region) in self.regions().iter().enumerate() {
             for &other in region.neighbors.iter().filter(|&&n| n > index) {
                 let pair = [(index, &maps[index]), (other, &maps[other])];
                 pieces.extend(facet_pieces(self, pair, tol_radius)?);
@@ -78,7 +78,7 @@ fn facet_pieces(
     [(r, (maps_here, scale_here)), (s, (maps_there, scale_there))]: [(usize, &(ClassMaps, f64)); 2],
     tol_radius: f64,
 ) -> Result<Vec<BoundaryPiece>> {
-    let (here, there) = (&part.regions[r], &part.regions[s]);
+    let (here, there) = (part.region(r), part.region(s));
     let Some(p) = shared_facet(here, there) else {
         return Ok(Vec::new());
     };
@@ -104,7 +104,7 @@ fn facet_pieces(
         let rivals = (0..maps_here.len())
             .filter(|k| !group.contains(k))
             .map(|k| (&a.row(k) - &a.row(g), b[g] - b[k]));
-        let polytope = stack_rows(&[&here.polytope, &there.polytope], rivals);
+        let polytope = stack_rows(&[here.polytope, there.polytope], rivals);
         let cut = OnHyperplane::new(&polytope, &u, beta, here.center.view());
         let context = format!("decision boundary on the facet between regions {r} and {s}");
         if !cut.has_interior(tol_radius, &context)? {
@@ -128,7 +128,7 @@ fn facet_pieces(
 
 /// The row of `here` (not from the domain) whose hyperplane bounds `there`
 /// from the other side.
-fn shared_facet(here: &Region, there: &Region) -> Option<usize> {
+fn shared_facet(here: Region<'_>, there: Region<'_>) -> Option<usize> {
     (0..here.polytope.len())
         .filter(|&p| !matches!(here.sources.get(p), Some(RowSource::Domain(_))))
         .find(|&p| {
@@ -140,7 +140,7 @@ fn shared_facet(here: &Region, there: &Region) -> Option<usize> {
             let u: Array1<f64> = row.mapv(|v| v / norm);
             let beta = here.polytope.b[p] / norm;
             (0..there.polytope.len()).any(|q| {
-                there.polytope.a.row(q).dot(&u) < 0.0 && same_hyperplane(&there.polytope, q, &u, beta)
+                there.polytope.a.row(q).dot(&u) < 0.0 && same_hyperplane(there.polytope, q, &u, beta)
             })
         })
 }

@@ -104,7 +104,7 @@ impl Partition {
         self.check_planar("GeoJSON export")?;
         let frame = self.frame()?;
         let mut out = String::from(r#"{"type":"FeatureCollection","features":["#);
-        for (i, region) in self.regions.iter().enumerate() {
+        for (i, region) in self.regions().iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -159,7 +159,7 @@ impl Partition {
         self.check_planar("mesh JSON export")?;
         let frame = self.frame()?;
         let rings: Vec<Vec<[f64; 2]>> = self
-            .regions
+            .regions()
             .iter()
             .map(|region| match region.polygon() {
                 Some(p) => p.to_vec(),
@@ -169,7 +169,7 @@ impl Partition {
         let mut vertices = String::new();
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut regions = String::new();
-        for (i, (region, ring)) in self.regions.iter().zip(&rings).enumerate() {
+        for (i, (region, ring)) in self.regions().iter().zip(&rings).enumerate() {
             regions.push_str(if i > 0 { r#",{"ring":["# } else { r#"{"ring":["# });
             for (k, p) in ring.iter().enumerate() {
                 let mut text = String::new();
@@ -222,7 +222,7 @@ impl Partition {
     }
 
     /// The region's polygon: `frame` clipped by every row of its polytope.
-    pub(crate) fn clip_to(frame: &ConvexPolygon, region: &Region) -> Vec<[f64; 2]> {
+    pub(crate) fn clip_to(frame: &ConvexPolygon, region: Region<'_>) -> Vec<[f64; 2]> {
         let mut poly = frame.clone();
         for (row, &b) in region.polytope.a.outer_iter().zip(&region.polytope.b) {
             match poly.clip([row[0], row[1]], -b) {
@@ -241,7 +241,7 @@ struct Feature<'a> {
 }
 
 impl Feature<'_> {
-    fn write(&mut self, region: &Region, ring: &[[f64; 2]]) {
+    fn write(&mut self, region: Region<'_>, ring: &[[f64; 2]]) {
         self.out
             .push_str(r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[["#);
         let closed = ring.iter().chain(ring.first());
@@ -258,7 +258,7 @@ impl Feature<'_> {
 
     /// The properties `opts` asks for, as `"key":value` pairs separated by
     /// commas (`first`: no comma before the first).
-    fn properties(&mut self, region: &Region, ring: &[[f64; 2]], mut first: bool) {
+    fn properties(&mut self, region: Region<'_>, ring: &[[f64; 2]], mut first: bool) {
         let mut key = |out: &mut String, name: &str| {
             if !std::mem::take(&mut first) {
                 out.push(',');

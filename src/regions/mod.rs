@@ -95,6 +95,7 @@ mod skeleton;
 mod stats;
 #[cfg(feature = "serde")]
 mod stored;
+mod table;
 mod thin;
 pub(crate) mod walk;
 
@@ -104,8 +105,9 @@ pub use geojson::GeoJsonOptions;
 pub use hrep::RowSource;
 pub use options::{EnumOptions, Method};
 pub use partition::{EnumStats, Partition};
-pub use region::Region;
+pub use region::{Region, RegionBuf};
 pub use stats::RegionStats;
+pub use table::{RegionIter, Regions};
 pub use thin::ThinCell;
 
 use crate::{Domain, Error, Network, Result};

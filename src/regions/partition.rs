@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use ndarray::ArrayView1;
 
+use super::region::RegionBuf;
+use super::table::{RegionTable, Regions};
 use super::{Method, Region, ThinCell};
 use crate::run::Outcome;
-use crate::{Domain, Network, Pattern};
+use crate::{Domain, Network, PatternRef};
 
 /// Counters of an enumeration run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,7 +48,7 @@ pub struct EnumStats {
 /// not depend on the thread count.
 #[derive(Clone, Debug)]
 pub struct Partition {
-    pub(crate) regions: Vec<Region>,
+    pub(crate) table: RegionTable,
     pub(crate) stats: EnumStats,
     pub(crate) domain: Domain,
     pub(crate) network: Network,
@@ -60,39 +62,39 @@ impl Partition {
     /// Assembles a partition: sorts regions by pattern, remaps the neighbour
     /// indices (given as indices into `regions` before sorting).
     pub(crate) fn assemble(
-        mut regions: Vec<Region>,
+        regions: Vec<RegionBuf>,
         stats: EnumStats,
         domain: Domain,
         network: Network,
     ) -> Partition {
-        let mut order: Vec<usize> = (0..regions.len()).collect();
-        order.sort_by(|&a, &b| regions[a].pattern.cmp(&regions[b].pattern));
-        let mut new_index = vec![0; regions.len()];
-        for (new, &old) in order.iter().enumerate() {
-            new_index[old] = new;
+        let mut table = Partition::table_for(&domain, &network);
+        // Each region is moved into the table and freed in turn.
+        for r in regions {
+            table.push(r);
         }
-        for r in &mut regions {
-            for n in &mut r.neighbors {
-                *n = new_index[*n];
-            }
-            r.neighbors.sort_unstable();
-            r.neighbors.dedup();
-        }
-        // Each region moves to its place in pattern order in place: a second
-        // vector of regions would double the peak memory.
-        for i in 0..regions.len() {
-            while new_index[i] != i {
-                let j = new_index[i];
-                regions.swap(i, j);
-                new_index.swap(i, j);
-            }
-        }
+        Partition::from_table(table, stats, domain, network)
+    }
+
+    /// An empty table for the regions of `network` in `domain`.
+    pub(crate) fn table_for(domain: &Domain, network: &Network) -> RegionTable {
+        RegionTable::new(domain.dim(), network.output_dim(), network.unit_count())
+    }
+
+    /// Assembles a partition from a filled table, as [`Partition::assemble`].
+    pub(crate) fn from_table(
+        mut table: RegionTable,
+        stats: EnumStats,
+        domain: Domain,
+        network: Network,
+    ) -> Partition {
+        table.sort_by_pattern();
+        table.shrink_to_fit();
         Partition {
             stats: EnumStats {
-                regions: regions.len(),
+                regions: table.len(),
                 ..stats
             },
-            regions,
+            table,
             domain,
             network,
             layer_counts: None,
@@ -131,23 +133,54 @@ impl Partition {
 
     /// The number of regions.
     pub fn len(&self) -> usize {
-        self.regions.len()
+        self.table.len()
     }
 
     /// True when no region was found.
     pub fn is_empty(&self) -> bool {
-        self.regions.is_empty()
+        self.len() == 0
     }
 
-    /// The regions, sorted by pattern.
-    pub fn regions(&self) -> &[Region] {
-        &self.regions
+    /// The regions, sorted by pattern: views into the partition's buffers
+    /// ([`Regions::get`], [`Regions::iter`]; [`Region::to_owned`] copies one
+    /// out).
+    pub fn regions(&self) -> Regions<'_> {
+        Regions { table: &self.table }
     }
 
-    /// The index of the region with this pattern.
-    pub fn find(&self, pattern: &Pattern) -> Option<usize> {
+    /// Region `i` (in pattern order).
+    ///
+    /// # Panics
+    ///
+    /// When `i >= self.len()` (as indexing a slice); [`Regions::get`] is the
+    /// checked form.
+    pub fn region(&self, i: usize) -> Region<'_> {
+        self.table.region(i)
+    }
+
+    /// The bytes the partition's regions hold on the heap (every buffer's
+    /// capacity; the network, domain and thin cells not counted): divided by
+    /// [`Partition::len`], the memory per region.
+    pub fn memory_bytes(&self) -> usize {
+        self.table.memory_bytes()
+    }
+
+    /// The index of the region with this pattern (a `&Pattern` or a
+    /// [`crate::PatternRef`], such as another partition's
+    /// [`Region::pattern`]).
+    pub fn find<'p>(&self, pattern: impl Into<PatternRef<'p>>) -> Option<usize> {
+        let pattern = pattern.into();
         // Regions are sorted by distinct patterns: no index to store.
-        self.regions.binary_search_by(|r| r.pattern.cmp(pattern)).ok()
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.table.pattern(mid).compare(pattern) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
     }
 
     /// Candidate cells rejected as thin (see [`EnumStats::rejected_thin`]:
@@ -189,7 +222,7 @@ impl Partition {
     /// The adjacency (dual) graph as edges `(i, j)` with `i < j`.
     pub fn adjacency(&self) -> Vec<(usize, usize)> {
         let mut edges = Vec::new();
-        for (i, r) in self.regions.iter().enumerate() {
+        for (i, r) in self.regions().iter().enumerate() {
             edges.extend(r.neighbors.iter().filter(|&&j| j > i).map(|&j| (i, j)));
         }
         edges
@@ -207,7 +240,7 @@ impl Partition {
             return Some(i);
         }
         let scale = 1.0 + y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        self.regions
+        self.regions()
             .iter()
             .enumerate()
             .map(|(i, r)| (i, r.polytope.max_violation(y)))
@@ -220,8 +253,8 @@ impl Partition {
     /// every dimension: the domain's volume up to rounding when the run was
     /// complete and no thin cell was rejected.
     pub fn total_volume(&self) -> f64 {
-        use rayon::prelude::*;
-        let volumes: Vec<f64> = self.regions.par_iter().map(Region::volume).collect();
+        use rayon::iter::ParallelIterator;
+        let volumes: Vec<f64> = self.regions().par_iter().map(|r| r.volume()).collect();
         // Summed in region order: the same bits for every thread count.
         volumes.iter().sum()
     }

@@ -1,12 +1,120 @@
-//! [`Region`]: one linear region of a network inside a domain.
+//! [`Region`]: one linear region of a network inside a domain, borrowed
+//! from a partition; [`RegionBuf`]: the same, owned.
 
 use ndarray::{Array1, ArrayView1};
+
+use crate::{AffineView, PatternRef, PolytopeView};
 
 use super::hrep::{inscribed_radius, raw_region, RowSource};
 use super::setup::Frame;
 use crate::{Affine, Domain, Error, Network, Pattern, Polytope, Result};
 
-/// One linear region of a network inside a domain.
+/// One linear region of a network inside a domain, owned: what
+/// [`Network::region_at`] returns and what a stored partition lists (a
+/// [`super::Partition`] keeps its regions in shared buffers and lends
+/// [`Region`] views; [`Region::to_owned`] gives this type back).
+///
+/// # Semantics
+///
+/// As [`Region`]; [`RegionBuf::view`] gives the borrowed form, which has the
+/// statistics ([`Region::stats`], [`Region::distance`]).
+///
+/// # Invariants
+///
+/// As [`Region`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RegionBuf {
+    pub(crate) pattern: Pattern,
+    pub(crate) polytope: Polytope,
+    pub(crate) sources: Vec<RowSource>,
+    pub(crate) center: Array1<f64>,
+    pub(crate) radius: f64,
+    pub(crate) affine: Affine,
+    pub(crate) neighbors: Vec<usize>,
+    pub(crate) volume: Option<f64>,
+    pub(crate) polygon: Option<Vec<[f64; 2]>>,
+}
+
+impl RegionBuf {
+    /// The borrowed view, with every accessor of [`Region`].
+    pub fn view(&self) -> Region<'_> {
+        Region {
+            pattern: self.pattern.view(),
+            polytope: self.polytope.view(),
+            sources: &self.sources,
+            center: self.center.view(),
+            radius: self.radius,
+            affine: self.affine.view(),
+            neighbors: &self.neighbors,
+            volume: self.volume,
+            polygon: self.polygon.as_deref(),
+        }
+    }
+
+    /// The activation pattern.
+    pub fn pattern(&self) -> &Pattern {
+        &self.pattern
+    }
+
+    /// The region as `{y : a y <= b}` in domain coordinates.
+    pub fn polytope(&self) -> &Polytope {
+        &self.polytope
+    }
+
+    /// Where each row of [`RegionBuf::polytope`] comes from.
+    pub fn sources(&self) -> &[RowSource] {
+        &self.sources
+    }
+
+    /// An interior point (the Chebyshev centre for enumerated regions).
+    pub fn center(&self) -> ArrayView1<'_, f64> {
+        self.center.view()
+    }
+
+    /// The radius of a ball around [`RegionBuf::center`] inside the region.
+    pub fn radius(&self) -> f64 {
+        self.radius
+    }
+
+    /// The network's affine map on the region, from domain coordinates to outputs.
+    pub fn affine(&self) -> &Affine {
+        &self.affine
+    }
+
+    /// Indices of the regions sharing a facet with this one (within a
+    /// partition; empty for [`Network::region_at`]).
+    pub fn neighbors(&self) -> &[usize] {
+        &self.neighbors
+    }
+
+    /// The volume (area in 2-D), as [`Region::volume`].
+    pub fn volume(&self) -> f64 {
+        self.view().volume()
+    }
+
+    /// The vertices of a 2-D region, counter-clockwise.
+    pub fn polygon(&self) -> Option<&[[f64; 2]]> {
+        self.polygon.as_deref()
+    }
+
+    /// True when the region's shapes are those of a region in `dim` domain
+    /// coordinates of a network with `outputs` outputs and `units` units
+    /// (what a partition's storage needs; checked on regions read back).
+    pub(crate) fn fits(&self, dim: usize, outputs: usize, units: usize) -> bool {
+        let (p, f) = (&self.polytope, &self.affine);
+        self.pattern.len() == units
+            && p.a.ncols() == dim
+            && p.a.nrows() == p.b.len()
+            && self.sources.len() == p.b.len()
+            && self.center.len() == dim
+            && f.a.dim() == (outputs, dim)
+            && f.b.len() == outputs
+    }
+}
+
+/// One linear region of a network inside a domain, borrowed from a
+/// [`super::Partition`] (or from a [`RegionBuf`]).
 ///
 /// # Semantics
 ///
@@ -20,39 +128,38 @@ use crate::{Affine, Domain, Error, Network, Pattern, Polytope, Result};
 /// centre lies inside at distance at least [`Region::radius`] from every facet.
 /// Regions listed by a partition are full-dimensional (radius above the
 /// thin-cell tolerance).
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Region {
-    pub(crate) pattern: Pattern,
-    pub(crate) polytope: Polytope,
-    pub(crate) sources: Vec<RowSource>,
-    pub(crate) center: Array1<f64>,
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Region<'a> {
+    pub(crate) pattern: PatternRef<'a>,
+    pub(crate) polytope: PolytopeView<'a>,
+    pub(crate) sources: &'a [RowSource],
+    pub(crate) center: ArrayView1<'a, f64>,
     pub(crate) radius: f64,
-    pub(crate) affine: Affine,
-    pub(crate) neighbors: Vec<usize>,
+    pub(crate) affine: AffineView<'a>,
+    pub(crate) neighbors: &'a [usize],
     pub(crate) volume: Option<f64>,
-    pub(crate) polygon: Option<Vec<[f64; 2]>>,
+    pub(crate) polygon: Option<&'a [[f64; 2]]>,
 }
 
-impl Region {
+impl<'a> Region<'a> {
     /// The activation pattern.
-    pub fn pattern(&self) -> &Pattern {
-        &self.pattern
+    pub fn pattern(&self) -> PatternRef<'a> {
+        self.pattern
     }
 
     /// The region as `{y : a y <= b}` in domain coordinates.
-    pub fn polytope(&self) -> &Polytope {
-        &self.polytope
+    pub fn polytope(&self) -> PolytopeView<'a> {
+        self.polytope
     }
 
     /// Where each row of [`Region::polytope`] comes from.
-    pub fn sources(&self) -> &[RowSource] {
-        &self.sources
+    pub fn sources(&self) -> &'a [RowSource] {
+        self.sources
     }
 
     /// An interior point (the Chebyshev centre for enumerated regions).
-    pub fn center(&self) -> ArrayView1<'_, f64> {
-        self.center.view()
+    pub fn center(&self) -> ArrayView1<'a, f64> {
+        self.center
     }
 
     /// The radius of a ball around [`Region::center`] inside the region.
@@ -61,13 +168,13 @@ impl Region {
     }
 
     /// The network's affine map on the region, from domain coordinates to outputs.
-    pub fn affine(&self) -> &Affine {
-        &self.affine
+    pub fn affine(&self) -> AffineView<'a> {
+        self.affine
     }
 
     /// Indices of the regions sharing a facet with this one (within a partition).
-    pub fn neighbors(&self) -> &[usize] {
-        &self.neighbors
+    pub fn neighbors(&self) -> &'a [usize] {
+        self.neighbors
     }
 
     /// The volume (area in 2-D) in the domain's coordinates, in every dimension.
@@ -84,13 +191,28 @@ impl Region {
     /// to 6 dimensions).
     pub fn volume(&self) -> f64 {
         self.volume.unwrap_or_else(|| {
-            crate::geometry::volume::polytope_volume(&self.polytope).unwrap_or(f64::INFINITY)
+            crate::geometry::volume::polytope_volume(&self.polytope.to_owned()).unwrap_or(f64::INFINITY)
         })
     }
 
     /// The vertices of a 2-D region, counter-clockwise.
-    pub fn polygon(&self) -> Option<&[[f64; 2]]> {
-        self.polygon.as_deref()
+    pub fn polygon(&self) -> Option<&'a [[f64; 2]]> {
+        self.polygon
+    }
+
+    /// The owned region.
+    pub fn to_owned(&self) -> RegionBuf {
+        RegionBuf {
+            pattern: self.pattern.to_owned(),
+            polytope: self.polytope.to_owned(),
+            sources: self.sources.to_vec(),
+            center: self.center.to_owned(),
+            radius: self.radius,
+            affine: self.affine.to_owned(),
+            neighbors: self.neighbors.to_vec(),
+            volume: self.volume,
+            polygon: self.polygon.map(<[[f64; 2]]>::to_vec),
+        }
     }
 }
 
@@ -120,7 +242,7 @@ impl Network {
     /// assert!((region.radius() - 0.5).abs() < 1e-12);
     /// # Ok::<(), cpwl::Error>(())
     /// ```
-    pub fn region_at(&self, y: ArrayView1<f64>, domain: &Domain) -> Result<Region> {
+    pub fn region_at(&self, y: ArrayView1<f64>, domain: &Domain) -> Result<RegionBuf> {
         domain.validate()?;
         if domain.input_dim() != self.input_dim() {
             return Err(Error::shape(
@@ -144,7 +266,7 @@ impl Network {
             return Err(Error::invalid("point", "outside the domain"));
         }
         let radius = inscribed_radius(&raw.polytope, y).max(0.0);
-        Ok(Region {
+        Ok(RegionBuf {
             pattern,
             polytope: raw.polytope,
             sources: raw.sources,

@@ -45,7 +45,7 @@ pub struct RegionStats {
     pub facets: usize,
 }
 
-impl Region {
+impl Region<'_> {
     /// The region's shape statistics ([`RegionStats`]), in every dimension.
     ///
     /// # Errors
@@ -72,16 +72,17 @@ impl Region {
     /// ```
     pub fn stats(&self) -> Result<RegionStats> {
         let context = format!("statistics of region {}", self.pattern);
-        let (center, inradius) = chebyshev_ball(&self.polytope, &context)?
+        let polytope = self.polytope.to_owned();
+        let (center, inradius) = chebyshev_ball(&polytope, &context)?
             .ok_or_else(|| Error::invalid("region", format!("{} is empty", self.pattern)))?;
-        let Hull::Bounded(vertices) = vertex_set(&self.polytope) else {
+        let Hull::Bounded(vertices) = vertex_set(&polytope) else {
             return Err(Error::invalid(
                 "region",
                 format!("{} is unbounded or empty", self.pattern),
             ));
         };
-        let d = self.polytope.dim();
-        let faces = Faces::new(&vertices, self.polytope.len());
+        let d = polytope.dim();
+        let faces = Faces::new(&vertices, polytope.len());
         let circumradius = vertices
             .points
             .outer_iter()
@@ -89,7 +90,7 @@ impl Region {
             .fold(0.0, f64::max);
         let volume = match self.volume {
             Some(area) => area,
-            None => crate::geometry::volume::volume_of_vertices(&vertices, self.polytope.len(), d),
+            None => crate::geometry::volume::volume_of_vertices(&vertices, polytope.len(), d),
         };
         Ok(RegionStats {
             volume,
@@ -102,7 +103,7 @@ impl Region {
     }
 }
 
-impl Region {
+impl Region<'_> {
     /// The Euclidean distance from the point `y` (domain coordinates) to the
     /// region (0 inside it), exact up to rounding: the projection onto the
     /// region's polytope by an active-set method (see `docs/ALGORITHMS.md`).
@@ -124,7 +125,7 @@ impl Region {
     /// let part = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &EnumOptions::default())?;
     /// let right = part.locate(array![0.5, 0.0].view()).unwrap();
     /// // (-3, 5) is 3 away from the half x >= 0 and sqrt(9 + 16) = 5 from its corner (0, 1).
-    /// assert!((part.regions()[right].distance(array![-3.0, 5.0].view())? - 5.0).abs() < 1e-12);
+    /// assert!((part.region(right).distance(array![-3.0, 5.0].view())? - 5.0).abs() < 1e-12);
     /// # Ok::<(), cpwl::Error>(())
     /// ```
     pub fn distance(&self, y: ArrayView1<f64>) -> Result<f64> {
@@ -134,14 +135,14 @@ impl Region {
         }
         check_finite("point", y.iter())?;
         let context = format!("distance to region {}", self.pattern);
-        Ok(project(&self.polytope, y, self.center.view(), &context)?.distance)
+        Ok(project(&self.polytope.to_owned(), y, self.center, &context)?.distance)
     }
 
     /// True when the open ball `B(c, r)` meets the region: its distance from
     /// `c` is below `r`. The Chebyshev ball and a separating row decide most
     /// regions without the projection.
     fn meets_ball(&self, c: ArrayView1<f64>, r: f64) -> Result<bool> {
-        let to_center = distance(self.center.view(), c);
+        let to_center = distance(self.center, c);
         if to_center < r + self.radius {
             return Ok(true);
         }
@@ -150,7 +151,7 @@ impl Region {
             .polytope
             .a
             .map_axis(ndarray::Axis(1), |row| row.dot(&row).sqrt());
-        let separated = (self.polytope.a.dot(&c) - &self.polytope.b)
+        let separated = (self.polytope.a.dot(&c) - self.polytope.b)
             .iter()
             .zip(&norms)
             .any(|(&excess, &n)| n > TOL_ZERO_ROW && excess >= r * n);
@@ -158,7 +159,7 @@ impl Region {
             return Ok(false);
         }
         let context = format!("region {} within a ball", self.pattern);
-        Ok(project(&self.polytope, c, self.center.view(), &context)?.distance < r)
+        Ok(project(&self.polytope.to_owned(), c, self.center, &context)?.distance < r)
     }
 }
 
@@ -174,7 +175,7 @@ impl Partition {
     ///
     /// As [`Region::stats`].
     pub fn region_stats(&self) -> Result<Vec<RegionStats>> {
-        self.regions.par_iter().map(Region::stats).collect()
+        self.regions().par_iter().map(|r| r.stats()).collect()
     }
 
     /// The regions (indices, ascending) that meet the polytope `set` (domain
@@ -217,7 +218,7 @@ impl Partition {
             .map_or(1.0, |(lo, hi)| (hi - lo).mapv(|v| v * v).sum().sqrt());
         let tol_radius = TOL_RADIUS_REL * diameter;
         let meets: Vec<bool> = self
-            .regions
+            .regions()
             .par_iter()
             .map(|r| meets(r, &set, tol_radius))
             .collect::<Result<_>>()?;
@@ -275,7 +276,7 @@ impl Partition {
             ));
         }
         let meets: Vec<bool> = self
-            .regions
+            .regions()
             .par_iter()
             .map(|r| r.meets_ball(center, radius))
             .collect::<Result<_>>()?;
@@ -284,12 +285,12 @@ impl Partition {
 }
 
 /// True when `region ∩ set` holds a ball of radius above `tol_radius`.
-fn meets(region: &Region, set: &Polytope, tol_radius: f64) -> Result<bool> {
+fn meets(region: Region<'_>, set: &Polytope, tol_radius: f64) -> Result<bool> {
     // A ball around the centre inside both decides without an LP.
-    if super::hrep::inscribed_radius(set, region.center.view()).min(region.radius) > tol_radius {
+    if super::hrep::inscribed_radius(set, region.center).min(region.radius) > tol_radius {
         return Ok(true);
     }
-    let both = stack_rows(&[&region.polytope, set], std::iter::empty());
+    let both = stack_rows(&[region.polytope.reborrow(), set.view()], std::iter::empty());
     let context = format!("region {} within a polytope", region.pattern);
     Ok(chebyshev_ball(&both, &context)?.is_some_and(|(_, r)| r > tol_radius))
 }

@@ -1,17 +1,22 @@
 //! [`Partition`] with serde (feature `serde`): stored without its pattern
 //! index, which is rebuilt, and checked when read back so that later calls
 //! ([`Partition::locate`], [`Partition::adjacency`]) cannot index out of range.
+//!
+//! The format is that of partitions stored before the compact storage: the
+//! regions are written one by one as [`RegionBuf`]s (a copy of one region at
+//! a time), and read back into the partition's buffers.
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnumStats, Partition, Region};
+use super::table::Regions;
+use super::{EnumStats, Partition, RegionBuf};
 use crate::run::Outcome;
 use crate::{Domain, Error, Network, Result};
 
 /// The stored fields of a [`Partition`], borrowed for writing.
 #[derive(Serialize)]
 struct PartitionRef<'a> {
-    regions: &'a [Region],
+    regions: OwnedRegions<'a>,
     stats: &'a EnumStats,
     domain: &'a Domain,
     network: &'a Network,
@@ -21,7 +26,7 @@ struct PartitionRef<'a> {
 /// The stored fields of a [`Partition`], owned for reading.
 #[derive(Deserialize)]
 struct StoredPartition {
-    regions: Vec<Region>,
+    regions: Vec<RegionBuf>,
     stats: EnumStats,
     domain: Domain,
     network: Network,
@@ -30,10 +35,19 @@ struct StoredPartition {
     outcome: Outcome,
 }
 
+/// The regions, written as a sequence of [`RegionBuf`]s.
+struct OwnedRegions<'a>(Regions<'a>);
+
+impl Serialize for OwnedRegions<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|r| r.to_owned()))
+    }
+}
+
 impl Serialize for Partition {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         PartitionRef {
-            regions: &self.regions,
+            regions: OwnedRegions(self.regions()),
             stats: &self.stats,
             domain: &self.domain,
             network: &self.network,
@@ -47,18 +61,15 @@ impl<'de> Deserialize<'de> for Partition {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let stored = StoredPartition::deserialize(d)?;
         check(&stored).map_err(serde::de::Error::custom)?;
-        Ok(Partition {
-            stats: EnumStats {
-                regions: stored.regions.len(),
-                ..stored.stats
-            },
-            regions: stored.regions,
-            domain: stored.domain,
-            network: stored.network,
-            layer_counts: None,
-            thin: Vec::new(),
-            outcome: stored.outcome,
-        })
+        let mut table = Partition::table_for(&stored.domain, &stored.network);
+        for r in stored.regions {
+            table.push(r);
+        }
+        // Sorted already (checked): the sort keeps the order and the neighbours.
+        Ok(
+            Partition::from_table(table, stored.stats, stored.domain, stored.network)
+                .with_outcome(stored.outcome),
+        )
     }
 }
 
@@ -75,22 +86,18 @@ fn check(p: &StoredPartition) -> Result<()> {
         ));
     }
     let (dim, units, n) = (p.domain.dim(), p.network.unit_count(), p.regions.len());
+    let outputs = p.network.output_dim();
     for (i, r) in p.regions.iter().enumerate() {
         let what = format!("stored region {i}");
-        let shapes_fit = r.polytope.a.ncols() == dim
-            && r.polytope.a.nrows() == r.polytope.b.len()
-            && r.center.len() == dim
-            && r.affine.a.ncols() == dim
-            && r.affine.a.nrows() == r.affine.b.len();
-        if !shapes_fit {
-            return Err(Error::shape(
-                what,
-                format!("domain dimension {dim}"),
-                "other shapes",
-            ));
-        }
         if r.pattern.len() != units {
             return Err(Error::shape(format!("{what} pattern"), units, r.pattern.len()));
+        }
+        if !r.fits(dim, outputs, units) {
+            return Err(Error::shape(
+                what,
+                format!("domain dimension {dim}, {outputs} outputs, one source per row"),
+                "other shapes",
+            ));
         }
         if let Some(j) = r.neighbors.iter().find(|&&j| j >= n) {
             return Err(Error::invalid(what, format!("neighbour {j} of {n} regions")));

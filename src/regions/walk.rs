@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::exact::row_is_facet;
 use super::hrep::{raw_region, RawRegion, RowSource};
 use super::setup::{Frame, Setup};
-use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
+use super::{EnumOptions, EnumStats, Method, Partition, RegionBuf, ThinCell};
 use crate::backend::{patterns_on, Backend};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, chebyshev_ball_in_box, facets, LpOutcome, LpProblem, LpStats};
@@ -43,7 +43,7 @@ pub(crate) enum Cell {
     /// regions), and further candidates to visit (plain flips that the witness
     /// points contradicted).
     Region {
-        region: Box<Region>,
+        region: Box<RegionBuf>,
         across: Vec<Pattern>,
         candidates: Vec<Pattern>,
     },
@@ -160,7 +160,7 @@ pub(crate) fn analyse(
         .map(|w| clip_window(w, &polytope))
         .transpose()?;
     let volume = polygon.as_ref().map(|p| crate::geometry::signed_area(p));
-    let region = Region {
+    let region = RegionBuf {
         pattern: pattern.clone(),
         polytope,
         sources,
@@ -574,7 +574,7 @@ struct Walk<'a> {
     visited: HashSet<Pattern>,
     /// The index of every region found, by pattern.
     index: HashMap<Pattern, usize>,
-    regions: Vec<Region>,
+    regions: Vec<RegionBuf>,
     /// A region's index and the pattern across one of its facets.
     edges: Vec<(usize, Pattern)>,
     /// Whether rejected thin cells are kept (`EnumOptions::record_thin`).

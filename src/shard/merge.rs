@@ -9,7 +9,7 @@ use crate::backend::CpuBackend;
 use crate::lp::LpStats;
 use crate::regions::setup::Setup;
 use crate::regions::walk::{analyse, Cell};
-use crate::regions::{enumerate, EnumOptions, EnumStats, Method, Partition, Region, RowSource};
+use crate::regions::{enumerate, EnumOptions, EnumStats, Method, Partition, Region, RegionBuf, RowSource};
 use crate::{Domain, Error, Network, Pattern, Result};
 
 /// A region of one shard, ready to be joined with the other pieces of its
@@ -19,7 +19,7 @@ use crate::{Domain, Error, Network, Pattern, Result};
 pub struct Piece {
     /// The region within the shard (its neighbour list empty: see
     /// [`Piece::neighbors`]).
-    pub region: Region,
+    pub region: RegionBuf,
     /// The patterns of its neighbours within the shard.
     pub neighbors: Vec<Pattern>,
     /// True when a cut between shards is one of its facets: its region in
@@ -80,7 +80,7 @@ pub fn run_shard(net: &Network, whole: &Domain, job: &ShardJob, opts: &EnumOptio
 }
 
 /// One region of a shard partition as a piece.
-fn piece(part: &Partition, r: &Region, border_rows: &[usize]) -> Piece {
+fn piece(part: &Partition, r: Region<'_>, border_rows: &[usize]) -> Piece {
     let border = r
         .sources
         .iter()
@@ -88,12 +88,12 @@ fn piece(part: &Partition, r: &Region, border_rows: &[usize]) -> Piece {
     let neighbors = r
         .neighbors
         .iter()
-        .map(|&j| part.regions()[j].pattern.clone())
+        .map(|&j| part.region(j).pattern().to_owned())
         .collect();
     Piece {
-        region: Region {
+        region: RegionBuf {
             neighbors: Vec::new(),
-            ..r.clone()
+            ..r.to_owned()
         },
         neighbors,
         border,
@@ -116,7 +116,7 @@ pub fn missing_shards(count: usize, results: &[ShardResult]) -> Vec<usize> {
 /// them regions): what the owner of a pattern hands to the final assembly.
 #[derive(Clone, Debug)]
 pub(crate) struct Joined {
-    pub region: Region,
+    pub region: RegionBuf,
     pub neighbors: Vec<Pattern>,
     pub lp: (usize, usize),
 }
@@ -326,7 +326,7 @@ fn check_pieces(net: &Network, whole: &Domain, count: usize, results: &[ShardRes
                 ),
             ));
         }
-        let foreign = |p: &&Piece| p.region.pattern.len() != units || p.region.center.len() != whole.dim();
+        let foreign = |p: &&Piece| !p.region.fits(whole.dim(), net.output_dim(), units);
         if let Some(p) = r.pieces.iter().find(foreign) {
             return Err(Error::invalid(
                 "shard results",

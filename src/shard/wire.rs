@@ -10,7 +10,7 @@
 use ndarray::{Array1, Array2};
 
 use super::{Piece, ShardJob, ShardResult};
-use crate::regions::{EnumStats, Method, Region, RowSource};
+use crate::regions::{EnumStats, Method, RegionBuf, RowSource};
 use crate::{Affine, Error, Pattern, Polytope, Result};
 
 const MAGIC_JOB: &[u8; 4] = b"CPJ1";
@@ -89,7 +89,7 @@ impl Writer {
             }
         }
     }
-    fn region(&mut self, r: &Region) {
+    fn region(&mut self, r: &RegionBuf) {
         self.pattern(&r.pattern);
         self.matrix(&r.polytope.a);
         self.floats(r.polytope.b.iter());
@@ -228,7 +228,7 @@ impl<'a> Reader<'a> {
             t => return Err(self.fail(format!("row source tag {t}"))),
         })
     }
-    fn region(&mut self) -> Result<Region> {
+    fn region(&mut self) -> Result<RegionBuf> {
         let pattern = self.pattern()?;
         let a = self.matrix()?;
         let b = Array1::from(self.floats()?);
@@ -258,7 +258,7 @@ impl<'a> Reader<'a> {
         if !consistent {
             return Err(self.fail(format!("region {pattern} with inconsistent shapes")));
         }
-        Ok(Region {
+        Ok(RegionBuf {
             pattern,
             polytope: Polytope { a, b },
             sources,

@@ -79,11 +79,6 @@ pub fn assert_subset(part: &Partition, full: &Partition, what: &str) {
         let i = full
             .find(r.pattern())
             .unwrap_or_else(|| panic!("{what}: {} not in the full partition", r.pattern()));
-        assert_eq!(
-            full.regions()[i].polytope(),
-            r.polytope(),
-            "{what}: {}",
-            r.pattern()
-        );
+        assert_eq!(full.region(i).polytope(), r.polytope(), "{what}: {}", r.pattern());
     }
 }

@@ -31,7 +31,8 @@ use self::rows::{
 };
 use super::adjacency2d::link_neighbors;
 use super::setup::Setup;
-use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
+use super::table::RegionTable;
+use super::{EnumOptions, EnumStats, Method, Partition, ThinCell};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_rows, carry, choose, flow, Flow};
 use crate::network::{AffineStep, Nonlinearity, Step};
@@ -66,7 +67,7 @@ struct Run<'a> {
     thin: Option<Mutex<Vec<ThinCell>>>,
     /// The regions found so far, in the order chunks finish (the partition
     /// sorts them by pattern); one shared vector moves each region once.
-    regions: Mutex<Vec<Region>>,
+    regions: Mutex<RegionTable>,
 }
 
 /// Runs the splitter.
@@ -108,10 +109,10 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         tol_radius: setup.tol_radius,
         rejected_thin: AtomicUsize::new(0),
         thin: opts.record_thin.then(|| Mutex::new(Vec::new())),
-        regions: Mutex::new(Vec::new()),
+        regions: Mutex::new(Partition::table_for(domain, net)),
     };
     run.run(0, first);
-    let mut regions = std::mem::take(&mut *run.found());
+    let mut regions = std::mem::replace(&mut *run.found(), Partition::table_for(domain, net));
     if run.overflowed.load(Ordering::Relaxed) {
         return Err(overflow_error());
     }
@@ -138,7 +139,7 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         .unwrap_or_default();
     run.watch.report(found, Some(0), true);
     let outcome = run.stop_reason().unwrap_or(Outcome::Complete);
-    Ok(Partition::assemble(regions, stats, domain.clone(), net.clone())
+    Ok(Partition::from_table(regions, stats, domain.clone(), net.clone())
         .with_layer_counts(counts)
         .with_thin_cells(thin)
         .with_outcome(outcome))
@@ -235,7 +236,7 @@ impl Run<'_> {
     }
 
     /// The regions found so far (a panic elsewhere leaves them usable).
-    fn found(&self) -> std::sync::MutexGuard<'_, Vec<Region>> {
+    fn found(&self) -> std::sync::MutexGuard<'_, RegionTable> {
         self.regions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -292,7 +293,7 @@ impl Run<'_> {
             let mut kept = kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             kept.extend(thin.into_iter().filter_map(|r| r.err()));
         }
-        let mut regions: Vec<Region> = regions.into_iter().filter_map(|r| r.ok()).collect();
+        let mut regions: Vec<_> = regions.into_iter().filter_map(|r| r.ok()).collect();
         let found = {
             let mut found = self.found();
             let room = self
@@ -305,7 +306,10 @@ impl Run<'_> {
                 regions.truncate(room);
                 self.stop(Outcome::RegionBudget);
             }
-            found.extend(regions);
+            // Each region is moved into the table's buffers and freed.
+            for r in regions {
+                found.push(r);
+            }
             found.len()
         };
         self.watch.report(found, None, false);

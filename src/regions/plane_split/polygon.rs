@@ -9,7 +9,7 @@ use crate::geometry::predicates::{line_sign, Sign};
 use crate::geometry::{cut_piece, largest_inscribed_circle, signed_area};
 use crate::regions::hrep::RowSource;
 use crate::regions::setup::Setup;
-use crate::regions::{Region, ThinCell};
+use crate::regions::{RegionBuf, ThinCell};
 use crate::{Domain, Error, Result};
 
 /// The domain's polygon with its edges tagged by the domain's rows: a slice's
@@ -93,7 +93,7 @@ fn corners_of(tags: &[EdgeTag]) -> Option<Vec<[f64; 2]>> {
 
 /// The region of a final cell, or the thin cell when it is thin: its edges
 /// merged into one row per line, its inscribed circle, polygon and area.
-pub(super) fn region_of(cell: FinalCell, tol_radius: f64) -> std::result::Result<Region, ThinCell> {
+pub(super) fn region_of(cell: FinalCell, tol_radius: f64) -> std::result::Result<RegionBuf, ThinCell> {
     let (vertices, tags) = merge_collinear(cell.vertices, cell.tags);
     let rows: Vec<([f64; 2], f64)> = tags
         .iter()
@@ -114,7 +114,7 @@ pub(super) fn region_of(cell: FinalCell, tol_radius: f64) -> std::result::Result
         a[[i, 1]] = n[1];
         b[i] = *beta;
     }
-    Ok(Region {
+    Ok(RegionBuf {
         pattern: crate::Pattern::from_checked(&cell.pattern),
         polytope: crate::Polytope { a, b },
         sources: tags.iter().map(|t| t.source).collect(),

@@ -44,7 +44,7 @@ use rayon::prelude::*;
 use super::hrep::RowSource;
 use super::setup::Setup;
 use super::walk::{clip_window, walk};
-use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
+use super::{EnumOptions, EnumStats, Method, Partition, RegionBuf, ThinCell};
 use crate::lp::{chebyshev_ball, LpStats};
 use crate::run::{Outcome, Watch};
 use crate::{Domain, Error, Network, Pattern, Result};
@@ -145,12 +145,12 @@ struct Cells<'a> {
 
 /// A region found, or a thin cell rejected.
 enum Cell {
-    Region(Box<Region>),
+    Region(Box<RegionBuf>),
     Thin(ThinCell),
 }
 
 /// Regions, thin cells, how the run ended, LPs solved.
-type Analysed = (Vec<Region>, Vec<ThinCell>, Outcome, usize);
+type Analysed = (Vec<RegionBuf>, Vec<ThinCell>, Outcome, usize);
 
 impl Cells<'_> {
     /// Analyses every region found (in parallel unless serial), a chunk at a
@@ -164,7 +164,7 @@ impl Cells<'_> {
     ) -> std::result::Result<Analysed, Fail> {
         found.sort_unstable_by(|a, b| a.bits.cmp(&b.bits));
         let threads = if serial { 1 } else { rayon::current_num_threads() };
-        let mut regions: Vec<Region> = Vec::new();
+        let mut regions: Vec<RegionBuf> = Vec::new();
         let mut keys: Vec<Vec<u64>> = Vec::new();
         let mut thin = Vec::new();
         let mut outcome = Outcome::Complete;
@@ -225,7 +225,7 @@ impl Cells<'_> {
             .map(|w| clip_window(w, &polytope))
             .transpose()?;
         let volume = polygon.as_ref().map(|p| crate::geometry::signed_area(p));
-        Ok(Cell::Region(Box::new(Region {
+        Ok(Cell::Region(Box::new(RegionBuf {
             pattern,
             polytope,
             sources,
@@ -241,7 +241,7 @@ impl Cells<'_> {
 
 /// Links each region to the region across each of its unit facets (the
 /// pattern with that unit flipped), where that is a region of the list.
-fn link_neighbours(regions: &mut [Region], keys: &[Vec<u64>], m: usize) {
+fn link_neighbours(regions: &mut [RegionBuf], keys: &[Vec<u64>], m: usize) {
     let index: HashMap<&[u64], usize> = keys.iter().enumerate().map(|(i, k)| (k.as_slice(), i)).collect();
     for (i, region) in regions.iter_mut().enumerate() {
         for src in &region.sources {
