@@ -13,8 +13,10 @@
 //!    with its facets from the hyperplanes its vertices lie on ([`regions`]).
 //! 4. For each region, as the LP walk gives it: the H-representation (the
 //!    facet rows of the pattern's rows, [`RowSource`] order, [`rows`]), the Chebyshev
-//!    centre and radius (one LP over the facets; thin cells are rejected and
-//!    counted as by the walk), the affine map, the polygon and area of 2-D
+//!    centre and radius (from the vertices' centroid by the dense active-set
+//!    method of [`crate::lp::chebyshev_ball_inside`], the general LP where
+//!    that does not certify; thin cells are rejected and counted as by the
+//!    walk), the affine map, the polygon and area of 2-D
 //!    regions; neighbours are the regions across each unit facet.
 //!
 //! # When the LP walk runs instead
@@ -45,9 +47,10 @@ use super::hrep::RowSource;
 use super::setup::Setup;
 use super::walk::{clip_window, walk};
 use super::{EnumOptions, EnumStats, Method, Partition, Region, ThinCell};
-use crate::lp::{chebyshev_ball, LpStats};
+use crate::lp::{chebyshev_ball, chebyshev_ball_inside, LpStats};
 use crate::run::{Outcome, Watch};
-use crate::{Domain, Error, Network, Pattern, Result};
+use crate::{Domain, Error, Network, Pattern, Polytope, Result};
+use ndarray::Array1;
 use regions::Found;
 use rows::FacetRows;
 
@@ -208,7 +211,7 @@ impl Cells<'_> {
             .collect();
         let pattern = Pattern::from_checked(&values);
         let (polytope, sources, affine) = self.rows.region(&values, &f.facets);
-        let Some((center, radius)) = chebyshev_ball(&polytope, &format!("region {pattern}"))? else {
+        let Some((center, radius)) = ball(&polytope, &f.centroid, &pattern)? else {
             return Err(Fail::Fallback("a region's Chebyshev LP is infeasible"));
         };
         if radius <= self.setup.tol_radius {
@@ -236,6 +239,16 @@ impl Cells<'_> {
             volume,
             polygon,
         })))
+    }
+}
+
+/// A region's Chebyshev ball: from its vertices' centroid without a solver
+/// where that certifies an optimum, by the general LP otherwise (a thin cell,
+/// whose centroid is not strictly inside, or rounding that blocks a pivot).
+fn ball(polytope: &Polytope, centroid: &[f64], pattern: &Pattern) -> Result<Option<(Array1<f64>, f64)>> {
+    match chebyshev_ball_inside(polytope, centroid) {
+        Some(found) => Ok(Some(found)),
+        None => chebyshev_ball(polytope, &format!("region {pattern}")),
     }
 }
 
