@@ -315,7 +315,10 @@ mod tests {
             let (c_lp, r_lp) = chebyshev_ball(&p, "random").unwrap().unwrap();
             let (c, r) = chebyshev_ball_inside(&p, &x0).expect("certified");
             // Radii agree to rounding; the centre holds its ball.
-            assert!((r - r_lp).abs() <= 1e-12 * (1.0 + r_lp), "case {case}: {r} vs {r_lp}");
+            assert!(
+                (r - r_lp).abs() <= 1e-12 * (1.0 + r_lp),
+                "case {case}: {r} vs {r_lp}"
+            );
             assert!(reach(&p, &c) >= r - 1e-13, "case {case}");
             if (&c - &c_lp).iter().all(|v| v.abs() <= 1e-9) {
                 same_centre += 1;

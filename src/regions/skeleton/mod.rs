@@ -307,6 +307,45 @@ mod tests {
     }
 
     #[test]
+    fn balls_agree_with_the_general_lp_and_hold_inside_their_regions() {
+        // A W2-like network (He-normal-ish weights, small biases) on a box
+        // of a few hundred regions in d = 4: every region's ball, found
+        // from its centroid without a solver, has microlp's radius to
+        // rounding, and lies inside the region.
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(4);
+        let d = 4;
+        let mut builder = Network::builder(d);
+        for (fan_in, width) in [(d, 16), (16, 16)] {
+            let scale = (6.0 / fan_in as f64).sqrt();
+            let w = ndarray::Array2::from_shape_fn((width, fan_in), |_| scale * rng.random_range(-1.0..1.0));
+            let b = ndarray::Array1::from_shape_fn(width, |_| {
+                rng.random_range(-0.5..0.5) / (fan_in as f64).sqrt()
+            });
+            builder = builder.dense(w, b).unwrap().relu();
+        }
+        let n = builder.build().unwrap();
+        let domain = Domain::cube(d, -0.4, 0.4);
+        let opts = EnumOptions::default();
+        assert_eq!(fallback_reason(&n, &domain, &opts), None);
+        let p = skeleton(&n, &domain, &opts).unwrap();
+        assert!(p.len() > 100, "{} regions", p.len());
+        for r in p.regions() {
+            let poly = r.polytope();
+            let (_, radius) = chebyshev_ball(poly, "check").unwrap().unwrap();
+            assert!((r.radius() - radius).abs() <= 1e-12, "{} vs {radius}", r.radius());
+            let reach = poly
+                .a
+                .rows()
+                .into_iter()
+                .zip(&poly.b)
+                .map(|(row, b)| (b - row.dot(&r.center())) / row.dot(&row).sqrt())
+                .fold(f64::INFINITY, f64::min);
+            assert!(reach >= r.radius() - 1e-15, "{reach} < {}", r.radius());
+        }
+    }
+
+    #[test]
     fn a_repeated_unit_is_detected() {
         let n = net(array![[1.0, 0.5], [1.0, 0.5], [0.2, -1.0]], array![0.1, 0.1, 0.0]);
         let domain = Domain::cube(2, -1.0, 1.0);
