@@ -13,11 +13,13 @@
 //! multiplier is non-negative (the point is optimal: that is the certificate)
 //! or the row of the first negative one is released. Ties go to the smallest
 //! row index both ways (Bland's rule), so degenerate points do not cycle.
+//! The active rows' QR factors grow by one row per step and are refactored
+//! only from a released row on.
 //!
 //! Meant for the minimal H-representations of skeleton regions (a few dozen
 //! rows in up to about ten dimensions), where building a general solver's
 //! program costs far more than the few pivots: every step is `O(rows d)`
-//! and the active set is refactored from scratch, `O(d^3)`. Where the method
+//! plus `O(d^2)` for the new row's factors. Where the method
 //! cannot certify its answer (a start not strictly inside, a dependent or
 //! unbounded step, a zero or non-finite row, too many pivots) it says so
 //! with `None`, and the caller runs [`super::chebyshev_ball`].
@@ -52,12 +54,14 @@ pub(crate) fn chebyshev_ball_inside(p: &Polytope, inside: &[f64]) -> Option<(Arr
         return None;
     }
     let mut active: Vec<usize> = Vec::with_capacity(rows.n);
+    let mut is_active = vec![false; rows.len()];
     let mut basis = Basis::new(rows.n);
+    let mut dir = vec![0.0; rows.n];
     for _ in 0..MAX_PIVOTS_PER_ROW * (rows.len() + rows.n) {
         basis.factor(&rows, &active)?;
-        let dir = basis.projected_objective();
+        basis.project_objective(&mut dir);
         if norm(&dir) > TOL_BALL_PIVOT {
-            let (i, t) = rows.blocking(&dir, &slack, &active)?;
+            let (i, t) = rows.blocking(&dir, &slack, &is_active)?;
             for (k, s) in slack.iter_mut().enumerate() {
                 *s -= t * dot(rows.row(k), &dir);
             }
@@ -66,6 +70,7 @@ pub(crate) fn chebyshev_ball_inside(p: &Polytope, inside: &[f64]) -> Option<(Arr
                 *zj += t * pj;
             }
             active.push(i);
+            is_active[i] = true;
         } else {
             let lambda = basis.multipliers()?;
             let released = (0..active.len())
@@ -73,7 +78,8 @@ pub(crate) fn chebyshev_ball_inside(p: &Polytope, inside: &[f64]) -> Option<(Arr
                 .min_by_key(|&k| active[k]);
             match released {
                 Some(k) => {
-                    active.remove(k);
+                    is_active[active.remove(k)] = false;
+                    basis.truncate(k);
                 }
                 None => return Some(rows.ball(&z)),
             }
@@ -124,9 +130,9 @@ impl UnitRows {
     /// The first row (smallest step, then smallest index) that a move from
     /// the current point along `dir` reaches, and the step; `None` when no
     /// row blocks (the program is unbounded: the polytope was not).
-    fn blocking(&self, dir: &[f64], slack: &[f64], active: &[usize]) -> Option<(usize, f64)> {
+    fn blocking(&self, dir: &[f64], slack: &[f64], is_active: &[bool]) -> Option<(usize, f64)> {
         let mut best: Option<(usize, f64)> = None;
-        for i in (0..self.len()).filter(|i| !active.contains(i)) {
+        for i in (0..self.len()).filter(|&i| !is_active[i]) {
             let rate = dot(self.row(i), dir);
             if rate > 0.0 {
                 let t = slack[i].max(0.0) / rate;
@@ -150,15 +156,18 @@ impl UnitRows {
 
 /// The active rows' QR factors by Gram-Schmidt (each row orthogonalised
 /// twice, which keeps the factors orthonormal to rounding): row `g_{w_j}`
-/// is `sum_l r[l][j] q_l`.
+/// is `sum_l r[l][j] q_l`. A row made active is appended, so only it needs
+/// factoring; a row released invalidates the factors from its place on.
 struct Basis {
     n: usize,
     /// Orthonormal vectors `q_l`, `n` each.
     q: Vec<f64>,
     /// Upper triangle, `r[l * n + j]`.
     r: Vec<f64>,
-    /// How many rows are factored.
+    /// How many leading active rows are factored.
     k: usize,
+    /// The row being orthogonalised.
+    v: Vec<f64>,
 }
 
 impl Basis {
@@ -168,6 +177,7 @@ impl Basis {
             q: vec![0.0; n * n],
             r: vec![0.0; n * n],
             k: 0,
+            v: vec![0.0; n],
         }
     }
 
@@ -175,49 +185,56 @@ impl Basis {
         &self.q[l * self.n..(l + 1) * self.n]
     }
 
-    /// Factors the rows `active` of `rows`; `None` when one depends on the
-    /// others (its orthogonal part is shorter than [`TOL_BALL_PIVOT`]).
+    /// Forgets the factors of the active rows from place `j` on.
+    fn truncate(&mut self, j: usize) {
+        self.k = self.k.min(j);
+    }
+
+    /// Factors the active rows not factored yet; `None` when one depends on
+    /// the others (its orthogonal part is shorter than [`TOL_BALL_PIVOT`]).
     fn factor(&mut self, rows: &UnitRows, active: &[usize]) -> Option<()> {
         let n = self.n;
-        self.r.fill(0.0);
-        for (j, &i) in active.iter().enumerate() {
-            let mut v = rows.row(i).to_vec();
+        for j in self.k..active.len() {
+            self.v.copy_from_slice(rows.row(active[j]));
+            for l in 0..j {
+                self.r[l * n + j] = 0.0;
+            }
             for _ in 0..2 {
                 for l in 0..j {
-                    let c = dot(self.q(l), &v);
+                    let q = &self.q[l * n..(l + 1) * n];
+                    let c = dot(q, &self.v);
                     self.r[l * n + j] += c;
-                    for (vk, qk) in v.iter_mut().zip(&self.q[l * n..(l + 1) * n]) {
+                    for (vk, qk) in self.v.iter_mut().zip(q) {
                         *vk -= c * qk;
                     }
                 }
             }
-            let len = norm(&v);
+            let len = norm(&self.v);
             if len <= TOL_BALL_PIVOT {
                 return None;
             }
             self.r[j * n + j] = len;
-            for (qk, vk) in self.q[j * n..(j + 1) * n].iter_mut().zip(&v) {
+            for (qk, vk) in self.q[j * n..(j + 1) * n].iter_mut().zip(&self.v) {
                 *qk = vk / len;
             }
+            self.k = j + 1;
         }
-        self.k = active.len();
         Some(())
     }
 
-    /// The objective `e_r` less its projection onto the active rows (twice,
-    /// as in [`Basis::factor`]).
-    fn projected_objective(&self) -> Vec<f64> {
-        let mut p = vec![0.0; self.n];
+    /// Writes to `p` the objective `e_r` less its projection onto the
+    /// factored rows (twice, as in [`Basis::factor`]).
+    fn project_objective(&self, p: &mut [f64]) {
+        p.fill(0.0);
         p[self.n - 1] = 1.0;
         for _ in 0..2 {
             for l in 0..self.k {
-                let c = dot(self.q(l), &p);
+                let c = dot(self.q(l), p);
                 for (pk, qk) in p.iter_mut().zip(self.q(l)) {
                     *pk -= c * qk;
                 }
             }
         }
-        p
     }
 
     /// The multipliers `lambda` with `sum_j lambda_j g_{w_j} = e_r`, by back
