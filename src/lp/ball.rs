@@ -194,8 +194,8 @@ impl Basis {
     /// the others (its orthogonal part is shorter than [`TOL_BALL_PIVOT`]).
     fn factor(&mut self, rows: &UnitRows, active: &[usize]) -> Option<()> {
         let n = self.n;
-        for j in self.k..active.len() {
-            self.v.copy_from_slice(rows.row(active[j]));
+        for (j, &i) in active.iter().enumerate().skip(self.k) {
+            self.v.copy_from_slice(rows.row(i));
             for l in 0..j {
                 self.r[l * n + j] = 0.0;
             }
