@@ -57,13 +57,18 @@ pub(crate) fn chebyshev_ball_inside(p: &Polytope, inside: &[f64]) -> Option<(Arr
     let mut is_active = vec![false; rows.len()];
     let mut basis = Basis::new(rows.n);
     let mut dir = vec![0.0; rows.n];
+    // Each row's rate of change along `dir`.
+    let mut rate = vec![0.0; rows.len()];
     for _ in 0..MAX_PIVOTS_PER_ROW * (rows.len() + rows.n) {
         basis.factor(&rows, &active)?;
         basis.project_objective(&mut dir);
         if norm(&dir) > TOL_BALL_PIVOT {
-            let (i, t) = rows.blocking(&dir, &slack, &is_active)?;
-            for (k, s) in slack.iter_mut().enumerate() {
-                *s -= t * dot(rows.row(k), &dir);
+            for (k, r) in rate.iter_mut().enumerate() {
+                *r = dot(rows.row(k), &dir);
+            }
+            let (i, t) = blocking(&rate, &slack, &is_active)?;
+            for (s, r) in slack.iter_mut().zip(&rate) {
+                *s -= t * r;
             }
             slack[i] = 0.0;
             for (zj, pj) in z.iter_mut().zip(&dir) {
@@ -86,6 +91,23 @@ pub(crate) fn chebyshev_ball_inside(p: &Polytope, inside: &[f64]) -> Option<(Arr
         }
     }
     None
+}
+
+/// The first row (smallest step, then smallest index) that a move along a
+/// direction reaches, given each row's `rate` of change along it, and the
+/// step; `None` when no row blocks (the program is unbounded: the polytope
+/// was not).
+fn blocking(rate: &[f64], slack: &[f64], is_active: &[bool]) -> Option<(usize, f64)> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, (&r, &s)) in rate.iter().zip(slack).enumerate() {
+        if r > 0.0 && !is_active[i] {
+            let t = s.max(0.0) / r;
+            if best.is_none_or(|(_, tb)| t < tb) {
+                best = Some((i, t));
+            }
+        }
+    }
+    best
 }
 
 /// The rows `g_i = (a_i / ||a_i||, 1)` and `h_i = b_i / ||a_i||`, flat.
@@ -125,23 +147,6 @@ impl UnitRows {
     /// `h_i - g_i . z`.
     fn slack(&self, i: usize, z: &[f64]) -> f64 {
         self.h[i] - dot(self.row(i), z)
-    }
-
-    /// The first row (smallest step, then smallest index) that a move from
-    /// the current point along `dir` reaches, and the step; `None` when no
-    /// row blocks (the program is unbounded: the polytope was not).
-    fn blocking(&self, dir: &[f64], slack: &[f64], is_active: &[bool]) -> Option<(usize, f64)> {
-        let mut best: Option<(usize, f64)> = None;
-        for i in (0..self.len()).filter(|&i| !is_active[i]) {
-            let rate = dot(self.row(i), dir);
-            if rate > 0.0 {
-                let t = slack[i].max(0.0) / rate;
-                if best.is_none_or(|(_, tb)| t < tb) {
-                    best = Some((i, t));
-                }
-            }
-        }
-        best
     }
 
     /// The centre `x` of `z` and its smallest distance to a row's hyperplane.
