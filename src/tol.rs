@@ -143,3 +143,12 @@ pub const F32_TIE_BOUND: f64 = 1e-4;
 /// the terms involved (all within a few times a line's scale); widening the
 /// bound by this much more makes it hold despite them.
 pub const ROUNDING_MARGIN: f64 = 64.0 * f64::EPSILON;
+
+/// The dense Chebyshev-ball method (`lp::ball`) over the unit-norm rows of a
+/// polytope and the unit objective `max r`: a projected objective shorter
+/// than this is zero (the active rows span it), a Lagrange multiplier above
+/// minus this counts as non-negative (the point is optimal), and an active
+/// row whose part orthogonal to the other active rows is shorter than this is
+/// dependent (the method gives up and the general LP runs). All three are
+/// quantities of order one; this is a few thousand units of rounding of them.
+pub const TOL_BALL_PIVOT: f64 = 1e-12;

@@ -14,13 +14,15 @@
 //! - [`microlp`]: the only file that names solver types; it also
 //!   holds [`WarmLp`], which adds rows to a solved program and re-solves from
 //!   the previous basis.
-//! - [`chebyshev`]: the Chebyshev centre and radius of a polytope.
+//! - [`chebyshev`]: the Chebyshev centre and radius of a polytope; [`ball`]
+//!   finds them without a solver from a point inside a small bounded one.
 //! - [`redundancy`]: the facets (non-redundant rows) of a
 //!   polytope; [`screen`] holds the cheap tests that decide most
 //!   rows without an LP, and [`vertices`] decides the rows of a simple
 //!   polytope from its vertices, found by walking a few of its rows
 //!   ([`vertex_screen`]).
 
+mod ball;
 mod chebyshev;
 mod microlp;
 mod redundancy;
@@ -29,6 +31,7 @@ mod vertex_screen;
 mod vertex_step;
 mod vertices;
 
+pub(crate) use ball::chebyshev_ball_inside;
 pub(crate) use chebyshev::{chebyshev_ball, chebyshev_ball_in_box};
 pub(crate) use microlp::WarmLp;
 pub(crate) use redundancy::facets;

@@ -174,12 +174,28 @@ pub(crate) fn frozen(
     rows: Array2<f64>,
     offset_row: usize,
     pattern: &[u8],
-    mut pre: Option<&mut Vec<Array2<f64>>>,
+    pre: Option<&mut Vec<Array2<f64>>>,
 ) -> Array2<f64> {
     let blocks = Blocks {
         block: rows.nrows(),
         offset_row,
     };
+    let choices =
+        ArrayView2::from_shape((1, pattern.len()), pattern).expect("a pattern is one row of choices");
+    frozen_blocks(steps, rows, blocks, choices, pre)
+}
+
+/// [`frozen`] for several affine functions at once: `rows` holds one block
+/// of rows per function and `patterns` one row of unit values per block, so
+/// each product runs once for the whole batch (each block's rows come out
+/// as [`frozen`] gives them alone).
+pub(crate) fn frozen_blocks(
+    steps: &[Step],
+    rows: Array2<f64>,
+    blocks: Blocks,
+    patterns: ArrayView2<u8>,
+    mut pre: Option<&mut Vec<Array2<f64>>>,
+) -> Array2<f64> {
     let mut h = rows;
     let mut skips = Vec::new();
     for step in steps {
@@ -188,10 +204,7 @@ pub(crate) fn frozen(
                 if let Some(p) = pre.as_deref_mut() {
                     p.push(h.clone());
                 }
-                let units = nl.units();
-                let choices = ArrayView2::from_shape((1, units.len()), &pattern[units])
-                    .expect("a pattern slice is one row of choices");
-                choose(nl, h, blocks, choices)
+                choose(nl, h, blocks, patterns.slice(s![.., nl.units()]))
             }
             Flow::Carry(c) => carry(c, h, &mut skips, blocks),
         };

@@ -24,6 +24,9 @@ pub(super) struct Found {
     pub bits: Vec<u64>,
     /// The hyperplanes of its facets, ascending.
     pub facets: Vec<usize>,
+    /// The mean of its vertices: a point inside it, from which its
+    /// Chebyshev ball is found ([`crate::lp::chebyshev_ball_inside`]).
+    pub centroid: Vec<f64>,
 }
 
 /// The edges at each vertex (compressed rows).
@@ -214,10 +217,15 @@ fn region_from(cx: &Complex, star: &Star, seen: &mut Visited, v: usize, bits: Ve
     seen.insert(v);
     let mut stack = vec![v];
     let mut facets = vec![0u64; cx.words];
+    let (mut centroid, mut count) = (vec![0.0; cx.d], 0usize);
     while let Some(u) = stack.pop() {
         for (f, z) in facets.iter_mut().zip(cx.zero(u)) {
             *f |= z;
         }
+        for (c, x) in centroid.iter_mut().zip(cx.point(u)) {
+            *c += x;
+        }
+        count += 1;
         for &w in star.at(u) {
             let w = w as usize;
             if compatible(cx, u, w, &bits) && seen.insert(w) {
@@ -225,9 +233,11 @@ fn region_from(cx: &Complex, star: &Star, seen: &mut Visited, v: usize, bits: Ve
             }
         }
     }
+    centroid.iter_mut().for_each(|c| *c /= count as f64);
     Found {
         facets: ones(&facets).collect(),
         bits,
+        centroid,
     }
 }
 

@@ -4,8 +4,9 @@
 //! `raw_region` writes every domain and unit row, each a vector of its own,
 //! and a skeleton region keeps a few dozen of them.
 
-use ndarray::{s, Array1, Array2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 
+use crate::network::eval::{frozen_blocks, Blocks};
 use crate::regions::hrep::RowSource;
 use crate::regions::setup::Frame;
 use crate::{Affine, Network, Polytope};
@@ -29,18 +30,52 @@ impl<'a> FacetRows<'a> {
         FacetRows { net, frame, place }
     }
 
-    /// The rows `a y <= b` of the hyperplanes `facets` (domain rows, then
-    /// units after them, as in the skeleton's numbering) of the region with
-    /// two-piece unit values `values`, their sources, and the network's
-    /// affine map there.
-    pub fn region(&self, values: &[u8], facets: &[usize]) -> (Polytope, Vec<RowSource>, Affine) {
-        let Frame {
-            constraints: dom,
-            basis,
-            origin,
-        } = self.frame;
-        let (pre, out) = self.net.preactivation_maps(values, basis.view(), origin);
-        let (k, m) = (basis.nrows(), dom.len());
+    /// For each region of `batch` (its two-piece unit values and the
+    /// hyperplanes of its facets: domain rows, then units after them, as in
+    /// the skeleton's numbering), the rows `a y <= b` of its facets, their
+    /// sources, and the network's affine map there. The whole batch goes
+    /// through each layer's product at once (one block of rows per region),
+    /// which gives each region the bits it gets alone.
+    pub fn regions(&self, batch: &[(&[u8], &[usize])]) -> Vec<(Polytope, Vec<RowSource>, Affine)> {
+        let Frame { basis, origin, .. } = self.frame;
+        let k = basis.nrows();
+        let mut rows = Array2::zeros((batch.len() * (k + 1), basis.ncols()));
+        let mut patterns = Array2::zeros((batch.len(), self.place.len()));
+        for (r, (values, _)) in batch.iter().enumerate() {
+            rows.slice_mut(s![r * (k + 1)..r * (k + 1) + k, ..]).assign(basis);
+            rows.row_mut(r * (k + 1) + k).assign(origin);
+            patterns.row_mut(r).assign(&ArrayView1::from(*values));
+        }
+        let blocks = Blocks {
+            block: k + 1,
+            offset_row: k,
+        };
+        let mut pre = Vec::new();
+        let steps = self.net.program().steps();
+        let out = frozen_blocks(steps, rows, blocks, patterns.view(), Some(&mut pre));
+        batch
+            .iter()
+            .enumerate()
+            .map(|(r, &(values, facets))| {
+                let at = r * (k + 1)..(r + 1) * (k + 1);
+                let pre: Vec<_> = pre.iter().map(|z| z.slice(s![at.clone(), ..])).collect();
+                self.region(values, facets, &pre, out.slice(s![at, ..]))
+            })
+            .collect()
+    }
+
+    /// One region's facet rows, sources and affine map from its
+    /// pre-activation maps `pre` (one per nonlinearity, `k + 1` rows: the
+    /// directions, then the offset) and output map `out`.
+    fn region(
+        &self,
+        values: &[u8],
+        facets: &[usize],
+        pre: &[ArrayView2<'_, f64>],
+        out: ArrayView2<'_, f64>,
+    ) -> (Polytope, Vec<RowSource>, Affine) {
+        let dom = &self.frame.constraints;
+        let (k, m) = (self.frame.basis.nrows(), dom.len());
         let mut a = Array2::zeros((facets.len(), k));
         let mut b = Array1::zeros(facets.len());
         let mut sources = Vec::with_capacity(facets.len());
@@ -75,6 +110,7 @@ mod tests {
     use crate::regions::hrep::raw_region;
     use crate::{Domain, Plane, Window};
     use ndarray::{array, Axis};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
 
     #[test]
     fn facet_rows_are_raw_region_rows_bit_for_bit() {
@@ -104,20 +140,67 @@ mod tests {
         ];
         for domain in domains {
             let frame = Frame::of(&domain).unwrap();
-            let rows = FacetRows::new(&net, &frame);
             let all = frame.constraints.len() + net.unit_count();
-            for values in [[0u8, 1, 1, 0, 1], [1, 1, 0, 1, 0]] {
-                let raw = raw_region(&net, &values, &frame);
-                for facets in [(0..all).collect::<Vec<_>>(), vec![1, all - 4, all - 1]] {
-                    let (poly, sources, affine) = rows.region(&values, &facets);
-                    assert_eq!(poly.a, raw.polytope.a.select(Axis(0), &facets));
-                    assert_eq!(poly.b, raw.polytope.b.select(Axis(0), &facets));
-                    let want: Vec<RowSource> = facets.iter().map(|&h| raw.sources[h]).collect();
-                    assert_eq!(sources, want);
-                    assert_eq!(affine.a, raw.affine.a);
-                    assert_eq!(affine.b, raw.affine.b);
-                }
-            }
+            let facet_sets = [(0..all).collect::<Vec<_>>(), vec![1, all - 4, all - 1]];
+            let cases: Vec<([u8; 5], &[usize])> = [[0u8, 1, 1, 0, 1], [1, 1, 0, 1, 0], [1, 0, 0, 1, 1]]
+                .into_iter()
+                .flat_map(|v| facet_sets.iter().map(move |f| (v, f.as_slice())))
+                .collect();
+            let batch: Vec<(&[u8], &[usize])> = cases.iter().map(|(v, f)| (&v[..], *f)).collect();
+            assert_batches_match_raw_region(&net, &frame, &batch);
+        }
+    }
+
+    #[test]
+    fn a_batch_of_w2_sized_regions_has_each_region_s_bits() {
+        // Three 64-wide layers, as W2, and 40 random patterns (the batch
+        // products are far larger than one region's): every region's rows
+        // and map are raw_region's, bit for bit.
+        let mut rng = StdRng::seed_from_u64(2);
+        let d = 4;
+        let mut builder = Network::builder(d);
+        for fan_in in [d, 64, 64] {
+            let w = Array2::from_shape_fn((64, fan_in), |_| rng.random_range(-0.5..0.5));
+            let b = Array1::from_shape_fn(64, |_| rng.random_range(-0.5..0.5));
+            builder = builder.dense(w, b).unwrap().relu();
+        }
+        let net = builder
+            .dense(
+                Array2::from_shape_fn((1, 64), |_| rng.random_range(-0.5..0.5)),
+                array![0.1],
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let frame = Frame::of(&Domain::cube(d, -0.1, 0.1)).unwrap();
+        let all = frame.constraints.len() + net.unit_count();
+        let cases: Vec<(Vec<u8>, Vec<usize>)> = (0..40)
+            .map(|_| {
+                let values = (0..net.unit_count()).map(|_| rng.random_range(0..2u8)).collect();
+                let facets = (0..all).filter(|_| rng.random_bool(0.2)).collect();
+                (values, facets)
+            })
+            .collect();
+        let batch: Vec<(&[u8], &[usize])> = cases.iter().map(|(v, f)| (&v[..], &f[..])).collect();
+        assert_batches_match_raw_region(&net, &frame, &batch);
+    }
+
+    /// The batch at once and each case alone give raw_region's rows, sources
+    /// and map at the cases' facets, bit for bit.
+    fn assert_batches_match_raw_region(net: &Network, frame: &Frame, batch: &[(&[u8], &[usize])]) {
+        let rows = FacetRows::new(net, frame);
+        let together = rows.regions(batch);
+        let alone = batch.iter().flat_map(|&case| rows.regions(&[case]));
+        for ((poly, sources, affine), &(values, facets)) in
+            together.into_iter().chain(alone).zip(batch.iter().cycle())
+        {
+            let raw = raw_region(net, values, frame);
+            assert_eq!(poly.a, raw.polytope.a.select(Axis(0), facets));
+            assert_eq!(poly.b, raw.polytope.b.select(Axis(0), facets));
+            let want: Vec<RowSource> = facets.iter().map(|&h| raw.sources[h]).collect();
+            assert_eq!(sources, want);
+            assert_eq!(affine.a, raw.affine.a);
+            assert_eq!(affine.b, raw.affine.b);
         }
     }
 }
