@@ -115,11 +115,6 @@ pub const PLAIN_LES_LOG_RANGE: f64 = 300.0;
 /// position, and the run falls back to the LP walk.
 pub const TOL_SKELETON_ZERO_REL: f64 = 1e-10;
 
-/// The vertex skeleton reads each region from its lowest vertex along a fixed
-/// generic direction: an edge whose rise along that direction is at most this
-/// times its length is a tie, and the run falls back to the LP walk.
-pub const TOL_SKELETON_TIE_REL: f64 = 1e-12;
-
 /// Steps of the projection onto a polytope (`geometry::projection`) shorter
 /// than this times `1 + |start| + |target|` count as zero, and so do
 /// Lagrange multipliers above minus this times `1 + |target - x|`: a few

@@ -9,8 +9,10 @@
 //!    zero, and the two new vertices inside each 2-face the unit cuts are
 //!    joined by an edge, the faces keyed by sign vectors ([`split`],
 //!    [`faces`]).
-//! 3. Each region once, from its lowest vertex along a generic direction,
-//!    with its facets from the hyperplanes its vertices lie on ([`regions`]).
+//! 3. Each region once, its vertices grouped by one pass over the vertices
+//!    (a vertex belongs to the regions of every choice of sides of the unit
+//!    hyperplanes through it), with its facets from the hyperplanes its
+//!    vertices lie on ([`regions`]).
 //! 4. For each region, as the LP walk gives it: the H-representation (the
 //!    facet rows of the pattern's rows, [`RowSource`] order, [`rows`]), the Chebyshev
 //!    centre and radius (from the vertices' centroid by the dense active-set
@@ -29,8 +31,7 @@
 //! hyperplane (which covers repeated and parallel units through a vertex,
 //! and units through a vertex of the domain), an edge not on exactly `d - 1`
 //! hyperplanes, a 2-face cut other than twice, a vertex whose edges are not
-//! those of a simple vertex, an edge level along the direction
-//! ([`crate::tol::TOL_SKELETON_TIE_REL`]), or a region whose LP disagrees.
+//! those of a simple vertex, or a region whose LP disagrees.
 //! So the skeleton never answers for an arrangement it cannot settle.
 
 mod complex;

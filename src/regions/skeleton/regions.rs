@@ -1,22 +1,22 @@
-//! The regions read off the finished skeleton, each once, from its lowest
-//! vertex along a fixed generic direction.
+//! The regions read off the finished skeleton, each once, by grouping the
+//! vertices by the regions they belong to.
 //!
-//! Every region is a convex polytope, so along a generic direction `c` it
-//! has one lowest vertex, and a vertex is lowest in a region exactly when
-//! the region's `d` edges at it all rise. At a vertex on hyperplanes `T`
-//! (`|T| = d`), the region on side `s_t` of each `t` in `T` has as its edges
-//! the ones that leave `t` towards `s_t` and stay on the rest of `T`; so the
-//! regions read at a vertex are the choices of a rising side for every `t`.
-//! A region's vertices are then those reached from its lowest vertex along
-//! edges whose sign is compatible with its pattern (its 1-skeleton is
-//! connected), and its facets are the hyperplanes they lie on: in a simple
-//! arrangement every hyperplane through a vertex of a region bounds it.
+//! In a simple arrangement a vertex lies on exactly `d` hyperplanes `T`, and
+//! the regions whose closures hold it are the choices of a side of every
+//! unit hyperplane in `T` (the domain's facets keep their inside): `2^j`
+//! regions for `j` units in `T`, each the vertex's sign vector with the
+//! chosen sides on `T`. A region's vertices are then exactly the vertices
+//! that name its pattern among their choices, so one pass over the vertices,
+//! with a table keyed by pattern, gives every region's vertex set; its facets
+//! are the hyperplanes its vertices lie on (in a simple arrangement every
+//! hyperplane through a vertex of a region bounds it). This replaces a
+//! search over each region's edges, which cost a region's vertices times
+//! their `2 d` edges, by one table look-up per vertex and region.
 
 use rayon::prelude::*;
 
 use super::complex::{has, ones, set, Complex};
 use super::Fail;
-use crate::tol::TOL_SKELETON_TIE_REL;
 
 /// A region read off the skeleton.
 pub(super) struct Found {
@@ -24,8 +24,9 @@ pub(super) struct Found {
     pub bits: Vec<u64>,
     /// The hyperplanes of its facets, ascending.
     pub facets: Vec<usize>,
-    /// The mean of its vertices: a point inside it, from which its
-    /// Chebyshev ball is found ([`crate::lp::chebyshev_ball_inside`]).
+    /// The mean of its vertices (summed in vertex order): a point inside
+    /// it, from which its Chebyshev ball is found
+    /// ([`crate::lp::chebyshev_ball_inside`]).
     pub centroid: Vec<f64>,
 }
 
@@ -61,98 +62,63 @@ impl Star {
     }
 }
 
-/// Every region of the complex (`m` domain facets), each once.
+/// Every region of the complex (`m` domain facets), each once, in the order
+/// of the first vertex (then side choice) that names it, whatever the
+/// threads.
 ///
 /// # Errors
 ///
-/// [`Fail::Fallback`] when a vertex's star is not that of a simple vertex or
-/// an edge is level along the direction.
+/// [`Fail::Fallback`] when a vertex's star is not that of a simple vertex.
 pub(super) fn read(cx: &Complex, m: usize, serial: bool) -> Result<Vec<Found>, Fail> {
     let star = Star::of(cx);
-    let c = direction(cx.d);
-    let at = |seen: &mut Visited, v: usize| -> Result<Vec<Found>, Fail> {
-        Ok(lowest_at(cx, &star, &c, v, m)?
-            .into_iter()
-            .map(|bits| region_from(cx, &star, seen, v, bits))
-            .collect())
-    };
-    let per_vertex: Vec<Result<Vec<Found>, Fail>> = if serial {
-        let mut seen = Visited::new(cx.len());
-        (0..cx.len()).map(|v| at(&mut seen, v)).collect()
+    let keys = Keys::new(cx);
+    let check = |v: usize| simple(cx, &star, v, m);
+    let base = |v: usize| keys.of(cx.pos(v));
+    let (shards, bases) = if serial {
+        (0..cx.len()).try_for_each(check)?;
+        (1, (0..cx.len()).map(base).collect::<Vec<u64>>())
     } else {
-        (0..cx.len())
-            .into_par_iter()
-            .map_init(|| Visited::new(cx.len()), at)
-            .collect()
+        (0..cx.len()).into_par_iter().try_for_each(check)?;
+        let bases = (0..cx.len()).into_par_iter().map(base).collect();
+        (rayon::current_num_threads(), bases)
     };
-    let mut found = Vec::new();
-    for regions in per_vertex {
-        found.extend(regions?);
-    }
-    Ok(found)
+    Ok(gather(cx, m, &keys, &bases, shards))
 }
 
-/// The vertices one search has visited: a stamp per vertex, so that a new
-/// search starts by changing the stamp rather than clearing a set.
-struct Visited {
-    stamps: Vec<u32>,
-    stamp: u32,
+/// The regions from `shards` groupings of the vertices (`bases`: their
+/// patterns' keys), in parallel when more than one, in the order of their
+/// first vertex and choice.
+fn gather(cx: &Complex, m: usize, keys: &Keys, bases: &[u64], shards: usize) -> Vec<Found> {
+    let group = |s: usize| Groups::of_shard(cx, m, keys, bases, s, shards).found();
+    let mut found: Vec<((usize, usize), Found)> = if shards == 1 {
+        group(0)
+    } else {
+        (0..shards).into_par_iter().flat_map_iter(group).collect()
+    };
+    found.sort_unstable_by_key(|(first, _)| *first);
+    found.into_iter().map(|(_, f)| f).collect()
 }
 
-impl Visited {
-    fn new(vertices: usize) -> Visited {
-        Visited {
-            stamps: vec![0; vertices],
-            stamp: 0,
-        }
-    }
-
-    /// Starts a new search.
-    fn next(&mut self) {
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
-            // Wrapped: old stamps could pass for new ones.
-            self.stamps.fill(0);
-            self.stamp = 1;
-        }
-    }
-
-    /// Marks `v`; whether it was new to this search.
-    fn insert(&mut self, v: usize) -> bool {
-        let new = self.stamps[v] != self.stamp;
-        self.stamps[v] = self.stamp;
-        new
-    }
-}
-
-/// A fixed direction with no rational relation between its coordinates
-/// (fractional parts of multiples of the plastic number's inverse), so that
-/// no edge of a real arrangement is level along it except by accident, which
-/// is detected.
-fn direction(d: usize) -> Vec<f64> {
-    (1..=d)
-        .map(|i| 0.5 + (i as f64 * 0.754_877_666_246_692_7).fract())
-        .collect()
-}
-
-/// The patterns (as `pos` bits) of the regions whose lowest vertex is `v`.
-fn lowest_at(cx: &Complex, star: &Star, c: &[f64], v: usize, m: usize) -> Result<Vec<Vec<u64>>, Fail> {
+/// Checks that vertex `v` is simple: it lies on `d` hyperplanes, and each of
+/// its edges leaves exactly one of them, one edge to the inside of each
+/// domain facet and one to each side of each unit's hyperplane.
+///
+/// # Errors
+///
+/// [`Fail::Fallback`] otherwise.
+fn simple(cx: &Complex, star: &Star, v: usize, m: usize) -> Result<(), Fail> {
     let tight: Vec<usize> = ones(cx.zero(v)).collect();
     if tight.len() != cx.d {
         return Err(Fail::Fallback("a vertex lies on other than d hyperplanes"));
     }
-    // Per hyperplane of `v`: the edges leaving it to each side, and whether
-    // the one on that side rises.
     let mut seen = vec![[0u8; 2]; tight.len()];
-    let mut rises = vec![[false; 2]; tight.len()];
     for &w in star.at(v) {
         let w = w as usize;
         let t = left_hyperplane(cx.zero(v), cx.zero(w))
             .ok_or(Fail::Fallback("an edge leaves other than one hyperplane"))?;
         let k = tight.binary_search(&t).unwrap_or_default();
         let side = usize::from(has(cx.pos(w), t));
-        seen[k][side] += 1;
-        rises[k][side] = rise(cx, c, v, w)?;
+        seen[k][side] = seen[k][side].saturating_add(1);
     }
     for (k, &t) in tight.iter().enumerate() {
         let want = if t < m { [1, 0] } else { [1, 1] };
@@ -160,22 +126,7 @@ fn lowest_at(cx: &Complex, star: &Star, c: &[f64], v: usize, m: usize) -> Result
             return Err(Fail::Fallback("a vertex's star is not simple"));
         }
     }
-    let mut patterns = vec![cx.pos(v).to_vec()];
-    for (k, &t) in tight.iter().enumerate() {
-        let mut next = Vec::new();
-        for p in patterns {
-            if rises[k][1] {
-                let mut q = p.clone();
-                set(&mut q, t);
-                next.push(q);
-            }
-            if rises[k][0] {
-                next.push(p);
-            }
-        }
-        patterns = next;
-    }
-    Ok(patterns)
+    Ok(())
 }
 
 /// The one hyperplane in `from` and not in `to` (bit sets), or `None` when
@@ -193,57 +144,246 @@ fn left_hyperplane(from: &[u64], to: &[u64]) -> Option<usize> {
     left
 }
 
-/// Whether the edge from `v` to `w` rises along `c`.
-///
-/// # Errors
-///
-/// [`Fail::Fallback`] for a level edge.
-fn rise(cx: &Complex, c: &[f64], v: usize, w: usize) -> Result<bool, Fail> {
-    let (mut up, mut len) = (0.0, 0.0);
-    for ((a, b), ci) in cx.point(v).iter().zip(cx.point(w)).zip(c) {
-        up += ci * (b - a);
-        len += (b - a) * (b - a);
-    }
-    if up.abs() <= TOL_SKELETON_TIE_REL * len.sqrt() {
-        return Err(Fail::Fallback("an edge is level along the direction"));
-    }
-    Ok(up > 0.0)
+/// A pattern's key: the wrapping sum of a fixed pseudo-random word per
+/// hyperplane on its positive side, so that setting one more bit adds one
+/// word and a vertex's `2^j` choices cost one addition each.
+struct Keys {
+    words: Vec<u64>,
 }
 
-/// The region with pattern `bits` from one of its vertices: its vertices by
-/// a search along compatible edges, and the hyperplanes they lie on.
-fn region_from(cx: &Complex, star: &Star, seen: &mut Visited, v: usize, bits: Vec<u64>) -> Found {
-    seen.next();
-    seen.insert(v);
-    let mut stack = vec![v];
-    let mut facets = vec![0u64; cx.words];
-    let (mut centroid, mut count) = (vec![0.0; cx.d], 0usize);
-    while let Some(u) = stack.pop() {
-        for (f, z) in facets.iter_mut().zip(cx.zero(u)) {
+impl Keys {
+    fn new(cx: &Complex) -> Keys {
+        Keys {
+            words: (0..64 * cx.words as u64).map(mix).collect(),
+        }
+    }
+
+    /// The key of the pattern `bits`.
+    fn of(&self, bits: &[u64]) -> u64 {
+        ones(bits).fold(0, |key, i| key.wrapping_add(self.words[i]))
+    }
+}
+
+/// A 64-bit finaliser (splitmix64's), spreading `x` over all bits.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The regions of one shard (those whose key is `s` modulo the shard
+/// count), with their vertices' sums, in flat arrays, and an open-addressed
+/// table from key to region.
+struct Groups {
+    words: usize,
+    d: usize,
+    /// Per region: `words` words of pattern bits, then as many of facets.
+    bits: Vec<u64>,
+    sums: Vec<f64>,
+    counts: Vec<usize>,
+    keys: Vec<u64>,
+    /// The first vertex and side choice naming each region.
+    first: Vec<(usize, usize)>,
+    /// Region index plus one per slot; 0 is empty. A power of two long.
+    table: Vec<usize>,
+}
+
+impl Groups {
+    /// Groups the vertices of `cx` into the regions of shard `s` of `shards`.
+    fn of_shard(cx: &Complex, m: usize, keys: &Keys, bases: &[u64], s: usize, shards: usize) -> Groups {
+        let mut g = Groups {
+            words: cx.words,
+            d: cx.d,
+            bits: Vec::new(),
+            sums: Vec::new(),
+            counts: Vec::new(),
+            keys: Vec::new(),
+            first: Vec::new(),
+            table: vec![0; 64],
+        };
+        let (mut units, mut choice_keys) = (Vec::new(), Vec::new());
+        let mut pattern = vec![0u64; cx.words];
+        for (v, &base) in bases.iter().enumerate() {
+            units.clear();
+            units.extend(ones(cx.zero(v)).filter(|&t| t >= m));
+            choice_keys.clear();
+            choice_keys.push(base);
+            for &t in &units {
+                for c in 0..choice_keys.len() {
+                    choice_keys.push(choice_keys[c].wrapping_add(keys.words[t]));
+                }
+            }
+            for (c, &key) in choice_keys.iter().enumerate() {
+                if key % shards as u64 != s as u64 {
+                    continue;
+                }
+                pattern.copy_from_slice(cx.pos(v));
+                for (i, &t) in units.iter().enumerate() {
+                    if c >> i & 1 == 1 {
+                        set(&mut pattern, t);
+                    }
+                }
+                let r = g.region(&pattern, key, (v, c));
+                g.add(r, cx.zero(v), cx.point(v));
+            }
+        }
+        g
+    }
+
+    /// The index of the region with `pattern` (and `key`), added with
+    /// `first` as its first vertex and choice when new.
+    fn region(&mut self, pattern: &[u64], key: u64, first: (usize, usize)) -> usize {
+        let mask = self.table.len() - 1;
+        // The key's high bits place it: its low bits chose the shard.
+        let mut slot = (key >> 32) as usize & mask;
+        loop {
+            match self.table[slot] {
+                0 => break,
+                r => {
+                    let r = r - 1;
+                    if self.keys[r] == key && self.pattern(r) == pattern {
+                        return r;
+                    }
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+        let r = self.counts.len();
+        self.bits.extend_from_slice(pattern);
+        self.bits.extend(std::iter::repeat_n(0, self.words));
+        self.sums.extend(std::iter::repeat_n(0.0, self.d));
+        self.counts.push(0);
+        self.keys.push(key);
+        self.first.push(first);
+        self.table[slot] = r + 1;
+        if 2 * self.counts.len() > self.table.len() {
+            self.grow();
+        }
+        r
+    }
+
+    /// Doubles the table, placing every region again.
+    fn grow(&mut self) {
+        self.table = vec![0; 2 * self.table.len()];
+        let mask = self.table.len() - 1;
+        for (r, &key) in self.keys.iter().enumerate() {
+            let mut slot = (key >> 32) as usize & mask;
+            while self.table[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            self.table[slot] = r + 1;
+        }
+    }
+
+    fn pattern(&self, r: usize) -> &[u64] {
+        &self.bits[2 * r * self.words..(2 * r + 1) * self.words]
+    }
+
+    /// Adds a vertex (its `zero` bits and point) to region `r`.
+    fn add(&mut self, r: usize, zero: &[u64], point: &[f64]) {
+        let facets = &mut self.bits[(2 * r + 1) * self.words..(2 * r + 2) * self.words];
+        for (f, z) in facets.iter_mut().zip(zero) {
             *f |= z;
         }
-        for (c, x) in centroid.iter_mut().zip(cx.point(u)) {
-            *c += x;
+        for (s, x) in self.sums[r * self.d..(r + 1) * self.d].iter_mut().zip(point) {
+            *s += x;
         }
-        count += 1;
-        for &w in star.at(u) {
-            let w = w as usize;
-            if compatible(cx, u, w, &bits) && seen.insert(w) {
-                stack.push(w);
+        self.counts[r] += 1;
+    }
+
+    /// The regions, each with its first vertex and choice.
+    fn found(self) -> Vec<((usize, usize), Found)> {
+        (0..self.counts.len())
+            .map(|r| {
+                let n = self.counts[r] as f64;
+                let facets = &self.bits[(2 * r + 1) * self.words..(2 * r + 2) * self.words];
+                let found = Found {
+                    bits: self.pattern(r).to_vec(),
+                    facets: ones(facets).collect(),
+                    centroid: self.sums[r * self.d..(r + 1) * self.d]
+                        .iter()
+                        .map(|s| s / n)
+                        .collect(),
+                };
+                (self.first[r], found)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::complex::of_domain;
+    use super::*;
+    use crate::Domain;
+
+    /// The unit square (4 domain facets) cut by the line `x = 0.5`
+    /// (hyperplane 4, positive on the right).
+    fn cut_square() -> Complex {
+        let square = Domain::cube(2, 0.0, 1.0).constraints().unwrap();
+        let mut cx = of_domain(&square, 5).ok().unwrap();
+        for v in 0..cx.len() {
+            if cx.point(v)[0] > 0.5 {
+                cx.set_pos(v, 4);
+            }
+        }
+        let mut new = Vec::new();
+        for e in 0..cx.edges.len() {
+            let [a, b] = cx.edges[e];
+            let (xa, xb) = (cx.point(a as usize)[0], cx.point(b as usize)[0]);
+            if xa != xb {
+                new.push(cx.split_edge(e, (0.5 - xa) / (xb - xa), 4).ok().unwrap());
+            }
+        }
+        cx.edges.push([new[0], new[1]]);
+        cx
+    }
+
+    #[test]
+    fn a_cut_square_reads_as_its_two_halves() {
+        let cx = cut_square();
+        for serial in [true, false] {
+            let found = read(&cx, 4, serial).ok().unwrap();
+            assert_eq!(found.len(), 2);
+            let mut halves: Vec<(bool, &Found)> = found.iter().map(|f| (has(&f.bits, 4), f)).collect();
+            halves.sort_by_key(|(right, _)| *right);
+            for ((right, f), x) in halves.into_iter().zip([0.25, 0.75]) {
+                assert_eq!(right, x > 0.5);
+                // Each half: its own side, top, bottom and the cut.
+                assert_eq!(f.facets.len(), 4);
+                assert!(f.facets.contains(&4));
+                assert_eq!(f.centroid, vec![x, 0.5]);
             }
         }
     }
-    centroid.iter_mut().for_each(|c| *c /= count as f64);
-    Found {
-        facets: ones(&facets).collect(),
-        bits,
-        centroid,
-    }
-}
 
-/// Whether the edge from `a` to `b` lies in the closure of the region with
-/// pattern `bits`: its interior's sign agrees with `bits` off its hyperplanes.
-fn compatible(cx: &Complex, a: usize, b: usize, bits: &[u64]) -> bool {
-    let (pa, pb, za, zb) = (cx.pos(a), cx.pos(b), cx.zero(a), cx.zero(b));
-    (0..cx.words).all(|k| ((pa[k] | pb[k]) ^ bits[k]) & !(za[k] & zb[k]) == 0)
+    #[test]
+    fn any_shard_count_gives_the_same_regions_in_the_same_order() {
+        let cx = cut_square();
+        let keys = Keys::new(&cx);
+        let bases: Vec<u64> = (0..cx.len()).map(|v| keys.of(cx.pos(v))).collect();
+        let one = gather(&cx, 4, &keys, &bases, 1);
+        for shards in 2..5 {
+            let many = gather(&cx, 4, &keys, &bases, shards);
+            assert_eq!(many.len(), one.len());
+            for (a, b) in many.iter().zip(&one) {
+                assert_eq!(
+                    (&a.bits, &a.facets, &a.centroid),
+                    (&b.bits, &b.facets, &b.centroid)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_is_the_sum_of_its_bits_words() {
+        let cx = cut_square();
+        let keys = Keys::new(&cx);
+        let mut bits = vec![0u64; cx.words];
+        assert_eq!(keys.of(&bits), 0);
+        set(&mut bits, 4);
+        set(&mut bits, 1);
+        assert_eq!(keys.of(&bits), mix(4).wrapping_add(mix(1)));
+    }
 }
