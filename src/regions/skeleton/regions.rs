@@ -15,7 +15,7 @@
 
 use rayon::prelude::*;
 
-use super::complex::{has, ones, set, Complex};
+use super::complex::{count, has, ones, set, Complex};
 use super::Fail;
 
 /// A region read off the skeleton.
@@ -72,22 +72,23 @@ impl Star {
 pub(super) fn read(cx: &Complex, m: usize, serial: bool) -> Result<Vec<Found>, Fail> {
     let star = Star::of(cx);
     let keys = Keys::new(cx);
-    let check = |v: usize| simple(cx, &star, v, m);
+    let check = |seen: &mut Vec<[u8; 2]>, v: usize| simple(cx, &star, v, m, seen);
     let base = |v: usize| keys.of(cx.pos(v));
     let (shards, bases) = if serial {
-        (0..cx.len()).try_for_each(check)?;
+        let mut seen = Vec::new();
+        (0..cx.len()).try_for_each(|v| check(&mut seen, v))?;
         (1, (0..cx.len()).map(base).collect::<Vec<u64>>())
     } else {
-        (0..cx.len()).into_par_iter().try_for_each(check)?;
+        (0..cx.len()).into_par_iter().try_for_each_init(Vec::new, check)?;
         let bases = (0..cx.len()).into_par_iter().map(base).collect();
-        (rayon::current_num_threads(), bases)
+        (rayon::current_num_threads().next_power_of_two(), bases)
     };
     Ok(gather(cx, m, &keys, &bases, shards))
 }
 
-/// The regions from `shards` groupings of the vertices (`bases`: their
-/// patterns' keys), in parallel when more than one, in the order of their
-/// first vertex and choice.
+/// The regions from `shards` (a power of two) groupings of the vertices
+/// (`bases`: their patterns' keys), in parallel when more than one, in the
+/// order of their first vertex and choice.
 fn gather(cx: &Complex, m: usize, keys: &Keys, bases: &[u64], shards: usize) -> Vec<Found> {
     let group = |s: usize| Groups::of_shard(cx, m, keys, bases, s, shards).found();
     let mut found: Vec<((usize, usize), Found)> = if shards == 1 {
@@ -101,32 +102,40 @@ fn gather(cx: &Complex, m: usize, keys: &Keys, bases: &[u64], shards: usize) -> 
 
 /// Checks that vertex `v` is simple: it lies on `d` hyperplanes, and each of
 /// its edges leaves exactly one of them, one edge to the inside of each
-/// domain facet and one to each side of each unit's hyperplane.
+/// domain facet and one to each side of each unit's hyperplane. `seen` is
+/// scratch space (the edges to each side of each of them).
 ///
 /// # Errors
 ///
 /// [`Fail::Fallback`] otherwise.
-fn simple(cx: &Complex, star: &Star, v: usize, m: usize) -> Result<(), Fail> {
-    let tight: Vec<usize> = ones(cx.zero(v)).collect();
-    if tight.len() != cx.d {
+fn simple(cx: &Complex, star: &Star, v: usize, m: usize, seen: &mut Vec<[u8; 2]>) -> Result<(), Fail> {
+    let tight = cx.zero(v);
+    if count(tight) != cx.d {
         return Err(Fail::Fallback("a vertex lies on other than d hyperplanes"));
     }
-    let mut seen = vec![[0u8; 2]; tight.len()];
+    seen.clear();
+    seen.resize(cx.d, [0, 0]);
     for &w in star.at(v) {
         let w = w as usize;
-        let t = left_hyperplane(cx.zero(v), cx.zero(w))
+        let t = left_hyperplane(tight, cx.zero(w))
             .ok_or(Fail::Fallback("an edge leaves other than one hyperplane"))?;
-        let k = tight.binary_search(&t).unwrap_or_default();
+        let k = rank(tight, t);
         let side = usize::from(has(cx.pos(w), t));
         seen[k][side] = seen[k][side].saturating_add(1);
     }
-    for (k, &t) in tight.iter().enumerate() {
+    for (k, t) in ones(tight).enumerate() {
         let want = if t < m { [1, 0] } else { [1, 1] };
         if seen[k] != want {
             return Err(Fail::Fallback("a vertex's star is not simple"));
         }
     }
     Ok(())
+}
+
+/// The number of bits set below bit `i` (set) in `bits`: its place among them.
+fn rank(bits: &[u64], i: usize) -> usize {
+    let below = (1u64 << (i % 64)) - 1;
+    count(&bits[..i / 64]) + (bits[i / 64] & below).count_ones() as usize
 }
 
 /// The one hyperplane in `from` and not in `to` (bit sets), or `None` when
@@ -215,7 +224,7 @@ impl Groups {
                 }
             }
             for (c, &key) in choice_keys.iter().enumerate() {
-                if key % shards as u64 != s as u64 {
+                if key & (shards as u64 - 1) != s as u64 {
                     continue;
                 }
                 pattern.copy_from_slice(cx.pos(v));
@@ -364,7 +373,7 @@ mod tests {
         let keys = Keys::new(&cx);
         let bases: Vec<u64> = (0..cx.len()).map(|v| keys.of(cx.pos(v))).collect();
         let one = gather(&cx, 4, &keys, &bases, 1);
-        for shards in 2..5 {
+        for shards in [2, 4, 8] {
             let many = gather(&cx, 4, &keys, &bases, shards);
             assert_eq!(many.len(), one.len());
             for (a, b) in many.iter().zip(&one) {
@@ -385,5 +394,17 @@ mod tests {
         set(&mut bits, 4);
         set(&mut bits, 1);
         assert_eq!(keys.of(&bits), mix(4).wrapping_add(mix(1)));
+    }
+
+    #[test]
+    fn rank_counts_the_bits_below() {
+        let mut bits = vec![0u64; 3];
+        let set_bits = [0, 5, 63, 64, 130];
+        for i in set_bits {
+            set(&mut bits, i);
+        }
+        for (k, i) in set_bits.into_iter().enumerate() {
+            assert_eq!(rank(&bits, i), k);
+        }
     }
 }
