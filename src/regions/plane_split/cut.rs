@@ -8,7 +8,7 @@ use crate::geometry::predicates::{classify, line_sign, Sign};
 use crate::geometry::{cut_piece, cut_piece_into};
 use crate::network::PADDING;
 use crate::regions::hrep::RowSource;
-use crate::tol::ROUNDING_MARGIN;
+use crate::tol::{ROUNDING_MARGIN, TOL_SIGN_REL};
 
 /// An edge of a cell: where its line comes from, and the line as
 /// `line[0] s + line[1] t + line[2] <= 0` inside the cell.
@@ -93,21 +93,12 @@ pub(super) fn split_two_piece(
     halt: &(impl Fn() -> bool + Sync + ?Sized),
 ) -> Vec<Cell> {
     let reach = max_coordinate(&cell.vertices);
-    let lines: Vec<Line> = (0..len)
-        .map(|j| {
-            let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
-            (a, c, line_scale(a, c, reach))
-        })
-        .collect();
-    let sides = UnitSides::new(&cell.vertices);
-    let cell_sides = lines
-        .iter()
-        .map(|&(a, c, scale)| sides.side(&cell.vertices, a, c, scale))
-        .collect();
     cell.pattern.resize(offset + len, 0);
+    // Set before the first cut, the bits of the units that miss the cell
+    // pass to every piece with the pattern.
+    let crossing = settle_units(&cell.vertices, rows, reach, &mut cell.pattern[offset..]);
     let layer = Layer {
-        lines,
-        cell_sides,
+        crossing,
         offset,
         halt,
     };
@@ -120,6 +111,48 @@ pub(super) fn split_two_piece(
     }
 }
 
+/// Sets `bits[j]` for every unit `j` whose line (row `j` of `rows`) misses
+/// the cell or only touches it, as [`UnitSides::side`] decides, and returns
+/// the others (those that cross it) with their lines. The quick test runs
+/// over all units in one pass without branches; the few it leaves open get
+/// the test at every vertex.
+fn settle_units(vertices: &[[f64; 2]], rows: ArrayView2<f64>, reach: f64, bits: &mut [u8]) -> Vec<(usize, Line)> {
+    let sides = UnitSides::new(vertices);
+    let rows = rows.as_standard_layout();
+    let flat = rows.as_slice().expect("standard layout");
+    let len = bits.len();
+    let (ds, rest) = flat.split_at(len);
+    let (dt, offsets) = rest.split_at(len);
+    /// The code of a unit the quick test leaves open.
+    const OPEN: u8 = 2;
+    let [x, y] = sides.anchor;
+    for (((bit, &a0), &a1), &c) in bits.iter_mut().zip(ds).zip(dt).zip(offsets) {
+        // The arithmetic of `line_scale`, `UnitSides::side` and `classify`.
+        let norm = a0.abs() + a1.abs();
+        let scale = norm * reach + c.abs();
+        let at_anchor = a0 * x + a1 * y + c;
+        let change = norm * sides.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
+        let tol = TOL_SIGN_REL * scale;
+        let negative = !(at_anchor + change > tol);
+        let positive = at_anchor - change > tol;
+        *bit = u8::from(positive) | (u8::from(!negative & !positive) * OPEN);
+    }
+    let mut crossing = Vec::new();
+    for (j, bit) in bits.iter_mut().enumerate().filter(|(_, b)| **b == OPEN) {
+        let (a, c) = ([ds[j], dt[j]], offsets[j]);
+        let scale = line_scale(a, c, reach);
+        *bit = match sides.side(vertices, a, c, scale) {
+            Side::Negative => 0,
+            Side::Positive => 1,
+            Side::Both => {
+                crossing.push((j, (a, c, scale)));
+                0
+            }
+        };
+    }
+    crossing
+}
+
 /// A unit's line on a cell: `a`, `c` and the tolerance scale of `a . p + c`.
 type Line = ([f64; 2], f64, f64);
 
@@ -129,10 +162,8 @@ const FAN_OUT_PIECES: usize = 64;
 
 /// One cell's split by a two-piece layer.
 struct Layer<'h, H: ?Sized> {
-    lines: Vec<Line>,
-    /// The side of the whole cell for each unit: a unit whose line misses the
-    /// cell sets the same bit on every piece, as it did before the cuts.
-    cell_sides: Vec<Side>,
+    /// The units whose lines cross the cell (index in the layer, line).
+    crossing: Vec<(usize, Line)>,
     offset: usize,
     halt: &'h H,
 }
@@ -141,33 +172,31 @@ struct Layer<'h, H: ?Sized> {
 enum Advance {
     /// Every unit settled: the piece is final.
     Done(Cell),
-    /// Cut by a unit: the lower and upper parts, and the next unit.
+    /// Cut by a unit: the lower and upper parts, and the next crossing unit.
     Cut(Cell, Cell, usize),
     /// Stopped by the halt flag.
     Halted(Cell),
 }
 
 impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
-    /// Sets the piece's bits from unit `from` on until a unit's line cuts it.
+    /// Sets the piece's bits of the crossing units from the `from`-th on,
+    /// until a unit's line cuts it.
     fn advance(&self, mut piece: Cell, from: usize, poll: &mut Poll, scratch: &mut Scratch) -> Advance {
         let sides = UnitSides::new(&piece.vertices);
-        for (j, &(a, c, scale)) in self.lines.iter().enumerate().skip(from) {
+        for (k, &(j, line)) in self.crossing.iter().enumerate().skip(from) {
             if poll.due(1) && (self.halt)() {
                 return Advance::Halted(piece);
             }
             let unit = self.offset + j;
-            let side = match self.cell_sides[j] {
-                Side::Both => sides.side(&piece.vertices, a, c, scale),
-                settled => settled,
-            };
-            piece = match side {
-                Side::Negative | Side::Positive => {
+            let (a, c, scale) = line;
+            piece = match sides.side(&piece.vertices, a, c, scale) {
+                side @ (Side::Negative | Side::Positive) => {
                     piece.pattern[unit] = u8::from(matches!(side, Side::Positive));
                     piece
                 }
-                Side::Both => match cut_by_unit(piece, (a, c, scale), unit, scratch) {
+                Side::Both => match cut_by_unit(piece, line, unit, scratch) {
                     Cut::Whole(piece) => piece,
-                    Cut::Two(lower, upper) => return Advance::Cut(lower, upper, j + 1),
+                    Cut::Two(lower, upper) => return Advance::Cut(lower, upper, k + 1),
                 },
             };
         }
@@ -200,11 +229,12 @@ impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
     /// final ones), then refines those in parallel, keeping their order.
     fn fan_out(&self, cell: Cell) -> Vec<Cell> {
         let (mut open, mut poll, mut scratch) = (vec![(cell, 0)], Poll::default(), Scratch::default());
-        while open.len() < FAN_OUT_PIECES && open.iter().any(|(_, from)| *from < self.lines.len()) {
+        let len = self.crossing.len();
+        while open.len() < FAN_OUT_PIECES && open.iter().any(|(_, from)| *from < len) {
             let mut next = Vec::with_capacity(2 * open.len());
             for (piece, from) in open {
                 match self.advance(piece, from, &mut poll, &mut scratch) {
-                    Advance::Done(piece) => next.push((piece, self.lines.len())),
+                    Advance::Done(piece) => next.push((piece, len)),
                     Advance::Cut(lower, upper, j) => next.extend([(lower, j), (upper, j)]),
                     Advance::Halted(piece) => next.push((piece, usize::MAX)),
                 }
@@ -591,6 +621,105 @@ pub(super) mod tests {
                 name(side_of_range(lo, hi, scale)),
                 "line {a:?}, {c}"
             );
+        }
+    }
+
+    /// A seeded uniform draw in [-1, 1).
+    fn uniform(seed: &mut u64) -> f64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    #[test]
+    fn settled_units_get_the_bits_of_the_side_test() {
+        let vertices = vec![[0.3, -1.2], [2.5, -0.7], [2.1, 1.9], [-0.4, 0.6]];
+        let (reach, sides) = (max_coordinate(&vertices), UnitSides::new(&vertices));
+        let mut seed = 99u64;
+        let n = 500;
+        let mut rows = ndarray::Array2::zeros((3, n));
+        for j in 0..n {
+            rows[[0, j]] = uniform(&mut seed);
+            rows[[1, j]] = uniform(&mut seed);
+            rows[[2, j]] = 4.0 * uniform(&mut seed);
+            if j % 7 == 0 {
+                // Through a vertex.
+                let p = vertices[j % 4];
+                rows[[2, j]] = -(rows[[0, j]] * p[0] + rows[[1, j]] * p[1]);
+            }
+        }
+        let mut bits = vec![9; n];
+        let crossing = settle_units(&vertices, rows.view(), reach, &mut bits);
+        let crossing: Vec<usize> = crossing.iter().map(|&(j, _)| j).collect();
+        for j in 0..n {
+            let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
+            let (bit, crosses) = match sides.side(&vertices, a, c, line_scale(a, c, reach)) {
+                Side::Negative => (0, false),
+                Side::Positive => (1, false),
+                Side::Both => (0, true),
+            };
+            assert_eq!((bits[j], crossing.contains(&j)), (bit, crosses), "unit {j}");
+        }
+        assert!(crossing.len() > n / 10 && crossing.len() < n, "{} cross", crossing.len());
+    }
+
+    #[test]
+    fn random_lines_cut_the_square_into_the_faces_of_their_arrangement() {
+        let n = 60;
+        let mut seed = 7u64;
+        let mut rows = ndarray::Array2::zeros((3, n));
+        for j in 0..n {
+            for i in 0..3 {
+                rows[[i, j]] = uniform(&mut seed);
+            }
+        }
+        let square = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: Vec::new(),
+        };
+        let serial = split_two_piece(square.clone(), rows.view(), (0, n), false, &|| false);
+        let parallel = split_two_piece(square, rows.view(), (0, n), true, &|| false);
+        // The same pieces in the same order, bit for bit, on any thread count.
+        assert_eq!(serial.len(), parallel.len());
+        for (p, q) in serial.iter().zip(&parallel) {
+            assert_eq!((&p.vertices, &p.pattern), (&q.vertices, &q.pattern));
+        }
+        // Faces of lines in general position inside the square: one, plus
+        // one per line that crosses it, plus one per crossing of two lines
+        // inside it (counted by brute force).
+        let line = |j: usize| [rows[[0, j]], rows[[1, j]], rows[[2, j]]];
+        let crosses = |l: [f64; 3]| {
+            let corners = [[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]];
+            let values: Vec<f64> = corners.iter().map(|p| l[0] * p[0] + l[1] * p[1] + l[2]).collect();
+            values.iter().any(|&v| v > 0.0) && values.iter().any(|&v| v < 0.0)
+        };
+        let mut faces = 1 + (0..n).filter(|&j| crosses(line(j))).count();
+        for j in 0..n {
+            for k in j + 1..n {
+                let (p, q) = (line(j), line(k));
+                let det = p[0] * q[1] - p[1] * q[0];
+                let x = (-p[2] * q[1] + q[2] * p[1]) / det;
+                let y = (-p[0] * q[2] + q[0] * p[2]) / det;
+                faces += usize::from(x.abs() < 1.0 && y.abs() < 1.0);
+            }
+        }
+        assert_eq!(serial.len(), faces);
+        let area: f64 = serial.iter().map(|p| signed_area(&p.vertices)).sum();
+        assert!((area - 4.0).abs() < 1e-12, "{area}");
+        // Every piece's bits are the signs of the lines at its centroid.
+        for p in &serial {
+            let m = p.vertices.len() as f64;
+            let centroid = [
+                p.vertices.iter().map(|v| v[0]).sum::<f64>() / m,
+                p.vertices.iter().map(|v| v[1]).sum::<f64>() / m,
+            ];
+            for j in 0..n {
+                let l = line(j);
+                let value = l[0] * centroid[0] + l[1] * centroid[1] + l[2];
+                assert_eq!(p.pattern[j], u8::from(value > 0.0));
+            }
         }
     }
 
