@@ -212,6 +212,18 @@ fn thin_regions_in_three_dimensions_at_zero_tolerance() {
     let net = hyperplanes(3, &rows);
     let cube = Domain::cube(3, -1.0, 1.0);
     let exact = exact_patterns(&net, &cube);
+    // The thin cells exist: the tetrahedron (x, y, z > 0, x + y + z < eps,
+    // below both slab planes) and the slab's cells (above z = 0.5, below
+    // z = 0.5 + 1e-10), which the other planes cut into several.
+    let tetrahedron = "111000";
+    let slab: Vec<&String> = exact.iter().filter(|p| p.ends_with("10")).collect();
+    assert!(exact.iter().any(|p| p == tetrahedron), "{exact:?}");
+    assert!(!slab.is_empty(), "{exact:?}");
+    // They are thinner than the default tolerance, so the default walk does
+    // not list them.
+    let default = patterns(&run(&net, &cube, Method::Lp, None));
+    assert!(!default.iter().any(|p| p == tetrahedron));
+    assert!(slab.iter().all(|p| !default.contains(p)));
     let zero = run(&net, &cube, Method::Lp, Some(0.0));
     assert_eq!(patterns(&zero), exact);
     assert_eq!(zero.rejected_thin(), 0);

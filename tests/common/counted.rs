@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cpwl::backend::{
     Backend, CpuBackend, ForwardBatch, JacobianBatch, Keep, LesGramBatch, Neighbourhood, Precision,
@@ -34,6 +34,8 @@ pub struct Counted {
     pub cancel: Arc<AtomicBool>,
     calls: [AtomicUsize; 5],
     total: AtomicUsize,
+    /// The number of points (rows) of each call, in call order.
+    rows: Mutex<Vec<usize>>,
 }
 
 impl Counted {
@@ -51,6 +53,7 @@ impl Counted {
             cancel: Arc::new(AtomicBool::new(false)),
             calls: Default::default(),
             total: AtomicUsize::new(0),
+            rows: Mutex::new(Vec::new()),
         }
     }
 
@@ -80,7 +83,13 @@ impl Counted {
         self.total.load(Ordering::SeqCst)
     }
 
-    fn tick(&self, kernel: Kernel) {
+    /// The number of points (rows) each call was given, in call order.
+    pub fn rows_per_call(&self) -> Vec<usize> {
+        self.rows.lock().unwrap().clone()
+    }
+
+    fn tick(&self, kernel: Kernel, rows: usize) {
+        self.rows.lock().unwrap().push(rows);
         self.calls[kernel as usize].fetch_add(1, Ordering::SeqCst);
         if self.total.fetch_add(1, Ordering::SeqCst) + 1 == self.cancel_at {
             self.cancel.store(true, Ordering::SeqCst);
@@ -96,11 +105,11 @@ impl Backend for Counted {
         self.inner.precision()
     }
     fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
-        self.tick(Kernel::Forward);
+        self.tick(Kernel::Forward, x.nrows());
         self.inner.forward(net, x, keep)
     }
     fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
-        self.tick(Kernel::Jacobians);
+        self.tick(Kernel::Jacobians, x.nrows());
         self.inner.jacobians(net, x)
     }
     fn sign_changes(
@@ -109,7 +118,7 @@ impl Backend for Counted {
         points: ArrayView2<f64>,
         hood: Neighbourhood<'_>,
     ) -> Result<Array2<u32>> {
-        self.tick(Kernel::SignChanges);
+        self.tick(Kernel::SignChanges, points.nrows());
         self.inner.sign_changes(net, points, hood)
     }
     fn prepare_points(&self, points: Array2<f64>) -> Result<PreparedPoints> {
@@ -122,7 +131,7 @@ impl Backend for Counted {
         rows: Range<usize>,
         hood: Neighbourhood<'_>,
     ) -> Result<Array2<u32>> {
-        self.tick(Kernel::SignChanges);
+        self.tick(Kernel::SignChanges, rows.len());
         self.inner.sign_changes_prepared(net, prepared, rows, hood)
     }
     fn les_grams(
@@ -132,7 +141,7 @@ impl Backend for Counted {
         seq_len: usize,
         vocab: usize,
     ) -> Result<LesGramBatch> {
-        self.tick(Kernel::LesGrams);
+        self.tick(Kernel::LesGrams, z.nrows());
         self.inner.les_grams(decoder, z, seq_len, vocab)
     }
     fn prefers_les_grams(&self, decoder: &Network) -> bool {
@@ -145,7 +154,7 @@ impl Backend for Counted {
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
     ) -> Result<Array2<f64>> {
-        self.tick(Kernel::Affine);
+        self.tick(Kernel::Affine, points.nrows());
         self.inner.affine_values(a, c, points)
     }
 }
