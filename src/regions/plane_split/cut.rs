@@ -116,7 +116,12 @@ pub(super) fn split_two_piece(
 /// the others (those that cross it) with their lines. The quick test runs
 /// over all units in one pass without branches; the few it leaves open get
 /// the test at every vertex.
-fn settle_units(vertices: &[[f64; 2]], rows: ArrayView2<f64>, reach: f64, bits: &mut [u8]) -> Vec<(usize, Line)> {
+fn settle_units(
+    vertices: &[[f64; 2]],
+    rows: ArrayView2<f64>,
+    reach: f64,
+    bits: &mut [u8],
+) -> Vec<(usize, Line)> {
     let sides = UnitSides::new(vertices);
     let rows = rows.as_standard_layout();
     let flat = rows.as_slice().expect("standard layout");
@@ -133,9 +138,10 @@ fn settle_units(vertices: &[[f64; 2]], rows: ArrayView2<f64>, reach: f64, bits: 
         let at_anchor = a0 * x + a1 * y + c;
         let change = norm * sides.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
         let tol = TOL_SIGN_REL * scale;
-        let negative = !(at_anchor + change > tol);
+        // NaN, as in `classify`, is not positive.
+        let may_be_positive = at_anchor + change > tol;
         let positive = at_anchor - change > tol;
-        *bit = u8::from(positive) | (u8::from(!negative & !positive) * OPEN);
+        *bit = u8::from(positive) | (u8::from(may_be_positive & !positive) * OPEN);
     }
     let mut crossing = Vec::new();
     for (j, bit) in bits.iter_mut().enumerate().filter(|(_, b)| **b == OPEN) {
@@ -661,7 +667,11 @@ pub(super) mod tests {
             };
             assert_eq!((bits[j], crossing.contains(&j)), (bit, crosses), "unit {j}");
         }
-        assert!(crossing.len() > n / 10 && crossing.len() < n, "{} cross", crossing.len());
+        assert!(
+            crossing.len() > n / 10 && crossing.len() < n,
+            "{} cross",
+            crossing.len()
+        );
     }
 
     #[test]
