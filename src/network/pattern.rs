@@ -52,6 +52,22 @@ enum Repr {
 /// The largest unit value the text form can hold (`z`).
 pub const MAX_UNIT_VALUE: u8 = 35;
 
+/// Packs up to 64 values, each 0 or 1, into a word: value `k` at bit
+/// `63 - k`. Eight values at a time: read as a little-endian word, their
+/// bytes are gathered into one byte, first value highest, by one
+/// multiplication (each value's bit lands in the top byte alone, and no
+/// carries reach it).
+fn pack_bits(values: &[u8]) -> u64 {
+    const GATHER: u64 = 0x8040_2010_0804_0201;
+    let mut bytes = [0u8; 8];
+    for (k, eight) in values.chunks(8).enumerate() {
+        let mut word = [0u8; 8];
+        word[..eight.len()].copy_from_slice(eight);
+        bytes[k] = (u64::from_le_bytes(word).wrapping_mul(GATHER) >> 56) as u8;
+    }
+    u64::from_be_bytes(bytes)
+}
+
 impl Pattern {
     /// A pattern from unit values (each at most [`MAX_UNIT_VALUE`]).
     ///
@@ -70,16 +86,8 @@ impl Pattern {
 
     /// A pattern from values already known to be in range.
     pub(crate) fn from_checked(values: &[u8]) -> Pattern {
-        if values.iter().all(|&v| v <= 1) {
-            let words = values
-                .chunks(64)
-                .map(|chunk| {
-                    chunk
-                        .iter()
-                        .enumerate()
-                        .fold(0u64, |word, (k, &v)| word | (u64::from(v) << (63 - k)))
-                })
-                .collect();
+        if values.iter().fold(true, |ok, &v| ok & (v <= 1)) {
+            let words = values.chunks(64).map(pack_bits).collect();
             Pattern {
                 repr: Repr::Bits {
                     words,
@@ -417,6 +425,19 @@ mod tests {
             let p = Pattern::from_values(&values).unwrap();
             let q: Pattern = p.to_string().parse().unwrap();
             prop_assert_eq!(&p, &q);
+            prop_assert_eq!(p.to_values(), values);
+        }
+
+        #[test]
+        fn bits_pack_one_by_one(values in proptest::collection::vec(0u8..=1, 0..200)) {
+            // The word of each 64 values, bit by bit.
+            let reference: Vec<u64> = values
+                .chunks(64)
+                .map(|c| c.iter().enumerate().fold(0, |w, (k, &v)| w | (u64::from(v) << (63 - k))))
+                .collect();
+            let packed: Vec<u64> = values.chunks(64).map(pack_bits).collect();
+            prop_assert_eq!(packed, reference);
+            let p = Pattern::from_values(&values).unwrap();
             prop_assert_eq!(p.to_values(), values);
         }
 

@@ -2,12 +2,13 @@
 //! lines of a two-piece layer, and the clipping of max units to their winners.
 
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 
 use crate::geometry::predicates::{classify, line_sign, Sign};
 use crate::geometry::{cut_piece, cut_piece_into};
 use crate::network::PADDING;
 use crate::regions::hrep::RowSource;
-use crate::tol::ROUNDING_MARGIN;
+use crate::tol::{ROUNDING_MARGIN, TOL_SIGN_REL};
 
 /// An edge of a cell: where its line comes from, and the line as
 /// `line[0] s + line[1] t + line[2] <= 0` inside the cell.
@@ -45,6 +46,7 @@ pub(super) fn line_scale(a: [f64; 2], c: f64, reach: f64) -> f64 {
 }
 
 /// Where a cell lies relative to a line.
+#[derive(Clone, Copy)]
 enum Side {
     /// Wholly in `a . p + c <= 0` (every vertex on the line included).
     Negative,
@@ -72,41 +74,193 @@ fn side_of(vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64, signs: &mut V
 /// line repeats an earlier one (its bit comes from the side the cell is on);
 /// a dead unit (zero row) has the bit of its constant.
 ///
-/// `halt` is polled every [`WORK_PER_POLL`] units of work (a unit, or a
-/// piece cut by one): when it says so, the split stops and its unfinished
-/// pieces are returned, for the caller to drop.
+/// The pieces come out in the order of cutting the whole list of pieces by
+/// each unit in turn (each piece replaced by its lower, then upper part),
+/// which is the depth-first order of the cuts: every piece goes on through
+/// the later units by itself, so that a unit whose line crosses the cell but
+/// misses the piece is settled by the piece's quick side test. With
+/// `fan_out`, the first pieces of a cell that many lines cross are cut
+/// further on rayon's threads (a layer's first cell is the whole domain).
+///
+/// `halt` is polled every [`WORK_PER_POLL`] units of work (a piece's side for
+/// a unit): when it says so, the split stops and its unfinished pieces are
+/// returned, for the caller to drop.
 pub(super) fn split_two_piece(
     mut cell: Cell,
     rows: ArrayView2<f64>,
     (offset, len): (usize, usize),
-    halt: &(impl Fn() -> bool + ?Sized),
+    fan_out: bool,
+    halt: &(impl Fn() -> bool + Sync + ?Sized),
 ) -> Vec<Cell> {
     let reach = max_coordinate(&cell.vertices);
-    let mut scratch = Scratch::default();
-    let sides = UnitSides::new(cell.vertices.clone());
     cell.pattern.resize(offset + len, 0);
-    let mut pieces = vec![cell];
-    let mut poll = Poll::default();
-    for j in 0..len {
-        if poll.due(pieces.len()) && halt() {
-            return pieces;
-        }
-        let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
+    // Set before the first cut, the bits of the units that miss the cell
+    // pass to every piece with the pattern.
+    let crossing = settle_units(&cell.vertices, rows, reach, &mut cell.pattern[offset..]);
+    let layer = Layer {
+        crossing,
+        offset,
+        halt,
+    };
+    if fan_out {
+        layer.fan_out(cell)
+    } else {
+        let mut out = Vec::new();
+        layer.refine(cell, 0, &mut Poll::default(), &mut out);
+        out
+    }
+}
+
+/// Sets `bits[j]` for every unit `j` whose line (row `j` of `rows`) misses
+/// the cell or only touches it, as [`UnitSides::side`] decides, and returns
+/// the others (those that cross it) with their lines. The quick test runs
+/// over all units in one pass without branches; the few it leaves open get
+/// the test at every vertex.
+fn settle_units(
+    vertices: &[[f64; 2]],
+    rows: ArrayView2<f64>,
+    reach: f64,
+    bits: &mut [u8],
+) -> Vec<(usize, Line)> {
+    let sides = UnitSides::new(vertices);
+    let rows = rows.as_standard_layout();
+    let flat = rows.as_slice().expect("standard layout");
+    let len = bits.len();
+    let (ds, rest) = flat.split_at(len);
+    let (dt, offsets) = rest.split_at(len);
+    /// The code of a unit the quick test leaves open.
+    const OPEN: u8 = 2;
+    let [x, y] = sides.anchor;
+    for (((bit, &a0), &a1), &c) in bits.iter_mut().zip(ds).zip(dt).zip(offsets) {
+        // The arithmetic of `line_scale`, `UnitSides::side` and `classify`.
+        let norm = a0.abs() + a1.abs();
+        let scale = norm * reach + c.abs();
+        let at_anchor = a0 * x + a1 * y + c;
+        let change = norm * sides.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
+        let tol = TOL_SIGN_REL * scale;
+        // NaN, as in `classify`, is not positive.
+        let may_be_positive = at_anchor + change > tol;
+        let positive = at_anchor - change > tol;
+        *bit = u8::from(positive) | (u8::from(may_be_positive & !positive) * OPEN);
+    }
+    let mut crossing = Vec::new();
+    for (j, bit) in bits.iter_mut().enumerate().filter(|(_, b)| **b == OPEN) {
+        let (a, c) = ([ds[j], dt[j]], offsets[j]);
         let scale = line_scale(a, c, reach);
-        let unit = offset + j;
-        match sides.side(a, c, scale) {
-            Side::Negative => pieces.iter_mut().for_each(|p| p.pattern[unit] = 0),
-            Side::Positive => pieces.iter_mut().for_each(|p| p.pattern[unit] = 1),
+        *bit = match sides.side(vertices, a, c, scale) {
+            Side::Negative => 0,
+            Side::Positive => 1,
             Side::Both => {
-                let mut next = Vec::with_capacity(pieces.len() + 1);
-                for piece in pieces {
-                    cut_by_unit(piece, (a, c, scale), unit, &mut scratch, &mut next);
+                crossing.push((j, (a, c, scale)));
+                0
+            }
+        };
+    }
+    crossing
+}
+
+/// A unit's line on a cell: `a`, `c` and the tolerance scale of `a . p + c`.
+type Line = ([f64; 2], f64, f64);
+
+/// Pieces a cell is first cut into, with `fan_out`, before they go on in
+/// parallel: enough to keep two threads busy while their work stays even.
+const FAN_OUT_PIECES: usize = 64;
+
+/// One cell's split by a two-piece layer.
+struct Layer<'h, H: ?Sized> {
+    /// The units whose lines cross the cell (index in the layer, line).
+    crossing: Vec<(usize, Line)>,
+    offset: usize,
+    halt: &'h H,
+}
+
+/// What [`Layer::advance`] leaves of a piece.
+enum Advance {
+    /// Every unit settled: the piece is final.
+    Done(Cell),
+    /// Cut by a unit: the lower and upper parts, and the next crossing unit.
+    Cut(Cell, Cell, usize),
+    /// Stopped by the halt flag.
+    Halted(Cell),
+}
+
+impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
+    /// Sets the piece's bits of the crossing units from the `from`-th on,
+    /// until a unit's line cuts it.
+    fn advance(&self, mut piece: Cell, from: usize, poll: &mut Poll, scratch: &mut Scratch) -> Advance {
+        let sides = UnitSides::new(&piece.vertices);
+        for (k, &(j, line)) in self.crossing.iter().enumerate().skip(from) {
+            if poll.due(1) && (self.halt)() {
+                return Advance::Halted(piece);
+            }
+            let unit = self.offset + j;
+            let (a, c, scale) = line;
+            piece = match sides.side(&piece.vertices, a, c, scale) {
+                side @ (Side::Negative | Side::Positive) => {
+                    piece.pattern[unit] = u8::from(matches!(side, Side::Positive));
+                    piece
                 }
-                pieces = next;
+                Side::Both => match cut_by_unit(piece, line, unit, scratch) {
+                    Cut::Whole(piece) => piece,
+                    Cut::Two(lower, upper) => return Advance::Cut(lower, upper, k + 1),
+                },
+            };
+        }
+        Advance::Done(piece)
+    }
+
+    /// Cuts a piece by units `from..` depth first, pushing its final pieces
+    /// (lower parts first); false when halted (the unfinished pieces pushed too).
+    fn refine(&self, piece: Cell, from: usize, poll: &mut Poll, out: &mut Vec<Cell>) -> bool {
+        let mut scratch = Scratch::default();
+        let mut stack = vec![(piece, from)];
+        while let Some((piece, from)) = stack.pop() {
+            match self.advance(piece, from, poll, &mut scratch) {
+                Advance::Done(piece) => out.push(piece),
+                Advance::Cut(lower, upper, next) => {
+                    stack.push((upper, next));
+                    stack.push((lower, next));
+                }
+                Advance::Halted(piece) => {
+                    out.push(piece);
+                    out.extend(stack.into_iter().rev().map(|(p, _)| p));
+                    return false;
+                }
             }
         }
+        true
     }
-    pieces
+
+    /// Cuts the cell breadth first into [`FAN_OUT_PIECES`] pieces (or its
+    /// final ones), then refines those in parallel, keeping their order.
+    fn fan_out(&self, cell: Cell) -> Vec<Cell> {
+        let (mut open, mut poll, mut scratch) = (vec![(cell, 0)], Poll::default(), Scratch::default());
+        let len = self.crossing.len();
+        while open.len() < FAN_OUT_PIECES && open.iter().any(|(_, from)| *from < len) {
+            let mut next = Vec::with_capacity(2 * open.len());
+            for (piece, from) in open {
+                match self.advance(piece, from, &mut poll, &mut scratch) {
+                    Advance::Done(piece) => next.push((piece, len)),
+                    Advance::Cut(lower, upper, j) => next.extend([(lower, j), (upper, j)]),
+                    Advance::Halted(piece) => next.push((piece, usize::MAX)),
+                }
+            }
+            if next.iter().any(|(_, from)| *from == usize::MAX) {
+                return next.into_iter().map(|(p, _)| p).collect();
+            }
+            open = next;
+        }
+        open.into_par_iter()
+            .map(|(piece, from)| {
+                let mut out = Vec::new();
+                self.refine(piece, from, &mut Poll::default(), &mut out);
+                out
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
 }
 
 /// Units of work (a unit's side test, or one piece cut by a line) between
@@ -140,24 +294,25 @@ impl Poll {
 /// bound is widened past every rounding error and [`classify`] is monotone,
 /// so the first way never decides otherwise than the second.
 struct UnitSides {
-    vertices: Vec<[f64; 2]>,
+    anchor: [f64; 2],
     /// The largest coordinate difference between a vertex and the first one.
     spread: f64,
 }
 
 impl UnitSides {
-    fn new(vertices: Vec<[f64; 2]>) -> UnitSides {
+    fn new(vertices: &[[f64; 2]]) -> UnitSides {
         let anchor = vertices[0];
         let spread = vertices
             .iter()
             .map(|p| (p[0] - anchor[0]).abs().max((p[1] - anchor[1]).abs()))
             .fold(0.0, f64::max);
-        UnitSides { vertices, spread }
+        UnitSides { anchor, spread }
     }
 
-    /// The side of the cell for the line `a . p + c` (tolerance scale `scale`).
-    fn side(&self, a: [f64; 2], c: f64, scale: f64) -> Side {
-        let anchor = self.vertices[0];
+    /// The side of the cell with these `vertices` (those `new` was given)
+    /// for the line `a . p + c` (tolerance scale `scale`).
+    fn side(&self, vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64) -> Side {
+        let anchor = self.anchor;
         let at_anchor = a[0] * anchor[0] + a[1] * anchor[1] + c;
         let change =
             (a[0].abs() + a[1].abs()) * self.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
@@ -167,8 +322,7 @@ impl UnitSides {
         if classify(at_anchor - change, scale) == Sign::Positive {
             return Side::Positive;
         }
-        let (lo, hi) = self
-            .vertices
+        let (lo, hi) = vertices
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 let v = a[0] * p[0] + a[1] * p[1] + c;
@@ -202,23 +356,25 @@ struct Scratch {
     tags: Vec<EdgeTag>,
 }
 
+/// A piece after [`cut_by_unit`].
+enum Cut {
+    /// Not cut (the line only touches it): its bit is set.
+    Whole(Cell),
+    /// The lower and the upper part.
+    Two(Cell, Cell),
+}
+
 /// Cuts one piece by a unit's line (`a . p + c`, tolerance scale `scale`),
-/// pushing the piece(s) with the unit's bit.
-fn cut_by_unit(
-    mut piece: Cell,
-    (a, c, scale): ([f64; 2], f64, f64),
-    unit: usize,
-    scratch: &mut Scratch,
-    out: &mut Vec<Cell>,
-) {
+/// setting the unit's bit of the piece(s).
+fn cut_by_unit(mut piece: Cell, (a, c, scale): Line, unit: usize, scratch: &mut Scratch) -> Cut {
     let signs = &mut scratch.signs;
-    let whole = |mut piece: Cell, bit: u8, out: &mut Vec<Cell>| {
+    let whole = |mut piece: Cell, bit: u8| {
         piece.pattern[unit] = bit;
-        out.push(piece);
+        Cut::Whole(piece)
     };
     match side_of(&piece.vertices, a, c, scale, signs) {
-        Side::Negative => whole(piece, 0, out),
-        Side::Positive => whole(piece, 1, out),
+        Side::Negative => whole(piece, 0),
+        Side::Positive => whole(piece, 1),
         Side::Both => {
             let source = RowSource::Unit(unit);
             let below = EdgeTag {
@@ -250,11 +406,10 @@ fn cut_by_unit(
                     std::mem::swap(&mut piece.vertices, &mut scratch.vertices);
                     std::mem::swap(&mut piece.tags, &mut scratch.tags);
                     piece.pattern[unit] = 0;
-                    out.push(piece);
-                    out.push(upper);
+                    Cut::Two(piece, upper)
                 }
-                (false, _) => whole(piece, 1, out),
-                (_, None) => whole(piece, 0, out),
+                (false, _) => whole(piece, 1),
+                (_, None) => whole(piece, 0),
             }
         }
     }
@@ -343,6 +498,8 @@ fn winner_piece(
 
 #[cfg(test)]
 pub(super) mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use ndarray::array;
 
     use super::*;
@@ -365,7 +522,7 @@ pub(super) mod tests {
         };
         // Units: x, x again, the constant 0.5 and the constant 0.
         let rows = array![[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0]];
-        let pieces = split_two_piece(cell, rows.view(), (0, 4), &|| false);
+        let pieces = split_two_piece(cell, rows.view(), (0, 4), false, &|| false);
         assert_eq!(pieces.len(), 2);
         let mut bits: Vec<Vec<u8>> = pieces.iter().map(|p| p.pattern.clone()).collect();
         bits.sort();
@@ -393,30 +550,30 @@ pub(super) mod tests {
     fn a_split_polls_the_stop_flag_and_stops_inside_the_layer() {
         let n = 200;
         let (cell, rows) = strips(n);
-        let polls = std::cell::Cell::new(0);
+        let polls = AtomicUsize::new(0);
         let never = || {
-            polls.set(polls.get() + 1);
+            polls.fetch_add(1, Ordering::Relaxed);
             false
         };
         assert_eq!(
-            split_two_piece(cell.clone(), rows.view(), (0, n), &never).len(),
+            split_two_piece(cell.clone(), rows.view(), (0, n), false, &never).len(),
             n + 1
         );
         // Work grows with the pieces (1 + 2 + ... + n of them, at most n
         // past each poll): polled often.
-        let all_polls = polls.get();
+        let all_polls = polls.load(Ordering::Relaxed);
         assert!(
             all_polls >= (n * n / 2) / (WORK_PER_POLL + n),
             "{all_polls} polls"
         );
         // Stopped at the second poll: far fewer pieces, long before the last unit.
-        polls.set(0);
+        polls.store(0, Ordering::Relaxed);
         let second = || {
-            polls.set(polls.get() + 1);
-            polls.get() == 2
+            polls.fetch_add(1, Ordering::Relaxed);
+            polls.load(Ordering::Relaxed) == 2
         };
-        let cut_short = split_two_piece(cell, rows.view(), (0, n), &second);
-        assert_eq!(polls.get(), 2);
+        let cut_short = split_two_piece(cell, rows.view(), (0, n), false, &second);
+        assert_eq!(polls.load(Ordering::Relaxed), 2);
         assert!(cut_short.len() < n / 2, "{} pieces", cut_short.len());
         // Max units poll too: unit j is the max of line j and the constant 0.
         let (cell, lines) = strips(n);
@@ -425,20 +582,20 @@ pub(super) mod tests {
             rows.column_mut(2 * j).assign(&lines.column(j));
         }
         let pairs: Vec<u32> = (0..2 * n as u32).collect();
-        polls.set(0);
+        polls.store(0, Ordering::Relaxed);
         let first = || {
-            polls.set(polls.get() + 1);
+            polls.fetch_add(1, Ordering::Relaxed);
             true
         };
         let stopped = split_max(&cell, rows.view(), (2, &pairs), 0, &first);
-        assert_eq!(polls.get(), 1);
+        assert_eq!(polls.load(Ordering::Relaxed), 1);
         assert!(stopped.len() < n, "{} pieces", stopped.len());
     }
 
     #[test]
     fn the_quick_side_test_agrees_with_every_vertex() {
         let vertices = vec![[0.3, -1.2], [2.5, -0.7], [2.1, 1.9], [-0.4, 0.6]];
-        let sides = UnitSides::new(vertices.clone());
+        let sides = UnitSides::new(&vertices);
         let reach = max_coordinate(&vertices);
         let mut seed = 12345u64;
         let mut uniform = || {
@@ -466,10 +623,113 @@ pub(super) mod tests {
             let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             assert_eq!(
-                name(sides.side(a, c, scale)),
+                name(sides.side(&vertices, a, c, scale)),
                 name(side_of_range(lo, hi, scale)),
                 "line {a:?}, {c}"
             );
+        }
+    }
+
+    /// A seeded uniform draw in [-1, 1).
+    fn uniform(seed: &mut u64) -> f64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    #[test]
+    fn settled_units_get_the_bits_of_the_side_test() {
+        let vertices = vec![[0.3, -1.2], [2.5, -0.7], [2.1, 1.9], [-0.4, 0.6]];
+        let (reach, sides) = (max_coordinate(&vertices), UnitSides::new(&vertices));
+        let mut seed = 99u64;
+        let n = 500;
+        let mut rows = ndarray::Array2::zeros((3, n));
+        for j in 0..n {
+            rows[[0, j]] = uniform(&mut seed);
+            rows[[1, j]] = uniform(&mut seed);
+            rows[[2, j]] = 4.0 * uniform(&mut seed);
+            if j % 7 == 0 {
+                // Through a vertex.
+                let p = vertices[j % 4];
+                rows[[2, j]] = -(rows[[0, j]] * p[0] + rows[[1, j]] * p[1]);
+            }
+        }
+        let mut bits = vec![9; n];
+        let crossing = settle_units(&vertices, rows.view(), reach, &mut bits);
+        let crossing: Vec<usize> = crossing.iter().map(|&(j, _)| j).collect();
+        for j in 0..n {
+            let (a, c) = ([rows[[0, j]], rows[[1, j]]], rows[[2, j]]);
+            let (bit, crosses) = match sides.side(&vertices, a, c, line_scale(a, c, reach)) {
+                Side::Negative => (0, false),
+                Side::Positive => (1, false),
+                Side::Both => (0, true),
+            };
+            assert_eq!((bits[j], crossing.contains(&j)), (bit, crosses), "unit {j}");
+        }
+        assert!(
+            crossing.len() > n / 10 && crossing.len() < n,
+            "{} cross",
+            crossing.len()
+        );
+    }
+
+    #[test]
+    fn random_lines_cut_the_square_into_the_faces_of_their_arrangement() {
+        let n = 60;
+        let mut seed = 7u64;
+        let mut rows = ndarray::Array2::zeros((3, n));
+        for j in 0..n {
+            for i in 0..3 {
+                rows[[i, j]] = uniform(&mut seed);
+            }
+        }
+        let square = Cell {
+            vertices: vec![[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]],
+            tags: (0..4).map(tag).collect(),
+            pattern: Vec::new(),
+        };
+        let serial = split_two_piece(square.clone(), rows.view(), (0, n), false, &|| false);
+        let parallel = split_two_piece(square, rows.view(), (0, n), true, &|| false);
+        // The same pieces in the same order, bit for bit, on any thread count.
+        assert_eq!(serial.len(), parallel.len());
+        for (p, q) in serial.iter().zip(&parallel) {
+            assert_eq!((&p.vertices, &p.pattern), (&q.vertices, &q.pattern));
+        }
+        // Faces of lines in general position inside the square: one, plus
+        // one per line that crosses it, plus one per crossing of two lines
+        // inside it (counted by brute force).
+        let line = |j: usize| [rows[[0, j]], rows[[1, j]], rows[[2, j]]];
+        let crosses = |l: [f64; 3]| {
+            let corners = [[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]];
+            let values: Vec<f64> = corners.iter().map(|p| l[0] * p[0] + l[1] * p[1] + l[2]).collect();
+            values.iter().any(|&v| v > 0.0) && values.iter().any(|&v| v < 0.0)
+        };
+        let mut faces = 1 + (0..n).filter(|&j| crosses(line(j))).count();
+        for j in 0..n {
+            for k in j + 1..n {
+                let (p, q) = (line(j), line(k));
+                let det = p[0] * q[1] - p[1] * q[0];
+                let x = (-p[2] * q[1] + q[2] * p[1]) / det;
+                let y = (-p[0] * q[2] + q[0] * p[2]) / det;
+                faces += usize::from(x.abs() < 1.0 && y.abs() < 1.0);
+            }
+        }
+        assert_eq!(serial.len(), faces);
+        let area: f64 = serial.iter().map(|p| signed_area(&p.vertices)).sum();
+        assert!((area - 4.0).abs() < 1e-12, "{area}");
+        // Every piece's bits are the signs of the lines at its centroid.
+        for p in &serial {
+            let m = p.vertices.len() as f64;
+            let centroid = [
+                p.vertices.iter().map(|v| v[0]).sum::<f64>() / m,
+                p.vertices.iter().map(|v| v[1]).sum::<f64>() / m,
+            ];
+            for j in 0..n {
+                let l = line(j);
+                let value = l[0] * centroid[0] + l[1] * centroid[1] + l[2];
+                assert_eq!(p.pattern[j], u8::from(value > 0.0));
+            }
         }
     }
 

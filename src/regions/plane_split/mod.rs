@@ -367,13 +367,16 @@ impl Run<'_> {
         let parent_count = batch.cells.len();
         let h = batch.h.view();
         let halt = || self.interrupted();
+        // Fewer cells than threads (the domain, at the first layer): the
+        // cells' pieces are spread over the threads instead.
+        let fan_out = self.parallel && parent_count < rayon::current_num_threads();
         let split_one = |(i, cell): (usize, Cell)| {
             if halt() {
                 return Vec::new();
             }
             let rows = h.slice(s![3 * i..3 * i + 3, ..]);
             match step {
-                Nonlinearity::TwoPiece(_) => split_two_piece(cell, rows, (offset, len), &halt),
+                Nonlinearity::TwoPiece(_) => split_two_piece(cell, rows, (offset, len), fan_out, &halt),
                 Nonlinearity::Max(m) => split_max(&cell, rows, (m.width(), m.candidates()), offset, &halt),
             }
         };
