@@ -10,7 +10,7 @@
 //!   skip most of them;
 //! - [`Method::Skeleton`]: the vertices and edges of the complex, built
 //!   layer by layer with one batched product per layer through the backend,
-//!   each region read once from its lowest vertex, any dimension, one LP per
+//!   each region read once by grouping the vertices, any dimension, one LP per
 //!   region (its Chebyshev ball); it hands networks with other steps than
 //!   dense layers and two-piece units, and degenerate arrangements, to the LP
 //!   walk;
