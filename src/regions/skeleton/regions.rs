@@ -157,19 +157,39 @@ fn left_hyperplane(from: &[u64], to: &[u64]) -> Option<usize> {
 /// hyperplane on its positive side, so that setting one more bit adds one
 /// word and a vertex's `2^j` choices cost one addition each.
 struct Keys {
+    /// The word of each hyperplane.
     words: Vec<u64>,
+    /// Per byte of a bit set, the sum of the words of each of its 256
+    /// values, so that a whole pattern's key costs one look-up per byte
+    /// rather than one per bit set.
+    bytes: Vec<[u64; 256]>,
 }
 
 impl Keys {
     fn new(cx: &Complex) -> Keys {
-        Keys {
-            words: (0..64 * cx.words as u64).map(mix).collect(),
-        }
+        let words: Vec<u64> = (0..64 * cx.words as u64).map(mix).collect();
+        let bytes = words
+            .chunks(8)
+            .map(|eight| {
+                let mut sums = [0u64; 256];
+                for value in 1..256 {
+                    // The sum for `value` is that without its lowest bit,
+                    // plus that bit's word.
+                    let low = (value as u32).trailing_zeros() as usize;
+                    sums[value] = sums[value & (value - 1)].wrapping_add(eight[low]);
+                }
+                sums
+            })
+            .collect();
+        Keys { words, bytes }
     }
 
     /// The key of the pattern `bits`.
     fn of(&self, bits: &[u64]) -> u64 {
-        ones(bits).fold(0, |key, i| key.wrapping_add(self.words[i]))
+        let bytes = bits.iter().flat_map(|w| w.to_le_bytes());
+        bytes
+            .zip(&self.bytes)
+            .fold(0, |key, (b, sums)| key.wrapping_add(sums[usize::from(b)]))
     }
 }
 
@@ -394,6 +414,22 @@ mod tests {
         set(&mut bits, 4);
         set(&mut bits, 1);
         assert_eq!(keys.of(&bits), mix(4).wrapping_add(mix(1)));
+        // Bits across bytes and words: the same sum by the byte tables.
+        let mut wide = vec![0u64; 3];
+        let mut want = 0u64;
+        for i in [0, 7, 8, 63, 64, 100, 191] {
+            set(&mut wide, i);
+            want = want.wrapping_add(mix(i as u64));
+        }
+        let three_words = Complex {
+            d: 1,
+            words: 3,
+            points: Vec::new(),
+            signs: Vec::new(),
+            edges: Vec::new(),
+        };
+        let keys = Keys::new(&three_words);
+        assert_eq!(keys.of(&wide), want);
     }
 
     #[test]
