@@ -21,7 +21,8 @@
 # Usage: scripts/growth.sh [--smoke] [--no-build] [out.csv]   (default target/growth.csv)
 # Environment: PY (peers' python), TIMEOUT (per run, default 900 s),
 #   METHODS_2D (default "plane_split skeleton lp es"), METHODS_ND (default "lp skeleton es"),
-#   W1_CASES, D4_HALF_WIDTHS, D6_HALF_WIDTHS (override the sizes below).
+#   W1_CASES, D4_HALF_WIDTHS, D6_HALF_WIDTHS (override the sizes below; an empty
+#   D4_HALF_WIDTHS or D6_HALF_WIDTHS skips that dimension).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,8 +34,8 @@ METHODS_ND="${METHODS_ND:-lp skeleton es}"
 # workload:half-width; W1 saturates near 1.5e5 regions, so 1e6 is W1b.
 W1_CASES="${W1_CASES:-w1:2 w1:7 w1:40 w1b:100}"
 # Box half-widths for about 1e3, 1e4, 1e5 regions on the W2 networks.
-D4_HALF_WIDTHS="${D4_HALF_WIDTHS:-0.075 0.17 0.4}"
-D6_HALF_WIDTHS="${D6_HALF_WIDTHS:-0.035 0.058 0.1}"
+D4_HALF_WIDTHS="${D4_HALF_WIDTHS-0.075 0.17 0.4}"
+D6_HALF_WIDTHS="${D6_HALF_WIDTHS-0.035 0.058 0.1}"
 smoke=0
 build=1
 out="$root/target/growth.csv"
