@@ -2,7 +2,7 @@
 //! passes that record activation patterns, forward passes with a frozen
 //! pattern (exact affine maps), and reverse passes (exact Jacobians).
 
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 
 use super::program::{AffineStep, MaxUnits, Nonlinearity, Step, TwoPiece, PADDING};
 use super::spatial::{add_channel_bias, avg_pool, avg_pool_t, chw, conv_linear, conv_linear_t};
@@ -180,8 +180,7 @@ pub(crate) fn frozen(
         block: rows.nrows(),
         offset_row,
     };
-    let choices =
-        ArrayView2::from_shape((1, pattern.len()), pattern).expect("a pattern is one row of choices");
+    let choices = ArrayView1::from(pattern).insert_axis(Axis(0));
     frozen_blocks(steps, rows, blocks, choices, pre)
 }
 

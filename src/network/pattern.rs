@@ -275,6 +275,7 @@ impl<'a> PatternRef<'a> {
                 .zip(b.iter())
                 .map(|(x, y)| (x ^ y).count_ones() as usize)
                 .sum(),
+            (ReprRef::Bytes(a), ReprRef::Bytes(b)) => a.iter().zip(b).filter(|(x, y)| x != y).count(),
             _ => self.iter().zip(other.iter()).filter(|(a, b)| a != b).count(),
         }
     }
@@ -289,6 +290,8 @@ impl<'a> PatternRef<'a> {
                     .then_with(|| self.iter().skip(common * 64).cmp(other.iter().skip(common * 64)))
                     .then(la.cmp(&lb))
             }
+            // One byte per unit holds the unit's value, so byte order is value order.
+            (ReprRef::Bytes(a), ReprRef::Bytes(b)) => a.cmp(b),
             _ => self.iter().cmp(other.iter()),
         }
     }

@@ -525,7 +525,9 @@ mod round_trip {
             // Expected, independently of the table: sorted by pattern, each
             // neighbour found by its pattern.
             let mut sorted = pushed.clone();
-            sorted.sort_by(|a, b| a.pattern.cmp(&b.pattern));
+            // (Lexicographic order of the unit values, not `Pattern`'s own
+            // comparison, which the table's sort uses.)
+            sorted.sort_by_key(|r| r.pattern.iter().collect::<Vec<u8>>());
             let index_of = |r: &RegionBuf| sorted.iter().position(|s| s.pattern == r.pattern).unwrap();
             let back = Partition::assemble(
                 pushed.clone(),
