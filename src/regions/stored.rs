@@ -61,13 +61,9 @@ impl<'de> Deserialize<'de> for Partition {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let stored = StoredPartition::deserialize(d)?;
         check(&stored).map_err(serde::de::Error::custom)?;
-        let mut table = Partition::table_for(&stored.domain, &stored.network);
-        for r in stored.regions {
-            table.push(r);
-        }
         // Sorted already (checked): the sort keeps the order and the neighbours.
         Ok(
-            Partition::from_table(table, stored.stats, stored.domain, stored.network)
+            Partition::assemble(stored.regions, stored.stats, stored.domain, stored.network)
                 .with_outcome(stored.outcome),
         )
     }
