@@ -123,9 +123,12 @@ fn settle_units(
     bits: &mut [u8],
 ) -> Vec<(usize, Line)> {
     let sides = UnitSides::new(vertices);
+    let len = bits.len();
+    // The flat split below needs rows exactly `len` wide: a wider block is
+    // cut to its first `len` columns (copied only then).
+    let rows = rows.slice(ndarray::s![.., ..len]);
     let rows = rows.as_standard_layout();
     let flat = rows.as_slice().expect("standard layout");
-    let len = bits.len();
     let (ds, rest) = flat.split_at(len);
     let (dt, offsets) = rest.split_at(len);
     /// The code of a unit the quick test leaves open.
