@@ -20,21 +20,18 @@ mod rows;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use ndarray::{s, Array2};
+use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
 
 use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell};
 use self::polygon::{domain_polygon, region_of};
-use self::rows::{
-    corrections_pay, finish, gather_blocks, into_chunks, layer_choices, through_dense, Batch, Fused, BLOCKS,
-    CHUNK,
-};
+use self::rows::{finish, into_chunks, Batch, Children, Fused, BLOCKS, CHUNK};
 use super::adjacency2d::link_neighbors;
 use super::setup::Setup;
 use super::table::RegionTable;
 use super::{EnumOptions, EnumStats, Method, Partition, ThinCell};
 use crate::lp::LpStats;
-use crate::network::eval::{affine_rows, carry, choose, flow, Flow};
+use crate::network::eval::{affine_rows, carry, flow, Flow};
 use crate::network::{AffineStep, Nonlinearity, Step};
 use crate::run::{Outcome, Watch};
 use crate::{Domain, Error, Network, Result};
@@ -167,7 +164,7 @@ fn number_unit_steps(program: &[Step]) -> Vec<Option<usize>> {
 }
 
 /// The domain as one cell, with the rows of the input coordinates.
-fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch<'static>> {
+fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch> {
     let (vertices, tags) = domain_polygon(domain, setup)?;
     let (basis, origin) = (&setup.frame.basis, &setup.frame.origin);
     Ok(Batch {
@@ -176,7 +173,7 @@ fn first_batch(net: &Network, domain: &Domain, setup: &Setup) -> Result<Batch<'s
             tags,
             pattern: Vec::with_capacity(net.unit_count()),
         }],
-        h: affine_rows(basis.view(), origin).into(),
+        h: affine_rows(basis.view(), origin),
         skips: Vec::new(),
     })
 }
@@ -245,7 +242,7 @@ impl Run<'_> {
     /// Runs the program from step `from` on a batch and adds the regions of
     /// its final cells that are not thin, made as soon as a chunk is done so
     /// that its cells' rows and byte patterns are freed early.
-    fn run(&self, from: usize, mut batch: Batch<'_>) {
+    fn run(&self, from: usize, mut batch: Batch) {
         let mut index = from;
         while index < self.steps.len() {
             // A check per step of a chunk: every few hundred cells.
@@ -255,33 +252,44 @@ impl Run<'_> {
             let step = match flow(&self.steps[index]) {
                 Flow::Units(nl) => nl,
                 Flow::Carry(c) => {
-                    batch.h = carry(c, batch.h.into_owned(), &mut batch.skips, BLOCKS).into();
+                    batch.h = carry(c, batch.h, &mut batch.skips, BLOCKS);
                     index += 1;
                     continue;
                 }
             };
             let units = (step.offset(), step.len());
-            let Some((next, fused)) = self.split_batch(step, units, batch, self.fused_dense(index)) else {
+            let parents = (batch.h.view(), batch.skips.as_slice());
+            let Some((cells, children)) =
+                self.split_batch(step, units, batch.cells, parents, self.fused_dense(index))
+            else {
                 // Stopped inside the split: its cells are unfinished.
                 return;
             };
-            batch = next;
             if let Some(k) = self.unit_step[index] {
-                self.layer_counts[k].fetch_add(batch.cells.len(), Ordering::Relaxed);
+                self.layer_counts[k].fetch_add(cells.len(), Ordering::Relaxed);
             }
-            index += if fused { 2 } else { 1 };
-            if batch.cells.len() > CHUNK {
-                let Batch { cells, h, skips } = batch;
-                self.map(into_chunks(cells, h.view(), &skips), |chunk| {
-                    self.run(index, chunk)
+            index += if children.fused() { 2 } else { 1 };
+            if cells.len() > CHUNK {
+                // Each chunk's rows are made when the chunk runs: the
+                // parents' rows are kept once instead of every child's.
+                self.map(into_chunks(cells), |(start, cells)| {
+                    let (h, skips) = children.rows(start, &cells);
+                    self.run(index, Batch { cells, h, skips })
                 });
                 return;
             }
+            let (h, skips) = children.rows(0, &cells);
+            batch = Batch { cells, h, skips };
         }
         if !self.rows_are_finite(&batch) {
             return;
         }
-        let done = finish(batch);
+        self.keep_regions(finish(batch));
+    }
+
+    /// Adds the regions of final cells that are not thin, up to the region
+    /// budget, and records the thin ones.
+    fn keep_regions(&self, done: Vec<rows::FinalCell>) {
         let total_cells = done.len();
         let (regions, thin): (Vec<_>, Vec<_>) = done
             .into_iter()
@@ -353,23 +361,24 @@ impl Run<'_> {
         }
     }
 
-    /// Splits every cell of the batch by a nonlinearity (units
-    /// `offset..offset + len`) and applies it to the children's rows. Given
-    /// the dense layer that follows, applies that too when corrections per
-    /// child pay, and says so. `None` when the run stopped during the split.
-    fn split_batch<'b>(
+    /// Splits every cell by a nonlinearity (units `offset..offset + len`);
+    /// `parents` holds the cells' rows and skip paths. Returns the children,
+    /// and what makes their rows: the nonlinearity and, given the dense layer
+    /// that follows, that layer too when corrections per child pay. `None`
+    /// when the run stopped during the split.
+    fn split_batch<'p>(
         &self,
-        step: &Nonlinearity,
+        step: &'p Nonlinearity,
         (offset, len): (usize, usize),
-        batch: Batch<'_>,
-        dense: Option<Fused<'_>>,
-    ) -> Option<(Batch<'b>, bool)> {
-        let parent_count = batch.cells.len();
-        let h = batch.h.view();
+        cells: Vec<Cell>,
+        parents: (ArrayView2<'p, f64>, &'p [Array2<f64>]),
+        dense: Option<Fused<'p>>,
+    ) -> Option<(Vec<Cell>, Children<'p>)> {
+        let h = parents.0;
         let halt = || self.interrupted();
         // Fewer cells than threads (the domain, at the first layer): the
         // cells' pieces are spread over the threads instead.
-        let fan_out = self.parallel && parent_count < rayon::current_num_threads();
+        let fan_out = self.parallel && cells.len() < rayon::current_num_threads();
         let split_one = |(i, cell): (usize, Cell)| {
             if halt() {
                 return Vec::new();
@@ -380,35 +389,12 @@ impl Run<'_> {
                 Nonlinearity::Max(m) => split_max(&cell, rows, (m.width(), m.candidates()), offset, &halt),
             }
         };
-        let children = self.map(batch.cells.into_iter().enumerate().collect(), split_one);
+        let children = self.map(cells.into_iter().enumerate().collect(), split_one);
         if self.halted.load(Ordering::Relaxed) {
             return None;
         }
-        let parents: Vec<usize> = children
-            .iter()
-            .enumerate()
-            .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
-            .collect();
-        let cells: Vec<Cell> = children.into_iter().flatten().collect();
-        let choices = layer_choices(&cells, offset, len);
-        let skips = batch
-            .skips
-            .iter()
-            .map(|m| gather_blocks(m.view(), &parents))
-            .collect();
-        let fused = dense.filter(|_| corrections_pay(&parents, choices.view(), parent_count));
-        let h = match &fused {
-            Some(f) => through_dense(f, h, &parents, choices.view()),
-            None => choose(step, gather_blocks(h, &parents), BLOCKS, choices.view()),
-        };
-        Some((
-            Batch {
-                h: h.into(),
-                cells,
-                skips,
-            },
-            fused.is_some(),
-        ))
+        let rows = Children::new(&children, step, (offset, len), parents, dense);
+        Some((children.into_iter().flatten().collect(), rows))
     }
 }
 

@@ -2,11 +2,11 @@
 //! batched over cells, chunked, and fused with the dense layer after a
 //! two-piece layer when corrections per child pay.
 
-use ndarray::{s, Array2, ArrayView2, Axis, CowArray, Ix2};
+use ndarray::{s, Array2, ArrayView2, Axis};
 
 use super::cut::{Cell, EdgeTag};
-use crate::network::eval::{affine_blocks, scale_pieces, Blocks};
-use crate::network::{AffineStep, TwoPiece};
+use crate::network::eval::{affine_blocks, choose, scale_pieces, Blocks};
+use crate::network::{AffineStep, Nonlinearity, TwoPiece};
 use crate::Affine;
 
 /// A cell after the last step, with the network's affine map on it.
@@ -18,11 +18,10 @@ pub(super) struct FinalCell {
 }
 
 /// Cells with their affine rows: [`BLOCKS`] rows per cell, of the current
-/// values and of every saved skip path. A chunk of a larger batch borrows
-/// its rows of the current values rather than copying them.
-pub(super) struct Batch<'a> {
+/// values and of every saved skip path.
+pub(super) struct Batch {
     pub(super) cells: Vec<Cell>,
-    pub(super) h: CowArray<'a, f64, Ix2>,
+    pub(super) h: Array2<f64>,
     pub(super) skips: Vec<Array2<f64>>,
 }
 
@@ -46,12 +45,13 @@ pub(super) struct Fused<'a> {
 }
 
 /// The pieces of units `offset..offset + len` of every cell, a row per cell.
-pub(super) fn layer_choices(cells: &[Cell], offset: usize, len: usize) -> Array2<u8> {
-    let mut flat = Vec::with_capacity(cells.len() * len);
+fn layer_choices<'c>(cells: impl IntoIterator<Item = &'c Cell>, offset: usize, len: usize) -> Array2<u8> {
+    let (mut flat, mut rows) = (Vec::new(), 0);
     for cell in cells {
         flat.extend_from_slice(&cell.pattern[offset..offset + len]);
+        rows += 1;
     }
-    Array2::from_shape_vec((cells.len(), len), flat).expect("a row per cell")
+    Array2::from_shape_vec((rows, len), flat).expect("a row per cell")
 }
 
 /// How much slower a rank-one correction is assumed to be than the same
@@ -61,8 +61,8 @@ const CORRECTION_COST: usize = 10;
 /// True when correcting the children of each parent (one rank-one update per
 /// unit whose piece differs from the parent's first child) is cheaper than
 /// running the dense layer on every child.
-pub(super) fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, parent_count: usize) -> bool {
-    let first_child = first_children(parents, parent_count);
+fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, first_child: &[usize]) -> bool {
+    let parent_count = first_child.len();
     let differing: usize = parents
         .iter()
         .enumerate()
@@ -89,29 +89,29 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
     first
 }
 
+/// The parents' rows after a two-piece layer, with the pieces of each
+/// parent's first child (`reference`, a row per parent), and the dense layer
+/// that follows it: what [`corrected`] starts every child's rows from.
+fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) -> Array2<f64> {
+    let scaled = scale_pieces(fused.units, h.to_owned(), BLOCKS, reference);
+    affine_blocks(fused.dense, scaled.view(), BLOCKS).as_standard_layout().into_owned()
+}
+
 /// The rows after a two-piece layer and the dense layer that follows it, for
-/// children whose parents' rows are `h`: the dense layer runs once per parent
-/// (with the pieces of its first child), and each child adds a rank-one
-/// correction per unit whose piece differs from that first child's (only
-/// units whose line crosses the parent can differ).
-pub(super) fn through_dense(
+/// children (`parents`, `choices`: a row per child) of parents whose rows
+/// are `h`: the parent's `base` rows (see [`fused_base`]), and a rank-one
+/// correction per unit whose piece differs from that of the parent's first
+/// child (only units whose line crosses the parent can differ).
+fn corrected(
     fused: &Fused<'_>,
-    h: ArrayView2<f64>,
+    (h, base): (ArrayView2<f64>, &Array2<f64>),
+    reference: ArrayView2<u8>,
     parents: &[usize],
     choices: ArrayView2<u8>,
 ) -> Array2<f64> {
-    let Fused { units, dense, w_t } = *fused;
-    let slopes = units.slopes();
-    let first_child = first_children(parents, h.nrows() / 3);
-    let reference = choices.select(Axis(0), &first_child);
-    let base = affine_blocks(
-        dense,
-        scale_pieces(units, h.to_owned(), BLOCKS, reference.view()).view(),
-        BLOCKS,
-    );
-    let base = base.as_standard_layout();
+    let slopes = fused.units.slopes();
     let base = base.as_slice().expect("standard layout");
-    let w_t = w_t.as_standard_layout();
+    let w_t = fused.w_t.as_standard_layout();
     let (width, block) = (w_t.ncols(), BLOCKS.block * w_t.ncols());
     // Each child's block is corrected right after it is copied, while it is
     // still in cache.
@@ -135,9 +135,89 @@ pub(super) fn through_dense(
     Array2::from_shape_vec((parents.len() * BLOCKS.block, width), out).expect("whole blocks")
 }
 
+/// The children of a split batch and how they get their rows: computed from
+/// their parents' rows for a run of consecutive children when that run is
+/// processed, so that a split into many children (the first layer's, of the
+/// whole domain) never holds every child's rows at once.
+pub(super) struct Children<'p> {
+    /// The parent of every child, in order.
+    parents: Vec<usize>,
+    step: &'p Nonlinearity,
+    /// The layer's units: `offset..offset + len`.
+    units: (usize, usize),
+    /// The parents' rows of the current values and of every skip path.
+    h: ArrayView2<'p, f64>,
+    skips: &'p [Array2<f64>],
+    /// With the dense layer after the step applied too: the layer, each
+    /// parent's [`fused_base`] rows and its first child's pieces.
+    fused: Option<(Fused<'p>, Array2<f64>, Array2<u8>)>,
+}
+
+impl<'p> Children<'p> {
+    /// The children `cells` of parents whose rows are `h` (and `skips`),
+    /// split by `step` (units `offset..offset + len`); `children[i]` holds
+    /// parent `i`'s. Given the dense layer that follows, it is applied too
+    /// when corrections per child pay.
+    pub(super) fn new(
+        children: &[Vec<Cell>],
+        step: &'p Nonlinearity,
+        (offset, len): (usize, usize),
+        (h, skips): (ArrayView2<'p, f64>, &'p [Array2<f64>]),
+        dense: Option<Fused<'p>>,
+    ) -> Children<'p> {
+        let parents: Vec<usize> = children
+            .iter()
+            .enumerate()
+            .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
+            .collect();
+        let fused = dense.and_then(|f| {
+            let choices = layer_choices(children.iter().flatten(), offset, len);
+            let first_child = first_children(&parents, children.len());
+            corrections_pay(&parents, choices.view(), &first_child).then(|| {
+                let reference = choices.select(Axis(0), &first_child);
+                let base = fused_base(&f, h, reference.view());
+                (f, base, reference)
+            })
+        });
+        Children {
+            parents,
+            step,
+            units: (offset, len),
+            h,
+            skips,
+            fused,
+        }
+    }
+
+    /// True when the dense layer after the step is applied too.
+    pub(super) fn fused(&self) -> bool {
+        self.fused.is_some()
+    }
+
+    /// The rows (current values, skip paths) of the children `start..` that
+    /// are `cells`.
+    pub(super) fn rows(&self, start: usize, cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
+        let parents = &self.parents[start..start + cells.len()];
+        let (offset, len) = self.units;
+        let choices = layer_choices(cells, offset, len);
+        let skips = self
+            .skips
+            .iter()
+            .map(|m| gather_blocks(m.view(), parents))
+            .collect();
+        let h = match &self.fused {
+            Some((f, base, reference)) => {
+                corrected(f, (self.h, base), reference.view(), parents, choices.view())
+            }
+            None => choose(self.step, gather_blocks(self.h, parents), BLOCKS, choices.view()),
+        };
+        (h, skips)
+    }
+}
+
 /// The [`BLOCKS`] rows of block `parents[i]` of `h` as block `i`, for every
 /// `i`: one contiguous copy per block (ndarray's `select` copies row by row).
-pub(super) fn gather_blocks(h: ArrayView2<f64>, parents: &[usize]) -> Array2<f64> {
+fn gather_blocks(h: ArrayView2<f64>, parents: &[usize]) -> Array2<f64> {
     let (block, cols) = (BLOCKS.block, h.ncols());
     let mut out = Vec::with_capacity(parents.len() * block * cols);
     for &p in parents {
@@ -150,31 +230,25 @@ pub(super) fn gather_blocks(h: ArrayView2<f64>, parents: &[usize]) -> Array2<f64
     Array2::from_shape_vec((parents.len() * block, cols), out).expect("whole blocks of h's width")
 }
 
-/// Divides a batch's cells into consecutive chunks of at most [`CHUNK`]
-/// cells; each chunk borrows its rows of `h`.
-pub(super) fn into_chunks<'a>(
-    cells: Vec<Cell>,
-    h: ArrayView2<'a, f64>,
-    skips: &[Array2<f64>],
-) -> Vec<Batch<'a>> {
-    let n = cells.len();
+/// Divides cells into consecutive chunks of at most [`CHUNK`] cells, each
+/// with the index of its first cell.
+pub(super) fn into_chunks(cells: Vec<Cell>) -> Vec<(usize, Vec<Cell>)> {
+    let mut chunks = Vec::with_capacity(cells.len().div_ceil(CHUNK));
     let mut cells = cells.into_iter();
-    (0..n)
-        .step_by(CHUNK)
-        .map(|start| {
-            let end = (start + CHUNK).min(n);
-            let rows = s![3 * start..3 * end, ..];
-            Batch {
-                cells: cells.by_ref().take(end - start).collect(),
-                h: h.slice_move(rows).into(),
-                skips: skips.iter().map(|m| m.slice(rows).to_owned()).collect(),
-            }
-        })
-        .collect()
+    let mut start = 0;
+    loop {
+        let chunk: Vec<Cell> = cells.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            return chunks;
+        }
+        let next = start + chunk.len();
+        chunks.push((start, chunk));
+        start = next;
+    }
 }
 
 /// The final cells with the affine maps read off their rows.
-pub(super) fn finish(batch: Batch<'_>) -> Vec<FinalCell> {
+pub(super) fn finish(batch: Batch) -> Vec<FinalCell> {
     batch
         .cells
         .into_iter()
