@@ -7,6 +7,8 @@
 //! its line; within a group, edges are intervals along the line, and
 //! overlapping intervals of different regions make neighbours.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use super::hrep::RowSource;
@@ -33,19 +35,74 @@ struct EdgeSpan {
     region: usize,
 }
 
+/// The most edges matched at once (64 MB of them): a large partition's
+/// edges are matched in bands of units, each band's edges collected by its
+/// own pass over the regions, so that they are never all held at once (W1b's
+/// 4 million edges took 270 MB beside its 770 MB partition).
+const EDGES_PER_BAND: usize = 1 << 20;
+
 /// Fills in every region's neighbours (indices in push order, unsorted;
 /// [`super::Partition::from_table`] sorts them).
 pub(crate) fn link_neighbors(regions: &mut RegionTable, diameter: f64, parallel: bool) {
+    link_in_bands(regions, diameter, parallel, EDGES_PER_BAND);
+}
+
+/// [`link_neighbors`] with bands of at most `band_edges` edges.
+fn link_in_bands(regions: &mut RegionTable, diameter: f64, parallel: bool, band_edges: usize) {
     let eps = TOL_SHARED_EDGE_REL * diameter;
     let table = &*regions;
-    let mut edges: Vec<EdgeSpan> = if parallel {
-        (0..table.len())
-            .into_par_iter()
-            .flat_map_iter(|i| spans(i, table.region(i)))
-            .collect()
-    } else {
-        (0..table.len()).flat_map(|i| spans(i, table.region(i))).collect()
-    };
+    let mut pairs = Vec::new();
+    for band in unit_bands(table, band_edges) {
+        let band_spans = |i: usize| spans(i, table.region(i), &band);
+        let edges: Vec<EdgeSpan> = if parallel {
+            (0..table.len()).into_par_iter().flat_map_iter(band_spans).collect()
+        } else {
+            (0..table.len()).flat_map(band_spans).collect()
+        };
+        match_edges(edges, eps, parallel, &mut pairs);
+    }
+    regions.set_neighbor_pairs(&pairs);
+}
+
+/// Consecutive ranges of units covering every unit, each holding at most
+/// `band_edges` edges unless one unit alone has more; one range when the
+/// whole table has no more rows than that.
+fn unit_bands(table: &RegionTable, band_edges: usize) -> Vec<Range<usize>> {
+    if table.row_count() <= band_edges {
+        return vec![0..usize::MAX];
+    }
+    let mut per_unit: Vec<usize> = Vec::new();
+    for i in 0..table.len() {
+        for unit in table.region(i).sources.iter().filter_map(unit_of) {
+            if unit >= per_unit.len() {
+                per_unit.resize(unit + 1, 0);
+            }
+            per_unit[unit] += 1;
+        }
+    }
+    let (mut bands, mut start, mut held) = (Vec::new(), 0, 0);
+    for (unit, &count) in per_unit.iter().enumerate() {
+        if held > 0 && held + count > band_edges {
+            bands.push(start..unit);
+            (start, held) = (unit, 0);
+        }
+        held += count;
+    }
+    bands.push(start..usize::MAX);
+    bands
+}
+
+/// The unit whose line a row lies on (none for the domain's rows).
+fn unit_of(source: &RowSource) -> Option<usize> {
+    match *source {
+        RowSource::Domain(_) => None,
+        RowSource::Unit(unit) | RowSource::MaxRival { unit, .. } => Some(unit),
+    }
+}
+
+/// Adds the pairs of regions whose edges overlap (each edge sorted with the
+/// others on its line, which the band holds whole).
+fn match_edges(mut edges: Vec<EdgeSpan>, eps: f64, parallel: bool, pairs: &mut Vec<(usize, usize)>) {
     let order = |x: &EdgeSpan, y: &EdgeSpan| {
         x.key
             .cmp(&y.key)
@@ -57,7 +114,6 @@ pub(crate) fn link_neighbors(regions: &mut RegionTable, diameter: f64, parallel:
     } else {
         edges.sort_unstable_by(order);
     }
-    let mut pairs = Vec::new();
     for group in edges.chunk_by(|x, y| x.key == y.key) {
         for (i, e) in group.iter().enumerate() {
             for f in group[i + 1..].iter().take_while(|f| f.from < e.to - eps) {
@@ -67,12 +123,11 @@ pub(crate) fn link_neighbors(regions: &mut RegionTable, diameter: f64, parallel:
             }
         }
     }
-    drop(edges);
-    regions.set_neighbor_pairs(&pairs);
 }
 
-/// The edges of a region that other regions can share (not the domain's).
-fn spans(index: usize, region: Region<'_>) -> Vec<EdgeSpan> {
+/// The edges of a region that other regions can share (not the domain's),
+/// on the lines of units in `band`.
+fn spans(index: usize, region: Region<'_>, band: &Range<usize>) -> Vec<EdgeSpan> {
     let Some(vertices) = region.polygon else {
         return Vec::new();
     };
@@ -95,6 +150,9 @@ fn spans(index: usize, region: Region<'_>) -> Vec<EdgeSpan> {
                     (unit, (own.min(rival), own.max(rival)))
                 }
             };
+            if !band.contains(&unit) {
+                return None;
+            }
             let line = with_fixed_sign(line);
             let norm = line[0].hypot(line[1]);
             if norm == 0.0 {
@@ -126,7 +184,44 @@ fn with_fixed_sign(line: [f64; 3]) -> [f64; 3] {
 
 #[cfg(test)]
 mod tests {
+    use ndarray::array;
+
     use super::*;
+    use crate::regions::{enumerate, EnumOptions, Method, Partition};
+    use crate::{Domain, Network};
+
+    #[test]
+    fn bands_of_units_find_the_neighbours_of_one_pass() {
+        let net = Network::builder(2)
+            .dense(
+                array![[1.0, 0.2], [-0.3, 1.0], [0.5, -0.7], [0.9, 0.4], [-1.0, 0.1]],
+                array![0.0, 0.1, -0.1, 0.05, 0.2],
+            )
+            .unwrap()
+            .relu()
+            .dense(
+                array![[1.0, -1.0, 0.5, 0.2, 0.3], [0.3, 0.2, -0.4, 1.0, -0.6]],
+                array![0.0, 0.1],
+            )
+            .unwrap()
+            .relu()
+            .build()
+            .unwrap();
+        let opts = EnumOptions {
+            method: Method::PlaneSplit,
+            ..EnumOptions::default()
+        };
+        let part = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &opts).unwrap();
+        let one_pass = part.adjacency();
+        assert!(one_pass.len() >= part.len() - 1, "{one_pass:?}");
+        for band_edges in [1, 3, 7] {
+            let mut table = part.table.clone();
+            assert!(unit_bands(&table, band_edges).len() > 2);
+            link_in_bands(&mut table, 2.0 * 2f64.sqrt(), band_edges > 1, band_edges);
+            let banded = Partition::from_table(table, *part.stats(), part.domain().clone(), net.clone());
+            assert_eq!(banded.adjacency(), one_pass, "bands of {band_edges}");
+        }
+    }
 
     #[test]
     fn fixed_sign_matches_both_sides() {

@@ -123,6 +123,11 @@ impl RegionTable {
         self.len
     }
 
+    /// The number of H-representation rows of all regions together.
+    pub(crate) fn row_count(&self) -> usize {
+        self.sources.len()
+    }
+
     /// Appends a region. Its shapes must fit the table (`dim`, `outputs`,
     /// `units`): builders make them so, and stored partitions are checked
     /// before they are pushed.
