@@ -32,7 +32,7 @@ impl Polytope {
     /// [`Error::NonFinite`] for NaN or infinite entries.
     pub fn new(a: Array2<f64>, b: Array1<f64>) -> Result<Self> {
         let p = Self { a, b };
-        p.check()?;
+        p.view().check()?;
         Ok(p)
     }
 
@@ -87,12 +87,7 @@ impl Polytope {
     /// # Ok::<(), cpwl::Error>(())
     /// ```
     pub fn vertices(&self) -> Result<Option<Array2<f64>>> {
-        self.check()?;
-        Ok(match super::vertices::vertex_set(self) {
-            super::vertices::Hull::Empty => Some(Array2::zeros((0, self.dim()))),
-            super::vertices::Hull::Unbounded => None,
-            super::vertices::Hull::Bounded(v) => Some(v.points),
-        })
+        self.view().vertices()
     }
 
     /// The volume in the ambient dimension (length in 1-D, area in 2-D): 0
@@ -120,21 +115,7 @@ impl Polytope {
     /// # Ok::<(), cpwl::Error>(())
     /// ```
     pub fn volume(&self) -> Result<Option<f64>> {
-        self.check()?;
-        Ok(super::volume::polytope_volume(self))
-    }
-
-    /// Checks shapes and finiteness of the public fields.
-    fn check(&self) -> Result<()> {
-        if self.a.nrows() != self.b.len() {
-            return Err(Error::shape(
-                "polytope right-hand side",
-                self.a.nrows(),
-                self.b.len(),
-            ));
-        }
-        crate::error::check_finite("polytope matrix", self.a.iter())?;
-        crate::error::check_finite("polytope right-hand side", self.b.iter())
+        self.view().volume()
     }
 
     /// True when `x` satisfies every constraint up to `tol`.
@@ -202,22 +183,41 @@ impl PolytopeView<'_> {
         }
     }
 
-    /// The vertices, as [`Polytope::vertices`] (on a copy of the rows).
+    /// The vertices, as [`Polytope::vertices`].
     ///
     /// # Errors
     ///
     /// As [`Polytope::vertices`].
     pub fn vertices(&self) -> Result<Option<Array2<f64>>> {
-        self.to_owned().vertices()
+        self.check()?;
+        Ok(match super::vertices::vertex_set(*self) {
+            super::vertices::Hull::Empty => Some(Array2::zeros((0, self.dim()))),
+            super::vertices::Hull::Unbounded => None,
+            super::vertices::Hull::Bounded(v) => Some(v.points),
+        })
     }
 
-    /// The volume, as [`Polytope::volume`] (on a copy of the rows).
+    /// The volume, as [`Polytope::volume`].
     ///
     /// # Errors
     ///
     /// As [`Polytope::volume`].
     pub fn volume(&self) -> Result<Option<f64>> {
-        self.to_owned().volume()
+        self.check()?;
+        Ok(super::volume::polytope_volume(*self))
+    }
+
+    /// Checks shapes and finiteness of the rows.
+    fn check(&self) -> Result<()> {
+        if self.a.nrows() != self.b.len() {
+            return Err(Error::shape(
+                "polytope right-hand side",
+                self.a.nrows(),
+                self.b.len(),
+            ));
+        }
+        crate::error::check_finite("polytope matrix", self.a.iter())?;
+        crate::error::check_finite("polytope right-hand side", self.b.iter())
     }
 
     /// The owned polytope.
@@ -226,5 +226,44 @@ impl PolytopeView<'_> {
             a: self.a.to_owned(),
             b: self.b.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{array, s};
+
+    use super::*;
+
+    #[test]
+    fn views_into_a_pool_give_the_vertices_and_volume_of_the_owned_rows() {
+        // A pool of rows as a partition keeps them: a square's four rows, then
+        // a triangle's three (x >= 0, y >= 0, x + y <= 1).
+        let a = array![
+            [1.0, 0.0],
+            [-1.0, 0.0],
+            [0.0, 1.0],
+            [0.0, -1.0],
+            [-1.0, 0.0],
+            [0.0, -1.0],
+            [1.0, 1.0]
+        ];
+        let b = array![1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0];
+        for (rows, area, corners) in [(0..4, 4.0, 4), (4..7, 0.5, 3)] {
+            let view = PolytopeView {
+                a: a.slice(s![rows.clone(), ..]),
+                b: b.slice(s![rows]),
+            };
+            assert_eq!(view.volume().unwrap(), Some(area));
+            assert_eq!(view.volume().unwrap(), view.to_owned().volume().unwrap());
+            let vertices = view.vertices().unwrap().unwrap();
+            assert_eq!(vertices.nrows(), corners);
+            assert_eq!(Some(vertices), view.to_owned().vertices().unwrap());
+        }
+        let bad = PolytopeView {
+            a: a.slice(s![0..2, ..]),
+            b: b.slice(s![0..3]),
+        };
+        assert!(matches!(bad.volume(), Err(Error::Shape { .. })));
     }
 }

@@ -28,7 +28,7 @@ use ndarray::{s, Array1, Array2, ArrayView1};
 
 use crate::lp::invert;
 use crate::tol::{TOL_DEPENDENT_REL, TOL_RAY_AT_INFINITY, TOL_SIGN_REL, TOL_ZERO_ROW};
-use crate::Polytope;
+use crate::{Polytope, PolytopeView};
 
 /// The vertices of a polyhedron, with the rows tight at each.
 #[derive(Clone, Debug)]
@@ -109,7 +109,7 @@ struct Rows {
 }
 
 /// The vertices of `p`, or why it has none: empty, or unbounded.
-pub(crate) fn vertex_set(p: &Polytope) -> Hull {
+pub(crate) fn vertex_set(p: PolytopeView<'_>) -> Hull {
     let Some(rows) = normalised_rows(p) else {
         return Hull::Empty;
     };
@@ -135,7 +135,7 @@ pub(crate) fn vertex_set(p: &Polytope) -> Hull {
 
 /// Unit rows `u x <= beta`; zero rows are dropped when `0 <= b` holds and make
 /// the set empty (`None`) otherwise.
-fn normalised_rows(p: &Polytope) -> Option<Rows> {
+fn normalised_rows(p: PolytopeView<'_>) -> Option<Rows> {
     let scale = p.b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let mut index = Vec::with_capacity(p.len());
     for (i, row) in p.a.outer_iter().enumerate() {
@@ -165,7 +165,7 @@ fn rank_deficient(rows: &Rows, frame: &Frame) -> Hull {
         a: rows.u.dot(&q.t()),
         b: rows.beta.clone(),
     };
-    match vertex_set(&reduced) {
+    match vertex_set(reduced.view()) {
         Hull::Empty => Hull::Empty,
         _ => Hull::Unbounded,
     }
@@ -361,7 +361,7 @@ mod tests {
     }
 
     fn bounded(p: &Polytope) -> VertexSet {
-        match vertex_set(p) {
+        match vertex_set(p.view()) {
             Hull::Bounded(v) => v,
             other => panic!("expected a bounded polytope, got {other:?}"),
         }
@@ -423,27 +423,27 @@ mod tests {
             a: array![[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]],
             b: array![-1.0, 0.0, 1.0, 1.0],
         };
-        assert!(matches!(vertex_set(&empty), Hull::Empty));
+        assert!(matches!(vertex_set(empty.view()), Hull::Empty));
         let wedge = Polytope {
             a: array![[-1.0, 0.0], [0.0, -1.0]],
             b: array![0.0, 0.0],
         };
-        assert!(matches!(vertex_set(&wedge), Hull::Unbounded));
+        assert!(matches!(vertex_set(wedge.view()), Hull::Unbounded));
         let slab = Polytope {
             a: array![[1.0, 0.0], [-1.0, 0.0]],
             b: array![1.0, 1.0],
         };
-        assert!(matches!(vertex_set(&slab), Hull::Unbounded));
+        assert!(matches!(vertex_set(slab.view()), Hull::Unbounded));
         let empty_slab = Polytope {
             a: array![[1.0, 0.0], [-1.0, 0.0]],
             b: array![-1.0, 0.0],
         };
-        assert!(matches!(vertex_set(&empty_slab), Hull::Empty));
+        assert!(matches!(vertex_set(empty_slab.view()), Hull::Empty));
         // Empty, with a recession direction (0, 1).
         let empty_strip = Polytope {
             a: array![[1.0, 0.0], [-1.0, 0.0], [0.0, -1.0]],
             b: array![-1.0, 0.0, 0.0],
         };
-        assert!(matches!(vertex_set(&empty_strip), Hull::Empty));
+        assert!(matches!(vertex_set(empty_strip.view()), Hull::Empty));
     }
 }

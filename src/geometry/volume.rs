@@ -31,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use ndarray::{Array1, ArrayView1};
 
 use super::vertices::{intersect, vertex_set, Frame, Hull, VertexSet};
-use crate::Polytope;
+use crate::PolytopeView;
 
 /// The faces of a polytope, known by vertex sets, with memoised volumes.
 pub(crate) struct Faces<'a> {
@@ -155,7 +155,7 @@ pub(crate) fn volume_of_vertices(vertices: &VertexSet, rows: usize, d: usize) ->
 
 /// The volume of `p` in its own dimension: 0 when it is empty or flat,
 /// `None` when it is unbounded.
-pub(crate) fn polytope_volume(p: &Polytope) -> Option<f64> {
+pub(crate) fn polytope_volume(p: PolytopeView<'_>) -> Option<f64> {
     match vertex_set(p) {
         Hull::Empty => Some(0.0),
         Hull::Unbounded => None,
@@ -169,6 +169,7 @@ mod tests {
 
     use super::*;
     use crate::geometry::signed_area;
+    use crate::Polytope;
 
     fn cube(d: usize, lo: f64, hi: f64) -> Polytope {
         let mut a = Array2::zeros((2 * d, d));
@@ -200,7 +201,7 @@ mod tests {
     #[test]
     fn boxes_have_the_product_of_their_sides() {
         for d in 1..=6 {
-            let v = polytope_volume(&cube(d, -0.5, 1.5)).unwrap();
+            let v = polytope_volume(cube(d, -0.5, 1.5).view()).unwrap();
             assert!((v - 2f64.powi(d as i32)).abs() <= 1e-12 * v, "d = {d}: {v}");
         }
     }
@@ -213,7 +214,7 @@ mod tests {
             a.push_row(Array1::ones(d).view()).unwrap();
             let mut b = Array1::zeros(d + 1);
             b[d] = 1.0;
-            let v = polytope_volume(&Polytope { a, b }).unwrap();
+            let v = polytope_volume(Polytope { a, b }.view()).unwrap();
             let exact = 1.0 / factorial(d);
             assert!((v - exact).abs() <= 1e-12 * exact, "d = {d}: {v}");
         }
@@ -226,7 +227,7 @@ mod tests {
         for d in 2..=5 {
             for &s in &[0.5, 1.0, 1.3, d as f64 / 2.0, d as f64 - 0.25] {
                 let p = with_row(&cube(d, 0.0, 1.0), &vec![1.0; d], s);
-                let v = polytope_volume(&p).unwrap();
+                let v = polytope_volume(p.view()).unwrap();
                 let mut exact = 0.0;
                 let mut binom = 1.0;
                 for k in 0..=d {
@@ -253,7 +254,7 @@ mod tests {
             &[-2.0, 1.0],
             2.1,
         );
-        let Hull::Bounded(v) = vertex_set(&p) else {
+        let Hull::Bounded(v) = vertex_set(p.view()) else {
             panic!("bounded");
         };
         // Order the vertices around their centroid for the shoelace formula.
@@ -265,21 +266,21 @@ mod tests {
             ap.total_cmp(&aq)
         });
         let shoelace = signed_area(&ring);
-        let dd = polytope_volume(&p).unwrap();
+        let dd = polytope_volume(p.view()).unwrap();
         assert!((dd - shoelace).abs() <= 1e-14 * shoelace, "{dd} vs {shoelace}");
     }
 
     #[test]
     fn flat_empty_and_unbounded_sets() {
         let flat = with_row(&cube(3, 0.0, 1.0), &[0.0, 0.0, 1.0], 0.0);
-        assert_eq!(polytope_volume(&flat), Some(0.0));
+        assert_eq!(polytope_volume(flat.view()), Some(0.0));
         let empty = with_row(&cube(3, 0.0, 1.0), &[1.0, 1.0, 1.0], -1.0);
-        assert_eq!(polytope_volume(&empty), Some(0.0));
+        assert_eq!(polytope_volume(empty.view()), Some(0.0));
         let wedge = Polytope {
             a: array![[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]],
             b: array![0.0, 0.0, 0.0],
         };
-        assert_eq!(polytope_volume(&wedge), None);
+        assert_eq!(polytope_volume(wedge.view()), None);
     }
 
     #[test]
@@ -287,7 +288,7 @@ mod tests {
         // [0, 1]^3 cut by x + y <= 1: a prism over a triangle, its cutting
         // plane through two vertices of the cube.
         let p = with_row(&cube(3, 0.0, 1.0), &[1.0, 1.0, 0.0], 1.0);
-        let Hull::Bounded(v) = vertex_set(&p) else {
+        let Hull::Bounded(v) = vertex_set(p.view()) else {
             panic!("bounded");
         };
         assert_eq!(v.points.nrows(), 6);

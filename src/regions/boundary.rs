@@ -527,7 +527,7 @@ impl OnHyperplane {
 
     /// The `(d-1)`-volume of the cut (1 for a point).
     pub fn measure(&self) -> f64 {
-        polytope_volume(&self.poly).unwrap_or(f64::INFINITY)
+        polytope_volume(self.poly.view()).unwrap_or(f64::INFINITY)
     }
 
     /// The end points of the cut of a 2-D polytope (a segment).

@@ -191,7 +191,7 @@ impl<'a> Region<'a> {
     /// to 6 dimensions).
     pub fn volume(&self) -> f64 {
         self.volume.unwrap_or_else(|| {
-            crate::geometry::volume::polytope_volume(&self.polytope.to_owned()).unwrap_or(f64::INFINITY)
+            crate::geometry::volume::polytope_volume(self.polytope).unwrap_or(f64::INFINITY)
         })
     }
 

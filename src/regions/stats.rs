@@ -75,7 +75,7 @@ impl Region<'_> {
         let polytope = self.polytope.to_owned();
         let (center, inradius) = chebyshev_ball(&polytope, &context)?
             .ok_or_else(|| Error::invalid("region", format!("{} is empty", self.pattern)))?;
-        let Hull::Bounded(vertices) = vertex_set(&polytope) else {
+        let Hull::Bounded(vertices) = vertex_set(polytope.view()) else {
             return Err(Error::invalid(
                 "region",
                 format!("{} is unbounded or empty", self.pattern),
