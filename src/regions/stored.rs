@@ -3,20 +3,24 @@
 //! ([`Partition::locate`], [`Partition::adjacency`]) cannot index out of range.
 //!
 //! The format is that of partitions stored before the compact storage: the
-//! regions are written one by one as [`RegionBuf`]s (a copy of one region at
-//! a time), and read back into the partition's buffers.
+//! regions are written one by one in the form of [`RegionBuf`]s, straight
+//! from the partition's buffers, and read back into new buffers.
 
 use serde::{Deserialize, Serialize};
 
+use ndarray::{ArrayView1, ArrayView2};
+
+use super::hrep::RowSource;
 use super::table::Regions;
-use super::{EnumStats, Partition, RegionBuf};
+use super::{EnumStats, Partition, Region, RegionBuf};
+use crate::PatternRef;
 use crate::run::Outcome;
 use crate::{Domain, Error, Network, Result};
 
 /// The stored fields of a [`Partition`], borrowed for writing.
 #[derive(Serialize)]
 struct PartitionRef<'a> {
-    regions: OwnedRegions<'a>,
+    regions: RegionsOut<'a>,
     stats: &'a EnumStats,
     domain: &'a Domain,
     network: &'a Network,
@@ -36,18 +40,78 @@ struct StoredPartition {
 }
 
 /// The regions, written as a sequence of [`RegionBuf`]s.
-struct OwnedRegions<'a>(Regions<'a>);
+struct RegionsOut<'a>(Regions<'a>);
 
-impl Serialize for OwnedRegions<'_> {
+impl Serialize for RegionsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|r| r.to_owned()))
+        s.collect_seq(self.0.iter().map(RegionOut::of))
     }
+}
+
+/// A region written from its view with [`RegionBuf`]'s derived format: its
+/// name, its fields in order, and theirs (the pattern as text).
+#[derive(Serialize)]
+#[serde(rename = "RegionBuf")]
+struct RegionOut<'a> {
+    #[serde(serialize_with = "pattern_text")]
+    pattern: PatternRef<'a>,
+    polytope: PolytopeOut<'a>,
+    sources: &'a [RowSource],
+    center: ArrayView1<'a, f64>,
+    radius: f64,
+    affine: AffineOut<'a>,
+    neighbors: &'a [usize],
+    volume: Option<f64>,
+    polygon: Option<&'a [[f64; 2]]>,
+}
+
+/// [`crate::Polytope`]'s format, from a view.
+#[derive(Serialize)]
+#[serde(rename = "Polytope")]
+struct PolytopeOut<'a> {
+    a: ArrayView2<'a, f64>,
+    b: ArrayView1<'a, f64>,
+}
+
+/// [`crate::Affine`]'s format, from a view.
+#[derive(Serialize)]
+#[serde(rename = "Affine")]
+struct AffineOut<'a> {
+    a: ArrayView2<'a, f64>,
+    b: ArrayView1<'a, f64>,
+}
+
+impl<'a> RegionOut<'a> {
+    fn of(r: Region<'a>) -> RegionOut<'a> {
+        RegionOut {
+            pattern: r.pattern,
+            polytope: PolytopeOut {
+                a: r.polytope.a,
+                b: r.polytope.b,
+            },
+            sources: r.sources,
+            center: r.center,
+            radius: r.radius,
+            affine: AffineOut {
+                a: r.affine.a,
+                b: r.affine.b,
+            },
+            neighbors: r.neighbors,
+            volume: r.volume,
+            polygon: r.polygon,
+        }
+    }
+}
+
+/// A pattern as [`crate::Pattern`] writes itself: its text.
+fn pattern_text<S: serde::Serializer>(p: &PatternRef<'_>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(p)
 }
 
 impl Serialize for Partition {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         PartitionRef {
-            regions: OwnedRegions(self.regions()),
+            regions: RegionsOut(self.regions()),
             stats: &self.stats,
             domain: &self.domain,
             network: &self.network,
@@ -106,4 +170,41 @@ fn check(p: &StoredPartition) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use crate::regions::{enumerate, EnumOptions, Method};
+    use crate::{Domain, Network};
+
+    #[test]
+    fn regions_are_written_from_views_as_owned_regions_write_themselves() {
+        let net = Network::builder(2)
+            .dense(
+                array![[1.0, 0.2], [-0.3, 1.0], [0.5, -0.7], [0.9, 0.4]],
+                array![0.0, 0.1, -0.1, 0.05],
+            )
+            .unwrap()
+            .maxout(2)
+            .dense(array![[1.0, -1.0], [0.5, 0.25]], array![0.0, 1.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        let square = Domain::cube(2, -1.0, 1.0);
+        for method in [Method::PlaneSplit, Method::Lp] {
+            let opts = EnumOptions {
+                method,
+                ..EnumOptions::default()
+            };
+            let part = enumerate(&net, &square, &opts).unwrap();
+            assert!(part.len() > 2);
+            let written = serde_json::to_value(&part).unwrap();
+            let owned = serde_json::to_value(part.regions().to_vec()).unwrap();
+            assert_eq!(written["regions"], owned, "{method:?}");
+            let back: crate::regions::Partition = serde_json::from_value(written).unwrap();
+            assert_eq!(back.regions(), part.regions());
+        }
+    }
 }
