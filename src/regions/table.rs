@@ -37,11 +37,11 @@ impl Span {
     }
 }
 
-/// Every region's pattern, `stride` words (one bit per unit) or one byte per
-/// unit: bits while every pattern is made of 0s and 1s.
+/// Every region's pattern, one bit per unit (whole words per region) or one
+/// byte per unit: bits while every pattern is made of 0s and 1s.
 #[derive(Clone, Debug)]
 enum Patterns {
-    Bits { words: Vec<u64>, stride: usize },
+    Bits(Vec<u64>),
     Bytes(Vec<u8>),
 }
 
@@ -51,7 +51,6 @@ pub(crate) struct RegionTable {
     dim: usize,
     outputs: usize,
     units: usize,
-    len: usize,
     patterns: Patterns,
     /// H-representation: rows `a` (`dim` values each), `b` and sources.
     rows: Vec<Span>,
@@ -77,7 +76,7 @@ pub(crate) struct RegionTable {
 macro_rules! every_buffer {
     ($f:ident, $($prefix:tt)*) => {{
         let patterns = match $($prefix)*.patterns {
-            Patterns::Bits { words, .. } => $f(words),
+            Patterns::Bits(words) => $f(words),
             Patterns::Bytes(bytes) => $f(bytes),
         };
         let rows = $f($($prefix)*.rows) + $f($($prefix)*.row_a) + $f($($prefix)*.row_b) + $f($($prefix)*.sources);
@@ -97,11 +96,7 @@ impl RegionTable {
             dim,
             outputs,
             units,
-            len: 0,
-            patterns: Patterns::Bits {
-                words: Vec::new(),
-                stride: units.div_ceil(64),
-            },
+            patterns: Patterns::Bits(Vec::new()),
             rows: Vec::new(),
             row_a: Vec::new(),
             row_b: Vec::new(),
@@ -118,9 +113,14 @@ impl RegionTable {
         }
     }
 
-    /// The number of regions.
+    /// The number of regions (one radius each).
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.radii.len()
+    }
+
+    /// The words of one region's bit-packed pattern.
+    fn words_per_pattern(&self) -> usize {
+        self.units.div_ceil(64)
     }
 
     /// The number of H-representation rows of all regions together.
@@ -152,17 +152,17 @@ impl RegionTable {
         let start = self.polygon_pool.len();
         self.polygon_pool.extend(r.polygon.iter().flatten());
         self.polygons.push(Span::since(start, self.polygon_pool.len()));
-        self.len += 1;
     }
 
+    /// Appends a pattern; called before the region's radius is pushed.
     fn push_pattern(&mut self, p: PatternRef<'_>) {
-        if let (Patterns::Bits { words, .. }, Some(w)) = (&mut self.patterns, p.words()) {
+        if let (Patterns::Bits(words), Some(w)) = (&mut self.patterns, p.words()) {
             words.extend_from_slice(w);
             return;
         }
-        if let Patterns::Bits { .. } = self.patterns {
+        if let Patterns::Bits(_) = self.patterns {
             // The first pattern with a value above 1: every pattern takes a byte per unit.
-            let bytes = (0..self.len).flat_map(|i| self.pattern(i).iter()).collect();
+            let bytes = (0..self.len()).flat_map(|i| self.pattern(i).iter()).collect();
             self.patterns = Patterns::Bytes(bytes);
         }
         if let Patterns::Bytes(bytes) = &mut self.patterns {
@@ -173,7 +173,8 @@ impl RegionTable {
     /// The pattern of region `i`.
     pub(crate) fn pattern(&self, i: usize) -> PatternRef<'_> {
         match &self.patterns {
-            Patterns::Bits { words, stride } => {
+            Patterns::Bits(words) => {
+                let stride = self.words_per_pattern();
                 PatternRef::from_words(&words[i * stride..(i + 1) * stride], self.units)
             }
             Patterns::Bytes(bytes) => PatternRef::from_bytes(&bytes[i * self.units..(i + 1) * self.units]),
@@ -186,7 +187,7 @@ impl RegionTable {
     ///
     /// When `i` is out of range.
     pub(crate) fn region(&self, i: usize) -> Region<'_> {
-        assert!(i < self.len, "region {i} of {}", self.len);
+        assert!(i < self.len(), "region {i} of {}", self.len());
         let (d, o) = (self.dim, self.outputs);
         let rows = self.rows[i];
         let a = &self.row_a[rows.start * d..(rows.start + rows.len) * d];
@@ -215,7 +216,7 @@ impl RegionTable {
     /// `j` a neighbour of `i` and `i` one of `j` (unsorted; see
     /// [`RegionTable::sort_by_pattern`]).
     pub(crate) fn set_neighbor_pairs(&mut self, pairs: &[(usize, usize)]) {
-        let mut counts = vec![0usize; self.len];
+        let mut counts = vec![0usize; self.len()];
         for &(i, j) in pairs {
             counts[i] += 1;
             counts[j] += 1;
@@ -238,9 +239,9 @@ impl RegionTable {
     /// Sorts the regions by pattern and remaps the neighbour indices (given
     /// in push order), sorting and deduplicating each region's list.
     pub(crate) fn sort_by_pattern(&mut self) {
-        let mut order: Vec<usize> = (0..self.len).collect();
+        let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_by(|&a, &b| self.pattern(a).compare(self.pattern(b)));
-        let mut new_index = vec![0; self.len];
+        let mut new_index = vec![0; self.len()];
         for (new, &old) in order.iter().enumerate() {
             new_index[old] = new;
         }
@@ -255,7 +256,7 @@ impl RegionTable {
         }
         // Each region moves to its place in pattern order in place: a second
         // table would double the peak memory.
-        for i in 0..self.len {
+        for i in 0..self.len() {
             while new_index[i] != i {
                 let j = new_index[i];
                 self.swap(i, j);
@@ -266,9 +267,9 @@ impl RegionTable {
 
     /// Swaps regions `i` and `j` (their fixed blocks and their spans).
     fn swap(&mut self, i: usize, j: usize) {
-        let (d, o) = (self.dim, self.outputs);
+        let (d, o, stride) = (self.dim, self.outputs, self.words_per_pattern());
         match &mut self.patterns {
-            Patterns::Bits { words, stride } => swap_blocks(words, *stride, i, j),
+            Patterns::Bits(words) => swap_blocks(words, stride, i, j),
             Patterns::Bytes(bytes) => swap_blocks(bytes, self.units, i, j),
         }
         self.rows.swap(i, j);
