@@ -109,7 +109,12 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         regions: Mutex::new(Partition::table_for(domain, net)),
     };
     run.run(0, first);
-    let mut regions = std::mem::replace(&mut *run.found(), Partition::table_for(domain, net));
+    let outcome = run.stop_reason().unwrap_or(Outcome::Complete);
+    // Moved out of the run: nothing adds regions any more.
+    let mut regions = run
+        .regions
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if run.overflowed.load(Ordering::Relaxed) {
         return Err(overflow_error());
     }
@@ -135,7 +140,6 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         .map(|t| t.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
         .unwrap_or_default();
     run.watch.report(found, Some(0), true);
-    let outcome = run.stop_reason().unwrap_or(Outcome::Complete);
     Ok(Partition::from_table(regions, stats, domain.clone(), net.clone())
         .with_layer_counts(counts)
         .with_thin_cells(thin)
