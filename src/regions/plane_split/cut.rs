@@ -213,8 +213,9 @@ impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
     }
 
     /// Cuts a piece by units `from..` depth first, pushing its final pieces
-    /// (lower parts first); false when halted (the unfinished pieces pushed too).
-    fn refine(&self, piece: Cell, from: usize, poll: &mut Poll, out: &mut Vec<Cell>) -> bool {
+    /// (lower parts first); when halted, the unfinished pieces are pushed too
+    /// (the caller sees the halt flag and drops them).
+    fn refine(&self, piece: Cell, from: usize, poll: &mut Poll, out: &mut Vec<Cell>) {
         let mut scratch = Scratch::default();
         let mut stack = vec![(piece, from)];
         while let Some((piece, from)) = stack.pop() {
@@ -227,11 +228,10 @@ impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
                 Advance::Halted(piece) => {
                     out.push(piece);
                     out.extend(stack.into_iter().rev().map(|(p, _)| p));
-                    return false;
+                    return;
                 }
             }
         }
-        true
     }
 
     /// Cuts the cell breadth first into [`FAN_OUT_PIECES`] pieces (or its
