@@ -15,6 +15,8 @@
 //! built with `--features serde`, any `Method` variant can be named in snake
 //! case (`skeleton`), so the scripts work before and after a method lands.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -22,28 +24,15 @@ use cpwl::lc::{local_complexity, Directions, LcOptions};
 use cpwl::network::Conv2d;
 use cpwl::regions::{enumerate, EnumOptions, Method};
 use cpwl::scales::{les, OutputShape};
-use cpwl::{Domain, Network, Plane, Window};
-use ndarray::{s, Array1, Array2, ArrayD, Ix1, Ix2, Ix4};
-
-type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+use common::peers::{npz, vector, w1_slice, Fallible};
+use cpwl::{Domain, Network};
+use ndarray::{s, Array2, Ix2, Ix4};
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Fallible<T> {
     args.get(i)
         .ok_or(format!("missing argument {what}"))?
         .parse()
         .map_err(|_| format!("bad {what}: {}", args[i]).into())
-}
-
-fn npz(path: PathBuf) -> Fallible<std::collections::BTreeMap<String, ArrayD<f64>>> {
-    Ok(cpwl::io::load_npz(path)?)
-}
-
-fn vector(arrays: &std::collections::BTreeMap<String, ArrayD<f64>>, key: &str) -> Fallible<Array1<f64>> {
-    Ok(arrays
-        .get(key)
-        .ok_or(format!("missing {key}"))?
-        .clone()
-        .into_dimensionality::<Ix1>()?)
 }
 
 /// Writes a little-endian `.npy` file of the given dtype descriptor.
@@ -72,10 +61,7 @@ fn w1(args: &[String]) -> Fallible<()> {
     let dir = PathBuf::from(&args[2]);
     let h: f64 = arg(args, 3, "half-width")?;
     let method = method_by_name(args.get(4).map(String::as_str).unwrap_or("plane_split"))?;
-    let net = Network::from_npz(dir.join("net.npz"))?;
-    let slice = npz(dir.join("slice.npz"))?;
-    let plane = Plane::from_basis(vector(&slice, "x0")?, vector(&slice, "u")?, vector(&slice, "v")?)?;
-    let domain = Domain::plane(plane, Window::square(h));
+    let (net, domain) = w1_slice(&dir, h)?;
     let start = Instant::now();
     let opts = EnumOptions {
         method,

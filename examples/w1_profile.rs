@@ -10,15 +10,14 @@
 //! valgrind --tool=callgrind target/release/examples/w1_profile target/peers/w1 7 1 1
 //! ```
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
+use common::peers::{w1_slice, Fallible};
 use cpwl::regions::{enumerate, EnumOptions, Method};
 use cpwl::run::RunOptions;
-use cpwl::{Domain, Network, Plane, Window};
-use ndarray::{ArrayD, Ix1};
-
-type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Fallible<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -27,14 +26,7 @@ fn main() -> Fallible<()> {
     let h: f64 = args.get(2).ok_or(usage)?.parse()?;
     let threads: usize = args.get(3).map_or(Ok(2), |t| t.parse())?;
     let runs: usize = args.get(4).map_or(Ok(1), |r| r.parse())?;
-    let net = Network::from_npz(dir.join("net.npz"))?;
-    let slice = cpwl::io::load_npz(dir.join("slice.npz"))?;
-    let vector = |key: &str| -> Fallible<ndarray::Array1<f64>> {
-        let a: &ArrayD<f64> = slice.get(key).ok_or(format!("missing {key}"))?;
-        Ok(a.clone().into_dimensionality::<Ix1>()?)
-    };
-    let plane = Plane::from_basis(vector("x0")?, vector("u")?, vector("v")?)?;
-    let domain = Domain::plane(plane, Window::square(h));
+    let (net, domain) = w1_slice(&dir, h)?;
     let opts = EnumOptions {
         method: Method::PlaneSplit,
         run: RunOptions {
