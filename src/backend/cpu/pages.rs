@@ -28,12 +28,8 @@ fn advise_huge_pages(values: &mut [f64]) {
     }
     /// `MADV_HUGEPAGE` of the generic Linux ABI (x86-64 and AArch64).
     const MADV_HUGEPAGE: c_int = 14;
-    /// The size of a transparent huge page on these architectures.
-    const HUGE_PAGE: usize = 2 << 20;
     let begin = values.as_mut_ptr() as usize;
-    let end = begin + std::mem::size_of_val(values);
-    let (start, stop) = (begin.next_multiple_of(HUGE_PAGE), end / HUGE_PAGE * HUGE_PAGE);
-    if stop > start {
+    if let Some((start, stop)) = huge_range(begin, begin + std::mem::size_of_val(values)) {
         // SAFETY: `start..stop` lies inside `values`, which this function
         // borrows mutably; `MADV_HUGEPAGE` only changes how the kernel backs
         // the range with pages, never its contents, and needs no other
@@ -46,9 +42,45 @@ fn advise_huge_pages(values: &mut [f64]) {
 #[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
 fn advise_huge_pages(_values: &mut [f64]) {}
 
+/// The size of a transparent huge page on x86-64 and AArch64.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// The whole huge pages inside the addresses `begin..end`, as a range of
+/// addresses; `None` when it holds none.
+#[cfg_attr(
+    not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))),
+    allow(dead_code)
+)]
+fn huge_range(begin: usize, end: usize) -> Option<(usize, usize)> {
+    let (start, stop) = (begin.next_multiple_of(HUGE_PAGE), end / HUGE_PAGE * HUGE_PAGE);
+    (stop > start).then_some((start, stop))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_advised_range_is_the_whole_huge_pages_inside_the_array() {
+        let page = HUGE_PAGE;
+        // Aligned at both ends: all of it.
+        assert_eq!(huge_range(3 * page, 7 * page), Some((3 * page, 7 * page)));
+        // Unaligned: rounded inwards to whole pages.
+        assert_eq!(huge_range(3 * page + 8, 7 * page - 8), Some((4 * page, 6 * page)));
+        // Less than one whole page inside: none, also when the array spans
+        // a page boundary.
+        assert_eq!(huge_range(3 * page + 8, 4 * page + 8), None);
+        assert_eq!(huge_range(3 * page, 4 * page - 1), None);
+        assert_eq!(huge_range(3 * page, 3 * page), None);
+        // An array of 8 MiB (the advice's threshold) at any alignment holds
+        // at least three whole pages.
+        for offset in [0, 8, page / 2, page - 8] {
+            let begin = 5 * page + offset;
+            let (start, stop) = huge_range(begin, begin + HUGE_ADVICE_MIN_BYTES).unwrap();
+            assert!(start >= begin && stop <= begin + HUGE_ADVICE_MIN_BYTES);
+            assert!((stop - start) / page >= 3, "offset {offset}");
+        }
+    }
 
     #[test]
     fn large_and_small_arrays_are_zeroed_and_writable() {
