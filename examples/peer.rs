@@ -20,11 +20,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use common::peers::{npz, vector, w1_slice, Fallible};
 use cpwl::lc::{local_complexity, Directions, LcOptions};
 use cpwl::network::Conv2d;
 use cpwl::regions::{enumerate, EnumOptions, Method};
 use cpwl::scales::{les, OutputShape};
-use common::peers::{npz, vector, w1_slice, Fallible};
 use cpwl::{Domain, Network};
 use ndarray::{s, Array2, Ix2, Ix4};
 

@@ -55,7 +55,10 @@ fn link_in_bands(regions: &mut RegionTable, diameter: f64, parallel: bool, band_
     for band in unit_bands(table, band_edges) {
         let band_spans = |i: usize| spans(i, table.region(i), &band);
         let edges: Vec<EdgeSpan> = if parallel {
-            (0..table.len()).into_par_iter().flat_map_iter(band_spans).collect()
+            (0..table.len())
+                .into_par_iter()
+                .flat_map_iter(band_spans)
+                .collect()
         } else {
             (0..table.len()).flat_map(band_spans).collect()
         };
@@ -69,7 +72,7 @@ fn link_in_bands(regions: &mut RegionTable, diameter: f64, parallel: bool, band_
 /// whole table has no more rows than that.
 fn unit_bands(table: &RegionTable, band_edges: usize) -> Vec<Range<usize>> {
     if table.row_count() <= band_edges {
-        return vec![0..usize::MAX];
+        return std::iter::once(0..usize::MAX).collect();
     }
     let mut per_unit: Vec<usize> = Vec::new();
     for i in 0..table.len() {

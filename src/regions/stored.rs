@@ -13,8 +13,8 @@ use ndarray::{ArrayView1, ArrayView2};
 use super::hrep::RowSource;
 use super::table::Regions;
 use super::{EnumStats, Partition, Region, RegionBuf};
-use crate::PatternRef;
 use crate::run::Outcome;
+use crate::PatternRef;
 use crate::{Domain, Error, Network, Result};
 
 /// The stored fields of a [`Partition`], borrowed for writing.

@@ -94,7 +94,9 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 /// that follows it: what [`corrected`] starts every child's rows from.
 fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) -> Array2<f64> {
     let scaled = scale_pieces(fused.units, h.to_owned(), BLOCKS, reference);
-    affine_blocks(fused.dense, scaled.view(), BLOCKS).as_standard_layout().into_owned()
+    affine_blocks(fused.dense, scaled.view(), BLOCKS)
+        .as_standard_layout()
+        .into_owned()
 }
 
 /// The rows after a two-piece layer and the dense layer that follows it, for
