@@ -1,5 +1,5 @@
 //! Draws the growth figure of `docs/PERFORMANCE.md` (issue #12 item 4) from
-//! the CSVs of `scripts/growth.sh`: one SVG with two log-log panels, time per
+//! the CSVs of `scripts/growth.sh`: one SVG (or PNG) with two log-log panels, time per
 //! region and peak RSS per region against the region count, one line per
 //! (method, input dimension). A run that hit the time limit has no region
 //! count of its own: it is marked with a cross at the region count the other
@@ -74,12 +74,7 @@ fn bad(path: &Path, line: usize, reason: impl std::fmt::Display) -> Error {
 }
 
 /// The number in column `name` of line `line`.
-fn number<T: std::str::FromStr>(
-    path: &Path,
-    line: usize,
-    name: &str,
-    text: &str,
-) -> cpwl::Result<T> {
+fn number<T: std::str::FromStr>(path: &Path, line: usize, name: &str, text: &str) -> cpwl::Result<T> {
     text.parse()
         .map_err(|_| bad(path, line, format!("column {name}: {text:?} is not a number")))
 }
@@ -172,7 +167,11 @@ fn lines(runs: &[Run], timeout_s: f64) -> BTreeMap<(String, u32), Line> {
     let mut out: BTreeMap<(String, u32), Line> = BTreeMap::new();
     for run in runs {
         let per_region = |regions: f64, seconds: f64| {
-            (regions, seconds / regions, run.peak_kb.map(|kb| 1024.0 * kb / regions))
+            (
+                regions,
+                seconds / regions,
+                run.peak_kb.map(|kb| 1024.0 * kb / regions),
+            )
         };
         let line = out.entry((run.method.clone(), run.dim)).or_default();
         match (&run.status, case_regions.get(&run.case())) {
@@ -203,11 +202,13 @@ fn colour(method: &str) -> RGBColor {
         .map_or(RGBColor(90, 90, 90), |(_, c)| *c)
 }
 
-/// What a panel plots: its title, its axis text and which value of a point.
+/// What a panel plots: its title, its axis text, which value of a point, and
+/// whether it holds the legend.
 struct Panel {
     title: &'static str,
     y_desc: &'static str,
     value: fn(&Point) -> Option<f64>,
+    legend: bool,
 }
 
 /// The smallest and largest positive value, widened to whole decades.
@@ -221,8 +222,8 @@ fn decades(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()))
 }
 
-/// Draws one panel: a line with round (2-D), triangular (4-D) or square
-/// (other) marks per (method, dimension), crosses for timeouts.
+/// Draws one panel: a line with marks (see [`mark`]) per (method,
+/// dimension), crosses for timeouts.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     lines: &BTreeMap<(String, u32), Line>,
@@ -255,30 +256,53 @@ where
             .filter_map(|p| (what.value)(p).map(|v| (p.0, v)))
             .collect();
         let dim = *dim;
-        let mark = move |(x, y): (f64, f64)| -> DynElement<'static, DB, (f64, f64)> {
-            match dim {
-                2 => Circle::new((x, y), 4, style.filled()).into_dyn(),
-                4 => TriangleMarker::new((x, y), 5, style.filled()).into_dyn(),
-                _ => Rectangle::new([(x, y), (x, y)], style.filled()).into_dyn(),
-            }
+        let drawn = chart.draw_series(LineSeries::new(points.clone(), style))?;
+        if what.legend {
+            drawn
+                .label(format!("{method}, d = {dim}"))
+                .legend(move |(x, y)| mark((x + 10, y), dim, colour(method)));
+        }
+        // One series per shape: marks of different types cannot share one.
+        let (fill, light) = (style.filled(), colour(method).mix(0.45).filled());
+        match dim {
+            2 => chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, fill)))?,
+            4 => chart.draw_series(points.into_iter().map(|p| TriangleMarker::new(p, 5, fill)))?,
+            _ => chart.draw_series(points.into_iter().map(|p| Circle::new(p, 5, light)))?,
         };
-        chart
-            .draw_series(LineSeries::new(points.clone(), style))?
-            .label(format!("{method}, d = {dim}"))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
-        chart.draw_series(points.into_iter().map(mark))?;
         chart.draw_series(line.timed_out.iter().filter_map(|p| {
             (what.value)(p).map(|v| Cross::new((p.0, v), 6, colour(method).stroke_width(2)))
         }))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()?;
+    if what.legend {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()?;
+    }
     Ok(())
+}
+
+/// The legend's mark of a `dim`-D line of `colour` centred at `at` (pixels),
+/// as the chart draws it: a disc in 2-D, a triangle in 4-D, a lighter, larger
+/// disc otherwise. (A polygon: plotters' legend takes one element type.)
+fn mark(at: (i32, i32), dim: u32, colour: RGBColor) -> Polygon<(i32, i32)> {
+    let (x, y) = at;
+    let disc = |r: f64| -> Vec<(i32, i32)> {
+        (0..12)
+            .map(|k| {
+                let t = std::f64::consts::TAU * f64::from(k) / 12.0;
+                (x + (r * t.cos()).round() as i32, y + (r * t.sin()).round() as i32)
+            })
+            .collect()
+    };
+    match dim {
+        2 => Polygon::new(disc(4.0), colour.filled()),
+        4 => Polygon::new(vec![(x - 5, y + 4), (x + 5, y + 4), (x, y - 5)], colour.filled()),
+        _ => Polygon::new(disc(5.0), colour.mix(0.45).filled()),
+    }
 }
 
 /// Registers the crate's embedded font (DejaVu Sans Mono, see
@@ -289,10 +313,25 @@ fn register_font() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|_| "cannot parse the embedded font".into())
 }
 
-/// Draws the figure to `out`.
+/// Draws the figure to `out`: a PNG where its name ends in `.png`, else an SVG.
 fn draw(lines: &BTreeMap<(String, u32), Line>, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     register_font()?;
-    let root = SVGBackend::new(out, (1200, 560)).into_drawing_area();
+    const SIZE: (u32, u32) = (1200, 560);
+    if out.extension().is_some_and(|e| e == "png") {
+        draw_on(BitMapBackend::new(out, SIZE).into_drawing_area(), lines)
+    } else {
+        draw_on(SVGBackend::new(out, SIZE).into_drawing_area(), lines)
+    }
+}
+
+/// Both panels, side by side under one title.
+fn draw_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    lines: &BTreeMap<(String, u32), Line>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
     root.fill(&WHITE)?;
     let root = root.titled(
         "Growth: cost per region against region count (crosses: stopped at the time limit)",
@@ -303,11 +342,13 @@ fn draw(lines: &BTreeMap<(String, u32), Line>, out: &Path) -> Result<(), Box<dyn
         title: "time per region",
         y_desc: "seconds per region",
         value: |p| Some(p.1),
+        legend: false,
     };
     let memory = Panel {
         title: "peak RSS per region (whole process)",
         y_desc: "bytes per region",
         value: |p| p.2,
+        legend: true,
     };
     panel(&areas[0], lines, &time)?;
     panel(&areas[1], lines, &memory)?;
@@ -393,7 +434,10 @@ mod tests {
     fn a_timeout_takes_its_case_region_count_and_the_limit() {
         let lines = lines(&parse(GOOD).unwrap(), 900.0);
         let lp = &lines[&("lp".to_string(), 2)];
-        assert_eq!(lp.finished, vec![(777.0, 0.5 / 777.0, Some(1024.0 * 15256.0 / 777.0))]);
+        assert_eq!(
+            lp.finished,
+            vec![(777.0, 0.5 / 777.0, Some(1024.0 * 15256.0 / 777.0))]
+        );
         assert_eq!(
             lp.timed_out,
             vec![(111990.0, 900.0 / 111990.0, Some(1024.0 * 56948.0 / 111990.0))]
@@ -409,11 +453,20 @@ mod tests {
         let short = format!("{header}\nw1,2,2,lp,777,0.5,ok\n");
         assert_eq!(reason(parse(&short)), "line 2: 7 fields, expected 8");
         let word = format!("{header}\nw1,2,2,lp,777,0.5,1,ok\nw1,2,7,lp,many,0.5,1,ok\n");
-        assert_eq!(reason(parse(&word)), r#"line 3: column regions: "many" is not a number"#);
+        assert_eq!(
+            reason(parse(&word)),
+            r#"line 3: column regions: "many" is not a number"#
+        );
         let dim = format!("{header}\nw1,two,2,lp,777,0.5,1,ok\n");
-        assert_eq!(reason(parse(&dim)), r#"line 2: column dim: "two" is not a number"#);
+        assert_eq!(
+            reason(parse(&dim)),
+            r#"line 2: column dim: "two" is not a number"#
+        );
         let missing = format!("{header}\nw1,2,2,lp,777,,1,ok\n");
-        assert_eq!(reason(parse(&missing)), r#"line 2: column seconds: "" is not a number"#);
+        assert_eq!(
+            reason(parse(&missing)),
+            r#"line 2: column seconds: "" is not a number"#
+        );
         let status = format!("{header}\nw1,2,2,lp,777,0.5,1,done\n");
         assert_eq!(reason(parse(&status)), r#"line 2: unknown status "done""#);
         assert!(reason(parse("space,dim\nw1,2\n")).starts_with("line 1: the header is not space,dim,"));
@@ -432,7 +485,10 @@ mod tests {
         let runs = read_runs(&[first, second]).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(runs.len(), 4);
-        let lp = runs.iter().find(|r| r.method == "lp" && r.half_width == "2").unwrap();
+        let lp = runs
+            .iter()
+            .find(|r| r.method == "lp" && r.half_width == "2")
+            .unwrap();
         assert_eq!(
             lp.status,
             Status::Ok {

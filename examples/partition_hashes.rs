@@ -248,9 +248,15 @@ fn vectors() {
     vector_domains(usize::MAX, |name, net, domain| {
         let small = net.input_dim() <= LP_SLICE_MAX_DIM;
         let runs = if name.ends_with("/box") {
-            [("lp", Method::Lp, true), ("plane_split", Method::PlaneSplit, net.input_dim() == 2)]
+            [
+                ("lp", Method::Lp, true),
+                ("plane_split", Method::PlaneSplit, net.input_dim() == 2),
+            ]
         } else {
-            [("plane_split", Method::PlaneSplit, true), ("lp", Method::Lp, small)]
+            [
+                ("plane_split", Method::PlaneSplit, true),
+                ("lp", Method::Lp, small),
+            ]
         };
         for (tag, method, wanted) in runs {
             if wanted {

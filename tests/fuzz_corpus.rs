@@ -153,7 +153,6 @@ fn enumerate_target_survives_corpus_and_mutations_second_half() {
     assert_eq!(exercise_enumerate(1), inputs("enumerate").len() / 2);
 }
 
-
 #[test]
 fn every_target_has_a_test_and_a_corpus() {
     for target in fuzz_targets::TARGETS {

@@ -39,7 +39,12 @@ pub fn load3(path: &PathBuf) -> Array3<f64> {
 pub fn slice_domain(dir: &Path, id: &str) -> Domain {
     let path = dir.join(format!("{id}_slice.npz"));
     let arrays = cpwl::io::load_npz(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let get = |k: &str| arrays[k].clone().into_dimensionality::<ndarray::Ix1>().expect("vector");
+    let get = |k: &str| {
+        arrays[k]
+            .clone()
+            .into_dimensionality::<ndarray::Ix1>()
+            .expect("vector")
+    };
     let plane = Plane::from_basis(get("x0"), get("u"), get("v")).expect("plane");
     let window = arrays["window"]
         .clone()
