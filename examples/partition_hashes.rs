@@ -54,8 +54,6 @@ mod bench_common;
 #[path = "../tests/common/mod.rs"]
 mod test_common;
 
-use std::path::Path;
-
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition, RowSource};
 use cpwl::{Domain, Network, Plane, Window};
 use sha2::{Digest, Sha256};
@@ -192,7 +190,7 @@ fn vector_domains(max_slice_dim: usize, mut each: impl FnMut(&str, &Network, &Do
             each(&format!("{id}/box"), &net, &Domain::cube(net.input_dim(), lo, hi));
         }
         if net.input_dim() <= max_slice_dim {
-            each(&format!("{id}/slice"), &net, &slice_domain(&dir, id));
+            each(&format!("{id}/slice"), &net, &test_common::slice_domain(&dir, id));
         }
     }
 }
@@ -218,11 +216,16 @@ fn report_with(name: &str, net: &Network, domain: &Domain, opts: &EnumOptions) {
     eprintln!("{name}: {:?}", start.elapsed());
 }
 
-fn w1() {
+/// W1's network and its slice window of half-width `W1_HALF_WIDTH`.
+fn w1_slice() -> (Network, Domain) {
     let net = bench_common::he_mlp(&[784, 200, 200, 200, 10], 0);
     let points = bench_common::uniform_points(3, 784, 1);
     let plane = Plane::through(points.row(0), points.row(1), points.row(2)).expect("general position");
-    let domain = Domain::plane(plane, Window::square(W1_HALF_WIDTH));
+    (net, Domain::plane(plane, Window::square(W1_HALF_WIDTH)))
+}
+
+fn w1() {
+    let (net, domain) = w1_slice();
     report("w1_slice_hw6/plane_split", &net, &domain, Method::PlaneSplit);
 }
 
@@ -238,58 +241,29 @@ fn w2() {
     }
 }
 
-/// The slice of a vector case: its plane and polygon window.
-fn slice_domain(dir: &Path, id: &str) -> Domain {
-    let arrays = cpwl::io::load_npz(dir.join(format!("{id}_slice.npz"))).expect("slice");
-    let get = |k: &str| {
-        arrays[k]
-            .clone()
-            .into_dimensionality::<ndarray::Ix1>()
-            .expect("vector")
-    };
-    let plane = Plane::from_basis(get("x0"), get("u"), get("v")).expect("plane");
-    let window = arrays["window"]
-        .clone()
-        .into_dimensionality::<ndarray::Ix2>()
-        .expect("matrix");
-    Domain::plane(
-        plane,
-        Window::Polygon(window.outer_iter().map(|r| [r[0], r[1]]).collect()),
-    )
-}
-
+/// The vector lines: each case's box by the walk (and by the splitter in
+/// 2-D), its slice by the splitter (and by the walk up to
+/// `LP_SLICE_MAX_DIM` inputs).
 fn vectors() {
-    let dir = test_common::vectors().join("regions");
-    let index = test_common::json(&dir.join("index.json"));
-    for entry in index.as_array().expect("index") {
-        let id = entry["id"].as_str().expect("id");
-        let expected = test_common::json(&dir.join(format!("{id}.json")));
-        let net = Network::from_npz(dir.join(format!("{id}.npz"))).expect("network");
-        let d = net.input_dim();
-        if let Some(bx) = expected["lp"]["box"].as_array() {
-            let (lo, hi) = (bx[0].as_f64().expect("lo"), bx[1].as_f64().expect("hi"));
-            let domain = Domain::cube(d, lo, hi);
-            report(&format!("{id}/box/lp"), &net, &domain, Method::Lp);
-            if d == 2 {
-                report(
-                    &format!("{id}/box/plane_split"),
-                    &net,
-                    &domain,
-                    Method::PlaneSplit,
-                );
+    vector_domains(usize::MAX, |name, net, domain| {
+        let small = net.input_dim() <= LP_SLICE_MAX_DIM;
+        let runs = if name.ends_with("/box") {
+            [
+                ("lp", Method::Lp, true),
+                ("plane_split", Method::PlaneSplit, net.input_dim() == 2),
+            ]
+        } else {
+            [
+                ("plane_split", Method::PlaneSplit, true),
+                ("lp", Method::Lp, small),
+            ]
+        };
+        for (tag, method, wanted) in runs {
+            if wanted {
+                report(&format!("{name}/{tag}"), net, domain, method);
             }
         }
-        let slice = slice_domain(&dir, id);
-        report(
-            &format!("{id}/slice/plane_split"),
-            &net,
-            &slice,
-            Method::PlaneSplit,
-        );
-        if d <= LP_SLICE_MAX_DIM {
-            report(&format!("{id}/slice/lp"), &net, &slice, Method::Lp);
-        }
-    }
+    });
 }
 
 /// The `--skeleton` lines (see the crate doc above).
@@ -305,14 +279,8 @@ fn skeleton() {
             line(&format!("w2_d{d}_h{h}"), &net, &Domain::cube(d, -h, h));
         }
     }
-    let net = bench_common::he_mlp(&[784, 200, 200, 200, 10], 0);
-    let points = bench_common::uniform_points(3, 784, 1);
-    let plane = Plane::through(points.row(0), points.row(1), points.row(2)).expect("general position");
-    line(
-        "w1_slice_hw6",
-        &net,
-        &Domain::plane(plane, Window::square(W1_HALF_WIDTH)),
-    );
+    let (net, domain) = w1_slice();
+    line("w1_slice_hw6", &net, &domain);
     vector_domains(usize::MAX, line);
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Growth (issue #12 item 4): time and peak RSS against region count, for each
 # method, into a CSV; `scripts/growth_table.py` turns it into the markdown
-# table for docs/PERFORMANCE.md.
+# table for docs/PERFORMANCE.md, and `cargo run --features plot --example
+# growth_figure -- out.csv --timeout $TIMEOUT --out docs/growth.svg` into the
+# figure (several CSVs: a later one's rows replace the same runs' earlier rows).
 #
 #   2-D: the W1 slice windows h = 2, 7, 40 (about 1e3, 1e4, 1.1e5 regions) and
 #        W1b h = 100 (about 1e6); methods plane_split, skeleton, lp (cpwl) and

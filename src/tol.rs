@@ -50,7 +50,7 @@ pub const TOL_WITNESS_REACH: f64 = 1e-7;
 /// The LP walk stops halving its witness step across a facet once the step
 /// is below this times the largest coordinate of the facet's foot: a
 /// thousand rounding units, where a smaller step could not move the point.
-pub const WITNESS_STEP_FLOOR_REL: f64 = 1e3 * f64::EPSILON;
+pub const TOL_WITNESS_STEP_FLOOR_REL: f64 = 1e3 * f64::EPSILON;
 
 /// With a thin-cell radius of 0, the LP walk settles in exact arithmetic
 /// every cell whose Chebyshev radius (from an `f64` LP) is at most this times
@@ -137,7 +137,7 @@ pub const F32_TIE_BOUND: f64 = 1e-4;
 /// The 2-D splitter's cell-side test: rounding errors of its bounds are at most a few `f64::EPSILON` of
 /// the terms involved (all within a few times a line's scale); widening the
 /// bound by this much more makes it hold despite them.
-pub const ROUNDING_MARGIN: f64 = 64.0 * f64::EPSILON;
+pub const TOL_ROUNDING_MARGIN_REL: f64 = 64.0 * f64::EPSILON;
 
 /// The dense Chebyshev-ball method (`lp::ball`) over the unit-norm rows of a
 /// polytope and the unit objective `max r`: a projected objective shorter

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use common::{json, vectors};
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
-use cpwl::{Domain, Network, Plane, Window};
+use cpwl::{Domain, Network};
 use sha2::{Digest, Sha256};
 
 fn pattern_hash(p: &Partition) -> String {
@@ -43,15 +43,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn slice_domain(case: &Case) -> Domain {
-    let arrays = cpwl::io::load_npz(case.dir.join(format!("{}_slice.npz", case.id))).unwrap();
-    let get = |k: &str| arrays[k].clone().into_dimensionality::<ndarray::Ix1>().unwrap();
-    let plane = Plane::from_basis(get("x0"), get("u"), get("v")).unwrap();
-    let window = arrays["window"]
-        .clone()
-        .into_dimensionality::<ndarray::Ix2>()
-        .unwrap();
-    let verts = window.outer_iter().map(|r| [r[0], r[1]]).collect();
-    Domain::plane(plane, Window::Polygon(verts))
+    common::slice_domain(&case.dir, &case.id)
 }
 
 fn network(case: &Case) -> Network {

@@ -3,9 +3,12 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{assert_close, cases, json, load2};
 use cpwl::scales::{les, les_grad, polarity, scales_v1, OutputShape, V1Options};
 use cpwl::Network;
+use ndarray::Array2;
 
 fn floats(v: &serde_json::Value) -> Vec<f64> {
     v.as_array()
@@ -15,17 +18,23 @@ fn floats(v: &serde_json::Value) -> Vec<f64> {
         .collect()
 }
 
+/// A case's decoder, latent points, output shape and expected answers.
+fn case(dir: &Path) -> (Network, Array2<f64>, OutputShape, serde_json::Value) {
+    let dec = Network::from_npz(dir.join("net.npz")).unwrap();
+    let z = load2(&dir.join("z.npy"));
+    let e = json(&dir.join("expected.json"));
+    let shape = OutputShape::Categorical {
+        seq_len: e["seq_len"].as_u64().unwrap() as usize,
+        vocab: e["vocab"].as_u64().unwrap() as usize,
+    };
+    (dec, z, shape, e)
+}
+
 #[test]
 fn scales_vectors_match() {
     for dir in cases("scales") {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let dec = Network::from_npz(dir.join("net.npz")).unwrap();
-        let z = load2(&dir.join("z.npy"));
-        let e = json(&dir.join("expected.json"));
-        let shape = OutputShape::Categorical {
-            seq_len: e["seq_len"].as_u64().unwrap() as usize,
-            vocab: e["vocab"].as_u64().unwrap() as usize,
-        };
+        let (dec, z, shape, e) = case(&dir);
         let sc = &e["scores"];
         let got = les(&dec, z.view(), shape).unwrap();
         assert_close(
@@ -53,14 +62,7 @@ fn scales_vectors_match() {
 
 #[test]
 fn les_grad_matches_central_differences_inside_regions() {
-    let dir = &cases("scales")[0];
-    let dec = Network::from_npz(dir.join("net.npz")).unwrap();
-    let z = load2(&dir.join("z.npy"));
-    let e = json(&dir.join("expected.json"));
-    let shape = OutputShape::Categorical {
-        seq_len: e["seq_len"].as_u64().unwrap() as usize,
-        vocab: e["vocab"].as_u64().unwrap() as usize,
-    };
+    let (dec, z, shape, _) = case(&cases("scales")[0]);
     let grad = les_grad(&dec, z.view(), shape).unwrap();
     for (i, zi) in z.outer_iter().enumerate() {
         let h = 1e-6;

@@ -155,17 +155,7 @@ fn skeleton_matches_the_box_and_slice_vectors() {
             ran += expect_ran(id, method);
         }
         if net.input_dim() <= 10 {
-            let arrays = cpwl::io::load_npz(dir.join(format!("{id}_slice.npz"))).unwrap();
-            let get = |k: &str| arrays[k].clone().into_dimensionality::<ndarray::Ix1>().unwrap();
-            let plane = Plane::from_basis(get("x0"), get("u"), get("v")).unwrap();
-            let window = arrays["window"]
-                .clone()
-                .into_dimensionality::<ndarray::Ix2>()
-                .unwrap();
-            let domain = Domain::plane(
-                plane,
-                Window::Polygon(window.outer_iter().map(|r| [r[0], r[1]]).collect()),
-            );
+            let domain = common::slice_domain(&dir, id);
             let (count, method) = agree(&format!("{id} slice"), &net, &domain);
             let p2 = &expected["partition2d"];
             assert_eq!(count as u64, p2["region_count"].as_u64().unwrap(), "{id} slice");

@@ -25,7 +25,9 @@ use crate::backend::{patterns_on, Backend};
 use crate::geometry::ConvexPolygon;
 use crate::lp::{chebyshev_ball, chebyshev_ball_in_box, facets, LpOutcome, LpProblem, LpStats};
 use crate::run::{Outcome, Watch};
-use crate::tol::{TOL_LP_FEAS, TOL_SETTLE_RADIUS, TOL_WITNESS_REACH, TOL_ZERO_ROW, WITNESS_STEP_FLOOR_REL};
+use crate::tol::{
+    TOL_LP_FEAS, TOL_SETTLE_RADIUS, TOL_WITNESS_REACH, TOL_WITNESS_STEP_FLOOR_REL, TOL_ZERO_ROW,
+};
 use crate::{Domain, Error, Network, Pattern, Polytope, Result};
 
 /// The outcome of analysing one candidate pattern.
@@ -323,7 +325,7 @@ fn pattern_just_across(
     strict: bool,
 ) -> Result<Pattern> {
     let scale = foot.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    let floor = WITNESS_STEP_FLOOR_REL * scale;
+    let floor = TOL_WITNESS_STEP_FLOOR_REL * scale;
     let mut t = *step;
     let mut pattern = first;
     loop {

@@ -1,7 +1,7 @@
 //! Shared helpers of the integration tests: the test vectors' folder and loaders.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 mod counted;
 mod fixtures;
@@ -18,6 +18,7 @@ pub use rng::SplitMix;
 pub use vectors::{json, vectors};
 
 use cpwl::regions::Partition;
+use cpwl::{Domain, Plane, Window};
 use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
 
 pub fn load(path: &PathBuf) -> ArrayD<f64> {
@@ -30,6 +31,29 @@ pub fn load2(path: &PathBuf) -> Array2<f64> {
 
 pub fn load3(path: &PathBuf) -> Array3<f64> {
     load(path).into_dimensionality::<Ix3>().expect("3-D array")
+}
+
+/// The 2-D slice of the regions vector case `id` in `dir` (its
+/// `{id}_slice.npz`): the plane through `x0` spanned by `u`, `v`, and the
+/// polygon `window` in the plane's coordinates.
+pub fn slice_domain(dir: &Path, id: &str) -> Domain {
+    let path = dir.join(format!("{id}_slice.npz"));
+    let arrays = cpwl::io::load_npz(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let get = |k: &str| {
+        arrays[k]
+            .clone()
+            .into_dimensionality::<ndarray::Ix1>()
+            .expect("vector")
+    };
+    let plane = Plane::from_basis(get("x0"), get("u"), get("v")).expect("plane");
+    let window = arrays["window"]
+        .clone()
+        .into_dimensionality::<Ix2>()
+        .expect("matrix");
+    Domain::plane(
+        plane,
+        Window::Polygon(window.outer_iter().map(|r| [r[0], r[1]]).collect()),
+    )
 }
 
 /// Subdirectories of a vector family, sorted.

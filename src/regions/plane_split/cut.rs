@@ -8,7 +8,7 @@ use crate::geometry::predicates::{classify, line_sign, Sign};
 use crate::geometry::{cut_piece, cut_piece_into};
 use crate::network::PADDING;
 use crate::regions::hrep::RowSource;
-use crate::tol::{ROUNDING_MARGIN, TOL_SIGN_REL};
+use crate::tol::{TOL_ROUNDING_MARGIN_REL, TOL_SIGN_REL};
 
 /// An edge of a cell: where its line comes from, and the line as
 /// `line[0] s + line[1] t + line[2] <= 0` inside the cell.
@@ -139,7 +139,7 @@ fn settle_units(
         let norm = a0.abs() + a1.abs();
         let scale = norm * reach + c.abs();
         let at_anchor = a0 * x + a1 * y + c;
-        let change = norm * sides.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
+        let change = norm * sides.spread * (1.0 + TOL_ROUNDING_MARGIN_REL) + TOL_ROUNDING_MARGIN_REL * scale;
         let tol = TOL_SIGN_REL * scale;
         // NaN, as in `classify`, is not positive.
         let may_be_positive = at_anchor + change > tol;
@@ -317,8 +317,8 @@ impl UnitSides {
     fn side(&self, vertices: &[[f64; 2]], a: [f64; 2], c: f64, scale: f64) -> Side {
         let anchor = self.anchor;
         let at_anchor = a[0] * anchor[0] + a[1] * anchor[1] + c;
-        let change =
-            (a[0].abs() + a[1].abs()) * self.spread * (1.0 + ROUNDING_MARGIN) + ROUNDING_MARGIN * scale;
+        let change = (a[0].abs() + a[1].abs()) * self.spread * (1.0 + TOL_ROUNDING_MARGIN_REL)
+            + TOL_ROUNDING_MARGIN_REL * scale;
         if classify(at_anchor + change, scale) != Sign::Positive {
             return Side::Negative;
         }
