@@ -124,14 +124,14 @@ fn simple(cx: &Complex, star: &Star, v: usize, m: usize, seen: &mut Vec<(usize, 
     for &w in star.at(v) {
         let w = w as usize;
         let t = left_hyperplane(tight, cx.zero(w))
-            .ok_or(Fail::Fallback("an edge leaves other than one hyperplane"))?;
+            .ok_or_else(|| Fail::Fallback("an edge leaves other than one hyperplane"))?;
         // `t` is one of the vertex's hyperplanes (`from` holds it): a short
         // search, without the population counts of a rank (the baseline
         // x86-64 target has no instruction for them).
         let (_, sides) = seen
             .iter_mut()
             .find(|(s, _)| *s == t)
-            .ok_or(Fail::Fallback("an edge leaves a hyperplane its end is not on"))?;
+            .ok_or_else(|| Fail::Fallback("an edge leaves a hyperplane its end is not on"))?;
         let side = usize::from(has(cx.pos(w), t));
         sides[side] = sides[side].saturating_add(1);
     }
