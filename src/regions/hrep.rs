@@ -111,7 +111,12 @@ fn push_unit_rows(
 /// The row `a y <= b` of a two-piece unit on piece `value`: writes `a` to
 /// `row` and returns `b`, from the unit's pre-activation `z` as an affine
 /// function (`k` linear entries, then the offset).
-pub(crate) fn two_piece_row(z: ArrayView1<'_, f64>, k: usize, value: u8, mut row: ArrayViewMut1<'_, f64>) -> f64 {
+pub(crate) fn two_piece_row(
+    z: ArrayView1<'_, f64>,
+    k: usize,
+    value: u8,
+    mut row: ArrayViewMut1<'_, f64>,
+) -> f64 {
     // Piece 1 means z > 0, written -z <= 0; piece 0 means z <= 0.
     let sign = if value == 1 { -1.0 } else { 1.0 };
     row.zip_mut_with(&z.slice(ndarray::s![..k]), |r, &v| *r = sign * v);

@@ -99,7 +99,10 @@ fn gather(cx: &Complex, m: usize, keys: &BitKeys, bases: &[u64], shards: usize) 
     let groups: Vec<_> = if shards == 1 {
         vec![group(0)?]
     } else {
-        (0..shards).into_par_iter().map(group).collect::<Result<_, Fail>>()?
+        (0..shards)
+            .into_par_iter()
+            .map(group)
+            .collect::<Result<_, Fail>>()?
     };
     let mut found: Vec<((usize, usize), Found)> = groups.into_iter().flatten().collect();
     found.sort_unstable_by_key(|(first, _)| *first);
@@ -114,7 +117,13 @@ fn gather(cx: &Complex, m: usize, keys: &BitKeys, bases: &[u64], shards: usize) 
 /// # Errors
 ///
 /// [`Fail::Fallback`] otherwise.
-fn simple(cx: &Complex, star: &Star, v: usize, m: usize, seen: &mut Vec<(usize, [u8; 2])>) -> Result<(), Fail> {
+fn simple(
+    cx: &Complex,
+    star: &Star,
+    v: usize,
+    m: usize,
+    seen: &mut Vec<(usize, [u8; 2])>,
+) -> Result<(), Fail> {
     let tight = cx.zero(v);
     seen.clear();
     seen.extend(ones(tight).map(|t| (t, [0, 0])));

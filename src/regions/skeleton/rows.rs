@@ -51,8 +51,10 @@ impl<'a> FacetRows<'a> {
             block: k + 1,
             offset_row: k,
         };
-        let mut cells: Vec<(Polytope, Vec<RowSource>)> =
-            batch.iter().map(|&(_, facets)| self.domain_rows(facets)).collect();
+        let mut cells: Vec<(Polytope, Vec<RowSource>)> = batch
+            .iter()
+            .map(|&(_, facets)| self.domain_rows(facets))
+            .collect();
         let mut layer = 0;
         let mut pre = |z: ArrayView2<'_, f64>| {
             for (r, (&(values, facets), (poly, _))) in batch.iter().zip(&mut cells).enumerate() {
@@ -100,7 +102,14 @@ impl<'a> FacetRows<'a> {
     /// Writes to `poly` the region's facet rows of the units of nonlinearity
     /// `layer` from their pre-activation maps `z` (`k + 1` rows: the
     /// directions, then the offset).
-    fn unit_rows(&self, layer: usize, values: &[u8], facets: &[usize], z: ArrayView2<'_, f64>, poly: &mut Polytope) {
+    fn unit_rows(
+        &self,
+        layer: usize,
+        values: &[u8],
+        facets: &[usize],
+        z: ArrayView2<'_, f64>,
+        poly: &mut Polytope,
+    ) {
         let (k, m) = (self.frame.basis.nrows(), self.frame.constraints.len());
         for (i, &h) in facets.iter().enumerate() {
             let Some(u) = h.checked_sub(m) else { continue };

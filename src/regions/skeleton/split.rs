@@ -143,7 +143,10 @@ impl LayerCut {
         let words = units.div_ceil(64).max(1);
         let cols: Vec<Vec<f64>> = values.columns().into_iter().map(|c| c.to_vec()).collect();
         let mut cut = LayerCut {
-            scale: cols.iter().map(|col| col.iter().fold(0.0f64, |a, z| a.max(z.abs()))).collect(),
+            scale: cols
+                .iter()
+                .map(|col| col.iter().fold(0.0f64, |a, z| a.max(z.abs())))
+                .collect(),
             cols,
             words,
             signs: Vec::with_capacity(values.nrows() * words),
@@ -240,7 +243,11 @@ impl LayerCut {
         let start = self.signs.len();
         self.signs.resize(start + self.words, 0);
         for (i, (col, scale)) in self.cols.iter_mut().zip(&mut self.scale).enumerate() {
-            let value = if i == j { 0.0 } else { col[a] + t * (col[b] - col[a]) };
+            let value = if i == j {
+                0.0
+            } else {
+                col[a] + t * (col[b] - col[a])
+            };
             col.push(value);
             *scale = scale.max(value.abs());
             if value > 0.0 {
