@@ -4,16 +4,27 @@
 //! GEMMs for the Jacobians). Throughput is reported in FLOP/s (criterion's
 //! "elem/s" here counts floating-point operations of the useful GEMM work).
 //! After the criterion runs, the bench prints each workload's fraction of
-//! the same-shape GEMM rate, timed in the same run.
+//! the same-shape GEMM rate, timed in the same run, and the forward pass's
+//! fraction of the chunked GEMM chain ([`ChunkedChain`]: the same chunks of
+//! 256 rows, one task each, single-threaded GEMMs and nothing else), the
+//! ceiling of the backend's task-parallel design on the machine. Last, the
+//! forward pass at other chunk sizes against the default, alternated in
+//! this process (median time ratios; below 1 is faster).
 
 mod common;
 
-use common::gemm::{best_seconds, print_fraction, GemmSet};
+use common::gemm::{alternated_ratios, best_seconds, print_fraction, ChunkedChain, GemmSet};
 use cpwl::backend::{Backend, CpuBackend, Keep, Precision};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const WIDTHS: [usize; 5] = [784, 200, 200, 200, 10];
 const BATCH: usize = 4096;
+/// The CPU backend's default chunk (rows per task).
+const CHUNK: usize = 256;
+/// Chunk sizes timed against [`CHUNK`] at the end.
+const OTHER_CHUNKS: [usize; 4] = [128, 192, 512, 1024];
+/// Alternated rounds of that comparison.
+const CHUNK_ROUNDS: usize = 30;
 
 /// The GEMM shapes `(rows, inner, cols)` of the forward pass, then (with
 /// Jacobians) of the reverse pass: every dense layer but the last pulls
@@ -37,6 +48,7 @@ fn bench(c: &mut Criterion) {
     let mut gemm_fwd = GemmSet::<f64>::new(&shapes(false), |v| v);
     let mut gemm_fwd32 = GemmSet::<f32>::new(&shapes(false), |v| v as f32);
     let mut gemm_jac = GemmSet::<f64>::new(&shapes(true), |v| v);
+    let mut chain = ChunkedChain::new(BATCH, &WIDTHS, CHUNK);
     let mut group = c.benchmark_group("w5");
     group.sample_size(10);
 
@@ -45,6 +57,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| cpu.forward(&net, x.view(), Keep::Patterns).unwrap())
     });
     group.bench_function("gemm_reference_forward", |b| b.iter(|| gemm_fwd.run()));
+    group.bench_function("gemm_chunked_chain_forward", |b| b.iter(|| chain.run()));
     group.bench_function("forward_patterns_f32", |b| {
         b.iter(|| cpu32.forward(&net, x.view(), Keep::Patterns).unwrap())
     });
@@ -67,6 +80,12 @@ fn bench(c: &mut Criterion) {
         fwd,
         best_seconds(reps, || gemm_fwd.run()),
     );
+    print_fraction(
+        "w5 forward_patterns f64 against the chunked GEMM chain",
+        chain.flops(),
+        fwd,
+        best_seconds(reps, || chain.run()),
+    );
     let fwd32 = best_seconds(reps, || {
         drop(cpu32.forward(&net, x.view(), Keep::Patterns).unwrap())
     });
@@ -79,6 +98,22 @@ fn bench(c: &mut Criterion) {
         jac,
         best_seconds(reps, || gemm_jac.run()),
     );
+    chunk_ratios(&net, x.view());
+}
+
+/// Prints the forward pass's time at each of [`OTHER_CHUNKS`] over its
+/// time at [`CHUNK`], alternated in one process.
+fn chunk_ratios(net: &cpwl::Network, x: ndarray::ArrayView2<f64>) {
+    let run = |chunk: usize| {
+        let cpu = CpuBackend::default().with_chunk(chunk);
+        move || drop(cpu.forward(net, x, Keep::Patterns).unwrap())
+    };
+    let mut runs: Vec<_> = OTHER_CHUNKS.iter().map(|&c| run(c)).collect();
+    let mut variants: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|r| r as &mut dyn FnMut()).collect();
+    let ratios = alternated_ratios(CHUNK_ROUNDS, run(CHUNK), &mut variants);
+    for (chunk, ratio) in OTHER_CHUNKS.iter().zip(ratios) {
+        println!("w5 forward_patterns f64 chunk {chunk} / chunk {CHUNK}: {ratio:.3} (median of {CHUNK_ROUNDS} alternated runs)");
+    }
 }
 
 criterion_group!(benches, bench);

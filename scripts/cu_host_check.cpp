@@ -203,6 +203,37 @@ static void check_les_factor() {
             }
 }
 
+// The factor's bits against the formula evaluated afresh at every use (each
+// p_v = exp(l_v - top) / sum recomputed per latent and loop, as the kernel
+// did before it kept the probabilities), rows written in any order.
+static void check_les_factor_bits() {
+    u64 points = 3, seq_len = 2, vocab = 5, d = 4, m = seq_len * vocab, w = m + seq_len;
+    auto logits = values(points * m), tangents = values(points * d * m);
+    logits[3] = logits[1];  // a tie for the top symbol: the first one counts
+    std::vector<double> x(points * d * w, -1.0);
+    launch([&] { les_factor_f64(logits.data(), tangents.data(), points, seq_len, vocab, d, x.data()); });
+    for (u64 n = 0; n < points; ++n)
+        for (u64 t = 0; t < seq_len; ++t) {
+            const double* l = &logits[n * m + t * vocab];
+            u64 k = 0;
+            for (u64 v = 1; v < vocab; ++v)
+                if (l[v] > l[k]) k = v;
+            double top = l[k], sum = 0.0;
+            for (u64 v = 0; v < vocab; ++v) sum += exp(l[v] - top);
+            auto p = [&](u64 v) { return exp(l[v] - top) / sum; };
+            for (u64 j = 0; j < d; ++j) {
+                const double* a = &tangents[(n * d + j) * m + t * vocab];
+                const double* row = &x[(n * d + j) * w];
+                double spread = 0.0;
+                for (u64 u = 0; u < vocab; ++u)
+                    if (u != k) spread += p(u) * (a[k] - a[u]);
+                for (u64 v = 0; v < vocab; ++v)
+                    CHECK(same_bits(row[t * vocab + v], p(v) * ((a[v] - a[k]) + spread)), "LES factor bits %llu %llu %llu", n, j, v);
+                CHECK(same_bits(row[m + t], (a[k] - spread) * exp(-(top + log(sum)))), "LES factor bits of the normaliser");
+            }
+        }
+}
+
 // Peaked softmaxes: position t has logits (z_t, 0) and tangent (1, 0), so
 // column t V of the factor is p_0 (1 - s) = sigma (1 - sigma) with
 // 1 - sigma = 1 / (1 + e^z), which the plain difference 1 - s rounds to 0
@@ -320,6 +351,7 @@ int main() {
     check_transpose_blocks();
     check_les_factor();
     check_les_factor_peaked();
+    check_les_factor_bits();
     check_counts();
     check_reverse();
     if (failures) {

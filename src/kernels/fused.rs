@@ -46,24 +46,61 @@ pub(crate) struct LayerStep<'a, T> {
     pub(crate) slopes: Option<[T; 2]>,
 }
 
+/// The per-unit lanes [`layer_step`] keeps while it walks a block: the
+/// first vertex's signs (-1, 0, 1) and, per unit, 1 once some vertex's sign
+/// differs from it. Same-width lanes as the values, so that the comparisons
+/// vectorise as plain selects. Held by the caller (a worker thread's
+/// buffers) and grown, never shrunk, so that a step allocates nothing.
+#[derive(Debug)]
+pub(crate) struct Marks<T> {
+    first: Vec<T>,
+    changed: Vec<T>,
+}
+
+impl<T> Default for Marks<T> {
+    fn default() -> Self {
+        Marks {
+            first: Vec::new(),
+            changed: Vec::new(),
+        }
+    }
+}
+
+impl<T: Lane> Marks<T> {
+    /// Both lanes with room for `cols` units.
+    fn lanes(&mut self, cols: usize) -> (&mut [T], &mut [T]) {
+        for lane in [&mut self.first, &mut self.changed] {
+            if lane.len() < cols {
+                lane.resize(cols, T::default());
+            }
+        }
+        (&mut self.first[..cols], &mut self.changed[..cols])
+    }
+}
+
 /// Runs `step` on `z`, rows of `cols` values, row-major, cut into blocks of
 /// `verts` rows (one point's vertices, the first vertex first), and calls
-/// `counted(block, changes)` for each block when `step.count`.
+/// `counted(block, changes)` for each block when `step.count`. `marks` is
+/// the working space (reused across calls).
 pub(crate) fn layer_step<T: Lane>(
     z: &mut [T],
     cols: usize,
     verts: usize,
     step: LayerStep<'_, T>,
+    marks: &mut Marks<T>,
     counted: impl FnMut(usize, u32),
 ) {
     if cols == 0 || verts == 0 {
         return;
     }
+    let (first, changed) = marks.lanes(cols);
     Arch::new().dispatch(Fused {
         z,
         cols,
         verts,
         step,
+        first,
+        changed,
         counted,
     });
 }
@@ -76,6 +113,8 @@ struct Fused<'a, T, F> {
     cols: usize,
     verts: usize,
     step: LayerStep<'a, T>,
+    first: &'a mut [T],
+    changed: &'a mut [T],
     counted: F,
 }
 
@@ -89,15 +128,12 @@ impl<T: Lane, F: FnMut(usize, u32)> WithSimd for Fused<'_, T, F> {
             cols,
             verts,
             step,
+            first,
+            changed,
             mut counted,
         } = self;
-        // The first vertex's signs (-1, 0, 1) and, per unit, 1 once some
-        // vertex's sign differs from it: same-width lanes, so that the
-        // comparisons vectorise as plain selects.
-        let mut first = vec![T::default(); cols];
-        let mut changed = vec![T::default(); cols];
         for (b, block) in z.chunks_mut(verts * cols).enumerate() {
-            let changes = block_step(block, cols, step, &mut first, &mut changed);
+            let changes = block_step(block, cols, step, first, changed);
             if step.count {
                 counted(b, changes);
             }
@@ -234,6 +270,7 @@ mod tests {
             cols,
             verts,
             step,
+            &mut Marks::default(),
             |b, c| counts[b] = c,
         );
         (z, counts)
@@ -285,6 +322,32 @@ mod tests {
         }
     }
 
+    /// One [`Marks`] carried through steps of different widths (stale lanes
+    /// longer or shorter than the next step's) gives what fresh ones give.
+    #[test]
+    fn reused_marks_give_what_fresh_marks_give() {
+        let mut shared = Marks::default();
+        for (points, verts, cols) in [(2, 3, 7), (3, 2, 3), (1, 5, 11), (2, 4, 7)] {
+            let z = Array2::from_shape_fn((points * verts, cols), |(i, j)| {
+                ((i * 7 + j * 3) % 5) as f64 - 2.0 + 0.25 * j as f64
+            });
+            let bias: Vec<f64> = (0..cols).map(|j| 0.5 - 0.125 * j as f64).collect();
+            let step = LayerStep {
+                bias: Some(&bias),
+                count: true,
+                slopes: Some([0.1, 1.0]),
+            };
+            let run = |marks: &mut Marks<f64>| {
+                let mut z = z.clone();
+                let mut counts = vec![u32::MAX; points];
+                let values = z.as_slice_mut().expect("standard layout");
+                layer_step(values, cols, verts, step, marks, |b, c| counts[b] = c);
+                (bits(&z), counts)
+            };
+            assert_eq!(run(&mut shared), run(&mut Marks::default()));
+        }
+    }
+
     #[test]
     fn an_uncounted_step_reports_nothing() {
         let mut z = vec![1.0, -2.0, -3.0, 4.0];
@@ -294,7 +357,7 @@ mod tests {
             count: false,
             slopes: Some([0.0, 1.0]),
         };
-        layer_step(&mut z, 2, 2, step, |_, _| seen += 1);
+        layer_step(&mut z, 2, 2, step, &mut Marks::default(), |_, _| seen += 1);
         assert_eq!(seen, 0);
         assert_eq!(z, vec![1.0, 0.0, 0.0, 4.0]);
     }

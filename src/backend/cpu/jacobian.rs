@@ -53,15 +53,10 @@ impl<'a> ReverseMlp<'a> {
             return None;
         };
         let outputs = w.nrows();
-        let widest = prog
-            .layers
-            .iter()
-            .filter_map(|l| match l {
-                MlpLayer::Dense { w, .. } => Some(w.ncols()),
-                MlpLayer::TwoPiece { .. } => None,
-            })
-            .max()
-            .unwrap_or(1);
+        // The covectors are as wide as some dense layer's input; the output
+        // width counts as well, which changes nothing where reverse mode
+        // is chosen (fewer outputs than inputs).
+        let widest = prog.widest(1);
         Some(ReverseMlp {
             prog,
             outputs,

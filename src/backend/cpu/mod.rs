@@ -22,6 +22,7 @@ use crate::kernels::simd;
 use crate::network::eval::{self, Recorder};
 use crate::network::{UnitKind, UnitLayer};
 use crate::{Error, Network, Result};
+use real::Real;
 use scratch::{Buffers, MlpProgram};
 
 /// Values (pre-activations of all vertices of a task's points) that one task
@@ -422,7 +423,7 @@ impl Backend for CpuBackend {
         let prog = MlpProgram::<f64> {
             layers: vec![scratch::MlpLayer::Dense {
                 w: a.into(),
-                b: c.into(),
+                b: f64::cast1(c),
             }],
         };
         let mut values = Array2::zeros((points.nrows(), a.nrows()));

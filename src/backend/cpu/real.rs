@@ -2,10 +2,11 @@
 //! (the default route) and `f32` ([`crate::backend::Precision::F32`]), with
 //! the GEMM and the element-wise kernels of each.
 
+use std::borrow::Cow;
 use std::ops::{AddAssign, Mul};
 
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, CowArray, Ix1, Ix2};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 
 use crate::kernels::fused::Lane;
 use crate::kernels::{simd, single};
@@ -32,8 +33,10 @@ pub(super) trait Real:
     /// A matrix of the network in this type: borrowed for `f64`, rounded once for `f32`.
     fn cast2(a: ArrayView2<'_, f64>) -> CowArray<'_, Self, Ix2>;
 
-    /// A vector of the network in this type.
-    fn cast1(a: ArrayView1<'_, f64>) -> CowArray<'_, Self, Ix1>;
+    /// A vector (a bias) in this type as one contiguous slice: borrowed for
+    /// `f64` when `a` is contiguous, else copied once, so that every pass
+    /// reads biases as slices whatever the caller's strides.
+    fn cast1(a: ArrayView1<'_, f64>) -> Cow<'_, [Self]>;
 
     /// The points themselves when they are already of this type (`f64`):
     /// a pass can then multiply them without copying them first.
@@ -63,8 +66,11 @@ impl Real for f64 {
         CowArray::from(a)
     }
 
-    fn cast1(a: ArrayView1<'_, f64>) -> CowArray<'_, Self, Ix1> {
-        CowArray::from(a)
+    fn cast1(a: ArrayView1<'_, f64>) -> Cow<'_, [Self]> {
+        match a.to_slice() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(a.to_vec()),
+        }
     }
 
     fn borrow_rows(x: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, Self>> {
@@ -94,8 +100,8 @@ impl Real for f32 {
         CowArray::from(a.mapv(Self::from_f64))
     }
 
-    fn cast1(a: ArrayView1<'_, f64>) -> CowArray<'_, Self, Ix1> {
-        CowArray::from(a.mapv(Self::from_f64))
+    fn cast1(a: ArrayView1<'_, f64>) -> Cow<'_, [Self]> {
+        Cow::Owned(a.iter().map(|&v| Self::from_f64(v)).collect())
     }
 
     fn borrow_rows(_: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, Self>> {

@@ -5,20 +5,24 @@
 //! arrays per task cost a page fault per 4 KiB when the allocator hands them
 //! back to the kernel between tasks).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use ndarray::{ArrayView2, ArrayViewMut2, CowArray, Ix1, Ix2};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 
 use super::real::{gemm_into, Real};
+use crate::kernels::fused::Marks;
 use crate::network::{AffineStep, Nonlinearity, Step, TwoPiece};
 
-/// One thread's buffers: the rows before and after the current step, and
-/// pattern choices nobody keeps.
+/// One thread's buffers: the rows before and after the current step,
+/// pattern choices nobody keeps, and the fused local-complexity step's
+/// lanes.
 pub(super) struct Scratch<T> {
     pub(super) rows: Vec<T>,
     pub(super) next: Vec<T>,
     choices: Vec<u8>,
+    pub(super) marks: Marks<T>,
 }
 
 impl<T> Default for Scratch<T> {
@@ -27,6 +31,7 @@ impl<T> Default for Scratch<T> {
             rows: Vec::new(),
             next: Vec::new(),
             choices: Vec::new(),
+            marks: Marks::default(),
         }
     }
 }
@@ -63,10 +68,11 @@ pub(super) struct MlpProgram<'a, T: Real> {
 
 /// A step of an [`MlpProgram`].
 pub(super) enum MlpLayer<'a, T: Real> {
-    /// A dense layer `W x + b`, `W` stored out x in.
+    /// A dense layer `W x + b`, `W` stored out x in, `b` contiguous
+    /// ([`Real::cast1`]).
     Dense {
         w: CowArray<'a, T, Ix2>,
-        b: CowArray<'a, T, Ix1>,
+        b: Cow<'a, [T]>,
     },
     /// Two-piece units, with their slopes `[negative, positive]` in `T`.
     TwoPiece { units: &'a TwoPiece, slopes: [T; 2] },
@@ -90,6 +96,19 @@ impl<'a, T: Real> MlpProgram<'a, T> {
             })
             .collect::<Option<Vec<_>>>()?;
         Some(MlpProgram { layers })
+    }
+
+    /// The widest row a pass through the program holds: `input` (the rows it
+    /// starts from) or some dense layer's input or output width. Sizes the
+    /// blocks that keep a pass's buffers in cache.
+    pub(super) fn widest(&self, input: usize) -> usize {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                MlpLayer::Dense { w, .. } => Some(w.nrows().max(w.ncols())),
+                MlpLayer::TwoPiece { .. } => None,
+            })
+            .fold(input, usize::max)
     }
 }
 
@@ -147,9 +166,10 @@ pub(super) fn mlp_pass<T: Buffers, R>(
                     gemm_into(input, w.t(), out);
                     let fuse =
                         visit.is_none() && matches!(prog.layers.get(i + 1), Some(MlpLayer::TwoPiece { .. }));
-                    match b.as_slice().filter(|_| fuse) {
-                        Some(b) => pending = Some(b),
-                        None => view_mut(out, rows, width).zip_mut_with(b, |v, &b| *v += b),
+                    if fuse {
+                        pending = Some(b);
+                    } else {
+                        view_mut(out, rows, width).zip_mut_with(&ArrayView1::from(&b[..]), |v, &b| *v += b);
                     }
                     std::mem::swap(&mut scratch.rows, &mut scratch.next);
                 }
@@ -218,6 +238,18 @@ mod tests {
         };
         let out = eval::forward(net.program().steps(), x.clone(), &mut rec);
         (out, choices)
+    }
+
+    #[test]
+    fn the_widest_row_counts_every_dense_width_and_the_input() {
+        let net = net();
+        let prog = MlpProgram::<f64>::new(net.program().steps()).expect("a plain MLP");
+        // Widths 2 -> 3 -> 2 -> 1.
+        assert_eq!(prog.widest(2), 3);
+        assert_eq!(prog.widest(1), 3);
+        assert_eq!(prog.widest(5), 5);
+        let rest = MlpProgram::<f64>::new(&net.program().steps()[1..]).expect("a plain MLP");
+        assert_eq!(rest.widest(0), 3);
     }
 
     #[test]

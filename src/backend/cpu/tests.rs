@@ -147,8 +147,9 @@ fn tie_margin(net: &Network, x: ArrayView1<f64>) -> f64 {
     for layer in &prog.layers {
         match layer {
             MlpLayer::Dense { w, b } => {
+                let b = ArrayView1::from(&b[..]);
                 let z = w.dot(&h) + b;
-                last = Some((w.view(), b.view(), h.clone()));
+                last = Some((w.view(), b, h.clone()));
                 h = z;
             }
             MlpLayer::TwoPiece { slopes, .. } => {
@@ -209,6 +210,7 @@ fn f32_bounds(
     for layer in &prog.layers {
         match layer {
             MlpLayer::Dense { w, b } => {
+                let b = ArrayView1::from(&b[..]);
                 let w_abs = w.mapv(f64::abs);
                 let terms = w_abs.dot(&abs) + b.mapv(f64::abs);
                 let carried = w_abs.dot(&e);
@@ -363,4 +365,54 @@ fn f32_route_leaves_other_networks_in_f64() {
             .forward(&net, x.view(), Keep::Patterns)
             .unwrap()
     );
+}
+
+/// The rows of a chunk go through one GEMM per layer, so the chunk size
+/// sets the GEMMs' row counts: outputs and patterns must not depend on it
+/// (bit for bit), including depths beyond the GEMM's 512-deep blocks of
+/// the inner dimension and chunks that split the 48-row register tiles.
+/// (A chunk of a single row is the exception: faer multiplies it as a
+/// matrix-vector product, which sums in another order; none of these
+/// chunk sizes leaves a one-row chunk of the 300 points.)
+#[test]
+fn forward_bits_do_not_depend_on_the_chunk_size() {
+    let net = mlp(&[700, 64, 48, 5], 21);
+    let x = Rng::new(22).matrix(300, 700, 1.0);
+    let want = CpuBackend::default()
+        .forward(&net, x.view(), Keep::Patterns)
+        .unwrap();
+    let bits = |a: &Array2<f64>| a.mapv(f64::to_bits);
+    for chunk in [2, 3, 7, 8, 48, 100, 298, 300, 1024] {
+        for cpu in [CpuBackend::default(), CpuBackend::serial()] {
+            let got = cpu
+                .with_chunk(chunk)
+                .forward(&net, x.view(), Keep::Patterns)
+                .unwrap();
+            assert_eq!(bits(&got.outputs), bits(&want.outputs), "chunk {chunk}");
+            assert_eq!(got.patterns, want.patterns, "chunk {chunk}");
+        }
+    }
+}
+
+/// Offsets with a stride (a column of a matrix) are read as the same
+/// values as contiguous ones: the same bits, and `a x + c` within rounding.
+#[test]
+fn affine_values_take_strided_offsets() {
+    let mut rng = Rng::new(31);
+    let a = rng.matrix(6, 9, 1.0);
+    let points = rng.matrix(40, 9, 1.0);
+    let columns = rng.matrix(6, 3, 1.0);
+    let strided = columns.column(1);
+    assert!(strided.as_slice().is_none());
+    let contiguous = strided.to_owned();
+    let cpu = CpuBackend::default();
+    let got = cpu.affine_values(a.view(), strided, points.view()).unwrap();
+    let want = cpu
+        .affine_values(a.view(), contiguous.view(), points.view())
+        .unwrap();
+    assert_eq!(got.mapv(f64::to_bits), want.mapv(f64::to_bits));
+    let direct = points.dot(&a.t()) + &contiguous;
+    for (g, d) in got.iter().zip(&direct) {
+        assert!((g - d).abs() <= 1e-12 * (1.0 + d.abs()), "{g} vs {d}");
+    }
 }

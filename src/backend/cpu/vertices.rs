@@ -129,15 +129,7 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
 
     /// Points per block, from [`VERTEX_BLOCK_BYTES`].
     fn points_per_block(&self) -> usize {
-        let widest = self
-            .rest
-            .layers
-            .iter()
-            .filter_map(|l| match l {
-                MlpLayer::Dense { w, .. } => Some(w.nrows()),
-                MlpLayer::TwoPiece { .. } => None,
-            })
-            .fold(self.moves.ncols(), usize::max);
+        let widest = self.rest.widest(self.moves.ncols());
         let per_point = 2 * self.moves.nrows() * widest.max(1) * std::mem::size_of::<T>();
         (VERTEX_BLOCK_BYTES / per_point).max(1)
     }
@@ -170,13 +162,14 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
                             count: false,
                             slopes: None,
                         };
-                        fused::layer_step(&mut scratch.rows[..rows * width], width, verts, step, |_, _| {});
+                        let z = &mut scratch.rows[..rows * width];
+                        fused::layer_step(z, width, verts, step, &mut scratch.marks, |_, _| {});
                     }
                     let x = view(&scratch.rows, rows, width);
                     width = w.nrows();
                     gemm_into(x, w.t(), sized(&mut scratch.next, rows * width));
                     std::mem::swap(&mut scratch.rows, &mut scratch.next);
-                    bias = Some(b.as_slice().expect("a network's biases are contiguous"));
+                    bias = Some(b);
                 }
                 MlpLayer::TwoPiece { units, slopes } => {
                     let slot = counted
@@ -188,7 +181,9 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
                         slopes: Some(*slopes),
                     };
                     let z = &mut scratch.rows[..rows * width];
-                    fused::layer_step(z, width, verts, step, |p, c| counts[[p, slot.unwrap_or(0)]] = c);
+                    fused::layer_step(z, width, verts, step, &mut scratch.marks, |p, c| {
+                        counts[[p, slot.unwrap_or(0)]] = c
+                    });
                 }
             }
         }
@@ -199,7 +194,8 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
                 slopes: None,
             };
             let slot = counted.len();
-            fused::layer_step(&mut scratch.rows[..rows * width], width, verts, step, |p, c| {
+            let z = &mut scratch.rows[..rows * width];
+            fused::layer_step(z, width, verts, step, &mut scratch.marks, |p, c| {
                 counts[[p, slot]] = c
             });
         }

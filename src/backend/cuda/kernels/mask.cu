@@ -94,10 +94,12 @@ extern "C" __global__ void transpose_blocks_f64(const double* in, u64 count, u64
 // (a_k - a_u), because for a peaked softmax a_k - s_j is of the size of
 // 1 - p_k, which the plain difference loses once p_k rounds to 1 (logit
 // spreads above about 37).
-__device__ double softmax_p(const double* l, u64 v, double top, double sum) {
-    return exp(l[v] - top) / sum;
-}
-
+//
+// Each probability p_v = exp(l_v - top) / sum is computed once per point and
+// position, not once per latent and loop: the thread keeps them in the
+// columns it owns of the point's first row (j = 0), which it writes last,
+// each p_v read just before its slot is overwritten. The values are the
+// same bits as computing p_v afresh at every use.
 extern "C" __global__ void les_factor_f64(const double* logits, const double* tangents, u64 points, u64 seq_len,
                                           u64 vocab, u64 d, double* x) {
     GRID_STRIDE(i, points * seq_len) {
@@ -105,25 +107,31 @@ extern "C" __global__ void les_factor_f64(const double* logits, const double* ta
         u64 t = i % seq_len;
         u64 m = seq_len * vocab;
         u64 w = m + seq_len;
+        if (d == 0) continue;
         const double* l = logits + n * m + t * vocab;
         u64 k = 0;
         for (u64 v = 1; v < vocab; ++v) {
             if (l[v] > l[k]) k = v;
         }
         double top = l[k];
+        double* p = x + n * d * w + t * vocab;
         double sum = 0.0;
-        for (u64 v = 0; v < vocab; ++v) sum += exp(l[v] - top);
+        for (u64 v = 0; v < vocab; ++v) {
+            p[v] = exp(l[v] - top);
+            sum += p[v];
+        }
+        for (u64 v = 0; v < vocab; ++v) p[v] /= sum;
         double inv_z = exp(-(top + log(sum)));
-        for (u64 j = 0; j < d; ++j) {
+        for (u64 j = d; j-- > 0;) {
             const double* a = tangents + (n * d + j) * m + t * vocab;
             double* row = x + (n * d + j) * w;
             double a_top = a[k];
             double spread = 0.0;
             for (u64 u = 0; u < vocab; ++u) {
-                if (u != k) spread += softmax_p(l, u, top, sum) * (a_top - a[u]);
+                if (u != k) spread += p[u] * (a_top - a[u]);
             }
             for (u64 v = 0; v < vocab; ++v) {
-                row[t * vocab + v] = softmax_p(l, v, top, sum) * ((a[v] - a_top) + spread);
+                row[t * vocab + v] = p[v] * ((a[v] - a_top) + spread);
             }
             row[m + t] = (a_top - spread) * inv_z;
         }
