@@ -204,16 +204,7 @@ impl Basis {
             for l in 0..j {
                 self.r[l * n + j] = 0.0;
             }
-            for _ in 0..2 {
-                for l in 0..j {
-                    let q = &self.q[l * n..(l + 1) * n];
-                    let c = dot(q, &self.v);
-                    self.r[l * n + j] += c;
-                    for (vk, qk) in self.v.iter_mut().zip(q) {
-                        *vk -= c * qk;
-                    }
-                }
-            }
+            orthogonalise(&self.q[..j * n], &mut self.v, |l, c| self.r[l * n + j] += c);
             let len = norm(&self.v);
             if len <= TOL_BALL_PIVOT {
                 return None;
@@ -232,14 +223,7 @@ impl Basis {
     fn project_objective(&self, p: &mut [f64]) {
         p.fill(0.0);
         p[self.n - 1] = 1.0;
-        for _ in 0..2 {
-            for l in 0..self.k {
-                let c = dot(self.q(l), p);
-                for (pk, qk) in p.iter_mut().zip(self.q(l)) {
-                    *pk -= c * qk;
-                }
-            }
-        }
+        orthogonalise(&self.q[..self.k * self.n], p, |_, _| {});
     }
 
     /// The multipliers `lambda` with `sum_j lambda_j g_{w_j} = e_r`, by back
@@ -252,6 +236,22 @@ impl Basis {
             lambda[l] = (self.q(l)[n - 1] - tail) / self.r[l * n + l];
         }
         lambda.iter().all(|v| v.is_finite()).then_some(lambda)
+    }
+}
+
+/// Removes from `v` its components along the orthonormal vectors `q` (`v`'s
+/// length each, one after the other), in two passes, which keeps the
+/// result orthogonal to them to rounding; `component(l, c)` is told each
+/// component `c` removed along vector `l`.
+fn orthogonalise(q: &[f64], v: &mut [f64], mut component: impl FnMut(usize, f64)) {
+    for _ in 0..2 {
+        for (l, q) in q.chunks_exact(v.len()).enumerate() {
+            let c = dot(q, v);
+            component(l, c);
+            for (vk, qk) in v.iter_mut().zip(q) {
+                *vk -= c * qk;
+            }
+        }
     }
 }
 

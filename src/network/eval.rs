@@ -181,28 +181,31 @@ pub(crate) fn frozen(
         offset_row,
     };
     let choices = ArrayView1::from(pattern).insert_axis(Axis(0));
-    frozen_blocks(steps, rows, blocks, choices, pre)
+    match pre {
+        Some(pre) => frozen_blocks(steps, rows, blocks, choices, &mut |z| pre.push(z.to_owned())),
+        None => frozen_blocks(steps, rows, blocks, choices, &mut |_| {}),
+    }
 }
 
 /// [`frozen`] for several affine functions at once: `rows` holds one block
 /// of rows per function and `patterns` one row of unit values per block, so
 /// each product runs once for the whole batch (each block's rows come out
-/// as [`frozen`] gives them alone).
+/// as [`frozen`] gives them alone). `pre` sees the pre-activation rows of
+/// each nonlinearity in turn (before its units act on them), so a caller
+/// that keeps a few columns need not copy them all.
 pub(crate) fn frozen_blocks(
     steps: &[Step],
     rows: Array2<f64>,
     blocks: Blocks,
     patterns: ArrayView2<u8>,
-    mut pre: Option<&mut Vec<Array2<f64>>>,
+    pre: &mut dyn FnMut(ArrayView2<'_, f64>),
 ) -> Array2<f64> {
     let mut h = rows;
     let mut skips = Vec::new();
     for step in steps {
         h = match flow(step) {
             Flow::Units(nl) => {
-                if let Some(p) = pre.as_deref_mut() {
-                    p.push(h.clone());
-                }
+                pre(h.view());
                 choose(nl, h, blocks, patterns.slice(s![.., nl.units()]))
             }
             Flow::Carry(c) => carry(c, h, &mut skips, blocks),

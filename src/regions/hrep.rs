@@ -1,6 +1,6 @@
 //! The H-representation of a pattern's region in domain coordinates.
 
-use ndarray::{Array1, Array2, ArrayView1, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1, Axis};
 
 use super::setup::Frame;
 use crate::network::{Nonlinearity, PADDING};
@@ -80,9 +80,9 @@ fn push_unit_rows(
     match nl {
         Nonlinearity::TwoPiece(t) => {
             for (j, unit) in t.units().enumerate() {
-                // Piece 1 means z > 0, written -z <= 0; piece 0 means z <= 0.
-                let sign = if values[unit] == 1 { -1.0 } else { 1.0 };
-                rows.push((lin(j).mapv(|v| sign * v), -sign * off(j), RowSource::Unit(unit)));
+                let mut a = Array1::zeros(k);
+                let b = two_piece_row(z.column(j), k, values[unit], a.view_mut());
+                rows.push((a, b, RowSource::Unit(unit)));
             }
         }
         Nonlinearity::Max(m) => {
@@ -106,6 +106,21 @@ fn push_unit_rows(
             }
         }
     }
+}
+
+/// The row `a y <= b` of a two-piece unit on piece `value`: writes `a` to
+/// `row` and returns `b`, from the unit's pre-activation `z` as an affine
+/// function (`k` linear entries, then the offset).
+pub(crate) fn two_piece_row(
+    z: ArrayView1<'_, f64>,
+    k: usize,
+    value: u8,
+    mut row: ArrayViewMut1<'_, f64>,
+) -> f64 {
+    // Piece 1 means z > 0, written -z <= 0; piece 0 means z <= 0.
+    let sign = if value == 1 { -1.0 } else { 1.0 };
+    row.zip_mut_with(&z.slice(ndarray::s![..k]), |r, &v| *r = sign * v);
+    -sign * z[k]
 }
 
 /// The largest ball around `y` inside the polytope: its radius (negative when

@@ -58,11 +58,20 @@ impl Complex {
 
     /// Adds a vertex; returns its index.
     pub fn push_vertex(&mut self, point: &[f64], pos: &[u64], zero: &[u64]) -> Result<u32, Fail> {
-        let v = u32::try_from(self.len()).map_err(|_| Fail::Fallback("more than 2^32 vertices"))?;
+        let v = self.next()?;
         self.points.extend_from_slice(point);
         self.signs.extend_from_slice(pos);
         self.signs.extend_from_slice(zero);
         Ok(v)
+    }
+
+    /// The index the next vertex gets.
+    ///
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] past `2^32 - 1` vertices.
+    fn next(&self) -> Result<u32, Fail> {
+        u32::try_from(self.len()).map_err(|_| Fail::Fallback("more than 2^32 vertices"))
     }
 
     /// Splits edge `e` at `a + t (b - a)` by hyperplane `h`: the new vertex
@@ -85,23 +94,20 @@ impl Complex {
         if on + 1 != self.d {
             return Err(Fail::Fallback("an edge lies on other than d - 1 hyperplanes"));
         }
-        let v = u32::try_from(self.len()).map_err(|_| Fail::Fallback("more than 2^32 vertices"))?;
-        // Written in place (the vectors grow at their ends; the ends read
-        // are earlier vertices).
-        for i in 0..self.d {
-            let (pa, pb) = (self.points[a * self.d + i], self.points[b * self.d + i]);
-            self.points.push(pa + t * (pb - pa));
-        }
-        let w = self.words;
-        for k in 0..w {
-            let word = self.signs[2 * a * w + k] | self.signs[2 * b * w + k];
-            self.signs.push(word);
+        let v = self.next()?;
+        // A copy of `a`, then moved to the split point and given the sign of
+        // the edge's interior in place (the ends read are earlier vertices).
+        let (d, w, new) = (self.d, self.words, v as usize);
+        self.points.extend_from_within(a * d..(a + 1) * d);
+        self.signs.extend_from_within(2 * a * w..(2 * a + 2) * w);
+        for i in 0..d {
+            let (pa, pb) = (self.points[a * d + i], self.points[b * d + i]);
+            self.points[new * d + i] = pa + t * (pb - pa);
         }
         for k in 0..w {
-            let word = self.signs[(2 * a + 1) * w + k] & self.signs[(2 * b + 1) * w + k];
-            self.signs.push(word);
+            self.signs[2 * new * w + k] |= self.signs[2 * b * w + k];
+            self.signs[(2 * new + 1) * w + k] &= self.signs[(2 * b + 1) * w + k];
         }
-        let new = v as usize;
         clear(&mut self.signs[2 * new * w..(2 * new + 1) * w], h);
         set(&mut self.signs[(2 * new + 1) * w..(2 * new + 2) * w], h);
         self.edges[e] = [a as u32, v];

@@ -12,40 +12,42 @@
 //! one key are joined by an edge. A key seen other than twice is a
 //! degenerate arrangement.
 //!
-//! The keys live in one pool, found again through an open-addressing table
-//! of their hashes: a unit meets `2 (d - 1)` faces per new vertex, and a
-//! hash map of boxed keys spent most of its time allocating them.
+//! The keys live in one pool, found again through the skeleton's
+//! [`Index`] of their additive hashes ([`BitKeys`]): a unit meets `2 (d - 1)`
+//! faces per new vertex, whose keys differ from the vertex's by a bit or
+//! two, so each face's hash costs an addition or two.
 
 use super::complex::{clear, set, Complex};
+use super::table::{BitKeys, Index};
 use super::Fail;
 
 /// The new vertices of one unit, by the key of each 2-face they lie on.
 pub(super) struct FaceCuts {
     /// `u64` words per key: `pos` bits, then `zero` bits.
     width: usize,
+    /// The hash of keys (bit `i` of the `pos` words is bit `i`, bit `i` of
+    /// the `zero` words is bit `64 * words + i`).
+    hashes: BitKeys,
     /// The key being built.
     key: Vec<u64>,
     /// The keys of the faces met, `width` words each, in the order met.
     keys: Vec<u64>,
     /// Per face met: its first vertex, and whether a second has joined it.
     faces: Vec<(u32, bool)>,
-    /// The table: a face's index plus one, or 0 for an empty slot; its
-    /// length is a power of two, at least twice the number of faces.
-    slots: Vec<u32>,
+    /// The faces met by the hashes of their keys.
+    index: Index,
 }
-
-/// Slots of a fresh table (a power of two).
-const INITIAL_SLOTS: usize = 1024;
 
 impl FaceCuts {
     /// An empty set of cuts for bit sets of `words` words.
     pub fn new(words: usize) -> FaceCuts {
         FaceCuts {
             width: 2 * words,
+            hashes: BitKeys::new(2 * words),
             key: vec![0; 2 * words],
             keys: Vec::new(),
             faces: Vec::new(),
-            slots: vec![0; INITIAL_SLOTS],
+            index: Index::new(),
         }
     }
 
@@ -53,7 +55,7 @@ impl FaceCuts {
     pub fn clear(&mut self) {
         self.keys.clear();
         self.faces.clear();
-        self.slots.fill(0);
+        self.index.clear();
     }
 
     /// Records the faces of new vertex `v` (on hyperplane `h`; `m` domain
@@ -67,19 +69,22 @@ impl FaceCuts {
         self.key[..w].copy_from_slice(cx.pos(v as usize));
         self.key[w..].copy_from_slice(cx.zero(v as usize));
         clear(&mut self.key[w..], h);
+        let base = self.hashes.of(&self.key);
         // The key's zero words are restored after each face, so the loop may
-        // read them from a copy taken word by word.
+        // read them from a copy taken word by word. The vertex lies on `t`,
+        // so its `pos` bit `t` is clear: the hashes follow the bits changed.
         for k in 0..w {
             let mut rest = self.key[w + k];
             while rest != 0 {
                 let t = 64 * k + rest.trailing_zeros() as usize;
                 rest &= rest - 1;
+                let off = base.wrapping_sub(self.hashes.word(64 * w + t));
                 clear(&mut self.key[w..], t);
-                self.meet(cx, v)?;
+                self.meet(cx, v, off)?;
                 if t >= m {
                     // A unit's hyperplane: the face on its positive side too.
                     set(&mut self.key[..w], t);
-                    self.meet(cx, v)?;
+                    self.meet(cx, v, off.wrapping_add(self.hashes.word(t)))?;
                     clear(&mut self.key[..w], t);
                 }
                 set(&mut self.key[w..], t);
@@ -88,63 +93,26 @@ impl FaceCuts {
         Ok(())
     }
 
-    /// Records `v` on the face of the current key, joining it to the face's
-    /// first vertex.
-    fn meet(&mut self, cx: &mut Complex, v: u32) -> Result<(), Fail> {
-        let slot = self.find();
-        match self.slots[slot] {
-            0 => {
-                self.faces.push((v, false));
-                self.keys.extend_from_slice(&self.key);
-                self.slots[slot] = u32::try_from(self.faces.len())
-                    .map_err(|_| Fail::Fallback("more than 2^32 faces cut by one unit"))?;
-                if 2 * self.faces.len() > self.slots.len() {
-                    self.grow();
-                }
-            }
-            f => {
-                let (first, joined) = &mut self.faces[f as usize - 1];
-                if *joined {
-                    return Err(Fail::Fallback("a 2-face is cut on more than two edges"));
-                }
-                *joined = true;
-                cx.edges.push([*first, v]);
-            }
+    /// Records `v` on the face of the current key (of hash `hash`), joining
+    /// it to the face's first vertex.
+    fn meet(&mut self, cx: &mut Complex, v: u32, hash: u64) -> Result<(), Fail> {
+        let (width, keys, key) = (self.width, &self.keys, &self.key);
+        let (f, new) = self
+            .index
+            .find_or_add(hash, |f| keys[f * width..(f + 1) * width] == key[..])
+            .map_err(|_| Fail::Fallback("more than 2^32 faces cut by one unit"))?;
+        if new {
+            self.faces.push((v, false));
+            self.keys.extend_from_slice(&self.key);
+            return Ok(());
         }
+        let (first, joined) = &mut self.faces[f];
+        if *joined {
+            return Err(Fail::Fallback("a 2-face is cut on more than two edges"));
+        }
+        *joined = true;
+        cx.edges.push([*first, v]);
         Ok(())
-    }
-
-    /// The slot of the current key: the one holding it, or the empty slot
-    /// where it goes (linear probing).
-    fn find(&self) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut slot = hash(&self.key) as usize & mask;
-        loop {
-            match self.slots[slot] {
-                0 => return slot,
-                f if self.key_of(f as usize - 1) == self.key.as_slice() => return slot,
-                _ => slot = (slot + 1) & mask,
-            }
-        }
-    }
-
-    /// The key of face `f`.
-    fn key_of(&self, f: usize) -> &[u64] {
-        &self.keys[f * self.width..(f + 1) * self.width]
-    }
-
-    /// Doubles the table and puts every face back.
-    fn grow(&mut self) {
-        let len = 2 * self.slots.len();
-        self.slots = vec![0; len];
-        for f in 0..self.faces.len() {
-            let mut slot = hash(self.key_of(f)) as usize & (len - 1);
-            while self.slots[slot] != 0 {
-                slot = (slot + 1) & (len - 1);
-            }
-            // Fits: `f + 1` was checked to fit a `u32` when the face came in.
-            self.slots[slot] = (f + 1) as u32;
-        }
     }
 
     /// Checks that every face met was cut exactly twice.
@@ -159,16 +127,6 @@ impl FaceCuts {
             Err(Fail::Fallback("a 2-face is cut on one edge only"))
         }
     }
-}
-
-/// A multiplicative hash of a key's words, its high bits folded down (the
-/// table takes the low bits).
-fn hash(key: &[u64]) -> u64 {
-    const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
-    let h = key
-        .iter()
-        .fold(0u64, |h, &w| (h.rotate_left(23) ^ w).wrapping_mul(MUL));
-    h ^ (h >> 29)
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ mod faces;
 mod regions;
 mod rows;
 mod split;
+mod table;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -15,7 +15,8 @@
 
 use rayon::prelude::*;
 
-use super::complex::{count, has, ones, set, Complex};
+use super::complex::{has, ones, set, Complex};
+use super::table::{BitKeys, Index};
 use super::Fail;
 
 /// A region read off the skeleton.
@@ -71,8 +72,8 @@ impl Star {
 /// [`Fail::Fallback`] when a vertex's star is not that of a simple vertex.
 pub(super) fn read(cx: &Complex, m: usize, serial: bool) -> Result<Vec<Found>, Fail> {
     let star = Star::of(cx);
-    let keys = Keys::new(cx);
-    let check = |seen: &mut Vec<[u8; 2]>, v: usize| simple(cx, &star, v, m, seen);
+    let keys = BitKeys::new(cx.words);
+    let check = |seen: &mut Vec<(usize, [u8; 2])>, v: usize| simple(cx, &star, v, m, seen);
     let base = |v: usize| keys.of(cx.pos(v));
     let (shards, bases) = if serial {
         let mut seen = Vec::new();
@@ -83,59 +84,73 @@ pub(super) fn read(cx: &Complex, m: usize, serial: bool) -> Result<Vec<Found>, F
         let bases = (0..cx.len()).into_par_iter().map(base).collect();
         (rayon::current_num_threads().next_power_of_two(), bases)
     };
-    Ok(gather(cx, m, &keys, &bases, shards))
+    gather(cx, m, &keys, &bases, shards)
 }
 
 /// The regions from `shards` (a power of two) groupings of the vertices
 /// (`bases`: their patterns' keys), in parallel when more than one, in the
 /// order of their first vertex and choice.
-fn gather(cx: &Complex, m: usize, keys: &Keys, bases: &[u64], shards: usize) -> Vec<Found> {
-    let group = |s: usize| Groups::of_shard(cx, m, keys, bases, s, shards).found();
-    let mut found: Vec<((usize, usize), Found)> = if shards == 1 {
-        group(0)
+///
+/// # Errors
+///
+/// [`Fail::Fallback`] past `2^32 - 1` regions in a shard.
+fn gather(cx: &Complex, m: usize, keys: &BitKeys, bases: &[u64], shards: usize) -> Result<Vec<Found>, Fail> {
+    let group = |s: usize| Groups::of_shard(cx, m, keys, bases, s, shards).map(Groups::found);
+    let groups: Vec<_> = if shards == 1 {
+        vec![group(0)?]
     } else {
-        (0..shards).into_par_iter().flat_map_iter(group).collect()
+        (0..shards)
+            .into_par_iter()
+            .map(group)
+            .collect::<Result<_, Fail>>()?
     };
+    let mut found: Vec<((usize, usize), Found)> = groups.into_iter().flatten().collect();
     found.sort_unstable_by_key(|(first, _)| *first);
-    found.into_iter().map(|(_, f)| f).collect()
+    Ok(found.into_iter().map(|(_, f)| f).collect())
 }
 
 /// Checks that vertex `v` is simple: it lies on `d` hyperplanes, and each of
 /// its edges leaves exactly one of them, one edge to the inside of each
 /// domain facet and one to each side of each unit's hyperplane. `seen` is
-/// scratch space (the edges to each side of each of them).
+/// scratch space (each of them, with the edges to each side of it).
 ///
 /// # Errors
 ///
 /// [`Fail::Fallback`] otherwise.
-fn simple(cx: &Complex, star: &Star, v: usize, m: usize, seen: &mut Vec<[u8; 2]>) -> Result<(), Fail> {
+fn simple(
+    cx: &Complex,
+    star: &Star,
+    v: usize,
+    m: usize,
+    seen: &mut Vec<(usize, [u8; 2])>,
+) -> Result<(), Fail> {
     let tight = cx.zero(v);
-    if count(tight) != cx.d {
+    seen.clear();
+    seen.extend(ones(tight).map(|t| (t, [0, 0])));
+    if seen.len() != cx.d {
         return Err(Fail::Fallback("a vertex lies on other than d hyperplanes"));
     }
-    seen.clear();
-    seen.resize(cx.d, [0, 0]);
     for &w in star.at(v) {
         let w = w as usize;
         let t = left_hyperplane(tight, cx.zero(w))
-            .ok_or(Fail::Fallback("an edge leaves other than one hyperplane"))?;
-        let k = rank(tight, t);
+            .ok_or_else(|| Fail::Fallback("an edge leaves other than one hyperplane"))?;
+        // `t` is one of the vertex's hyperplanes (`from` holds it): a short
+        // search, without the population counts of a rank (the baseline
+        // x86-64 target has no instruction for them).
+        let (_, sides) = seen
+            .iter_mut()
+            .find(|(s, _)| *s == t)
+            .ok_or_else(|| Fail::Fallback("an edge leaves a hyperplane its end is not on"))?;
         let side = usize::from(has(cx.pos(w), t));
-        seen[k][side] = seen[k][side].saturating_add(1);
+        sides[side] = sides[side].saturating_add(1);
     }
-    for (k, t) in ones(tight).enumerate() {
+    for &(t, sides) in seen.iter() {
         let want = if t < m { [1, 0] } else { [1, 1] };
-        if seen[k] != want {
+        if sides != want {
             return Err(Fail::Fallback("a vertex's star is not simple"));
         }
     }
     Ok(())
-}
-
-/// The number of bits set below bit `i` (set) in `bits`: its place among them.
-fn rank(bits: &[u64], i: usize) -> usize {
-    let below = (1u64 << (i % 64)) - 1;
-    count(&bits[..i / 64]) + (bits[i / 64] & below).count_ones() as usize
 }
 
 /// The one hyperplane in `from` and not in `to` (bit sets), or `None` when
@@ -144,66 +159,22 @@ fn left_hyperplane(from: &[u64], to: &[u64]) -> Option<usize> {
     let mut left = None;
     for (k, (a, b)) in from.iter().zip(to).enumerate() {
         let bits = a & !b;
-        match (bits.count_ones(), left) {
-            (0, _) => {}
-            (1, None) => left = Some(64 * k + bits.trailing_zeros() as usize),
-            _ => return None,
+        if bits == 0 {
+            continue;
         }
+        if left.is_some() || bits & (bits - 1) != 0 {
+            return None;
+        }
+        left = Some(64 * k + bits.trailing_zeros() as usize);
     }
     left
 }
 
-/// A pattern's key: the wrapping sum of a fixed pseudo-random word per
-/// hyperplane on its positive side, so that setting one more bit adds one
-/// word and a vertex's `2^j` choices cost one addition each.
-struct Keys {
-    /// The word of each hyperplane.
-    words: Vec<u64>,
-    /// Per byte of a bit set, the sum of the words of each of its 256
-    /// values, so that a whole pattern's key costs one look-up per byte
-    /// rather than one per bit set.
-    bytes: Vec<[u64; 256]>,
-}
-
-impl Keys {
-    fn new(cx: &Complex) -> Keys {
-        let words: Vec<u64> = (0..64 * cx.words as u64).map(mix).collect();
-        let bytes = words
-            .chunks(8)
-            .map(|eight| {
-                let mut sums = [0u64; 256];
-                for value in 1..256 {
-                    // The sum for `value` is that without its lowest bit,
-                    // plus that bit's word.
-                    let low = (value as u32).trailing_zeros() as usize;
-                    sums[value] = sums[value & (value - 1)].wrapping_add(eight[low]);
-                }
-                sums
-            })
-            .collect();
-        Keys { words, bytes }
-    }
-
-    /// The key of the pattern `bits`.
-    fn of(&self, bits: &[u64]) -> u64 {
-        let bytes = bits.iter().flat_map(|w| w.to_le_bytes());
-        bytes
-            .zip(&self.bytes)
-            .fold(0, |key, (b, sums)| key.wrapping_add(sums[usize::from(b)]))
-    }
-}
-
-/// A 64-bit finaliser (splitmix64's), spreading `x` over all bits.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The regions of one shard (those whose key is `s` modulo the shard
-/// count), with their vertices' sums, in flat arrays, and an open-addressed
-/// table from key to region.
+/// count), with their vertices' sums, in flat arrays, and an index from
+/// key (a pattern's [`BitKeys`] key: the wrapping sum of a word per
+/// hyperplane on its positive side, so that a vertex's `2^j` choices cost
+/// one addition each) to region.
 struct Groups {
     words: usize,
     d: usize,
@@ -211,25 +182,30 @@ struct Groups {
     bits: Vec<u64>,
     sums: Vec<f64>,
     counts: Vec<usize>,
-    keys: Vec<u64>,
     /// The first vertex and side choice naming each region.
     first: Vec<(usize, usize)>,
-    /// Region index plus one per slot; 0 is empty. A power of two long.
-    table: Vec<usize>,
+    /// The regions by key.
+    index: Index,
 }
 
 impl Groups {
     /// Groups the vertices of `cx` into the regions of shard `s` of `shards`.
-    fn of_shard(cx: &Complex, m: usize, keys: &Keys, bases: &[u64], s: usize, shards: usize) -> Groups {
+    fn of_shard(
+        cx: &Complex,
+        m: usize,
+        keys: &BitKeys,
+        bases: &[u64],
+        s: usize,
+        shards: usize,
+    ) -> Result<Groups, Fail> {
         let mut g = Groups {
             words: cx.words,
             d: cx.d,
             bits: Vec::new(),
             sums: Vec::new(),
             counts: Vec::new(),
-            keys: Vec::new(),
             first: Vec::new(),
-            table: vec![0; 64],
+            index: Index::new(),
         };
         let (mut units, mut choice_keys) = (Vec::new(), Vec::new());
         let mut pattern = vec![0u64; cx.words];
@@ -240,7 +216,7 @@ impl Groups {
             choice_keys.push(base);
             for &t in &units {
                 for c in 0..choice_keys.len() {
-                    choice_keys.push(choice_keys[c].wrapping_add(keys.words[t]));
+                    choice_keys.push(choice_keys[c].wrapping_add(keys.word(t)));
                 }
             }
             for (c, &key) in choice_keys.iter().enumerate() {
@@ -253,56 +229,34 @@ impl Groups {
                         set(&mut pattern, t);
                     }
                 }
-                let r = g.region(&pattern, key, (v, c));
+                let r = g.region(&pattern, key, (v, c))?;
                 g.add(r, cx.zero(v), cx.point(v));
             }
         }
-        g
+        Ok(g)
     }
 
     /// The index of the region with `pattern` (and `key`), added with
     /// `first` as its first vertex and choice when new.
-    fn region(&mut self, pattern: &[u64], key: u64, first: (usize, usize)) -> usize {
-        let mask = self.table.len() - 1;
-        // The key's high bits place it: its low bits chose the shard.
-        let mut slot = (key >> 32) as usize & mask;
-        loop {
-            match self.table[slot] {
-                0 => break,
-                r => {
-                    let r = r - 1;
-                    if self.keys[r] == key && self.pattern(r) == pattern {
-                        return r;
-                    }
-                }
-            }
-            slot = (slot + 1) & mask;
+    ///
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] past `2^32 - 1` regions in a shard.
+    fn region(&mut self, pattern: &[u64], key: u64, first: (usize, usize)) -> Result<usize, Fail> {
+        let (bits, words) = (&self.bits, self.words);
+        let same = |r: usize| &bits[2 * r * words..(2 * r + 1) * words] == pattern;
+        let (r, new) = self
+            .index
+            .find_or_add(key, same)
+            .map_err(|_| Fail::Fallback("more than 2^32 regions"))?;
+        if new {
+            self.bits.extend_from_slice(pattern);
+            self.bits.extend(std::iter::repeat_n(0, self.words));
+            self.sums.extend(std::iter::repeat_n(0.0, self.d));
+            self.counts.push(0);
+            self.first.push(first);
         }
-        let r = self.counts.len();
-        self.bits.extend_from_slice(pattern);
-        self.bits.extend(std::iter::repeat_n(0, self.words));
-        self.sums.extend(std::iter::repeat_n(0.0, self.d));
-        self.counts.push(0);
-        self.keys.push(key);
-        self.first.push(first);
-        self.table[slot] = r + 1;
-        if 2 * self.counts.len() > self.table.len() {
-            self.grow();
-        }
-        r
-    }
-
-    /// Doubles the table, placing every region again.
-    fn grow(&mut self) {
-        self.table = vec![0; 2 * self.table.len()];
-        let mask = self.table.len() - 1;
-        for (r, &key) in self.keys.iter().enumerate() {
-            let mut slot = (key >> 32) as usize & mask;
-            while self.table[slot] != 0 {
-                slot = (slot + 1) & mask;
-            }
-            self.table[slot] = r + 1;
-        }
+        Ok(r)
     }
 
     fn pattern(&self, r: usize) -> &[u64] {
@@ -390,11 +344,11 @@ mod tests {
     #[test]
     fn any_shard_count_gives_the_same_regions_in_the_same_order() {
         let cx = cut_square();
-        let keys = Keys::new(&cx);
+        let keys = BitKeys::new(cx.words);
         let bases: Vec<u64> = (0..cx.len()).map(|v| keys.of(cx.pos(v))).collect();
-        let one = gather(&cx, 4, &keys, &bases, 1);
+        let one = gather(&cx, 4, &keys, &bases, 1).ok().unwrap();
         for shards in [2, 4, 8] {
-            let many = gather(&cx, 4, &keys, &bases, shards);
+            let many = gather(&cx, 4, &keys, &bases, shards).ok().unwrap();
             assert_eq!(many.len(), one.len());
             for (a, b) in many.iter().zip(&one) {
                 assert_eq!(
@@ -402,45 +356,6 @@ mod tests {
                     (&b.bits, &b.facets, &b.centroid)
                 );
             }
-        }
-    }
-
-    #[test]
-    fn a_key_is_the_sum_of_its_bits_words() {
-        let cx = cut_square();
-        let keys = Keys::new(&cx);
-        let mut bits = vec![0u64; cx.words];
-        assert_eq!(keys.of(&bits), 0);
-        set(&mut bits, 4);
-        set(&mut bits, 1);
-        assert_eq!(keys.of(&bits), mix(4).wrapping_add(mix(1)));
-        // Bits across bytes and words: the same sum by the byte tables.
-        let mut wide = vec![0u64; 3];
-        let mut want = 0u64;
-        for i in [0, 7, 8, 63, 64, 100, 191] {
-            set(&mut wide, i);
-            want = want.wrapping_add(mix(i as u64));
-        }
-        let three_words = Complex {
-            d: 1,
-            words: 3,
-            points: Vec::new(),
-            signs: Vec::new(),
-            edges: Vec::new(),
-        };
-        let keys = Keys::new(&three_words);
-        assert_eq!(keys.of(&wide), want);
-    }
-
-    #[test]
-    fn rank_counts_the_bits_below() {
-        let mut bits = vec![0u64; 3];
-        let set_bits = [0, 5, 63, 64, 130];
-        for i in set_bits {
-            set(&mut bits, i);
-        }
-        for (k, i) in set_bits.into_iter().enumerate() {
-            assert_eq!(rank(&bits, i), k);
         }
     }
 }

@@ -7,7 +7,7 @@
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::network::eval::{frozen_blocks, Blocks};
-use crate::regions::hrep::RowSource;
+use crate::regions::hrep::{two_piece_row, RowSource};
 use crate::regions::setup::Frame;
 use crate::{Affine, Network, Polytope};
 
@@ -35,7 +35,8 @@ impl<'a> FacetRows<'a> {
     /// the skeleton's numbering), the rows `a y <= b` of its facets, their
     /// sources, and the network's affine map there. The whole batch goes
     /// through each layer's product at once (one block of rows per region),
-    /// which gives each region the bits it gets alone.
+    /// which gives each region the bits it gets alone; each region's unit
+    /// rows are taken from a layer's pre-activations as they come by.
     pub fn regions(&self, batch: &[(&[u8], &[usize])]) -> Vec<(Polytope, Vec<RowSource>, Affine)> {
         let Frame { basis, origin, .. } = self.frame;
         let k = basis.nrows();
@@ -50,30 +51,37 @@ impl<'a> FacetRows<'a> {
             block: k + 1,
             offset_row: k,
         };
-        let mut pre = Vec::new();
-        let steps = self.net.program().steps();
-        let out = frozen_blocks(steps, rows, blocks, patterns.view(), Some(&mut pre));
-        batch
+        let mut cells: Vec<(Polytope, Vec<RowSource>)> = batch
             .iter()
+            .map(|&(_, facets)| self.domain_rows(facets))
+            .collect();
+        let mut layer = 0;
+        let mut pre = |z: ArrayView2<'_, f64>| {
+            for (r, (&(values, facets), (poly, _))) in batch.iter().zip(&mut cells).enumerate() {
+                let block = z.slice(s![r * (k + 1)..(r + 1) * (k + 1), ..]);
+                self.unit_rows(layer, values, facets, block, poly);
+            }
+            layer += 1;
+        };
+        let steps = self.net.program().steps();
+        let out = frozen_blocks(steps, rows, blocks, patterns.view(), &mut pre);
+        cells
+            .into_iter()
             .enumerate()
-            .map(|(r, &(values, facets))| {
-                let at = r * (k + 1)..(r + 1) * (k + 1);
-                let pre: Vec<_> = pre.iter().map(|z| z.slice(s![at.clone(), ..])).collect();
-                self.region(values, facets, &pre, out.slice(s![at, ..]))
+            .map(|(r, (poly, sources))| {
+                let out = out.slice(s![r * (k + 1)..(r + 1) * (k + 1), ..]);
+                let affine = Affine {
+                    a: out.slice(s![..k, ..]).t().to_owned(),
+                    b: out.row(k).to_owned(),
+                };
+                (poly, sources, affine)
             })
             .collect()
     }
 
-    /// One region's facet rows, sources and affine map from its
-    /// pre-activation maps `pre` (one per nonlinearity, `k + 1` rows: the
-    /// directions, then the offset) and output map `out`.
-    fn region(
-        &self,
-        values: &[u8],
-        facets: &[usize],
-        pre: &[ArrayView2<'_, f64>],
-        out: ArrayView2<'_, f64>,
-    ) -> (Polytope, Vec<RowSource>, Affine) {
+    /// A region's facet rows with the domain's filled in (the units' are
+    /// zero until [`FacetRows::unit_rows`]), and their sources.
+    fn domain_rows(&self, facets: &[usize]) -> (Polytope, Vec<RowSource>) {
         let dom = &self.frame.constraints;
         let (k, m) = (self.frame.basis.nrows(), dom.len());
         let mut a = Array2::zeros((facets.len(), k));
@@ -85,22 +93,31 @@ impl<'a> FacetRows<'a> {
                 b[i] = dom.b[h];
                 sources.push(RowSource::Domain(h));
             } else {
-                let u = h - m;
-                let (l, j) = self.place[u];
-                let z = &pre[l];
-                // Piece 1 means z > 0, written -z <= 0; piece 0 means z <= 0.
-                let sign = if values[u] == 1 { -1.0 } else { 1.0 };
-                a.row_mut(i)
-                    .zip_mut_with(&z.slice(s![..k, j]), |r, &v| *r = sign * v);
-                b[i] = -sign * z[[k, j]];
-                sources.push(RowSource::Unit(u));
+                sources.push(RowSource::Unit(h - m));
             }
         }
-        let affine = Affine {
-            a: out.slice(s![..k, ..]).t().to_owned(),
-            b: out.row(k).to_owned(),
-        };
-        (Polytope { a, b }, sources, affine)
+        (Polytope { a, b }, sources)
+    }
+
+    /// Writes to `poly` the region's facet rows of the units of nonlinearity
+    /// `layer` from their pre-activation maps `z` (`k + 1` rows: the
+    /// directions, then the offset).
+    fn unit_rows(
+        &self,
+        layer: usize,
+        values: &[u8],
+        facets: &[usize],
+        z: ArrayView2<'_, f64>,
+        poly: &mut Polytope,
+    ) {
+        let (k, m) = (self.frame.basis.nrows(), self.frame.constraints.len());
+        for (i, &h) in facets.iter().enumerate() {
+            let Some(u) = h.checked_sub(m) else { continue };
+            let (l, j) = self.place[u];
+            if l == layer {
+                poly.b[i] = two_piece_row(z.column(j), k, values[u], poly.a.row_mut(i));
+            }
+        }
     }
 }
 

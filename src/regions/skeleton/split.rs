@@ -96,17 +96,18 @@ fn input_points(cx: &Complex, frame: &Frame) -> Array2<f64> {
     y.dot(&frame.basis) + &frame.origin
 }
 
-/// The layer's outputs at every vertex from its pre-activation columns.
+/// The layer's outputs at every vertex (one row each) from its
+/// pre-activation columns.
 fn activations(cols: &[Vec<f64>], [neg, pos]: [f64; 2]) -> Array2<f64> {
-    let n = cols.first().map_or(0, Vec::len);
-    Array2::from_shape_fn((n, cols.len()), |(v, j)| {
-        let z = cols[j][v];
-        if z > 0.0 {
-            pos * z
-        } else {
-            neg * z
+    let (n, units) = (cols.first().map_or(0, Vec::len), cols.len());
+    let mut out = vec![0.0; n * units];
+    for (v, row) in out.chunks_exact_mut(units.max(1)).enumerate() {
+        for (y, col) in row.iter_mut().zip(cols) {
+            let z = col[v];
+            *y = if z > 0.0 { pos * z } else { neg * z };
         }
-    })
+    }
+    Array2::from_shape_vec((n, units), out).unwrap_or_else(|_| unreachable!("units values per vertex"))
 }
 
 /// One layer being cut into the complex, unit by unit.
@@ -122,6 +123,9 @@ struct LayerCut {
     /// The pre-activations by unit, one entry per vertex (a unit's scans
     /// read one column).
     cols: Vec<Vec<f64>>,
+    /// Per unit, the largest magnitude in its column, kept up as vertices
+    /// come in (the scale of its zero test).
+    scale: Vec<f64>,
     /// `u64` words of sign bits per vertex.
     words: usize,
     /// Per vertex, `words` words: bit `j` when unit `j`'s value is `> 0`.
@@ -137,8 +141,13 @@ impl LayerCut {
     fn new(cx: &Complex, values: &Array2<f64>) -> LayerCut {
         let units = values.ncols();
         let words = units.div_ceil(64).max(1);
+        let cols: Vec<Vec<f64>> = values.columns().into_iter().map(|c| c.to_vec()).collect();
         let mut cut = LayerCut {
-            cols: values.columns().into_iter().map(|c| c.to_vec()).collect(),
+            scale: cols
+                .iter()
+                .map(|col| col.iter().fold(0.0f64, |a, z| a.max(z.abs())))
+                .collect(),
+            cols,
             words,
             signs: Vec::with_capacity(values.nrows() * words),
             crossing: vec![Vec::new(); units],
@@ -186,7 +195,7 @@ impl LayerCut {
         h: usize,
         m: usize,
     ) -> Result<(), Fail> {
-        let scale = self.cols[j].iter().fold(0.0f64, |a, z| a.max(z.abs()));
+        let scale = self.scale[j];
         if scale == 0.0 {
             // Zero at every vertex: zero on the domain, never positive, no cut.
             return Ok(());
@@ -212,12 +221,7 @@ impl LayerCut {
             }
             let t = za / (za - zb);
             let v = cx.split_edge(e, t, h)? as usize;
-            for col in self.cols.iter_mut() {
-                let value = col[a] + t * (col[b] - col[a]);
-                col.push(value);
-            }
-            self.cols[j][v] = 0.0;
-            push_signs(&mut self.signs, self.words, self.cols.iter().map(|col| col[v]));
+            self.interpolate(a, b, t, j);
             self.list(e, a, v, j + 1);
             self.list(cx.edges.len() - 1, v, b, j + 1);
             let joined = cx.edges.len();
@@ -228,6 +232,28 @@ impl LayerCut {
             }
         }
         cuts.finish()
+    }
+}
+
+impl LayerCut {
+    /// Appends the vertex at `a + t (b - a)` on unit `j`'s hyperplane: its
+    /// values interpolated (unit `j`'s is zero), their sign bits, and the
+    /// units' scales.
+    fn interpolate(&mut self, a: usize, b: usize, t: f64, j: usize) {
+        let start = self.signs.len();
+        self.signs.resize(start + self.words, 0);
+        for (i, (col, scale)) in self.cols.iter_mut().zip(&mut self.scale).enumerate() {
+            let value = if i == j {
+                0.0
+            } else {
+                col[a] + t * (col[b] - col[a])
+            };
+            col.push(value);
+            *scale = scale.max(value.abs());
+            if value > 0.0 {
+                set(&mut self.signs[start..], i);
+            }
+        }
     }
 }
 
