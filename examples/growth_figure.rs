@@ -73,10 +73,17 @@ fn bad(path: &Path, line: usize, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// The number in column `name` of line `line`.
+/// The number in column `name` of line `line`: finite and not negative
+/// (counts, seconds and kilobytes are drawn on log axes).
 fn number<T: std::str::FromStr>(path: &Path, line: usize, name: &str, text: &str) -> cpwl::Result<T> {
-    text.parse()
-        .map_err(|_| bad(path, line, format!("column {name}: {text:?} is not a number")))
+    let not_a = |what: &str| bad(path, line, format!("column {name}: {text:?} is not {what}"));
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => {
+            text.parse().map_err(|_| not_a("a number of this column's kind"))
+        }
+        Ok(_) => Err(not_a("a finite count or size")),
+        Err(_) => Err(not_a("a number")),
+    }
 }
 
 /// Parses one data line (`line` counts from 1, the header included).
@@ -219,7 +226,9 @@ fn decades(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if hi == 0.0 {
         return (1.0, 10.0);
     }
-    (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()))
+    let (lo, hi) = (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()));
+    // Values all on one power of ten would give a log axis of zero width.
+    (lo, if hi > lo { hi } else { lo * 10.0 })
 }
 
 /// Draws one panel: a line with marks (see [`mark`]) per (method,
@@ -373,7 +382,15 @@ fn args() -> Result<Args, Box<dyn std::error::Error>> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--out" => args.out = it.next().ok_or("--out needs a path")?.into(),
-            "--timeout" => args.timeout_s = it.next().ok_or("--timeout needs seconds")?.parse()?,
+            "--timeout" => {
+                let seconds: f64 = it.next().ok_or("--timeout needs seconds")?.parse()?;
+                if !(seconds.is_finite() && seconds > 0.0) {
+                    return Err(
+                        format!("--timeout must be a positive number of seconds, not {seconds}").into(),
+                    );
+                }
+                args.timeout_s = seconds;
+            }
             _ => args.csvs.push(arg.into()),
         }
     }
@@ -467,6 +484,13 @@ mod tests {
             reason(parse(&missing)),
             r#"line 2: column seconds: "" is not a number"#
         );
+        for (seconds, peak) in [("inf", "1"), ("-0.5", "1"), ("0.5", "NaN")] {
+            let odd = format!("{header}\nw1,2,2,lp,777,{seconds},{peak},ok\n");
+            assert!(
+                reason(parse(&odd)).ends_with("is not a finite count or size"),
+                "{seconds} {peak}"
+            );
+        }
         let status = format!("{header}\nw1,2,2,lp,777,0.5,1,done\n");
         assert_eq!(reason(parse(&status)), r#"line 2: unknown status "done""#);
         assert!(reason(parse("space,dim\nw1,2\n")).starts_with("line 1: the header is not space,dim,"));
@@ -503,5 +527,8 @@ mod tests {
         let (lo, hi) = decades([0.002, 30.0, 0.0, f64::NAN].into_iter());
         assert!((lo / 1e-3 - 1.0).abs() < 1e-12 && (hi / 1e2 - 1.0).abs() < 1e-12);
         assert_eq!(decades(std::iter::empty()), (1.0, 10.0));
+        // One power of ten alone still spans a decade.
+        let (lo, hi) = decades([1000.0].into_iter());
+        assert!((lo / 1e3 - 1.0).abs() < 1e-12 && (hi / 1e4 - 1.0).abs() < 1e-12);
     }
 }

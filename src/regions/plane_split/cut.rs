@@ -214,7 +214,7 @@ impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
 
     /// Cuts a piece by units `from..` depth first, pushing its final pieces
     /// (lower parts first); when halted, the unfinished pieces are pushed too
-    /// (the caller sees the halt flag and drops them).
+    /// (the caller sees the halt or overflow flag and drops them).
     fn refine(&self, piece: Cell, from: usize, poll: &mut Poll, out: &mut Vec<Cell>) {
         let mut scratch = Scratch::default();
         let mut stack = vec![(piece, from)];

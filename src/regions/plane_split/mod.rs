@@ -369,7 +369,7 @@ impl Run<'_> {
     /// `parents` holds the cells' rows and skip paths. Returns the children,
     /// and what makes their rows: the nonlinearity and, given the dense layer
     /// that follows, that layer too when corrections per child pay. `None`
-    /// when the run stopped during the split.
+    /// when the run stopped or overflowed during the split.
     fn split_batch<'p>(
         &self,
         step: &'p Nonlinearity,
@@ -394,7 +394,9 @@ impl Run<'_> {
             }
         };
         let children = self.map(cells.into_iter().enumerate().collect(), split_one);
-        if self.halted.load(Ordering::Relaxed) {
+        // An overflow in another chunk also cuts this split short (its unstarted
+        // cells have no children), and the run ends with the overflow error.
+        if self.halted.load(Ordering::Relaxed) || self.overflowed.load(Ordering::Relaxed) {
             return None;
         }
         let rows = Children::new(&children, step, (offset, len), parents, dense);

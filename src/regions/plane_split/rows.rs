@@ -156,7 +156,7 @@ pub(super) struct Children<'p> {
 }
 
 impl<'p> Children<'p> {
-    /// The children `cells` of parents whose rows are `h` (and `skips`),
+    /// The children of parents whose rows are `h` (and `skips`),
     /// split by `step` (units `offset..offset + len`); `children[i]` holds
     /// parent `i`'s. Given the dense layer that follows, it is applied too
     /// when corrections per child pay.

@@ -87,6 +87,7 @@ const INITIAL_SLOTS: usize = 64;
 pub(super) struct Full;
 
 impl Index {
+    /// An empty index with room for its first items.
     pub fn new() -> Index {
         Index {
             slots: vec![0; INITIAL_SLOTS],
