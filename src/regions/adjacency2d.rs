@@ -217,12 +217,16 @@ mod tests {
         let part = enumerate(&net, &Domain::cube(2, -1.0, 1.0), &opts).unwrap();
         let one_pass = part.adjacency();
         assert!(one_pass.len() >= part.len() - 1, "{one_pass:?}");
-        for band_edges in [1, 3, 7] {
+        for (band_edges, parallel) in [1, 3, 7].into_iter().flat_map(|b| [(b, false), (b, true)]) {
             let mut table = part.table.clone();
             assert!(unit_bands(&table, band_edges).len() > 2);
-            link_in_bands(&mut table, 2.0 * 2f64.sqrt(), band_edges > 1, band_edges);
+            link_in_bands(&mut table, 2.0 * 2f64.sqrt(), parallel, band_edges);
             let banded = Partition::from_table(table, *part.stats(), part.domain().clone(), net.clone());
-            assert_eq!(banded.adjacency(), one_pass, "bands of {band_edges}");
+            assert_eq!(
+                banded.adjacency(),
+                one_pass,
+                "bands of {band_edges}, parallel {parallel}"
+            );
         }
     }
 

@@ -55,44 +55,48 @@ impl Serialize for RegionsOut<'_> {
 struct RegionOut<'a> {
     #[serde(serialize_with = "pattern_text")]
     pattern: PatternRef<'a>,
-    polytope: PolytopeOut<'a>,
+    polytope: MatrixOut<'a>,
     sources: &'a [RowSource],
     center: ArrayView1<'a, f64>,
     radius: f64,
-    affine: AffineOut<'a>,
+    affine: MatrixOut<'a>,
     neighbors: &'a [usize],
     volume: Option<f64>,
     polygon: Option<&'a [[f64; 2]]>,
 }
 
-/// [`crate::Polytope`]'s format, from a view.
-#[derive(Serialize)]
-#[serde(rename = "Polytope")]
-struct PolytopeOut<'a> {
+/// [`crate::Polytope`]'s or [`crate::Affine`]'s format (the struct `name`
+/// with fields `a` and `b`), from a view.
+struct MatrixOut<'a> {
+    name: &'static str,
     a: ArrayView2<'a, f64>,
     b: ArrayView1<'a, f64>,
 }
 
-/// [`crate::Affine`]'s format, from a view.
-#[derive(Serialize)]
-#[serde(rename = "Affine")]
-struct AffineOut<'a> {
-    a: ArrayView2<'a, f64>,
-    b: ArrayView1<'a, f64>,
+impl Serialize for MatrixOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct(self.name, 2)?;
+        out.serialize_field("a", &self.a)?;
+        out.serialize_field("b", &self.b)?;
+        out.end()
+    }
 }
 
 impl<'a> RegionOut<'a> {
     fn of(r: Region<'a>) -> RegionOut<'a> {
         RegionOut {
             pattern: r.pattern,
-            polytope: PolytopeOut {
+            polytope: MatrixOut {
+                name: "Polytope",
                 a: r.polytope.a,
                 b: r.polytope.b,
             },
             sources: r.sources,
             center: r.center,
             radius: r.radius,
-            affine: AffineOut {
+            affine: MatrixOut {
+                name: "Affine",
                 a: r.affine.a,
                 b: r.affine.b,
             },

@@ -204,12 +204,18 @@ impl Run<'_> {
         self.halted.store(true, Ordering::Relaxed);
     }
 
+    /// True when the run has stopped or a value overflowed: what is split
+    /// from then on is dropped.
+    fn cut_short(&self) -> bool {
+        self.halted.load(Ordering::Relaxed) || self.overflowed.load(Ordering::Relaxed)
+    }
+
     /// True when the run has stopped or must stop now for the cancel flag or
     /// the time budget: polled inside splits, so a stop lands within
     /// milliseconds rather than at the end of a layer. The region budget is
     /// settled where regions are added.
     fn interrupted(&self) -> bool {
-        if self.halted.load(Ordering::Relaxed) || self.overflowed.load(Ordering::Relaxed) {
+        if self.cut_short() {
             return true;
         }
         match self.watch.stop(0) {
@@ -396,7 +402,7 @@ impl Run<'_> {
         let children = self.map(cells.into_iter().enumerate().collect(), split_one);
         // An overflow in another chunk also cuts this split short (its unstarted
         // cells have no children), and the run ends with the overflow error.
-        if self.halted.load(Ordering::Relaxed) || self.overflowed.load(Ordering::Relaxed) {
+        if self.cut_short() {
             return None;
         }
         let rows = Children::new(&children, step, (offset, len), parents, dense);

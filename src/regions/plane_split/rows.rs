@@ -44,9 +44,14 @@ pub(super) struct Fused<'a> {
     pub(super) w_t: &'a Array2<f64>,
 }
 
-/// The pieces of units `offset..offset + len` of every cell, a row per cell.
-fn layer_choices<'c>(cells: impl IntoIterator<Item = &'c Cell>, offset: usize, len: usize) -> Array2<u8> {
-    let (mut flat, mut rows) = (Vec::new(), 0);
+/// The pieces of units `offset..offset + len` of every cell, a row per cell
+/// (`count` cells are expected: the buffer's size).
+fn layer_choices<'c>(
+    cells: impl IntoIterator<Item = &'c Cell>,
+    count: usize,
+    (offset, len): (usize, usize),
+) -> Array2<u8> {
+    let (mut flat, mut rows) = (Vec::with_capacity(count * len), 0);
     for cell in cells {
         flat.extend_from_slice(&cell.pattern[offset..offset + len]);
         rows += 1;
@@ -173,7 +178,7 @@ impl<'p> Children<'p> {
             .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
             .collect();
         let fused = dense.and_then(|f| {
-            let choices = layer_choices(children.iter().flatten(), offset, len);
+            let choices = layer_choices(children.iter().flatten(), parents.len(), (offset, len));
             let first_child = first_children(&parents, children.len());
             corrections_pay(&parents, choices.view(), &first_child).then(|| {
                 let reference = choices.select(Axis(0), &first_child);
@@ -200,8 +205,7 @@ impl<'p> Children<'p> {
     /// are `cells`.
     pub(super) fn rows(&self, start: usize, cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
         let parents = &self.parents[start..start + cells.len()];
-        let (offset, len) = self.units;
-        let choices = layer_choices(cells, offset, len);
+        let choices = layer_choices(cells, cells.len(), self.units);
         let skips = self
             .skips
             .iter()

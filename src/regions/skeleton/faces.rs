@@ -17,7 +17,7 @@
 //! faces per new vertex, whose keys differ from the vertex's by a bit or
 //! two, so each face's hash costs an addition or two.
 
-use super::complex::{clear, set, Complex};
+use super::complex::{clear, has, set, Complex};
 use super::table::{BitKeys, Index};
 use super::Fail;
 
@@ -83,6 +83,12 @@ impl FaceCuts {
                 self.meet(cx, v, off)?;
                 if t >= m {
                     // A unit's hyperplane: the face on its positive side too.
+                    // The vertex lies on it, so its side bit is clear and the
+                    // key's hash just adds the bit's word.
+                    debug_assert!(
+                        !has(&self.key[..w], t),
+                        "a vertex on hyperplane {t} with its side bit set"
+                    );
                     set(&mut self.key[..w], t);
                     self.meet(cx, v, off.wrapping_add(self.hashes.word(t)))?;
                     clear(&mut self.key[..w], t);
