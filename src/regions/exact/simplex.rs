@@ -1,6 +1,25 @@
-//! A dense two-phase simplex method over exact rationals, with Bland's rule
-//! (which cannot cycle): small programs only, decided without rounding.
+//! A dense two-phase simplex method in exact integer arithmetic, with
+//! Bland's rule (which cannot cycle): small programs only, decided without
+//! rounding.
+//!
+//! The tableau is fraction-free (integer pivoting, as in Bareiss'
+//! elimination): each constraint row is scaled to integers once, and the
+//! tableau is kept as integers `T` over one positive common denominator
+//! `det` (the determinant of the current basis), the rational tableau being
+//! `T / det`. A pivot on `T[r][s]` computes every other entry as
+//! `(T[i][j] T[r][s] - T[i][s] T[r][j]) / det`, a division that is exact
+//! (both sides are minors of the integer matrix, by Cramer's rule), and
+//! makes `T[r][s]` the new `det`. No rational is ever normalised (no gcd):
+//! normalising after every operation made programs with extreme `f64`
+//! values, whose exact integers run to thousands of bits, cost seconds.
+//!
+//! The scalings are positive per row (a row's slack is scaled with it) and
+//! per objective, so every sign and every ratio the rules compare is the one
+//! the rational tableau would give: the pivots, and so the point returned,
+//! are the same.
 
+use num_bigint::BigInt;
+use num_integer::Integer;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
@@ -8,6 +27,7 @@ use num_traits::{One, Signed, Zero};
 pub(crate) type Q = BigRational;
 
 /// The outcome of [`maximize`].
+#[derive(Debug, PartialEq)]
 pub(crate) enum Exact {
     /// An optimal point.
     Optimal(Vec<Q>),
@@ -17,11 +37,16 @@ pub(crate) enum Exact {
     Unbounded,
 }
 
-/// A tableau in standard form: `rows` hold the coefficients of every column
-/// then the right-hand side (kept non-negative); `basis[i]` is the basic
-/// column of row `i`.
+/// A fraction-free tableau in standard form: `rows[i] / det` holds the
+/// coefficients of every column then the right-hand side (kept
+/// non-negative); `basis[i]` is the basic column of row `i`.
 struct Tableau {
-    rows: Vec<Vec<Q>>,
+    rows: Vec<Vec<BigInt>>,
+    /// `det` times the reduced costs negated (`c_B B^-1 A - c`), then the
+    /// objective's value: a column may enter where its entry is negative.
+    objective: Vec<BigInt>,
+    /// The common denominator, always positive.
+    det: BigInt,
     basis: Vec<usize>,
     /// Columns that may enter the basis (artificial columns leave for good).
     allowed: Vec<bool>,
@@ -36,22 +61,30 @@ pub(crate) fn maximize(c: &[Q], a: &[Vec<Q>], b: &[Q]) -> Exact {
     let width = 2 * n + m + negative.len();
     let mut tab = Tableau {
         rows: Vec::with_capacity(m),
+        objective: Vec::new(),
+        det: BigInt::one(),
         basis: Vec::with_capacity(m),
         allowed: vec![true; width],
     };
+    // Artificial `k`'s phase-1 weight is `1 / scale` of its row (times a
+    // common multiple), so that phase 1 minimises the same sum as the
+    // rational method's unscaled artificials.
+    let mut scales = Vec::with_capacity(negative.len());
     for i in 0..m {
+        let (ints, scale) = integers(a[i].iter().chain([&b[i]]));
         let flip = b[i].is_negative();
-        let sign = |v: &Q| if flip { -v.clone() } else { v.clone() };
-        let mut row = vec![Q::zero(); width + 1];
+        let sign = |v: &BigInt| if flip { -v } else { v.clone() };
+        let mut row = vec![BigInt::zero(); width + 1];
         for j in 0..n {
-            row[j] = sign(&a[i][j]);
-            row[n + j] = -sign(&a[i][j]);
+            row[j] = sign(&ints[j]);
+            row[n + j] = -&row[j];
         }
-        row[2 * n + i] = sign(&Q::one());
-        row[width] = sign(&b[i]);
+        row[2 * n + i] = sign(&BigInt::one());
+        row[width] = sign(&ints[n]);
         let basic = match negative.iter().position(|&k| k == i) {
             Some(k) => {
-                row[2 * n + m + k] = Q::one();
+                row[2 * n + m + k] = BigInt::one();
+                scales.push(scale);
                 2 * n + m + k
             }
             None => 2 * n + i,
@@ -61,32 +94,73 @@ pub(crate) fn maximize(c: &[Q], a: &[Vec<Q>], b: &[Q]) -> Exact {
     }
     let artificial = |j: usize| j >= 2 * n + m;
     if !negative.is_empty() {
-        let phase1: Vec<Q> = (0..width)
-            .map(|j| if artificial(j) { -Q::one() } else { Q::zero() })
-            .collect();
-        if !tab.optimise(&phase1) || tab.value(&phase1).is_negative() {
+        let common = scales.iter().fold(BigInt::one(), |acc, s| acc.lcm(s));
+        let mut phase1 = vec![BigInt::zero(); width];
+        for (k, s) in scales.iter().enumerate() {
+            phase1[2 * n + m + k] = -(&common / s);
+        }
+        tab.price(&phase1);
+        if !tab.optimise() || tab.objective[width].is_negative() {
             return Exact::Infeasible;
         }
         tab.drive_out(artificial);
     }
-    let mut phase2 = vec![Q::zero(); width];
+    let (ints, _) = integers(c.iter());
+    let mut phase2 = vec![BigInt::zero(); width];
     for j in 0..n {
-        phase2[j] = c[j].clone();
-        phase2[n + j] = -c[j].clone();
+        phase2[n + j] = -&ints[j];
+        phase2[j] = ints[j].clone();
     }
-    if !tab.optimise(&phase2) {
+    tab.price(&phase2);
+    if !tab.optimise() {
         return Exact::Unbounded;
     }
     let mut x = vec![Q::zero(); n];
     for (row, &col) in tab.rows.iter().zip(&tab.basis) {
-        let rhs = row[width].clone();
+        let value = || Q::new(row[width].clone(), tab.det.clone());
         if col < n {
-            x[col] += rhs;
+            x[col] += value();
         } else if col < 2 * n {
-            x[col - n] -= rhs;
+            x[col - n] -= value();
         }
     }
     Exact::Optimal(x)
+}
+
+/// The values times their denominators' least common multiple (positive),
+/// and that multiple.
+fn integers<'a>(values: impl Iterator<Item = &'a Q> + Clone) -> (Vec<BigInt>, BigInt) {
+    let scale = values.clone().fold(BigInt::one(), |acc, v| acc.lcm(v.denom()));
+    let ints = values.map(|v| v.numer() * (&scale / v.denom())).collect();
+    (ints, scale)
+}
+
+/// `(row[j] p - f pivot[j]) / det` for every `j`, with `f = row[s]` and `p`
+/// the pivot: one row of a fraction-free pivot (the division is exact).
+fn eliminate(row: &mut [BigInt], pivot: &[BigInt], s: usize, p: &BigInt, det: &BigInt) {
+    let f = row[s].clone();
+    if f.is_zero() && p == det {
+        return;
+    }
+    for (v, pv) in row.iter_mut().zip(pivot) {
+        let scaled = &*v * p;
+        let num = if f.is_zero() || pv.is_zero() {
+            scaled
+        } else {
+            scaled - &f * pv
+        };
+        *v = exact_div(num, det);
+    }
+}
+
+/// `num / det`, which the pivoting guarantees to be an integer.
+fn exact_div(num: BigInt, det: &BigInt) -> BigInt {
+    if num.is_zero() || det.is_one() {
+        return num;
+    }
+    let (q, r) = num.div_rem(det);
+    debug_assert!(r.is_zero(), "a fraction-free pivot left a remainder");
+    q
 }
 
 impl Tableau {
@@ -94,18 +168,25 @@ impl Tableau {
         self.allowed.len()
     }
 
-    /// The objective `cost` at the current basic solution.
-    fn value(&self, cost: &[Q]) -> Q {
+    /// Sets the objective row for `cost` (integers) at the current basis:
+    /// `c_B T[.][j] - det c_j` for every column, `c_B T[.][rhs]` last.
+    fn price(&mut self, cost: &[BigInt]) {
         let w = self.width();
-        self.rows
-            .iter()
-            .zip(&self.basis)
-            .fold(Q::zero(), |acc, (row, &col)| acc + &cost[col] * &row[w])
+        self.objective = (0..=w)
+            .map(|j| {
+                let own = cost.get(j).map_or_else(BigInt::zero, |c| -(c * &self.det));
+                self.rows
+                    .iter()
+                    .zip(&self.basis)
+                    .filter(|&(_, &col)| !cost[col].is_zero())
+                    .fold(own, |acc, (row, &col)| acc + &cost[col] * &row[j])
+            })
+            .collect();
     }
 
-    /// Pivots until `cost` is optimal (true) or unbounded (false).
-    fn optimise(&mut self, cost: &[Q]) -> bool {
-        while let Some(enter) = self.entering(cost) {
+    /// Pivots until the objective is optimal (true) or unbounded (false).
+    fn optimise(&mut self) -> bool {
+        while let Some(enter) = self.entering() {
             match self.leaving(enter) {
                 Some(row) => self.pivot(row, enter),
                 None => return false,
@@ -115,58 +196,59 @@ impl Tableau {
     }
 
     /// Bland's rule: the lowest allowed column with a positive reduced cost.
-    fn entering(&self, cost: &[Q]) -> Option<usize> {
-        (0..self.width()).filter(|&j| self.allowed[j]).find(|&j| {
-            let reduced = self
-                .rows
-                .iter()
-                .zip(&self.basis)
-                .fold(cost[j].clone(), |acc, (row, &col)| acc - &cost[col] * &row[j]);
-            reduced.is_positive()
-        })
+    fn entering(&self) -> Option<usize> {
+        (0..self.width()).find(|&j| self.allowed[j] && self.objective[j].is_negative())
     }
 
     /// The ratio test; ties go to the lowest basic column (Bland's rule).
+    /// Ratios `T[i][rhs] / T[i][enter]` (the common `det` cancels) are
+    /// compared by cross-multiplying positive denominators.
     fn leaving(&self, enter: usize) -> Option<usize> {
         let w = self.width();
-        let mut best: Option<(usize, Q)> = None;
+        let mut best: Option<usize> = None;
         for (i, row) in self.rows.iter().enumerate() {
             if !row[enter].is_positive() {
                 continue;
             }
-            let ratio = &row[w] / &row[enter];
-            let better = match &best {
+            let better = match best {
                 None => true,
-                Some((k, r)) => ratio < *r || (ratio == *r && self.basis[i] < self.basis[*k]),
+                Some(k) => {
+                    let other = &self.rows[k];
+                    let (mine, theirs) = (&row[w] * &other[enter], &other[w] * &row[enter]);
+                    mine < theirs || (mine == theirs && self.basis[i] < self.basis[k])
+                }
             };
             if better {
-                best = Some((i, ratio));
+                best = Some(i);
             }
         }
-        best.map(|(i, _)| i)
+        best
     }
 
+    /// Pivots on `T[r][enter]`; a negative pivot (only when driving out
+    /// artificials) negates the whole tableau so that `det` stays positive.
     fn pivot(&mut self, r: usize, enter: usize) {
-        let p = self.rows[r][enter].clone();
-        self.rows[r].iter_mut().for_each(|v| *v = &*v / &p);
-        let pivot_row = self.rows[r].clone();
-        for (i, row) in self.rows.iter_mut().enumerate() {
-            if i == r || row[enter].is_zero() {
-                continue;
-            }
-            let factor = row[enter].clone();
-            for (v, pv) in row.iter_mut().zip(&pivot_row) {
-                if !pv.is_zero() {
-                    *v -= &factor * pv;
-                }
+        let pivot_row = std::mem::take(&mut self.rows[r]);
+        let p = pivot_row[enter].clone();
+        for row in self.rows.iter_mut().chain([&mut self.objective]) {
+            if !row.is_empty() {
+                eliminate(row, &pivot_row, enter, &p, &self.det);
             }
         }
+        self.rows[r] = pivot_row;
         self.basis[r] = enter;
+        self.det = p;
+        if self.det.is_negative() {
+            let all = self.rows.iter_mut().chain([&mut self.objective]);
+            all.flatten().for_each(|v| *v = -&*v);
+            self.det = -&self.det;
+        }
     }
 
     /// After a feasible phase 1: artificial columns leave the basis (at
     /// value zero) or, when their row has no other entry, the row goes (it
-    /// repeats others); then they may never enter again.
+    /// repeats others; no later pivot reads it, so the others stay exact);
+    /// then they may never enter again.
     fn drive_out(&mut self, artificial: impl Fn(usize) -> bool) {
         let w = self.width();
         let mut i = 0;
@@ -190,59 +272,4 @@ impl Tableau {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn q(v: i64) -> Q {
-        Q::from_integer(v.into())
-    }
-
-    fn qs(v: &[i64]) -> Vec<Q> {
-        v.iter().map(|&x| q(x)).collect()
-    }
-
-    #[test]
-    fn solves_a_small_program_exactly() {
-        // max x + y s.t. x + 2y <= 4, 3x + y <= 6, x >= 0, y >= 0: (8/5, 6/5).
-        let a = vec![qs(&[1, 2]), qs(&[3, 1]), qs(&[-1, 0]), qs(&[0, -1])];
-        let Exact::Optimal(x) = maximize(&qs(&[1, 1]), &a, &qs(&[4, 6, 0, 0])) else {
-            panic!("optimal expected")
-        };
-        assert_eq!(x, vec![Q::new(8.into(), 5.into()), Q::new(6.into(), 5.into())]);
-    }
-
-    #[test]
-    fn negative_right_hand_sides_and_free_variables() {
-        // max -x s.t. x >= 3 (as -x <= -3), x <= 5: x = 3; then x <= 2 too: empty.
-        let a = vec![qs(&[-1]), qs(&[1])];
-        let Exact::Optimal(x) = maximize(&qs(&[-1]), &a, &qs(&[-3, 5])) else {
-            panic!("optimal expected")
-        };
-        assert_eq!(x, qs(&[3]));
-        let a = vec![qs(&[-1]), qs(&[1])];
-        assert!(matches!(
-            maximize(&qs(&[1]), &a, &qs(&[-3, 2])),
-            Exact::Infeasible
-        ));
-        // max x with only x >= -1: unbounded; over a free variable below zero.
-        assert!(matches!(
-            maximize(&qs(&[1]), &[qs(&[-1])], &qs(&[1])),
-            Exact::Unbounded
-        ));
-        let Exact::Optimal(x) = maximize(&qs(&[1]), &[qs(&[1])], &qs(&[-7])) else {
-            panic!("optimal expected")
-        };
-        assert_eq!(x, qs(&[-7]));
-    }
-
-    #[test]
-    fn degenerate_and_repeated_rows_terminate() {
-        // Three rows through the optimum (1, 1), one repeated with a negative
-        // right-hand side scaled: x <= 1, y <= 1, x + y <= 2, -2x <= -2.
-        let a = vec![qs(&[1, 0]), qs(&[0, 1]), qs(&[1, 1]), qs(&[-2, 0]), qs(&[-2, 0])];
-        let Exact::Optimal(x) = maximize(&qs(&[1, 1]), &a, &qs(&[1, 1, 2, -2, -2])) else {
-            panic!("optimal expected")
-        };
-        assert_eq!(x, qs(&[1, 1]));
-    }
-}
+mod tests;
