@@ -148,6 +148,14 @@ pub struct PolytopeView<'a> {
     pub b: ArrayView1<'a, f64>,
 }
 
+/// A polytope's borrowed view ([`Polytope::view`]), so that a function can
+/// take either an owned polytope or a view without copying rows.
+impl<'a> From<&'a Polytope> for PolytopeView<'a> {
+    fn from(p: &'a Polytope) -> PolytopeView<'a> {
+        p.view()
+    }
+}
+
 impl PolytopeView<'_> {
     /// The dimension of the ambient space.
     pub fn dim(&self) -> usize {

@@ -3,7 +3,7 @@
 use ndarray::{s, Array1, Array2, ArrayView1, Axis};
 
 use super::{LpOutcome, LpProblem};
-use crate::geometry::Polytope;
+use crate::geometry::{Polytope, PolytopeView};
 use crate::tol::{CHEBYSHEV_RADIUS_CAP_REL, TOL_LP_FEAS, TOL_ZERO_ROW};
 use crate::{Error, Result};
 
@@ -28,6 +28,9 @@ use crate::{Error, Result};
 /// the whole space: centre at the origin, infinite radius, no LP. A nonempty set
 /// without interior gives radius 0 (the thin-cell policy is the caller's).
 ///
+/// `p` is a [`Polytope`] or a borrowed [`PolytopeView`] (a region's rows in
+/// a partition's pool): the rows are read in place, never copied.
+///
 /// # Errors
 ///
 /// [`Error::Shape`] when `p.a` and `p.b` disagree; [`Error::Lp`] (naming
@@ -36,7 +39,11 @@ use crate::{Error, Result};
 /// # Complexity
 ///
 /// One LP with `dim + 1` variables and `len + 2` rows.
-pub(crate) fn chebyshev_ball(p: &Polytope, context: &str) -> Result<Option<(Array1<f64>, f64)>> {
+pub(crate) fn chebyshev_ball<'a>(
+    p: impl Into<PolytopeView<'a>>,
+    context: &str,
+) -> Result<Option<(Array1<f64>, f64)>> {
+    let p = p.into();
     if p.a.nrows() != p.b.len() {
         return Err(Error::shape(
             format!("polytope right-hand side ({context})"),
@@ -135,7 +142,12 @@ fn misses_box(row: ArrayView1<'_, f64>, b: f64, lo: ArrayView1<'_, f64>, hi: Arr
 
 /// The rows `[a_i / ||a_i||, 1] <= b_i / ||a_i||` of the kept rows, then
 /// `-r <= 0` and `r <= cap`.
-fn ball_constraints(p: &Polytope, kept: &[usize], norms: &[f64], cap: f64) -> (Array2<f64>, Array1<f64>) {
+fn ball_constraints(
+    p: PolytopeView<'_>,
+    kept: &[usize],
+    norms: &[f64],
+    cap: f64,
+) -> (Array2<f64>, Array1<f64>) {
     let (d, m) = (p.dim(), kept.len());
     let mut a = Array2::zeros((m + 2, d + 1));
     let mut b = Array1::zeros(m + 2);

@@ -72,10 +72,11 @@ impl Region<'_> {
     /// ```
     pub fn stats(&self) -> Result<RegionStats> {
         let context = format!("statistics of region {}", self.pattern);
-        let polytope = self.polytope.to_owned();
-        let (center, inradius) = chebyshev_ball(&polytope, &context)?
+        // The rows are read where the partition keeps them (no copy).
+        let polytope = self.polytope;
+        let (center, inradius) = chebyshev_ball(polytope, &context)?
             .ok_or_else(|| Error::invalid("region", format!("{} is empty", self.pattern)))?;
-        let Hull::Bounded(vertices) = vertex_set(polytope.view()) else {
+        let Hull::Bounded(vertices) = vertex_set(polytope) else {
             return Err(Error::invalid(
                 "region",
                 format!("{} is unbounded or empty", self.pattern),
@@ -293,4 +294,51 @@ fn meets(region: Region<'_>, set: &Polytope, tol_radius: f64) -> Result<bool> {
     let both = stack_rows(&[region.polytope.reborrow(), set.view()], std::iter::empty());
     let context = format!("region {} within a polytope", region.pattern);
     Ok(chebyshev_ball(&both, &context)?.is_some_and(|(_, r)| r > tol_radius))
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+    use crate::regions::{enumerate, EnumOptions};
+    use crate::{Domain, Network};
+
+    #[test]
+    fn stats_read_in_place_give_the_bits_of_an_owned_copy() {
+        // A 3-D partition whose regions' rows sit in the partition's pool:
+        // the ball and vertices from the borrowed rows are those of a copy.
+        let net = Network::builder(3)
+            .dense(
+                array![
+                    [1.0, -0.5, 0.25],
+                    [0.3, 1.0, -0.7],
+                    [-0.6, 0.2, 1.0],
+                    [0.9, 0.8, 0.1]
+                ],
+                array![0.1, -0.2, 0.05, -0.3],
+            )
+            .unwrap()
+            .relu()
+            .build()
+            .unwrap();
+        let part = enumerate(&net, &Domain::cube(3, -1.0, 1.0), &EnumOptions::default()).unwrap();
+        assert!(part.len() > 4);
+        for region in part.regions() {
+            let stats = region.stats().unwrap();
+            let owned = region.polytope().to_owned();
+            let (center, inradius) = chebyshev_ball(&owned, "copy").unwrap().unwrap();
+            let Hull::Bounded(vertices) = vertex_set(owned.view()) else {
+                panic!("a bounded region")
+            };
+            let circumradius = vertices
+                .points
+                .outer_iter()
+                .map(|v| distance(v, center.view()))
+                .fold(0.0, f64::max);
+            assert_eq!(stats.inradius.to_bits(), inradius.to_bits());
+            assert_eq!(stats.circumradius.to_bits(), circumradius.to_bits());
+            assert_eq!(stats.vertices, vertices.points.nrows());
+        }
+    }
 }
