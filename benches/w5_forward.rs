@@ -6,7 +6,7 @@
 //! After the criterion runs, the bench prints each workload's fraction of
 //! the same-shape GEMM rate, timed in the same run, and the forward pass's
 //! fraction of the chunked GEMM chain ([`ChunkedChain`]: the same chunks of
-//! 256 rows, one task each, single-threaded GEMMs and nothing else), the
+//! the backend's default size, one task each, single-threaded GEMMs and nothing else), the
 //! ceiling of the backend's task-parallel design on the machine. Last, the
 //! forward pass at other chunk sizes against the default, alternated in
 //! this process (median time ratios; below 1 is faster).
@@ -19,9 +19,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const WIDTHS: [usize; 5] = [784, 200, 200, 200, 10];
 const BATCH: usize = 4096;
-/// The CPU backend's default chunk (rows per task).
-const CHUNK: usize = 256;
-/// Chunk sizes timed against [`CHUNK`] at the end.
+/// Chunk sizes timed against the CPU backend's default
+/// ([`CpuBackend::DEFAULT_CHUNK`]) at the end.
 const OTHER_CHUNKS: [usize; 4] = [128, 192, 512, 1024];
 /// Alternated rounds of that comparison.
 const CHUNK_ROUNDS: usize = 30;
@@ -48,7 +47,8 @@ fn bench(c: &mut Criterion) {
     let mut gemm_fwd = GemmSet::<f64>::new(&shapes(false), |v| v);
     let mut gemm_fwd32 = GemmSet::<f32>::new(&shapes(false), |v| v as f32);
     let mut gemm_jac = GemmSet::<f64>::new(&shapes(true), |v| v);
-    let mut chain = ChunkedChain::new(BATCH, &WIDTHS, CHUNK);
+    // The chain cuts the batch as the timed backend does.
+    let mut chain = ChunkedChain::new(BATCH, &WIDTHS, cpu.chunk());
     let mut group = c.benchmark_group("w5");
     group.sample_size(10);
 
@@ -98,21 +98,22 @@ fn bench(c: &mut Criterion) {
         jac,
         best_seconds(reps, || gemm_jac.run()),
     );
-    chunk_ratios(&net, x.view());
+    chunk_ratios(&net, x.view(), cpu.chunk());
 }
 
-/// Prints the forward pass's time at each of [`OTHER_CHUNKS`] over its
-/// time at [`CHUNK`], alternated in one process.
-fn chunk_ratios(net: &cpwl::Network, x: ndarray::ArrayView2<f64>) {
+/// Prints the forward pass's time at each of [`OTHER_CHUNKS`] (but `base`)
+/// over its time at `base`, alternated in one process.
+fn chunk_ratios(net: &cpwl::Network, x: ndarray::ArrayView2<f64>, base: usize) {
     let run = |chunk: usize| {
         let cpu = CpuBackend::default().with_chunk(chunk);
         move || drop(cpu.forward(net, x, Keep::Patterns).unwrap())
     };
-    let mut runs: Vec<_> = OTHER_CHUNKS.iter().map(|&c| run(c)).collect();
+    let others: Vec<usize> = OTHER_CHUNKS.into_iter().filter(|&c| c != base).collect();
+    let mut runs: Vec<_> = others.iter().map(|&c| run(c)).collect();
     let mut variants: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|r| r as &mut dyn FnMut()).collect();
-    let ratios = alternated_ratios(CHUNK_ROUNDS, run(CHUNK), &mut variants);
-    for (chunk, ratio) in OTHER_CHUNKS.iter().zip(ratios) {
-        println!("w5 forward_patterns f64 chunk {chunk} / chunk {CHUNK}: {ratio:.3} (median of {CHUNK_ROUNDS} alternated runs)");
+    let ratios = alternated_ratios(CHUNK_ROUNDS, run(base), &mut variants);
+    for (chunk, ratio) in others.iter().zip(ratios) {
+        println!("w5 forward_patterns f64 chunk {chunk} / chunk {base}: {ratio:.3} (median of {CHUNK_ROUNDS} alternated runs)");
     }
 }
 

@@ -69,8 +69,9 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// The items per chunk when [`RunOptions::chunk`] is `None`.
-pub const DEFAULT_CHUNK: usize = 256;
+/// The items per chunk when [`RunOptions::chunk`] is `None`: the CPU
+/// backend's default ([`CpuBackend::DEFAULT_CHUNK`]).
+pub const DEFAULT_CHUNK: usize = CpuBackend::DEFAULT_CHUNK;
 
 /// How a long-running computation runs: backend, threads, chunking, progress,
 /// cancellation and budgets.

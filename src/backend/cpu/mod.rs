@@ -48,7 +48,7 @@ pub struct CpuBackend {
 impl Default for CpuBackend {
     fn default() -> Self {
         CpuBackend {
-            chunk: 256,
+            chunk: Self::DEFAULT_CHUNK,
             parallel: true,
             precision: Precision::F64,
         }
@@ -56,12 +56,30 @@ impl Default for CpuBackend {
 }
 
 impl CpuBackend {
+    /// Points per task of [`CpuBackend::default`] (and of a run whose
+    /// [`crate::run::RunOptions::chunk`] is `None`). The W5 bench
+    /// (`benches/w5_forward.rs`) times other sizes against it.
+    pub const DEFAULT_CHUNK: usize = 256;
+
     /// A backend that runs on the calling thread only.
     pub fn serial() -> Self {
         CpuBackend {
             parallel: false,
             ..Self::default()
         }
+    }
+
+    /// The points per task (the chunk size).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::backend::CpuBackend;
+    /// assert_eq!(CpuBackend::default().chunk(), CpuBackend::DEFAULT_CHUNK);
+    /// assert_eq!(CpuBackend::serial().with_chunk(0).chunk(), 1);
+    /// ```
+    pub fn chunk(&self) -> usize {
+        self.chunk
     }
 
     /// The same backend with another chunk size (points per task; at least 1).
