@@ -140,7 +140,9 @@ pub fn best_seconds(reps: usize, mut f: impl FnMut()) -> f64 {
 /// warm-up round), and returns for each variant the median over rounds of
 /// its time divided by `base`'s time in the same round: alternated runs
 /// share whatever else the machine is doing, so their ratios hold where
-/// single times do not.
+/// single times do not. Every other round runs in the reverse order
+/// ([`round_order`]), so that no one always runs first (on a cold cache, or
+/// right after the same neighbour).
 pub fn alternated_ratios(
     rounds: usize,
     mut base: impl FnMut(),
@@ -152,13 +154,17 @@ pub fn alternated_ratios(
         start.elapsed().as_secs_f64()
     };
     let mut ratios = vec![Vec::with_capacity(rounds); variants.len()];
+    let mut times = vec![0.0; variants.len()];
     for round in 0..=rounds.max(1) {
-        let b = time(&mut base);
-        for (v, r) in variants.iter_mut().zip(&mut ratios) {
-            let t = time(v);
-            if round > 0 {
-                r.push(t / b);
+        let mut b = 0.0;
+        for slot in round_order(round, variants.len()) {
+            match slot {
+                None => b = time(&mut base),
+                Some(v) => times[v] = time(&mut *variants[v]),
             }
+        }
+        if round > 0 {
+            ratios.iter_mut().zip(&times).for_each(|(r, &t)| r.push(t / b));
         }
     }
     ratios
@@ -168,6 +174,16 @@ pub fn alternated_ratios(
             r[r.len() / 2]
         })
         .collect()
+}
+
+/// The order of one round of [`alternated_ratios`]: the base (`None`) then
+/// the `variants` in even rounds, the reverse in odd ones.
+pub fn round_order(round: usize, variants: usize) -> Vec<Option<usize>> {
+    let mut order: Vec<Option<usize>> = std::iter::once(None).chain((0..variants).map(Some)).collect();
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    order
 }
 
 /// Prints a workload's time beside its same-shape GEMM reference: the
