@@ -231,7 +231,7 @@ fn decades(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, if hi > lo { hi } else { lo * 10.0 })
 }
 
-/// Draws one panel: a line with marks (see [`mark`]) per (method,
+/// Draws one panel: a line with marks (see [`mark_offsets`]) per (method,
 /// dimension), crosses for timeouts.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -271,13 +271,13 @@ where
                 .label(format!("{method}, d = {dim}"))
                 .legend(move |(x, y)| mark((x + 10, y), dim, colour(method)));
         }
-        // One series per shape: marks of different types cannot share one.
-        let (fill, light) = (style.filled(), colour(method).mix(0.45).filled());
-        match dim {
-            2 => chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, fill)))?,
-            4 => chart.draw_series(points.into_iter().map(|p| TriangleMarker::new(p, 5, fill)))?,
-            _ => chart.draw_series(points.into_iter().map(|p| Circle::new(p, 5, light)))?,
-        };
+        // The chart's marks are the legend's (see [`mark_offsets`]).
+        let offsets = mark_offsets(dim);
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| EmptyElement::at(p) + Polygon::new(offsets.clone(), style.filled())),
+        )?;
         chart.draw_series(line.timed_out.iter().filter_map(|p| {
             (what.value)(p).map(|v| Cross::new((p.0, v), 6, colour(method).stroke_width(2)))
         }))?;
@@ -294,24 +294,46 @@ where
     Ok(())
 }
 
-/// The legend's mark of a `dim`-D line of `colour` centred at `at` (pixels),
-/// as the chart draws it: a disc in 2-D, a triangle in 4-D, a lighter, larger
-/// disc otherwise. (A polygon: plotters' legend takes one element type.)
-fn mark(at: (i32, i32), dim: u32, colour: RGBColor) -> Polygon<(i32, i32)> {
-    let (x, y) = at;
-    let disc = |r: f64| -> Vec<(i32, i32)> {
-        (0..12)
+/// The mark of a line by its input dimension (methods have colours), as the
+/// corners of a polygon around the point, in pixels: every dimension the
+/// growth runs use has a shape of its own, and any other dimension shares a
+/// plus sign (timeouts are crosses). One polygon type throughout, because
+/// plotters' legend takes one element type.
+fn mark_offsets(dim: u32) -> Vec<(i32, i32)> {
+    match dim {
+        2 => (0..12)
             .map(|k| {
                 let t = std::f64::consts::TAU * f64::from(k) / 12.0;
-                (x + (r * t.cos()).round() as i32, y + (r * t.sin()).round() as i32)
+                ((4.5 * t.cos()).round() as i32, (4.5 * t.sin()).round() as i32)
             })
-            .collect()
-    };
-    match dim {
-        2 => Polygon::new(disc(4.0), colour.filled()),
-        4 => Polygon::new(vec![(x - 5, y + 4), (x + 5, y + 4), (x, y - 5)], colour.filled()),
-        _ => Polygon::new(disc(5.0), colour.mix(0.45).filled()),
+            .collect(),
+        3 => vec![(-4, -4), (4, -4), (4, 4), (-4, 4)],
+        4 => vec![(-5, 4), (5, 4), (0, -5)],
+        6 => vec![(0, -6), (5, 0), (0, 6), (-5, 0)],
+        8 => vec![(-5, -4), (5, -4), (0, 5)],
+        _ => vec![
+            (-1, -5),
+            (1, -5),
+            (1, -1),
+            (5, -1),
+            (5, 1),
+            (1, 1),
+            (1, 5),
+            (-1, 5),
+            (-1, 1),
+            (-5, 1),
+            (-5, -1),
+            (-1, -1),
+        ],
     }
+}
+
+/// The legend's mark of a `dim`-D line of `colour` centred at `at` (pixels),
+/// as the chart draws it.
+fn mark(at: (i32, i32), dim: u32, colour: RGBColor) -> Polygon<(i32, i32)> {
+    let (x, y) = at;
+    let corners = mark_offsets(dim).into_iter().map(|(dx, dy)| (x + dx, y + dy));
+    Polygon::new(corners.collect::<Vec<_>>(), colour.filled())
 }
 
 /// Registers the crate's embedded font (DejaVu Sans Mono, see
@@ -411,6 +433,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plotters::element::PointCollection;
 
     const GOOD: &str = "space,dim,half_width,method,regions,seconds,peak_rss_kb,status\n\
                         w1,2,2,lp,777,0.5,15256,ok\n\
@@ -520,6 +543,27 @@ mod tests {
                 seconds: 0.25
             }
         );
+    }
+
+    #[test]
+    fn every_dimension_of_the_runs_has_its_own_mark_in_chart_and_legend() {
+        let dims = [2, 3, 4, 6, 8];
+        let other = mark_offsets(5);
+        for (i, &d) in dims.iter().enumerate() {
+            let shape = mark_offsets(d);
+            assert!(shape.len() >= 3, "d = {d}");
+            assert_ne!(shape, other, "d = {d} shares the fallback mark");
+            for &e in &dims[i + 1..] {
+                assert_ne!(shape, mark_offsets(e), "d = {d} and d = {e} share a mark");
+            }
+            // The legend draws the chart's shape, moved to its spot.
+            let legend = mark((100, 50), d, colour("lp"));
+            let corners: Vec<(i32, i32)> = PointCollection::point_iter(&legend).iter().copied().collect();
+            let moved: Vec<(i32, i32)> = shape.iter().map(|&(x, y)| (x + 100, y + 50)).collect();
+            assert_eq!(corners, moved, "d = {d}");
+        }
+        // Dimensions the runs do not use share one mark.
+        assert_eq!(mark_offsets(10), other);
     }
 
     #[test]
