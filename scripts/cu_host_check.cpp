@@ -209,7 +209,11 @@ static void check_les_factor() {
 static void check_les_factor_bits() {
     u64 points = 3, seq_len = 2, vocab = 5, d = 4, m = seq_len * vocab, w = m + seq_len;
     auto logits = values(points * m), tangents = values(points * d * m);
-    logits[3] = logits[1];  // a tie for the top symbol: the first one counts
+    // Point 0's first position: symbols 1 and 3 tie above all others (for
+    // any seed), so the first of them must be the top.
+    double top0 = logits[0];
+    for (u64 v = 1; v < vocab; ++v) top0 = std::fmax(top0, logits[v]);
+    logits[1] = logits[3] = top0 + 1.0;
     std::vector<double> x(points * d * w, -1.0);
     launch([&] { les_factor_f64(logits.data(), tangents.data(), points, seq_len, vocab, d, x.data()); });
     for (u64 n = 0; n < points; ++n)
@@ -218,6 +222,7 @@ static void check_les_factor_bits() {
             u64 k = 0;
             for (u64 v = 1; v < vocab; ++v)
                 if (l[v] > l[k]) k = v;
+            if (n == 0 && t == 0) CHECK(k == 1 && l[3] == l[1], "the tie at the top goes to the first symbol");
             double top = l[k], sum = 0.0;
             for (u64 v = 0; v < vocab; ++v) sum += exp(l[v] - top);
             auto p = [&](u64 v) { return exp(l[v] - top) / sum; };
@@ -232,6 +237,16 @@ static void check_les_factor_bits() {
                 CHECK(same_bits(row[m + t], (a[k] - spread) * exp(-(top + log(sum)))), "LES factor bits of the normaliser");
             }
         }
+}
+
+// No tangents (d = 0): the factor has no rows, and the kernel writes
+// nothing (a guard before any row of a point is addressed).
+static void check_les_factor_without_tangents() {
+    u64 points = 3, seq_len = 2, vocab = 4, m = seq_len * vocab;
+    auto logits = values(points * m);
+    std::vector<double> x(points * (m + seq_len), 7.0);
+    launch([&] { les_factor_f64(logits.data(), nullptr, points, seq_len, vocab, 0, x.data()); });
+    for (size_t i = 0; i < x.size(); ++i) CHECK(x[i] == 7.0, "LES factor with d = 0 wrote %zu", i);
 }
 
 // Peaked softmaxes: position t has logits (z_t, 0) and tangent (1, 0), so
@@ -352,6 +367,7 @@ int main() {
     check_les_factor();
     check_les_factor_peaked();
     check_les_factor_bits();
+    check_les_factor_without_tangents();
     check_counts();
     check_reverse();
     if (failures) {
