@@ -18,9 +18,10 @@
 //! comparison is then exact, so nothing is left undecided. Each decision is
 //! a small linear program over the rationals (largest `t` with
 //! `f_i(y) + t <= 0` for every constraint `f_i`, a set having an interior
-//! when `t > 0`), which costs far more than a floating-point one: these
-//! functions are meant for small networks, for checking and for settling
-//! thin cells, not for large enumerations.
+//! when `t > 0`), solved by a fraction-free simplex (integer pivots with
+//! exact division, no rational normalised), which still costs far more
+//! than a floating-point one: these functions are meant for small networks,
+//! for checking and for settling thin cells, not for large enumerations.
 //!
 //! # Semantics
 //!
