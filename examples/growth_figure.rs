@@ -558,7 +558,7 @@ mod tests {
             }
             // The legend draws the chart's shape, moved to its spot.
             let legend = mark((100, 50), d, colour("lp"));
-            let corners: Vec<(i32, i32)> = PointCollection::point_iter(&legend).iter().copied().collect();
+            let corners = PointCollection::point_iter(&legend).to_vec();
             let moved: Vec<(i32, i32)> = shape.iter().map(|&(x, y)| (x + 100, y + 50)).collect();
             assert_eq!(corners, moved, "d = {d}");
         }

@@ -278,21 +278,21 @@ mod oracle {
         /// Artificials basic at zero leave; a row with nothing else (a
         /// repeated one) is dropped; artificials never enter again.
         fn drive_out(&mut self, artificial: impl Fn(usize) -> bool) {
-            let mut keep = vec![true; self.rows.len()];
+            let mut dropped = Vec::new();
             for i in 0..self.rows.len() {
                 if artificial(self.basis[i]) {
                     let other =
                         (0..self.allowed.len()).find(|&j| !artificial(j) && !self.rows[i][j].is_zero());
                     match other {
                         Some(j) => self.pivot(i, j),
-                        None => keep[i] = false,
+                        None => dropped.push(i),
                     }
                 }
             }
-            let mut kept = keep.iter();
-            self.rows.retain(|_| *kept.next().unwrap_or(&true));
-            let mut kept = keep.iter();
-            self.basis.retain(|_| *kept.next().unwrap_or(&true));
+            for &i in dropped.iter().rev() {
+                self.rows.remove(i);
+                self.basis.remove(i);
+            }
             for (j, allowed) in self.allowed.iter_mut().enumerate() {
                 *allowed = !artificial(j);
             }
