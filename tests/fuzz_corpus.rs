@@ -90,22 +90,15 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
     inputs
 }
 
-/// Runs the inputs of `target` whose index is `part` modulo `parts` (a slow
-/// target runs as several tests, which the harness runs in parallel);
-/// returns the number of inputs run.
-fn exercise_part(target: &str, part: usize, parts: usize) -> usize {
-    let mut count = 0;
-    for input in inputs(target).iter().skip(part).step_by(parts) {
-        fuzz_targets::run(target, input);
-        count += 1;
-    }
-    eprintln!("{target} ({}/{parts}): {count} inputs, no panic", part + 1);
-    count
-}
-
-/// Every input of `target`.
+/// Runs every input of `target`; returns how many ran.
 fn exercise(target: &str) -> usize {
-    exercise_part(target, 0, 1)
+    let inputs = inputs(target);
+    for input in &inputs {
+        fuzz_targets::run(target, input);
+    }
+    let count = inputs.len();
+    eprintln!("{target}: {count} inputs, no panic");
+    count
 }
 
 #[test]
@@ -134,23 +127,11 @@ fn pattern_target_survives_corpus_and_mutations() {
     assert!(exercise("pattern") > 0);
 }
 
-/// The `enumerate` inputs in two halves: most of this file's time (cases
-/// with huge and tiny weights settle thin cells in exact arithmetic).
-fn exercise_enumerate(half: usize) -> usize {
+#[test]
+fn enumerate_target_survives_corpus_and_mutations() {
     static HOOK: Once = Once::new();
     HOOK.call_once(fuzz_targets::skip_guarded_solver_panics);
-    exercise_part("enumerate", half, 2)
-}
-
-#[test]
-fn enumerate_target_survives_corpus_and_mutations_first_half() {
-    // The halves take the even and the odd indices: together every input once.
-    assert_eq!(exercise_enumerate(0), inputs("enumerate").len().div_ceil(2));
-}
-
-#[test]
-fn enumerate_target_survives_corpus_and_mutations_second_half() {
-    assert_eq!(exercise_enumerate(1), inputs("enumerate").len() / 2);
+    assert_eq!(exercise("enumerate"), inputs("enumerate").len());
 }
 
 #[test]
