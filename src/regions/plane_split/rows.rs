@@ -2,9 +2,10 @@
 //! batched over cells, chunked, and fused with the dense layer after a
 //! two-piece layer when corrections per child pay.
 
-use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 
 use super::cut::{Cell, EdgeTag};
+use crate::kernels::corrections::{add_terms, Term, ROWS};
 use crate::network::eval::{affine_blocks, choose, scale_pieces, Blocks};
 use crate::network::{AffineStep, Nonlinearity, TwoPiece};
 use crate::Affine;
@@ -27,7 +28,7 @@ pub(super) struct Batch {
 
 /// Three rows per cell: `d/ds`, `d/dt`, then the value at `(s, t) = (0, 0)`.
 pub(super) const BLOCKS: Blocks = Blocks {
-    block: 3,
+    block: ROWS,
     offset_row: 2,
 };
 
@@ -71,17 +72,18 @@ fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, first_child: &[us
     let differing: usize = parents
         .iter()
         .enumerate()
-        .map(|(child, &p)| {
-            let reference = choices.row(first_child[p]);
-            choices
-                .row(child)
-                .iter()
-                .zip(reference)
-                .filter(|(a, b)| a != b)
-                .count()
-        })
+        .map(|(child, &p)| differing(choices.row(child), choices.row(first_child[p])))
         .sum();
     CORRECTION_COST * differing < (parents.len() - parent_count) * choices.ncols()
+}
+
+/// The number of units whose pieces differ between two rows of choices
+/// (contiguous rows: the count then vectorises).
+fn differing(a: ArrayView1<u8>, b: ArrayView1<u8>) -> usize {
+    match (a.as_slice(), b.as_slice()) {
+        (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| usize::from(x != y)).sum(),
+        _ => a.iter().zip(b).filter(|(x, y)| x != y).count(),
+    }
 }
 
 /// The first child of every parent (a two-piece layer leaves every parent at
@@ -119,25 +121,25 @@ fn corrected(
     let slopes = fused.units.slopes();
     let base = base.as_slice().expect("standard layout");
     let w_t = fused.w_t.as_standard_layout();
-    let (width, block) = (w_t.ncols(), BLOCKS.block * w_t.ncols());
+    let w_t = w_t.as_slice().expect("standard layout");
+    let width = fused.w_t.ncols();
+    let block = BLOCKS.block * width;
+    let mut terms: Vec<Term> = Vec::new();
     // Each child's block is corrected right after it is copied, while it is
     // still in cache.
     let mut out = Vec::with_capacity(parents.len() * block);
     for (child, &p) in parents.iter().enumerate() {
         let start = out.len();
         out.extend_from_slice(&base[p * block..(p + 1) * block]);
-        let rows = &mut out[start..];
         let (own, refs) = (choices.row(child), reference.row(p));
+        let own = own.as_slice().expect("standard layout");
+        let refs = refs.as_slice().expect("standard layout");
+        terms.clear();
         for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
             let delta = slopes[c as usize] - slopes[r as usize];
-            let w_row = w_t.row(j);
-            let w_row = w_row.as_slice().expect("standard layout");
-            for (k, row) in rows.chunks_exact_mut(width).enumerate() {
-                let coef = delta * h[[3 * p + k, j]];
-                // As ndarray's `scaled_add`: y + (coef x).
-                row.iter_mut().zip(w_row).for_each(|(y, x)| *y += coef * x);
-            }
+            terms.push((j, std::array::from_fn(|k| delta * h[[3 * p + k, j]])));
         }
+        add_terms(&mut out[start..], w_t, width, &terms);
     }
     Array2::from_shape_vec((parents.len() * BLOCKS.block, width), out).expect("whole blocks")
 }
