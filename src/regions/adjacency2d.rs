@@ -35,11 +35,12 @@ struct EdgeSpan {
     region: usize,
 }
 
-/// The most edges matched at once (64 MB of them): a large partition's
-/// edges are matched in bands of units, each band's edges collected by its
-/// own pass over the regions, so that they are never all held at once (W1b's
-/// 4 million edges took 270 MB beside its 770 MB partition).
-const EDGES_PER_BAND: usize = 1 << 20;
+/// The most edges matched at once (32 MB of them, twice that while rayon
+/// gathers them): a large partition's edges are matched in bands of units,
+/// each band's edges collected by its own pass over the regions, so that they
+/// are never all held at once (W1b's 4 million edges took 270 MB beside its
+/// 770 MB partition; bands of 1M edges still added 130 MB to the peak).
+const EDGES_PER_BAND: usize = 1 << 19;
 
 /// Fills in every region's neighbours (indices in push order, unsorted;
 /// [`super::Partition::from_table`] sorts them).

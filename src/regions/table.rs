@@ -216,13 +216,16 @@ impl RegionTable {
     /// `j` a neighbour of `i` and `i` one of `j` (unsorted; see
     /// [`RegionTable::sort_by_pattern`]).
     pub(crate) fn set_neighbor_pairs(&mut self, pairs: &[(usize, usize)]) {
-        let mut counts = vec![0usize; self.len()];
+        // Each span counts its region's pairs first (no second buffer of
+        // counts beside the pairs), then becomes an empty span at its start.
+        self.neighbors.iter_mut().for_each(|span| *span = Span::default());
         for &(i, j) in pairs {
-            counts[i] += 1;
-            counts[j] += 1;
+            self.neighbors[i].len += 1;
+            self.neighbors[j].len += 1;
         }
         let mut start = 0;
-        for (span, &count) in self.neighbors.iter_mut().zip(&counts) {
+        for span in &mut self.neighbors {
+            let count = span.len;
             *span = Span { start, len: 0 };
             start += count;
         }
