@@ -159,10 +159,20 @@ mod tests {
         let width = 9;
         let x: Vec<f64> = [vec![1e16; width], vec![1.0; width], vec![-1e16; width]].concat();
         let mut rows = vec![0.0; 3 * width];
-        add_terms(&mut rows, &x, width, &[(0, [1.0; 3]), (1, [1.0; 3]), (2, [1.0; 3])]);
+        add_terms(
+            &mut rows,
+            &x,
+            width,
+            &[(0, [1.0; 3]), (1, [1.0; 3]), (2, [1.0; 3])],
+        );
         assert!(rows.iter().all(|&v| v == 0.0), "{rows:?}");
         let mut rows = vec![0.0; 3 * width];
-        add_terms(&mut rows, &x, width, &[(0, [1.0, 2.0, 0.0]), (2, [1.0, 1.0, 0.0])]);
+        add_terms(
+            &mut rows,
+            &x,
+            width,
+            &[(0, [1.0, 2.0, 0.0]), (2, [1.0, 1.0, 0.0])],
+        );
         assert_eq!(&rows[..width], &[0.0; 9]);
         assert_eq!(&rows[width..2 * width], &[1e16; 9]);
         assert_eq!(&rows[2 * width..], &[0.0; 9]);

@@ -323,7 +323,9 @@ mod tests {
     fn a_chunks_rows_equal_the_rows_of_the_whole_batch() {
         let net = network();
         let steps = net.program().steps();
-        let (Step::Affine(first), Step::Nonlinear(nl), Step::Affine(dense)) = (&steps[0], &steps[1], &steps[2]) else {
+        let (Step::Affine(first), Step::Nonlinear(nl), Step::Affine(dense)) =
+            (&steps[0], &steps[1], &steps[2])
+        else {
             panic!("dense, leaky ReLU, dense: {steps:?}");
         };
         let (Nonlinearity::TwoPiece(units), AffineStep::Dense(d)) = (nl, dense) else {
@@ -331,14 +333,26 @@ mod tests {
         };
         let w_t = d.w().t().to_owned();
         // Every parent's rows: the first layer's values in (s, t) coordinates.
-        let one = affine_blocks(first, affine_rows(Array2::eye(2).view(), &Array1::zeros(2)).view(), BLOCKS);
+        let one = affine_blocks(
+            first,
+            affine_rows(Array2::eye(2).view(), &Array1::zeros(2)).view(),
+            BLOCKS,
+        );
         let parents = squares();
         let h = ndarray::concatenate(Axis(0), &vec![one.view(); parents.len()]).unwrap();
         let (offset, len) = (nl.offset(), nl.len());
         let children: Vec<Vec<Cell>> = parents
             .into_iter()
             .enumerate()
-            .map(|(i, cell)| split_two_piece(cell, h.slice(s![3 * i..3 * i + 3, ..]), (offset, len), false, &|| false))
+            .map(|(i, cell)| {
+                split_two_piece(
+                    cell,
+                    h.slice(s![3 * i..3 * i + 3, ..]),
+                    (offset, len),
+                    false,
+                    &|| false,
+                )
+            })
             .collect();
         let cells: Vec<Cell> = children.iter().flatten().cloned().collect();
         assert!(cells.len() > 2 * children.len(), "{} children", cells.len());
@@ -357,7 +371,11 @@ mod tests {
                 for start in (0..cells.len()).step_by(chunk) {
                     let end = (start + chunk).min(cells.len());
                     let (part, _) = made.rows(start, &cells[start..end]);
-                    assert_eq!(part, whole.slice(s![3 * start..3 * end, ..]), "cells {start}..{end}");
+                    assert_eq!(
+                        part,
+                        whole.slice(s![3 * start..3 * end, ..]),
+                        "cells {start}..{end}"
+                    );
                 }
             }
             // And each child's rows by hand from its own pieces: the first
