@@ -1,7 +1,7 @@
 //! The W1 slice (or W1b) through the 2-D splitter alone, for profiles and
 //! quick timings: loads a peer workload directory (`benches/peers/README.md`),
 //! enumerates with full output on the given number of threads and prints the
-//! region count, adjacent pairs and seconds per run.
+//! region count, seconds per run and the cells after each layer.
 //!
 //! ```sh
 //! cargo run --release --example w1_profile -- target/peers/w1 40 2 3
@@ -40,9 +40,10 @@ fn main() -> Fallible<()> {
         let part = enumerate(&net, &domain, &opts)?;
         let seconds = start.elapsed().as_secs_f64();
         println!(
-            "regions={} seconds={seconds:.4} us_per_region={:.2}",
+            "regions={} seconds={seconds:.4} us_per_region={:.2} cells_per_layer={:?}",
             part.len(),
-            1e6 * seconds / part.len() as f64
+            1e6 * seconds / part.len() as f64,
+            part.layer_counts().unwrap_or_default()
         );
     }
     Ok(())

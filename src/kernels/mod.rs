@@ -4,6 +4,7 @@
 //! evaluator can use them without importing a backend, and the backends
 //! without a circle through the network.
 
+pub(crate) mod corrections;
 pub(crate) mod fused;
 pub(crate) mod simd;
 pub(crate) mod single;

@@ -32,14 +32,17 @@ struct EdgeSpan {
     key: LineKey,
     from: f64,
     to: f64,
-    region: usize,
+    /// The region's index (a table never holds 2^32 regions: each takes
+    /// hundreds of bytes).
+    region: u32,
 }
 
-/// The most edges matched at once (64 MB of them): a large partition's
-/// edges are matched in bands of units, each band's edges collected by its
-/// own pass over the regions, so that they are never all held at once (W1b's
-/// 4 million edges took 270 MB beside its 770 MB partition).
-const EDGES_PER_BAND: usize = 1 << 20;
+/// The most edges matched at once (32 MB of them, twice that while rayon
+/// gathers them): a large partition's edges are matched in bands of units,
+/// each band's edges collected by its own pass over the regions, so that they
+/// are never all held at once (W1b's 4 million edges took 270 MB beside its
+/// 770 MB partition; bands of 1M edges still added 130 MB to the peak).
+const EDGES_PER_BAND: usize = 1 << 19;
 
 /// Fills in every region's neighbours (indices in push order, unsorted;
 /// [`super::Partition::from_table`] sorts them).
@@ -53,7 +56,7 @@ fn link_in_bands(regions: &mut RegionTable, diameter: f64, parallel: bool, band_
     let table = &*regions;
     let mut pairs = Vec::new();
     for band in unit_bands(table, band_edges) {
-        let band_spans = |i: usize| spans(i, table.region(i), &band);
+        let band_spans = |i: usize| spans(region_index(i), table.region(i), &band);
         let edges: Vec<EdgeSpan> = if parallel {
             (0..table.len())
                 .into_par_iter()
@@ -65,6 +68,11 @@ fn link_in_bands(regions: &mut RegionTable, diameter: f64, parallel: bool, band_
         match_edges(edges, eps, parallel, &mut pairs);
     }
     regions.set_neighbor_pairs(&pairs);
+}
+
+/// A region's index as stored in edges and pairs.
+fn region_index(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 2^32 regions: each takes hundreds of bytes")
 }
 
 /// Consecutive ranges of units covering every unit, each holding at most
@@ -105,7 +113,7 @@ fn unit_of(source: &RowSource) -> Option<usize> {
 
 /// Adds the pairs of regions whose edges overlap (each edge sorted with the
 /// others on its line, which the band holds whole).
-fn match_edges(mut edges: Vec<EdgeSpan>, eps: f64, parallel: bool, pairs: &mut Vec<(usize, usize)>) {
+fn match_edges(mut edges: Vec<EdgeSpan>, eps: f64, parallel: bool, pairs: &mut Vec<(u32, u32)>) {
     let order = |x: &EdgeSpan, y: &EdgeSpan| {
         x.key
             .cmp(&y.key)
@@ -130,7 +138,7 @@ fn match_edges(mut edges: Vec<EdgeSpan>, eps: f64, parallel: bool, pairs: &mut V
 
 /// The edges of a region that other regions can share (not the domain's),
 /// on the lines of units in `band`.
-fn spans(index: usize, region: Region<'_>, band: &Range<usize>) -> Vec<EdgeSpan> {
+fn spans(index: u32, region: Region<'_>, band: &Range<usize>) -> Vec<EdgeSpan> {
     let Some(vertices) = region.polygon else {
         return Vec::new();
     };

@@ -214,20 +214,25 @@ impl RegionTable {
 
     /// Replaces every region's neighbours by the pairs' ends: `(i, j)` makes
     /// `j` a neighbour of `i` and `i` one of `j` (unsorted; see
-    /// [`RegionTable::sort_by_pattern`]).
-    pub(crate) fn set_neighbor_pairs(&mut self, pairs: &[(usize, usize)]) {
-        let mut counts = vec![0usize; self.len()];
-        for &(i, j) in pairs {
-            counts[i] += 1;
-            counts[j] += 1;
+    /// [`RegionTable::sort_by_pattern`]). Indices are `u32`: the pairs sit
+    /// beside the whole partition at its peak, and half as many bytes count.
+    pub(crate) fn set_neighbor_pairs(&mut self, pairs: &[(u32, u32)]) {
+        let pairs = pairs.iter().map(|&(i, j)| (i as usize, j as usize));
+        // Each span counts its region's pairs first (no second buffer of
+        // counts beside the pairs), then becomes an empty span at its start.
+        self.neighbors.iter_mut().for_each(|span| *span = Span::default());
+        for (i, j) in pairs.clone() {
+            self.neighbors[i].len += 1;
+            self.neighbors[j].len += 1;
         }
         let mut start = 0;
-        for (span, &count) in self.neighbors.iter_mut().zip(&counts) {
+        for span in &mut self.neighbors {
+            let count = span.len;
             *span = Span { start, len: 0 };
             start += count;
         }
         self.neighbor_pool = vec![0; start];
-        for &(i, j) in pairs {
+        for (i, j) in pairs {
             for (from, to) in [(i, j), (j, i)] {
                 let span = &mut self.neighbors[from];
                 self.neighbor_pool[span.start + span.len] = to;

@@ -634,7 +634,7 @@ pub(super) mod tests {
     }
 
     /// A seeded uniform draw in [-1, 1).
-    fn uniform(seed: &mut u64) -> f64 {
+    pub(crate) fn uniform(seed: &mut u64) -> f64 {
         *seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);

@@ -2,9 +2,10 @@
 //! batched over cells, chunked, and fused with the dense layer after a
 //! two-piece layer when corrections per child pay.
 
-use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView2};
 
 use super::cut::{Cell, EdgeTag};
+use crate::kernels::corrections::{add_terms, Term, ROWS};
 use crate::network::eval::{affine_blocks, choose, scale_pieces, Blocks};
 use crate::network::{AffineStep, Nonlinearity, TwoPiece};
 use crate::Affine;
@@ -27,7 +28,7 @@ pub(super) struct Batch {
 
 /// Three rows per cell: `d/ds`, `d/dt`, then the value at `(s, t) = (0, 0)`.
 pub(super) const BLOCKS: Blocks = Blocks {
-    block: 3,
+    block: ROWS,
     offset_row: 2,
 };
 
@@ -44,16 +45,16 @@ pub(super) struct Fused<'a> {
     pub(super) w_t: &'a Array2<f64>,
 }
 
-/// The pieces of units `offset..offset + len` of every cell, a row per cell
-/// (`count` cells are expected: the buffer's size).
+/// The pieces of units `offset..offset + len` of every pattern, a row per
+/// pattern (`count` patterns are expected: the buffer's size).
 fn layer_choices<'c>(
-    cells: impl IntoIterator<Item = &'c Cell>,
+    patterns: impl IntoIterator<Item = &'c [u8]>,
     count: usize,
     (offset, len): (usize, usize),
 ) -> Array2<u8> {
     let (mut flat, mut rows) = (Vec::with_capacity(count * len), 0);
-    for cell in cells {
-        flat.extend_from_slice(&cell.pattern[offset..offset + len]);
+    for pattern in patterns {
+        flat.extend_from_slice(&pattern[offset..offset + len]);
         rows += 1;
     }
     Array2::from_shape_vec((rows, len), flat).expect("a row per cell")
@@ -65,23 +66,23 @@ const CORRECTION_COST: usize = 10;
 
 /// True when correcting the children of each parent (one rank-one update per
 /// unit whose piece differs from the parent's first child) is cheaper than
-/// running the dense layer on every child.
-fn corrections_pay(parents: &[usize], choices: ArrayView2<u8>, first_child: &[usize]) -> bool {
+/// running the dense layer on every child. `choices` holds every child's
+/// pieces (borrowed from the cells: a matrix of them all would be the largest
+/// buffer of a split of the whole domain).
+fn corrections_pay(parents: &[usize], choices: &[&[u8]], first_child: &[usize]) -> bool {
     let parent_count = first_child.len();
+    let units = choices.first().map_or(0, |c| c.len());
     let differing: usize = parents
         .iter()
         .enumerate()
-        .map(|(child, &p)| {
-            let reference = choices.row(first_child[p]);
-            choices
-                .row(child)
-                .iter()
-                .zip(reference)
-                .filter(|(a, b)| a != b)
-                .count()
-        })
+        .map(|(child, &p)| differing(choices[child], choices[first_child[p]]))
         .sum();
-    CORRECTION_COST * differing < (parents.len() - parent_count) * choices.ncols()
+    CORRECTION_COST * differing < (parents.len() - parent_count) * units
+}
+
+/// The number of units whose pieces differ between two children.
+fn differing(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).map(|(x, y)| usize::from(x != y)).sum()
 }
 
 /// The first child of every parent (a two-piece layer leaves every parent at
@@ -119,25 +120,25 @@ fn corrected(
     let slopes = fused.units.slopes();
     let base = base.as_slice().expect("standard layout");
     let w_t = fused.w_t.as_standard_layout();
-    let (width, block) = (w_t.ncols(), BLOCKS.block * w_t.ncols());
+    let w_t = w_t.as_slice().expect("standard layout");
+    let width = fused.w_t.ncols();
+    let block = BLOCKS.block * width;
+    let mut terms: Vec<Term> = Vec::new();
     // Each child's block is corrected right after it is copied, while it is
     // still in cache.
     let mut out = Vec::with_capacity(parents.len() * block);
     for (child, &p) in parents.iter().enumerate() {
         let start = out.len();
         out.extend_from_slice(&base[p * block..(p + 1) * block]);
-        let rows = &mut out[start..];
         let (own, refs) = (choices.row(child), reference.row(p));
+        let own = own.as_slice().expect("standard layout");
+        let refs = refs.as_slice().expect("standard layout");
+        terms.clear();
         for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
             let delta = slopes[c as usize] - slopes[r as usize];
-            let w_row = w_t.row(j);
-            let w_row = w_row.as_slice().expect("standard layout");
-            for (k, row) in rows.chunks_exact_mut(width).enumerate() {
-                let coef = delta * h[[3 * p + k, j]];
-                // As ndarray's `scaled_add`: y + (coef x).
-                row.iter_mut().zip(w_row).for_each(|(y, x)| *y += coef * x);
-            }
+            terms.push((j, std::array::from_fn(|k| delta * h[[3 * p + k, j]])));
         }
+        add_terms(&mut out[start..], w_t, width, &terms);
     }
     Array2::from_shape_vec((parents.len() * BLOCKS.block, width), out).expect("whole blocks")
 }
@@ -178,10 +179,15 @@ impl<'p> Children<'p> {
             .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
             .collect();
         let fused = dense.and_then(|f| {
-            let choices = layer_choices(children.iter().flatten(), parents.len(), (offset, len));
+            let choices: Vec<&[u8]> = children
+                .iter()
+                .flatten()
+                .map(|c| &c.pattern[offset..offset + len])
+                .collect();
             let first_child = first_children(&parents, children.len());
-            corrections_pay(&parents, choices.view(), &first_child).then(|| {
-                let reference = choices.select(Axis(0), &first_child);
+            corrections_pay(&parents, &choices, &first_child).then(|| {
+                let firsts = first_child.iter().map(|&c| choices[c]);
+                let reference = layer_choices(firsts, first_child.len(), (0, len));
                 let base = fused_base(&f, h, reference.view());
                 (f, base, reference)
             })
@@ -205,7 +211,8 @@ impl<'p> Children<'p> {
     /// are `cells`.
     pub(super) fn rows(&self, start: usize, cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
         let parents = &self.parents[start..start + cells.len()];
-        let choices = layer_choices(cells, cells.len(), self.units);
+        let patterns = cells.iter().map(|c| c.pattern.as_slice());
+        let choices = layer_choices(patterns, cells.len(), self.units);
         let skips = self
             .skips
             .iter()
@@ -269,4 +276,124 @@ pub(super) fn finish(batch: Batch) -> Vec<FinalCell> {
             },
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Axis};
+
+    use super::*;
+    use crate::network::eval::affine_rows;
+    use crate::network::{Network, Step};
+    use crate::regions::plane_split::cut::split_two_piece;
+    use crate::regions::plane_split::cut::tests::{tag, uniform};
+
+    /// 2 -> 40 leaky ReLU -> 7 dense, seeded weights in [-1, 1).
+    fn network() -> Network {
+        let mut seed = 2026u64;
+        let mut draw = |r: usize, c: usize| Array2::from_shape_simple_fn((r, c), || uniform(&mut seed));
+        let (w1, b1, w2, b2) = (draw(40, 2), draw(40, 1), draw(7, 40), draw(7, 1));
+        Network::builder(2)
+            .dense(w1, b1.column(0).to_owned())
+            .unwrap()
+            .leaky_relu(0.1)
+            .dense(w2, b2.column(0).to_owned())
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+
+    /// 64 squares tiling [-1, 1]^2 (small: few lines cross each, so that
+    /// corrections pay).
+    fn squares() -> Vec<Cell> {
+        let side = 0.25;
+        (0..64)
+            .map(|k| {
+                let (x, y) = (-1.0 + side * (k % 8) as f64, -1.0 + side * (k / 8) as f64);
+                Cell {
+                    vertices: vec![[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
+                    tags: (0..4).map(tag).collect(),
+                    pattern: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_chunks_rows_equal_the_rows_of_the_whole_batch() {
+        let net = network();
+        let steps = net.program().steps();
+        let (Step::Affine(first), Step::Nonlinear(nl), Step::Affine(dense)) =
+            (&steps[0], &steps[1], &steps[2])
+        else {
+            panic!("dense, leaky ReLU, dense: {steps:?}");
+        };
+        let (Nonlinearity::TwoPiece(units), AffineStep::Dense(d)) = (nl, dense) else {
+            panic!("{steps:?}");
+        };
+        let w_t = d.w().t().to_owned();
+        // Every parent's rows: the first layer's values in (s, t) coordinates.
+        let one = affine_blocks(
+            first,
+            affine_rows(Array2::eye(2).view(), &Array1::zeros(2)).view(),
+            BLOCKS,
+        );
+        let parents = squares();
+        let h = ndarray::concatenate(Axis(0), &vec![one.view(); parents.len()]).unwrap();
+        let (offset, len) = (nl.offset(), nl.len());
+        let children: Vec<Vec<Cell>> = parents
+            .into_iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                split_two_piece(
+                    cell,
+                    h.slice(s![3 * i..3 * i + 3, ..]),
+                    (offset, len),
+                    false,
+                    &|| false,
+                )
+            })
+            .collect();
+        let cells: Vec<Cell> = children.iter().flatten().cloned().collect();
+        assert!(cells.len() > 2 * children.len(), "{} children", cells.len());
+        for fuse in [false, true] {
+            let fused = fuse.then_some(Fused {
+                units,
+                dense,
+                w_t: &w_t,
+            });
+            let made = Children::new(&children, nl, (offset, len), (h.view(), &[]), fused);
+            assert_eq!(made.fused(), fuse);
+            let (whole, skips) = made.rows(0, &cells);
+            assert!(skips.is_empty());
+            // Chunks of any size, bit for bit the rows of the whole batch.
+            for chunk in [1, 3, 7, 50] {
+                for start in (0..cells.len()).step_by(chunk) {
+                    let end = (start + chunk).min(cells.len());
+                    let (part, _) = made.rows(start, &cells[start..end]);
+                    assert_eq!(
+                        part,
+                        whole.slice(s![3 * start..3 * end, ..]),
+                        "cells {start}..{end}"
+                    );
+                }
+            }
+            // And each child's rows by hand from its own pieces: the first
+            // layer's rows times the pieces' slopes, then (fused) the dense layer.
+            for (i, cell) in cells.iter().enumerate() {
+                let mut want = one.clone();
+                for (j, mut column) in want.columns_mut().into_iter().enumerate() {
+                    column *= units.slopes()[cell.pattern[offset + j] as usize];
+                }
+                if fuse {
+                    want = want.dot(&d.w().t());
+                    want.row_mut(2).scaled_add(1.0, &d.b());
+                }
+                let got = whole.slice(s![3 * i..3 * i + 3, ..]);
+                let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                let error = (&got - &want).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                assert!(error <= 1e-13 * scale, "child {i}: {error:e}");
+            }
+        }
+    }
 }
