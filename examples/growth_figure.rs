@@ -271,12 +271,11 @@ where
                 .label(format!("{method}, d = {dim}"))
                 .legend(move |(x, y)| mark((x + 10, y), dim, colour(method)));
         }
-        // The chart's marks are the legend's (see [`mark_offsets`]).
-        let offsets = mark_offsets(dim);
+        // The chart's marks are the legend's: one `mark` for both.
         chart.draw_series(
             points
                 .into_iter()
-                .map(|p| EmptyElement::at(p) + Polygon::new(offsets.clone(), style.filled())),
+                .map(|p| EmptyElement::at(p) + mark((0, 0), dim, colour(method))),
         )?;
         chart.draw_series(line.timed_out.iter().filter_map(|p| {
             (what.value)(p).map(|v| Cross::new((p.0, v), 6, colour(method).stroke_width(2)))
@@ -328,8 +327,8 @@ fn mark_offsets(dim: u32) -> Vec<(i32, i32)> {
     }
 }
 
-/// The legend's mark of a `dim`-D line of `colour` centred at `at` (pixels),
-/// as the chart draws it.
+/// The mark of a `dim`-D line of `colour` centred at `at` (pixels), in the
+/// chart (relative to each point) and in the legend.
 fn mark(at: (i32, i32), dim: u32, colour: RGBColor) -> Polygon<(i32, i32)> {
     let (x, y) = at;
     let corners = mark_offsets(dim).into_iter().map(|(dx, dy)| (x + dx, y + dy));

@@ -18,7 +18,8 @@ impl Network {
     ///
     /// # Errors
     ///
-    /// [`Error::Shape`](crate::Error::Shape) for a wrong length, [`Error::NonFinite`](crate::Error::NonFinite) for NaN/inf.
+    /// [`Error::Shape`](crate::Error::Shape) for a wrong length,
+    /// [`Error::NonFinite`](crate::Error::NonFinite) for NaN/inf.
     pub fn forward(&self, x: ArrayView1<f64>) -> Result<Array1<f64>> {
         let out = self.forward_batch(x.insert_axis(Axis(0)))?;
         Ok(out.row(0).to_owned())
@@ -69,9 +70,10 @@ impl Network {
     ///
     /// # Errors
     ///
-    /// As [`Network::forward`]; [`Error::Invalid`](crate::Error::Invalid) for bad options or
-    /// patterns that do not fit the network; backend failures, and
-    /// [`Error::Shape`](crate::Error::Shape) when the backend returns patterns of the wrong shape.
+    /// As [`Network::forward`]; [`Error::Invalid`](crate::Error::Invalid) for
+    /// bad options or patterns that do not fit the network; backend failures,
+    /// and [`Error::Shape`](crate::Error::Shape) when the backend returns
+    /// patterns of the wrong shape.
     ///
     /// # Examples
     ///

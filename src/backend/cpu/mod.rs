@@ -57,8 +57,7 @@ impl Default for CpuBackend {
 
 impl CpuBackend {
     /// Points per task of [`CpuBackend::default`] (and of a run whose
-    /// [`crate::run::RunOptions::chunk`] is `None`). The W5 bench
-    /// (`benches/w5_forward.rs`) times other sizes against it.
+    /// [`crate::run::RunOptions::chunk`] is `None`).
     pub const DEFAULT_CHUNK: usize = 256;
 
     /// A backend that runs on the calling thread only.

@@ -103,6 +103,9 @@ pub(crate) fn maximize(c: &[Q], a: &[Vec<Q>], b: &[Q]) -> Exact {
         if !tab.optimise() || tab.objective[width].is_negative() {
             return Exact::Infeasible;
         }
+        // Phase 2 prices its own objective row: none is carried through the
+        // pivots that drive the artificials out.
+        tab.objective.clear();
         tab.drive_out(artificial);
     }
     let (ints, _) = integers(c.iter());
@@ -159,7 +162,7 @@ fn exact_div(num: BigInt, det: &BigInt) -> BigInt {
         return num;
     }
     let (q, r) = num.div_rem(det);
-    debug_assert!(r.is_zero(), "a fraction-free pivot left a remainder");
+    assert!(r.is_zero(), "a fraction-free pivot left a remainder");
     q
 }
 
@@ -231,6 +234,8 @@ impl Tableau {
         let pivot_row = std::mem::take(&mut self.rows[r]);
         let p = pivot_row[enter].clone();
         for row in self.rows.iter_mut().chain([&mut self.objective]) {
+            // Empty: the pivot row itself (taken out above), or an objective
+            // that is not kept between the phases.
             if !row.is_empty() {
                 eliminate(row, &pivot_row, enter, &p, &self.det);
             }

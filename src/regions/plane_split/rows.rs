@@ -136,7 +136,7 @@ fn corrected(
         terms.clear();
         for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
             let delta = slopes[c as usize] - slopes[r as usize];
-            terms.push((j, std::array::from_fn(|k| delta * h[[3 * p + k, j]])));
+            terms.push((j, std::array::from_fn(|k| delta * h[[BLOCKS.block * p + k, j]])));
         }
         add_terms(&mut out[start..], w_t, width, &terms);
     }
