@@ -111,8 +111,8 @@ fn build(net: &Network, domain: &Domain, opts: &EnumOptions) -> std::result::Res
     let layers = split::layers(net)?;
     let m = setup.frame.constraints.len();
     let mut cx = complex::of_domain(&setup.frame.constraints, m + net.unit_count())?;
-    split::cut_layers(&mut cx, &layers, &setup.frame, m, &opts.run, &watch)?;
     let serial = opts.run.threads == Some(1);
+    split::cut_layers(&mut cx, &layers, &setup.frame, m, &opts.run, &watch, serial)?;
     let found = regions::read(&cx, m, serial)?;
     drop(cx);
     let cells = Cells {

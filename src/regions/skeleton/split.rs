@@ -10,7 +10,9 @@
 
 use ndarray::Array2;
 
-use super::complex::{set, Complex};
+use rayon::prelude::*;
+
+use super::complex::{set, Complex, Split, SPLITS_PER_TASK};
 use super::faces::FaceCuts;
 use super::Fail;
 use crate::backend::affine_values_on;
@@ -70,6 +72,7 @@ pub(super) fn cut_layers(
     m: usize,
     run: &RunOptions,
     watch: &Watch<'_>,
+    serial: bool,
 ) -> Result<(), Fail> {
     let mut values = input_points(cx, frame);
     let mut cuts = FaceCuts::new(cx.words);
@@ -82,9 +85,9 @@ pub(super) fn cut_layers(
             if let Some(stop) = watch.stop(0) {
                 return Err(Fail::Stopped(stop));
             }
-            cut.unit(cx, &mut cuts, j, m + layer.offset + j, m)?;
+            cut.unit(cx, &mut cuts, j, m + layer.offset + j, m, serial)?;
         }
-        values = activations(&cut.cols, layer.slopes);
+        values = activations(&cut.cols, layer.slopes, serial);
     }
     Ok(())
 }
@@ -98,14 +101,23 @@ fn input_points(cx: &Complex, frame: &Frame) -> Array2<f64> {
 
 /// The layer's outputs at every vertex (one row each) from its
 /// pre-activation columns.
-fn activations(cols: &[Vec<f64>], [neg, pos]: [f64; 2]) -> Array2<f64> {
+fn activations(cols: &[Vec<f64>], [neg, pos]: [f64; 2], serial: bool) -> Array2<f64> {
     let (n, units) = (cols.first().map_or(0, Vec::len), cols.len());
     let mut out = vec![0.0; n * units];
-    for (v, row) in out.chunks_exact_mut(units.max(1)).enumerate() {
-        for (y, col) in row.iter_mut().zip(cols) {
-            let z = col[v];
-            *y = if z > 0.0 { pos * z } else { neg * z };
+    let rows = VERTICES_PER_TASK * units.max(1);
+    let fill = |(c, chunk): (usize, &mut [f64])| {
+        let first = c * VERTICES_PER_TASK;
+        for (i, col) in cols.iter().enumerate() {
+            let ys = chunk.iter_mut().skip(i).step_by(units);
+            for (y, &z) in ys.zip(&col[first..]) {
+                *y = if z > 0.0 { pos * z } else { neg * z };
+            }
         }
+    };
+    if serial {
+        out.chunks_mut(rows).enumerate().for_each(fill);
+    } else {
+        out.par_chunks_mut(rows).enumerate().for_each(fill);
     }
     Array2::from_shape_vec((n, units), out).unwrap_or_else(|_| unreachable!("units values per vertex"))
 }
@@ -194,38 +206,29 @@ impl LayerCut {
         j: usize,
         h: usize,
         m: usize,
+        serial: bool,
     ) -> Result<(), Fail> {
         let scale = self.scale[j];
         if scale == 0.0 {
             // Zero at every vertex: zero on the domain, never positive, no cut.
             return Ok(());
         }
-        let tol = TOL_SKELETON_ZERO_REL * scale;
-        for (v, &z) in self.cols[j].iter().enumerate() {
-            if z.abs() <= tol {
-                return Err(Fail::Fallback("a vertex lies on a unit's hyperplane"));
-            }
-            if z > 0.0 {
-                cx.set_pos(v, h);
-            }
-        }
-        let mut edges = std::mem::take(&mut self.crossing[j]);
-        edges.sort_unstable();
-        edges.dedup();
+        mark_sides(cx, &self.cols[j], h, TOL_SKELETON_ZERO_REL * scale, serial)?;
+        let splits = self.splits(cx, j);
+        let first = cx.len();
+        cx.add_splits(&splits, h, serial)?;
+        self.interpolate(&splits, j, serial);
         cuts.clear();
-        for &e in &edges {
-            let [a, b] = cx.edges[e].map(|v| v as usize);
-            let (za, zb) = (self.cols[j][a], self.cols[j][b]);
-            if (za > 0.0) == (zb > 0.0) {
-                continue;
-            }
-            let t = za / (za - zb);
-            let v = cx.split_edge(e, t, h)? as usize;
-            self.interpolate(a, b, t, j);
-            self.list(e, a, v, j + 1);
-            self.list(cx.edges.len() - 1, v, b, j + 1);
+        // The edges in the order of the splits, each split's halves then the
+        // edges joined at its vertex: the numbering the later units visit.
+        for (k, s) in splits.iter().enumerate() {
+            let v = (first + k) as u32;
+            cx.edges[s.e] = [s.a, v];
+            cx.edges.push([v, s.b]);
+            self.list(s.e, s.a as usize, v as usize, j + 1);
+            self.list(cx.edges.len() - 1, v as usize, s.b as usize, j + 1);
             let joined = cx.edges.len();
-            cuts.add(cx, v as u32, h, m)?;
+            cuts.add(cx, v, h, m)?;
             for f in joined..cx.edges.len() {
                 let [p, q] = cx.edges[f];
                 self.list(f, p as usize, q as usize, j + 1);
@@ -236,24 +239,96 @@ impl LayerCut {
 }
 
 impl LayerCut {
-    /// Appends the vertex at `a + t (b - a)` on unit `j`'s hyperplane: its
-    /// values interpolated (unit `j`'s is zero), their sign bits, and the
-    /// units' scales.
-    fn interpolate(&mut self, a: usize, b: usize, t: f64, j: usize) {
-        let start = self.signs.len();
-        self.signs.resize(start + self.words, 0);
-        for (i, (col, scale)) in self.cols.iter_mut().zip(&mut self.scale).enumerate() {
-            let value = if i == j {
-                0.0
-            } else {
-                col[a] + t * (col[b] - col[a])
-            };
-            col.push(value);
-            *scale = scale.max(value.abs());
-            if value > 0.0 {
-                set(&mut self.signs[start..], i);
+    /// The edges unit `j` crosses strictly, ascending, with where.
+    fn splits(&mut self, cx: &Complex, j: usize) -> Vec<Split> {
+        let mut edges = std::mem::take(&mut self.crossing[j]);
+        edges.sort_unstable();
+        edges.dedup();
+        let col = &self.cols[j];
+        edges
+            .into_iter()
+            .filter_map(|e| {
+                let [a, b] = cx.edges[e];
+                let (za, zb) = (col[a as usize], col[b as usize]);
+                ((za > 0.0) != (zb > 0.0)).then(|| Split {
+                    e,
+                    a,
+                    b,
+                    t: za / (za - zb),
+                })
+            })
+            .collect()
+    }
+
+    /// Appends the values of the vertices of `splits` (on unit `j`'s
+    /// hyperplane), interpolated along their edges (unit `j`'s is zero),
+    /// their sign bits, and the units' scales; a column per task unless
+    /// `serial`.
+    fn interpolate(&mut self, splits: &[Split], j: usize, serial: bool) {
+        let extend = |(i, (col, scale)): (usize, (&mut Vec<f64>, &mut f64))| {
+            col.reserve(splits.len());
+            for s in splits {
+                let value = if i == j {
+                    0.0
+                } else {
+                    let (za, zb) = (col[s.a as usize], col[s.b as usize]);
+                    za + s.t * (zb - za)
+                };
+                col.push(value);
+                *scale = scale.max(value.abs());
+            }
+        };
+        let first = self.signs.len() / self.words;
+        if serial || splits.len() < SPLITS_PER_TASK {
+            self.cols.iter_mut().zip(&mut self.scale).enumerate().for_each(extend);
+        } else {
+            self.cols
+                .par_iter_mut()
+                .zip(&mut self.scale)
+                .enumerate()
+                .for_each(extend);
+        }
+        self.signs.resize((first + splits.len()) * self.words, 0);
+        let words = &mut self.signs[first * self.words..];
+        for (i, col) in self.cols.iter().enumerate() {
+            let (k, bit) = (i / 64, 1u64 << (i % 64));
+            for (w, &z) in words.chunks_exact_mut(self.words).zip(&col[first..]) {
+                if z > 0.0 {
+                    w[k] |= bit;
+                }
             }
         }
+    }
+}
+
+/// Vertices per parallel task of [`mark_sides`] and [`activations`].
+const VERTICES_PER_TASK: usize = 4096;
+
+/// Marks the vertices of `cx` on the positive side of hyperplane `h` from
+/// its values `col`, in parallel unless `serial` (each vertex's bits alone).
+///
+/// # Errors
+///
+/// [`Fail::Fallback`] when a vertex lies on the hyperplane (`|z| <= tol`).
+fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -> Result<(), Fail> {
+    let w = cx.words;
+    let mark = |(signs, &z): (&mut [u64], &f64)| {
+        if z.abs() <= tol {
+            return Err(Fail::Fallback("a vertex lies on a unit's hyperplane"));
+        }
+        if z > 0.0 {
+            set(&mut signs[..w], h);
+        }
+        Ok(())
+    };
+    if serial || col.len() < VERTICES_PER_TASK {
+        cx.signs.chunks_exact_mut(2 * w).zip(col).try_for_each(mark)
+    } else {
+        cx.signs
+            .par_chunks_exact_mut(2 * w)
+            .zip(col)
+            .with_min_len(VERTICES_PER_TASK)
+            .try_for_each(mark)
     }
 }
 
