@@ -240,7 +240,7 @@ fn the_region_budget_holds_and_one_thread_gives_the_same_partition() {
 fn the_thread_count_does_not_change_a_bit() {
     // Enough vertices, and splits per unit, that the cut runs its parallel
     // paths (thousands of each): every region, ball and map the same.
-    let net = random_net(&[4, 40, 40], 5);
+    let net = random_net(&[4, 24, 24], 5);
     let domain = Domain::cube(4, -1.0, 1.0);
     let with = |threads| {
         let opts = EnumOptions {
