@@ -80,7 +80,7 @@ pub(super) fn cut_layers(
         for dense in &layer.affine {
             values = run.with_backend_ref(|b| affine_values_on(b, dense.w(), dense.b(), values.view()))?;
         }
-        let mut cut = LayerCut::new(cx, &values);
+        let mut cut = LayerCut::new(cx, &values, serial);
         for j in 0..layer.len {
             if let Some(stop) = watch.stop(0) {
                 return Err(Fail::Stopped(stop));
@@ -150,7 +150,7 @@ struct LayerCut {
 impl LayerCut {
     /// The layer's pre-activations `values` (vertices x units) at the
     /// vertices of `cx`, and the crossing lists of its edges.
-    fn new(cx: &Complex, values: &Array2<f64>) -> LayerCut {
+    fn new(cx: &Complex, values: &Array2<f64>, serial: bool) -> LayerCut {
         let units = values.ncols();
         let words = units.div_ceil(64).max(1);
         let cols: Vec<Vec<f64>> = values.columns().into_iter().map(|c| c.to_vec()).collect();
@@ -161,33 +161,53 @@ impl LayerCut {
                 .collect(),
             cols,
             words,
-            signs: Vec::with_capacity(values.nrows() * words),
+            signs: Vec::new(),
             crossing: vec![Vec::new(); units],
         };
-        for row in values.outer_iter() {
-            push_signs(&mut cut.signs, words, row.iter().copied());
-        }
-        for (e, &[a, b]) in cx.edges.iter().enumerate() {
-            cut.list(e, a as usize, b as usize, 0);
+        cut.push_signs(0);
+        // The edges' lists by chunks of edges (in parallel unless serial),
+        // joined in edge order.
+        let chunk_lists = |(c, chunk): (usize, &[[u32; 2]])| {
+            let mut lists = vec![Vec::new(); units];
+            for (i, &[a, b]) in chunk.iter().enumerate() {
+                let e = c * EDGES_PER_TASK + i;
+                crossings(&cut.signs, words, e, [a as usize, b as usize], 0, &mut lists);
+            }
+            lists
+        };
+        let chunks: Vec<Vec<Vec<usize>>> = if serial {
+            cx.edges.chunks(EDGES_PER_TASK).enumerate().map(chunk_lists).collect()
+        } else {
+            cx.edges.par_chunks(EDGES_PER_TASK).enumerate().map(chunk_lists).collect()
+        };
+        for lists in chunks {
+            for (all, mut part) in cut.crossing.iter_mut().zip(lists) {
+                all.append(&mut part);
+            }
         }
         cut
+    }
+
+    /// Appends the sign words of the vertices from `first` on (bit `j` when
+    /// unit `j`'s value is `> 0`), a column at a time.
+    fn push_signs(&mut self, first: usize) {
+        let n = self.cols.first().map_or(first, Vec::len);
+        self.signs.resize(n * self.words, 0);
+        let words = &mut self.signs[first * self.words..];
+        for (i, col) in self.cols.iter().enumerate() {
+            let (k, bit) = (i / 64, 1u64 << (i % 64));
+            for (w, &z) in words.chunks_exact_mut(self.words).zip(&col[first..]) {
+                if z > 0.0 {
+                    w[k] |= bit;
+                }
+            }
+        }
     }
 
     /// Lists edge `e` (ends `a`, `b`) for every unit from `from` on whose
     /// sign differs at its ends.
     fn list(&mut self, e: usize, a: usize, b: usize, from: usize) {
-        let w = self.words;
-        for k in from / 64..w {
-            let mut differ = self.signs[a * w + k] ^ self.signs[b * w + k];
-            if k == from / 64 {
-                differ &= u64::MAX << (from % 64);
-            }
-            while differ != 0 {
-                let unit = 64 * k + differ.trailing_zeros() as usize;
-                differ &= differ - 1;
-                self.crossing[unit].push(e);
-            }
-        }
+        crossings(&self.signs, self.words, e, [a, b], from, &mut self.crossing);
     }
 
     /// Cuts unit `j` of the layer (hyperplane `h`) into the complex: marks
@@ -288,16 +308,7 @@ impl LayerCut {
                 .enumerate()
                 .for_each(extend);
         }
-        self.signs.resize((first + splits.len()) * self.words, 0);
-        let words = &mut self.signs[first * self.words..];
-        for (i, col) in self.cols.iter().enumerate() {
-            let (k, bit) = (i / 64, 1u64 << (i % 64));
-            for (w, &z) in words.chunks_exact_mut(self.words).zip(&col[first..]) {
-                if z > 0.0 {
-                    w[k] |= bit;
-                }
-            }
-        }
+        self.push_signs(first);
     }
 }
 
@@ -332,13 +343,21 @@ fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -
     }
 }
 
-/// Appends to `signs` the sign bits (`words` words) of a vertex with values `z`.
-fn push_signs(signs: &mut Vec<u64>, words: usize, z: impl Iterator<Item = f64>) {
-    let start = signs.len();
-    signs.resize(start + words, 0);
-    for (j, z) in z.enumerate() {
-        if z > 0.0 {
-            set(&mut signs[start..], j);
+/// Edges per parallel task when a layer lists its edges.
+const EDGES_PER_TASK: usize = 16384;
+
+/// Pushes edge `e` (ends `[a, b]`) to the list of every unit from `from` on
+/// whose sign bits (`signs`, `w` words per vertex) differ at its ends.
+fn crossings(signs: &[u64], w: usize, e: usize, [a, b]: [usize; 2], from: usize, lists: &mut [Vec<usize>]) {
+    for k in from / 64..w {
+        let mut differ = signs[a * w + k] ^ signs[b * w + k];
+        if k == from / 64 {
+            differ &= u64::MAX << (from % 64);
+        }
+        while differ != 0 {
+            let unit = 64 * k + differ.trailing_zeros() as usize;
+            differ &= differ - 1;
+            lists[unit].push(e);
         }
     }
 }
