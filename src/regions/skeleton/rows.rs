@@ -153,14 +153,10 @@ fn shared_blocks(
                 pre(h.view(), &owner);
                 let choices = patterns.slice(s![.., nl.units()]);
                 let firsts = distinct(&mut owner, choices);
-                let picked: Vec<usize> = firsts
-                    .iter()
-                    .flat_map(|&(o, _)| o * blocks.block..(o + 1) * blocks.block)
-                    .collect();
                 let regions: Vec<usize> = firsts.iter().map(|&(_, r)| r).collect();
                 choose(
                     nl,
-                    h.select(Axis(0), &picked),
+                    gather_blocks(&h, &firsts, blocks.block),
                     blocks,
                     choices.select(Axis(0), &regions).view(),
                 )
@@ -169,6 +165,20 @@ fn shared_blocks(
         };
     }
     (h, owner)
+}
+
+/// The blocks of `block` rows of `h` named first in each pair of `firsts`,
+/// in that order (one copy per row block, where `select` goes row by row).
+fn gather_blocks(h: &Array2<f64>, firsts: &[(usize, usize)], block: usize) -> Array2<f64> {
+    let h = h.as_standard_layout();
+    let flat = h.as_slice().unwrap_or_else(|| unreachable!("standard layout"));
+    let size = block * h.ncols();
+    let mut out = Vec::with_capacity(firsts.len() * size);
+    for &(o, _) in firsts {
+        out.extend_from_slice(&flat[o * size..(o + 1) * size]);
+    }
+    Array2::from_shape_vec((firsts.len() * block, h.ncols()), out)
+        .unwrap_or_else(|_| unreachable!("whole blocks of the same width"))
 }
 
 /// The distinct pairs of a region's block (`owner`) and its `choices` row,
