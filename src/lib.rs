@@ -95,6 +95,7 @@
 
 pub mod backend;
 pub mod error;
+mod evaluation;
 pub mod geometry;
 #[cfg(feature = "nalgebra")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nalgebra")))]

@@ -82,6 +82,17 @@ def shared_vectors_dir() -> Path | None:
     return None
 
 
+def vectors_pass(what: str, check) -> bool:
+    """Runs `check(vectors_dir)` on the shared vectors, saying what it checks;
+    False when they are missing or a check fails."""
+    vec = shared_vectors_dir()
+    if vec is None:
+        print("shared vectors not found (set CPWL_VECTORS)")
+        return False
+    print(f"checking {what}:")
+    return check(vec)
+
+
 def load_cpwl_array(cpwl: dict[str, str] | None, key: str):
     """The .npy file named by the cpwl side's `key=` line, or None (saying why)."""
     if cpwl is None or key not in cpwl:

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 import workloads
-from common import report_ratio, run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
+from common import report_ratio, run_cpwl, set_torch_threads, stopwatch, vectors_pass
 
 PLAIN_EPS = 1e-12  # relative zero band of a vertex value in the plain splitter
 SLIVER_REL_AREA = 1e-12  # edge-subdivision faces below this fraction of the window are perturbation artefacts
@@ -665,14 +665,8 @@ def main() -> int:
     ap.add_argument("--w1b", action="store_true", help="also run W1b (about 1e6 regions; minutes)")
     args = ap.parse_args()
     set_torch_threads(args.threads)
-    if args.check_vectors:
-        vec = shared_vectors_dir()
-        if vec is None:
-            print("shared vectors not found (set CPWL_VECTORS)")
-            return 1
-        print("checking against shared regions vectors:")
-        if not check_vectors(vec):
-            return 1
+    if args.check_vectors and not vectors_pass("against shared regions vectors", check_vectors):
+        return 1
     d = workloads.ensure("w1")
     weights, biases, act, slope = workloads.load_mlp(d / "net.npz")
     with np.load(d / "slice.npz") as s:

@@ -36,7 +36,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 import workloads
-from common import run_cpwl, shared_vectors_dir, stopwatch
+from common import run_cpwl, stopwatch, vectors_pass
 
 RADIUS_REL_TOL = 1e-9
 FACET_REL_TOL = 1e-9
@@ -244,14 +244,10 @@ def main() -> int:
     ap.add_argument("--check-vectors", action="store_true")
     ap.add_argument("--check-max-regions", type=int, default=700)
     args = ap.parse_args()
-    if args.check_vectors:
-        vec = shared_vectors_dir()
-        if vec is None:
-            print("shared vectors not found (set CPWL_VECTORS)")
-            return 1
-        print("checking against shared regions vectors (lp):")
-        if not check_vectors(vec, args.check_max_regions):
-            return 1
+    if args.check_vectors and not vectors_pass(
+        "against shared regions vectors (lp)", lambda vec: check_vectors(vec, args.check_max_regions)
+    ):
+        return 1
     workloads.ensure("w2")
     half = dict(workloads.W2_DIMS_AND_HALF_WIDTHS)
     for dim in args.dims:

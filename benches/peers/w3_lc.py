@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 import workloads
-from common import load_cpwl_array, run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
+from common import load_cpwl_array, run_cpwl, set_torch_threads, stopwatch, vectors_pass
 
 CHUNK_POINTS = 200
 
@@ -188,14 +188,8 @@ def main() -> int:
     ap.add_argument("--check-vectors", action="store_true")
     args = ap.parse_args()
     set_torch_threads(args.threads)
-    if args.check_vectors:
-        vec = shared_vectors_dir()
-        if vec is None:
-            print("shared vectors not found (set CPWL_VECTORS)")
-            return 1
-        print("checking against shared lc vectors:")
-        if not check_vectors(vec):
-            return 1
+    if args.check_vectors and not vectors_pass("against shared lc vectors", check_vectors):
+        return 1
     d = workloads.ensure("w3")
     all_points = np.load(d / "points.npy")
     dirs64 = torch.as_tensor(np.load(d / "directions.npy"))

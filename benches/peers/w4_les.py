@@ -30,7 +30,7 @@ import torch
 from torch.func import jacfwd, vmap
 
 import workloads
-from common import load_cpwl_array, run_cpwl, set_torch_threads, shared_vectors_dir, stopwatch
+from common import load_cpwl_array, run_cpwl, set_torch_threads, stopwatch, vectors_pass
 
 # torch.func's first use warns that torch.jit.script is deprecated; not ours to fix.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
@@ -131,14 +131,8 @@ def main() -> int:
     ap.add_argument("--check-vectors", action="store_true")
     args = ap.parse_args()
     set_torch_threads(args.threads)
-    if args.check_vectors:
-        vec = shared_vectors_dir()
-        if vec is None:
-            print("shared vectors not found (set CPWL_VECTORS)")
-            return 1
-        print("checking the exact route against shared scales vectors:")
-        if not check_vectors(vec):
-            return 1
+    if args.check_vectors and not vectors_pass("the exact route against shared scales vectors", check_vectors):
+        return 1
     d = workloads.ensure("w4")
     weights, biases, _, _ = workloads.load_mlp(d / "decoder.npz")
     z = np.load(d / "z.npy")[: args.latents]

@@ -174,43 +174,36 @@ def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=1) + "\n")
 
 
-def make_w1() -> Path:
-    d = workload_dir("w1")
-    weights, biases = he_mlp(W1_WIDTHS, np.random.default_rng(W1_NET_SEED))
+def _make_slice_workload(name: str, label: str, widths: list[int], slice_note: str, extra: dict) -> Path:
+    """A 2-D slice workload: a He-initialised MLP of `widths` and the plane
+    through three uniform points, with its description."""
+    d = workload_dir(name)
+    weights, biases = he_mlp(widths, np.random.default_rng(W1_NET_SEED))
     save_mlp(d / "net.npz", weights, biases)
-    pts = np.random.default_rng(W1_SLICE_SEED).random((3, W1_WIDTHS[0]))
+    pts = np.random.default_rng(W1_SLICE_SEED).random((3, widths[0]))
     u, v = plane_basis(*pts)
     np.savez(d / "slice.npz", x0=pts[0], x1=pts[1], x2=pts[2], u=u, v=v)
     _write_json(d / "workload.json", {
-        "workload": "W1",
+        "workload": label,
         "net": "net.npz",
-        "arch": W1_WIDTHS,
+        "arch": widths,
         "init": f"He normal (fan_in), biases N(0, {BIAS_STD}^2), numpy default_rng({W1_NET_SEED}), layer order, weight then bias",
-        "slice": "slice.npz: x0, x1, x2 ~ U[0,1]^784 (default_rng(%d), one (3, 784) draw), u, v by Gram-Schmidt" % W1_SLICE_SEED,
+        "slice": slice_note,
         "windows": "square [-h, h]^2 in (s, t), x = x0 + s u + t v",
-        "half_widths": W1_HALF_WIDTHS,
+        **extra,
     })
     return d
+
+
+def make_w1() -> Path:
+    note = "slice.npz: x0, x1, x2 ~ U[0,1]^784 (default_rng(%d), one (3, 784) draw), u, v by Gram-Schmidt" % W1_SLICE_SEED
+    return _make_slice_workload("w1", "W1", W1_WIDTHS, note, {"half_widths": W1_HALF_WIDTHS})
 
 
 def make_w1b() -> Path:
-    d = workload_dir("w1b")
-    weights, biases = he_mlp(W1B_WIDTHS, np.random.default_rng(W1_NET_SEED))
-    save_mlp(d / "net.npz", weights, biases)
-    pts = np.random.default_rng(W1_SLICE_SEED).random((3, W1B_WIDTHS[0]))
-    u, v = plane_basis(*pts)
-    np.savez(d / "slice.npz", x0=pts[0], x1=pts[1], x2=pts[2], u=u, v=v)
-    _write_json(d / "workload.json", {
-        "workload": "W1b",
-        "net": "net.npz",
-        "arch": W1B_WIDTHS,
-        "init": f"He normal (fan_in), biases N(0, {BIAS_STD}^2), numpy default_rng({W1_NET_SEED}), layer order, weight then bias",
-        "slice": "slice.npz: as W1 (default_rng(%d), one (3, 784) draw)" % W1_SLICE_SEED,
-        "windows": "square [-h, h]^2 in (s, t), x = x0 + s u + t v",
-        "half_widths": [W1B_HALF_WIDTH],
-        "regions": 1000543,
-    })
-    return d
+    note = "slice.npz: as W1 (default_rng(%d), one (3, 784) draw)" % W1_SLICE_SEED
+    extra = {"half_widths": [W1B_HALF_WIDTH], "regions": 1000543}
+    return _make_slice_workload("w1b", "W1b", W1B_WIDTHS, note, extra)
 
 
 def make_w2() -> Path:

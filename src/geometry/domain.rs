@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2, ArrayView1};
 
 use super::{Plane, Polytope, Window};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A bounded convex set of input space, or a 2-D slice of it, in which regions
 /// are enumerated.

@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// An affine 2-D plane `x = origin + s u + t v` in input space, with an
 /// orthonormal basis `u, v`.

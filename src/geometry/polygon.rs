@@ -2,7 +2,7 @@
 
 use super::predicates::{self, Sign};
 use super::signed_area;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A convex polygon in the `(s, t)` coordinates of a 2-D slice.
 ///

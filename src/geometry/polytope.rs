@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A convex polyhedron `{ x : a x <= b }` in H-representation.
 ///

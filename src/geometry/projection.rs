@@ -23,8 +23,9 @@
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
+use super::Polytope;
+use crate::error::{Error, Result};
 use crate::tol::{TOL_DEPENDENT_REL, TOL_PROJECTION_STEP_REL, TOL_ZERO_ROW};
-use crate::{Error, Polytope, Result};
 
 /// The closest point of a polytope to a target, and its distance.
 #[derive(Clone, Debug, PartialEq)]

@@ -26,9 +26,9 @@
 
 use ndarray::{s, Array1, Array2, ArrayView1};
 
-use crate::lp::invert;
+use super::{Polytope, PolytopeView};
+use crate::linalg::invert;
 use crate::tol::{TOL_DEPENDENT_REL, TOL_RAY_AT_INFINITY, TOL_SIGN_REL, TOL_ZERO_ROW};
-use crate::{Polytope, PolytopeView};
 
 /// The vertices of a polyhedron, with the rows tight at each.
 #[derive(Clone, Debug)]

@@ -31,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use ndarray::{Array1, ArrayView1};
 
 use super::vertices::{intersect, vertex_set, Frame, Hull, VertexSet};
-use crate::PolytopeView;
+use super::PolytopeView;
 
 /// The faces of a polytope, known by vertex sets, with memoised volumes.
 pub(crate) struct Faces<'a> {
@@ -169,7 +169,7 @@ mod tests {
 
     use super::*;
     use crate::geometry::signed_area;
-    use crate::Polytope;
+    use crate::geometry::Polytope;
 
     fn cube(d: usize, lo: f64, hi: f64) -> Polytope {
         let mut a = Array2::zeros((2 * d, d));

@@ -35,7 +35,6 @@ pub(crate) use ball::chebyshev_ball_inside;
 pub(crate) use chebyshev::{chebyshev_ball, chebyshev_ball_in_box};
 pub(crate) use microlp::WarmLp;
 pub(crate) use redundancy::facets;
-pub(crate) use vertex_step::invert;
 
 use ndarray::{ArrayView1, ArrayView2};
 

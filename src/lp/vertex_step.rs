@@ -7,84 +7,16 @@
 //! the small arrays of a vertex (a `d x d` inverse, `d` edges) cost more in
 //! allocation and bookkeeping than in arithmetic when each is a fresh
 //! `ndarray`; here none is allocated but the vertex's point. The inverse and
-//! the point come out bit for bit as [`invert`] and `ndarray`'s products give
+//! the point come out bit for bit as [`crate::linalg::invert`] and `ndarray`'s products give
 //! them.
 
-use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, ArrayView1};
 
-use crate::tol::{TOL_LP_FEAS, TOL_PIVOT};
-
-/// The inverse of a small square matrix by Gauss-Jordan elimination with
-/// partial pivoting; `None` when it is (nearly) singular.
-pub(crate) fn invert(a: &Array2<f64>) -> Option<Array2<f64>> {
-    let n = a.nrows();
-    let mut m: Vec<f64> = a.iter().copied().collect();
-    let mut inv = vec![0.0; n * n];
-    if !invert_in_place(&mut m, &mut inv, n) {
-        return None;
-    }
-    Array2::from_shape_vec((n, n), inv).ok()
-}
-
-/// Inverts the row-major `n x n` matrix `m` into `inv` (both `n * n` long;
-/// `m` is overwritten); false when a pivot falls below [`TOL_PIVOT`].
-fn invert_in_place(m: &mut [f64], inv: &mut [f64], n: usize) -> bool {
-    inv.fill(0.0);
-    for i in 0..n {
-        inv[i * n + i] = 1.0;
-    }
-    let mut pivot_row = vec![0.0; 2 * n];
-    for col in 0..n {
-        // The last of equally large candidates, as `Iterator::max_by` picks.
-        let mut pivot = col;
-        for i in col + 1..n {
-            if m[i * n + col].abs().total_cmp(&m[pivot * n + col].abs()) != Ordering::Less {
-                pivot = i;
-            }
-        }
-        if m[pivot * n + col].abs() < TOL_PIVOT {
-            return false;
-        }
-        if pivot != col {
-            for j in 0..n {
-                m.swap(pivot * n + j, col * n + j);
-                inv.swap(pivot * n + j, col * n + j);
-            }
-        }
-        let p = m[col * n + col];
-        let (pm, pi) = pivot_row.split_at_mut(n);
-        for ((x, y), (mx, ix)) in pm.iter_mut().zip(pi.iter_mut()).zip(
-            m[col * n..(col + 1) * n]
-                .iter_mut()
-                .zip(&mut inv[col * n..(col + 1) * n]),
-        ) {
-            *mx /= p;
-            *ix /= p;
-            (*x, *y) = (*mx, *ix);
-        }
-        // The pivot row does not change while the others are reduced; the
-        // columns left of `col` hold zeros in it, which change nothing.
-        let rows = m.chunks_exact_mut(n).zip(inv.chunks_exact_mut(n));
-        for (i, (m_row, inv_row)) in rows.enumerate() {
-            let f = m_row[col];
-            if i == col || f == 0.0 {
-                continue;
-            }
-            let alpha = -f;
-            for (x, &v) in m_row[col..].iter_mut().zip(&pm[col..]) {
-                *x += alpha * v;
-            }
-            for (x, &v) in inv_row.iter_mut().zip(pi.iter()) {
-                *x += alpha * v;
-            }
-        }
-    }
-    true
-}
+use crate::linalg::invert_in_place;
+use crate::tol::TOL_LP_FEAS;
 
 /// The buffers of one walk in `d` dimensions, and the inverse of the basis
 /// of the vertex last computed.
@@ -219,22 +151,7 @@ impl Hasher for BasisHasher {
 
 #[cfg(test)]
 mod tests {
-    use ndarray::array;
-
     use super::*;
-
-    #[test]
-    fn inverse_of_a_permuted_matrix() {
-        let a = array![[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 4.0]];
-        let inv = invert(&a).unwrap();
-        let eye = a.dot(&inv);
-        for i in 0..3 {
-            for j in 0..3 {
-                assert!((eye[[i, j]] - f64::from(u8::from(i == j))).abs() < 1e-15);
-            }
-        }
-        assert!(invert(&array![[1.0, 2.0], [2.0, 4.0]]).is_none());
-    }
 
     #[test]
     fn step_finds_the_corner_of_a_square_and_its_edges() {

@@ -290,7 +290,7 @@ fn polish(dom: &Polytope, tight: &[u64], point: Vec<f64>) -> Vec<f64> {
     let rows: Vec<usize> = ones(tight).collect();
     let a = dom.a.select(ndarray::Axis(0), &rows);
     let b = dom.b.select(ndarray::Axis(0), &rows);
-    match crate::lp::invert(&a) {
+    match crate::linalg::invert(&a) {
         Some(inv) => inv.dot(&b).to_vec(),
         None => point,
     }
