@@ -123,12 +123,20 @@ impl Complex {
         if serial || splits.len() < SPLITS_PER_TASK {
             splits
                 .iter()
-                .zip(new_points.chunks_exact_mut(d).zip(new_signs.chunks_exact_mut(2 * w)))
+                .zip(
+                    new_points
+                        .chunks_exact_mut(d)
+                        .zip(new_signs.chunks_exact_mut(2 * w)),
+                )
                 .try_for_each(fill)
         } else {
             splits
                 .par_iter()
-                .zip(new_points.par_chunks_exact_mut(d).zip(new_signs.par_chunks_exact_mut(2 * w)))
+                .zip(
+                    new_points
+                        .par_chunks_exact_mut(d)
+                        .zip(new_signs.par_chunks_exact_mut(2 * w)),
+                )
                 .with_min_len(SPLITS_PER_TASK)
                 .try_for_each(fill)
         }
@@ -166,7 +174,10 @@ impl Ends<'_> {
     fn split(&self, s: &Split, h: usize, point: &mut [f64], signs: &mut [u64]) -> Result<(), Fail> {
         let (d, w) = (self.d, self.w);
         let (a, b) = (s.a as usize, s.b as usize);
-        let (sa, sb) = (&self.signs[2 * a * w..(2 * a + 2) * w], &self.signs[2 * b * w..(2 * b + 2) * w]);
+        let (sa, sb) = (
+            &self.signs[2 * a * w..(2 * a + 2) * w],
+            &self.signs[2 * b * w..(2 * b + 2) * w],
+        );
         let on: usize = sa[w..]
             .iter()
             .zip(&sb[w..])

@@ -164,7 +164,7 @@ impl LayerCut {
             signs: Vec::new(),
             crossing: vec![Vec::new(); units],
         };
-        cut.push_signs(0);
+        cut.push_signs(0, serial);
         // The edges' lists by chunks of edges (in parallel unless serial),
         // joined in edge order.
         let chunk_lists = |(c, chunk): (usize, &[[u32; 2]])| {
@@ -176,9 +176,17 @@ impl LayerCut {
             lists
         };
         let chunks: Vec<Vec<Vec<usize>>> = if serial {
-            cx.edges.chunks(EDGES_PER_TASK).enumerate().map(chunk_lists).collect()
+            cx.edges
+                .chunks(EDGES_PER_TASK)
+                .enumerate()
+                .map(chunk_lists)
+                .collect()
         } else {
-            cx.edges.par_chunks(EDGES_PER_TASK).enumerate().map(chunk_lists).collect()
+            cx.edges
+                .par_chunks(EDGES_PER_TASK)
+                .enumerate()
+                .map(chunk_lists)
+                .collect()
         };
         for lists in chunks {
             for (all, mut part) in cut.crossing.iter_mut().zip(lists) {
@@ -189,18 +197,31 @@ impl LayerCut {
     }
 
     /// Appends the sign words of the vertices from `first` on (bit `j` when
-    /// unit `j`'s value is `> 0`), a column at a time.
-    fn push_signs(&mut self, first: usize) {
-        let n = self.cols.first().map_or(first, Vec::len);
-        self.signs.resize(n * self.words, 0);
-        let words = &mut self.signs[first * self.words..];
-        for (i, col) in self.cols.iter().enumerate() {
-            let (k, bit) = (i / 64, 1u64 << (i % 64));
-            for (w, &z) in words.chunks_exact_mut(self.words).zip(&col[first..]) {
-                if z > 0.0 {
-                    w[k] |= bit;
+    /// unit `j`'s value is `> 0`), a column at a time within each chunk of
+    /// vertices (the chunks in parallel unless `serial`).
+    fn push_signs(&mut self, first: usize, serial: bool) {
+        let (w, cols) = (self.words, &self.cols);
+        let n = cols.first().map_or(first, Vec::len);
+        self.signs.resize(n * w, 0);
+        let fill = |(c, words): (usize, &mut [u64])| {
+            let start = first + c * SIGNS_PER_TASK;
+            for (i, col) in cols.iter().enumerate() {
+                let (k, bit) = (i / 64, 1u64 << (i % 64));
+                for (v, &z) in words.chunks_exact_mut(w).zip(&col[start..]) {
+                    if z > 0.0 {
+                        v[k] |= bit;
+                    }
                 }
             }
+        };
+        let words = &mut self.signs[first * w..];
+        if serial || n - first <= SIGNS_PER_TASK {
+            words.chunks_mut(SIGNS_PER_TASK * w).enumerate().for_each(fill);
+        } else {
+            words
+                .par_chunks_mut(SIGNS_PER_TASK * w)
+                .enumerate()
+                .for_each(fill);
         }
     }
 
@@ -300,7 +321,11 @@ impl LayerCut {
         };
         let first = self.signs.len() / self.words;
         if serial || splits.len() < SPLITS_PER_TASK {
-            self.cols.iter_mut().zip(&mut self.scale).enumerate().for_each(extend);
+            self.cols
+                .iter_mut()
+                .zip(&mut self.scale)
+                .enumerate()
+                .for_each(extend);
         } else {
             self.cols
                 .par_iter_mut()
@@ -308,12 +333,16 @@ impl LayerCut {
                 .enumerate()
                 .for_each(extend);
         }
-        self.push_signs(first);
+        self.push_signs(first, serial);
     }
 }
 
 /// Vertices per parallel task of [`mark_sides`] and [`activations`].
 const VERTICES_PER_TASK: usize = 4096;
+
+/// Vertices per parallel task of [`LayerCut::push_signs`], whose vertices
+/// cost a pass over the layer's units each.
+const SIGNS_PER_TASK: usize = 256;
 
 /// Marks the vertices of `cx` on the positive side of hyperplane `h` from
 /// its values `col`, in parallel unless `serial` (each vertex's bits alone).
