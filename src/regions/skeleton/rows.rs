@@ -186,12 +186,12 @@ fn gather_blocks(h: &Array2<f64>, firsts: &[(usize, usize)], block: usize) -> Ar
 /// region's pair index.
 fn distinct(owner: &mut [usize], choices: ArrayView2<u8>) -> Vec<(usize, usize)> {
     let mut firsts: Vec<(usize, usize)> = Vec::new();
-    for r in 0..owner.len() {
-        let same = |&(o, f): &(usize, usize)| o == owner[r] && choices.row(f) == choices.row(r);
-        owner[r] = match firsts.iter().position(same) {
+    for (r, own) in owner.iter_mut().enumerate() {
+        let same = |&(o, f): &(usize, usize)| o == *own && choices.row(f) == choices.row(r);
+        *own = match firsts.iter().position(same) {
             Some(i) => i,
             None => {
-                firsts.push((owner[r], r));
+                firsts.push((*own, r));
                 firsts.len() - 1
             }
         };
