@@ -236,6 +236,35 @@ fn the_region_budget_holds_and_one_thread_gives_the_same_partition() {
     assert_subset(&part, &all, "skeleton at a budget of 5");
 }
 
+#[test]
+fn the_thread_count_does_not_change_a_bit() {
+    // Enough vertices, and splits per unit, that the cut runs its parallel
+    // paths (thousands of each): every region, ball and map the same.
+    let net = random_net(&[4, 24, 24], 5);
+    let domain = Domain::cube(4, -1.0, 1.0);
+    let with = |threads| {
+        let opts = EnumOptions {
+            method: Method::Skeleton,
+            run: RunOptions {
+                threads: Some(threads),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        enumerate(&net, &domain, &opts).unwrap()
+    };
+    let one = with(1);
+    assert_eq!(one.stats().method, Method::Skeleton);
+    assert!(one.len() > 2000, "{} regions", one.len());
+    for threads in [2, 3] {
+        let many = with(threads);
+        assert_eq!(many.len(), one.len());
+        for i in 0..one.len() {
+            assert_eq!(many.region(i).to_owned(), one.region(i).to_owned(), "region {i}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 

@@ -7,6 +7,8 @@
 //! [`crate::regions::hrep::raw_region`] for networks of two-piece units, so a
 //! hyperplane index is also a row index there.
 
+use rayon::prelude::*;
+
 use super::Fail;
 use crate::tol::TOL_SKELETON_ZERO_REL;
 use crate::Polytope;
@@ -52,6 +54,7 @@ impl Complex {
     }
 
     /// Marks vertex `v` as on the positive side of hyperplane `h`.
+    #[cfg(test)]
     pub fn set_pos(&mut self, v: usize, h: usize) {
         set(&mut self.signs[2 * v * self.words..(2 * v + 1) * self.words], h);
     }
@@ -82,37 +85,120 @@ impl Complex {
     ///
     /// [`Fail::Fallback`] when the edge does not lie on exactly `d - 1`
     /// hyperplanes (a degenerate arrangement).
+    #[cfg(test)]
     pub fn split_edge(&mut self, e: usize, t: f64, h: usize) -> Result<u32, Fail> {
         let [a, b] = self.edges[e];
-        let (a, b) = (a as usize, b as usize);
-        let on: usize = self
-            .zero(a)
+        let v = self.next()?;
+        self.add_splits(&[Split { e, a, b, t }], h, true)?;
+        self.edges[e] = [a, v];
+        self.edges.push([v, b]);
+        Ok(v)
+    }
+
+    /// Appends the vertex of each split (vertex `len() + k` for split `k`),
+    /// in parallel unless `serial`: it lies at `a + t (b - a)` on hyperplane
+    /// `h` and takes the sign of the edge's interior. The edges are left to
+    /// the caller, who numbers them in its own order. Each vertex depends on
+    /// its split's ends alone (earlier vertices), so the threads do not
+    /// change a bit.
+    ///
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] when an edge does not lie on exactly `d - 1`
+    /// hyperplanes (a degenerate arrangement), or past `2^32 - 1` vertices.
+    pub fn add_splits(&mut self, splits: &[Split], h: usize, serial: bool) -> Result<(), Fail> {
+        let (d, w, n) = (self.d, self.words, self.len());
+        u32::try_from(n + splits.len()).map_err(|_| Fail::Fallback("more than 2^32 vertices"))?;
+        self.points.resize((n + splits.len()) * d, 0.0);
+        self.signs.resize((n + splits.len()) * 2 * w, 0);
+        let (old_points, new_points) = self.points.split_at_mut(n * d);
+        let (old_signs, new_signs) = self.signs.split_at_mut(n * 2 * w);
+        let ends = Ends {
+            d,
+            w,
+            points: old_points,
+            signs: old_signs,
+        };
+        let fill = |(s, (point, signs)): (&Split, (&mut [f64], &mut [u64]))| ends.split(s, h, point, signs);
+        if serial || splits.len() < SPLITS_PER_TASK {
+            splits
+                .iter()
+                .zip(
+                    new_points
+                        .chunks_exact_mut(d)
+                        .zip(new_signs.chunks_exact_mut(2 * w)),
+                )
+                .try_for_each(fill)
+        } else {
+            splits
+                .par_iter()
+                .zip(
+                    new_points
+                        .par_chunks_exact_mut(d)
+                        .zip(new_signs.par_chunks_exact_mut(2 * w)),
+                )
+                .with_min_len(SPLITS_PER_TASK)
+                .try_for_each(fill)
+        }
+    }
+}
+
+/// Splits per parallel task: enough that a task outweighs its hand-off.
+pub(super) const SPLITS_PER_TASK: usize = 256;
+
+/// An edge to split: its index, its ends and where (`a + t (b - a)`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Split {
+    pub e: usize,
+    pub a: u32,
+    pub b: u32,
+    pub t: f64,
+}
+
+/// The points and sign vectors of the vertices so far, read by the splits.
+struct Ends<'a> {
+    d: usize,
+    w: usize,
+    points: &'a [f64],
+    signs: &'a [u64],
+}
+
+impl Ends<'_> {
+    /// Writes the vertex of split `s` by hyperplane `h` to `point` and
+    /// `signs` (`pos` words, then `zero` words).
+    ///
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] when the edge does not lie on exactly `d - 1`
+    /// hyperplanes.
+    fn split(&self, s: &Split, h: usize, point: &mut [f64], signs: &mut [u64]) -> Result<(), Fail> {
+        let (d, w) = (self.d, self.w);
+        let (a, b) = (s.a as usize, s.b as usize);
+        let (sa, sb) = (
+            &self.signs[2 * a * w..(2 * a + 2) * w],
+            &self.signs[2 * b * w..(2 * b + 2) * w],
+        );
+        let on: usize = sa[w..]
             .iter()
-            .zip(self.zero(b))
+            .zip(&sb[w..])
             .map(|(x, y)| (x & y).count_ones() as usize)
             .sum();
-        if on + 1 != self.d {
+        if on + 1 != d {
             return Err(Fail::Fallback("an edge lies on other than d - 1 hyperplanes"));
         }
-        let v = self.next()?;
-        // A copy of `a`, then moved to the split point and given the sign of
-        // the edge's interior in place (the ends read are earlier vertices).
-        let (d, w, new) = (self.d, self.words, v as usize);
-        self.points.extend_from_within(a * d..(a + 1) * d);
-        self.signs.extend_from_within(2 * a * w..(2 * a + 2) * w);
-        for i in 0..d {
-            let (pa, pb) = (self.points[a * d + i], self.points[b * d + i]);
-            self.points[new * d + i] = pa + t * (pb - pa);
+        let (pa, pb) = (&self.points[a * d..(a + 1) * d], &self.points[b * d..(b + 1) * d]);
+        for ((x, &xa), &xb) in point.iter_mut().zip(pa).zip(pb) {
+            *x = xa + s.t * (xb - xa);
         }
+        // The edge interior's sign: positive where either end is, on the
+        // hyperplanes both ends lie on.
         for k in 0..w {
-            self.signs[2 * new * w + k] |= self.signs[2 * b * w + k];
-            self.signs[(2 * new + 1) * w + k] &= self.signs[(2 * b + 1) * w + k];
+            signs[k] = sa[k] | sb[k];
+            signs[w + k] = sa[w + k] & sb[w + k];
         }
-        clear(&mut self.signs[2 * new * w..(2 * new + 1) * w], h);
-        set(&mut self.signs[(2 * new + 1) * w..(2 * new + 2) * w], h);
-        self.edges[e] = [a as u32, v];
-        self.edges.push([v, b as u32]);
-        Ok(v)
+        clear(&mut signs[..w], h);
+        set(&mut signs[w..], h);
+        Ok(())
     }
 }
 

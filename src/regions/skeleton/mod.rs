@@ -41,7 +41,6 @@ mod rows;
 mod split;
 mod table;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -56,6 +55,7 @@ use crate::{Affine, Domain, Error, Network, Pattern, Polytope, Result};
 use ndarray::Array1;
 use regions::Found;
 use rows::FacetRows;
+use table::{BitKeys, Index};
 
 /// Why the skeleton stopped short of a partition.
 pub(super) enum Fail {
@@ -111,8 +111,8 @@ fn build(net: &Network, domain: &Domain, opts: &EnumOptions) -> std::result::Res
     let layers = split::layers(net)?;
     let m = setup.frame.constraints.len();
     let mut cx = complex::of_domain(&setup.frame.constraints, m + net.unit_count())?;
-    split::cut_layers(&mut cx, &layers, &setup.frame, m, &opts.run, &watch)?;
     let serial = opts.run.threads == Some(1);
+    split::cut_layers(&mut cx, &layers, &setup.frame, m, &opts.run, &watch, serial)?;
     let found = regions::read(&cx, m, serial)?;
     drop(cx);
     let cells = Cells {
@@ -142,13 +142,14 @@ fn build(net: &Network, domain: &Domain, opts: &EnumOptions) -> std::result::Res
 }
 
 /// Regions per worker thread between two checks of the budgets.
-const REGIONS_PER_CHECK: usize = 64;
+const REGIONS_PER_CHECK: usize = 256;
 
 /// Regions whose rows go through one product per layer: enough rows that
 /// the product is not dominated by packing the weights (about 5x fewer
-/// instructions per region than one at a time at d = 4), few enough that
-/// a chunk still splits among the threads.
-const REGIONS_PER_PRODUCT: usize = 16;
+/// instructions per region than one at a time at d = 4) and that regions
+/// of one cell of the first layers share their products (consecutive in
+/// pattern order), few enough that a chunk still splits among the threads.
+const REGIONS_PER_PRODUCT: usize = 64;
 
 /// What a region's analysis needs.
 struct Cells<'a> {
@@ -217,7 +218,7 @@ impl Cells<'_> {
             );
         }
         let solved = self.lps.load(Ordering::Relaxed);
-        link_neighbours(&mut regions, &keys, self.m);
+        link_neighbours(&mut regions, &keys, self.m)?;
         Ok((regions, thin, outcome, solved))
     }
 
@@ -306,19 +307,42 @@ impl Cells<'_> {
 
 /// Links each region to the region across each of its unit facets (the
 /// pattern with that unit flipped), where that is a region of the list.
-fn link_neighbours(regions: &mut [RegionBuf], keys: &[Vec<u64>], m: usize) {
-    let index: HashMap<&[u64], usize> = keys.iter().enumerate().map(|(i, k)| (k.as_slice(), i)).collect();
+/// The patterns are found by their additive hashes ([`BitKeys`]): the one
+/// across a facet differs by one bit, so its hash by one word.
+///
+/// # Errors
+///
+/// [`Fail::Fallback`] past `2^32 - 1` regions.
+fn link_neighbours(regions: &mut [RegionBuf], keys: &[Vec<u64>], m: usize) -> std::result::Result<(), Fail> {
+    let hashes = BitKeys::new(keys.first().map_or(1, Vec::len));
+    let bases: Vec<u64> = keys.iter().map(|k| hashes.of(k)).collect();
+    let mut index = Index::new();
+    for (i, &base) in bases.iter().enumerate() {
+        index
+            .find_or_add(base, |j| keys[j] == keys[i])
+            .map_err(|_| Fail::Fallback("more than 2^32 regions"))?;
+    }
+    let mut across = Vec::new();
     for (i, region) in regions.iter_mut().enumerate() {
         for src in &region.sources {
             if let RowSource::Unit(u) = *src {
-                let mut across = keys[i].clone();
-                across[(m + u) / 64] ^= 1 << ((m + u) % 64);
-                if let Some(&j) = index.get(across.as_slice()) {
+                let h = m + u;
+                across.clone_from(&keys[i]);
+                let word = hashes.word(h);
+                let hash = if complex::has(&across, h) {
+                    complex::clear(&mut across, h);
+                    bases[i].wrapping_sub(word)
+                } else {
+                    complex::set(&mut across, h);
+                    bases[i].wrapping_add(word)
+                };
+                if let Some(j) = index.find(hash, |j| keys[j] == across) {
                     region.neighbors.push(j);
                 }
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 //! `raw_region` writes every domain and unit row, each a vector of its own,
 //! and a skeleton region keeps a few dozen of them.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use crate::network::eval::{frozen_blocks, Blocks};
+use crate::network::eval::{carry, choose, flow, Blocks, Flow};
+use crate::network::Step;
 use crate::regions::hrep::{two_piece_row, RowSource};
 use crate::regions::setup::Frame;
 use crate::{Affine, Network, Polytope};
@@ -34,17 +35,18 @@ impl<'a> FacetRows<'a> {
     /// hyperplanes of its facets: domain rows, then units after them, as in
     /// the skeleton's numbering), the rows `a y <= b` of its facets, their
     /// sources, and the network's affine map there. The whole batch goes
-    /// through each layer's product at once (one block of rows per region),
-    /// which gives each region the bits it gets alone; each region's unit
-    /// rows are taken from a layer's pre-activations as they come by.
+    /// through each layer's product at once, one block of rows per distinct
+    /// pattern of the layers before ([`shared_blocks`]), which gives each
+    /// region the bits it gets alone; each region's unit rows are taken
+    /// from a layer's pre-activations as they come by.
     pub fn regions(&self, batch: &[(&[u8], &[usize])]) -> Vec<(Polytope, Vec<RowSource>, Affine)> {
         let Frame { basis, origin, .. } = self.frame;
         let k = basis.nrows();
-        let mut rows = Array2::zeros((batch.len() * (k + 1), basis.ncols()));
+        let mut rows = Array2::zeros((k + 1, basis.ncols()));
+        rows.slice_mut(s![..k, ..]).assign(basis);
+        rows.row_mut(k).assign(origin);
         let mut patterns = Array2::zeros((batch.len(), self.place.len()));
         for (r, (values, _)) in batch.iter().enumerate() {
-            rows.slice_mut(s![r * (k + 1)..r * (k + 1) + k, ..]).assign(basis);
-            rows.row_mut(r * (k + 1) + k).assign(origin);
             patterns.row_mut(r).assign(&ArrayView1::from(*values));
         }
         let blocks = Blocks {
@@ -56,20 +58,20 @@ impl<'a> FacetRows<'a> {
             .map(|&(_, facets)| self.domain_rows(facets))
             .collect();
         let mut layer = 0;
-        let mut pre = |z: ArrayView2<'_, f64>| {
-            for (r, (&(values, facets), (poly, _))) in batch.iter().zip(&mut cells).enumerate() {
-                let block = z.slice(s![r * (k + 1)..(r + 1) * (k + 1), ..]);
+        let mut pre = |z: ArrayView2<'_, f64>, owner: &[usize]| {
+            for ((&(values, facets), (poly, _)), &o) in batch.iter().zip(&mut cells).zip(owner) {
+                let block = z.slice(s![o * (k + 1)..(o + 1) * (k + 1), ..]);
                 self.unit_rows(layer, values, facets, block, poly);
             }
             layer += 1;
         };
         let steps = self.net.program().steps();
-        let out = frozen_blocks(steps, rows, blocks, patterns.view(), &mut pre);
+        let (out, owner) = shared_blocks(steps, rows, blocks, patterns.view(), &mut pre);
         cells
             .into_iter()
-            .enumerate()
-            .map(|(r, (poly, sources))| {
-                let out = out.slice(s![r * (k + 1)..(r + 1) * (k + 1), ..]);
+            .zip(owner)
+            .map(|((poly, sources), o)| {
+                let out = out.slice(s![o * (k + 1)..(o + 1) * (k + 1), ..]);
                 let affine = Affine {
                     a: out.slice(s![..k, ..]).t().to_owned(),
                     b: out.row(k).to_owned(),
@@ -119,6 +121,82 @@ impl<'a> FacetRows<'a> {
             }
         }
     }
+}
+
+/// The frozen maps of `patterns.nrows()` regions that all start from the
+/// block `rows`, as [`crate::network::eval::frozen_blocks`] gives each alone,
+/// with each product run once per distinct prefix of the patterns (the
+/// units of the nonlinearities so far): regions of one cell of the first
+/// layers share its products. `pre` sees each nonlinearity's
+/// pre-activation blocks with, per region, the index of its block; the
+/// output blocks come back with the same index per region.
+///
+/// Every block goes through each step as it would alone (the products
+/// give each row the bits it gets alone), so sharing changes no bit. The
+/// skeleton's networks have dense steps and two-piece units only
+/// ([`super::split::layers`] turns away the rest), so no skip path spans a
+/// nonlinearity, whose block set it would not match.
+fn shared_blocks(
+    steps: &[Step],
+    rows: Array2<f64>,
+    blocks: Blocks,
+    patterns: ArrayView2<u8>,
+    pre: &mut dyn FnMut(ArrayView2<'_, f64>, &[usize]),
+) -> (Array2<f64>, Vec<usize>) {
+    let mut owner = vec![0; patterns.nrows()];
+    let mut h = rows;
+    let mut skips = Vec::new();
+    for step in steps {
+        h = match flow(step) {
+            Flow::Units(nl) => {
+                debug_assert!(skips.is_empty(), "a skip path across a nonlinearity");
+                pre(h.view(), &owner);
+                let choices = patterns.slice(s![.., nl.units()]);
+                let firsts = distinct(&mut owner, choices);
+                let regions: Vec<usize> = firsts.iter().map(|&(_, r)| r).collect();
+                choose(
+                    nl,
+                    gather_blocks(&h, &firsts, blocks.block),
+                    blocks,
+                    choices.select(Axis(0), &regions).view(),
+                )
+            }
+            Flow::Carry(c) => carry(c, h, &mut skips, blocks),
+        };
+    }
+    (h, owner)
+}
+
+/// The blocks of `block` rows of `h` named first in each pair of `firsts`,
+/// in that order (one copy per row block, where `select` goes row by row).
+fn gather_blocks(h: &Array2<f64>, firsts: &[(usize, usize)], block: usize) -> Array2<f64> {
+    let h = h.as_standard_layout();
+    let flat = h.as_slice().unwrap_or_else(|| unreachable!("standard layout"));
+    let size = block * h.ncols();
+    let mut out = Vec::with_capacity(firsts.len() * size);
+    for &(o, _) in firsts {
+        out.extend_from_slice(&flat[o * size..(o + 1) * size]);
+    }
+    Array2::from_shape_vec((firsts.len() * block, h.ncols()), out)
+        .unwrap_or_else(|_| unreachable!("whole blocks of the same width"))
+}
+
+/// The distinct pairs of a region's block (`owner`) and its `choices` row,
+/// as (block, first region) in order of first region; `owner` becomes each
+/// region's pair index.
+fn distinct(owner: &mut [usize], choices: ArrayView2<u8>) -> Vec<(usize, usize)> {
+    let mut firsts: Vec<(usize, usize)> = Vec::new();
+    for (r, own) in owner.iter_mut().enumerate() {
+        let same = |&(o, f): &(usize, usize)| o == *own && choices.row(f) == choices.row(r);
+        *own = match firsts.iter().position(same) {
+            Some(i) => i,
+            None => {
+                firsts.push((*own, r));
+                firsts.len() - 1
+            }
+        };
+    }
+    firsts
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@
 
 use ndarray::Array2;
 
-use super::complex::{set, Complex};
+use rayon::prelude::*;
+
+use super::complex::{set, Complex, Split, SPLITS_PER_TASK};
 use super::faces::FaceCuts;
 use super::Fail;
 use crate::backend::affine_values_on;
@@ -70,6 +72,7 @@ pub(super) fn cut_layers(
     m: usize,
     run: &RunOptions,
     watch: &Watch<'_>,
+    serial: bool,
 ) -> Result<(), Fail> {
     let mut values = input_points(cx, frame);
     let mut cuts = FaceCuts::new(cx.words);
@@ -77,14 +80,14 @@ pub(super) fn cut_layers(
         for dense in &layer.affine {
             values = run.with_backend_ref(|b| affine_values_on(b, dense.w(), dense.b(), values.view()))?;
         }
-        let mut cut = LayerCut::new(cx, &values);
+        let mut cut = LayerCut::new(cx, &values, serial);
         for j in 0..layer.len {
             if let Some(stop) = watch.stop(0) {
                 return Err(Fail::Stopped(stop));
             }
-            cut.unit(cx, &mut cuts, j, m + layer.offset + j, m)?;
+            cut.unit(cx, &mut cuts, j, m + layer.offset + j, m, serial)?;
         }
-        values = activations(&cut.cols, layer.slopes);
+        values = activations(&cut.cols, layer.slopes, serial);
     }
     Ok(())
 }
@@ -98,14 +101,23 @@ fn input_points(cx: &Complex, frame: &Frame) -> Array2<f64> {
 
 /// The layer's outputs at every vertex (one row each) from its
 /// pre-activation columns.
-fn activations(cols: &[Vec<f64>], [neg, pos]: [f64; 2]) -> Array2<f64> {
+fn activations(cols: &[Vec<f64>], [neg, pos]: [f64; 2], serial: bool) -> Array2<f64> {
     let (n, units) = (cols.first().map_or(0, Vec::len), cols.len());
     let mut out = vec![0.0; n * units];
-    for (v, row) in out.chunks_exact_mut(units.max(1)).enumerate() {
-        for (y, col) in row.iter_mut().zip(cols) {
-            let z = col[v];
-            *y = if z > 0.0 { pos * z } else { neg * z };
+    let rows = VERTICES_PER_TASK * units.max(1);
+    let fill = |(c, chunk): (usize, &mut [f64])| {
+        let first = c * VERTICES_PER_TASK;
+        for (i, col) in cols.iter().enumerate() {
+            let ys = chunk.iter_mut().skip(i).step_by(units);
+            for (y, &z) in ys.zip(&col[first..]) {
+                *y = if z > 0.0 { pos * z } else { neg * z };
+            }
         }
+    };
+    if serial {
+        out.chunks_mut(rows).enumerate().for_each(fill);
+    } else {
+        out.par_chunks_mut(rows).enumerate().for_each(fill);
     }
     Array2::from_shape_vec((n, units), out).unwrap_or_else(|_| unreachable!("units values per vertex"))
 }
@@ -138,7 +150,7 @@ struct LayerCut {
 impl LayerCut {
     /// The layer's pre-activations `values` (vertices x units) at the
     /// vertices of `cx`, and the crossing lists of its edges.
-    fn new(cx: &Complex, values: &Array2<f64>) -> LayerCut {
+    fn new(cx: &Complex, values: &Array2<f64>, serial: bool) -> LayerCut {
         let units = values.ncols();
         let words = units.div_ceil(64).max(1);
         let cols: Vec<Vec<f64>> = values.columns().into_iter().map(|c| c.to_vec()).collect();
@@ -149,33 +161,74 @@ impl LayerCut {
                 .collect(),
             cols,
             words,
-            signs: Vec::with_capacity(values.nrows() * words),
+            signs: Vec::new(),
             crossing: vec![Vec::new(); units],
         };
-        for row in values.outer_iter() {
-            push_signs(&mut cut.signs, words, row.iter().copied());
-        }
-        for (e, &[a, b]) in cx.edges.iter().enumerate() {
-            cut.list(e, a as usize, b as usize, 0);
+        cut.push_signs(0, serial);
+        // The edges' lists by chunks of edges (in parallel unless serial),
+        // joined in edge order.
+        let chunk_lists = |(c, chunk): (usize, &[[u32; 2]])| {
+            let mut lists = vec![Vec::new(); units];
+            for (i, &[a, b]) in chunk.iter().enumerate() {
+                let e = c * EDGES_PER_TASK + i;
+                crossings(&cut.signs, words, e, [a as usize, b as usize], 0, &mut lists);
+            }
+            lists
+        };
+        let chunks: Vec<Vec<Vec<usize>>> = if serial {
+            cx.edges
+                .chunks(EDGES_PER_TASK)
+                .enumerate()
+                .map(chunk_lists)
+                .collect()
+        } else {
+            cx.edges
+                .par_chunks(EDGES_PER_TASK)
+                .enumerate()
+                .map(chunk_lists)
+                .collect()
+        };
+        for lists in chunks {
+            for (all, mut part) in cut.crossing.iter_mut().zip(lists) {
+                all.append(&mut part);
+            }
         }
         cut
+    }
+
+    /// Appends the sign words of the vertices from `first` on (bit `j` when
+    /// unit `j`'s value is `> 0`), a column at a time within each chunk of
+    /// vertices (the chunks in parallel unless `serial`).
+    fn push_signs(&mut self, first: usize, serial: bool) {
+        let (w, cols) = (self.words, &self.cols);
+        let n = cols.first().map_or(first, Vec::len);
+        self.signs.resize(n * w, 0);
+        let fill = |(c, words): (usize, &mut [u64])| {
+            let start = first + c * SIGNS_PER_TASK;
+            for (i, col) in cols.iter().enumerate() {
+                let (k, bit) = (i / 64, 1u64 << (i % 64));
+                for (v, &z) in words.chunks_exact_mut(w).zip(&col[start..]) {
+                    if z > 0.0 {
+                        v[k] |= bit;
+                    }
+                }
+            }
+        };
+        let words = &mut self.signs[first * w..];
+        if serial || n - first <= SIGNS_PER_TASK {
+            words.chunks_mut(SIGNS_PER_TASK * w).enumerate().for_each(fill);
+        } else {
+            words
+                .par_chunks_mut(SIGNS_PER_TASK * w)
+                .enumerate()
+                .for_each(fill);
+        }
     }
 
     /// Lists edge `e` (ends `a`, `b`) for every unit from `from` on whose
     /// sign differs at its ends.
     fn list(&mut self, e: usize, a: usize, b: usize, from: usize) {
-        let w = self.words;
-        for k in from / 64..w {
-            let mut differ = self.signs[a * w + k] ^ self.signs[b * w + k];
-            if k == from / 64 {
-                differ &= u64::MAX << (from % 64);
-            }
-            while differ != 0 {
-                let unit = 64 * k + differ.trailing_zeros() as usize;
-                differ &= differ - 1;
-                self.crossing[unit].push(e);
-            }
-        }
+        crossings(&self.signs, self.words, e, [a, b], from, &mut self.crossing);
     }
 
     /// Cuts unit `j` of the layer (hyperplane `h`) into the complex: marks
@@ -194,38 +247,29 @@ impl LayerCut {
         j: usize,
         h: usize,
         m: usize,
+        serial: bool,
     ) -> Result<(), Fail> {
         let scale = self.scale[j];
         if scale == 0.0 {
             // Zero at every vertex: zero on the domain, never positive, no cut.
             return Ok(());
         }
-        let tol = TOL_SKELETON_ZERO_REL * scale;
-        for (v, &z) in self.cols[j].iter().enumerate() {
-            if z.abs() <= tol {
-                return Err(Fail::Fallback("a vertex lies on a unit's hyperplane"));
-            }
-            if z > 0.0 {
-                cx.set_pos(v, h);
-            }
-        }
-        let mut edges = std::mem::take(&mut self.crossing[j]);
-        edges.sort_unstable();
-        edges.dedup();
+        mark_sides(cx, &self.cols[j], h, TOL_SKELETON_ZERO_REL * scale, serial)?;
+        let splits = self.splits(cx, j);
+        let first = cx.len();
+        cx.add_splits(&splits, h, serial)?;
+        self.interpolate(&splits, j, serial);
         cuts.clear();
-        for &e in &edges {
-            let [a, b] = cx.edges[e].map(|v| v as usize);
-            let (za, zb) = (self.cols[j][a], self.cols[j][b]);
-            if (za > 0.0) == (zb > 0.0) {
-                continue;
-            }
-            let t = za / (za - zb);
-            let v = cx.split_edge(e, t, h)? as usize;
-            self.interpolate(a, b, t, j);
-            self.list(e, a, v, j + 1);
-            self.list(cx.edges.len() - 1, v, b, j + 1);
+        // The edges in the order of the splits, each split's halves then the
+        // edges joined at its vertex: the numbering the later units visit.
+        for (k, s) in splits.iter().enumerate() {
+            let v = (first + k) as u32;
+            cx.edges[s.e] = [s.a, v];
+            cx.edges.push([v, s.b]);
+            self.list(s.e, s.a as usize, v as usize, j + 1);
+            self.list(cx.edges.len() - 1, v as usize, s.b as usize, j + 1);
             let joined = cx.edges.len();
-            cuts.add(cx, v as u32, h, m)?;
+            cuts.add(cx, v, h, m)?;
             for f in joined..cx.edges.len() {
                 let [p, q] = cx.edges[f];
                 self.list(f, p as usize, q as usize, j + 1);
@@ -236,34 +280,113 @@ impl LayerCut {
 }
 
 impl LayerCut {
-    /// Appends the vertex at `a + t (b - a)` on unit `j`'s hyperplane: its
-    /// values interpolated (unit `j`'s is zero), their sign bits, and the
-    /// units' scales.
-    fn interpolate(&mut self, a: usize, b: usize, t: f64, j: usize) {
-        let start = self.signs.len();
-        self.signs.resize(start + self.words, 0);
-        for (i, (col, scale)) in self.cols.iter_mut().zip(&mut self.scale).enumerate() {
-            let value = if i == j {
-                0.0
-            } else {
-                col[a] + t * (col[b] - col[a])
-            };
-            col.push(value);
-            *scale = scale.max(value.abs());
-            if value > 0.0 {
-                set(&mut self.signs[start..], i);
+    /// The edges unit `j` crosses strictly, ascending, with where.
+    fn splits(&mut self, cx: &Complex, j: usize) -> Vec<Split> {
+        let mut edges = std::mem::take(&mut self.crossing[j]);
+        edges.sort_unstable();
+        edges.dedup();
+        let col = &self.cols[j];
+        edges
+            .into_iter()
+            .filter_map(|e| {
+                let [a, b] = cx.edges[e];
+                let (za, zb) = (col[a as usize], col[b as usize]);
+                ((za > 0.0) != (zb > 0.0)).then(|| Split {
+                    e,
+                    a,
+                    b,
+                    t: za / (za - zb),
+                })
+            })
+            .collect()
+    }
+
+    /// Appends the values of the vertices of `splits` (on unit `j`'s
+    /// hyperplane), interpolated along their edges (unit `j`'s is zero),
+    /// their sign bits, and the units' scales; a column per task unless
+    /// `serial`.
+    fn interpolate(&mut self, splits: &[Split], j: usize, serial: bool) {
+        let extend = |(i, (col, scale)): (usize, (&mut Vec<f64>, &mut f64))| {
+            col.reserve(splits.len());
+            for s in splits {
+                let value = if i == j {
+                    0.0
+                } else {
+                    let (za, zb) = (col[s.a as usize], col[s.b as usize]);
+                    za + s.t * (zb - za)
+                };
+                col.push(value);
+                *scale = scale.max(value.abs());
             }
+        };
+        let first = self.signs.len() / self.words;
+        if serial || splits.len() < SPLITS_PER_TASK {
+            self.cols
+                .iter_mut()
+                .zip(&mut self.scale)
+                .enumerate()
+                .for_each(extend);
+        } else {
+            self.cols
+                .par_iter_mut()
+                .zip(&mut self.scale)
+                .enumerate()
+                .for_each(extend);
         }
+        self.push_signs(first, serial);
     }
 }
 
-/// Appends to `signs` the sign bits (`words` words) of a vertex with values `z`.
-fn push_signs(signs: &mut Vec<u64>, words: usize, z: impl Iterator<Item = f64>) {
-    let start = signs.len();
-    signs.resize(start + words, 0);
-    for (j, z) in z.enumerate() {
+/// Vertices per parallel task of [`mark_sides`] and [`activations`].
+const VERTICES_PER_TASK: usize = 4096;
+
+/// Vertices per parallel task of [`LayerCut::push_signs`], whose vertices
+/// cost a pass over the layer's units each.
+const SIGNS_PER_TASK: usize = 256;
+
+/// Marks the vertices of `cx` on the positive side of hyperplane `h` from
+/// its values `col`, in parallel unless `serial` (each vertex's bits alone).
+///
+/// # Errors
+///
+/// [`Fail::Fallback`] when a vertex lies on the hyperplane (`|z| <= tol`).
+fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -> Result<(), Fail> {
+    let w = cx.words;
+    let mark = |(signs, &z): (&mut [u64], &f64)| {
+        if z.abs() <= tol {
+            return Err(Fail::Fallback("a vertex lies on a unit's hyperplane"));
+        }
         if z > 0.0 {
-            set(&mut signs[start..], j);
+            set(&mut signs[..w], h);
+        }
+        Ok(())
+    };
+    if serial || col.len() < VERTICES_PER_TASK {
+        cx.signs.chunks_exact_mut(2 * w).zip(col).try_for_each(mark)
+    } else {
+        cx.signs
+            .par_chunks_exact_mut(2 * w)
+            .zip(col)
+            .with_min_len(VERTICES_PER_TASK)
+            .try_for_each(mark)
+    }
+}
+
+/// Edges per parallel task when a layer lists its edges.
+const EDGES_PER_TASK: usize = 16384;
+
+/// Pushes edge `e` (ends `[a, b]`) to the list of every unit from `from` on
+/// whose sign bits (`signs`, `w` words per vertex) differ at its ends.
+fn crossings(signs: &[u64], w: usize, e: usize, [a, b]: [usize; 2], from: usize, lists: &mut [Vec<usize>]) {
+    for k in from / 64..w {
+        let mut differ = signs[a * w + k] ^ signs[b * w + k];
+        if k == from / 64 {
+            differ &= u64::MAX << (from % 64);
+        }
+        while differ != 0 {
+            let unit = 64 * k + differ.trailing_zeros() as usize;
+            differ &= differ - 1;
+            lists[unit].push(e);
         }
     }
 }

@@ -103,20 +103,10 @@ impl Index {
     ///
     /// [`Full`] past `u32::MAX - 1` items.
     pub fn find_or_add(&mut self, hash: u64, same: impl Fn(usize) -> bool) -> Result<(usize, bool), Full> {
-        let mask = self.slots.len() - 1;
-        let mut slot = self.home(hash);
-        loop {
-            match self.slots[slot] {
-                0 => break,
-                i => {
-                    let i = i as usize - 1;
-                    if self.hashes[i] == hash && same(i) {
-                        return Ok((i, false));
-                    }
-                }
-            }
-            slot = (slot + 1) & mask;
-        }
+        let slot = match self.probe(hash, same) {
+            Ok(i) => return Ok((i, false)),
+            Err(slot) => slot,
+        };
         let i = self.hashes.len();
         self.slots[slot] = u32::try_from(i + 1).map_err(|_| Full)?;
         self.hashes.push(hash);
@@ -124,6 +114,30 @@ impl Index {
             self.grow();
         }
         Ok((i, true))
+    }
+
+    /// The item with hash `hash` that `same` accepts, if any.
+    pub fn find(&self, hash: u64, same: impl Fn(usize) -> bool) -> Option<usize> {
+        self.probe(hash, same).ok()
+    }
+
+    /// The item with hash `hash` that `same` accepts, or else the empty
+    /// slot where its probe sequence ends.
+    fn probe(&self, hash: u64, same: impl Fn(usize) -> bool) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut slot = self.home(hash);
+        loop {
+            match self.slots[slot] {
+                0 => return Err(slot),
+                i => {
+                    let i = i as usize - 1;
+                    if self.hashes[i] == hash && same(i) {
+                        return Ok(i);
+                    }
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
     }
 
     /// Forgets every item, clearing only the slots they hold (an index
@@ -206,8 +220,10 @@ mod tests {
             for k in (0..n).rev() {
                 let (i, new) = index.find_or_add(hash(k), |i| keys[i] == k).unwrap();
                 assert_eq!((i, new), (k as usize, false));
+                assert_eq!(index.find(hash(k), |i| keys[i] == k), Some(i));
                 assert_eq!(index.hashes[i], hash(k));
             }
+            assert_eq!(index.find(hash(n), |i| keys[i] == n), None);
             index.clear();
             assert!(index.hashes.is_empty());
             assert!(index.slots.iter().all(|&s| s == 0));
