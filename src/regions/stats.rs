@@ -300,7 +300,6 @@ fn meets(region: Region<'_>, set: &Polytope, tol_radius: f64) -> Result<bool> {
 mod tests {
     use ndarray::{array, Array2};
 
-    use super::*;
     use crate::regions::{enumerate, EnumOptions};
     use crate::{Domain, Network};
 
