@@ -141,8 +141,11 @@ fn build(net: &Network, domain: &Domain, opts: &EnumOptions) -> std::result::Res
         .with_outcome(outcome))
 }
 
-/// Regions per worker thread between two checks of the budgets.
+/// Regions per worker thread between two checks of the budgets: a whole
+/// number of product batches, enough batches per thread that one check's
+/// chunk keeps both threads busy.
 const REGIONS_PER_CHECK: usize = 256;
+const _: () = assert!(REGIONS_PER_CHECK % REGIONS_PER_PRODUCT == 0);
 
 /// Regions whose rows go through one product per layer: enough rows that
 /// the product is not dominated by packing the weights (about 5x fewer
@@ -181,7 +184,11 @@ impl Cells<'_> {
         watch: &Watch<'_>,
         serial: bool,
     ) -> std::result::Result<Analysed, Fail> {
-        found.sort_unstable_by(|a, b| a.bits.cmp(&b.bits));
+        // Unit order (the lowest bit of a word is its first unit), so that the
+        // regions of one cell of the first layers are consecutive and share
+        // their products; the partition sorts regions by pattern in the end.
+        let unit_order = |f: &Found| f.bits.iter().map(|w| w.reverse_bits()).collect::<Vec<u64>>();
+        found.sort_by_cached_key(unit_order);
         let threads = if serial { 1 } else { rayon::current_num_threads() };
         let mut regions: Vec<RegionBuf> = Vec::new();
         let mut keys: Vec<Vec<u64>> = Vec::new();

@@ -149,7 +149,7 @@ fn shared_blocks(
     for step in steps {
         h = match flow(step) {
             Flow::Units(nl) => {
-                debug_assert!(skips.is_empty(), "a skip path across a nonlinearity");
+                assert!(skips.is_empty(), "a skip path across a nonlinearity");
                 pre(h.view(), &owner);
                 let choices = patterns.slice(s![.., nl.units()]);
                 let firsts = distinct(&mut owner, choices);
@@ -188,7 +188,9 @@ fn distinct(owner: &mut [usize], choices: ArrayView2<u8>) -> Vec<(usize, usize)>
     let mut firsts: Vec<(usize, usize)> = Vec::new();
     for (r, own) in owner.iter_mut().enumerate() {
         let same = |&(o, f): &(usize, usize)| o == *own && choices.row(f) == choices.row(r);
-        *own = match firsts.iter().position(same) {
+        // Regions come in unit order, so a pair seen before is almost
+        // always the last one.
+        *own = match firsts.iter().rposition(same) {
             Some(i) => i,
             None => {
                 firsts.push((*own, r));

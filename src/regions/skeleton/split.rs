@@ -361,6 +361,7 @@ fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -
         }
         Ok(())
     };
+    debug_assert_eq!(cx.signs.len(), 2 * w * col.len(), "one value per vertex");
     if serial || col.len() < VERTICES_PER_TASK {
         cx.signs.chunks_exact_mut(2 * w).zip(col).try_for_each(mark)
     } else {
