@@ -88,11 +88,18 @@ impl Complex {
     #[cfg(test)]
     pub fn split_edge(&mut self, e: usize, t: f64, h: usize) -> Result<u32, Fail> {
         let [a, b] = self.edges[e];
-        let v = self.next()?;
-        self.add_splits(&[Split { e, a, b, t }], h, true)?;
-        self.edges[e] = [a, v];
-        self.edges.push([v, b]);
+        let split = Split { e, a, b, t };
+        let v = self.len() as u32;
+        self.add_splits(&[split], h, true)?;
+        self.halve(&split, v);
         Ok(v)
+    }
+
+    /// Makes the split edge its two halves at the split's vertex `v`: the
+    /// first keeps the edge's index, the second is appended.
+    pub fn halve(&mut self, s: &Split, v: u32) {
+        self.edges[s.e] = [s.a, v];
+        self.edges.push([v, s.b]);
     }
 
     /// Appends the vertex of each split (vertex `len() + k` for split `k`),

@@ -264,8 +264,7 @@ impl LayerCut {
         // edges joined at its vertex: the numbering the later units visit.
         for (k, s) in splits.iter().enumerate() {
             let v = (first + k) as u32;
-            cx.edges[s.e] = [s.a, v];
-            cx.edges.push([v, s.b]);
+            cx.halve(s, v);
             self.list(s.e, s.a as usize, v as usize, j + 1);
             self.list(cx.edges.len() - 1, v as usize, s.b as usize, j + 1);
             let joined = cx.edges.len();
