@@ -200,14 +200,27 @@ pub(crate) fn frozen_blocks(
     patterns: ArrayView2<u8>,
     pre: &mut dyn FnMut(ArrayView2<'_, f64>),
 ) -> Array2<f64> {
+    through_steps(steps, rows, blocks, |nl, h, _| {
+        pre(h.view());
+        choose(nl, h, blocks, patterns.slice(s![.., nl.units()]))
+    })
+}
+
+/// Runs blocks of affine rows through `steps`: every step without units
+/// carries them on its own, and `units(nl, h, skipping)` acts for each
+/// nonlinearity (`skipping`: a saved skip path spans it). The one loop over
+/// a program's steps for every evaluator of frozen blocks.
+pub(crate) fn through_steps(
+    steps: &[Step],
+    rows: Array2<f64>,
+    blocks: Blocks,
+    mut units: impl FnMut(&Nonlinearity, Array2<f64>, bool) -> Array2<f64>,
+) -> Array2<f64> {
     let mut h = rows;
     let mut skips = Vec::new();
     for step in steps {
         h = match flow(step) {
-            Flow::Units(nl) => {
-                pre(h.view());
-                choose(nl, h, blocks, patterns.slice(s![.., nl.units()]))
-            }
+            Flow::Units(nl) => units(nl, h, !skips.is_empty()),
             Flow::Carry(c) => carry(c, h, &mut skips, blocks),
         };
     }

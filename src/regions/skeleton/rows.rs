@@ -6,7 +6,7 @@
 
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use crate::network::eval::{carry, choose, flow, Blocks, Flow};
+use crate::network::eval::{choose, through_steps, Blocks};
 use crate::network::Step;
 use crate::regions::hrep::{two_piece_row, RowSource};
 use crate::regions::setup::Frame;
@@ -144,27 +144,20 @@ fn shared_blocks(
     pre: &mut dyn FnMut(ArrayView2<'_, f64>, &[usize]),
 ) -> (Array2<f64>, Vec<usize>) {
     let mut owner = vec![0; patterns.nrows()];
-    let mut h = rows;
-    let mut skips = Vec::new();
-    for step in steps {
-        h = match flow(step) {
-            Flow::Units(nl) => {
-                assert!(skips.is_empty(), "a skip path across a nonlinearity");
-                pre(h.view(), &owner);
-                let choices = patterns.slice(s![.., nl.units()]);
-                let firsts = distinct(&mut owner, choices);
-                let regions: Vec<usize> = firsts.iter().map(|&(_, r)| r).collect();
-                choose(
-                    nl,
-                    gather_blocks(&h, &firsts, blocks.block),
-                    blocks,
-                    choices.select(Axis(0), &regions).view(),
-                )
-            }
-            Flow::Carry(c) => carry(c, h, &mut skips, blocks),
-        };
-    }
-    (h, owner)
+    let out = through_steps(steps, rows, blocks, |nl, h, skipping| {
+        assert!(!skipping, "a skip path across a nonlinearity");
+        pre(h.view(), &owner);
+        let choices = patterns.slice(s![.., nl.units()]);
+        let firsts = distinct(&mut owner, choices);
+        let regions: Vec<usize> = firsts.iter().map(|&(_, r)| r).collect();
+        choose(
+            nl,
+            gather_blocks(&h, &firsts, blocks.block),
+            blocks,
+            choices.select(Axis(0), &regions).view(),
+        )
+    });
+    (out, owner)
 }
 
 /// The blocks of `block` rows of `h` named first in each pair of `firsts`,
