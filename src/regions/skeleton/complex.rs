@@ -340,6 +340,35 @@ mod tests {
     }
 
     #[test]
+    fn parallel_splits_give_the_serial_bits() {
+        // More splits than one task takes, so the parallel branch runs: the
+        // vertices it appends are the serial branch's, bit for bit.
+        let dom = Domain::cube(3, -1.0, 2.0).constraints().unwrap();
+        let edges = of_domain(&dom, 7).ok().unwrap().edges;
+        let n = 3 * SPLITS_PER_TASK;
+        let splits: Vec<Split> = (0..n)
+            .map(|k| {
+                let e = k % edges.len();
+                let [a, b] = edges[e];
+                let t = (k as f64 + 0.5) / n as f64;
+                Split { e, a, b, t }
+            })
+            .collect();
+        let with = |serial| {
+            let mut cx = of_domain(&dom, 7).ok().unwrap();
+            cx.add_splits(&splits, 6, serial).ok().unwrap();
+            cx
+        };
+        let (one, many) = (with(true), with(false));
+        assert_eq!(one.len(), 8 + splits.len());
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&one.points), bits(&many.points));
+        assert_eq!(one.signs, many.signs);
+        // Every new vertex lies on the new hyperplane.
+        assert!((8..one.len()).all(|v| has(one.zero(v), 6)));
+    }
+
+    #[test]
     fn bit_helpers_agree_with_a_list() {
         let mut bits = vec![0u64; 3];
         for i in [0, 5, 63, 64, 130] {
