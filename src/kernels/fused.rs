@@ -105,6 +105,111 @@ pub(crate) fn layer_step<T: Lane>(
     });
 }
 
+/// The linear lane of the f32 neighbourhood pass: `z` holds points in
+/// groups of `1 + dirs` rows of `cols` values, a centre row `c` and direction
+/// rows `d_1..d_P` that stand for the point's `2P` vertices `c + d_k` then
+/// `c - d_k` (vertex 0 is `c + d_1`, the first vertex [`layer_step`] compares
+/// with). For each group the step adds `step.bias` to the centre, counts the
+/// units whose three-valued sign at some vertex differs from vertex 0's and
+/// calls `counted(group, changes)` (for every group, counted layer or not:
+/// the caller needs to know which points are still linear). A group without
+/// changes lies on one side of every unit, where the two-piece activation
+/// is the linear map "multiply unit `u` by its side's slope": with
+/// `step.slopes` given, that map is applied to the centre and to every
+/// direction, so that the group stands for the activated vertices. A group
+/// with changes is left as it is (bias added) for the caller to expand.
+///
+/// The vertex values `c + d_k` and `c - d_k` it tests are the ones the
+/// caller rebuilds for an expanded group, so its counts are theirs.
+pub(crate) fn hood_step<T: Lane>(
+    z: &mut [T],
+    cols: usize,
+    dirs: usize,
+    step: LayerStep<'_, T>,
+    marks: &mut Marks<T>,
+    counted: impl FnMut(usize, u32),
+) {
+    if cols == 0 || dirs == 0 {
+        return;
+    }
+    let (first, changed) = marks.lanes(cols);
+    Arch::new().dispatch(Hood {
+        z,
+        cols,
+        dirs,
+        step,
+        first,
+        changed,
+        counted,
+    });
+}
+
+/// [`hood_step`]'s arguments, run by [`pulp`] as [`Fused`] is.
+struct Hood<'a, T, F> {
+    z: &'a mut [T],
+    cols: usize,
+    dirs: usize,
+    step: LayerStep<'a, T>,
+    first: &'a mut [T],
+    changed: &'a mut [T],
+    counted: F,
+}
+
+impl<T: Lane, F: FnMut(usize, u32)> WithSimd for Hood<'_, T, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let Hood {
+            z,
+            cols,
+            dirs,
+            step,
+            first,
+            changed,
+            mut counted,
+        } = self;
+        for (g, group) in z.chunks_mut((dirs + 1) * cols).enumerate() {
+            let (centre, directions) = group.split_at_mut(cols);
+            add_bias(centre, step.bias);
+            let changes = hood_changes(centre, directions, first, changed);
+            if let (0, Some(slopes)) = (changes, step.slopes) {
+                // `changed` is all zeros here: it becomes the slope lane.
+                for (s, &f) in changed.iter_mut().zip(first.iter()) {
+                    *s = if f > T::default() { slopes[1] } else { slopes[0] };
+                }
+                for row in std::iter::once(centre).chain(directions.chunks_exact_mut(cols)) {
+                    for (v, &s) in row.iter_mut().zip(changed.iter()) {
+                        *v = *v * s;
+                    }
+                }
+            }
+            counted(g, changes);
+        }
+    }
+}
+
+/// The units of one group (centre `c`, directions `d_k`) whose sign at some
+/// vertex `c + d_k` or `c - d_k` differs from that of `c + d_1`; leaves the
+/// signs of `c + d_1` in `first`.
+#[inline(always)]
+fn hood_changes<T: Lane>(centre: &[T], directions: &[T], first: &mut [T], changed: &mut [T]) -> u32 {
+    let zero = T::default();
+    let cols = centre.len();
+    for ((f, &c), &d) in first.iter_mut().zip(centre).zip(&directions[..cols]) {
+        *f = sign(c + d);
+    }
+    changed.fill(zero);
+    for row in directions.chunks_exact(cols) {
+        for (((ch, &c), &d), &f) in changed.iter_mut().zip(centre).zip(row).zip(first.iter()) {
+            if sign(c + d) != f || sign(c + -d) != f {
+                *ch = T::ONE;
+            }
+        }
+    }
+    changed.iter().filter(|&&c| c != zero).count() as u32
+}
+
 /// [`layer_step`]'s arguments, run by [`pulp`] in the widest instruction set
 /// (the loops below are inlined into its target-feature function, where
 /// the compiler vectorises them).

@@ -1,6 +1,7 @@
 //! The CPU backend: rayon over chunks of the batch, faer GEMM inside, pulp
 //! SIMD kernels ([`crate::kernels::simd`]) for the element-wise work.
 
+mod hood;
 mod jacobian;
 // One `madvise` call for large results (see its SAFETY note).
 #[allow(unsafe_code)]
@@ -393,7 +394,7 @@ impl Backend for CpuBackend {
         let counted = counted_layers(net);
         let layers_out = counted.len() + usize::from(hood.count_output);
         let f32_route = (self.precision == Precision::F32)
-            .then(|| vertices::FoldedMlp::<f32>::new(net, dirs, hood.radius))
+            .then(|| hood::LinearHood::<f32>::new(net, dirs, hood.radius))
             .flatten();
         let f64_route = f32_route
             .is_none()

@@ -17,12 +17,19 @@ use crate::network::{AffineStep, Nonlinearity, Step, TwoPiece};
 
 /// One thread's buffers: the rows before and after the current step,
 /// pattern choices nobody keeps, and the fused local-complexity step's
-/// lanes.
+/// lanes; for the linear neighbourhood pass (`super::hood`) also the
+/// vertex lane's rows before and after its step, which points of the
+/// block each lane holds and the linear lane's last counts.
 pub(super) struct Scratch<T> {
     pub(super) rows: Vec<T>,
     pub(super) next: Vec<T>,
     choices: Vec<u8>,
     pub(super) marks: Marks<T>,
+    pub(super) side: Vec<T>,
+    pub(super) side_next: Vec<T>,
+    pub(super) linear: Vec<usize>,
+    pub(super) expanded: Vec<usize>,
+    pub(super) changes: Vec<u32>,
 }
 
 impl<T> Default for Scratch<T> {
@@ -32,6 +39,11 @@ impl<T> Default for Scratch<T> {
             next: Vec::new(),
             choices: Vec::new(),
             marks: Marks::default(),
+            side: Vec::new(),
+            side_next: Vec::new(),
+            linear: Vec::new(),
+            expanded: Vec::new(),
+            changes: Vec::new(),
         }
     }
 }

@@ -12,7 +12,7 @@ use super::{forward_chunk, neighbourhood_vertices};
 use crate::backend::{ForwardBatch, Keep};
 use crate::kernels::fused::{self, LayerStep};
 use crate::network::eval::{self, Recorder};
-use crate::network::{AffineStep, Step, UnitLayer};
+use crate::network::{AffineStep, Step, TwoPiece, UnitLayer};
 use crate::Network;
 
 /// The pre-activations (and patterns) of every vertex `x +- r v_k` of every
@@ -80,9 +80,9 @@ const VERTEX_BLOCK_BYTES: usize = 1 << 19;
 /// [`crate::backend::Precision::F32`]).
 pub(super) struct FoldedMlp<'a, T: Real> {
     first: &'a AffineStep,
-    rest: MlpProgram<'a, T>,
+    pub(super) rest: MlpProgram<'a, T>,
     /// `r W v_k`, the first layer's moves along the directions (P x width).
-    moves: Array2<f64>,
+    pub(super) moves: Array2<f64>,
 }
 
 impl<'a, T: Buffers> FoldedMlp<'a, T> {
@@ -107,19 +107,32 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
         counted: &[(usize, UnitLayer)],
         count_output: bool,
     ) -> Array2<u32> {
+        let per_block = self.points_per_block(2 * self.moves.nrows());
+        self.in_blocks(points, counted.len() + usize::from(count_output), per_block, |s, at, counts| {
+            self.count_block(s, at, counted, count_output, counts)
+        })
+    }
+
+    /// Runs the first layer at `points` once, then `block` on blocks of
+    /// `per_block` points in this thread's buffers, with their first-layer
+    /// values and their rows of the counts (points x `columns`).
+    pub(super) fn in_blocks(
+        &self,
+        points: ArrayView2<f64>,
+        columns: usize,
+        per_block: usize,
+        mut block: impl FnMut(&mut Scratch<T>, ArrayView2<f64>, ArrayViewMut2<u32>),
+    ) -> Array2<u32> {
         let n = points.nrows();
-        let mut counts = Array2::zeros((n, counted.len() + usize::from(count_output)));
+        let mut counts = Array2::zeros((n, columns));
         let at_points = eval::affine(self.first, points);
-        let per_block = self.points_per_block();
         T::scratch().with(|cell| {
             let scratch = &mut *cell.borrow_mut();
             for start in (0..n).step_by(per_block) {
                 let end = (start + per_block).min(n);
-                self.count_block(
+                block(
                     scratch,
                     at_points.slice(s![start..end, ..]),
-                    counted,
-                    count_output,
                     counts.slice_mut(s![start..end, ..]),
                 );
             }
@@ -127,10 +140,11 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
         counts
     }
 
-    /// Points per block, from [`VERTEX_BLOCK_BYTES`].
-    fn points_per_block(&self) -> usize {
+    /// Points per block when each point holds `rows` rows, from
+    /// [`VERTEX_BLOCK_BYTES`].
+    pub(super) fn points_per_block(&self, rows: usize) -> usize {
         let widest = self.rest.widest(self.moves.ncols());
-        let per_point = 2 * self.moves.nrows() * widest.max(1) * std::mem::size_of::<T>();
+        let per_point = rows * widest.max(1) * std::mem::size_of::<T>();
         (VERTEX_BLOCK_BYTES / per_point).max(1)
     }
 
@@ -172,9 +186,7 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
                     bias = Some(b);
                 }
                 MlpLayer::TwoPiece { units, slopes } => {
-                    let slot = counted
-                        .iter()
-                        .position(|(_, l)| (l.offset, l.len) == (units.offset, units.len));
+                    let slot = counted_slot(counted, units);
                     let step = LayerStep {
                         bias: bias.take(),
                         count: slot.is_some(),
@@ -221,4 +233,11 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
             }
         }
     }
+}
+
+/// The column of `units` among the counted layers, if they are counted.
+pub(super) fn counted_slot(counted: &[(usize, UnitLayer)], units: &TwoPiece) -> Option<usize> {
+    counted
+        .iter()
+        .position(|(_, l)| (l.offset, l.len) == (units.offset, units.len))
 }
