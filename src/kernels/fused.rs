@@ -325,7 +325,7 @@ fn activate<T: Lane>(row: &mut [T], slopes: Option<[T; 2]>) {
 mod tests {
     use super::*;
     use crate::kernels::{simd, single};
-    use ndarray::{Array1, Array2, Axis};
+    use ndarray::{s, Array1, Array2, Axis};
     use proptest::prelude::*;
 
     use crate::kernels::simd::tests::value;
@@ -424,6 +424,83 @@ mod tests {
             single::bias_two_piece_record(want.view_mut(), None, choices.view_mut(), slopes);
             prop_assert_eq!(got.mapv(f32::to_bits), want.mapv(f32::to_bits));
             prop_assert_eq!(got_counts, want_counts);
+        }
+    }
+
+    /// A case of the linear lane: `points` groups of a centre row and
+    /// `dirs` direction rows (scaled by `shrink`, so that some groups stay
+    /// on one side of every unit), and a bias.
+    fn hood_case() -> impl Strategy<Value = (Array2<f64>, usize, Array1<f64>)> {
+        (1..4usize, 1..5usize, 1..23usize, prop_oneof![Just(1.0), Just(1e-6)]).prop_flat_map(
+            |(points, dirs, cols, shrink)| {
+                let rows = points * (dirs + 1);
+                (
+                    proptest::collection::vec(value(), rows * cols),
+                    proptest::collection::vec(value(), cols),
+                )
+                    .prop_map(move |(z, b)| {
+                        let mut z = Array2::from_shape_vec((rows, cols), z).expect("sized");
+                        for (i, mut row) in z.outer_iter_mut().enumerate() {
+                            if i % (dirs + 1) != 0 {
+                                row *= shrink;
+                            }
+                        }
+                        (z, dirs, Array1::from(b))
+                    })
+            },
+        )
+    }
+
+    /// The `2P` vertex rows `c + d_k`, then `c - d_k`, of every group.
+    fn hood_vertices(z: &Array2<f64>, dirs: usize) -> Array2<f64> {
+        let cols = z.ncols();
+        let mut rows = Vec::new();
+        for group in z.axis_chunks_iter(Axis(0), dirs + 1) {
+            let c = group.row(0);
+            for sign in [1.0, -1.0] {
+                for d in group.outer_iter().skip(1) {
+                    rows.extend(c.iter().zip(&d).map(|(&c, &d)| c + sign * d));
+                }
+            }
+        }
+        Array2::from_shape_vec((rows.len() / cols.max(1), cols), rows).expect("sized")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// The linear lane counts what the vertex lane counts on the vertices
+        /// it stands for, and a group without changes, activated, stands
+        /// for the activated vertices (ReLU: the same values).
+        #[test]
+        fn hood_step_counts_and_acts_as_the_vertex_step((z, dirs, b) in hood_case()) {
+            let bias = b.as_slice().expect("contiguous");
+            let mut centred = z.clone();
+            for mut c in centred.axis_chunks_iter_mut(Axis(0), dirs + 1) {
+                let mut row = c.row_mut(0);
+                row += &b;
+            }
+            let (want, want_counts) = fused(&hood_vertices(&centred, dirs), 2 * dirs, LayerStep {
+                bias: None,
+                count: true,
+                slopes: Some([0.0, 1.0]),
+            });
+            let mut got = z.clone();
+            let mut got_counts = vec![u32::MAX; z.nrows() / (dirs + 1)];
+            let step = LayerStep { bias: Some(bias), count: true, slopes: Some([0.0, 1.0]) };
+            let cols = z.ncols();
+            hood_step(got.as_slice_mut().expect("standard layout"), cols, dirs, step, &mut Marks::default(), |g, c| got_counts[g] = c);
+            prop_assert_eq!(&got_counts, &want_counts);
+            let rebuilt = hood_vertices(&got, dirs);
+            for (g, &changes) in got_counts.iter().enumerate() {
+                let rows = g * (dirs + 1)..(g + 1) * (dirs + 1);
+                if changes == 0 {
+                    let verts = g * 2 * dirs..(g + 1) * 2 * dirs;
+                    prop_assert_eq!(rebuilt.slice(s![verts.clone(), ..]), want.slice(s![verts, ..]));
+                } else {
+                    prop_assert_eq!(bits(&got.slice(s![rows.clone(), ..]).to_owned()), bits(&centred.slice(s![rows, ..]).to_owned()));
+                }
+            }
         }
     }
 

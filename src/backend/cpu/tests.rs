@@ -416,3 +416,37 @@ fn affine_values_take_strided_offsets() {
         assert!((g - d).abs() <= 1e-12 * (1.0 + d.abs()), "{g} vs {d}");
     }
 }
+
+/// The linear neighbourhood pass ([`hood::LinearHood`]) counts what the
+/// folded pass counts. Both run in `f64` here, where they differ only in
+/// summation order (`W c + b +- W d` against `W (c +- d) + b`), so only at
+/// a unit within rounding of zero; these seeded cases have none. The radii
+/// cover points that stay linear through every layer, points that expand
+/// into the vertex lane at each layer, and the output count of both lanes.
+#[test]
+fn linear_hood_counts_match_the_folded_pass() {
+    let net = mlp(&[16, 24, 24, 24, 3], 41);
+    let mut rng = Rng::new(42);
+    let x = rng.matrix(90, 16, 1.0);
+    let mut dirs = rng.matrix(5, 16, 1.0);
+    for mut row in dirs.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    let counted = counted_layers(&net);
+    // Over the radii, how many points first change sign at layer 0, 1, 2, or never.
+    let mut first_change = [0usize; 4];
+    assert_eq!(counted.len(), 3);
+    for radius in [1e-3, 0.02, 0.1, 0.5] {
+        let folded = vertices::FoldedMlp::<f64>::new(&net, dirs.view(), radius).unwrap();
+        let linear = hood::LinearHood::<f64>::new(&net, dirs.view(), radius).unwrap();
+        let want = folded.count_changes(x.view(), &counted, true);
+        let got = linear.count_changes(x.view(), &counted, true);
+        assert_eq!(got, want, "radius {radius}");
+        for row in want.outer_iter() {
+            let hidden = row.slice(s![..counted.len()]);
+            first_change[hidden.iter().position(|&c| c > 0).unwrap_or(counted.len())] += 1;
+        }
+    }
+    assert!(first_change.iter().all(|&n| n > 0), "{first_change:?}");
+}
