@@ -431,8 +431,13 @@ mod tests {
     /// `dirs` direction rows (scaled by `shrink`, so that some groups stay
     /// on one side of every unit), and a bias.
     fn hood_case() -> impl Strategy<Value = (Array2<f64>, usize, Array1<f64>)> {
-        (1..4usize, 1..5usize, 1..23usize, prop_oneof![Just(1.0), Just(1e-6)]).prop_flat_map(
-            |(points, dirs, cols, shrink)| {
+        (
+            1..4usize,
+            1..5usize,
+            1..23usize,
+            prop_oneof![Just(1.0), Just(1e-6)],
+        )
+            .prop_flat_map(|(points, dirs, cols, shrink)| {
                 let rows = points * (dirs + 1);
                 (
                     proptest::collection::vec(value(), rows * cols),
@@ -447,8 +452,7 @@ mod tests {
                         }
                         (z, dirs, Array1::from(b))
                     })
-            },
-        )
+            })
     }
 
     /// The `2P` vertex rows `c + d_k`, then `c - d_k`, of every group.

@@ -56,9 +56,10 @@ impl<'a, T: Buffers> LinearHood<'a, T> {
     ) -> Array2<u32> {
         let per_block = self.folded.points_per_block(self.dirs() + 1);
         let columns = counted.len() + usize::from(count_output);
-        self.folded.in_blocks(points, columns, per_block, |s, at, counts| {
-            self.count_block(s, at, counted, count_output, counts)
-        })
+        self.folded
+            .in_blocks(points, columns, per_block, |s, at, counts| {
+                self.count_block(s, at, counted, count_output, counts)
+            })
     }
 
     /// The number of directions `P`.
@@ -100,7 +101,11 @@ impl<'a, T: Buffers> LinearHood<'a, T> {
                     let (rows, side) = (s.linear.len() * group, s.expanded.len() * verts);
                     let out = w.nrows();
                     gemm_into(view(&s.rows, rows, width), w.t(), sized(&mut s.next, rows * out));
-                    gemm_into(view(&s.side, side, width), w.t(), sized(&mut s.side_next, side * out));
+                    gemm_into(
+                        view(&s.side, side, width),
+                        w.t(),
+                        sized(&mut s.side_next, side * out),
+                    );
                     std::mem::swap(&mut s.rows, &mut s.next);
                     std::mem::swap(&mut s.side, &mut s.side_next);
                     width = out;

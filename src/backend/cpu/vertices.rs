@@ -108,9 +108,12 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
         count_output: bool,
     ) -> Array2<u32> {
         let per_block = self.points_per_block(2 * self.moves.nrows());
-        self.in_blocks(points, counted.len() + usize::from(count_output), per_block, |s, at, counts| {
-            self.count_block(s, at, counted, count_output, counts)
-        })
+        self.in_blocks(
+            points,
+            counted.len() + usize::from(count_output),
+            per_block,
+            |s, at, counts| self.count_block(s, at, counted, count_output, counts),
+        )
     }
 
     /// Runs the first layer at `points` once, then `block` on blocks of
