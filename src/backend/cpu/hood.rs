@@ -184,7 +184,9 @@ impl<'a, T: Buffers> LinearHood<'a, T> {
         for g in 0..s.linear.len() {
             let at = g * size;
             if s.changes[g] == 0 {
-                s.rows.copy_within(at..at + size, kept * size);
+                if kept < g {
+                    s.rows.copy_within(at..at + size, kept * size);
+                }
                 s.linear[kept] = s.linear[g];
                 kept += 1;
                 continue;
