@@ -23,8 +23,8 @@
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use super::real::gemm_into;
-use super::scratch::{sized, view, Buffers, MlpLayer, Scratch};
-use super::vertices::{counted_slot, FoldedMlp};
+use super::scratch::{sized, view, Buffers, Scratch};
+use super::vertices::{walk_layers, FoldedMlp, LayerOp};
 use crate::kernels::fused::{self, LayerStep};
 use crate::network::UnitLayer;
 use crate::Network;
@@ -85,51 +85,22 @@ impl<'a, T: Buffers> LinearHood<'a, T> {
         s.linear.clear();
         s.linear.extend(0..at_points.nrows());
         s.expanded.clear();
-        // The bias of the last GEMM, added by the step after it.
-        let mut bias: Option<&[T]> = None;
-        for layer in &self.folded.rest.layers {
-            match layer {
-                MlpLayer::Dense { w, b } => {
-                    if let Some(b) = bias.take() {
-                        let step = LayerStep {
-                            bias: Some(b),
-                            count: false,
-                            slopes: None,
-                        };
-                        self.step(s, width, step, None, &mut counts);
-                    }
-                    let (rows, side) = (s.linear.len() * group, s.expanded.len() * verts);
-                    let out = w.nrows();
-                    gemm_into(view(&s.rows, rows, width), w.t(), sized(&mut s.next, rows * out));
-                    gemm_into(
-                        view(&s.side, side, width),
-                        w.t(),
-                        sized(&mut s.side_next, side * out),
-                    );
-                    std::mem::swap(&mut s.rows, &mut s.next);
-                    std::mem::swap(&mut s.side, &mut s.side_next);
-                    width = out;
-                    bias = Some(b);
-                }
-                MlpLayer::TwoPiece { units, slopes } => {
-                    let slot = counted_slot(counted, units);
-                    let step = LayerStep {
-                        bias: bias.take(),
-                        count: slot.is_some(),
-                        slopes: Some(*slopes),
-                    };
-                    self.step(s, width, step, slot, &mut counts);
-                }
+        walk_layers(&self.folded.rest, counted, count_output, |op| match op {
+            LayerOp::Gemm(w) => {
+                let (rows, side) = (s.linear.len() * group, s.expanded.len() * verts);
+                let out = w.nrows();
+                gemm_into(view(&s.rows, rows, width), w.t(), sized(&mut s.next, rows * out));
+                gemm_into(
+                    view(&s.side, side, width),
+                    w.t(),
+                    sized(&mut s.side_next, side * out),
+                );
+                std::mem::swap(&mut s.rows, &mut s.next);
+                std::mem::swap(&mut s.side, &mut s.side_next);
+                width = out;
             }
-        }
-        if count_output {
-            let step = LayerStep {
-                bias,
-                count: true,
-                slopes: None,
-            };
-            self.step(s, width, step, Some(counted.len()), &mut counts);
-        }
+            LayerOp::Step(step, slot) => self.step(s, width, step, slot, &mut counts),
+        });
     }
 
     /// One step after a GEMM on both lanes ([`fused::layer_step`] on the

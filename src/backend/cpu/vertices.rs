@@ -168,52 +168,22 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
             view_mut(sized(&mut scratch.rows, rows * width), rows, width),
             at_points,
         );
-        // The bias of the last GEMM, added by the step after it.
-        let mut bias: Option<&[T]> = None;
-        for layer in &self.rest.layers {
-            match layer {
-                MlpLayer::Dense { w, b } => {
-                    if bias.is_some() {
-                        let step = LayerStep {
-                            bias: bias.take(),
-                            count: false,
-                            slopes: None,
-                        };
-                        let z = &mut scratch.rows[..rows * width];
-                        fused::layer_step(z, width, verts, step, &mut scratch.marks, |_, _| {});
-                    }
-                    let x = view(&scratch.rows, rows, width);
-                    width = w.nrows();
-                    gemm_into(x, w.t(), sized(&mut scratch.next, rows * width));
-                    std::mem::swap(&mut scratch.rows, &mut scratch.next);
-                    bias = Some(b);
-                }
-                MlpLayer::TwoPiece { units, slopes } => {
-                    let slot = counted_slot(counted, units);
-                    let step = LayerStep {
-                        bias: bias.take(),
-                        count: slot.is_some(),
-                        slopes: Some(*slopes),
-                    };
-                    let z = &mut scratch.rows[..rows * width];
-                    fused::layer_step(z, width, verts, step, &mut scratch.marks, |p, c| {
-                        counts[[p, slot.unwrap_or(0)]] = c
-                    });
-                }
+        walk_layers(&self.rest, counted, count_output, |op| match op {
+            LayerOp::Gemm(w) => {
+                let x = view(&scratch.rows, rows, width);
+                width = w.nrows();
+                gemm_into(x, w.t(), sized(&mut scratch.next, rows * width));
+                std::mem::swap(&mut scratch.rows, &mut scratch.next);
             }
-        }
-        if count_output {
-            let step = LayerStep {
-                bias,
-                count: true,
-                slopes: None,
-            };
-            let slot = counted.len();
-            let z = &mut scratch.rows[..rows * width];
-            fused::layer_step(z, width, verts, step, &mut scratch.marks, |p, c| {
-                counts[[p, slot]] = c
-            });
-        }
+            LayerOp::Step(step, slot) => {
+                let z = &mut scratch.rows[..rows * width];
+                fused::layer_step(z, width, verts, step, &mut scratch.marks, |p, c| {
+                    if let Some(slot) = slot {
+                        counts[[p, slot]] = c;
+                    }
+                });
+            }
+        });
     }
 
     /// Writes the vertex rows `x +- r v_k` of each point's first layer
@@ -243,4 +213,60 @@ pub(super) fn counted_slot(counted: &[(usize, UnitLayer)], units: &TwoPiece) -> 
     counted
         .iter()
         .position(|(_, l)| (l.offset, l.len) == (units.offset, units.len))
+}
+
+/// What the folded passes do at a layer after the first ([`walk_layers`]).
+pub(super) enum LayerOp<'p, T> {
+    /// Multiply the rows by a dense layer's weight (out x in).
+    Gemm(ArrayView2<'p, T>),
+    /// The fused step after a GEMM, its counts going to column `slot` when
+    /// it is given.
+    Step(LayerStep<'p, T>, Option<usize>),
+}
+
+/// Walks the layers of `rest`, calling `op` for each: a dense layer's GEMM
+/// (after a step that only adds the bias when two dense layers follow each
+/// other), each two-piece layer's step (counted in its column of `counted`
+/// when counted), then the output's counted step when `count_output`. A
+/// dense layer's bias is left to the step after its GEMM.
+pub(super) fn walk_layers<'p, T: Real>(
+    rest: &'p MlpProgram<'_, T>,
+    counted: &[(usize, UnitLayer)],
+    count_output: bool,
+    mut op: impl FnMut(LayerOp<'p, T>),
+) {
+    let mut bias: Option<&'p [T]> = None;
+    for layer in &rest.layers {
+        match layer {
+            MlpLayer::Dense { w, b } => {
+                if let Some(b) = bias.take() {
+                    let step = LayerStep {
+                        bias: Some(b),
+                        count: false,
+                        slopes: None,
+                    };
+                    op(LayerOp::Step(step, None));
+                }
+                op(LayerOp::Gemm(w.view()));
+                bias = Some(b);
+            }
+            MlpLayer::TwoPiece { units, slopes } => {
+                let slot = counted_slot(counted, units);
+                let step = LayerStep {
+                    bias: bias.take(),
+                    count: slot.is_some(),
+                    slopes: Some(*slopes),
+                };
+                op(LayerOp::Step(step, slot));
+            }
+        }
+    }
+    if count_output {
+        let step = LayerStep {
+            bias,
+            count: true,
+            slopes: None,
+        };
+        op(LayerOp::Step(step, Some(counted.len())));
+    }
 }
