@@ -22,7 +22,7 @@
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
 use super::screen::{Rows, Status};
-use super::vertex_step::{Bases, Step};
+use super::vertex_step::{ndarray_dot, Bases, Step};
 use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
 
 /// The walk gives up past this many vertices (the LPs are then cheaper).
@@ -214,18 +214,29 @@ impl Local {
     /// ascending); `None` past `max_vertices`.
     pub(super) fn walk(&self, start: Vec<usize>, max_vertices: usize) -> Option<Vec<Vertex>> {
         let (u, beta) = (self.u.as_slice()?, self.beta.as_slice()?);
-        let mut step = Step::new(self.u.ncols());
+        let d = self.u.ncols();
+        if start.len() != d {
+            return None;
+        }
+        let mut step = Step::new(d);
         let mut seen = Bases::default();
-        seen.insert(start.clone());
-        let mut todo = vec![start];
+        // The bases still to visit, `d` positions each, on one flat stack
+        // (popped last first, as a stack of vectors would be).
+        let mut todo = start.clone();
+        let mut pending = 1;
+        seen.insert(start);
         let mut vertices = Vec::new();
         let mut in_basis = vec![false; self.len()];
         let mut slack = vec![0.0; self.len()];
-        let mut next = Vec::new();
-        while let Some(basis) = todo.pop() {
+        let mut hits = Vec::with_capacity(d);
+        let mut next = Vec::with_capacity(d);
+        while pending > 0 {
+            pending -= 1;
+            let basis = todo.split_off(todo.len() - d);
             let point = step.vertex(u, beta, &basis)?;
-            for (k, s) in slack.iter_mut().enumerate() {
-                *s = beta[k] - self.u.row(k).dot(&point);
+            let at = point.as_slice()?;
+            for ((s, &b), row) in slack.iter_mut().zip(beta).zip(u.chunks_exact(d.max(1))) {
+                *s = b - ndarray_dot(row, at);
             }
             for &k in &basis {
                 in_basis[k] = true;
@@ -234,19 +245,19 @@ impl Local {
                 .iter()
                 .zip(&in_basis)
                 .all(|(&s, &tight)| tight || s > TOL_VERTEX_SLACK);
-            let hits = if simple {
-                step.edge_hits(u, &slack, &in_basis)
-            } else {
-                None
-            };
+            let bounded = simple && step.edge_hits(u, &slack, &in_basis, &mut hits);
             for &k in &basis {
                 in_basis[k] = false;
             }
-            for (drop, hit) in hits?.into_iter().enumerate() {
+            if !bounded {
+                return None;
+            }
+            for (drop, &hit) in hits.iter().enumerate() {
                 swap_in(&basis, drop, hit, &mut next);
                 if !seen.contains(&next) {
                     seen.insert(next.clone());
-                    todo.push(next.clone());
+                    todo.extend_from_slice(&next);
+                    pending += 1;
                 }
             }
             vertices.push(Vertex { basis, point });
