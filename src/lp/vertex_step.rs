@@ -16,7 +16,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use ndarray::Array1;
 
 use crate::linalg::invert_in_place;
-use crate::tol::TOL_LP_FEAS;
+use crate::tol::{TOL_LP_FEAS, TOL_PIVOT};
 
 /// The buffers of one walk in `d` dimensions, and the inverse of the basis
 /// of the vertex last computed.
@@ -62,14 +62,64 @@ impl Step {
         if !invert_in_place(&mut self.matrix, &mut self.inverse, d) {
             return None;
         }
-        // A row's dot product times one, as `ndarray` multiplies a matrix
-        // and a vector.
-        Some(
-            self.inverse
-                .chunks_exact(d)
-                .map(|row| ndarray_dot(row, &self.rhs) * 1.0)
-                .collect(),
-        )
+        Some(self.point())
+    }
+
+    /// The vertex where the rows `basis` of `u` are tight, given the basis's
+    /// `inverse` (from [`Step::pivoted`] at a neighbouring vertex).
+    pub(super) fn vertex_from(&mut self, inverse: &[f64], beta: &[f64], basis: &[usize]) -> Array1<f64> {
+        self.inverse.copy_from_slice(inverse);
+        for (i, &k) in basis.iter().enumerate() {
+            self.rhs[i] = beta[k];
+        }
+        self.point()
+    }
+
+    /// The inverse times the basis rows' offsets: a row's dot product times
+    /// one, as `ndarray` multiplies a matrix and a vector.
+    fn point(&self) -> Array1<f64> {
+        self.inverse
+            .chunks_exact(self.d)
+            .map(|row| ndarray_dot(row, &self.rhs) * 1.0)
+            .collect()
+    }
+
+    /// The inverse of the neighbouring basis that swaps the basis's row at
+    /// position `drop` (of the vertex last computed) for the unit row
+    /// `entering`, which takes position `at` of the new (ascending) basis,
+    /// written to `out` (`d * d`, row-major): a pivot of the simplex method,
+    /// `O(d^2)` instead of the `O(d^3)` of a fresh inverse. False (and `out`
+    /// unspecified) when the pivot is below [`TOL_PIVOT`], where a fresh
+    /// inverse is to decide.
+    pub(super) fn pivoted(&mut self, entering: &[f64], drop: usize, at: usize, out: &mut [f64]) -> bool {
+        let d = self.d;
+        // w[i]: the entering row along column i (minus its rate along edge i).
+        let w = &mut self.rates;
+        w.fill(0.0);
+        for (&e, inv_row) in entering.iter().zip(self.inverse.chunks_exact(d)) {
+            for (wi, &v) in w.iter_mut().zip(inv_row) {
+                *wi += e * v;
+            }
+        }
+        let pivot = w[drop];
+        if pivot.abs() < TOL_PIVOT {
+            return false;
+        }
+        // Column `drop` divided by the pivot becomes the entering row's
+        // column; every other column loses its multiple of it.
+        for (inv_row, out_row) in self.inverse.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            let entered = inv_row[drop] / pivot;
+            let mut kept = (0..d).filter(|&i| i != drop);
+            for (pos, o) in out_row.iter_mut().enumerate() {
+                *o = if pos == at {
+                    entered
+                } else {
+                    // d - 1 kept columns for the d - 1 other positions.
+                    kept.next().map_or(entered, |i| inv_row[i] - w[i] * entered)
+                };
+            }
+        }
+        true
     }
 
     /// For each edge of the vertex last computed, the first row of `u` (not

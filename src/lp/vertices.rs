@@ -25,6 +25,12 @@ use super::screen::{Rows, Status};
 use super::vertex_step::{ndarray_dot, Bases, Step};
 use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
 
+/// The walk inverts a vertex's basis afresh at most this many pivots after
+/// the last fresh inverse, and pivots the inverse it was found with in
+/// between (`O(d^2)` instead of `O(d^3)`): rounding grows over at most this
+/// many pivots.
+const PIVOTS_PER_INVERSE: usize = 8;
+
 /// The walk gives up past this many vertices (the LPs are then cheaper).
 pub(super) const MAX_VERTICES: usize = 4096;
 
@@ -213,6 +219,17 @@ impl Local {
     /// All vertices, from the vertex with basis `start` (positions,
     /// ascending); `None` past `max_vertices`.
     pub(super) fn walk(&self, start: Vec<usize>, max_vertices: usize) -> Option<Vec<Vertex>> {
+        self.walk_with(start, max_vertices, PIVOTS_PER_INVERSE)
+    }
+
+    /// [`Local::walk`], with a fresh basis inverse every `pivots` steps
+    /// from the start (1: at every vertex) and pivoted ones between.
+    ///
+    /// The walk is depth first (a stack), each vertex taking the inverse of
+    /// the vertex that found it, so the chains of pivots are bounded by
+    /// `pivots`, not by the walk's length. The inverse a vertex gets depends
+    /// only on its chain, which the screened walk repeats over the same rows.
+    pub(super) fn walk_with(&self, start: Vec<usize>, max_vertices: usize, pivots: usize) -> Option<Vec<Vertex>> {
         let (u, beta) = (self.u.as_slice()?, self.beta.as_slice()?);
         let d = self.u.ncols();
         if start.len() != d {
@@ -220,20 +237,27 @@ impl Local {
         }
         let mut step = Step::new(d);
         let mut seen = Bases::default();
-        // The bases still to visit, `d` positions each, on one flat stack
-        // (popped last first, as a stack of vectors would be).
+        // The bases still to visit (`d` positions each), their inverses
+        // (`d * d` each, unused where fresh) and the pivots since a fresh
+        // inverse, on flat stacks (popped last first).
         let mut todo = start.clone();
-        let mut pending = 1;
+        let mut inverses = vec![0.0; d * d];
+        let mut ages = vec![0];
         seen.insert(start);
         let mut vertices = Vec::new();
         let mut in_basis = vec![false; self.len()];
         let mut slack = vec![0.0; self.len()];
         let mut hits = Vec::with_capacity(d);
         let mut next = Vec::with_capacity(d);
-        while pending > 0 {
-            pending -= 1;
+        while let Some(age) = ages.pop() {
             let basis = todo.split_off(todo.len() - d);
-            let point = step.vertex(u, beta, &basis)?;
+            let carried = inverses.len() - d * d;
+            let point = if age == 0 {
+                step.vertex(u, beta, &basis)?
+            } else {
+                step.vertex_from(&inverses[carried..], beta, &basis)
+            };
+            inverses.truncate(carried);
             let at = point.as_slice()?;
             for ((s, &b), row) in slack.iter_mut().zip(beta).zip(u.chunks_exact(d.max(1))) {
                 *s = b - ndarray_dot(row, at);
@@ -253,12 +277,17 @@ impl Local {
                 return None;
             }
             for (drop, &hit) in hits.iter().enumerate() {
-                swap_in(&basis, drop, hit, &mut next);
-                if !seen.contains(&next) {
-                    seen.insert(next.clone());
-                    todo.extend_from_slice(&next);
-                    pending += 1;
+                let position = swap_in(&basis, drop, hit, &mut next);
+                if seen.contains(&next) {
+                    continue;
                 }
+                seen.insert(next.clone());
+                todo.extend_from_slice(&next);
+                let from = inverses.len();
+                inverses.resize(from + d * d, 0.0);
+                let entering = &u[hit * d..(hit + 1) * d];
+                let pivoted = age + 1 < pivots && step.pivoted(entering, drop, position, &mut inverses[from..]);
+                ages.push(if pivoted { age + 1 } else { 0 });
             }
             vertices.push(Vertex { basis, point });
             if vertices.len() > max_vertices {
@@ -291,23 +320,24 @@ impl Local {
 }
 
 /// The ascending `basis` with its entry at `drop` replaced by `hit` (not in
-/// it), ascending, written to `next`.
-fn swap_in(basis: &[usize], drop: usize, hit: usize, next: &mut Vec<usize>) {
+/// it), ascending, written to `next`; returns the position of `hit` there.
+fn swap_in(basis: &[usize], drop: usize, hit: usize, next: &mut Vec<usize>) -> usize {
     next.clear();
-    let mut placed = false;
+    let mut placed = None;
     for (j, &k) in basis.iter().enumerate() {
         if j == drop {
             continue;
         }
-        if !placed && hit < k {
+        if placed.is_none() && hit < k {
+            placed = Some(next.len());
             next.push(hit);
-            placed = true;
         }
         next.push(k);
     }
-    if !placed {
+    placed.unwrap_or_else(|| {
         next.push(hit);
-    }
+        next.len() - 1
+    })
 }
 
 /// The first row (not `skip`ped) that a ray meets, given the rows' slacks at
@@ -452,13 +482,57 @@ mod tests {
             (2, 4, vec![1, 3, 4]),
             (1, 2, vec![1, 2, 5]),
         ] {
-            swap_in(&[1, 3, 5], drop, hit, &mut next);
+            let at = swap_in(&[1, 3, 5], drop, hit, &mut next);
             let mut sorted = vec![1, 3, 5];
             sorted[drop] = hit;
             sorted.sort_unstable();
             assert_eq!(next, want);
             assert_eq!(next, sorted);
+            assert_eq!(next[at], hit);
         }
+    }
+
+    #[test]
+    fn pivoted_inverses_find_the_fresh_inverses_vertices() {
+        // Random cuts of [0, 2]^d: the walk with pivoted inverses meets the
+        // same bases in the same order as with a fresh inverse at every
+        // vertex, at the same points up to rounding.
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut pivoted_vertices = 0;
+        for trial in 0..24 {
+            let d = 2 + trial % 7;
+            let extra = 10 + 4 * trial;
+            let mut a = Array2::zeros((2 * d + extra, d));
+            let mut b = Array1::zeros(2 * d + extra);
+            for j in 0..d {
+                a[[2 * j, j]] = 1.0;
+                b[2 * j] = 2.0;
+                a[[2 * j + 1, j]] = -1.0;
+            }
+            for i in 2 * d..2 * d + extra {
+                for j in 0..d {
+                    a[[i, j]] = rng.random_range(-1.0..1.0);
+                }
+                let norm = a.row(i).dot(&a.row(i)).sqrt();
+                b[i] = a.row(i).sum() + norm * rng.random_range(0.2..1.5);
+            }
+            let r = rows(a, b);
+            let active: Vec<usize> = (0..r.beta.len()).collect();
+            let local = r.local(&active);
+            let z = Array1::from_shape_fn(d, |j| 1.0 + 0.01 * j as f64);
+            let start = local.first_vertex(z.view()).unwrap();
+            let fresh = local.walk_with(start.clone(), MAX_VERTICES, 1).unwrap();
+            let pivoted = local.walk(start, MAX_VERTICES).unwrap();
+            assert_eq!(fresh.len(), pivoted.len(), "trial {trial}");
+            for (f, p) in fresh.iter().zip(&pivoted) {
+                assert_eq!(f.basis, p.basis, "trial {trial}");
+                let gap = (&f.point - &p.point).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                assert!(gap < 1e-12, "trial {trial}: {gap:e}");
+                pivoted_vertices += usize::from(f.point != p.point);
+            }
+        }
+        assert!(pivoted_vertices > 100, "{pivoted_vertices} vertices took pivoted inverses");
     }
 
     #[test]
