@@ -29,7 +29,7 @@ pub(super) struct Step {
     inverse: Vec<f64>,
     /// The basis rows' offsets.
     rhs: Vec<f64>,
-    /// One row's rates along the edges.
+    /// A pivot's entering row: its products with the inverse's columns.
     rates: Vec<f64>,
     /// Per edge, the rate up to which a row counts as parallel.
     parallel: Vec<f64>,
@@ -66,7 +66,7 @@ impl Step {
     }
 
     /// The vertex where the rows `basis` of `u` are tight, given the basis's
-    /// `inverse` (from [`Step::pivoted`] at a neighbouring vertex).
+    /// `inverse` (from [`Step::pivot`] at a neighbouring vertex).
     pub(super) fn vertex_from(&mut self, inverse: &[f64], beta: &[f64], basis: &[usize]) -> Array1<f64> {
         self.inverse.copy_from_slice(inverse);
         for (i, &k) in basis.iter().enumerate() {
@@ -84,51 +84,61 @@ impl Step {
             .collect()
     }
 
-    /// The inverse of the neighbouring basis that swaps the basis's row at
-    /// position `drop` (of the vertex last computed) for the unit row
-    /// `entering`, which takes position `at` of the new (ascending) basis,
-    /// written to `out` (`d * d`, row-major): a pivot of the simplex method,
-    /// `O(d^2)` instead of the `O(d^3)` of a fresh inverse. False (and `out`
-    /// unspecified) when the pivot is below [`TOL_PIVOT`], where a fresh
-    /// inverse is to decide.
-    pub(super) fn pivoted(&mut self, entering: &[f64], drop: usize, at: usize, out: &mut [f64]) -> bool {
+    /// The rates of every row of `u` along the edges of the vertex last
+    /// computed, from its inverse, written to `rates` (`d` per row): row
+    /// `k`'s rate along the edge that leaves basis row `j` is `-u_k . C_j`
+    /// for column `C_j` of the inverse, `O(d^2)` per row.
+    pub(super) fn rates_of(&self, u: &[f64], rates: &mut [f64]) {
         let d = self.d;
-        // w[i]: the entering row along column i (minus its rate along edge i).
-        let w = &mut self.rates;
-        w.fill(0.0);
-        for (&e, inv_row) in entering.iter().zip(self.inverse.chunks_exact(d)) {
-            for (wi, &v) in w.iter_mut().zip(inv_row) {
-                *wi += e * v;
+        for (row, out) in u.chunks_exact(d).zip(rates.chunks_exact_mut(d)) {
+            out.fill(0.0);
+            for (&ukl, inv_row) in row.iter().zip(self.inverse.chunks_exact(d)) {
+                for (rate, &v) in out.iter_mut().zip(inv_row) {
+                    *rate -= ukl * v;
+                }
             }
         }
-        let pivot = w[drop];
-        if pivot.abs() < TOL_PIVOT {
+    }
+
+    /// The neighbouring vertex's inverse and rates, from the vertex last
+    /// computed (inverse in `self`, rates in `rates`), when basis row `drop`
+    /// leaves and row `entering` takes position `at` of the new (ascending)
+    /// basis: a pivot of the simplex method, `O(d^2)` for the inverse and
+    /// `O(d)` per row instead of `O(d^3)` and `O(d^2)`. Written to
+    /// `inverse_out` and `rates_out`; false (and those unspecified) when the
+    /// pivot is below [`TOL_PIVOT`], where a fresh inverse is to decide.
+    pub(super) fn pivot(
+        &mut self,
+        rates: &[f64],
+        (entering, drop, at): (usize, usize, usize),
+        inverse_out: &mut [f64],
+        rates_out: &mut [f64],
+    ) -> bool {
+        let d = self.d;
+        // w[i] = u_entering . C_i, minus the entering row's rate along edge i.
+        let w = &mut self.rates;
+        for (wi, &rate) in w.iter_mut().zip(&rates[entering * d..(entering + 1) * d]) {
+            *wi = -rate;
+        }
+        if w[drop].abs() < TOL_PIVOT {
             return false;
         }
-        // Column `drop` divided by the pivot becomes the entering row's
-        // column; every other column loses its multiple of it.
-        for (inv_row, out_row) in self.inverse.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            let entered = inv_row[drop] / pivot;
-            let mut kept = (0..d).filter(|&i| i != drop);
-            for (pos, o) in out_row.iter_mut().enumerate() {
-                *o = if pos == at {
-                    entered
-                } else {
-                    // d - 1 kept columns for the d - 1 other positions.
-                    kept.next().map_or(entered, |i| inv_row[i] - w[i] * entered)
-                };
-            }
-        }
+        // Column `drop` over the pivot becomes the entering row's column;
+        // every other column loses its multiple of it. A row's rates are its
+        // products with the columns, so they change the same way.
+        pivot_rows(&self.inverse, w, (drop, at), inverse_out);
+        pivot_rows(rates, w, (drop, at), rates_out);
         true
     }
 
-    /// For each edge of the vertex last computed, the first row of `u` (not
-    /// `skip`ped) that it meets, given the rows' `slack` there, written to
-    /// `hits`; false when an edge meets none (the set is unbounded). A row
-    /// whose rate along an edge is at most [`TOL_LP_FEAS`] times the edge's
-    /// length (which bounds the rate of every unit row) counts as parallel
-    /// to it; ties go to the lower row.
-    pub(super) fn edge_hits(&mut self, u: &[f64], slack: &[f64], skip: &[bool], hits: &mut Vec<usize>) -> bool {
+    /// For each edge of the vertex last computed, the first row (not
+    /// `skip`ped) that it meets, given the rows' `slack` there and `rates`
+    /// (as [`Step::rates_of`] gives them), written to `hits`; false when an
+    /// edge meets none (the set is unbounded). A row whose rate along an
+    /// edge is at most [`TOL_LP_FEAS`] times the edge's length (which bounds
+    /// the rate of every unit row) counts as parallel to it; ties go to the
+    /// lower row.
+    pub(super) fn edge_hits(&mut self, rates: &[f64], slack: &[f64], skip: &[bool], hits: &mut Vec<usize>) -> bool {
         let d = self.d;
         for (j, limit) in self.parallel.iter_mut().enumerate() {
             let length = (0..d)
@@ -138,18 +148,12 @@ impl Step {
             *limit = TOL_LP_FEAS * length;
         }
         self.best.fill(None);
-        for (k, (row, (&s, &skipped))) in u.chunks_exact(d).zip(slack.iter().zip(skip)).enumerate() {
+        for (k, (row_rates, (&s, &skipped))) in rates.chunks_exact(d).zip(slack.iter().zip(skip)).enumerate() {
             if skipped {
                 continue;
             }
-            self.rates.fill(0.0);
-            for (&ukl, inv_row) in row.iter().zip(self.inverse.chunks_exact(d)) {
-                for (rate, &v) in self.rates.iter_mut().zip(inv_row) {
-                    *rate -= ukl * v;
-                }
-            }
             let s = s.max(0.0);
-            for ((slot, &rate), &limit) in self.best.iter_mut().zip(&self.rates).zip(&self.parallel) {
+            for ((slot, &rate), &limit) in self.best.iter_mut().zip(row_rates).zip(&self.parallel) {
                 if rate <= limit {
                     continue;
                 }
@@ -167,6 +171,27 @@ impl Step {
             }
         }
         true
+    }
+}
+
+/// One pivot applied to rows of products with the basis inverse's columns
+/// (`src`, `d` per row; `w` the entering row's products): entry `drop`
+/// over `w[drop]` moves to position `at`, and every other entry `i` loses
+/// `w[i]` times it, keeping its order among the others.
+fn pivot_rows(src: &[f64], w: &[f64], (drop, at): (usize, usize), out: &mut [f64]) {
+    let d = w.len();
+    for (row, out_row) in src.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let entered = row[drop] / w[drop];
+        for ((o, &v), &wi) in out_row.iter_mut().zip(row).zip(w) {
+            *o = v - wi * entered;
+        }
+        out_row[drop] = entered;
+        // Entry `drop` to position `at`, the others keeping their order.
+        if at < drop {
+            out_row[at..=drop].rotate_right(1);
+        } else {
+            out_row[drop..=at].rotate_left(1);
+        }
     }
 }
 
@@ -217,9 +242,18 @@ impl Hasher for BasisHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        // A basis arrives here whole (a slice of integers hashes as its
+        // bytes): whole words first, without a copy of variable length each.
+        let words = bytes.chunks_exact(8);
+        let tail = words.remainder();
+        for word in words {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(word);
+            self.add(u64::from_le_bytes(le));
+        }
+        if !tail.is_empty() {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
+            word[..tail.len()].copy_from_slice(tail);
             self.add(u64::from_le_bytes(word));
         }
     }
@@ -253,7 +287,9 @@ mod tests {
         // Leaving x <= 1 along x + y = 1.5 reaches y <= 1 at (0.5, 1);
         // leaving x + y <= 1.5 down the side x = 1 reaches y >= 0.
         let mut hits = Vec::new();
-        assert!(step.edge_hits(&u, &slack, &skip, &mut hits));
+        let mut rates = vec![0.0; u.len()];
+        step.rates_of(&u, &mut rates);
+        assert!(step.edge_hits(&rates, &slack, &skip, &mut hits));
         assert_eq!(hits, vec![1, 3]);
         assert!(step.vertex(&u, &beta, &[0, 2]).is_none(), "parallel rows");
     }
