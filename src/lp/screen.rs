@@ -81,9 +81,7 @@ impl Rows {
             if grouped[i] {
                 continue;
             }
-            let next_in_window = order
-                .get(pos + 1)
-                .is_some_and(|&j| keys[j] - keys[i] <= window);
+            let next_in_window = order.get(pos + 1).is_some_and(|&j| keys[j] - keys[i] <= window);
             if !next_in_window {
                 continue; // a class of one (most rows): nothing to resolve
             }

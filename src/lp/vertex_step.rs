@@ -138,7 +138,13 @@ impl Step {
     /// edge is at most [`TOL_LP_FEAS`] times the edge's length (which bounds
     /// the rate of every unit row) counts as parallel to it; ties go to the
     /// lower row.
-    pub(super) fn edge_hits(&mut self, rates: &[f64], slack: &[f64], skip: &[bool], hits: &mut Vec<usize>) -> bool {
+    pub(super) fn edge_hits(
+        &mut self,
+        rates: &[f64],
+        slack: &[f64],
+        skip: &[bool],
+        hits: &mut Vec<usize>,
+    ) -> bool {
         let d = self.d;
         for (j, limit) in self.parallel.iter_mut().enumerate() {
             let length = (0..d)
@@ -148,7 +154,8 @@ impl Step {
             *limit = TOL_LP_FEAS * length;
         }
         self.best.fill(None);
-        for (k, (row_rates, (&s, &skipped))) in rates.chunks_exact(d).zip(slack.iter().zip(skip)).enumerate() {
+        for (k, (row_rates, (&s, &skipped))) in rates.chunks_exact(d).zip(slack.iter().zip(skip)).enumerate()
+        {
             if skipped {
                 continue;
             }

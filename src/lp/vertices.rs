@@ -232,7 +232,12 @@ impl Local {
     /// depends only on its chain and on each row's own entries, so the
     /// screened walk, which repeats the chain over a subset of the rows,
     /// computes the same bits for the rows it keeps.
-    pub(super) fn walk_with(&self, start: Vec<usize>, max_vertices: usize, pivots: usize) -> Option<Vec<Vertex>> {
+    pub(super) fn walk_with(
+        &self,
+        start: Vec<usize>,
+        max_vertices: usize,
+        pivots: usize,
+    ) -> Option<Vec<Vertex>> {
         let (u, beta) = (self.u.as_slice()?, self.beta.as_slice()?);
         let d = self.u.ncols();
         if start.len() != d {
@@ -551,7 +556,10 @@ mod tests {
                 pivoted_vertices += usize::from(f.point != p.point);
             }
         }
-        assert!(pivoted_vertices > 100, "{pivoted_vertices} vertices took pivoted inverses");
+        assert!(
+            pivoted_vertices > 100,
+            "{pivoted_vertices} vertices took pivoted inverses"
+        );
     }
 
     #[test]

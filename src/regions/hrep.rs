@@ -54,9 +54,10 @@ pub(crate) fn raw_region(net: &Network, values: &[u8], frame: &Frame) -> RawRegi
     }
     let lin = out.slice(ndarray::s![..k, ..]).t().to_owned();
     let off = out.row(k).to_owned();
+    let (polytope, sources) = rows.into_parts();
     RawRegion {
-        polytope: rows.into_polytope(),
-        sources: rows.sources,
+        polytope,
+        sources,
         affine: Affine { a: lin, b: off },
     }
 }
@@ -67,8 +68,11 @@ pub(crate) fn raw_region(net: &Network, values: &[u8], frame: &Frame) -> RawRegi
 struct RowBuf {
     /// Coefficients per row.
     k: usize,
+    /// The rows' coefficients, `k` per row.
     a: Vec<f64>,
+    /// The rows' offsets.
     b: Vec<f64>,
+    /// Where each row comes from.
     sources: Vec<RowSource>,
 }
 
@@ -92,14 +96,15 @@ impl RowBuf {
         self.sources.push(source);
     }
 
-    /// The rows as a polytope (the sources stay).
-    fn into_polytope(&mut self) -> Polytope {
+    /// The rows as a polytope, and their sources.
+    fn into_parts(self) -> (Polytope, Vec<RowSource>) {
         let n = self.b.len();
-        let a = std::mem::take(&mut self.a);
-        Polytope {
-            a: Array2::from_shape_vec((n, self.k), a).expect("n rows of k coefficients"),
-            b: Array1::from(std::mem::take(&mut self.b)),
-        }
+        let a = Array2::from_shape_vec((n, self.k), self.a).expect("n rows of k coefficients");
+        let polytope = Polytope {
+            a,
+            b: Array1::from(self.b),
+        };
+        (polytope, self.sources)
     }
 }
 
