@@ -1,14 +1,16 @@
 //! The arithmetic of one vertex of the walk in [`vertices`](super::vertices),
-//! on flat buffers reused from vertex to vertex: the basis inverted by
-//! Gauss-Jordan elimination, the vertex it gives, and the first row met
-//! along each of its edges (all edges in one pass over the rows).
+//! on flat buffers reused from vertex to vertex: the basis inverse (by
+//! Gauss-Jordan elimination, or pivoted from the vertex that found this
+//! one), the vertex it gives, every row's rate along each of its edges (from
+//! the inverse, or pivoted with it) and the first row met along each edge.
 //!
 //! The walk visits hundreds of vertices per region in 6 to 8 dimensions, so
 //! the small arrays of a vertex (a `d x d` inverse, `d` edges) cost more in
 //! allocation and bookkeeping than in arithmetic when each is a fresh
-//! `ndarray`; here none is allocated but the vertex's point. The inverse and
-//! the point come out bit for bit as [`crate::linalg::invert`] and `ndarray`'s products give
-//! them.
+//! `ndarray`; here none is allocated but the vertex's point. A fresh inverse
+//! and its point come out bit for bit as [`crate::linalg::invert`] and
+//! `ndarray`'s products give them; a pivot costs `O(d^2)` for the inverse
+//! and `O(d)` per row for the rates, against `O(d^3)` and `O(d^2)` afresh.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
