@@ -519,27 +519,13 @@ mod tests {
         // Random cuts of [0, 2]^d: the walk with pivoted inverses meets the
         // same bases in the same order as with a fresh inverse at every
         // vertex, at the same points up to rounding.
-        use rand::{rngs::StdRng, Rng, SeedableRng};
+        use rand::{rngs::StdRng, SeedableRng};
         let mut rng = StdRng::seed_from_u64(11);
         let mut pivoted_vertices = 0;
         for trial in 0..24 {
             let d = 2 + trial % 6;
-            let extra = 10 + 2 * trial;
-            let mut a = Array2::<f64>::zeros((2 * d + extra, d));
-            let mut b = Array1::zeros(2 * d + extra);
-            for j in 0..d {
-                a[[2 * j, j]] = 1.0;
-                b[2 * j] = 2.0;
-                a[[2 * j + 1, j]] = -1.0;
-            }
-            for i in 2 * d..2 * d + extra {
-                for j in 0..d {
-                    a[[i, j]] = rng.random_range(-1.0..1.0);
-                }
-                let norm = a.row(i).dot(&a.row(i)).sqrt();
-                b[i] = a.row(i).sum() + norm * rng.random_range(0.2..1.5);
-            }
-            let r = rows(a, b);
+            let p = super::super::vertex_screen::tests::random_polytope(d, 10 + 2 * trial, &mut rng);
+            let r = Rows::normalised(&p, "test").unwrap();
             let active: Vec<usize> = (0..r.beta.len()).collect();
             let local = r.local(&active);
             let z = Array1::from_shape_fn(d, |j| 1.0 + 0.01 * j as f64);
