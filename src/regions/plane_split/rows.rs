@@ -5,10 +5,11 @@
 use ndarray::{s, Array2, ArrayView2};
 
 use super::cut::{Cell, EdgeTag};
+use crate::backend::Backend;
 use crate::kernels::corrections::{add_terms, Term, ROWS};
-use crate::network::eval::{affine_blocks, choose, scale_pieces, Blocks};
-use crate::network::{AffineStep, Nonlinearity, TwoPiece};
-use crate::Affine;
+use crate::network::eval::{choose, scale_pieces, Blocks};
+use crate::network::{Dense, Nonlinearity, TwoPiece};
+use crate::{Affine, Result};
 
 /// A cell after the last step, with the network's affine map on it.
 pub(super) struct FinalCell {
@@ -36,13 +37,14 @@ pub(super) const BLOCKS: Blocks = Blocks {
 /// divided and processed depth first, which bounds the memory of the rows.
 pub(super) const CHUNK: usize = 256;
 
-/// A two-piece layer and the affine step right after it, with the step's
-/// weight transposed (it is a dense layer).
+/// A two-piece layer and the dense layer right after it, with its weight
+/// transposed, and the backend that runs dense layers.
 #[derive(Clone, Copy)]
 pub(super) struct Fused<'a> {
     pub(super) units: &'a TwoPiece,
-    pub(super) dense: &'a AffineStep,
+    pub(super) dense: &'a Dense,
     pub(super) w_t: &'a Array2<f64>,
+    pub(super) backend: &'a dyn Backend,
 }
 
 /// The pieces of units `offset..offset + len` of every pattern, a row per
@@ -97,12 +99,15 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 
 /// The parents' rows after a two-piece layer, with the pieces of each
 /// parent's first child (`reference`, a row per parent), and the dense layer
-/// that follows it: what [`corrected`] starts every child's rows from.
-fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) -> Array2<f64> {
+/// that follows it (on the backend): what [`corrected`] starts every child's
+/// rows from.
+fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) -> Result<Array2<f64>> {
     let scaled = scale_pieces(fused.units, h.to_owned(), BLOCKS, reference);
-    affine_blocks(fused.dense, scaled.view(), BLOCKS)
-        .as_standard_layout()
-        .into_owned()
+    let (w, b) = (fused.dense.w(), fused.dense.b());
+    let base = fused
+        .backend
+        .dense_blocks(w, b, scaled.view(), (BLOCKS.block, BLOCKS.offset_row))?;
+    Ok(base.as_standard_layout().into_owned())
 }
 
 /// The rows after a two-piece layer and the dense layer that follows it, for
@@ -166,40 +171,46 @@ impl<'p> Children<'p> {
     /// split by `step` (units `offset..offset + len`); `children[i]` holds
     /// parent `i`'s. Given the dense layer that follows, it is applied too
     /// when corrections per child pay.
+    ///
+    /// # Errors
+    ///
+    /// The backend's, from the dense layer on the parents' rows.
     pub(super) fn new(
         children: &[Vec<Cell>],
         step: &'p Nonlinearity,
         (offset, len): (usize, usize),
         (h, skips): (ArrayView2<'p, f64>, &'p [Array2<f64>]),
         dense: Option<Fused<'p>>,
-    ) -> Children<'p> {
+    ) -> Result<Children<'p>> {
         let parents: Vec<usize> = children
             .iter()
             .enumerate()
             .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
             .collect();
-        let fused = dense.and_then(|f| {
-            let choices: Vec<&[u8]> = children
-                .iter()
-                .flatten()
-                .map(|c| &c.pattern[offset..offset + len])
-                .collect();
-            let first_child = first_children(&parents, children.len());
-            corrections_pay(&parents, &choices, &first_child).then(|| {
-                let firsts = first_child.iter().map(|&c| choices[c]);
-                let reference = layer_choices(firsts, first_child.len(), (0, len));
-                let base = fused_base(&f, h, reference.view());
-                (f, base, reference)
+        let fused = dense
+            .and_then(|f| {
+                let choices: Vec<&[u8]> = children
+                    .iter()
+                    .flatten()
+                    .map(|c| &c.pattern[offset..offset + len])
+                    .collect();
+                let first_child = first_children(&parents, children.len());
+                corrections_pay(&parents, &choices, &first_child).then(|| {
+                    let firsts = first_child.iter().map(|&c| choices[c]);
+                    let reference = layer_choices(firsts, first_child.len(), (0, len));
+                    let base = fused_base(&f, h, reference.view())?;
+                    Ok((f, base, reference))
+                })
             })
-        });
-        Children {
+            .transpose()?;
+        Ok(Children {
             parents,
             step,
             units: (offset, len),
             h,
             skips,
             fused,
-        }
+        })
     }
 
     /// True when the dense layer after the step is applied too.
@@ -283,8 +294,9 @@ mod tests {
     use ndarray::{Array1, Axis};
 
     use super::*;
-    use crate::network::eval::affine_rows;
-    use crate::network::{Network, Step};
+    use crate::backend::CpuBackend;
+    use crate::network::eval::{affine_blocks, affine_rows};
+    use crate::network::{AffineStep, Network, Step};
     use crate::regions::plane_split::cut::split_two_piece;
     use crate::regions::plane_split::cut::tests::{tag, uniform};
 
@@ -332,6 +344,7 @@ mod tests {
             panic!("{steps:?}");
         };
         let w_t = d.w().t().to_owned();
+        let cpu = CpuBackend::default();
         // Every parent's rows: the first layer's values in (s, t) coordinates.
         let one = affine_blocks(
             first,
@@ -359,10 +372,11 @@ mod tests {
         for fuse in [false, true] {
             let fused = fuse.then_some(Fused {
                 units,
-                dense,
+                dense: d,
                 w_t: &w_t,
+                backend: &cpu,
             });
-            let made = Children::new(&children, nl, (offset, len), (h.view(), &[]), fused);
+            let made = Children::new(&children, nl, (offset, len), (h.view(), &[]), fused).unwrap();
             assert_eq!(made.fused(), fuse);
             let (whole, skips) = made.rows(0, &cells);
             assert!(skips.is_empty());
