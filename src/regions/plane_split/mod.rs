@@ -143,7 +143,7 @@ fn plane_split_on(
     }
     let rejected_thin = run.rejected_thin.load(Ordering::Relaxed);
     let found = regions.len();
-    link_neighbors(&mut regions, setup.diameter(), run.parallel);
+    link_neighbors(&mut regions, setup.diameter(), run.parallel)?;
     let stats = EnumStats {
         rejected_thin,
         elapsed: run.watch.elapsed(),
