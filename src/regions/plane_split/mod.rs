@@ -25,9 +25,9 @@ use std::sync::Arc;
 use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
 
-use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell};
+use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell, Pieces};
 use self::polygon::{domain_polygon, region_of};
-use self::rows::{finish, into_chunks, Batch, Children, Fused, BLOCKS, CHUNK};
+use self::rows::{finish, into_chunks, Batch, Children, Fused, Tally, BLOCKS, CHUNK};
 use super::adjacency2d::link_neighbors;
 use super::setup::Setup;
 use super::table::RegionTable;
@@ -294,6 +294,10 @@ impl Run<'_> {
                 }
             };
             let units = (step.offset(), step.len());
+            if batch.cells.len() == 1 && matches!(step, Nonlinearity::TwoPiece(_)) {
+                self.run_one_cell(index, step, batch);
+                return;
+            }
             let parents = (batch.h.view(), batch.skips.as_slice());
             let Some((cells, children)) =
                 self.split_batch(step, units, batch.cells, parents, self.fused_dense(index))
@@ -360,6 +364,72 @@ impl Run<'_> {
             failed.get_or_insert(err);
         }
         self.halted.store(true, Ordering::Relaxed);
+    }
+
+    /// [`Run::run`] from the two-piece layer `step` (at `index`) on a batch
+    /// of one cell, piece by piece: each piece's children go through the
+    /// rest of the program before the next piece is split (on rayon's
+    /// threads, a few pieces at a time), so that the layer's children are
+    /// never all held at once (W1b's first layer has 110,000; held together
+    /// they left over 100 MB of freed heap behind). Every child gets the
+    /// rows [`Run::split_batch`] would give it, from the same choice between
+    /// corrections and the dense layer: that choice needs every child, so a
+    /// first pass over the pieces tallies them and keeps none.
+    fn run_one_cell(&self, index: usize, step: &Nonlinearity, batch: Batch) {
+        let units = (step.offset(), step.len());
+        let halt = || self.interrupted();
+        let Batch { cells, h, skips } = batch;
+        let Some(cell) = cells.into_iter().next() else {
+            return;
+        };
+        let Some(pieces) = Pieces::new(cell, h.view(), units, &halt) else {
+            return;
+        };
+        let dense = self.fused_dense(index);
+        let (tally, first) = match dense {
+            Some(_) => self.tally(&pieces, units),
+            None => (Tally::default(), Vec::new()),
+        };
+        if self.cut_short() {
+            return;
+        }
+        let children = match Children::of_one(step, units, (h.view(), &skips), dense, (tally, &first)) {
+            Ok(children) => children,
+            Err(err) => return self.fail(err),
+        };
+        let next = index + if children.fused() { 2 } else { 1 };
+        self.map((0..pieces.len()).collect(), |k| {
+            let cells = pieces.refine(k);
+            if self.cut_short() {
+                return;
+            }
+            if let Some(k) = self.unit_step[index] {
+                self.layer_counts[k].fetch_add(cells.len(), Ordering::Relaxed);
+            }
+            self.map(into_chunks(cells), |(_, cells)| {
+                let (h, skips) = children.rows_of_one(&cells);
+                self.run(next, Batch { cells, h, skips })
+            });
+        });
+    }
+
+    /// The tally of every child of `pieces` (of the units `units`), and the
+    /// first child's pieces of the layer, without keeping the children.
+    fn tally<H>(&self, pieces: &Pieces<'_, H>, (offset, len): (usize, usize)) -> (Tally, Vec<u8>)
+    where
+        H: Fn() -> bool + Sync + ?Sized,
+    {
+        let first = match pieces.refine(0).first() {
+            Some(child) => child.pattern[offset..offset + len].to_vec(),
+            None => return (Tally::default(), Vec::new()),
+        };
+        let tally = self
+            .map((0..pieces.len()).collect(), |k| {
+                Tally::of(&pieces.refine(k), &first, (offset, len))
+            })
+            .into_iter()
+            .fold(Tally::default(), Tally::add);
+        (tally, first)
     }
 
     /// Adds the regions of final cells that are not thin, up to the region

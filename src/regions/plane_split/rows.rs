@@ -72,14 +72,53 @@ const CORRECTION_COST: usize = 10;
 /// pieces (borrowed from the cells: a matrix of them all would be the largest
 /// buffer of a split of the whole domain).
 fn corrections_pay(parents: &[usize], choices: &[&[u8]], first_child: &[usize]) -> bool {
-    let parent_count = first_child.len();
     let units = choices.first().map_or(0, |c| c.len());
     let differing: usize = parents
         .iter()
         .enumerate()
         .map(|(child, &p)| differing(choices[child], choices[first_child[p]]))
         .sum();
-    CORRECTION_COST * differing < (parents.len() - parent_count) * units
+    let tally = Tally {
+        children: parents.len(),
+        differing,
+    };
+    tally.corrections_pay(first_child.len(), units)
+}
+
+/// The children of a batch's parents as the choice between corrections and
+/// the dense layer sees them: how many, and how many units in all differ
+/// from the parent's first child.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Tally {
+    pub(super) children: usize,
+    pub(super) differing: usize,
+}
+
+impl Tally {
+    /// The tally of `children` of one parent whose first child's pieces
+    /// (units `offset..offset + len`) are `first`.
+    pub(super) fn of(children: &[Cell], first: &[u8], (offset, len): (usize, usize)) -> Tally {
+        Tally {
+            children: children.len(),
+            differing: children
+                .iter()
+                .map(|c| differing(&c.pattern[offset..offset + len], first))
+                .sum(),
+        }
+    }
+
+    /// Two tallies together.
+    pub(super) fn add(self, other: Tally) -> Tally {
+        Tally {
+            children: self.children + other.children,
+            differing: self.differing + other.differing,
+        }
+    }
+
+    /// [`corrections_pay`] for `parents` parents of `units` units.
+    fn corrections_pay(self, parents: usize, units: usize) -> bool {
+        CORRECTION_COST * self.differing < (self.children - parents) * units
+    }
 }
 
 /// The number of units whose pieces differ between two children.
@@ -197,9 +236,7 @@ impl<'p> Children<'p> {
                 let first_child = first_children(&parents, children.len());
                 corrections_pay(&parents, &choices, &first_child).then(|| {
                     let firsts = first_child.iter().map(|&c| choices[c]);
-                    let reference = layer_choices(firsts, first_child.len(), (0, len));
-                    let base = fused_base(&f, h, reference.view())?;
-                    Ok((f, base, reference))
+                    with_base(f, h, layer_choices(firsts, first_child.len(), (0, len)))
                 })
             })
             .transpose()?;
@@ -207,6 +244,35 @@ impl<'p> Children<'p> {
             parents,
             step,
             units: (offset, len),
+            h,
+            skips,
+            fused,
+        })
+    }
+
+    /// [`Children::new`] for the children of one parent (block 0 of `h`)
+    /// made piece by piece: `tally` is theirs and `first` the first child's
+    /// pieces of the layer (those of [`Children::new`] given every child at
+    /// once). Their rows come from [`Children::rows_of_one`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Children::new`].
+    pub(super) fn of_one(
+        step: &'p Nonlinearity,
+        units: (usize, usize),
+        (h, skips): (ArrayView2<'p, f64>, &'p [Array2<f64>]),
+        dense: Option<Fused<'p>>,
+        (tally, first): (Tally, &[u8]),
+    ) -> Result<Children<'p>> {
+        let fused = dense
+            .filter(|_| tally.corrections_pay(1, units.1))
+            .map(|f| with_base(f, h, layer_choices([first], 1, (0, units.1))))
+            .transpose()?;
+        Ok(Children {
+            parents: Vec::new(),
+            step,
+            units,
             h,
             skips,
             fused,
@@ -221,7 +287,16 @@ impl<'p> Children<'p> {
     /// The rows (current values, skip paths) of the children `start..` that
     /// are `cells`.
     pub(super) fn rows(&self, start: usize, cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
-        let parents = &self.parents[start..start + cells.len()];
+        self.rows_of(&self.parents[start..start + cells.len()], cells)
+    }
+
+    /// [`Children::rows`] of children made by [`Children::of_one`].
+    pub(super) fn rows_of_one(&self, cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
+        self.rows_of(&vec![0; cells.len()], cells)
+    }
+
+    /// The rows of children `cells` of `parents` (one each).
+    fn rows_of(&self, parents: &[usize], cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
         let patterns = cells.iter().map(|c| c.pattern.as_slice());
         let choices = layer_choices(patterns, cells.len(), self.units);
         let skips = self
@@ -237,6 +312,17 @@ impl<'p> Children<'p> {
         };
         (h, skips)
     }
+}
+
+/// A fused layer with the parents' base rows from `reference` (a row of
+/// pieces per parent), as [`Children`] keeps it.
+fn with_base<'p>(
+    f: Fused<'p>,
+    h: ArrayView2<f64>,
+    reference: Array2<u8>,
+) -> Result<(Fused<'p>, Array2<f64>, Array2<u8>)> {
+    let base = fused_base(&f, h, reference.view())?;
+    Ok((f, base, reference))
 }
 
 /// The [`BLOCKS`] rows of block `parents[i]` of `h` as block `i`, for every
@@ -409,5 +495,61 @@ mod tests {
                 assert!(error <= 1e-13 * scale, "child {i}: {error:e}");
             }
         }
+    }
+
+    #[test]
+    fn one_parents_children_made_piece_by_piece_get_the_same_rows() {
+        let net = network();
+        let steps = net.program().steps();
+        let (Step::Affine(first), Step::Nonlinear(nl), Step::Affine(AffineStep::Dense(d))) =
+            (&steps[0], &steps[1], &steps[2])
+        else {
+            panic!("dense, leaky ReLU, dense: {steps:?}");
+        };
+        let Nonlinearity::TwoPiece(units) = nl else {
+            panic!("{steps:?}");
+        };
+        let w_t = d.w().t().to_owned();
+        let cpu = CpuBackend::default();
+        let h = affine_blocks(
+            first,
+            affine_rows(Array2::eye(2).view(), &Array1::zeros(2)).view(),
+            BLOCKS,
+        );
+        let (offset, len) = (nl.offset(), nl.len());
+        // The whole square (many lines: the dense layer runs) and smaller
+        // ones (fewer lines: corrections pay).
+        let mut fused_seen = [false, false];
+        for side in [2.0, 0.5, 0.25, 0.125] {
+            let (x, y) = (-side / 2.0, -side / 2.0);
+            let parent = Cell {
+                vertices: vec![[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
+                tags: (0..4).map(tag).collect(),
+                pattern: Vec::new(),
+            };
+            let children = split_two_piece(parent, h.view(), (offset, len), false, &|| false);
+            let fused = Some(Fused {
+                units,
+                dense: d,
+                w_t: &w_t,
+                backend: &cpu,
+            });
+            let whole = Children::new(&[children.clone()], nl, (offset, len), (h.view(), &[]), fused).unwrap();
+            let first_pieces = &children[0].pattern[offset..offset + len];
+            // Tallied in two parts, as pieces are.
+            let half = children.len() / 2;
+            let tally = Tally::of(&children[..half], first_pieces, (offset, len))
+                .add(Tally::of(&children[half..], first_pieces, (offset, len)));
+            assert_eq!(tally.children, children.len());
+            let by_pieces =
+                Children::of_one(nl, (offset, len), (h.view(), &[]), fused, (tally, first_pieces)).unwrap();
+            assert_eq!(whole.fused(), by_pieces.fused());
+            fused_seen[usize::from(whole.fused())] = true;
+            let bits = |rows: Array2<f64>| rows.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for (start, part) in [(0, &children[..half]), (half, &children[half..])] {
+                assert_eq!(bits(whole.rows(start, part).0), bits(by_pieces.rows_of_one(part).0));
+            }
+        }
+        assert_eq!(fused_seen, [true, true], "both ways exercised");
     }
 }
