@@ -27,7 +27,7 @@ use rayon::prelude::*;
 
 use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell, Pieces};
 use self::polygon::{domain_polygon, region_of};
-use self::rows::{finish, into_chunks, Batch, Children, Fused, Tally, BLOCKS, CHUNK};
+use self::rows::{finish, into_chunks, Assembly, Batch, Children, Fused, Tally, BLOCKS, CHUNK};
 use super::adjacency2d::link_neighbors;
 use super::setup::Setup;
 use super::table::RegionTable;
@@ -368,13 +368,15 @@ impl Run<'_> {
 
     /// [`Run::run`] from the two-piece layer `step` (at `index`) on a batch
     /// of one cell, piece by piece: each piece's children go through the
-    /// rest of the program before the next piece is split (on rayon's
+    /// rest of the program as soon as their chunk is whole (on rayon's
     /// threads, a few pieces at a time), so that the layer's children are
     /// never all held at once (W1b's first layer has 110,000; held together
     /// they left over 100 MB of freed heap behind). Every child gets the
     /// rows [`Run::split_batch`] would give it, from the same choice between
-    /// corrections and the dense layer: that choice needs every child, so a
-    /// first pass over the pieces tallies them and keeps none.
+    /// corrections and the dense layer, and the chunks are the same
+    /// [`CHUNK`] consecutive children (a chunk decides the next layer's
+    /// choice): that needs every child, so a first pass over the pieces
+    /// tallies them and keeps none.
     fn run_one_cell(&self, index: usize, step: &Nonlinearity, batch: Batch) {
         let units = (step.offset(), step.len());
         let halt = || self.interrupted();
@@ -385,51 +387,49 @@ impl Run<'_> {
         let Some(pieces) = Pieces::new(cell, h.view(), units, &halt) else {
             return;
         };
-        let dense = self.fused_dense(index);
-        let (tally, first) = match dense {
-            Some(_) => self.tally(&pieces, units),
-            None => (Tally::default(), Vec::new()),
-        };
+        let (tallies, first) = self.tally(&pieces, units);
         if self.cut_short() {
             return;
         }
+        let tally = tallies.iter().copied().fold(Tally::default(), Tally::add);
+        let dense = self.fused_dense(index);
         let children = match Children::of_one(step, units, (h.view(), &skips), dense, (tally, &first)) {
             Ok(children) => children,
             Err(err) => return self.fail(err),
         };
+        if let Some(k) = self.unit_step[index] {
+            self.layer_counts[k].fetch_add(tally.children, Ordering::Relaxed);
+        }
         let next = index + if children.fused() { 2 } else { 1 };
+        let chunks = Assembly::new(tallies.iter().map(|t| t.children));
         self.map((0..pieces.len()).collect(), |k| {
             let cells = pieces.refine(k);
             if self.cut_short() {
                 return;
             }
-            if let Some(k) = self.unit_step[index] {
-                self.layer_counts[k].fetch_add(cells.len(), Ordering::Relaxed);
-            }
-            self.map(into_chunks(cells), |(_, cells)| {
+            let whole = chunks.add(k, cells);
+            self.map(whole, |cells| {
                 let (h, skips) = children.rows_of_one(&cells);
                 self.run(next, Batch { cells, h, skips })
             });
         });
     }
 
-    /// The tally of every child of `pieces` (of the units `units`), and the
-    /// first child's pieces of the layer, without keeping the children.
-    fn tally<H>(&self, pieces: &Pieces<'_, H>, (offset, len): (usize, usize)) -> (Tally, Vec<u8>)
+    /// The tally of each piece's children among `pieces` (of the units
+    /// `units`), and the first child's pieces of the layer, without keeping
+    /// the children.
+    fn tally<H>(&self, pieces: &Pieces<'_, H>, (offset, len): (usize, usize)) -> (Vec<Tally>, Vec<u8>)
     where
         H: Fn() -> bool + Sync + ?Sized,
     {
         let first = match pieces.refine(0).first() {
             Some(child) => child.pattern[offset..offset + len].to_vec(),
-            None => return (Tally::default(), Vec::new()),
+            None => return (Vec::new(), Vec::new()),
         };
-        let tally = self
-            .map((0..pieces.len()).collect(), |k| {
-                Tally::of(&pieces.refine(k), &first, (offset, len))
-            })
-            .into_iter()
-            .fold(Tally::default(), Tally::add);
-        (tally, first)
+        let tallies = self.map((0..pieces.len()).collect(), |k| {
+            Tally::of(&pieces.refine(k), &first, (offset, len))
+        });
+        (tallies, first)
     }
 
     /// Adds the regions of final cells that are not thin, up to the region

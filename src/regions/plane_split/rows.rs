@@ -2,6 +2,9 @@
 //! batched over cells, chunked, and fused with the dense layer after a
 //! two-piece layer when corrections per child pay.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use ndarray::{s, Array2, ArrayView2};
 
 use super::cut::{Cell, EdgeTag};
@@ -357,6 +360,76 @@ pub(super) fn into_chunks(cells: Vec<Cell>) -> Vec<(usize, Vec<Cell>)> {
     }
 }
 
+/// The chunks of [`CHUNK`] consecutive children (as [`into_chunks`] cuts
+/// them) of children that arrive piece by piece, in any order: a chunk is
+/// handed out once all of its cells have arrived.
+pub(super) struct Assembly {
+    /// The index of each piece's first child, and the number of children.
+    starts: Vec<usize>,
+    /// The parts of chunks that span pieces, until they are whole: for each
+    /// such chunk, the parts so far (with their pieces) and the parts missing.
+    open: Mutex<HashMap<usize, (Vec<(usize, Vec<Cell>)>, usize)>>,
+}
+
+impl Assembly {
+    /// The chunks of pieces with `counts` children each.
+    pub(super) fn new(counts: impl Iterator<Item = usize>) -> Assembly {
+        let mut starts = vec![0];
+        for count in counts {
+            starts.push(starts[starts.len() - 1] + count);
+        }
+        Assembly {
+            starts,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The pieces whose children fall in chunk `c`.
+    fn parts_of(&self, c: usize) -> usize {
+        let total = self.starts[self.starts.len() - 1];
+        let (from, to) = (c * CHUNK, ((c + 1) * CHUNK).min(total));
+        self.starts
+            .windows(2)
+            .filter(|w| w[0] < to && w[1] > from && w[0] < w[1])
+            .count()
+    }
+
+    /// Adds the children of piece `k` (all of them, in order) and returns
+    /// the chunks made whole, in order.
+    pub(super) fn add(&self, k: usize, cells: Vec<Cell>) -> Vec<Vec<Cell>> {
+        let mut start = self.starts[k];
+        debug_assert_eq!(start + cells.len(), self.starts[k + 1]);
+        let mut whole = Vec::new();
+        let mut cells = cells.into_iter();
+        while start < self.starts[k + 1] {
+            let c = start / CHUNK;
+            let end = ((c + 1) * CHUNK).min(self.starts[k + 1]);
+            let part: Vec<Cell> = cells.by_ref().take(end - start).collect();
+            start = end;
+            match self.parts_of(c) {
+                1 => whole.push(part),
+                parts => whole.extend(self.join(c, parts, k, part)),
+            }
+        }
+        whole
+    }
+
+    /// Adds piece `k`'s part of chunk `c` (of `parts` parts); the chunk once
+    /// it is whole.
+    fn join(&self, c: usize, parts: usize, k: usize, part: Vec<Cell>) -> Option<Vec<Cell>> {
+        let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = open.entry(c).or_insert_with(|| (Vec::new(), parts));
+        entry.0.push((k, part));
+        entry.1 -= 1;
+        if entry.1 > 0 {
+            return None;
+        }
+        let (mut got, _) = open.remove(&c)?;
+        got.sort_by_key(|(k, _)| *k);
+        Some(got.into_iter().flat_map(|(_, cells)| cells).collect())
+    }
+}
+
 /// The final cells with the affine maps read off their rows.
 pub(super) fn finish(batch: Batch) -> Vec<FinalCell> {
     batch
@@ -551,5 +624,41 @@ mod tests {
             }
         }
         assert_eq!(fused_seen, [true, true], "both ways exercised");
+    }
+
+    #[test]
+    fn pieces_in_any_order_make_the_chunks_of_the_whole_list() {
+        // Children numbered in order (the number in the pattern's two bytes).
+        let counts = [100, 300, 1, 40, 600, 200, 3];
+        let mut next = 0u16;
+        let pieces: Vec<Vec<Cell>> = counts
+            .iter()
+            .map(|&n| {
+                (0..n)
+                    .map(|_| {
+                        next += 1;
+                        Cell {
+                            vertices: Vec::new(),
+                            tags: Vec::new(),
+                            pattern: (next - 1).to_le_bytes().to_vec(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let numbers = |cells: &[Cell]| -> Vec<u16> {
+            cells.iter().map(|c| u16::from_le_bytes([c.pattern[0], c.pattern[1]])).collect()
+        };
+        let want: Vec<Vec<u16>> = into_chunks(pieces.concat())
+            .into_iter()
+            .map(|(_, cells)| numbers(&cells))
+            .collect();
+        let assembly = Assembly::new(counts.into_iter());
+        let mut got = Vec::new();
+        for k in [4, 0, 6, 2, 5, 1, 3] {
+            got.extend(assembly.add(k, pieces[k].clone()).iter().map(|c| numbers(c)));
+        }
+        got.sort();
+        assert_eq!(got, want);
     }
 }
