@@ -65,7 +65,10 @@ fn link_in_bands(regions: &mut RegionTable, diameter: f64, parallel: bool, band_
     let count = u32::try_from(table.len()).map_err(|_| {
         Error::invalid(
             "partition",
-            format!("{} regions: neighbours are linked for fewer than 2^32", table.len()),
+            format!(
+                "{} regions: neighbours are linked for fewer than 2^32",
+                table.len()
+            ),
         )
     })?;
     let mut pairs = Vec::new();

@@ -75,7 +75,14 @@ mod tests {
         // Two blocks of (d/ds, d/dt, offset) through y = [x0 + 2 x1 + 10, -x1 + 20].
         let w = array![[1.0, 2.0], [0.0, -1.0]];
         let b = array![10.0, 20.0];
-        let rows = array![[1.0, 0.0], [0.0, 1.0], [3.0, 4.0], [2.0, 0.0], [0.0, 0.5], [0.0, 0.0]];
+        let rows = array![
+            [1.0, 0.0],
+            [0.0, 1.0],
+            [3.0, 4.0],
+            [2.0, 0.0],
+            [0.0, 0.5],
+            [0.0, 0.0]
+        ];
         let y = dense_blocks(w.view(), b.view(), rows.view(), (3, 2)).unwrap();
         let want = array![
             [1.0, 0.0],
@@ -87,14 +94,23 @@ mod tests {
         ];
         assert_eq!(y, want);
         let empty = Array2::<f64>::zeros((0, 2));
-        assert_eq!(dense_blocks(w.view(), b.view(), empty.view(), (3, 2)).unwrap().dim(), (0, 2));
+        assert_eq!(
+            dense_blocks(w.view(), b.view(), empty.view(), (3, 2))
+                .unwrap()
+                .dim(),
+            (0, 2)
+        );
     }
 
     #[test]
     fn bad_shapes_are_errors() {
         let w = array![[1.0, 2.0]];
         let (b, long_b) = (array![0.5], array![0.5, 1.0]);
-        let (rows, narrow, partial) = (Array2::zeros((3, 2)), Array2::zeros((3, 1)), Array2::zeros((4, 2)));
+        let (rows, narrow, partial) = (
+            Array2::zeros((3, 2)),
+            Array2::zeros((3, 1)),
+            Array2::zeros((4, 2)),
+        );
         let cases = [
             (&long_b, &rows, (3, 2)),
             (&b, &narrow, (3, 2)),

@@ -18,9 +18,9 @@ mod polygon;
 mod rows;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 #[cfg(test)]
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
@@ -135,7 +135,11 @@ fn plane_split_on(
         .regions
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(err) = run.failed.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+    if let Some(err) = run
+        .failed
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    {
         return Err(err);
     }
     if run.overflowed.load(Ordering::Relaxed) {
@@ -662,7 +666,10 @@ mod tests {
                 fail_from,
             });
             let err = enumerate(&net, &domain, &options(Some(failing))).unwrap_err();
-            assert!(matches!(err, Error::Backend { ref name, .. } if name == "counting"), "{err:?}");
+            assert!(
+                matches!(err, Error::Backend { ref name, .. } if name == "counting"),
+                "{err:?}"
+            );
         }
     }
 

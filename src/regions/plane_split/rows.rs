@@ -366,10 +366,13 @@ pub(super) fn into_chunks(cells: Vec<Cell>) -> Vec<(usize, Vec<Cell>)> {
 pub(super) struct Assembly {
     /// The index of each piece's first child, and the number of children.
     starts: Vec<usize>,
-    /// The parts of chunks that span pieces, until they are whole: for each
-    /// such chunk, the parts so far (with their pieces) and the parts missing.
-    open: Mutex<HashMap<usize, (Vec<(usize, Vec<Cell>)>, usize)>>,
+    /// The chunks that span pieces, by index, until they are whole.
+    open: Mutex<HashMap<usize, Partial>>,
 }
+
+/// A chunk that spans pieces: the parts so far (with their pieces) and the
+/// number of parts still missing.
+type Partial = (Vec<(usize, Vec<Cell>)>, usize);
 
 impl Assembly {
     /// The chunks of pieces with `counts` children each.
@@ -607,12 +610,22 @@ mod tests {
                 w_t: &w_t,
                 backend: &cpu,
             });
-            let whole = Children::new(&[children.clone()], nl, (offset, len), (h.view(), &[]), fused).unwrap();
+            let whole = Children::new(
+                std::slice::from_ref(&children),
+                nl,
+                (offset, len),
+                (h.view(), &[]),
+                fused,
+            )
+            .unwrap();
             let first_pieces = &children[0].pattern[offset..offset + len];
             // Tallied in two parts, as pieces are.
             let half = children.len() / 2;
-            let tally = Tally::of(&children[..half], first_pieces, (offset, len))
-                .add(Tally::of(&children[half..], first_pieces, (offset, len)));
+            let tally = Tally::of(&children[..half], first_pieces, (offset, len)).add(Tally::of(
+                &children[half..],
+                first_pieces,
+                (offset, len),
+            ));
             assert_eq!(tally.children, children.len());
             let by_pieces =
                 Children::of_one(nl, (offset, len), (h.view(), &[]), fused, (tally, first_pieces)).unwrap();
@@ -620,7 +633,10 @@ mod tests {
             fused_seen[usize::from(whole.fused())] = true;
             let bits = |rows: Array2<f64>| rows.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             for (start, part) in [(0, &children[..half]), (half, &children[half..])] {
-                assert_eq!(bits(whole.rows(start, part).0), bits(by_pieces.rows_of_one(part).0));
+                assert_eq!(
+                    bits(whole.rows(start, part).0),
+                    bits(by_pieces.rows_of_one(part).0)
+                );
             }
         }
         assert_eq!(fused_seen, [true, true], "both ways exercised");
@@ -647,7 +663,10 @@ mod tests {
             })
             .collect();
         let numbers = |cells: &[Cell]| -> Vec<u16> {
-            cells.iter().map(|c| u16::from_le_bytes([c.pattern[0], c.pattern[1]])).collect()
+            cells
+                .iter()
+                .map(|c| u16::from_le_bytes([c.pattern[0], c.pattern[1]]))
+                .collect()
         };
         let want: Vec<Vec<u16>> = into_chunks(pieces.concat())
             .into_iter()
