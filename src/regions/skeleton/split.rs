@@ -12,7 +12,7 @@ use ndarray::Array2;
 
 use rayon::prelude::*;
 
-use super::complex::{set, Complex, Split, SPLITS_PER_TASK};
+use super::complex::{parallel, set, Complex, Split, SPLITS_PER_TASK};
 use super::faces::FaceCuts;
 use super::Fail;
 use crate::backend::affine_values_on;
@@ -114,7 +114,7 @@ fn activations(cols: &[Vec<f64>], [neg, pos]: [f64; 2], serial: bool) -> Array2<
             }
         }
     };
-    if serial {
+    if !parallel(serial, n, VERTICES_PER_TASK) {
         out.chunks_mut(rows).enumerate().for_each(fill);
     } else {
         out.par_chunks_mut(rows).enumerate().for_each(fill);
@@ -175,7 +175,7 @@ impl LayerCut {
             }
             lists
         };
-        let chunks: Vec<Vec<Vec<usize>>> = if serial {
+        let chunks: Vec<Vec<Vec<usize>>> = if !parallel(serial, cx.edges.len(), EDGES_PER_TASK) {
             cx.edges
                 .chunks(EDGES_PER_TASK)
                 .enumerate()
@@ -215,7 +215,7 @@ impl LayerCut {
             }
         };
         let words = &mut self.signs[first * w..];
-        if serial || n - first <= SIGNS_PER_TASK {
+        if !parallel(serial, n - first, SIGNS_PER_TASK) {
             words.chunks_mut(SIGNS_PER_TASK * w).enumerate().for_each(fill);
         } else {
             words
@@ -259,7 +259,7 @@ impl LayerCut {
         let first = cx.len();
         cx.add_splits(&splits, h, serial)?;
         self.interpolate(&splits, j, serial);
-        cuts.clear();
+        let mut joins = cuts.joins(cx, first, h, m, serial)?.into_iter().peekable();
         // The edges in the order of the splits, each split's halves then the
         // edges joined at its vertex: the numbering the later units visit.
         for (k, s) in splits.iter().enumerate() {
@@ -267,14 +267,13 @@ impl LayerCut {
             cx.halve(s, v);
             self.list(s.e, s.a as usize, v as usize, j + 1);
             self.list(cx.edges.len() - 1, v as usize, s.b as usize, j + 1);
-            let joined = cx.edges.len();
-            cuts.add(cx, v, h, m)?;
-            for f in joined..cx.edges.len() {
-                let [p, q] = cx.edges[f];
-                self.list(f, p as usize, q as usize, j + 1);
+            while let Some((_, earlier)) = joins.next_if(|&(later, _)| later as usize == k) {
+                let p = (first + earlier as usize) as u32;
+                cx.edges.push([p, v]);
+                self.list(cx.edges.len() - 1, p as usize, v as usize, j + 1);
             }
         }
-        cuts.finish()
+        Ok(())
     }
 }
 
@@ -319,7 +318,9 @@ impl LayerCut {
             }
         };
         let first = self.signs.len() / self.words;
-        if serial || splits.len() < SPLITS_PER_TASK {
+        // A task per column, each of the splits' values: a task's worth when
+        // there are more splits than one task of splits.
+        if !parallel(serial, splits.len(), SPLITS_PER_TASK) {
             self.cols
                 .iter_mut()
                 .zip(&mut self.scale)
@@ -361,7 +362,7 @@ fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -
         Ok(())
     };
     debug_assert_eq!(cx.signs.len(), 2 * w * col.len(), "one value per vertex");
-    if serial || col.len() < VERTICES_PER_TASK {
+    if !parallel(serial, col.len(), VERTICES_PER_TASK) {
         cx.signs.chunks_exact_mut(2 * w).zip(col).try_for_each(mark)
     } else {
         cx.signs
