@@ -432,7 +432,7 @@ mod tests {
         );
         for r in p.regions() {
             let poly = r.polytope();
-            let (_, radius) = chebyshev_ball(&poly.to_owned(), "check").unwrap().unwrap();
+            let (_, radius) = chebyshev_ball(poly, "check").unwrap().unwrap();
             assert!((r.radius() - radius).abs() <= 1e-12, "{} vs {radius}", r.radius());
             let reach = poly
                 .a
