@@ -391,3 +391,118 @@ fn crossings(signs: &[u64], w: usize, e: usize, [a, b]: [usize; 2], from: usize,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::complex::has;
+    use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// `n` values of each of `units` columns, none near zero (so no vertex
+    /// lies on a hyperplane), a few exactly zero where `zeros` (the values of
+    /// vertices on a unit's own hyperplane).
+    fn columns(units: usize, n: usize, zeros: bool) -> Vec<Vec<f64>> {
+        let mut rng = StdRng::seed_from_u64(9);
+        (0..units)
+            .map(|_| {
+                (0..n)
+                    .map(|v| match v % 97 {
+                        0 if zeros => 0.0,
+                        _ => rng.random_range(0.1..1.0) * if rng.random_bool(0.5) { 1.0 } else { -1.0 },
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn bits(x: &Array2<f64>) -> Vec<u64> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn parallel_activations_give_the_serial_bits() {
+        // Over three tasks of vertices, so the parallel branch runs: each
+        // output is the unit's slope for its side times its value.
+        let n = 3 * VERTICES_PER_TASK + 5;
+        let cols = columns(3, n, true);
+        let slopes = [0.25, 1.5];
+        let one = activations(&cols, slopes, true);
+        let many = activations(&cols, slopes, false);
+        assert_eq!(bits(&one), bits(&many));
+        for (v, row) in one.outer_iter().enumerate() {
+            for (i, &y) in row.iter().enumerate() {
+                let z = cols[i][v];
+                assert_eq!(y, if z > 0.0 { 1.5 * z } else { 0.25 * z });
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_signs_give_the_serial_bits() {
+        // 70 units (two words of sign bits) at more vertices than a task
+        // holds, pushed all at once and then from a vertex on: bit `j` of a
+        // vertex is set exactly where unit `j`'s value there is positive.
+        let (units, n) = (70, 3 * SIGNS_PER_TASK + 7);
+        let cut = |serial: bool, first: usize| {
+            let mut cut = LayerCut {
+                cols: columns(units, n, true),
+                scale: vec![1.0; units],
+                words: 2,
+                signs: Vec::new(),
+                crossing: vec![Vec::new(); units],
+            };
+            if first > 0 {
+                cut.signs = vec![0; first * 2];
+            }
+            cut.push_signs(first, serial);
+            cut.signs
+        };
+        for first in [0, 11] {
+            let one = cut(true, first);
+            assert_eq!(one, cut(false, first));
+            let cols = columns(units, n, true);
+            for v in first..n {
+                for (j, col) in cols.iter().enumerate() {
+                    assert_eq!(has(&one[2 * v..2 * v + 2], j), col[v] > 0.0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_sides_give_the_serial_bits() {
+        // Loose vertices in 2-D, more than a task of them: the sides marked
+        // in parallel are the serial ones, set where the value is positive;
+        // a value within the tolerance of zero is a degenerate arrangement
+        // either way.
+        let n = 3 * VERTICES_PER_TASK + 3;
+        let col = columns(1, n, false).remove(0);
+        let loose = || {
+            let mut cx = Complex {
+                d: 2,
+                words: 2,
+                points: Vec::new(),
+                signs: Vec::new(),
+                edges: Vec::new(),
+            };
+            for _ in 0..n {
+                cx.push_vertex(&[0.0, 0.0], &[0, 0], &[0, 1]).ok().unwrap();
+            }
+            cx
+        };
+        let marked = |serial: bool, col: &[f64]| {
+            let mut cx = loose();
+            mark_sides(&mut cx, col, 70, 1e-3, serial).map(|()| cx.signs)
+        };
+        let one = marked(true, &col).ok().unwrap();
+        assert_eq!(Some(&one), marked(false, &col).ok().as_ref());
+        for (v, &z) in col.iter().enumerate() {
+            assert_eq!(has(&one[4 * v..4 * v + 2], 70), z > 0.0);
+        }
+        let mut flat = col.clone();
+        flat[2 * VERTICES_PER_TASK + 1] = 1e-4;
+        for serial in [true, false] {
+            assert!(matches!(marked(serial, &flat), Err(Fail::Fallback(_))));
+        }
+    }
+}
