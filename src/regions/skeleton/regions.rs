@@ -228,10 +228,11 @@ impl Groups {
                     continue;
                 }
                 pattern.copy_from_slice(cx.pos(v));
-                for (i, &t) in units.iter().enumerate() {
-                    if c >> i & 1 == 1 {
-                        set(&mut pattern, t);
-                    }
+                // The units chosen positive: the set bits of `c`, each once.
+                let mut chosen = c;
+                while chosen != 0 {
+                    set(&mut pattern, units[chosen.trailing_zeros() as usize]);
+                    chosen &= chosen - 1;
                 }
                 let r = g.region(&pattern, key, (v, c))?;
                 g.add(r, cx.zero(v), cx.point(v));
@@ -248,7 +249,13 @@ impl Groups {
     /// [`Fail::Fallback`] past `2^32 - 1` regions in a shard.
     fn region(&mut self, pattern: &[u64], key: u64, first: (usize, usize)) -> Result<usize, Fail> {
         let (bits, words) = (&self.bits, self.words);
-        let same = |r: usize| &bits[2 * r * words..(2 * r + 1) * words] == pattern;
+        // Word by word: a slice comparison calls `memcmp` for a few words.
+        let same = |r: usize| {
+            bits[2 * r * words..(2 * r + 1) * words]
+                .iter()
+                .zip(pattern)
+                .all(|(a, b)| a == b)
+        };
         let (r, new) = self
             .index
             .find_or_add(key, same)
