@@ -165,34 +165,7 @@ impl LayerCut {
             crossing: vec![Vec::new(); units],
         };
         cut.push_signs(0, serial);
-        // The edges' lists by chunks of edges (in parallel unless serial),
-        // joined in edge order.
-        let chunk_lists = |(c, chunk): (usize, &[[u32; 2]])| {
-            let mut lists = vec![Vec::new(); units];
-            for (i, &[a, b]) in chunk.iter().enumerate() {
-                let e = c * EDGES_PER_TASK + i;
-                crossings(&cut.signs, words, e, [a as usize, b as usize], 0, &mut lists);
-            }
-            lists
-        };
-        let chunks: Vec<Vec<Vec<usize>>> = if !parallel(serial, cx.edges.len(), EDGES_PER_TASK) {
-            cx.edges
-                .chunks(EDGES_PER_TASK)
-                .enumerate()
-                .map(chunk_lists)
-                .collect()
-        } else {
-            cx.edges
-                .par_chunks(EDGES_PER_TASK)
-                .enumerate()
-                .map(chunk_lists)
-                .collect()
-        };
-        for lists in chunks {
-            for (all, mut part) in cut.crossing.iter_mut().zip(lists) {
-                all.append(&mut part);
-            }
-        }
+        cut.list_edges(cx, cx.edges.len(), |i| i, 0, serial);
         cut
     }
 
@@ -225,10 +198,38 @@ impl LayerCut {
         }
     }
 
-    /// Lists edge `e` (ends `a`, `b`) for every unit from `from` on whose
-    /// sign differs at its ends.
-    fn list(&mut self, e: usize, a: usize, b: usize, from: usize) {
-        crossings(&self.signs, self.words, e, [a, b], from, &mut self.crossing);
+    /// Lists `count` edges (edge `edge(i)` of `cx` for `i < count`) for every
+    /// unit from `from` on whose sign differs at its ends, by tasks of
+    /// edges (in parallel unless `serial`) joined in task order. The order
+    /// within a list does not matter: a unit sorts its list before use.
+    fn list_edges(
+        &mut self,
+        cx: &Complex,
+        count: usize,
+        edge: impl Fn(usize) -> usize + Sync,
+        from: usize,
+        serial: bool,
+    ) {
+        let (signs, words, units) = (&self.signs, self.words, self.crossing.len());
+        let task = |start: usize| {
+            let mut lists = vec![Vec::new(); units];
+            for e in (start..count.min(start + EDGES_PER_TASK)).map(&edge) {
+                let [a, b] = cx.edges[e];
+                crossings(signs, words, e, [a as usize, b as usize], from, &mut lists);
+            }
+            lists
+        };
+        let starts = (0..count).step_by(EDGES_PER_TASK);
+        let tasks: Vec<Vec<Vec<usize>>> = if parallel(serial, count, EDGES_PER_TASK) {
+            starts.collect::<Vec<usize>>().into_par_iter().map(task).collect()
+        } else {
+            starts.map(task).collect()
+        };
+        for lists in tasks {
+            for (all, mut part) in self.crossing.iter_mut().zip(lists) {
+                all.append(&mut part);
+            }
+        }
     }
 
     /// Cuts unit `j` of the layer (hyperplane `h`) into the complex: marks
@@ -262,17 +263,18 @@ impl LayerCut {
         let mut joins = cuts.joins(cx, first, h, m, serial)?.into_iter().peekable();
         // The edges in the order of the splits, each split's halves then the
         // edges joined at its vertex: the numbering the later units visit.
+        let before = cx.edges.len();
         for (k, s) in splits.iter().enumerate() {
             let v = (first + k) as u32;
             cx.halve(s, v);
-            self.list(s.e, s.a as usize, v as usize, j + 1);
-            self.list(cx.edges.len() - 1, v as usize, s.b as usize, j + 1);
             while let Some((_, earlier)) = joins.next_if(|&(later, _)| later as usize == k) {
-                let p = (first + earlier as usize) as u32;
-                cx.edges.push([p, v]);
-                self.list(cx.edges.len() - 1, p as usize, v as usize, j + 1);
+                cx.edges.push([(first + earlier as usize) as u32, v]);
             }
         }
+        // Every edge with new ends: the first halves (at their edges'
+        // places), then the edges appended.
+        let new: Vec<usize> = splits.iter().map(|s| s.e).chain(before..cx.edges.len()).collect();
+        self.list_edges(cx, new.len(), |i| new[i], j + 1, serial);
         Ok(())
     }
 }
@@ -373,8 +375,9 @@ fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -
     }
 }
 
-/// Edges per parallel task when a layer lists its edges.
-const EDGES_PER_TASK: usize = 16384;
+/// Edges per parallel task when a layer lists its edges (all at its start,
+/// those with new ends after each unit).
+const EDGES_PER_TASK: usize = 2048;
 
 /// Pushes edge `e` (ends `[a, b]`) to the list of every unit from `from` on
 /// whose sign bits (`signs`, `w` words per vertex) differ at its ends.
