@@ -8,7 +8,7 @@
 //! edge lies in one such cell. At a vertex on an earlier unit's hyperplane
 //! both pieces give the same value, so the evaluation needs no choice there.
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView1};
 
 use rayon::prelude::*;
 
@@ -153,12 +153,21 @@ impl LayerCut {
     fn new(cx: &Complex, values: &Array2<f64>, serial: bool) -> LayerCut {
         let units = values.ncols();
         let words = units.div_ceil(64).max(1);
-        let cols: Vec<Vec<f64>> = values.columns().into_iter().map(|c| c.to_vec()).collect();
+        // A column per task, each with its largest magnitude.
+        let column = |c: ArrayView1<'_, f64>| {
+            let col = c.to_vec();
+            let scale = col.iter().fold(0.0f64, |a, z| a.max(z.abs()));
+            (col, scale)
+        };
+        let columns = values.columns().into_iter();
+        let (cols, scale): (Vec<Vec<f64>>, Vec<f64>) = if parallel(serial, values.nrows(), VERTICES_PER_TASK)
+        {
+            columns.collect::<Vec<_>>().into_par_iter().map(column).unzip()
+        } else {
+            columns.map(column).unzip()
+        };
         let mut cut = LayerCut {
-            scale: cols
-                .iter()
-                .map(|col| col.iter().fold(0.0f64, |a, z| a.max(z.abs())))
-                .collect(),
+            scale,
             cols,
             words,
             signs: Vec::new(),
