@@ -31,16 +31,32 @@ use super::Fail;
 const VERTICES_PER_TASK: usize = 256;
 
 /// A 2-face through a new vertex: the face leaving hyperplane `left` of the
-/// vertex's, on the positive side of it or not.
+/// vertex's, on the positive side of it or not (16 bytes: the faces of a
+/// unit are many).
 #[derive(Clone, Copy, Debug)]
 struct Face {
     /// The hash of the face's key.
     hash: u64,
     /// The vertex, by its place among the unit's new vertices.
     place: u32,
-    /// Whether the face lies on the positive side of `left`.
-    positive: bool,
-    left: usize,
+    /// `left` shifted up one bit, with the side (1: positive) below it.
+    side: u32,
+}
+
+impl Face {
+    fn new(hash: u64, place: u32, left: usize, positive: bool) -> Face {
+        // Fits: a network's units number far fewer than 2^31.
+        let side = (left as u32) << 1 | u32::from(positive);
+        Face { hash, place, side }
+    }
+
+    fn left(&self) -> usize {
+        (self.side >> 1) as usize
+    }
+
+    fn positive(&self) -> bool {
+        self.side & 1 == 1
+    }
 }
 
 /// The new vertices of one unit, paired by the 2-faces they share.
@@ -92,8 +108,10 @@ impl FaceCuts {
     /// negative side first).
     fn faces(&self, cx: &Complex, first: usize, h: usize, m: usize, serial: bool) -> Vec<Face> {
         let starts: Vec<usize> = (first..cx.len()).step_by(VERTICES_PER_TASK).collect();
+        // At most two faces per hyperplane of the edge split (`d - 1`).
+        let most = 2 * cx.d.saturating_sub(1).max(1);
         let task = |&start: &usize| {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(VERTICES_PER_TASK.min(cx.len() - start) * most);
             let mut key = vec![0u64; 2 * cx.words];
             for v in start..cx.len().min(start + VERTICES_PER_TASK) {
                 self.faces_of(cx, first, v, h, m, &mut key, &mut out);
@@ -131,12 +149,7 @@ impl FaceCuts {
         for t in ones(&key[w..]) {
             // The face leaves `t`: its zero bit goes, the hash loses its word.
             let hash = base.wrapping_sub(self.hashes.word(64 * w + t));
-            out.push(Face {
-                hash,
-                place,
-                positive: false,
-                left: t,
-            });
+            out.push(Face::new(hash, place, t, false));
             if t >= m {
                 // A unit's hyperplane: the face on its positive side too. The
                 // vertex lies on it, so its side bit is clear and the key's
@@ -145,12 +158,7 @@ impl FaceCuts {
                     !has(cx.pos(v), t),
                     "a vertex on hyperplane {t} with its side bit set"
                 );
-                out.push(Face {
-                    hash: hash.wrapping_add(self.hashes.word(t)),
-                    place,
-                    positive: true,
-                    left: t,
-                });
+                out.push(Face::new(hash.wrapping_add(self.hashes.word(t)), place, t, true));
             }
         }
     }
@@ -185,14 +193,20 @@ impl FaceCuts {
         } else {
             indices.par_iter_mut().enumerate().map(shard).collect()
         };
-        let mut pairs = Vec::new();
+        // Each shard's pairs come in face order: scattered by the later face
+        // and read back in order, they are the pairs in face order. No place
+        // is `u32::MAX`: the vertices number fewer than 2^32.
+        let mut earlier = vec![u32::MAX; faces.len()];
         for part in found {
-            pairs.extend(part?);
+            for (later, with) in part? {
+                earlier[later] = with;
+            }
         }
-        pairs.sort_unstable_by_key(|&(later, _)| later);
-        Ok(pairs
-            .into_iter()
-            .map(|(later, earlier)| (faces[later].place, earlier))
+        Ok(faces
+            .iter()
+            .zip(earlier)
+            .filter(|&(_, with)| with != u32::MAX)
+            .map(|(f, with)| (f.place, with))
             .collect())
     }
 }
@@ -242,8 +256,9 @@ fn pair_shard<'a>(
 fn same_key(cx: &Complex, first: usize, h: usize, f: &Face, g: &Face) -> bool {
     let (vf, vg) = (first + f.place as usize, first + g.place as usize);
     (0..cx.words).all(|k| {
-        let pos = |v: usize, face: &Face| cx.pos(v)[k] | if face.positive { bit(face.left, k) } else { 0 };
-        let zero = |v: usize, face: &Face| cx.zero(v)[k] & !bit(h, k) & !bit(face.left, k);
+        let pos =
+            |v: usize, face: &Face| cx.pos(v)[k] | if face.positive() { bit(face.left(), k) } else { 0 };
+        let zero = |v: usize, face: &Face| cx.zero(v)[k] & !bit(h, k) & !bit(face.left(), k);
         pos(vf, f) == pos(vg, g) && zero(vf, f) == zero(vg, g)
     })
 }
