@@ -100,7 +100,7 @@ impl FaceCuts {
         } else {
             rayon::current_num_threads().next_power_of_two()
         };
-        self.pair(cx, first, h, &faces, shards)
+        self.pair(cx, first, &faces, shards)
     }
 
     /// Every face of the new vertices `first..` with its key's hash, in the
@@ -174,7 +174,6 @@ impl FaceCuts {
         &mut self,
         cx: &Complex,
         first: usize,
-        h: usize,
         faces: &[Face],
         shards: usize,
     ) -> Result<Vec<(u32, u32)>, Fail> {
@@ -185,7 +184,7 @@ impl FaceCuts {
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| f.hash & mask == s as u64);
-            pair_shard(cx, first, h, faces, mine, index)
+            pair_shard(cx, first, faces, mine, index)
         };
         let indices = &mut self.shards[..shards];
         let found: Vec<Result<Vec<(usize, u32)>, Fail>> = if shards == 1 {
@@ -220,7 +219,6 @@ impl FaceCuts {
 fn pair_shard<'a>(
     cx: &Complex,
     first: usize,
-    h: usize,
     faces: &[Face],
     mine: impl Iterator<Item = (usize, &'a Face)>,
     index: &mut Index,
@@ -231,7 +229,7 @@ fn pair_shard<'a>(
     let mut pairs = Vec::new();
     for (i, f) in mine {
         let (item, new) = index
-            .find_or_add(f.hash, |item| same_key(cx, first, h, &faces[met[item].0], f))
+            .find_or_add(f.hash, |item| same_key(cx, first, &faces[met[item].0], f))
             .map_err(|_| Fail::Fallback("more than 2^32 faces cut by one unit"))?;
         if new {
             met.push((i, false));
@@ -251,25 +249,23 @@ fn pair_shard<'a>(
     }
 }
 
-/// Whether faces `f` and `g` (of new vertices `first..` on hyperplane `h`)
-/// have one key, compared word by word from their vertices' sign vectors.
-fn same_key(cx: &Complex, first: usize, h: usize, f: &Face, g: &Face) -> bool {
+/// Whether faces `f` and `g` (of new vertices `first..`) have one key,
+/// compared word by word from their vertices' sign vectors. A vertex lies
+/// on the unit's hyperplane and on its face's `left` (its `zero` bits are
+/// set there, its `pos` bit at `left` is clear), so dropping those bits or
+/// setting the side bit flips them: the keys agree exactly where the
+/// vertices' words differ by those flips alone (the unit's hyperplane,
+/// on both, cancels).
+fn same_key(cx: &Complex, first: usize, f: &Face, g: &Face) -> bool {
     let (vf, vg) = (first + f.place as usize, first + g.place as usize);
+    let (pf, pg, zf, zg) = (cx.pos(vf), cx.pos(vg), cx.zero(vf), cx.zero(vg));
+    let (lf, lg) = (f.left(), g.left());
+    let flip = |i: usize, on: bool, k: usize| if on && i / 64 == k { 1u64 << (i % 64) } else { 0 };
     (0..cx.words).all(|k| {
-        let pos =
-            |v: usize, face: &Face| cx.pos(v)[k] | if face.positive() { bit(face.left(), k) } else { 0 };
-        let zero = |v: usize, face: &Face| cx.zero(v)[k] & !bit(h, k) & !bit(face.left(), k);
-        pos(vf, f) == pos(vg, g) && zero(vf, f) == zero(vg, g)
+        let pos = pf[k] ^ pg[k] ^ flip(lf, f.positive(), k) ^ flip(lg, g.positive(), k);
+        let zero = zf[k] ^ zg[k] ^ flip(lf, true, k) ^ flip(lg, true, k);
+        pos | zero == 0
     })
-}
-
-/// Bit `i` of a bit set as it falls in word `k` (zero in other words).
-fn bit(i: usize, k: usize) -> u64 {
-    if i / 64 == k {
-        1 << (i % 64)
-    } else {
-        0
-    }
 }
 
 #[cfg(test)]
@@ -312,7 +308,7 @@ mod tests {
         let faces = cuts.faces(&cx, 0, 0, 1, true);
         assert_eq!(faces.len(), 4 * pairs as usize);
         for shards in [1, 2, 4, 8, 2] {
-            assert_eq!(cuts.pair(&cx, 0, 0, &faces, shards).ok().unwrap(), want);
+            assert_eq!(cuts.pair(&cx, 0, &faces, shards).ok().unwrap(), want);
         }
         // New vertices after old ones: places count from `first`.
         let tail: Vec<(u32, u32)> = want.iter().skip(2).map(|&(a, b)| (a - 2, b - 2)).collect();
