@@ -81,6 +81,10 @@ impl Rows {
             if grouped[i] {
                 continue;
             }
+            let next_in_window = order.get(pos + 1).is_some_and(|&j| keys[j] - keys[i] <= window);
+            if !next_in_window {
+                continue; // a class of one (most rows): nothing to resolve
+            }
             let class: Vec<usize> = std::iter::once(i)
                 .chain(
                     order[pos + 1..]
@@ -151,19 +155,30 @@ impl Rows {
 
     /// Step 4: shoots a ray from `z` along each undecided normal and certifies
     /// the first hyperplane it hits when every other row keeps slack there.
+    /// Only the active rows take part (in a small box most rows miss it), so
+    /// the rates are `O(a^2 d)` for `a` active rows, not `O(a m d)`.
     pub(super) fn certify_by_rays(&mut self, z: ArrayView1<'_, f64>) {
-        let slack = &self.beta - &self.u.dot(&z);
         let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
-        if active.iter().any(|&k| slack[k] <= TOL_LP_FEAS) {
+        // As `beta - u z` computes them (`ndarray`'s product is a row's dot
+        // product times one).
+        let slack: Vec<f64> = active
+            .iter()
+            .map(|&k| self.beta[k] - self.u.row(k).dot(&z) * 1.0)
+            .collect();
+        if slack.iter().any(|&s| s <= TOL_LP_FEAS) {
             return; // z is not deep inside: a hit point could lie outside the set
         }
+        let mut approach = vec![0.0; active.len()];
         for &i in &active {
             if self.status[i] != Status::Undecided {
                 continue;
             }
-            let approach = self.u.dot(&self.u.row(i));
-            if let Some(j) = certified_first_hit(&active, &slack, &approach) {
-                self.status[j] = Status::Facet;
+            let normal = self.u.row(i);
+            for (rate, &k) in approach.iter_mut().zip(&active) {
+                *rate = self.u.row(k).dot(&normal) * 1.0;
+            }
+            if let Some(hit) = certified_first_hit(&slack, &approach) {
+                self.status[active[hit]] = Status::Facet;
             }
         }
     }
@@ -215,21 +230,24 @@ impl Rows {
     }
 }
 
-/// The first row a ray hits, when it is certified as a facet: `slack[k]` is the
-/// slack of row `k` at the ray's origin and `approach[k]` the rate at which the
-/// ray closes it. At the hit point every other active row must keep a slack
-/// above [`TOL_LP_FEAS`], so stepping past the hyperplane along its normal by
-/// that much stays inside the other rows: the row's LP exceeds `beta` by more
-/// than the tolerance.
-fn certified_first_hit(active: &[usize], slack: &Array1<f64>, approach: &Array1<f64>) -> Option<usize> {
-    let (hit, step) = active
+/// The first row a ray hits, when it is certified as a facet (positions in
+/// the active rows): `slack[k]` is the slack of row `k` at the ray's origin
+/// and `approach[k]` the rate at which the ray closes it. At the hit point
+/// every other active row must keep a slack above [`TOL_LP_FEAS`], so
+/// stepping past the hyperplane along its normal by that much stays inside
+/// the other rows: the row's LP exceeds `beta` by more than the tolerance.
+fn certified_first_hit(slack: &[f64], approach: &[f64]) -> Option<usize> {
+    let (hit, step) = approach
         .iter()
-        .filter(|&&k| approach[k] > 0.0)
-        .map(|&k| (k, slack[k] / approach[k]))
+        .enumerate()
+        .filter(|&(_, &rate)| rate > 0.0)
+        .map(|(k, &rate)| (k, slack[k] / rate))
         .min_by(|p, q| p.1.total_cmp(&q.1))?;
-    let clear = active
+    let clear = slack
         .iter()
-        .all(|&k| k == hit || slack[k] - step * approach[k] > TOL_LP_FEAS);
+        .zip(approach)
+        .enumerate()
+        .all(|(k, (&s, &rate))| k == hit || s - step * rate > TOL_LP_FEAS);
     clear.then_some(hit)
 }
 

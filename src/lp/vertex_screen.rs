@@ -137,7 +137,7 @@ impl<'a, 'z> Screen<'a, 'z> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use ndarray::{Array1, Array2};
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -147,7 +147,7 @@ mod tests {
 
     /// The box `[0, 2]^d` cut by `extra` random rows that keep the centre
     /// `1` inside, at distances from 0.05 to 1.5 (most of them redundant).
-    fn random_polytope(d: usize, extra: usize, rng: &mut StdRng) -> Polytope {
+    pub(in crate::lp) fn random_polytope(d: usize, extra: usize, rng: &mut StdRng) -> Polytope {
         let m = 2 * d + extra;
         let mut a = Array2::<f64>::zeros((m, d));
         let mut b = Array1::<f64>::zeros(m);

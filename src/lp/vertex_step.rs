@@ -1,22 +1,24 @@
 //! The arithmetic of one vertex of the walk in [`vertices`](super::vertices),
-//! on flat buffers reused from vertex to vertex: the basis inverted by
-//! Gauss-Jordan elimination, the vertex it gives, and the first row met
-//! along each of its edges (all edges in one pass over the rows).
+//! on flat buffers reused from vertex to vertex: the basis inverse (by
+//! Gauss-Jordan elimination, or pivoted from the vertex that found this
+//! one), the vertex it gives, every row's rate along each of its edges (from
+//! the inverse, or pivoted with it) and the first row met along each edge.
 //!
 //! The walk visits hundreds of vertices per region in 6 to 8 dimensions, so
 //! the small arrays of a vertex (a `d x d` inverse, `d` edges) cost more in
 //! allocation and bookkeeping than in arithmetic when each is a fresh
-//! `ndarray`; here none is allocated but the vertex's point. The inverse and
-//! the point come out bit for bit as [`crate::linalg::invert`] and `ndarray`'s products give
-//! them.
+//! `ndarray`; here none is allocated but the vertex's point. A fresh inverse
+//! and its point come out bit for bit as [`crate::linalg::invert`] and
+//! `ndarray`'s products give them; a pivot costs `O(d^2)` for the inverse
+//! and `O(d)` per row for the rates, against `O(d^3)` and `O(d^2)` afresh.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use ndarray::{Array1, ArrayView1};
+use ndarray::Array1;
 
 use crate::linalg::invert_in_place;
-use crate::tol::TOL_LP_FEAS;
+use crate::tol::{TOL_LP_FEAS, TOL_PIVOT};
 
 /// The buffers of one walk in `d` dimensions, and the inverse of the basis
 /// of the vertex last computed.
@@ -29,7 +31,7 @@ pub(super) struct Step {
     inverse: Vec<f64>,
     /// The basis rows' offsets.
     rhs: Vec<f64>,
-    /// One row's rates along the edges.
+    /// A pivot's entering row: its products with the inverse's columns.
     rates: Vec<f64>,
     /// Per edge, the rate up to which a row counts as parallel.
     parallel: Vec<f64>,
@@ -62,24 +64,89 @@ impl Step {
         if !invert_in_place(&mut self.matrix, &mut self.inverse, d) {
             return None;
         }
-        let rhs = ArrayView1::from(&self.rhs[..]);
-        // A row's dot product times one, as `ndarray` multiplies a matrix
-        // and a vector.
-        Some(
-            self.inverse
-                .chunks_exact(d)
-                .map(|row| ArrayView1::from(row).dot(&rhs) * 1.0)
-                .collect(),
-        )
+        Some(self.point())
     }
 
-    /// For each edge of the vertex last computed, the first row of `u` (not
-    /// `skip`ped) that it meets, given the rows' `slack` there; `None` when an
-    /// edge meets none (the set is unbounded). A row whose rate along an edge
-    /// is at most [`TOL_LP_FEAS`] times the edge's length (which bounds the
-    /// rate of every unit row) counts as parallel to it; ties go to the lower
-    /// row.
-    pub(super) fn edge_hits(&mut self, u: &[f64], slack: &[f64], skip: &[bool]) -> Option<Vec<usize>> {
+    /// The vertex where the rows `basis` of `u` are tight, given the basis's
+    /// `inverse` (from [`Step::pivot`] at a neighbouring vertex).
+    pub(super) fn vertex_from(&mut self, inverse: &[f64], beta: &[f64], basis: &[usize]) -> Array1<f64> {
+        self.inverse.copy_from_slice(inverse);
+        for (i, &k) in basis.iter().enumerate() {
+            self.rhs[i] = beta[k];
+        }
+        self.point()
+    }
+
+    /// The inverse times the basis rows' offsets: a row's dot product times
+    /// one, as `ndarray` multiplies a matrix and a vector.
+    fn point(&self) -> Array1<f64> {
+        self.inverse
+            .chunks_exact(self.d)
+            .map(|row| ndarray_dot(row, &self.rhs) * 1.0)
+            .collect()
+    }
+
+    /// The rates of every row of `u` along the edges of the vertex last
+    /// computed, from its inverse, written to `rates` (`d` per row): row
+    /// `k`'s rate along the edge that leaves basis row `j` is `-u_k . C_j`
+    /// for column `C_j` of the inverse, `O(d^2)` per row.
+    pub(super) fn rates_of(&self, u: &[f64], rates: &mut [f64]) {
+        let d = self.d;
+        for (row, out) in u.chunks_exact(d).zip(rates.chunks_exact_mut(d)) {
+            out.fill(0.0);
+            for (&ukl, inv_row) in row.iter().zip(self.inverse.chunks_exact(d)) {
+                for (rate, &v) in out.iter_mut().zip(inv_row) {
+                    *rate -= ukl * v;
+                }
+            }
+        }
+    }
+
+    /// The neighbouring vertex's inverse and rates, from the vertex last
+    /// computed (inverse in `self`, rates in `rates`), when basis row `drop`
+    /// leaves and row `entering` takes position `at` of the new (ascending)
+    /// basis: a pivot of the simplex method, `O(d^2)` for the inverse and
+    /// `O(d)` per row instead of `O(d^3)` and `O(d^2)`. Written to
+    /// `inverse_out` and `rates_out`; false (and those unspecified) when the
+    /// pivot is below [`TOL_PIVOT`], where a fresh inverse is to decide.
+    pub(super) fn pivot(
+        &mut self,
+        rates: &[f64],
+        (entering, drop, at): (usize, usize, usize),
+        inverse_out: &mut [f64],
+        rates_out: &mut [f64],
+    ) -> bool {
+        let d = self.d;
+        // w[i] = u_entering . C_i, minus the entering row's rate along edge i.
+        let w = &mut self.rates;
+        for (wi, &rate) in w.iter_mut().zip(&rates[entering * d..(entering + 1) * d]) {
+            *wi = -rate;
+        }
+        if w[drop].abs() < TOL_PIVOT {
+            return false;
+        }
+        // Column `drop` over the pivot becomes the entering row's column;
+        // every other column loses its multiple of it. A row's rates are its
+        // products with the columns, so they change the same way.
+        pivot_rows(&self.inverse, w, (drop, at), inverse_out);
+        pivot_rows(rates, w, (drop, at), rates_out);
+        true
+    }
+
+    /// For each edge of the vertex last computed, the first row (not
+    /// `skip`ped) that it meets, given the rows' `slack` there and `rates`
+    /// (as [`Step::rates_of`] gives them), written to `hits`; false when an
+    /// edge meets none (the set is unbounded). A row whose rate along an
+    /// edge is at most [`TOL_LP_FEAS`] times the edge's length (which bounds
+    /// the rate of every unit row) counts as parallel to it; ties go to the
+    /// lower row.
+    pub(super) fn edge_hits(
+        &mut self,
+        rates: &[f64],
+        slack: &[f64],
+        skip: &[bool],
+        hits: &mut Vec<usize>,
+    ) -> bool {
         let d = self.d;
         for (j, limit) in self.parallel.iter_mut().enumerate() {
             let length = (0..d)
@@ -89,18 +156,13 @@ impl Step {
             *limit = TOL_LP_FEAS * length;
         }
         self.best.fill(None);
-        for (k, row) in u.chunks_exact(d).enumerate() {
-            if skip[k] {
+        for (k, (row_rates, (&s, &skipped))) in rates.chunks_exact(d).zip(slack.iter().zip(skip)).enumerate()
+        {
+            if skipped {
                 continue;
             }
-            self.rates.fill(0.0);
-            for (&ukl, inv_row) in row.iter().zip(self.inverse.chunks_exact(d)) {
-                for (rate, &v) in self.rates.iter_mut().zip(inv_row) {
-                    *rate -= ukl * v;
-                }
-            }
-            let s = slack[k].max(0.0);
-            for ((slot, &rate), &limit) in self.best.iter_mut().zip(&self.rates).zip(&self.parallel) {
+            let s = s.max(0.0);
+            for ((slot, &rate), &limit) in self.best.iter_mut().zip(row_rates).zip(&self.parallel) {
                 if rate <= limit {
                     continue;
                 }
@@ -110,8 +172,60 @@ impl Step {
                 }
             }
         }
-        self.best.iter().map(|b| b.map(|(k, _)| k)).collect()
+        hits.clear();
+        for b in &self.best {
+            match b {
+                Some((k, _)) => hits.push(*k),
+                None => return false,
+            }
+        }
+        true
     }
+}
+
+/// One pivot applied to rows of products with the basis inverse's columns
+/// (`src`, `d` per row; `w` the entering row's products): entry `drop`
+/// over `w[drop]` moves to position `at`, and every other entry `i` loses
+/// `w[i]` times it, keeping its order among the others.
+fn pivot_rows(src: &[f64], w: &[f64], (drop, at): (usize, usize), out: &mut [f64]) {
+    let d = w.len();
+    for (row, out_row) in src.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let entered = row[drop] / w[drop];
+        for ((o, &v), &wi) in out_row.iter_mut().zip(row).zip(w) {
+            *o = v - wi * entered;
+        }
+        out_row[drop] = entered;
+        // Entry `drop` to position `at`, the others keeping their order.
+        if at < drop {
+            out_row[at..=drop].rotate_right(1);
+        } else {
+            out_row[drop..=at].rotate_left(1);
+        }
+    }
+}
+
+/// The dot product of two slices of equal length, in the order `ndarray`'s
+/// `dot` sums contiguous vectors (eight running sums over blocks of eight,
+/// added in pairs, then up to seven products one by one), so that the bits
+/// agree with the `ndarray` products the walk was written against, without
+/// the cost of a view and a dispatch per row.
+pub(super) fn ndarray_dot(x: &[f64], y: &[f64]) -> f64 {
+    debug_assert_eq!(x.len(), y.len());
+    let blocks = x.len() / 8 * 8;
+    let mut p = [0.0f64; 8];
+    for (xb, yb) in x[..blocks].chunks_exact(8).zip(y[..blocks].chunks_exact(8)) {
+        for ((acc, &a), &b) in p.iter_mut().zip(xb).zip(yb) {
+            *acc += a * b;
+        }
+    }
+    let mut sum = 0.0;
+    for j in 0..4 {
+        sum += p[j] + p[j + 4];
+    }
+    for (&a, &b) in x[blocks..].iter().zip(&y[blocks..]) {
+        sum += a * b;
+    }
+    sum
 }
 
 /// The bases seen by a walk (sorted row positions).
@@ -137,9 +251,18 @@ impl Hasher for BasisHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        // A basis arrives here whole (a slice of integers hashes as its
+        // bytes): whole words first, without a copy of variable length each.
+        let words = bytes.chunks_exact(8);
+        let tail = words.remainder();
+        for word in words {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(word);
+            self.add(u64::from_le_bytes(le));
+        }
+        if !tail.is_empty() {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
+            word[..tail.len()].copy_from_slice(tail);
             self.add(u64::from_le_bytes(word));
         }
     }
@@ -172,8 +295,33 @@ mod tests {
         let skip = [true, false, false, false, true];
         // Leaving x <= 1 along x + y = 1.5 reaches y <= 1 at (0.5, 1);
         // leaving x + y <= 1.5 down the side x = 1 reaches y >= 0.
-        assert_eq!(step.edge_hits(&u, &slack, &skip), Some(vec![1, 3]));
+        let mut hits = Vec::new();
+        let mut rates = vec![0.0; u.len()];
+        step.rates_of(&u, &mut rates);
+        assert!(step.edge_hits(&rates, &slack, &skip, &mut hits));
+        assert_eq!(hits, vec![1, 3]);
         assert!(step.vertex(&u, &beta, &[0, 2]).is_none(), "parallel rows");
+    }
+
+    #[test]
+    fn ndarray_dot_has_ndarrays_bits() {
+        // Lengths around the blocks of eight, with entries of mixed signs
+        // and scales so that the order of the sums shows in the last bits.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        for len in 0..=40 {
+            for _ in 0..20 {
+                let x: Vec<f64> = (0..len).map(|i| next() * 10f64.powi(i % 7 - 3)).collect();
+                let y: Vec<f64> = (0..len).map(|_| next()).collect();
+                let want = ndarray::ArrayView1::from(&x[..]).dot(&ndarray::ArrayView1::from(&y[..]));
+                assert_eq!(ndarray_dot(&x, &y).to_bits(), want.to_bits(), "length {len}");
+            }
+        }
     }
 
     #[test]

@@ -22,8 +22,14 @@
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
 use super::screen::{Rows, Status};
-use super::vertex_step::{Bases, Step};
+use super::vertex_step::{ndarray_dot, Bases, Step};
 use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
+
+/// The walk inverts a vertex's basis afresh (and computes the rows' rates
+/// along its edges, `O(m d^2)` for `m` rows) at most this many pivots after
+/// the last fresh inverse, and pivots the inverse and rates it was found with
+/// in between (`O(d^2 + m d)`): rounding grows over at most this many pivots.
+const PIVOTS_PER_INVERSE: usize = 8;
 
 /// The walk gives up past this many vertices (the LPs are then cheaper).
 pub(super) const MAX_VERTICES: usize = 4096;
@@ -213,19 +219,64 @@ impl Local {
     /// All vertices, from the vertex with basis `start` (positions,
     /// ascending); `None` past `max_vertices`.
     pub(super) fn walk(&self, start: Vec<usize>, max_vertices: usize) -> Option<Vec<Vertex>> {
+        self.walk_with(start, max_vertices, PIVOTS_PER_INVERSE)
+    }
+
+    /// [`Local::walk`], with a fresh basis inverse (and the rows' rates
+    /// along the edges from it) every `pivots` steps from the start (1: at
+    /// every vertex) and pivoted ones between.
+    ///
+    /// The walk is depth first (a stack), each vertex taking the inverse and
+    /// rates of the vertex that found it, pivoted, so the chains of pivots
+    /// are bounded by `pivots`, not by the walk's length. What a vertex gets
+    /// depends only on its chain and on each row's own entries, so the
+    /// screened walk, which repeats the chain over a subset of the rows,
+    /// computes the same bits for the rows it keeps.
+    pub(super) fn walk_with(
+        &self,
+        start: Vec<usize>,
+        max_vertices: usize,
+        pivots: usize,
+    ) -> Option<Vec<Vertex>> {
         let (u, beta) = (self.u.as_slice()?, self.beta.as_slice()?);
-        let mut step = Step::new(self.u.ncols());
+        let d = self.u.ncols();
+        if start.len() != d {
+            return None;
+        }
+        let mut step = Step::new(d);
         let mut seen = Bases::default();
-        seen.insert(start.clone());
-        let mut todo = vec![start];
+        let n = self.len();
+        // The bases still to visit (`d` positions each), their inverses
+        // (`d * d` each) and rows' rates (`n * d` each), unused where fresh,
+        // and the pivots since a fresh inverse, on flat stacks (popped last
+        // first).
+        let mut todo = start.clone();
+        let mut inverses = vec![0.0; d * d];
+        let mut tables = vec![0.0; n * d];
+        let mut ages = vec![0];
+        seen.insert(start);
         let mut vertices = Vec::new();
-        let mut in_basis = vec![false; self.len()];
-        let mut slack = vec![0.0; self.len()];
-        let mut next = Vec::new();
-        while let Some(basis) = todo.pop() {
-            let point = step.vertex(u, beta, &basis)?;
-            for (k, s) in slack.iter_mut().enumerate() {
-                *s = beta[k] - self.u.row(k).dot(&point);
+        let mut in_basis = vec![false; n];
+        let mut slack = vec![0.0; n];
+        let mut rates = vec![0.0; n * d];
+        let mut hits = Vec::with_capacity(d);
+        let mut next = Vec::with_capacity(d);
+        while let Some(age) = ages.pop() {
+            let basis = todo.split_off(todo.len() - d);
+            let (carried, carried_rates) = (inverses.len() - d * d, tables.len() - n * d);
+            let point = if age == 0 {
+                let point = step.vertex(u, beta, &basis)?;
+                step.rates_of(u, &mut rates);
+                point
+            } else {
+                rates.copy_from_slice(&tables[carried_rates..]);
+                step.vertex_from(&inverses[carried..], beta, &basis)
+            };
+            inverses.truncate(carried);
+            tables.truncate(carried_rates);
+            let at = point.as_slice()?;
+            for ((s, &b), row) in slack.iter_mut().zip(beta).zip(u.chunks_exact(d.max(1))) {
+                *s = b - ndarray_dot(row, at);
             }
             for &k in &basis {
                 in_basis[k] = true;
@@ -234,20 +285,31 @@ impl Local {
                 .iter()
                 .zip(&in_basis)
                 .all(|(&s, &tight)| tight || s > TOL_VERTEX_SLACK);
-            let hits = if simple {
-                step.edge_hits(u, &slack, &in_basis)
-            } else {
-                None
-            };
+            let bounded = simple && step.edge_hits(&rates, &slack, &in_basis, &mut hits);
             for &k in &basis {
                 in_basis[k] = false;
             }
-            for (drop, hit) in hits?.into_iter().enumerate() {
-                swap_in(&basis, drop, hit, &mut next);
-                if !seen.contains(&next) {
-                    seen.insert(next.clone());
-                    todo.push(next.clone());
+            if !bounded {
+                return None;
+            }
+            for (drop, &hit) in hits.iter().enumerate() {
+                let position = swap_in(&basis, drop, hit, &mut next);
+                if seen.contains(&next) {
+                    continue;
                 }
+                seen.insert(next.clone());
+                todo.extend_from_slice(&next);
+                let (from, from_rates) = (inverses.len(), tables.len());
+                inverses.resize(from + d * d, 0.0);
+                tables.resize(from_rates + n * d, 0.0);
+                let pivoted = age + 1 < pivots
+                    && step.pivot(
+                        &rates,
+                        (hit, drop, position),
+                        &mut inverses[from..],
+                        &mut tables[from_rates..],
+                    );
+                ages.push(if pivoted { age + 1 } else { 0 });
             }
             vertices.push(Vertex { basis, point });
             if vertices.len() > max_vertices {
@@ -280,23 +342,24 @@ impl Local {
 }
 
 /// The ascending `basis` with its entry at `drop` replaced by `hit` (not in
-/// it), ascending, written to `next`.
-fn swap_in(basis: &[usize], drop: usize, hit: usize, next: &mut Vec<usize>) {
+/// it), ascending, written to `next`; returns the position of `hit` there.
+fn swap_in(basis: &[usize], drop: usize, hit: usize, next: &mut Vec<usize>) -> usize {
     next.clear();
-    let mut placed = false;
+    let mut placed = None;
     for (j, &k) in basis.iter().enumerate() {
         if j == drop {
             continue;
         }
-        if !placed && hit < k {
+        if placed.is_none() && hit < k {
+            placed = Some(next.len());
             next.push(hit);
-            placed = true;
         }
         next.push(k);
     }
-    if !placed {
+    placed.unwrap_or_else(|| {
         next.push(hit);
-    }
+        next.len() - 1
+    })
 }
 
 /// The first row (not `skip`ped) that a ray meets, given the rows' slacks at
@@ -441,13 +504,48 @@ mod tests {
             (2, 4, vec![1, 3, 4]),
             (1, 2, vec![1, 2, 5]),
         ] {
-            swap_in(&[1, 3, 5], drop, hit, &mut next);
+            let at = swap_in(&[1, 3, 5], drop, hit, &mut next);
             let mut sorted = vec![1, 3, 5];
             sorted[drop] = hit;
             sorted.sort_unstable();
             assert_eq!(next, want);
             assert_eq!(next, sorted);
+            assert_eq!(next[at], hit);
         }
+    }
+
+    #[test]
+    fn pivoted_inverses_find_the_fresh_inverses_vertices() {
+        // Random cuts of [0, 2]^d: the walk with pivoted inverses meets the
+        // same bases in the same order as with a fresh inverse at every
+        // vertex, at the same points up to rounding.
+        use rand::{rngs::StdRng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut pivoted_vertices = 0;
+        for trial in 0..24 {
+            let d = 2 + trial % 6;
+            let p = super::super::vertex_screen::tests::random_polytope(d, 10 + 2 * trial, &mut rng);
+            let r = Rows::normalised(&p, "test").unwrap();
+            let active: Vec<usize> = (0..r.beta.len()).collect();
+            let local = r.local(&active);
+            let z = Array1::from_shape_fn(d, |j| 1.0 + 0.01 * j as f64);
+            let start = local.first_vertex(z.view()).unwrap();
+            let Some(fresh) = local.walk_with(start.clone(), MAX_VERTICES, 1) else {
+                continue; // too many vertices
+            };
+            let pivoted = local.walk(start, MAX_VERTICES).unwrap();
+            assert_eq!(fresh.len(), pivoted.len(), "trial {trial}");
+            for (f, p) in fresh.iter().zip(&pivoted) {
+                assert_eq!(f.basis, p.basis, "trial {trial}");
+                let gap = (&f.point - &p.point).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                assert!(gap < 1e-12, "trial {trial}: {gap:e}");
+                pivoted_vertices += usize::from(f.point != p.point);
+            }
+        }
+        assert!(
+            pivoted_vertices > 100,
+            "{pivoted_vertices} vertices took pivoted inverses"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The H-representation of a pattern's region in domain coordinates.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1, Axis, Zip};
 
 use super::setup::Frame;
 use crate::network::{Nonlinearity, PADDING};
@@ -42,47 +42,83 @@ pub(crate) fn raw_region(net: &Network, values: &[u8], frame: &Frame) -> RawRegi
     } = frame;
     let (pre, out) = net.preactivation_maps(values, basis.view(), origin);
     let k = basis.nrows();
-    let mut rows: Vec<(Array1<f64>, f64, RowSource)> = Vec::new();
+    let mut rows = RowBuf::with_capacity(k, dom.len() + net.unit_count());
     for (i, (a, &b)) in dom.a.outer_iter().zip(&dom.b).enumerate() {
-        rows.push((a.to_owned(), b, RowSource::Domain(i)));
+        rows.push_with(RowSource::Domain(i), |mut row| {
+            row.assign(&a);
+            b
+        });
     }
     for (nl, z) in net.program().nonlinearities().zip(&pre) {
         push_unit_rows(nl, z, k, values, &mut rows);
     }
-    let mut a = Array2::zeros((rows.len(), k));
-    let mut b = Array1::zeros(rows.len());
-    let mut sources = Vec::with_capacity(rows.len());
-    for (i, (row, rhs, src)) in rows.into_iter().enumerate() {
-        a.row_mut(i).assign(&row);
-        b[i] = rhs;
-        sources.push(src);
-    }
     let lin = out.slice(ndarray::s![..k, ..]).t().to_owned();
     let off = out.row(k).to_owned();
+    let (polytope, sources) = rows.into_parts();
     RawRegion {
-        polytope: Polytope { a, b },
+        polytope,
         sources,
         affine: Affine { a: lin, b: off },
     }
 }
 
+/// The rows of a region as they are written: coefficients in one row-major
+/// buffer (a region has hundreds of rows; one vector each cost more in
+/// allocation than the rows' arithmetic).
+struct RowBuf {
+    /// Coefficients per row.
+    k: usize,
+    /// The rows' coefficients, `k` per row.
+    a: Vec<f64>,
+    /// The rows' offsets.
+    b: Vec<f64>,
+    /// Where each row comes from.
+    sources: Vec<RowSource>,
+}
+
+impl RowBuf {
+    /// Room for `rows` rows of `k` coefficients.
+    fn with_capacity(k: usize, rows: usize) -> RowBuf {
+        RowBuf {
+            k,
+            a: Vec::with_capacity(k * rows),
+            b: Vec::with_capacity(rows),
+            sources: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Appends a row of zeros, which `write` fills in, returning its offset.
+    fn push_with(&mut self, source: RowSource, write: impl FnOnce(ArrayViewMut1<'_, f64>) -> f64) {
+        let start = self.a.len();
+        self.a.resize(start + self.k, 0.0);
+        let rhs = write(ArrayViewMut1::from(&mut self.a[start..]));
+        self.b.push(rhs);
+        self.sources.push(source);
+    }
+
+    /// The rows as a polytope, and their sources.
+    fn into_parts(self) -> (Polytope, Vec<RowSource>) {
+        let n = self.b.len();
+        let a = Array2::from_shape_vec((n, self.k), self.a).expect("n rows of k coefficients");
+        let polytope = Polytope {
+            a,
+            b: Array1::from(self.b),
+        };
+        (polytope, self.sources)
+    }
+}
+
 /// The constraint rows of one nonlinearity; `z` holds the pre-activations as
 /// affine functions (`k` linear rows, then the offset row).
-fn push_unit_rows(
-    nl: &Nonlinearity,
-    z: &Array2<f64>,
-    k: usize,
-    values: &[u8],
-    rows: &mut Vec<(Array1<f64>, f64, RowSource)>,
-) {
+fn push_unit_rows(nl: &Nonlinearity, z: &Array2<f64>, k: usize, values: &[u8], rows: &mut RowBuf) {
     let lin = |col: usize| z.slice(ndarray::s![..k, col]);
     let off = |col: usize| z[[k, col]];
     match nl {
         Nonlinearity::TwoPiece(t) => {
             for (j, unit) in t.units().enumerate() {
-                let mut a = Array1::zeros(k);
-                let b = two_piece_row(z.column(j), k, values[unit], a.view_mut());
-                rows.push((a, b, RowSource::Unit(unit)));
+                rows.push_with(RowSource::Unit(unit), |row| {
+                    two_piece_row(z.column(j), k, values[unit], row)
+                });
             }
         }
         Nonlinearity::Max(m) => {
@@ -92,15 +128,18 @@ fn push_unit_rows(
                 for (pos, &t) in taps.iter().enumerate() {
                     if t != PADDING && pos != values[unit] as usize {
                         let t = t as usize;
+                        let source = RowSource::MaxRival {
+                            unit,
+                            rival: pos as u8,
+                        };
                         // z_rival - z_chosen <= 0.
-                        rows.push((
-                            &lin(t) - &lin(chosen),
-                            off(chosen) - off(t),
-                            RowSource::MaxRival {
-                                unit,
-                                rival: pos as u8,
-                            },
-                        ));
+                        rows.push_with(source, |row| {
+                            Zip::from(row)
+                                .and(&lin(t))
+                                .and(&lin(chosen))
+                                .for_each(|r, &rival, &won| *r = rival - won);
+                            off(chosen) - off(t)
+                        });
                     }
                 }
             }
@@ -119,7 +158,11 @@ pub(crate) fn two_piece_row(
 ) -> f64 {
     // Piece 1 means z > 0, written -z <= 0; piece 0 means z <= 0.
     let sign = if value == 1 { -1.0 } else { 1.0 };
-    row.zip_mut_with(&z.slice(ndarray::s![..k]), |r, &v| *r = sign * v);
+    // By index: `z` is a column of the pre-activations (strided), and the
+    // rows are short, so a zip's set-up costs more than the products.
+    for (i, r) in row.iter_mut().enumerate().take(k) {
+        *r = sign * z[i];
+    }
     -sign * z[k]
 }
 
