@@ -13,8 +13,10 @@
 /// run in `f32` on faer. [`crate::backend::CpuBackend`]'s `f32` sign tests
 /// hold each neighbourhood as its centre and `P` directions for as long as no
 /// unit changes sign over it (about half the GEMM rows of its `2P` vertices),
-/// so a vertex value is summed in another order than on the `f64` route;
-/// that makes no difference beyond the near-ties below.
+/// so a vertex value is summed in another order than on the `f64` route
+/// and its rounding error scales with `|c| + |d|` (the magnitudes of the
+/// centre and direction it is summed from) rather than with the vertex's
+/// `|c +- d|`; that makes no difference beyond the near-ties below.
 ///
 /// # Near-ties
 ///

@@ -121,6 +121,10 @@ pub(crate) fn layer_step<T: Lane>(
 ///
 /// The vertex values `c + d_k` and `c - d_k` it tests are the ones the
 /// caller rebuilds for an expanded group, so its counts are theirs.
+///
+/// Precondition: `dirs >= 1` and `z` holds whole groups of `dirs + 1` rows
+/// of `cols` values; with `cols == 0` or `dirs == 0` it does nothing at all
+/// (no bias, no `counted` calls).
 pub(crate) fn hood_step<T: Lane>(
     z: &mut [T],
     cols: usize,
@@ -132,6 +136,7 @@ pub(crate) fn hood_step<T: Lane>(
     if cols == 0 || dirs == 0 {
         return;
     }
+    debug_assert_eq!(z.len() % ((dirs + 1) * cols), 0, "whole groups");
     let (first, changed) = marks.lanes(cols);
     Arch::new().dispatch(Hood {
         z,
@@ -172,7 +177,14 @@ impl<T: Lane, F: FnMut(usize, u32)> WithSimd for Hood<'_, T, F> {
         for (g, group) in z.chunks_mut((dirs + 1) * cols).enumerate() {
             let (centre, directions) = group.split_at_mut(cols);
             add_bias(centre, step.bias);
-            let changes = hood_changes(centre, directions, first, changed);
+            // A bias-only step (uncounted, no slopes) has no reader of the
+            // changes: neither a count nor an expansion.
+            let needed = step.count || step.slopes.is_some();
+            let changes = if needed {
+                hood_changes(centre, directions, first, changed)
+            } else {
+                0
+            };
             if let (0, Some(slopes)) = (changes, step.slopes) {
                 // `changed` is all zeros here: it becomes the slope lane.
                 for (s, &f) in changed.iter_mut().zip(first.iter()) {
@@ -200,9 +212,11 @@ fn hood_changes<T: Lane>(centre: &[T], directions: &[T], first: &mut [T], change
         *f = sign(c + d);
     }
     changed.fill(zero);
-    for row in directions.chunks_exact(cols) {
+    for (k, row) in directions.chunks_exact(cols).enumerate() {
+        // `c + d_1` is vertex 0 itself: only `c - d_1` is tested there.
+        let plus = k > 0;
         for (((ch, &c), &d), &f) in changed.iter_mut().zip(centre).zip(row).zip(first.iter()) {
-            if sign(c + d) != f || sign(c + -d) != f {
+            if (plus && sign(c + d) != f) || sign(c + -d) != f {
                 *ch = T::ONE;
             }
         }

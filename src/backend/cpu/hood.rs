@@ -16,7 +16,8 @@
 //!
 //! The counts are those of the folded pass up to rounding: a vertex value is
 //! summed as `W c + b` plus or minus `W d_k` rather than as `W (c +- d_k) + b`,
-//! so a unit within rounding of zero (a near-tie, see
+//! and a slope multiplies `c` and `d_k` apart rather than `c +- d_k`, so its
+//! rounding scales with `|c| + |d_k|` and a unit within rounding of zero (a near-tie, see
 //! [`crate::backend::Precision`]) can take another sign. The `f64` route
 //! keeps the folded pass, bit for bit.
 
@@ -54,7 +55,10 @@ impl<'a, T: Buffers> LinearHood<'a, T> {
         counted: &[(usize, UnitLayer)],
         count_output: bool,
     ) -> Array2<u32> {
-        let per_block = self.folded.points_per_block(self.dirs() + 1);
+        // A point holds `P + 1` linear rows and, once expanded, `2P` vertex
+        // rows besides (the linear buffers are not shrunk): size for both so
+        // that a block stays within the byte budget.
+        let per_block = self.folded.points_per_block(3 * self.dirs() + 1);
         let columns = counted.len() + usize::from(count_output);
         self.folded
             .in_blocks(points, columns, per_block, |s, at, counts| {
@@ -125,6 +129,8 @@ impl<'a, T: Buffers> LinearHood<'a, T> {
             changes,
             ..
         } = s;
+        // The vertex lane steps before `expand` adds rows to it: the rows
+        // it adds are activated already and must not be stepped twice.
         let z = &mut side[..expanded.len() * verts * width];
         fused::layer_step(z, width, verts, step, marks, |i, c| {
             if let Some(slot) = slot {

@@ -25,10 +25,16 @@ pub(super) struct Scratch<T> {
     pub(super) next: Vec<T>,
     choices: Vec<u8>,
     pub(super) marks: Marks<T>,
+    /// The vertex lane's rows (the expanded points' `2P` vertex rows each)
+    /// before its GEMM.
     pub(super) side: Vec<T>,
+    /// The vertex lane's rows after its GEMM.
     pub(super) side_next: Vec<T>,
+    /// The block's points (indices into it) still in the linear lane.
     pub(super) linear: Vec<usize>,
+    /// The block's points (indices into it) in the vertex lane.
     pub(super) expanded: Vec<usize>,
+    /// The linear lane's last counts, one per point of `linear`.
     pub(super) changes: Vec<u32>,
 }
 

@@ -180,57 +180,72 @@ fn gamma(n: usize) -> f64 {
 
 /// Roundings beyond a dense layer's `k` products and sums that the `f32`
 /// routes may add to a pre-activation: the points, weights, radius and bias
-/// rounded to `f32`, the bias added after the GEMM, the folded first layer's
-/// sum `W x + b +- r W v` (two more) and the `f64` reference's own rounding
-/// (below one `f32` unit). Each is at most `u` of the terms' magnitudes.
+/// rounded to `f32`, the bias added after the GEMM, the sum `c +- d_k` of a
+/// centre and a direction (the first layer's `T(c) +- T(m)` rounds `c` and
+/// `m` to `f32` first: two more) and the `f64` reference's own rounding
+/// (below one `f32` unit). Each is at most `u` of the terms' magnitudes
+/// `|w| . (|c| + |d|) + |b|`.
 const EXTRA_ROUNDINGS: usize = 7;
 
-/// A forward pass in `f64` at `h0` with, for every unit, a bound on how far
-/// the `f32` route's value can lie from it: per dense layer of `k` inputs,
-/// `E_j = |w_j| . e + gamma_{k+7} (|w_j| . (|h| + e) + |b_j|)` with `e` the
-/// inputs' bounds (zero at the points; `abs0`, the magnitudes the first
-/// layer multiplies, is `|x| + r |v|` for a folded vertex `x +- r v`);
-/// through a two-piece unit of slope `s`, `e = |s| E + u |s| (|z| + E)` when
-/// `|z| > E`, so that both precisions pick the same piece. Returns `None`
-/// when some two-piece unit has `|z| <= E` (a near-tie at this bound: `f32`
-/// may pick the other piece), else the outputs and their bounds.
+/// A forward pass in `f64` from the vertex `h0` of the neighbourhood centred
+/// at `c0` with, for every unit, a bound on how far the `f32` route's value
+/// can lie from it. The linear neighbourhood route multiplies the centre `c`
+/// and each direction `d = h - c` separately (then adds `+- W d` to
+/// `W c + b`), so its rounding scales with `|c| + |d|`, not `|h|`; the
+/// centre is carried through the vertex's own pieces (the linear map the
+/// route applies while the neighbourhood stays linear; an expanded vertex
+/// row has `|h| <= |c| + |d|`, so the bound covers both lanes). Per dense
+/// layer of `k` inputs, `E_j = |w_j| . e + gamma_{k+7} (|w_j| . m + |b_j|)`
+/// with `e` the inputs' bounds (zero at the points) and `m = |c| + |d| + e`
+/// the magnitudes the route multiplies; through a two-piece unit of slope
+/// `s` (applied to `c` and `d` apart), `e = |s| E + u |s| (|c| + |d| + E)`
+/// when `|z| > E`, so that both precisions pick the same piece. Returns
+/// `None` when some two-piece unit has `|z| <= E` (a near-tie at this
+/// bound: `f32` may pick the other piece), else the outputs and their bounds.
 ///
 /// Tight where the sized [`F32_TIE_BOUND`] is loose: it charges each layer
-/// `gamma_{k+7} |w_j| . |h|` (`|w| . |h| <= |w| |h|`, and about 1e-6 for
-/// these widths instead of 1e-4) plus the error carried in, unit by unit.
-fn f32_bounds(
-    net: &Network,
-    h0: ArrayView1<f64>,
-    abs0: ArrayView1<f64>,
-) -> Option<(Array1<f64>, Array1<f64>)> {
+/// `gamma_{k+7} |w_j| . m` (about 1e-6 for these widths instead of 1e-4)
+/// plus the error carried in, unit by unit.
+fn f32_bounds(net: &Network, h0: ArrayView1<f64>, c0: ArrayView1<f64>) -> Option<(Array1<f64>, Array1<f64>)> {
     let prog = MlpProgram::<f64>::new(net.program().steps()).unwrap();
     let mut h = h0.to_owned();
-    let mut abs = abs0.to_owned();
+    let mut c = c0.to_owned();
     let mut e = Array1::<f64>::zeros(h.len());
     for layer in &prog.layers {
+        let split = split_magnitudes(&h, &c);
         match layer {
             MlpLayer::Dense { w, b } => {
                 let b = ArrayView1::from(&b[..]);
                 let w_abs = w.mapv(f64::abs);
-                let terms = w_abs.dot(&abs) + b.mapv(f64::abs);
+                let terms = w_abs.dot(&(split + &e)) + b.mapv(f64::abs);
                 let carried = w_abs.dot(&e);
                 e = carried + terms * gamma(w.ncols() + EXTRA_ROUNDINGS);
                 h = w.dot(&h) + b;
+                c = w.dot(&c) + b;
             }
             MlpLayer::TwoPiece { slopes, .. } => {
                 if h.iter().zip(&e).any(|(z, bound)| z.abs() <= *bound) {
                     return None;
                 }
-                for (z, bound) in h.iter_mut().zip(e.iter_mut()) {
-                    let s = slopes[usize::from(*z > 0.0)].abs();
-                    *bound = s * *bound + F32_UNIT_ROUNDOFF * s * (z.abs() + *bound);
-                    *z *= slopes[usize::from(*z > 0.0)];
+                let units = h.iter_mut().zip(c.iter_mut()).zip(e.iter_mut());
+                for (((z, centre), bound), m) in units.zip(&split) {
+                    let slope = slopes[usize::from(*z > 0.0)];
+                    let s = slope.abs();
+                    *bound = s * *bound + F32_UNIT_ROUNDOFF * s * (m + *bound);
+                    *z *= slope;
+                    *centre *= slope;
                 }
             }
         }
-        abs = h.mapv(f64::abs) + &e;
     }
     Some((h, e))
+}
+
+/// `|c| + |h - c|`: the magnitudes of the centre and direction whose sum is
+/// the vertex value `h` (the `f64` difference's rounding is one of the
+/// [`EXTRA_ROUNDINGS`]).
+fn split_magnitudes(h: &Array1<f64>, c: &Array1<f64>) -> Array1<f64> {
+    c.mapv(f64::abs) + (h - c).mapv(f64::abs)
 }
 
 #[test]
@@ -246,7 +261,7 @@ fn f32_patterns_agree_with_f64_away_from_ties() {
     let mut ties = 0;
     for (i, (a, b)) in want.outer_iter().zip(got.outer_iter()).enumerate() {
         let point = x.row(i);
-        match f32_bounds(&net, point, point.mapv(f64::abs).view()) {
+        match f32_bounds(&net, point, point) {
             // Same pieces, and outputs within their derived bounds.
             Some((_, bound)) => {
                 assert_eq!(a, b, "point {i}: f32 pattern differs away from a near-tie");
@@ -312,16 +327,11 @@ fn f32_sign_changes_agree_with_f64_away_from_ties() {
     for (i, (a, b)) in want.outer_iter().zip(got.outer_iter()).enumerate() {
         let point = x.row(i);
         let verts = neighbourhood_vertices(x.slice(s![i..i + 1, ..]), dirs.view(), hood.radius);
-        // Vertex k is x + r v_k and vertex P + k is x - r v_k: the folded
-        // first layer multiplies magnitudes up to |x| + r |v_k|.
+        // Each vertex x +- r v_k is bounded as the centre x plus a
+        // direction, the way the linear neighbourhood route holds it.
         let bounds: Option<Vec<_>> = verts
             .outer_iter()
-            .enumerate()
-            .map(|(k, vertex)| {
-                let dir = dirs.row(k % dirs.nrows());
-                let abs0 = point.mapv(f64::abs) + dir.mapv(f64::abs) * hood.radius;
-                f32_bounds(&net, vertex, abs0.view())
-            })
+            .map(|vertex| f32_bounds(&net, vertex, point))
             .collect();
         let Some(bounds) = bounds else {
             ties += 1;
@@ -419,8 +429,9 @@ fn affine_values_take_strided_offsets() {
 
 /// The linear neighbourhood pass ([`hood::LinearHood`]) counts what the
 /// folded pass counts. Both run in `f64` here, where they differ only in
-/// summation order (`W c + b +- W d` against `W (c +- d) + b`), so only at
-/// a unit within rounding of zero; these seeded cases have none. The radii
+/// summation order (`W c + b +- W d` against `W (c +- d) + b`) and in the
+/// slope applied to `c` and `d` apart (`s c +- s d` against `s (c +- d)`),
+/// so only at a unit within rounding of zero; these seeded cases have none. The radii
 /// cover points that stay linear through every layer, points that expand
 /// into the vertex lane at each layer, and the output count of both lanes.
 #[test]

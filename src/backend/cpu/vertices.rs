@@ -209,7 +209,7 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
 }
 
 /// The column of `units` among the counted layers, if they are counted.
-pub(super) fn counted_slot(counted: &[(usize, UnitLayer)], units: &TwoPiece) -> Option<usize> {
+fn counted_slot(counted: &[(usize, UnitLayer)], units: &TwoPiece) -> Option<usize> {
     counted
         .iter()
         .position(|(_, l)| (l.offset, l.len) == (units.offset, units.len))
