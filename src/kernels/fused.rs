@@ -489,9 +489,13 @@ mod tests {
 
         /// The linear lane counts what the vertex lane counts on the vertices
         /// it stands for, and a group without changes, activated, stands
-        /// for the activated vertices (ReLU: the same values).
+        /// for the activated vertices (the same values: the slopes are
+        /// powers of two, so `s c +- s d` and `s (c +- d)` round alike).
         #[test]
-        fn hood_step_counts_and_acts_as_the_vertex_step((z, dirs, b) in hood_case()) {
+        fn hood_step_counts_and_acts_as_the_vertex_step(
+            (z, dirs, b) in hood_case(),
+            slopes in prop_oneof![Just([0.0, 1.0]), Just([-1.0, 1.0]), Just([0.5, 1.0])],
+        ) {
             let bias = b.as_slice().expect("contiguous");
             let mut centred = z.clone();
             for mut c in centred.axis_chunks_iter_mut(Axis(0), dirs + 1) {
@@ -501,11 +505,11 @@ mod tests {
             let (want, want_counts) = fused(&hood_vertices(&centred, dirs), 2 * dirs, LayerStep {
                 bias: None,
                 count: true,
-                slopes: Some([0.0, 1.0]),
+                slopes: Some(slopes),
             });
             let mut got = z.clone();
             let mut got_counts = vec![u32::MAX; z.nrows() / (dirs + 1)];
-            let step = LayerStep { bias: Some(bias), count: true, slopes: Some([0.0, 1.0]) };
+            let step = LayerStep { bias: Some(bias), count: true, slopes: Some(slopes) };
             let cols = z.ncols();
             hood_step(got.as_slice_mut().expect("standard layout"), cols, dirs, step, &mut Marks::default(), |g, c| got_counts[g] = c);
             prop_assert_eq!(&got_counts, &want_counts);
@@ -546,6 +550,27 @@ mod tests {
             };
             assert_eq!(run(&mut shared), run(&mut Marks::default()));
         }
+    }
+
+    /// A block of one group that stays linear (activated in place) and one
+    /// whose unit 0 changes sign (left for the caller, bias added), worked
+    /// by hand with the leaky slopes `[0.5, 1]` and one direction each.
+    #[test]
+    fn hood_step_acts_on_the_linear_group_only() {
+        let mut z = vec![
+            0.5, -2.5, 0.25, 0.5, // group 0: 1 +- 0.25 > 0, -2 +- 0.5 < 0
+            0.5, -2.5, 2.0, 0.5, // group 1: 1 + 2 > 0 > 1 - 2
+        ];
+        let bias = [0.5, 0.5];
+        let step = LayerStep {
+            bias: Some(&bias),
+            count: true,
+            slopes: Some([0.5, 1.0]),
+        };
+        let mut counts = vec![u32::MAX; 2];
+        hood_step(&mut z, 2, 1, step, &mut Marks::default(), |g, c| counts[g] = c);
+        assert_eq!(counts, vec![0, 1]);
+        assert_eq!(z, vec![1.0, -1.0, 0.25, 0.25, 1.0, -2.0, 2.0, 0.5]);
     }
 
     #[test]
