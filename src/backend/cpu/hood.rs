@@ -157,6 +157,7 @@ impl<'a, T: Buffers> LinearHood<'a, T> {
     fn expand(&self, s: &mut Scratch<T>, width: usize, slopes: [T; 2]) {
         let (p, verts) = (self.dirs(), 2 * self.dirs());
         let size = (p + 1) * width;
+        let first_new = s.expanded.len();
         let mut kept = 0;
         for g in 0..s.linear.len() {
             let at = g * size;
@@ -180,15 +181,18 @@ impl<'a, T: Buffers> LinearHood<'a, T> {
                     *b = c + -m;
                 }
             }
-            let act = LayerStep {
-                bias: None,
-                count: false,
-                slopes: Some(slopes),
-            };
-            fused::layer_step(out, width, verts, act, &mut s.marks, |_, _| {});
             s.expanded.push(s.linear[g]);
         }
         s.linear.truncate(kept);
+        // All new vertex rows activated in one step (the step acts row by
+        // row, so one call gives what one per point gives).
+        let act = LayerStep {
+            bias: None,
+            count: false,
+            slopes: Some(slopes),
+        };
+        let new_rows = &mut s.side[first_new * verts * width..s.expanded.len() * verts * width];
+        fused::layer_step(new_rows, width, verts, act, &mut s.marks, |_, _| {});
     }
 
     /// Writes each point's centre row (its first-layer values, rounded to
