@@ -302,6 +302,48 @@ pub trait Backend: Send + Sync {
         c: ArrayView1<f64>,
         points: ArrayView2<f64>,
     ) -> Result<Array2<f64>>;
+
+    /// Blocks of affine rows through a dense layer `y = w x + b` (`w`:
+    /// `out x in`, `b`: `out`): every row of `rows` (`n x in`) times `w^T`,
+    /// and `b` added to row `offset_row` of each block of `block` rows only.
+    ///
+    /// A block holds affine functions of a few coordinates: their gradient
+    /// rows and, at `offset_row`, their values at the coordinates' origin.
+    /// [`crate::regions::Method::PlaneSplit`] keeps three rows per cell
+    /// (`d/ds`, `d/dt`, value) and runs every dense layer of its cells
+    /// through this. It runs in `f64` whatever [`Backend::precision`] says.
+    /// The default (which [`CpuBackend`] keeps) is one faer product and one
+    /// sum per offset value, bit for bit the crate's frozen evaluators;
+    /// other backends agree within the contract's relative tolerance.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `b` does not have `w`'s rows, `rows` does not
+    /// have `w`'s columns or whole blocks, or `offset_row >= block`; device
+    /// faults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cpwl::backend::{Backend, CpuBackend};
+    /// use ndarray::array;
+    ///
+    /// // The block of f(s, t) = (s + 1, 2t): d/ds, d/dt, f(0, 0), through y = [x0 + x1 + 3].
+    /// let block = array![[1.0, 0.0], [0.0, 2.0], [1.0, 0.0]];
+    /// let (w, b) = (array![[1.0, 1.0]], array![3.0]);
+    /// let y = CpuBackend::default().dense_blocks(w.view(), b.view(), block.view(), (3, 2))?;
+    /// assert_eq!(y, array![[1.0], [2.0], [4.0]]);
+    /// # Ok::<(), cpwl::Error>(())
+    /// ```
+    fn dense_blocks(
+        &self,
+        w: ArrayView2<f64>,
+        b: ArrayView1<f64>,
+        rows: ArrayView2<f64>,
+        (block, offset_row): (usize, usize),
+    ) -> Result<Array2<f64>> {
+        cpu::blocks::dense_blocks(w, b, rows, (block, offset_row))
+    }
 }
 
 /// Checks the points of [`Backend::forward`] and [`Backend::jacobians`]:

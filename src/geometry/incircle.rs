@@ -33,10 +33,18 @@ pub(crate) fn largest_inscribed_circle(rows: &[([f64; 2], f64)], vertices: &[[f6
     for i in 0..m {
         for j in i + 1..m {
             for k in j + 1..m {
-                if let Some((y, r)) = tangent_circle([unit[i], unit[j], unit[k]]) {
-                    if r > best.1 && fits(&unit, y, r) {
-                        best = (y, r);
-                    }
+                let Some(tangent) = Tangent::new([unit[i], unit[j], unit[k]]) else {
+                    continue;
+                };
+                // The radius first: most triples lose to the best so far,
+                // and their centres are never needed.
+                let r = tangent.solve(2);
+                if r <= best.1 {
+                    continue;
+                }
+                let y = [tangent.solve(0), tangent.solve(1)];
+                if fits(&unit, y, r) {
+                    best = (y, r);
                 }
             }
         }
@@ -58,27 +66,41 @@ fn clearance(unit: &[([f64; 2], f64)], y: [f64; 2]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// The circle tangent to three edge lines (on their inner sides), by
-/// Cramer's rule on `n_i . y + r = beta_i`; `None` when the system is singular.
-fn tangent_circle(rows: [([f64; 2], f64); 3]) -> Option<([f64; 2], f64)> {
-    let m = rows.map(|(n, _)| [n[0], n[1], 1.0]);
-    let rhs = rows.map(|(_, beta)| beta);
-    let det3 = |c: [[f64; 3]; 3]| {
-        c[0][0] * (c[1][1] * c[2][2] - c[1][2] * c[2][1]) - c[0][1] * (c[1][0] * c[2][2] - c[1][2] * c[2][0])
-            + c[0][2] * (c[1][0] * c[2][1] - c[1][1] * c[2][0])
-    };
-    let det = det3(m);
-    if det.abs() <= TOL_SIGN_REL {
-        return None;
+/// The circle tangent to three edge lines (on their inner sides): the system
+/// `n_i . y + r = beta_i`, solved by Cramer's rule one unknown at a time.
+struct Tangent {
+    /// The rows `[n_i, 1]`.
+    m: [[f64; 3]; 3],
+    rhs: [f64; 3],
+    det: f64,
+}
+
+impl Tangent {
+    /// `None` when the system is singular.
+    fn new(rows: [([f64; 2], f64); 3]) -> Option<Tangent> {
+        let m = rows.map(|(n, _)| [n[0], n[1], 1.0]);
+        let det = det3(m);
+        (det.abs() > TOL_SIGN_REL).then(|| Tangent {
+            m,
+            rhs: rows.map(|(_, beta)| beta),
+            det,
+        })
     }
-    let with_column = |col: usize| {
-        let mut c = m;
-        for (row, &b) in c.iter_mut().zip(&rhs) {
+
+    /// Unknown `col` (`0`, `1`: the centre's coordinates, `2`: the radius).
+    fn solve(&self, col: usize) -> f64 {
+        let mut c = self.m;
+        for (row, &b) in c.iter_mut().zip(&self.rhs) {
             row[col] = b;
         }
-        det3(c) / det
-    };
-    Some(([with_column(0), with_column(1)], with_column(2)))
+        det3(c) / self.det
+    }
+}
+
+/// The determinant of a 3 x 3 matrix, by its first row.
+fn det3(c: [[f64; 3]; 3]) -> f64 {
+    c[0][0] * (c[1][1] * c[2][2] - c[1][2] * c[2][1]) - c[0][1] * (c[1][0] * c[2][2] - c[1][2] * c[2][0])
+        + c[0][2] * (c[1][0] * c[2][1] - c[1][1] * c[2][0])
 }
 
 /// True when the circle lies inside every edge line, up to rounding.

@@ -15,6 +15,7 @@ use super::hrep::RowSource;
 use super::table::RegionTable;
 use super::Region;
 use crate::tol::TOL_SHARED_EDGE_REL;
+use crate::{Error, Result};
 
 /// What identifies the line of an edge on both of its sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,33 +47,42 @@ const EDGES_PER_BAND: usize = 1 << 19;
 
 /// Fills in every region's neighbours (indices in push order, unsorted;
 /// [`super::Partition::from_table`] sorts them).
-pub(crate) fn link_neighbors(regions: &mut RegionTable, diameter: f64, parallel: bool) {
-    link_in_bands(regions, diameter, parallel, EDGES_PER_BAND);
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for a table of 2^32 regions or more, whose indices do
+/// not fit the edges' `u32` (never met in practice: each region takes
+/// hundreds of bytes).
+pub(crate) fn link_neighbors(regions: &mut RegionTable, diameter: f64, parallel: bool) -> Result<()> {
+    link_in_bands(regions, diameter, parallel, EDGES_PER_BAND)
 }
 
 /// [`link_neighbors`] with bands of at most `band_edges` edges.
-fn link_in_bands(regions: &mut RegionTable, diameter: f64, parallel: bool, band_edges: usize) {
+fn link_in_bands(regions: &mut RegionTable, diameter: f64, parallel: bool, band_edges: usize) -> Result<()> {
     let eps = TOL_SHARED_EDGE_REL * diameter;
     let table = &*regions;
+    // Checked once here, every index below fits `u32`.
+    let count = u32::try_from(table.len()).map_err(|_| {
+        Error::invalid(
+            "partition",
+            format!(
+                "{} regions: neighbours are linked for fewer than 2^32",
+                table.len()
+            ),
+        )
+    })?;
     let mut pairs = Vec::new();
     for band in unit_bands(table, band_edges) {
-        let band_spans = |i: usize| spans(region_index(i), table.region(i), &band);
+        let band_spans = |i: u32| spans(i, table.region(i as usize), &band);
         let edges: Vec<EdgeSpan> = if parallel {
-            (0..table.len())
-                .into_par_iter()
-                .flat_map_iter(band_spans)
-                .collect()
+            (0..count).into_par_iter().flat_map_iter(band_spans).collect()
         } else {
-            (0..table.len()).flat_map(band_spans).collect()
+            (0..count).flat_map(band_spans).collect()
         };
         match_edges(edges, eps, parallel, &mut pairs);
     }
     regions.set_neighbor_pairs(&pairs);
-}
-
-/// A region's index as stored in edges and pairs.
-fn region_index(i: usize) -> u32 {
-    u32::try_from(i).expect("fewer than 2^32 regions: each takes hundreds of bytes")
+    Ok(())
 }
 
 /// Consecutive ranges of units covering every unit, each holding at most
@@ -228,7 +238,7 @@ mod tests {
         for (band_edges, parallel) in [1, 3, 7].into_iter().flat_map(|b| [(b, false), (b, true)]) {
             let mut table = part.table.clone();
             assert!(unit_bands(&table, band_edges).len() > 2);
-            link_in_bands(&mut table, 2.0 * 2f64.sqrt(), parallel, band_edges);
+            link_in_bands(&mut table, 2.0 * 2f64.sqrt(), parallel, band_edges).unwrap();
             let banded = Partition::from_table(table, *part.stats(), part.domain().clone(), net.clone());
             assert_eq!(
                 banded.adjacency(),

@@ -1,6 +1,7 @@
 //! The CPU backend: rayon over chunks of the batch, faer GEMM inside, pulp
 //! SIMD kernels ([`crate::kernels::simd`]) for the element-wise work.
 
+pub(crate) mod blocks;
 mod jacobian;
 // One `madvise` call for large results (see its SAFETY note).
 #[allow(unsafe_code)]

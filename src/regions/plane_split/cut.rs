@@ -92,21 +92,54 @@ pub(super) fn split_two_piece(
     fan_out: bool,
     halt: &(impl Fn() -> bool + Sync + ?Sized),
 ) -> Vec<Cell> {
-    let reach = max_coordinate(&cell.vertices);
-    cell.pattern.resize(offset + len, 0);
-    // Set before the first cut, the bits of the units that miss the cell
-    // pass to every piece with the pattern.
-    let crossing = settle_units(&cell.vertices, rows, reach, &mut cell.pattern[offset..]);
-    let layer = Layer {
-        crossing,
-        offset,
-        halt,
-    };
+    let layer = Layer::new(&mut cell, rows, (offset, len), halt);
     if fan_out {
         layer.fan_out(cell)
     } else {
         let mut out = Vec::new();
         layer.refine(cell, 0, &mut Poll::default(), &mut out);
+        out
+    }
+}
+
+/// [`split_two_piece`] of one cell in parts: the cell first cut breadth
+/// first into [`FAN_OUT_PIECES`] pieces, each refined on demand
+/// ([`Pieces::refine`]), so that a caller can finish one piece's children
+/// before it makes the next's. Piece after piece, the children come out as
+/// [`split_two_piece`]'s, in the same order, bit for bit.
+pub(super) struct Pieces<'h, H: ?Sized> {
+    layer: Layer<'h, H>,
+    /// The pieces, with the index (among the crossing units) of the first
+    /// unit each is still to be cut by.
+    open: Vec<(Cell, usize)>,
+}
+
+impl<'h, H: Fn() -> bool + Sync + ?Sized> Pieces<'h, H> {
+    /// The pieces of `cell` (arguments as for [`split_two_piece`]); `None`
+    /// when `halt` stopped the split.
+    pub(super) fn new(
+        mut cell: Cell,
+        rows: ArrayView2<f64>,
+        units: (usize, usize),
+        halt: &'h H,
+    ) -> Option<Pieces<'h, H>> {
+        let layer = Layer::new(&mut cell, rows, units, halt);
+        let open = layer.open(cell).ok()?;
+        Some(Pieces { layer, open })
+    }
+
+    /// The number of pieces.
+    pub(super) fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// The final pieces (children) of piece `k`; unfinished ones too when
+    /// `halt` stopped the split (the caller sees its flags and drops them).
+    pub(super) fn refine(&self, k: usize) -> Vec<Cell> {
+        let (piece, from) = &self.open[k];
+        let mut out = Vec::new();
+        self.layer
+            .refine(piece.clone(), *from, &mut Poll::default(), &mut out);
         out
     }
 }
@@ -187,7 +220,22 @@ enum Advance {
     Halted(Cell),
 }
 
-impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
+impl<'h, H: Fn() -> bool + Sync + ?Sized> Layer<'h, H> {
+    /// The split of `cell` by units `offset..offset + len` (rows: their
+    /// pre-activations on the cell). The cell's pattern grows to hold the
+    /// layer, with the bits of the units that miss the cell set: set before
+    /// the first cut, they pass to every piece with the pattern.
+    fn new(cell: &mut Cell, rows: ArrayView2<f64>, (offset, len): (usize, usize), halt: &'h H) -> Self {
+        let reach = max_coordinate(&cell.vertices);
+        cell.pattern.resize(offset + len, 0);
+        let crossing = settle_units(&cell.vertices, rows, reach, &mut cell.pattern[offset..]);
+        Layer {
+            crossing,
+            offset,
+            halt,
+        }
+    }
+
     /// Sets the piece's bits of the crossing units from the `from`-th on,
     /// until a unit's line cuts it.
     fn advance(&self, mut piece: Cell, from: usize, poll: &mut Poll, scratch: &mut Scratch) -> Advance {
@@ -235,8 +283,9 @@ impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
     }
 
     /// Cuts the cell breadth first into [`FAN_OUT_PIECES`] pieces (or its
-    /// final ones), then refines those in parallel, keeping their order.
-    fn fan_out(&self, cell: Cell) -> Vec<Cell> {
+    /// final ones), each with the first crossing unit it is still to be cut
+    /// by; when halted, every piece so far, unfinished.
+    fn open(&self, cell: Cell) -> Result<Vec<(Cell, usize)>, Vec<Cell>> {
         let (mut open, mut poll, mut scratch) = (vec![(cell, 0)], Poll::default(), Scratch::default());
         let len = self.crossing.len();
         while open.len() < FAN_OUT_PIECES && open.iter().any(|(_, from)| *from < len) {
@@ -249,10 +298,20 @@ impl<H: Fn() -> bool + Sync + ?Sized> Layer<'_, H> {
                 }
             }
             if next.iter().any(|(_, from)| *from == usize::MAX) {
-                return next.into_iter().map(|(p, _)| p).collect();
+                return Err(next.into_iter().map(|(p, _)| p).collect());
             }
             open = next;
         }
+        Ok(open)
+    }
+
+    /// [`Layer::open`], then the pieces refined in parallel, keeping their
+    /// order.
+    fn fan_out(&self, cell: Cell) -> Vec<Cell> {
+        let open = match self.open(cell) {
+            Ok(open) => open,
+            Err(unfinished) => return unfinished,
+        };
         open.into_par_iter()
             .map(|(piece, from)| {
                 let mut out = Vec::new();

@@ -18,27 +18,34 @@ mod polygon;
 mod rows;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(test)]
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
 
-use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell};
+use self::cut::{line_scale, max_coordinate, split_max, split_two_piece, Cell, Pieces};
 use self::polygon::{domain_polygon, region_of};
-use self::rows::{finish, into_chunks, Batch, Children, Fused, BLOCKS, CHUNK};
+use self::rows::{finish, into_chunks, Assembly, Batch, Children, Fused, Tally, BLOCKS, CHUNK};
 use super::adjacency2d::link_neighbors;
 use super::setup::Setup;
 use super::table::RegionTable;
 use super::{EnumOptions, EnumStats, Method, Partition, ThinCell};
+use crate::backend::Backend;
 use crate::lp::LpStats;
-use crate::network::eval::{affine_rows, carry, flow, Flow};
-use crate::network::{AffineStep, Nonlinearity, Step};
+use crate::network::eval::{affine_blocks, affine_rows, carry, flow, Carry, Flow};
+use crate::network::{AffineStep, Dense, Nonlinearity, Step};
 use crate::run::{Outcome, Watch};
 use crate::{Domain, Error, Network, Result};
 
 /// One enumeration: the program, the limits and the shared counters.
 struct Run<'a> {
     steps: &'a [Step],
+    /// Runs every dense layer of the cells' rows.
+    backend: &'a dyn Backend,
+    /// The backend's error, once one has failed (the run then stops).
+    failed: Mutex<Option<Error>>,
     /// For each step with units, its index among such steps.
     unit_step: Vec<Option<usize>>,
     parallel: bool,
@@ -69,6 +76,17 @@ struct Run<'a> {
 
 /// Runs the splitter.
 pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) -> Result<Partition> {
+    opts.run
+        .with_backend_ref(|backend| plane_split_on(backend, net, domain, opts))
+}
+
+/// [`plane_split`] with the dense layers on `backend`.
+fn plane_split_on(
+    backend: &dyn Backend,
+    net: &Network,
+    domain: &Domain,
+    opts: &EnumOptions,
+) -> Result<Partition> {
     if domain.dim() != 2 {
         return Err(Error::invalid(
             "method",
@@ -97,6 +115,8 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
             .map(|_| AtomicUsize::new(0))
             .collect(),
         steps: program,
+        backend,
+        failed: Mutex::new(None),
         unit_step,
         parallel: opts.run.threads != Some(1),
         watch: Watch::new(&opts.run),
@@ -115,12 +135,19 @@ pub(crate) fn plane_split(net: &Network, domain: &Domain, opts: &EnumOptions) ->
         .regions
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(err) = run
+        .failed
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    {
+        return Err(err);
+    }
     if run.overflowed.load(Ordering::Relaxed) {
         return Err(overflow_error());
     }
     let rejected_thin = run.rejected_thin.load(Ordering::Relaxed);
     let found = regions.len();
-    link_neighbors(&mut regions, setup.diameter(), run.parallel);
+    link_neighbors(&mut regions, setup.diameter(), run.parallel)?;
     let stats = EnumStats {
         rejected_thin,
         elapsed: run.watch.elapsed(),
@@ -262,12 +289,19 @@ impl Run<'_> {
             let step = match flow(&self.steps[index]) {
                 Flow::Units(nl) => nl,
                 Flow::Carry(c) => {
-                    batch.h = carry(c, batch.h, &mut batch.skips, BLOCKS);
+                    let Some(h) = self.carry(c, batch.h, &mut batch.skips) else {
+                        return;
+                    };
+                    batch.h = h;
                     index += 1;
                     continue;
                 }
             };
             let units = (step.offset(), step.len());
+            if batch.cells.len() == 1 && matches!(step, Nonlinearity::TwoPiece(_)) {
+                self.run_one_cell(index, step, batch);
+                return;
+            }
             let parents = (batch.h.view(), batch.skips.as_slice());
             let Some((cells, children)) =
                 self.split_batch(step, units, batch.cells, parents, self.fused_dense(index))
@@ -295,6 +329,111 @@ impl Run<'_> {
             return;
         }
         self.keep_regions(finish(batch));
+    }
+
+    /// Applies a step without units to the rows, its dense layers on the
+    /// backend; `None` when the backend failed (the run then stops).
+    fn carry(&self, step: Carry<'_>, h: Array2<f64>, skips: &mut Vec<Array2<f64>>) -> Option<Array2<f64>> {
+        match step {
+            Carry::Affine(a) => self.affine(a, h.view()),
+            Carry::Fork(Some(projection)) => {
+                skips.push(self.affine(projection, h.view())?);
+                Some(h)
+            }
+            other => Some(carry(other, h, skips, BLOCKS)),
+        }
+    }
+
+    /// An affine step on the rows: a dense layer on the backend, the other
+    /// (structured) steps by the frozen evaluators' loops.
+    fn affine(&self, step: &AffineStep, h: ArrayView2<f64>) -> Option<Array2<f64>> {
+        match step {
+            AffineStep::Dense(d) => self.dense(d, h),
+            _ => Some(affine_blocks(step, h, BLOCKS)),
+        }
+    }
+
+    /// A dense layer on the rows, through the backend; `None` (and the run
+    /// stopped with the error) when the backend fails.
+    fn dense(&self, d: &Dense, h: ArrayView2<f64>) -> Option<Array2<f64>> {
+        self.backend
+            .dense_blocks(d.w(), d.b(), h, (BLOCKS.block, BLOCKS.offset_row))
+            .map_err(|err| self.fail(err))
+            .ok()
+    }
+
+    /// Records the backend's error (the first one stays) and stops the run.
+    fn fail(&self, err: Error) {
+        if let Ok(mut failed) = self.failed.lock() {
+            failed.get_or_insert(err);
+        }
+        self.halted.store(true, Ordering::Relaxed);
+    }
+
+    /// [`Run::run`] from the two-piece layer `step` (at `index`) on a batch
+    /// of one cell, piece by piece: each piece's children go through the
+    /// rest of the program as soon as their chunk is whole (on rayon's
+    /// threads, a few pieces at a time), so that the layer's children are
+    /// never all held at once (W1b's first layer has 110,000; held together
+    /// they left over 100 MB of freed heap behind). Every child gets the
+    /// rows [`Run::split_batch`] would give it, from the same choice between
+    /// corrections and the dense layer, and the chunks are the same
+    /// [`CHUNK`] consecutive children (a chunk decides the next layer's
+    /// choice): that needs every child, so a first pass over the pieces
+    /// tallies them and keeps none.
+    fn run_one_cell(&self, index: usize, step: &Nonlinearity, batch: Batch) {
+        let units = (step.offset(), step.len());
+        let halt = || self.interrupted();
+        let Batch { cells, h, skips } = batch;
+        let Some(cell) = cells.into_iter().next() else {
+            return;
+        };
+        let Some(pieces) = Pieces::new(cell, h.view(), units, &halt) else {
+            return;
+        };
+        let (tallies, first) = self.tally(&pieces, units);
+        if self.cut_short() {
+            return;
+        }
+        let tally = tallies.iter().copied().fold(Tally::default(), Tally::add);
+        let dense = self.fused_dense(index);
+        let children = match Children::of_one(step, units, (h.view(), &skips), dense, (tally, &first)) {
+            Ok(children) => children,
+            Err(err) => return self.fail(err),
+        };
+        if let Some(k) = self.unit_step[index] {
+            self.layer_counts[k].fetch_add(tally.children, Ordering::Relaxed);
+        }
+        let next = index + if children.fused() { 2 } else { 1 };
+        let chunks = Assembly::new(tallies.iter().map(|t| t.children));
+        self.map((0..pieces.len()).collect(), |k| {
+            let cells = pieces.refine(k);
+            if self.cut_short() {
+                return;
+            }
+            let whole = chunks.add(k, cells);
+            self.map(whole, |cells| {
+                let (h, skips) = children.rows_of_one(&cells);
+                self.run(next, Batch { cells, h, skips })
+            });
+        });
+    }
+
+    /// The tally of each piece's children among `pieces` (of the units
+    /// `units`), and the first child's pieces of the layer, without keeping
+    /// the children.
+    fn tally<H>(&self, pieces: &Pieces<'_, H>, (offset, len): (usize, usize)) -> (Vec<Tally>, Vec<u8>)
+    where
+        H: Fn() -> bool + Sync + ?Sized,
+    {
+        let first = match pieces.refine(0).first() {
+            Some(child) => child.pattern[offset..offset + len].to_vec(),
+            None => return (Vec::new(), Vec::new()),
+        };
+        let tallies = self.map((0..pieces.len()).collect(), |k| {
+            Tally::of(&pieces.refine(k), &first, (offset, len))
+        });
+        (tallies, first)
     }
 
     /// Adds the regions of final cells that are not thin, up to the region
@@ -364,8 +503,13 @@ impl Run<'_> {
     fn fused_dense(&self, index: usize) -> Option<Fused<'_>> {
         let w_t = self.transposed.get(index + 1)?.as_ref()?;
         match (&self.steps[index], &self.steps[index + 1]) {
-            (Step::Nonlinear(Nonlinearity::TwoPiece(units)), Step::Affine(dense)) => {
-                Some(Fused { units, dense, w_t })
+            (Step::Nonlinear(Nonlinearity::TwoPiece(units)), Step::Affine(AffineStep::Dense(dense))) => {
+                Some(Fused {
+                    units,
+                    dense,
+                    w_t,
+                    backend: self.backend,
+                })
             }
             _ => None,
         }
@@ -375,7 +519,7 @@ impl Run<'_> {
     /// `parents` holds the cells' rows and skip paths. Returns the children,
     /// and what makes their rows: the nonlinearity and, given the dense layer
     /// that follows, that layer too when corrections per child pay. `None`
-    /// when the run stopped or overflowed during the split.
+    /// when the run stopped, overflowed or the backend failed during the split.
     fn split_batch<'p>(
         &self,
         step: &'p Nonlinearity,
@@ -405,16 +549,129 @@ impl Run<'_> {
         if self.cut_short() {
             return None;
         }
-        let rows = Children::new(&children, step, (offset, len), parents, dense);
+        let rows = Children::new(&children, step, (offset, len), parents, dense)
+            .map_err(|err| self.fail(err))
+            .ok()?;
         Some((children.into_iter().flatten().collect(), rows))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use ndarray::array;
+    use ndarray::{array, Array1, ArrayView1};
 
     use super::*;
+    use crate::backend::{CpuBackend, ForwardBatch, JacobianBatch, Keep, Neighbourhood};
+    use crate::regions::enumerate;
+    use crate::run::RunOptions;
+
+    /// The CPU backend, counting its dense-block calls, failing them from
+    /// the `fail_from`-th on.
+    struct Counting {
+        calls: AtomicUsize,
+        fail_from: usize,
+    }
+
+    impl Backend for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        fn forward(&self, net: &Network, x: ArrayView2<f64>, keep: Keep) -> Result<ForwardBatch> {
+            CpuBackend::default().forward(net, x, keep)
+        }
+        fn jacobians(&self, net: &Network, x: ArrayView2<f64>) -> Result<JacobianBatch> {
+            CpuBackend::default().jacobians(net, x)
+        }
+        fn sign_changes(
+            &self,
+            net: &Network,
+            x: ArrayView2<f64>,
+            hood: Neighbourhood<'_>,
+        ) -> Result<Array2<u32>> {
+            CpuBackend::default().sign_changes(net, x, hood)
+        }
+        fn affine_values(
+            &self,
+            a: ArrayView2<f64>,
+            c: ArrayView1<f64>,
+            points: ArrayView2<f64>,
+        ) -> Result<Array2<f64>> {
+            CpuBackend::default().affine_values(a, c, points)
+        }
+        fn dense_blocks(
+            &self,
+            w: ArrayView2<f64>,
+            b: ArrayView1<f64>,
+            rows: ArrayView2<f64>,
+            blocks: (usize, usize),
+        ) -> Result<Array2<f64>> {
+            if self.calls.fetch_add(1, Ordering::Relaxed) >= self.fail_from {
+                return Err(Error::Backend {
+                    name: "counting".into(),
+                    source: "refused".into(),
+                });
+            }
+            CpuBackend::default().dense_blocks(w, b, rows, blocks)
+        }
+    }
+
+    #[test]
+    fn every_dense_layer_runs_on_the_backend_and_its_errors_end_the_run() {
+        // 2 -> 8 -> 8 -> 1: the first and last dense layers on the rows, the
+        // middle one fused or not (either way on the backend).
+        let net = Network::builder(2)
+            .dense(
+                Array2::from_shape_fn((8, 2), |(i, j)| ((3 * i + 5 * j) % 7) as f64 - 3.0),
+                Array1::from_shape_fn(8, |i| i as f64 * 0.25 - 1.0),
+            )
+            .unwrap()
+            .relu()
+            .dense(
+                Array2::from_shape_fn((8, 8), |(i, j)| ((i * j + 2) % 5) as f64 - 2.0),
+                Array1::from_shape_fn(8, |i| 0.5 - (i % 3) as f64),
+            )
+            .unwrap()
+            .relu()
+            .dense(Array2::ones((1, 8)), array![0.0])
+            .unwrap()
+            .build()
+            .unwrap();
+        let domain = Domain::cube(2, -2.0, 2.0);
+        let options = |backend: Option<Arc<dyn Backend>>| EnumOptions {
+            method: Method::PlaneSplit,
+            run: RunOptions {
+                threads: Some(1),
+                backend,
+                ..Default::default()
+            },
+            ..EnumOptions::default()
+        };
+        let plain = enumerate(&net, &domain, &options(None)).unwrap();
+        let counting = Arc::new(Counting {
+            calls: AtomicUsize::new(0),
+            fail_from: usize::MAX,
+        });
+        let routed = enumerate(&net, &domain, &options(Some(counting.clone()))).unwrap();
+        // At least the first layer (one batch) and a layer after each split.
+        assert!(counting.calls.load(Ordering::Relaxed) >= 2);
+        assert_eq!(plain.len(), routed.len());
+        for (p, r) in plain.regions().iter().zip(routed.regions().iter()) {
+            assert_eq!(p.pattern(), r.pattern());
+            assert_eq!(p.affine().b, r.affine().b);
+            assert_eq!(p.polygon(), r.polygon());
+        }
+        for fail_from in [0, 1] {
+            let failing = Arc::new(Counting {
+                calls: AtomicUsize::new(0),
+                fail_from,
+            });
+            let err = enumerate(&net, &domain, &options(Some(failing))).unwrap_err();
+            assert!(
+                matches!(err, Error::Backend { ref name, .. } if name == "counting"),
+                "{err:?}"
+            );
+        }
+    }
 
     #[test]
     fn overflowing_values_are_an_error_not_a_panic_or_lost_cells() {

@@ -2,13 +2,17 @@
 //! batched over cells, chunked, and fused with the dense layer after a
 //! two-piece layer when corrections per child pay.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use ndarray::{s, Array2, ArrayView2};
 
 use super::cut::{Cell, EdgeTag};
+use crate::backend::Backend;
 use crate::kernels::corrections::{add_terms, Term, ROWS};
-use crate::network::eval::{affine_blocks, choose, scale_pieces, Blocks};
-use crate::network::{AffineStep, Nonlinearity, TwoPiece};
-use crate::Affine;
+use crate::network::eval::{choose, scale_pieces, Blocks};
+use crate::network::{Dense, Nonlinearity, TwoPiece};
+use crate::{Affine, Result};
 
 /// A cell after the last step, with the network's affine map on it.
 pub(super) struct FinalCell {
@@ -36,13 +40,14 @@ pub(super) const BLOCKS: Blocks = Blocks {
 /// divided and processed depth first, which bounds the memory of the rows.
 pub(super) const CHUNK: usize = 256;
 
-/// A two-piece layer and the affine step right after it, with the step's
-/// weight transposed (it is a dense layer).
+/// A two-piece layer and the dense layer right after it, with its weight
+/// transposed, and the backend that runs dense layers.
 #[derive(Clone, Copy)]
 pub(super) struct Fused<'a> {
     pub(super) units: &'a TwoPiece,
-    pub(super) dense: &'a AffineStep,
+    pub(super) dense: &'a Dense,
     pub(super) w_t: &'a Array2<f64>,
+    pub(super) backend: &'a dyn Backend,
 }
 
 /// The pieces of units `offset..offset + len` of every pattern, a row per
@@ -70,14 +75,53 @@ const CORRECTION_COST: usize = 10;
 /// pieces (borrowed from the cells: a matrix of them all would be the largest
 /// buffer of a split of the whole domain).
 fn corrections_pay(parents: &[usize], choices: &[&[u8]], first_child: &[usize]) -> bool {
-    let parent_count = first_child.len();
     let units = choices.first().map_or(0, |c| c.len());
     let differing: usize = parents
         .iter()
         .enumerate()
         .map(|(child, &p)| differing(choices[child], choices[first_child[p]]))
         .sum();
-    CORRECTION_COST * differing < (parents.len() - parent_count) * units
+    let tally = Tally {
+        children: parents.len(),
+        differing,
+    };
+    tally.corrections_pay(first_child.len(), units)
+}
+
+/// The children of a batch's parents as the choice between corrections and
+/// the dense layer sees them: how many, and how many units in all differ
+/// from the parent's first child.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Tally {
+    pub(super) children: usize,
+    pub(super) differing: usize,
+}
+
+impl Tally {
+    /// The tally of `children` of one parent whose first child's pieces
+    /// (units `offset..offset + len`) are `first`.
+    pub(super) fn of(children: &[Cell], first: &[u8], (offset, len): (usize, usize)) -> Tally {
+        Tally {
+            children: children.len(),
+            differing: children
+                .iter()
+                .map(|c| differing(&c.pattern[offset..offset + len], first))
+                .sum(),
+        }
+    }
+
+    /// Two tallies together.
+    pub(super) fn add(self, other: Tally) -> Tally {
+        Tally {
+            children: self.children + other.children,
+            differing: self.differing + other.differing,
+        }
+    }
+
+    /// [`corrections_pay`] for `parents` parents of `units` units.
+    fn corrections_pay(self, parents: usize, units: usize) -> bool {
+        CORRECTION_COST * self.differing < (self.children - parents) * units
+    }
 }
 
 /// The number of units whose pieces differ between two children.
@@ -97,12 +141,15 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 
 /// The parents' rows after a two-piece layer, with the pieces of each
 /// parent's first child (`reference`, a row per parent), and the dense layer
-/// that follows it: what [`corrected`] starts every child's rows from.
-fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) -> Array2<f64> {
+/// that follows it (on the backend): what [`corrected`] starts every child's
+/// rows from.
+fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) -> Result<Array2<f64>> {
     let scaled = scale_pieces(fused.units, h.to_owned(), BLOCKS, reference);
-    affine_blocks(fused.dense, scaled.view(), BLOCKS)
-        .as_standard_layout()
-        .into_owned()
+    let (w, b) = (fused.dense.w(), fused.dense.b());
+    let base = fused
+        .backend
+        .dense_blocks(w, b, scaled.view(), (BLOCKS.block, BLOCKS.offset_row))?;
+    Ok(base.as_standard_layout().into_owned())
 }
 
 /// The rows after a two-piece layer and the dense layer that follows it, for
@@ -166,40 +213,73 @@ impl<'p> Children<'p> {
     /// split by `step` (units `offset..offset + len`); `children[i]` holds
     /// parent `i`'s. Given the dense layer that follows, it is applied too
     /// when corrections per child pay.
+    ///
+    /// # Errors
+    ///
+    /// The backend's, from the dense layer on the parents' rows.
     pub(super) fn new(
         children: &[Vec<Cell>],
         step: &'p Nonlinearity,
         (offset, len): (usize, usize),
         (h, skips): (ArrayView2<'p, f64>, &'p [Array2<f64>]),
         dense: Option<Fused<'p>>,
-    ) -> Children<'p> {
+    ) -> Result<Children<'p>> {
         let parents: Vec<usize> = children
             .iter()
             .enumerate()
             .flat_map(|(parent, kids)| std::iter::repeat_n(parent, kids.len()))
             .collect();
-        let fused = dense.and_then(|f| {
-            let choices: Vec<&[u8]> = children
-                .iter()
-                .flatten()
-                .map(|c| &c.pattern[offset..offset + len])
-                .collect();
-            let first_child = first_children(&parents, children.len());
-            corrections_pay(&parents, &choices, &first_child).then(|| {
-                let firsts = first_child.iter().map(|&c| choices[c]);
-                let reference = layer_choices(firsts, first_child.len(), (0, len));
-                let base = fused_base(&f, h, reference.view());
-                (f, base, reference)
+        let fused = dense
+            .and_then(|f| {
+                let choices: Vec<&[u8]> = children
+                    .iter()
+                    .flatten()
+                    .map(|c| &c.pattern[offset..offset + len])
+                    .collect();
+                let first_child = first_children(&parents, children.len());
+                corrections_pay(&parents, &choices, &first_child).then(|| {
+                    let firsts = first_child.iter().map(|&c| choices[c]);
+                    with_base(f, h, layer_choices(firsts, first_child.len(), (0, len)))
+                })
             })
-        });
-        Children {
+            .transpose()?;
+        Ok(Children {
             parents,
             step,
             units: (offset, len),
             h,
             skips,
             fused,
-        }
+        })
+    }
+
+    /// [`Children::new`] for the children of one parent (block 0 of `h`)
+    /// made piece by piece: `tally` is theirs and `first` the first child's
+    /// pieces of the layer (those of [`Children::new`] given every child at
+    /// once). Their rows come from [`Children::rows_of_one`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Children::new`].
+    pub(super) fn of_one(
+        step: &'p Nonlinearity,
+        units: (usize, usize),
+        (h, skips): (ArrayView2<'p, f64>, &'p [Array2<f64>]),
+        dense: Option<Fused<'p>>,
+        (tally, first): (Tally, &[u8]),
+    ) -> Result<Children<'p>> {
+        let fused = dense
+            .filter(|_| tally.corrections_pay(1, units.1))
+            .map(|f| with_base(f, h, layer_choices([first], 1, (0, units.1))))
+            .transpose()?;
+        Ok(Children {
+            parents: Vec::new(),
+            step,
+            units,
+            h,
+            skips,
+            fused,
+        })
     }
 
     /// True when the dense layer after the step is applied too.
@@ -210,7 +290,16 @@ impl<'p> Children<'p> {
     /// The rows (current values, skip paths) of the children `start..` that
     /// are `cells`.
     pub(super) fn rows(&self, start: usize, cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
-        let parents = &self.parents[start..start + cells.len()];
+        self.rows_of(&self.parents[start..start + cells.len()], cells)
+    }
+
+    /// [`Children::rows`] of children made by [`Children::of_one`].
+    pub(super) fn rows_of_one(&self, cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
+        self.rows_of(&vec![0; cells.len()], cells)
+    }
+
+    /// The rows of children `cells` of `parents` (one each).
+    fn rows_of(&self, parents: &[usize], cells: &[Cell]) -> (Array2<f64>, Vec<Array2<f64>>) {
         let patterns = cells.iter().map(|c| c.pattern.as_slice());
         let choices = layer_choices(patterns, cells.len(), self.units);
         let skips = self
@@ -226,6 +315,17 @@ impl<'p> Children<'p> {
         };
         (h, skips)
     }
+}
+
+/// A fused layer with the parents' base rows from `reference` (a row of
+/// pieces per parent), as [`Children`] keeps it.
+fn with_base<'p>(
+    f: Fused<'p>,
+    h: ArrayView2<f64>,
+    reference: Array2<u8>,
+) -> Result<(Fused<'p>, Array2<f64>, Array2<u8>)> {
+    let base = fused_base(&f, h, reference.view())?;
+    Ok((f, base, reference))
 }
 
 /// The [`BLOCKS`] rows of block `parents[i]` of `h` as block `i`, for every
@@ -260,6 +360,79 @@ pub(super) fn into_chunks(cells: Vec<Cell>) -> Vec<(usize, Vec<Cell>)> {
     }
 }
 
+/// The chunks of [`CHUNK`] consecutive children (as [`into_chunks`] cuts
+/// them) of children that arrive piece by piece, in any order: a chunk is
+/// handed out once all of its cells have arrived.
+pub(super) struct Assembly {
+    /// The index of each piece's first child, and the number of children.
+    starts: Vec<usize>,
+    /// The chunks that span pieces, by index, until they are whole.
+    open: Mutex<HashMap<usize, Partial>>,
+}
+
+/// A chunk that spans pieces: the parts so far (with their pieces) and the
+/// number of parts still missing.
+type Partial = (Vec<(usize, Vec<Cell>)>, usize);
+
+impl Assembly {
+    /// The chunks of pieces with `counts` children each.
+    pub(super) fn new(counts: impl Iterator<Item = usize>) -> Assembly {
+        let mut starts = vec![0];
+        for count in counts {
+            starts.push(starts[starts.len() - 1] + count);
+        }
+        Assembly {
+            starts,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The pieces whose children fall in chunk `c`.
+    fn parts_of(&self, c: usize) -> usize {
+        let total = self.starts[self.starts.len() - 1];
+        let (from, to) = (c * CHUNK, ((c + 1) * CHUNK).min(total));
+        self.starts
+            .windows(2)
+            .filter(|w| w[0] < to && w[1] > from && w[0] < w[1])
+            .count()
+    }
+
+    /// Adds the children of piece `k` (all of them, in order) and returns
+    /// the chunks made whole, in order.
+    pub(super) fn add(&self, k: usize, cells: Vec<Cell>) -> Vec<Vec<Cell>> {
+        let mut start = self.starts[k];
+        debug_assert_eq!(start + cells.len(), self.starts[k + 1]);
+        let mut whole = Vec::new();
+        let mut cells = cells.into_iter();
+        while start < self.starts[k + 1] {
+            let c = start / CHUNK;
+            let end = ((c + 1) * CHUNK).min(self.starts[k + 1]);
+            let part: Vec<Cell> = cells.by_ref().take(end - start).collect();
+            start = end;
+            match self.parts_of(c) {
+                1 => whole.push(part),
+                parts => whole.extend(self.join(c, parts, k, part)),
+            }
+        }
+        whole
+    }
+
+    /// Adds piece `k`'s part of chunk `c` (of `parts` parts); the chunk once
+    /// it is whole.
+    fn join(&self, c: usize, parts: usize, k: usize, part: Vec<Cell>) -> Option<Vec<Cell>> {
+        let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = open.entry(c).or_insert_with(|| (Vec::new(), parts));
+        entry.0.push((k, part));
+        entry.1 -= 1;
+        if entry.1 > 0 {
+            return None;
+        }
+        let (mut got, _) = open.remove(&c)?;
+        got.sort_by_key(|(k, _)| *k);
+        Some(got.into_iter().flat_map(|(_, cells)| cells).collect())
+    }
+}
+
 /// The final cells with the affine maps read off their rows.
 pub(super) fn finish(batch: Batch) -> Vec<FinalCell> {
     batch
@@ -283,8 +456,9 @@ mod tests {
     use ndarray::{Array1, Axis};
 
     use super::*;
-    use crate::network::eval::affine_rows;
-    use crate::network::{Network, Step};
+    use crate::backend::CpuBackend;
+    use crate::network::eval::{affine_blocks, affine_rows};
+    use crate::network::{AffineStep, Network, Step};
     use crate::regions::plane_split::cut::split_two_piece;
     use crate::regions::plane_split::cut::tests::{tag, uniform};
 
@@ -332,6 +506,7 @@ mod tests {
             panic!("{steps:?}");
         };
         let w_t = d.w().t().to_owned();
+        let cpu = CpuBackend::default();
         // Every parent's rows: the first layer's values in (s, t) coordinates.
         let one = affine_blocks(
             first,
@@ -359,10 +534,11 @@ mod tests {
         for fuse in [false, true] {
             let fused = fuse.then_some(Fused {
                 units,
-                dense,
+                dense: d,
                 w_t: &w_t,
+                backend: &cpu,
             });
-            let made = Children::new(&children, nl, (offset, len), (h.view(), &[]), fused);
+            let made = Children::new(&children, nl, (offset, len), (h.view(), &[]), fused).unwrap();
             assert_eq!(made.fused(), fuse);
             let (whole, skips) = made.rows(0, &cells);
             assert!(skips.is_empty());
@@ -395,5 +571,113 @@ mod tests {
                 assert!(error <= 1e-13 * scale, "child {i}: {error:e}");
             }
         }
+    }
+
+    #[test]
+    fn one_parents_children_made_piece_by_piece_get_the_same_rows() {
+        let net = network();
+        let steps = net.program().steps();
+        let (Step::Affine(first), Step::Nonlinear(nl), Step::Affine(AffineStep::Dense(d))) =
+            (&steps[0], &steps[1], &steps[2])
+        else {
+            panic!("dense, leaky ReLU, dense: {steps:?}");
+        };
+        let Nonlinearity::TwoPiece(units) = nl else {
+            panic!("{steps:?}");
+        };
+        let w_t = d.w().t().to_owned();
+        let cpu = CpuBackend::default();
+        let h = affine_blocks(
+            first,
+            affine_rows(Array2::eye(2).view(), &Array1::zeros(2)).view(),
+            BLOCKS,
+        );
+        let (offset, len) = (nl.offset(), nl.len());
+        // The whole square (many lines: the dense layer runs) and smaller
+        // ones (fewer lines: corrections pay).
+        let mut fused_seen = [false, false];
+        for side in [2.0, 0.5, 0.25, 0.125] {
+            let (x, y) = (-side / 2.0, -side / 2.0);
+            let parent = Cell {
+                vertices: vec![[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
+                tags: (0..4).map(tag).collect(),
+                pattern: Vec::new(),
+            };
+            let children = split_two_piece(parent, h.view(), (offset, len), false, &|| false);
+            let fused = Some(Fused {
+                units,
+                dense: d,
+                w_t: &w_t,
+                backend: &cpu,
+            });
+            let whole = Children::new(
+                std::slice::from_ref(&children),
+                nl,
+                (offset, len),
+                (h.view(), &[]),
+                fused,
+            )
+            .unwrap();
+            let first_pieces = &children[0].pattern[offset..offset + len];
+            // Tallied in two parts, as pieces are.
+            let half = children.len() / 2;
+            let tally = Tally::of(&children[..half], first_pieces, (offset, len)).add(Tally::of(
+                &children[half..],
+                first_pieces,
+                (offset, len),
+            ));
+            assert_eq!(tally.children, children.len());
+            let by_pieces =
+                Children::of_one(nl, (offset, len), (h.view(), &[]), fused, (tally, first_pieces)).unwrap();
+            assert_eq!(whole.fused(), by_pieces.fused());
+            fused_seen[usize::from(whole.fused())] = true;
+            let bits = |rows: Array2<f64>| rows.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for (start, part) in [(0, &children[..half]), (half, &children[half..])] {
+                assert_eq!(
+                    bits(whole.rows(start, part).0),
+                    bits(by_pieces.rows_of_one(part).0)
+                );
+            }
+        }
+        assert_eq!(fused_seen, [true, true], "both ways exercised");
+    }
+
+    #[test]
+    fn pieces_in_any_order_make_the_chunks_of_the_whole_list() {
+        // Children numbered in order (the number in the pattern's two bytes).
+        let counts = [100, 300, 1, 40, 600, 200, 3];
+        let mut next = 0u16;
+        let pieces: Vec<Vec<Cell>> = counts
+            .iter()
+            .map(|&n| {
+                (0..n)
+                    .map(|_| {
+                        next += 1;
+                        Cell {
+                            vertices: Vec::new(),
+                            tags: Vec::new(),
+                            pattern: (next - 1).to_le_bytes().to_vec(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let numbers = |cells: &[Cell]| -> Vec<u16> {
+            cells
+                .iter()
+                .map(|c| u16::from_le_bytes([c.pattern[0], c.pattern[1]]))
+                .collect()
+        };
+        let want: Vec<Vec<u16>> = into_chunks(pieces.concat())
+            .into_iter()
+            .map(|(_, cells)| numbers(&cells))
+            .collect();
+        let assembly = Assembly::new(counts.into_iter());
+        let mut got = Vec::new();
+        for k in [4, 0, 6, 2, 5, 1, 3] {
+            got.extend(assembly.add(k, pieces[k].clone()).iter().map(|c| numbers(c)));
+        }
+        got.sort();
+        assert_eq!(got, want);
     }
 }
