@@ -23,12 +23,9 @@
 
 use rayon::prelude::*;
 
-use super::complex::{clear, has, ones, parallel, Complex};
+use super::complex::{clear, has, ones, parallel, Complex, FACES_PER_TASK, FACE_VERTICES_PER_TASK};
 use super::table::{BitKeys, Index};
 use super::Fail;
-
-/// New vertices per parallel task when their faces are listed.
-const VERTICES_PER_TASK: usize = 256;
 
 /// A 2-face through a new vertex: the face leaving hyperplane `left` of the
 /// vertex's, on the positive side of it or not (16 bytes: the faces of a
@@ -95,10 +92,11 @@ impl FaceCuts {
         serial: bool,
     ) -> Result<Vec<(u32, u32)>, Fail> {
         let faces = self.faces(cx, first, h, m, serial);
-        let shards = if serial {
-            1
-        } else {
+        // Faces to pair in one task's worth: one shard, no hand-off.
+        let shards = if parallel(serial, faces.len(), FACES_PER_TASK) {
             rayon::current_num_threads().next_power_of_two()
+        } else {
+            1
         };
         self.pair(cx, first, &faces, shards)
     }
@@ -107,18 +105,18 @@ impl FaceCuts {
     /// order of the vertices and, per vertex, of its hyperplanes (then the
     /// negative side first).
     fn faces(&self, cx: &Complex, first: usize, h: usize, m: usize, serial: bool) -> Vec<Face> {
-        let starts: Vec<usize> = (first..cx.len()).step_by(VERTICES_PER_TASK).collect();
+        let starts: Vec<usize> = (first..cx.len()).step_by(FACE_VERTICES_PER_TASK).collect();
         // At most two faces per hyperplane of the edge split (`d - 1`).
         let most = 2 * cx.d.saturating_sub(1).max(1);
         let task = |&start: &usize| {
-            let mut out = Vec::with_capacity(VERTICES_PER_TASK.min(cx.len() - start) * most);
+            let mut out = Vec::with_capacity(FACE_VERTICES_PER_TASK.min(cx.len() - start) * most);
             let mut key = vec![0u64; 2 * cx.words];
-            for v in start..cx.len().min(start + VERTICES_PER_TASK) {
+            for v in start..cx.len().min(start + FACE_VERTICES_PER_TASK) {
                 self.faces_of(cx, first, v, h, m, &mut key, &mut out);
             }
             out
         };
-        let parts: Vec<Vec<Face>> = if parallel(serial, cx.len() - first, VERTICES_PER_TASK) {
+        let parts: Vec<Vec<Face>> = if parallel(serial, cx.len() - first, FACE_VERTICES_PER_TASK) {
             starts.par_iter().map(task).collect()
         } else {
             starts.iter().map(task).collect()
@@ -169,7 +167,10 @@ impl FaceCuts {
     ///
     /// # Errors
     ///
-    /// [`Fail::Fallback`] for a key met other than twice.
+    /// [`Fail::Fallback`] for a key met other than twice. Whether it fails
+    /// does not depend on `shards`, but its reason may: each shard stops at
+    /// its own first bad key, and which shard's error comes back first
+    /// (a face cut once or three times) follows the shard count.
     fn pair(
         &mut self,
         cx: &Complex,
@@ -184,7 +185,9 @@ impl FaceCuts {
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| f.hash & mask == s as u64);
-            pair_shard(cx, first, faces, mine, index)
+            // The hashes spread evenly: about this many faces per shard.
+            let expect = faces.len() / shards + 1;
+            pair_shard(cx, first, faces, mine, expect, index)
         };
         let indices = &mut self.shards[..shards];
         let found: Vec<Result<Vec<(usize, u32)>, Fail>> = if shards == 1 {
@@ -210,8 +213,9 @@ impl FaceCuts {
     }
 }
 
-/// Pairs the faces `mine` (indices into `faces`, ascending) by key with
-/// `index` (cleared first): `(later face, earlier face's place)` per pair.
+/// Pairs the faces `mine` (indices into `faces`, ascending, about `expect`
+/// of them) by key with `index` (cleared first): `(later face, earlier
+/// face's place)` per pair.
 ///
 /// # Errors
 ///
@@ -221,12 +225,14 @@ fn pair_shard<'a>(
     first: usize,
     faces: &[Face],
     mine: impl Iterator<Item = (usize, &'a Face)>,
+    expect: usize,
     index: &mut Index,
 ) -> Result<Vec<(usize, u32)>, Fail> {
     index.clear();
     // Per face met: its first face, and whether a second has joined it.
-    let mut met: Vec<(usize, bool)> = Vec::new();
-    let mut pairs = Vec::new();
+    // Faces come in pairs: half of them start a key, half join one.
+    let mut met: Vec<(usize, bool)> = Vec::with_capacity(expect / 2 + 1);
+    let mut pairs = Vec::with_capacity(expect / 2 + 1);
     for (i, f) in mine {
         let (item, new) = index
             .find_or_add(f.hash, |item| same_key(cx, first, &faces[met[item].0], f))
