@@ -197,6 +197,7 @@ impl Cells<'_> {
         let mut patterns: Vec<(u64, Vec<u64>)> = Vec::new();
         let mut thin = Vec::new();
         let mut outcome = Outcome::Complete;
+        let total = found.len();
         for chunk in found.chunks_mut(REGIONS_PER_CHECK * threads) {
             if let Some(stop) = watch.stop(regions.len()) {
                 outcome = stop;
@@ -224,7 +225,7 @@ impl Cells<'_> {
             }
             watch.report(
                 regions.len(),
-                Some(found.len() - regions.len() - thin.len()),
+                Some(total - regions.len() - thin.len()),
                 false,
             );
         }
