@@ -339,4 +339,81 @@ mod tests {
             vec![(1, 0), (1, 0), (3, 2), (3, 2)]
         );
     }
+
+    /// Face `f`'s key built bit by bit from its vertex's sign vector: the
+    /// `pos` bits with `left` set on the positive side, then the `zero`
+    /// bits without `h` and `left`.
+    fn key_by_bits(cx: &Complex, first: usize, f: &Face, h: usize) -> Vec<bool> {
+        let v = first + f.place as usize;
+        let bits = 64 * cx.words;
+        let pos = (0..bits).map(|i| has(cx.pos(v), i) || (f.positive() && i == f.left()));
+        let zero = (0..bits).map(|i| has(cx.zero(v), i) && i != h && i != f.left());
+        pos.chain(zero).collect()
+    }
+
+    #[test]
+    fn same_key_agrees_with_keys_built_bit_by_bit_across_words() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        // Two words; the unit's hyperplane and the lefts on either word.
+        let (h, lefts) = (100, [3usize, 70, 64, 127, 0]);
+        let mut rng = StdRng::seed_from_u64(9);
+        let (mut same, mut differ) = (0, 0);
+        for _ in 0..4000 {
+            let (lf, lg) = (lefts[rng.gen_range(0..5)], lefts[rng.gen_range(0..5)]);
+            let (posf, posg) = (rng.gen_bool(0.5), rng.gen_bool(0.5));
+            let bit = |i: usize| [u64::from(i < 64) << (i % 64), u64::from(i >= 64) << (i % 64)];
+            let or = |a: [u64; 2], b: [u64; 2]| [a[0] | b[0], a[1] | b[1]];
+            let not = |a: [u64; 2], b: [u64; 2]| [a[0] & !b[0], a[1] & !b[1]];
+            let fixed = or(or(bit(h), bit(lf)), bit(lg));
+            let shared_pos = not([rng.gen(), rng.gen()], fixed);
+            let shared_zero = not([rng.gen(), rng.gen()], fixed);
+            // Built to share a key (when `lf == lg`, only if `posf == posg`):
+            // each vertex on `h` and its own left, with the other's side bit.
+            let other = |l: usize, p: bool, mine: usize| if p && l != mine { bit(l) } else { [0; 2] };
+            let pf = or(shared_pos, other(lg, posg, lf));
+            let mut pg = or(shared_pos, other(lf, posf, lg));
+            let zf = or(shared_zero, or(bit(h), bit(lf)));
+            let mut zg = or(shared_zero, or(bit(h), bit(lg)));
+            // Half the time a bit away from `h` and the lefts differs.
+            if rng.gen_bool(0.5) {
+                let i = rng.gen_range(0..128);
+                if !has(&fixed, i) {
+                    let flip = if rng.gen_bool(0.5) { &mut pg } else { &mut zg };
+                    flip[i / 64] ^= 1 << (i % 64);
+                }
+            }
+            let mut cx = loose(&[]);
+            cx.words = 2;
+            // An old vertex first: places count from `first`.
+            cx.push_vertex(&[0.0, 0.0], &[0, 0], &[0, 0]).ok().unwrap();
+            cx.push_vertex(&[0.0, 0.0], &pf, &zf).ok().unwrap();
+            cx.push_vertex(&[0.0, 0.0], &pg, &zg).ok().unwrap();
+            let (f, g) = (Face::new(0, 0, lf, posf), Face::new(0, 1, lg, posg));
+            let want = key_by_bits(&cx, 1, &f, h) == key_by_bits(&cx, 1, &g, h);
+            assert_eq!(same_key(&cx, 1, &f, &g), want, "lefts {lf} {lg}, sides {posf} {posg}");
+            assert_eq!(same_key(&cx, 1, &g, &f), want);
+            if want {
+                same += 1;
+            } else {
+                differ += 1;
+            }
+        }
+        // Both answers met often, and with lefts on different words.
+        assert!(same > 1000 && differ > 1000, "{same} same, {differ} differ");
+    }
+
+    #[test]
+    fn faces_with_one_hash_and_different_keys_are_not_paired() {
+        // Vertices 0 and 2 share a key, 1 and 3 another (pos bit 2 set);
+        // every face is given one hash, so only the keys tell them apart.
+        let cx = loose(&[0, 4, 0, 4]);
+        let faces: Vec<Face> = (0..4).map(|place| Face::new(7, place, 1, false)).collect();
+        let mut cuts = FaceCuts::new(1);
+        for shards in [1, 2, 4] {
+            assert_eq!(cuts.pair(&cx, 0, &faces, shards).ok().unwrap(), vec![(2, 0), (3, 1)]);
+            // Two faces of different keys alone: each is cut once.
+            assert!(matches!(cuts.pair(&cx, 0, &faces[..2], shards), Err(Fail::Fallback(_))));
+            assert!(matches!(cuts.pair(&cx, 0, &faces[1..3], shards), Err(Fail::Fallback(_))));
+        }
+    }
 }
