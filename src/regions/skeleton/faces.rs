@@ -359,14 +359,14 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(9);
         let (mut same, mut differ) = (0, 0);
         for _ in 0..4000 {
-            let (lf, lg) = (lefts[rng.gen_range(0..5)], lefts[rng.gen_range(0..5)]);
-            let (posf, posg) = (rng.gen_bool(0.5), rng.gen_bool(0.5));
+            let (lf, lg) = (lefts[rng.random_range(0..5)], lefts[rng.random_range(0..5)]);
+            let (posf, posg) = (rng.random_bool(0.5), rng.random_bool(0.5));
             let bit = |i: usize| [u64::from(i < 64) << (i % 64), u64::from(i >= 64) << (i % 64)];
             let or = |a: [u64; 2], b: [u64; 2]| [a[0] | b[0], a[1] | b[1]];
             let not = |a: [u64; 2], b: [u64; 2]| [a[0] & !b[0], a[1] & !b[1]];
             let fixed = or(or(bit(h), bit(lf)), bit(lg));
-            let shared_pos = not([rng.gen(), rng.gen()], fixed);
-            let shared_zero = not([rng.gen(), rng.gen()], fixed);
+            let shared_pos = not([rng.random(), rng.random()], fixed);
+            let shared_zero = not([rng.random(), rng.random()], fixed);
             // Built to share a key (when `lf == lg`, only if `posf == posg`):
             // each vertex on `h` and its own left, with the other's side bit.
             let other = |l: usize, p: bool, mine: usize| if p && l != mine { bit(l) } else { [0; 2] };
@@ -375,10 +375,10 @@ mod tests {
             let zf = or(shared_zero, or(bit(h), bit(lf)));
             let mut zg = or(shared_zero, or(bit(h), bit(lg)));
             // Half the time a bit away from `h` and the lefts differs.
-            if rng.gen_bool(0.5) {
-                let i = rng.gen_range(0..128);
+            if rng.random_bool(0.5) {
+                let i = rng.random_range(0..128);
                 if !has(&fixed, i) {
-                    let flip = if rng.gen_bool(0.5) { &mut pg } else { &mut zg };
+                    let flip = if rng.random_bool(0.5) { &mut pg } else { &mut zg };
                     flip[i / 64] ^= 1 << (i % 64);
                 }
             }
