@@ -390,7 +390,11 @@ mod tests {
             cx.push_vertex(&[0.0, 0.0], &pg, &zg).ok().unwrap();
             let (f, g) = (Face::new(0, 0, lf, posf), Face::new(0, 1, lg, posg));
             let want = key_by_bits(&cx, 1, &f, h) == key_by_bits(&cx, 1, &g, h);
-            assert_eq!(same_key(&cx, 1, &f, &g), want, "lefts {lf} {lg}, sides {posf} {posg}");
+            assert_eq!(
+                same_key(&cx, 1, &f, &g),
+                want,
+                "lefts {lf} {lg}, sides {posf} {posg}"
+            );
             assert_eq!(same_key(&cx, 1, &g, &f), want);
             if want {
                 same += 1;
@@ -410,10 +414,19 @@ mod tests {
         let faces: Vec<Face> = (0..4).map(|place| Face::new(7, place, 1, false)).collect();
         let mut cuts = FaceCuts::new(1);
         for shards in [1, 2, 4] {
-            assert_eq!(cuts.pair(&cx, 0, &faces, shards).ok().unwrap(), vec![(2, 0), (3, 1)]);
+            assert_eq!(
+                cuts.pair(&cx, 0, &faces, shards).ok().unwrap(),
+                vec![(2, 0), (3, 1)]
+            );
             // Two faces of different keys alone: each is cut once.
-            assert!(matches!(cuts.pair(&cx, 0, &faces[..2], shards), Err(Fail::Fallback(_))));
-            assert!(matches!(cuts.pair(&cx, 0, &faces[1..3], shards), Err(Fail::Fallback(_))));
+            assert!(matches!(
+                cuts.pair(&cx, 0, &faces[..2], shards),
+                Err(Fail::Fallback(_))
+            ));
+            assert!(matches!(
+                cuts.pair(&cx, 0, &faces[1..3], shards),
+                Err(Fail::Fallback(_))
+            ));
         }
     }
 }

@@ -223,11 +223,7 @@ impl Cells<'_> {
                     Cell::Thin(t) => thin.push(t),
                 }
             }
-            watch.report(
-                regions.len(),
-                Some(total - regions.len() - thin.len()),
-                false,
-            );
+            watch.report(regions.len(), Some(total - regions.len() - thin.len()), false);
         }
         let solved = self.lps.load(Ordering::Relaxed);
         link_neighbours(&mut regions, &patterns, keys, self.m)?;
