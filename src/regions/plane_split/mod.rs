@@ -20,7 +20,7 @@ mod rows;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(test)]
 use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
@@ -32,7 +32,7 @@ use super::adjacency2d::link_neighbors;
 use super::setup::Setup;
 use super::table::RegionTable;
 use super::{EnumOptions, EnumStats, Method, Partition, ThinCell};
-use crate::backend::Backend;
+use crate::backend::{dense_blocks_on, Backend};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_blocks, affine_rows, carry, flow, Carry, Flow};
 use crate::network::{AffineStep, Dense, Nonlinearity, Step};
@@ -356,17 +356,17 @@ impl Run<'_> {
     /// A dense layer on the rows, through the backend; `None` (and the run
     /// stopped with the error) when the backend fails.
     fn dense(&self, d: &Dense, h: ArrayView2<f64>) -> Option<Array2<f64>> {
-        self.backend
-            .dense_blocks(d.w(), d.b(), h, (BLOCKS.block, BLOCKS.offset_row))
+        dense_blocks_on(self.backend, (d.w(), d.b()), h, (BLOCKS.block, BLOCKS.offset_row))
             .map_err(|err| self.fail(err))
             .ok()
     }
 
     /// Records the backend's error (the first one stays) and stops the run.
     fn fail(&self, err: Error) {
-        if let Ok(mut failed) = self.failed.lock() {
-            failed.get_or_insert(err);
-        }
+        self.failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(err);
         self.halted.store(true, Ordering::Relaxed);
     }
 
@@ -565,11 +565,25 @@ mod tests {
     use crate::regions::enumerate;
     use crate::run::RunOptions;
 
-    /// The CPU backend, counting its dense-block calls, failing them from
-    /// the `fail_from`-th on.
+    /// The CPU backend, counting its dense-block calls (and those of the
+    /// 8 x 8 middle layer), failing them from the `fail_from`-th on, and
+    /// answering a layer of weight shape `misshape` with a row too many.
     struct Counting {
         calls: AtomicUsize,
+        middle: AtomicUsize,
         fail_from: usize,
+        misshape: Option<(usize, usize)>,
+    }
+
+    impl Counting {
+        fn new(fail_from: usize, misshape: Option<(usize, usize)>) -> Arc<Counting> {
+            Arc::new(Counting {
+                calls: AtomicUsize::new(0),
+                middle: AtomicUsize::new(0),
+                fail_from,
+                misshape,
+            })
+        }
     }
 
     impl Backend for Counting {
@@ -611,7 +625,14 @@ mod tests {
                     source: "refused".into(),
                 });
             }
-            CpuBackend::default().dense_blocks(w, b, rows, blocks)
+            if w.dim() == (8, 8) {
+                self.middle.fetch_add(1, Ordering::Relaxed);
+            }
+            let y = CpuBackend::default().dense_blocks(w, b, rows, blocks)?;
+            if self.misshape == Some(w.dim()) {
+                return Ok(Array2::zeros((y.nrows() + 1, y.ncols())));
+            }
+            Ok(y)
         }
     }
 
@@ -647,13 +668,12 @@ mod tests {
             ..EnumOptions::default()
         };
         let plain = enumerate(&net, &domain, &options(None)).unwrap();
-        let counting = Arc::new(Counting {
-            calls: AtomicUsize::new(0),
-            fail_from: usize::MAX,
-        });
+        let counting = Counting::new(usize::MAX, None);
         let routed = enumerate(&net, &domain, &options(Some(counting.clone()))).unwrap();
-        // At least the first layer (one batch) and a layer after each split.
-        assert!(counting.calls.load(Ordering::Relaxed) >= 2);
+        // The first layer (one batch), the middle one (fused or not) and the
+        // last one after each split.
+        assert!(counting.calls.load(Ordering::Relaxed) >= 3);
+        assert!(counting.middle.load(Ordering::Relaxed) >= 1);
         assert_eq!(plain.len(), routed.len());
         for (p, r) in plain.regions().iter().zip(routed.regions().iter()) {
             assert_eq!(p.pattern(), r.pattern());
@@ -661,14 +681,21 @@ mod tests {
             assert_eq!(p.polygon(), r.polygon());
         }
         for fail_from in [0, 1] {
-            let failing = Arc::new(Counting {
-                calls: AtomicUsize::new(0),
-                fail_from,
-            });
+            let failing = Counting::new(fail_from, None);
             let err = enumerate(&net, &domain, &options(Some(failing))).unwrap_err();
             assert!(
                 matches!(err, Error::Backend { ref name, .. } if name == "counting"),
                 "{err:?}"
+            );
+        }
+        // A wrong-shaped answer for any one layer (the middle one fused or
+        // not) is a shape error, not a panic.
+        for layer in [(8, 2), (8, 8), (1, 8)] {
+            let misshaped = Counting::new(usize::MAX, Some(layer));
+            let err = enumerate(&net, &domain, &options(Some(misshaped))).unwrap_err();
+            assert!(
+                matches!(err, Error::Shape { ref what, .. } if what == "backend dense blocks"),
+                "{layer:?}: {err:?}"
             );
         }
     }

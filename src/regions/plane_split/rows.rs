@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use ndarray::{s, Array2, ArrayView2};
 
 use super::cut::{Cell, EdgeTag};
-use crate::backend::Backend;
+use crate::backend::{dense_blocks_on, Backend};
 use crate::kernels::corrections::{add_terms, Term, ROWS};
 use crate::network::eval::{choose, scale_pieces, Blocks};
 use crate::network::{Dense, Nonlinearity, TwoPiece};
@@ -120,6 +120,11 @@ impl Tally {
 
     /// [`corrections_pay`] for `parents` parents of `units` units.
     fn corrections_pay(self, parents: usize, units: usize) -> bool {
+        if self.children == 0 {
+            // No child (an empty batch): nothing to correct, and no
+            // `children - parents` to take.
+            return false;
+        }
         CORRECTION_COST * self.differing < (self.children - parents) * units
     }
 }
@@ -146,9 +151,12 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) -> Result<Array2<f64>> {
     let scaled = scale_pieces(fused.units, h.to_owned(), BLOCKS, reference);
     let (w, b) = (fused.dense.w(), fused.dense.b());
-    let base = fused
-        .backend
-        .dense_blocks(w, b, scaled.view(), (BLOCKS.block, BLOCKS.offset_row))?;
+    let base = dense_blocks_on(
+        fused.backend,
+        (w, b),
+        scaled.view(),
+        (BLOCKS.block, BLOCKS.offset_row),
+    )?;
     Ok(base.as_standard_layout().into_owned())
 }
 
