@@ -411,7 +411,10 @@ impl Run<'_> {
             if self.cut_short() {
                 return;
             }
-            let whole = chunks.add(k, cells);
+            let whole = match chunks.add(k, cells) {
+                Ok(whole) => whole,
+                Err(err) => return self.fail(err),
+            };
             self.map(whole, |cells| {
                 let (h, skips) = children.rows_of_one(&cells);
                 self.run(next, Batch { cells, h, skips })
@@ -426,13 +429,18 @@ impl Run<'_> {
     where
         H: Fn() -> bool + Sync + ?Sized,
     {
-        let first = match pieces.refine(0).first() {
+        // Piece 0 is refined once: its first child is the reference of
+        // every other piece's tally.
+        let children = pieces.refine(0);
+        let first = match children.first() {
             Some(child) => child.pattern[offset..offset + len].to_vec(),
             None => return (Vec::new(), Vec::new()),
         };
-        let tallies = self.map((0..pieces.len()).collect(), |k| {
+        let mut tallies = vec![Tally::of(&children, &first, (offset, len))];
+        drop(children);
+        tallies.extend(self.map((1..pieces.len()).collect(), |k| {
             Tally::of(&pieces.refine(k), &first, (offset, len))
-        });
+        }));
         (tallies, first)
     }
 

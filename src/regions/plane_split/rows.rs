@@ -12,7 +12,7 @@ use crate::backend::{dense_blocks_on, Backend};
 use crate::kernels::corrections::{add_terms, Term, ROWS};
 use crate::network::eval::{choose, scale_pieces, Blocks};
 use crate::network::{Dense, Nonlinearity, TwoPiece};
-use crate::{Affine, Result};
+use crate::{Affine, Error, Result};
 
 /// A cell after the last step, with the network's affine map on it.
 pub(super) struct FinalCell {
@@ -374,6 +374,8 @@ pub(super) fn into_chunks(cells: Vec<Cell>) -> Vec<(usize, Vec<Cell>)> {
 pub(super) struct Assembly {
     /// The index of each piece's first child, and the number of children.
     starts: Vec<usize>,
+    /// The number of pieces whose children fall in each chunk.
+    parts: Vec<usize>,
     /// The chunks that span pieces, by index, until they are whole.
     open: Mutex<HashMap<usize, Partial>>,
 }
@@ -389,40 +391,55 @@ impl Assembly {
         for count in counts {
             starts.push(starts[starts.len() - 1] + count);
         }
+        let total = starts[starts.len() - 1];
+        let mut parts = vec![0; total.div_ceil(CHUNK)];
+        // A piece with children counts once in every chunk its children
+        // reach.
+        for w in starts.windows(2).filter(|w| w[0] < w[1]) {
+            for part in &mut parts[w[0] / CHUNK..=(w[1] - 1) / CHUNK] {
+                *part += 1;
+            }
+        }
         Assembly {
             starts,
+            parts,
             open: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The pieces whose children fall in chunk `c`.
-    fn parts_of(&self, c: usize) -> usize {
-        let total = self.starts[self.starts.len() - 1];
-        let (from, to) = (c * CHUNK, ((c + 1) * CHUNK).min(total));
-        self.starts
-            .windows(2)
-            .filter(|w| w[0] < to && w[1] > from && w[0] < w[1])
-            .count()
-    }
-
     /// Adds the children of piece `k` (all of them, in order) and returns
     /// the chunks made whole, in order.
-    pub(super) fn add(&self, k: usize, cells: Vec<Cell>) -> Vec<Vec<Cell>> {
-        let mut start = self.starts[k];
-        debug_assert_eq!(start + cells.len(), self.starts[k + 1]);
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when piece `k` brings another number of children
+    /// than its count in [`Assembly::new`] (a second split of the piece that
+    /// differs from the first: the chunks would lose or mix up cells).
+    pub(super) fn add(&self, k: usize, cells: Vec<Cell>) -> Result<Vec<Vec<Cell>>> {
+        let (mut start, stop) = (self.starts[k], self.starts[k + 1]);
+        if start + cells.len() != stop {
+            return Err(Error::invalid(
+                "plane split",
+                format!(
+                    "piece {k} made {} children where its first split made {} (an internal invariant)",
+                    cells.len(),
+                    stop - start
+                ),
+            ));
+        }
         let mut whole = Vec::new();
         let mut cells = cells.into_iter();
-        while start < self.starts[k + 1] {
+        while start < stop {
             let c = start / CHUNK;
-            let end = ((c + 1) * CHUNK).min(self.starts[k + 1]);
+            let end = ((c + 1) * CHUNK).min(stop);
             let part: Vec<Cell> = cells.by_ref().take(end - start).collect();
             start = end;
-            match self.parts_of(c) {
+            match self.parts[c] {
                 1 => whole.push(part),
                 parts => whole.extend(self.join(c, parts, k, part)),
             }
         }
-        whole
+        Ok(whole)
     }
 
     /// Adds piece `k`'s part of chunk `c` (of `parts` parts); the chunk once
@@ -683,9 +700,27 @@ mod tests {
         let assembly = Assembly::new(counts.into_iter());
         let mut got = Vec::new();
         for k in [4, 0, 6, 2, 5, 1, 3] {
-            got.extend(assembly.add(k, pieces[k].clone()).iter().map(|c| numbers(c)));
+            got.extend(
+                assembly
+                    .add(k, pieces[k].clone())
+                    .unwrap()
+                    .iter()
+                    .map(|c| numbers(c)),
+            );
         }
         got.sort();
         assert_eq!(got, want);
+        // Pieces fed in order give the chunks in order.
+        let assembly = Assembly::new(counts.into_iter());
+        let mut in_order = Vec::new();
+        for (k, piece) in pieces.iter().enumerate() {
+            in_order.extend(assembly.add(k, piece.clone()).unwrap().iter().map(|c| numbers(c)));
+        }
+        assert_eq!(in_order, want);
+        // A piece with another number of children than counted is an error.
+        let err = Assembly::new(counts.into_iter())
+            .add(0, pieces[1].clone())
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
     }
 }
