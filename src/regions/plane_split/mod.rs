@@ -298,7 +298,7 @@ impl Run<'_> {
                 }
             };
             let units = (step.offset(), step.len());
-            if batch.cells.len() == 1 && matches!(step, Nonlinearity::TwoPiece(_)) {
+            if batch.cells.len() == 1 && self.splits_the_domain(index, step) {
                 self.run_one_cell(index, step, batch);
                 return;
             }
@@ -329,6 +329,18 @@ impl Run<'_> {
             return;
         }
         self.keep_regions(finish(batch));
+    }
+
+    /// True when `step` (at `index`) is the program's first nonlinearity and
+    /// a two-piece one: its one batch is the whole domain, split piece by
+    /// piece ([`Run::run_one_cell`]). Other one-cell batches (a last chunk of
+    /// one cell, a cell a layer did not cut) are split as a list: the piece
+    /// path would pay its double split for a few children.
+    fn splits_the_domain(&self, index: usize, step: &Nonlinearity) -> bool {
+        matches!(step, Nonlinearity::TwoPiece(_))
+            && self.steps[..index]
+                .iter()
+                .all(|s| matches!(flow(s), Flow::Carry(_)))
     }
 
     /// Applies a step without units to the rows, its dense layers on the
