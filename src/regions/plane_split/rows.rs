@@ -484,8 +484,9 @@ mod tests {
     use crate::backend::CpuBackend;
     use crate::network::eval::{affine_blocks, affine_rows};
     use crate::network::{AffineStep, Network, Step};
-    use crate::regions::plane_split::cut::split_two_piece;
+    use crate::regions::plane_split::cut::tests::random_lines;
     use crate::regions::plane_split::cut::tests::{tag, uniform};
+    use crate::regions::plane_split::cut::{split_two_piece, EdgeTag, Pieces};
 
     /// 2 -> 40 leaky ReLU -> 7 dense, seeded weights in [-1, 1).
     fn network() -> Network {
@@ -722,5 +723,44 @@ mod tests {
             .add(0, pieces[1].clone())
             .unwrap_err();
         assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn pieces_and_their_assembly_give_the_chunks_of_the_whole_split() {
+        // Real cells: the faces of 60 random lines in the square, several
+        // chunks of them.
+        let n = 60;
+        let (rows, square) = random_lines(n);
+        let halt = || false;
+        let list = split_two_piece(square.clone(), rows.view(), (0, n), false, &halt);
+        assert!(list.len() > 2 * CHUNK, "{} faces", list.len());
+        let key = |cells: &[Cell]| -> Vec<(Vec<u64>, Vec<u8>, Vec<EdgeTag>)> {
+            cells
+                .iter()
+                .map(|c| {
+                    let bits = c.vertices.iter().flatten().map(|v| v.to_bits()).collect();
+                    (bits, c.pattern.clone(), c.tags.clone())
+                })
+                .collect()
+        };
+        let want: Vec<_> = into_chunks(list).iter().map(|(_, c)| key(c)).collect();
+        let pieces = Pieces::new(square, rows.view(), (0, n), &halt).unwrap();
+        let children: Vec<Vec<Cell>> = (0..pieces.len()).map(|k| pieces.refine(k)).collect();
+        let assembly = || Assembly::new(children.iter().map(Vec::len));
+        // In order: the whole list's chunks, in order, bit for bit.
+        let forward = assembly();
+        let mut got = Vec::new();
+        for (k, cells) in children.iter().enumerate() {
+            got.extend(forward.add(k, cells.clone()).unwrap().iter().map(|c| key(c)));
+        }
+        assert_eq!(got, want);
+        // Backwards: the same chunks.
+        let backward = assembly();
+        let mut got = Vec::new();
+        for (k, cells) in children.iter().enumerate().rev() {
+            got.extend(backward.add(k, cells.clone()).unwrap().iter().map(|c| key(c)));
+        }
+        got.sort_by_key(|chunk| want.iter().position(|w| w == chunk));
+        assert_eq!(got, want);
     }
 }
