@@ -127,7 +127,7 @@ impl Complex {
             signs: old_signs,
         };
         let fill = |(s, (point, signs)): (&Split, (&mut [f64], &mut [u64]))| ends.split(s, h, point, signs);
-        if serial || splits.len() < SPLITS_PER_TASK {
+        if !parallel(serial, splits.len(), SPLITS_PER_TASK) {
             splits
                 .iter()
                 .zip(
@@ -152,6 +152,14 @@ impl Complex {
 
 /// Splits per parallel task: enough that a task outweighs its hand-off.
 pub(super) const SPLITS_PER_TASK: usize = 256;
+
+/// The one rule for every parallel pass of the skeleton: in parallel unless
+/// `serial` or the pass's `items` fit one task of `per_task` (then the
+/// hand-off would cost more than the second thread gives). Each pass does
+/// the same arithmetic per item either way, so the rule changes no bit.
+pub(super) fn parallel(serial: bool, items: usize, per_task: usize) -> bool {
+    !serial && items > per_task
+}
 
 /// An edge to split: its index, its ends and where (`a + t (b - a)`).
 #[derive(Clone, Copy, Debug)]

@@ -113,7 +113,8 @@ fn build(net: &Network, domain: &Domain, opts: &EnumOptions) -> std::result::Res
     let mut cx = complex::of_domain(&setup.frame.constraints, m + net.unit_count())?;
     let serial = opts.run.threads == Some(1);
     split::cut_layers(&mut cx, &layers, &setup.frame, m, &opts.run, &watch, serial)?;
-    let found = regions::read(&cx, m, serial)?;
+    let keys = BitKeys::new(cx.words);
+    let found = regions::read(&cx, m, &keys, serial)?;
     drop(cx);
     let cells = Cells {
         net,
@@ -122,7 +123,7 @@ fn build(net: &Network, domain: &Domain, opts: &EnumOptions) -> std::result::Res
         m,
         lps: AtomicUsize::new(0),
     };
-    let (regions, thin, outcome, solved) = cells.all(found, opts, &watch, serial)?;
+    let (regions, thin, outcome, solved) = cells.all(found, &keys, opts, &watch, serial)?;
     // Every other ball was certified without an LP.
     lp.lps_solved += solved;
     lp.lps_skipped += regions.len() + thin.len() - solved;
@@ -176,10 +177,12 @@ type Analysed = (Vec<RegionBuf>, Vec<ThinCell>, Outcome, usize);
 
 impl Cells<'_> {
     /// Analyses every region found (in parallel unless serial), a chunk at a
-    /// time between checks of the budgets, then links neighbours.
+    /// time between checks of the budgets, then links neighbours (`keys`
+    /// hashed the patterns found).
     fn all(
         &self,
         mut found: Vec<Found>,
+        keys: &BitKeys,
         opts: &EnumOptions,
         watch: &Watch<'_>,
         serial: bool,
@@ -191,7 +194,7 @@ impl Cells<'_> {
         found.sort_by_cached_key(unit_order);
         let threads = if serial { 1 } else { rayon::current_num_threads() };
         let mut regions: Vec<RegionBuf> = Vec::new();
-        let mut keys: Vec<Vec<u64>> = Vec::new();
+        let mut patterns: Vec<(u64, Vec<u64>)> = Vec::new();
         let mut thin = Vec::new();
         let mut outcome = Outcome::Complete;
         for chunk in found.chunks(REGIONS_PER_CHECK * threads) {
@@ -212,7 +215,7 @@ impl Cells<'_> {
                 match cell? {
                     Cell::Region(r) if opts.run.max_regions.is_none_or(|max| regions.len() < max) => {
                         regions.push(*r);
-                        keys.push(f.bits.clone());
+                        patterns.push((f.key, f.bits.clone()));
                     }
                     Cell::Region(_) => outcome = Outcome::RegionBudget,
                     Cell::Thin(t) => thin.push(t),
@@ -225,7 +228,7 @@ impl Cells<'_> {
             );
         }
         let solved = self.lps.load(Ordering::Relaxed);
-        link_neighbours(&mut regions, &keys, self.m)?;
+        link_neighbours(&mut regions, &patterns, keys, self.m)?;
         Ok((regions, thin, outcome, solved))
     }
 
@@ -314,36 +317,40 @@ impl Cells<'_> {
 
 /// Links each region to the region across each of its unit facets (the
 /// pattern with that unit flipped), where that is a region of the list.
-/// The patterns are found by their additive hashes ([`BitKeys`]): the one
-/// across a facet differs by one bit, so its hash by one word.
+/// The patterns (each with its key by `keys`, as [`regions::read`] found
+/// it) are found by their additive keys ([`BitKeys`]): the one across a
+/// facet differs by one bit, so its key by one word.
 ///
 /// # Errors
 ///
 /// [`Fail::Fallback`] past `2^32 - 1` regions.
-fn link_neighbours(regions: &mut [RegionBuf], keys: &[Vec<u64>], m: usize) -> std::result::Result<(), Fail> {
-    let hashes = BitKeys::new(keys.first().map_or(1, Vec::len));
-    let bases: Vec<u64> = keys.iter().map(|k| hashes.of(k)).collect();
+fn link_neighbours(
+    regions: &mut [RegionBuf],
+    patterns: &[(u64, Vec<u64>)],
+    keys: &BitKeys,
+    m: usize,
+) -> std::result::Result<(), Fail> {
     let mut index = Index::new();
-    for (i, &base) in bases.iter().enumerate() {
+    for (key, bits) in patterns {
         index
-            .find_or_add(base, |j| keys[j] == keys[i])
+            .find_or_add(*key, |j| patterns[j].1 == *bits)
             .map_err(|_| Fail::Fallback("more than 2^32 regions"))?;
     }
     let mut across = Vec::new();
-    for (i, region) in regions.iter_mut().enumerate() {
+    for (region, (base, bits)) in regions.iter_mut().zip(patterns) {
         for src in &region.sources {
             if let RowSource::Unit(u) = *src {
                 let h = m + u;
-                across.clone_from(&keys[i]);
-                let word = hashes.word(h);
-                let hash = if complex::has(&across, h) {
+                across.clone_from(bits);
+                let word = keys.word(h);
+                let key = if complex::has(&across, h) {
                     complex::clear(&mut across, h);
-                    bases[i].wrapping_sub(word)
+                    base.wrapping_sub(word)
                 } else {
                     complex::set(&mut across, h);
-                    bases[i].wrapping_add(word)
+                    base.wrapping_add(word)
                 };
-                if let Some(j) = index.find(hash, |j| keys[j] == across) {
+                if let Some(j) = index.find(key, |j| patterns[j].1 == across) {
                     region.neighbors.push(j);
                 }
             }
@@ -425,7 +432,7 @@ mod tests {
         );
         for r in p.regions() {
             let poly = r.polytope();
-            let (_, radius) = chebyshev_ball(&poly.to_owned(), "check").unwrap().unwrap();
+            let (_, radius) = chebyshev_ball(poly, "check").unwrap().unwrap();
             assert!((r.radius() - radius).abs() <= 1e-12, "{} vs {radius}", r.radius());
             let reach = poly
                 .a

@@ -23,6 +23,8 @@ use super::Fail;
 pub(super) struct Found {
     /// The pattern as `pos` bits over the hyperplanes.
     pub bits: Vec<u64>,
+    /// The pattern's key ([`BitKeys::of`] its bits), for the neighbours.
+    pub key: u64,
     /// The hyperplanes of its facets, ascending.
     pub facets: Vec<usize>,
     /// The mean of its vertices (summed in vertex order): a point inside
@@ -65,14 +67,13 @@ impl Star {
 
 /// Every region of the complex (`m` domain facets), each once, in the order
 /// of the first vertex (then side choice) that names it, whatever the
-/// threads.
+/// threads; `keys` hashes bit sets of the complex's words.
 ///
 /// # Errors
 ///
 /// [`Fail::Fallback`] when a vertex's star is not that of a simple vertex.
-pub(super) fn read(cx: &Complex, m: usize, serial: bool) -> Result<Vec<Found>, Fail> {
+pub(super) fn read(cx: &Complex, m: usize, keys: &BitKeys, serial: bool) -> Result<Vec<Found>, Fail> {
     let star = Star::of(cx);
-    let keys = BitKeys::new(cx.words);
     let check = |seen: &mut Vec<(usize, [u8; 2])>, v: usize| simple(cx, &star, v, m, seen);
     let base = |v: usize| keys.of(cx.pos(v));
     let (shards, bases) = if serial {
@@ -84,7 +85,7 @@ pub(super) fn read(cx: &Complex, m: usize, serial: bool) -> Result<Vec<Found>, F
         let bases = (0..cx.len()).into_par_iter().map(base).collect();
         (rayon::current_num_threads().next_power_of_two(), bases)
     };
-    gather(cx, m, &keys, &bases, shards)
+    gather(cx, m, keys, &bases, shards)
 }
 
 /// The regions from `shards` (a power of two) groupings of the vertices
@@ -180,6 +181,8 @@ struct Groups {
     d: usize,
     /// Per region: `words` words of pattern bits, then as many of facets.
     bits: Vec<u64>,
+    /// Per region: its pattern's key.
+    keys: Vec<u64>,
     sums: Vec<f64>,
     counts: Vec<usize>,
     /// The first vertex and side choice naming each region.
@@ -202,6 +205,7 @@ impl Groups {
             words: cx.words,
             d: cx.d,
             bits: Vec::new(),
+            keys: Vec::new(),
             sums: Vec::new(),
             counts: Vec::new(),
             first: Vec::new(),
@@ -224,10 +228,11 @@ impl Groups {
                     continue;
                 }
                 pattern.copy_from_slice(cx.pos(v));
-                for (i, &t) in units.iter().enumerate() {
-                    if c >> i & 1 == 1 {
-                        set(&mut pattern, t);
-                    }
+                // The units chosen positive: the set bits of `c`, each once.
+                let mut chosen = c;
+                while chosen != 0 {
+                    set(&mut pattern, units[chosen.trailing_zeros() as usize]);
+                    chosen &= chosen - 1;
                 }
                 let r = g.region(&pattern, key, (v, c))?;
                 g.add(r, cx.zero(v), cx.point(v));
@@ -244,7 +249,13 @@ impl Groups {
     /// [`Fail::Fallback`] past `2^32 - 1` regions in a shard.
     fn region(&mut self, pattern: &[u64], key: u64, first: (usize, usize)) -> Result<usize, Fail> {
         let (bits, words) = (&self.bits, self.words);
-        let same = |r: usize| &bits[2 * r * words..(2 * r + 1) * words] == pattern;
+        // Word by word: a slice comparison calls `memcmp` for a few words.
+        let same = |r: usize| {
+            bits[2 * r * words..(2 * r + 1) * words]
+                .iter()
+                .zip(pattern)
+                .all(|(a, b)| a == b)
+        };
         let (r, new) = self
             .index
             .find_or_add(key, same)
@@ -252,6 +263,7 @@ impl Groups {
         if new {
             self.bits.extend_from_slice(pattern);
             self.bits.extend(std::iter::repeat_n(0, self.words));
+            self.keys.push(key);
             self.sums.extend(std::iter::repeat_n(0.0, self.d));
             self.counts.push(0);
             self.first.push(first);
@@ -283,6 +295,7 @@ impl Groups {
                 let facets = &self.bits[(2 * r + 1) * self.words..(2 * r + 2) * self.words];
                 let found = Found {
                     bits: self.pattern(r).to_vec(),
+                    key: self.keys[r],
                     facets: ones(facets).collect(),
                     centroid: self.sums[r * self.d..(r + 1) * self.d]
                         .iter()
@@ -327,7 +340,7 @@ mod tests {
     fn a_cut_square_reads_as_its_two_halves() {
         let cx = cut_square();
         for serial in [true, false] {
-            let found = read(&cx, 4, serial).ok().unwrap();
+            let found = read(&cx, 4, &BitKeys::new(cx.words), serial).ok().unwrap();
             assert_eq!(found.len(), 2);
             let mut halves: Vec<(bool, &Found)> = found.iter().map(|f| (has(&f.bits, 4), f)).collect();
             halves.sort_by_key(|(right, _)| *right);
@@ -337,6 +350,7 @@ mod tests {
                 assert_eq!(f.facets.len(), 4);
                 assert!(f.facets.contains(&4));
                 assert_eq!(f.centroid, vec![x, 0.5]);
+                assert_eq!(f.key, BitKeys::new(cx.words).of(&f.bits));
             }
         }
     }
@@ -352,8 +366,8 @@ mod tests {
             assert_eq!(many.len(), one.len());
             for (a, b) in many.iter().zip(&one) {
                 assert_eq!(
-                    (&a.bits, &a.facets, &a.centroid),
-                    (&b.bits, &b.facets, &b.centroid)
+                    (&a.bits, a.key, &a.facets, &a.centroid),
+                    (&b.bits, b.key, &b.facets, &b.centroid)
                 );
             }
         }

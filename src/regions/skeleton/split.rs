@@ -8,11 +8,11 @@
 //! edge lies in one such cell. At a vertex on an earlier unit's hyperplane
 //! both pieces give the same value, so the evaluation needs no choice there.
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView1};
 
 use rayon::prelude::*;
 
-use super::complex::{set, Complex, Split, SPLITS_PER_TASK};
+use super::complex::{parallel, set, Complex, Split, SPLITS_PER_TASK};
 use super::faces::FaceCuts;
 use super::Fail;
 use crate::backend::affine_values_on;
@@ -114,7 +114,7 @@ fn activations(cols: &[Vec<f64>], [neg, pos]: [f64; 2], serial: bool) -> Array2<
             }
         }
     };
-    if serial {
+    if !parallel(serial, n, VERTICES_PER_TASK) {
         out.chunks_mut(rows).enumerate().for_each(fill);
     } else {
         out.par_chunks_mut(rows).enumerate().for_each(fill);
@@ -153,46 +153,28 @@ impl LayerCut {
     fn new(cx: &Complex, values: &Array2<f64>, serial: bool) -> LayerCut {
         let units = values.ncols();
         let words = units.div_ceil(64).max(1);
-        let cols: Vec<Vec<f64>> = values.columns().into_iter().map(|c| c.to_vec()).collect();
+        // A column per task, each with its largest magnitude.
+        let column = |c: ArrayView1<'_, f64>| {
+            let col = c.to_vec();
+            let scale = col.iter().fold(0.0f64, |a, z| a.max(z.abs()));
+            (col, scale)
+        };
+        let columns = values.columns().into_iter();
+        let (cols, scale): (Vec<Vec<f64>>, Vec<f64>) = if parallel(serial, values.nrows(), VERTICES_PER_TASK)
+        {
+            columns.collect::<Vec<_>>().into_par_iter().map(column).unzip()
+        } else {
+            columns.map(column).unzip()
+        };
         let mut cut = LayerCut {
-            scale: cols
-                .iter()
-                .map(|col| col.iter().fold(0.0f64, |a, z| a.max(z.abs())))
-                .collect(),
+            scale,
             cols,
             words,
             signs: Vec::new(),
             crossing: vec![Vec::new(); units],
         };
         cut.push_signs(0, serial);
-        // The edges' lists by chunks of edges (in parallel unless serial),
-        // joined in edge order.
-        let chunk_lists = |(c, chunk): (usize, &[[u32; 2]])| {
-            let mut lists = vec![Vec::new(); units];
-            for (i, &[a, b]) in chunk.iter().enumerate() {
-                let e = c * EDGES_PER_TASK + i;
-                crossings(&cut.signs, words, e, [a as usize, b as usize], 0, &mut lists);
-            }
-            lists
-        };
-        let chunks: Vec<Vec<Vec<usize>>> = if serial {
-            cx.edges
-                .chunks(EDGES_PER_TASK)
-                .enumerate()
-                .map(chunk_lists)
-                .collect()
-        } else {
-            cx.edges
-                .par_chunks(EDGES_PER_TASK)
-                .enumerate()
-                .map(chunk_lists)
-                .collect()
-        };
-        for lists in chunks {
-            for (all, mut part) in cut.crossing.iter_mut().zip(lists) {
-                all.append(&mut part);
-            }
-        }
+        cut.list_edges(cx, cx.edges.len(), |i| i, 0, serial);
         cut
     }
 
@@ -215,7 +197,7 @@ impl LayerCut {
             }
         };
         let words = &mut self.signs[first * w..];
-        if serial || n - first <= SIGNS_PER_TASK {
+        if !parallel(serial, n - first, SIGNS_PER_TASK) {
             words.chunks_mut(SIGNS_PER_TASK * w).enumerate().for_each(fill);
         } else {
             words
@@ -225,10 +207,38 @@ impl LayerCut {
         }
     }
 
-    /// Lists edge `e` (ends `a`, `b`) for every unit from `from` on whose
-    /// sign differs at its ends.
-    fn list(&mut self, e: usize, a: usize, b: usize, from: usize) {
-        crossings(&self.signs, self.words, e, [a, b], from, &mut self.crossing);
+    /// Lists `count` edges (edge `edge(i)` of `cx` for `i < count`) for every
+    /// unit from `from` on whose sign differs at its ends, by tasks of
+    /// edges (in parallel unless `serial`) joined in task order. The order
+    /// within a list does not matter: a unit sorts its list before use.
+    fn list_edges(
+        &mut self,
+        cx: &Complex,
+        count: usize,
+        edge: impl Fn(usize) -> usize + Sync,
+        from: usize,
+        serial: bool,
+    ) {
+        let (signs, words, units) = (&self.signs, self.words, self.crossing.len());
+        let task = |start: usize| {
+            let mut lists = vec![Vec::new(); units];
+            for e in (start..count.min(start + EDGES_PER_TASK)).map(&edge) {
+                let [a, b] = cx.edges[e];
+                crossings(signs, words, e, [a as usize, b as usize], from, &mut lists);
+            }
+            lists
+        };
+        let starts = (0..count).step_by(EDGES_PER_TASK);
+        let tasks: Vec<Vec<Vec<usize>>> = if parallel(serial, count, EDGES_PER_TASK) {
+            starts.collect::<Vec<usize>>().into_par_iter().map(task).collect()
+        } else {
+            starts.map(task).collect()
+        };
+        for lists in tasks {
+            for (all, mut part) in self.crossing.iter_mut().zip(lists) {
+                all.append(&mut part);
+            }
+        }
     }
 
     /// Cuts unit `j` of the layer (hyperplane `h`) into the complex: marks
@@ -259,22 +269,22 @@ impl LayerCut {
         let first = cx.len();
         cx.add_splits(&splits, h, serial)?;
         self.interpolate(&splits, j, serial);
-        cuts.clear();
+        let mut joins = cuts.joins(cx, first, h, m, serial)?.into_iter().peekable();
         // The edges in the order of the splits, each split's halves then the
         // edges joined at its vertex: the numbering the later units visit.
+        let before = cx.edges.len();
         for (k, s) in splits.iter().enumerate() {
             let v = (first + k) as u32;
             cx.halve(s, v);
-            self.list(s.e, s.a as usize, v as usize, j + 1);
-            self.list(cx.edges.len() - 1, v as usize, s.b as usize, j + 1);
-            let joined = cx.edges.len();
-            cuts.add(cx, v, h, m)?;
-            for f in joined..cx.edges.len() {
-                let [p, q] = cx.edges[f];
-                self.list(f, p as usize, q as usize, j + 1);
+            while let Some((_, earlier)) = joins.next_if(|&(later, _)| later as usize == k) {
+                cx.edges.push([(first + earlier as usize) as u32, v]);
             }
         }
-        cuts.finish()
+        // Every edge with new ends: the first halves (at their edges'
+        // places), then the edges appended.
+        let new: Vec<usize> = splits.iter().map(|s| s.e).chain(before..cx.edges.len()).collect();
+        self.list_edges(cx, new.len(), |i| new[i], j + 1, serial);
+        Ok(())
     }
 }
 
@@ -319,7 +329,9 @@ impl LayerCut {
             }
         };
         let first = self.signs.len() / self.words;
-        if serial || splits.len() < SPLITS_PER_TASK {
+        // A task per column, each of the splits' values: a task's worth when
+        // there are more splits than one task of splits.
+        if !parallel(serial, splits.len(), SPLITS_PER_TASK) {
             self.cols
                 .iter_mut()
                 .zip(&mut self.scale)
@@ -361,7 +373,7 @@ fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -
         Ok(())
     };
     debug_assert_eq!(cx.signs.len(), 2 * w * col.len(), "one value per vertex");
-    if serial || col.len() < VERTICES_PER_TASK {
+    if !parallel(serial, col.len(), VERTICES_PER_TASK) {
         cx.signs.chunks_exact_mut(2 * w).zip(col).try_for_each(mark)
     } else {
         cx.signs
@@ -372,8 +384,9 @@ fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -
     }
 }
 
-/// Edges per parallel task when a layer lists its edges.
-const EDGES_PER_TASK: usize = 16384;
+/// Edges per parallel task when a layer lists its edges (all at its start,
+/// those with new ends after each unit).
+const EDGES_PER_TASK: usize = 2048;
 
 /// Pushes edge `e` (ends `[a, b]`) to the list of every unit from `from` on
 /// whose sign bits (`signs`, `w` words per vertex) differ at its ends.
@@ -387,6 +400,121 @@ fn crossings(signs: &[u64], w: usize, e: usize, [a, b]: [usize; 2], from: usize,
             let unit = 64 * k + differ.trailing_zeros() as usize;
             differ &= differ - 1;
             lists[unit].push(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::complex::has;
+    use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// `n` values of each of `units` columns, none near zero (so no vertex
+    /// lies on a hyperplane), a few exactly zero where `zeros` (the values of
+    /// vertices on a unit's own hyperplane).
+    fn columns(units: usize, n: usize, zeros: bool) -> Vec<Vec<f64>> {
+        let mut rng = StdRng::seed_from_u64(9);
+        (0..units)
+            .map(|_| {
+                (0..n)
+                    .map(|v| match v % 97 {
+                        0 if zeros => 0.0,
+                        _ => rng.random_range(0.1..1.0) * if rng.random_bool(0.5) { 1.0 } else { -1.0 },
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn bits(x: &Array2<f64>) -> Vec<u64> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn parallel_activations_give_the_serial_bits() {
+        // Over three tasks of vertices, so the parallel branch runs: each
+        // output is the unit's slope for its side times its value.
+        let n = 3 * VERTICES_PER_TASK + 5;
+        let cols = columns(3, n, true);
+        let slopes = [0.25, 1.5];
+        let one = activations(&cols, slopes, true);
+        let many = activations(&cols, slopes, false);
+        assert_eq!(bits(&one), bits(&many));
+        for (v, row) in one.outer_iter().enumerate() {
+            for (i, &y) in row.iter().enumerate() {
+                let z = cols[i][v];
+                assert_eq!(y, if z > 0.0 { 1.5 * z } else { 0.25 * z });
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_signs_give_the_serial_bits() {
+        // 70 units (two words of sign bits) at more vertices than a task
+        // holds, pushed all at once and then from a vertex on: bit `j` of a
+        // vertex is set exactly where unit `j`'s value there is positive.
+        let (units, n) = (70, 3 * SIGNS_PER_TASK + 7);
+        let cut = |serial: bool, first: usize| {
+            let mut cut = LayerCut {
+                cols: columns(units, n, true),
+                scale: vec![1.0; units],
+                words: 2,
+                signs: Vec::new(),
+                crossing: vec![Vec::new(); units],
+            };
+            if first > 0 {
+                cut.signs = vec![0; first * 2];
+            }
+            cut.push_signs(first, serial);
+            cut.signs
+        };
+        for first in [0, 11] {
+            let one = cut(true, first);
+            assert_eq!(one, cut(false, first));
+            let cols = columns(units, n, true);
+            for v in first..n {
+                for (j, col) in cols.iter().enumerate() {
+                    assert_eq!(has(&one[2 * v..2 * v + 2], j), col[v] > 0.0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_sides_give_the_serial_bits() {
+        // Loose vertices in 2-D, more than a task of them: the sides marked
+        // in parallel are the serial ones, set where the value is positive;
+        // a value within the tolerance of zero is a degenerate arrangement
+        // either way.
+        let n = 3 * VERTICES_PER_TASK + 3;
+        let col = columns(1, n, false).remove(0);
+        let loose = || {
+            let mut cx = Complex {
+                d: 2,
+                words: 2,
+                points: Vec::new(),
+                signs: Vec::new(),
+                edges: Vec::new(),
+            };
+            for _ in 0..n {
+                cx.push_vertex(&[0.0, 0.0], &[0, 0], &[0, 1]).ok().unwrap();
+            }
+            cx
+        };
+        let marked = |serial: bool, col: &[f64]| {
+            let mut cx = loose();
+            mark_sides(&mut cx, col, 70, 1e-3, serial).map(|()| cx.signs)
+        };
+        let one = marked(true, &col).ok().unwrap();
+        assert_eq!(Some(&one), marked(false, &col).ok().as_ref());
+        for (v, &z) in col.iter().enumerate() {
+            assert_eq!(has(&one[4 * v..4 * v + 2], 70), z > 0.0);
+        }
+        let mut flat = col.clone();
+        flat[2 * VERTICES_PER_TASK + 1] = 1e-4;
+        for serial in [true, false] {
+            assert!(matches!(marked(serial, &flat), Err(Fail::Fallback(_))));
         }
     }
 }
