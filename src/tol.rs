@@ -76,6 +76,19 @@ pub const TOL_ORTHONORMAL: f64 = 1e-9;
 /// span (loose, because the frame comes from LP vertices).
 pub const TOL_FRAME_REL: f64 = 1e-6;
 
+/// A vertex of the LP walk whose basis inverse was pivoted (not inverted
+/// afresh) is inverted afresh when one of its `d` basis rows misses the
+/// vertex by more than this times `1 + |offset|` (unit rows). A fresh
+/// Gauss-Jordan inverse leaves residuals of a few roundings (about `d`
+/// times `1e-16` relative); a pivot divides by the entering row's rate,
+/// so a chain of pivots through an ill-conditioned basis can leave the
+/// vertex far off its rows without any pivot being small. `1e-12` lets
+/// the rounding of well-conditioned pivots through (a thousand-fold
+/// margin), stays a thousand times below [`TOL_VERTEX_SLACK`] (so a
+/// pivoted vertex is tight to within the walk's own resolution) and sends
+/// ill-conditioned bases to a fresh inverse, which refuses the singular.
+pub const TOL_BASIS_RESIDUAL_REL: f64 = 1e-12;
+
 /// Pivots below this in absolute value make the small (at most the domain's
 /// dimension) matrices inverted by Gauss-Jordan elimination count as singular.
 pub const TOL_PIVOT: f64 = 1e-10;

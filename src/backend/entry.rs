@@ -3,6 +3,7 @@
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
+use super::cpu::blocks::check_blocks;
 use super::{check_affine, check_rows, Backend, Keep};
 use crate::error::{Error, Result};
 use crate::network::{Network, Pattern};
@@ -50,5 +51,26 @@ pub(crate) fn affine_values_on(
     crate::error::check_finite_rows("affine map input", points)?;
     let values = backend.affine_values(a, c, points)?;
     check_rows("backend affine values", values.dim(), (points.nrows(), a.nrows()))?;
+    Ok(values)
+}
+
+/// [`Backend::dense_blocks`] as an algorithm runs it: the arguments checked
+/// before the call, the backend's answer (a backend may be written outside
+/// the crate) checked for its shape, `rows.nrows() x w.nrows()`, before it
+/// is sliced.
+///
+/// # Errors
+///
+/// [`Error::Shape`] for arguments or an answer of the wrong shape; backend
+/// failures.
+pub(crate) fn dense_blocks_on(
+    backend: &dyn Backend,
+    (w, b): (ArrayView2<f64>, ArrayView1<f64>),
+    rows: ArrayView2<f64>,
+    blocks: (usize, usize),
+) -> Result<Array2<f64>> {
+    check_blocks(w, b, rows, blocks)?;
+    let values = backend.dense_blocks(w, b, rows, blocks)?;
+    check_rows("backend dense blocks", values.dim(), (rows.nrows(), w.nrows()))?;
     Ok(values)
 }

@@ -38,7 +38,7 @@ mod prepared;
 
 use std::ops::Range;
 
-pub(crate) use entry::{affine_values_on, patterns_on};
+pub(crate) use entry::{affine_values_on, dense_blocks_on, patterns_on};
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 

@@ -38,11 +38,11 @@ pub(crate) fn largest_inscribed_circle(rows: &[([f64; 2], f64)], vertices: &[[f6
                 };
                 // The radius first: most triples lose to the best so far,
                 // and their centres are never needed.
-                let r = tangent.solve(2);
+                let r = tangent.radius();
                 if r <= best.1 {
                     continue;
                 }
-                let y = [tangent.solve(0), tangent.solve(1)];
+                let y = tangent.centre();
                 if fits(&unit, y, r) {
                     best = (y, r);
                 }
@@ -87,7 +87,17 @@ impl Tangent {
         })
     }
 
-    /// Unknown `col` (`0`, `1`: the centre's coordinates, `2`: the radius).
+    /// The circle's radius (the system's third unknown).
+    fn radius(&self) -> f64 {
+        self.solve(2)
+    }
+
+    /// The circle's centre (the system's first two unknowns).
+    fn centre(&self) -> [f64; 2] {
+        [self.solve(0), self.solve(1)]
+    }
+
+    /// Unknown `col` of `[y_0, y_1, r]`, by Cramer's rule.
     fn solve(&self, col: usize) -> f64 {
         let mut c = self.m;
         for (row, &b) in c.iter_mut().zip(&self.rhs) {

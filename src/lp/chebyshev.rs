@@ -1,6 +1,6 @@
 //! The Chebyshev ball of a polytope: its largest inscribed ball.
 
-use ndarray::{s, Array1, Array2, ArrayView1, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1};
 
 use super::{LpOutcome, LpProblem};
 use crate::geometry::{Polytope, PolytopeView};
@@ -51,10 +51,24 @@ pub(crate) fn chebyshev_ball<'a>(
             p.b.len(),
         ));
     }
+    ball_on_rows(p, 0..p.len(), context)
+}
+
+/// [`chebyshev_ball`] of the rows `rows` (ascending) of `p` alone, the
+/// others read as absent; `p`'s shape is checked by the caller.
+fn ball_on_rows(
+    p: PolytopeView<'_>,
+    rows: impl Iterator<Item = usize>,
+    context: &str,
+) -> Result<Option<(Array1<f64>, f64)>> {
     let d = p.dim();
-    let norms: Vec<f64> = p.a.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
-    let mut kept = Vec::with_capacity(norms.len());
-    for (i, &norm) in norms.iter().enumerate() {
+    // Indexed by row of `p`; only the rows read are filled.
+    let mut norms = vec![0.0; p.len()];
+    let mut kept = Vec::with_capacity(p.len());
+    for i in rows {
+        let row = p.a.row(i);
+        let norm = row.dot(&row).sqrt();
+        norms[i] = norm;
         if norm >= TOL_ZERO_ROW {
             kept.push(i);
         } else if p.b[i] < 0.0 {
@@ -116,17 +130,9 @@ pub(crate) fn chebyshev_ball_in_box(
         let got = format!("{} and {}", lo.len(), hi.len());
         return Err(Error::shape(format!("bounding box ({context})"), p.dim(), got));
     }
-    let kept: Vec<usize> = (0..p.len())
-        .filter(|&i| bounding[i] || !misses_box(p.a.row(i), p.b[i], lo, hi))
-        .collect();
-    if kept.len() == p.len() {
-        return chebyshev_ball(p, context);
-    }
-    let near = Polytope {
-        a: p.a.select(Axis(0), &kept),
-        b: p.b.select(Axis(0), &kept),
-    };
-    chebyshev_ball(&near, context)
+    // The rows are read in place: those left out are skipped, not copied.
+    let near = (0..p.len()).filter(|&i| bounding[i] || !misses_box(p.a.row(i), p.b[i], lo, hi));
+    ball_on_rows(p.into(), near, context)
 }
 
 /// True when `row . y <= b` holds on the whole box with more than

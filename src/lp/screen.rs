@@ -159,11 +159,9 @@ impl Rows {
     /// the rates are `O(a^2 d)` for `a` active rows, not `O(a m d)`.
     pub(super) fn certify_by_rays(&mut self, z: ArrayView1<'_, f64>) {
         let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
-        // As `beta - u z` computes them (`ndarray`'s product is a row's dot
-        // product times one).
         let slack: Vec<f64> = active
             .iter()
-            .map(|&k| self.beta[k] - self.u.row(k).dot(&z) * 1.0)
+            .map(|&k| self.beta[k] - self.u.row(k).dot(&z))
             .collect();
         if slack.iter().any(|&s| s <= TOL_LP_FEAS) {
             return; // z is not deep inside: a hit point could lie outside the set
@@ -175,7 +173,7 @@ impl Rows {
             }
             let normal = self.u.row(i);
             for (rate, &k) in approach.iter_mut().zip(&active) {
-                *rate = self.u.row(k).dot(&normal) * 1.0;
+                *rate = self.u.row(k).dot(&normal);
             }
             if let Some(hit) = certified_first_hit(&slack, &approach) {
                 self.status[active[hit]] = Status::Facet;

@@ -2,10 +2,12 @@
 //! few of the rows, checked against the others.
 //!
 //! A region of a network in a small box has a few dozen facets among
-//! hundreds of rows, and the walk costs `O(m d^2)` per vertex over `m` rows.
-//! Walking only a subset of `s` rows (the certified facets, the rows of the
-//! first vertex and the rows nearest the interior point) costs `O(s d^2)` per
-//! vertex, plus `O(d)` per vertex for each other row not cleared at once by
+//! hundreds of rows, and the walk costs `O(m d)` per vertex over `m` rows
+//! (`O(m d^2)` at a vertex whose basis is inverted afresh, one in
+//! `PIVOTS_PER_INVERSE` along a chain). Walking only a subset of `s` rows
+//! (the certified facets, the rows of the first vertex and the rows nearest
+//! the interior point) costs `O(s d)` per vertex (`O(s d^2)` afresh),
+//! plus `O(d)` per vertex for each other row not cleared at once by
 //! its distance from the interior point. When every other row keeps a slack
 //! above [`TOL_VERTEX_SLACK`] at every vertex found, those rows cut nothing,
 //! so the vertices are the polytope's own, with the same tight rows. Rows
@@ -31,12 +33,13 @@ const SCREEN_ROWS_PER_DIM: usize = 4;
 impl Rows {
     /// The vertices of the polytope of the active rows (bases as row
     /// indices) as [`Rows::vertex_walk`] finds them, by walking a subset of
-    /// the rows; `None` when that walk gives up.
+    /// the rows (as [`Local::walk_with`] with the given `max_vertices` and
+    /// `pivots`); `None` when that walk gives up.
     pub(super) fn screened_vertex_walk(
         &self,
         active: &[usize],
         interior: ArrayView1<'_, f64>,
-        max_vertices: usize,
+        (max_vertices, pivots): (usize, usize),
     ) -> Option<Vec<Vertex>> {
         let all = self.local(active);
         let start = all.first_vertex(interior)?;
@@ -45,14 +48,14 @@ impl Rows {
         let mut vertices = loop {
             let subset = screen.subset();
             if subset.len() == all.len() {
-                break all.walk(start, max_vertices)?;
+                break all.walk_with(start, max_vertices, pivots)?;
             }
             // The start's rows are in the subset: their positions there.
             let local_start = start
                 .iter()
                 .filter_map(|k| subset.binary_search(k).ok())
                 .collect();
-            let Some(mut found) = all.select(&subset).walk(local_start, max_vertices) else {
+            let Some(mut found) = all.select(&subset).walk_with(local_start, max_vertices, pivots) else {
                 screen.widen();
                 continue;
             };
@@ -142,7 +145,7 @@ pub(super) mod tests {
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
     use super::super::screen::Rows;
-    use super::super::vertices::MAX_VERTICES;
+    use super::super::vertices::{MAX_VERTICES, PIVOTS_PER_INVERSE};
     use crate::geometry::Polytope;
 
     /// The box `[0, 2]^d` cut by `extra` random rows that keep the centre
@@ -178,7 +181,7 @@ pub(super) mod tests {
             // Off the centre, so the nearest rows are not all alike.
             let z = Array1::from_shape_fn(d, |j| 1.0 + 0.01 * j as f64);
             let full = rows.vertex_walk(&active, z.view(), MAX_VERTICES);
-            let screened = rows.screened_vertex_walk(&active, z.view(), MAX_VERTICES);
+            let screened = rows.screened_vertex_walk(&active, z.view(), (MAX_VERTICES, PIVOTS_PER_INVERSE));
             let (Some(full), Some(screened)) = (full, screened) else {
                 panic!("trial {trial}: random rows are in general position");
             };
@@ -212,7 +215,7 @@ pub(super) mod tests {
         let active: Vec<usize> = (0..p.len()).collect();
         let z = ndarray::array![0.01, 0.02];
         let vertices = rows
-            .screened_vertex_walk(&active, z.view(), MAX_VERTICES)
+            .screened_vertex_walk(&active, z.view(), (MAX_VERTICES, PIVOTS_PER_INVERSE))
             .unwrap();
         let mut bases: Vec<Vec<usize>> = vertices.iter().map(|v| v.basis.clone()).collect();
         bases.sort();

@@ -18,7 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use ndarray::Array1;
 
 use crate::linalg::invert_in_place;
-use crate::tol::{TOL_LP_FEAS, TOL_PIVOT};
+use crate::tol::TOL_LP_FEAS;
 
 /// The buffers of one walk in `d` dimensions, and the inverse of the basis
 /// of the vertex last computed.
@@ -31,8 +31,9 @@ pub(super) struct Step {
     inverse: Vec<f64>,
     /// The basis rows' offsets.
     rhs: Vec<f64>,
-    /// A pivot's entering row: its products with the inverse's columns.
-    rates: Vec<f64>,
+    /// A pivot's entering row: its products with the columns of the inverse
+    /// pivoted from.
+    entering: Vec<f64>,
     /// Per edge, the rate up to which a row counts as parallel.
     parallel: Vec<f64>,
     /// Per edge, the first row met so far and when.
@@ -40,14 +41,15 @@ pub(super) struct Step {
 }
 
 impl Step {
-    /// Buffers for `d` dimensions.
+    /// Buffers for `d >= 1` dimensions.
     pub(super) fn new(d: usize) -> Step {
+        debug_assert!(d >= 1, "a vertex walk needs a dimension");
         Step {
             d,
             matrix: vec![0.0; d * d],
             inverse: vec![0.0; d * d],
             rhs: vec![0.0; d],
-            rates: vec![0.0; d],
+            entering: vec![0.0; d],
             parallel: vec![0.0; d],
             best: vec![None; d],
         }
@@ -67,23 +69,27 @@ impl Step {
         Some(self.point())
     }
 
-    /// The vertex where the rows `basis` of `u` are tight, given the basis's
-    /// `inverse` (from [`Step::pivot`] at a neighbouring vertex).
-    pub(super) fn vertex_from(&mut self, inverse: &[f64], beta: &[f64], basis: &[usize]) -> Array1<f64> {
-        self.inverse.copy_from_slice(inverse);
+    /// The vertex where the rows `basis` (offsets `beta`) are tight, from
+    /// the basis inverse that [`Step::pivot`] left.
+    pub(super) fn vertex_pivoted(&mut self, beta: &[f64], basis: &[usize]) -> Array1<f64> {
         for (i, &k) in basis.iter().enumerate() {
             self.rhs[i] = beta[k];
         }
         self.point()
     }
 
-    /// The inverse times the basis rows' offsets: a row's dot product times
-    /// one, as `ndarray` multiplies a matrix and a vector.
+    /// The inverse times the basis rows' offsets, row by row as `ndarray`
+    /// multiplies a matrix and a vector.
     fn point(&self) -> Array1<f64> {
         self.inverse
             .chunks_exact(self.d)
-            .map(|row| ndarray_dot(row, &self.rhs) * 1.0)
+            .map(|row| ndarray_dot(row, &self.rhs))
             .collect()
+    }
+
+    /// The basis inverse of the vertex last computed (row-major).
+    pub(super) fn inverse(&self) -> &[f64] {
+        &self.inverse
     }
 
     /// The rates of every row of `u` along the edges of the vertex last
@@ -102,35 +108,34 @@ impl Step {
         }
     }
 
-    /// The neighbouring vertex's inverse and rates, from the vertex last
-    /// computed (inverse in `self`, rates in `rates`), when basis row `drop`
-    /// leaves and row `entering` takes position `at` of the new (ascending)
-    /// basis: a pivot of the simplex method, `O(d^2)` for the inverse and
-    /// `O(d)` per row instead of `O(d^3)` and `O(d^2)`. Written to
-    /// `inverse_out` and `rates_out`; false (and those unspecified) when the
-    /// pivot is below [`TOL_PIVOT`], where a fresh inverse is to decide.
+    /// The neighbouring vertex's inverse (kept in `self`) and rows' rates
+    /// (written to `rates_out`), from a vertex's `inverse` and `rates`, when
+    /// its basis row `drop` leaves and row `entering` takes position `at` of
+    /// the new (ascending) basis: a pivot of the simplex method, `O(d^2)` for
+    /// the inverse and `O(d)` per row instead of `O(d^3)` and `O(d^2)`.
+    ///
+    /// The entering row was met along edge `drop` ([`Step::edge_hits`]), so
+    /// its rate there, the pivot, is above [`TOL_LP_FEAS`] times the edge's
+    /// length and never zero; whether the pivoted inverse is accurate enough
+    /// is the walk's to check, by the basis rows' slacks at the vertex.
     pub(super) fn pivot(
         &mut self,
-        rates: &[f64],
+        (inverse, rates): (&[f64], &[f64]),
         (entering, drop, at): (usize, usize, usize),
-        inverse_out: &mut [f64],
         rates_out: &mut [f64],
-    ) -> bool {
+    ) {
         let d = self.d;
-        // w[i] = u_entering . C_i, minus the entering row's rate along edge i.
-        let w = &mut self.rates;
+        // w[i] = u_entering . C_i = -(entering row's rate along edge i).
+        let w = &mut self.entering;
         for (wi, &rate) in w.iter_mut().zip(&rates[entering * d..(entering + 1) * d]) {
             *wi = -rate;
         }
-        if w[drop].abs() < TOL_PIVOT {
-            return false;
-        }
+        debug_assert!(w[drop] != 0.0, "the entering row was met along the edge");
         // Column `drop` over the pivot becomes the entering row's column;
         // every other column loses its multiple of it. A row's rates are its
         // products with the columns, so they change the same way.
-        pivot_rows(&self.inverse, w, (drop, at), inverse_out);
+        pivot_rows(inverse, w, (drop, at), &mut self.inverse);
         pivot_rows(rates, w, (drop, at), rates_out);
-        true
     }
 
     /// For each edge of the vertex last computed, the first row (not

@@ -23,21 +23,26 @@ use ndarray::{Array1, Array2, ArrayView1, Axis};
 
 use super::screen::{Rows, Status};
 use super::vertex_step::{ndarray_dot, Bases, Step};
-use crate::tol::{TOL_LP_FEAS, TOL_VERTEX_SLACK};
+use crate::tol::{TOL_BASIS_RESIDUAL_REL, TOL_LP_FEAS, TOL_VERTEX_SLACK};
 
-/// The walk inverts a vertex's basis afresh (and computes the rows' rates
-/// along its edges, `O(m d^2)` for `m` rows) at most this many pivots after
-/// the last fresh inverse, and pivots the inverse and rates it was found with
-/// in between (`O(d^2 + m d)`): rounding grows over at most this many pivots.
-const PIVOTS_PER_INVERSE: usize = 8;
+/// Along each chain of the walk, every this-many-th vertex has its basis
+/// inverted afresh (and the rows' rates along its edges computed from it,
+/// `O(d^3 + m d^2)` for `m` rows); the others pivot the inverse and rates
+/// of the vertex that found them (`O(d^2 + m d)`), so rounding grows over
+/// at most this many minus one pivots.
+pub(super) const PIVOTS_PER_INVERSE: usize = 8;
 
 /// The walk gives up past this many vertices (the LPs are then cheaper).
 pub(super) const MAX_VERTICES: usize = 4096;
 
 /// The walk gives up when its vertices would cost more than this many
-/// multiply-adds (about `m d^2` each for `m` rows in `d` dimensions), so that
-/// high-dimensional regions, whose vertices are too many to list, go straight
-/// to the LPs.
+/// multiply-adds, each counted at the cost of a fresh inverse, `(m + d) d^2`
+/// for `m` rows in `d` dimensions, so that high-dimensional regions, whose
+/// vertices are too many to list, go straight to the LPs. Pivoted vertices
+/// cost about `m d` (the slacks, the pivoted rates, the edges' first hits),
+/// so the walk does less work than this counts; the budget is kept as set
+/// (when it was tuned every vertex cost the full count) because it decides
+/// which regions go to the LPs.
 const VERTEX_WORK_BUDGET: usize = 100_000_000;
 
 /// The rounding allowance of [`Reach::clears`], relative to the size of the
@@ -59,14 +64,27 @@ impl Rows {
         &mut self,
         interior: ArrayView1<'_, f64>,
     ) -> Option<Vec<Option<Array1<f64>>>> {
-        let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
+        self.decide_by_vertices_with(interior, PIVOTS_PER_INVERSE)
+    }
+
+    /// [`Rows::decide_by_vertices`], with a fresh basis inverse every
+    /// `pivots` vertices along a chain of the walk (see [`Local::walk_with`]).
+    fn decide_by_vertices_with(
+        &mut self,
+        interior: ArrayView1<'_, f64>,
+        pivots: usize,
+    ) -> Option<Vec<Option<Array1<f64>>>> {
         let d = self.u.ncols();
+        if d == 0 {
+            return None; // a point: no vertices to walk (the walk needs d >= 1)
+        }
+        let active: Vec<usize> = (0..self.beta.len()).filter(|&k| self.is_active(k)).collect();
         let per_vertex = (active.len() + d) * d * d;
-        let max_vertices = (VERTEX_WORK_BUDGET / per_vertex.max(1)).min(MAX_VERTICES);
+        let max_vertices = (VERTEX_WORK_BUDGET / per_vertex).min(MAX_VERTICES);
         if max_vertices <= d {
             return None; // fewer than a simplex's vertices: not worth starting
         }
-        let vertices = self.screened_vertex_walk(&active, interior, max_vertices)?;
+        let vertices = self.screened_vertex_walk(&active, interior, (max_vertices, pivots))?;
         let m = self.beta.len();
         let mut members: Vec<Vec<usize>> = vec![Vec::new(); m];
         for (v, vertex) in vertices.iter().enumerate() {
@@ -231,7 +249,9 @@ impl Local {
     /// are bounded by `pivots`, not by the walk's length. What a vertex gets
     /// depends only on its chain and on each row's own entries, so the
     /// screened walk, which repeats the chain over a subset of the rows,
-    /// computes the same bits for the rows it keeps.
+    /// computes the same bits for the rows it keeps. A pivoted vertex is
+    /// checked by its basis rows' slacks only, which the screened walk
+    /// keeps too, so both redo the same vertices afresh.
     pub(super) fn walk_with(
         &self,
         start: Vec<usize>,
@@ -240,58 +260,51 @@ impl Local {
     ) -> Option<Vec<Vertex>> {
         let (u, beta) = (self.u.as_slice()?, self.beta.as_slice()?);
         let d = self.u.ncols();
-        if start.len() != d {
-            return None;
+        if d == 0 || start.len() != d {
+            return None; // no vertices to walk (or no vertex given)
         }
         let mut step = Step::new(d);
         let mut seen = Bases::default();
         let n = self.len();
-        // The bases still to visit (`d` positions each), their inverses
-        // (`d * d` each) and rows' rates (`n * d` each), unused where fresh,
-        // and the pivots since a fresh inverse, on flat stacks (popped last
-        // first).
+        // The bases still to visit (`d` positions each, popped last first)
+        // and how each is reached; the inverses and rates they pivot from.
         let mut todo = start.clone();
-        let mut inverses = vec![0.0; d * d];
-        let mut tables = vec![0.0; n * d];
-        let mut ages = vec![0];
+        let mut pending = vec![Reached::FRESH];
+        let mut frames = Frames::default();
         seen.insert(start);
         let mut vertices = Vec::new();
+        let mut at = Arithmetic {
+            u,
+            beta,
+            d,
+            slack: vec![0.0; n],
+            rates: vec![0.0; n * d],
+        };
         let mut in_basis = vec![false; n];
-        let mut slack = vec![0.0; n];
-        let mut rates = vec![0.0; n * d];
         let mut hits = Vec::with_capacity(d);
         let mut next = Vec::with_capacity(d);
-        while let Some(age) = ages.pop() {
+        while let Some(how) = pending.pop() {
             let basis = todo.split_off(todo.len() - d);
-            let (carried, carried_rates) = (inverses.len() - d * d, tables.len() - n * d);
-            let point = if age == 0 {
-                let point = step.vertex(u, beta, &basis)?;
-                step.rates_of(u, &mut rates);
-                point
-            } else {
-                rates.copy_from_slice(&tables[carried_rates..]);
-                step.vertex_from(&inverses[carried..], beta, &basis)
-            };
-            inverses.truncate(carried);
-            tables.truncate(carried_rates);
-            let at = point.as_slice()?;
-            for ((s, &b), row) in slack.iter_mut().zip(beta).zip(u.chunks_exact(d.max(1))) {
-                *s = b - ndarray_dot(row, at);
-            }
+            let (point, age) = at.visit(&mut step, &mut frames, how, &basis)?;
             for &k in &basis {
                 in_basis[k] = true;
             }
-            let simple = slack
+            let simple = at
+                .slack
                 .iter()
                 .zip(&in_basis)
                 .all(|(&s, &tight)| tight || s > TOL_VERTEX_SLACK);
-            let bounded = simple && step.edge_hits(&rates, &slack, &in_basis, &mut hits);
+            let bounded = simple && step.edge_hits(&at.rates, &at.slack, &in_basis, &mut hits);
             for &k in &basis {
                 in_basis[k] = false;
             }
             if !bounded {
                 return None;
             }
+            // The children pivot from this vertex until a chain is
+            // `pivots` long; then they are inverted afresh.
+            let age = if age + 1 < pivots { age + 1 } else { 0 };
+            let mut children = 0;
             for (drop, &hit) in hits.iter().enumerate() {
                 let position = swap_in(&basis, drop, hit, &mut next);
                 if seen.contains(&next) {
@@ -299,17 +312,14 @@ impl Local {
                 }
                 seen.insert(next.clone());
                 todo.extend_from_slice(&next);
-                let (from, from_rates) = (inverses.len(), tables.len());
-                inverses.resize(from + d * d, 0.0);
-                tables.resize(from_rates + n * d, 0.0);
-                let pivoted = age + 1 < pivots
-                    && step.pivot(
-                        &rates,
-                        (hit, drop, position),
-                        &mut inverses[from..],
-                        &mut tables[from_rates..],
-                    );
-                ages.push(if pivoted { age + 1 } else { 0 });
+                pending.push(Reached {
+                    age,
+                    pivot: (hit, drop, position),
+                });
+                children += 1;
+            }
+            if age > 0 && children > 0 {
+                frames.push(step.inverse(), &at.rates, children);
             }
             vertices.push(Vertex { basis, point });
             if vertices.len() > max_vertices {
@@ -338,6 +348,126 @@ impl Local {
             tight[hit] = true;
         }
         Some((0..self.beta.len()).filter(|&k| tight[k]).collect())
+    }
+}
+
+/// How the walk reaches a basis it is to visit.
+#[derive(Clone, Copy)]
+struct Reached {
+    /// Pivots since the last fresh inverse (0: invert afresh).
+    age: usize,
+    /// When pivoted: the entering row, the basis position it replaces in
+    /// the vertex that found this one, and its position in this basis.
+    pivot: (usize, usize, usize),
+}
+
+impl Reached {
+    /// A basis to invert afresh.
+    const FRESH: Reached = Reached {
+        age: 0,
+        pivot: (0, 0, 0),
+    };
+}
+
+/// The inverses and rows' rates of the vertices whose children are still to
+/// be pivoted from them, with how many children each has left, on flat
+/// stacks: the walk is depth first, so the basis popped is always a child
+/// of the vertex on top, and a vertex's record goes once its last child is
+/// popped. One record per vertex (not per child), so the memory is that of
+/// the walk's depth, not of its pending bases.
+#[derive(Default)]
+struct Frames {
+    inverses: Vec<f64>,
+    rates: Vec<f64>,
+    children: Vec<usize>,
+}
+
+impl Frames {
+    /// Records a vertex's inverse and rates for its `children`.
+    fn push(&mut self, inverse: &[f64], rates: &[f64], children: usize) {
+        self.inverses.extend_from_slice(inverse);
+        self.rates.extend_from_slice(rates);
+        self.children.push(children);
+    }
+
+    /// The inverse and rates on top (`d * d` and `n * d` entries).
+    fn top(&self, inverse_len: usize, rates_len: usize) -> (&[f64], &[f64]) {
+        let (i, r) = (self.inverses.len(), self.rates.len());
+        (&self.inverses[i - inverse_len..], &self.rates[r - rates_len..])
+    }
+
+    /// One child of the vertex on top has been pivoted: drops the record
+    /// when it was the last.
+    fn release_one(&mut self, inverse_len: usize, rates_len: usize) {
+        let Some(left) = self.children.last_mut() else {
+            return;
+        };
+        *left -= 1;
+        if *left == 0 {
+            self.children.pop();
+            self.inverses.truncate(self.inverses.len() - inverse_len);
+            self.rates.truncate(self.rates.len() - rates_len);
+        }
+    }
+}
+
+/// The rows of a walk (row-major unit rows `u`, offsets `beta`, `d`
+/// columns) and, at the vertex last visited, every row's slack and rates
+/// along its edges (`d` per row).
+struct Arithmetic<'a> {
+    u: &'a [f64],
+    beta: &'a [f64],
+    d: usize,
+    slack: Vec<f64>,
+    rates: Vec<f64>,
+}
+
+impl Arithmetic<'_> {
+    /// Visits `basis`, reached as `how` says: its point and its age (pivots
+    /// since a fresh inverse), leaving its inverse in `step` and the rows'
+    /// slacks and rates in `self`; `None` when its basis is singular. A
+    /// pivoted vertex that one of its basis rows misses by more than
+    /// [`TOL_BASIS_RESIDUAL_REL`] (an ill-conditioned basis) is inverted
+    /// afresh instead, which refuses the bases a fresh walk refuses.
+    fn visit(
+        &mut self,
+        step: &mut Step,
+        frames: &mut Frames,
+        how: Reached,
+        basis: &[usize],
+    ) -> Option<(Array1<f64>, usize)> {
+        let d = self.d;
+        if how.age > 0 {
+            step.pivot(frames.top(d * d, self.rates.len()), how.pivot, &mut self.rates);
+            frames.release_one(d * d, self.rates.len());
+            let point = step.vertex_pivoted(self.beta, basis);
+            self.fill_slack(&point)?;
+            if self.basis_holds(basis) {
+                return Some((point, how.age));
+            }
+        }
+        let point = step.vertex(self.u, self.beta, basis)?;
+        step.rates_of(self.u, &mut self.rates);
+        self.fill_slack(&point)?;
+        Some((point, 0))
+    }
+
+    /// Every row's slack at `point`.
+    fn fill_slack(&mut self, point: &Array1<f64>) -> Option<()> {
+        let at = point.as_slice()?;
+        let rows = self.u.chunks_exact(self.d);
+        for ((s, &b), row) in self.slack.iter_mut().zip(self.beta).zip(rows) {
+            *s = b - ndarray_dot(row, at);
+        }
+        Some(())
+    }
+
+    /// True when every row of `basis` passes through the vertex within
+    /// [`TOL_BASIS_RESIDUAL_REL`] (false on a NaN).
+    fn basis_holds(&self, basis: &[usize]) -> bool {
+        basis
+            .iter()
+            .all(|&k| self.slack[k].abs() <= TOL_BASIS_RESIDUAL_REL * (1.0 + self.beta[k].abs()))
     }
 }
 
@@ -531,7 +661,7 @@ mod tests {
             let z = Array1::from_shape_fn(d, |j| 1.0 + 0.01 * j as f64);
             let start = local.first_vertex(z.view()).unwrap();
             let Some(fresh) = local.walk_with(start.clone(), MAX_VERTICES, 1) else {
-                continue; // too many vertices
+                continue; // the walk gave up (degenerate, unbounded or too many vertices)
             };
             let pivoted = local.walk(start, MAX_VERTICES).unwrap();
             assert_eq!(fresh.len(), pivoted.len(), "trial {trial}");
@@ -542,10 +672,91 @@ mod tests {
                 pivoted_vertices += usize::from(f.point != p.point);
             }
         }
+        // Most vertices of a pivoted walk are pivoted; a pivoted point
+        // almost always differs from the fresh one in its last bits, so
+        // this many differing points shows that the pivots were taken (and
+        // the comparisons above were not of two fresh walks).
         assert!(
             pivoted_vertices > 100,
-            "{pivoted_vertices} vertices took pivoted inverses"
+            "only {pivoted_vertices} points differ from the fresh walk's in their bits"
         );
+    }
+
+    /// The cube `[0, 2]^3` cut to the thin wedge `0 <= y <= theta (x - 1/2)`
+    /// (its apex edge at `x = 1/2`, its two faces at an angle `theta`), turned
+    /// by a random rotation so that no entry is round; and a point inside.
+    fn rotated_thin_wedge(theta: f64, rng: &mut rand::rngs::StdRng) -> (Polytope, Array1<f64>) {
+        use rand::Rng;
+        let mut a = Array2::zeros((7, 3));
+        let mut b = Array1::zeros(7);
+        for j in 0..3 {
+            a[[2 * j, j]] = 1.0;
+            b[2 * j] = 2.0;
+            a[[2 * j + 1, j]] = -1.0;
+        }
+        a.row_mut(6).assign(&array![-theta, 1.0, 0.0]);
+        b[6] = -0.5 * theta;
+        // A rotation: Gram-Schmidt on random columns.
+        let mut q = Array2::<f64>::zeros((3, 3));
+        for j in 0..3 {
+            let mut v = Array1::from_shape_fn(3, |_| rng.random_range(-1.0..1.0));
+            for i in 0..j {
+                let along = v.dot(&q.column(i));
+                v.scaled_add(-along, &q.column(i));
+            }
+            let norm = v.dot(&v).sqrt();
+            q.column_mut(j).assign(&(v / norm));
+        }
+        // {x : a x <= b} turned by q is {y : a q^T y <= b}. The point inside
+        // is near the edge x = 2, z = 0, so that the walk's first ray shots
+        // (after one of the wedge's faces) mostly meet those rows, not the
+        // other face, which they cannot tell from the first.
+        let x = 2.0 - 1e-3;
+        let inside = q.dot(&array![x, 0.5 * theta * (x - 0.5), 1e-3]);
+        (Polytope { a: a.dot(&q.t()), b }, inside)
+    }
+
+    #[test]
+    fn ill_conditioned_bases_decide_as_with_fresh_inverses() {
+        // The wedge's apex vertices hold both faces, nearly parallel: their
+        // bases have condition numbers near 1 / theta, and the walk reaches
+        // them by a pivot through a rate near theta. The walk with pivoted
+        // inverses must decide every row as the walk with a fresh inverse at
+        // every vertex does (the wedge's two faces, x <= 2 and z's two rows
+        // are facets) and meet the same bases.
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut walked = 0;
+        for trial in 0..24 {
+            let theta = [1e-8, 3e-8, 5e-9][trial % 3];
+            let (wedge, z) = rotated_thin_wedge(theta, &mut rng);
+            let decided = [1, PIVOTS_PER_INVERSE].map(|pivots| {
+                let mut r = rows(wedge.a.clone(), wedge.b.clone());
+                let inside = r.decide_by_vertices_with(z.view(), pivots);
+                (inside.is_some(), r.status)
+            });
+            assert_eq!(decided[0], decided[1], "trial {trial}");
+            if !decided[0].0 {
+                // The ray shots to the first vertex met both faces, which
+                // they cannot tell apart: the walk gave up before its first
+                // pivot, alike for both.
+                continue;
+            }
+            walked += 1;
+            let facets: Vec<usize> = (0..7).filter(|&k| decided[0].1[k] == Status::Facet).collect();
+            assert_eq!(facets, vec![0, 3, 4, 5, 6], "trial {trial}");
+            let local = rows(wedge.a, wedge.b).local(&(0..7).collect::<Vec<_>>());
+            let start = local.first_vertex(z.view()).unwrap();
+            let fresh = local.walk_with(start.clone(), MAX_VERTICES, 1).unwrap();
+            let pivoted = local.walk(start, MAX_VERTICES).unwrap();
+            assert_eq!(fresh.len(), 6, "trial {trial}");
+            // The same bases in the same order; the apex points agree only to
+            // about 1e-16 / theta along the apex edge, where both faces hold.
+            for (f, p) in fresh.iter().zip(&pivoted) {
+                assert_eq!(f.basis, p.basis, "trial {trial}");
+            }
+        }
+        assert!(walked >= 8, "only {walked} of 24 wedges walked");
     }
 
     #[test]

@@ -66,14 +66,34 @@ impl Blocks {
     };
 }
 
+/// The offset rows of `y`; `None` for an empty batch (no block: ndarray
+/// rejects a strided slice that starts past the end).
+fn offset_rows(y: &mut Array2<f64>, blocks: Blocks) -> Option<ArrayViewMut2<'_, f64>> {
+    (y.nrows() > blocks.offset_row).then(|| y.slice_mut(s![blocks.offset_row..;blocks.block, ..]))
+}
+
+/// A dense layer (`w`, `b`) on blocks of affine rows: `x w^T`, then `b`
+/// added to the offset rows. The one body of a dense step in
+/// [`affine_blocks`] and of [`crate::backend::Backend::dense_blocks`], so
+/// that a backend's default answer is bit for bit the evaluators'.
+pub(crate) fn dense_blocks(
+    w: ArrayView2<f64>,
+    b: ArrayView1<f64>,
+    x: ArrayView2<f64>,
+    blocks: Blocks,
+) -> Array2<f64> {
+    let mut y = matmul_nt(x, w);
+    if let Some(mut offsets) = offset_rows(&mut y, blocks) {
+        offsets += &b;
+    }
+    y
+}
+
 /// Adds an affine step's bias to the offset rows of `y`.
 fn add_bias(step: &AffineStep, y: &mut Array2<f64>, blocks: Blocks) {
-    if y.nrows() <= blocks.offset_row {
-        // No block (an empty batch): nothing to add, and ndarray rejects the
-        // strided slice below when it starts past the end.
+    let Some(mut target) = offset_rows(y, blocks) else {
         return;
-    }
-    let mut target = y.slice_mut(s![blocks.offset_row..;blocks.block, ..]);
+    };
     match step {
         AffineStep::Dense(d) => target += &d.b,
         AffineStep::Conv(c) => {
@@ -262,6 +282,9 @@ pub(crate) fn flow(step: &Step) -> Flow<'_> {
 /// Applies an affine step to blocks of affine rows: the linear part to every
 /// row, the bias to the offset rows.
 pub(crate) fn affine_blocks(step: &AffineStep, h: ArrayView2<f64>, blocks: Blocks) -> Array2<f64> {
+    if let AffineStep::Dense(d) = step {
+        return dense_blocks(d.w.view(), d.b.view(), h, blocks);
+    }
     let mut y = linear(step, h);
     add_bias(step, &mut y, blocks);
     y

@@ -42,6 +42,8 @@ pub(crate) fn raw_region(net: &Network, values: &[u8], frame: &Frame) -> RawRegi
     } = frame;
     let (pre, out) = net.preactivation_maps(values, basis.view(), origin);
     let k = basis.nrows();
+    // One row per domain row and two-piece unit; a max unit's rival rows
+    // (one per input but the chosen) grow the buffer past this when present.
     let mut rows = RowBuf::with_capacity(k, dom.len() + net.unit_count());
     for (i, (a, &b)) in dom.a.outer_iter().zip(&dom.b).enumerate() {
         rows.push_with(RowSource::Domain(i), |mut row| {
@@ -87,7 +89,8 @@ impl RowBuf {
         }
     }
 
-    /// Appends a row of zeros, which `write` fills in, returning its offset.
+    /// Appends a row of zeros, which `write` fills in and whose offset it
+    /// returns.
     fn push_with(&mut self, source: RowSource, write: impl FnOnce(ArrayViewMut1<'_, f64>) -> f64) {
         let start = self.a.len();
         self.a.resize(start + self.k, 0.0);
@@ -160,7 +163,8 @@ pub(crate) fn two_piece_row(
     let sign = if value == 1 { -1.0 } else { 1.0 };
     // By index: `z` is a column of the pre-activations (strided), and the
     // rows are short, so a zip's set-up costs more than the products.
-    for (i, r) in row.iter_mut().enumerate().take(k) {
+    debug_assert_eq!(row.len(), k, "a row has the domain's k entries");
+    for (i, r) in row.iter_mut().enumerate() {
         *r = sign * z[i];
     }
     -sign * z[k]

@@ -2,7 +2,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 use super::cases::{Case, Rng};
 use super::Check;
@@ -57,7 +57,8 @@ impl<'a> Checker<'a> {
 
     /// Every network kernel on one case: forward (all three keeps),
     /// Jacobians, sign changes (with and without the output layer), the
-    /// first layer as an affine map when it is dense and, when its shape
+    /// first layer as an affine map and on blocks of rows when it is dense
+    /// and, when its shape
     /// tiles the outputs, the LES Gram matrices.
     pub(super) fn case(&mut self, case: &Case) -> Result<()> {
         let (b, r) = (self.backend, self.reference);
@@ -95,6 +96,17 @@ impl<'a> Checker<'a> {
             self.record(format!("affine map (first layer): {}", case.name), || {
                 let (w, c) = (dense.w(), dense.b());
                 let (got, want) = (b.affine_values(w, c, x), r.affine_values(w, c, x)?);
+                got.map_or_else(failed, |got| Ok(close(got.view(), want.view())))
+            })?;
+            // The points' whole blocks of three as affine rows (d/ds, d/dt,
+            // offset): the bias on every third row only.
+            let rows = x.slice(s![..x.nrows() / 3 * 3, ..]);
+            self.record(format!("dense blocks (first layer): {}", case.name), || {
+                let (w, c) = (dense.w(), dense.b());
+                let (got, want) = (
+                    b.dense_blocks(w, c, rows, (3, 2)),
+                    r.dense_blocks(w, c, rows, (3, 2))?,
+                );
                 got.map_or_else(failed, |got| Ok(close(got.view(), want.view())))
             })?;
         }
@@ -186,6 +198,15 @@ impl<'a> Checker<'a> {
                         Array2::zeros((2, d)).view(),
                         Array1::zeros(3).view(),
                         points.view(),
+                    )),
+                ),
+                (
+                    "dense blocks",
+                    is_shape(b.dense_blocks(
+                        Array2::zeros((2, d)).view(),
+                        Array1::zeros(2).view(),
+                        Array2::zeros((4, d)).view(),
+                        (3, 2),
                     )),
                 ),
             ];

@@ -5,14 +5,15 @@
 //! (`d/ds`, `d/dt`, then the value at the origin): a dense layer maps every
 //! row by its weight, and only the offset row of a block takes the bias.
 
-use ndarray::{s, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 
-use crate::linalg::matmul_nt;
+use crate::backend::check_affine;
+use crate::network::eval::{self, Blocks};
 use crate::{Error, Result};
 
-/// Checks the arguments of [`crate::backend::Backend::dense_blocks`]: `w` is
-/// `out x in`, `b` has `out` entries, `rows` has `in` columns and whole
-/// blocks of `block` rows, and `offset_row < block`.
+/// Checks the arguments of [`crate::backend::Backend::dense_blocks`]: `w`,
+/// `b` and `rows` as [`check_affine`] checks a map and its points, then
+/// whole blocks of `block` rows with `offset_row < block`.
 ///
 /// # Errors
 ///
@@ -23,16 +24,7 @@ pub(crate) fn check_blocks(
     rows: ArrayView2<f64>,
     (block, offset_row): (usize, usize),
 ) -> Result<()> {
-    if w.nrows() != b.len() {
-        return Err(Error::shape("dense layer bias", w.nrows(), b.len()));
-    }
-    if rows.ncols() != w.ncols() {
-        return Err(Error::shape(
-            "rows of a dense layer's input",
-            format!("{} columns", w.ncols()),
-            format!("{} columns", rows.ncols()),
-        ));
-    }
+    check_affine(w, b, rows)?;
     if offset_row >= block || rows.nrows() % block != 0 {
         return Err(Error::shape(
             "blocks of rows",
@@ -43,10 +35,9 @@ pub(crate) fn check_blocks(
     Ok(())
 }
 
-/// `rows w^T`, then `b` added to row `offset_row` of every block of `block`
-/// rows: one faer product (the one every dense step of the crate's frozen
-/// evaluators runs) and one sum per offset value, so the answer is bit for
-/// bit theirs.
+/// The checked arguments through [`eval::dense_blocks`]: the product every
+/// dense step of the crate's frozen evaluators runs, so the answer is bit
+/// for bit theirs.
 pub(crate) fn dense_blocks(
     w: ArrayView2<f64>,
     b: ArrayView1<f64>,
@@ -54,14 +45,7 @@ pub(crate) fn dense_blocks(
     (block, offset_row): (usize, usize),
 ) -> Result<Array2<f64>> {
     check_blocks(w, b, rows, (block, offset_row))?;
-    let mut y = matmul_nt(rows, w);
-    if y.nrows() > offset_row {
-        // ndarray rejects a strided slice that starts past the end: an empty
-        // batch has no offset row.
-        let mut offsets = y.slice_mut(s![offset_row..;block, ..]);
-        offsets += &b;
-    }
-    Ok(y)
+    Ok(eval::dense_blocks(w, b, rows, Blocks { block, offset_row }))
 }
 
 #[cfg(test)]

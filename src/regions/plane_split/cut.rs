@@ -736,9 +736,10 @@ pub(super) mod tests {
         );
     }
 
-    #[test]
-    fn random_lines_cut_the_square_into_the_faces_of_their_arrangement() {
-        let n = 60;
+    /// The square `[-1, 1]^2` as a cell, and `n` random lines (uniform
+    /// coefficients in `[-1, 1)`) as a layer's rows: several hundred faces
+    /// for `n = 60`.
+    pub(crate) fn random_lines(n: usize) -> (ndarray::Array2<f64>, Cell) {
         let mut seed = 7u64;
         let mut rows = ndarray::Array2::zeros((3, n));
         for j in 0..n {
@@ -751,6 +752,13 @@ pub(super) mod tests {
             tags: (0..4).map(tag).collect(),
             pattern: Vec::new(),
         };
+        (rows, square)
+    }
+
+    #[test]
+    fn random_lines_cut_the_square_into_the_faces_of_their_arrangement() {
+        let n = 60;
+        let (rows, square) = random_lines(n);
         let serial = split_two_piece(square.clone(), rows.view(), (0, n), false, &|| false);
         let parallel = split_two_piece(square, rows.view(), (0, n), true, &|| false);
         // The same pieces in the same order, bit for bit, on any thread count.

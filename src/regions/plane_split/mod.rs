@@ -20,7 +20,7 @@ mod rows;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(test)]
 use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
@@ -32,7 +32,7 @@ use super::adjacency2d::link_neighbors;
 use super::setup::Setup;
 use super::table::RegionTable;
 use super::{EnumOptions, EnumStats, Method, Partition, ThinCell};
-use crate::backend::Backend;
+use crate::backend::{dense_blocks_on, Backend};
 use crate::lp::LpStats;
 use crate::network::eval::{affine_blocks, affine_rows, carry, flow, Carry, Flow};
 use crate::network::{AffineStep, Dense, Nonlinearity, Step};
@@ -298,7 +298,7 @@ impl Run<'_> {
                 }
             };
             let units = (step.offset(), step.len());
-            if batch.cells.len() == 1 && matches!(step, Nonlinearity::TwoPiece(_)) {
+            if batch.cells.len() == 1 && self.splits_the_domain(index, step) {
                 self.run_one_cell(index, step, batch);
                 return;
             }
@@ -331,6 +331,18 @@ impl Run<'_> {
         self.keep_regions(finish(batch));
     }
 
+    /// True when `step` (at `index`) is the program's first nonlinearity and
+    /// a two-piece one: its one batch is the whole domain, split piece by
+    /// piece ([`Run::run_one_cell`]). Other one-cell batches (a last chunk of
+    /// one cell, a cell a layer did not cut) are split as a list: the piece
+    /// path would pay its double split for a few children.
+    fn splits_the_domain(&self, index: usize, step: &Nonlinearity) -> bool {
+        matches!(step, Nonlinearity::TwoPiece(_))
+            && self.steps[..index]
+                .iter()
+                .all(|s| matches!(flow(s), Flow::Carry(_)))
+    }
+
     /// Applies a step without units to the rows, its dense layers on the
     /// backend; `None` when the backend failed (the run then stops).
     fn carry(&self, step: Carry<'_>, h: Array2<f64>, skips: &mut Vec<Array2<f64>>) -> Option<Array2<f64>> {
@@ -356,17 +368,17 @@ impl Run<'_> {
     /// A dense layer on the rows, through the backend; `None` (and the run
     /// stopped with the error) when the backend fails.
     fn dense(&self, d: &Dense, h: ArrayView2<f64>) -> Option<Array2<f64>> {
-        self.backend
-            .dense_blocks(d.w(), d.b(), h, (BLOCKS.block, BLOCKS.offset_row))
+        dense_blocks_on(self.backend, (d.w(), d.b()), h, (BLOCKS.block, BLOCKS.offset_row))
             .map_err(|err| self.fail(err))
             .ok()
     }
 
     /// Records the backend's error (the first one stays) and stops the run.
     fn fail(&self, err: Error) {
-        if let Ok(mut failed) = self.failed.lock() {
-            failed.get_or_insert(err);
-        }
+        self.failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(err);
         self.halted.store(true, Ordering::Relaxed);
     }
 
@@ -411,7 +423,10 @@ impl Run<'_> {
             if self.cut_short() {
                 return;
             }
-            let whole = chunks.add(k, cells);
+            let whole = match chunks.add(k, cells) {
+                Ok(whole) => whole,
+                Err(err) => return self.fail(err),
+            };
             self.map(whole, |cells| {
                 let (h, skips) = children.rows_of_one(&cells);
                 self.run(next, Batch { cells, h, skips })
@@ -426,13 +441,18 @@ impl Run<'_> {
     where
         H: Fn() -> bool + Sync + ?Sized,
     {
-        let first = match pieces.refine(0).first() {
+        // Piece 0 is refined once: its first child is the reference of
+        // every other piece's tally.
+        let children = pieces.refine(0);
+        let first = match children.first() {
             Some(child) => child.pattern[offset..offset + len].to_vec(),
             None => return (Vec::new(), Vec::new()),
         };
-        let tallies = self.map((0..pieces.len()).collect(), |k| {
+        let mut tallies = vec![Tally::of(&children, &first, (offset, len))];
+        drop(children);
+        tallies.extend(self.map((1..pieces.len()).collect(), |k| {
             Tally::of(&pieces.refine(k), &first, (offset, len))
-        });
+        }));
         (tallies, first)
     }
 
@@ -565,11 +585,25 @@ mod tests {
     use crate::regions::enumerate;
     use crate::run::RunOptions;
 
-    /// The CPU backend, counting its dense-block calls, failing them from
-    /// the `fail_from`-th on.
+    /// The CPU backend, counting its dense-block calls (and those of the
+    /// 8 x 8 middle layer), failing them from the `fail_from`-th on, and
+    /// answering a layer of weight shape `misshape` with a row too many.
     struct Counting {
         calls: AtomicUsize,
+        middle: AtomicUsize,
         fail_from: usize,
+        misshape: Option<(usize, usize)>,
+    }
+
+    impl Counting {
+        fn new(fail_from: usize, misshape: Option<(usize, usize)>) -> Arc<Counting> {
+            Arc::new(Counting {
+                calls: AtomicUsize::new(0),
+                middle: AtomicUsize::new(0),
+                fail_from,
+                misshape,
+            })
+        }
     }
 
     impl Backend for Counting {
@@ -611,7 +645,14 @@ mod tests {
                     source: "refused".into(),
                 });
             }
-            CpuBackend::default().dense_blocks(w, b, rows, blocks)
+            if w.dim() == (8, 8) {
+                self.middle.fetch_add(1, Ordering::Relaxed);
+            }
+            let y = CpuBackend::default().dense_blocks(w, b, rows, blocks)?;
+            if self.misshape == Some(w.dim()) {
+                return Ok(Array2::zeros((y.nrows() + 1, y.ncols())));
+            }
+            Ok(y)
         }
     }
 
@@ -647,13 +688,12 @@ mod tests {
             ..EnumOptions::default()
         };
         let plain = enumerate(&net, &domain, &options(None)).unwrap();
-        let counting = Arc::new(Counting {
-            calls: AtomicUsize::new(0),
-            fail_from: usize::MAX,
-        });
+        let counting = Counting::new(usize::MAX, None);
         let routed = enumerate(&net, &domain, &options(Some(counting.clone()))).unwrap();
-        // At least the first layer (one batch) and a layer after each split.
-        assert!(counting.calls.load(Ordering::Relaxed) >= 2);
+        // The first layer (one batch), the middle one (fused or not) and the
+        // last one after each split.
+        assert!(counting.calls.load(Ordering::Relaxed) >= 3);
+        assert!(counting.middle.load(Ordering::Relaxed) >= 1);
         assert_eq!(plain.len(), routed.len());
         for (p, r) in plain.regions().iter().zip(routed.regions().iter()) {
             assert_eq!(p.pattern(), r.pattern());
@@ -661,14 +701,21 @@ mod tests {
             assert_eq!(p.polygon(), r.polygon());
         }
         for fail_from in [0, 1] {
-            let failing = Arc::new(Counting {
-                calls: AtomicUsize::new(0),
-                fail_from,
-            });
+            let failing = Counting::new(fail_from, None);
             let err = enumerate(&net, &domain, &options(Some(failing))).unwrap_err();
             assert!(
                 matches!(err, Error::Backend { ref name, .. } if name == "counting"),
                 "{err:?}"
+            );
+        }
+        // A wrong-shaped answer for any one layer (the middle one fused or
+        // not) is a shape error, not a panic.
+        for layer in [(8, 2), (8, 8), (1, 8)] {
+            let misshaped = Counting::new(usize::MAX, Some(layer));
+            let err = enumerate(&net, &domain, &options(Some(misshaped))).unwrap_err();
+            assert!(
+                matches!(err, Error::Shape { ref what, .. } if what == "backend dense blocks"),
+                "{layer:?}: {err:?}"
             );
         }
     }

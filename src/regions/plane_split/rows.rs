@@ -8,11 +8,11 @@ use std::sync::Mutex;
 use ndarray::{s, Array2, ArrayView2};
 
 use super::cut::{Cell, EdgeTag};
-use crate::backend::Backend;
+use crate::backend::{dense_blocks_on, Backend};
 use crate::kernels::corrections::{add_terms, Term, ROWS};
 use crate::network::eval::{choose, scale_pieces, Blocks};
 use crate::network::{Dense, Nonlinearity, TwoPiece};
-use crate::{Affine, Result};
+use crate::{Affine, Error, Result};
 
 /// A cell after the last step, with the network's affine map on it.
 pub(super) struct FinalCell {
@@ -120,6 +120,11 @@ impl Tally {
 
     /// [`corrections_pay`] for `parents` parents of `units` units.
     fn corrections_pay(self, parents: usize, units: usize) -> bool {
+        if self.children == 0 {
+            // No child (an empty batch): nothing to correct, and no
+            // `children - parents` to take.
+            return false;
+        }
         CORRECTION_COST * self.differing < (self.children - parents) * units
     }
 }
@@ -146,9 +151,12 @@ fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
 fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) -> Result<Array2<f64>> {
     let scaled = scale_pieces(fused.units, h.to_owned(), BLOCKS, reference);
     let (w, b) = (fused.dense.w(), fused.dense.b());
-    let base = fused
-        .backend
-        .dense_blocks(w, b, scaled.view(), (BLOCKS.block, BLOCKS.offset_row))?;
+    let base = dense_blocks_on(
+        fused.backend,
+        (w, b),
+        scaled.view(),
+        (BLOCKS.block, BLOCKS.offset_row),
+    )?;
     Ok(base.as_standard_layout().into_owned())
 }
 
@@ -366,6 +374,8 @@ pub(super) fn into_chunks(cells: Vec<Cell>) -> Vec<(usize, Vec<Cell>)> {
 pub(super) struct Assembly {
     /// The index of each piece's first child, and the number of children.
     starts: Vec<usize>,
+    /// The number of pieces whose children fall in each chunk.
+    parts: Vec<usize>,
     /// The chunks that span pieces, by index, until they are whole.
     open: Mutex<HashMap<usize, Partial>>,
 }
@@ -381,40 +391,55 @@ impl Assembly {
         for count in counts {
             starts.push(starts[starts.len() - 1] + count);
         }
+        let total = starts[starts.len() - 1];
+        let mut parts = vec![0; total.div_ceil(CHUNK)];
+        // A piece with children counts once in every chunk its children
+        // reach.
+        for w in starts.windows(2).filter(|w| w[0] < w[1]) {
+            for part in &mut parts[w[0] / CHUNK..=(w[1] - 1) / CHUNK] {
+                *part += 1;
+            }
+        }
         Assembly {
             starts,
+            parts,
             open: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The pieces whose children fall in chunk `c`.
-    fn parts_of(&self, c: usize) -> usize {
-        let total = self.starts[self.starts.len() - 1];
-        let (from, to) = (c * CHUNK, ((c + 1) * CHUNK).min(total));
-        self.starts
-            .windows(2)
-            .filter(|w| w[0] < to && w[1] > from && w[0] < w[1])
-            .count()
-    }
-
     /// Adds the children of piece `k` (all of them, in order) and returns
     /// the chunks made whole, in order.
-    pub(super) fn add(&self, k: usize, cells: Vec<Cell>) -> Vec<Vec<Cell>> {
-        let mut start = self.starts[k];
-        debug_assert_eq!(start + cells.len(), self.starts[k + 1]);
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when piece `k` brings another number of children
+    /// than its count in [`Assembly::new`] (a second split of the piece that
+    /// differs from the first: the chunks would lose or mix up cells).
+    pub(super) fn add(&self, k: usize, cells: Vec<Cell>) -> Result<Vec<Vec<Cell>>> {
+        let (mut start, stop) = (self.starts[k], self.starts[k + 1]);
+        if start + cells.len() != stop {
+            return Err(Error::invalid(
+                "plane split",
+                format!(
+                    "piece {k} made {} children where its first split made {} (an internal invariant)",
+                    cells.len(),
+                    stop - start
+                ),
+            ));
+        }
         let mut whole = Vec::new();
         let mut cells = cells.into_iter();
-        while start < self.starts[k + 1] {
+        while start < stop {
             let c = start / CHUNK;
-            let end = ((c + 1) * CHUNK).min(self.starts[k + 1]);
+            let end = ((c + 1) * CHUNK).min(stop);
             let part: Vec<Cell> = cells.by_ref().take(end - start).collect();
             start = end;
-            match self.parts_of(c) {
+            match self.parts[c] {
                 1 => whole.push(part),
                 parts => whole.extend(self.join(c, parts, k, part)),
             }
         }
-        whole
+        Ok(whole)
     }
 
     /// Adds piece `k`'s part of chunk `c` (of `parts` parts); the chunk once
@@ -459,8 +484,9 @@ mod tests {
     use crate::backend::CpuBackend;
     use crate::network::eval::{affine_blocks, affine_rows};
     use crate::network::{AffineStep, Network, Step};
-    use crate::regions::plane_split::cut::split_two_piece;
+    use crate::regions::plane_split::cut::tests::random_lines;
     use crate::regions::plane_split::cut::tests::{tag, uniform};
+    use crate::regions::plane_split::cut::{split_two_piece, EdgeTag, Pieces};
 
     /// 2 -> 40 leaky ReLU -> 7 dense, seeded weights in [-1, 1).
     fn network() -> Network {
@@ -675,9 +701,66 @@ mod tests {
         let assembly = Assembly::new(counts.into_iter());
         let mut got = Vec::new();
         for k in [4, 0, 6, 2, 5, 1, 3] {
-            got.extend(assembly.add(k, pieces[k].clone()).iter().map(|c| numbers(c)));
+            got.extend(
+                assembly
+                    .add(k, pieces[k].clone())
+                    .unwrap()
+                    .iter()
+                    .map(|c| numbers(c)),
+            );
         }
         got.sort();
+        assert_eq!(got, want);
+        // Pieces fed in order give the chunks in order.
+        let assembly = Assembly::new(counts.into_iter());
+        let mut in_order = Vec::new();
+        for (k, piece) in pieces.iter().enumerate() {
+            in_order.extend(assembly.add(k, piece.clone()).unwrap().iter().map(|c| numbers(c)));
+        }
+        assert_eq!(in_order, want);
+        // A piece with another number of children than counted is an error.
+        let err = Assembly::new(counts.into_iter())
+            .add(0, pieces[1].clone())
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn pieces_and_their_assembly_give_the_chunks_of_the_whole_split() {
+        // Real cells: the faces of 60 random lines in the square, several
+        // chunks of them.
+        let n = 60;
+        let (rows, square) = random_lines(n);
+        let halt = || false;
+        let list = split_two_piece(square.clone(), rows.view(), (0, n), false, &halt);
+        assert!(list.len() > 2 * CHUNK, "{} faces", list.len());
+        let key = |cells: &[Cell]| -> Vec<(Vec<u64>, Vec<u8>, Vec<EdgeTag>)> {
+            cells
+                .iter()
+                .map(|c| {
+                    let bits = c.vertices.iter().flatten().map(|v| v.to_bits()).collect();
+                    (bits, c.pattern.clone(), c.tags.clone())
+                })
+                .collect()
+        };
+        let want: Vec<_> = into_chunks(list).iter().map(|(_, c)| key(c)).collect();
+        let pieces = Pieces::new(square, rows.view(), (0, n), &halt).unwrap();
+        let children: Vec<Vec<Cell>> = (0..pieces.len()).map(|k| pieces.refine(k)).collect();
+        let assembly = || Assembly::new(children.iter().map(Vec::len));
+        // In order: the whole list's chunks, in order, bit for bit.
+        let forward = assembly();
+        let mut got = Vec::new();
+        for (k, cells) in children.iter().enumerate() {
+            got.extend(forward.add(k, cells.clone()).unwrap().iter().map(|c| key(c)));
+        }
+        assert_eq!(got, want);
+        // Backwards: the same chunks.
+        let backward = assembly();
+        let mut got = Vec::new();
+        for (k, cells) in children.iter().enumerate().rev() {
+            got.extend(backward.add(k, cells.clone()).unwrap().iter().map(|c| key(c)));
+        }
+        got.sort_by_key(|chunk| want.iter().position(|w| w == chunk));
         assert_eq!(got, want);
     }
 }

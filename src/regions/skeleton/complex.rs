@@ -153,9 +153,23 @@ impl Complex {
 /// Splits per parallel task: enough that a task outweighs its hand-off.
 pub(super) const SPLITS_PER_TASK: usize = 256;
 
+/// New vertices per parallel task when their 2-faces are listed (a vertex
+/// costs an addition or two per hyperplane it lies on).
+pub(super) const FACE_VERTICES_PER_TASK: usize = 256;
+
+/// Faces per shard task when a unit's faces are paired by key: fewer in
+/// all and the unit pairs them in one shard on its own thread.
+pub(super) const FACES_PER_TASK: usize = 1024;
+
+/// Vertices per parallel task of the passes over one value per vertex
+/// (a layer's columns, the side marks of a unit).
+pub(super) const VERTICES_PER_TASK: usize = 4096;
+
 /// The one rule for every parallel pass of the skeleton: in parallel unless
 /// `serial` or the pass's `items` fit one task of `per_task` (then the
-/// hand-off would cost more than the second thread gives). Each pass does
+/// hand-off would cost more than the second thread gives). `items` is what
+/// `per_task` counts, which need not be what a task is: a pass with a task
+/// per column counts the column's entries (see each call). Each pass does
 /// the same arithmetic per item either way, so the rule changes no bit.
 pub(super) fn parallel(serial: bool, items: usize, per_task: usize) -> bool {
     !serial && items > per_task

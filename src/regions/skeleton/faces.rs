@@ -23,12 +23,9 @@
 
 use rayon::prelude::*;
 
-use super::complex::{clear, has, ones, parallel, Complex};
+use super::complex::{clear, has, ones, parallel, Complex, FACES_PER_TASK, FACE_VERTICES_PER_TASK};
 use super::table::{BitKeys, Index};
 use super::Fail;
-
-/// New vertices per parallel task when their faces are listed.
-const VERTICES_PER_TASK: usize = 256;
 
 /// A 2-face through a new vertex: the face leaving hyperplane `left` of the
 /// vertex's, on the positive side of it or not (16 bytes: the faces of a
@@ -95,10 +92,11 @@ impl FaceCuts {
         serial: bool,
     ) -> Result<Vec<(u32, u32)>, Fail> {
         let faces = self.faces(cx, first, h, m, serial);
-        let shards = if serial {
-            1
-        } else {
+        // Faces to pair in one task's worth: one shard, no hand-off.
+        let shards = if parallel(serial, faces.len(), FACES_PER_TASK) {
             rayon::current_num_threads().next_power_of_two()
+        } else {
+            1
         };
         self.pair(cx, first, &faces, shards)
     }
@@ -107,18 +105,18 @@ impl FaceCuts {
     /// order of the vertices and, per vertex, of its hyperplanes (then the
     /// negative side first).
     fn faces(&self, cx: &Complex, first: usize, h: usize, m: usize, serial: bool) -> Vec<Face> {
-        let starts: Vec<usize> = (first..cx.len()).step_by(VERTICES_PER_TASK).collect();
+        let starts: Vec<usize> = (first..cx.len()).step_by(FACE_VERTICES_PER_TASK).collect();
         // At most two faces per hyperplane of the edge split (`d - 1`).
         let most = 2 * cx.d.saturating_sub(1).max(1);
         let task = |&start: &usize| {
-            let mut out = Vec::with_capacity(VERTICES_PER_TASK.min(cx.len() - start) * most);
+            let mut out = Vec::with_capacity(FACE_VERTICES_PER_TASK.min(cx.len() - start) * most);
             let mut key = vec![0u64; 2 * cx.words];
-            for v in start..cx.len().min(start + VERTICES_PER_TASK) {
+            for v in start..cx.len().min(start + FACE_VERTICES_PER_TASK) {
                 self.faces_of(cx, first, v, h, m, &mut key, &mut out);
             }
             out
         };
-        let parts: Vec<Vec<Face>> = if parallel(serial, cx.len() - first, VERTICES_PER_TASK) {
+        let parts: Vec<Vec<Face>> = if parallel(serial, cx.len() - first, FACE_VERTICES_PER_TASK) {
             starts.par_iter().map(task).collect()
         } else {
             starts.iter().map(task).collect()
@@ -169,7 +167,10 @@ impl FaceCuts {
     ///
     /// # Errors
     ///
-    /// [`Fail::Fallback`] for a key met other than twice.
+    /// [`Fail::Fallback`] for a key met other than twice. Whether it fails
+    /// does not depend on `shards`, but its reason may: each shard stops at
+    /// its own first bad key, and which shard's error comes back first
+    /// (a face cut once or three times) follows the shard count.
     fn pair(
         &mut self,
         cx: &Complex,
@@ -184,7 +185,9 @@ impl FaceCuts {
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| f.hash & mask == s as u64);
-            pair_shard(cx, first, faces, mine, index)
+            // The hashes spread evenly: about this many faces per shard.
+            let expect = faces.len() / shards + 1;
+            pair_shard(cx, first, faces, mine, expect, index)
         };
         let indices = &mut self.shards[..shards];
         let found: Vec<Result<Vec<(usize, u32)>, Fail>> = if shards == 1 {
@@ -210,8 +213,9 @@ impl FaceCuts {
     }
 }
 
-/// Pairs the faces `mine` (indices into `faces`, ascending) by key with
-/// `index` (cleared first): `(later face, earlier face's place)` per pair.
+/// Pairs the faces `mine` (indices into `faces`, ascending, about `expect`
+/// of them) by key with `index` (cleared first): `(later face, earlier
+/// face's place)` per pair.
 ///
 /// # Errors
 ///
@@ -221,12 +225,14 @@ fn pair_shard<'a>(
     first: usize,
     faces: &[Face],
     mine: impl Iterator<Item = (usize, &'a Face)>,
+    expect: usize,
     index: &mut Index,
 ) -> Result<Vec<(usize, u32)>, Fail> {
     index.clear();
     // Per face met: its first face, and whether a second has joined it.
-    let mut met: Vec<(usize, bool)> = Vec::new();
-    let mut pairs = Vec::new();
+    // Faces come in pairs: half of them start a key, half join one.
+    let mut met: Vec<(usize, bool)> = Vec::with_capacity(expect / 2 + 1);
+    let mut pairs = Vec::with_capacity(expect / 2 + 1);
     for (i, f) in mine {
         let (item, new) = index
             .find_or_add(f.hash, |item| same_key(cx, first, &faces[met[item].0], f))
@@ -332,5 +338,95 @@ mod tests {
             cuts.joins(&cx, 0, 0, 1, true).ok().unwrap(),
             vec![(1, 0), (1, 0), (3, 2), (3, 2)]
         );
+    }
+
+    /// Face `f`'s key built bit by bit from its vertex's sign vector: the
+    /// `pos` bits with `left` set on the positive side, then the `zero`
+    /// bits without `h` and `left`.
+    fn key_by_bits(cx: &Complex, first: usize, f: &Face, h: usize) -> Vec<bool> {
+        let v = first + f.place as usize;
+        let bits = 64 * cx.words;
+        let pos = (0..bits).map(|i| has(cx.pos(v), i) || (f.positive() && i == f.left()));
+        let zero = (0..bits).map(|i| has(cx.zero(v), i) && i != h && i != f.left());
+        pos.chain(zero).collect()
+    }
+
+    #[test]
+    fn same_key_agrees_with_keys_built_bit_by_bit_across_words() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        // Two words; the unit's hyperplane and the lefts on either word.
+        let (h, lefts) = (100, [3usize, 70, 64, 127, 0]);
+        let mut rng = StdRng::seed_from_u64(9);
+        let (mut same, mut differ) = (0, 0);
+        for _ in 0..4000 {
+            let (lf, lg) = (lefts[rng.random_range(0..5)], lefts[rng.random_range(0..5)]);
+            let (posf, posg) = (rng.random_bool(0.5), rng.random_bool(0.5));
+            let bit = |i: usize| [u64::from(i < 64) << (i % 64), u64::from(i >= 64) << (i % 64)];
+            let or = |a: [u64; 2], b: [u64; 2]| [a[0] | b[0], a[1] | b[1]];
+            let not = |a: [u64; 2], b: [u64; 2]| [a[0] & !b[0], a[1] & !b[1]];
+            let fixed = or(or(bit(h), bit(lf)), bit(lg));
+            let shared_pos = not([rng.random(), rng.random()], fixed);
+            let shared_zero = not([rng.random(), rng.random()], fixed);
+            // Built to share a key (when `lf == lg`, only if `posf == posg`):
+            // each vertex on `h` and its own left, with the other's side bit.
+            let other = |l: usize, p: bool, mine: usize| if p && l != mine { bit(l) } else { [0; 2] };
+            let pf = or(shared_pos, other(lg, posg, lf));
+            let mut pg = or(shared_pos, other(lf, posf, lg));
+            let zf = or(shared_zero, or(bit(h), bit(lf)));
+            let mut zg = or(shared_zero, or(bit(h), bit(lg)));
+            // Half the time a bit away from `h` and the lefts differs.
+            if rng.random_bool(0.5) {
+                let i = rng.random_range(0..128);
+                if !has(&fixed, i) {
+                    let flip = if rng.random_bool(0.5) { &mut pg } else { &mut zg };
+                    flip[i / 64] ^= 1 << (i % 64);
+                }
+            }
+            let mut cx = loose(&[]);
+            cx.words = 2;
+            // An old vertex first: places count from `first`.
+            cx.push_vertex(&[0.0, 0.0], &[0, 0], &[0, 0]).ok().unwrap();
+            cx.push_vertex(&[0.0, 0.0], &pf, &zf).ok().unwrap();
+            cx.push_vertex(&[0.0, 0.0], &pg, &zg).ok().unwrap();
+            let (f, g) = (Face::new(0, 0, lf, posf), Face::new(0, 1, lg, posg));
+            let want = key_by_bits(&cx, 1, &f, h) == key_by_bits(&cx, 1, &g, h);
+            assert_eq!(
+                same_key(&cx, 1, &f, &g),
+                want,
+                "lefts {lf} {lg}, sides {posf} {posg}"
+            );
+            assert_eq!(same_key(&cx, 1, &g, &f), want);
+            if want {
+                same += 1;
+            } else {
+                differ += 1;
+            }
+        }
+        // Both answers met often, and with lefts on different words.
+        assert!(same > 1000 && differ > 1000, "{same} same, {differ} differ");
+    }
+
+    #[test]
+    fn faces_with_one_hash_and_different_keys_are_not_paired() {
+        // Vertices 0 and 2 share a key, 1 and 3 another (pos bit 2 set);
+        // every face is given one hash, so only the keys tell them apart.
+        let cx = loose(&[0, 4, 0, 4]);
+        let faces: Vec<Face> = (0..4).map(|place| Face::new(7, place, 1, false)).collect();
+        let mut cuts = FaceCuts::new(1);
+        for shards in [1, 2, 4] {
+            assert_eq!(
+                cuts.pair(&cx, 0, &faces, shards).ok().unwrap(),
+                vec![(2, 0), (3, 1)]
+            );
+            // Two faces of different keys alone: each is cut once.
+            assert!(matches!(
+                cuts.pair(&cx, 0, &faces[..2], shards),
+                Err(Fail::Fallback(_))
+            ));
+            assert!(matches!(
+                cuts.pair(&cx, 0, &faces[1..3], shards),
+                Err(Fail::Fallback(_))
+            ));
+        }
     }
 }

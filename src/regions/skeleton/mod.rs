@@ -197,7 +197,8 @@ impl Cells<'_> {
         let mut patterns: Vec<(u64, Vec<u64>)> = Vec::new();
         let mut thin = Vec::new();
         let mut outcome = Outcome::Complete;
-        for chunk in found.chunks(REGIONS_PER_CHECK * threads) {
+        let total = found.len();
+        for chunk in found.chunks_mut(REGIONS_PER_CHECK * threads) {
             if let Some(stop) = watch.stop(regions.len()) {
                 outcome = stop;
                 break;
@@ -211,21 +212,18 @@ impl Cells<'_> {
                     .flat_map_iter(group)
                     .collect()
             };
-            for (f, cell) in chunk.iter().zip(cells) {
+            // Analysed: a region's bits move to its pattern, not copied.
+            for (f, cell) in chunk.iter_mut().zip(cells) {
                 match cell? {
                     Cell::Region(r) if opts.run.max_regions.is_none_or(|max| regions.len() < max) => {
                         regions.push(*r);
-                        patterns.push((f.key, f.bits.clone()));
+                        patterns.push((f.key, std::mem::take(&mut f.bits)));
                     }
                     Cell::Region(_) => outcome = Outcome::RegionBudget,
                     Cell::Thin(t) => thin.push(t),
                 }
             }
-            watch.report(
-                regions.len(),
-                Some(found.len() - regions.len() - thin.len()),
-                false,
-            );
+            watch.report(regions.len(), Some(total - regions.len() - thin.len()), false);
         }
         let solved = self.lps.load(Ordering::Relaxed);
         link_neighbours(&mut regions, &patterns, keys, self.m)?;

@@ -12,7 +12,7 @@ use ndarray::{Array2, ArrayView1};
 
 use rayon::prelude::*;
 
-use super::complex::{parallel, set, Complex, Split, SPLITS_PER_TASK};
+use super::complex::{parallel, set, Complex, Split, SPLITS_PER_TASK, VERTICES_PER_TASK};
 use super::faces::FaceCuts;
 use super::Fail;
 use crate::backend::affine_values_on;
@@ -160,6 +160,8 @@ impl LayerCut {
             (col, scale)
         };
         let columns = values.columns().into_iter();
+        // A task per column; the items counted are its rows (vertices): one
+        // column of fewer than a task of vertices is not worth a hand-off.
         let (cols, scale): (Vec<Vec<f64>>, Vec<f64>) = if parallel(serial, values.nrows(), VERTICES_PER_TASK)
         {
             columns.collect::<Vec<_>>().into_par_iter().map(column).unzip()
@@ -220,22 +222,31 @@ impl LayerCut {
         serial: bool,
     ) {
         let (signs, words, units) = (&self.signs, self.words, self.crossing.len());
-        let task = |start: usize| {
-            let mut lists = vec![Vec::new(); units];
+        let list = |start: usize, lists: &mut [Vec<usize>]| {
             for e in (start..count.min(start + EDGES_PER_TASK)).map(&edge) {
                 let [a, b] = cx.edges[e];
-                crossings(signs, words, e, [a as usize, b as usize], from, &mut lists);
+                crossings(signs, words, e, [a as usize, b as usize], from, lists);
             }
-            lists
         };
         let starts = (0..count).step_by(EDGES_PER_TASK);
-        let tasks: Vec<Vec<Vec<usize>>> = if parallel(serial, count, EDGES_PER_TASK) {
-            starts.collect::<Vec<usize>>().into_par_iter().map(task).collect()
-        } else {
-            starts.map(task).collect()
-        };
+        if !parallel(serial, count, EDGES_PER_TASK) {
+            // One thread: straight into the layer's lists, no task lists.
+            starts.for_each(|start| list(start, &mut self.crossing[from..]));
+            return;
+        }
+        // Each task keeps lists for the units from `from` on only (those
+        // below have crossed already), joined in task order.
+        let tasks: Vec<Vec<Vec<usize>>> = starts
+            .collect::<Vec<usize>>()
+            .into_par_iter()
+            .map(|start| {
+                let mut lists = vec![Vec::new(); units - from];
+                list(start, &mut lists);
+                lists
+            })
+            .collect();
         for lists in tasks {
-            for (all, mut part) in self.crossing.iter_mut().zip(lists) {
+            for (all, mut part) in self.crossing[from..].iter_mut().zip(lists) {
                 all.append(&mut part);
             }
         }
@@ -329,8 +340,9 @@ impl LayerCut {
             }
         };
         let first = self.signs.len() / self.words;
-        // A task per column, each of the splits' values: a task's worth when
-        // there are more splits than one task of splits.
+        // A task per column, each of the splits' values; the items counted
+        // are the splits (one column's entries): a task's worth when there
+        // are more splits than one task of splits.
         if !parallel(serial, splits.len(), SPLITS_PER_TASK) {
             self.cols
                 .iter_mut()
@@ -347,9 +359,6 @@ impl LayerCut {
         self.push_signs(first, serial);
     }
 }
-
-/// Vertices per parallel task of [`mark_sides`] and [`activations`].
-const VERTICES_PER_TASK: usize = 4096;
 
 /// Vertices per parallel task of [`LayerCut::push_signs`], whose vertices
 /// cost a pass over the layer's units each.
@@ -389,7 +398,8 @@ fn mark_sides(cx: &mut Complex, col: &[f64], h: usize, tol: f64, serial: bool) -
 const EDGES_PER_TASK: usize = 2048;
 
 /// Pushes edge `e` (ends `[a, b]`) to the list of every unit from `from` on
-/// whose sign bits (`signs`, `w` words per vertex) differ at its ends.
+/// whose sign bits (`signs`, `w` words per vertex) differ at its ends
+/// (`lists[0]` is unit `from`'s).
 fn crossings(signs: &[u64], w: usize, e: usize, [a, b]: [usize; 2], from: usize, lists: &mut [Vec<usize>]) {
     for k in from / 64..w {
         let mut differ = signs[a * w + k] ^ signs[b * w + k];
@@ -399,7 +409,7 @@ fn crossings(signs: &[u64], w: usize, e: usize, [a, b]: [usize; 2], from: usize,
         while differ != 0 {
             let unit = 64 * k + differ.trailing_zeros() as usize;
             differ &= differ - 1;
-            lists[unit].push(e);
+            lists[unit - from].push(e);
         }
     }
 }
