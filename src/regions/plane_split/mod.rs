@@ -220,14 +220,16 @@ impl Run<'_> {
     }
 
     fn stop_reason(&self) -> Option<Outcome> {
-        self.stopped.lock().ok().and_then(|s| *s)
+        *self.stopped.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records the limit that stops the run (the first one recorded stays).
     fn stop(&self, outcome: Outcome) {
-        if let Ok(mut s) = self.stopped.lock() {
-            s.get_or_insert(outcome);
-        }
+        // A poisoned lock still holds a valid Option: keep the reason.
+        self.stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(outcome);
         self.halted.store(true, Ordering::Relaxed);
     }
 
