@@ -188,7 +188,7 @@ impl<T: Lane, F: FnMut(usize, u32)> WithSimd for Hood<'_, T, F> {
             if let (0, Some(slopes)) = (changes, step.slopes) {
                 // `changed` is all zeros here: it becomes the slope lane.
                 for (s, &f) in changed.iter_mut().zip(first.iter()) {
-                    *s = if f > T::default() { slopes[1] } else { slopes[0] };
+                    *s = slope_at(f, slopes);
                 }
                 for row in std::iter::once(centre).chain(directions.chunks_exact_mut(cols)) {
                     for (v, &s) in row.iter_mut().zip(changed.iter()) {
@@ -324,13 +324,23 @@ fn mark_changes<T: Lane>(row: &[T], first: &[T], changed: &mut [T]) {
     }
 }
 
+/// The slope of the two-piece activation at `v`: `slopes[v > 0]` (the
+/// one rule of [`activate`] and the linear neighbourhoods' slope lane).
+#[inline(always)]
+fn slope_at<T: Lane>(v: T, [lo, hi]: [T; 2]) -> T {
+    if v > T::default() {
+        hi
+    } else {
+        lo
+    }
+}
+
 /// The two-piece activation `z * slopes[z > 0]`, in place.
 #[inline(always)]
 fn activate<T: Lane>(row: &mut [T], slopes: Option<[T; 2]>) {
-    if let Some([lo, hi]) = slopes {
-        let zero = T::default();
+    if let Some(slopes) = slopes {
         for v in row.iter_mut() {
-            *v = *v * if *v > zero { hi } else { lo };
+            *v = *v * slope_at(*v, slopes);
         }
     }
 }
