@@ -10,6 +10,12 @@
 //! cargo run --release --example peer -- w5 target/peers/w5 forward 2 5 [warm-up seconds]
 //! ```
 //!
+//! `CPWL_PEER_REPEAT=<n>` (the scripts set it from their `--repeat`) times
+//! the computation of `w1`, `w2` and `w3` `n` times in this one process, as the
+//! peers take their best of `n`: `cpwl_seconds=` is then the least time,
+//! `cpwl_first_seconds=` the first (cold) run and `cpwl_runs=` is `n`; unset,
+//! it is one cold run.
+//!
 //! `w1` and `w2` take the method as an optional last argument (`plane_split`
 //! and `lp` by default);
 //! built with `--features serde`, any `Method` variant can be named in snake
@@ -57,18 +63,42 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Fallible
     Ok(())
 }
 
+/// Runs `compute` `CPWL_PEER_REPEAT` times (one when unset), prints the least
+/// time as `cpwl_seconds=`, the first as `cpwl_first_seconds=` and the count
+/// as `cpwl_runs=`, and returns the last run's result (every run computes the
+/// same) with the least time. Each result is dropped before the next run starts, so memory
+/// figures are those of one run.
+fn timed<T>(mut compute: impl FnMut() -> Fallible<T>) -> Fallible<(T, f64)> {
+    let runs: usize = match std::env::var("CPWL_PEER_REPEAT") {
+        Ok(n) => n.parse().map_err(|_| format!("bad CPWL_PEER_REPEAT: {n}"))?,
+        Err(_) => 1,
+    };
+    let (mut best, mut first) = (f64::INFINITY, None);
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        drop(last.take());
+        let start = Instant::now();
+        last = Some(compute()?);
+        let seconds = start.elapsed().as_secs_f64();
+        first.get_or_insert(seconds);
+        best = best.min(seconds);
+    }
+    println!("cpwl_seconds={best}");
+    println!("cpwl_first_seconds={}", first.unwrap_or(best));
+    println!("cpwl_runs={}", runs.max(1));
+    Ok((last.expect("at least one run"), best))
+}
+
 fn w1(args: &[String]) -> Fallible<()> {
     let dir = PathBuf::from(&args[2]);
     let h: f64 = arg(args, 3, "half-width")?;
     let method = method_by_name(args.get(4).map(String::as_str).unwrap_or("plane_split"))?;
     let (net, domain) = w1_slice(&dir, h)?;
-    let start = Instant::now();
     let opts = EnumOptions {
         method,
         ..Default::default()
     };
-    let part = enumerate(&net, &domain, &opts)?;
-    println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
+    let (part, _) = timed(|| Ok(enumerate(&net, &domain, &opts)?))?;
     println!("regions={}", part.len());
     print_memory(&part);
     println!("method={:?}", part.stats().method);
@@ -144,9 +174,7 @@ fn w2(args: &[String]) -> Fallible<()> {
         method,
         ..Default::default()
     };
-    let start = Instant::now();
-    let part = enumerate(&net, &domain, &opts)?;
-    println!("cpwl_seconds={}", start.elapsed().as_secs_f64());
+    let (part, _) = timed(|| Ok(enumerate(&net, &domain, &opts)?))?;
     let st = part.stats();
     println!(
         "regions={}\nlps={}\nlps_skipped={}\nthin={}\nmethod={:?}",
@@ -229,10 +257,8 @@ fn w3(args: &[String]) -> Fallible<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()?;
-    let start = Instant::now();
-    let report = pool.install(|| local_complexity(&net, points.view(), &opts))?;
-    let cpwl_seconds = start.elapsed().as_secs_f64();
-    println!("cpwl_seconds={cpwl_seconds}");
+    let (report, cpwl_seconds) =
+        timed(|| Ok(pool.install(|| local_complexity(&net, points.view(), &opts))?))?;
     println!("lc_mean={}", report.mean());
     if which == "mlp" {
         let widths: Vec<usize> = std::iter::once(net.input_dim())

@@ -14,18 +14,23 @@ from workloads import repo_root
 CPWL_TIMEOUT_S = 3600
 
 
-def run_cpwl(workload: str, *args) -> dict[str, str] | None:
+def run_cpwl(workload: str, *args, repeat: int = 1) -> dict[str, str] | None:
     """Runs `cargo run --release --example peer -- <workload> <args...>` (or $CPWL_PEER_CMD).
 
-    Returns the `key=value` lines it printed, or None (after saying why) when
-    the example is missing or fails; the peer side is reported either way.
+    `repeat` > 1 times the computation that many times in the one process
+    (`CPWL_PEER_REPEAT`): `cpwl_seconds` is then the least, as the peers' "best
+    of `repeat`", and `cpwl_first_seconds` the first (cold) run. Returns the
+    `key=value` lines it printed, or None (after saying why) when the example
+    is missing or fails; the peer side is reported either way.
     """
     override = os.environ.get("CPWL_PEER_CMD")  # e.g. a prebuilt target/release/examples/peer
     base = shlex.split(override) if override else ["cargo", "run", "--quiet", "--release", "--example", "peer", "--"]
     cmd = [*base, workload, *map(str, args)]
     print(f"[cpwl] {' '.join(cmd)}", flush=True)
     try:
-        proc = subprocess.run(cmd, cwd=repo_root(), capture_output=True, text=True, timeout=CPWL_TIMEOUT_S)
+        env = {**os.environ, "CPWL_PEER_REPEAT": str(max(1, repeat))}
+        proc = subprocess.run(cmd, cwd=repo_root(), env=env, capture_output=True, text=True,
+                              timeout=CPWL_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as err:
         print(f"[cpwl] side missing: {err}")
         return None
@@ -51,6 +56,14 @@ def report_ratio(label: str, peer_seconds: float, cpwl: dict[str, str] | None) -
         return
     cpwl_seconds = max(float(cpwl["cpwl_seconds"]), 1e-9)
     print(f"{label}: peer {peer_seconds:.4f} s, cpwl {cpwl_seconds:.4f} s, ratio peer/cpwl {peer_seconds / cpwl_seconds:.2f}")
+    report_cold(cpwl)
+
+
+def report_cold(cpwl: dict[str, str]) -> None:
+    """The cpwl side's first (cold) run, when it timed more than one."""
+    if int(cpwl.get("cpwl_runs", "1")) > 1:
+        print(f"  cpwl first (cold) run {float(cpwl['cpwl_first_seconds']):.4f} s, "
+              f"best of {cpwl['cpwl_runs']} {float(cpwl['cpwl_seconds']):.4f} s")
 
 
 @contextmanager

@@ -302,7 +302,7 @@ def run_box(dim: int, h: float, repeat: int, methods: list[str], slice_name: str
     print(f"peer_seconds={full}\npeer_regions={regions}\npeer_patterns_sha256={digest}")
     ok = True
     for method in methods:
-        cpwl = run_cpwl(workload, d, h, method)
+        cpwl = run_cpwl(workload, d, h, method, repeat=repeat)
         report_ratio(f"edge subdivision vs cpwl {method}", full, cpwl)
         if cpwl is None or "patterns_sha256" not in cpwl:
             continue

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 import workloads
-from common import load_cpwl_array, run_cpwl, set_torch_threads, stopwatch, vectors_pass
+from common import load_cpwl_array, report_cold, run_cpwl, set_torch_threads, stopwatch, vectors_pass
 
 CHUNK_POINTS = 200
 
@@ -223,7 +223,7 @@ def main() -> int:
                     diff = int((counts != f64_counts).any(dim=1).sum())
                     print(f"           points whose counts differ from f64: {diff}")
                 best = secs if best is None else min(best, secs)
-            cpwl = run_cpwl("w3", d, name, prec, args.threads, len(pts))
+            cpwl = run_cpwl("w3", d, name, prec, args.threads, len(pts), repeat=args.repeat)
             if cpwl is None:
                 print(f"W3 {name} {prec}: strongest peer {best:.3f} s; cpwl side missing")
                 continue
@@ -231,6 +231,7 @@ def main() -> int:
                 print(f"  cpwl: {cpwl['note']}")
             cs = float(cpwl["cpwl_seconds"])
             print(f"W3 {name} {prec}: strongest peer {best:.3f} s, cpwl {cs:.4f} s, ratio peer/cpwl {best / cs:.2f}")
+            report_cold(cpwl)
             if "lc_mean" in cpwl:
                 print(f"  LC mean: peer {float(totals.mean()):.6f}, cpwl {float(cpwl['lc_mean']):.6f}")
             theirs = load_cpwl_array(cpwl, "counts_file")
