@@ -1,15 +1,15 @@
 //! Local-complexity counting through the backend (the W3 kernel, scaled
 //! down to fit a criterion sample): 500 points, P = 25, the W1 network
 //! (784-200-200-200-10 ReLU), radius 0.05, in f64 and f32. The bench times
-//! `Backend::sign_changes` (the folded neighbourhood pass with the sign
-//! comparison fused in) beside faer GEMMs of the same shapes
-//! (`gemm_reference`: the first layer at the points and directions, every
-//! later layer at all `2P` vertices), and prints the fraction of the GEMM
-//! rate each precision reaches, timed in the same run. The f32 route holds
+//! `Backend::sign_changes` (the folded neighbourhood pass, linear while the
+//! neighbourhood is, with the sign comparison fused in) beside faer GEMMs of
+//! the same shapes (`gemm_reference`: the first layer at the points and
+//! directions, every later layer at all `2P` vertices), and prints the fraction of the GEMM
+//! rate each precision reaches, timed in the same run. Both precisions hold
 //! a neighbourhood as its centre and `P` directions while no unit changes
-//! sign over it (`P + 1` GEMM rows per point, not `2P`), so its "fraction"
-//! is the folded pass's work over its own time and can pass 1 by up to
-//! about `2P / (P + 1)`.
+//! sign over it (`P + 1` GEMM rows per point, not `2P`), so the "fraction"
+//! is the folded pass's work over the route's own time and can pass 1 by up
+//! to about `2P / (P + 1)`.
 
 mod common;
 

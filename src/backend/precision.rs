@@ -10,10 +10,10 @@
 /// pre-activations, returned as `f64`) and
 /// [`crate::backend::Backend::sign_changes`] of plain MLPs (dense layers and
 /// two-piece units; other networks run in f64 whatever the choice): the GEMMs
-/// run in `f32` on faer. [`crate::backend::CpuBackend`]'s `f32` sign tests
-/// hold each neighbourhood as its centre and `P` directions for as long as no
-/// unit changes sign over it (about half the GEMM rows of its `2P` vertices),
-/// so a vertex value is summed in another order than on the `f64` route
+/// run in `f32` on faer. [`crate::backend::CpuBackend`]'s sign tests of plain
+/// MLPs (in either precision) hold each neighbourhood as its centre and `P`
+/// directions for as long as no unit changes sign over it (about half the
+/// GEMM rows of its `2P` vertices), so a vertex value is summed as `c +- d`
 /// and its rounding error scales with `|c| + |d|` (the magnitudes of the
 /// centre and direction it is summed from) rather than with the vertex's
 /// `|c +- d|`; that makes no difference beyond the near-ties below.

@@ -1,5 +1,5 @@
-//! The `f32` route's local-complexity pass, linear while the neighbourhood
-//! is: a point's `2P` vertices `x +- r v_k` are held as one centre row and
+//! The local-complexity pass of plain MLPs in both precisions, linear while
+//! the neighbourhood is: a point's `2P` vertices `x +- r v_k` are held as one centre row and
 //! `P` direction rows instead of `2P` vertex rows.
 //!
 //! After the folded first layer the vertex values of a point are `c +- d_k`
@@ -18,8 +18,11 @@
 //! summed as `W c + b` plus or minus `W d_k` rather than as `W (c +- d_k) + b`,
 //! and a slope multiplies `c` and `d_k` apart rather than `c +- d_k`, so its
 //! rounding scales with `|c| + |d_k|` and a unit within rounding of zero (a near-tie, see
-//! [`crate::backend::Precision`]) can take another sign. The `f64` route
-//! keeps the folded pass, bit for bit.
+//! [`crate::backend::Precision`]) can take another sign. In `f64` that margin
+//! is about `1e-16` of the row's magnitude: on all 10,000 W3 points every
+//! per-layer count equals the folded pass's and the PyTorch peer's (which
+//! sums in yet another order), and the shared LC vectors pass unchanged.
+//! The folded pass stays as the tests' oracle.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 

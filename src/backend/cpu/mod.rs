@@ -399,7 +399,7 @@ impl Backend for CpuBackend {
             .flatten();
         let f64_route = f32_route
             .is_none()
-            .then(|| vertices::FoldedMlp::<f64>::new(net, dirs, hood.radius))
+            .then(|| hood::LinearHood::<f64>::new(net, dirs, hood.radius))
             .flatten();
         let chunk = if f32_route.is_some() || f64_route.is_some() {
             self.chunk.min(vertices::FOLDED_POINTS_PER_TASK)
@@ -411,11 +411,11 @@ impl Backend for CpuBackend {
         };
         let parts = self.map_chunks_of(chunk, points.nrows(), |a, b| {
             let pts = points.slice(s![a..b, ..]);
-            if let Some(folded) = &f32_route {
-                return folded.count_changes(pts, &counted, hood.count_output);
+            if let Some(linear) = &f32_route {
+                return linear.count_changes(pts, &counted, hood.count_output);
             }
-            if let Some(folded) = &f64_route {
-                return folded.count_changes(pts, &counted, hood.count_output);
+            if let Some(linear) = &f64_route {
+                return linear.count_changes(pts, &counted, hood.count_output);
             }
             let fwd = vertices::vertex_forward(net, pts, dirs, hood.radius);
             count_changes(

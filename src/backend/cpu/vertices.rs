@@ -4,13 +4,13 @@
 //! once per point and once for all directions instead of once per vertex
 //! (for a convolution, each direction image is convolved once).
 
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Zip};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
 
-use super::real::{gemm_into, Real};
-use super::scratch::{sized, view, view_mut, Buffers, MlpLayer, MlpProgram, Scratch};
+use super::real::Real;
+use super::scratch::{Buffers, MlpLayer, MlpProgram, Scratch};
 use super::{forward_chunk, neighbourhood_vertices};
 use crate::backend::{ForwardBatch, Keep};
-use crate::kernels::fused::{self, LayerStep};
+use crate::kernels::fused::LayerStep;
 use crate::network::eval::{self, Recorder};
 use crate::network::{AffineStep, Step, TwoPiece, UnitLayer};
 use crate::Network;
@@ -77,7 +77,10 @@ const VERTEX_BLOCK_BYTES: usize = 1 << 19;
 /// vertex and applies the activation ([`fused::layer_step`]), so that no copy
 /// of the pre-activations is kept and no pattern is written. The first layer
 /// is folded in `f64`; the layers after it run in `T` (`f32` for
-/// [`crate::backend::Precision::F32`]).
+/// [`crate::backend::Precision::F32`]). [`super::hood::LinearHood`] runs its
+/// points in this pass's blocks and expands a point that changes sign into
+/// its vertex rows; this pass's own [`Self::count_changes`] (built for tests
+/// only) is the oracle the linear pass is checked against.
 pub(super) struct FoldedMlp<'a, T: Real> {
     first: &'a AffineStep,
     pub(super) rest: MlpProgram<'a, T>,
@@ -97,23 +100,6 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
             rest: MlpProgram::new(rest)?,
             moves: eval::linear(first, dirs) * radius,
         })
-    }
-
-    /// Per point and counted layer (then the output when `count_output`),
-    /// the units whose sign at some vertex differs from the first vertex's.
-    pub(super) fn count_changes(
-        &self,
-        points: ArrayView2<f64>,
-        counted: &[(usize, UnitLayer)],
-        count_output: bool,
-    ) -> Array2<u32> {
-        let per_block = self.points_per_block(2 * self.moves.nrows());
-        self.in_blocks(
-            points,
-            counted.len() + usize::from(count_output),
-            per_block,
-            |s, at, counts| self.count_block(s, at, counted, count_output, counts),
-        )
     }
 
     /// Runs the first layer at `points` once, then `block` on blocks of
@@ -149,62 +135,6 @@ impl<'a, T: Buffers> FoldedMlp<'a, T> {
         let widest = self.rest.widest(self.moves.ncols());
         let per_point = rows * widest.max(1) * std::mem::size_of::<T>();
         (VERTEX_BLOCK_BYTES / per_point).max(1)
-    }
-
-    /// [`Self::count_changes`] of the points whose first-layer values are
-    /// `at_points`, in `scratch`, into `counts` (their rows).
-    fn count_block(
-        &self,
-        scratch: &mut Scratch<T>,
-        at_points: ArrayView2<f64>,
-        counted: &[(usize, UnitLayer)],
-        count_output: bool,
-        mut counts: ArrayViewMut2<u32>,
-    ) {
-        let verts = 2 * self.moves.nrows();
-        let rows = at_points.nrows() * verts;
-        let mut width = self.moves.ncols();
-        self.fill(
-            view_mut(sized(&mut scratch.rows, rows * width), rows, width),
-            at_points,
-        );
-        walk_layers(&self.rest, counted, count_output, |op| match op {
-            LayerOp::Gemm(w) => {
-                let x = view(&scratch.rows, rows, width);
-                width = w.nrows();
-                gemm_into(x, w.t(), sized(&mut scratch.next, rows * width));
-                std::mem::swap(&mut scratch.rows, &mut scratch.next);
-            }
-            LayerOp::Step(step, slot) => {
-                let z = &mut scratch.rows[..rows * width];
-                fused::layer_step(z, width, verts, step, &mut scratch.marks, |p, c| {
-                    if let Some(slot) = slot {
-                        counts[[p, slot]] = c;
-                    }
-                });
-            }
-        });
-    }
-
-    /// Writes the vertex rows `x +- r v_k` of each point's first layer
-    /// (`at_points`, point-major, `+v_1..+v_P` then `-v_1..-v_P`) into `rows`,
-    /// rounded to `T`.
-    fn fill(&self, mut rows: ArrayViewMut2<T>, at_points: ArrayView2<f64>) {
-        let p = self.moves.nrows();
-        let cast = |r: &mut T, a: f64| *r = T::from_f64(a);
-        for (i, z) in at_points.outer_iter().enumerate() {
-            let base = i * 2 * p;
-            for (k, m) in self.moves.outer_iter().enumerate() {
-                Zip::from(rows.row_mut(base + k))
-                    .and(&m)
-                    .and(&z)
-                    .for_each(|r, &m, &z| cast(r, m + z));
-                Zip::from(rows.row_mut(base + p + k))
-                    .and(&m)
-                    .and(&z)
-                    .for_each(|r, &m, &z| cast(r, z - m));
-            }
-        }
     }
 }
 
@@ -268,5 +198,93 @@ pub(super) fn walk_layers<'p, T: Real>(
             slopes: None,
         };
         op(LayerOp::Step(step, Some(counted.len())));
+    }
+}
+
+/// The folded pass's own counts: every point's `2P` vertex rows through every
+/// layer. Only the tests run it, as the oracle of [`super::hood::LinearHood`].
+#[cfg(test)]
+mod oracle {
+    use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
+
+    use super::super::real::gemm_into;
+    use super::super::scratch::{sized, view, view_mut, Buffers, Scratch};
+    use super::{walk_layers, FoldedMlp, LayerOp};
+    use crate::kernels::fused;
+    use crate::network::UnitLayer;
+
+    impl<T: Buffers> FoldedMlp<'_, T> {
+        /// Per point and counted layer (then the output when `count_output`),
+        /// the units whose sign at some vertex differs from the first vertex's.
+        pub(in crate::backend::cpu) fn count_changes(
+            &self,
+            points: ArrayView2<f64>,
+            counted: &[(usize, UnitLayer)],
+            count_output: bool,
+        ) -> Array2<u32> {
+            let per_block = self.points_per_block(2 * self.moves.nrows());
+            self.in_blocks(
+                points,
+                counted.len() + usize::from(count_output),
+                per_block,
+                |s, at, counts| self.count_block(s, at, counted, count_output, counts),
+            )
+        }
+
+        /// [`Self::count_changes`] of the points whose first-layer values are
+        /// `at_points`, in `scratch`, into `counts` (their rows).
+        fn count_block(
+            &self,
+            scratch: &mut Scratch<T>,
+            at_points: ArrayView2<f64>,
+            counted: &[(usize, UnitLayer)],
+            count_output: bool,
+            mut counts: ArrayViewMut2<u32>,
+        ) {
+            let verts = 2 * self.moves.nrows();
+            let rows = at_points.nrows() * verts;
+            let mut width = self.moves.ncols();
+            self.fill(
+                view_mut(sized(&mut scratch.rows, rows * width), rows, width),
+                at_points,
+            );
+            walk_layers(&self.rest, counted, count_output, |op| match op {
+                LayerOp::Gemm(w) => {
+                    let x = view(&scratch.rows, rows, width);
+                    width = w.nrows();
+                    gemm_into(x, w.t(), sized(&mut scratch.next, rows * width));
+                    std::mem::swap(&mut scratch.rows, &mut scratch.next);
+                }
+                LayerOp::Step(step, slot) => {
+                    let z = &mut scratch.rows[..rows * width];
+                    fused::layer_step(z, width, verts, step, &mut scratch.marks, |p, c| {
+                        if let Some(slot) = slot {
+                            counts[[p, slot]] = c;
+                        }
+                    });
+                }
+            });
+        }
+
+        /// Writes the vertex rows `x +- r v_k` of each point's first layer
+        /// (`at_points`, point-major, `+v_1..+v_P` then `-v_1..-v_P`) into `rows`,
+        /// rounded to `T`.
+        fn fill(&self, mut rows: ArrayViewMut2<T>, at_points: ArrayView2<f64>) {
+            let p = self.moves.nrows();
+            let cast = |r: &mut T, a: f64| *r = T::from_f64(a);
+            for (i, z) in at_points.outer_iter().enumerate() {
+                let base = i * 2 * p;
+                for (k, m) in self.moves.outer_iter().enumerate() {
+                    Zip::from(rows.row_mut(base + k))
+                        .and(&m)
+                        .and(&z)
+                        .for_each(|r, &m, &z| cast(r, m + z));
+                    Zip::from(rows.row_mut(base + p + k))
+                        .and(&m)
+                        .and(&z)
+                        .for_each(|r, &m, &z| cast(r, z - m));
+                }
+            }
+        }
     }
 }
