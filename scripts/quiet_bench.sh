@@ -28,7 +28,8 @@
 #   THREADS      torch and cpwl threads for W3 and W5 (default 2)
 #   ES_THREADS   torch threads of the edge-subdivision peers (default 1: their
 #                many small operations do not gain from more)
-#   REPEAT       best of this many runs where a script repeats (default 3)
+#   REPEAT       best of this many runs where a script repeats (default 3): the peer's and,
+#                for W2 and W3, cpwl's too (CPWL_PEER_REPEAT; its first, cold run is printed beside)
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
