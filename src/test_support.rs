@@ -54,6 +54,32 @@ pub(crate) fn square_without_corner(eps: f64) -> Polytope {
     }
 }
 
+/// The box `[lo, hi]^d`: row `2j` is `x_j <= hi`, row `2j + 1` is
+/// `-x_j <= -lo`.
+pub(crate) fn cube(d: usize, lo: f64, hi: f64) -> Polytope {
+    let mut a = Array2::zeros((2 * d, d));
+    let mut b = Array1::zeros(2 * d);
+    for j in 0..d {
+        a[[2 * j, j]] = 1.0;
+        b[2 * j] = hi;
+        a[[2 * j + 1, j]] = -1.0;
+        b[2 * j + 1] = -lo;
+    }
+    Polytope { a, b }
+}
+
+/// `p` with the given rows `(a_i, b_i)` appended.
+pub(crate) fn with_rows(mut p: Polytope, rows: &[(&[f64], f64)]) -> Polytope {
+    let mut b = p.b.to_vec();
+    for (row, rhs) in rows {
+        p.a.push_row(ndarray::ArrayView1::from(*row))
+            .expect("rows as long as the polytope's");
+        b.push(*rhs);
+    }
+    p.b = Array1::from(b);
+    p
+}
+
 /// The simplex `x >= 0, sum x <= 1` in `d` dimensions: `d + 1` facets, the
 /// origin and the unit vectors as vertices.
 pub(crate) fn simplex(d: usize) -> Polytope {

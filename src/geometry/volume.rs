@@ -170,18 +170,7 @@ mod tests {
     use super::*;
     use crate::geometry::signed_area;
     use crate::geometry::Polytope;
-
-    fn cube(d: usize, lo: f64, hi: f64) -> Polytope {
-        let mut a = Array2::zeros((2 * d, d));
-        let mut b = Array1::zeros(2 * d);
-        for j in 0..d {
-            a[[2 * j, j]] = 1.0;
-            b[2 * j] = hi;
-            a[[2 * j + 1, j]] = -1.0;
-            b[2 * j + 1] = -lo;
-        }
-        Polytope { a, b }
-    }
+    use crate::test_support::cube;
 
     fn with_row(p: &Polytope, row: &[f64], rhs: f64) -> Polytope {
         let mut a = p.a.clone();

@@ -329,27 +329,11 @@ mod tests {
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
     use super::*;
+    use crate::test_support::{cube, with_rows};
 
     /// The cube `[0, 1]^d`: rows `x_j <= 1` at `2j`, `-x_j <= 0` at `2j + 1`.
     fn unit_cube(d: usize) -> Polytope {
-        let mut a = Array2::zeros((2 * d, d));
-        let mut b = Array1::zeros(2 * d);
-        for j in 0..d {
-            a[[2 * j, j]] = 1.0;
-            b[2 * j] = 1.0;
-            a[[2 * j + 1, j]] = -1.0;
-        }
-        Polytope { a, b }
-    }
-
-    fn with_rows(mut p: Polytope, rows: &[(&[f64], f64)]) -> Polytope {
-        let mut b = p.b.to_vec();
-        for (row, rhs) in rows {
-            p.a.push_row(ArrayView1::from(*row)).unwrap();
-            b.push(*rhs);
-        }
-        p.b = Array1::from(b);
-        p
+        cube(d, 0.0, 1.0)
     }
 
     fn facet_rows(report: &FacetReport) -> Vec<usize> {

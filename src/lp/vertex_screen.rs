@@ -147,26 +147,19 @@ pub(super) mod tests {
     use super::super::screen::Rows;
     use super::super::vertices::{MAX_VERTICES, PIVOTS_PER_INVERSE};
     use crate::geometry::Polytope;
+    use crate::test_support::{cube, with_rows};
 
     /// The box `[0, 2]^d` cut by `extra` random rows that keep the centre
     /// `1` inside, at distances from 0.05 to 1.5 (most of them redundant).
     pub(in crate::lp) fn random_polytope(d: usize, extra: usize, rng: &mut StdRng) -> Polytope {
-        let m = 2 * d + extra;
-        let mut a = Array2::<f64>::zeros((m, d));
-        let mut b = Array1::<f64>::zeros(m);
-        for j in 0..d {
-            a[[2 * j, j]] = 1.0;
-            b[2 * j] = 2.0;
-            a[[2 * j + 1, j]] = -1.0;
+        let mut p = cube(d, 0.0, 2.0);
+        for _ in 0..extra {
+            let row = Array1::<f64>::from_shape_fn(d, |_| rng.random_range(-1.0..1.0));
+            let norm = row.dot(&row).sqrt();
+            let rhs = row.sum() + norm * rng.random_range(0.05..1.5);
+            p = with_rows(p, &[(row.as_slice().expect("contiguous"), rhs)]);
         }
-        for i in 2 * d..m {
-            for j in 0..d {
-                a[[i, j]] = rng.random_range(-1.0..1.0);
-            }
-            let norm = a.row(i).dot(&a.row(i)).sqrt();
-            b[i] = a.row(i).sum() + norm * rng.random_range(0.05..1.5);
-        }
-        Polytope { a, b }
+        p
     }
 
     #[test]

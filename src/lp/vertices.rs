@@ -258,6 +258,17 @@ impl Local {
         max_vertices: usize,
         pivots: usize,
     ) -> Option<Vec<Vertex>> {
+        self.walk_counting(start, (max_vertices, pivots), &mut Inverses::default())
+    }
+
+    /// [`Local::walk_with`] (`max_vertices` and `pivots` as there), adding
+    /// to `inverses` how the vertices visited got their basis inverses.
+    fn walk_counting(
+        &self,
+        start: Vec<usize>,
+        (max_vertices, pivots): (usize, usize),
+        inverses: &mut Inverses,
+    ) -> Option<Vec<Vertex>> {
         let (u, beta) = (self.u.as_slice()?, self.beta.as_slice()?);
         let d = self.u.ncols();
         if d == 0 || start.len() != d {
@@ -285,7 +296,7 @@ impl Local {
         let mut next = Vec::with_capacity(d);
         while let Some(how) = pending.pop() {
             let basis = todo.split_off(todo.len() - d);
-            let (point, age) = at.visit(&mut step, &mut frames, how, &basis)?;
+            let (point, age) = at.visit(&mut step, &mut frames, (how, &basis), inverses)?;
             for &k in &basis {
                 in_basis[k] = true;
             }
@@ -349,6 +360,20 @@ impl Local {
         }
         Some((0..self.beta.len()).filter(|&k| tight[k]).collect())
     }
+}
+
+/// How the vertices of a walk got their basis inverses (a walk that gives
+/// up counts the vertices visited until then).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Inverses {
+    /// Inverted afresh as scheduled: the start, and every `pivots`-th
+    /// vertex along a chain.
+    fresh: usize,
+    /// Pivoted from the inverse of the vertex that found them.
+    pivoted: usize,
+    /// Pivoted, then inverted afresh because a basis row missed the
+    /// pivoted vertex by more than [`TOL_BASIS_RESIDUAL_REL`].
+    refreshed: usize,
 }
 
 /// How the walk reaches a basis it is to visit.
@@ -433,8 +458,8 @@ impl Arithmetic<'_> {
         &mut self,
         step: &mut Step,
         frames: &mut Frames,
-        how: Reached,
-        basis: &[usize],
+        (how, basis): (Reached, &[usize]),
+        inverses: &mut Inverses,
     ) -> Option<(Array1<f64>, usize)> {
         let d = self.d;
         if how.age > 0 {
@@ -443,8 +468,12 @@ impl Arithmetic<'_> {
             let point = step.vertex_pivoted(self.beta, basis);
             self.fill_slack(&point)?;
             if self.basis_holds(basis) {
+                inverses.pivoted += 1;
                 return Some((point, how.age));
             }
+            inverses.refreshed += 1;
+        } else {
+            inverses.fresh += 1;
         }
         let point = step.vertex(self.u, self.beta, basis)?;
         step.rates_of(self.u, &mut self.rates);
@@ -547,6 +576,7 @@ mod tests {
 
     use super::*;
     use crate::geometry::Polytope;
+    use crate::test_support::{cube, with_rows};
 
     fn rows(a: Array2<f64>, b: Array1<f64>) -> Rows {
         Rows::normalised(&Polytope { a, b }, "test").unwrap()
@@ -554,18 +584,9 @@ mod tests {
 
     /// The cube `[0, 1]^3` and the extra rows given.
     fn cube_with(extra: &[([f64; 3], f64)]) -> Rows {
-        let mut a = Array2::zeros((6 + extra.len(), 3));
-        let mut b = Array1::zeros(6 + extra.len());
-        for j in 0..3 {
-            a[[2 * j, j]] = 1.0;
-            b[2 * j] = 1.0;
-            a[[2 * j + 1, j]] = -1.0;
-        }
-        for (i, (row, rhs)) in extra.iter().enumerate() {
-            a.row_mut(6 + i).assign(&Array1::from(row.to_vec()));
-            b[6 + i] = *rhs;
-        }
-        rows(a, b)
+        let extra: Vec<(&[f64], f64)> = extra.iter().map(|(row, rhs)| (&row[..], *rhs)).collect();
+        let p = with_rows(cube(3, 0.0, 1.0), &extra);
+        rows(p.a, p.b)
     }
 
     #[test]
@@ -759,18 +780,83 @@ mod tests {
         assert!(walked >= 8, "only {walked} of 24 wedges walked");
     }
 
+    /// The square `[-2, 2]^2` cut by `n` lines tangent to the unit circle at
+    /// the angles `phi0 + k theta`: the polygon's vertices between tangents
+    /// `k` and `k + 1` lie at angle `phi0 + (k + 1/2) theta`, distance
+    /// `1 / cos(theta / 2)` from the origin, and their bases (two lines at
+    /// an angle `theta`) have condition numbers near `1 / theta`.
+    fn tangent_arc(n: usize, phi0: f64, theta: f64) -> Polytope {
+        let mut p = cube(2, -2.0, 2.0);
+        for k in 0..n {
+            let phi = phi0 + k as f64 * theta;
+            p = with_rows(p, &[(&[phi.cos(), phi.sin()], 1.0)]);
+        }
+        p
+    }
+
+    #[test]
+    fn pivots_off_an_arc_of_tangents_are_refreshed() {
+        // Found by a search over nearly parallel arrangements (arcs of
+        // tangents, shallow caps of a sphere, thin wedges; angles 1e-2 to
+        // 1e-8): along an arc at 1e-4 rad a chain of pivots through the
+        // ill-conditioned bases leaves some pivoted vertices more than
+        // `TOL_BASIS_RESIDUAL_REL` off their rows, and the walk inverts
+        // those afresh. The pivoted walk must meet the bases of the walk
+        // with a fresh inverse everywhere, in the same order, with every
+        // arc vertex at its closed-form point, and decide every row alike.
+        let (n, phi0, theta) = (40, 0.3, 1e-4);
+        let p = tangent_arc(n, phi0, theta);
+        let r = rows(p.a.clone(), p.b.clone());
+        let all: Vec<usize> = (0..p.len()).collect();
+        let local = r.local(&all);
+        let z = array![0.01, 0.01];
+        let start = local.first_vertex(z.view()).unwrap();
+        let fresh = local.walk_with(start.clone(), MAX_VERTICES, 1).unwrap();
+        let mut inverses = Inverses::default();
+        let pivoted = local
+            .walk_counting(start, (MAX_VERTICES, PIVOTS_PER_INVERSE), &mut inverses)
+            .unwrap();
+        assert!(inverses.refreshed > 0, "{inverses:?}");
+        assert!(inverses.pivoted > inverses.refreshed, "{inverses:?}");
+        assert_eq!(fresh.len(), pivoted.len());
+        // The arc's n - 1 vertices, the square's corners it leaves and its
+        // two ends on the square's sides.
+        let on_arc = |v: &Vertex| v.basis.iter().all(|&k| k >= 4);
+        assert_eq!(fresh.iter().filter(|v| on_arc(v)).count(), n - 1);
+        for (f, q) in fresh.iter().zip(&pivoted) {
+            assert_eq!(f.basis, q.basis);
+            if on_arc(f) {
+                // Tangents k and k + 1 (rows 4 + k, 5 + k).
+                let angle = phi0 + (f.basis[0] - 4) as f64 * theta + 0.5 * theta;
+                let reach = 1.0 / (0.5 * theta).cos();
+                let want = array![reach * angle.cos(), reach * angle.sin()];
+                for point in [&f.point, &q.point] {
+                    let gap = (point - &want).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                    // Rounding of order 1e-16 / theta^2 along the arc.
+                    assert!(gap < 1e-6, "{:?}: {gap:e}", f.basis);
+                }
+            }
+        }
+        let decided = [1, PIVOTS_PER_INVERSE].map(|pivots| {
+            let mut r = rows(p.a.clone(), p.b.clone());
+            let inside = r.decide_by_vertices_with(z.view(), pivots);
+            (inside.is_some(), r.status)
+        });
+        assert_eq!(decided[0], decided[1]);
+        let facets = (0..p.len()).filter(|&k| decided[0].1[k] == Status::Facet).count();
+        assert_eq!(
+            facets,
+            n + 3,
+            "every tangent, the left side, the top and the bottom"
+        );
+    }
+
     #[test]
     fn high_dimensional_cube_goes_to_the_lps() {
         // [0, 1]^200 has 2^200 vertices: the walk must not start.
         let d = 200;
-        let mut a = Array2::zeros((2 * d, d));
-        let mut b = Array1::zeros(2 * d);
-        for j in 0..d {
-            a[[2 * j, j]] = 1.0;
-            b[2 * j] = 1.0;
-            a[[2 * j + 1, j]] = -1.0;
-        }
-        let mut r = rows(a, b);
+        let p = cube(d, 0.0, 1.0);
+        let mut r = rows(p.a, p.b);
         assert!(r.decide_by_vertices(Array1::from_elem(d, 0.5).view()).is_none());
     }
 }

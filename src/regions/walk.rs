@@ -89,6 +89,7 @@ pub(crate) fn analyse(
     // flip, and a witness point across it when the facet has an interior.
     let mut crossings = Vec::new();
     let exact_mode = setup.tol_radius == 0.0;
+    let normed = NormedRows::of(&raw.polytope);
     for ((facet, inside), &tight) in report.facets.iter().zip(&report.inside).zip(&keep) {
         if matches!(raw.sources[facet.row], RowSource::Domain(_)) {
             continue;
@@ -105,7 +106,7 @@ pub(crate) fn analyse(
         let nested = nested_flips(&values, &raw, &rows);
         let flipped = flip(&values, &rows, &raw.sources);
         let witness = witness_across(
-            &raw.polytope,
+            &normed,
             &rows,
             (center.view(), radius),
             inside.as_ref(),
@@ -416,7 +417,7 @@ type FacetWitness = (Array1<f64>, Array1<f64>, f64);
 /// step is a quarter of that slack: an LP answer on a facet thinner than
 /// its tolerance can fall outside the facet.
 fn witness_across(
-    p: &Polytope,
+    normed: &NormedRows<'_>,
     rows: &[usize],
     (center, radius): (ArrayView1<f64>, f64),
     inside: Option<&Array1<f64>>,
@@ -424,12 +425,13 @@ fn witness_across(
     lp: &mut LpStats,
     context: &str,
 ) -> Result<Option<FacetWitness>> {
+    let p = normed.p;
     let (u, beta) = unit_row(p, rows[0]);
     let others: Vec<usize> = (0..p.len()).filter(|i| !rows.contains(i)).collect();
     let margin_at = |y: &Array1<f64>| {
         others
             .iter()
-            .map(|&k| slack(p, k, y.view()))
+            .map(|&k| normed.slack(k, y.view()))
             .fold(f64::INFINITY, f64::min)
     };
     let clear = |margin: f64| margin > TOL_LP_FEAS * (1.0 + radius);
@@ -468,14 +470,30 @@ fn unit_row(p: &Polytope, i: usize) -> (Array1<f64>, f64) {
     (row.mapv(|v| v / n), p.b[i] / n)
 }
 
-/// The distance from `y` to hyperplane `k`, positive inside.
-fn slack(p: &Polytope, k: usize, y: ArrayView1<f64>) -> f64 {
-    let row = p.a.row(k);
-    let n = row.dot(&row).sqrt();
-    if n < TOL_ZERO_ROW {
-        return f64::INFINITY;
+/// A region's rows with their norms, computed once per region: every
+/// facet's witness measures its distance to every other row (the norms
+/// were the half of that work repeated per facet).
+struct NormedRows<'a> {
+    p: &'a Polytope,
+    norms: Vec<f64>,
+}
+
+impl<'a> NormedRows<'a> {
+    /// The rows of `p` and their norms.
+    fn of(p: &'a Polytope) -> Self {
+        let norms = p.a.outer_iter().map(|row| row.dot(&row).sqrt()).collect();
+        NormedRows { p, norms }
     }
-    (p.b[k] - row.dot(&y)) / n
+
+    /// The distance from `y` to hyperplane `k`, positive inside (infinite
+    /// for a zero row).
+    fn slack(&self, k: usize, y: ArrayView1<f64>) -> f64 {
+        let n = self.norms[k];
+        if n < TOL_ZERO_ROW {
+            return f64::INFINITY;
+        }
+        (self.p.b[k] - self.p.a.row(k).dot(&y)) / n
+    }
 }
 
 /// The largest ball of the facet `{u . y = beta}` inside the other rows: its
