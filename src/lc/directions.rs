@@ -8,6 +8,7 @@ use ndarray::{Array2, ArrayView2};
 use super::orthogonal::{expm, normalise_rows, orthonormalise_rows, skew_from_lower};
 use super::torch_rng::linear_weight;
 use crate::error::{check_finite, Error, Result};
+use crate::rng::SplitMix64;
 use crate::tol::TOL_UNIT_NORM;
 
 /// The directions `v_1..v_P` of the cross-polytope around each point.
@@ -159,25 +160,6 @@ fn reference_compatible(count: usize, dim: usize, seed: u64) -> Result<Array2<f6
             let q = orthonormalise_rows(w.t())?.reversed_axes();
             normalise_rows(q)
         }
-    }
-}
-
-/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
-/// generators", OOPSLA 2014).
-pub(crate) struct SplitMix64(pub(crate) u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform draw on `(0, 1]` with 53 random bits (never 0, so its log is finite).
-    pub(crate) fn next_open_unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 * (-(f64::MANTISSA_DIGITS as f64)).exp2()
     }
 }
 

@@ -10,7 +10,7 @@ use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, Ix3};
 use super::scratch::MlpLayer;
 use super::*;
 use crate::io::npy::read_npy;
-use crate::lc::directions::SplitMix64;
+use crate::rng::SplitMix64;
 use crate::test_support::{read_matrix, vectors_dir};
 use crate::tol::F32_TIE_BOUND;
 
