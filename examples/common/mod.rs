@@ -1,12 +1,15 @@
 //! Shared code of the examples: the embedded digits, a seeded generator, a
 //! small MLP trainer whose weights become a [`cpwl::Network`], a toy language
-//! for decoders, the peer workloads' loaders.
+//! for decoders, the peer workloads' loaders and the `.npy` writer (the
+//! tests' own, included by path).
 //!
 //! Every example pulls this in with `mod common;` and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
 pub mod data;
 pub mod mlp;
+#[path = "../../tests/common/npy.rs"]
+pub mod npy;
 pub mod peers;
 pub mod rng;
 pub mod toy;

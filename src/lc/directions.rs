@@ -191,7 +191,7 @@ impl GaussianStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{read_json, read_matrix, vectors_dir};
+    use crate::test_support::{read_json, read_matrix, vector_cases};
     use ndarray::{array, Array2};
 
     fn max_abs_diff(a: ArrayView2<f64>, b: ArrayView2<f64>) -> f64 {
@@ -212,10 +212,8 @@ mod tests {
 
     #[test]
     fn reference_directions_match_the_vectors() {
-        let root = vectors_dir().join("directions");
         let mut cases = 0;
-        for entry in std::fs::read_dir(&root).expect("directions vectors") {
-            let dir = entry.unwrap().path();
+        for dir in vector_cases("directions") {
             let meta = read_json(&dir.join("expected.json"));
             let (dim, count, seed) = (
                 meta["dim"].as_u64().unwrap() as usize,
@@ -230,15 +228,13 @@ mod tests {
             assert!(err <= 1e-10, "{}: max difference {err}", dir.display());
             cases += 1;
         }
-        assert!(cases >= 2, "no direction vectors found in {}", root.display());
+        assert!(cases >= 2, "only {cases} direction vectors found");
     }
 
     #[test]
     fn lc_vectors_directions_come_from_their_seed() {
-        let root = vectors_dir().join("lc");
         let mut cases = 0;
-        for entry in std::fs::read_dir(&root).expect("lc vectors") {
-            let dir = entry.unwrap().path();
+        for dir in vector_cases("lc") {
             let meta = read_json(&dir.join("expected.json"));
             let count = meta["directions_count"].as_u64().unwrap() as usize;
             let seed = meta["reference_direction_seed"].as_u64().unwrap();
@@ -250,7 +246,7 @@ mod tests {
             assert!(err <= 1e-10, "{}: max difference {err}", dir.display());
             cases += 1;
         }
-        assert!(cases >= 3, "no lc vectors found in {}", root.display());
+        assert!(cases >= 3, "only {cases} lc vectors found");
     }
 
     #[test]
