@@ -210,6 +210,9 @@ fn vector_case(dir: &Path, points_file: &str, seed: u64) -> Case {
     }
 }
 
+/// A random MLP case: (name, network seed, widths, activation, points, point seed).
+type MlpCase = (&'static str, u64, &'static [usize], Act, usize, u64);
+
 fn all_cases() -> Vec<Case> {
     let mut out = Vec::new();
     // (vector family, points file, direction seed)
@@ -222,8 +225,7 @@ fn all_cases() -> Vec<Case> {
             out.push(vector_case(&dir, points, seed));
         }
     }
-    // (name, network seed, widths, activation, points, point seed)
-    let mlps: [(&str, u64, &[usize], Act, usize, u64); 6] = [
+    let mlps: [MlpCase; 6] = [
         ("relu 6-32-32-3", 10, &[6, 32, 32, 3], Act::Relu, 41, 11),
         ("leaky 5-17-9-4", 12, &[5, 17, 9, 4], Act::Leaky(0.05), 23, 13),
         ("abs 4-12-12-2", 14, &[4, 12, 12, 2], Act::Abs, 19, 15),
