@@ -16,22 +16,10 @@ mod common;
 use common::gemm::{best_seconds, print_fraction, GemmSet};
 use cpwl::backend::{Backend, CpuBackend, Neighbourhood, Precision};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ndarray::Array2;
 
 const WIDTHS: [usize; 5] = [784, 200, 200, 200, 10];
 const POINTS: usize = 500;
 const P: usize = 25;
-
-/// Unit directions, one per row.
-fn directions(p: usize, dim: usize, seed: u64) -> Array2<f64> {
-    let mut rng = common::Rng::new(seed);
-    let mut d = Array2::from_shape_simple_fn((p, dim), || rng.normal());
-    for mut row in d.rows_mut() {
-        let norm = row.dot(&row).sqrt();
-        row /= norm;
-    }
-    d
-}
 
 /// The GEMM shapes `(rows, inner, cols)` of the folded LC pass.
 fn shapes() -> Vec<(usize, usize, usize)> {
@@ -43,7 +31,7 @@ fn shapes() -> Vec<(usize, usize, usize)> {
 fn bench(c: &mut Criterion) {
     let net = common::he_mlp(&WIDTHS, 0);
     let x = common::uniform_points(POINTS, WIDTHS[0], 1);
-    let dirs = directions(P, WIDTHS[0], 2);
+    let dirs = common::unit_directions(P, WIDTHS[0], 2);
     let hood = Neighbourhood {
         directions: dirs.view(),
         radius: 0.05,

@@ -23,21 +23,9 @@
 mod bench_common;
 
 use cpwl::backend::{Backend, CpuBackend, Keep, Neighbourhood, Precision};
-use ndarray::Array2;
 
 const WIDTHS: [usize; 5] = [784, 200, 200, 200, 10];
 const P: usize = 25;
-
-/// Unit directions, one per row.
-fn directions(p: usize, dim: usize, seed: u64) -> Array2<f64> {
-    let mut rng = bench_common::Rng::new(seed);
-    let mut d = Array2::from_shape_simple_fn((p, dim), || rng.normal());
-    for mut row in d.rows_mut() {
-        let norm = row.dot(&row).sqrt();
-        row /= norm;
-    }
-    d
-}
 
 /// A hash of the bits of `values`, order-sensitive.
 fn checksum(values: impl Iterator<Item = u64>) -> u64 {
@@ -80,7 +68,7 @@ fn main() -> cpwl::Result<()> {
             checksum(patterns.chain(bits))
         }
         _ => {
-            let dirs = directions(P, WIDTHS[0], 2);
+            let dirs = bench_common::unit_directions(P, WIDTHS[0], 2);
             let hood = Neighbourhood {
                 directions: dirs.view(),
                 radius: 0.05,

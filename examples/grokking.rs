@@ -67,10 +67,9 @@
 mod common;
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Instant;
 
-use common::{one_hot, Activation, Adam, Loss, Mlp, Rng, Split, TrainOptions};
+use common::{one_hot, output_path, Activation, Adam, Loss, Mlp, Rng, Split, TrainOptions};
 use cpwl::backend::PreparedPoints;
 use cpwl::lc::{local_complexity_prepared, prepare_points, Directions, LcOptions};
 use cpwl::run::RunOptions;
@@ -233,12 +232,6 @@ fn weight_norm(mlp: &Mlp) -> f64 {
     let w: f64 = mlp.weights.iter().filter_map(|w| w.as_slice().map(squares)).sum();
     let b: f64 = mlp.biases.iter().filter_map(|b| b.as_slice().map(squares)).sum();
     (w + b).sqrt()
-}
-
-fn output_path(name: &str) -> std::io::Result<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir.join(name))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

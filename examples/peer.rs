@@ -26,6 +26,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use common::npy::npy_bytes;
 use common::peers::{npz, vector, w1_slice, Fallible};
 use cpwl::lc::{local_complexity, Directions, LcOptions};
 use cpwl::network::Conv2d;
@@ -41,33 +42,11 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Fallible<
         .map_err(|_| format!("bad {what}: {}", args[i]).into())
 }
 
-/// Writes a little-endian `.npy` file of the given dtype descriptor.
-fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Fallible<()> {
-    let shape_txt = match shape {
-        [n] => format!("({n},)"),
-        _ => format!(
-            "({})",
-            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-        ),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
-    while (header.len() + 11) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.bytes());
-    out.extend(data);
-    std::fs::write(path, out)?;
-    Ok(())
-}
-
 /// Runs `compute` `CPWL_PEER_REPEAT` times (one when unset), prints the least
 /// time as `cpwl_seconds=`, the first as `cpwl_first_seconds=` and the count
 /// as `cpwl_runs=`, and returns the last run's result (every run computes the
-/// same) with the least time. Each result is dropped before the next run starts, so memory
-/// figures are those of one run.
+/// same) with the least time. Each result is dropped before the next run
+/// starts, so memory figures are those of one run.
 fn timed<T>(mut compute: impl FnMut() -> Fallible<T>) -> Fallible<(T, f64)> {
     let runs: usize = match std::env::var("CPWL_PEER_REPEAT") {
         Ok(n) => n.parse().map_err(|_| format!("bad CPWL_PEER_REPEAT: {n}"))?,
@@ -275,7 +254,10 @@ fn w3(args: &[String]) -> Fallible<()> {
     let counts = report.per_layer();
     let bytes: Vec<u8> = counts.iter().flat_map(|&c| (c as i32).to_le_bytes()).collect();
     let out = dir.join(format!("cpwl_counts_{which}.npy"));
-    write_npy(&out, "<i4", &[counts.nrows(), counts.ncols()], &bytes)?;
+    std::fs::write(
+        &out,
+        npy_bytes("<i4", false, &[counts.nrows(), counts.ncols()], &bytes),
+    )?;
     println!("counts_file={}", out.display());
     Ok(())
 }
@@ -351,7 +333,7 @@ fn w4(args: &[String]) -> Fallible<()> {
     println!("les_mean={}", scores.mean().unwrap_or(f64::NAN));
     let out = dir.join("cpwl_les.npy");
     let bytes: Vec<u8> = scores.iter().flat_map(|v| v.to_le_bytes()).collect();
-    write_npy(&out, "<f8", &[scores.len()], &bytes)?;
+    std::fs::write(&out, npy_bytes("<f8", false, &[scores.len()], &bytes))?;
     println!("les_file={}", out.display());
     Ok(())
 }

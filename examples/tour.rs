@@ -7,11 +7,10 @@
 //! `target/tour_slice.svg` and takes a few seconds.
 mod common;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use common::toy::{train_decoder, ToyLanguage};
-use common::{one_hot, Activation, Adam, Loss, Mlp, Rng, Split, TrainOptions};
+use common::{one_hot, output_path, Activation, Adam, Loss, Mlp, Rng, Split, TrainOptions};
 use cpwl::lc::{local_complexity, Directions, LcOptions};
 use cpwl::plot::{class_cells, render_svg, MarkedPoint, PlotOptions, Rgb};
 use cpwl::regions::{enumerate, EnumOptions, Partition};
@@ -169,13 +168,6 @@ fn print_partition_stats(
     println!("  adjacency graph: {} edges", partition.adjacency().len());
     println!("  share of the window per predicted class (exact arg-max cells): {per_class:.3?}");
     Ok(())
-}
-
-/// `target/NAME` in the package directory (created when missing).
-fn output_path(name: &str) -> std::io::Result<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir.join(name))
 }
 
 /// Mean local complexity on training, test and uniformly random points, at

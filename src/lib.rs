@@ -108,6 +108,7 @@ pub(crate) mod lp;
 pub mod network;
 pub mod plot;
 pub mod regions;
+pub(crate) mod rng;
 pub mod run;
 pub mod scales;
 pub mod shard;

@@ -10,7 +10,11 @@ use crate::io::npy::{read_npy, read_npz, NpyData as NpyArray};
 
 #[path = "../tests/common/vectors.rs"]
 mod vectors;
-pub(crate) use vectors::{json as read_json, vectors as vectors_dir};
+pub(crate) use vectors::{cases as vector_cases, json as read_json, vectors as vectors_dir};
+
+#[path = "../tests/common/npy.rs"]
+mod npy_writer;
+pub(crate) use npy_writer::npy_bytes;
 
 /// A 2-D numeric `.npy` file as an `f64` matrix.
 pub(crate) fn read_matrix(path: &Path) -> Array2<f64> {

@@ -3,25 +3,10 @@
 
 mod common;
 
-use common::{cases, json, load2};
+use common::{cases, json, lc_counts, load2};
 use cpwl::lc::{local_complexity, Directions, LcOptions};
 use cpwl::run::RunOptions;
 use cpwl::Network;
-
-fn expected_counts(v: &serde_json::Value) -> Vec<Vec<u32>> {
-    v["per_layer"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect()
-        })
-        .collect()
-}
 
 #[test]
 fn lc_vectors_match_exactly() {
@@ -45,7 +30,7 @@ fn lc_vectors_match_exactly() {
                 };
                 let report = local_complexity(&net, points.view(), &opts).unwrap();
                 let got: Vec<Vec<u32>> = report.per_layer().outer_iter().map(|r| r.to_vec()).collect();
-                assert_eq!(got, expected_counts(&expected[key]), "{name} {key}");
+                assert_eq!(got, lc_counts(&expected[key]), "{name} {key}");
                 let mean = expected[key]["mean"].as_f64().unwrap();
                 assert!((report.mean() - mean).abs() < 1e-12, "{name} {key} mean");
             }

@@ -1,6 +1,9 @@
 //! Every layer type against a plain reference implementation written here,
 //! and the exact local maps against forward passes and finite differences.
 
+mod common;
+
+use common::randn;
 use cpwl::backend::{Backend, CpuBackend, Keep};
 use cpwl::network::{BatchNorm, Conv2d, Pool2d, Skip};
 use cpwl::Network;
@@ -8,12 +11,6 @@ use ndarray::{Array1, Array2, Array3, Array4};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn randn(rng: &mut StdRng) -> f64 {
-    // Box-Muller: enough for random weights.
-    let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
 
 fn mat(rng: &mut StdRng, r: usize, c: usize) -> Array2<f64> {
     Array2::from_shape_simple_fn((r, c), || randn(rng) / (c as f64).sqrt())

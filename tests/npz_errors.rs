@@ -1,5 +1,7 @@
 //! One test per malformed-input class of the `.npz` reader and the builder.
 
+mod common;
+
 use std::io::Write;
 
 use cpwl::network::{Conv2d, Pool2d};
@@ -13,41 +15,16 @@ enum Arr<'a> {
 }
 
 fn npy(a: &Arr) -> Vec<u8> {
-    let (descr, shape, data): (String, Vec<usize>, Vec<u8>) = match a {
-        Arr::F64(s, v) => (
-            "<f8".into(),
-            s.to_vec(),
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        ),
-        Arr::F32(s, v) => (
-            "<f4".into(),
-            s.to_vec(),
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        ),
+    let (descr, shape, data): (String, &[usize], Vec<u8>) = match a {
+        Arr::F64(s, v) => ("<f8".into(), s, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        Arr::F32(s, v) => ("<f4".into(), s, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         Arr::Text(t) => (
             format!("<U{}", t.len()),
-            vec![],
+            &[],
             t.chars().flat_map(|c| (c as u32).to_le_bytes()).collect(),
         ),
     };
-    let shape = match shape.len() {
-        0 => "()".to_string(),
-        1 => format!("({},)", shape[0]),
-        _ => format!(
-            "({})",
-            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-        ),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (header.len() + 11) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.bytes());
-    out.extend(data);
-    out
+    common::npy_bytes(&descr, false, shape, &data)
 }
 
 fn npz(members: &[(&str, Arr)]) -> Vec<u8> {

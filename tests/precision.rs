@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{cases, json, load2};
+use common::{cases, json, lc_counts, load2};
 use cpwl::backend::CpuBackend;
 use cpwl::lc::{exact_local_complexity, local_complexity, Directions, LcOptions};
 use cpwl::run::{Precision, RunOptions};
@@ -58,15 +58,9 @@ fn f32_local_complexity_matches_the_lc_vectors() {
             )
         };
         let report = local_complexity(&net, points.view(), &opts).unwrap();
-        let want = &expected["with_output_layer"]["per_layer"];
+        let want = lc_counts(&expected["with_output_layer"]);
         for (i, row) in report.per_layer().outer_iter().enumerate() {
-            let want: Vec<u32> = want[i]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as u32)
-                .collect();
-            assert_eq!(row.to_vec(), want, "{} point {i}", dir.display());
+            assert_eq!(row.to_vec(), want[i], "{} point {i}", dir.display());
         }
     }
 }

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
+use common::pytorch_fixture;
 use cpwl::scales::{les, OutputShape};
 use cpwl::Network;
 
@@ -15,16 +14,10 @@ const RTOL: f64 = 1e-9;
 /// The numbers the guide prints, as PyTorch 2.15 printed them.
 const GUIDE_LES: [f64; 3] = [6.156273693418, 6.613548558627, 6.090764304020];
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pytorch")
-        .join(name)
-}
-
 #[test]
 fn les_equals_pytorch_autograd() {
-    let decoder = Network::from_npz(fixture("les_decoder.npz")).unwrap();
-    let io = cpwl::io::load_npz(fixture("les_io.npz")).unwrap();
+    let decoder = Network::from_npz(pytorch_fixture("les_decoder.npz")).unwrap();
+    let io = cpwl::io::load_npz(pytorch_fixture("les_io.npz")).unwrap();
     let z = io["z"].clone().into_dimensionality::<ndarray::Ix2>().unwrap();
     let shape = OutputShape::Categorical { seq_len: 4, vocab: 5 };
     let ours = les(&decoder, z.view(), shape).unwrap();
@@ -43,12 +36,8 @@ fn typed_npy_helpers_check_the_rank() {
     let dir = std::env::temp_dir().join(format!("cpwl-npy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("v.npy");
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }";
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.bytes());
-    bytes.extend([1.5f64, -2.0].iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(&path, bytes).unwrap();
+    let data: Vec<u8> = [1.5f64, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&path, common::npy_bytes("<f8", false, &[2], &data)).unwrap();
     let v = cpwl::io::load_npy1(&path);
     let m = cpwl::io::load_npy2(&path);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -7,12 +7,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
+use common::{pytorch_fixture, sample_rows};
 use cpwl::io::OnnxOptions;
 use cpwl::network::Head;
 use cpwl::{Error, Network};
-use ndarray::{Array2, ArrayD, Axis};
+use ndarray::{Array2, Axis};
 
 /// Float64 exports: PyTorch and this crate only sum in different orders.
 const RTOL_F64: f64 = 1e-9;
@@ -24,25 +24,13 @@ const RTOL_F32: f64 = 1e-5;
 
 const EXPORTERS: [&str; 2] = ["dynamo", "legacy"];
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pytorch")
-        .join(name)
-}
-
 /// The arrays of `<model>_io.npz`, each as (samples, values per sample).
 fn reference(model: &str) -> BTreeMap<String, Array2<f64>> {
-    let arrays = cpwl::io::load_npz(fixture(&format!("{model}_io.npz"))).expect("io fixture");
-    let rows = |a: ArrayD<f64>| {
-        let n = a.shape()[0];
-        let per_sample = a.len() / n;
-        a.into_shape_with_order((n, per_sample)).expect("row-major array")
-    };
-    arrays.into_iter().map(|(k, v)| (k, rows(v))).collect()
+    sample_rows(&pytorch_fixture(&format!("{model}_io.npz")))
 }
 
 fn load(model: &str, exporter: &str) -> Network {
-    let path = fixture(&format!("{model}_{exporter}.onnx"));
+    let path = pytorch_fixture(&format!("{model}_{exporter}.onnx"));
     Network::from_onnx(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -123,7 +111,7 @@ fn strict_head_refuses_the_head_and_says_what_to_do() {
         ..Default::default()
     };
     for exporter in EXPORTERS {
-        let path = fixture(&format!("mlp_logsoftmax_{exporter}.onnx"));
+        let path = pytorch_fixture(&format!("mlp_logsoftmax_{exporter}.onnx"));
         let err = Network::from_onnx_with(&path, &strict).unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, Error::Unsupported { .. }), "{text}");
@@ -134,7 +122,7 @@ fn strict_head_refuses_the_head_and_says_what_to_do() {
         assert!(Network::from_onnx_with(&path, &OnnxOptions::default()).is_ok());
     }
     // A network without a head loads the same under both settings.
-    let plain = fixture("mlp_dynamo.onnx");
+    let plain = pytorch_fixture("mlp_dynamo.onnx");
     assert_eq!(
         Network::from_onnx_with(&plain, &strict).unwrap(),
         Network::from_onnx(&plain).unwrap()
@@ -143,11 +131,11 @@ fn strict_head_refuses_the_head_and_says_what_to_do() {
 
 #[test]
 fn external_data_loads_from_bytes_through_a_resolver() {
-    let bytes = std::fs::read(fixture("cnn_logsoftmax_dynamo.onnx")).unwrap();
+    let bytes = std::fs::read(pytorch_fixture("cnn_logsoftmax_dynamo.onnx")).unwrap();
     let mut asked = Vec::new();
     let net = Network::from_onnx_bytes_with(&bytes, &OnnxOptions::default(), |location| {
         asked.push(location.to_string());
-        std::fs::read(fixture(location))
+        std::fs::read(pytorch_fixture(location))
     })
     .unwrap();
     assert_eq!(asked, vec!["cnn_logsoftmax_dynamo.onnx.data".to_string()]);
@@ -167,7 +155,7 @@ fn a_missing_data_file_is_a_file_error_naming_it() {
     let dir = std::env::temp_dir().join(format!("cpwl-onnx-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let model = dir.join("mlp_dynamo.onnx");
-    std::fs::copy(fixture("mlp_dynamo.onnx"), &model).unwrap();
+    std::fs::copy(pytorch_fixture("mlp_dynamo.onnx"), &model).unwrap();
     let err = Network::from_onnx(&model).unwrap_err();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(

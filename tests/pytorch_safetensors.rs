@@ -4,36 +4,24 @@
 
 mod common;
 
-use std::path::PathBuf;
-
+use common::{pytorch_fixture, sample_rows};
 use cpwl::io::{ArchLayer, Architecture};
 use cpwl::network::{Activation, Shape};
 use cpwl::{Error, Network};
-use ndarray::{Array2, ArrayD};
+use ndarray::Array2;
 
 /// Float64 state dicts: PyTorch and this crate only sum in different orders.
 const RTOL: f64 = 1e-9;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pytorch")
-        .join(name)
-}
-
 /// The state dict's inputs (one flattened sample per row) and PyTorch's logits.
 fn reference(state: &str) -> (Array2<f64>, Array2<f64>) {
-    let mut arrays = cpwl::io::load_npz(fixture(&format!("{state}_io.npz"))).expect("io fixture");
-    let mut rows = |key: &str| {
-        let a: ArrayD<f64> = arrays.remove(key).expect("array in the io fixture");
-        let n = a.shape()[0];
-        let per_sample = a.len() / n;
-        a.into_shape_with_order((n, per_sample)).expect("row-major array")
-    };
-    (rows("x"), rows("logits"))
+    let mut io = sample_rows(&pytorch_fixture(&format!("{state}_io.npz")));
+    let mut take = |key: &str| io.remove(key).expect("array in the io fixture");
+    (take("x"), take("logits"))
 }
 
 fn assert_matches_pytorch(state: &str, arch: &Architecture) {
-    let net = Network::from_safetensors(fixture(&format!("{state}.safetensors")), arch)
+    let net = Network::from_safetensors(pytorch_fixture(&format!("{state}.safetensors")), arch)
         .unwrap_or_else(|e| panic!("{state}: {e}"));
     let (x, logits) = reference(state);
     let got = net.forward_batch(x.view()).expect("forward");
@@ -60,10 +48,11 @@ fn explicit_architecture_still_loads_mixed_activations() {
     ]);
     assert_matches_pytorch("mlp_state", &explicit);
     let inferred = Network::from_safetensors(
-        fixture("mlp_state.safetensors"),
+        pytorch_fixture("mlp_state.safetensors"),
         &Architecture::infer(Activation::Relu),
     );
-    let layers_explicit = Network::from_safetensors(fixture("mlp_state.safetensors"), &explicit).unwrap();
+    let layers_explicit =
+        Network::from_safetensors(pytorch_fixture("mlp_state.safetensors"), &explicit).unwrap();
     assert_eq!(inferred.unwrap().unit_count(), layers_explicit.unit_count());
 }
 
@@ -75,7 +64,7 @@ fn inferred_cnn_with_batch_norm_matches_pytorch() {
     assert_matches_pytorch("cnn_state", &arch);
     // Without its padding the CNN's shapes no longer chain: an error, not a wrong network.
     let unpadded = Architecture::infer(Activation::Relu).with_input(Shape::Image { c: 2, h: 5, w: 5 });
-    let err = Network::from_safetensors(fixture("cnn_state.safetensors"), &unpadded).unwrap_err();
+    let err = Network::from_safetensors(pytorch_fixture("cnn_state.safetensors"), &unpadded).unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");
 }
 
@@ -86,7 +75,7 @@ fn a_skipped_layer_is_refused_unless_allowed() {
         ArchLayer::Relu,
         ArchLayer::dense("4"),
     ]);
-    let path = fixture("mlp_state.safetensors");
+    let path = pytorch_fixture("mlp_state.safetensors");
     // 0 is (16, 6) and 4 is (3, 16): the shapes chain, so only the unused check catches it.
     let err = Network::from_safetensors(&path, &skipping).unwrap_err();
     let text = err.to_string();
@@ -99,7 +88,7 @@ fn a_skipped_layer_is_refused_unless_allowed() {
 #[test]
 fn npz_names_on_pytorch_names_points_to_infer() {
     let err = Network::from_safetensors(
-        fixture("mlp_state.safetensors"),
+        pytorch_fixture("mlp_state.safetensors"),
         &Architecture::npz_names(Activation::Relu),
     )
     .unwrap_err();

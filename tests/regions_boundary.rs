@@ -4,6 +4,9 @@
 //! (identical maps, dead regions with equal biases, ties along facets) on
 //! hand-made networks in 2-D and 3-D; region statistics and local counts.
 
+mod common;
+
+use common::random_relu_mlp;
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::{Domain, Network, Polytope};
 use ndarray::{array, Array1, Array2};
@@ -218,22 +221,6 @@ fn one_output_boundary_is_where_its_sign_changes() {
     }
 }
 
-/// A seeded random ReLU network with uniform weights.
-fn random_net(seed: u64, d: usize, hidden: &[usize], outputs: usize) -> Network {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut uniform =
-        |r: usize, c: usize| Array2::from_shape_simple_fn((r, c), || rng.random_range(-1.0..1.0));
-    let mut b = Network::builder(d);
-    let mut width = d;
-    for &h in hidden {
-        let bias = uniform(1, h).row(0).mapv(|v| 0.5 * v);
-        b = b.dense(uniform(h, width), bias).unwrap().relu();
-        width = h;
-    }
-    let bias = uniform(1, outputs).row(0).mapv(|v| 0.5 * v);
-    b.dense(uniform(outputs, width), bias).unwrap().build().unwrap()
-}
-
 /// The number of decision changes along the chord `x0 + t w`, `t in [t0, t1]`:
 /// the 1-D regions of the line (an affine domain) are intervals on which every
 /// class is affine in `t`; between consecutive candidate crossings (interval
@@ -325,7 +312,7 @@ fn unit_gaussian(rng: &mut StdRng, d: usize) -> Array1<f64> {
 fn boundary_measure_agrees_with_a_crofton_estimate() {
     const LINES: usize = 600;
     for (d, seed) in [(2usize, 7u64), (3, 11)] {
-        let net = random_net(seed, d, &[5, 4], 3);
+        let net = random_relu_mlp(seed, d, &[5, 4], 3);
         let exact = boundary_measure(&net, &Domain::cube(d, -1.0, 1.0));
         let radius = (d as f64).sqrt();
         // kappa_{d-1} / c_d: (2 / (2/pi)) in 2-D, (pi / (1/2)) in 3-D.
@@ -392,7 +379,7 @@ fn region_stats_of_the_corner_simplex_and_the_cube() {
 #[test]
 fn regions_meeting_a_box_are_the_regions_of_the_box() {
     for (d, seed) in [(2usize, 3u64), (3, 5), (4, 9)] {
-        let net = random_net(seed, d, &[6, 4], 2);
+        let net = random_relu_mlp(seed, d, &[6, 4], 2);
         let part = walk(&net, &Domain::cube(d, -1.0, 1.0));
         let mut rng = StdRng::seed_from_u64(seed);
         for _ in 0..3 {

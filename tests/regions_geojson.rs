@@ -1,6 +1,9 @@
 //! `Partition::to_geojson`: valid GeoJSON with every region, its ring, area,
 //! affine map and neighbours, checked against closed forms and the network.
 
+mod common;
+
+use common::{json_array, json_rows};
 use cpwl::regions::{enumerate, EnumOptions, Partition};
 use cpwl::{Domain, Error, Network, Plane, Window};
 use ndarray::array;
@@ -69,35 +72,14 @@ fn check(part: &Partition, domain_area: f64) {
         total += area;
         // The affine map is the network's, in domain coordinates.
         let c = region.center();
-        let a: Vec<Vec<f64>> = props["affine_a"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|row| {
-                row.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap())
-                    .collect()
-            })
-            .collect();
-        let b: Vec<f64> = props["affine_b"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
+        let a = json_rows(&props["affine_a"], Value::as_f64);
+        let b = json_array(&props["affine_b"], Value::as_f64);
         let y = part.network().forward(part.domain().to_input(c).view()).unwrap();
         for k in 0..y.len() {
             let mapped = a[k][0] * c[0] + a[k][1] * c[1] + b[k];
             assert!((mapped - y[k]).abs() <= 1e-9 * (1.0 + y[k].abs()));
         }
-        let neighbors: Vec<usize> = props["neighbors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
+        let neighbors = json_array(&props["neighbors"], |v| v.as_u64().map(|j| j as usize));
         assert_eq!(neighbors, region.neighbors());
         for &j in &neighbors {
             let back = features[j]["properties"]["neighbors"].as_array().unwrap();

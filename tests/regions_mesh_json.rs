@@ -5,18 +5,14 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::random_relu_mlp;
+use common::{json_array, random_relu_mlp};
 use cpwl::regions::{enumerate, EnumOptions, GeoJsonOptions};
 use cpwl::{Domain, Error, Network};
 use ndarray::array;
 use serde_json::Value;
 
 fn points(ring: &Value) -> Vec<(f64, f64)> {
-    ring.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
-        .collect()
+    json_array(ring, |p| Some((p[0].as_f64()?, p[1].as_f64()?)))
 }
 
 #[test]
@@ -47,12 +43,7 @@ fn the_mesh_holds_geojson_rings_and_properties_with_each_vertex_once() {
         for (feature, region) in features.iter().zip(regions) {
             // GeoJSON's ring, closed: the mesh's ring of indices, then its first again.
             let closed = points(&feature["geometry"]["coordinates"][0]);
-            let ring: Vec<(f64, f64)> = region["ring"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| vertices[i.as_u64().unwrap() as usize])
-                .collect();
+            let ring = json_array(&region["ring"], |i| Some(vertices[i.as_u64()? as usize]));
             assert_eq!(closed.len(), ring.len() + 1);
             assert_eq!(&closed[..ring.len()], &ring[..]);
             uses += ring.len();

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{json, vectors};
+use common::{json, json_array, vectors};
 use cpwl::regions::{enumerate, EnumOptions, Method, Partition};
 use cpwl::{Domain, Network};
 use sha2::{Digest, Sha256};
@@ -50,6 +50,29 @@ fn network(case: &Case) -> Network {
     Network::from_npz(case.dir.join(format!("{}.npz", case.id))).unwrap()
 }
 
+fn enumerate_by(method: Method, net: &Network, domain: &Domain) -> Partition {
+    let opts = EnumOptions {
+        method,
+        ..Default::default()
+    };
+    enumerate(net, domain, &opts).unwrap()
+}
+
+/// `part` has the region count and the pattern hash of `expected` (the
+/// vector's `lp` or `partition2d` section).
+fn assert_regions_match(part: &Partition, expected: &serde_json::Value, id: &str) {
+    assert_eq!(
+        part.len() as u64,
+        expected["region_count"].as_u64().unwrap(),
+        "{id} region count"
+    );
+    assert_eq!(
+        pattern_hash(part),
+        expected["pattern_hash"].as_str().unwrap(),
+        "{id} pattern hash"
+    );
+}
+
 #[test]
 fn lp_walk_matches_box_vectors() {
     for case in cases() {
@@ -60,23 +83,8 @@ fn lp_walk_matches_box_vectors() {
         let net = network(&case);
         let bx = lp["box"].as_array().unwrap();
         let domain = Domain::cube(net.input_dim(), bx[0].as_f64().unwrap(), bx[1].as_f64().unwrap());
-        let opts = EnumOptions {
-            method: Method::Lp,
-            ..Default::default()
-        };
-        let part = enumerate(&net, &domain, &opts).unwrap();
-        assert_eq!(
-            part.len() as u64,
-            lp["region_count"].as_u64().unwrap(),
-            "{} region count",
-            case.id
-        );
-        assert_eq!(
-            pattern_hash(&part),
-            lp["pattern_hash"].as_str().unwrap(),
-            "{} pattern hash",
-            case.id
-        );
+        let part = enumerate_by(Method::Lp, &net, &domain);
+        assert_regions_match(&part, lp, &case.id);
         assert_eq!(
             part.adjacency().len() as u64,
             lp["adjacent_pairs"].as_u64().unwrap(),
@@ -104,39 +112,15 @@ fn lp_walk_matches_slice_vectors() {
         if net.input_dim() > 10 {
             continue; // the 784-dimensional slices run in the splitter test
         }
-        let opts = EnumOptions {
-            method: Method::Lp,
-            ..Default::default()
-        };
-        let part = enumerate(&net, &slice_domain(&case), &opts).unwrap();
-        assert_eq!(
-            part.len() as u64,
-            p2["region_count"].as_u64().unwrap(),
-            "{} region count",
-            case.id
-        );
-        assert_eq!(
-            pattern_hash(&part),
-            p2["pattern_hash"].as_str().unwrap(),
-            "{} pattern hash",
-            case.id
-        );
+        let part = enumerate_by(Method::Lp, &net, &slice_domain(&case));
+        assert_regions_match(&part, p2, &case.id);
         let area = p2["window_area"].as_f64().unwrap();
-        assert!(
-            (part.total_volume() - area).abs() <= 1e-9 * area,
-            "{} area {} vs {area}",
-            case.id,
-            part.total_volume()
-        );
+        assert_rel(&format!("{} area", case.id), part.total_volume(), area, 1e-9);
     }
 }
 
 fn split_slice(case: &Case) -> Partition {
-    let opts = EnumOptions {
-        method: Method::PlaneSplit,
-        ..Default::default()
-    };
-    enumerate(&network(case), &slice_domain(case), &opts).unwrap()
+    enumerate_by(Method::PlaneSplit, &network(case), &slice_domain(case))
 }
 
 fn assert_rel(what: &str, got: f64, want: f64, rtol: f64) {
@@ -152,16 +136,7 @@ fn splitter_matches_slice_vectors() {
         let p2 = &case.expected["partition2d"];
         let part = split_slice(&case);
         let id = &case.id;
-        assert_eq!(
-            part.len() as u64,
-            p2["region_count"].as_u64().unwrap(),
-            "{id} region count"
-        );
-        assert_eq!(
-            pattern_hash(&part),
-            p2["pattern_hash"].as_str().unwrap(),
-            "{id} pattern hash"
-        );
+        assert_regions_match(&part, p2, id);
         assert_eq!(part.rejected_thin(), 0, "{id} thin cells");
         assert_rel(
             &format!("{id} area"),
@@ -176,12 +151,7 @@ fn splitter_matches_slice_vectors() {
             p2["decision_boundary_length"].as_f64().unwrap(),
             1e-9,
         );
-        let counts: Vec<u64> = p2["per_layer_counts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
+        let counts = json_array(&p2["per_layer_counts"], serde_json::Value::as_u64);
         let ours: Vec<u64> = part.layer_counts().unwrap().iter().map(|&c| c as u64).collect();
         assert_eq!(ours, counts, "{id} per-layer counts");
         eprintln!("{id}: {} regions in {:?}", part.len(), part.stats().elapsed);
@@ -212,17 +182,7 @@ fn splitter_agrees_with_lp_walk_on_small_slices() {
             continue;
         }
         let domain = slice_domain(&case);
-        let run = |method| {
-            enumerate(
-                &net,
-                &domain,
-                &EnumOptions {
-                    method,
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-        };
+        let run = |method| enumerate_by(method, &net, &domain);
         let (split, walk) = (run(Method::PlaneSplit), run(Method::Lp));
         let patterns = |p: &Partition| {
             p.regions()

@@ -38,7 +38,12 @@ impl Rng {
 
 /// A ReLU MLP with He-normal weights and small normal biases.
 pub fn he_mlp(widths: &[usize], seed: u64) -> Network {
-    let mut rng = Rng::new(seed);
+    he_mlp_drawn(widths, &mut Rng::new(seed))
+}
+
+/// [`he_mlp`] drawn from `rng`, layer by layer (weights row by row, then
+/// biases), which goes on from there (for inputs of the same stream).
+pub fn he_mlp_drawn(widths: &[usize], rng: &mut Rng) -> Network {
     let mut b = Network::builder(widths[0]);
     for (k, pair) in widths.windows(2).enumerate() {
         let std = (2.0 / pair[0] as f64).sqrt();
@@ -56,6 +61,18 @@ pub fn he_mlp(widths: &[usize], seed: u64) -> Network {
 pub fn uniform_points(n: usize, dim: usize, seed: u64) -> Array2<f64> {
     let mut rng = Rng::new(seed);
     Array2::from_shape_simple_fn((n, dim), || rng.uniform())
+}
+
+/// `p` random unit directions in `dim` dimensions, one per row (normal
+/// draws, each row scaled to unit length).
+pub fn unit_directions(p: usize, dim: usize, seed: u64) -> Array2<f64> {
+    let mut rng = Rng::new(seed);
+    let mut d = Array2::from_shape_simple_fn((p, dim), || rng.normal());
+    for mut row in d.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    d
 }
 
 /// A ReLU MLP with PyTorch's default `nn.Linear` initialisation: weights and

@@ -320,32 +320,9 @@ pub(crate) fn read_npz<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Npy
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// Builds a v1 `.npy` file (for tests of the readers).
-    pub(crate) fn npy_bytes(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> Vec<u8> {
-        let shape_txt = match shape.len() {
-            1 => format!("({},)", shape[0]),
-            _ => format!(
-                "({})",
-                shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-            ),
-        };
-        let fortran = if fortran { "True" } else { "False" };
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape_txt}, }}");
-        while (header.len() + 11) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = MAGIC.to_vec();
-        out.extend([1, 0]);
-        out.extend((header.len() as u16).to_le_bytes());
-        out.extend(header.bytes());
-        out.extend(data);
-        out
-    }
+    use crate::test_support::npy_bytes;
 
     fn f64_bytes(v: &[f64]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()

@@ -8,6 +8,7 @@ use ndarray::{Array2, ArrayView2};
 use super::orthogonal::{expm, normalise_rows, orthonormalise_rows, skew_from_lower};
 use super::torch_rng::linear_weight;
 use crate::error::{check_finite, Error, Result};
+use crate::rng::SplitMix64;
 use crate::tol::TOL_UNIT_NORM;
 
 /// The directions `v_1..v_P` of the cross-polytope around each point.
@@ -162,25 +163,6 @@ fn reference_compatible(count: usize, dim: usize, seed: u64) -> Result<Array2<f6
     }
 }
 
-/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
-/// generators", OOPSLA 2014).
-pub(crate) struct SplitMix64(pub(crate) u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform draw on `(0, 1]` with 53 random bits (never 0, so its log is finite).
-    pub(crate) fn next_open_unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 * (-(f64::MANTISSA_DIGITS as f64)).exp2()
-    }
-}
-
 /// Standard normals from SplitMix64 by the Box-Muller transform, in pairs.
 struct GaussianStream {
     uniforms: SplitMix64,
@@ -209,7 +191,7 @@ impl GaussianStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{read_json, read_matrix, vectors_dir};
+    use crate::test_support::{read_json, read_matrix, vector_cases};
     use ndarray::{array, Array2};
 
     fn max_abs_diff(a: ArrayView2<f64>, b: ArrayView2<f64>) -> f64 {
@@ -230,10 +212,8 @@ mod tests {
 
     #[test]
     fn reference_directions_match_the_vectors() {
-        let root = vectors_dir().join("directions");
         let mut cases = 0;
-        for entry in std::fs::read_dir(&root).expect("directions vectors") {
-            let dir = entry.unwrap().path();
+        for dir in vector_cases("directions") {
             let meta = read_json(&dir.join("expected.json"));
             let (dim, count, seed) = (
                 meta["dim"].as_u64().unwrap() as usize,
@@ -248,15 +228,13 @@ mod tests {
             assert!(err <= 1e-10, "{}: max difference {err}", dir.display());
             cases += 1;
         }
-        assert!(cases >= 2, "no direction vectors found in {}", root.display());
+        assert!(cases >= 2, "only {cases} direction vectors found");
     }
 
     #[test]
     fn lc_vectors_directions_come_from_their_seed() {
-        let root = vectors_dir().join("lc");
         let mut cases = 0;
-        for entry in std::fs::read_dir(&root).expect("lc vectors") {
-            let dir = entry.unwrap().path();
+        for dir in vector_cases("lc") {
             let meta = read_json(&dir.join("expected.json"));
             let count = meta["directions_count"].as_u64().unwrap() as usize;
             let seed = meta["reference_direction_seed"].as_u64().unwrap();
@@ -268,7 +246,7 @@ mod tests {
             assert!(err <= 1e-10, "{}: max difference {err}", dir.display());
             cases += 1;
         }
-        assert!(cases >= 3, "no lc vectors found in {}", root.display());
+        assert!(cases >= 3, "only {cases} lc vectors found");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use super::{
     les_from_jacobian, les_grad_from_jacobian, polarity_from_jacobian, scales_v1_from_jacobian, OutputShape,
     Score, V1Options,
 };
-use crate::test_support::{read_json, read_matrix, read_npz_map, to_matrix, to_vector, vectors_dir};
+use crate::test_support::{
+    read_json, read_matrix, read_npz_map, to_matrix, to_vector, vector_cases, vectors_dir,
+};
 
 /// A dense ReLU-family MLP: activation after every layer but the last.
 struct ReferenceMlp {
@@ -85,6 +87,14 @@ impl ReferenceMlp {
     }
 }
 
+/// A scales vector's output shape, from its `expected.json`.
+fn output_shape(meta: &serde_json::Value) -> OutputShape {
+    OutputShape::Categorical {
+        seq_len: meta["seq_len"].as_u64().unwrap() as usize,
+        vocab: meta["vocab"].as_u64().unwrap() as usize,
+    }
+}
+
 fn assert_close(got: Score, expected: f64, full_rank: bool, rtol: f64, what: &str) {
     assert_eq!(got.full_rank, full_rank, "{what}: full-rank flag");
     assert!(
@@ -96,15 +106,10 @@ fn assert_close(got: Score, expected: f64, full_rank: bool, rtol: f64, what: &st
 
 #[test]
 fn scores_match_the_shared_vectors() {
-    let root = vectors_dir().join("scales");
     let mut points = 0;
-    for entry in std::fs::read_dir(&root).expect("scales vectors") {
-        let dir = entry.unwrap().path();
+    for dir in vector_cases("scales") {
         let meta = read_json(&dir.join("expected.json"));
-        let shape = OutputShape::Categorical {
-            seq_len: meta["seq_len"].as_u64().unwrap() as usize,
-            vocab: meta["vocab"].as_u64().unwrap() as usize,
-        };
+        let shape = output_shape(&meta);
         let rtol = meta["rtol"].as_f64().unwrap();
         let opts = V1Options {
             tau: meta["tau"].as_f64().unwrap(),
@@ -128,11 +133,7 @@ fn scores_match_the_shared_vectors() {
             points += 1;
         }
     }
-    assert!(
-        points >= 30,
-        "only {points} vector points found in {}",
-        root.display()
-    );
+    assert!(points >= 30, "only {points} scales vector points found");
 }
 
 #[test]
@@ -141,10 +142,7 @@ fn les_gradient_matches_differences_of_the_decoder() {
     // quotient of the true decoder then equals the gradient with A fixed.
     let dir = vectors_dir().join("scales/dec_d4_L3_V5");
     let meta = read_json(&dir.join("expected.json"));
-    let shape = OutputShape::Categorical {
-        seq_len: meta["seq_len"].as_u64().unwrap() as usize,
-        vocab: meta["vocab"].as_u64().unwrap() as usize,
-    };
+    let shape = output_shape(&meta);
     let decoder = ReferenceMlp::load(&dir.join("net.npz"));
     let les_at = |z: ArrayView1<f64>| {
         let (logits, jac) = decoder.logits_and_jacobian(z);

@@ -4,10 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use ndarray::{Array1, Array2};
 
-use crate::lc::directions::SplitMix64;
 use crate::lp::LpStats;
 use crate::regions::setup::{lp_bounding_box, Setup};
 use crate::regions::EnumOptions;
+use crate::rng::SplitMix64;
 use crate::tol::TOL_LP_FEAS;
 use crate::{Domain, Error, Network, Pattern, Result};
 

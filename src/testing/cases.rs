@@ -6,6 +6,7 @@ use std::path::Path;
 use ndarray::{Array1, Array2, Array4};
 
 use crate::network::{BatchNorm, Conv2d, Pool2d};
+use crate::rng::SplitMix64;
 use crate::{Error, Network, NetworkBuilder, Result};
 
 /// One network with the inputs the checks feed it.
@@ -21,22 +22,18 @@ pub(super) struct Case {
     pub les_shape: (usize, usize),
 }
 
-/// SplitMix64 uniforms and Box-Muller normals: reproducible on every
-/// machine, no RNG crate.
-pub(super) struct Rng(u64);
+/// The crate's SplitMix64 uniforms and Box-Muller normals: reproducible on
+/// every machine, no RNG crate.
+pub(super) struct Rng(SplitMix64);
 
 impl Rng {
     pub(super) fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64(seed))
     }
 
     /// A uniform number in `[0, 1)`.
     pub(super) fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_unit()
     }
 
     /// A standard normal number.

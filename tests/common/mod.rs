@@ -5,21 +5,25 @@ use std::path::{Path, PathBuf};
 
 mod counted;
 mod fixtures;
+mod npy;
 mod rng;
 mod vectors;
 // Each test binary uses some of these.
 #[allow(unused_imports)]
 pub use counted::{Counted, Kernel};
 #[allow(unused_imports)]
-pub use fixtures::{onnx_fixture, random_relu_mlp, reference_io};
+pub use fixtures::{onnx_fixture, pytorch_fixture, randn, random_relu_mlp, reference_io, sample_rows};
+#[allow(unused_imports)]
+pub use npy::npy_bytes;
 #[allow(unused_imports)]
 pub use rng::SplitMix;
 #[allow(unused_imports)]
-pub use vectors::{json, vectors};
+pub use vectors::{cases, json, vectors};
 
 use cpwl::regions::Partition;
 use cpwl::{Domain, Plane, Window};
 use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
+use serde_json::Value;
 
 pub fn load(path: &PathBuf) -> ArrayD<f64> {
     cpwl::io::load_npy(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -31,6 +35,30 @@ pub fn load2(path: &PathBuf) -> Array2<f64> {
 
 pub fn load3(path: &PathBuf) -> Array3<f64> {
     load(path).into_dimensionality::<Ix3>().expect("3-D array")
+}
+
+/// A JSON array read item by item with `item` (`Value::as_f64`, ...), which
+/// must accept every item.
+pub fn json_array<T>(v: &Value, item: impl Fn(&Value) -> Option<T>) -> Vec<T> {
+    let items = v.as_array().unwrap_or_else(|| panic!("not a JSON array: {v}"));
+    items
+        .iter()
+        .map(|x| item(x).unwrap_or_else(|| panic!("unexpected JSON item {x}")))
+        .collect()
+}
+
+/// A JSON array of arrays (a matrix, row by row) read number by number with `item`.
+pub fn json_rows<T>(v: &Value, item: impl Fn(&Value) -> Option<T> + Copy) -> Vec<Vec<T>> {
+    json_array(v, |row| Some(json_array(row, item)))
+}
+
+/// The sign-change counts of an `lc` vector, a row per point: the
+/// `per_layer` array of one section (`with_output_layer`, `hidden_only`) of
+/// its `expected.json`.
+pub fn lc_counts(section: &Value) -> Vec<Vec<u32>> {
+    json_rows(&section["per_layer"], |c| {
+        c.as_u64().and_then(|c| u32::try_from(c).ok())
+    })
 }
 
 /// The 2-D slice of the regions vector case `id` in `dir` (its
@@ -54,17 +82,6 @@ pub fn slice_domain(dir: &Path, id: &str) -> Domain {
         plane,
         Window::Polygon(window.outer_iter().map(|r| [r[0], r[1]]).collect()),
     )
-}
-
-/// Subdirectories of a vector family, sorted.
-pub fn cases(family: &str) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(vectors().join(family))
-        .expect("vector family exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
 }
 
 /// Asserts `|a - b| <= rtol * max(|a|, |b|, 1)` elementwise.

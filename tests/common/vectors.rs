@@ -1,6 +1,7 @@
-//! Where the test vectors are, and how their JSON files are read: shared by
-//! the integration tests (`tests/common`) and the crate's unit tests
-//! (`src/test_support.rs` includes this file), so the rule lives once.
+//! Where the test vectors and their case folders are, and how their JSON
+//! files are read: shared by the integration tests (`tests/common`) and the
+//! crate's unit tests (`src/test_support.rs` includes this file), so the
+//! rule lives once.
 
 use std::path::{Path, PathBuf};
 
@@ -24,4 +25,16 @@ pub fn vectors() -> PathBuf {
 pub fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The case folders of a vector family (`forward`, `lc`, ...), sorted.
+pub fn cases(family: &str) -> Vec<PathBuf> {
+    let root = vectors().join(family);
+    let entries = std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
 }

@@ -10,8 +10,8 @@ use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, Ix3};
 use super::scratch::MlpLayer;
 use super::*;
 use crate::io::npy::read_npy;
-use crate::lc::directions::SplitMix64;
-use crate::test_support::{read_matrix, vectors_dir};
+use crate::rng::SplitMix64;
+use crate::test_support::{read_matrix, vector_cases};
 use crate::tol::F32_TIE_BOUND;
 
 /// Seeded uniform matrices from the crate's SplitMix64.
@@ -96,10 +96,8 @@ fn reverse_jacobians_span_several_blocks_of_a_chunk() {
 
 #[test]
 fn reverse_jacobians_match_the_vectors() {
-    let root = vectors_dir().join("forward");
     let mut seen = 0;
-    for entry in std::fs::read_dir(&root).unwrap() {
-        let dir = entry.unwrap().path();
+    for dir in vector_cases("forward") {
         let net = Network::from_npz(dir.join("net.npz")).unwrap();
         assert!(jacobian::ReverseMlp::new(&net).is_some());
         let points = read_matrix(&dir.join("points.npy"));
