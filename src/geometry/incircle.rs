@@ -30,21 +30,18 @@ pub(crate) fn largest_inscribed_circle(rows: &[([f64; 2], f64)], vertices: &[[f6
     let centroid = mean(vertices);
     let mut best = (centroid, clearance(&unit, centroid));
     let m = unit.len();
-    let pairs = PairMinors::table(&unit);
     for i in 0..m {
         for j in i + 1..m {
             for k in j + 1..m {
-                // The radius first, from the pair's minors: most triples lose
-                // to the best so far, and their centres are never needed.
-                let Some(r) = pairs[j * m + k].radius(unit[i]) else {
-                    continue;
-                };
-                if r <= best.1 {
-                    continue;
-                }
                 let Some(tangent) = Tangent::new([unit[i], unit[j], unit[k]]) else {
                     continue;
                 };
+                // The radius first: most triples lose to the best so far,
+                // and their centres are never needed.
+                let r = tangent.radius();
+                if r <= best.1 {
+                    continue;
+                }
                 let y = tangent.centre();
                 if fits(&unit, y, r) {
                     best = (y, r);
@@ -53,51 +50,6 @@ pub(crate) fn largest_inscribed_circle(rows: &[([f64; 2], f64)], vertices: &[[f6
         }
     }
     best
-}
-
-/// The 2 x 2 minors of rows `j` and `k` of a [`Tangent`] system that
-/// [`det3`] expands the determinant and the radius's numerator by: shared by
-/// every triple `(i, j, k)`, so each is computed once per pair. Each minor is
-/// [`det3`]'s own expression (a product by the system's constant 1 is exact
-/// and left out), and [`PairMinors::radius`] combines them in [`det3`]'s
-/// order, so the radius is bit for bit [`Tangent::radius`].
-#[derive(Clone, Copy, Default)]
-struct PairMinors {
-    /// `n_j1 - n_k1` and `n_j0 - n_k0`: the minors of the determinant by
-    /// `n_i0` and `n_i1`.
-    det: [f64; 2],
-    /// `n_j1 beta_k - beta_j n_k1` and `n_j0 beta_k - beta_j n_k0`: the same
-    /// minors with the third column replaced by the right-hand side.
-    rad: [f64; 2],
-    /// `n_j0 n_k1 - n_j1 n_k0`: the minor by the third column in both.
-    cross: f64,
-}
-
-impl PairMinors {
-    /// The minors of every pair `j < k` of `unit`, at `j * m + k`.
-    fn table(unit: &[([f64; 2], f64)]) -> Vec<PairMinors> {
-        let m = unit.len();
-        let mut table = vec![PairMinors::default(); m * m];
-        for j in 0..m {
-            for k in j + 1..m {
-                let ((nj, bj), (nk, bk)) = (unit[j], unit[k]);
-                table[j * m + k] = PairMinors {
-                    det: [nj[1] - nk[1], nj[0] - nk[0]],
-                    rad: [nj[1] * bk - bj * nk[1], nj[0] * bk - bj * nk[0]],
-                    cross: nj[0] * nk[1] - nj[1] * nk[0],
-                };
-            }
-        }
-        table
-    }
-
-    /// The radius of the circle tangent to row `(n_i, beta_i)` and this
-    /// pair's rows, as [`Tangent::new`] and [`Tangent::radius`] give it
-    /// (`None` when the system is singular).
-    fn radius(&self, (n, beta): ([f64; 2], f64)) -> Option<f64> {
-        let det = n[0] * self.det[0] - n[1] * self.det[1] + self.cross;
-        (det.abs() > TOL_SIGN_REL).then(|| (n[0] * self.rad[0] - n[1] * self.rad[1] + beta * self.cross) / det)
-    }
 }
 
 /// The vertex average: a point inside a convex polygon.
@@ -135,6 +87,11 @@ impl Tangent {
         })
     }
 
+    /// The circle's radius (the system's third unknown).
+    fn radius(&self) -> f64 {
+        self.solve(2)
+    }
+
     /// The circle's centre (the system's first two unknowns).
     fn centre(&self) -> [f64; 2] {
         [self.solve(0), self.solve(1)]
@@ -158,39 +115,16 @@ fn det3(c: [[f64; 3]; 3]) -> f64 {
 
 /// True when the circle lies inside every edge line, up to rounding.
 fn fits(unit: &[([f64; 2], f64)], y: [f64; 2], r: f64) -> bool {
-    let distance = y[0].hypot(y[1]);
     unit.iter().all(|&(n, beta)| {
         let reach = n[0] * y[0] + n[1] * y[1] + r;
-        let scale = beta.abs() + distance + r.abs();
+        let scale = beta.abs() + y[0].hypot(y[1]) + r.abs();
         reach <= beta + TOL_SIGN_REL * scale
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-
     use super::*;
-
-    proptest! {
-        /// A pair's minors give every triple's radius bit for bit as the
-        /// whole system solved by Cramer's rule (its third unknown), and
-        /// the same singular triples.
-        #[test]
-        fn pair_minors_give_the_radius_of_the_whole_system(
-            rows in proptest::collection::vec((-1e3f64..1e3, -1e3f64..1e3, -1e6f64..1e6), 3),
-            parallel in proptest::bool::ANY,
-        ) {
-            let mut unit: Vec<([f64; 2], f64)> = rows.iter().map(|&(x, y, b)| ([x, y], b)).collect();
-            if parallel {
-                // Two equal normals: a singular system.
-                unit[2].0 = unit[1].0;
-            }
-            let pairs = PairMinors::table(&unit);
-            let whole = Tangent::new([unit[0], unit[1], unit[2]]).map(|t| t.solve(2).to_bits());
-            prop_assert_eq!(pairs[3 + 2].radius(unit[0]).map(f64::to_bits), whole);
-        }
-    }
 
     fn rows_of(vertices: &[[f64; 2]]) -> Vec<([f64; 2], f64)> {
         let n = vertices.len();
