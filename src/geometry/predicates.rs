@@ -88,7 +88,32 @@ pub(crate) fn left_of_or_within(p: [f64; 2], q: [f64; 2], x: [f64; 2], dist: f64
 /// True when the vertex cycle encloses, counter-clockwise, an area that rounding
 /// cannot explain (relative to the squared [`extent`]).
 pub(crate) fn has_area(vertices: &[[f64; 2]]) -> bool {
-    vertices.len() >= 3 && classify(signed_area(vertices), extent(vertices).powi(2)) == Sign::Positive
+    if vertices.len() < 3 {
+        return false;
+    }
+    let area = signed_area(vertices);
+    // Most polygons clear the tolerance by far, which a bound of the extent
+    // without square roots shows: the computed extent is at most the bound
+    // times (1 + 4 eps) (`hypot` errs by under an ulp, and `hypot(x, y) <=
+    // |x| + |y|`), so twice the bound's tolerance exceeds the extent's
+    // despite every rounding, and the answer is the one below. NaN and
+    // infinite bounds fall through to it.
+    if area > 2.0 * TOL_SIGN_REL * l1_extent(vertices).powi(2) {
+        return true;
+    }
+    classify(area, extent(vertices).powi(2)) == Sign::Positive
+}
+
+/// The largest `|x| + |y|` from the first vertex to another: a bound of
+/// [`extent`] without square roots.
+fn l1_extent(vertices: &[[f64; 2]]) -> f64 {
+    let Some(&o) = vertices.first() else {
+        return 0.0;
+    };
+    vertices
+        .iter()
+        .map(|p| (p[0] - o[0]).abs() + (p[1] - o[1]).abs())
+        .fold(0.0, f64::max)
 }
 
 /// The largest distance from the first vertex to another: the length scale of
@@ -140,6 +165,23 @@ mod tests {
         assert!(Sign::Negative.opposes(Sign::Positive));
         assert!(!Sign::Zero.opposes(Sign::Zero));
         assert!(!Sign::Positive.opposes(Sign::Zero));
+    }
+
+    #[test]
+    fn the_quick_area_test_answers_as_the_extent_does() {
+        // Triangles of every flatness around the tolerance, at several
+        // scales and orientations: the answer is that of the extent itself.
+        for scale in [1e-3, 1.0, 7.3, 1e5] {
+            for k in 0..200 {
+                let height = scale * 1e-13 * 1.1f64.powi(k);
+                let angle = 0.37 * k as f64;
+                let (c, s) = (angle.cos(), angle.sin());
+                let turn = |[x, y]: [f64; 2]| [x * c - y * s, x * s + y * c];
+                let v = [turn([0.0, 0.0]), turn([scale, 0.0]), turn([0.5 * scale, height])];
+                let want = classify(signed_area(&v), extent(&v).powi(2)) == Sign::Positive;
+                assert_eq!(has_area(&v), want, "scale {scale}, height {height}");
+            }
+        }
     }
 
     #[test]

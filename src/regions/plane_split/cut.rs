@@ -96,9 +96,7 @@ pub(super) fn split_two_piece(
     if fan_out {
         layer.fan_out(cell)
     } else {
-        let mut out = Vec::new();
-        layer.refine(cell, 0, &mut Poll::default(), &mut out);
-        out
+        layer.children(cell, 0)
     }
 }
 
@@ -137,10 +135,7 @@ impl<'h, H: Fn() -> bool + Sync + ?Sized> Pieces<'h, H> {
     /// `halt` stopped the split (the caller sees its flags and drops them).
     pub(super) fn refine(&self, k: usize) -> Vec<Cell> {
         let (piece, from) = &self.open[k];
-        let mut out = Vec::new();
-        self.layer
-            .refine(piece.clone(), *from, &mut Poll::default(), &mut out);
-        out
+        self.layer.children(piece.clone(), *from)
     }
 }
 
@@ -260,6 +255,15 @@ impl<'h, H: Fn() -> bool + Sync + ?Sized> Layer<'h, H> {
         Advance::Done(piece)
     }
 
+    /// The final pieces of `piece` cut by the crossing units `from..`
+    /// ([`Layer::refine`] into a new list): the one body of a whole cell's
+    /// split, of [`Pieces::refine`] and of each of [`Layer::fan_out`]'s pieces.
+    fn children(&self, piece: Cell, from: usize) -> Vec<Cell> {
+        let mut out = Vec::new();
+        self.refine(piece, from, &mut Poll::default(), &mut out);
+        out
+    }
+
     /// Cuts a piece by units `from..` depth first, pushing its final pieces
     /// (lower parts first); when halted, the unfinished pieces are pushed too
     /// (the caller sees the halt or overflow flag and drops them).
@@ -313,11 +317,7 @@ impl<'h, H: Fn() -> bool + Sync + ?Sized> Layer<'h, H> {
             Err(unfinished) => return unfinished,
         };
         open.into_par_iter()
-            .map(|(piece, from)| {
-                let mut out = Vec::new();
-                self.refine(piece, from, &mut Poll::default(), &mut out);
-                out
-            })
+            .map(|(piece, from)| self.children(piece, from))
             .collect::<Vec<_>>()
             .into_iter()
             .flatten()

@@ -134,6 +134,28 @@ fn differing(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).map(|(x, y)| usize::from(x != y)).sum()
 }
 
+/// Calls `f(j)` for every `j` with `a[j] != b[j]`, in increasing order. A
+/// child differs from its parent's first child in a few units (those whose
+/// lines cross the parent) out of hundreds, so eight bytes are compared at
+/// once and only the words that differ are looked into.
+fn for_each_difference(a: &[u8], b: &[u8], mut f: impl FnMut(usize)) {
+    debug_assert_eq!(a.len(), b.len());
+    const WORD: usize = 8;
+    let (words, other) = (a.chunks_exact(WORD), b.chunks_exact(WORD));
+    let tail = words.len() * WORD;
+    for (w, (x, y)) in words.zip(other).enumerate() {
+        let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+        let mut diff = word(x) ^ word(y);
+        while diff != 0 {
+            // The lowest differing byte (little-endian: the first in memory).
+            let byte = diff.trailing_zeros() as usize / 8;
+            f(w * WORD + byte);
+            diff &= !(0xff << (8 * byte));
+        }
+    }
+    (tail..a.len()).filter(|&j| a[j] != b[j]).for_each(f);
+}
+
 /// The first child of every parent (a two-piece layer leaves every parent at
 /// least one child).
 fn first_children(parents: &[usize], parent_count: usize) -> Vec<usize> {
@@ -157,7 +179,12 @@ fn fused_base(fused: &Fused<'_>, h: ArrayView2<f64>, reference: ArrayView2<u8>) 
         scaled.view(),
         (BLOCKS.block, BLOCKS.offset_row),
     )?;
-    Ok(base.as_standard_layout().into_owned())
+    // A fresh product is in standard layout already: no copy then.
+    Ok(if base.is_standard_layout() {
+        base
+    } else {
+        base.as_standard_layout().into_owned()
+    })
 }
 
 /// The rows after a two-piece layer and the dense layer that follows it, for
@@ -189,10 +216,10 @@ fn corrected(
         let own = own.as_slice().expect("standard layout");
         let refs = refs.as_slice().expect("standard layout");
         terms.clear();
-        for (j, (&c, &r)) in own.iter().zip(refs).enumerate().filter(|(_, (c, r))| c != r) {
-            let delta = slopes[c as usize] - slopes[r as usize];
+        for_each_difference(own, refs, |j| {
+            let delta = slopes[own[j] as usize] - slopes[refs[j] as usize];
             terms.push((j, std::array::from_fn(|k| delta * h[[BLOCKS.block * p + k, j]])));
-        }
+        });
         add_terms(&mut out[start..], w_t, width, &terms);
     }
     Array2::from_shape_vec((parents.len() * BLOCKS.block, width), out).expect("whole blocks")
@@ -666,6 +693,24 @@ mod tests {
             }
         }
         assert_eq!(fused_seen, [true, true], "both ways exercised");
+    }
+
+    #[test]
+    fn differences_are_found_in_order_in_every_word_and_the_tail() {
+        // 21 bytes: two whole words and a tail of five; differences at both
+        // ends of a word, three in one word, and in the tail.
+        let a = vec![0u8; 21];
+        let mut b = a.clone();
+        let at = [0, 7, 8, 9, 15, 17, 20];
+        for &j in &at {
+            b[j] = 1;
+        }
+        let mut seen = Vec::new();
+        for_each_difference(&a, &b, |j| seen.push(j));
+        assert_eq!(seen, at);
+        seen.clear();
+        for_each_difference(&a, &a, |j| seen.push(j));
+        assert!(seen.is_empty());
     }
 
     #[test]
