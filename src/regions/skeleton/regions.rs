@@ -15,6 +15,8 @@
 
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use super::complex::{has, ones, set, Complex, CHOICE_VERTICES_PER_TASK};
 use super::shards::{by_key, shard_count, Scatter};
 use super::table::{BitKeys, Index};
@@ -135,7 +137,12 @@ fn gather(cx: &Complex, m: usize, keys: &BitKeys, star: &Star, shards: usize) ->
     let mut groups: Vec<Groups> = (0..shards).map(|_| Groups::new(cx)).collect();
     let take = |g: &mut Groups, choice: Choice| g.take(cx, m, choice);
     by_key(cx.len(), CHOICE_VERTICES_PER_TASK, &mut groups, choices, take)?;
-    Ok(groups.into_iter().flat_map(Groups::found).collect())
+    let parts: Vec<Vec<Found>> = if shards > 1 {
+        groups.into_par_iter().map(Groups::found).collect()
+    } else {
+        groups.into_iter().map(Groups::found).collect()
+    };
+    Ok(parts.into_iter().flatten().collect())
 }
 
 /// Checks that vertex `v` is simple: it lies on `d` hyperplanes, and each of

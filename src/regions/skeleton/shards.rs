@@ -131,22 +131,35 @@ where
 
 /// The shards' outputs `parts`, each ascending by `key`, merged into one
 /// list ascending by `key` (the keys distinct across shards): the order one
-/// shard would have given them all in.
-pub(super) fn merge_by_key<T: Copy, K: Ord>(parts: &[&[T]], key: impl Fn(&T) -> K) -> Vec<T> {
-    if let [one] = parts {
-        return one.to_vec();
+/// shard would have given them all in. Two lists at a time (a shard count
+/// is a power of two), each merge one comparison per item.
+pub(super) fn merge_by_key<T: Copy, K: Ord>(parts: &[&[T]], key: impl Fn(&T) -> K + Copy) -> Vec<T> {
+    match parts {
+        [] => Vec::new(),
+        [one] => one.to_vec(),
+        [a, b] => merge_two(a, b, key),
+        _ => {
+            let (low, high) = parts.split_at(parts.len() / 2);
+            merge_two(&merge_by_key(low, key), &merge_by_key(high, key), key)
+        }
     }
-    let total = parts.iter().map(|p| p.len()).sum();
-    let mut out = Vec::with_capacity(total);
-    let mut at = vec![0; parts.len()];
-    // A few shards: the least head by a scan.
-    while let Some(p) = (0..parts.len())
-        .filter(|&p| at[p] < parts[p].len())
-        .min_by_key(|&p| key(&parts[p][at[p]]))
-    {
-        out.push(parts[p][at[p]]);
-        at[p] += 1;
+}
+
+/// Two lists ascending by `key` (distinct keys) merged into one.
+fn merge_two<T: Copy, K: Ord>(a: &[T], b: &[T], key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        if key(x) < key(y) {
+            out.push(*x);
+            i += 1;
+        } else {
+            out.push(*y);
+            j += 1;
+        }
     }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
     out
 }
 
