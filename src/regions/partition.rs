@@ -68,6 +68,7 @@ impl Partition {
         network: Network,
     ) -> Partition {
         let mut table = Partition::table_for(&domain, &network);
+        table.reserve_for(&regions);
         // Each region is moved into the table and freed in turn.
         for r in regions {
             table.push(r);

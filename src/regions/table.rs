@@ -128,6 +128,36 @@ impl RegionTable {
         self.sources.len()
     }
 
+    /// Makes room for `regions` before they are pushed, so that pushing them
+    /// grows no buffer (each would otherwise be copied as it doubles).
+    pub(crate) fn reserve_for(&mut self, regions: &[RegionBuf]) {
+        let n = regions.len();
+        let rows: usize = regions.iter().map(|r| r.polytope.b.len()).sum();
+        let neighbors: usize = regions.iter().map(|r| r.neighbors.len()).sum();
+        let points: usize = regions
+            .iter()
+            .filter_map(|r| r.polygon.as_ref())
+            .map(Vec::len)
+            .sum();
+        let (d, o) = (self.dim, self.outputs);
+        if let Patterns::Bits(words) = &mut self.patterns {
+            words.reserve(n * self.units.div_ceil(64));
+        }
+        self.rows.reserve(n);
+        self.row_a.reserve(rows * d);
+        self.row_b.reserve(rows);
+        self.sources.reserve(rows);
+        self.centers.reserve(n * d);
+        self.radii.reserve(n);
+        self.volumes.reserve(n);
+        self.affine_a.reserve(n * o * d);
+        self.affine_b.reserve(n * o);
+        self.neighbors.reserve(n);
+        self.neighbor_pool.reserve(neighbors);
+        self.polygons.reserve(n);
+        self.polygon_pool.reserve(points);
+    }
+
     /// Appends a region. Its shapes must fit the table (`dim`, `outputs`,
     /// `units`): builders make them so, and stored partitions are checked
     /// before they are pushed.

@@ -154,12 +154,18 @@ impl Complex {
 pub(super) const SPLITS_PER_TASK: usize = 256;
 
 /// New vertices per parallel task when their 2-faces are listed (a vertex
-/// costs an addition or two per hyperplane it lies on).
+/// costs an addition or two per hyperplane it lies on); with fewer new
+/// vertices in all, a unit pairs its faces in one shard on its own thread.
 pub(super) const FACE_VERTICES_PER_TASK: usize = 256;
 
-/// Faces per shard task when a unit's faces are paired by key: fewer in
-/// all and the unit pairs them in one shard on its own thread.
-pub(super) const FACES_PER_TASK: usize = 1024;
+/// Vertices per parallel task when their side choices are scattered to the
+/// shards of the regions (a vertex on `j` units' hyperplanes gives `2^j`).
+pub(super) const CHOICE_VERTICES_PER_TASK: usize = 256;
+
+/// Regions per parallel task of the passes over the regions found (their
+/// sort into unit order, the links to their neighbours: a look-up per unit
+/// facet).
+pub(super) const REGIONS_PER_TASK: usize = 256;
 
 /// Vertices per parallel task of the passes over one value per vertex
 /// (a layer's columns, the side marks of a unit).

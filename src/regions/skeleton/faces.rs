@@ -12,18 +12,20 @@
 //! one key are joined by an edge. A key seen other than twice is a
 //! degenerate arrangement.
 //!
-//! Two passes, both parallel: every new vertex's faces with the additive
-//! hashes of their keys ([`BitKeys`]: a face's key differs from the
-//! vertex's by a bit or two, so each hash costs an addition or two), then
-//! the faces paired by key in shards of the hashes, each shard with its own
-//! [`Index`] and taking its faces in order. A face's key is never stored: it
-//! is compared from its vertex's sign vector where two hashes agree. Which
-//! faces pair is a property of the keys alone, and the pairs come back in
-//! face order, so the shards (and the threads) change no edge.
+//! The faces are made and paired in one sharded pass ([`by_key`]): every
+//! new vertex's faces with the additive hashes of their keys ([`BitKeys`]:
+//! a face's key differs from the vertex's by a bit or two, so each hash
+//! costs an addition or two), scattered once by their hashes' low bits, then
+//! paired shard by shard, each with its own [`Index`] and taking its faces in
+//! order. A face's key is never stored: it is compared from its vertex's
+//! sign vector where two hashes agree. Which faces pair is a property of the
+//! keys alone, and the pairs come back in face order, so the shards (and
+//! the threads) change no edge.
 
-use rayon::prelude::*;
+use std::ops::Range;
 
-use super::complex::{clear, has, ones, parallel, Complex, FACES_PER_TASK, FACE_VERTICES_PER_TASK};
+use super::complex::{clear, has, ones, Complex, FACE_VERTICES_PER_TASK};
+use super::shards::{by_key, merge_by_key, shard_count, Scatter};
 use super::table::{BitKeys, Index};
 use super::Fail;
 
@@ -36,7 +38,8 @@ struct Face {
     hash: u64,
     /// The vertex, by its place among the unit's new vertices.
     place: u32,
-    /// `left` shifted up one bit, with the side (1: positive) below it.
+    /// `left` shifted up one bit, with the side (1: positive) below it: a
+    /// vertex lists its faces in the order of this field.
     side: u32,
 }
 
@@ -54,6 +57,78 @@ impl Face {
     fn positive(&self) -> bool {
         self.side & 1 == 1
     }
+
+    /// Where the face comes in the unit's list of faces: by vertex, then by
+    /// its place among the vertex's faces.
+    fn order(&self) -> (u32, u32) {
+        (self.place, self.side)
+    }
+}
+
+/// A later face joined to an earlier one of the same key: the later face,
+/// and the earlier face's vertex (its place).
+type Join = (Face, u32);
+
+/// One shard's pairing of faces by key, kept between units for its memory.
+struct Pairing {
+    /// The keys met, by hash.
+    index: Index,
+    /// Per key met: its first face, and whether a second has joined it.
+    met: Vec<(Face, bool)>,
+    /// The joins, in the order of the later face.
+    joins: Vec<Join>,
+}
+
+impl Pairing {
+    fn new() -> Pairing {
+        Pairing {
+            index: Index::new(),
+            met: Vec::new(),
+            joins: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.met.clear();
+        self.joins.clear();
+    }
+
+    /// Pairs face `f` (of new vertices `first..` of `cx`) with the face of
+    /// its key met before, or records it as the first of its key.
+    ///
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] for a key met a third time.
+    fn take(&mut self, cx: &Complex, first: usize, f: Face) -> Result<(), Fail> {
+        let met = &self.met;
+        let (item, new) = self
+            .index
+            .find_or_add(f.hash, |item| same_key(cx, first, &met[item].0, &f))
+            .map_err(|_| Fail::Fallback("more than 2^32 faces cut by one unit"))?;
+        if new {
+            self.met.push((f, false));
+            return Ok(());
+        }
+        let (earlier, joined) = &mut self.met[item];
+        if *joined {
+            return Err(Fail::Fallback("a 2-face is cut on more than two edges"));
+        }
+        *joined = true;
+        self.joins.push((f, earlier.place));
+        Ok(())
+    }
+
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] when a key was met once only.
+    fn all_joined(&self) -> Result<(), Fail> {
+        if self.met.iter().all(|&(_, joined)| joined) {
+            Ok(())
+        } else {
+            Err(Fail::Fallback("a 2-face is cut on one edge only"))
+        }
+    }
 }
 
 /// The new vertices of one unit, paired by the 2-faces they share.
@@ -61,8 +136,8 @@ pub(super) struct FaceCuts {
     /// The hash of keys (bit `i` of the `pos` words is bit `i`, bit `i` of
     /// the `zero` words is bit `64 * words + i`).
     hashes: BitKeys,
-    /// One index per shard, kept between units for its memory.
-    shards: Vec<Index>,
+    /// One pairing per shard, kept between units for its memory.
+    shards: Vec<Pairing>,
 }
 
 impl FaceCuts {
@@ -91,168 +166,92 @@ impl FaceCuts {
         m: usize,
         serial: bool,
     ) -> Result<Vec<(u32, u32)>, Fail> {
-        let faces = self.faces(cx, first, h, m, serial);
-        // Faces to pair in one task's worth: one shard, no hand-off.
-        let shards = if parallel(serial, faces.len(), FACES_PER_TASK) {
-            rayon::current_num_threads().next_power_of_two()
-        } else {
-            1
-        };
-        self.pair(cx, first, &faces, shards)
-    }
-
-    /// Every face of the new vertices `first..` with its key's hash, in the
-    /// order of the vertices and, per vertex, of its hyperplanes (then the
-    /// negative side first).
-    fn faces(&self, cx: &Complex, first: usize, h: usize, m: usize, serial: bool) -> Vec<Face> {
-        let starts: Vec<usize> = (first..cx.len()).step_by(FACE_VERTICES_PER_TASK).collect();
-        // At most two faces per hyperplane of the edge split (`d - 1`).
-        let most = 2 * cx.d.saturating_sub(1).max(1);
-        let task = |&start: &usize| {
-            let mut out = Vec::with_capacity(FACE_VERTICES_PER_TASK.min(cx.len() - start) * most);
+        let new = cx.len() - first;
+        let shards = shard_count(serial, new, FACE_VERTICES_PER_TASK);
+        let hashes = &self.hashes;
+        let faces = |range: Range<usize>, out: &mut Scatter<Face>| {
             let mut key = vec![0u64; 2 * cx.words];
-            for v in start..cx.len().min(start + FACE_VERTICES_PER_TASK) {
-                self.faces_of(cx, first, v, h, m, &mut key, &mut out);
+            for v in range {
+                faces_of(hashes, cx, first, first + v, h, m, &mut key, out);
             }
-            out
+            Ok(())
         };
-        let parts: Vec<Vec<Face>> = if parallel(serial, cx.len() - first, FACE_VERTICES_PER_TASK) {
-            starts.par_iter().map(task).collect()
-        } else {
-            starts.iter().map(task).collect()
-        };
-        parts.concat()
-    }
-
-    /// Appends to `out` the faces of new vertex `v` (`key` is scratch of
-    /// `2 words` words).
-    #[allow(clippy::too_many_arguments)]
-    fn faces_of(
-        &self,
-        cx: &Complex,
-        first: usize,
-        v: usize,
-        h: usize,
-        m: usize,
-        key: &mut [u64],
-        out: &mut Vec<Face>,
-    ) {
-        let w = cx.words;
-        key[..w].copy_from_slice(cx.pos(v));
-        key[w..].copy_from_slice(cx.zero(v));
-        clear(&mut key[w..], h);
-        let base = self.hashes.of(key);
-        // Fits: the new vertices were checked to number fewer than 2^32.
-        let place = (v - first) as u32;
-        for t in ones(&key[w..]) {
-            // The face leaves `t`: its zero bit goes, the hash loses its word.
-            let hash = base.wrapping_sub(self.hashes.word(64 * w + t));
-            out.push(Face::new(hash, place, t, false));
-            if t >= m {
-                // A unit's hyperplane: the face on its positive side too. The
-                // vertex lies on it, so its side bit is clear and the key's
-                // hash just adds the bit's word.
-                debug_assert!(
-                    !has(cx.pos(v), t),
-                    "a vertex on hyperplane {t} with its side bit set"
-                );
-                out.push(Face::new(hash.wrapping_add(self.hashes.word(t)), place, t, true));
-            }
-        }
-    }
-
-    /// Pairs `faces` by key, in `shards` (a power of two) shards of their
-    /// hashes, in parallel when more than one: the `(later, earlier)`
-    /// places of each pair, in the order of the later face.
-    ///
-    /// # Errors
-    ///
-    /// [`Fail::Fallback`] for a key met other than twice. Whether it fails
-    /// does not depend on `shards`, but its reason may: each shard stops at
-    /// its own first bad key, and which shard's error comes back first
-    /// (a face cut once or three times) follows the shard count.
-    fn pair(
-        &mut self,
-        cx: &Complex,
-        first: usize,
-        faces: &[Face],
-        shards: usize,
-    ) -> Result<Vec<(u32, u32)>, Fail> {
-        self.shards.resize_with(shards.max(self.shards.len()), Index::new);
-        let mask = shards as u64 - 1;
-        let shard = |(s, index): (usize, &mut Index)| {
-            let mine = faces
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.hash & mask == s as u64);
-            // The hashes spread evenly: about this many faces per shard.
-            let expect = faces.len() / shards + 1;
-            pair_shard(cx, first, faces, mine, expect, index)
-        };
-        let indices = &mut self.shards[..shards];
-        let found: Vec<Result<Vec<(usize, u32)>, Fail>> = if shards == 1 {
-            indices.iter_mut().enumerate().map(shard).collect()
-        } else {
-            indices.par_iter_mut().enumerate().map(shard).collect()
-        };
-        // Each shard's pairs come in face order: scattered by the later face
-        // and read back in order, they are the pairs in face order. No place
-        // is `u32::MAX`: the vertices number fewer than 2^32.
-        let mut earlier = vec![u32::MAX; faces.len()];
-        for part in found {
-            for (later, with) in part? {
-                earlier[later] = with;
-            }
-        }
-        Ok(faces
-            .iter()
-            .zip(earlier)
-            .filter(|&(_, with)| with != u32::MAX)
-            .map(|(f, with)| (f.place, with))
-            .collect())
+        pair(cx, first, new, &mut self.shards, shards, faces)
     }
 }
 
-/// Pairs the faces `mine` (indices into `faces`, ascending, about `expect`
-/// of them) by key with `index` (cleared first): `(later face, earlier
-/// face's place)` per pair.
+/// Gives to `out` the faces of new vertex `v` (of vertices `first..`, on
+/// hyperplane `h`; `m` domain facets) with their keys' hashes by `hashes`,
+/// in the order of its hyperplanes, the negative side first (`key` is
+/// scratch of `2 words` words).
+#[allow(clippy::too_many_arguments)]
+fn faces_of(
+    hashes: &BitKeys,
+    cx: &Complex,
+    first: usize,
+    v: usize,
+    h: usize,
+    m: usize,
+    key: &mut [u64],
+    out: &mut Scatter<Face>,
+) {
+    let w = cx.words;
+    key[..w].copy_from_slice(cx.pos(v));
+    key[w..].copy_from_slice(cx.zero(v));
+    clear(&mut key[w..], h);
+    let base = hashes.of(key);
+    // Fits: the new vertices were checked to number fewer than 2^32.
+    let place = (v - first) as u32;
+    for t in ones(&key[w..]) {
+        // The face leaves `t`: its zero bit goes, the hash loses its word.
+        let hash = base.wrapping_sub(hashes.word(64 * w + t));
+        out.push(hash, Face::new(hash, place, t, false));
+        if t >= m {
+            // A unit's hyperplane: the face on its positive side too. The
+            // vertex lies on it, so its side bit is clear and the key's
+            // hash just adds the bit's word.
+            debug_assert!(
+                !has(cx.pos(v), t),
+                "a vertex on hyperplane {t} with its side bit set"
+            );
+            let hash = hash.wrapping_add(hashes.word(t));
+            out.push(hash, Face::new(hash, place, t, true));
+        }
+    }
+}
+
+/// Pairs by key the faces that `faces` gives for the `count` new vertices
+/// `first..` of `cx` (ranges of their places), in `shards` (a power of two)
+/// shards of their hashes, in parallel when more than one, with the
+/// pairings of `pairings` (grown to `shards`): the `(later, earlier)` places
+/// of each pair, in the order of the later face.
 ///
 /// # Errors
 ///
-/// [`Fail::Fallback`] for a key met other than twice.
-fn pair_shard<'a>(
+/// [`Fail::Fallback`] for a key met other than twice. Whether it fails
+/// does not depend on `shards`, but its reason may: each shard stops at
+/// its own first bad key, and which shard's error comes back first
+/// (a face cut once or three times) follows the shard count.
+fn pair(
     cx: &Complex,
     first: usize,
-    faces: &[Face],
-    mine: impl Iterator<Item = (usize, &'a Face)>,
-    expect: usize,
-    index: &mut Index,
-) -> Result<Vec<(usize, u32)>, Fail> {
-    index.clear();
-    // Per face met: its first face, and whether a second has joined it.
-    // Faces come in pairs: half of them start a key, half join one.
-    let mut met: Vec<(usize, bool)> = Vec::with_capacity(expect / 2 + 1);
-    let mut pairs = Vec::with_capacity(expect / 2 + 1);
-    for (i, f) in mine {
-        let (item, new) = index
-            .find_or_add(f.hash, |item| same_key(cx, first, &faces[met[item].0], f))
-            .map_err(|_| Fail::Fallback("more than 2^32 faces cut by one unit"))?;
-        if new {
-            met.push((i, false));
-            continue;
-        }
-        let (earlier, joined) = &mut met[item];
-        if *joined {
-            return Err(Fail::Fallback("a 2-face is cut on more than two edges"));
-        }
-        *joined = true;
-        pairs.push((i, faces[*earlier].place));
-    }
-    if met.iter().all(|&(_, joined)| joined) {
-        Ok(pairs)
-    } else {
-        Err(Fail::Fallback("a 2-face is cut on one edge only"))
-    }
+    count: usize,
+    pairings: &mut Vec<Pairing>,
+    shards: usize,
+    faces: impl Fn(Range<usize>, &mut Scatter<Face>) -> Result<(), Fail> + Sync,
+) -> Result<Vec<(u32, u32)>, Fail> {
+    pairings.resize_with(shards.max(pairings.len()), Pairing::new);
+    let pairings = &mut pairings[..shards];
+    pairings.iter_mut().for_each(Pairing::clear);
+    let take = |p: &mut Pairing, f: Face| p.take(cx, first, f);
+    by_key(count, FACE_VERTICES_PER_TASK, pairings, faces, take)?;
+    pairings.iter().try_for_each(Pairing::all_joined)?;
+    let joins: Vec<&[Join]> = pairings.iter().map(|p| &p.joins[..]).collect();
+    let in_order = merge_by_key(&joins, |(later, _)| later.order());
+    Ok(in_order
+        .into_iter()
+        .map(|(later, with)| (later.place, with))
+        .collect())
 }
 
 /// Whether faces `f` and `g` (of new vertices `first..`) have one key,
@@ -311,10 +310,20 @@ mod tests {
         for serial in [true, false] {
             assert_eq!(cuts.joins(&cx, 0, 0, 1, serial).ok().unwrap(), want);
         }
-        let faces = cuts.faces(&cx, 0, 0, 1, true);
-        assert_eq!(faces.len(), 4 * pairs as usize);
+        // Every vertex has two faces, one per side of hyperplane 1, each
+        // joined once (a face met once or three times fails the pairing).
+        let faces = |range: Range<usize>, out: &mut Scatter<Face>| {
+            let mut key = vec![0u64; 2];
+            for v in range {
+                faces_of(&cuts.hashes, &cx, 0, v, 0, 1, &mut key, out);
+            }
+            Ok(())
+        };
+        // The shard counts forced, whatever the threads: the parallel
+        // scatter and pairing run for every count above one.
         for shards in [1, 2, 4, 8, 2] {
-            assert_eq!(cuts.pair(&cx, 0, &faces, shards).ok().unwrap(), want);
+            let found = pair(&cx, 0, cx.len(), &mut cuts.shards, shards, &faces);
+            assert_eq!(found.ok().unwrap(), want);
         }
         // New vertices after old ones: places count from `first`.
         let tail: Vec<(u32, u32)> = want.iter().skip(2).map(|&(a, b)| (a - 2, b - 2)).collect();
@@ -411,22 +420,19 @@ mod tests {
         // Vertices 0 and 2 share a key, 1 and 3 another (pos bit 2 set);
         // every face is given one hash, so only the keys tell them apart.
         let cx = loose(&[0, 4, 0, 4]);
-        let faces: Vec<Face> = (0..4).map(|place| Face::new(7, place, 1, false)).collect();
+        let one_hash = |range: Range<usize>, out: &mut Scatter<Face>| {
+            range.for_each(|place| out.push(7, Face::new(7, place as u32, 1, false)));
+            Ok(())
+        };
         let mut cuts = FaceCuts::new(1);
         for shards in [1, 2, 4] {
-            assert_eq!(
-                cuts.pair(&cx, 0, &faces, shards).ok().unwrap(),
-                vec![(2, 0), (3, 1)]
-            );
+            let found = pair(&cx, 0, 4, &mut cuts.shards, shards, one_hash);
+            assert_eq!(found.ok().unwrap(), vec![(2, 0), (3, 1)]);
             // Two faces of different keys alone: each is cut once.
-            assert!(matches!(
-                cuts.pair(&cx, 0, &faces[..2], shards),
-                Err(Fail::Fallback(_))
-            ));
-            assert!(matches!(
-                cuts.pair(&cx, 0, &faces[1..3], shards),
-                Err(Fail::Fallback(_))
-            ));
+            for first in [0, 1, 2] {
+                let found = pair(&cx, first, 2, &mut cuts.shards, shards, one_hash);
+                assert!(matches!(found, Err(Fail::Fallback(_))));
+            }
         }
     }
 }

@@ -38,6 +38,7 @@ mod complex;
 mod faces;
 mod regions;
 mod rows;
+mod shards;
 mod split;
 mod table;
 
@@ -187,11 +188,15 @@ impl Cells<'_> {
         watch: &Watch<'_>,
         serial: bool,
     ) -> std::result::Result<Analysed, Fail> {
-        // Unit order (the lowest bit of a word is its first unit), so that the
-        // regions of one cell of the first layers are consecutive and share
-        // their products; the partition sorts regions by pattern in the end.
-        let unit_order = |f: &Found| f.bits.iter().map(|w| w.reverse_bits()).collect::<Vec<u64>>();
-        found.sort_by_cached_key(unit_order);
+        // Unit order, so that the regions of one cell of the first layers are
+        // consecutive and share their products. The patterns are distinct,
+        // so any sort gives the one order.
+        let order = |a: &Found, b: &Found| unit_order(&a.bits, &b.bits);
+        if complex::parallel(serial, found.len(), complex::REGIONS_PER_TASK) {
+            found.par_sort_unstable_by(order);
+        } else {
+            found.sort_unstable_by(order);
+        }
         let threads = if serial { 1 } else { rayon::current_num_threads() };
         let mut regions: Vec<RegionBuf> = Vec::new();
         let mut patterns: Vec<(u64, Vec<u64>)> = Vec::new();
@@ -226,7 +231,7 @@ impl Cells<'_> {
             watch.report(regions.len(), Some(total - regions.len() - thin.len()), false);
         }
         let solved = self.lps.load(Ordering::Relaxed);
-        link_neighbours(&mut regions, &patterns, keys, self.m)?;
+        link_neighbours(&mut regions, &patterns, keys, self.m, serial)?;
         Ok((regions, thin, outcome, solved))
     }
 
@@ -313,8 +318,20 @@ impl Cells<'_> {
     }
 }
 
+/// The order of two patterns' bits by unit (the lowest bit of a word is its
+/// first unit, and a unit's 0 comes before its 1): the partition's order of
+/// patterns, since the domain facets' bits, first, are clear in all.
+fn unit_order(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.reverse_bits().cmp(&y.reverse_bits()))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 /// Links each region to the region across each of its unit facets (the
-/// pattern with that unit flipped), where that is a region of the list.
+/// pattern with that unit flipped), where that is a region of the list,
+/// in parallel unless `serial`.
 /// The patterns (each with its key by `keys`, as [`regions::read`] found
 /// it) are found by their additive keys ([`BitKeys`]): the one across a
 /// facet differs by one bit, so its key by one word.
@@ -327,6 +344,7 @@ fn link_neighbours(
     patterns: &[(u64, Vec<u64>)],
     keys: &BitKeys,
     m: usize,
+    serial: bool,
 ) -> std::result::Result<(), Fail> {
     let mut index = Index::new();
     for (key, bits) in patterns {
@@ -334,25 +352,39 @@ fn link_neighbours(
             .find_or_add(*key, |j| patterns[j].1 == *bits)
             .map_err(|_| Fail::Fallback("more than 2^32 regions"))?;
     }
-    let mut across = Vec::new();
-    for (region, (base, bits)) in regions.iter_mut().zip(patterns) {
-        for src in &region.sources {
-            if let RowSource::Unit(u) = *src {
-                let h = m + u;
-                across.clone_from(bits);
-                let word = keys.word(h);
-                let key = if complex::has(&across, h) {
-                    complex::clear(&mut across, h);
-                    base.wrapping_sub(word)
-                } else {
-                    complex::set(&mut across, h);
-                    base.wrapping_add(word)
-                };
-                if let Some(j) = index.find(key, |j| patterns[j].1 == across) {
-                    region.neighbors.push(j);
-                }
+    let link = |across: &mut Vec<u64>, (region, (base, bits)): (&mut RegionBuf, &(u64, Vec<u64>))| {
+        let units = region.sources.iter().filter_map(|src| match *src {
+            RowSource::Unit(u) => Some(m + u),
+            _ => None,
+        });
+        region.neighbors.reserve_exact(units.clone().count());
+        for h in units {
+            across.clone_from(bits);
+            let word = keys.word(h);
+            let key = if complex::has(across, h) {
+                complex::clear(across, h);
+                base.wrapping_sub(word)
+            } else {
+                complex::set(across, h);
+                base.wrapping_add(word)
+            };
+            if let Some(j) = index.find(key, |j| patterns[j].1 == *across) {
+                region.neighbors.push(j);
             }
         }
+    };
+    if complex::parallel(serial, regions.len(), complex::REGIONS_PER_TASK) {
+        regions
+            .par_iter_mut()
+            .zip(patterns)
+            .with_min_len(complex::REGIONS_PER_TASK)
+            .for_each_init(Vec::new, link);
+    } else {
+        let mut across = Vec::new();
+        regions
+            .iter_mut()
+            .zip(patterns)
+            .for_each(|r| link(&mut across, r));
     }
     Ok(())
 }

@@ -13,9 +13,12 @@
 //! search over each region's edges, which cost a region's vertices times
 //! their `2 d` edges, by one table look-up per vertex and region.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
-use super::complex::{has, ones, set, Complex};
+use super::complex::{has, ones, set, Complex, CHOICE_VERTICES_PER_TASK};
+use super::shards::{by_key, shard_count, Scatter};
 use super::table::{BitKeys, Index};
 use super::Fail;
 
@@ -65,49 +68,81 @@ impl Star {
     }
 }
 
-/// Every region of the complex (`m` domain facets), each once, in the order
-/// of the first vertex (then side choice) that names it, whatever the
-/// threads; `keys` hashes bit sets of the complex's words.
+/// Every region of the complex (`m` domain facets), each once, shard by
+/// shard (an order that follows the shard count: the caller sorts them);
+/// `keys` hashes bit sets of the complex's words. In parallel unless
+/// `serial`.
 ///
 /// # Errors
 ///
 /// [`Fail::Fallback`] when a vertex's star is not that of a simple vertex.
 pub(super) fn read(cx: &Complex, m: usize, keys: &BitKeys, serial: bool) -> Result<Vec<Found>, Fail> {
     let star = Star::of(cx);
-    let check = |seen: &mut Vec<(usize, [u8; 2])>, v: usize| simple(cx, &star, v, m, seen);
-    let base = |v: usize| keys.of(cx.pos(v));
-    let (shards, bases) = if serial {
-        let mut seen = Vec::new();
-        (0..cx.len()).try_for_each(|v| check(&mut seen, v))?;
-        (1, (0..cx.len()).map(base).collect::<Vec<u64>>())
-    } else {
-        (0..cx.len()).into_par_iter().try_for_each_init(Vec::new, check)?;
-        let bases = (0..cx.len()).into_par_iter().map(base).collect();
-        (rayon::current_num_threads().next_power_of_two(), bases)
-    };
-    gather(cx, m, keys, &bases, shards)
+    let shards = shard_count(serial, cx.len(), CHOICE_VERTICES_PER_TASK);
+    gather(cx, m, keys, &star, shards)
 }
 
-/// The regions from `shards` (a power of two) groupings of the vertices
-/// (`bases`: their patterns' keys), in parallel when more than one, in the
-/// order of their first vertex and choice.
+/// A vertex's choice of sides of the unit hyperplanes through it: the
+/// region with the vertex's sign vector and the `k`-th of those units
+/// positive for each bit `k` of `c`, whose pattern has key `key`.
+#[derive(Clone, Copy)]
+struct Choice {
+    key: u64,
+    v: u32,
+    c: u32,
+}
+
+/// The regions from `shards` (a power of two) groupings of the vertices,
+/// each checked simple in `star` first, in parallel when more than one:
+/// shard by shard, each shard's in the order of their first vertex and
+/// choice.
 ///
 /// # Errors
 ///
-/// [`Fail::Fallback`] past `2^32 - 1` regions in a shard.
-fn gather(cx: &Complex, m: usize, keys: &BitKeys, bases: &[u64], shards: usize) -> Result<Vec<Found>, Fail> {
-    let group = |s: usize| Groups::of_shard(cx, m, keys, bases, s, shards).map(Groups::found);
-    let groups: Vec<_> = if shards == 1 {
-        vec![group(0)?]
-    } else {
-        (0..shards)
-            .into_par_iter()
-            .map(group)
-            .collect::<Result<_, Fail>>()?
+/// [`Fail::Fallback`] for a vertex that is not simple or lies on 32 unit
+/// hyperplanes or more, or past `2^32 - 1` regions in a shard.
+fn gather(cx: &Complex, m: usize, keys: &BitKeys, star: &Star, shards: usize) -> Result<Vec<Found>, Fail> {
+    let choices = |range: Range<usize>, out: &mut Scatter<Choice>| {
+        let (mut seen, mut choice_keys) = (Vec::new(), Vec::new());
+        for v in range {
+            simple(cx, star, v, m, &mut seen)?;
+            // The units among the vertex's hyperplanes (`seen` lists them
+            // all, ascending): each doubles the choices, the new half with
+            // its word added.
+            let units = || seen.iter().map(|&(t, _)| t).filter(|&t| t >= m);
+            if units().count() >= 32 {
+                return Err(Fail::Fallback("a vertex lies on 32 unit hyperplanes or more"));
+            }
+            choice_keys.clear();
+            choice_keys.push(keys.of(cx.pos(v)));
+            for t in units() {
+                for c in 0..choice_keys.len() {
+                    choice_keys.push(choice_keys[c].wrapping_add(keys.word(t)));
+                }
+            }
+            for (c, &key) in choice_keys.iter().enumerate() {
+                // Fit: fewer than 2^32 vertices (the complex checks) and choices.
+                out.push(
+                    key,
+                    Choice {
+                        key,
+                        v: v as u32,
+                        c: c as u32,
+                    },
+                );
+            }
+        }
+        Ok(())
     };
-    let mut found: Vec<((usize, usize), Found)> = groups.into_iter().flatten().collect();
-    found.sort_unstable_by_key(|(first, _)| *first);
-    Ok(found.into_iter().map(|(_, f)| f).collect())
+    let mut groups: Vec<Groups> = (0..shards).map(|_| Groups::new(cx)).collect();
+    let take = |g: &mut Groups, choice: Choice| g.take(cx, m, choice);
+    by_key(cx.len(), CHOICE_VERTICES_PER_TASK, &mut groups, choices, take)?;
+    let parts: Vec<Vec<Found>> = if shards > 1 {
+        groups.into_par_iter().map(Groups::found).collect()
+    } else {
+        groups.into_iter().map(Groups::found).collect()
+    };
+    Ok(parts.into_iter().flatten().collect())
 }
 
 /// Checks that vertex `v` is simple: it lies on `d` hyperplanes, and each of
@@ -172,11 +207,90 @@ fn left_hyperplane(from: &[u64], to: &[u64]) -> Option<usize> {
 }
 
 /// The regions of one shard (those whose key is `s` modulo the shard
-/// count), with their vertices' sums, in flat arrays, and an index from
-/// key (a pattern's [`BitKeys`] key: the wrapping sum of a word per
-/// hyperplane on its positive side, so that a vertex's `2^j` choices cost
-/// one addition each) to region.
+/// count), each with the vertices that name it, and the scratch of the
+/// choices it takes.
 struct Groups {
+    regions: Table,
+    choices: Chooser,
+}
+
+impl Groups {
+    /// No regions yet, for the vertices of `cx`.
+    fn new(cx: &Complex) -> Groups {
+        Groups {
+            regions: Table {
+                words: cx.words,
+                d: cx.d,
+                bits: Vec::new(),
+                keys: Vec::new(),
+                sums: Vec::new(),
+                counts: Vec::new(),
+                index: Index::new(),
+            },
+            choices: Chooser {
+                units_of: None,
+                units: Vec::new(),
+                pattern: vec![0; cx.words],
+            },
+        }
+    }
+
+    /// Adds the vertex of `choice` (of `cx`, `m` domain facets) to the
+    /// region the choice names.
+    ///
+    /// # Errors
+    ///
+    /// [`Fail::Fallback`] past `2^32 - 1` regions in a shard.
+    fn take(&mut self, cx: &Complex, m: usize, choice: Choice) -> Result<(), Fail> {
+        let v = choice.v as usize;
+        let pattern = self.choices.pattern(cx, m, choice);
+        let r = self.regions.region(pattern, choice.key)?;
+        self.regions.add(r, cx.zero(v), cx.point(v));
+        Ok(())
+    }
+
+    /// The regions, in the order of their first vertex and choice.
+    fn found(self) -> Vec<Found> {
+        self.regions.found()
+    }
+}
+
+/// The patterns of a vertex's side choices.
+struct Chooser {
+    /// The vertex of the last choice and its unit hyperplanes (a vertex's
+    /// choices come in a row).
+    units_of: Option<usize>,
+    units: Vec<usize>,
+    /// The last choice's pattern.
+    pattern: Vec<u64>,
+}
+
+impl Chooser {
+    /// The pattern of `choice` (at a vertex of `cx`, `m` domain facets): the
+    /// vertex's `pos` bits with the units of the choice's bits set.
+    fn pattern(&mut self, cx: &Complex, m: usize, choice: Choice) -> &[u64] {
+        let v = choice.v as usize;
+        if self.units_of != Some(v) {
+            self.units.clear();
+            self.units.extend(ones(cx.zero(v)).filter(|&t| t >= m));
+            self.units_of = Some(v);
+        }
+        self.pattern.copy_from_slice(cx.pos(v));
+        // The units chosen positive: the set bits of `c`, each once.
+        let mut chosen = choice.c as usize;
+        while chosen != 0 {
+            set(&mut self.pattern, self.units[chosen.trailing_zeros() as usize]);
+            chosen &= chosen - 1;
+        }
+        &self.pattern
+    }
+}
+
+/// Regions with their vertices' sums, in flat arrays, and an index from key
+/// (a pattern's [`BitKeys`] key: the wrapping sum of a word per hyperplane
+/// on its positive side, so that a vertex's `2^j` choices cost one addition
+/// each) to region.
+struct Table {
     words: usize,
     d: usize,
     /// Per region: `words` words of pattern bits, then as many of facets.
@@ -185,69 +299,17 @@ struct Groups {
     keys: Vec<u64>,
     sums: Vec<f64>,
     counts: Vec<usize>,
-    /// The first vertex and side choice naming each region.
-    first: Vec<(usize, usize)>,
     /// The regions by key.
     index: Index,
 }
 
-impl Groups {
-    /// Groups the vertices of `cx` into the regions of shard `s` of `shards`.
-    fn of_shard(
-        cx: &Complex,
-        m: usize,
-        keys: &BitKeys,
-        bases: &[u64],
-        s: usize,
-        shards: usize,
-    ) -> Result<Groups, Fail> {
-        let mut g = Groups {
-            words: cx.words,
-            d: cx.d,
-            bits: Vec::new(),
-            keys: Vec::new(),
-            sums: Vec::new(),
-            counts: Vec::new(),
-            first: Vec::new(),
-            index: Index::new(),
-        };
-        let (mut units, mut choice_keys) = (Vec::new(), Vec::new());
-        let mut pattern = vec![0u64; cx.words];
-        for (v, &base) in bases.iter().enumerate() {
-            units.clear();
-            units.extend(ones(cx.zero(v)).filter(|&t| t >= m));
-            choice_keys.clear();
-            choice_keys.push(base);
-            for &t in &units {
-                for c in 0..choice_keys.len() {
-                    choice_keys.push(choice_keys[c].wrapping_add(keys.word(t)));
-                }
-            }
-            for (c, &key) in choice_keys.iter().enumerate() {
-                if key & (shards as u64 - 1) != s as u64 {
-                    continue;
-                }
-                pattern.copy_from_slice(cx.pos(v));
-                // The units chosen positive: the set bits of `c`, each once.
-                let mut chosen = c;
-                while chosen != 0 {
-                    set(&mut pattern, units[chosen.trailing_zeros() as usize]);
-                    chosen &= chosen - 1;
-                }
-                let r = g.region(&pattern, key, (v, c))?;
-                g.add(r, cx.zero(v), cx.point(v));
-            }
-        }
-        Ok(g)
-    }
-
-    /// The index of the region with `pattern` (and `key`), added with
-    /// `first` as its first vertex and choice when new.
+impl Table {
+    /// The index of the region with `pattern` (and `key`), added when new.
     ///
     /// # Errors
     ///
-    /// [`Fail::Fallback`] past `2^32 - 1` regions in a shard.
-    fn region(&mut self, pattern: &[u64], key: u64, first: (usize, usize)) -> Result<usize, Fail> {
+    /// [`Fail::Fallback`] past `2^32 - 1` regions.
+    fn region(&mut self, pattern: &[u64], key: u64) -> Result<usize, Fail> {
         let (bits, words) = (&self.bits, self.words);
         // Word by word: a slice comparison calls `memcmp` for a few words.
         let same = |r: usize| {
@@ -266,7 +328,6 @@ impl Groups {
             self.keys.push(key);
             self.sums.extend(std::iter::repeat_n(0.0, self.d));
             self.counts.push(0);
-            self.first.push(first);
         }
         Ok(r)
     }
@@ -287,13 +348,13 @@ impl Groups {
         self.counts[r] += 1;
     }
 
-    /// The regions, each with its first vertex and choice.
-    fn found(self) -> Vec<((usize, usize), Found)> {
+    /// The regions, in the order they came in.
+    fn found(self) -> Vec<Found> {
         (0..self.counts.len())
             .map(|r| {
                 let n = self.counts[r] as f64;
                 let facets = &self.bits[(2 * r + 1) * self.words..(2 * r + 2) * self.words];
-                let found = Found {
+                Found {
                     bits: self.pattern(r).to_vec(),
                     key: self.keys[r],
                     facets: ones(facets).collect(),
@@ -301,8 +362,7 @@ impl Groups {
                         .iter()
                         .map(|s| s / n)
                         .collect(),
-                };
-                (self.first[r], found)
+                }
             })
             .collect()
     }
@@ -356,13 +416,20 @@ mod tests {
     }
 
     #[test]
-    fn any_shard_count_gives_the_same_regions_in_the_same_order() {
+    fn any_shard_count_gives_the_same_regions() {
+        // The shard counts forced, whatever the threads (the scatter and the
+        // shards' folds run in parallel for every count above one): the
+        // same regions, each with the same bits, facets and centroid.
         let cx = cut_square();
         let keys = BitKeys::new(cx.words);
-        let bases: Vec<u64> = (0..cx.len()).map(|v| keys.of(cx.pos(v))).collect();
-        let one = gather(&cx, 4, &keys, &bases, 1).ok().unwrap();
+        let star = Star::of(&cx);
+        let sorted = |mut found: Vec<Found>| {
+            found.sort_by(|a, b| a.bits.cmp(&b.bits));
+            found
+        };
+        let one = sorted(gather(&cx, 4, &keys, &star, 1).ok().unwrap());
         for shards in [2, 4, 8] {
-            let many = gather(&cx, 4, &keys, &bases, shards).ok().unwrap();
+            let many = sorted(gather(&cx, 4, &keys, &star, shards).ok().unwrap());
             assert_eq!(many.len(), one.len());
             for (a, b) in many.iter().zip(&one) {
                 assert_eq!(
