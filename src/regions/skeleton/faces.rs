@@ -322,7 +322,7 @@ mod tests {
         // The shard counts forced, whatever the threads: the parallel
         // scatter and pairing run for every count above one.
         for shards in [1, 2, 4, 8, 2] {
-            let found = pair(&cx, 0, cx.len(), &mut cuts.shards, shards, &faces);
+            let found = pair(&cx, 0, cx.len(), &mut cuts.shards, shards, faces);
             assert_eq!(found.ok().unwrap(), want);
         }
         // New vertices after old ones: places count from `first`.
