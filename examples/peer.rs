@@ -49,12 +49,16 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Fallible<
 /// starts, so memory figures are those of one run.
 fn timed<T>(mut compute: impl FnMut() -> Fallible<T>) -> Fallible<(T, f64)> {
     let runs: usize = match std::env::var("CPWL_PEER_REPEAT") {
-        Ok(n) => n.parse().map_err(|_| format!("bad CPWL_PEER_REPEAT: {n}"))?,
+        Ok(n) => n
+            .parse()
+            .ok()
+            .filter(|&runs| runs > 0)
+            .ok_or(format!("bad CPWL_PEER_REPEAT: {n} (a count of runs, 1 or more)"))?,
         Err(_) => 1,
     };
     let (mut best, mut first) = (f64::INFINITY, None);
     let mut last = None;
-    for _ in 0..runs.max(1) {
+    for _ in 0..runs {
         drop(last.take());
         let start = Instant::now();
         last = Some(compute()?);
@@ -64,7 +68,7 @@ fn timed<T>(mut compute: impl FnMut() -> Fallible<T>) -> Fallible<(T, f64)> {
     }
     println!("cpwl_seconds={best}");
     println!("cpwl_first_seconds={}", first.unwrap_or(best));
-    println!("cpwl_runs={}", runs.max(1));
+    println!("cpwl_runs={runs}");
     Ok((last.expect("at least one run"), best))
 }
 

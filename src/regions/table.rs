@@ -140,8 +140,9 @@ impl RegionTable {
             .map(Vec::len)
             .sum();
         let (d, o) = (self.dim, self.outputs);
+        let pattern_words = n * self.words_per_pattern();
         if let Patterns::Bits(words) = &mut self.patterns {
-            words.reserve(n * self.units.div_ceil(64));
+            words.reserve(pattern_words);
         }
         self.rows.reserve(n);
         self.row_a.reserve(rows * d);

@@ -459,3 +459,52 @@ fn linear_hood_counts_match_the_folded_pass() {
     }
     assert!(first_change.iter().all(|&n| n > 0), "{first_change:?}");
 }
+
+/// Exact ties: with small integer weights, integer points, unit directions
+/// and radius 1, every value either pass sums is a small multiple of 1/2, so
+/// both passes compute it exactly, vertices land exactly on units'
+/// hyperplanes, and the linear pass must count what the vertex pass counts
+/// however a zero is treated.
+#[test]
+fn linear_hood_counts_exact_ties_as_the_folded_pass() {
+    use ndarray::array;
+    let net = Network::builder(2)
+        .dense(
+            array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, -1.0]],
+            array![-1.0, 0.0, -1.0, 0.0],
+        )
+        .unwrap()
+        .relu()
+        .dense(
+            array![
+                [1.0, -1.0, 1.0, 0.0],
+                [0.0, 1.0, -1.0, 1.0],
+                [2.0, 0.0, -1.0, -1.0],
+                [1.0, 1.0, 1.0, 1.0]
+            ],
+            array![0.0, -1.0, 1.0, -2.0],
+        )
+        .unwrap()
+        .leaky_relu(0.5)
+        .dense(
+            array![[1.0, -1.0, 0.0, 1.0], [0.0, 1.0, 1.0, -1.0]],
+            array![0.0, 0.0],
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let grid: Vec<f64> = (-3..=3)
+        .flat_map(|i| (-3..=3).flat_map(move |j| [f64::from(i), f64::from(j)]))
+        .collect();
+    let x = Array2::from_shape_vec((49, 2), grid).unwrap();
+    let dirs = array![[1.0, 0.0], [0.0, 1.0]];
+    // Ties by construction: the vertex (1, 0) of the point (0, 0) lies on
+    // the first unit's hyperplane x_1 = 1, the vertex (1, 1) of the point
+    // (1, 0) on the fourth's, x_1 = x_2, and so on across the grid.
+    let counted = counted_layers(&net);
+    let folded = vertices::FoldedMlp::<f64>::new(&net, dirs.view(), 1.0).unwrap();
+    let linear = hood::LinearHood::<f64>::new(&net, dirs.view(), 1.0).unwrap();
+    let want = folded.count_changes(x.view(), &counted, true);
+    assert_eq!(linear.count_changes(x.view(), &counted, true), want);
+    assert!(want.iter().any(|&c| c > 0), "some units change sign");
+}

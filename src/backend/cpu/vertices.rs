@@ -74,12 +74,13 @@ const VERTEX_BLOCK_BYTES: usize = 1 << 19;
 /// dense layers and two-piece units), run in the worker thread's reused
 /// buffers with the sign comparison fused in: after each GEMM one walk over
 /// the block adds the bias, compares each vertex with its point's first
-/// vertex and applies the activation ([`fused::layer_step`]), so that no copy
+/// vertex and applies the activation
+/// ([`crate::kernels::fused::layer_step`]), so that no copy
 /// of the pre-activations is kept and no pattern is written. The first layer
 /// is folded in `f64`; the layers after it run in `T` (`f32` for
 /// [`crate::backend::Precision::F32`]). [`super::hood::LinearHood`] runs its
 /// points in this pass's blocks and expands a point that changes sign into
-/// its vertex rows; this pass's own [`Self::count_changes`] (built for tests
+/// its vertex rows; this pass's own `count_changes` (built for tests
 /// only) is the oracle the linear pass is checked against.
 pub(super) struct FoldedMlp<'a, T: Real> {
     first: &'a AffineStep,

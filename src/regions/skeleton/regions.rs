@@ -206,9 +206,9 @@ fn left_hyperplane(from: &[u64], to: &[u64]) -> Option<usize> {
     left
 }
 
-/// The regions of one shard (those whose key is `s` modulo the shard
-/// count), each with the vertices that name it, and the scratch of the
-/// choices it takes.
+/// The regions of one shard (those whose keys fall in it, see
+/// [`super::shards`]), each with the vertices that name it, and the scratch
+/// of the choices it takes.
 struct Groups {
     regions: Table,
     choices: Chooser,

@@ -68,10 +68,11 @@ pub(super) fn shard_count(serial: bool, items: usize, per_task: usize) -> usize 
 ///
 /// # Errors
 ///
-/// The first error of `emit` (then no shard folds anything, when there are
-/// several), else the first error of `take` in a shard, which stops that
-/// shard; with several shards, the error of the lowest range or shard that
-/// failed.
+/// An error of `emit` or `take` stops the fold. One shard: the first in item
+/// order. Several: the error of the lowest range whose `emit` failed (then no
+/// shard folds anything), else that of the lowest shard whose `take` failed
+/// (which stops that shard). Which error comes back depends on the shard
+/// count and never on the threads' timing.
 pub(super) fn by_key<T, S, E>(
     count: usize,
     per_task: usize,
@@ -99,6 +100,9 @@ where
         return Ok(());
     }
     let shards = states.len();
+    // Every range's result is kept, then the first error in range order is
+    // taken (rayon's own `Result` collection would return whichever failed
+    // range finished first).
     let tasks: Vec<Vec<Vec<T>>> = ranges
         .collect::<Vec<_>>()
         .into_par_iter()
@@ -107,6 +111,8 @@ where
             emit(range, &mut scatter)?;
             Ok(scatter.buckets)
         })
+        .collect::<Vec<Result<_, E>>>()
+        .into_iter()
         .collect::<Result<_, E>>()?;
     // By shard, each shard's buckets in task order (moved, not copied).
     let mut by_shard: Vec<Vec<Vec<T>>> = (0..shards).map(|_| Vec::with_capacity(tasks.len())).collect();
@@ -219,6 +225,30 @@ mod tests {
             assert_eq!(by_key(3000, 100, &mut states, entries, take), Err(777));
             // The shard that met the item stopped there: fewer entries in all.
             assert!(states.iter().sum::<usize>() < (0..3000).map(|i| i % 4).sum());
+        }
+    }
+
+    #[test]
+    fn a_failing_emit_gives_the_lowest_range_error_and_folds_nothing() {
+        // Items 2500 and 4000 fail in ranges of their own; the lower one's
+        // error comes back on every shard count, and with several shards no
+        // shard has taken anything.
+        let emit = |range: Range<usize>, out: &mut Scatter<(usize, usize)>| {
+            if let Some(bad) = range.clone().find(|&i| i == 2500 || i == 4000) {
+                return Err(bad);
+            }
+            entries(range, out)
+        };
+        for shards in [1usize, 2, 4, 8] {
+            let mut states = vec![0usize; shards];
+            let take = |s: &mut usize, _: (usize, usize)| -> Result<(), usize> {
+                *s += 1;
+                Ok(())
+            };
+            assert_eq!(by_key(5000, 64, &mut states, emit, take), Err(2500));
+            if shards > 1 {
+                assert!(states.iter().all(|&s| s == 0), "{shards} shards: {states:?}");
+            }
         }
     }
 
