@@ -5,8 +5,9 @@
 //!
 //! ```sh
 //! cargo run --release --example w1_profile -- target/peers/w1 40 2 3
-//! # instruction counts of the enumeration alone, one thread:
-//! # instruction counts: the enumeration's are those of 2 runs less 1 run
+//! # instruction counts of the enumeration alone, one thread: those of 2 runs
+//! # less 1 run (`--toggle-collect=cpwl::regions::enumerate` records nothing:
+//! # the enumeration runs on a rayon pool thread, where the toggle never fires)
 //! valgrind --tool=callgrind target/release/examples/w1_profile target/peers/w1 7 1 1
 //! # a SHA-256 of every output bit (for changes that must keep them)
 //! cargo run --release --example w1_profile -- target/peers/w1 40 2 1 --hash
