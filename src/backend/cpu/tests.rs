@@ -25,6 +25,16 @@ impl Rng {
     fn matrix(&mut self, rows: usize, cols: usize, scale: f64) -> Array2<f64> {
         Array2::from_shape_simple_fn((rows, cols), || scale * (2.0 * self.0.next_open_unit() - 1.0))
     }
+
+    /// `rows` directions in `cols` dimensions, each scaled to unit length.
+    fn unit_rows(&mut self, rows: usize, cols: usize) -> Array2<f64> {
+        let mut dirs = self.matrix(rows, cols, 1.0);
+        for mut row in dirs.rows_mut() {
+            let norm = row.dot(&row).sqrt();
+            row /= norm;
+        }
+        dirs
+    }
 }
 
 /// A ReLU MLP (leaky in the middle layer) with uniform weights of He scale.
@@ -307,11 +317,7 @@ fn f32_sign_changes_agree_with_f64_away_from_ties() {
     let net = mlp(&[16, 24, 24, 3], 21);
     let mut rng = Rng::new(22);
     let x = rng.matrix(150, 16, 1.0);
-    let mut dirs = rng.matrix(6, 16, 1.0);
-    for mut row in dirs.rows_mut() {
-        let norm = row.dot(&row).sqrt();
-        row /= norm;
-    }
+    let dirs = rng.unit_rows(6, 16);
     let hood = Neighbourhood {
         directions: dirs.view(),
         radius: 0.2,
@@ -437,11 +443,7 @@ fn linear_hood_counts_match_the_folded_pass() {
     let net = mlp(&[16, 24, 24, 24, 3], 41);
     let mut rng = Rng::new(42);
     let x = rng.matrix(90, 16, 1.0);
-    let mut dirs = rng.matrix(5, 16, 1.0);
-    for mut row in dirs.rows_mut() {
-        let norm = row.dot(&row).sqrt();
-        row /= norm;
-    }
+    let dirs = rng.unit_rows(5, 16);
     let counted = counted_layers(&net);
     // Over the radii, how many points first change sign at layer 0, 1, 2, or never.
     let mut first_change = [0usize; 4];
